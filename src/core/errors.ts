@@ -1,0 +1,62 @@
+/**
+ * Every failure nsnet reports is an NsnetError with a stable code. The CLI maps codes to exit
+ * codes (USAGE → 2, everything else → 1) and prints `{"error": {code, message, hint}}` with
+ * `--format json`. Messages say what was being done to which object, then the cause:
+ * "attach red to study: create veth pair: file exists".
+ */
+export type ErrorCode =
+  | 'USAGE'
+  | 'INVALID_VALUE'
+  | 'NOT_FOUND'
+  | 'NAME_IN_USE'
+  | 'ADDRESS_IN_USE'
+  | 'SUBNET_OVERLAP'
+  | 'POOL_EXHAUSTED'
+  | 'IN_USE'
+  | 'FORBIDDEN'
+  | 'NOT_PERMITTED'
+  | 'LOCK_TIMEOUT'
+  | 'STATE'
+  | 'KERNEL'
+  | 'FIREWALL'
+  | 'PROCESS';
+
+export class NsnetError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'NsnetError';
+    this.code = code;
+    this.hint = opts.hint;
+  }
+}
+
+/** A kernel call failed: keeps errno as number and name, and the by-hand command that would do the same. */
+export class KernelError extends NsnetError {
+  readonly errno: number;
+  readonly errnoName: string;
+  readonly command: string | undefined;
+  constructor(message: string, errno: number, errnoName: string, command?: string) {
+    super('KERNEL', `${message}: ${errnoName} (${errno})`);
+    this.name = 'KernelError';
+    this.errno = errno;
+    this.errnoName = errnoName;
+    this.command = command;
+  }
+}
+
+/** Prefix an error's message with what was being done, keeping code, hint and cause. */
+export function wrap(context: string, err: unknown): NsnetError {
+  if (err instanceof NsnetError) {
+    const wrapped = new NsnetError(err.code, `${context}: ${err.message}`, { hint: err.hint, cause: err });
+    return wrapped;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NsnetError('STATE', `${context}: ${msg}`, { cause: err });
+}
+
+export const usage = (message: string, hint?: string): NsnetError =>
+  new NsnetError('USAGE', message, hint === undefined ? {} : { hint });
+export const invalid = (message: string, hint?: string): NsnetError =>
+  new NsnetError('INVALID_VALUE', message, hint === undefined ? {} : { hint });
