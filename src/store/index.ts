@@ -1,0 +1,122 @@
+/**
+ * nsnet's state: one SQLite database under the state root, shared by concurrent nsnet
+ * processes. Only src/store touches better-sqlite3; everything else sees typed records.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { NsnetError } from '../core/errors.js';
+import { Containers, Endpoints, Journal, Networks } from './repos.js';
+import { isSqliteError } from './rows.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+export type { ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkRecord } from './types.js';
+export { SCHEMA_VERSION } from './schema.js';
+
+export interface Store {
+  /** Path of the database file. */
+  readonly path: string;
+  readonly networks: Networks;
+  readonly containers: Containers;
+  readonly endpoints: Endpoints;
+  readonly journal: Journal;
+  /**
+   * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
+   * write lock up front, so read-then-write sequences (like address allocation) cannot
+   * interleave with another process. fn must be synchronous. Nested calls become savepoints.
+   */
+  tx<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface StoreOptions {
+  /** How long to wait for another process's write lock before LOCK_TIMEOUT. */
+  busyTimeoutMs?: number;
+}
+
+const DB_FILE = 'nsnet.db';
+
+export function openStore(root: string, opts: StoreOptions = {}): Store {
+  const file = path.join(root, DB_FILE);
+  try {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new NsnetError('STATE', `create state directory ${root}: ${(err as Error).message}`, { cause: err });
+  }
+  const existed = fs.existsSync(file);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    if (!existed) fs.chmodSync(file, 0o600);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    // Reading the header first makes a non-database file fail here, before anything is written.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new NsnetError(
+        'STATE',
+        `state database ${file} was written by a newer nsnet (schema ${version}, this nsnet knows ${SCHEMA_VERSION})`,
+        { hint: 'upgrade nsnet, or point --root at another state directory' },
+      );
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    if (version < SCHEMA_VERSION) migrate(db, file);
+    return makeStore(db, file);
+  } catch (err) {
+    db?.close();
+    throw translateOpenError(err, file);
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  // Re-read inside the write lock: another process may have migrated since we looked.
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new NsnetError('STATE', `state database ${file} was written by a newer nsnet (schema ${current}, this nsnet knows ${SCHEMA_VERSION})`);
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function translateOpenError(err: unknown, file: string): NsnetError {
+  if (err instanceof NsnetError) return err;
+  if (isSqliteError(err, 'SQLITE_NOTADB') || isSqliteError(err, 'SQLITE_CORRUPT')) {
+    return new NsnetError('STATE', `state database ${file} is corrupt: ${err.message}`, {
+      cause: err,
+      hint: `nsnet will not reset it silently; move ${file} aside (losing the records of networks and containers) or restore a backup`,
+    });
+  }
+  if (isSqliteError(err, 'SQLITE_BUSY')) {
+    return new NsnetError('LOCK_TIMEOUT', `open state database ${file}: locked by another nsnet process`, { cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NsnetError('STATE', `open state database ${file}: ${msg}`, { cause: err });
+}
+
+function makeStore(db: Database.Database, file: string): Store {
+  return {
+    path: file,
+    networks: new Networks(db),
+    containers: new Containers(db),
+    endpoints: new Endpoints(db),
+    journal: new Journal(db),
+    tx<T>(fn: () => T): T {
+      try {
+        return db.transaction(fn).immediate();
+      } catch (err) {
+        if (isSqliteError(err, 'SQLITE_BUSY')) {
+          throw new NsnetError('LOCK_TIMEOUT', `state database ${file} is locked by another nsnet process`, {
+            cause: err,
+            hint: 'retry; if it persists, look for a hung nsnet process',
+          });
+        }
+        throw err;
+      }
+    },
+    close(): void {
+      db.close();
+    },
+  };
+}

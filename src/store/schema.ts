@@ -1,0 +1,64 @@
+/**
+ * Schema migrations, keyed by PRAGMA user_version: migration i brings a database from
+ * version i to i+1. Append only; never edit a migration that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    bridge TEXT NOT NULL UNIQUE,
+    subnet TEXT NOT NULL,
+    gateway TEXT NOT NULL,
+    ip_range TEXT NULL,
+    internal INTEGER NOT NULL DEFAULT 0,
+    mtu INTEGER NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    labels TEXT NOT NULL DEFAULT '{}',
+    is_default INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    ipam_cursor INTEGER NULL
+  );
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    hostname TEXT NOT NULL,
+    command TEXT NOT NULL DEFAULT '[]',
+    env TEXT NOT NULL DEFAULT '{}',
+    rootfs TEXT NULL,
+    detached INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('created', 'running', 'exited')),
+    pid INTEGER NULL,
+    pid_start TEXT NULL,
+    exit_code INTEGER NULL,
+    log_path TEXT NOT NULL,
+    created TEXT NOT NULL,
+    started_at TEXT NULL,
+    finished_at TEXT NULL,
+    netns TEXT NOT NULL
+  );
+  CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    if_name TEXT NOT NULL,
+    host_if TEXT NOT NULL UNIQUE,
+    ip TEXT NOT NULL,
+    ip_int INTEGER NOT NULL,
+    mac TEXT NOT NULL,
+    created TEXT NOT NULL,
+    UNIQUE (network_id, ip_int),
+    UNIQUE (container_id, if_name),
+    UNIQUE (container_id, network_id)
+  );
+  CREATE INDEX endpoints_network ON endpoints(network_id);
+  CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    op TEXT NOT NULL,
+    steps TEXT NOT NULL DEFAULT '[]',
+    created TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

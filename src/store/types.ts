@@ -1,0 +1,65 @@
+/** Typed records as the rest of nsnet sees them; src/store maps them to and from SQL rows. */
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  /** Kernel bridge device name. */
+  bridge: string;
+  /** Canonical CIDR text, e.g. "172.17.0.0/16". */
+  subnet: string;
+  gateway: string;
+  ipRange: string | null;
+  internal: boolean;
+  mtu: number | null;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  isDefault: boolean;
+  /** ISO 8601. */
+  created: string;
+  /** Last address handed out, as an integer; round-robin allocation continues after it. */
+  ipamCursor: number | null;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  command: string[];
+  env: Record<string, string>;
+  rootfs: string | null;
+  detached: boolean;
+  status: ContainerStatus;
+  pid: number | null;
+  /** Field 22 of /proc/PID/stat when started; a different value means the PID was reused. */
+  pidStart: string | null;
+  exitCode: number | null;
+  logPath: string;
+  created: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Path of the bind-mounted namespace, e.g. /run/netns/<name>. */
+  netns: string;
+}
+
+export interface EndpointRecord {
+  id: string;
+  networkId: string;
+  containerId: string;
+  /** Interface name inside the container, e.g. eth0. */
+  ifName: string;
+  /** Host-side veth name. */
+  hostIf: string;
+  ip: string;
+  ipInt: number;
+  mac: string;
+  created: string;
+}
+
+export interface JournalRecord {
+  id: number;
+  op: string;
+  steps: unknown;
+  created: string;
+}
