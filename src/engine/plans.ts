@@ -1,0 +1,92 @@
+import type { FirewallNetwork } from '../firewall/nftables.js';
+import { replaceTableScript } from '../firewall/nftables.js';
+import type { Step } from '../plan/steps.js';
+
+/** What a plan needs to know about a network: already validated, addresses already chosen. */
+export interface NetworkSpec extends FirewallNetwork {
+  gateway: string;
+  prefixLen: number;
+  bridgeMac: string;
+  mtu: number | undefined;
+}
+
+/** One interface of a container on one network. */
+export interface EndpointSpec {
+  network: NetworkSpec;
+  hostIf: string; // host end of the veth pair, enslaved to the bridge
+  ifName: string; // eth0, eth1, ... inside the container
+  ip: string;
+  mac: string;
+}
+
+export const IP_FORWARD = 'net.ipv4.ip_forward';
+
+/** Replace nsnet's nftables table: the networks before the change give the undo. */
+export function firewallStep(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[], summary: string): Step {
+  return { kind: 'nft', script: replaceTableScript(after), undoScript: replaceTableScript(before), summary };
+}
+
+/** The article's bridge steps: create it, give it the gateway address, bring it up, then routing and NAT. */
+export function planCreateNetwork(net: NetworkSpec, firewallBefore: readonly FirewallNetwork[]): Step[] {
+  const steps: Step[] = [
+    { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
+    { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
+    { kind: 'link-up', dev: net.bridge },
+  ];
+  if (!net.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
+  steps.push(firewallStep(firewallBefore, [...firewallBefore, net], `add network ${net.name}`));
+  return steps;
+}
+
+export function planRemoveNetwork(net: NetworkSpec, firewallBefore: readonly FirewallNetwork[]): Step[] {
+  const after = firewallBefore.filter((n) => n.id !== net.id);
+  return [{ kind: 'link-del', dev: net.bridge }, firewallStep(firewallBefore, after, `remove network ${net.name}`)];
+}
+
+/** The veth pair into the container, its address, and the link up: one network's worth of wiring. */
+export function planAttach(netns: string, ep: EndpointSpec): Step[] {
+  return [
+    {
+      kind: 'veth-add',
+      hostIf: ep.hostIf,
+      master: ep.network.bridge,
+      peerNs: netns,
+      peerIf: ep.ifName,
+      peerMac: ep.mac,
+      mtu: ep.network.mtu,
+    },
+    { kind: 'addr-add', ns: netns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen },
+    { kind: 'link-up', ns: netns, dev: ep.ifName },
+  ];
+}
+
+/** The default route goes via the first network that leads outside (internal networks have none). */
+export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec[]): Step | undefined {
+  const first = endpoints.find((ep) => !ep.network.internal);
+  if (first === undefined) return undefined;
+  return { kind: 'route-add', ns: netns, dst: 'default', via: first.network.gateway, dev: first.ifName };
+}
+
+/** A container's namespace with loopback up, one interface per network, and its default route. */
+export function planCreateContainer(netns: string, endpoints: readonly EndpointSpec[]): Step[] {
+  const steps: Step[] = [
+    { kind: 'netns-add', name: netns },
+    { kind: 'link-up', ns: netns, dev: 'lo' },
+  ];
+  for (const ep of endpoints) steps.push(...planAttach(netns, ep));
+  const route = defaultRouteStep(netns, endpoints);
+  if (route !== undefined) steps.push(route);
+  return steps;
+}
+
+/**
+ * Removing the namespace takes its veth ends with it (and so the host ends): one step, and about
+ * ten times faster than deleting each veth (the kernel frees them in one batch).
+ */
+export function planRemoveContainer(netns: string): Step[] {
+  return [{ kind: 'netns-del', name: netns }];
+}
+
+export function planDetach(ep: { hostIf: string }): Step[] {
+  return [{ kind: 'link-del', dev: ep.hostIf }];
+}

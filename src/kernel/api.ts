@@ -1,0 +1,75 @@
+/**
+ * The contract between nsnet and the operating system. Everything that touches the kernel lives in
+ * src/kernel and is reached through these functions; nothing else imports koffi or child_process.
+ *
+ * Namespaces: "the host" is the network namespace nsnet itself runs in (tests run nsnet inside a
+ * sandbox namespace with nsenter). A container namespace is named and bind-mounted at
+ * /run/netns/NAME exactly as `ip netns add NAME` does, so `ip netns exec NAME ...` works.
+ *
+ * Netlink: a socket stays bound to the namespace it was created in, so a socket for a container is
+ * opened by switching the calling thread into the namespace (setns is per thread), creating the
+ * socket and switching straight back.
+ */
+
+export interface LinkInfo {
+  index: number;
+  name: string;
+  kind: string | undefined; // 'bridge', 'veth', undefined for physical/loopback
+  mtu: number;
+  up: boolean; // IFF_UP
+  mac: string | undefined; // lower-case aa:bb:cc:dd:ee:ff
+  masterIndex: number | undefined;
+}
+
+export interface AddrInfo {
+  index: number; // interface index
+  family: 4 | 6;
+  address: string; // dotted quad or IPv6 text
+  prefixLen: number;
+}
+
+export interface RouteInfo {
+  family: 4 | 6;
+  dst: string | undefined; // undefined = default route
+  dstLen: number;
+  gateway: string | undefined;
+  oif: number | undefined;
+  table: number;
+}
+
+/** A netlink route socket bound to one network namespace. Synchronous: every call waits for the ACK. */
+export interface Rtnl {
+  close(): void;
+  listLinks(): LinkInfo[];
+  getLink(name: string): LinkInfo | undefined;
+  listAddrs(family?: 4 | 6): AddrInfo[];
+  listRoutes(family?: 4 | 6): RouteInfo[]; // main table only
+  /** Create a bridge; fails with EEXIST when the name exists. */
+  createBridge(opts: { name: string; mtu?: number; mac?: string; up?: boolean }): number; // returns ifindex
+  /**
+   * Create a veth pair: `hostName` in this socket's namespace (optionally enslaved to masterIndex and
+   * up), and its peer `peerName` created directly inside the namespace given by peerNetnsFd.
+   * Equivalent: ip link add HOST [mtu M] [master BR] [up] type veth peer name PEER netns NS [address MAC]
+   */
+  createVeth(opts: {
+    hostName: string;
+    peerName: string;
+    peerNetnsFd: number;
+    mtu?: number;
+    masterIndex?: number;
+    up?: boolean;
+    peerMac?: string;
+    hostMac?: string;
+  }): number; // returns host-side ifindex
+  setLinkUp(index: number, up: boolean): void;
+  setMaster(index: number, masterIndex: number | 0): void;
+  setMtu(index: number, mtu: number): void;
+  /** Delete a link; "already gone" (ENODEV) is success. */
+  deleteLink(name: string): void;
+  /** Add an IPv4 address with the subnet's broadcast; EEXIST is returned as an error. */
+  addAddr(index: number, address: string, prefixLen: number): void;
+  delAddr(index: number, address: string, prefixLen: number): void;
+  /** Add a route in the main table. dst undefined = default route. */
+  addRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
+  delRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
+}

@@ -1,0 +1,207 @@
+/**
+ * Container processes. A container is a named network namespace plus a process started in it
+ * with its own PID, UTS, IPC and mount namespaces.
+ *
+ * How the process gets there without a shell or a helper binary of our own: setns and unshare act
+ * on the calling thread, and Node forks children from the main thread (the one running this
+ * code). So the main thread briefly enters the container's network namespace, unshares fresh
+ * UTS and IPC namespaces, sets the hostname, and spawns util-linux `unshare`, which adds the PID
+ * and mount namespaces (with a private /proc). The child inherits all of it; the main thread then
+ * returns to its own namespaces before doing anything else.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { NsnetError } from '../core/errors.js';
+import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
+import { openNetnsFd } from './netns.js';
+
+const CLONE_NEWIPC = 0x08000000;
+
+export interface LaunchSpec {
+  netns: string;
+  hostname: string;
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  rootfs?: string | undefined;
+}
+
+export interface Started {
+  /** The container's init process (PID 1 inside), as the host sees it. */
+  pid: number;
+  /** Its start time (field 22 of /proc/PID/stat), to recognise a reused PID later. */
+  startTime: string;
+}
+
+/** The `unshare` arguments that add the PID and mount namespaces around the command. */
+export function unshareArgs(spec: Pick<LaunchSpec, 'argv' | 'rootfs'>): string[] {
+  const args = ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'private'];
+  if (spec.rootfs !== undefined) args.push('--root', spec.rootfs, '--wd', '/');
+  return [...args, '--', ...spec.argv];
+}
+
+function inContainerNamespaces<T>(spec: LaunchSpec, fn: () => T): T {
+  const saved = {
+    net: fs.openSync('/proc/thread-self/ns/net', 'r'),
+    uts: fs.openSync('/proc/thread-self/ns/uts', 'r'),
+    ipc: fs.openSync('/proc/thread-self/ns/ipc', 'r'),
+  };
+  const target = openNetnsFd(spec.netns);
+  try {
+    setns(target, CLONE_NEWNET);
+    unshare(CLONE_NEWUTS | CLONE_NEWIPC);
+    sethostname(spec.hostname);
+    return fn();
+  } finally {
+    // Returning is not optional: a failure here would leave nsnet itself inside the container.
+    try {
+      setns(saved.net, CLONE_NEWNET);
+      setns(saved.uts, CLONE_NEWUTS);
+      setns(saved.ipc, CLONE_NEWIPC);
+    } catch (err) {
+      process.stderr.write(`nsnet: fatal: cannot return to the host namespaces: ${String(err)}\n`);
+      process.exit(70);
+    }
+    for (const fd of [target, saved.net, saved.uts, saved.ipc]) fs.closeSync(fd);
+  }
+}
+
+function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean): ChildProcess {
+  return inContainerNamespaces(spec, () =>
+    spawn('unshare', unshareArgs(spec), { env: { ...spec.env }, stdio: stdio as never, detached }),
+  );
+}
+
+/** `unshare --fork` runs the command as its only child: that child is the container's PID 1. */
+function containerInit(unsharePid: number): Started {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    let children = '';
+    try {
+      children = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
+    } catch {
+      break; // unshare already exited
+    }
+    const first = children.split(/\s+/)[0];
+    if (first !== undefined && first !== '') {
+      const pid = Number(first);
+      const startTime = readStartTime(pid);
+      if (startTime !== undefined) return { pid, startTime };
+    }
+    sleepSync(1);
+  }
+  throw new NsnetError('PROCESS', `the container process did not start (unshare pid ${unsharePid})`);
+}
+
+async function spawned(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => reject(new NsnetError('PROCESS', `start unshare: ${err.message}`, { cause: err })));
+    child.once('spawn', () => resolve(child.pid ?? -1));
+  });
+}
+
+/** Start a detached container process whose output goes to logPath. */
+export async function launchDetached(spec: LaunchSpec, logPath: string): Promise<Started> {
+  const log = fs.openSync(logPath, 'a', 0o600);
+  try {
+    const child = spawnInContainer(spec, ['ignore', log, log], true);
+    const pid = await spawned(child);
+    child.unref();
+    return containerInit(pid);
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
+/**
+ * Start a container process in the foreground with the caller's stdio. `exit` resolves to its exit
+ * code (128 + signal number when killed, as shells report it).
+ */
+export async function launchForeground(spec: LaunchSpec): Promise<{ started: Started; exit: Promise<number> }> {
+  const child = spawnInContainer(spec, 'inherit', false);
+  await spawned(child);
+  const exit = waitChild(child);
+  try {
+    return { started: containerInit(child.pid ?? -1), exit };
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exit;
+    throw err;
+  }
+}
+
+/** Run a command inside all of a running container's namespaces with the caller's stdio. */
+export async function execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<number> {
+  const args = ['--target', String(pid), '--net', '--uts', '--ipc', '--mount', '--pid', '--root', '--wd', '--', ...argv];
+  const child = spawn('nsenter', args, { env: { ...env }, stdio: 'inherit' });
+  await spawned(child);
+  return waitChild(child);
+}
+
+async function waitChild(child: ChildProcess): Promise<number> {
+  // The terminal sends ^C to the whole foreground group; the container handles it, nsnet waits.
+  const ignore = (): void => {};
+  process.on('SIGINT', ignore);
+  try {
+    return await new Promise<number>((resolve) => {
+      child.once('exit', (code, signal) => {
+        resolve(code ?? 128 + (signal === null ? 0 : (os_signals[signal] ?? 0)));
+      });
+    });
+  } finally {
+    process.off('SIGINT', ignore);
+  }
+}
+
+const os_signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined when there is no such process. */
+export function readStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // exited, not yet reaped
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process still runs and is the one we started (not a reused PID). */
+export function isAlive(pid: number, startTime: string): boolean {
+  return readStartTime(pid) === startTime;
+}
+
+export function sendSignal(pid: number, startTime: string, signal: NodeJS.Signals): void {
+  if (!isAlive(pid, startTime)) return;
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Wait until the process is gone; returns false when it still runs after timeoutMs. */
+export function waitGone(pid: number, startTime: string, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid, startTime)) {
+    if (Date.now() >= deadline) return false;
+    sleepSync(5);
+  }
+  return true;
+}
+
+/**
+ * Docker's stop: SIGTERM, then SIGKILL after the grace period. A PID 1 without a SIGTERM handler
+ * ignores SIGTERM (the kernel protects a namespace's init), so such containers take the full grace.
+ */
+export function stopProcess(pid: number, startTime: string, graceMs: number): 'term' | 'kill' | 'gone' {
+  if (!isAlive(pid, startTime)) return 'gone';
+  if (graceMs > 0) {
+    sendSignal(pid, startTime, 'SIGTERM');
+    if (waitGone(pid, startTime, graceMs)) return 'term';
+  }
+  sendSignal(pid, startTime, 'SIGKILL');
+  waitGone(pid, startTime, 5000);
+  return 'kill';
+}

@@ -1,0 +1,305 @@
+/** Container operations: run, start, stop, rm, exec, and the live view of a container. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { NsnetError, wrap } from '../core/errors.js';
+import { shellJoin } from '../core/quote.js';
+import * as validate from '../core/validate.js';
+import { newId } from '../engine/ids.js';
+import type { LiveState } from '../engine/inspect.js';
+import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
+import { netnsExists, netnsPath } from '../kernel/netns.js';
+import {
+  execInContainer,
+  isAlive,
+  launchDetached,
+  launchForeground,
+  stopProcess,
+  unshareArgs,
+  type LaunchSpec,
+  type Started,
+} from '../kernel/process.js';
+import { applyAll } from '../plan/executor.js';
+import type { Step } from '../plan/steps.js';
+import type { ContainerRecord } from '../store/index.js';
+import type { Context } from './context.js';
+import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
+import { endpointSpec } from './specs.js';
+
+export interface RunInput {
+  name?: string | undefined;
+  networks: string[];
+  ip?: string | undefined;
+  mac?: string | undefined;
+  hostname?: string | undefined;
+  env: Record<string, string>;
+  rootfs?: string | undefined;
+  detach: boolean;
+  remove: boolean;
+  argv: string[];
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Docker does not pass the caller's environment into a container: PATH, HOSTNAME and -e only. */
+function containerEnv(c: ContainerRecord): Record<string, string> {
+  return { PATH: DEFAULT_PATH, HOSTNAME: c.hostname, HOME: '/root', ...c.env };
+}
+
+function launchSpec(c: ContainerRecord): LaunchSpec {
+  return { netns: c.name, hostname: c.hostname, argv: c.command, env: containerEnv(c), rootfs: c.rootfs ?? undefined };
+}
+
+/** The process start as a by-hand command, for --dry-run. */
+function renderLaunch(c: ContainerRecord): string {
+  const inner = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, ...c.command];
+  return `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin(unshareArgs({ argv: inner, rootfs: c.rootfs ?? undefined }))}`;
+}
+
+function validateRun(input: RunInput): RunInput {
+  if (input.argv.length === 0) throw new NsnetError('USAGE', 'run needs a command', { hint: 'nsnet run -d --name red -- sleep 1000' });
+  if (input.rootfs !== undefined && !fs.existsSync(path.join(input.rootfs, 'bin'))) {
+    throw new NsnetError('INVALID_VALUE', `invalid --rootfs "${input.rootfs}": not a directory holding a root filesystem (no bin/)`);
+  }
+  if (input.mac !== undefined) validate.mac(input.mac);
+  return input;
+}
+
+function generatedName(id: string): string {
+  return `nsnet-${id.slice(0, 8)}`;
+}
+
+interface Prepared {
+  container: ContainerRecord;
+  steps: Step[];
+}
+
+/** Inside a decide(): the container's records, its addresses and the steps that wire it. */
+function prepareRun(ctx: Context, input: RunInput): Prepared {
+  const id = newId();
+  const name = validate.containerName(input.name ?? generatedName(id));
+  const hostname = validate.hostname(input.hostname ?? name.slice(0, 63));
+  if (!ctx.dryRun && netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
+    throw new NsnetError('NAME_IN_USE', `a network namespace named ${name} already exists and nsnet did not create it`, {
+      hint: `choose another --name (see ip netns list)`,
+    });
+  }
+  const logDir = path.join(ctx.root, 'containers', id);
+  const container: ContainerRecord = {
+    id,
+    name,
+    hostname,
+    command: input.argv,
+    env: input.env,
+    rootfs: input.rootfs ?? null,
+    detached: input.detach,
+    status: 'created',
+    pid: null,
+    pidStart: null,
+    exitCode: null,
+    logPath: path.join(logDir, 'output.log'),
+    created: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    netns: netnsPath(name),
+  };
+  ctx.store.containers.insert(container);
+  const steps: Step[] = [];
+  const specs: EndpointSpec[] = [];
+  const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
+  refs.forEach((ref, i) => {
+    const { network, steps: networkSteps } = resolveNetworkForUse(ctx, ref);
+    steps.push(...networkSteps);
+    // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
+    const first = i === 0;
+    const { spec } = addEndpoint(ctx, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
+    specs.push(spec);
+  });
+  steps.push(...planCreateContainer(name, specs));
+  return { container, steps };
+}
+
+export interface RunResult {
+  container: ContainerRecord;
+  /** The exit code of a foreground container. */
+  exitCode?: number;
+}
+
+export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
+  const input = validateRun(raw);
+  if (ctx.dryRun) {
+    const { container, steps } = ctx.locked(() => ctx.decide(() => prepareRun(ctx, input)));
+    ctx.execute(steps);
+    ctx.note(renderLaunch(container));
+    return { container };
+  }
+  const release = ctx.lock();
+  let launched: { container: ContainerRecord; exit: Promise<number> | undefined };
+  try {
+    const { container, steps } = ctx.decide(() => prepareRun(ctx, input));
+    launched = { container, ...(await wireAndLaunch(ctx, container, steps, input.detach)) };
+  } finally {
+    release();
+  }
+  const { container, exit } = launched;
+  if (exit === undefined) return { container };
+  const exitCode = await exit;
+  ctx.locked(() => {
+    ctx.store.tx(() => ctx.store.containers.update(container.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() }));
+  });
+  if (input.remove) remove(ctx, [container.id], { force: true });
+  return { container, exitCode };
+}
+
+/**
+ * Under the host lock: apply the wiring steps, start the process, record it as running. When
+ * anything fails, what was made is undone and the records are forgotten. Gives the exit
+ * promise of a foreground process.
+ */
+async function wireAndLaunch(
+  ctx: Context,
+  container: ContainerRecord,
+  steps: Step[],
+  detach: boolean,
+): Promise<{ exit: Promise<number> | undefined }> {
+  applyOrForget(ctx, steps, () => ctx.store.containers.delete(container.id));
+  let started: Started;
+  let exit: Promise<number> | undefined;
+  try {
+    fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
+    if (detach) {
+      started = await launchDetached(launchSpec(container), container.logPath);
+    } else {
+      const fg = await launchForeground(launchSpec(container));
+      started = fg.started;
+      exit = fg.exit;
+    }
+  } catch (err) {
+    const failures = applyAll(planRemoveContainer(container.name), ctx.runner);
+    ctx.store.tx(() => ctx.store.containers.delete(container.id));
+    const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
+    throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
+  }
+  const update = { status: 'running' as const, pid: started.pid, pidStart: started.startTime, startedAt: new Date().toISOString(), exitCode: null };
+  ctx.store.tx(() => ctx.store.containers.update(container.id, update));
+  Object.assign(container, update);
+  // Wrapped: an async function returning a bare promise would wait for it.
+  return { exit };
+}
+
+/** What a container is doing now: the store's word, corrected by looking at the process. */
+export function liveState(c: ContainerRecord): LiveState {
+  if (c.status === 'running' && c.pid !== null && c.pidStart !== null) {
+    if (isAlive(c.pid, c.pidStart)) return { status: 'running', pid: c.pid, exitCode: null };
+    return { status: 'exited', pid: 0, exitCode: c.exitCode };
+  }
+  return { status: c.status, pid: 0, exitCode: c.exitCode };
+}
+
+export function stop(ctx: Context, refs: readonly string[], graceSeconds: number): string[] {
+  return refs.map((ref) =>
+    ctx.locked(() => {
+      const c = ctx.store.containers.resolve(ref);
+      if (ctx.dryRun) {
+        if (c.pid !== null) ctx.note(`kill -TERM ${c.pid}; sleep ${graceSeconds}; kill -KILL ${c.pid}`);
+        return c.name;
+      }
+      stopContainer(ctx, c, graceSeconds * 1000);
+      return c.name;
+    }),
+  );
+}
+
+function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void {
+  if (c.pid === null || c.pidStart === null || c.status !== 'running') return;
+  const how = stopProcess(c.pid, c.pidStart, graceMs);
+  const exitCode = how === 'kill' ? 137 : how === 'term' ? 143 : c.exitCode;
+  ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() }));
+}
+
+/** Start stopped containers again; a namespace lost with a reboot is rebuilt from the store. */
+export async function start(ctx: Context, refs: readonly string[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const ref of refs) {
+    const c = ctx.store.containers.resolve(ref);
+    if (liveState(c).status === 'running') {
+      names.push(c.name);
+      continue;
+    }
+    const steps = netnsExists(c.name) && !ctx.dryRun ? [] : rewireSteps(ctx, c);
+    if (ctx.dryRun) {
+      ctx.execute(steps);
+      ctx.note(renderLaunch(c));
+    } else {
+      const release = ctx.lock();
+      try {
+        await wireAndLaunch(ctx, c, steps, true);
+      } finally {
+        release();
+      }
+    }
+    names.push(c.name);
+  }
+  return names;
+}
+
+function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
+  const specs = ctx.store.endpoints.forContainer(c.id).map((ep) => endpointSpec(ctx.store.networks.get(ep.networkId)!, ep));
+  return planCreateContainer(c.name, specs);
+}
+
+/**
+ * Remove containers: stop the process (SIGKILL with force), delete the namespace (its veths go
+ * with it), forget the records. Keeps going past failures and reports them all at the end.
+ */
+export function remove(ctx: Context, refs: readonly string[], opts: { force: boolean }): string[] {
+  const removed: string[] = [];
+  const failures: NsnetError[] = [];
+  for (const ref of refs) {
+    try {
+      ctx.locked(() => {
+        const c = ctx.store.containers.resolve(ref);
+        if (liveState(c).status === 'running' && !opts.force) {
+          throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
+        }
+        const steps = planRemoveContainer(c.name);
+        if (ctx.dryRun) {
+          if (c.pid !== null && liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
+          ctx.execute(steps);
+          return;
+        }
+        stopContainer(ctx, c, 0);
+        const problems = applyAll(steps, ctx.runner);
+        if (problems.length > 0) throw new NsnetError('KERNEL', `remove ${c.name}: ${problems.join('; ')}`);
+        ctx.store.tx(() => ctx.store.containers.delete(c.id));
+        fs.rmSync(path.dirname(c.logPath), { recursive: true, force: true });
+        removed.push(c.name);
+      });
+    } catch (err) {
+      failures.push(err instanceof NsnetError ? err : wrap(`remove ${ref}`, err));
+    }
+  }
+  if (failures.length === 1) throw failures[0]!;
+  if (failures.length > 1) {
+    throw new NsnetError(failures[0]!.code, failures.map((f) => f.message).join('\n'), { cause: failures });
+  }
+  return removed;
+}
+
+export async function exec(ctx: Context, ref: string, argv: readonly string[]): Promise<number> {
+  const c = ctx.store.containers.resolve(ref);
+  const live = liveState(c);
+  if (live.status !== 'running') {
+    throw new NsnetError('STATE', `container ${c.name} is not running`, { hint: `start it with nsnet start ${c.name}` });
+  }
+  if (argv.length === 0) throw new NsnetError('USAGE', 'exec needs a command', { hint: `nsnet exec ${c.name} ip addr` });
+  return execInContainer(live.pid, argv, containerEnv(c));
+}
+
+export function logs(ctx: Context, ref: string): Buffer {
+  const c = ctx.store.containers.resolve(ref);
+  try {
+    return fs.readFileSync(c.logPath);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}

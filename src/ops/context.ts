@@ -1,0 +1,127 @@
+/**
+ * What every operation shares: the state store, the host-wide lock, the kernel runner and the
+ * dry-run switch. An operation validates and decides inside one store transaction, then applies
+ * its steps; with --dry-run the transaction is rolled back and the steps are printed instead.
+ */
+import path from 'node:path';
+import { acquireLock } from '../kernel/lock.js';
+import { applyPlan } from '../plan/executor.js';
+import { KernelRunner } from '../plan/kernel-runner.js';
+import { renderStep } from '../plan/render.js';
+import type { StepRunner } from '../plan/runner.js';
+import type { Step } from '../plan/steps.js';
+import { openStore, type Store } from '../store/index.js';
+
+export const DEFAULT_ROOT = '/var/lib/nsnet';
+
+export interface ContextOptions {
+  root?: string | undefined;
+  dryRun?: boolean | undefined;
+  lockTimeoutMs?: number | undefined;
+  /** Told once when another nsnet process holds the lock for more than a second. */
+  onLockWait?: (() => void) | undefined;
+}
+
+export class Context {
+  readonly root: string;
+  readonly dryRun: boolean;
+  /** Commands printed by --dry-run, in order. */
+  readonly planned: string[] = [];
+  private storeHandle: Store | undefined;
+  private runnerHandle: StepRunner | undefined;
+  private readonly lockTimeoutMs: number;
+  private readonly onLockWait: (() => void) | undefined;
+  private lockDepth = 0;
+
+  constructor(opts: ContextOptions = {}) {
+    this.root = path.resolve(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
+    this.dryRun = opts.dryRun ?? false;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);
+    this.onLockWait = opts.onLockWait;
+  }
+
+  get store(): Store {
+    this.storeHandle ??= openStore(this.root);
+    return this.storeHandle;
+  }
+
+  get runner(): StepRunner {
+    this.runnerHandle ??= new KernelRunner();
+    return this.runnerHandle;
+  }
+
+  /** Use another runner (tests record steps instead of touching the kernel). */
+  setRunner(runner: StepRunner): void {
+    this.runnerHandle = runner;
+  }
+
+  /**
+   * Take the host-wide lock, so concurrent nsnet processes take turns; returns its release.
+   * Re-entrant within one process: nested operations (run creating the default network) share it.
+   */
+  lock(): () => void {
+    if (this.lockDepth++ > 0) return () => void this.lockDepth--;
+    this.store; // creates the state directory the lock file lives in
+    try {
+      const lock = acquireLock(path.join(this.root, 'lock'), {
+        timeoutMs: this.lockTimeoutMs,
+        ...(this.onLockWait === undefined ? {} : { onWait: this.onLockWait }),
+      });
+      return () => {
+        if (--this.lockDepth === 0) lock.release();
+      };
+    } catch (err) {
+      this.lockDepth--;
+      throw err;
+    }
+  }
+
+  locked<T>(fn: () => T): T {
+    const release = this.lock();
+    try {
+      return fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Decide inside a transaction; with --dry-run, roll the decisions back but keep the result. */
+  decide<T>(fn: () => T): T {
+    if (!this.dryRun) return this.store.tx(fn);
+    const rollback = new Rollback<T>();
+    try {
+      this.store.tx(() => {
+        rollback.result = fn();
+        throw rollback;
+      });
+    } catch (err) {
+      if (err !== rollback) throw err;
+    }
+    return rollback.result as T;
+  }
+
+  /** Apply steps (undoing them all if one fails), or print them with --dry-run. */
+  execute(steps: readonly Step[]): void {
+    if (this.dryRun) {
+      this.planned.push(...steps.map(renderStep));
+      return;
+    }
+    applyPlan(steps, this.runner);
+  }
+
+  /** A line for --dry-run output that is not a step (the process nsnet would start). */
+  note(line: string): void {
+    if (this.dryRun) this.planned.push(line);
+  }
+
+  close(): void {
+    this.runnerHandle?.close();
+    this.storeHandle?.close();
+    this.runnerHandle = undefined;
+    this.storeHandle = undefined;
+  }
+}
+
+class Rollback<T> {
+  result: T | undefined;
+}

@@ -1,0 +1,27 @@
+/** What the host already uses, so an automatically chosen subnet never shadows it. */
+import { cidrOf, ipToInt, type Cidr } from '../core/ipv4.js';
+import { openRtnl } from '../kernel/netlink/rtnl.js';
+
+export function hostTakenSubnets(): Cidr[] {
+  const rtnl = openRtnl();
+  try {
+    const taken: Cidr[] = [];
+    for (const a of rtnl.listAddrs(4)) taken.push(cidrOf(ipToInt(a.address), a.prefixLen));
+    for (const r of rtnl.listRoutes(4)) {
+      if (r.dst !== undefined && r.dstLen > 0) taken.push(cidrOf(ipToInt(r.dst), r.dstLen));
+    }
+    return taken;
+  } finally {
+    rtnl.close();
+  }
+}
+
+/** Names of the host's links, to refuse a bridge name that something else already uses. */
+export function hostLinkNames(): Set<string> {
+  const rtnl = openRtnl();
+  try {
+    return new Set(rtnl.listLinks().map((l) => l.name));
+  } finally {
+    rtnl.close();
+  }
+}

@@ -1,0 +1,237 @@
+/** Network operations: create, remove, connect, disconnect, prune, and the default network. */
+import { NsnetError } from '../core/errors.js';
+import { cidrOverlaps, intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import * as validate from '../core/validate.js';
+import { bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
+import { BRIDGE_NAME_OPTION, MTU_OPTION } from '../engine/inspect.js';
+import { allocate, defaultGateway, reserve, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
+import { planAttach, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
+import { pickSubnet } from '../engine/subnet-pool.js';
+import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import type { Context } from './context.js';
+import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
+import { firewallNetworks, networkSpec } from './specs.js';
+
+export const DEFAULT_NETWORK = 'bridge';
+export const DEFAULT_BRIDGE = 'nsnet0';
+
+/** Options nsnet understands; anything else is refused rather than silently ignored. */
+const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION];
+
+export interface NetworkInput {
+  name: string;
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+  ipRange?: string | undefined;
+  internal?: boolean | undefined;
+  options?: Record<string, string> | undefined;
+  labels?: Record<string, string> | undefined;
+}
+
+/** Validate a `network create` request against the store and the host; returns the record to insert. */
+function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): NetworkRecord {
+  const name = validate.networkName(input.name);
+  if (ctx.store.networks.byName(name) !== undefined) {
+    throw new NsnetError('NAME_IN_USE', `network with name ${name} already exists`, { hint: 'pick another name, or see nsnet network ls' });
+  }
+  const options = { ...(input.options ?? {}) };
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw validateError(`unknown network option "${key}": supported options are ${KNOWN_OPTIONS.join(', ')}`);
+    }
+  }
+  const id = newId();
+  const bridge = validate.ifName(options[BRIDGE_NAME_OPTION] ?? (isDefault ? DEFAULT_BRIDGE : bridgeNameFor(id)));
+  const mtuText = options[MTU_OPTION];
+  const mtu = mtuText === undefined ? null : validate.mtu(mtuText);
+  const holder = ctx.store.networks.list().find((n) => n.bridge === bridge);
+  if (holder !== undefined) {
+    throw new NsnetError('NAME_IN_USE', `bridge device ${bridge} is already used by network ${holder.name}`);
+  }
+  if (!ctx.dryRun && hostLinkNames().has(bridge)) {
+    throw new NsnetError('NAME_IN_USE', `a network device named ${bridge} already exists on the host`, {
+      hint: `choose another name with -o ${BRIDGE_NAME_OPTION}=NAME`,
+    });
+  }
+
+  const existing = ctx.store.networks.list();
+  let subnet;
+  if (input.subnet !== undefined) {
+    subnet = validate.subnet(input.subnet);
+    const clash = existing.find((n) => cidrOverlaps(parseCidr(n.subnet), subnet!));
+    if (clash !== undefined) {
+      throw new NsnetError('SUBNET_OVERLAP', `subnet ${subnet.text} overlaps network ${clash.name} (${clash.subnet})`, {
+        hint: 'choose a --subnet that no other network uses',
+      });
+    }
+  } else {
+    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets()]);
+  }
+  const gateway =
+    input.gateway === undefined ? defaultGateway(subnet) : validateGateway(subnet, ipToInt(parseIPv4(input.gateway, 'gateway')));
+  const range = input.ipRange === undefined ? undefined : validateRange(subnet, parseCidr(input.ipRange, 'ip range'));
+  const labels = input.labels ?? {};
+  return {
+    id,
+    name,
+    bridge,
+    subnet: subnet.text,
+    gateway: intToIp(gateway),
+    ipRange: range?.text ?? null,
+    internal: input.internal === true,
+    mtu,
+    options: Object.fromEntries(Object.entries(options).filter(([k]) => k !== BRIDGE_NAME_OPTION)),
+    labels,
+    isDefault,
+    created: new Date().toISOString(),
+    ipamCursor: null,
+  };
+}
+
+const validateError = (message: string): NsnetError => new NsnetError('INVALID_VALUE', message);
+
+/** Inside a decide(): add the network's record and return the steps that build it. */
+function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
+  const before = firewallNetworks(ctx.store.networks.list());
+  const network = decideNetwork(ctx, input, isDefault);
+  ctx.store.networks.insert(network);
+  return { network, steps: planCreateNetwork(networkSpec(network), before) };
+}
+
+export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
+  return ctx.locked(() => {
+    const { network, steps } = ctx.decide(() => addNetwork(ctx, input, false));
+    applyOrForget(ctx, steps, () => ctx.store.networks.delete(network.id));
+    return network;
+  });
+}
+
+/**
+ * Inside a decide(): the network a container asks for, creating the default one on first use
+ * (its steps are returned so they run before the container's own).
+ */
+export function resolveNetworkForUse(ctx: Context, ref: string): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
+  const found = ctx.store.networks.byIdOrName(ref);
+  if (found !== undefined) return { network: found, steps: [] };
+  if (ref === DEFAULT_NETWORK) return addNetwork(ctx, { name: DEFAULT_NETWORK }, true);
+  return { network: ctx.store.networks.resolve(ref), steps: [] };
+}
+
+/** Apply steps; if they fail (and were undone), forget the records made for them too. */
+export function applyOrForget(ctx: Context, steps: Parameters<Context['execute']>[0], forget: () => void): void {
+  try {
+    ctx.execute(steps);
+  } catch (err) {
+    ctx.store.tx(forget);
+    throw err;
+  }
+}
+
+export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: boolean } = {}): NetworkRecord {
+  return ctx.locked(() => {
+    const { network, steps } = ctx.decide(() => {
+      const network = ctx.store.networks.resolve(ref);
+      if (network.isDefault && opts.allowDefault !== true) {
+        throw new NsnetError('FORBIDDEN', `network ${network.name} is the default network and cannot be removed`, {
+          hint: 'nsnet system reset --force removes everything nsnet made, the default network included',
+        });
+      }
+      const attached = ctx.store.endpoints.forNetwork(network.id).map((ep) => ctx.store.containers.get(ep.containerId)?.name ?? ep.containerId);
+      if (attached.length > 0) {
+        throw new NsnetError('IN_USE', `network ${network.name} has containers attached: ${attached.join(', ')}`, {
+          hint: `disconnect them (nsnet network disconnect ${network.name} NAME) or remove them first`,
+        });
+      }
+      const before = firewallNetworks(ctx.store.networks.list());
+      return { network, steps: planRemoveNetwork(networkSpec(network), before) };
+    });
+    ctx.execute(steps);
+    if (!ctx.dryRun) ctx.store.tx(() => ctx.store.networks.delete(network.id));
+    return network;
+  });
+}
+
+/** Inside a decide(): pick the address (and MAC) of a new endpoint and record it. */
+export function addEndpoint(
+  ctx: Context,
+  network: NetworkRecord,
+  container: ContainerRecord,
+  ifName: string,
+  opts: { ip?: string | undefined; mac?: string | undefined },
+): { endpoint: EndpointRecord; spec: EndpointSpec } {
+  const subnet = parseCidr(network.subnet);
+  const pool: Pool = { subnet, gateway: ipToInt(network.gateway), name: network.name };
+  if (network.ipRange !== null) pool.range = parseCidr(network.ipRange);
+  const used = ctx.store.networks.usedIps(network.id);
+  let ipInt: number;
+  if (opts.ip !== undefined) {
+    ipInt = reserve(pool, used, ipToInt(parseIPv4(opts.ip, 'address')));
+  } else {
+    const got = allocate(pool, used, network.ipamCursor ?? undefined);
+    ipInt = got.address;
+    ctx.store.networks.setCursor(network.id, got.cursor);
+    network.ipamCursor = got.cursor;
+  }
+  const id = newId();
+  const endpoint: EndpointRecord = {
+    id,
+    networkId: network.id,
+    containerId: container.id,
+    ifName,
+    hostIf: vethNameFor(id),
+    ip: intToIp(ipInt),
+    ipInt,
+    mac: opts.mac ?? macFor(ipInt),
+    created: new Date().toISOString(),
+  };
+  ctx.store.endpoints.insert(endpoint);
+  return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
+}
+
+/** The first ethN the container does not use yet. */
+export function nextIfName(endpoints: readonly EndpointRecord[]): string {
+  const taken = new Set(endpoints.map((e) => e.ifName));
+  for (let i = 0; ; i++) if (!taken.has(`eth${i}`)) return `eth${i}`;
+}
+
+export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined }): EndpointRecord {
+  return ctx.locked(() => {
+    const { endpoint, steps } = ctx.decide(() => {
+      const container = ctx.store.containers.resolve(containerRef);
+      const { network, steps: networkSteps } = resolveNetworkForUse(ctx, networkRef);
+      if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
+        throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
+      }
+      const ifName = nextIfName(ctx.store.endpoints.forContainer(container.id));
+      const { endpoint, spec } = addEndpoint(ctx, network, container, ifName, opts);
+      return { endpoint, steps: [...networkSteps, ...planAttach(container.name, spec)] };
+    });
+    applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id));
+    return endpoint;
+  });
+}
+
+export function disconnect(ctx: Context, networkRef: string, containerRef: string): EndpointRecord {
+  return ctx.locked(() => {
+    const { endpoint, steps } = ctx.decide(() => {
+      const container = ctx.store.containers.resolve(containerRef);
+      const network = ctx.store.networks.resolve(networkRef);
+      const endpoint = ctx.store.endpoints.get(network.id, container.id);
+      if (endpoint === undefined) {
+        throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
+      }
+      return { endpoint, steps: planDetach(endpoint) };
+    });
+    ctx.execute(steps);
+    if (!ctx.dryRun) ctx.store.tx(() => ctx.store.endpoints.delete(endpoint.id));
+    return endpoint;
+  });
+}
+
+/** Remove every network no container uses, except the default one. Returns the names removed. */
+export function pruneNetworks(ctx: Context): string[] {
+  const unused = ctx.store.networks
+    .list()
+    .filter((n) => !n.isDefault && ctx.store.endpoints.forNetwork(n.id).length === 0);
+  return unused.map((n) => removeNetwork(ctx, n.id).name);
+}

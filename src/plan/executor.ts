@@ -1,0 +1,85 @@
+import { NsnetError, wrap } from '../core/errors.js';
+import { renderStep } from './render.js';
+import type { Step } from './steps.js';
+import type { StepRunner } from './runner.js';
+
+/** What undoing a failed plan could not undo; reported together, never stopping early. */
+export class PlanError extends NsnetError {
+  readonly undoFailures: readonly string[];
+  constructor(cause: NsnetError, undoFailures: readonly string[]) {
+    const extra = undoFailures.length === 0 ? '' : `; undo also failed: ${undoFailures.join('; ')}`;
+    super(cause.code, `${cause.message}${extra}`, { hint: cause.hint, cause });
+    this.undoFailures = undoFailures;
+  }
+}
+
+/**
+ * Apply steps in order. When one fails, undo the applied ones in reverse (all of them, collecting
+ * failures) and throw an error naming the step that failed and its by-hand command.
+ */
+export function applyPlan(steps: readonly Step[], runner: StepRunner): void {
+  const applied: Step[] = [];
+  for (const step of steps) {
+    try {
+      runner.apply(step);
+      applied.push(step);
+    } catch (err) {
+      const failure = wrap(`${describe(step)} (${firstLine(renderStep(step))})`, err);
+      throw new PlanError(failure, undoAll(applied, runner));
+    }
+  }
+}
+
+/** Undo applied steps in reverse order; returns one message per step that could not be undone. */
+export function undoAll(applied: readonly Step[], runner: StepRunner): string[] {
+  const failures: string[] = [];
+  for (const step of [...applied].reverse()) {
+    try {
+      runner.undo(step);
+    } catch (err) {
+      failures.push(`${describe(step)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return failures;
+}
+
+/** Teardown: run every step even when some fail, and return the failures. */
+export function applyAll(steps: readonly Step[], runner: StepRunner): string[] {
+  const failures: string[] = [];
+  for (const step of steps) {
+    try {
+      runner.apply(step);
+    } catch (err) {
+      failures.push(`${describe(step)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return failures;
+}
+
+export function describe(step: Step): string {
+  switch (step.kind) {
+    case 'netns-add':
+      return `create namespace ${step.name}`;
+    case 'netns-del':
+      return `delete namespace ${step.name}`;
+    case 'bridge-add':
+      return `create bridge ${step.name}`;
+    case 'link-up':
+      return `bring up ${step.dev}${where(step.ns)}`;
+    case 'link-del':
+      return `delete link ${step.dev}${where(step.ns)}`;
+    case 'veth-add':
+      return `create veth pair ${step.hostIf} / ${step.peerIf} in ${step.peerNs}`;
+    case 'addr-add':
+      return `add address ${step.address}/${step.prefixLen} to ${step.dev}${where(step.ns)}`;
+    case 'route-add':
+      return `add default route via ${step.via}${where(step.ns)}`;
+    case 'sysctl':
+      return `set ${step.key}`;
+    case 'nft':
+      return `update firewall: ${step.summary}`;
+  }
+}
+
+const where = (ns: string | undefined): string => (ns === undefined ? '' : ` in ${ns}`);
+const firstLine = (text: string): string => text.split('\n')[0] ?? text;

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import { NsnetError } from '../core/errors.js';
+import type { Rtnl } from '../kernel/api.js';
+import { openRtnl } from '../kernel/netlink/rtnl.js';
+import { createNetns, deleteNetns, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
+import { runNft } from '../kernel/nft.js';
+import { writeSysctl } from '../kernel/sysctl.js';
+import type { StepRunner } from './runner.js';
+import type { Step } from './steps.js';
+
+const HOST = '';
+
+/**
+ * Applies steps over rtnetlink, in-process: one netlink socket for the host and one per container
+ * namespace (opened once, reused for every step in that namespace), no child process per step.
+ */
+export class KernelRunner implements StepRunner {
+  private readonly sockets = new Map<string, Rtnl>();
+
+  apply(step: Step): void {
+    switch (step.kind) {
+      case 'netns-add':
+        createNetns(step.name);
+        return;
+      case 'netns-del':
+        this.forget(step.name);
+        deleteNetns(step.name);
+        return;
+      case 'bridge-add': {
+        const opts = { name: step.name, mac: step.mac, up: false };
+        this.rtnl().createBridge(step.mtu === undefined ? opts : { ...opts, mtu: step.mtu });
+        return;
+      }
+      case 'link-up':
+        this.rtnl(step.ns).setLinkUp(this.index(step.ns, step.dev), true);
+        return;
+      case 'link-del':
+        this.rtnl(step.ns).deleteLink(step.dev);
+        return;
+      case 'veth-add': {
+        const host = this.rtnl();
+        const masterIndex = this.index(undefined, step.master);
+        const fd = openNetnsFd(step.peerNs);
+        try {
+          host.createVeth({
+            hostName: step.hostIf,
+            peerName: step.peerIf,
+            peerNetnsFd: fd,
+            masterIndex,
+            up: true,
+            peerMac: step.peerMac,
+            ...(step.mtu === undefined ? {} : { mtu: step.mtu }),
+          });
+        } finally {
+          fs.closeSync(fd);
+        }
+        return;
+      }
+      case 'addr-add':
+        this.rtnl(step.ns).addAddr(this.index(step.ns, step.dev), step.address, step.prefixLen);
+        return;
+      case 'route-add':
+        this.rtnl(step.ns).addRoute({ gateway: step.via, oif: this.index(step.ns, step.dev) });
+        return;
+      case 'sysctl':
+        writeSysctl(step.key, step.value);
+        return;
+      case 'nft':
+        runNft(step.script);
+        return;
+    }
+  }
+
+  undo(step: Step): void {
+    switch (step.kind) {
+      case 'netns-add':
+        this.forget(step.name);
+        deleteNetns(step.name);
+        return;
+      case 'bridge-add':
+        this.rtnl().deleteLink(step.name);
+        return;
+      case 'veth-add':
+        // Deleting one end of a veth pair deletes both, wherever the peer lives.
+        this.rtnl().deleteLink(step.hostIf);
+        return;
+      case 'addr-add': {
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) this.rtnl(step.ns).delAddr(link.index, step.address, step.prefixLen);
+        return;
+      }
+      case 'route-add': {
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) this.rtnl(step.ns).delRoute({ gateway: step.via, oif: link.index });
+        return;
+      }
+      case 'link-up': {
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) this.rtnl(step.ns).setLinkUp(link.index, false);
+        return;
+      }
+      case 'nft':
+        runNft(step.undoScript);
+        return;
+      case 'sysctl':
+        // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is
+        // never turned back off (Docker leaves it on as well).
+        return;
+      case 'link-del':
+      case 'netns-del':
+        return; // teardown steps: nothing to restore
+    }
+  }
+
+  close(): void {
+    for (const socket of this.sockets.values()) socket.close();
+    this.sockets.clear();
+  }
+
+  private rtnl(ns?: string): Rtnl {
+    const key = ns ?? HOST;
+    const open = this.sockets.get(key);
+    if (open !== undefined) return open;
+    const socket = ns === undefined ? openRtnl() : openRtnlIn(ns);
+    this.sockets.set(key, socket);
+    return socket;
+  }
+
+  private index(ns: string | undefined, dev: string): number {
+    const link = this.rtnl(ns).getLink(dev);
+    if (link === undefined) {
+      throw new NsnetError('KERNEL', `link ${dev} not found${ns === undefined ? '' : ` in ${ns}`}`);
+    }
+    return link.index;
+  }
+
+  private forget(ns: string): void {
+    this.sockets.get(ns)?.close();
+    this.sockets.delete(ns);
+  }
+}

@@ -1,0 +1,42 @@
+import type { Step } from './steps.js';
+
+/** `ip` prefix for a step that runs in a named namespace: `ip -n red ...` is `ip netns exec red ip ...`. */
+const ip = (ns: string | undefined): string => (ns === undefined ? 'ip' : `ip -n ${ns}`);
+
+/**
+ * The by-hand command for one step: exactly what a person would type to make the same change,
+ * and what the kernel layer sends as one netlink message (or one nft transaction).
+ */
+export function renderStep(step: Step): string {
+  switch (step.kind) {
+    case 'netns-add':
+      return `ip netns add ${step.name}`;
+    case 'netns-del':
+      return `ip netns del ${step.name}`;
+    case 'bridge-add':
+      return `ip link add ${step.name} address ${step.mac}${mtu(step.mtu)} type bridge`;
+    case 'link-up':
+      return `${ip(step.ns)} link set ${step.dev} up`;
+    case 'link-del':
+      return `${ip(step.ns)} link del ${step.dev}`;
+    case 'veth-add':
+      return (
+        `ip link add ${step.hostIf}${mtu(step.mtu)} master ${step.master} up type veth ` +
+        `peer name ${step.peerIf} netns ${step.peerNs} address ${step.peerMac}`
+      );
+    case 'addr-add':
+      return `${ip(step.ns)} addr add ${step.address}/${step.prefixLen} brd + dev ${step.dev}`;
+    case 'route-add':
+      return `${ip(step.ns)} route add default via ${step.via} dev ${step.dev}`;
+    case 'sysctl':
+      return `sysctl -w ${step.key}=${step.value}`;
+    case 'nft':
+      return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
+  }
+}
+
+const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);
+
+export function renderPlan(steps: readonly Step[]): string {
+  return steps.map(renderStep).join('\n');
+}
