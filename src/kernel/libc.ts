@@ -1,0 +1,304 @@
+/**
+ * Thin koffi bindings to the few libc calls Node does not expose: raw sockets (for netlink),
+ * namespace switching, mounts, hostname, flock. Loaded on first use so that importing this module
+ * (e.g. from unit tests or `--help`) never needs the native library.
+ *
+ * Every wrapper returns the raw result on success and throws KernelError on failure. errno is
+ * thread-local in libc; koffi captures it right after the foreign call returns, so reading
+ * koffi.errno() immediately after the call (no other foreign call in between) is reliable.
+ */
+import { createRequire } from 'node:module';
+import { KernelError } from '../core/errors.js';
+
+type KoffiModule = typeof import('koffi');
+type Fn = (...args: unknown[]) => unknown;
+
+interface LibcFns {
+  socket: Fn;
+  bind: Fn;
+  sendto: Fn;
+  send: Fn;
+  recv: Fn;
+  close: Fn;
+  setsockopt: Fn;
+  setns: Fn;
+  unshare: Fn;
+  mount: Fn;
+  umount2: Fn;
+  sethostname: Fn;
+  flock: Fn;
+  getpid: Fn;
+  gettid: Fn;
+}
+
+let koffiMod: KoffiModule | undefined;
+let fns: LibcFns | undefined;
+
+/** The koffi module, loaded on demand (shared with nft.ts for libnftables). */
+export function koffi(): KoffiModule {
+  if (koffiMod === undefined) {
+    const require = createRequire(import.meta.url);
+    koffiMod = require('koffi') as KoffiModule;
+  }
+  return koffiMod;
+}
+
+function libc(): LibcFns {
+  if (fns !== undefined) return fns;
+  const lib = koffi().load('libc.so.6');
+  fns = {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
+    sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
+    recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
+    close: lib.func('int close(int fd)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+    unshare: lib.func('int unshare(int flags)'),
+    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+    flock: lib.func('int flock(int fd, int operation)'),
+    getpid: lib.func('int getpid()'),
+    gettid: lib.func('int gettid()'),
+  };
+  return fns;
+}
+
+// ---------------------------------------------------------------------------------------------
+// errno names
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  3: 'ESRCH',
+  4: 'EINTR',
+  5: 'EIO',
+  6: 'ENXIO',
+  7: 'E2BIG',
+  9: 'EBADF',
+  11: 'EAGAIN', // == EWOULDBLOCK on Linux
+  12: 'ENOMEM',
+  13: 'EACCES',
+  14: 'EFAULT',
+  16: 'EBUSY',
+  17: 'EEXIST',
+  18: 'EXDEV',
+  19: 'ENODEV',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
+  22: 'EINVAL',
+  23: 'ENFILE',
+  24: 'EMFILE',
+  28: 'ENOSPC',
+  30: 'EROFS',
+  32: 'EPIPE',
+  34: 'ERANGE',
+  36: 'ENAMETOOLONG',
+  38: 'ENOSYS',
+  39: 'ENOTEMPTY',
+  61: 'ENODATA',
+  71: 'EPROTO',
+  75: 'EOVERFLOW',
+  88: 'ENOTSOCK',
+  90: 'EMSGSIZE',
+  93: 'EPROTONOSUPPORT',
+  95: 'EOPNOTSUPP',
+  97: 'EAFNOSUPPORT',
+  98: 'EADDRINUSE',
+  99: 'EADDRNOTAVAIL',
+  100: 'ENETDOWN',
+  101: 'ENETUNREACH',
+  105: 'ENOBUFS',
+  107: 'ENOTCONN',
+  110: 'ETIMEDOUT',
+  111: 'ECONNREFUSED',
+  113: 'EHOSTUNREACH',
+  114: 'EALREADY',
+  122: 'EDQUOT',
+};
+
+export const EPERM = 1;
+export const ENOENT = 2;
+export const ESRCH = 3;
+export const EINTR = 4;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const EWOULDBLOCK = 11;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ERANGE = 34;
+export const EOPNOTSUPP = 95;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ENETUNREACH = 101;
+export const ENOBUFS = 105;
+
+/** 'EEXIST' for 17; falls back to koffi's table, then to 'E<number>'. */
+export function errnoName(errno: number): string {
+  const known = ERRNO_NAMES[errno];
+  if (known !== undefined) return known;
+  if (koffiMod !== undefined) {
+    for (const [name, value] of Object.entries(koffiMod.os.errno)) if (value === errno) return name;
+  }
+  return `E${errno}`;
+}
+
+/** Map a Node fs error (err.code like 'EEXIST', err.errno negative) to a KernelError. */
+export function fromNodeError(message: string, err: unknown, command?: string): KernelError {
+  const e = err as NodeJS.ErrnoException;
+  const name = typeof e?.code === 'string' ? e.code : 'EIO';
+  const num = typeof e?.errno === 'number' ? Math.abs(e.errno) : 5;
+  return new KernelError(message, num, name, command);
+}
+
+function fail(message: string, command?: string): never {
+  const errno = koffi().errno();
+  throw new KernelError(message, errno, errnoName(errno), command);
+}
+
+function check(result: unknown, message: string, command?: string): number {
+  const n = typeof result === 'bigint' ? Number(result) : (result as number);
+  if (n < 0) fail(message, command);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// constants
+
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_PEEK = 2;
+export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUF = 8;
+export const SO_SNDBUF = 7;
+export const SO_RCVTIMEO = 20; // struct timeval on 64-bit
+export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWNS = 0x00020000;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_SHARED = 1 << 20;
+export const MS_PRIVATE = 1 << 18;
+export const MNT_DETACH = 2;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+// ---------------------------------------------------------------------------------------------
+// wrappers
+
+export function socket(domain: number, type: number, protocol: number, command?: string): number {
+  return check(libc().socket(domain, type, protocol), 'socket', command);
+}
+
+export function bind(fd: number, addr: Buffer, command?: string): void {
+  check(libc().bind(fd, addr, addr.length), 'bind', command);
+}
+
+export function setsockopt(fd: number, level: number, optname: number, value: Buffer): void {
+  check(libc().setsockopt(fd, level, optname, value, value.length), `setsockopt(${level}, ${optname})`);
+}
+
+export function setsockoptInt(fd: number, level: number, optname: number, value: number): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value, 0);
+  setsockopt(fd, level, optname, b);
+}
+
+/** sendto; EINTR is retried. Returns bytes sent. */
+export function sendto(fd: number, buf: Buffer, flags: number, addr: Buffer | null, command?: string): number {
+  for (;;) {
+    const r = Number(libc().sendto(fd, buf, buf.length, flags, addr, addr === null ? 0 : addr.length));
+    if (r >= 0) return r;
+    if (koffi().errno() !== EINTR) fail('sendto', command);
+  }
+}
+
+export function send(fd: number, buf: Buffer, flags: number, command?: string): number {
+  for (;;) {
+    const r = Number(libc().send(fd, buf, buf.length, flags));
+    if (r >= 0) return r;
+    if (koffi().errno() !== EINTR) fail('send', command);
+  }
+}
+
+/**
+ * recv into buf; EINTR is retried. With MSG_TRUNC the return value is the real datagram length,
+ * which may exceed buf.length (the tail was dropped).
+ */
+export function recv(fd: number, buf: Buffer, flags: number, command?: string): number {
+  for (;;) {
+    const r = Number(libc().recv(fd, buf, buf.length, flags));
+    if (r >= 0) return r;
+    if (koffi().errno() !== EINTR) fail('recv', command);
+  }
+}
+
+export function close(fd: number): void {
+  check(libc().close(fd), 'close');
+}
+
+export function setns(fd: number, nstype: number, command?: string): void {
+  check(libc().setns(fd, nstype), 'setns', command);
+}
+
+export function unshare(flags: number, command?: string): void {
+  check(libc().unshare(flags), 'unshare', command);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  command?: string,
+): void {
+  check(libc().mount(source, target, fstype, flags, null), `mount ${target}`, command);
+}
+
+export function umount2(target: string, flags: number, command?: string): void {
+  check(libc().umount2(target, flags), `umount ${target}`, command);
+}
+
+export function sethostname(name: string): void {
+  const b = Buffer.from(name, 'utf8');
+  check(libc().sethostname(b, b.length), 'sethostname', `hostname ${name}`);
+}
+
+/** flock; returns false when LOCK_NB was given and the lock is held elsewhere (EWOULDBLOCK). */
+export function flock(fd: number, operation: number): boolean {
+  for (;;) {
+    const r = libc().flock(fd, operation) as number;
+    if (r === 0) return true;
+    const errno = koffi().errno();
+    if (errno === EINTR) continue;
+    if (errno === EWOULDBLOCK && (operation & LOCK_NB) !== 0) return false;
+    throw new KernelError('flock', errno, errnoName(errno));
+  }
+}
+
+export function getpid(): number {
+  return libc().getpid() as number;
+}
+
+/** Kernel thread id of the calling thread (the main thread's tid equals the pid). */
+export function gettid(): number {
+  return libc().gettid() as number;
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block the calling thread for ms milliseconds without spinning. */
+export function sleepSync(ms: number): void {
+  if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
+}
