@@ -1,0 +1,152 @@
+import { Command, Option } from 'commander';
+import { usage } from '../../core/errors.js';
+import * as validate from '../../core/validate.js';
+import { containerView } from '../../engine/inspect.js';
+import * as containers from '../../ops/containers.js';
+import type { Context } from '../../ops/context.js';
+import { collect, contextFor, formatOf, formatOption, keyValues, withCommon } from '../common.js';
+import { printJson, printLines, printTable } from '../output.js';
+import { finish } from '../run-command.js';
+
+export function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
+  return refs.map((ref) => {
+    const c = ctx.store.containers.resolve(ref);
+    const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
+    return containerView(c, containers.liveState(c), eps);
+  });
+}
+
+function statusText(ctx: Context, c: ReturnType<Context['store']['containers']['list']>[number]): string {
+  const live = containers.liveState(c);
+  if (live.status === 'running') return `Up since ${c.startedAt ?? '?'}`;
+  if (live.status === 'created') return 'Created';
+  return live.exitCode === null ? 'Exited (unknown)' : `Exited (${live.exitCode})`;
+}
+
+export function runCommand(): Command {
+  return withCommon(new Command('run'))
+    .description('create a container (namespace, veth into the bridge, address, route) and start COMMAND in it')
+    .usage('[options] [--] COMMAND [ARG...]')
+    .option('-d, --detach', 'run in the background; output goes to nsnet logs NAME')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'container name (also its ip netns name)')
+    .option('--network <net>', 'network to connect to (repeatable: eth0, eth1, ...; default: bridge)', collect)
+    .option('--ip <ip>', 'address on the first network')
+    .option('--hostname <name>', 'hostname inside the container (default: its name)')
+    .option('--mac-address <mac>', 'MAC address on the first network')
+    .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
+    .option('--rootfs <dir>', 'root filesystem directory to chroot into')
+    .argument('<command...>', 'command and arguments to run')
+    .passThroughOptions()
+    .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, async () => {
+        const result = await containers.run(ctx, {
+          name: o['name'] as string | undefined,
+          networks: (o['network'] as string[] | undefined) ?? [],
+          ip: o['ip'] as string | undefined,
+          mac: o['macAddress'] as string | undefined,
+          hostname: o['hostname'] as string | undefined,
+          env: keyValues(o['env'] as string[] | undefined, 'environment variable', validate.keyValue),
+          rootfs: o['rootfs'] as string | undefined,
+          detach: o['detach'] === true,
+          remove: o['rm'] === true,
+          argv,
+        });
+        if (ctx.dryRun) return;
+        if (result.exitCode === undefined) printLines([result.container.id]);
+        else process.exitCode = result.exitCode;
+      });
+    });
+}
+
+export function containerCommands(): Command[] {
+  const exec = withCommon(new Command('exec'), { dryRun: false })
+    .description("run a command inside a running container's namespaces, with your terminal")
+    .argument('<container>')
+    .argument('<command...>')
+    .passThroughOptions()
+    .action(async (ref: string, argv: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, async () => {
+        process.exitCode = await containers.exec(ctx, ref, argv);
+      });
+    });
+
+  const ps = withCommon(new Command('ps'), { dryRun: false })
+    .description('list containers (running ones; -a for all)')
+    .option('-a, --all', 'show stopped containers too')
+    .option('-q, --quiet', 'only print container ids')
+    .addOption(formatOption())
+    .action(async (o: { all?: boolean; quiet?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => {
+        const list = ctx.store.containers.list().filter((c) => o.all === true || containers.liveState(c).status === 'running');
+        if (formatOf(cmd) === 'json') return printJson(inspectContainers(ctx, list.map((c) => c.id)));
+        if (o.quiet === true) return printLines(list.map((c) => c.id.slice(0, 12)));
+        printTable(
+          ['CONTAINER ID', 'NAME', 'COMMAND', 'STATUS', 'NETWORKS'],
+          list.map((c) => {
+            const eps = ctx.store.endpoints.forContainer(c.id);
+            const nets = eps.map((e) => `${ctx.store.networks.get(e.networkId)?.name ?? '?'}=${e.ip}`).join(',');
+            return [c.id.slice(0, 12), c.name, JSON.stringify(c.command.join(' ').slice(0, 30)), statusText(ctx, c), nets];
+          }),
+        );
+      });
+    });
+
+  const inspect = withCommon(new Command('inspect'), { dryRun: false })
+    .description("show containers as JSON, in Docker's shape")
+    .argument('<container...>')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => printJson(inspectContainers(ctx, refs)));
+    });
+
+  const logs = withCommon(new Command('logs'), { dryRun: false })
+    .description('print the output of a detached container')
+    .argument('<container>')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => process.stdout.write(containers.logs(ctx, ref)));
+    });
+
+  const stop = withCommon(new Command('stop'))
+    .description('stop containers: SIGTERM, then SIGKILL after the grace period')
+    .addOption(new Option('-t, --time <seconds>', 'grace period before SIGKILL').default('10'))
+    .argument('<container...>')
+    .action(async (refs: string[], o: { time: string }, cmd: Command) => {
+      const seconds = Number(o.time);
+      if (!Number.isInteger(seconds) || seconds < 0) throw usage(`invalid --time "${o.time}": expected a whole number of seconds`);
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const names = containers.stop(ctx, refs, seconds);
+        if (!ctx.dryRun) printLines(names);
+      });
+    });
+
+  const start = withCommon(new Command('start'))
+    .description('start stopped containers (rewiring them if their namespace is gone)')
+    .argument('<container...>')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, async () => {
+        const names = await containers.start(ctx, refs);
+        if (!ctx.dryRun) printLines(names);
+      });
+    });
+
+  const rm = withCommon(new Command('rm'))
+    .description('remove containers: process, namespace, veths, address and records')
+    .option('-f, --force', 'kill running containers first')
+    .argument('<container...>')
+    .action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const names = containers.remove(ctx, refs, { force: o.force === true });
+        if (!ctx.dryRun) printLines(names);
+      });
+    });
+
+  return [exec, ps, inspect, logs, stop, start, rm];
+}

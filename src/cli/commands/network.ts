@@ -1,0 +1,120 @@
+import { Command } from 'commander';
+import * as validate from '../../core/validate.js';
+import { networkRow, networkView } from '../../engine/inspect.js';
+import type { Context } from '../../ops/context.js';
+import * as networks from '../../ops/networks.js';
+import { collect, contextFor, formatOf, formatOption, keyValues, withCommon } from '../common.js';
+import { printJson, printLines, printTable } from '../output.js';
+import { finish } from '../run-command.js';
+
+export function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
+  return refs.map((ref) => {
+    const net = ctx.store.networks.resolve(ref);
+    const attached = ctx.store.endpoints.forNetwork(net.id).flatMap((endpoint) => {
+      const container = ctx.store.containers.get(endpoint.containerId);
+      return container === undefined ? [] : [{ container, endpoint }];
+    });
+    return networkView(net, attached);
+  });
+}
+
+export function networkCommand(): Command {
+  const net = new Command('network').description('manage networks (bridges with a subnet, routing and NAT)');
+
+  withCommon(net.command('create'))
+    .description('create a network: a bridge with the gateway address, forwarding and masquerade')
+    .argument('<name>', 'network name')
+    .option('--subnet <cidr>', 'subnet in CIDR form (default: first free from 172.17.0.0/16 … 172.31.0.0/16, 192.168.0.0/20 …)')
+    .option('--gateway <ip>', 'gateway address, set on the bridge (default: first host of the subnet)')
+    .option('--ip-range <cidr>', 'allocate container addresses from this sub-range only')
+    .option('--internal', 'no route or NAT to the outside world')
+    .option('-o, --opt <key=value>', 'driver option (com.docker.network.bridge.name, com.docker.network.driver.mtu)', collect)
+    .option('--label <key=value>', 'label to attach to the network', collect)
+    .action(async (name: string, o: { subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; opt?: string[]; label?: string[] }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const n = networks.createNetwork(ctx, {
+          name,
+          subnet: o.subnet,
+          gateway: o.gateway,
+          ipRange: o.ipRange,
+          internal: o.internal,
+          options: keyValues(o.opt, 'option', validate.keyValue),
+          labels: keyValues(o.label, 'label', validate.keyValue),
+        });
+        if (!ctx.dryRun) printLines([n.id]);
+      });
+    });
+
+  withCommon(net.command('ls'), { dryRun: false })
+    .alias('list')
+    .description('list networks')
+    .addOption(formatOption())
+    .option('-q, --quiet', 'only print network ids')
+    .action(async (o: { quiet?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => {
+        const rows = ctx.store.networks.list().map((n) => networkRow(n, ctx.store.endpoints.forNetwork(n.id).length));
+        if (formatOf(cmd) === 'json') return printJson(rows);
+        if (o.quiet === true) return printLines(rows.map((r) => String(r['ID'])));
+        printTable(
+          ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE', 'SUBNET', 'GATEWAY', 'BRIDGE', 'CONTAINERS'],
+          rows.map((r) => [r['ID'], r['Name'], r['Driver'], r['Scope'], r['Subnet'], r['Gateway'], r['Bridge'], r['Containers']].map(String)),
+        );
+      });
+    });
+
+  withCommon(net.command('inspect'), { dryRun: false })
+    .description('show networks as JSON, in Docker\'s shape')
+    .argument('<name...>', 'network names or ids')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => printJson(inspectNetworks(ctx, refs)));
+    });
+
+  withCommon(net.command('rm'))
+    .alias('remove')
+    .description('remove networks (refused while containers are attached)')
+    .argument('<name...>', 'network names or ids')
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        for (const ref of refs) {
+          const n = networks.removeNetwork(ctx, ref);
+          if (!ctx.dryRun) printLines([n.name]);
+        }
+      });
+    });
+
+  withCommon(net.command('connect'))
+    .description('connect a container to a network (it gets the next ethN)')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--ip <ip>', 'address on that network')
+    .action(async (network: string, container: string, o: { ip?: string }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => void networks.connect(ctx, network, container, { ip: o.ip }));
+    });
+
+  withCommon(net.command('disconnect'))
+    .description('disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .action(async (network: string, container: string, _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => void networks.disconnect(ctx, network, container));
+    });
+
+  withCommon(net.command('prune'))
+    .description('remove all networks no container uses (the default network stays)')
+    .option('-f, --force', 'do not ask (nsnet never asks; accepted for Docker compatibility)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const removed = networks.pruneNetworks(ctx);
+        if (!ctx.dryRun && removed.length > 0) printLines(['Deleted Networks:', ...removed]);
+      });
+    });
+
+  return net;
+}

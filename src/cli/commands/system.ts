@@ -1,0 +1,40 @@
+import { Command } from 'commander';
+import { usage } from '../../core/errors.js';
+import * as system from '../../ops/system.js';
+import { contextFor, withCommon } from '../common.js';
+import { printLines } from '../output.js';
+import { finish } from '../run-command.js';
+
+export function systemCommand(): Command {
+  const sys = new Command('system').description('host-wide maintenance');
+
+  withCommon(sys.command('prune'))
+    .description('remove stopped containers and unused networks')
+    .option('-f, --force', 'accepted for Docker compatibility; nsnet never asks')
+    .action(async (_o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const r = system.prune(ctx);
+        if (ctx.dryRun) return;
+        if (r.containers.length > 0) printLines(['Deleted Containers:', ...r.containers]);
+        if (r.networks.length > 0) printLines(['Deleted Networks:', ...r.networks]);
+      });
+    });
+
+  withCommon(sys.command('reset'))
+    .description('remove everything nsnet made on this host: processes, namespaces, links, firewall table, records')
+    .option('--force', 'really do it')
+    .action(async (o: { force?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      if (o.force !== true && !ctx.dryRun) {
+        ctx.close();
+        throw usage('system reset removes every container, network and rule nsnet made', 'add --force to go ahead, or --dry-run to see the commands');
+      }
+      await finish(ctx, cmd, () => {
+        const removed = system.reset(ctx);
+        if (!ctx.dryRun) printLines(removed.map((r) => `removed ${r}`));
+      });
+    });
+
+  return sys;
+}

@@ -1,0 +1,63 @@
+/** Flags every command shares, and the Context they produce. */
+import { Command, Option } from 'commander';
+import { NsnetError, usage } from '../core/errors.js';
+import { Context } from '../ops/context.js';
+import type { Format } from './output.js';
+
+export interface CommonOptions {
+  root?: string;
+  dryRun?: boolean;
+  format?: string;
+}
+
+/** --root and --dry-run on the program and on every command, so they work in either place. */
+export function withCommon(cmd: Command, opts: { dryRun: boolean } = { dryRun: true }): Command {
+  cmd.option('--root <dir>', 'state directory (default: $NSNET_ROOT or /var/lib/nsnet)');
+  if (opts.dryRun) cmd.option('--dry-run', 'print the equivalent ip/sysctl/nft commands and change nothing');
+  return cmd;
+}
+
+export function formatOption(): Option {
+  return new Option('--format <format>', 'output format').choices(['table', 'json']).default('table');
+}
+
+export function formatOf(cmd: Command): Format {
+  return cmd.optsWithGlobals<CommonOptions>().format === 'json' ? 'json' : 'table';
+}
+
+export function contextFor(cmd: Command, needsKernel = true): Context {
+  const opts = cmd.optsWithGlobals<CommonOptions>();
+  const dryRun = opts.dryRun === true;
+  if (needsKernel && !dryRun) requireRoot();
+  return new Context({
+    root: opts.root,
+    dryRun,
+    onLockWait: () => process.stderr.write('nsnet: waiting for another nsnet command to finish...\n'),
+  });
+}
+
+/** Checked before anything changes, so a non-root run fails cleanly instead of half-way. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new NsnetError('NOT_PERMITTED', 'nsnet needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to change namespaces, links and firewall rules', {
+      hint: 'run it with sudo, or add --dry-run to see what it would do',
+    });
+  }
+}
+
+/** Collect repeatable flags (--network a --network b). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Parse repeated KEY=VALUE flags into an object, naming the bad one. */
+export function keyValues(items: readonly string[] | undefined, what: string, parse: (t: string, w: string) => [string, string]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const [k, v] = parse(item, what);
+    out[k] = v;
+  }
+  return out;
+}
+
+export function needArgs(args: readonly string[], what: string, example: string): void {
+  if (args.length === 0) throw usage(`missing ${what}`, example);
+}
