@@ -3,7 +3,7 @@
  * `ip link`, `ip addr` and `ip route` send, one round trip each.
  */
 import type { AddrInfo, LinkInfo, RouteInfo, Rtnl } from '../api.js';
-import { KernelError } from '../../core/errors.js';
+import { invalid, KernelError } from '../../core/errors.js';
 import { ENODEV } from '../libc.js';
 import { ipToBytes, ipv4Broadcast, isV6, macToBytes } from './addr.js';
 import {
@@ -57,6 +57,17 @@ const CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 const DUMP = NLM_F_REQUEST | NLM_F_DUMP;
 
 const BRIDGE_DEFAULT_MTU = 1500;
+
+/**
+ * Interface names are at most IFNAMSIZ-1 = 15 bytes; the kernel rejects longer ones in attribute
+ * validation with a bare ERANGE, so say it plainly instead.
+ */
+function checkIfName(name: string): void {
+  const len = Buffer.byteLength(name, 'utf8');
+  if (len === 0 || len > 15 || /[\s/:\0]/.test(name) || name === '.' || name === '..') {
+    throw invalid(`invalid interface name ${JSON.stringify(name)}: 1-15 bytes, no spaces, '/' or ':'`);
+  }
+}
 
 const familyCode = (f: 4 | 6 | undefined): number => (f === undefined ? AF_UNSPEC : f === 6 ? AF_INET6 : AF_INET);
 
@@ -121,6 +132,7 @@ export class RtnlSocket implements Rtnl {
   }
 
   getLink(name: string): LinkInfo | undefined {
+    checkIfName(name);
     const msg = new MessageBuilder(RTM_GETLINK, NLM_F_REQUEST).ifinfomsg().str(IFLA_IFNAME, name);
     try {
       const [reply] = this.req(msg, `get link ${name}`, `${this.ip} link show ${name}`);
@@ -171,6 +183,7 @@ export class RtnlSocket implements Rtnl {
   }
 
   createBridge(opts: { name: string; mtu?: number; mac?: string; up?: boolean }): number {
+    checkIfName(opts.name);
     const up = opts.up === true ? IFF_UP : 0;
     const msg = new MessageBuilder(RTM_NEWLINK, CREATE | NLM_F_ECHO)
       .ifinfomsg({ flags: up, change: up })
@@ -207,6 +220,8 @@ export class RtnlSocket implements Rtnl {
   }
 
   createVeth(opts: VethOpts): number {
+    checkIfName(opts.hostName);
+    checkIfName(opts.peerName);
     const up = opts.up === true ? IFF_UP : 0;
     const msg = new MessageBuilder(RTM_NEWLINK, CREATE | NLM_F_ECHO)
       .ifinfomsg({ flags: up, change: up })
@@ -263,6 +278,7 @@ export class RtnlSocket implements Rtnl {
   }
 
   deleteLink(name: string): void {
+    checkIfName(name);
     // Deleting one end of a veth pair deletes both, wherever the other end lives.
     const msg = new MessageBuilder(RTM_DELLINK, CHANGE).ifinfomsg().str(IFLA_IFNAME, name);
     try {
