@@ -157,6 +157,11 @@ export function fromNodeError(message: string, err: unknown, command?: string): 
   return new KernelError(message, num, name, command);
 }
 
+/** errno left by the most recent foreign call on this thread (koffi saves it right after the call). */
+export function lastErrno(): number {
+  return koffi().errno();
+}
+
 function fail(message: string, command?: string): never {
   const errno = koffi().errno();
   throw new KernelError(message, errno, errnoName(errno), command);

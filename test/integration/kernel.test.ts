@@ -192,6 +192,17 @@ test('kernel layer', { skip }, async (t) => {
           (e: unknown) => e instanceof KernelError && e.errnoName === 'EEXIST' && e.command === `ip -n ${CTR} route add default via 10.99.0.1 dev eth0`,
         );
 
+        // IPv6 takes the same paths (no broadcast)
+        c.addAddr(eth.index, 'fd00:99::2', 64);
+        assert.ok(c.listAddrs(6).some((x) => x.family === 6 && x.address === 'fd00:99::2' && x.prefixLen === 64));
+        c.addRoute({ dst: 'fd00:98::', dstLen: 64, gateway: 'fd00:99::1', oif: eth.index });
+        const r6 = ipJson<{ dst: string; gateway?: string }[]>('-n', CTR, '-6', 'route');
+        assert.ok(r6.some((r) => r.dst === 'fd00:98::/64' && r.gateway === 'fd00:99::1'));
+        assert.ok(c.listRoutes(6).some((r) => r.family === 6 && r.dst === 'fd00:98::' && r.gateway === 'fd00:99::1'));
+        c.delRoute({ dst: 'fd00:98::', dstLen: 64, gateway: 'fd00:99::1', oif: eth.index });
+        c.delAddr(eth.index, 'fd00:99::2', 64);
+        assert.ok(!c.listAddrs(6).some((x) => x.address === 'fd00:99::2'));
+
         // an address can be removed and put back
         c.addAddr(eth.index, '10.99.0.3', 24);
         c.delAddr(eth.index, '10.99.0.3', 24);
