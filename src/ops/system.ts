@@ -1,0 +1,94 @@
+/** Whole-host operations: prune what is unused, and reset (nsnet's uninstall path). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { NsnetError } from '../core/errors.js';
+import { firewallStep, planRemoveContainer } from '../engine/plans.js';
+import { openRtnl } from '../kernel/netlink/rtnl.js';
+import { applyAll } from '../plan/executor.js';
+import { renderStep } from '../plan/render.js';
+import type { Step } from '../plan/steps.js';
+import { liveState, remove } from './containers.js';
+import type { Context } from './context.js';
+import { pruneNetworks } from './networks.js';
+import { firewallNetworks } from './specs.js';
+import { stopProcess } from '../kernel/process.js';
+
+export function prune(ctx: Context): { containers: string[]; networks: string[] } {
+  const stopped = ctx.store.containers.list().filter((c) => liveState(c).status !== 'running');
+  const containers = stopped.length === 0 ? [] : remove(ctx, stopped.map((c) => c.id), { force: false });
+  return { containers, networks: pruneNetworks(ctx) };
+}
+
+/** Generated kernel names nsnet uses: host veth ends (nsv + 12 hex) and bridges (nsnet- + 8 hex). */
+const GENERATED_LINK = /^(nsv[0-9a-f]{12}|nsnet-[0-9a-f]{8})$/;
+
+/**
+ * Remove everything nsnet made on this host: container processes, namespaces (their veths go
+ * with them), bridges, generated links left by a crash, the nftables table, and the state.
+ * Never stops at the first failure: reports them all at the end.
+ */
+export function reset(ctx: Context): string[] {
+  return ctx.locked(() => {
+    const containers = ctx.store.containers.list();
+    const networks = ctx.store.networks.list();
+    const steps: Step[] = [];
+    for (const c of containers) steps.push(...planRemoveContainer(c.name));
+    const bridges = new Set(networks.map((n) => n.bridge));
+    for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
+    // Host veth ends of known containers go with their namespaces; what else matches nsnet's
+    // generated names is left over from a crash.
+    const known = new Set(containers.flatMap((c) => ctx.store.endpoints.forContainer(c.id).map((e) => e.hostIf)));
+    for (const name of hostLinks()) {
+      if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
+    }
+    steps.push(firewallStep(firewallNetworks(networks), [], 'remove the nsnet table'));
+    if (ctx.dryRun) {
+      for (const c of containers) if (liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
+      ctx.planned.push(...steps.map(renderStep));
+      return [];
+    }
+    const failures: string[] = [];
+    for (const c of containers) {
+      try {
+        if (c.pid !== null && c.pidStart !== null) stopProcess(c.pid, c.pidStart, 0);
+      } catch (err) {
+        failures.push(`stop ${c.name}: ${(err as Error).message}`);
+      }
+    }
+    failures.push(...applyAll(steps, ctx.runner));
+    failures.push(...forgetState(ctx));
+    if (failures.length > 0) {
+      throw new NsnetError('KERNEL', `system reset finished with ${failures.length} problem(s):\n  ${failures.join('\n  ')}`);
+    }
+    return [...containers.map((c) => `container ${c.name}`), ...networks.map((n) => `network ${n.name}`)];
+  });
+}
+
+function hostLinks(): string[] {
+  const rtnl = openRtnl();
+  try {
+    return rtnl.listLinks().map((l) => l.name);
+  } finally {
+    rtnl.close();
+  }
+}
+
+/** Delete the records and per-container files; the lock file stays (another process may wait on it). */
+function forgetState(ctx: Context): string[] {
+  const failures: string[] = [];
+  try {
+    ctx.store.tx(() => {
+      for (const c of ctx.store.containers.list()) ctx.store.containers.delete(c.id);
+      for (const n of ctx.store.networks.list()) ctx.store.networks.delete(n.id);
+      for (const j of ctx.store.journal.list()) ctx.store.journal.delete(j.id);
+    });
+  } catch (err) {
+    failures.push(`forget records: ${(err as Error).message}`);
+  }
+  try {
+    fs.rmSync(path.join(ctx.root, 'containers'), { recursive: true, force: true });
+  } catch (err) {
+    failures.push(`remove ${path.join(ctx.root, 'containers')}: ${(err as Error).message}`);
+  }
+  return failures;
+}
