@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything nsnet needs on a fresh Debian 12 machine (run as root): the OS tools it drives or
+# tests with, the npm dependencies (with their native parts), and the compiled TypeScript.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nft >/dev/null || need+=(nftables)          # brings libnftables1, used in-process
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+if ((${#need[@]} > 0)); then
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+# npm 11 runs dependency install scripts only when allowScripts approves them; prove that the
+# native parts really load rather than failing later in the middle of a command.
+node -e "require('better-sqlite3')(':memory:').prepare('select 1').get(); require('koffi').load('libc.so.6')"
+npm run build --silent
+echo "setup: done"

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { planCreateContainer, planCreateNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import { applyPlan, PlanError } from '../../src/plan/executor.js';
+import { renderPlan } from '../../src/plan/render.js';
+import { RecordingRunner } from '../../src/plan/runner.js';
+
+const study: NetworkSpec = {
+  id: 'a'.repeat(64),
+  name: 'study',
+  bridge: 'br-study',
+  subnet: '10.0.0.0/24',
+  internal: false,
+  gateway: '10.0.0.254',
+  prefixLen: 24,
+  bridgeMac: '02:aa:bb:cc:dd:ee',
+  mtu: undefined,
+};
+
+const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', mac: '02:42:0a:00:00:01' };
+
+describe('plan rendering (golden: the article, as nsnet does it)', () => {
+  test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
+    assert.equal(
+      renderPlan(planCreateNetwork(study, [])),
+      [
+        'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
+        'ip addr add 10.0.0.254/24 brd + dev br-study',
+        'ip link set br-study up',
+        'sysctl -w net.ipv4.ip_forward=1',
+        "nft -f - <<'EOF'",
+        'add table inet nsnet',
+        'delete table inet nsnet',
+        'table inet nsnet {',
+        '\tchain forward {',
+        '\t\ttype filter hook forward priority filter; policy accept;',
+        '\t\tiifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
+        '\t\toifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
+        '\t}',
+        '\tchain postrouting {',
+        '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+        '\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade comment "nsnet network study aaaaaaaaaaaa"',
+        '\t}',
+        '}',
+        'EOF',
+      ].join('\n'),
+    );
+  });
+
+  test('container create renders as the article veth, address, link and route steps', () => {
+    assert.equal(
+      renderPlan(planCreateContainer('red', [red])),
+      [
+        'ip netns add red',
+        'ip -n red link set lo up',
+        'ip link add nsv000000000001 master br-study up type veth peer name eth0 netns red address 02:42:0a:00:00:01',
+        'ip -n red addr add 10.0.0.1/24 brd + dev eth0',
+        'ip -n red link set eth0 up',
+        'ip -n red route add default via 10.0.0.254 dev eth0',
+      ].join('\n'),
+    );
+  });
+
+  test('an internal network gives no default route, no forwarding sysctl and no masquerade', () => {
+    const internal = { ...study, internal: true };
+    const container = renderPlan(planCreateContainer('red', [{ ...red, network: internal }]));
+    assert.doesNotMatch(container, /route add default/);
+    const network = renderPlan(planCreateNetwork(internal, []));
+    assert.doesNotMatch(network, /ip_forward|masquerade/);
+  });
+
+  test('the default route follows the first network that leads outside', () => {
+    const internal = { ...study, internal: true, bridge: 'br-int', gateway: '10.0.1.1', subnet: '10.0.1.0/24' };
+    const plan = renderPlan(
+      planCreateContainer('red', [
+        { ...red, network: internal },
+        { ...red, ifName: 'eth1', hostIf: 'nsv000000000002' },
+      ]),
+    );
+    assert.match(plan, /ip -n red route add default via 10\.0\.0\.254 dev eth1/);
+  });
+
+  test('an MTU option reaches both the bridge and the veth pair', () => {
+    const jumbo = { ...study, mtu: 9000 };
+    assert.match(renderPlan(planCreateNetwork(jumbo, [])), /ip link add br-study address \S+ mtu 9000 type bridge/);
+    assert.match(renderPlan(planCreateContainer('red', [{ ...red, network: jumbo }])), /ip link add nsv000000000001 mtu 9000 master/);
+  });
+});
+
+describe('executor', () => {
+  test('applies in order and undoes the applied steps in reverse when one fails', () => {
+    const steps = planCreateContainer('red', [red]);
+    const runner = new RecordingRunner((s) => s.kind === 'route-add');
+    assert.throws(
+      () => applyPlan(steps, runner),
+      (err: unknown) => err instanceof PlanError && /add default route via 10\.0\.0\.254 in red/.test(err.message) && /ip -n red route add/.test(err.message),
+    );
+    assert.deepEqual(runner.log, [
+      'apply netns-add',
+      'apply link-up',
+      'apply veth-add',
+      'apply addr-add',
+      'apply link-up',
+      'undo link-up',
+      'undo addr-add',
+      'undo veth-add',
+      'undo link-up',
+      'undo netns-add',
+    ]);
+  });
+
+  test('applies everything when nothing fails', () => {
+    const runner = new RecordingRunner();
+    applyPlan(planCreateContainer('red', [red]), runner);
+    assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
+    assert.equal(runner.log.length, 6);
+  });
+});
