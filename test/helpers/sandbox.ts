@@ -1,0 +1,549 @@
+/**
+ * Integration-test sandbox: a throwaway "host" network namespace in which nsnet runs, with a veth
+ * uplink to a "world" namespace that plays the internet. Only documentation addresses are used:
+ *
+ *   host  uplink 198.51.100.2/24, default via 198.51.100.1
+ *   world uplink 198.51.100.1/24, lo 203.0.113.8/32 (the stand-in "internet address")
+ *
+ * The world has no route back to any container subnet, so a container can only be answered from
+ * the world when nsnet masquerades its traffic behind the host's uplink address.
+ *
+ * Nothing here touches the machine's own network namespace: namespaces are created with
+ * `ip netns add` (which only adds a bind mount under /run/netns) and every link, address and route
+ * is made inside them. nsnet itself runs as `nsenter --net=/run/netns/HOST bin/nsnet --root ROOT`.
+ * destroy() removes everything the sandbox (and nsnet inside it) made, even after failures, and
+ * kills only processes whose network namespace is one of the sandbox's own, by PID.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout: dist/test/helpers/sandbox.js → three levels up (test/helpers/sandbox.ts → two). */
+function findRepo(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tsconfig.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('cannot find the nsnet checkout above ' + fileURLToPath(import.meta.url));
+}
+
+export const REPO = findRepo();
+export const NSNET_BIN = path.join(REPO, 'bin', 'nsnet');
+export const NETNS_DIR = '/run/netns';
+export const STATE_DIR_PREFIX = 'nsnet-test-';
+/** Every namespace the suite creates starts with this (the residue test looks for it). */
+export const NS_PREFIX = 'nst';
+
+export const HOST_UPLINK_IP = '198.51.100.2';
+export const WORLD_UPLINK_IP = '198.51.100.1';
+export const WORLD_IP = '203.0.113.8';
+export const UPLINK_PREFIX_LEN = 24;
+export const UPLINK_IF = 'uplink';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The command line, for assertion messages. */
+  cmd: string;
+  /** Set when the process exited but something it left behind kept stdout/stderr open. */
+  stdioHeldOpen?: boolean;
+  timedOut?: boolean;
+}
+
+export interface RunOptions {
+  /** Milliseconds before the command is killed (SIGKILL). Default 30 s. */
+  timeoutMs?: number;
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface DestroyReport {
+  reset: RunResult | undefined;
+  killed: number[];
+  problems: string[];
+}
+
+export interface Sandbox {
+  /** Short per-sandbox random part, e.g. "a1b2". */
+  id: string;
+  hostNs: string;
+  worldNs: string;
+  /** Prefix for every container/network/bridge name a test makes in this sandbox, e.g. "nsta1b2a". */
+  prefix: string;
+  /** Fresh NSNET state directory. */
+  root: string;
+  nsnet(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  nsnetSync(args: readonly string[], opts?: RunOptions): RunResult;
+  /** Run argv inside the sandbox's host / world network namespace (nsenter --net). */
+  inHost(argv: readonly string[], opts?: RunOptions): RunResult;
+  inWorld(argv: readonly string[], opts?: RunOptions): RunResult;
+  inHostAsync(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  inWorldAsync(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** Start a long-running process in the world namespace; destroy() kills it if still alive. */
+  spawnInWorld(argv: readonly string[]): ChildProcess;
+  /** Network-namespace inode of /run/netns/NAME if it is a live (mounted) namespace. */
+  netnsInode(name: string): number | undefined;
+  destroy(): Promise<DestroyReport>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process running
+
+const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+export const cmdline = (argv: readonly string[]): string => argv.map(quote).join(' ');
+
+export function runSync(argv: readonly string[], opts: RunOptions = {}): RunResult {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('runSync: empty argv');
+  const r = spawnSync(file, args, {
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+    input: opts.input,
+    env: opts.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const res: RunResult = {
+    code: r.status,
+    signal: r.signal,
+    stdout: r.stdout ?? '',
+    stderr: (r.stderr ?? '') + (r.error ? `\n[spawn error: ${r.error.message}]` : ''),
+    cmd: cmdline(argv),
+  };
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') res.timedOut = true;
+  return res;
+}
+
+/**
+ * Run argv without a shell. Resolves when the process has exited and its stdio closed; if the
+ * process exits but a child it left behind keeps the pipes open, resolves 2 s later anyway with
+ * stdioHeldOpen set (a detached container must not hold the caller's stdio).
+ */
+export function runAsync(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) return Promise.reject(new Error('runAsync: empty argv'));
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let done = false;
+    let timedOut = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    const finish = (held: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
+      if (held) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+      const res: RunResult = {
+        code: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        stdout,
+        stderr,
+        cmd: cmdline(argv),
+      };
+      if (held) res.stdioHeldOpen = true;
+      if (timedOut) res.timedOut = true;
+      resolve(res);
+    };
+    child.on('error', (err) => {
+      stderr += `\n[spawn error: ${err.message}]`;
+      exit = { code: null, signal: null };
+      finish(false);
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      graceTimer = setTimeout(() => finish(true), 2000);
+    });
+    child.on('close', (code, signal) => {
+      exit ??= { code, signal };
+      finish(false);
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** One-line description of a result, for assertion messages. */
+export function describeResult(r: RunResult): string {
+  return (
+    `$ ${r.cmd}\n→ exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ' TIMED OUT' : ''}` +
+    `${r.stdioHeldOpen ? ' (stdio held open after exit)' : ''}\n` +
+    `stdout: ${r.stdout.trimEnd() || '(empty)'}\nstderr: ${r.stderr.trimEnd() || '(empty)'}`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespace / process inspection (read-only, machine-wide)
+
+/** Decode mountinfo's octal escapes (\040 for space etc.). */
+const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Mount points listed in our mount namespace's /proc/self/mountinfo. */
+export function mountPoints(): string[] {
+  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp !== undefined) out.push(unescapeMount(mp));
+  }
+  return out;
+}
+
+export function netnsEntries(prefix = ''): string[] {
+  try {
+    return fs.readdirSync(NETNS_DIR).filter((n) => n.startsWith(prefix)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Inode of the network namespace mounted at /run/netns/NAME, undefined if it is not a live mount. */
+export function netnsInode(name: string): number | undefined {
+  const p = path.join(NETNS_DIR, name);
+  if (!mountPoints().includes(p)) return undefined;
+  try {
+    return fs.statSync(p).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Inode of a process's network namespace, undefined if the process is gone or unreadable. */
+export function pidNetnsInode(pid: number): number | undefined {
+  try {
+    const link = fs.readlinkSync(`/proc/${pid}/ns/net`);
+    const m = /^net:\[(\d+)\]$/.exec(link);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function allPids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/** PIDs whose network namespace is one of these inodes (never our own process). */
+export function pidsInNetns(inodes: ReadonlySet<number>): number[] {
+  if (inodes.size === 0) return [];
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    const ino = pidNetnsInode(pid);
+    if (ino !== undefined && inodes.has(ino)) out.push(pid);
+  }
+  return out;
+}
+
+export function pidCmdline(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** PIDs whose command line mentions needle (e.g. a test state dir). */
+export function pidsWithCmdline(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    const c = pidCmdline(pid);
+    if (c !== undefined && c.includes(needle)) out.push(pid);
+  }
+  return out;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    fs.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Skips
+
+const which = (cmd: string): boolean =>
+  (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin'])
+    .some((d) => {
+      try {
+        fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+/** Why integration tests cannot run here, or undefined when they can. */
+export function integrationSkipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'integration tests need Linux';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'integration tests need root';
+  const missing = ['ip', 'nft', 'ping', 'nsenter', 'unshare'].filter((c) => !which(c));
+  if (missing.length > 0) return `integration tests need ${missing.join(', ')} (not found in PATH)`;
+  if (!fs.existsSync(NSNET_BIN)) return `${NSNET_BIN} does not exist (build the CLI first)`;
+  return undefined;
+}
+
+/** Skip the test (with the reason) when not root or nft/ping are missing; returns false then. */
+export function requireRoot(t: { skip(message?: string): void }): boolean {
+  const reason = integrationSkipReason();
+  if (reason !== undefined) {
+    t.skip(reason);
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox
+
+const live = new Set<SandboxImpl>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  // Last resort when a test file is interrupted: synchronous, best-effort cleanup.
+  process.on('exit', () => {
+    for (const sb of live) sb.destroyBestEffortSync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const sb of live) sb.destroyBestEffortSync();
+      live.clear();
+      process.exit(130);
+    });
+  }
+}
+
+function must(r: RunResult, what: string): void {
+  if (r.code !== 0) throw new Error(`sandbox setup: ${what} failed\n${describeResult(r)}`);
+}
+
+class SandboxImpl implements Sandbox {
+  readonly id: string;
+  readonly hostNs: string;
+  readonly worldNs: string;
+  readonly prefix: string;
+  readonly root: string;
+  /** Every namespace name this sandbox may own starts with this. */
+  readonly nsPrefix: string;
+  private readonly spawned: ChildProcess[] = [];
+  /** Inodes of every namespace seen under our prefix, so processes can be found after unmounts. */
+  private readonly seenInodes = new Set<number>();
+  private destroyed = false;
+
+  constructor(tag: string) {
+    if (!/^[a-z][a-z0-9]{0,3}$/.test(tag)) throw new Error(`sandbox tag must be 1-4 of [a-z0-9], starting with a letter: ${tag}`);
+    let id: string;
+    do id = randomBytes(2).toString('hex');
+    while (netnsEntries(`${NS_PREFIX}${id}`).length > 0);
+    this.id = id;
+    this.nsPrefix = `${NS_PREFIX}${id}`;
+    this.hostNs = `${this.nsPrefix}-h`;
+    this.worldNs = `${this.nsPrefix}-w`;
+    this.prefix = `${this.nsPrefix}${tag}`;
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), STATE_DIR_PREFIX));
+  }
+
+  nsnetArgv(args: readonly string[]): string[] {
+    return ['nsenter', `--net=${NETNS_DIR}/${this.hostNs}`, NSNET_BIN, '--root', this.root, ...args];
+  }
+
+  async nsnet(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const r = await runAsync(this.nsnetArgv(args), opts);
+    this.noteNamespaces();
+    return r;
+  }
+
+  nsnetSync(args: readonly string[], opts: RunOptions = {}): RunResult {
+    const r = runSync(this.nsnetArgv(args), opts);
+    this.noteNamespaces();
+    return r;
+  }
+
+  inHost(argv: readonly string[], opts?: RunOptions): RunResult {
+    return runSync(['nsenter', `--net=${NETNS_DIR}/${this.hostNs}`, ...argv], opts);
+  }
+
+  inWorld(argv: readonly string[], opts?: RunOptions): RunResult {
+    return runSync(['nsenter', `--net=${NETNS_DIR}/${this.worldNs}`, ...argv], opts);
+  }
+
+  inHostAsync(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return runAsync(['nsenter', `--net=${NETNS_DIR}/${this.hostNs}`, ...argv], opts);
+  }
+
+  inWorldAsync(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return runAsync(['nsenter', `--net=${NETNS_DIR}/${this.worldNs}`, ...argv], opts);
+  }
+
+  spawnInWorld(argv: readonly string[]): ChildProcess {
+    const child = spawn('nsenter', [`--net=${NETNS_DIR}/${this.worldNs}`, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.on('error', () => {});
+    this.spawned.push(child);
+    return child;
+  }
+
+  netnsInode(name: string): number | undefined {
+    return netnsInode(name);
+  }
+
+  /** Remember the inodes of our namespaces (containers included) for the process sweep. */
+  noteNamespaces(): void {
+    for (const name of netnsEntries(this.nsPrefix)) {
+      const ino = netnsInode(name);
+      if (ino !== undefined) this.seenInodes.add(ino);
+    }
+  }
+
+  setup(): void {
+    hookExit();
+    live.add(this);
+    const ipIn = (ns: string, ...args: string[]): RunResult => runSync(['ip', '-n', ns, ...args]);
+    must(runSync(['ip', 'netns', 'add', this.hostNs]), `ip netns add ${this.hostNs}`);
+    must(runSync(['ip', 'netns', 'add', this.worldNs]), `ip netns add ${this.worldNs}`);
+    this.noteNamespaces();
+    // The veth pair is created inside the host namespace, its peer directly in the world: it never
+    // exists in the machine's own namespace, not even for a moment.
+    must(
+      ipIn(this.hostNs, 'link', 'add', UPLINK_IF, 'type', 'veth', 'peer', 'name', UPLINK_IF, 'netns', this.worldNs),
+      'create uplink veth pair',
+    );
+    for (const ns of [this.hostNs, this.worldNs]) {
+      must(ipIn(ns, 'link', 'set', 'lo', 'up'), `${ns}: lo up`);
+      must(ipIn(ns, 'link', 'set', UPLINK_IF, 'up'), `${ns}: uplink up`);
+    }
+    must(ipIn(this.hostNs, 'addr', 'add', `${HOST_UPLINK_IP}/${UPLINK_PREFIX_LEN}`, 'dev', UPLINK_IF), 'host uplink address');
+    must(ipIn(this.hostNs, 'route', 'add', 'default', 'via', WORLD_UPLINK_IP, 'dev', UPLINK_IF), 'host default route');
+    must(ipIn(this.worldNs, 'addr', 'add', `${WORLD_UPLINK_IP}/${UPLINK_PREFIX_LEN}`, 'dev', UPLINK_IF), 'world uplink address');
+    must(ipIn(this.worldNs, 'addr', 'add', `${WORLD_IP}/32`, 'dev', 'lo'), 'world internet address');
+    // The world gets no route to any container subnet: replies only get back through masquerade.
+    must(this.inHost(['ping', '-c', '1', '-W', '2', WORLD_UPLINK_IP]), 'sanity: host pings world');
+  }
+
+  async destroy(): Promise<DestroyReport> {
+    const report: DestroyReport = { reset: undefined, killed: [], problems: [] };
+    if (this.destroyed) return report;
+    this.destroyed = true;
+    this.noteNamespaces();
+    if (fs.existsSync(NSNET_BIN) && fs.existsSync(path.join(NETNS_DIR, this.hostNs))) {
+      report.reset = await runAsync(this.nsnetArgv(['system', 'reset', '--force']), { timeoutMs: 60_000 });
+      if (report.reset.code !== 0) report.problems.push(`nsnet system reset --force failed:\n${describeResult(report.reset)}`);
+    }
+    this.sweep(report);
+    live.delete(this);
+    return report;
+  }
+
+  /** Everything after `system reset`: processes, namespaces, state dir. Synchronous. */
+  private sweep(report: DestroyReport): void {
+    for (const child of this.spawned) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+          report.killed.push(child.pid);
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    this.noteNamespaces();
+    // Kill what still lives in our namespaces (a loop: unshare --fork parents may respawn nothing,
+    // but a dying parent can leave children for a moment).
+    for (let round = 0; round < 5; round++) {
+      const pids = pidsInNetns(this.seenInodes);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          report.killed.push(pid);
+        } catch {
+          /* gone */
+        }
+      }
+      spawnSync('sleep', ['0.1']);
+    }
+    const left = pidsInNetns(this.seenInodes);
+    if (left.length > 0) report.problems.push(`processes still in sandbox namespaces: ${left.join(', ')}`);
+    // Container namespaces first, then world, then host.
+    const names = netnsEntries(this.nsPrefix).filter((n) => n !== this.hostNs && n !== this.worldNs);
+    for (const name of [...names, this.worldNs, this.hostNs]) {
+      const p = path.join(NETNS_DIR, name);
+      if (!fs.existsSync(p) && !mountPoints().includes(p)) continue;
+      const r = runSync(['ip', 'netns', 'del', name]);
+      if (r.code !== 0) {
+        // A plain leftover file (not a mount) is just removed.
+        if (!mountPoints().includes(p)) {
+          try {
+            fs.rmSync(p, { force: true });
+          } catch (err) {
+            report.problems.push(`rm ${p}: ${(err as Error).message}`);
+          }
+        } else {
+          report.problems.push(`ip netns del ${name} failed:\n${describeResult(r)}`);
+        }
+      }
+    }
+    try {
+      fs.rmSync(this.root, { recursive: true, force: true });
+    } catch (err) {
+      report.problems.push(`rm -rf ${this.root}: ${(err as Error).message}`);
+    }
+  }
+
+  destroyBestEffortSync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    try {
+      if (fs.existsSync(NSNET_BIN)) runSync(this.nsnetArgv(['system', 'reset', '--force']), { timeoutMs: 20_000 });
+    } catch {
+      /* best effort */
+    }
+    try {
+      this.sweep({ reset: undefined, killed: [], problems: [] });
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
+/**
+ * Create a sandbox. tag (1-4 chars) ends up in every name the test makes: sb.prefix is
+ * "nst" + 4 random hex + tag, e.g. containers `${sb.prefix}red`, bridges `${sb.prefix}br`.
+ */
+export async function createSandbox(tag: string): Promise<Sandbox> {
+  const sb = new SandboxImpl(tag);
+  try {
+    sb.setup();
+  } catch (err) {
+    await sb.destroy();
+    throw err;
+  }
+  return sb;
+}
