@@ -14,11 +14,12 @@ export interface CommonOptions {
 export function withCommon(cmd: Command, opts: { dryRun: boolean } = { dryRun: true }): Command {
   cmd.option('--root <dir>', 'state directory (default: $NSNET_ROOT or /var/lib/nsnet)');
   if (opts.dryRun) cmd.option('--dry-run', 'print the equivalent ip/sysctl/nft commands and change nothing');
+  cmd.addOption(formatOption());
   return cmd;
 }
 
-export function formatOption(): Option {
-  return new Option('--format <format>', 'output format').choices(['table', 'json']).default('table');
+function formatOption(): Option {
+  return new Option('--format <format>', 'output format (json also applies to errors)').choices(['table', 'json']);
 }
 
 export function formatOf(cmd: Command): Format {

@@ -4,8 +4,9 @@ import * as validate from '../../core/validate.js';
 import { containerView } from '../../engine/inspect.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
-import { collect, contextFor, formatOf, formatOption, keyValues, withCommon } from '../common.js';
-import { printJson, printLines, printTable } from '../output.js';
+import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
+import { humanDuration, printJson, printLines, printTable } from '../output.js';
+import type { ContainerRecord } from '../../store/index.js';
 import { finish } from '../run-command.js';
 
 export function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
@@ -16,11 +17,12 @@ export function inspectContainers(ctx: Context, refs: readonly string[]): Record
   });
 }
 
-function statusText(ctx: Context, c: ReturnType<Context['store']['containers']['list']>[number]): string {
+function statusText(c: ContainerRecord): string {
   const live = containers.liveState(c);
-  if (live.status === 'running') return `Up since ${c.startedAt ?? '?'}`;
+  if (live.status === 'running') return c.startedAt === null ? 'Up' : `Up ${humanDuration(c.startedAt)}`;
   if (live.status === 'created') return 'Created';
-  return live.exitCode === null ? 'Exited (unknown)' : `Exited (${live.exitCode})`;
+  const code = live.exitCode === null ? 'unknown' : String(live.exitCode);
+  return c.finishedAt === null ? `Exited (${code})` : `Exited (${code}) ${humanDuration(c.finishedAt)} ago`;
 }
 
 export function runCommand(): Command {
@@ -77,7 +79,6 @@ export function containerCommands(): Command[] {
     .description('list containers (running ones; -a for all)')
     .option('-a, --all', 'show stopped containers too')
     .option('-q, --quiet', 'only print container ids')
-    .addOption(formatOption())
     .action(async (o: { all?: boolean; quiet?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
@@ -89,7 +90,7 @@ export function containerCommands(): Command[] {
           list.map((c) => {
             const eps = ctx.store.endpoints.forContainer(c.id);
             const nets = eps.map((e) => `${ctx.store.networks.get(e.networkId)?.name ?? '?'}=${e.ip}`).join(',');
-            return [c.id.slice(0, 12), c.name, JSON.stringify(c.command.join(' ').slice(0, 30)), statusText(ctx, c), nets];
+            return [c.id.slice(0, 12), c.name, JSON.stringify(c.command.join(' ').slice(0, 30)), statusText(c), nets];
           }),
         );
       });

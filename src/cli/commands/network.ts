@@ -3,7 +3,7 @@ import * as validate from '../../core/validate.js';
 import { networkRow, networkView } from '../../engine/inspect.js';
 import type { Context } from '../../ops/context.js';
 import * as networks from '../../ops/networks.js';
-import { collect, contextFor, formatOf, formatOption, keyValues, withCommon } from '../common.js';
+import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
 import { printJson, printLines, printTable } from '../output.js';
 import { finish } from '../run-command.js';
 
@@ -49,7 +49,6 @@ export function networkCommand(): Command {
   withCommon(net.command('ls'), { dryRun: false })
     .alias('list')
     .description('list networks')
-    .addOption(formatOption())
     .option('-q, --quiet', 'only print network ids')
     .action(async (o: { quiet?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
