@@ -3,7 +3,7 @@
 # against the real kernel in sandbox namespaces, ending with the check that nothing was left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p tsconfig.json
+npm run build --silent
 mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)
 mapfile -t integration < <(find dist/test/integration -name '*.test.js' | sort)
 exec node --test --test-concurrency=1 "${unit[@]}" "${integration[@]}"
