@@ -283,6 +283,15 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** The machine's own net.ipv4.ip_forward (this test process runs in the machine's namespace). */
+export function readMachineForward(): string {
+  try {
+    return fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Skips
 
@@ -357,6 +366,8 @@ class SandboxImpl implements Sandbox {
   /** Inodes of every namespace seen under our prefix, so processes can be found after unmounts. */
   private readonly seenInodes = new Set<number>();
   private destroyed = false;
+  /** The machine's own net.ipv4.ip_forward when the sandbox was made (read only). */
+  private readonly machineForward = readMachineForward();
 
   constructor(tag: string) {
     if (!/^[a-z][a-z0-9]{0,3}$/.test(tag)) throw new Error(`sandbox tag must be 1-4 of [a-z0-9], starting with a letter: ${tag}`);
@@ -458,6 +469,10 @@ class SandboxImpl implements Sandbox {
     }
     this.sweep(report);
     live.delete(this);
+    const forward = readMachineForward();
+    if (forward !== this.machineForward) {
+      report.problems.push(`the machine's net.ipv4.ip_forward changed from ${this.machineForward} to ${forward} during the test`);
+    }
     return report;
   }
 

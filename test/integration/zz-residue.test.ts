@@ -1,0 +1,74 @@
+/**
+ * Runs last (test files run in alphabetical order with --test-concurrency=1): nothing the
+ * integration suite made may be left on the machine. Read-only: it looks, it never cleans up, so
+ * a leak in some other test shows up here as a failure instead of being hidden.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NETNS_DIR, NS_PREFIX, STATE_DIR_PREFIX, allPids, integrationSkipReason, pidCmdline, runSync } from '../helpers/sandbox.js';
+
+const skip = integrationSkipReason() ?? false;
+
+test('no /run/netns entries from the suite (nst*)', { skip }, () => {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(NETNS_DIR);
+  } catch {
+    entries = [];
+  }
+  assert.deepEqual(entries.filter((e) => e.startsWith(NS_PREFIX)), []);
+});
+
+test('no /run/netns mounts from the suite', { skip }, () => {
+  const mounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${NETNS_DIR}/${NS_PREFIX}`));
+  assert.deepEqual(mounts, []);
+});
+
+test('no processes referencing a test state directory', { skip }, () => {
+  const needle = path.join(os.tmpdir(), STATE_DIR_PREFIX);
+  const found: string[] = [];
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    const c = pidCmdline(pid);
+    if (c !== undefined && c.includes(needle)) found.push(`${pid}: ${c}`);
+  }
+  assert.deepEqual(found, []);
+});
+
+test('no nsnet-test- state directories left in the temp dir', { skip }, () => {
+  assert.deepEqual(
+    fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(STATE_DIR_PREFIX)),
+    [],
+  );
+});
+
+test("the machine's own namespace has no nsnet links", { skip }, () => {
+  const r = runSync(['ip', '-j', 'link', 'show']);
+  assert.equal(r.code, 0, r.stderr);
+  const names = (JSON.parse(r.stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
+  assert.deepEqual(names.filter((n) => /^(nsnet|nsv|br-)/.test(n)), []);
+});
+
+test("the machine's own namespace has no nsnet nft table", { skip }, () => {
+  const r = runSync(['nft', 'list', 'tables']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /^table\s+\S+\s+nsnet\s*$/m);
+});
+
+test("the machine's ip_forward is unchanged", { skip }, (t) => {
+  // Read only. Every sandbox compares the machine's value at destroy() with the value it saw at
+  // creation (a mismatch fails that test file); across files, CI may pin the expected value with
+  // NSNET_TEST_IP_FORWARD.
+  const now = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  t.diagnostic(`machine net.ipv4.ip_forward = ${now}`);
+  assert.match(now, /^[01]$/);
+  const expected = process.env.NSNET_TEST_IP_FORWARD;
+  if (expected !== undefined) assert.equal(now, expected, 'ip_forward differs from NSNET_TEST_IP_FORWARD');
+});
