@@ -5,12 +5,12 @@ import * as validate from '../core/validate.js';
 import { bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
 import { BRIDGE_NAME_OPTION, MTU_OPTION } from '../engine/inspect.js';
 import { allocate, defaultGateway, reserve, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
-import { planAttach, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
+import { defaultRouteStep, planAttach, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { firewallNetworks, networkSpec } from './specs.js';
+import { endpointSpec, firewallNetworks, networkSpec } from './specs.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -202,9 +202,14 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
       }
-      const ifName = nextIfName(ctx.store.endpoints.forContainer(container.id));
-      const { endpoint, spec } = addEndpoint(ctx, network, container, ifName, opts);
-      return { endpoint, steps: [...networkSteps, ...planAttach(container.name, spec)] };
+      const existing = ctx.store.endpoints.forContainer(container.id);
+      const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
+      const { endpoint, spec } = addEndpoint(ctx, network, container, nextIfName(existing), opts);
+      const steps = [...networkSteps, ...planAttach(container.name, spec)];
+      // A container that had only internal networks gets its way out through this one.
+      const route = hadWayOut ? undefined : defaultRouteStep(container.name, [spec]);
+      if (route !== undefined) steps.push(route);
+      return { endpoint, steps };
     });
     applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id));
     return endpoint;
@@ -220,7 +225,16 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       if (endpoint === undefined) {
         throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
       }
-      return { endpoint, steps: planDetach(endpoint) };
+      const steps = planDetach(endpoint);
+      // The default route leaves with the interface that carried it; hand it to the next
+      // network that leads outside, as Docker does.
+      const specs = ctx.store.endpoints.forContainer(container.id).map((ep) => endpointSpec(ctx.store.networks.get(ep.networkId)!, ep));
+      const carrier = specs.find((sp) => !sp.network.internal);
+      if (carrier?.hostIf === endpoint.hostIf) {
+        const route = defaultRouteStep(container.name, specs.filter((sp) => sp.hostIf !== endpoint.hostIf));
+        if (route !== undefined) steps.push(route);
+      }
+      return { endpoint, steps };
     });
     ctx.execute(steps);
     if (!ctx.dryRun) ctx.store.tx(() => ctx.store.endpoints.delete(endpoint.id));
