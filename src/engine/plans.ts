@@ -83,8 +83,8 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
  * Removing the namespace takes its veth ends with it (and so the host ends): one step, and about
  * ten times faster than deleting each veth (the kernel frees them in one batch).
  */
-export function planRemoveContainer(netns: string): Step[] {
-  return [{ kind: 'netns-del', name: netns }];
+export function planRemoveContainer(netns: string, hostIfs: readonly string[] = []): Step[] {
+  return [{ kind: 'netns-del', name: netns, hostIfs }];
 }
 
 export function planDetach(ep: { hostIf: string }): Step[] {

@@ -32,7 +32,7 @@ export function reset(ctx: Context): string[] {
     const containers = ctx.store.containers.list();
     const networks = ctx.store.networks.list();
     const steps: Step[] = [];
-    for (const c of containers) steps.push(...planRemoveContainer(c.name));
+    for (const c of containers) steps.push(...planRemoveContainer(c.name, ctx.store.endpoints.forContainer(c.id).map((e) => e.hostIf)));
     const bridges = new Set(networks.map((n) => n.bridge));
     for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
     // Host veth ends of known containers go with their namespaces; what else matches nsnet's

@@ -4,6 +4,7 @@ import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
 import { runNft } from '../kernel/nft.js';
+import { sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
@@ -25,6 +26,7 @@ export class KernelRunner implements StepRunner {
       case 'netns-del':
         this.forget(step.name);
         deleteNetns(step.name);
+        this.awaitGone(step.hostIfs ?? []);
         return;
       case 'bridge-add': {
         const opts = { name: step.name, mac: step.mac, up: false };
@@ -132,6 +134,21 @@ export class KernelRunner implements StepRunner {
       throw new NsnetError('KERNEL', `link ${dev} not found${ns === undefined ? '' : ` in ${ns}`}`);
     }
     return link.index;
+  }
+
+  /**
+   * Wait for links to disappear; delete any still there after the grace period (something
+   * else, such as a process nsnet did not start, may be keeping the namespace alive).
+   */
+  private awaitGone(names: readonly string[], graceMs = 1000): void {
+    const host = this.rtnl();
+    const deadline = Date.now() + graceMs;
+    let left = names.filter((n) => host.getLink(n) !== undefined);
+    while (left.length > 0 && Date.now() < deadline) {
+      sleepSync(1);
+      left = left.filter((n) => host.getLink(n) !== undefined);
+    }
+    for (const name of left) host.deleteLink(name);
   }
 
   private forget(ns: string): void {

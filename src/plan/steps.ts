@@ -6,7 +6,11 @@
  */
 export type Step =
   | { kind: 'netns-add'; name: string }
-  | { kind: 'netns-del'; name: string }
+  /**
+   * The kernel frees a namespace's devices asynchronously after the last reference goes, so the
+   * host ends of its veths (`hostIfs`) linger for a moment; the step waits until they are gone.
+   */
+  | { kind: 'netns-del'; name: string; hostIfs?: readonly string[] | undefined }
   | { kind: 'bridge-add'; name: string; mac: string; mtu?: number | undefined }
   | { kind: 'link-up'; ns?: string | undefined; dev: string }
   | { kind: 'link-del'; ns?: string | undefined; dev: string }
