@@ -35,6 +35,8 @@ export const REPO = findRepo();
 export const NSNET_BIN = path.join(REPO, 'bin', 'nsnet');
 export const NETNS_DIR = '/run/netns';
 export const STATE_DIR_PREFIX = 'nsnet-test-';
+/** One small JSON file per live sandbox in os.tmpdir(): which test process owns which names. */
+export const REGISTRY_PREFIX = 'nsnet-sandbox-';
 /** Every namespace the suite creates starts with this (the residue test looks for it). */
 export const NS_PREFIX = 'nst';
 
@@ -255,6 +257,30 @@ export function pidsInNetns(inodes: ReadonlySet<number>): number[] {
   return out;
 }
 
+/** /proc/PID/stat fields after the command name: [state, ppid, ..., starttime at index 19]. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat), to recognise a reused PID. */
+export function pidStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+export function pidState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
+}
+
+export function pidParent(pid: number): number | undefined {
+  const f = statFields(pid)?.[1];
+  return f === undefined ? undefined : Number(f);
+}
+
 export function pidCmdline(pid: number): string | undefined {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
@@ -329,6 +355,36 @@ export function requireRoot(t: { skip(message?: string): void }): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Registry of live sandboxes (so a residue check can tell a concurrent run from a leak)
+
+export interface RegistryEntry {
+  pid: number;
+  start: string;
+  nsPrefix: string;
+  root: string;
+}
+
+/** Sandboxes whose owning test process is still running (another test run, concurrently). */
+export function liveSandboxesOfOtherProcesses(): RegistryEntry[] {
+  const out: RegistryEntry[] = [];
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(REGISTRY_PREFIX) && f.endsWith('.json'));
+  } catch {
+    return out;
+  }
+  for (const f of files) {
+    try {
+      const e = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), f), 'utf8')) as RegistryEntry;
+      if (e.pid !== process.pid && pidStartTime(e.pid) === e.start) out.push(e);
+    } catch {
+      /* unreadable: not live */
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The sandbox
 
 const live = new Set<SandboxImpl>();
@@ -363,8 +419,12 @@ class SandboxImpl implements Sandbox {
   /** Every namespace name this sandbox may own starts with this. */
   readonly nsPrefix: string;
   private readonly spawned: ChildProcess[] = [];
-  /** Inodes of every namespace seen under our prefix, so processes can be found after unmounts. */
-  private readonly seenInodes = new Set<number>();
+  /**
+   * Processes seen inside our (then mounted) namespaces: pid → start time. Namespace inode numbers
+   * are reused once a namespace is freed, so an inode alone never identifies "ours" after the fact
+   * (a stale inode could match another run's live namespace); a pid with the same start time can.
+   */
+  private readonly seenProcs = new Map<number, string>();
   private destroyed = false;
   /** The machine's own net.ipv4.ip_forward when the sandbox was made (read only). */
   private readonly machineForward = readMachineForward();
@@ -380,7 +440,17 @@ class SandboxImpl implements Sandbox {
     this.worldNs = `${this.nsPrefix}-w`;
     this.prefix = `${this.nsPrefix}${tag}`;
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), STATE_DIR_PREFIX));
+    this.registryFile = path.join(os.tmpdir(), `${REGISTRY_PREFIX}${id}.json`);
+    const entry: RegistryEntry = {
+      pid: process.pid,
+      start: pidStartTime(process.pid) ?? '',
+      nsPrefix: this.nsPrefix,
+      root: this.root,
+    };
+    fs.writeFileSync(this.registryFile, JSON.stringify(entry) + '\n');
   }
+
+  readonly registryFile: string;
 
   nsnetArgv(args: readonly string[]): string[] {
     return ['nsenter', `--net=${NETNS_DIR}/${this.hostNs}`, NSNET_BIN, '--root', this.root, ...args];
@@ -425,12 +495,44 @@ class SandboxImpl implements Sandbox {
     return netnsInode(name);
   }
 
-  /** Remember the inodes of our namespaces (containers included) for the process sweep. */
-  noteNamespaces(): void {
+  /** Inodes of the namespaces mounted under our names right now (live, so not reusable). */
+  liveInodes(): Set<number> {
+    const out = new Set<number>();
     for (const name of netnsEntries(this.nsPrefix)) {
       const ino = netnsInode(name);
-      if (ino !== undefined) this.seenInodes.add(ino);
+      if (ino !== undefined) out.add(ino);
     }
+    return out;
+  }
+
+  /** Remember the processes in our namespaces, to find them even after nsnet unmounts one. */
+  noteNamespaces(): void {
+    for (const pid of pidsInNetns(this.liveInodes())) {
+      const st = pidStartTime(pid);
+      if (st !== undefined) this.seenProcs.set(pid, st);
+    }
+  }
+
+  /** Our processes: in a live namespace of ours, seen there before (same start time), or their descendants. */
+  ownProcesses(): number[] {
+    const own = new Set<number>(pidsInNetns(this.liveInodes()));
+    for (const [pid, st] of this.seenProcs) if (pidStartTime(pid) === st) own.add(pid);
+    // Descendants (a container's init may have forked after we last looked).
+    let grew = own.size > 0;
+    while (grew) {
+      grew = false;
+      for (const pid of allPids()) {
+        if (own.has(pid)) continue;
+        const pp = pidParent(pid);
+        if (pp !== undefined && own.has(pp)) {
+          own.add(pid);
+          grew = true;
+        }
+      }
+    }
+    own.delete(process.pid);
+    // Zombies are already dead (SIGKILL cannot do more; their parent, or init, reaps them).
+    return [...own].filter((pid) => pidState(pid) !== 'Z' && pidState(pid) !== undefined);
   }
 
   setup(): void {
@@ -492,7 +594,7 @@ class SandboxImpl implements Sandbox {
     // Kill what still lives in our namespaces (a loop: unshare --fork parents may respawn nothing,
     // but a dying parent can leave children for a moment).
     for (let round = 0; round < 5; round++) {
-      const pids = pidsInNetns(this.seenInodes);
+      const pids = this.ownProcesses();
       if (pids.length === 0) break;
       for (const pid of pids) {
         try {
@@ -504,7 +606,7 @@ class SandboxImpl implements Sandbox {
       }
       spawnSync('sleep', ['0.1']);
     }
-    const left = pidsInNetns(this.seenInodes);
+    const left = this.ownProcesses();
     if (left.length > 0) report.problems.push(`processes still in sandbox namespaces: ${left.join(', ')}`);
     // Container namespaces first, then world, then host.
     const names = netnsEntries(this.nsPrefix).filter((n) => n !== this.hostNs && n !== this.worldNs);
@@ -525,10 +627,12 @@ class SandboxImpl implements Sandbox {
         }
       }
     }
-    try {
-      fs.rmSync(this.root, { recursive: true, force: true });
-    } catch (err) {
-      report.problems.push(`rm -rf ${this.root}: ${(err as Error).message}`);
+    for (const p of [this.root, this.registryFile]) {
+      try {
+        fs.rmSync(p, { recursive: true, force: true });
+      } catch (err) {
+        report.problems.push(`rm -rf ${p}: ${(err as Error).message}`);
+      }
     }
   }
 

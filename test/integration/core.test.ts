@@ -546,6 +546,36 @@ describe('by-hand topology: study network, red 10.0.0.1 and blue 10.0.0.2', { sk
     assert.deepEqual(await snapshot(sb), before);
   });
 
+  it('a second container with a taken name exits 1 and leaves nothing behind', async () => {
+    const before = await snapshot(sb);
+    const r = await sb.nsnet(['run', '-d', '--name', red, '--network', study, '--', 'sleep', '1000']);
+    assert.equal(r.code, 1, describeResult(r));
+    assert.match(r.stderr, /NAME_IN_USE|in use|already exists|taken/i, describeResult(r));
+    assert.deepEqual(await snapshot(sb), before);
+  });
+
+  it('exec returns the command exit code', async () => {
+    const r = await sb.nsnet(['exec', red, 'sh', '-c', 'exit 5']);
+    assert.equal(r.code, 5, describeResult(r));
+  });
+
+  it('run --rm in the foreground returns the exit code, shows the output and leaves nothing', async () => {
+    const before = await snapshot(sb);
+    const fg = `${p}fg`;
+    const r = await sb.nsnet(['run', '--rm', '--name', fg, '--network', study, '--', 'sh', '-c', 'ip -4 -o addr show eth0; exit 7']);
+    assert.equal(r.code, 7, describeResult(r));
+    assert.match(r.stdout, /inet 10\.0\.0\.\d+\/24/, describeResult(r));
+    assert.ok(!fs.existsSync(`/run/netns/${fg}`), `/run/netns/${fg} removed`);
+    // The host veth of the removed namespace may take a few ms to go (asynchronous netns teardown).
+    const deadline = Date.now() + 2000;
+    let now = await snapshot(sb);
+    while (JSON.stringify(now) !== JSON.stringify(before) && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 50));
+      now = await snapshot(sb);
+    }
+    assert.deepEqual(now, before);
+  });
+
   it('network rm refuses while containers are attached, naming them', async () => {
     const r = await sb.nsnet(['network', 'rm', study]);
     assert.equal(r.code, 1, describeResult(r));
@@ -754,6 +784,11 @@ describe('errors: bad input exits 1, usage errors exit 2, nothing left behind', 
     } finally {
       sb.inHost(['ip', 'link', 'del', taken]);
     }
+  });
+
+  it('run with a MAC address the kernel refuses (multicast) exits 1 and leaves nothing', async () => {
+    await expectExit(['run', '-d', '--name', `${p}mc`, '--network', net, '--mac-address', '01:00:5e:00:00:01', '--', 'sleep', '1000'], 1);
+    assert.ok(!fs.existsSync(`/run/netns/${p}mc`));
   });
 
   it('after all these errors nothing changed', async () => {

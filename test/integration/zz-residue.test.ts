@@ -8,9 +8,28 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NETNS_DIR, NS_PREFIX, STATE_DIR_PREFIX, allPids, integrationSkipReason, pidCmdline, runSync } from '../helpers/sandbox.js';
+import {
+  NETNS_DIR,
+  NS_PREFIX,
+  REGISTRY_PREFIX,
+  STATE_DIR_PREFIX,
+  allPids,
+  integrationSkipReason,
+  liveSandboxesOfOtherProcesses,
+  pidCmdline,
+  runSync,
+} from '../helpers/sandbox.js';
 
 const skip = integrationSkipReason() ?? false;
+
+/**
+ * Another test run may be going on at the same time on this machine (its sandboxes are registered
+ * by a live test process): what belongs to those is not residue of this run. Anything registered
+ * by a process that has exited is.
+ */
+const others = liveSandboxesOfOtherProcesses();
+const foreignNs = (name: string): boolean => others.some((o) => name.startsWith(o.nsPrefix));
+const foreignRoot = (text: string): boolean => others.some((o) => text.includes(o.root));
 
 test('no /run/netns entries from the suite (nst*)', { skip }, () => {
   let entries: string[] = [];
@@ -19,7 +38,7 @@ test('no /run/netns entries from the suite (nst*)', { skip }, () => {
   } catch {
     entries = [];
   }
-  assert.deepEqual(entries.filter((e) => e.startsWith(NS_PREFIX)), []);
+  assert.deepEqual(entries.filter((e) => e.startsWith(NS_PREFIX) && !foreignNs(e)), []);
 });
 
 test('no /run/netns mounts from the suite', { skip }, () => {
@@ -27,7 +46,7 @@ test('no /run/netns mounts from the suite', { skip }, () => {
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(`${NETNS_DIR}/${NS_PREFIX}`));
+    .filter((m) => m.startsWith(`${NETNS_DIR}/${NS_PREFIX}`) && !foreignNs(m.slice(NETNS_DIR.length + 1)));
   assert.deepEqual(mounts, []);
 });
 
@@ -37,16 +56,31 @@ test('no processes referencing a test state directory', { skip }, () => {
   for (const pid of allPids()) {
     if (pid === process.pid) continue;
     const c = pidCmdline(pid);
-    if (c !== undefined && c.includes(needle)) found.push(`${pid}: ${c}`);
+    if (c !== undefined && c.includes(needle) && !foreignRoot(c)) found.push(`${pid}: ${c}`);
   }
   assert.deepEqual(found, []);
 });
 
 test('no nsnet-test- state directories left in the temp dir', { skip }, () => {
   assert.deepEqual(
-    fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(STATE_DIR_PREFIX)),
+    fs
+      .readdirSync(os.tmpdir())
+      .filter((d) => d.startsWith(STATE_DIR_PREFIX) && !foreignRoot(path.join(os.tmpdir(), d))),
     [],
   );
+});
+
+test('no sandbox registry files left by finished test processes', { skip }, () => {
+  const live = new Set(others.map((o) => o.nsPrefix));
+  const left = fs
+    .readdirSync(os.tmpdir())
+    .filter((f) => f.startsWith(REGISTRY_PREFIX))
+    .filter((f) => !live.has(`${NS_PREFIX}${f.slice(REGISTRY_PREFIX.length).replace(/\.json$/, '')}`));
+  assert.deepEqual(left, []);
+});
+
+test('diagnostics: concurrent test runs seen', { skip }, (t) => {
+  for (const o of others) t.diagnostic(`ignoring live sandbox ${o.nsPrefix} of test process ${o.pid}`);
 });
 
 test("the machine's own namespace has no nsnet links", { skip }, () => {
