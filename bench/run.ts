@@ -1,0 +1,299 @@
+/**
+ * `npm run bench`: the orchestrator. It runs in the machine's namespace but changes nothing there:
+ * it makes a sandbox (a "host" namespace with an uplink to a "world" namespace, both new), starts
+ * every worker inside the sandbox host namespace with `nsenter --net`, collects their JSON, and
+ * writes bench/results/latest.{json,md,svg}. Everything it made goes away at the end, also on
+ * failure or ^C: processes (by PID, only those inside its own namespaces), namespaces, state dirs.
+ *
+ * Env: BENCH_N="1,50,200,1000" (N list), BENCH_METHODS="floor,byhand,cli,lib-kernel,lib-run",
+ *      BENCH_CLI_MAX_N / BENCH_BYHAND_MAX_N (cap the slow methods; default: no cap),
+ *      BENCH_IPERF_SECONDS=4, BENCH_QUICK=1 (skip extras).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { findRepo, METHODS, now, type Method, type WorkerResult } from './common.js';
+import { buildReport, type Extras, type Machine } from './report.js';
+import { createSandbox, type Sandbox } from '../src/kernel/sandbox.js';
+import type { Job } from './worker.js';
+
+const REPO = findRepo();
+const WORKER = path.join(REPO, 'dist', 'bench', 'worker.js');
+const RESULTS = path.join(REPO, 'bench', 'results');
+
+const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+function envList(name: string, fallback: string): string[] {
+  return (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// what we made, and how it all goes away
+
+const prefix = `nb${randomBytes(2).toString('hex')}`;
+let tmp: string | undefined;
+let sandbox: Sandbox | undefined;
+const workers = new Set<ChildProcess>();
+let cleaned = false;
+
+function ourNamespaces(): string[] {
+  try {
+    return fs.readdirSync('/run/netns').filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
+
+/** Kill, by PID, every process whose network namespace is one we made (never our own process). */
+function killOurProcesses(): number {
+  const inodes = new Set<number>();
+  for (const n of ourNamespaces()) {
+    try {
+      inodes.add(fs.statSync(`/run/netns/${n}`).ino);
+    } catch {
+      /* gone */
+    }
+  }
+  if (inodes.size === 0) return 0;
+  let killed = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let link: string;
+    try {
+      link = fs.readlinkSync(`/proc/${entry}/ns/net`);
+    } catch {
+      continue;
+    }
+    const m = /^net:\[(\d+)\]$/.exec(link);
+    if (m !== null && inodes.has(Number(m[1]))) {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+        killed++;
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return killed;
+}
+
+function cleanup(): void {
+  if (cleaned) return;
+  cleaned = true;
+  for (const w of workers) {
+    if (w.pid !== undefined && w.exitCode === null) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  for (let i = 0; i < 3 && killOurProcesses() > 0; i++) spawnSync('sleep', ['0.2']);
+  const sandboxNames = sandbox === undefined ? [] : [sandbox.hostNs, sandbox.worldNs];
+  for (const n of ourNamespaces()) if (!sandboxNames.includes(n)) spawnSync('ip', ['netns', 'del', n]);
+  sandbox?.destroy();
+  for (const n of ourNamespaces()) spawnSync('ip', ['netns', 'del', n]);
+  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  const left = ourNamespaces();
+  if (left.length > 0) log(`WARNING: namespaces left behind: ${left.join(', ')}`);
+}
+
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// workers
+
+let jobCounter = 0;
+let octet = 20;
+
+function nextJob(fields: Omit<Job, 'prefix' | 'octet' | 'root' | 'repo'>): Job {
+  const id = (jobCounter++).toString(36);
+  const root = path.join(tmp!, `root-${id}`);
+  fs.mkdirSync(root, { recursive: true });
+  const j: Job = { ...fields, prefix: `${prefix}${id}`, octet, root, repo: REPO };
+  octet += 2;
+  return j;
+}
+
+/** Run a worker inside the sandbox host namespace; resolves to its JSON. */
+function runWorker<T>(j: Job, opts: { timeoutMs: number; wrap?: string[] } = { timeoutMs: 900_000 }): Promise<T> {
+  const argv = ['--net=/run/netns/' + sandbox!.hostNs, ...(opts.wrap ?? []), process.execPath, WORKER, JSON.stringify(j)];
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    workers.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, opts.timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      workers.delete(child);
+      // whatever the worker left behind (a killed worker leaves its containers running)
+      killStrays(j.prefix);
+      if (code !== 0) return reject(new Error(`worker ${j.job} ${j.method ?? ''} N=${j.n ?? ''} failed (${code ?? signal}): ${err.trim().slice(-2000)}`));
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as T);
+      } catch {
+        reject(new Error(`worker ${j.job}: no JSON on stdout: ${out.slice(-500)} ${err.slice(-500)}`));
+      }
+    });
+  });
+}
+
+/** After a worker: namespaces with its prefix still there mean it failed half-way; remove them. */
+function killStrays(jobPrefix: string): void {
+  const left = ourNamespaces().filter((n) => n.startsWith(jobPrefix) && !n.endsWith('-host') && !n.endsWith('-world'));
+  if (left.length === 0) return;
+  log(`cleaning ${left.length} namespaces left by ${jobPrefix}`);
+  const inodes = new Set(left.map((n) => fs.statSync(`/run/netns/${n}`).ino));
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const m = /^net:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${entry}/ns/net`));
+      if (m !== null && inodes.has(Number(m[1]))) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const n of left) spawnSync('ip', ['netns', 'del', n]);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function cmdOut(argv: string[]): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  return ((r.stdout ?? '') + (r.stderr ?? '')).trim();
+}
+
+function machineFacts(): Machine {
+  const commit = cmdOut(['git', '-C', REPO, 'rev-parse', 'HEAD']);
+  const dirtySrc = cmdOut(['git', '-C', REPO, 'status', '--porcelain', '--', 'src']);
+  return {
+    kernel: os.release(),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    nsnetCommit: commit,
+    srcDirty: dirtySrc === '' ? [] : dirtySrc.split('\n'),
+    iproute2: cmdOut(['ip', '-V']),
+    nft: cmdOut(['nft', '--version']),
+    iperf3: fs.existsSync('/usr/bin/iperf3') ? cmdOut(['iperf3', '--version']).split('\n')[0] ?? '' : 'missing',
+    date: new Date().toISOString(),
+  };
+}
+
+async function noChildCheck(): Promise<Extras['noChild']> {
+  if (spawnSync('which', ['strace']).status !== 0) return { checked: false, note: 'strace missing' };
+  const trace = path.join(tmp!, 'nochild.strace');
+  const j = nextJob({ job: 'attach', method: 'lib-kernel', n: 20, markers: true });
+  await runWorker<WorkerResult>(j, { timeoutMs: 120_000, wrap: ['strace', '-f', '-qq', '-e', 'trace=process,write', '-o', trace] });
+  const lines = fs.readFileSync(trace, 'utf8').split('\n');
+  const begin = lines.findIndex((l) => l.includes('MARK-BEGIN'));
+  const end = lines.findIndex((l) => l.includes('MARK-END'));
+  if (begin < 0 || end < 0) return { checked: false, note: 'markers not found in the strace output' };
+  const inside = lines.slice(begin, end);
+  const spawns = inside.filter(
+    (l) => /\b(execve|execveat|fork|vfork)\(/.test(l) || (/\bclone3?\(/.test(l) && !l.includes('CLONE_THREAD')),
+  );
+  return { checked: true, containers: 20, childProcesses: spawns.length, note: spawns.slice(0, 3).join(' | ') };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    log('needs root (namespaces, bridges); nothing was done');
+    process.exit(1);
+  }
+  if (!fs.existsSync(WORKER)) throw new Error(`${WORKER} missing: run npm run build first`);
+  const t0 = now();
+  const ns = envList('BENCH_N', '1,50,200,1000').map(Number).filter((x) => Number.isInteger(x) && x > 0);
+  const methods = envList('BENCH_METHODS', METHODS.join(',')).filter((m): m is Method => (METHODS as readonly string[]).includes(m));
+  const caps: Partial<Record<Method, number>> = {};
+  if (process.env['BENCH_CLI_MAX_N'] !== undefined) caps.cli = Number(process.env['BENCH_CLI_MAX_N']);
+  if (process.env['BENCH_BYHAND_MAX_N'] !== undefined) caps.byhand = Number(process.env['BENCH_BYHAND_MAX_N']);
+  const quick = process.env['BENCH_QUICK'] === '1';
+
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-bench-'));
+  sandbox = createSandbox(prefix);
+  log(`sandbox ${sandbox.hostNs} / ${sandbox.worldNs}, state under ${tmp}; N = ${ns.join(',')}; methods = ${methods.join(',')}`);
+  const machine = machineFacts();
+
+  const runs: WorkerResult[] = [];
+  const errors: string[] = [];
+  for (const n of ns) {
+    for (const method of methods) {
+      const cap = caps[method];
+      if (cap !== undefined && n > cap) {
+        log(`skip ${method} N=${n} (cap ${cap})`);
+        continue;
+      }
+      const a = now();
+      try {
+        const r = await runWorker<WorkerResult>(nextJob({ job: 'attach', method, n }));
+        runs.push(r);
+        const med = [...r.attachMs].sort((x, y) => x - y)[Math.floor(r.attachMs.length / 2)] ?? NaN;
+        log(`${method.padEnd(10)} N=${String(n).padEnd(5)} attach median ${med.toFixed(2)} ms, total ${((now() - a) / 1000).toFixed(1)} s${r.notes.length ? ' — ' + r.notes.slice(0, 3).join('; ') : ''}`);
+      } catch (err) {
+        errors.push((err as Error).message);
+        log(`${method} N=${n} FAILED: ${(err as Error).message}`);
+      }
+      spawnSync('sleep', ['0.5']); // let the kernel finish freeing namespaces in the background
+    }
+  }
+
+  const extras: Extras = {};
+  const attempt = async (label: string, fn: () => Promise<void>): Promise<void> => {
+    const a = now();
+    try {
+      await fn();
+      log(`${label}: done in ${((now() - a) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      errors.push(`${label}: ${(err as Error).message}`);
+      log(`${label} FAILED: ${(err as Error).message}`);
+    }
+  };
+  if (!quick) {
+    await attempt('no-child check (strace)', async () => void (extras.noChild = await noChildCheck()));
+    await attempt('CLI start-up and RSS', async () => void (extras.connect = await runWorker(nextJob({ job: 'connect', reps: 20 }))));
+    await attempt('detach: veth vs namespace', async () => void (extras.vethDel = await runWorker(nextJob({ job: 'veth-del', reps: 30 }))));
+    if (fs.existsSync('/usr/bin/iperf3')) {
+      const seconds = Number(process.env['BENCH_IPERF_SECONDS'] ?? 4);
+      await attempt('iperf3', async () => void (extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds }))));
+    } else {
+      extras.iperfSkipped = 'skipped: iperf3 missing';
+    }
+  }
+
+  const durationS = (now() - t0) / 1000;
+  const notesFile = path.join(REPO, 'bench', 'what-dominates.md');
+  const analysis = fs.existsSync(notesFile) ? ['', fs.readFileSync(notesFile, 'utf8').trim()] : [];
+  const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });
+  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report.json, null, 2) + '\n');
+  fs.writeFileSync(path.join(RESULTS, 'latest.md'), report.markdown);
+  fs.writeFileSync(path.join(RESULTS, 'latest.svg'), report.svg);
+  process.stdout.write(report.table + '\n');
+  log(`wrote bench/results/latest.{json,md,svg} in ${durationS.toFixed(0)} s${errors.length ? `; ${errors.length} error(s)` : ''}`);
+  if (errors.length > 0) process.exitCode = 1;
+}
+
+main()
+  .catch((err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);
