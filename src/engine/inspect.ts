@@ -6,6 +6,10 @@ import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/in
 
 export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
+export const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+export const HOST_BINDING_OPTION = 'com.docker.network.bridge.host_binding_ipv4';
+export const ANTI_SPOOFING_OPTION = 'nsnet.bridge.anti_spoofing';
 
 export interface LiveState {
   status: 'created' | 'running' | 'exited';

@@ -1,5 +1,5 @@
-import type { FirewallNetwork } from '../firewall/nftables.js';
-import { replaceTableScript } from '../firewall/nftables.js';
+import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
+import { addPortsScript, removePortsScript, replaceScript } from '../firewall/nftables.js';
 import type { Step } from '../plan/steps.js';
 
 /** What a plan needs to know about a network: already validated, addresses already chosen. */
@@ -21,25 +21,41 @@ export interface EndpointSpec {
 
 export const IP_FORWARD = 'net.ipv4.ip_forward';
 
-/** Replace nsnet's nftables table: the networks before the change give the undo. */
-export function firewallStep(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[], summary: string): Step {
-  return { kind: 'nft', script: replaceTableScript(after), undoScript: replaceTableScript(before), summary };
+/** Replace nsnet's nftables tables: the state before the change gives the undo. */
+export function firewallStep(before: FirewallState, after: FirewallState, summary: string): Step {
+  return { kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary };
+}
+
+/** Admit a container's ports to the bridge filters; undefined when no rule concerns them. */
+export function portsAddStep(ports: readonly FirewallPort[], summary: string): Step | undefined {
+  const script = addPortsScript(ports);
+  return script === '' ? undefined : { kind: 'nft', script, undoScript: removePortsScript(ports), summary };
+}
+
+export function portsRemoveStep(ports: readonly FirewallPort[], summary: string): Step | undefined {
+  const script = removePortsScript(ports);
+  return script === '' ? undefined : { kind: 'nft', script, undoScript: addPortsScript(ports), summary };
+}
+
+export function portOf(ep: EndpointSpec): FirewallPort {
+  return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: ep.network };
 }
 
 /** The article's bridge steps: create it, give it the gateway address, bring it up, then routing and NAT. */
-export function planCreateNetwork(net: NetworkSpec, firewallBefore: readonly FirewallNetwork[]): Step[] {
+export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
     { kind: 'link-up', dev: net.bridge },
   ];
   if (!net.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
-  steps.push(firewallStep(firewallBefore, [...firewallBefore, net], `add network ${net.name}`));
+  const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
+  steps.push(firewallStep(firewallBefore, after, `add network ${net.name}`));
   return steps;
 }
 
-export function planRemoveNetwork(net: NetworkSpec, firewallBefore: readonly FirewallNetwork[]): Step[] {
-  const after = firewallBefore.filter((n) => n.id !== net.id);
+export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState): Step[] {
+  const after = { ...firewallBefore, networks: firewallBefore.networks.filter((n) => n.id !== net.id) };
   return [{ kind: 'link-del', dev: net.bridge }, firewallStep(firewallBefore, after, `remove network ${net.name}`)];
 }
 
@@ -73,6 +89,9 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
     { kind: 'netns-add', name: netns },
     { kind: 'link-up', ns: netns, dev: 'lo' },
   ];
+  // The filters know the ports before they exist, so no frame ever passes unchecked.
+  const ports = portsAddStep(endpoints.map(portOf), `admit ${netns}`);
+  if (ports !== undefined) steps.push(ports);
   for (const ep of endpoints) steps.push(...planAttach(netns, ep));
   const route = defaultRouteStep(netns, endpoints);
   if (route !== undefined) steps.push(route);
@@ -83,10 +102,22 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
  * Removing the namespace takes its veth ends with it (and so the host ends): one step, and about
  * ten times faster than deleting each veth (the kernel frees them in one batch).
  */
-export function planRemoveContainer(netns: string, hostIfs: readonly string[] = []): Step[] {
-  return [{ kind: 'netns-del', name: netns, hostIfs }];
+export function planRemoveContainer(netns: string, endpoints: readonly EndpointSpec[]): Step[] {
+  const steps: Step[] = [{ kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) }];
+  const ports = portsRemoveStep(endpoints.map(portOf), `forget ${netns}`);
+  if (ports !== undefined) steps.push(ports);
+  return steps;
 }
 
-export function planDetach(ep: { hostIf: string }): Step[] {
-  return [{ kind: 'link-del', dev: ep.hostIf }];
+/** Connect: the port is admitted first, then wired. */
+export function planConnect(netns: string, ep: EndpointSpec): Step[] {
+  const ports = portsAddStep([portOf(ep)], `admit ${netns} ${ep.ifName}`);
+  return [...(ports === undefined ? [] : [ports]), ...planAttach(netns, ep)];
+}
+
+export function planDetach(netns: string, ep: EndpointSpec): Step[] {
+  const steps: Step[] = [{ kind: 'link-del', dev: ep.hostIf }];
+  const ports = portsRemoveStep([portOf(ep)], `forget ${netns} ${ep.ifName}`);
+  if (ports !== undefined) steps.push(ports);
+  return steps;
 }

@@ -1,55 +1,146 @@
 /**
- * nsnet's nftables ruleset, generated from the networks in the store. nsnet owns exactly one
- * table, `inet nsnet`, and never touches any other. Every change replaces the whole table in one
- * transaction ("add table; delete table; table {...}" is applied atomically by nft), so the
- * kernel never holds a half-updated ruleset and the table always matches the store. The table is
- * O(networks) in size, and attaching a container changes nothing here, so rebuilding is cheap.
+ * nsnet's nftables rules, generated from the store. nsnet owns exactly two tables, both named
+ * `nsnet` — `inet nsnet` (routing between networks, NAT) and `bridge nsnet` (what container
+ * ports may send, and container-to-container traffic on ICC-off networks) — and never touches any
+ * other table.
+ *
+ * Network changes replace both tables in one transaction ("add table; delete table; table {...}"
+ * is applied atomically), so the kernel never holds a half-updated ruleset. Container changes only
+ * add or delete set elements, so the number of rules grows with networks, never with containers.
+ *
+ * Note on hooks: traffic between two containers of one bridge is switched, not routed; it is seen
+ * by the bridge family (and by the inet forward hook only when br_netfilter is on, with the bridge
+ * as both input and output interface). Rules below are written to hold either way.
  */
-export const TABLE_FAMILY = 'inet';
+import type { FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+
 export const TABLE_NAME = 'nsnet';
+const INET = `inet ${TABLE_NAME}`;
+const BRIDGE = `bridge ${TABLE_NAME}`;
 
-export interface FirewallNetwork {
-  name: string;
-  id: string;
-  bridge: string;
-  subnet: string; // canonical CIDR
-  internal: boolean;
-}
-
+const q = (s: string): string => `"${s}"`;
 const comment = (n: FirewallNetwork): string => `comment "nsnet network ${n.name} ${n.id.slice(0, 12)}"`;
 
-/** The full table for these networks, as nft's text syntax (tabs, like `nft list table` prints). */
-export function renderTable(networks: readonly FirewallNetwork[]): string {
+function chain(name: string, head: string, rules: readonly string[]): string {
+  return [`\tchain ${name} {`, `\t\t${head}`, ...rules.map((r) => `\t\t${r}`), '\t}'].join('\n');
+}
+
+function set(name: string, type: string, elements: readonly string[]): string {
+  const body = [`\t\ttype ${type}`];
+  if (elements.length > 0) body.push(`\t\telements = { ${elements.join(', ')} }`);
+  return [`\tset ${name} {`, ...body, '\t}'].join('\n');
+}
+
+/** Rules for traffic the host routes: isolation between networks, internal networks, NAT. */
+function inetTable(networks: readonly FirewallNetwork[]): string {
   const forward: string[] = [];
   const postrouting: string[] = [];
   for (const n of networks) {
-    if (n.internal) continue;
-    forward.push(`iifname "${n.bridge}" accept ${comment(n)}`);
-    forward.push(`oifname "${n.bridge}" accept ${comment(n)}`);
-    // Docker's masquerade rule: traffic from the subnet leaving by any interface but its own
-    // bridge, so nsnet need not know which interface is the uplink.
-    postrouting.push(`ip saddr ${n.subnet} oifname != "${n.bridge}" masquerade ${comment(n)}`);
+    const c = comment(n);
+    if (n.internal) {
+      // No way in or out: only traffic that stays on the bridge (seen here with br_netfilter).
+      forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop ${c}`);
+      forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
+      continue;
+    }
+    // Isolation: nothing from this network's bridge to another nsnet bridge (the other
+    // network's own rule covers the opposite direction).
+    forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} oifname @bridges drop ${c}`);
+    if (!n.icc) forward.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} drop ${c}`);
+    if (n.masquerade) {
+      // A NATed network is not reachable by routing from outside: only replies come in.
+      forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} ct state != { established, related } drop ${c}`);
+      // Docker's masquerade rule: from the subnet, leaving by any interface but the bridge,
+      // so nsnet need not know which interface is the uplink.
+      postrouting.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade ${c}`);
+    }
+    forward.push(`iifname ${q(n.bridge)} accept ${c}`);
+    forward.push(`oifname ${q(n.bridge)} accept ${c}`);
   }
-  const chain = (name: string, head: string, rules: string[]): string =>
-    [`\tchain ${name} {`, `\t\t${head}`, ...rules.map((r) => `\t\t${r}`), '\t}'].join('\n');
+  const bridges = networks.map((n) => q(n.bridge));
   return [
-    `table ${TABLE_FAMILY} ${TABLE_NAME} {`,
+    `table ${INET} {`,
+    set('bridges', 'ifname', bridges),
     chain('forward', 'type filter hook forward priority filter; policy accept;', forward),
     chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting),
     '}',
   ].join('\n');
 }
 
-/**
- * The transaction that makes the kernel hold exactly this ruleset. `add table` first makes the
- * `delete` valid when the table does not exist yet; with no networks the table is simply removed.
- */
-export function replaceTableScript(networks: readonly FirewallNetwork[]): string {
-  const reset = [`add table ${TABLE_FAMILY} ${TABLE_NAME}`, `delete table ${TABLE_FAMILY} ${TABLE_NAME}`];
-  if (networks.length === 0) return reset.join('\n') + '\n';
-  return [...reset, renderTable(networks)].join('\n') + '\n';
+/** Set elements for container ports, by set name. */
+function portElements(ports: readonly FirewallPort[]): Record<string, string[]> {
+  const out: Record<string, string[]> = { ports: [], port_macs: [], port_addrs: [], icc_off_ports: [] };
+  for (const p of ports) {
+    if (p.network.antiSpoofing) {
+      out['ports']!.push(q(p.hostIf));
+      out['port_macs']!.push(`${q(p.hostIf)} . ${p.mac}`);
+      out['port_addrs']!.push(`${q(p.hostIf)} . ${p.mac} . ${p.ip}`);
+    }
+    if (!p.network.icc) out['icc_off_ports']!.push(q(p.hostIf));
+  }
+  return out;
 }
 
-export function deleteTableScript(): string {
-  return replaceTableScript([]);
+const SET_TYPES: Record<string, string> = {
+  ports: 'ifname',
+  port_macs: 'ifname . ether_addr',
+  port_addrs: 'ifname . ether_addr . ipv4_addr',
+  icc_off_ports: 'ifname',
+};
+
+/**
+ * Frames entering the bridge from a container port. A container has CAP_NET_ADMIN in its own
+ * namespace and can change its address or MAC; anti-spoofing drops every frame whose source MAC,
+ * source address or ARP sender is not the one nsnet gave that port, before any other container,
+ * the host or the world can see it.
+ */
+function bridgeTable(ports: readonly FirewallPort[]): string {
+  const elements = portElements(ports);
+  const prerouting = [
+    'iifname != @ports accept',
+    'iifname . ether saddr != @port_macs drop',
+    'ether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',
+    'ether type ip iifname . ether saddr . ip saddr != @port_addrs drop',
+  ];
+  return [
+    `table ${BRIDGE} {`,
+    ...Object.keys(SET_TYPES).map((name) => set(name, SET_TYPES[name]!, elements[name]!)),
+    chain('prerouting', 'type filter hook prerouting priority filter; policy accept;', prerouting),
+    // ICC off: nothing switched from such a port to another port; the host (the gateway) is
+    // reached through the bridge's input path, not forwarded, so it stays reachable.
+    chain('forward', 'type filter hook forward priority filter; policy accept;', ['iifname @icc_off_ports drop']),
+    '}',
+  ].join('\n');
+}
+
+const RESET = [`add table ${INET}`, `delete table ${INET}`, `add table ${BRIDGE}`, `delete table ${BRIDGE}`];
+
+/** The transaction that makes the kernel hold exactly this state; no networks removes the tables. */
+export function replaceScript(state: FirewallState): string {
+  if (state.networks.length === 0) return RESET.join('\n') + '\n';
+  return [...RESET, inetTable(state.networks), bridgeTable(state.ports)].join('\n') + '\n';
+}
+
+function elementCommands(verb: 'add' | 'delete', ports: readonly FirewallPort[]): string[] {
+  const elements = portElements(ports);
+  return Object.entries(elements)
+    .filter(([, els]) => els.length > 0)
+    .map(([name, els]) => `${verb} element ${BRIDGE} ${name} { ${els.join(', ')} }`);
+}
+
+/** Admit container ports (one transaction); empty when no port needs a rule. */
+export function addPortsScript(ports: readonly FirewallPort[]): string {
+  const lines = elementCommands('add', ports);
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
+
+/**
+ * Forget container ports. Adding an element that exists is a no-op and deleting one that does
+ * not is an error, so each delete is preceded by an add: the transaction succeeds whether or not
+ * the elements are still there (nft 1.0.6 has no `destroy element`).
+ */
+export function removePortsScript(ports: readonly FirewallPort[]): string {
+  const adds = elementCommands('add', ports);
+  if (adds.length === 0) return '';
+  return [...adds, ...elementCommands('delete', ports)].join('\n') + '\n';
 }

@@ -23,7 +23,7 @@ import type { Step } from '../plan/steps.js';
 import type { ContainerRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
-import { endpointSpec } from './specs.js';
+import { containerEndpoints } from './specs.js';
 
 export interface RunInput {
   name?: string | undefined;
@@ -174,7 +174,7 @@ async function wireAndLaunch(
       exit = fg.exit;
     }
   } catch (err) {
-    const failures = applyAll(planRemoveContainer(container.name, hostIfsOf(ctx, container)), ctx.runner);
+    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id)), ctx.runner);
     ctx.store.tx(() => ctx.store.containers.delete(container.id));
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
@@ -185,8 +185,6 @@ async function wireAndLaunch(
   // Wrapped: an async function returning a bare promise would wait for it.
   return { exit };
 }
-
-const hostIfsOf = (ctx: Context, c: ContainerRecord): string[] => ctx.store.endpoints.forContainer(c.id).map((e) => e.hostIf);
 
 /** What a container is doing now: the store's word, corrected by looking at the process. */
 export function liveState(c: ContainerRecord): LiveState {
@@ -245,8 +243,7 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
 }
 
 function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
-  const specs = ctx.store.endpoints.forContainer(c.id).map((ep) => endpointSpec(ctx.store.networks.get(ep.networkId)!, ep));
-  return planCreateContainer(c.name, specs);
+  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id));
 }
 
 /**
@@ -263,7 +260,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
         if (liveState(c).status === 'running' && !opts.force) {
           throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
         }
-        const steps = planRemoveContainer(c.name, hostIfsOf(ctx, c));
+        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id));
         if (ctx.dryRun) {
           if (c.pid !== null && liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
           ctx.execute(steps);

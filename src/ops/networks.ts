@@ -3,20 +3,28 @@ import { NsnetError } from '../core/errors.js';
 import { cidrOverlaps, intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
-import { BRIDGE_NAME_OPTION, MTU_OPTION } from '../engine/inspect.js';
+import {
+  ANTI_SPOOFING_OPTION,
+  BRIDGE_NAME_OPTION,
+  HOST_BINDING_OPTION,
+  ICC_OPTION,
+  MASQUERADE_OPTION,
+  MTU_OPTION,
+} from '../engine/inspect.js';
 import { allocate, defaultGateway, reserve, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
-import { defaultRouteStep, planAttach, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
+import { defaultRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { endpointSpec, firewallNetworks, networkSpec } from './specs.js';
+import { containerEndpoints, endpointSpec, firewallState, networkSpec } from './specs.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
 
 /** Options nsnet understands; anything else is refused rather than silently ignored. */
-const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION];
+const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION, ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, HOST_BINDING_OPTION];
+const BOOLEAN_OPTIONS = [ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION];
 
 export interface NetworkInput {
   name: string;
@@ -40,6 +48,13 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
       throw validateError(`unknown network option "${key}": supported options are ${KNOWN_OPTIONS.join(', ')}`);
     }
   }
+  for (const key of BOOLEAN_OPTIONS) {
+    const value = options[key];
+    if (value !== undefined && value !== 'true' && value !== 'false') {
+      throw validateError(`invalid value "${value}" for network option ${key}: expected true or false`);
+    }
+  }
+  if (options[HOST_BINDING_OPTION] !== undefined) parseIPv4(options[HOST_BINDING_OPTION], HOST_BINDING_OPTION);
   const id = newId();
   const bridge = validate.ifName(options[BRIDGE_NAME_OPTION] ?? (isDefault ? DEFAULT_BRIDGE : bridgeNameFor(id)));
   const mtuText = options[MTU_OPTION];
@@ -92,7 +107,7 @@ const validateError = (message: string): NsnetError => new NsnetError('INVALID_V
 
 /** Inside a decide(): add the network's record and return the steps that build it. */
 function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
-  const before = firewallNetworks(ctx.store.networks.list());
+  const before = firewallState(ctx.store);
   const network = decideNetwork(ctx, input, isDefault);
   ctx.store.networks.insert(network);
   return { network, steps: planCreateNetwork(networkSpec(network), before) };
@@ -142,8 +157,7 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
           hint: `disconnect them (nsnet network disconnect ${network.name} NAME) or remove them first`,
         });
       }
-      const before = firewallNetworks(ctx.store.networks.list());
-      return { network, steps: planRemoveNetwork(networkSpec(network), before) };
+      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store)) };
     });
     ctx.execute(steps);
     if (!ctx.dryRun) ctx.store.tx(() => ctx.store.networks.delete(network.id));
@@ -205,7 +219,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       const existing = ctx.store.endpoints.forContainer(container.id);
       const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
       const { endpoint, spec } = addEndpoint(ctx, network, container, nextIfName(existing), opts);
-      const steps = [...networkSteps, ...planAttach(container.name, spec)];
+      const steps = [...networkSteps, ...planConnect(container.name, spec)];
       // A container that had only internal networks gets its way out through this one.
       const route = hadWayOut ? undefined : defaultRouteStep(container.name, [spec]);
       if (route !== undefined) steps.push(route);
@@ -225,10 +239,10 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       if (endpoint === undefined) {
         throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
       }
-      const steps = planDetach(endpoint);
+      const steps = planDetach(container.name, endpointSpec(network, endpoint));
       // The default route leaves with the interface that carried it; hand it to the next
       // network that leads outside, as Docker does.
-      const specs = ctx.store.endpoints.forContainer(container.id).map((ep) => endpointSpec(ctx.store.networks.get(ep.networkId)!, ep));
+      const specs = containerEndpoints(ctx.store, container.id);
       const carrier = specs.find((sp) => !sp.network.internal);
       if (carrier?.hostIf === endpoint.hostIf) {
         const route = defaultRouteStep(container.name, specs.filter((sp) => sp.hostIf !== endpoint.hostIf));

@@ -1,16 +1,29 @@
-/** Records → the specs the planners take. */
+/** Records → the specs the planners and the firewall take. */
 import { bridgeMacFor } from '../engine/ids.js';
+import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/inspect.js';
 import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
-import type { FirewallNetwork } from '../firewall/nftables.js';
-import type { EndpointRecord, NetworkRecord } from '../store/index.js';
+import type { FirewallNetwork, FirewallState } from '../firewall/model.js';
+import type { EndpointRecord, NetworkRecord, Store } from '../store/index.js';
 
-export function networkSpec(n: NetworkRecord): NetworkSpec {
+/** Docker's boolean options are on unless set to "false" (validated when the network is made). */
+const enabled = (n: NetworkRecord, key: string): boolean => n.options[key] !== 'false';
+
+export function firewallNetwork(n: NetworkRecord): FirewallNetwork {
   return {
     id: n.id,
     name: n.name,
     bridge: n.bridge,
     subnet: n.subnet,
     internal: n.internal,
+    icc: enabled(n, ICC_OPTION),
+    masquerade: enabled(n, MASQUERADE_OPTION),
+    antiSpoofing: enabled(n, ANTI_SPOOFING_OPTION),
+  };
+}
+
+export function networkSpec(n: NetworkRecord): NetworkSpec {
+  return {
+    ...firewallNetwork(n),
     gateway: n.gateway,
     prefixLen: Number(n.subnet.split('/')[1]),
     bridgeMac: bridgeMacFor(n.id),
@@ -18,10 +31,21 @@ export function networkSpec(n: NetworkRecord): NetworkSpec {
   };
 }
 
-export function firewallNetworks(all: readonly NetworkRecord[]): FirewallNetwork[] {
-  return all.map((n) => ({ id: n.id, name: n.name, bridge: n.bridge, subnet: n.subnet, internal: n.internal }));
-}
-
 export function endpointSpec(network: NetworkRecord, ep: EndpointRecord): EndpointSpec {
   return { network: networkSpec(network), hostIf: ep.hostIf, ifName: ep.ifName, ip: ep.ip, mac: ep.mac };
+}
+
+/** A container's endpoints as specs, in interface order. */
+export function containerEndpoints(store: Store, containerId: string): EndpointSpec[] {
+  return store.endpoints.forContainer(containerId).map((ep) => endpointSpec(store.networks.get(ep.networkId)!, ep));
+}
+
+/** Everything the firewall should hold, from the store. */
+export function firewallState(store: Store): FirewallState {
+  const networks = store.networks.list();
+  const ports = networks.flatMap((n) => {
+    const fw = firewallNetwork(n);
+    return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: fw }));
+  });
+  return { networks: networks.map(firewallNetwork), ports };
 }

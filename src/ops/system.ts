@@ -10,7 +10,8 @@ import type { Step } from '../plan/steps.js';
 import { liveState, remove } from './containers.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
-import { firewallNetworks } from './specs.js';
+import { containerEndpoints, firewallState } from './specs.js';
+import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
@@ -32,7 +33,8 @@ export function reset(ctx: Context): string[] {
     const containers = ctx.store.containers.list();
     const networks = ctx.store.networks.list();
     const steps: Step[] = [];
-    for (const c of containers) steps.push(...planRemoveContainer(c.name, ctx.store.endpoints.forContainer(c.id).map((e) => e.hostIf)));
+    // Namespaces only: the firewall tables go as a whole below.
+    for (const c of containers) steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id))[0]!);
     const bridges = new Set(networks.map((n) => n.bridge));
     for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
     // Host veth ends of known containers go with their namespaces; what else matches nsnet's
@@ -41,7 +43,7 @@ export function reset(ctx: Context): string[] {
     for (const name of hostLinks()) {
       if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
     }
-    steps.push(firewallStep(firewallNetworks(networks), [], 'remove the nsnet table'));
+    steps.push(firewallStep(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
     if (ctx.dryRun) {
       for (const c of containers) if (liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
       ctx.planned.push(...steps.map(renderStep));

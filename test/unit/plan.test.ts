@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { planCreateContainer, planCreateNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import { EMPTY_FIREWALL } from '../../src/firewall/model.js';
 import { applyPlan, PlanError } from '../../src/plan/executor.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { RecordingRunner } from '../../src/plan/runner.js';
@@ -15,36 +16,43 @@ const study: NetworkSpec = {
   prefixLen: 24,
   bridgeMac: '02:aa:bb:cc:dd:ee',
   mtu: undefined,
+  icc: true,
+  masquerade: true,
+  antiSpoofing: true,
 };
 
 const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', mac: '02:42:0a:00:00:01' };
 
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
-    assert.equal(
-      renderPlan(planCreateNetwork(study, [])),
-      [
-        'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
-        'ip addr add 10.0.0.254/24 brd + dev br-study',
-        'ip link set br-study up',
-        'sysctl -w net.ipv4.ip_forward=1',
-        "nft -f - <<'EOF'",
-        'add table inet nsnet',
-        'delete table inet nsnet',
-        'table inet nsnet {',
-        '\tchain forward {',
-        '\t\ttype filter hook forward priority filter; policy accept;',
-        '\t\tiifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
-        '\t\toifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
-        '\t}',
-        '\tchain postrouting {',
-        '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-        '\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade comment "nsnet network study aaaaaaaaaaaa"',
-        '\t}',
-        '}',
-        'EOF',
-      ].join('\n'),
-    );
+    const plan = renderPlan(planCreateNetwork(study, EMPTY_FIREWALL)).split('\n');
+    assert.deepEqual(plan.slice(0, 10), [
+      'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
+      'ip addr add 10.0.0.254/24 brd + dev br-study',
+      'ip link set br-study up',
+      'sysctl -w net.ipv4.ip_forward=1',
+      "nft -f - <<'EOF'",
+      'add table inet nsnet',
+      'delete table inet nsnet',
+      'add table bridge nsnet',
+      'delete table bridge nsnet',
+      'table inet nsnet {',
+    ]);
+    assert.equal(plan.at(-1), 'EOF');
+    const rules = plan.filter((l) => l.startsWith('\t\t') && !l.startsWith('\t\ttype '));
+    assert.deepEqual(rules, [
+      '\t\telements = { "br-study" }',
+      '\t\tiifname "br-study" oifname != "br-study" oifname @bridges drop comment "nsnet network study aaaaaaaaaaaa"',
+      '\t\toifname "br-study" iifname != "br-study" ct state != { established, related } drop comment "nsnet network study aaaaaaaaaaaa"',
+      '\t\tiifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
+      '\t\toifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
+      '\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade comment "nsnet network study aaaaaaaaaaaa"',
+      '\t\tiifname != @ports accept',
+      '\t\tiifname . ether saddr != @port_macs drop',
+      '\t\tether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',
+      '\t\tether type ip iifname . ether saddr . ip saddr != @port_addrs drop',
+      '\t\tiifname @icc_off_ports drop',
+    ]);
   });
 
   test('container create renders as the article veth, address, link and route steps', () => {
@@ -53,6 +61,11 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       [
         'ip netns add red',
         'ip -n red link set lo up',
+        "nft -f - <<'EOF'",
+        'add element bridge nsnet ports { "nsv000000000001" }',
+        'add element bridge nsnet port_macs { "nsv000000000001" . 02:42:0a:00:00:01 }',
+        'add element bridge nsnet port_addrs { "nsv000000000001" . 02:42:0a:00:00:01 . 10.0.0.1 }',
+        'EOF',
         'ip link add nsv000000000001 master br-study up type veth peer name eth0 netns red address 02:42:0a:00:00:01',
         'ip -n red addr add 10.0.0.1/24 brd + dev eth0',
         'ip -n red link set eth0 up',
@@ -65,8 +78,21 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     const internal = { ...study, internal: true };
     const container = renderPlan(planCreateContainer('red', [{ ...red, network: internal }]));
     assert.doesNotMatch(container, /route add default/);
-    const network = renderPlan(planCreateNetwork(internal, []));
+    const network = renderPlan(planCreateNetwork(internal, EMPTY_FIREWALL));
     assert.doesNotMatch(network, /ip_forward|masquerade/);
+    assert.match(network, /iifname "br-study" oifname != "br-study" drop/);
+    assert.match(network, /oifname "br-study" iifname != "br-study" drop/);
+  });
+
+  test('ICC off drops bridge-to-bridge-port traffic; masquerade off routes without NAT', () => {
+    const quiet = { ...study, icc: false, masquerade: false, antiSpoofing: false };
+    const port = { ...red, network: quiet };
+    const network = renderPlan(planCreateNetwork(quiet, EMPTY_FIREWALL));
+    assert.match(network, /iifname "br-study" oifname "br-study" drop/);
+    assert.doesNotMatch(network, /masquerade|ct state/);
+    const container = renderPlan(planCreateContainer('red', [port]));
+    assert.match(container, /add element bridge nsnet icc_off_ports \{ "nsv000000000001" \}/);
+    assert.doesNotMatch(container, /port_addrs/);
   });
 
   test('the default route follows the first network that leads outside', () => {
@@ -82,7 +108,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
 
   test('an MTU option reaches both the bridge and the veth pair', () => {
     const jumbo = { ...study, mtu: 9000 };
-    assert.match(renderPlan(planCreateNetwork(jumbo, [])), /ip link add br-study address \S+ mtu 9000 type bridge/);
+    assert.match(renderPlan(planCreateNetwork(jumbo, EMPTY_FIREWALL)), /ip link add br-study address \S+ mtu 9000 type bridge/);
     assert.match(renderPlan(planCreateContainer('red', [{ ...red, network: jumbo }])), /ip link add nsv000000000001 mtu 9000 master/);
   });
 });
@@ -98,12 +124,14 @@ describe('executor', () => {
     assert.deepEqual(runner.log, [
       'apply netns-add',
       'apply link-up',
+      'apply nft',
       'apply veth-add',
       'apply addr-add',
       'apply link-up',
       'undo link-up',
       'undo addr-add',
       'undo veth-add',
+      'undo nft',
       'undo link-up',
       'undo netns-add',
     ]);
@@ -113,6 +141,6 @@ describe('executor', () => {
     const runner = new RecordingRunner();
     applyPlan(planCreateContainer('red', [red]), runner);
     assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
-    assert.equal(runner.log.length, 6);
+    assert.equal(runner.log.length, 7);
   });
 });

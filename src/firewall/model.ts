@@ -1,0 +1,29 @@
+/** What the firewall needs to know: networks and the container ports on their bridges. */
+export interface FirewallNetwork {
+  name: string;
+  id: string;
+  bridge: string;
+  subnet: string; // canonical CIDR
+  internal: boolean;
+  /** Containers on the network may talk to each other (com.docker.network.bridge.enable_icc). */
+  icc: boolean;
+  /** Outbound traffic is masqueraded (com.docker.network.bridge.enable_ip_masquerade). */
+  masquerade: boolean;
+  /** Frames from a container port must carry its own MAC and address (nsnet.bridge.anti_spoofing). */
+  antiSpoofing: boolean;
+}
+
+/** One container interface: the host end of its veth, and what it may send. */
+export interface FirewallPort {
+  hostIf: string;
+  mac: string;
+  ip: string;
+  network: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>;
+}
+
+export interface FirewallState {
+  networks: readonly FirewallNetwork[];
+  ports: readonly FirewallPort[];
+}
+
+export const EMPTY_FIREWALL: FirewallState = { networks: [], ports: [] };
