@@ -1,4 +1,5 @@
 import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
+import { COMPAT_CHAIN, COMPAT_FROM, COMPAT_TABLE, compatRules } from '../firewall/iptables-compat.js';
 import { addPortsScript, removePortsScript, replaceScript } from '../firewall/nftables.js';
 import type { Step } from '../plan/steps.js';
 
@@ -21,9 +22,31 @@ export interface EndpointSpec {
 
 export const IP_FORWARD = 'net.ipv4.ip_forward';
 
-/** Replace nsnet's nftables tables: the state before the change gives the undo. */
-export function firewallStep(before: FirewallState, after: FirewallState, summary: string): Step {
-  return { kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary };
+/**
+ * Whether to keep nsnet's iptables FORWARD chain (when the host's FORWARD drops by default), and
+ * whether it is there now; the ops layer finds out, the planners only use the answer.
+ */
+export interface IptablesCompat {
+  manage: boolean;
+  existedBefore: boolean;
+}
+
+const NO_COMPAT: IptablesCompat = { manage: false, existedBefore: false };
+
+/** Replace nsnet's nftables tables (and its iptables chain, when kept): the state before gives the undo. */
+export function firewallSteps(before: FirewallState, after: FirewallState, summary: string, compat: IptablesCompat = NO_COMPAT): Step[] {
+  const steps: Step[] = [{ kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary }];
+  if (compat.manage) {
+    steps.push({
+      kind: 'iptables-chain',
+      table: COMPAT_TABLE,
+      from: COMPAT_FROM,
+      chain: COMPAT_CHAIN,
+      rules: compatRules(after.networks),
+      undoRules: compat.existedBefore ? compatRules(before.networks) : [],
+    });
+  }
+  return steps;
 }
 
 /** Admit a container's ports to the bridge filters; undefined when no rule concerns them. */
@@ -42,7 +65,7 @@ export function portOf(ep: EndpointSpec): FirewallPort {
 }
 
 /** The article's bridge steps: create it, give it the gateway address, bring it up, then routing and NAT. */
-export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState): Step[] {
+export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, compat: IptablesCompat = NO_COMPAT): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
@@ -50,13 +73,13 @@ export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallStat
   ];
   if (!net.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
   const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
-  steps.push(firewallStep(firewallBefore, after, `add network ${net.name}`));
+  steps.push(...firewallSteps(firewallBefore, after, `add network ${net.name}`, compat));
   return steps;
 }
 
-export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState): Step[] {
+export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState, compat: IptablesCompat = NO_COMPAT): Step[] {
   const after = { ...firewallBefore, networks: firewallBefore.networks.filter((n) => n.id !== net.id) };
-  return [{ kind: 'link-del', dev: net.bridge }, firewallStep(firewallBefore, after, `remove network ${net.name}`)];
+  return [{ kind: 'link-del', dev: net.bridge }, ...firewallSteps(firewallBefore, after, `remove network ${net.name}`, compat)];
 }
 
 /** The veth pair into the container, its address, and the link up: one network's worth of wiring. */

@@ -17,7 +17,7 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { containerEndpoints, endpointSpec, firewallState, networkSpec } from './specs.js';
+import { containerEndpoints, endpointSpec, firewallState, iptablesCompat, networkSpec } from './specs.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -110,7 +110,7 @@ function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { ne
   const before = firewallState(ctx.store);
   const network = decideNetwork(ctx, input, isDefault);
   ctx.store.networks.insert(network);
-  return { network, steps: planCreateNetwork(networkSpec(network), before) };
+  return { network, steps: planCreateNetwork(networkSpec(network), before, iptablesCompat()) };
 }
 
 export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
@@ -157,7 +157,7 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
           hint: `disconnect them (nsnet network disconnect ${network.name} NAME) or remove them first`,
         });
       }
-      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store)) };
+      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), iptablesCompat()) };
     });
     ctx.execute(steps);
     if (!ctx.dryRun) ctx.store.tx(() => ctx.store.networks.delete(network.id));

@@ -1,7 +1,9 @@
 /** Records → the specs the planners and the firewall take. */
 import { bridgeMacFor } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/inspect.js';
-import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
+import type { EndpointSpec, IptablesCompat, NetworkSpec } from '../engine/plans.js';
+import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
+import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
 import type { FirewallNetwork, FirewallState } from '../firewall/model.js';
 import type { EndpointRecord, NetworkRecord, Store } from '../store/index.js';
 
@@ -48,4 +50,11 @@ export function firewallState(store: Store): FirewallState {
     return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: fw }));
   });
   return { networks: networks.map(firewallNetwork), ports };
+}
+
+/** Whether the host's iptables FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */
+export function iptablesCompat(): IptablesCompat {
+  if (!iptablesAvailable()) return { manage: false, existedBefore: false };
+  const existedBefore = iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
+  return { manage: existedBefore || iptablesForwardDrops(), existedBefore };
 }

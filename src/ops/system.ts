@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
-import { firewallStep, planRemoveContainer } from '../engine/plans.js';
+import { firewallSteps, planRemoveContainer } from '../engine/plans.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { applyAll } from '../plan/executor.js';
 import { renderStep } from '../plan/render.js';
@@ -10,7 +10,7 @@ import type { Step } from '../plan/steps.js';
 import { liveState, remove } from './containers.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
-import { containerEndpoints, firewallState } from './specs.js';
+import { containerEndpoints, firewallState, iptablesCompat } from './specs.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
 
@@ -43,7 +43,7 @@ export function reset(ctx: Context): string[] {
     for (const name of hostLinks()) {
       if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
     }
-    steps.push(firewallStep(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
+    steps.push(...firewallSteps(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables', iptablesCompat()));
     if (ctx.dryRun) {
       for (const c of containers) if (liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
       ctx.planned.push(...steps.map(renderStep));

@@ -78,6 +78,8 @@ export function describe(step: Step): string {
       return `set ${step.key}`;
     case 'nft':
       return `update firewall: ${step.summary}`;
+    case 'iptables-chain':
+      return `update iptables chain ${step.chain}`;
   }
 }
 

@@ -3,6 +3,7 @@ import { NsnetError } from '../core/errors.js';
 import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
+import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
 import { sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
@@ -10,6 +11,15 @@ import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
 
 const HOST = '';
+
+function applyIptablesChain(table: string, from: string, chain: string, rules: readonly string[]): void {
+  if (rules.length === 0) {
+    iptablesRemoveChain(table, from, chain);
+    return;
+  }
+  iptablesRestoreChain(table, chain, rules);
+  iptablesEnsureJump(table, from, chain);
+}
 
 /**
  * Applies steps over rtnetlink, in-process: one netlink socket for the host and one per container
@@ -70,6 +80,9 @@ export class KernelRunner implements StepRunner {
       case 'nft':
         runNft(step.script);
         return;
+      case 'iptables-chain':
+        applyIptablesChain(step.table, step.from, step.chain, step.rules);
+        return;
     }
   }
 
@@ -103,6 +116,9 @@ export class KernelRunner implements StepRunner {
       }
       case 'nft':
         runNft(step.undoScript);
+        return;
+      case 'iptables-chain':
+        applyIptablesChain(step.table, step.from, step.chain, step.undoRules);
         return;
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is

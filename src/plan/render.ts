@@ -32,7 +32,25 @@ export function renderStep(step: Step): string {
       return `sysctl -w ${step.key}=${step.value}`;
     case 'nft':
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
+    case 'iptables-chain':
+      return renderIptablesChain(step.table, step.from, step.chain, step.rules);
   }
+}
+
+function renderIptablesChain(table: string, from: string, chain: string, rules: readonly string[]): string {
+  const t = table === 'filter' ? '' : ` -t ${table}`;
+  if (rules.length === 0) {
+    return [`iptables -w${t} -D ${from} -j ${chain}`, `iptables -w${t} -F ${chain}`, `iptables -w${t} -X ${chain}`].join('\n');
+  }
+  return [
+    `iptables-restore -w --noflush <<'EOF'`,
+    `*${table}`,
+    `:${chain} - [0:0]`,
+    ...rules,
+    'COMMIT',
+    'EOF',
+    `iptables -w${t} -C ${from} -j ${chain} 2>/dev/null || iptables -w${t} -I ${from} 1 -j ${chain}`,
+  ].join('\n');
 }
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);

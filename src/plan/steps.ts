@@ -27,6 +27,11 @@ export type Step =
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
   | { kind: 'sysctl'; key: string; value: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */
-  | { kind: 'nft'; script: string; undoScript: string; summary: string };
+  | { kind: 'nft'; script: string; undoScript: string; summary: string }
+  /**
+   * nsnet's own iptables chain and the one jump into it; no rules means remove both.
+   * `undoRules` restores what was there before (none: remove).
+   */
+  | { kind: 'iptables-chain'; table: string; from: string; chain: string; rules: readonly string[]; undoRules: readonly string[] };
 
 export type StepKind = Step['kind'];
