@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { usage } from '../../core/errors.js';
 import * as system from '../../ops/system.js';
-import { contextFor, withCommon } from '../common.js';
-import { printLines } from '../output.js';
+import { contextFor, formatOf, withCommon } from '../common.js';
+import { doctor } from '../../ops/doctor.js';
+import { printJson, printLines } from '../output.js';
 import { finish } from '../run-command.js';
 
 export function systemCommand(): Command {
@@ -34,6 +35,22 @@ export function systemCommand(): Command {
         const removed = system.reset(ctx);
         if (!ctx.dryRun) printLines(removed.map((r) => `removed ${r}`));
       });
+    });
+
+  withCommon(sys.command('doctor'), { dryRun: false })
+    .description('check what nsnet depends on: firewall driver, foreign rules that drop forwarded traffic, sysctls, tools')
+    .action(async (_o: unknown, cmd: Command) => {
+      const findings = doctor();
+      if (formatOf(cmd) === 'json') printJson(findings);
+      else {
+        printLines(
+          findings.flatMap((f) => [
+            `${f.level.toUpperCase().padEnd(5)}  ${f.check}: ${f.detail}`,
+            ...(f.fix === undefined ? [] : [`       fix: ${f.fix}`]),
+          ]),
+        );
+      }
+      if (findings.some((f) => f.level === 'error')) process.exitCode = 1;
     });
 
   return sys;
