@@ -54,12 +54,14 @@ function sh(argv: readonly string[], input?: string): { ms: number; stdout: stri
   return { ms, stdout: r.stdout };
 }
 
-/** Rules in nsnet's table in this namespace, or null when the table does not exist. */
+/** Rules in nsnet's tables (any family) in this namespace, or null when there is none. */
 function nftRuleCount(): number | null {
-  const r = spawnSync('nft', ['-j', 'list', 'table', 'inet', 'nsnet'], { encoding: 'utf8' });
+  const r = spawnSync('nft', ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) return null;
-  const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, unknown>> };
-  return doc.nftables.filter((o) => 'rule' in o).length;
+  const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, { table?: string; name?: string }>> };
+  const tables = doc.nftables.filter((o) => o['table']?.name === 'nsnet').length;
+  if (tables === 0) return null;
+  return doc.nftables.filter((o) => o['rule']?.table === 'nsnet').length;
 }
 
 /** Wraps the KernelRunner and times every step's apply (src/ stays untouched). */
@@ -344,18 +346,22 @@ async function connectJob(): Promise<Record<string, unknown>> {
 function iperfPair(serverNs: string, clientNs: string, serverIp: string, seconds: number): number {
   const server: ChildProcess = spawn('nsenter', [`--net=/run/netns/${serverNs}`, 'iperf3', '-s', '-1', '-B', serverIp], { stdio: 'ignore' });
   try {
-    let out = '';
+    let last = 'no result';
     for (let attempt = 0; attempt < 50; attempt++) {
       const r = spawnSync('nsenter', [`--net=/run/netns/${clientNs}`, 'iperf3', '-c', serverIp, '-t', String(seconds), '-J'], { encoding: 'utf8' });
-      if (r.status === 0) {
-        out = r.stdout;
-        break;
+      let doc: { error?: string; end?: { sum_received?: { bits_per_second: number } } } = {};
+      try {
+        doc = JSON.parse(r.stdout) as typeof doc;
+      } catch {
+        doc = { error: (r.stderr || r.stdout).trim() };
       }
+      const bps = doc.end?.sum_received?.bits_per_second;
+      if (bps !== undefined && doc.error === undefined) return bps / 1e9;
+      last = doc.error ?? 'no result';
+      if (!/connect/i.test(last)) break; // the server is not listening yet: try again
       spawnSync('sleep', ['0.1']);
     }
-    if (out === '') throw new Error('iperf3 client never connected');
-    const doc = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-    return doc.end.sum_received.bits_per_second / 1e9;
+    throw new Error(`iperf3 ${clientNs} → ${serverIp}: ${last}`);
   } finally {
     if (server.exitCode === null && server.pid !== undefined) {
       try {
@@ -369,16 +375,38 @@ function iperfPair(serverNs: string, clientNs: string, serverIp: string, seconds
 
 async function iperfJob(): Promise<Record<string, unknown>> {
   const seconds = job.seconds ?? 4;
-  const netA = netFor(job.prefix, job.octet, 'i');
-  const netB = netFor(job.prefix, job.octet + 1, 'h');
+  const netOn = netFor(job.prefix, job.octet, 'i');
+  const netOff = netFor(job.prefix, job.octet + 1, 'o');
+  const netB = netFor(job.prefix, job.octet + 2, 'h');
   const ctx = new Context({ root: job.root });
-  const nsnetNames = [`${job.prefix}i0`, `${job.prefix}i1`];
+  const onNames = [`${job.prefix}i0`, `${job.prefix}i1`];
+  const offNames = [`${job.prefix}o0`, `${job.prefix}o1`];
   const handNames = [`${job.prefix}h0`, `${job.prefix}h1`];
-  const result: Record<string, number[]> = { nsnet: [], byhand: [] };
+  const result: Record<string, number[]> = {};
+  let antiSpoofing: 'built' | 'not built yet' = 'not built yet';
+  const made: string[] = [];
+  const nets: string[] = [];
   try {
-    nsnetNetwork(ctx, netA);
-    for (const name of nsnetNames) await run(ctx, { name, networks: [netA.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
-    const nsnetIp = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(nsnetNames[0]!).id)[0]!.ip;
+    // Anti-spoofing is a network option (on unless "false") when it exists; unknown options are refused.
+    try {
+      createNetwork(ctx, { name: netOff.name, subnet: netOff.subnet, gateway: netOff.gateway, options: { 'com.docker.network.bridge.name': netOff.bridge, 'nsnet.bridge.anti_spoofing': 'false' } });
+      antiSpoofing = 'built';
+      nets.push(netOff.name);
+    } catch (err) {
+      if (!/option/i.test((err as Error).message)) throw err;
+    }
+    nsnetNetwork(ctx, netOn);
+    nets.push(netOn.name);
+    const pairs: Array<[string, string[], string]> = [[antiSpoofing === 'built' ? 'nsnet, anti-spoofing on' : 'nsnet', onNames, netOn.name]];
+    if (antiSpoofing === 'built') pairs.push(['nsnet, anti-spoofing off', offNames, netOff.name]);
+    const ips: Record<string, string> = {};
+    for (const [label, names, netName] of pairs) {
+      for (const name of names) {
+        await run(ctx, { name, networks: [netName], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
+        made.push(name);
+      }
+      ips[label] = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!.ip;
+    }
     byHandBridge(netB);
     handNames.forEach((name, i) => {
       const hostIf = `${job.prefix}v${i}`;
@@ -387,27 +415,29 @@ async function iperfJob(): Promise<Record<string, unknown>> {
       sh(['ip', '-n', name, '-batch', '-'], `link set lo up\naddr add ${netB.ip(i)}/16 dev eth0\nlink set eth0 up\nroute add default via ${netB.gateway}\n`);
     });
     for (let round = 0; round < 2; round++) {
-      result['nsnet']!.push(iperfPair(nsnetNames[0]!, nsnetNames[1]!, nsnetIp, seconds));
-      result['byhand']!.push(iperfPair(handNames[0]!, handNames[1]!, netB.ip(0), seconds));
+      for (const [label, names] of pairs) (result[label] ??= []).push(iperfPair(names[0]!, names[1]!, ips[label]!, seconds));
+      (result['by-hand bridge'] ??= []).push(iperfPair(handNames[0]!, handNames[1]!, netB.ip(0), seconds));
     }
   } finally {
-    for (const name of nsnetNames) {
+    for (const name of made) {
       try {
         remove(ctx, [name], { force: true });
       } catch {
         /* not made */
       }
     }
-    try {
-      removeNetwork(ctx, netA.name);
-    } catch {
-      /* not made */
+    for (const n of nets) {
+      try {
+        removeNetwork(ctx, n);
+      } catch {
+        /* not made */
+      }
     }
     ctx.close();
     for (const name of handNames) spawnSync('ip', ['netns', 'del', name]);
     spawnSync('ip', ['link', 'del', netB.bridge]);
   }
-  return { job: 'iperf', gbps: result, seconds };
+  return { job: 'iperf', gbps: result, seconds, antiSpoofing };
 }
 
 // ---------------------------------------------------------------------------------------------
