@@ -7,13 +7,17 @@ import type { Format } from './output.js';
 export interface CommonOptions {
   root?: string;
   dryRun?: boolean;
+  firewallDriver?: string;
   format?: string;
 }
 
 /** --root and --dry-run on the program and on every command, so they work in either place. */
 export function withCommon(cmd: Command, opts: { dryRun: boolean } = { dryRun: true }): Command {
   cmd.option('--root <dir>', 'state directory (default: $NSNET_ROOT or /var/lib/nsnet)');
-  if (opts.dryRun) cmd.option('--dry-run', 'print the equivalent ip/sysctl/nft commands and change nothing');
+  if (opts.dryRun) {
+    cmd.option('--dry-run', 'print the equivalent ip/sysctl/nft commands and change nothing');
+    cmd.option('--firewall-driver <driver>', 'nftables (default when available) or iptables; env NSNET_FIREWALL_DRIVER');
+  }
   cmd.addOption(formatOption());
   return cmd;
 }
@@ -33,6 +37,7 @@ export function contextFor(cmd: Command, needsKernel = true): Context {
   return new Context({
     root: opts.root,
     dryRun,
+    firewallDriver: opts.firewallDriver,
     onLockWait: () => process.stderr.write('nsnet: waiting for another nsnet command to finish...\n'),
   });
 }

@@ -1,6 +1,5 @@
+import type { FirewallDriver } from '../firewall/driver.js';
 import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
-import { COMPAT_CHAIN, COMPAT_FROM, COMPAT_TABLE, compatRules } from '../firewall/iptables-compat.js';
-import { addPortsScript, removePortsScript, replaceScript } from '../firewall/nftables.js';
 import type { Step } from '../plan/steps.js';
 
 /** What a plan needs to know about a network: already validated, addresses already chosen. */
@@ -22,50 +21,12 @@ export interface EndpointSpec {
 
 export const IP_FORWARD = 'net.ipv4.ip_forward';
 
-/**
- * Whether to keep nsnet's iptables FORWARD chain (when the host's FORWARD drops by default), and
- * whether it is there now; the ops layer finds out, the planners only use the answer.
- */
-export interface IptablesCompat {
-  manage: boolean;
-  existedBefore: boolean;
-}
-
-const NO_COMPAT: IptablesCompat = { manage: false, existedBefore: false };
-
-/** Replace nsnet's nftables tables (and its iptables chain, when kept): the state before gives the undo. */
-export function firewallSteps(before: FirewallState, after: FirewallState, summary: string, compat: IptablesCompat = NO_COMPAT): Step[] {
-  const steps: Step[] = [{ kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary }];
-  if (compat.manage) {
-    steps.push({
-      kind: 'iptables-chain',
-      table: COMPAT_TABLE,
-      from: COMPAT_FROM,
-      chain: COMPAT_CHAIN,
-      rules: compatRules(after.networks),
-      undoRules: compat.existedBefore ? compatRules(before.networks) : [],
-    });
-  }
-  return steps;
-}
-
-/** Admit a container's ports to the bridge filters; undefined when no rule concerns them. */
-export function portsAddStep(ports: readonly FirewallPort[], summary: string): Step | undefined {
-  const script = addPortsScript(ports);
-  return script === '' ? undefined : { kind: 'nft', script, undoScript: removePortsScript(ports), summary };
-}
-
-export function portsRemoveStep(ports: readonly FirewallPort[], summary: string): Step | undefined {
-  const script = removePortsScript(ports);
-  return script === '' ? undefined : { kind: 'nft', script, undoScript: addPortsScript(ports), summary };
-}
-
 export function portOf(ep: EndpointSpec): FirewallPort {
   return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: ep.network };
 }
 
 /** The article's bridge steps: create it, give it the gateway address, bring it up, then routing and NAT. */
-export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, compat: IptablesCompat = NO_COMPAT): Step[] {
+export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
@@ -73,13 +34,13 @@ export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallStat
   ];
   if (!net.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
   const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
-  steps.push(...firewallSteps(firewallBefore, after, `add network ${net.name}`, compat));
+  steps.push(...fw.replace(firewallBefore, after, `add network ${net.name}`));
   return steps;
 }
 
-export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState, compat: IptablesCompat = NO_COMPAT): Step[] {
+export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
   const after = { ...firewallBefore, networks: firewallBefore.networks.filter((n) => n.id !== net.id) };
-  return [{ kind: 'link-del', dev: net.bridge }, ...firewallSteps(firewallBefore, after, `remove network ${net.name}`, compat)];
+  return [{ kind: 'link-del', dev: net.bridge }, ...fw.replace(firewallBefore, after, `remove network ${net.name}`)];
 }
 
 /** The veth pair into the container, its address, and the link up: one network's worth of wiring. */
@@ -107,14 +68,13 @@ export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec
 }
 
 /** A container's namespace with loopback up, one interface per network, and its default route. */
-export function planCreateContainer(netns: string, endpoints: readonly EndpointSpec[]): Step[] {
+export function planCreateContainer(netns: string, endpoints: readonly EndpointSpec[], fw: FirewallDriver): Step[] {
   const steps: Step[] = [
     { kind: 'netns-add', name: netns },
     { kind: 'link-up', ns: netns, dev: 'lo' },
   ];
   // The filters know the ports before they exist, so no frame ever passes unchecked.
-  const ports = portsAddStep(endpoints.map(portOf), `admit ${netns}`);
-  if (ports !== undefined) steps.push(ports);
+  steps.push(...fw.addPorts(endpoints.map(portOf), `admit ${netns}`));
   for (const ep of endpoints) steps.push(...planAttach(netns, ep));
   const route = defaultRouteStep(netns, endpoints);
   if (route !== undefined) steps.push(route);
@@ -125,22 +85,15 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
  * Removing the namespace takes its veth ends with it (and so the host ends): one step, and about
  * ten times faster than deleting each veth (the kernel frees them in one batch).
  */
-export function planRemoveContainer(netns: string, endpoints: readonly EndpointSpec[]): Step[] {
-  const steps: Step[] = [{ kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) }];
-  const ports = portsRemoveStep(endpoints.map(portOf), `forget ${netns}`);
-  if (ports !== undefined) steps.push(ports);
-  return steps;
+export function planRemoveContainer(netns: string, endpoints: readonly EndpointSpec[], fw: FirewallDriver): Step[] {
+  return [{ kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) }, ...fw.removePorts(endpoints.map(portOf), `forget ${netns}`)];
 }
 
 /** Connect: the port is admitted first, then wired. */
-export function planConnect(netns: string, ep: EndpointSpec): Step[] {
-  const ports = portsAddStep([portOf(ep)], `admit ${netns} ${ep.ifName}`);
-  return [...(ports === undefined ? [] : [ports]), ...planAttach(netns, ep)];
+export function planConnect(netns: string, ep: EndpointSpec, fw: FirewallDriver): Step[] {
+  return [...fw.addPorts([portOf(ep)], `admit ${netns} ${ep.ifName}`), ...planAttach(netns, ep)];
 }
 
-export function planDetach(netns: string, ep: EndpointSpec): Step[] {
-  const steps: Step[] = [{ kind: 'link-del', dev: ep.hostIf }];
-  const ports = portsRemoveStep([portOf(ep)], `forget ${netns} ${ep.ifName}`);
-  if (ports !== undefined) steps.push(ports);
-  return steps;
+export function planDetach(netns: string, ep: EndpointSpec, fw: FirewallDriver): Step[] {
+  return [{ kind: 'link-del', dev: ep.hostIf }, ...fw.removePorts([portOf(ep)], `forget ${netns} ${ep.ifName}`)];
 }

@@ -10,6 +10,7 @@
  * thread and inherits its namespace too.)
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { NsnetError } from '../core/errors.js';
 import { koffi } from './libc.js';
 
@@ -61,6 +62,12 @@ function loadLib(): NftLib | null {
     lib = null;
   }
   return lib;
+}
+
+/** True when nftables can be driven at all: libnftables loads, or the nft binary is installed. */
+export function nftUsable(): boolean {
+  if (loadLib() !== null) return true;
+  return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some((p) => existsSync(p));
 }
 
 /** Which backend runNft uses: 'libnftables' or 'nft' (the binary). */

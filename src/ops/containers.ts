@@ -114,7 +114,7 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     const { spec } = addEndpoint(ctx, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
     specs.push(spec);
   });
-  steps.push(...planCreateContainer(name, specs));
+  steps.push(...planCreateContainer(name, specs, ctx.firewall));
   return { container, steps };
 }
 
@@ -174,7 +174,7 @@ async function wireAndLaunch(
       exit = fg.exit;
     }
   } catch (err) {
-    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id)), ctx.runner);
+    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall), ctx.runner);
     ctx.store.tx(() => ctx.store.containers.delete(container.id));
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
@@ -243,7 +243,7 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
 }
 
 function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
-  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id));
+  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall);
 }
 
 /**
@@ -260,7 +260,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
         if (liveState(c).status === 'running' && !opts.force) {
           throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
         }
-        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id));
+        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall);
         if (ctx.dryRun) {
           if (c.pid !== null && liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
           ctx.execute(steps);

@@ -11,6 +11,8 @@ import { renderStep } from '../plan/render.js';
 import type { StepRunner } from '../plan/runner.js';
 import type { Step } from '../plan/steps.js';
 import { openStore, type Store } from '../store/index.js';
+import type { FirewallDriver } from '../firewall/driver.js';
+import { chooseDriverName, driverFor } from './firewall-choice.js';
 
 export const DEFAULT_ROOT = '/var/lib/nsnet';
 
@@ -18,6 +20,8 @@ export interface ContextOptions {
   root?: string | undefined;
   dryRun?: boolean | undefined;
   lockTimeoutMs?: number | undefined;
+  /** --firewall-driver (else NSNET_FIREWALL_DRIVER, else the recorded or detected one). */
+  firewallDriver?: string | undefined;
   /** Told once when another nsnet process holds the lock for more than a second. */
   onLockWait?: (() => void) | undefined;
 }
@@ -31,6 +35,8 @@ export class Context {
   private runnerHandle: StepRunner | undefined;
   private readonly lockTimeoutMs: number;
   private readonly onLockWait: (() => void) | undefined;
+  private readonly requestedDriver: string | undefined;
+  private firewallHandle: FirewallDriver | undefined;
   private lockDepth = 0;
 
   constructor(opts: ContextOptions = {}) {
@@ -38,6 +44,13 @@ export class Context {
     this.dryRun = opts.dryRun ?? false;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);
     this.onLockWait = opts.onLockWait;
+    this.requestedDriver = opts.firewallDriver ?? process.env['NSNET_FIREWALL_DRIVER'];
+  }
+
+  /** The firewall driver for this command (see firewall-choice.ts). */
+  get firewall(): FirewallDriver {
+    this.firewallHandle ??= driverFor(chooseDriverName(this.store, this.requestedDriver));
+    return this.firewallHandle;
   }
 
   get store(): Store {

@@ -17,7 +17,8 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { containerEndpoints, endpointSpec, firewallState, iptablesCompat, networkSpec } from './specs.js';
+import { containerEndpoints, endpointSpec, firewallState, networkSpec } from './specs.js';
+import { DRIVER_SETTING } from './firewall-choice.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -110,7 +111,8 @@ function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { ne
   const before = firewallState(ctx.store);
   const network = decideNetwork(ctx, input, isDefault);
   ctx.store.networks.insert(network);
-  return { network, steps: planCreateNetwork(networkSpec(network), before, iptablesCompat()) };
+  ctx.store.settings.set(DRIVER_SETTING, ctx.firewall.name);
+  return { network, steps: planCreateNetwork(networkSpec(network), before, ctx.firewall) };
 }
 
 export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
@@ -157,7 +159,7 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
           hint: `disconnect them (nsnet network disconnect ${network.name} NAME) or remove them first`,
         });
       }
-      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), iptablesCompat()) };
+      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), ctx.firewall) };
     });
     ctx.execute(steps);
     if (!ctx.dryRun) ctx.store.tx(() => ctx.store.networks.delete(network.id));
@@ -219,7 +221,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       const existing = ctx.store.endpoints.forContainer(container.id);
       const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
       const { endpoint, spec } = addEndpoint(ctx, network, container, nextIfName(existing), opts);
-      const steps = [...networkSteps, ...planConnect(container.name, spec)];
+      const steps = [...networkSteps, ...planConnect(container.name, spec, ctx.firewall)];
       // A container that had only internal networks gets its way out through this one.
       const route = hadWayOut ? undefined : defaultRouteStep(container.name, [spec]);
       if (route !== undefined) steps.push(route);
@@ -239,7 +241,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       if (endpoint === undefined) {
         throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
       }
-      const steps = planDetach(container.name, endpointSpec(network, endpoint));
+      const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall);
       // The default route leaves with the interface that carried it; hand it to the next
       // network that leads outside, as Docker does.
       const specs = containerEndpoints(ctx.store, container.id);

@@ -1,7 +1,8 @@
 /** Records → the specs the planners and the firewall take. */
 import { bridgeMacFor } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/inspect.js';
-import type { EndpointSpec, IptablesCompat, NetworkSpec } from '../engine/plans.js';
+import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
+import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
 import type { FirewallNetwork, FirewallState } from '../firewall/model.js';

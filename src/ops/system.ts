@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
-import { firewallSteps, planRemoveContainer } from '../engine/plans.js';
+import { planRemoveContainer } from '../engine/plans.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { applyAll } from '../plan/executor.js';
 import { renderStep } from '../plan/render.js';
@@ -10,7 +10,8 @@ import type { Step } from '../plan/steps.js';
 import { liveState, remove } from './containers.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
-import { containerEndpoints, firewallState, iptablesCompat } from './specs.js';
+import { containerEndpoints, firewallState } from './specs.js';
+import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
 
@@ -34,7 +35,7 @@ export function reset(ctx: Context): string[] {
     const networks = ctx.store.networks.list();
     const steps: Step[] = [];
     // Namespaces only: the firewall tables go as a whole below.
-    for (const c of containers) steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id))[0]!);
+    for (const c of containers) steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall)[0]!);
     const bridges = new Set(networks.map((n) => n.bridge));
     for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
     // Host veth ends of known containers go with their namespaces; what else matches nsnet's
@@ -43,7 +44,7 @@ export function reset(ctx: Context): string[] {
     for (const name of hostLinks()) {
       if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
     }
-    steps.push(...firewallSteps(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables', iptablesCompat()));
+    steps.push(...ctx.firewall.replace(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
     if (ctx.dryRun) {
       for (const c of containers) if (liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
       ctx.planned.push(...steps.map(renderStep));
@@ -83,6 +84,7 @@ function forgetState(ctx: Context): string[] {
       for (const c of ctx.store.containers.list()) ctx.store.containers.delete(c.id);
       for (const n of ctx.store.networks.list()) ctx.store.networks.delete(n.id);
       for (const j of ctx.store.journal.list()) ctx.store.journal.delete(j.id);
+      ctx.store.settings.delete(DRIVER_SETTING);
     });
   } catch (err) {
     failures.push(`forget records: ${(err as Error).message}`);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
-import { Containers, Endpoints, Journal, Networks } from './repos.js';
+import { Containers, Endpoints, Journal, Networks, Settings } from './repos.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -20,6 +20,7 @@ export interface Store {
   readonly containers: Containers;
   readonly endpoints: Endpoints;
   readonly journal: Journal;
+  readonly settings: Settings;
   /**
    * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
    * write lock up front, so read-then-write sequences (like address allocation) cannot
@@ -102,6 +103,7 @@ function makeStore(db: Database.Database, file: string): Store {
     containers: new Containers(db),
     endpoints: new Endpoints(db),
     journal: new Journal(db),
+    settings: new Settings(db),
     tx<T>(fn: () => T): T {
       try {
         return db.transaction(fn).immediate();

@@ -290,3 +290,20 @@ export class Journal {
     this.db.prepare('DELETE FROM journal WHERE id = ?').run(id);
   }
 }
+
+/** Small host-wide settings, such as the firewall driver the networks were made with. */
+export class Settings {
+  constructor(private readonly db: Database.Database) {}
+
+  get(key: string): string | undefined {
+    return this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  set(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  delete(key: string): void {
+    this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  }
+}

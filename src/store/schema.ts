@@ -59,6 +59,14 @@ export const MIGRATIONS: readonly string[] = [
     created TEXT NOT NULL
   );
   `,
+  // 2: host-wide settings that later commands must not change behind the user's back
+  // (the firewall driver in use).
+  `
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { planCreateContainer, planCreateNetwork, type NetworkSpec } from '../../src/engine/plans.js';
 import { EMPTY_FIREWALL } from '../../src/firewall/model.js';
+import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { applyPlan, PlanError } from '../../src/plan/executor.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { RecordingRunner } from '../../src/plan/runner.js';
+
+const fw = nftablesDriver();
 
 const study: NetworkSpec = {
   id: 'a'.repeat(64),
@@ -25,7 +28,7 @@ const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10
 
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
-    const plan = renderPlan(planCreateNetwork(study, EMPTY_FIREWALL)).split('\n');
+    const plan = renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)).split('\n');
     assert.deepEqual(plan.slice(0, 10), [
       'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
       'ip addr add 10.0.0.254/24 brd + dev br-study',
@@ -57,7 +60,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
 
   test('container create renders as the article veth, address, link and route steps', () => {
     assert.equal(
-      renderPlan(planCreateContainer('red', [red])),
+      renderPlan(planCreateContainer('red', [red], fw)),
       [
         'ip netns add red',
         'ip -n red link set lo up',
@@ -76,9 +79,9 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
 
   test('an internal network gives no default route, no forwarding sysctl and no masquerade', () => {
     const internal = { ...study, internal: true };
-    const container = renderPlan(planCreateContainer('red', [{ ...red, network: internal }]));
+    const container = renderPlan(planCreateContainer('red', [{ ...red, network: internal }], fw));
     assert.doesNotMatch(container, /route add default/);
-    const network = renderPlan(planCreateNetwork(internal, EMPTY_FIREWALL));
+    const network = renderPlan(planCreateNetwork(internal, EMPTY_FIREWALL, fw));
     assert.doesNotMatch(network, /ip_forward|masquerade/);
     assert.match(network, /iifname "br-study" oifname != "br-study" drop/);
     assert.match(network, /oifname "br-study" iifname != "br-study" drop/);
@@ -87,10 +90,10 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('ICC off drops bridge-to-bridge-port traffic; masquerade off routes without NAT', () => {
     const quiet = { ...study, icc: false, masquerade: false, antiSpoofing: false };
     const port = { ...red, network: quiet };
-    const network = renderPlan(planCreateNetwork(quiet, EMPTY_FIREWALL));
+    const network = renderPlan(planCreateNetwork(quiet, EMPTY_FIREWALL, fw));
     assert.match(network, /iifname "br-study" oifname "br-study" drop/);
     assert.doesNotMatch(network, /masquerade|ct state/);
-    const container = renderPlan(planCreateContainer('red', [port]));
+    const container = renderPlan(planCreateContainer('red', [port], fw));
     assert.match(container, /add element bridge nsnet icc_off_ports \{ "nsv000000000001" \}/);
     assert.doesNotMatch(container, /port_addrs/);
   });
@@ -101,21 +104,21 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       planCreateContainer('red', [
         { ...red, network: internal },
         { ...red, ifName: 'eth1', hostIf: 'nsv000000000002' },
-      ]),
+      ], fw),
     );
     assert.match(plan, /ip -n red route add default via 10\.0\.0\.254 dev eth1/);
   });
 
   test('an MTU option reaches both the bridge and the veth pair', () => {
     const jumbo = { ...study, mtu: 9000 };
-    assert.match(renderPlan(planCreateNetwork(jumbo, EMPTY_FIREWALL)), /ip link add br-study address \S+ mtu 9000 type bridge/);
-    assert.match(renderPlan(planCreateContainer('red', [{ ...red, network: jumbo }])), /ip link add nsv000000000001 mtu 9000 master/);
+    assert.match(renderPlan(planCreateNetwork(jumbo, EMPTY_FIREWALL, fw)), /ip link add br-study address \S+ mtu 9000 type bridge/);
+    assert.match(renderPlan(planCreateContainer('red', [{ ...red, network: jumbo }], fw)), /ip link add nsv000000000001 mtu 9000 master/);
   });
 });
 
 describe('executor', () => {
   test('applies in order and undoes the applied steps in reverse when one fails', () => {
-    const steps = planCreateContainer('red', [red]);
+    const steps = planCreateContainer('red', [red], fw);
     const runner = new RecordingRunner((s) => s.kind === 'route-add');
     assert.throws(
       () => applyPlan(steps, runner),
@@ -139,7 +142,7 @@ describe('executor', () => {
 
   test('applies everything when nothing fails', () => {
     const runner = new RecordingRunner();
-    applyPlan(planCreateContainer('red', [red]), runner);
+    applyPlan(planCreateContainer('red', [red], fw), runner);
     assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
     assert.equal(runner.log.length, 7);
   });
