@@ -13,6 +13,7 @@ export interface Machine {
   nft: string;
   iperf3: string;
   date: string;
+  codeMeasured?: string;
 }
 
 export interface Extras {
@@ -266,7 +267,7 @@ function mainCells(rows: Row[]): string[][] {
 
 function renderTable(rows: Row[], targets: Target[], input: Input): string {
   const lines = [
-    `nsnet benchmark — ${input.machine.kernel}, ${input.machine.cpus} CPUs, node ${input.machine.node}, nsnet ${input.machine.nsnetCommit.slice(0, 10)}${input.machine.srcDirty.length ? ' (+uncommitted src changes)' : ''}`,
+    `nsnet benchmark — ${input.machine.kernel}, ${input.machine.cpus} CPUs, node ${input.machine.node}, nsnet ${input.machine.nsnetCommit.slice(0, 10)}${input.machine.codeMeasured?.startsWith('HEAD') ? ' (HEAD, private build)' : input.machine.srcDirty.length ? ' (+uncommitted src changes)' : ''}`,
     'per-container milliseconds; ×floor / ×by-hand = attach median over the same-run floor / by-hand median; growth = last-W/first-W median (W)',
     '',
     pad(mainCells(rows)),
@@ -308,7 +309,8 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
       ['CPUs', `${m.cpus} × ${m.cpuModel}`],
       ['memory', `${m.memGiB} GiB`],
       ['node', m.node],
-      ['nsnet commit', `${m.nsnetCommit}${m.srcDirty.length ? ` + uncommitted changes in src/ (${m.srcDirty.length} files: ${m.srcDirty.map((l) => l.trim()).join(', ')})` : ''}`],
+      ['nsnet commit', m.nsnetCommit],
+      ['code measured', `${m.codeMeasured ?? 'working tree'}${m.srcDirty.length ? ` (src/ had ${m.srcDirty.length} uncommitted changes at the time: ${m.srcDirty.map((l) => l.trim()).join(', ')})` : ''}`],
       ['iproute2', m.iproute2],
       ['nftables', m.nft],
       ['iperf3', m.iperf3],

@@ -7,7 +7,9 @@
  *
  * Env: BENCH_N="1,50,200,1000" (N list), BENCH_METHODS="floor,byhand,cli,lib-kernel,lib-run",
  *      BENCH_CLI_MAX_N (default 200; "none" for no cap) / BENCH_BYHAND_MAX_N (default no cap),
- *      BENCH_IPERF_SECONDS=4, BENCH_QUICK=1 (skip extras).
+ *      BENCH_IPERF_SECONDS=4, BENCH_QUICK=1 (skip extras),
+ *      BENCH_FROM=head (default: measure a private build of the committed HEAD, so concurrent edits
+ *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,8 +22,10 @@ import { createSandbox, type Sandbox } from '../src/kernel/sandbox.js';
 import type { Job } from './worker.js';
 
 const REPO = findRepo();
-const WORKER = path.join(REPO, 'dist', 'bench', 'worker.js');
 const RESULTS = path.join(REPO, 'bench', 'results');
+/** The tree the workers and the CLI run from: a private build of HEAD (see prepareSnapshot). */
+let CODE = REPO;
+const worker = (): string => path.join(CODE, 'dist', 'bench', 'worker.js');
 
 const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -120,14 +124,14 @@ function nextJob(fields: Omit<Job, 'prefix' | 'octet' | 'root' | 'repo'>): Job {
   const id = (jobCounter++).toString(36);
   const root = path.join(tmp!, `root-${id}`);
   fs.mkdirSync(root, { recursive: true });
-  const j: Job = { ...fields, prefix: `${prefix}${id}`, octet, root, repo: REPO };
+  const j: Job = { ...fields, prefix: `${prefix}${id}`, octet, root, repo: CODE };
   octet += 2;
   return j;
 }
 
 /** Run a worker inside the sandbox host namespace; resolves to its JSON. */
 function runWorker<T>(j: Job, opts: { timeoutMs: number; wrap?: string[] } = { timeoutMs: 900_000 }): Promise<T> {
-  const argv = ['--net=/run/netns/' + sandbox!.hostNs, ...(opts.wrap ?? []), process.execPath, WORKER, JSON.stringify(j)];
+  const argv = ['--net=/run/netns/' + sandbox!.hostNs, ...(opts.wrap ?? []), process.execPath, worker(), JSON.stringify(j)];
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     workers.add(child);
@@ -179,6 +183,31 @@ function cmdOut(argv: string[]): string {
   return ((r.stdout ?? '') + (r.stderr ?? '')).trim();
 }
 
+/**
+ * Build HEAD in a private directory (git archive + tsc + bundle, node_modules linked) and run
+ * everything from there: other people rebuilding the shared dist/ mid-run cannot mix versions.
+ */
+function prepareSnapshot(): { code: string; source: string } {
+  if ((process.env['BENCH_FROM'] ?? 'head') === 'worktree') return { code: REPO, source: 'working tree (this dist/)' };
+  const snap = path.join(tmp!, 'code');
+  fs.mkdirSync(snap);
+  const tar = path.join(tmp!, 'head.tar');
+  const run = (argv: string[], cwd = REPO): ReturnType<typeof spawnSync> => spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const a = run(['git', 'archive', '--format=tar', '-o', tar, 'HEAD']);
+  if (a.status !== 0) throw new Error(`git archive: ${String(a.stderr)}`);
+  const x = run(['tar', '-xf', tar, '-C', snap]);
+  if (x.status !== 0) throw new Error(`tar: ${String(x.stderr)}`);
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(snap, 'node_modules'));
+  const t = run([process.execPath, path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(snap, 'tsconfig.json')], snap);
+  if (t.status !== 0) log(`tsc reported errors building HEAD (output is still emitted): ${String(t.stdout).split('\n').slice(0, 3).join(' | ')}`);
+  const b = run([process.execPath, 'scripts/bundle.mjs'], snap);
+  if (b.status !== 0) log(`bundle failed (bin/nsnet falls back to dist/src): ${String(b.stderr).slice(0, 300)}`);
+  for (const f of ['dist/bench/worker.js', 'dist/src/cli/main.js', 'bin/nsnet']) {
+    if (!fs.existsSync(path.join(snap, f))) throw new Error(`building HEAD did not produce ${f}`);
+  }
+  return { code: snap, source: 'HEAD, built privately (git archive + tsc + bundle); uncommitted changes are not measured' };
+}
+
 function machineFacts(): Machine {
   const commit = cmdOut(['git', '-C', REPO, 'rev-parse', 'HEAD']);
   const dirtySrc = cmdOut(['git', '-C', REPO, 'status', '--porcelain', '--', 'src']);
@@ -216,7 +245,7 @@ async function noChildCheck(): Promise<Extras['noChild']> {
 /** Features the benchmark cannot measure yet: looked up in the CLI's help, so a new one is not silently reported as missing. */
 function features(): Extras['features'] {
   const help = (args: string[]): string => {
-    const r = spawnSync(path.join(REPO, 'bin', 'nsnet'), [...args, '--help'], { encoding: 'utf8', env: { ...process.env, NSNET_ROOT: tmp } });
+    const r = spawnSync(path.join(CODE, 'bin', 'nsnet'), [...args, '--help'], { encoding: 'utf8', env: { ...process.env, NSNET_ROOT: tmp } });
     return (r.stdout ?? '') + (r.stderr ?? '');
   };
   const runHelp = help(['run']);
@@ -234,7 +263,6 @@ async function main(): Promise<void> {
     log('needs root (namespaces, bridges); nothing was done');
     process.exit(1);
   }
-  if (!fs.existsSync(WORKER)) throw new Error(`${WORKER} missing: run npm run build first`);
   const t0 = now();
   const ns = envList('BENCH_N', '1,50,200,1000').map(Number).filter((x) => Number.isInteger(x) && x > 0);
   const methods = envList('BENCH_METHODS', METHODS.join(',')).filter((m): m is Method => (METHODS as readonly string[]).includes(m));
@@ -246,9 +274,12 @@ async function main(): Promise<void> {
   const quick = process.env['BENCH_QUICK'] === '1';
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-bench-'));
+  const snapshot = prepareSnapshot();
+  CODE = snapshot.code;
+  log(`code under test: ${snapshot.source}`);
   sandbox = createSandbox(prefix);
   log(`sandbox ${sandbox.hostNs} / ${sandbox.worldNs}, state under ${tmp}; N = ${ns.join(',')}; methods = ${methods.join(',')}`);
-  const machine = machineFacts();
+  const machine = { ...machineFacts(), codeMeasured: snapshot.source };
 
   const runs: WorkerResult[] = [];
   const errors: string[] = [];

@@ -21,6 +21,10 @@ import { KernelRunner } from '../src/plan/kernel-runner.js';
 import type { StepRunner } from '../src/plan/runner.js';
 import type { Step } from '../src/plan/steps.js';
 import { networkSpec } from '../src/ops/specs.js';
+import { nftablesDriver } from '../src/firewall/nftables-driver.js';
+
+// The library attach path measures the nftables driver (the default).
+const fw = nftablesDriver();
 
 export interface Job {
   job: 'attach' | 'connect' | 'iperf' | 'veth-del';
@@ -205,7 +209,7 @@ async function attachJob(): Promise<WorkerResult> {
         case 'lib-kernel': {
           const spec: EndpointSpec = { network: networkSpec(networkRecord!), hostIf, ifName: 'eth0', ip, mac };
           specs[i] = spec;
-          const steps = planCreateContainer(name, [spec]);
+          const steps = planCreateContainer(name, [spec], fw);
           const [first, ...rest] = steps;
           if (first?.kind !== 'netns-add') throw new Error(`planCreateContainer no longer starts with netns-add (${first?.kind})`);
           timing!.apply(first); // untimed in the metric ("netns exists"), kept in the breakdown
@@ -248,7 +252,7 @@ async function attachJob(): Promise<WorkerResult> {
             break;
           case 'lib-kernel': {
             const a = now();
-            applyPlan(planRemoveContainer(name, specs[i] === undefined ? [] : [specs[i]!]), timing!);
+            applyPlan(planRemoveContainer(name, specs[i] === undefined ? [] : [specs[i]!], fw), timing!);
             ms = now() - a;
             break;
           }
@@ -461,20 +465,20 @@ async function vethDelJob(): Promise<Record<string, unknown>> {
           const ip = net.ip(names.length);
           const hostIf = vethNameFor(newId());
           const spec: EndpointSpec = { network: spec0, hostIf, ifName: 'eth0', ip, mac: macFor(intFromIp(ip)) };
-          applyPlan(planCreateContainer(name, [spec]), runner);
+          applyPlan(planCreateContainer(name, [spec], fw), runner);
           let ms: number;
           if (!viaLib) {
             ms = byVeth ? sh(['ip', 'link', 'del', hostIf]).ms : sh(['ip', 'netns', 'del', name]).ms;
           } else {
             const a = now();
-            applyPlan(byVeth ? planDetach(name, spec) : planRemoveContainer(name, [spec]), runner);
+            applyPlan(byVeth ? planDetach(name, spec, fw) : planRemoveContainer(name, [spec], fw), runner);
             ms = now() - a;
           }
           const key = viaLib
             ? byVeth ? 'KernelRunner: link-del (veth)' : 'KernelRunner: netns-del'
             : byVeth ? 'floor: ip link del (veth)' : 'floor: ip netns del';
           out[key]!.push(ms);
-          if (byVeth) applyPlan(planRemoveContainer(name, []), runner);
+          if (byVeth) applyPlan(planRemoveContainer(name, [], fw), runner);
         }
       }
     }
