@@ -14,6 +14,8 @@ export interface Machine {
   iperf3: string;
   date: string;
   codeMeasured?: string;
+  loadAvgStart?: number[];
+  loadAvgEnd?: number[];
 }
 
 export interface Extras {
@@ -23,6 +25,7 @@ export interface Extras {
   iperf?: { gbps: Record<string, number[]>; seconds: number; antiSpoofing: 'built' | 'not built yet' };
   iperfSkipped?: string;
   features?: { ports: boolean; dns: boolean; iptables: boolean };
+  firewall?: Array<{ driver: string; n: number; attachMs: number[]; counts: Record<string, Array<number | null>>; labels: string[] }>;
 }
 
 interface Input {
@@ -180,7 +183,18 @@ export function buildReport(input: Input): { json: unknown; markdown: string; sv
     }
     const later = 'appears in the CLI help, but this benchmark has no measurement for it yet';
     const ft = extras.features;
-    targets.push({ id: 'iptables-rules', target: 'Rule count, iptables driver', measured: ft?.iptables ? later : 'no iptables driver in the CLI', status: ft?.iptables ? 'not measured' : 'not built yet' });
+    const ipt = extras.firewall?.find((x) => x.driver === 'iptables');
+    if (ipt !== undefined) {
+      const c = ipt.counts['iptables'] ?? [];
+      targets.push({
+        id: 'iptables-rules',
+        target: 'Rule count after N equals the count after 1, iptables driver',
+        measured: `iptables rules (-A lines, legacy + nft backends): ${c.map((x) => x ?? '—').join(' → ')} (before network → after 1 → after ${ipt.n}); attach median ${f(medianOf(ipt.attachMs))} ms with this driver`,
+        status: c[1] !== undefined && c[1] === c[2] ? 'pass' : 'miss',
+      });
+    } else {
+      targets.push({ id: 'iptables-rules', target: 'Rule count, iptables driver', measured: ft?.iptables ? later : 'no iptables driver in the CLI', status: ft?.iptables ? 'not measured' : 'not built yet' });
+    }
     targets.push({ id: 'port', target: 'One published port costs ≤ 1 ms more (added and removed)', measured: ft?.ports ? later : 'no port publishing in the CLI (run --help has no --publish)', status: ft?.ports ? 'not measured' : 'not built yet' });
   }
   {
@@ -235,6 +249,8 @@ function summarizeExtras(e: Extras): unknown {
     connect: e.connect === undefined ? undefined : { rssMethod: e.connect.rssMethod, stats: s(e.connect.samples), straceConnect: e.connect.straceConnect },
     vethDel: e.vethDel === undefined ? undefined : s(e.vethDel.samples),
     iperf: e.iperf ?? e.iperfSkipped,
+    features: e.features,
+    firewall: e.firewall?.map((x) => ({ driver: x.driver, n: x.n, counts: x.counts, labels: x.labels, attach: stats(x.attachMs) })),
   };
 }
 
@@ -314,6 +330,7 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
       ['iproute2', m.iproute2],
       ['nftables', m.nft],
       ['iperf3', m.iperf3],
+      ['load average (1, 5, 15 min) at start / end', `${m.loadAvgStart?.join(', ') ?? '—'} / ${m.loadAvgEnd?.join(', ') ?? '—'} (the machine is shared: other sessions' builds and tests run at the same time, so absolute times are noisy; same-run ratios less so)`],
       ['N list', `${input.ns.join(', ')}${Object.keys(input.caps).length ? ` (caps: ${JSON.stringify(input.caps)})` : ''}`],
     ]),
     '',
@@ -335,6 +352,10 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
     out.push(`CLI start-up (${e.connect.samples['node -e 0']?.length ?? 0} runs each, interleaved) and peak RSS (${e.connect.rssMethod}):`, '');
     out.push(mdTable([['command', 'median', 'p95', 'min', 'max'], ...Object.entries(e.connect.samples).map(([k, v]) => { const s = stats(v); return [k, f(s?.median, k.includes('KiB') ? 0 : 1), f(s?.p95, k.includes('KiB') ? 0 : 1), f(s?.min, k.includes('KiB') ? 0 : 1), f(s?.max, k.includes('KiB') ? 0 : 1)]; })]), '');
     if (e.connect.straceConnect) out.push('`strace -f -c` of one `nsnet network connect` (top syscalls by time):', '', '```', e.connect.straceConnect.trim(), '```', '');
+  }
+  if (e.firewall !== undefined && e.firewall.length > 0) {
+    out.push('Firewall rule counts per driver (lib run(), one network; nft = rules in the nsnet tables, iptables = -A lines of iptables-legacy-save + iptables-nft-save):', '');
+    out.push(mdTable([['driver', 'N', 'nft rules: before net → after 1 → after N', 'iptables rules: same', 'attach median ms'], ...e.firewall.map((x) => [x.driver, String(x.n), (x.counts['nft'] ?? []).map((v) => v ?? '—').join(' → '), (x.counts['iptables'] ?? []).map((v) => v ?? '—').join(' → '), f(medianOf(x.attachMs))])]), '');
   }
   if (e.vethDel !== undefined) {
     out.push('Detach by deleting the veth vs deleting the namespace (same run, containers made with KernelRunner, ms):', '');

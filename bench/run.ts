@@ -279,7 +279,7 @@ async function main(): Promise<void> {
   log(`code under test: ${snapshot.source}`);
   sandbox = createSandbox(prefix);
   log(`sandbox ${sandbox.hostNs} / ${sandbox.worldNs}, state under ${tmp}; N = ${ns.join(',')}; methods = ${methods.join(',')}`);
-  const machine = { ...machineFacts(), codeMeasured: snapshot.source };
+  const machine = { ...machineFacts(), codeMeasured: snapshot.source, loadAvgStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
 
   const runs: WorkerResult[] = [];
   const errors: string[] = [];
@@ -319,6 +319,11 @@ async function main(): Promise<void> {
     await attempt('no-child check (strace)', async () => void (extras.noChild = await noChildCheck()));
     await attempt('CLI start-up and RSS', async () => void (extras.connect = await runWorker(nextJob({ job: 'connect', reps: 20 }))));
     await attempt('detach: veth vs namespace', async () => void (extras.vethDel = await runWorker(nextJob({ job: 'veth-del', reps: 30 }))));
+    const fwN = Math.min(200, Math.max(...ns));
+    extras.firewall = [];
+    for (const driver of extras.features?.iptables ? ['nftables', 'iptables'] : ['nftables']) {
+      await attempt(`rule counts, ${driver} driver, N=${fwN}`, async () => void extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN }))));
+    }
     if (fs.existsSync('/usr/bin/iperf3')) {
       const seconds = Number(process.env['BENCH_IPERF_SECONDS'] ?? 4);
       await attempt('iperf3', async () => void (extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds }))));
@@ -328,6 +333,7 @@ async function main(): Promise<void> {
   }
 
   const durationS = (now() - t0) / 1000;
+  machine.loadAvgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const notesFile = path.join(REPO, 'bench', 'what-dominates.md');
   const analysis = fs.existsSync(notesFile) ? ['', fs.readFileSync(notesFile, 'utf8').trim()] : [];
   const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });

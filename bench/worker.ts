@@ -27,7 +27,8 @@ import { nftablesDriver } from '../src/firewall/nftables-driver.js';
 const fw = nftablesDriver();
 
 export interface Job {
-  job: 'attach' | 'connect' | 'iperf' | 'veth-del';
+  job: 'attach' | 'connect' | 'iperf' | 'veth-del' | 'firewall';
+  driver?: string;
   method?: Method;
   n?: number;
   /** Unique short prefix for every name this job makes (namespaces are visible machine-wide). */
@@ -496,6 +497,62 @@ async function vethDelJob(): Promise<Record<string, unknown>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// rule counts per firewall driver
+
+function iptablesRuleCount(): number {
+  let total = 0;
+  for (const tool of ['iptables-legacy-save', 'iptables-nft-save']) {
+    const r = spawnSync(tool, [], { encoding: 'utf8' });
+    if (r.status === 0) total += r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
+  }
+  return total;
+}
+
+async function firewallJob(): Promise<Record<string, unknown>> {
+  const n = job.n ?? 200;
+  const driver = job.driver ?? 'nftables';
+  process.env['NSNET_FIREWALL_DRIVER'] = driver; // read by Context (also by older builds that ignore it)
+  const net = netFor(job.prefix, job.octet, 'f');
+  const ctx = new Context({ root: job.root });
+  const names: string[] = [];
+  const attachMs: number[] = [];
+  const counts: Record<string, Array<number | null>> = { nft: [], iptables: [] };
+  try {
+    counts['nft']!.push(nftRuleCount());
+    counts['iptables']!.push(iptablesRuleCount());
+    nsnetNetwork(ctx, net);
+    for (let i = 0; i < n; i++) {
+      const name = `${job.prefix}f${i}`;
+      const a = now();
+      await run(ctx, { name, networks: [net.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
+      attachMs.push(now() - a);
+      names.push(name);
+      if (i === 0) {
+        counts['nft']!.push(nftRuleCount());
+        counts['iptables']!.push(iptablesRuleCount());
+      }
+    }
+    counts['nft']!.push(nftRuleCount());
+    counts['iptables']!.push(iptablesRuleCount());
+  } finally {
+    for (const name of names) {
+      try {
+        remove(ctx, [name], { force: true });
+      } catch {
+        /* keep going */
+      }
+    }
+    try {
+      removeNetwork(ctx, net.name);
+    } catch {
+      /* not made */
+    }
+    ctx.close();
+  }
+  return { job: 'firewall', driver, n, attachMs, counts, labels: ['before the network', 'after 1 container', `after ${n}`] };
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   let result: unknown;
@@ -511,6 +568,9 @@ async function main(): Promise<void> {
       break;
     case 'veth-del':
       result = await vethDelJob();
+      break;
+    case 'firewall':
+      result = await firewallJob();
       break;
   }
   process.stdout.write(JSON.stringify(result) + '\n');
