@@ -162,7 +162,13 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
       return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), ctx.firewall) };
     });
     ctx.execute(steps);
-    if (!ctx.dryRun) ctx.store.tx(() => ctx.store.networks.delete(network.id));
+    if (!ctx.dryRun) {
+      ctx.store.tx(() => {
+        ctx.store.networks.delete(network.id);
+        // The driver record only guards existing networks against a mix of drivers.
+        if (ctx.store.networks.list().length === 0) ctx.store.settings.delete(DRIVER_SETTING);
+      });
+    }
     return network;
   });
 }
