@@ -85,7 +85,9 @@ function containerInit(unsharePid: number): Started {
     if (first !== undefined && first !== '') {
       const pid = Number(first);
       const startTime = readStartTime(pid);
-      if (startTime !== undefined) return { pid, startTime };
+      // Until it has exec'd, the child is still a copy of unshare; a command that cannot be
+      // executed never gets past that point, and the child exits (status 127).
+      if (startTime !== undefined && commOf(pid) !== 'unshare') return { pid, startTime };
     }
     sleepSync(1);
   }
@@ -106,7 +108,13 @@ export async function launchDetached(spec: LaunchSpec, logPath: string): Promise
     const child = spawnInContainer(spec, ['ignore', log, log], true);
     const pid = await spawned(child);
     child.unref();
-    return containerInit(pid);
+    try {
+      return containerInit(pid);
+    } catch (err) {
+      // unshare reports why the command could not start (e.g. not found) in the log.
+      const said = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('; ');
+      throw said === '' ? err : new NsnetError('PROCESS', `the container process did not start: ${said}`, { cause: err });
+    }
   } finally {
     fs.closeSync(log);
   }
@@ -153,6 +161,14 @@ async function waitChild(child: ChildProcess): Promise<number> {
 }
 
 const os_signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+
+function commOf(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined when there is no such process. */
 export function readStartTime(pid: number): string | undefined {
