@@ -9,6 +9,7 @@ command -v nft >/dev/null || need+=(nftables)          # brings libnftables1, us
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+test -x /bin/busybox || need+=(busybox-static)       # a tiny root filesystem for the --rootfs test
 if ((${#need[@]} > 0)); then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
