@@ -6,21 +6,8 @@
  * DOCKER-FORWARD — and touches nothing else there.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
-
-function onPath(cmd: string): boolean {
-  const dirs = (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-  return dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+import { onPath } from './which.js';
 
 export function iptablesAvailable(): boolean {
   return onPath('iptables') && onPath('iptables-restore');

@@ -2,11 +2,11 @@
  * `nsnet system doctor`: what nsnet depends on in this host (namespace), read-only, each
  * finding with what to do about it.
  */
-import fs from 'node:fs';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
 import { nftBackend, nftOutput } from '../kernel/nft.js';
 import { readSysctl } from '../kernel/sysctl.js';
+import { onPath } from '../kernel/which.js';
 
 export type Level = 'ok' | 'info' | 'warn' | 'error';
 
@@ -15,13 +15,6 @@ export interface Finding {
   level: Level;
   detail: string;
   fix?: string;
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '')
-    .split(':')
-    .concat(['/usr/sbin', '/sbin'])
-    .some((d) => fs.existsSync(`${d}/${cmd}`));
 }
 
 function sysctlOr(key: string): string | undefined {
