@@ -5,8 +5,10 @@
  */
 import { NsnetError } from '../core/errors.js';
 import { DRIVER_NAMES, type DriverName, type FirewallDriver } from '../firewall/driver.js';
+import { iptablesDriver } from '../firewall/iptables-driver.js';
 import { nftablesDriver } from '../firewall/nftables-driver.js';
 import { iptablesAvailable } from '../kernel/iptables.js';
+import { ebtablesSupport, iptablesToolsPresent } from '../kernel/xtables.js';
 import { nftUsable } from '../kernel/nft.js';
 import type { Store } from '../store/index.js';
 import { iptablesCompat } from './specs.js';
@@ -37,7 +39,5 @@ export function chooseDriverName(store: Store, requested: string | undefined): D
 
 export function driverFor(name: DriverName): FirewallDriver {
   if (name === 'nftables') return nftablesDriver(iptablesCompat);
-  throw new NsnetError('INVALID_VALUE', 'the iptables firewall driver is not available in this version of nsnet', {
-    hint: 'install nftables (apt-get install nftables) and use the nftables driver',
-  });
+  return iptablesDriver(() => ({ iptables: iptablesToolsPresent(), ebtables: ebtablesSupport() }));
 }

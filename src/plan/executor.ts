@@ -80,6 +80,10 @@ export function describe(step: Step): string {
       return `update firewall: ${step.summary}`;
     case 'iptables-chain':
       return `update iptables chain ${step.chain}`;
+    case 'xtables-restore':
+      return `update firewall (${step.tool} ${step.table}): ${step.summary}`;
+    case 'ebtables-ports':
+      return `update firewall (ebtables ${step.table}): ${step.summary}`;
   }
 }
 

@@ -5,6 +5,7 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
 import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
+import { applyPortRules, applyXtables } from '../kernel/xtables.js';
 import { sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
@@ -19,6 +20,11 @@ function applyIptablesChain(table: string, from: string, chain: string, rules: r
   }
   iptablesRestoreChain(table, chain, rules);
   iptablesEnsureJump(table, from, chain);
+}
+
+function applyEbtablesPorts(step: Extract<Step, { kind: 'ebtables-ports' }>, op: 'add' | 'remove'): void {
+  const base = { tool: 'ebtables' as const, table: step.table, chains: step.chains, jumps: step.jumps };
+  applyPortRules(base, step.baseRules, step.ifaces, op === 'add' ? step.rules : []);
 }
 
 /**
@@ -83,6 +89,12 @@ export class KernelRunner implements StepRunner {
       case 'iptables-chain':
         applyIptablesChain(step.table, step.from, step.chain, step.rules);
         return;
+      case 'xtables-restore':
+        applyXtables({ tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps, rules: step.rules });
+        return;
+      case 'ebtables-ports':
+        applyEbtablesPorts(step, step.op);
+        return;
     }
   }
 
@@ -119,6 +131,12 @@ export class KernelRunner implements StepRunner {
         return;
       case 'iptables-chain':
         applyIptablesChain(step.table, step.from, step.chain, step.undoRules);
+        return;
+      case 'xtables-restore':
+        applyXtables({ tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps, rules: step.undoRules });
+        return;
+      case 'ebtables-ports':
+        applyEbtablesPorts(step, step.op === 'add' ? 'remove' : 'add');
         return;
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is

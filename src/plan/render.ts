@@ -1,4 +1,4 @@
-import type { Step } from './steps.js';
+import type { Step, XtablesJump, XtablesTool } from './steps.js';
 
 /** `ip` prefix for a step that runs in a named namespace: `ip -n red ...` is `ip netns exec red ip ...`. */
 const ip = (ns: string | undefined): string => (ns === undefined ? 'ip' : `ip -n ${ns}`);
@@ -34,7 +34,53 @@ export function renderStep(step: Step): string {
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
     case 'iptables-chain':
       return renderIptablesChain(step.table, step.from, step.chain, step.rules);
+    case 'xtables-restore':
+      return renderXtablesRestore(step.tool, step.table, step.chains, step.jumps, step.rules);
+    case 'ebtables-ports':
+      return renderEbtablesPorts(step.op, step.table, step.rules);
   }
+}
+
+/** `iptables -w -t nat` / `ebtables -t filter`: the tool as a person would call it on that table. */
+function tool(name: XtablesTool, table: string): string {
+  if (name === 'ebtables') return `ebtables -t ${table}`;
+  return table === 'filter' ? 'iptables -w' : `iptables -w -t ${table}`;
+}
+
+function renderXtablesRestore(
+  name: XtablesTool,
+  table: string,
+  chains: readonly string[],
+  jumps: readonly XtablesJump[],
+  rules: readonly string[] | null,
+): string {
+  const t = tool(name, table);
+  const restore = name === 'iptables' ? 'iptables-restore -w --noflush' : 'ebtables-restore --noflush';
+  const declare = (c: string): string => (name === 'iptables' ? `:${c} - [0:0]` : `:${c} RETURN`);
+  const commit = name === 'iptables' ? ['COMMIT'] : [];
+  if (rules === null) {
+    return [
+      ...jumps.map((j) => `while ${t} -D ${j.from} -j ${j.to} 2>/dev/null; do :; done`),
+      `${restore} <<'EOF'`,
+      `*${table}`,
+      ...chains.map(declare),
+      ...chains.map((c) => `-X ${c}`),
+      ...commit,
+      'EOF',
+    ].join('\n');
+  }
+  // iptables -C checks for a rule; ebtables has no check (its -C changes counters), so grep the save.
+  const ensure = (j: XtablesJump): string =>
+    name === 'iptables'
+      ? `${t} -C ${j.from} -j ${j.to} 2>/dev/null || ${t} -I ${j.from} 1 -j ${j.to}`
+      : `ebtables-save -t ${table} | grep -qxF -- '-A ${j.from} -j ${j.to}' || ${t} -I ${j.from} 1 -j ${j.to}`;
+  return [`${restore} <<'EOF'`, `*${table}`, ...chains.map(declare), ...rules, ...commit, 'EOF', ...jumps.map(ensure)].join('\n');
+}
+
+function renderEbtablesPorts(op: 'add' | 'remove', table: string, rules: readonly string[]): string {
+  const t = tool('ebtables', table);
+  if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
+  return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
 }
 
 function renderIptablesChain(table: string, from: string, chain: string, rules: readonly string[]): string {

@@ -32,6 +32,47 @@ export type Step =
    * nsnet's own iptables chain and the one jump into it; no rules means remove both.
    * `undoRules` restores what was there before (none: remove).
    */
-  | { kind: 'iptables-chain'; table: string; from: string; chain: string; rules: readonly string[]; undoRules: readonly string[] };
+  | { kind: 'iptables-chain'; table: string; from: string; chain: string; rules: readonly string[]; undoRules: readonly string[] }
+  /**
+   * nsnet's own chains in one iptables or ebtables table, in one `*-restore --noflush` run:
+   * declaring the chains (creates or flushes just them), their full rule list (`-A CHAIN ...`
+   * lines), and exactly one jump from each built-in chain in `jumps`. `rules: null` removes the
+   * jumps and the chains (what is already gone is fine). `undoRules` restores what was there
+   * before (null: nothing).
+   */
+  | {
+      kind: 'xtables-restore';
+      tool: XtablesTool;
+      table: string;
+      chains: readonly string[];
+      jumps: readonly XtablesJump[];
+      rules: readonly string[] | null;
+      undoRules: readonly string[] | null;
+      summary: string;
+    }
+  /**
+   * Container ports in nsnet's ebtables chains (the chains of an `xtables-restore` step with
+   * `baseRules` as their fixed rules): `add` puts `rules` in, `remove` takes out every rule of
+   * these interfaces (`-i PORT`), whether or not it is still there. The undo is the opposite.
+   */
+  | {
+      kind: 'ebtables-ports';
+      op: 'add' | 'remove';
+      table: string;
+      chains: readonly string[];
+      jumps: readonly XtablesJump[];
+      baseRules: readonly string[];
+      ifaces: readonly string[];
+      rules: readonly string[];
+      summary: string;
+    };
+
+export type XtablesTool = 'iptables' | 'ebtables';
+
+/** A jump from a built-in chain into one of nsnet's chains. */
+export interface XtablesJump {
+  from: string;
+  to: string;
+}
 
 export type StepKind = Step['kind'];

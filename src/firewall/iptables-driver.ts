@@ -1,0 +1,235 @@
+/**
+ * The iptables driver: the compatibility path for hosts where nftables cannot be used. Same
+ * behaviour as the nftables driver (isolation between networks, internal networks, ICC off,
+ * routed networks, NAT networks closed to routing from outside, anti-spoofing of container
+ * ports), written as chains nsnet owns and one jump into each from a built-in chain:
+ *
+ *   iptables filter  FORWARD     → NSNET-FORWARD   (→ NSNET-ISOLATION)
+ *   iptables nat     POSTROUTING → NSNET-POSTROUTING
+ *   ebtables filter  INPUT       → NSNET-PORTS     (what a container port may send)
+ *   ebtables filter  FORWARD     → NSNET-BRIDGED   (→ NSNET-PORTS, then ICC off)
+ *
+ * nsnet never flushes, reorders or edits another chain or rule: each table is written by one
+ * `*-restore --noflush` run declaring only nsnet's chains (see kernel/xtables.ts). NSNET-FORWARD
+ * is the same chain the nftables driver keeps for coexistence (firewall/iptables-compat.ts): a
+ * host runs one driver at a time (the store records which), and each replaces the chain whole.
+ *
+ * Every iptables rule in nsnet's chains carries `-m comment --comment "nsnet network NAME"`.
+ * ebtables has no comment match: its rules are nsnet's by the chain they are in, and each names
+ * its container port (`-i nsv...`), which is how a port's rules are found and removed.
+ *
+ * Rule growth: iptables rules grow with networks. ebtables rules grow with containers (four per
+ * anti-spoofed port, one per port on an ICC-off network): unlike nftables, ebtables has no sets
+ * keyed by interface. This is the accepted cost of the compatibility driver.
+ *
+ * Which traffic each family sees: traffic the host routes (between networks, to and from the
+ * world) passes iptables FORWARD with the bridges as -i/-o. Traffic between two ports of one
+ * bridge is switched: ebtables FORWARD sees it always, iptables FORWARD only with br_netfilter
+ * (as -i BR -o BR). Frames from a port to the host (the gateway; routed traffic starts there)
+ * pass ebtables INPUT. The rules below hold either way.
+ */
+import { NsnetError } from '../core/errors.js';
+import type { Step, XtablesJump } from '../plan/steps.js';
+import type { FirewallDriver } from './driver.js';
+import { COMPAT_CHAIN, COMPAT_FROM } from './iptables-compat.js';
+import type { FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+
+/** What the driver needs to know about the host (probed lazily by the caller). */
+export interface IptablesHostFacts {
+  /** iptables, iptables-save and iptables-restore are installed. */
+  iptables: boolean;
+  /** ebtables for port rules: the nf_tables variant ('ok'), absent, or the legacy 2.0 one. */
+  ebtables: 'ok' | 'missing' | 'legacy';
+}
+
+export const FORWARD_CHAIN = COMPAT_CHAIN; // NSNET-FORWARD, shared with the nftables driver's compat chain
+export const ISOLATION_CHAIN = 'NSNET-ISOLATION';
+export const POSTROUTING_CHAIN = 'NSNET-POSTROUTING';
+export const PORTS_CHAIN = 'NSNET-PORTS';
+export const BRIDGED_CHAIN = 'NSNET-BRIDGED';
+
+interface TableSpec {
+  tool: 'iptables' | 'ebtables';
+  table: string;
+  chains: readonly string[];
+  jumps: readonly XtablesJump[];
+}
+
+export const FILTER: TableSpec = {
+  tool: 'iptables',
+  table: 'filter',
+  chains: [FORWARD_CHAIN, ISOLATION_CHAIN],
+  jumps: [{ from: COMPAT_FROM, to: FORWARD_CHAIN }],
+};
+export const NAT: TableSpec = { tool: 'iptables', table: 'nat', chains: [POSTROUTING_CHAIN], jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }] };
+export const BRIDGE: TableSpec = {
+  tool: 'ebtables',
+  table: 'filter',
+  chains: [PORTS_CHAIN, BRIDGED_CHAIN],
+  jumps: [
+    { from: 'INPUT', to: PORTS_CHAIN },
+    { from: 'FORWARD', to: BRIDGED_CHAIN },
+  ],
+};
+/** The fixed part of the ebtables chains: switched frames pass the port checks too. */
+export const BRIDGE_BASE_RULES: readonly string[] = [`-A ${BRIDGED_CHAIN} -j ${PORTS_CHAIN}`];
+
+const comment = (n: FirewallNetwork): string => `-m comment --comment "nsnet network ${n.name}"`;
+
+/**
+ * nsnet's filter rules: first every drop (isolation, internal, ICC off, NAT networks closed to
+ * new connections from outside), then the accepts that keep nsnet's traffic flowing when the
+ * FORWARD policy is DROP. All drops come first so that no network's accept can let through
+ * what another network's drop forbids. Null when there are no networks.
+ */
+export function filterRules(networks: readonly FirewallNetwork[]): string[] | null {
+  if (networks.length === 0) return null;
+  const drops: string[] = [];
+  const accepts: string[] = [];
+  const isolation: string[] = [];
+  const fwd = (spec: string, n: FirewallNetwork, target: string): string => `-A ${FORWARD_CHAIN} ${spec} ${comment(n)} -j ${target}`;
+  for (const n of networks) {
+    const br = n.bridge;
+    // Whatever leaves another network's bridge for this one is dropped (Docker's isolation stage 2).
+    isolation.push(`-A ${ISOLATION_CHAIN} -o ${br} ${comment(n)} -j DROP`);
+    if (n.internal) {
+      // No way in or out: only traffic that stays on the bridge (seen here with br_netfilter).
+      drops.push(fwd(`-i ${br} ! -o ${br}`, n, 'DROP'), fwd(`-o ${br} ! -i ${br}`, n, 'DROP'));
+    } else {
+      drops.push(fwd(`-i ${br} ! -o ${br}`, n, ISOLATION_CHAIN));
+    }
+    if (!n.icc) drops.push(fwd(`-i ${br} -o ${br}`, n, 'DROP'));
+    if (!n.internal && n.masquerade) {
+      // A NATed network is not reachable by routing from outside: only replies come in.
+      drops.push(fwd(`-o ${br} ! -i ${br} -m conntrack ! --ctstate RELATED,ESTABLISHED`, n, 'DROP'));
+    }
+    if (n.internal) {
+      accepts.push(fwd(`-i ${br} -o ${br}`, n, 'ACCEPT'));
+    } else {
+      accepts.push(fwd(`-i ${br}`, n, 'ACCEPT'), fwd(`-o ${br}`, n, 'ACCEPT'));
+    }
+  }
+  return [...drops, ...accepts, ...isolation];
+}
+
+/**
+ * Docker's masquerade rule: from the subnet, leaving by any interface but the bridge, so nsnet
+ * need not know which interface is the uplink. Null when no network masquerades (the nat table
+ * is then not touched at all).
+ */
+export function natRules(networks: readonly FirewallNetwork[]): string[] | null {
+  const rules = networks
+    .filter((n) => !n.internal && n.masquerade)
+    .map((n) => `-A ${POSTROUTING_CHAIN} -s ${n.subnet} ! -o ${n.bridge} ${comment(n)} -j MASQUERADE`);
+  return rules.length === 0 ? null : rules;
+}
+
+const needsPortRules = (n: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): boolean => n.antiSpoofing || !n.icc;
+
+/**
+ * A container port's ebtables rules. A container has CAP_NET_ADMIN in its own namespace and can
+ * change its address or MAC: every frame whose source MAC, source address or ARP sender is not
+ * the one nsnet gave that port is dropped on entry, before another container, the host or the
+ * world sees it (INPUT for frames to the host, NSNET-BRIDGED for frames switched to another
+ * port). ICC off: nothing is switched from the port to another port; the host (the gateway) is
+ * reached through INPUT, so it stays reachable.
+ */
+export function portRules(ports: readonly FirewallPort[]): string[] {
+  const rules: string[] = [];
+  for (const p of ports) {
+    const i = `-i ${p.hostIf}`;
+    if (p.network.antiSpoofing) {
+      rules.push(
+        `-A ${PORTS_CHAIN} ${i} -s ! ${p.mac} -j DROP`,
+        `-A ${PORTS_CHAIN} ${i} -p IPv4 --ip-src ! ${p.ip} -j DROP`,
+        `-A ${PORTS_CHAIN} ${i} -p ARP --arp-ip-src ! ${p.ip} -j DROP`,
+        `-A ${PORTS_CHAIN} ${i} -p ARP --arp-mac-src ! ${p.mac} -j DROP`,
+      );
+    }
+    if (!p.network.icc) rules.push(`-A ${BRIDGED_CHAIN} ${i} -j DROP`);
+  }
+  return rules;
+}
+
+/** The ebtables chains' full content for a state; null when no network needs port rules. */
+export function bridgeRules(state: FirewallState): string[] | null {
+  if (!state.networks.some(needsPortRules)) return null;
+  return [...BRIDGE_BASE_RULES, ...portRules(state.ports.filter((p) => needsPortRules(p.network)))];
+}
+
+function ebtablesError(facts: IptablesHostFacts, what: string): NsnetError {
+  const why = facts.ebtables === 'legacy' ? 'the installed ebtables is the legacy one (nsnet needs the nf_tables variant, ebtables-nft)' : 'ebtables is not installed';
+  return new NsnetError('FIREWALL', `${what} needs ebtables (anti-spoofing and ICC off filter bridge ports), but ${why}`, {
+    hint:
+      facts.ebtables === 'legacy'
+        ? 'update-alternatives --set ebtables /usr/sbin/ebtables-nft, or create the network with -o nsnet.bridge.anti_spoofing=false'
+        : 'apt-get install -y ebtables (or iptables, which brings ebtables-nft), or create the network with -o nsnet.bridge.anti_spoofing=false',
+  });
+}
+
+function xtablesStep(spec: TableSpec, rules: readonly string[] | null, undoRules: readonly string[] | null, summary: string): Step {
+  return { kind: 'xtables-restore', ...spec, rules, undoRules, summary };
+}
+
+export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
+  let known: IptablesHostFacts | undefined;
+  const host = (): IptablesHostFacts => (known ??= facts());
+  return {
+    name: 'iptables',
+    replace(before: FirewallState, after: FirewallState, summary: string): Step[] {
+      const f = host();
+      const removing = after.networks.length === 0;
+      if (!removing && !f.iptables) {
+        throw new NsnetError('FIREWALL', 'the iptables firewall driver needs iptables, iptables-save and iptables-restore', {
+          hint: 'apt-get install -y iptables, or use the nftables driver (--firewall-driver nftables)',
+        });
+      }
+      const eb = bridgeRules(after);
+      if (eb !== null && f.ebtables !== 'ok') {
+        const n = after.networks.find(needsPortRules)!;
+        throw ebtablesError(f, `network ${n.name}`);
+      }
+      const steps: Step[] = [];
+      // A table nsnet has nothing in, before or after, is left alone; except when everything is
+      // removed (reset): then each table is cleaned whatever the records say, and a table without
+      // nsnet's chains costs one read.
+      const add = (spec: TableSpec, r: readonly string[] | null, u: readonly string[] | null): void => {
+        if (r === null && u === null && !removing) return;
+        steps.push(xtablesStep(spec, r, u, summary));
+      };
+      if (f.iptables) {
+        add(FILTER, filterRules(after.networks), filterRules(before.networks));
+        add(NAT, natRules(after.networks), natRules(before.networks));
+      }
+      if (f.ebtables === 'ok') add(BRIDGE, eb, bridgeRules(before));
+      return steps;
+    },
+    addPorts(ports: readonly FirewallPort[], summary: string): Step[] {
+      const relevant = ports.filter((p) => needsPortRules(p.network));
+      if (relevant.length === 0) return [];
+      const f = host();
+      if (f.ebtables !== 'ok') throw ebtablesError(f, `container port ${relevant[0]!.hostIf}`);
+      return [portsStep('add', relevant, summary)];
+    },
+    removePorts(ports: readonly FirewallPort[], summary: string): Step[] {
+      const relevant = ports.filter((p) => needsPortRules(p.network));
+      // Without a usable ebtables no port rule can have been made.
+      if (relevant.length === 0 || host().ebtables !== 'ok') return [];
+      return [portsStep('remove', relevant, summary)];
+    },
+  };
+}
+
+function portsStep(op: 'add' | 'remove', ports: readonly FirewallPort[], summary: string): Step {
+  return {
+    kind: 'ebtables-ports',
+    op,
+    table: BRIDGE.table,
+    chains: BRIDGE.chains,
+    jumps: BRIDGE.jumps,
+    baseRules: BRIDGE_BASE_RULES,
+    ifaces: ports.map((p) => p.hostIf),
+    rules: portRules(ports),
+    summary,
+  };
+}

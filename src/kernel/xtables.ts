@@ -1,0 +1,163 @@
+/**
+ * nsnet's own chains in iptables and ebtables, written with `*-restore --noflush`.
+ *
+ * With --noflush a restore run touches only what its script names: declaring a user chain
+ * (`:NAME - [0:0]` / `:NAME RETURN`) creates it or flushes just that chain, and every other
+ * chain, rule and table is left as it was. One run is one transaction for the table (one nft
+ * batch with the nft backends, one table replace with iptables-legacy): it applies whole or not
+ * at all. The jumps from built-in chains are added or deleted in the same run, after reading the
+ * table once (`*-save -t TABLE`), so a jump is never duplicated and an absent one is never
+ * deleted. nsnet's host-wide lock keeps other nsnet processes out between the read and the write.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NsnetError } from '../core/errors.js';
+
+export type XtablesTool = 'iptables' | 'ebtables';
+
+export interface XtablesJump {
+  from: string;
+  to: string;
+}
+
+/** What nsnet wants one table to hold: its chains with these rules and the jumps, or nothing (null). */
+export interface XtablesTarget {
+  tool: XtablesTool;
+  table: string;
+  chains: readonly string[];
+  jumps: readonly XtablesJump[];
+  /** `-A CHAIN ...` lines for nsnet's chains; null removes the jumps and the chains. */
+  rules: readonly string[] | null;
+}
+
+function onPath(cmd: string): boolean {
+  const dirs = (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin']);
+  return dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function run(file: string, args: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(file, args, { encoding: 'utf8', input, maxBuffer: 256 * 1024 * 1024 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: (r.stderr || r.error?.message) ?? '' };
+}
+
+const saveCmd = (tool: XtablesTool): string => `${tool}-save`;
+const restoreCmd = (tool: XtablesTool): string => `${tool}-restore`;
+/** iptables-restore takes -w (wait for the xtables lock); ebtables-restore has no such option. */
+const restoreArgs = (tool: XtablesTool): string[] => (tool === 'iptables' ? ['-w', '--noflush'] : ['--noflush']);
+
+export function iptablesToolsPresent(): boolean {
+  return onPath('iptables') && onPath('iptables-save') && onPath('iptables-restore');
+}
+
+export type EbtablesSupport = 'ok' | 'missing' | 'legacy';
+
+let ebtablesMemo: EbtablesSupport | undefined;
+
+/**
+ * Whether ebtables can hold nsnet's port rules: present, and the nf_tables variant (its
+ * ebtables-restore understands --noflush; the legacy 2.0 one replaces whole tables).
+ */
+export function ebtablesSupport(): EbtablesSupport {
+  if (ebtablesMemo !== undefined) return ebtablesMemo;
+  if (!onPath('ebtables') || !onPath('ebtables-save') || !onPath('ebtables-restore')) return (ebtablesMemo = 'missing');
+  const v = run('ebtables', ['-V']);
+  if (v.status !== 0) return (ebtablesMemo = 'missing');
+  return (ebtablesMemo = /nf_tables/.test(v.stdout + v.stderr) ? 'ok' : 'legacy');
+}
+
+/** One table as `*-save -t TABLE` prints it: chain declarations and `-A` lines. */
+export interface SavedTable {
+  chains: Set<string>;
+  rules: string[];
+}
+
+export function saveTable(tool: XtablesTool, table: string): SavedTable {
+  const r = run(saveCmd(tool), ['-t', table]);
+  if (r.status !== 0) throw new NsnetError('FIREWALL', `${saveCmd(tool)} -t ${table}: ${r.stderr.trim()}`);
+  const chains = new Set<string>();
+  const rules: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    if (line.startsWith(':')) chains.add(line.slice(1).split(' ')[0] ?? '');
+    else if (line.startsWith('-A ')) rules.push(line);
+  }
+  return { chains, rules };
+}
+
+const jumpLine = (j: XtablesJump): string => `-A ${j.from} -j ${j.to}`;
+
+/**
+ * The restore script that takes the table from `saved` to `target`; empty when there is nothing
+ * to do (removing what is not there must not create a table: with the nft backends, naming a
+ * table in a restore script creates it).
+ */
+export function restoreScript(target: XtablesTarget, saved: SavedTable): string {
+  const lines: string[] = [];
+  const jumpCount = (j: XtablesJump): number => saved.rules.filter((l) => l === jumpLine(j)).length;
+  const declare = (c: string): string => (target.tool === 'iptables' ? `:${c} - [0:0]` : `:${c} RETURN`);
+  if (target.rules === null) {
+    for (const j of target.jumps) for (let i = jumpCount(j); i > 0; i--) lines.push(`-D ${j.from} -j ${j.to}`);
+    const present = target.chains.filter((c) => saved.chains.has(c));
+    // Flush all of them first: one may jump to another, and a referenced chain cannot go.
+    lines.push(...present.map(declare), ...present.map((c) => `-X ${c}`));
+  } else {
+    lines.push(...target.chains.map(declare), ...target.rules);
+    for (const j of target.jumps) {
+      const n = jumpCount(j);
+      if (n === 0) lines.push(`-I ${j.from} 1 -j ${j.to}`);
+      // Extra copies of nsnet's own jump (a crash between two tools): keep one.
+      for (let i = n; i > 1; i--) lines.push(`-D ${j.from} -j ${j.to}`);
+    }
+  }
+  if (lines.length === 0) return '';
+  return [`*${target.table}`, ...lines, ...(target.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+}
+
+export function runRestore(tool: XtablesTool, script: string): void {
+  if (script === '') return;
+  const r = run(restoreCmd(tool), restoreArgs(tool), script);
+  if (r.status !== 0) {
+    throw new NsnetError('FIREWALL', `${restoreCmd(tool)} ${restoreArgs(tool).join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
+  }
+}
+
+/** Make one table hold exactly `target` (nsnet's part of it), in one restore run. */
+export function applyXtables(target: XtablesTarget): void {
+  runRestore(target.tool, restoreScript(target, saveTable(target.tool, target.table)));
+}
+
+/** The `-i IF` of a rule line, if any (as ebtables-save prints it: `-A CHAIN ... -i IF ...`). */
+export function ruleInterface(line: string): string | undefined {
+  const words = line.split(' ');
+  const i = words.indexOf('-i');
+  return i < 0 ? undefined : words[i + 1];
+}
+
+/**
+ * Port rules (ebtables): the rules of nsnet's chains that mention one of `ifaces` as `-i` are
+ * replaced by `add` (nothing, to remove). Whatever was or was not there before, the chain ends up
+ * with exactly these rules for those ports, so a removal is idempotent and a repeated add does
+ * not duplicate. Chains and jumps are (re)made too when missing.
+ */
+export function applyPortRules(base: Omit<XtablesTarget, 'rules'>, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
+  const saved = saveTable(base.tool, base.table);
+  const ours = new Set(base.chains);
+  const drop = new Set(ifaces);
+  const keep = saved.rules.filter((l) => {
+    const chain = l.split(' ')[1] ?? '';
+    if (!ours.has(chain)) return false;
+    const i = ruleInterface(l);
+    return i !== undefined && !drop.has(i);
+  });
+  const rules = [...baseRules, ...keep, ...add];
+  // Only ever make the chains when there is something to hold (a removal after a reset is a no-op).
+  if (!base.chains.some((c) => saved.chains.has(c)) && add.length === 0) return;
+  runRestore(base.tool, restoreScript({ ...base, rules }, saved));
+}
