@@ -10,9 +10,8 @@
  * deleted. nsnet's host-wide lock keeps other nsnet processes out between the read and the write.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
+import { onPath } from './which.js';
 
 export type XtablesTool = 'iptables' | 'ebtables';
 
@@ -29,18 +28,6 @@ export interface XtablesTarget {
   jumps: readonly XtablesJump[];
   /** `-A CHAIN ...` lines for nsnet's chains; null removes the jumps and the chains. */
   rules: readonly string[] | null;
-}
-
-function onPath(cmd: string): boolean {
-  const dirs = (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-  return dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function run(file: string, args: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
