@@ -129,22 +129,39 @@ export function ruleInterface(line: string): string | undefined {
 
 /**
  * Port rules (ebtables): the rules of nsnet's chains that mention one of `ifaces` as `-i` are
- * replaced by `add` (nothing, to remove). Whatever was or was not there before, the chain ends up
+ * replaced by `add` (nothing, to remove). Whatever was or was not there before, the chains end up
  * with exactly these rules for those ports, so a removal is idempotent and a repeated add does
- * not duplicate. Chains and jumps are (re)made too when missing.
+ * not duplicate. When the chains are there (the usual case) only the changed rules are sent
+ * (`-D` of the saved lines, `-A` of the new ones), so the cost does not grow with the number of
+ * ports; when they are missing or lack their fixed rules, the chains and jumps are written whole.
+ * Empty when there is nothing to do.
  */
-export function applyPortRules(base: Omit<XtablesTarget, 'rules'>, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
-  const saved = saveTable(base.tool, base.table);
+export function portScript(
+  base: Omit<XtablesTarget, 'rules'>,
+  baseRules: readonly string[],
+  saved: SavedTable,
+  ifaces: readonly string[],
+  add: readonly string[],
+): string {
   const ours = new Set(base.chains);
   const drop = new Set(ifaces);
-  const keep = saved.rules.filter((l) => {
-    const chain = l.split(' ')[1] ?? '';
-    if (!ours.has(chain)) return false;
-    const i = ruleInterface(l);
-    return i !== undefined && !drop.has(i);
-  });
-  const rules = [...baseRules, ...keep, ...add];
-  // Only ever make the chains when there is something to hold (a removal after a reset is a no-op).
-  if (!base.chains.some((c) => saved.chains.has(c)) && add.length === 0) return;
-  runRestore(base.tool, restoreScript({ ...base, rules }, saved));
+  const inOurs = saved.rules.filter((l) => ours.has(l.split(' ')[1] ?? ''));
+  const isPortRule = (l: string): boolean => ruleInterface(l) !== undefined;
+  const stale = inOurs.filter((l) => isPortRule(l) && drop.has(ruleInterface(l)!));
+  const intact = base.chains.every((c) => saved.chains.has(c)) && baseRules.every((r) => saved.rules.includes(r));
+  if (!intact) {
+    // Only ever make the chains when there is something to hold (a removal after a reset is a no-op).
+    if (add.length === 0 && !base.chains.some((c) => saved.chains.has(c))) return '';
+    const keep = inOurs.filter((l) => isPortRule(l) && !drop.has(ruleInterface(l)!));
+    return restoreScript({ ...base, rules: [...baseRules, ...keep, ...add] }, saved);
+  }
+  const lines = [...stale.map((l) => l.replace(/^-A /, '-D ')), ...add];
+  const jumps = base.jumps.filter((j) => !saved.rules.includes(`-A ${j.from} -j ${j.to}`));
+  lines.push(...jumps.map((j) => `-I ${j.from} 1 -j ${j.to}`));
+  if (lines.length === 0) return '';
+  return [`*${base.table}`, ...lines, ...(base.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+}
+
+export function applyPortRules(base: Omit<XtablesTarget, 'rules'>, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
+  runRestore(base.tool, portScript(base, baseRules, saveTable(base.tool, base.table), ifaces, add));
 }

@@ -4,7 +4,7 @@ import { NsnetError } from '../../src/core/errors.js';
 import { planCreateContainer, planCreateNetwork, planRemoveContainer, type EndpointSpec, type NetworkSpec } from '../../src/engine/plans.js';
 import { iptablesDriver, type IptablesHostFacts } from '../../src/firewall/iptables-driver.js';
 import { EMPTY_FIREWALL, type FirewallState } from '../../src/firewall/model.js';
-import { restoreScript, ruleInterface, type SavedTable, type XtablesTarget } from '../../src/kernel/xtables.js';
+import { portScript, restoreScript, ruleInterface, type SavedTable, type XtablesTarget } from '../../src/kernel/xtables.js';
 import { renderPlan } from '../../src/plan/render.js';
 import type { Step } from '../../src/plan/steps.js';
 
@@ -245,5 +245,45 @@ describe('xtables restore scripts (what the kernel runner sends, after reading t
     assert.equal(ruleInterface('-A NSNET-PORTS -s ! 02:42:0a:00:00:01 -i nsv1 -j DROP'), 'nsv1');
     assert.equal(ruleInterface('-A NSNET-PORTS -i nsv2 -p IPv4 --ip-src ! 10.0.0.1 -j DROP'), 'nsv2');
     assert.equal(ruleInterface('-A NSNET-BRIDGED -j NSNET-PORTS'), undefined);
+  });
+});
+
+describe('ebtables port scripts (only the changed rules when the chains are intact)', () => {
+  const base = {
+    tool: 'ebtables' as const,
+    table: 'filter',
+    chains: ['NSNET-PORTS', 'NSNET-BRIDGED'],
+    jumps: [
+      { from: 'INPUT', to: 'NSNET-PORTS' },
+      { from: 'FORWARD', to: 'NSNET-BRIDGED' },
+    ],
+  };
+  const baseRules = ['-A NSNET-BRIDGED -j NSNET-PORTS'];
+  const p1 = '-A NSNET-PORTS -s ! 02:42:0a:00:00:01 -i nsv1 -j DROP';
+  const p2 = '-A NSNET-PORTS -s ! 02:42:0a:00:00:02 -i nsv2 -j DROP';
+  const intact: SavedTable = {
+    chains: new Set(['INPUT', 'FORWARD', 'OUTPUT', 'NSNET-PORTS', 'NSNET-BRIDGED']),
+    rules: ['-A INPUT -j NSNET-PORTS', '-A FORWARD -j NSNET-BRIDGED', '-A FORWARD -p IPv6 -j DROP', ...baseRules, p1],
+  };
+  const empty: SavedTable = { chains: new Set(['INPUT', 'FORWARD', 'OUTPUT']), rules: ['-A FORWARD -p IPv6 -j DROP'] };
+
+  test('add appends; a repeated add replaces the port rules instead of duplicating them', () => {
+    assert.equal(portScript(base, baseRules, intact, ['nsv2'], [p2]), ['*filter', p2, ''].join('\n'));
+    assert.equal(portScript(base, baseRules, intact, ['nsv1'], [p1]), ['*filter', p1.replace('-A', '-D'), p1, ''].join('\n'));
+  });
+
+  test('remove deletes the saved lines of that port, and is a no-op when they are gone', () => {
+    assert.equal(portScript(base, baseRules, intact, ['nsv1'], []), ['*filter', p1.replace('-A', '-D'), ''].join('\n'));
+    assert.equal(portScript(base, baseRules, intact, ['nsv9'], []), '');
+    assert.equal(portScript(base, baseRules, empty, ['nsv1'], []), '', 'no chains: nothing to remove, and no table made');
+  });
+
+  test('missing chains are written whole with their jumps; foreign rules are never named', () => {
+    const script = portScript(base, baseRules, empty, ['nsv2'], [p2]);
+    assert.equal(
+      script,
+      ['*filter', ':NSNET-PORTS RETURN', ':NSNET-BRIDGED RETURN', ...baseRules, p2, '-I INPUT 1 -j NSNET-PORTS', '-I FORWARD 1 -j NSNET-BRIDGED', ''].join('\n'),
+    );
+    assert.doesNotMatch(script, /IPv6/);
   });
 });
