@@ -52,8 +52,12 @@ async function cleanup(sb: Sandbox | undefined): Promise<void> {
 }
 
 const TCP_PORT = 7000;
-/** A container's command: a TCP server answering "ok" on 7000; "listening" in its log once up. */
-const TCP_SERVER = `require('net').createServer((s) => s.end('ok')).listen(${TCP_PORT}, '0.0.0.0', () => console.log('listening'))`;
+/**
+ * A container's command: a TCP server answering "ok" on 7000; "listening" in its log once up. A
+ * client that resets the connection must not crash it (an unhandled socket 'error' would kill the
+ * container's init, and with it every process in its PID namespace).
+ */
+const TCP_SERVER = `require('net').createServer((s) => { s.on('error', () => {}); s.end('ok'); }).listen(${TCP_PORT}, '0.0.0.0', () => console.log('listening'))`;
 
 /**
  * Probe script (node -e PROBE JSON): for each target {ip, port?} ping once and, when a port is
@@ -206,7 +210,7 @@ async function worldListener(sb: Sandbox, script: string): Promise<WorldListener
 const worldTcp = (sb: Sandbox, port: number): Promise<WorldListener> =>
   worldListener(
     sb,
-    `require('net').createServer((s) => { console.log('conn ' + s.remoteAddress); s.end('ok'); }).listen(${port}, '0.0.0.0', () => console.log('listening'))`,
+    `require('net').createServer((s) => { s.on('error', () => {}); console.log('conn ' + s.remoteAddress); s.end('ok'); }).listen(${port}, '0.0.0.0', () => console.log('listening'))`,
   );
 
 /** UDP listener on port: prints "<source address> <payload>" per datagram. */
@@ -261,6 +265,10 @@ function assertNoResidue(sb: Sandbox, expectedTables: readonly string[]): void {
   assert.deepEqual(netns, [], 'container namespaces left');
 }
 
+/**
+ * One suite at a time, each in its own sandbox. (Running them side by side was slower on a
+ * two-CPU machine: nearly all the time is node start-ups and nsnet's lock.)
+ */
 describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: false }, () => {
   // ---------------------------------------------------------------------------------------------
   // 1. Reachability matrix
@@ -577,6 +585,9 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
       victimLog: string[];
       worldLines: string[];
       arpUnusedFromHost: boolean;
+      /** Packets the sandbox host received with a forged source address / the forged MAC. */
+      hostSawForgedIp: number;
+      hostSawForgedMac: number;
       attackerIp: string;
       otherIp: string;
       unused: string;
@@ -603,6 +614,10 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
       const attackerIp = a[attacker]![n]!;
       const otherIp = a[other]![n]!;
       const unused = subnet.replace(/0\/24$/, '200');
+      const forgedMac = antiSpoofing ? '02:42:de:ad:be:ef' : '02:42:de:ad:be:f0';
+      // The host's own capture: counters in the sandbox host, before anything else sees a packet.
+      ok(sb.inHost(['nft', 'add', 'rule', 'inet', 'fwcapture', 'pre', 'ip', 'saddr', `{ ${otherIp}, ${unused} }`, 'counter', 'comment', `"${tag}-ip"`]));
+      ok(sb.inHost(['nft', 'add', 'rule', 'inet', 'fwcapture', 'pre', 'ether', 'saddr', forgedMac, 'counter', 'comment', `"${tag}-mac"`]));
 
       // The attacker's own traffic flows (and primes its neighbour entries).
       await sendUdp(sb, attacker, attackerIp, victimIp, UDP_PORT, `${tag}-own`);
@@ -613,15 +628,25 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
       await sendUdp(sb, attacker, otherIp, victimIp, UDP_PORT, `${tag}-forged-other`);
       await sendUdp(sb, attacker, unused, victimIp, UDP_PORT, `${tag}-forged-unused`);
       await sendUdp(sb, attacker, unused, WORLD_IP, WORLD_UDP_PORT, `${tag}-forged-world`);
+      // Its own address still works while it holds the forged ones.
+      await sendUdp(sb, attacker, attackerIp, victimIp, UDP_PORT, `${tag}-own-again`);
       // ARP: only the attacker holds `unused`; its answer to the host must not get through.
       const arp = (await probeFromHost(sb, [{ ip: unused, retry: !antiSpoofing }])).get(unused)?.ping ?? false;
       // Forged MAC, own address.
-      ok(await sb.nsnet(['exec', attacker, 'ip', 'link', 'set', 'eth0', 'address', '02:42:de:ad:be:ef']), 'attacker changes its MAC');
+      ok(await sb.nsnet(['exec', attacker, 'ip', 'link', 'set', 'eth0', 'address', forgedMac]), 'attacker changes its MAC');
       await sendUdp(sb, attacker, attackerIp, victimIp, UDP_PORT, `${tag}-forged-mac`);
       await sendUdp(sb, attacker, attackerIp, WORLD_IP, WORLD_UDP_PORT, `${tag}-forged-mac-world`);
       await sleep(300);
       const log = ok(await sb.nsnet(['logs', victim])).stdout;
+      const capture = ok(sb.inHost(['nft', 'list', 'chain', 'inet', 'fwcapture', 'pre'])).stdout;
+      const counted = (c: string): number => {
+        const m = new RegExp(`counter packets (\\d+) bytes \\d+ comment "${c}"`).exec(capture);
+        assert.ok(m, `no counter ${c} in\n${capture}`);
+        return Number(m[1]);
+      };
       return {
+        hostSawForgedIp: counted(`${tag}-ip`),
+        hostSawForgedMac: counted(`${tag}-mac`),
         victimLog: [...new Set(log.split('\n').filter((l) => l && l !== 'listening'))].sort(),
         worldLines: [...new Set(world!.lines.filter((l) => l.split(' ')[1]?.startsWith(`${tag}-`)))].sort(),
         arpUnusedFromHost: arp,
@@ -645,12 +670,18 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
 
     it('runs the same attack on a default network and on one with nsnet.bridge.anti_spoofing=false', async () => {
       world = await worldListener(sb, UDP_LISTENER(WORLD_UDP_PORT));
+      ok(
+        sb.inHost(['nft', '-f', '-'], {
+          input: 'table inet fwcapture {\n\tchain pre {\n\t\ttype filter hook prerouting priority -300; policy accept;\n\t}\n}\n',
+        }),
+        'host capture table',
+      );
       [on, off] = await Promise.all([attack('on', '10.88.0.0/24', true), attack('off', '10.90.0.0/24', false)]);
     });
 
     it("default network: the victim gets the attacker's own datagram and none of the forged ones", () => {
       assert.ok(on, 'attack ran');
-      assert.deepEqual(on.victimLog, [`${on.attackerIp} on-own`]);
+      assert.deepEqual(on.victimLog, [`${on.attackerIp} on-own`, `${on.attackerIp} on-own-again`]);
     });
 
     it('default network: the world sees only the own datagram (masqueraded), nothing forged', () => {
@@ -663,11 +694,17 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
       assert.equal(on.arpUnusedFromHost, false, `the host got a ping reply from ${on.unused}, held only by the attacker`);
     });
 
+    it('default network: the sandbox host never receives a packet with a forged address or MAC', () => {
+      assert.ok(on, 'attack ran');
+      assert.deepEqual({ forgedIp: on.hostSawForgedIp, forgedMac: on.hostSawForgedMac }, { forgedIp: 0, forgedMac: 0 });
+    });
+
     it('control (anti-spoofing off): the same forged datagrams and the ARP answer DO get through', () => {
       assert.ok(off, 'attack ran');
       assert.deepEqual(off.victimLog, [
         `${off.attackerIp} off-forged-mac`,
         `${off.attackerIp} off-own`,
+        `${off.attackerIp} off-own-again`,
         `${off.otherIp} off-forged-other`,
         `${off.unused} off-forged-unused`,
       ].sort());
@@ -677,6 +714,7 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
         `${HOST_UPLINK_IP} off-own-world`,
       ]);
       assert.equal(off.arpUnusedFromHost, true);
+      assert.ok(off.hostSawForgedIp > 0 && off.hostSawForgedMac > 0, `host capture: ${JSON.stringify(off)}`);
     });
   });
 
