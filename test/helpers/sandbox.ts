@@ -384,6 +384,45 @@ export function liveSandboxesOfOtherProcesses(): RegistryEntry[] {
   return out;
 }
 
+/**
+ * Clean up after test processes that died without cleaning up (killed, crashed, interrupted CI):
+ * their registry entry names the namespaces and state directory they owned. Processes are found
+ * through namespaces that are still mounted, so their inodes cannot have been reused.
+ */
+export function sweepAbandonedSandboxes(): string[] {
+  const swept: string[] = [];
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(REGISTRY_PREFIX) && f.endsWith('.json'));
+  } catch {
+    return swept;
+  }
+  for (const f of files) {
+    const file = path.join(os.tmpdir(), f);
+    let e: RegistryEntry;
+    try {
+      e = JSON.parse(fs.readFileSync(file, 'utf8')) as RegistryEntry;
+    } catch {
+      continue;
+    }
+    if (pidStartTime(e.pid) === e.start) continue; // its owner still runs
+    const names = netnsEntries(e.nsPrefix).filter((n) => mountPoints().includes(path.join(NETNS_DIR, n)));
+    const inodes = new Set(names.map((n) => netnsInode(n)).filter((i): i is number => i !== undefined));
+    for (const pid of pidsInNetns(inodes)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    for (const n of netnsEntries(e.nsPrefix)) runSync(['ip', 'netns', 'del', n]);
+    fs.rmSync(e.root, { recursive: true, force: true });
+    fs.rmSync(file, { force: true });
+    swept.push(e.nsPrefix);
+  }
+  return swept;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The sandbox
 
@@ -657,6 +696,7 @@ class SandboxImpl implements Sandbox {
  * "nst" + 4 random hex + tag, e.g. containers `${sb.prefix}red`, bridges `${sb.prefix}br`.
  */
 export async function createSandbox(tag: string): Promise<Sandbox> {
+  sweepAbandonedSandboxes();
   const sb = new SandboxImpl(tag);
   try {
     sb.setup();
