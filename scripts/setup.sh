@@ -9,6 +9,9 @@ command -v nft >/dev/null || need+=(nftables)          # brings libnftables1, us
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+# The iptables firewall driver: iptables-restore for its chains, ebtables(-nft) for container
+# ports; Debian's iptables package brings both (its ebtables package is the legacy one).
+{ command -v iptables-restore && command -v ebtables-restore; } >/dev/null || need+=(iptables)
 test -x /bin/busybox || need+=(busybox-static)       # a tiny root filesystem for the --rootfs test
 if ((${#need[@]} > 0)); then
   echo "setup: installing ${need[*]}"

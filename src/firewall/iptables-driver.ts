@@ -157,13 +157,13 @@ export function bridgeRules(state: FirewallState): string[] | null {
   return [...BRIDGE_BASE_RULES, ...portRules(state.ports.filter((p) => needsPortRules(p.network)))];
 }
 
-function ebtablesError(facts: IptablesHostFacts, what: string): NsnetError {
+function ebtablesError(facts: IptablesHostFacts, what: string, net: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): NsnetError {
   const why = facts.ebtables === 'legacy' ? 'the installed ebtables is the legacy one (nsnet needs the nf_tables variant, ebtables-nft)' : 'ebtables is not installed';
-  return new NsnetError('FIREWALL', `${what} needs ebtables (anti-spoofing and ICC off filter bridge ports), but ${why}`, {
-    hint:
-      facts.ebtables === 'legacy'
-        ? 'update-alternatives --set ebtables /usr/sbin/ebtables-nft, or create the network with -o nsnet.bridge.anti_spoofing=false'
-        : 'apt-get install -y ebtables (or iptables, which brings ebtables-nft), or create the network with -o nsnet.bridge.anti_spoofing=false',
+  const needs = [net.antiSpoofing ? 'anti-spoofing' : '', net.icc ? '' : 'ICC off'].filter(Boolean).join(' and ');
+  const without = [net.antiSpoofing ? '-o nsnet.bridge.anti_spoofing=false' : '', net.icc ? '' : 'without -o com.docker.network.bridge.enable_icc=false'].filter(Boolean).join(' ');
+  const fix = facts.ebtables === 'legacy' ? 'update-alternatives --set ebtables /usr/sbin/ebtables-nft' : "apt-get install -y iptables (Debian's iptables package brings ebtables-nft)";
+  return new NsnetError('FIREWALL', `${what} needs ebtables (${needs} filter bridge ports), but ${why}`, {
+    hint: `${fix}, or create the network ${without}`,
   });
 }
 
@@ -187,7 +187,7 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       const eb = bridgeRules(after);
       if (eb !== null && f.ebtables !== 'ok') {
         const n = after.networks.find(needsPortRules)!;
-        throw ebtablesError(f, `network ${n.name}`);
+        throw ebtablesError(f, `network ${n.name}`, n);
       }
       const steps: Step[] = [];
       // A table nsnet has nothing in, before or after, is left alone; except when everything is
@@ -208,7 +208,7 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       const relevant = ports.filter((p) => needsPortRules(p.network));
       if (relevant.length === 0) return [];
       const f = host();
-      if (f.ebtables !== 'ok') throw ebtablesError(f, `container port ${relevant[0]!.hostIf}`);
+      if (f.ebtables !== 'ok') throw ebtablesError(f, `container port ${relevant[0]!.hostIf}`, relevant[0]!.network);
       return [portsStep('add', relevant, summary)];
     },
     removePorts(ports: readonly FirewallPort[], summary: string): Step[] {
