@@ -25,6 +25,8 @@ export interface Extras {
   iperf?: { gbps: Record<string, number[]>; seconds: number; antiSpoofing: 'built' | 'not built yet' };
   iperfSkipped?: string;
   features?: { ports: boolean; dns: boolean; iptables: boolean };
+  /** Drivers the CLI names but the library refuses ("not available in this version"). */
+  driverUnavailable?: Record<string, string>;
   firewall?: Array<{ driver: string; n: number; attachMs: number[]; counts: Record<string, Array<number | null>>; labels: string[] }>;
 }
 
@@ -192,6 +194,8 @@ export function buildReport(input: Input): { json: unknown; markdown: string; sv
         measured: `iptables rules (-A lines, legacy + nft backends): ${c.map((x) => x ?? '—').join(' → ')} (before network → after 1 → after ${ipt.n}); attach median ${f(medianOf(ipt.attachMs))} ms with this driver`,
         status: c[1] !== undefined && c[1] === c[2] ? 'pass' : 'miss',
       });
+    } else if (extras.driverUnavailable?.['iptables'] !== undefined) {
+      targets.push({ id: 'iptables-rules', target: 'Rule count, iptables driver', measured: `--firewall-driver accepts the name, but the library says: "${extras.driverUnavailable['iptables']}"`, status: 'not built yet' });
     } else {
       targets.push({ id: 'iptables-rules', target: 'Rule count, iptables driver', measured: ft?.iptables ? later : 'no iptables driver in the CLI', status: ft?.iptables ? 'not measured' : 'not built yet' });
     }

@@ -322,7 +322,15 @@ async function main(): Promise<void> {
     const fwN = Math.min(200, Math.max(...ns));
     extras.firewall = [];
     for (const driver of extras.features?.iptables ? ['nftables', 'iptables'] : ['nftables']) {
-      await attempt(`rule counts, ${driver} driver, N=${fwN}`, async () => void extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN }))));
+      await attempt(`rule counts, ${driver} driver, N=${fwN}`, async () => {
+        try {
+          extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN })));
+        } catch (err) {
+          const m = /not available[^\n]*/.exec((err as Error).message);
+          if (m === null) throw err;
+          extras.driverUnavailable = { ...extras.driverUnavailable, [driver]: m[0] };
+        }
+      });
     }
     if (fs.existsSync('/usr/bin/iperf3')) {
       const seconds = Number(process.env['BENCH_IPERF_SECONDS'] ?? 4);
