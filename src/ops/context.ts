@@ -119,7 +119,11 @@ export class Context {
       this.planned.push(...steps.map(renderStep));
       return;
     }
-    applyPlan(steps, this.runner);
+    try {
+      applyPlan(steps, this.runner);
+    } finally {
+      this.runner.releaseNamespaces?.();
+    }
   }
 
   /** A line for --dry-run output that is not a step (the process nsnet would start). */

@@ -4,6 +4,8 @@ import type { Step } from './steps.js';
 export interface StepRunner {
   apply(step: Step): void;
   undo(step: Step): void;
+  /** A plan is finished: drop per-namespace resources (sockets) it opened. */
+  releaseNamespaces?(): void;
   close(): void;
 }
 

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
 import { Containers, Endpoints, Journal, Networks, Settings } from './repos.js';
 import { isSqliteError } from './rows.js';
@@ -37,6 +38,13 @@ export interface StoreOptions {
 
 const DB_FILE = 'nsnet.db';
 
+/** Loaded on first use: commands that never open the store (--help, --version) skip its cost. */
+let sqlite: typeof Database | undefined;
+function loadSqlite(): typeof Database {
+  sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return sqlite;
+}
+
 export function openStore(root: string, opts: StoreOptions = {}): Store {
   const file = path.join(root, DB_FILE);
   try {
@@ -47,7 +55,7 @@ export function openStore(root: string, opts: StoreOptions = {}): Store {
   const existed = fs.existsSync(file);
   let db: Database.Database | undefined;
   try {
-    db = new Database(file);
+    db = new (loadSqlite())(file);
     if (!existed) fs.chmodSync(file, 0o600);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     // Reading the header first makes a non-database file fail here, before anything is written.
@@ -60,6 +68,9 @@ export function openStore(root: string, opts: StoreOptions = {}): Store {
       );
     }
     db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL is still crash-safe for the database (a power loss may drop the last
+    // commits, never corrupt it) and saves an fsync per transaction.
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     if (version < SCHEMA_VERSION) migrate(db, file);
     return makeStore(db, file);
