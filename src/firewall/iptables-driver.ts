@@ -6,8 +6,8 @@
  *
  *   iptables filter  FORWARD     → NSNET-FORWARD   (→ NSNET-ISOLATION)
  *   iptables nat     POSTROUTING → NSNET-POSTROUTING
- *   ebtables filter  INPUT       → NSNET-PORTS     (what a container port may send)
- *   ebtables filter  FORWARD     → NSNET-BRIDGED   (→ NSNET-PORTS, then ICC off)
+ *   ebtables nat     PREROUTING  → NSNET-PORTS     (what a container port may send)
+ *   ebtables filter  FORWARD     → NSNET-BRIDGED   (ICC off: nothing switched between ports)
  *
  * nsnet never flushes, reorders or edits another chain or rule: each table is written by one
  * `*-restore --noflush` run declaring only nsnet's chains (see kernel/xtables.ts). NSNET-FORWARD
@@ -27,6 +27,11 @@
  * bridge is switched: ebtables FORWARD sees it always, iptables FORWARD only with br_netfilter
  * (as -i BR -o BR). Frames from a port to the host (the gateway; routed traffic starts there)
  * pass ebtables INPUT. The rules below hold either way.
+ *
+ * Anti-spoofing sits in the ebtables nat table's PREROUTING (priority -300), the first thing a
+ * frame from a port meets: with br_netfilter the bridge hands IPv4 frames to the IP prerouting
+ * hooks (conntrack, other tools' raw/mangle rules) before the ebtables filter chains run, and a
+ * forged packet must not even reach those. (nat chains may DROP; libvirt's nwfilter does the same.)
  */
 import { NsnetError } from '../core/errors.js';
 import type { Step, XtablesJump } from '../plan/steps.js';
@@ -62,17 +67,10 @@ export const FILTER: TableSpec = {
   jumps: [{ from: COMPAT_FROM, to: FORWARD_CHAIN }],
 };
 export const NAT: TableSpec = { tool: 'iptables', table: 'nat', chains: [POSTROUTING_CHAIN], jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }] };
-export const BRIDGE: TableSpec = {
-  tool: 'ebtables',
-  table: 'filter',
-  chains: [PORTS_CHAIN, BRIDGED_CHAIN],
-  jumps: [
-    { from: 'INPUT', to: PORTS_CHAIN },
-    { from: 'FORWARD', to: BRIDGED_CHAIN },
-  ],
-};
-/** The fixed part of the ebtables chains: switched frames pass the port checks too. */
-export const BRIDGE_BASE_RULES: readonly string[] = [`-A ${BRIDGED_CHAIN} -j ${PORTS_CHAIN}`];
+/** Anti-spoofing: every frame from a container port, before anything else sees it. */
+export const PORTS: TableSpec = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
+/** ICC off: frames switched from a port to another port of its bridge. */
+export const BRIDGED: TableSpec = { tool: 'ebtables', table: 'filter', chains: [BRIDGED_CHAIN], jumps: [{ from: 'FORWARD', to: BRIDGED_CHAIN }] };
 
 const comment = (n: FirewallNetwork): string => `-m comment --comment "nsnet network ${n.name}"`;
 
@@ -127,34 +125,36 @@ export function natRules(networks: readonly FirewallNetwork[]): string[] | null 
 const needsPortRules = (n: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): boolean => n.antiSpoofing || !n.icc;
 
 /**
- * A container port's ebtables rules. A container has CAP_NET_ADMIN in its own namespace and can
- * change its address or MAC: every frame whose source MAC, source address or ARP sender is not
- * the one nsnet gave that port is dropped on entry, before another container, the host or the
- * world sees it (INPUT for frames to the host, NSNET-BRIDGED for frames switched to another
- * port). ICC off: nothing is switched from the port to another port; the host (the gateway) is
- * reached through INPUT, so it stays reachable.
+ * A container port's anti-spoofing rules. A container has CAP_NET_ADMIN in its own namespace and
+ * can change its address or MAC: every frame whose source MAC, source address or ARP sender is
+ * not the one nsnet gave that port is dropped on entry, before another container, the host or
+ * the world sees it.
  */
-export function portRules(ports: readonly FirewallPort[]): string[] {
-  const rules: string[] = [];
-  for (const p of ports) {
-    const i = `-i ${p.hostIf}`;
-    if (p.network.antiSpoofing) {
-      rules.push(
-        `-A ${PORTS_CHAIN} ${i} -s ! ${p.mac} -j DROP`,
-        `-A ${PORTS_CHAIN} ${i} -p IPv4 --ip-src ! ${p.ip} -j DROP`,
-        `-A ${PORTS_CHAIN} ${i} -p ARP --arp-ip-src ! ${p.ip} -j DROP`,
-        `-A ${PORTS_CHAIN} ${i} -p ARP --arp-mac-src ! ${p.mac} -j DROP`,
-      );
-    }
-    if (!p.network.icc) rules.push(`-A ${BRIDGED_CHAIN} ${i} -j DROP`);
-  }
-  return rules;
+export function spoofRules(ports: readonly FirewallPort[]): string[] {
+  return ports
+    .filter((p) => p.network.antiSpoofing)
+    .flatMap((p) => [
+      `-A ${PORTS_CHAIN} -i ${p.hostIf} -s ! ${p.mac} -j DROP`,
+      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p IPv4 --ip-src ! ${p.ip} -j DROP`,
+      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p ARP --arp-ip-src ! ${p.ip} -j DROP`,
+      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p ARP --arp-mac-src ! ${p.mac} -j DROP`,
+    ]);
 }
 
-/** The ebtables chains' full content for a state; null when no network needs port rules. */
-export function bridgeRules(state: FirewallState): string[] | null {
-  if (!state.networks.some(needsPortRules)) return null;
-  return [...BRIDGE_BASE_RULES, ...portRules(state.ports.filter((p) => needsPortRules(p.network)))];
+/**
+ * ICC off: nothing is switched from the port to another port. The host (the gateway) is reached
+ * through the bridge's INPUT, not FORWARD, so it stays reachable, and so does the world.
+ */
+export function iccRules(ports: readonly FirewallPort[]): string[] {
+  return ports.filter((p) => !p.network.icc).map((p) => `-A ${BRIDGED_CHAIN} -i ${p.hostIf} -j DROP`);
+}
+
+/** Full content of nsnet's ebtables chains for a state; null when no network needs them. */
+export function spoofTable(state: FirewallState): string[] | null {
+  return state.networks.some((n) => n.antiSpoofing) ? spoofRules(state.ports) : null;
+}
+export function iccTable(state: FirewallState): string[] | null {
+  return state.networks.some((n) => !n.icc) ? iccRules(state.ports) : null;
 }
 
 function ebtablesError(facts: IptablesHostFacts, what: string, net: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): NsnetError {
@@ -184,8 +184,7 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
           hint: 'apt-get install -y iptables, or use the nftables driver (--firewall-driver nftables)',
         });
       }
-      const eb = bridgeRules(after);
-      if (eb !== null && f.ebtables !== 'ok') {
+      if (after.networks.some(needsPortRules) && f.ebtables !== 'ok') {
         const n = after.networks.find(needsPortRules)!;
         throw ebtablesError(f, `network ${n.name}`, n);
       }
@@ -201,7 +200,10 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
         add(FILTER, filterRules(after.networks), filterRules(before.networks));
         add(NAT, natRules(after.networks), natRules(before.networks));
       }
-      if (f.ebtables === 'ok') add(BRIDGE, eb, bridgeRules(before));
+      if (f.ebtables === 'ok') {
+        add(PORTS, spoofTable(after), spoofTable(before));
+        add(BRIDGED, iccTable(after), iccTable(before));
+      }
       return steps;
     },
     addPorts(ports: readonly FirewallPort[], summary: string): Step[] {
@@ -209,27 +211,27 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       if (relevant.length === 0) return [];
       const f = host();
       if (f.ebtables !== 'ok') throw ebtablesError(f, `container port ${relevant[0]!.hostIf}`, relevant[0]!.network);
-      return [portsStep('add', relevant, summary)];
+      return portSteps('add', relevant, summary);
     },
     removePorts(ports: readonly FirewallPort[], summary: string): Step[] {
       const relevant = ports.filter((p) => needsPortRules(p.network));
       // Without a usable ebtables no port rule can have been made.
       if (relevant.length === 0 || host().ebtables !== 'ok') return [];
-      return [portsStep('remove', relevant, summary)];
+      return portSteps('remove', relevant, summary);
     },
   };
 }
 
-function portsStep(op: 'add' | 'remove', ports: readonly FirewallPort[], summary: string): Step {
-  return {
-    kind: 'ebtables-ports',
-    op,
-    table: BRIDGE.table,
-    chains: BRIDGE.chains,
-    jumps: BRIDGE.jumps,
-    baseRules: BRIDGE_BASE_RULES,
-    ifaces: ports.map((p) => p.hostIf),
-    rules: portRules(ports),
-    summary,
-  };
+/** One step per ebtables table that has rules for these ports (most networks: only nat). */
+function portSteps(op: 'add' | 'remove', ports: readonly FirewallPort[], summary: string): Step[] {
+  const steps: Step[] = [];
+  for (const [spec, rules] of [
+    [PORTS, spoofRules(ports)],
+    [BRIDGED, iccRules(ports)],
+  ] as const) {
+    if (rules.length === 0) continue;
+    const ifaces = [...new Set(rules.map((r) => r.split(' ')[3]!))];
+    steps.push({ kind: 'ebtables-ports', op, table: spec.table, chains: spec.chains, jumps: spec.jumps, baseRules: [], ifaces, rules, summary });
+  }
+  return steps;
 }

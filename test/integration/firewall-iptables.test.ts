@@ -8,7 +8,7 @@
  * 203.0.113.8); nothing here touches the machine's own network namespace: every iptables and
  * ebtables command runs inside the sandbox host (sb.inHost). Before nsnet runs, the sandbox host
  * gets foreign rules in every table nsnet uses — a FOREIGN chain with a rule and a jump in the
- * filter and nat tables, a foreign ebtables rule — and a FORWARD policy of DROP (as Docker leaves
+ * filter and nat tables, a foreign rule in the ebtables filter and nat tables — and a FORWARD policy of DROP (as Docker leaves
  * it). They must read the same after every nsnet command, and `iptables-save`/`ebtables-save`
  * must equal the first reading after the reset. (With the nf_tables backends a table that did not
  * exist before nsnet stays behind with empty built-in chains, as after any iptables user; the
@@ -44,6 +44,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const TCP_PORT = 7000;
 const TCP_SERVER = `require('net').createServer((s) => s.end('ok')).listen(${TCP_PORT}, '0.0.0.0', () => console.log('listening'))`;
 const UDP_PORT = 9000;
+/** Per network: the two attacks run at once, and each capture must count only its own. */
+const FORGED_MAC = { a: '02:42:de:ad:be:0a', o: '02:42:de:ad:be:0f' } as const;
 const UDP_LISTENER = (port: number): string =>
   `const d = require('dgram').createSocket('udp4'); d.on('message', (m, r) => console.log(r.address + ' ' + m)); d.bind(${port}, '0.0.0.0', () => console.log('listening'))`;
 
@@ -173,6 +175,7 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
       ['iptables', '-w', '-t', 'nat', '-A', 'FOREIGN', '-d', '192.0.2.1', '-j', 'RETURN'],
       ['iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'FOREIGN'],
       ['ebtables', '-t', 'filter', '-A', 'FORWARD', '-p', 'IPv6', '-j', 'DROP'],
+      ['ebtables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'IPv6', '-j', 'ACCEPT'],
     ]) {
       ok(sb.inHost(argv), argv.join(' '));
     }
@@ -228,7 +231,7 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
     const save = saves();
     assert.match(save, /^-A FORWARD -j NSNET-FORWARD$/m);
     assert.match(save, /^-A POSTROUTING -j NSNET-POSTROUTING$/m);
-    assert.match(save, /^-A INPUT -j NSNET-PORTS$/m);
+    assert.match(save, /^-A PREROUTING -j NSNET-PORTS$/m);
     assert.equal(save.split('\n').filter((l) => / -m comment --comment "nsnet network /.test(l)).length > 0, true);
     for (const l of save.split('\n').filter((x) => /^-A NSNET-(FORWARD|ISOLATION|POSTROUTING) /.test(x))) {
       assert.match(l, /-m comment --comment "nsnet network /, `every nsnet iptables rule names its network: ${l}`);
@@ -292,6 +295,10 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
       // Another container's address (on the control network, a spare one: it has no third container).
       const other = net === 'a' ? addr['a1']! : '10.74.0.250';
       const unused = `10.7${net === 'a' ? 1 : 4}.0.200`;
+      // The host's own capture, before anything else there sees a packet (br_netfilter hands
+      // bridged IPv4 to the IP prerouting hooks): forged packets must not get even that far.
+      ok(sb.inHost(['nft', 'add', 'rule', 'inet', 'fwcapture', 'pre', 'ip', 'saddr', `{ ${other}, ${unused} }`, 'counter', 'comment', `"${net}-ip"`]));
+      ok(sb.inHost(['nft', 'add', 'rule', 'inet', 'fwcapture', 'pre', 'ether', 'saddr', FORGED_MAC[net], 'counter', 'comment', `"${net}-mac"`]));
       const send = async (src: string, msg: string): Promise<void> => {
         ok(await sb.nsnet(['exec', x, 'node', '-e', SEND, src, victim, String(UDP_PORT), msg]), `send ${msg}`);
       };
@@ -300,15 +307,26 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
       ok(await sb.nsnet(['exec', x, 'ip', 'addr', 'add', `${unused}/32`, 'dev', 'eth0']));
       await send(other, `${net}-forged-other`);
       await send(unused, `${net}-forged-unused`);
-      ok(await sb.nsnet(['exec', x, 'ip', 'link', 'set', 'eth0', 'address', '02:42:de:ad:be:ef']), 'attacker changes its MAC');
+      ok(await sb.nsnet(['exec', x, 'ip', 'link', 'set', 'eth0', 'address', FORGED_MAC[net]]), 'attacker changes its MAC');
       await send(own, `${net}-forged-mac`);
       await sleep(300);
       const log = ok(await sb.nsnet(['logs', `${p}${net}v`])).stdout;
-      return [...new Set(log.split('\n').filter((l) => l && l !== 'listening').map((l) => l.split(' ')[1]!))].sort();
+      const capture = ok(sb.inHost(['nft', 'list', 'chain', 'inet', 'fwcapture', 'pre'])).stdout;
+      const seen = ['ip', 'mac'].map((k) => `host saw forged ${k}: ${Number(new RegExp(`packets (\\d+) .*"${net}-${k}"`).exec(capture)?.[1] ?? -1) > 0}`);
+      return [...new Set(log.split('\n').filter((l) => l && l !== 'listening').map((l) => l.split(' ')[1]!)), ...seen].sort();
     };
+    ok(
+      sb.inHost(['nft', '-f', '-'], { input: 'table inet fwcapture {\n\tchain pre {\n\t\ttype filter hook prerouting priority -300; policy accept;\n\t}\n}\n' }),
+      'host capture table',
+    );
     const [on, off] = await Promise.all([outcome('a'), outcome('o')]);
-    assert.deepEqual(on, ['a-own'], 'anti-spoofing on: only the attacker own datagram arrives');
-    assert.deepEqual(off, ['o-forged-mac', 'o-forged-other', 'o-forged-unused', 'o-own'], 'control: everything arrives');
+    ok(sb.inHost(['nft', 'delete', 'table', 'inet', 'fwcapture']));
+    assert.deepEqual(on, ['a-own', 'host saw forged ip: false', 'host saw forged mac: false'], 'anti-spoofing on: only the attacker own datagram arrives');
+    assert.deepEqual(
+      off,
+      ['host saw forged ip: true', 'host saw forged mac: true', 'o-forged-mac', 'o-forged-other', 'o-forged-unused', 'o-own'],
+      'control: everything arrives',
+    );
   });
 
   it('ports come and go (rm, disconnect, connect) with the foreign rules untouched; measures a port add', async () => {

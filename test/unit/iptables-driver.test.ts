@@ -84,10 +84,8 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         'EOF',
         'iptables -w -t nat -C POSTROUTING -j NSNET-POSTROUTING 2>/dev/null || iptables -w -t nat -I POSTROUTING 1 -j NSNET-POSTROUTING',
         "ebtables-restore --noflush <<'EOF'",
-        '*filter',
+        '*nat',
         ':NSNET-PORTS RETURN',
-        ':NSNET-BRIDGED RETURN',
-        '-A NSNET-BRIDGED -j NSNET-PORTS',
         '-A NSNET-PORTS -i nsvs00000000001 -s ! 02:42:0a:00:00:01 -j DROP',
         '-A NSNET-PORTS -i nsvs00000000001 -p IPv4 --ip-src ! 10.0.0.1 -j DROP',
         '-A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-ip-src ! 10.0.0.1 -j DROP',
@@ -96,9 +94,13 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-A NSNET-PORTS -i nsvl00000000002 -p IPv4 --ip-src ! 10.1.0.2 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -p ARP --arp-ip-src ! 10.1.0.2 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -p ARP --arp-mac-src ! 02:42:0a:01:00:02 -j DROP',
+        'EOF',
+        "ebtables-save -t nat | grep -qxF -- '-A PREROUTING -j NSNET-PORTS' || ebtables -t nat -I PREROUTING 1 -j NSNET-PORTS",
+        "ebtables-restore --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-BRIDGED RETURN',
         '-A NSNET-BRIDGED -i nsvl00000000002 -j DROP',
         'EOF',
-        "ebtables-save -t filter | grep -qxF -- '-A INPUT -j NSNET-PORTS' || ebtables -t filter -I INPUT 1 -j NSNET-PORTS",
         "ebtables-save -t filter | grep -qxF -- '-A FORWARD -j NSNET-BRIDGED' || ebtables -t filter -I FORWARD 1 -j NSNET-BRIDGED",
       ].join('\n'),
     );
@@ -125,13 +127,16 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-X NSNET-POSTROUTING',
         'COMMIT',
         'EOF',
-        'while ebtables -t filter -D INPUT -j NSNET-PORTS 2>/dev/null; do :; done',
+        'while ebtables -t nat -D PREROUTING -j NSNET-PORTS 2>/dev/null; do :; done',
+        "ebtables-restore --noflush <<'EOF'",
+        '*nat',
+        ':NSNET-PORTS RETURN',
+        '-X NSNET-PORTS',
+        'EOF',
         'while ebtables -t filter -D FORWARD -j NSNET-BRIDGED 2>/dev/null; do :; done',
         "ebtables-restore --noflush <<'EOF'",
         '*filter',
-        ':NSNET-PORTS RETURN',
         ':NSNET-BRIDGED RETURN',
-        '-X NSNET-PORTS',
         '-X NSNET-BRIDGED',
         'EOF',
       ].join('\n'),
@@ -148,7 +153,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'ebtables filter null'],
+      ['iptables filter null', 'iptables nat null', 'ebtables nat null', 'ebtables filter null'],
     );
   });
 
@@ -165,19 +170,19 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     assert.deepEqual(plan.slice(0, 6), [
       'ip netns add red',
       'ip -n red link set lo up',
-      'ebtables -t filter -A NSNET-PORTS -i nsvs00000000001 -s ! 02:42:0a:00:00:01 -j DROP',
-      'ebtables -t filter -A NSNET-PORTS -i nsvs00000000001 -p IPv4 --ip-src ! 10.0.0.1 -j DROP',
-      'ebtables -t filter -A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-ip-src ! 10.0.0.1 -j DROP',
-      'ebtables -t filter -A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-mac-src ! 02:42:0a:00:00:01 -j DROP',
+      'ebtables -t nat -A NSNET-PORTS -i nsvs00000000001 -s ! 02:42:0a:00:00:01 -j DROP',
+      'ebtables -t nat -A NSNET-PORTS -i nsvs00000000001 -p IPv4 --ip-src ! 10.0.0.1 -j DROP',
+      'ebtables -t nat -A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-ip-src ! 10.0.0.1 -j DROP',
+      'ebtables -t nat -A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-mac-src ! 02:42:0a:00:00:01 -j DROP',
     ]);
     assert.equal(
       renderPlan(planRemoveContainer('blue', [blue], fw)),
       [
         'ip netns del blue',
-        'ebtables -t filter -D NSNET-PORTS -i nsvl00000000002 -s ! 02:42:0a:01:00:02 -j DROP 2>/dev/null || true',
-        'ebtables -t filter -D NSNET-PORTS -i nsvl00000000002 -p IPv4 --ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
-        'ebtables -t filter -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
-        'ebtables -t filter -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-mac-src ! 02:42:0a:01:00:02 -j DROP 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -s ! 02:42:0a:01:00:02 -j DROP 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p IPv4 --ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-mac-src ! 02:42:0a:01:00:02 -j DROP 2>/dev/null || true',
         'ebtables -t filter -D NSNET-BRIDGED -i nsvl00000000002 -j DROP 2>/dev/null || true',
       ].join('\n'),
     );
