@@ -39,6 +39,7 @@ export function contextFor(cmd: Command, needsKernel = true): Context {
     dryRun,
     firewallDriver: opts.firewallDriver,
     onLockWait: () => process.stderr.write('nsnet: waiting for another nsnet command to finish...\n'),
+    onRecover: (line) => process.stderr.write(`nsnet: ${line}\n`),
   });
 }
 

@@ -19,9 +19,11 @@ import {
   type Started,
 } from '../kernel/process.js';
 import { applyAll } from '../plan/executor.js';
+import { faultPoint } from '../plan/faults.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord } from '../store/index.js';
 import type { Context } from './context.js';
+import * as journal from './journal.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
 import { containerEndpoints } from './specs.js';
 
@@ -71,6 +73,7 @@ function generatedName(id: string): string {
 interface Prepared {
   container: ContainerRecord;
   steps: Step[];
+  journalId: number;
 }
 
 /** Inside a decide(): the container's records, its addresses and the steps that wire it. */
@@ -105,9 +108,11 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
   ctx.store.containers.insert(container);
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
+  const madeNetworks: string[] = [];
   const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
   refs.forEach((ref, i) => {
     const { network, steps: networkSteps } = resolveNetworkForUse(ctx, ref);
+    if (networkSteps.length > 0) madeNetworks.push(network.id);
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
@@ -115,7 +120,9 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     specs.push(spec);
   });
   steps.push(...planCreateContainer(name, specs, ctx.firewall));
-  return { container, steps };
+  const forget = { containers: [id], networks: madeNetworks };
+  const journalId = journal.begin(ctx, 'run', { mode: 'rollback', steps, forget, killIn: [name], dirs: [logDir] });
+  return { container, steps, journalId };
 }
 
 export interface RunResult {
@@ -135,8 +142,8 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
   const release = ctx.lock();
   let launched: { container: ContainerRecord; exit: Promise<number> | undefined };
   try {
-    const { container, steps } = ctx.decide(() => prepareRun(ctx, input));
-    launched = { container, ...(await wireAndLaunch(ctx, container, steps, input.detach)) };
+    const { container, steps, journalId } = ctx.decide(() => prepareRun(ctx, input));
+    launched = { container, ...(await wireAndLaunch(ctx, container, steps, input.detach, journalId)) };
   } finally {
     release();
   }
@@ -160,8 +167,9 @@ async function wireAndLaunch(
   container: ContainerRecord,
   steps: Step[],
   detach: boolean,
+  journalId: number,
 ): Promise<{ exit: Promise<number> | undefined }> {
-  applyOrForget(ctx, steps, () => ctx.store.containers.delete(container.id));
+  applyOrForget(ctx, steps, () => ctx.store.containers.delete(container.id), journalId);
   let started: Started;
   let exit: Promise<number> | undefined;
   try {
@@ -173,14 +181,15 @@ async function wireAndLaunch(
       started = fg.started;
       exit = fg.exit;
     }
+    faultPoint();
   } catch (err) {
     const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall), ctx.runner);
-    ctx.store.tx(() => ctx.store.containers.delete(container.id));
+    journal.end(ctx, journalId, () => ctx.store.containers.delete(container.id));
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
   }
   const update = { status: 'running' as const, pid: started.pid, pidStart: started.startTime, startedAt: new Date().toISOString(), exitCode: null };
-  ctx.store.tx(() => ctx.store.containers.update(container.id, update));
+  journal.end(ctx, journalId, () => ctx.store.containers.update(container.id, update));
   Object.assign(container, update);
   // Wrapped: an async function returning a bare promise would wait for it.
   return { exit };
@@ -232,7 +241,8 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
     } else {
       const release = ctx.lock();
       try {
-        await wireAndLaunch(ctx, c, steps, true);
+        const journalId = ctx.store.tx(() => journal.begin(ctx, 'start', { mode: 'rollback', steps, forget: {}, killIn: [c.name] }));
+        await wireAndLaunch(ctx, c, steps, true, journalId);
       } finally {
         release();
       }
@@ -266,10 +276,16 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
           ctx.execute(steps);
           return;
         }
+        const intent = { mode: 'finish' as const, steps, forget: { containers: [c.id] }, killIn: [c.name], dirs: [path.dirname(c.logPath)] };
+        const journalId = ctx.store.tx(() => journal.begin(ctx, 'rm', intent));
         stopContainer(ctx, c, 0);
+        faultPoint();
         const problems = applyAll(steps, ctx.runner);
-        if (problems.length > 0) throw new NsnetError('KERNEL', `remove ${c.name}: ${problems.join('; ')}`);
-        ctx.store.tx(() => ctx.store.containers.delete(c.id));
+        if (problems.length > 0) {
+          journal.end(ctx, journalId);
+          throw new NsnetError('KERNEL', `remove ${c.name}: ${problems.join('; ')}`);
+        }
+        journal.end(ctx, journalId, () => ctx.store.containers.delete(c.id));
         fs.rmSync(path.dirname(c.logPath), { recursive: true, force: true });
         removed.push(c.name);
       });

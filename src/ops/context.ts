@@ -13,6 +13,7 @@ import type { Step } from '../plan/steps.js';
 import { openStore, type Store } from '../store/index.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { chooseDriverName, driverFor } from './firewall-choice.js';
+import { recover } from './journal.js';
 
 export const DEFAULT_ROOT = '/var/lib/nsnet';
 
@@ -24,6 +25,8 @@ export interface ContextOptions {
   firewallDriver?: string | undefined;
   /** Told once when another nsnet process holds the lock for more than a second. */
   onLockWait?: (() => void) | undefined;
+  /** Told what crash recovery did (one line per interrupted operation it recovered). */
+  onRecover?: ((line: string) => void) | undefined;
 }
 
 export class Context {
@@ -37,6 +40,7 @@ export class Context {
   private readonly onLockWait: (() => void) | undefined;
   private readonly requestedDriver: string | undefined;
   private firewallHandle: FirewallDriver | undefined;
+  private readonly onRecover: ((line: string) => void) | undefined;
   private lockDepth = 0;
 
   constructor(opts: ContextOptions = {}) {
@@ -45,6 +49,7 @@ export class Context {
     this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);
     this.onLockWait = opts.onLockWait;
     this.requestedDriver = opts.firewallDriver ?? process.env['NSNET_FIREWALL_DRIVER'];
+    this.onRecover = opts.onRecover;
   }
 
   /** The firewall driver for this command (see firewall-choice.ts). */
@@ -54,7 +59,11 @@ export class Context {
   }
 
   get store(): Store {
-    this.storeHandle ??= openStore(this.root);
+    if (this.storeHandle === undefined) {
+      this.storeHandle = openStore(this.root);
+      // A command that reads without the lock (ps, inspect, ls) still shows recovered state.
+      if (this.lockDepth === 0) this.recoverIfIdle();
+    }
     return this.storeHandle;
   }
 
@@ -73,13 +82,16 @@ export class Context {
    * Re-entrant within one process: nested operations (run creating the default network) share it.
    */
   lock(): () => void {
+    return this.acquire(this.lockTimeoutMs, this.onLockWait);
+  }
+
+  private acquire(timeoutMs: number, onWait: (() => void) | undefined): () => void {
     if (this.lockDepth++ > 0) return () => void this.lockDepth--;
-    this.store; // creates the state directory the lock file lives in
     try {
-      const lock = acquireLock(path.join(this.root, 'lock'), {
-        timeoutMs: this.lockTimeoutMs,
-        ...(this.onLockWait === undefined ? {} : { onWait: this.onLockWait }),
-      });
+      this.store; // creates the state directory the lock file lives in
+      const lock = acquireLock(path.join(this.root, 'lock'), { timeoutMs, ...(onWait === undefined ? {} : { onWait }) });
+      // First thing under the lock: whatever a process that died half-way left unfinished.
+      this.recoverNow();
       return () => {
         if (--this.lockDepth === 0) lock.release();
       };
@@ -87,6 +99,39 @@ export class Context {
       this.lockDepth--;
       throw err;
     }
+  }
+
+  /**
+   * Under the lock: undo (or finish) what an nsnet process that died half-way left in the
+   * journal. Never fails the command that found it; what it did and what went wrong is reported.
+   */
+  private recoverNow(): void {
+    if (this.dryRun) return;
+    let lines: string[];
+    try {
+      if (this.store.journal.list().length === 0) return;
+      lines = recover(this);
+    } catch (err) {
+      lines = [`crash recovery failed: ${err instanceof Error ? err.message : String(err)}`];
+    }
+    for (const line of lines) this.onRecover?.(line);
+  }
+
+  /**
+   * Without the lock (ps, inspect, ls): when the journal has entries and nobody holds the lock,
+   * their writer died; take the lock just long enough to recover. A held lock means a live writer
+   * (or one that recovers as it takes the lock), so a reader never waits for it.
+   */
+  private recoverIfIdle(): void {
+    if (this.dryRun || process.getuid?.() !== 0) return;
+    if (this.storeHandle?.journal.list().length === 0) return;
+    let release: () => void;
+    try {
+      release = this.acquire(0, undefined);
+    } catch {
+      return; // busy
+    }
+    release();
   }
 
   locked<T>(fn: () => T): T {

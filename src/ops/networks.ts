@@ -19,6 +19,7 @@ import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointSpec, firewallState, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
+import * as journal from './journal.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -117,8 +118,12 @@ function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { ne
 
 export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
   return ctx.locked(() => {
-    const { network, steps } = ctx.decide(() => addNetwork(ctx, input, false));
-    applyOrForget(ctx, steps, () => ctx.store.networks.delete(network.id));
+    const { network, steps, journalId } = ctx.decide(() => {
+      const made = addNetwork(ctx, input, false);
+      return { ...made, journalId: journal.begin(ctx, 'network create', { mode: 'rollback', steps: made.steps, forget: { networks: [made.network.id] } }) };
+    });
+    applyOrForget(ctx, steps, () => ctx.store.networks.delete(network.id), journalId);
+    journal.end(ctx, journalId);
     return network;
   });
 }
@@ -134,12 +139,12 @@ export function resolveNetworkForUse(ctx: Context, ref: string): { network: Netw
   return { network: ctx.store.networks.resolve(ref), steps: [] };
 }
 
-/** Apply steps; if they fail (and were undone), forget the records made for them too. */
-export function applyOrForget(ctx: Context, steps: Parameters<Context['execute']>[0], forget: () => void): void {
+/** Apply steps; if they fail (and were undone), forget the records made for them too (and the journal entry). */
+export function applyOrForget(ctx: Context, steps: Parameters<Context['execute']>[0], forget: () => void, journalId?: number): void {
   try {
     ctx.execute(steps);
   } catch (err) {
-    ctx.store.tx(forget);
+    journal.end(ctx, journalId, forget);
     throw err;
   }
 }
@@ -161,14 +166,12 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
       }
       return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), ctx.firewall) };
     });
-    ctx.execute(steps);
-    if (!ctx.dryRun) {
-      ctx.store.tx(() => {
-        ctx.store.networks.delete(network.id);
-        // The driver record only guards existing networks against a mix of drivers.
-        if (ctx.store.networks.list().length === 0) ctx.store.settings.delete(DRIVER_SETTING);
-      });
-    }
+    const intent = { mode: 'finish' as const, steps, forget: { networks: [network.id] } };
+    journal.applyJournaled(ctx, 'network rm', intent, () => {
+      ctx.store.networks.delete(network.id);
+      // The driver record only guards existing networks against a mix of drivers.
+      if (ctx.store.networks.list().length === 0) ctx.store.settings.delete(DRIVER_SETTING);
+    });
     return network;
   });
 }
@@ -218,7 +221,7 @@ export function nextIfName(endpoints: readonly EndpointRecord[]): string {
 
 export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined }): EndpointRecord {
   return ctx.locked(() => {
-    const { endpoint, steps } = ctx.decide(() => {
+    const { endpoint, steps, journalId } = ctx.decide(() => {
       const container = ctx.store.containers.resolve(containerRef);
       const { network, steps: networkSteps } = resolveNetworkForUse(ctx, networkRef);
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
@@ -231,9 +234,11 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       // A container that had only internal networks gets its way out through this one.
       const route = hadWayOut ? undefined : defaultRouteStep(container.name, [spec]);
       if (route !== undefined) steps.push(route);
-      return { endpoint, steps };
+      const forget = { endpoints: [endpoint.id], networks: networkSteps.length > 0 ? [network.id] : [] };
+      return { endpoint, steps, journalId: journal.begin(ctx, 'network connect', { mode: 'rollback', steps, forget }) };
     });
-    applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id));
+    applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id), journalId);
+    journal.end(ctx, journalId);
     return endpoint;
   });
 }
@@ -258,8 +263,8 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       }
       return { endpoint, steps };
     });
-    ctx.execute(steps);
-    if (!ctx.dryRun) ctx.store.tx(() => ctx.store.endpoints.delete(endpoint.id));
+    const intent = { mode: 'finish' as const, steps, forget: { endpoints: [endpoint.id] } };
+    journal.applyJournaled(ctx, 'network disconnect', intent, () => ctx.store.endpoints.delete(endpoint.id));
     return endpoint;
   });
 }

@@ -16,6 +16,11 @@ import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
+  // Under the lock from the start: it first recovers what a crashed nsnet left half-done.
+  return ctx.locked(() => pruneLocked(ctx));
+}
+
+function pruneLocked(ctx: Context): { containers: string[]; networks: string[] } {
   const stopped = ctx.store.containers.list().filter((c) => liveState(c).status !== 'running');
   const containers = stopped.length === 0 ? [] : remove(ctx, stopped.map((c) => c.id), { force: false });
   return { containers, networks: pruneNetworks(ctx) };

@@ -1,4 +1,5 @@
 import { NsnetError, wrap } from '../core/errors.js';
+import { faultPoint } from './faults.js';
 import { renderStep } from './render.js';
 import type { Step } from './steps.js';
 import type { StepRunner } from './runner.js';
@@ -27,6 +28,7 @@ export function applyPlan(steps: readonly Step[], runner: StepRunner): void {
       const failure = wrap(`${describe(step)} (${firstLine(renderStep(step))})`, err);
       throw new PlanError(failure, undoAll(applied, runner));
     }
+    faultPoint();
   }
 }
 
@@ -52,6 +54,7 @@ export function applyAll(steps: readonly Step[], runner: StepRunner): string[] {
     } catch (err) {
       failures.push(`${describe(step)}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    faultPoint();
   }
   return failures;
 }

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import { NsnetError } from '../core/errors.js';
+import { KernelError, NsnetError } from '../core/errors.js';
 import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
-import { createNetns, deleteNetns, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
+import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
 import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
 import { applyPortRules, applyXtables } from '../kernel/xtables.js';
-import { sleepSync } from '../kernel/libc.js';
+import { EADDRNOTAVAIL, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
@@ -98,7 +98,17 @@ export class KernelRunner implements StepRunner {
     }
   }
 
+  /**
+   * Undo one step. Idempotent: what is already gone (the link, the address, the route, the whole
+   * namespace the step acted in) counts as undone, so crash recovery can undo every step of an
+   * interrupted operation without knowing how far it got.
+   */
   undo(step: Step): void {
+    const ns = 'ns' in step ? step.ns : undefined;
+    if (ns !== undefined && !netnsExists(ns)) {
+      this.forget(ns);
+      return; // the namespace went, and all it held with it
+    }
     switch (step.kind) {
       case 'netns-add':
         this.forget(step.name);
@@ -113,12 +123,12 @@ export class KernelRunner implements StepRunner {
         return;
       case 'addr-add': {
         const link = this.rtnl(step.ns).getLink(step.dev);
-        if (link !== undefined) this.rtnl(step.ns).delAddr(link.index, step.address, step.prefixLen);
+        if (link !== undefined) ignoring([EADDRNOTAVAIL], () => this.rtnl(step.ns).delAddr(link.index, step.address, step.prefixLen));
         return;
       }
       case 'route-add': {
         const link = this.rtnl(step.ns).getLink(step.dev);
-        if (link !== undefined) this.rtnl(step.ns).delRoute({ gateway: step.via, oif: link.index });
+        if (link !== undefined) ignoring([ESRCH], () => this.rtnl(step.ns).delRoute({ gateway: step.via, oif: link.index }));
         return;
       }
       case 'link-up': {
@@ -201,5 +211,15 @@ export class KernelRunner implements StepRunner {
   private forget(ns: string): void {
     this.sockets.get(ns)?.close();
     this.sockets.delete(ns);
+  }
+}
+
+/** Run fn; these errnos mean "already gone" and count as success. */
+function ignoring(errnos: readonly number[], fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof KernelError && errnos.includes(err.errno)) return;
+    throw err;
   }
 }

@@ -1,0 +1,240 @@
+/**
+ * Crash safety with the test-only fault switch: each state-changing command is SIGKILLed right
+ * after each of its steps in turn (NSNET_TEST_FAULTS=1 NSNET_FAULT=N:kill), one run per step,
+ * until it runs to the end. After every kill, the next nsnet command (`ps -a`) recovers, and the
+ * sandbox must then be exactly as before the command or exactly as after it: host links,
+ * addresses, routes, the nft ruleset, /run/netns entries and mounts, every container namespace's
+ * addresses and routes, the container processes, and the store as `ps -a` / `network ls` show it.
+ *
+ * Matrix: run (also on the default network, which it creates), rm, network create, network rm, network connect, network disconnect (the default
+ * route's carrier, so the route hand-over is covered too), all on user networks with fixed
+ * addresses and bridge names so that before/after snapshots are comparable.
+ */
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  createSandbox,
+  describeResult,
+  integrationSkipReason,
+  mountPoints,
+  netnsEntries,
+  NETNS_DIR,
+  pidsWithCmdline,
+  runSync,
+  type RunResult,
+  type Sandbox,
+} from '../helpers/sandbox.js';
+
+const skip = integrationSkipReason() ?? false;
+
+function ok(r: RunResult): RunResult {
+  assert.equal(r.code, 0, describeResult(r));
+  return r;
+}
+
+/** Random parts (ids, veth names) differ between two runs of the same command: mask them. */
+const norm = (text: string): string => text.replace(/nsv[0-9a-f]{12}/g, 'nsv*').replace(/\b[0-9a-f]{12,64}\b/g, '<id>');
+
+type Json = Record<string, any>;
+
+function ipJson(argv: string[], sb: Sandbox, ns?: string): Json[] {
+  const r = ns === undefined ? sb.inHost(['ip', '-j', ...argv]) : runSync(['ip', '-n', ns, '-j', ...argv]);
+  ok(r);
+  return r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as Json[]);
+}
+
+/** Links, addresses and routes of one namespace, normalised and sorted. */
+function netState(sb: Sandbox, ns?: string): string[] {
+  const links = ipJson(['-d', 'link', 'show'], sb, ns).map((l) => {
+    const kind = (l.linkinfo as Json | undefined)?.info_kind ?? '-';
+    const up = (l.flags as string[]).includes('UP') ? 'up' : 'down';
+    // Host veth MACs are random and a bridge's derives from its network id; container MACs
+    // derive from the address, so they are compared.
+    const mac = ns === undefined && (kind === 'veth' || kind === 'bridge') ? '' : ` mac=${l.address}`;
+    return `link ${l.ifname} kind=${kind} master=${l.master ?? '-'} mtu=${l.mtu} ${up}${mac}`;
+  });
+  const addrs = ipJson(['addr', 'show'], sb, ns).flatMap((l) =>
+    (l.addr_info as Json[]).filter((a) => a.family === 'inet').map((a) => `addr ${l.ifname} ${a.local}/${a.prefixlen}`),
+  );
+  const routes = ipJson(['route', 'show'], sb, ns).map((r) => `route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}`);
+  return [...links, ...addrs, ...routes].map(norm).sort();
+}
+
+interface Snapshot {
+  host: string[];
+  nft: string[];
+  netns: string[];
+  mounts: string[];
+  containers: Record<string, string[]>;
+  procs: number;
+  ps: string[];
+  networks: string[];
+}
+
+describe('crash safety: SIGKILL after every step, then the next command recovers', { skip, concurrency: false }, () => {
+  let sb: Sandbox;
+  let p: string;
+  // A sleep nobody else runs, to count the container processes.
+  const sleepFor = String(200_000 + randomInt(100_000));
+  const names = () => ({ n1: `${p}n1`, n2: `${p}n2`, n3: `${p}n3`, a: `${p}a`, b: `${p}b` });
+
+  async function snapshot(): Promise<{ snap: Snapshot; recovered: string }> {
+    // The first command after a crash recovers; it is also how the store is read.
+    const ps = ok(await sb.nsnet(['ps', '-a', '--format', 'json']));
+    const nets = ok(await sb.nsnet(['network', 'ls', '--format', 'json']));
+    const containers: Record<string, string[]> = {};
+    const netns = netnsEntries(p);
+    for (const name of netns) containers[name] = netState(sb, name);
+    const snap: Snapshot = {
+      host: netState(sb),
+      nft: norm(ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .sort(),
+      netns,
+      mounts: mountPoints().filter((m) => m.startsWith(`${NETNS_DIR}/${p}`)).sort(),
+      containers,
+      procs: pidsWithCmdline(`sleep ${sleepFor}`).length,
+      ps: (JSON.parse(ps.stdout) as Json[])
+        .map((c) => {
+          const addrs = Object.entries(c.NetworkSettings.Networks as Record<string, Json>)
+            .map(([net, e]) => `${net}=${e.IPAddress}`)
+            .sort();
+          return `${c.Name} ${c.State.Status} ${addrs.join(',')}`;
+        })
+        .sort(),
+      networks: (JSON.parse(nets.stdout) as Json[]).map((n) => `${n.Name} ${n.Subnet} containers=${n.Containers}`).sort(),
+    };
+    return { snap, recovered: ps.stderr };
+  }
+
+  const faultEnv = (i: number): NodeJS.ProcessEnv => ({ ...process.env, NSNET_TEST_FAULTS: '1', NSNET_FAULT: `${i}:kill` });
+
+  /**
+   * Kill `args` after fault point 0, 1, 2, ... until it completes. Each time, the next command must
+   * find the host exactly as before or exactly as after; revert() brings an "after" back to before.
+   */
+  async function crashEveryStep(args: string[], revert: () => Promise<void>): Promise<{ points: number; rolledBack: number; finished: number }> {
+    const { snap: start } = await snapshot();
+    ok(await sb.nsnet(args));
+    const { snap: done } = await snapshot();
+    assert.notDeepEqual(done, start, `${args.join(' ')} changed nothing`);
+    await revert();
+    assert.deepEqual((await snapshot()).snap, start, `revert after ${args.join(' ')} did not restore the state before it`);
+    let rolledBack = 0;
+    let finished = 0;
+    for (let i = 0; ; i++) {
+      assert.ok(i < 40, 'the command never ran to the end');
+      const r = await sb.nsnet(args, { env: faultEnv(i) });
+      if (r.signal !== 'SIGKILL') {
+        ok(r);
+        assert.deepEqual((await snapshot()).snap, done, `after ${args.join(' ')} ran to the end with the switch set`);
+        return { points: i, rolledBack, finished };
+      }
+      const { snap, recovered } = await snapshot();
+      assert.match(recovered, /recovered an interrupted/, `killed after step ${i} of ${args.join(' ')}: the next command said nothing`);
+      assert.doesNotMatch(recovered, /could not/, recovered);
+      const asBefore = JSON.stringify(snap) === JSON.stringify(start);
+      const asAfter = JSON.stringify(snap) === JSON.stringify(done);
+      if (!asBefore && !asAfter) {
+        assert.deepEqual(snap, start, `killed after step ${i} of ${args.join(' ')}: neither the state before (shown) nor after:\n${JSON.stringify(done, null, 1)}`);
+      }
+      // Recovery runs once: the next command finds nothing more to do.
+      const again = ok(await sb.nsnet(['ps', '-a']));
+      assert.equal(again.stderr, '', `recovered twice: ${again.stderr}`);
+      if (asAfter) {
+        finished++;
+        await revert();
+        assert.deepEqual((await snapshot()).snap, start);
+      } else rolledBack++;
+    }
+  }
+
+  const n = (args: string[]) => async (): Promise<void> => void ok(await sb.nsnet(args));
+  const runB = () => ['run', '-d', '--name', names().b, '--network', names().n1, '--ip', '10.91.0.20', '--', 'sleep', sleepFor];
+  const report: string[] = [];
+
+  before(async () => {
+    sb = await createSandbox('cr');
+    p = sb.prefix;
+  });
+
+  it('run on the default network, which it creates on first use', async () => {
+    // From an empty host: the rollback also forgets the default network the run made.
+    const r = await crashEveryStep(['run', '-d', '--name', `${p}c`, '--', 'sleep', sleepFor], n(['system', 'reset', '--force']));
+    report.push(`run (default network) ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 12, `only ${r.points} fault points`);
+    ok(await sb.nsnet(['system', 'reset', '--force']));
+  });
+
+  it('(setup: networks n1, n2 and container a on n1)', async () => {
+    const { n1, n2, a } = names();
+    ok(await sb.nsnet(['network', 'create', n1, '--subnet', '10.91.0.0/24', '-o', `com.docker.network.bridge.name=${p}b1`]));
+    ok(await sb.nsnet(['network', 'create', n2, '--subnet', '10.92.0.0/24', '-o', `com.docker.network.bridge.name=${p}b2`]));
+    ok(await sb.nsnet(['run', '-d', '--name', a, '--network', n1, '--ip', '10.91.0.10', '--', 'sleep', sleepFor]));
+  });
+
+  after(async () => {
+    const r = await sb?.destroy();
+    assert.deepEqual(r?.problems ?? [], []);
+    if (report.length > 0) console.log(`# fault points per command: ${report.join('; ')}`);
+  });
+
+  it('network create', async () => {
+    const { n3 } = names();
+    const args = ['network', 'create', n3, '--subnet', '10.93.0.0/24', '-o', `com.docker.network.bridge.name=${p}b3`];
+    const r = await crashEveryStep(args, n(['network', 'rm', n3]));
+    report.push(`network create ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 4, `only ${r.points} fault points`);
+  });
+
+  it('network rm', async () => {
+    const { n3 } = names();
+    const r = await crashEveryStep(
+      ['network', 'rm', n3],
+      n(['network', 'create', n3, '--subnet', '10.93.0.0/24', '-o', `com.docker.network.bridge.name=${p}b3`]),
+    );
+    report.push(`network rm ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 2);
+  });
+
+  it('run', async () => {
+    const r = await crashEveryStep(runB(), n(['rm', '-f', names().b]));
+    report.push(`run ${JSON.stringify(r)}`);
+    // namespace, lo, veth, address, link up, route, process started
+    assert.ok(r.points >= 7, `only ${r.points} fault points`);
+  });
+
+  it('rm', async () => {
+    // B runs: the run test ended with the command run to the end.
+    const r = await crashEveryStep(['rm', '-f', names().b], n(runB()));
+    report.push(`rm ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 2);
+  });
+
+  it('network connect', async () => {
+    const { n2, a } = names();
+    const r = await crashEveryStep(['network', 'connect', '--ip', '10.92.0.10', n2, a], n(['network', 'disconnect', n2, a]));
+    report.push(`network connect ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 3);
+  });
+
+  it('network disconnect (of the network carrying the default route)', async () => {
+    const { n1, n2, a } = names();
+    const rebuild = async (): Promise<void> => {
+      ok(await sb.nsnet(['rm', '-f', a]));
+      ok(await sb.nsnet(['run', '-d', '--name', a, '--network', n1, '--ip', '10.91.0.10', '--', 'sleep', sleepFor]));
+      ok(await sb.nsnet(['network', 'connect', '--ip', '10.92.0.10', n2, a]));
+    };
+    const r = await crashEveryStep(['network', 'disconnect', n1, a], rebuild);
+    report.push(`network disconnect ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 2);
+  });
+
+  it('the survivors still work: A reaches the gateway of the network it kept', async () => {
+    const r = await sb.nsnet(['exec', names().a, 'ping', '-c', '1', '-W', '2', '10.92.0.1']);
+    assert.equal(r.code, 0, describeResult(r));
+  });
+});
