@@ -1,5 +1,5 @@
 import type { FirewallDriver } from '../firewall/driver.js';
-import type { FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
+import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
 import type { Step } from '../plan/steps.js';
 
 /** What a plan needs to know about a network: already validated, addresses already chosen. */
@@ -32,7 +32,14 @@ export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallStat
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
     { kind: 'link-up', dev: net.bridge },
   ];
-  if (!net.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
+  if (!net.internal) {
+    steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
+    // Ports published on 127.0.0.1 are DNATed to the container with the loopback source still
+    // on the packet; the kernel drops such packets on a non-loopback device unless told not to.
+    // The source is masqueraded to the gateway before it leaves, and anti-spoofing keeps
+    // containers from sending loopback sources themselves.
+    steps.push({ kind: 'sysctl', key: `net.ipv4.conf.${net.bridge.replace(/\./g, '/')}.route_localnet`, value: '1' });
+  }
   const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
   steps.push(...fw.replace(firewallBefore, after, `add network ${net.name}`));
   return steps;
@@ -68,7 +75,12 @@ export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec
 }
 
 /** A container's namespace with loopback up, one interface per network, and its default route. */
-export function planCreateContainer(netns: string, endpoints: readonly EndpointSpec[], fw: FirewallDriver): Step[] {
+export function planCreateContainer(
+  netns: string,
+  endpoints: readonly EndpointSpec[],
+  fw: FirewallDriver,
+  mappings: readonly FirewallMapping[] = [],
+): Step[] {
   const steps: Step[] = [
     { kind: 'netns-add', name: netns },
     { kind: 'link-up', ns: netns, dev: 'lo' },
@@ -78,6 +90,8 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
   for (const ep of endpoints) steps.push(...planAttach(netns, ep));
   const route = defaultRouteStep(netns, endpoints);
   if (route !== undefined) steps.push(route);
+  // Published last: the container answers as soon as traffic is sent its way.
+  steps.push(...publishSteps(fw, mappings, `publish ${netns}`));
   return steps;
 }
 
@@ -85,8 +99,26 @@ export function planCreateContainer(netns: string, endpoints: readonly EndpointS
  * Removing the namespace takes its veth ends with it (and so the host ends): one step, and about
  * ten times faster than deleting each veth (the kernel frees them in one batch).
  */
-export function planRemoveContainer(netns: string, endpoints: readonly EndpointSpec[], fw: FirewallDriver): Step[] {
-  return [{ kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) }, ...fw.removePorts(endpoints.map(portOf), `forget ${netns}`)];
+export function planRemoveContainer(
+  netns: string,
+  endpoints: readonly EndpointSpec[],
+  fw: FirewallDriver,
+  mappings: readonly FirewallMapping[] = [],
+): Step[] {
+  return [
+    ...withdrawSteps(fw, mappings, `withdraw ${netns}`),
+    { kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) },
+    ...fw.removePorts(endpoints.map(portOf), `forget ${netns}`),
+  ];
+}
+
+/** Steps that publish ports; a driver that cannot publish is refused before any plan is made. */
+export function publishSteps(fw: FirewallDriver, mappings: readonly FirewallMapping[], summary: string): Step[] {
+  return mappings.length === 0 || fw.addMappings === undefined ? [] : fw.addMappings(mappings, summary);
+}
+
+export function withdrawSteps(fw: FirewallDriver, mappings: readonly FirewallMapping[], summary: string): Step[] {
+  return mappings.length === 0 || fw.removeMappings === undefined ? [] : fw.removeMappings(mappings, summary);
 }
 
 /** Connect: the port is admitted first, then wired. */
@@ -94,6 +126,10 @@ export function planConnect(netns: string, ep: EndpointSpec, fw: FirewallDriver)
   return [...fw.addPorts([portOf(ep)], `admit ${netns} ${ep.ifName}`), ...planAttach(netns, ep)];
 }
 
-export function planDetach(netns: string, ep: EndpointSpec, fw: FirewallDriver): Step[] {
-  return [{ kind: 'link-del', dev: ep.hostIf }, ...fw.removePorts([portOf(ep)], `forget ${netns} ${ep.ifName}`)];
+export function planDetach(netns: string, ep: EndpointSpec, fw: FirewallDriver, mappings: readonly FirewallMapping[] = []): Step[] {
+  return [
+    ...withdrawSteps(fw, mappings, `withdraw ${netns} ${ep.ifName}`),
+    { kind: 'link-del', dev: ep.hostIf },
+    ...fw.removePorts([portOf(ep)], `forget ${netns} ${ep.ifName}`),
+  ];
 }

@@ -4,7 +4,7 @@
  * they need to know about the host comes in through `HostFirewallFacts`.
  */
 import type { Step } from '../plan/steps.js';
-import type { FirewallPort, FirewallState } from './model.js';
+import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
 
 export type DriverName = 'nftables' | 'iptables';
 export const DRIVER_NAMES: readonly DriverName[] = ['nftables', 'iptables'];
@@ -22,4 +22,7 @@ export interface FirewallDriver {
   /** Admit container ports (anti-spoofing, ICC); empty when no rule concerns them. */
   addPorts(ports: readonly FirewallPort[], summary: string): Step[];
   removePorts(ports: readonly FirewallPort[], summary: string): Step[];
+  /** Published ports; a driver without them cannot publish (nsnet refuses -p). */
+  addMappings?(mappings: readonly FirewallMapping[], summary: string): Step[];
+  removeMappings?(mappings: readonly FirewallMapping[], summary: string): Step[];
 }

@@ -21,9 +21,20 @@ export interface FirewallPort {
   network: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>;
 }
 
+/** A published port: host (address or every address) → container address. */
+export interface FirewallMapping {
+  hostIp: string | undefined;
+  hostPort: number;
+  proto: 'tcp' | 'udp' | 'sctp';
+  containerIp: string;
+  containerPort: number;
+}
+
 export interface FirewallState {
   networks: readonly FirewallNetwork[];
   ports: readonly FirewallPort[];
+  /** Published ports (absent = none). */
+  mappings?: readonly FirewallMapping[] | undefined;
 }
 
-export const EMPTY_FIREWALL: FirewallState = { networks: [], ports: [] };
+export const EMPTY_FIREWALL: FirewallState = { networks: [], ports: [], mappings: [] };

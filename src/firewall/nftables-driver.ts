@@ -1,8 +1,8 @@
 import type { Step } from '../plan/steps.js';
 import type { FirewallDriver, IptablesCompat } from './driver.js';
 import { COMPAT_CHAIN, COMPAT_FROM, COMPAT_TABLE, compatRules } from './iptables-compat.js';
-import type { FirewallPort, FirewallState } from './model.js';
-import { addPortsScript, removePortsScript, replaceScript } from './nftables.js';
+import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
+import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from './nftables.js';
 
 /**
  * The nftables driver: two tables of nsnet's own, replaced whole on network changes; set
@@ -34,6 +34,14 @@ export function nftablesDriver(compat: () => IptablesCompat = () => ({ manage: f
     removePorts(ports: readonly FirewallPort[], summary: string): Step[] {
       const script = removePortsScript(ports);
       return script === '' ? [] : [{ kind: 'nft', script, undoScript: addPortsScript(ports), summary }];
+    },
+    addMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
+      const script = addMappingsScript(mappings);
+      return script === '' ? [] : [{ kind: 'nft', script, undoScript: removeMappingsScript(mappings), summary }];
+    },
+    removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
+      const script = removeMappingsScript(mappings);
+      return script === '' ? [] : [{ kind: 'nft', script, undoScript: addMappingsScript(mappings), summary }];
     },
   };
 }

@@ -12,7 +12,7 @@
  * by the bridge family (and by the inet forward hook only when br_netfilter is on, with the bridge
  * as both input and output interface). Rules below are written to hold either way.
  */
-import type { FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from './model.js';
 
 export const TABLE_NAME = 'nsnet';
 const INET = `inet ${TABLE_NAME}`;
@@ -25,42 +25,85 @@ function chain(name: string, head: string, rules: readonly string[]): string {
   return [`\tchain ${name} {`, `\t\t${head}`, ...rules.map((r) => `\t\t${r}`), '\t}'].join('\n');
 }
 
-function set(name: string, type: string, elements: readonly string[]): string {
+function collection(kind: 'set' | 'map', name: string, type: string, elements: readonly string[]): string {
   const body = [`\t\ttype ${type}`];
   if (elements.length > 0) body.push(`\t\telements = { ${elements.join(', ')} }`);
-  return [`\tset ${name} {`, ...body, '\t}'].join('\n');
+  return [`\t${kind} ${name} {`, ...body, '\t}'].join('\n');
 }
 
-/** Rules for traffic the host routes: isolation between networks, internal networks, NAT. */
-function inetTable(networks: readonly FirewallNetwork[]): string {
-  const forward: string[] = [];
-  const postrouting: string[] = [];
+const set = (name: string, type: string, elements: readonly string[]): string => collection('set', name, type, elements);
+const map = (name: string, type: string, elements: readonly string[]): string => collection('map', name, type, elements);
+
+/** Map elements for published ports, by map name: with a host address, and for every address. */
+function mappingElements(mappings: readonly FirewallMapping[]): Record<string, string[]> {
+  const out: Record<string, string[]> = { published: [], published_any: [] };
+  for (const m of mappings) {
+    const to = `${m.containerIp} . ${m.containerPort}`;
+    if (m.hostIp === undefined) out['published_any']!.push(`${m.proto} . ${m.hostPort} : ${to}`);
+    else out['published']!.push(`${m.hostIp} . ${m.proto} . ${m.hostPort} : ${to}`);
+  }
+  return out;
+}
+
+const MAP_TYPES: Record<string, string> = {
+  published: 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service',
+  published_any: 'inet_proto . inet_service : ipv4_addr . inet_service',
+};
+
+/** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
+function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
+  // Published ports first: a connection DNATed to a container is wanted, whatever network
+  // the client is on (the reply direction carries the same conntrack status).
+  const head = ['ct status dnat accept'];
+  // Every drop comes before every accept: one network's accept must not let through what
+  // another network's drop forbids, whatever order the networks were made in.
+  const drops: string[] = [];
+  const accepts: string[] = [];
+  const postrouting: string[] = [
+    // The host reaching a published port (also through 127.0.0.1): the container answers
+    // the gateway, so the reply comes back through the host's NAT.
+    'oifname @bridges ct status dnat fib saddr type local masquerade',
+  ];
   for (const n of networks) {
     const c = comment(n);
     if (n.internal) {
       // No way in or out: only traffic that stays on the bridge (seen here with br_netfilter).
-      forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop ${c}`);
-      forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
+      drops.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop ${c}`);
+      drops.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
       continue;
     }
+    // Hairpin: a container reaching a published port of its own network through a host
+    // address; without NAT the answer would be switched straight back and be dropped.
+    postrouting.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} ct status dnat masquerade ${c}`);
     // Isolation: nothing from this network's bridge to another nsnet bridge (the other
     // network's own rule covers the opposite direction).
-    forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} oifname @bridges drop ${c}`);
-    if (!n.icc) forward.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} drop ${c}`);
+    drops.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} oifname @bridges drop ${c}`);
+    if (!n.icc) drops.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} drop ${c}`);
     if (n.masquerade) {
       // A NATed network is not reachable by routing from outside: only replies come in.
-      forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} ct state != { established, related } drop ${c}`);
+      drops.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} ct state != { established, related } drop ${c}`);
       // Docker's masquerade rule: from the subnet, leaving by any interface but the bridge,
       // so nsnet need not know which interface is the uplink.
       postrouting.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade ${c}`);
     }
-    forward.push(`iifname ${q(n.bridge)} accept ${c}`);
-    forward.push(`oifname ${q(n.bridge)} accept ${c}`);
+    accepts.push(`iifname ${q(n.bridge)} accept ${c}`);
+    accepts.push(`oifname ${q(n.bridge)} accept ${c}`);
   }
+  const forward = [...head, ...drops, ...accepts];
   const bridges = networks.map((n) => q(n.bridge));
+  const maps = mappingElements(mappings);
+  // One rule per hook and map, whatever the number of published ports.
+  const dnat = [
+    'fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @published',
+    'fib daddr type local dnat ip to meta l4proto . th dport map @published_any',
+  ];
   return [
     `table ${INET} {`,
     set('bridges', 'ifname', bridges),
+    ...Object.keys(MAP_TYPES).map((name) => map(name, MAP_TYPES[name]!, maps[name]!)),
+    chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
+    // The host's own connections to a published port (127.0.0.1 included) are DNATed on output.
+    chain('output', 'type nat hook output priority -100; policy accept;', dnat),
     chain('forward', 'type filter hook forward priority filter; policy accept;', forward),
     chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting),
     '}',
@@ -118,7 +161,7 @@ const RESET = [`add table ${INET}`, `delete table ${INET}`, `add table ${BRIDGE}
 /** The transaction that makes the kernel hold exactly this state; no networks removes the tables. */
 export function replaceScript(state: FirewallState): string {
   if (state.networks.length === 0) return RESET.join('\n') + '\n';
-  return [...RESET, inetTable(state.networks), bridgeTable(state.ports)].join('\n') + '\n';
+  return [...RESET, inetTable(state.networks, state.mappings ?? []), bridgeTable(state.ports)].join('\n') + '\n';
 }
 
 function elementCommands(verb: 'add' | 'delete', ports: readonly FirewallPort[]): string[] {
@@ -143,4 +186,23 @@ export function removePortsScript(ports: readonly FirewallPort[]): string {
   const adds = elementCommands('add', ports);
   if (adds.length === 0) return '';
   return [...adds, ...elementCommands('delete', ports)].join('\n') + '\n';
+}
+
+function mappingCommands(verb: 'add' | 'delete', mappings: readonly FirewallMapping[]): string[] {
+  return Object.entries(mappingElements(mappings))
+    .filter(([, els]) => els.length > 0)
+    .map(([name, els]) => `${verb} element ${INET} ${name} { ${verb === 'add' ? els.join(', ') : els.map((e) => e.split(' : ')[0]).join(', ')} }`);
+}
+
+/** Publish ports: one map element each, one transaction. */
+export function addMappingsScript(mappings: readonly FirewallMapping[]): string {
+  const lines = mappingCommands('add', mappings);
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
+
+/** Withdraw published ports; like removePortsScript, succeeds whether or not they are there. */
+export function removeMappingsScript(mappings: readonly FirewallMapping[]): string {
+  const adds = mappingCommands('add', mappings);
+  if (adds.length === 0) return '';
+  return [...adds, ...mappingCommands('delete', mappings)].join('\n') + '\n';
 }

@@ -29,11 +29,12 @@ const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
     const plan = renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)).split('\n');
-    assert.deepEqual(plan.slice(0, 10), [
+    assert.deepEqual(plan.slice(0, 11), [
       'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
       'ip addr add 10.0.0.254/24 brd + dev br-study',
       'ip link set br-study up',
       'sysctl -w net.ipv4.ip_forward=1',
+      'sysctl -w net.ipv4.conf.br-study.route_localnet=1',
       "nft -f - <<'EOF'",
       'add table inet nsnet',
       'delete table inet nsnet',
@@ -43,19 +44,41 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     ]);
     assert.equal(plan.at(-1), 'EOF');
     const rules = plan.filter((l) => l.startsWith('\t\t') && !l.startsWith('\t\ttype '));
+    const c = 'comment "nsnet network study aaaaaaaaaaaa"';
+    const dnat = [
+      '\t\tfib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @published',
+      '\t\tfib daddr type local dnat ip to meta l4proto . th dport map @published_any',
+    ];
     assert.deepEqual(rules, [
       '\t\telements = { "br-study" }',
-      '\t\tiifname "br-study" oifname != "br-study" oifname @bridges drop comment "nsnet network study aaaaaaaaaaaa"',
-      '\t\toifname "br-study" iifname != "br-study" ct state != { established, related } drop comment "nsnet network study aaaaaaaaaaaa"',
-      '\t\tiifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
-      '\t\toifname "br-study" accept comment "nsnet network study aaaaaaaaaaaa"',
-      '\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade comment "nsnet network study aaaaaaaaaaaa"',
+      ...dnat, // prerouting
+      ...dnat, // output
+      '\t\tct status dnat accept',
+      `\t\tiifname "br-study" oifname != "br-study" oifname @bridges drop ${c}`,
+      `\t\toifname "br-study" iifname != "br-study" ct state != { established, related } drop ${c}`,
+      `\t\tiifname "br-study" accept ${c}`,
+      `\t\toifname "br-study" accept ${c}`,
+      '\t\toifname @bridges ct status dnat fib saddr type local masquerade',
+      `\t\tiifname "br-study" oifname "br-study" ct status dnat masquerade ${c}`,
+      `\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade ${c}`,
       '\t\tiifname != @ports accept',
       '\t\tiifname . ether saddr != @port_macs drop',
       '\t\tether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',
       '\t\tether type ip iifname . ether saddr . ip saddr != @port_addrs drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
+  });
+
+  test('all drops come before all accepts, whatever order the networks were made in', () => {
+    const routed = { ...study, id: 'b'.repeat(64), name: 'routed', bridge: 'br-routed', subnet: '10.0.1.0/24', masquerade: false };
+    const nat = { ...study, id: 'c'.repeat(64), name: 'nat', bridge: 'br-nat', subnet: '10.0.2.0/24' };
+    const after = { ...EMPTY_FIREWALL, networks: [routed] };
+    const forward = renderPlan(planCreateNetwork(nat, after, fw))
+      .split('\n')
+      .filter((l) => / (accept|drop) comment/.test(l));
+    const lastDrop = forward.map((l) => / drop /.test(l)).lastIndexOf(true);
+    const firstAccept = forward.findIndex((l) => / accept /.test(l));
+    assert.ok(lastDrop < firstAccept, forward.join('\n'));
   });
 
   test('container create renders as the article veth, address, link and route steps', () => {
@@ -82,7 +105,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     const container = renderPlan(planCreateContainer('red', [{ ...red, network: internal }], fw));
     assert.doesNotMatch(container, /route add default/);
     const network = renderPlan(planCreateNetwork(internal, EMPTY_FIREWALL, fw));
-    assert.doesNotMatch(network, /ip_forward|masquerade/);
+    assert.doesNotMatch(network, /ip_forward|route_localnet|ip saddr 10\.0\.0\.0\/24 .*masquerade/);
     assert.match(network, /iifname "br-study" oifname != "br-study" drop/);
     assert.match(network, /oifname "br-study" iifname != "br-study" drop/);
   });
@@ -92,7 +115,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     const port = { ...red, network: quiet };
     const network = renderPlan(planCreateNetwork(quiet, EMPTY_FIREWALL, fw));
     assert.match(network, /iifname "br-study" oifname "br-study" drop/);
-    assert.doesNotMatch(network, /masquerade|ct state/);
+    assert.doesNotMatch(network, /ip saddr 10\.0\.0\.0\/24 .*masquerade|ct state != \{ established, related \}/);
     const container = renderPlan(planCreateContainer('red', [port], fw));
     assert.match(container, /add element bridge nsnet icc_off_ports \{ "nsv000000000001" \}/);
     assert.doesNotMatch(container, /port_addrs/);
