@@ -3,6 +3,7 @@
  * same scripts and jq filters people already use with Docker. Pure: records in, objects out.
  */
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import { portsView, type PortMapping } from './ports.js';
 
 export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 export const MTU_OPTION = 'com.docker.network.driver.mtu';
@@ -73,6 +74,7 @@ export function containerView(
   c: ContainerRecord,
   live: LiveState,
   endpoints: ReadonlyArray<{ network: NetworkRecord; endpoint: EndpointRecord }>,
+  ports: readonly PortMapping[] = [],
 ): Record<string, unknown> {
   const networks: Record<string, unknown> = {};
   for (const { network, endpoint } of endpoints) {
@@ -121,7 +123,7 @@ export function containerView(
     HostConfig: { NetworkMode: first?.network.name ?? 'none' },
     NetworkSettings: {
       SandboxKey: c.netns,
-      Ports: {},
+      Ports: portsView(ports),
       Gateway: first?.network.gateway ?? '',
       IPAddress: first?.endpoint.ip ?? '',
       IPPrefixLen: first === undefined ? 0 : prefixOf(first.network.subnet),

@@ -21,11 +21,12 @@ import {
 import { applyAll } from '../plan/executor.js';
 import { faultPoint } from '../plan/faults.js';
 import type { Step } from '../plan/steps.js';
-import type { ContainerRecord } from '../store/index.js';
+import type { ContainerRecord, EndpointRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import * as journal from './journal.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
-import { containerEndpoints } from './specs.js';
+import { containerEndpoints, containerMappings } from './specs.js';
+import { publish } from './ports.js';
 
 export interface RunInput {
   name?: string | undefined;
@@ -38,6 +39,8 @@ export interface RunInput {
   detach: boolean;
   remove: boolean;
   argv: string[];
+  /** -p specs, Docker syntax. */
+  publish?: string[] | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -108,6 +111,7 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
   ctx.store.containers.insert(container);
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
+  const endpoints: Array<{ endpoint: EndpointRecord; internal: boolean }> = [];
   const madeNetworks: string[] = [];
   const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
   refs.forEach((ref, i) => {
@@ -116,10 +120,20 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
-    const { spec } = addEndpoint(ctx, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
+    const { spec, endpoint } = addEndpoint(ctx, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
     specs.push(spec);
+    endpoints.push({ endpoint, internal: network.internal });
   });
-  steps.push(...planCreateContainer(name, specs, ctx.firewall));
+  // Ports are published on the network that carries the default route (internal ones have none).
+  const publishing = input.publish ?? [];
+  const carrier = endpoints.find((e) => !e.internal);
+  if (publishing.length > 0 && carrier === undefined) {
+    throw new NsnetError('INVALID_VALUE', `cannot publish ports of ${name}: its networks are all internal`, {
+      hint: 'connect it to a network that is not --internal',
+    });
+  }
+  const mappings = carrier === undefined ? [] : publish(ctx, container, carrier.endpoint, publishing);
+  steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings));
   const forget = { containers: [id], networks: madeNetworks };
   const journalId = journal.begin(ctx, 'run', { mode: 'rollback', steps, forget, killIn: [name], dirs: [logDir] });
   return { container, steps, journalId };
@@ -183,7 +197,7 @@ async function wireAndLaunch(
     }
     faultPoint();
   } catch (err) {
-    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall), ctx.runner);
+    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall, containerMappings(ctx.store, container.id)), ctx.runner);
     journal.end(ctx, journalId, () => ctx.store.containers.delete(container.id));
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
@@ -253,7 +267,7 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
 }
 
 function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
-  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall);
+  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
 }
 
 /**
@@ -270,7 +284,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
         if (liveState(c).status === 'running' && !opts.force) {
           throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
         }
-        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall);
+        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
         if (ctx.dryRun) {
           if (c.pid !== null && liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
           ctx.execute(steps);

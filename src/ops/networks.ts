@@ -17,7 +17,7 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { containerEndpoints, endpointSpec, firewallState, networkSpec } from './specs.js';
+import { containerEndpoints, endpointMappings, endpointSpec, firewallState, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
 
@@ -252,7 +252,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       if (endpoint === undefined) {
         throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
       }
-      const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall);
+      const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall, endpointMappings(ctx.store, endpoint));
       // The default route leaves with the interface that carried it; hand it to the next
       // network that leads outside, as Docker does.
       const specs = containerEndpoints(ctx.store, container.id);

@@ -5,8 +5,8 @@ import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
 import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
-import type { FirewallNetwork, FirewallState } from '../firewall/model.js';
-import type { EndpointRecord, NetworkRecord, Store } from '../store/index.js';
+import type { FirewallMapping, FirewallNetwork, FirewallState } from '../firewall/model.js';
+import type { EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
 
 /** Docker's boolean options are on unless set to "false" (validated when the network is made). */
 const enabled = (n: NetworkRecord, key: string): boolean => n.options[key] !== 'false';
@@ -50,7 +50,8 @@ export function firewallState(store: Store): FirewallState {
     const fw = firewallNetwork(n);
     return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: fw }));
   });
-  return { networks: networks.map(firewallNetwork), ports };
+  const mappings = networks.flatMap((n) => store.endpoints.forNetwork(n.id).flatMap((ep) => endpointMappings(store, ep)));
+  return { networks: networks.map(firewallNetwork), ports, mappings };
 }
 
 /** Whether the host's iptables FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */
@@ -58,4 +59,19 @@ export function iptablesCompat(): IptablesCompat {
   if (!iptablesAvailable()) return { manage: false, existedBefore: false };
   const existedBefore = iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
   return { manage: existedBefore || iptablesForwardDrops(), existedBefore };
+}
+
+function mappingOf(p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {
+  if (ep === undefined) return [];
+  return [{ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp: ep.ip, containerPort: p.containerPort }];
+}
+
+/** A container's published ports, as the firewall sees them. */
+export function containerMappings(store: Store, containerId: string): FirewallMapping[] {
+  const eps = new Map(store.endpoints.forContainer(containerId).map((e) => [e.id, e]));
+  return store.ports.forContainer(containerId).flatMap((p) => mappingOf(p, eps.get(p.endpointId)));
+}
+
+export function endpointMappings(store: Store, ep: EndpointRecord): FirewallMapping[] {
+  return store.ports.forEndpoint(ep.id).flatMap((p) => mappingOf(p, ep));
 }

@@ -7,11 +7,11 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
-import { Containers, Endpoints, Journal, Networks, Settings } from './repos.js';
+import { Containers, Endpoints, Journal, Networks, Ports, Settings } from './repos.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
-export type { ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkRecord } from './types.js';
+export type { ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkRecord, PortRecord } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
 
 export interface Store {
@@ -22,6 +22,7 @@ export interface Store {
   readonly endpoints: Endpoints;
   readonly journal: Journal;
   readonly settings: Settings;
+  readonly ports: Ports;
   /**
    * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
    * write lock up front, so read-then-write sequences (like address allocation) cannot
@@ -115,6 +116,7 @@ function makeStore(db: Database.Database, file: string): Store {
     endpoints: new Endpoints(db),
     journal: new Journal(db),
     settings: new Settings(db),
+    ports: new Ports(db),
     tx<T>(fn: () => T): T {
       try {
         return db.transaction(fn).immediate();

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { NsnetError, invalid } from '../core/errors.js';
 import { fromRow, insertSql, isSqliteError, toRow, uniqueColumns, updateSql, type Fields } from './rows.js';
-import type { ContainerRecord, EndpointRecord, JournalRecord, NetworkRecord } from './types.js';
+import type { ContainerRecord, EndpointRecord, JournalRecord, NetworkRecord, PortRecord } from './types.js';
 
 const NETWORK: Fields<NetworkRecord> = {
   id: ['id', 'plain'],
@@ -305,5 +305,40 @@ export class Settings {
 
   delete(key: string): void {
     this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  }
+}
+
+const PORT: Fields<PortRecord> = {
+  endpointId: ['endpoint_id', 'plain'],
+  containerId: ['container_id', 'plain'],
+  hostIp: ['host_ip', 'plain'],
+  hostPort: ['host_port', 'plain'],
+  containerPort: ['container_port', 'plain'],
+  proto: ['proto', 'plain'],
+};
+
+/** Published ports. They go with their endpoint (ON DELETE CASCADE). */
+export class Ports {
+  constructor(private readonly db: Database.Database) {}
+
+  insert(rec: PortRecord): void {
+    const row = toRow(PORT, rec);
+    this.db.prepare(insertSql('ports', row)).run(row);
+  }
+
+  list(): PortRecord[] {
+    return (this.db.prepare('SELECT * FROM ports ORDER BY container_id, proto, container_port').all() as Row[]).map((r) => fromRow(PORT, r));
+  }
+
+  forContainer(containerId: string): PortRecord[] {
+    return (this.db.prepare('SELECT * FROM ports WHERE container_id = ? ORDER BY proto, container_port').all(containerId) as Row[]).map((r) =>
+      fromRow(PORT, r),
+    );
+  }
+
+  forEndpoint(endpointId: string): PortRecord[] {
+    return (this.db.prepare('SELECT * FROM ports WHERE endpoint_id = ? ORDER BY proto, container_port').all(endpointId) as Row[]).map((r) =>
+      fromRow(PORT, r),
+    );
   }
 }

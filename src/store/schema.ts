@@ -67,6 +67,20 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 3: published ports; they belong to the endpoint that carries them, so they go with a
+  // network disconnect as well as with the container.
+  `
+  CREATE TABLE ports (
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    host_ip TEXT NULL,
+    host_port INTEGER NOT NULL,
+    container_port INTEGER NOT NULL,
+    proto TEXT NOT NULL CHECK (proto IN ('tcp', 'udp', 'sctp')),
+    PRIMARY KEY (endpoint_id, proto, container_port, host_port)
+  );
+  CREATE INDEX ports_host ON ports(proto, host_port);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -63,3 +63,13 @@ export interface JournalRecord {
   steps: unknown;
   created: string;
 }
+
+export interface PortRecord {
+  endpointId: string;
+  containerId: string;
+  /** null = every host address. */
+  hostIp: string | null;
+  hostPort: number;
+  containerPort: number;
+  proto: 'tcp' | 'udp' | 'sctp';
+}

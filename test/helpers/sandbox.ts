@@ -89,6 +89,8 @@ export interface Sandbox {
   inWorldAsync(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** Start a long-running process in the world namespace; destroy() kills it if still alive. */
   spawnInWorld(argv: readonly string[]): ChildProcess;
+  /** The same in the sandbox's host namespace. */
+  spawnInHost(argv: readonly string[]): ChildProcess;
   /** Network-namespace inode of /run/netns/NAME if it is a live (mounted) namespace. */
   netnsInode(name: string): number | undefined;
   destroy(): Promise<DestroyReport>;
@@ -524,7 +526,15 @@ class SandboxImpl implements Sandbox {
   }
 
   spawnInWorld(argv: readonly string[]): ChildProcess {
-    const child = spawn('nsenter', [`--net=${NETNS_DIR}/${this.worldNs}`, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return this.spawnIn(this.worldNs, argv);
+  }
+
+  spawnInHost(argv: readonly string[]): ChildProcess {
+    return this.spawnIn(this.hostNs, argv);
+  }
+
+  private spawnIn(ns: string, argv: readonly string[]): ChildProcess {
+    const child = spawn('nsenter', [`--net=${NETNS_DIR}/${ns}`, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.on('error', () => {});
     this.spawned.push(child);
     return child;

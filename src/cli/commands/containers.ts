@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { usage } from '../../core/errors.js';
 import * as validate from '../../core/validate.js';
 import { containerView } from '../../engine/inspect.js';
+import { formatMapping, portsView } from '../../engine/ports.js';
+import { containerPorts } from '../../ops/ports.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
 import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
@@ -13,7 +15,7 @@ export function inspectContainers(ctx: Context, refs: readonly string[]): Record
   return refs.map((ref) => {
     const c = ctx.store.containers.resolve(ref);
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
-    return containerView(c, containers.liveState(c), eps);
+    return containerView(c, containers.liveState(c), eps, containerPorts(ctx, c.id));
   });
 }
 
@@ -38,6 +40,7 @@ export function runCommand(): Command {
     .option('--mac-address <mac>', 'MAC address on the first network')
     .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
     .option('--rootfs <dir>', 'root filesystem directory to chroot into')
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a container port on the host (repeatable; CONTAINER_PORT alone picks a free host port)', collect)
     .argument('<command...>', 'command and arguments to run')
     .passThroughOptions()
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -54,6 +57,7 @@ export function runCommand(): Command {
           detach: o['detach'] === true,
           remove: o['rm'] === true,
           argv,
+          publish: o['publish'] as string[] | undefined,
         });
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);
@@ -149,5 +153,17 @@ export function containerCommands(): Command[] {
       });
     });
 
-  return [exec, ps, inspect, logs, stop, start, rm];
+  const port = withCommon(new Command('port'), { dryRun: false })
+    .description('list the published ports of a container, as Docker prints them')
+    .argument('<container>')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd, false);
+      await finish(ctx, cmd, () => {
+        const mappings = containerPorts(ctx, ctx.store.containers.resolve(ref).id);
+        if (formatOf(cmd) === 'json') return printJson(portsView(mappings));
+        printLines(mappings.map(formatMapping));
+      });
+    });
+
+  return [exec, ps, inspect, logs, stop, start, rm, port];
 }

@@ -1,0 +1,80 @@
+/** Published ports: choose host ports, refuse conflicts (naming the holder), record them. */
+import { NsnetError } from '../core/errors.js';
+import { assignHostPorts, collides, parsePortSpec, type PortMapping } from '../engine/ports.js';
+import type { FirewallMapping } from '../firewall/model.js';
+import { ephemeralPortRange, hostListeners, socketHolder, type Listener } from '../kernel/sockets.js';
+import type { ContainerRecord, EndpointRecord } from '../store/index.js';
+import type { Context } from './context.js';
+
+const stored = (p: { hostIp: string | null; hostPort: number; containerPort: number; proto: PortMapping['proto'] }): PortMapping => ({
+  hostIp: p.hostIp ?? undefined,
+  hostPort: p.hostPort,
+  containerPort: p.containerPort,
+  proto: p.proto,
+});
+
+function listenerFor(listeners: readonly Listener[], m: Pick<PortMapping, 'hostIp' | 'hostPort' | 'proto'>): Listener | undefined {
+  // SCTP sockets are not in /proc/net/{tcp,udp}; such conflicts show up when the kernel is asked.
+  return listeners.find(
+    (l) => l.proto === m.proto && l.port === m.hostPort && (l.address === undefined || m.hostIp === undefined || l.address === m.hostIp),
+  );
+}
+
+/**
+ * Inside a decide(): parse -p specs, pick free host ports, refuse conflicts with other
+ * containers' mappings and with host processes, and record the mappings on the endpoint.
+ */
+export function publish(ctx: Context, container: ContainerRecord, endpoint: EndpointRecord, specs: readonly string[]): FirewallMapping[] {
+  if (specs.length === 0) return [];
+  if (ctx.firewall.addMappings === undefined) {
+    throw new NsnetError('INVALID_VALUE', `the ${ctx.firewall.name} firewall driver cannot publish ports`, {
+      hint: 'use the nftables driver for -p',
+    });
+  }
+  const requests = specs.flatMap(parsePortSpec);
+  const taken = ctx.store.ports.list();
+  const listeners = ctx.dryRun ? [] : hostListeners();
+  for (const r of requests) {
+    if (r.hostPort === undefined) continue;
+    const m = { hostIp: r.hostIp, hostPort: r.hostPort, proto: r.proto };
+    const clash = taken.find((t) => collides(stored(t), m));
+    if (clash !== undefined) {
+      const holder = ctx.store.containers.get(clash.containerId)?.name ?? clash.containerId;
+      throw new NsnetError('ADDRESS_IN_USE', `host port ${m.hostPort}/${m.proto} is already published by container ${holder}`, {
+        hint: 'choose another host port, or leave it out (-p CONTAINER_PORT) to get a free one',
+      });
+    }
+    const listener = listenerFor(listeners, m);
+    if (listener !== undefined) {
+      const who = socketHolder(listener.inode);
+      throw new NsnetError(
+        'ADDRESS_IN_USE',
+        `host port ${m.hostPort}/${m.proto} is in use on ${listener.address ?? 'every address'} by ${who === undefined ? 'another process' : `process ${who.pid} (${who.command})`}`,
+        { hint: 'stop that process or choose another host port' },
+      );
+    }
+  }
+  const seen: PortMapping[] = [];
+  for (const r of requests) {
+    if (r.hostPort === undefined) continue;
+    const m = { ...r, hostPort: r.hostPort };
+    if (seen.some((s) => collides(s, m))) throw new NsnetError('ADDRESS_IN_USE', `host port ${m.hostPort}/${m.proto} is given twice`);
+    seen.push(m);
+  }
+  const mappings = assignHostPorts(requests, taken.map(stored), ephemeralPortRange(), (m) => listenerFor(listeners, m) !== undefined);
+  for (const m of mappings) {
+    ctx.store.ports.insert({
+      endpointId: endpoint.id,
+      containerId: container.id,
+      hostIp: m.hostIp ?? null,
+      hostPort: m.hostPort,
+      containerPort: m.containerPort,
+      proto: m.proto,
+    });
+  }
+  return mappings.map((m) => ({ ...m, containerIp: endpoint.ip }));
+}
+
+export function containerPorts(ctx: Context, containerId: string): PortMapping[] {
+  return ctx.store.ports.forContainer(containerId).map(stored);
+}

@@ -1,0 +1,131 @@
+/**
+ * Published ports (-p): reachable from the world through the host's uplink address with the
+ * client's own source address, from the host through 127.0.0.1 and its own address, from a
+ * sibling container through the host's address (hairpin); a 127.0.0.1 binding is not reachable
+ * from the world; ranges map one to one; conflicts are refused naming the holder; rm frees.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createSandbox, describeResult, HOST_UPLINK_IP, requireRoot, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+
+const ok = (r: RunResult): RunResult => {
+  assert.equal(r.code, 0, describeResult(r));
+  return r;
+};
+
+/** A server that answers every TCP connection and UDP datagram with the client's address. */
+const SERVER = `
+const net = require('net'), dgram = require('dgram');
+for (const port of [7000, 7001]) {
+  net.createServer((s) => { s.on('error', () => {}); s.end('tcp ' + port + ' ' + s.remoteAddress.replace('::ffff:', '') + '\\n'); }).listen(port);
+  const u = dgram.createSocket('udp4');
+  u.on('message', (m, r) => u.send('udp ' + port + ' ' + r.address + '\\n', r.port, r.address));
+  u.bind(port);
+}`;
+
+/** A client printing the server's answer; exit 1 on timeout or error. */
+function client(proto: 'tcp' | 'udp', host: string, port: number): string[] {
+  const js =
+    proto === 'tcp'
+      ? `const s=require('net').connect(${port},'${host}');s.on('data',d=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`
+      : `const u=require('dgram').createSocket('udp4');u.on('message',m=>{process.stdout.write(m);process.exit(0)});u.send('x',${port},'${host}');setTimeout(()=>process.exit(1),1500)`;
+  return ['node', '-e', js];
+}
+
+describe('published ports (nftables driver)', { concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  let web = '';
+  before(async () => {
+    sb = await createSandbox('pt');
+  });
+  after(async () => {
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  test('a TCP server and a UDP echo are reachable from the world, the host and a sibling', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    web = `${sb.prefix}web`;
+    ok(
+      await sb.nsnet([
+        'run', '-d', '--name', web, '-p', '8080:7000', '-p', '127.0.0.1:8081:7000', '-p', '5353:7000/udp',
+        '-p', '9000-9001:7000-7001', '--', 'node', '-e', SERVER,
+      ]),
+    );
+    const ports = ok(await sb.nsnet(['port', web])).stdout.trim().split('\n');
+    assert.deepEqual(ports.sort(), [
+      '7000/tcp -> 0.0.0.0:8080',
+      '7000/tcp -> 0.0.0.0:9000',
+      '7000/tcp -> 127.0.0.1:8081',
+      '7000/udp -> 0.0.0.0:5353',
+      '7001/tcp -> 0.0.0.0:9001',
+    ]);
+    const inspect = JSON.parse(ok(await sb.nsnet(['inspect', web])).stdout) as Array<{ NetworkSettings: { Ports: Record<string, unknown> } }>;
+    assert.deepEqual(inspect[0]!.NetworkSettings.Ports['7000/udp'], [{ HostIp: '0.0.0.0', HostPort: '5353' }]);
+    await new Promise((r) => setTimeout(r, 500)); // let node start listening
+
+    // From the world: the container sees the world's own address (DNAT only, no SNAT).
+    assert.equal(ok(sb.inWorld(client('tcp', HOST_UPLINK_IP, 8080))).stdout.trim(), `tcp 7000 ${WORLD_UPLINK_IP}`);
+    assert.equal(ok(sb.inWorld(client('udp', HOST_UPLINK_IP, 5353))).stdout.trim(), `udp 7000 ${WORLD_UPLINK_IP}`);
+    // A range maps one to one.
+    assert.match(ok(sb.inWorld(client('tcp', HOST_UPLINK_IP, 9001))).stdout, /^tcp 7001 /);
+    // From the host: through 127.0.0.1 and through its own uplink address.
+    assert.match(ok(sb.inHost(client('tcp', '127.0.0.1', 8081))).stdout, /^tcp 7000 /);
+    assert.match(ok(sb.inHost(client('tcp', '127.0.0.1', 8080))).stdout, /^tcp 7000 /);
+    assert.match(ok(sb.inHost(client('tcp', HOST_UPLINK_IP, 8080))).stdout, /^tcp 7000 /);
+    // From a sibling container on the same bridge, through the host's address (hairpin).
+    const sib = `${sb.prefix}sib`;
+    ok(await sb.nsnet(['run', '-d', '--name', sib, '--', 'sleep', '1000']));
+    assert.match(ok(await sb.nsnet(['exec', sib, ...client('tcp', HOST_UPLINK_IP, 8080)])).stdout, /^tcp 7000 /);
+    assert.match(ok(await sb.nsnet(['exec', sib, ...client('udp', HOST_UPLINK_IP, 5353)])).stdout, /^udp 7000 /);
+    ok(await sb.nsnet(['rm', '-f', sib]));
+  });
+
+  test('a port bound to 127.0.0.1 is not reachable from the world', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const r = sb.inWorld(client('tcp', HOST_UPLINK_IP, 8081));
+    assert.notEqual(r.code, 0, `the world reached 127.0.0.1:8081: ${r.stdout}`);
+  });
+
+  test('conflicts are refused naming the holder, and leave nothing behind', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const before = sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout;
+    const clash = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}clash`, '-p', '8080:80', '--', 'sleep', '1000']);
+    assert.equal(clash.code, 1, describeResult(clash));
+    assert.match(clash.stderr, new RegExp(`host port 8080/tcp is already published by container ${web}`));
+    // A host process listening on the port.
+    const listener = sb.spawnInHost(['node', '-e', "require('net').createServer().listen(8095)"]);
+    await new Promise((r) => setTimeout(r, 700));
+    const busy = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}busy`, '-p', '8095:80', '--', 'sleep', '1000']);
+    listener.kill('SIGKILL');
+    assert.equal(busy.code, 1, describeResult(busy));
+    assert.match(busy.stderr, /host port 8095\/tcp is in use on every address by process \d+ \(node\)/);
+    assert.equal(sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout, before);
+    assert.equal(sb.netnsInode(`${sb.prefix}clash`), undefined);
+    const bad = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}bad`, '-p', '80:80/icmp', '--', 'sleep', '1000']);
+    assert.equal(bad.code, 1, describeResult(bad));
+    assert.match(bad.stderr, /protocol "icmp" is not one of tcp, udp, sctp/);
+  });
+
+  test('after rm -f the ports are free and no rule mentions them', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    ok(await sb.nsnet(['rm', '-f', web]));
+    const table = sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout;
+    assert.doesNotMatch(table, /8080|8081|5353|9000|9001/);
+    assert.notEqual(sb.inWorld(client('tcp', HOST_UPLINK_IP, 8080)).code, 0);
+    const again = `${sb.prefix}again`;
+    ok(await sb.nsnet(['run', '-d', '--name', again, '-p', '8080:7000', '--', 'node', '-e', SERVER]));
+    ok(await sb.nsnet(['rm', '-f', again]));
+  });
+
+  test('network disconnect withdraws the ports of that network', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const c = `${sb.prefix}dis`;
+    ok(await sb.nsnet(['run', '-d', '--name', c, '-p', '8085:7000', '--', 'sleep', '1000']));
+    assert.match(sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout, /8085/);
+    ok(await sb.nsnet(['network', 'disconnect', 'bridge', c]));
+    assert.doesNotMatch(sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout, /8085/);
+    assert.equal(ok(await sb.nsnet(['port', c])).stdout, '');
+    ok(await sb.nsnet(['rm', '-f', c]));
+  });
+});
