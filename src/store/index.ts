@@ -8,11 +8,13 @@ import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
 import { Containers, Endpoints, Journal, Networks, Ports, Settings } from './repos.js';
+import { DnsConfigs } from './dns.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkRecord, PortRecord } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
+export type { DnsConfig } from './dns.js';
 
 export interface Store {
   /** Path of the database file. */
@@ -23,6 +25,8 @@ export interface Store {
   readonly journal: Journal;
   readonly settings: Settings;
   readonly ports: Ports;
+  /** Per-container name-resolution settings (see src/store/dns.ts). */
+  readonly dns: DnsConfigs;
   /**
    * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
    * write lock up front, so read-then-write sequences (like address allocation) cannot
@@ -117,6 +121,7 @@ function makeStore(db: Database.Database, file: string): Store {
     journal: new Journal(db),
     settings: new Settings(db),
     ports: new Ports(db),
+    dns: new DnsConfigs(db),
     tx<T>(fn: () => T): T {
       try {
         return db.transaction(fn).immediate();

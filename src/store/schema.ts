@@ -81,6 +81,18 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ports_host ON ports(proto, host_port);
   `,
+  // 4: a container's name-resolution settings (--dns, --dns-search, --dns-option, --add-host,
+  // --network-alias), JSON arrays; they go with the container.
+  `
+  CREATE TABLE container_dns (
+    container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+    servers TEXT NOT NULL DEFAULT '[]',
+    search TEXT NOT NULL DEFAULT '[]',
+    options TEXT NOT NULL DEFAULT '[]',
+    extra_hosts TEXT NOT NULL DEFAULT '[]',
+    aliases TEXT NOT NULL DEFAULT '[]'
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
