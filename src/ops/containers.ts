@@ -22,6 +22,7 @@ import { applyAll } from '../plan/executor.js';
 import { faultPoint } from '../plan/faults.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord } from '../store/index.js';
+import { markNamespace, restoreSteps } from './check.js';
 import type { Context } from './context.js';
 import * as journal from './journal.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
@@ -183,6 +184,7 @@ async function wireAndLaunch(
   detach: boolean,
   journalId: number,
 ): Promise<{ exit: Promise<number> | undefined }> {
+  markNamespace(ctx, container);
   applyOrForget(ctx, steps, () => ctx.store.containers.delete(container.id), journalId);
   let started: Started;
   let exit: Promise<number> | undefined;
@@ -267,7 +269,9 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
 }
 
 function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
-  return planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
+  // After a reboot the bridges and the firewall are gone too.
+  const create = planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
+  return [...restoreSteps(ctx, c), ...create];
 }
 
 /**

@@ -16,12 +16,18 @@ import { after, before, describe, it } from 'node:test';
 import {
   createSandbox,
   describeResult,
+  HOST_UPLINK_IP,
   integrationSkipReason,
   mountPoints,
   netnsEntries,
   NETNS_DIR,
+  pidAlive,
   pidsWithCmdline,
   runSync,
+  UPLINK_IF,
+  UPLINK_PREFIX_LEN,
+  WORLD_IP,
+  WORLD_UPLINK_IP,
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
@@ -236,5 +242,88 @@ describe('crash safety: SIGKILL after every step, then the next command recovers
   it('the survivors still work: A reaches the gateway of the network it kept', async () => {
     const r = await sb.nsnet(['exec', names().a, 'ping', '-c', '1', '-W', '2', '10.92.0.1']);
     assert.equal(r.code, 0, describeResult(r));
+  });
+});
+
+/**
+ * A reboot: the kernel objects go (processes, namespaces, links, rules), the state root stays.
+ * Simulated by killing the container processes (by PID), deleting their namespaces and the
+ * sandbox's host namespace, and making the host namespace again, empty but for its uplink.
+ */
+describe('after a reboot (kernel state gone, records kept)', { skip, concurrency: false }, () => {
+  let sb: Sandbox;
+  let p: string;
+  const names = () => ({ net: `${p}n`, r1: `${p}r1`, r2: `${p}r2` });
+
+  before(async () => {
+    sb = await createSandbox('rb');
+    p = sb.prefix;
+    const { net, r1, r2 } = names();
+    ok(await sb.nsnet(['network', 'create', net, '--subnet', '10.96.0.0/24', '-o', `com.docker.network.bridge.name=${p}b`]));
+    ok(await sb.nsnet(['run', '-d', '--name', r1, '--network', net, '--ip', '10.96.0.10', '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['run', '-d', '--name', r2, '--network', net, '--ip', '10.96.0.11', '--', 'sleep', '1000']));
+  });
+
+  after(async () => {
+    const r = await sb?.destroy();
+    assert.deepEqual(r?.problems ?? [], []);
+  });
+
+  it('reboot: processes killed, namespaces and the host namespace deleted and made again', async () => {
+    const { r1, r2 } = names();
+    const views = JSON.parse(ok(await sb.nsnet(['inspect', r1, r2])).stdout) as Array<{ State: { Pid: number } }>;
+    for (const v of views) process.kill(v.State.Pid, 'SIGKILL');
+    for (const v of views) {
+      const deadline = Date.now() + 3000;
+      while (pidAlive(v.State.Pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    }
+    for (const ns of [r1, r2, sb.hostNs]) ok(runSync(['ip', 'netns', 'del', ns]));
+    // The world's end of the uplink goes when the old host namespace is freed.
+    const deadline = Date.now() + 5000;
+    while (runSync(['ip', '-n', sb.worldNs, 'link', 'show', UPLINK_IF]).code === 0 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const h = (...args: string[]): RunResult => ok(runSync(['ip', '-n', sb.hostNs, ...args]));
+    ok(runSync(['ip', 'netns', 'add', sb.hostNs]));
+    h('link', 'add', UPLINK_IF, 'type', 'veth', 'peer', 'name', UPLINK_IF, 'netns', sb.worldNs);
+    h('link', 'set', 'lo', 'up');
+    h('link', 'set', UPLINK_IF, 'up');
+    ok(runSync(['ip', '-n', sb.worldNs, 'link', 'set', UPLINK_IF, 'up']));
+    ok(runSync(['ip', '-n', sb.worldNs, 'addr', 'add', `${WORLD_UPLINK_IP}/${UPLINK_PREFIX_LEN}`, 'dev', UPLINK_IF]));
+    h('addr', 'add', `${HOST_UPLINK_IP}/${UPLINK_PREFIX_LEN}`, 'dev', UPLINK_IF);
+    h('route', 'add', 'default', 'via', WORLD_UPLINK_IP, 'dev', UPLINK_IF);
+    assert.equal(sb.inHost(['nft', 'list', 'ruleset']).stdout.trim(), '', 'the new host namespace has no rules');
+  });
+
+  it('ps -a shows both containers exited', async () => {
+    const ps = JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as Array<{ Name: string; State: { Status: string } }>;
+    assert.deepEqual(ps.map((c) => `${c.Name} ${c.State.Status}`).sort(), [`/${names().r1} exited`, `/${names().r2} exited`]);
+  });
+
+  it('start r1 brings it back with its address: bridge, firewall and namespace are rebuilt', async () => {
+    const { r1 } = names();
+    ok(await sb.nsnet(['start', r1]));
+    const addr = ok(await sb.nsnet(['exec', r1, 'ip', '-4', '-o', 'addr', 'show', 'eth0']));
+    assert.match(addr.stdout, / 10\.96\.0\.10\/24 /);
+    ok(await sb.nsnet(['exec', r1, 'ping', '-c', '1', '-W', '2', '10.96.0.1']));
+    // Forwarding and masquerade came back with it.
+    ok(await sb.nsnet(['exec', r1, 'ping', '-c', '1', '-W', '2', WORLD_IP]));
+    // A stopped container without a namespace is what a reboot leaves: not a difference. That
+    // r2's record still says running is one (ps corrects it on display); --fix records it.
+    const check = await sb.nsnet(['system', 'check', '--format', 'json']);
+    assert.equal(check.code, 1, describeResult(check));
+    const diffs = (JSON.parse(check.stdout) as { differences: Array<{ object: string; problem: string }> }).differences;
+    assert.deepEqual(diffs.map((d) => d.object), [`container ${names().r2}`], check.stdout);
+    assert.match(diffs[0]!.problem, /has exited/);
+    ok(await sb.nsnet(['system', 'check', '--fix']));
+    ok(await sb.nsnet(['system', 'check']));
+  });
+
+  it('system prune and system reset --force finish without errors', async () => {
+    const prune = ok(await sb.nsnet(['system', 'prune']));
+    assert.match(prune.stdout, new RegExp(names().r2));
+    ok(await sb.nsnet(['system', 'reset', '--force']));
+    assert.deepEqual(JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout), []);
+    assert.equal(sb.inHost(['nft', 'list', 'ruleset']).stdout.trim(), '');
   });
 });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { usage } from '../../core/errors.js';
+import { check } from '../../ops/check.js';
 import * as system from '../../ops/system.js';
 import { contextFor, formatOf, withCommon } from '../common.js';
 import { doctor } from '../../ops/doctor.js';
@@ -51,6 +52,28 @@ export function systemCommand(): Command {
         );
       }
       if (findings.some((f) => f.level === 'error')) process.exitCode = 1;
+    });
+
+  withCommon(sys.command('check'), { dryRun: false })
+    .description('compare the records with the kernel (links, namespaces, addresses, routes, processes, firewall) and report every difference')
+    .option('--fix', 'remove orphans nsnet made and recreate what nsnet owns and lost, saying what was done')
+    .action(async (o: { fix?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, () => {
+        const result = check(ctx, { fix: o.fix === true });
+        const left = result.differences.filter((d) => d.fixed !== true);
+        if (left.length > 0) process.exitCode = 1;
+        if (formatOf(cmd) === 'json') return printJson(result);
+        if (result.differences.length === 0) printLines(['no differences between the records and the kernel']);
+        printLines(
+          result.differences.flatMap((d) => {
+            const status = d.fixed === true ? 'FIXED' : d.fixed === false ? 'FAILED' : d.fix === undefined ? 'CANNOT FIX' : 'DIFF';
+            const what = d.fixed === undefined ? (d.fix === undefined ? [] : [`       --fix would ${d.fix}`]) : [`       ${d.fixed ? 'did' : 'tried to'}: ${d.fix}`];
+            return [`${status.padEnd(6)} ${d.object}: ${d.problem}`, ...what, ...(d.error === undefined ? [] : [`       error: ${d.error}`])];
+          }),
+        );
+        printLines(result.notes.map((n) => `note: ${n}`));
+      });
     });
 
   return sys;
