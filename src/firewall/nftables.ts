@@ -185,7 +185,10 @@ export function addPortsScript(ports: readonly FirewallPort[]): string {
 export function removePortsScript(ports: readonly FirewallPort[]): string {
   const adds = elementCommands('add', ports);
   if (adds.length === 0) return '';
-  return [...adds, ...elementCommands('delete', ports)].join('\n') + '\n';
+  // After a reboot the table may be gone while the records remain: declaring it and its sets
+  // (a no-op when they exist) lets the removal succeed either way.
+  const declare = [`add table ${BRIDGE}`, ...Object.entries(SET_TYPES).map(([name, type]) => `add set ${BRIDGE} ${name} { type ${type}; }`)];
+  return [...declare, ...adds, ...elementCommands('delete', ports)].join('\n') + '\n';
 }
 
 function mappingCommands(verb: 'add' | 'delete', mappings: readonly FirewallMapping[]): string[] {
@@ -204,5 +207,6 @@ export function addMappingsScript(mappings: readonly FirewallMapping[]): string 
 export function removeMappingsScript(mappings: readonly FirewallMapping[]): string {
   const adds = mappingCommands('add', mappings);
   if (adds.length === 0) return '';
-  return [...adds, ...mappingCommands('delete', mappings)].join('\n') + '\n';
+  const declare = [`add table ${INET}`, ...Object.entries(MAP_TYPES).map(([name, type]) => `add map ${INET} ${name} { type ${type}; }`)];
+  return [...declare, ...adds, ...mappingCommands('delete', mappings)].join('\n') + '\n';
 }

@@ -183,9 +183,15 @@ async function wireAndLaunch(
   steps: Step[],
   detach: boolean,
   journalId: number,
+  onFailure: 'forget' | 'keep' = 'forget',
 ): Promise<{ exit: Promise<number> | undefined }> {
   markNamespace(ctx, container);
-  applyOrForget(ctx, steps, () => ctx.store.containers.delete(container.id), journalId);
+  // run forgets a container it could not make; start keeps it, exited, to be started again.
+  const settle =
+    onFailure === 'forget'
+      ? (): void => ctx.store.containers.delete(container.id)
+      : (): void => ctx.store.containers.update(container.id, { status: 'exited', finishedAt: new Date().toISOString() });
+  applyOrForget(ctx, steps, settle, journalId);
   let started: Started;
   let exit: Promise<number> | undefined;
   try {
@@ -200,7 +206,7 @@ async function wireAndLaunch(
     faultPoint();
   } catch (err) {
     const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall, containerMappings(ctx.store, container.id)), ctx.runner);
-    journal.end(ctx, journalId, () => ctx.store.containers.delete(container.id));
+    journal.end(ctx, journalId, settle);
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
   }
@@ -258,7 +264,7 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
       const release = ctx.lock();
       try {
         const journalId = ctx.store.tx(() => journal.begin(ctx, 'start', { mode: 'rollback', steps, forget: {}, killIn: [c.name] }));
-        await wireAndLaunch(ctx, c, steps, true, journalId);
+        await wireAndLaunch(ctx, c, steps, true, journalId, 'keep');
       } finally {
         release();
       }
