@@ -1,5 +1,6 @@
 /** Published ports: choose host ports, refuse conflicts (naming the holder), record them. */
 import { NsnetError } from '../core/errors.js';
+import { HOST_BINDING_OPTION } from '../engine/inspect.js';
 import { assignHostPorts, collides, parsePortSpec, type PortMapping } from '../engine/ports.js';
 import type { FirewallMapping } from '../firewall/model.js';
 import { ephemeralPortRange, hostListeners, socketHolder, type Listener } from '../kernel/sockets.js';
@@ -31,7 +32,9 @@ export function publish(ctx: Context, container: ContainerRecord, endpoint: Endp
       hint: 'use the nftables driver for -p',
     });
   }
-  const requests = specs.flatMap(parsePortSpec);
+  // Docker's host_binding_ipv4: the address ports of this network bind to when -p names none.
+  const binding = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
+  const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
   const taken = ctx.store.ports.list();
   const listeners = ctx.dryRun ? [] : hostListeners();
   for (const r of requests) {
