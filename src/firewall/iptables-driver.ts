@@ -6,6 +6,8 @@
  *
  *   iptables filter  FORWARD     → NSNET-FORWARD   (→ NSNET-ISOLATION)
  *   iptables nat     POSTROUTING → NSNET-POSTROUTING
+ *   iptables nat     PREROUTING  → NSNET-DNAT      (published ports; only for local destinations,
+ *                    OUTPUT      → NSNET-DNAT       `-m addrtype --dst-type LOCAL`, as Docker does)
  *   ebtables nat     PREROUTING  → NSNET-PORTS     (what a container port may send)
  *   ebtables filter  FORWARD     → NSNET-BRIDGED   (ICC off: nothing switched between ports)
  *
@@ -18,9 +20,28 @@
  * ebtables has no comment match: its rules are nsnet's by the chain they are in, and each names
  * its container port (`-i nsv...`), which is how a port's rules are found and removed.
  *
- * Rule growth: iptables rules grow with networks. ebtables rules grow with containers (four per
- * anti-spoofed port, one per port on an ICC-off network): unlike nftables, ebtables has no sets
- * keyed by interface. This is the accepted cost of the compatibility driver.
+ * Rule growth: iptables rules grow with networks, and NSNET-DNAT holds one rule per published port
+ * (the nftables driver keeps them as map elements behind one rule; iptables has no such maps, so
+ * every new connection to a local address walks NSNET-DNAT). ebtables rules grow with containers
+ * (four per anti-spoofed port, one per port on an ICC-off network): unlike nftables, ebtables has
+ * no sets keyed by interface. This is the accepted cost of the compatibility driver. Publishing or
+ * withdrawing ports does not rewrite the chain: one restore run adds or deletes just their rules.
+ *
+ * Published ports (the nftables driver's behaviour, see firewall/nftables.ts):
+ *   - nat NSNET-DNAT: `[-d HOST_IP] -p PROTO --dport HP -j DNAT --to-destination CIP:CP`, one per
+ *     mapping, commented `nsnet publish HOST_IP:HP/PROTO to CIP:CP` (+ ` (container NAME)` when
+ *     the mapping names it); the comment is how the driver finds a mapping's rule again. Reached
+ *     from PREROUTING (other machines, containers) and OUTPUT (the host itself, 127.0.0.1 too:
+ *     route_localnet=1 on the bridges lets it be routed there), only for local destinations.
+ *   - filter NSNET-FORWARD: DNATed connections to and from a network's bridge are accepted before
+ *     nsnet's isolation and NAT-closed drops (a published port is reachable from the world and
+ *     from other networks), but after an internal network's drops (nothing gets in or out of an
+ *     internal network, published port or not). Only nsnet's bridges: a foreign DNAT (Docker's)
+ *     is left to the host's own rules.
+ *   - nat NSNET-POSTROUTING, per network: masquerade DNATed connections the host makes to the
+ *     bridge (from 127.0.0.1 or its own addresses) and hairpin ones (from the network's subnet
+ *     back out of its own bridge: `-i` cannot be matched in POSTROUTING, the subnet stands in for
+ *     it). A client from the world keeps its own source address.
  *
  * Which traffic each family sees: traffic the host routes (between networks, to and from the
  * world) passes iptables FORWARD with the bridges as -i/-o. Traffic between two ports of one
@@ -37,7 +58,7 @@ import { NsnetError } from '../core/errors.js';
 import type { Step, XtablesJump } from '../plan/steps.js';
 import type { FirewallDriver } from './driver.js';
 import { COMPAT_CHAIN, COMPAT_FROM } from './iptables-compat.js';
-import type { FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from './model.js';
 
 /** What the driver needs to know about the host (probed lazily by the caller). */
 export interface IptablesHostFacts {
@@ -50,6 +71,7 @@ export interface IptablesHostFacts {
 export const FORWARD_CHAIN = COMPAT_CHAIN; // NSNET-FORWARD, shared with the nftables driver's compat chain
 export const ISOLATION_CHAIN = 'NSNET-ISOLATION';
 export const POSTROUTING_CHAIN = 'NSNET-POSTROUTING';
+export const DNAT_CHAIN = 'NSNET-DNAT';
 export const PORTS_CHAIN = 'NSNET-PORTS';
 export const BRIDGED_CHAIN = 'NSNET-BRIDGED';
 
@@ -66,7 +88,20 @@ export const FILTER: TableSpec = {
   chains: [FORWARD_CHAIN, ISOLATION_CHAIN],
   jumps: [{ from: COMPAT_FROM, to: FORWARD_CHAIN }],
 };
-export const NAT: TableSpec = { tool: 'iptables', table: 'nat', chains: [POSTROUTING_CHAIN], jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }] };
+/** Published ports: only connections to one of the host's own addresses (Docker's jump). */
+const LOCAL_DST = '-m addrtype --dst-type LOCAL';
+const DNAT_JUMPS: readonly XtablesJump[] = [
+  { from: 'PREROUTING', to: DNAT_CHAIN, match: LOCAL_DST },
+  { from: 'OUTPUT', to: DNAT_CHAIN, match: LOCAL_DST },
+];
+export const NAT: TableSpec = {
+  tool: 'iptables',
+  table: 'nat',
+  chains: [POSTROUTING_CHAIN, DNAT_CHAIN],
+  jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }, ...DNAT_JUMPS],
+};
+/** NSNET-DNAT alone: what publishing and withdrawing ports touch. */
+export const PUBLISHED: TableSpec = { tool: 'iptables', table: 'nat', chains: [DNAT_CHAIN], jumps: DNAT_JUMPS };
 /** Anti-spoofing: every frame from a container port, before anything else sees it. */
 export const PORTS: TableSpec = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
 /** ICC off: frames switched from a port to another port of its bridge. */
@@ -82,6 +117,8 @@ const comment = (n: FirewallNetwork): string => `-m comment --comment "nsnet net
  */
 export function filterRules(networks: readonly FirewallNetwork[]): string[] | null {
   if (networks.length === 0) return null;
+  const internal: string[] = [];
+  const published: string[] = [];
   const drops: string[] = [];
   const accepts: string[] = [];
   const isolation: string[] = [];
@@ -92,8 +129,11 @@ export function filterRules(networks: readonly FirewallNetwork[]): string[] | nu
     isolation.push(`-A ${ISOLATION_CHAIN} -o ${br} ${comment(n)} -j DROP`);
     if (n.internal) {
       // No way in or out: only traffic that stays on the bridge (seen here with br_netfilter).
-      drops.push(fwd(`-i ${br} ! -o ${br}`, n, 'DROP'), fwd(`-o ${br} ! -i ${br}`, n, 'DROP'));
+      internal.push(fwd(`-i ${br} ! -o ${br}`, n, 'DROP'), fwd(`-o ${br} ! -i ${br}`, n, 'DROP'));
     } else {
+      // Published ports: a connection DNATed to this bridge is wanted, whatever network the
+      // client is on; its replies (same conntrack status) leave the bridge.
+      published.push(fwd(`-o ${br} -m conntrack --ctstate DNAT`, n, 'ACCEPT'), fwd(`-i ${br} -m conntrack --ctstate DNAT`, n, 'ACCEPT'));
       drops.push(fwd(`-i ${br} ! -o ${br}`, n, ISOLATION_CHAIN));
     }
     if (!n.icc) drops.push(fwd(`-i ${br} -o ${br}`, n, 'DROP'));
@@ -107,19 +147,60 @@ export function filterRules(networks: readonly FirewallNetwork[]): string[] | nu
       accepts.push(fwd(`-i ${br}`, n, 'ACCEPT'), fwd(`-o ${br}`, n, 'ACCEPT'));
     }
   }
-  return [...drops, ...accepts, ...isolation];
+  return [...internal, ...published, ...drops, ...accepts, ...isolation];
 }
 
 /**
- * Docker's masquerade rule: from the subnet, leaving by any interface but the bridge, so nsnet
- * need not know which interface is the uplink. Null when no network masquerades (the nat table
- * is then not touched at all).
+ * nsnet's nat rules: per network, Docker's masquerade rule (from the subnet, leaving by any
+ * interface but the bridge, so nsnet need not know which interface is the uplink) and the two
+ * published-port masquerades (the host's own connections, hairpin); then one DNAT rule per
+ * published port. Null when there is nothing (internal networks only): the nat table is then not
+ * touched at all.
  */
-export function natRules(networks: readonly FirewallNetwork[]): string[] | null {
-  const rules = networks
-    .filter((n) => !n.internal && n.masquerade)
-    .map((n) => `-A ${POSTROUTING_CHAIN} -s ${n.subnet} ! -o ${n.bridge} ${comment(n)} -j MASQUERADE`);
+export function natRules(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[] = []): string[] | null {
+  const post = (spec: string, n: FirewallNetwork): string => `-A ${POSTROUTING_CHAIN} ${spec} ${comment(n)} -j MASQUERADE`;
+  const rules: string[] = [];
+  for (const n of networks) {
+    if (n.internal) continue;
+    if (n.masquerade) rules.push(post(`-s ${n.subnet} ! -o ${n.bridge}`, n));
+    // The host reaching a published port (127.0.0.1 included): the container answers the gateway.
+    rules.push(post(`-o ${n.bridge} -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT`, n));
+    // Hairpin: a container reaching a published port of its own network through a host address;
+    // without NAT the answer would be switched straight back to it and dropped.
+    rules.push(post(`-s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT`, n));
+  }
+  rules.push(...dnatRules(mappings));
   return rules.length === 0 ? null : rules;
+}
+
+/** 0.0.0.0 (or none) is every address: no `-d`. */
+const hostAddress = (m: FirewallMapping): string | undefined => (m.hostIp === undefined || m.hostIp === '0.0.0.0' ? undefined : m.hostIp);
+
+/** What a published port's rule is found by: its comment, up to the optional container name. */
+export function mappingKey(m: FirewallMapping): string {
+  return `nsnet publish ${hostAddress(m) ?? '0.0.0.0'}:${m.hostPort}/${m.proto} to ${m.containerIp}:${m.containerPort}`;
+}
+
+/** xt_comment holds at most 255 characters. */
+const COMMENT_MAX = 255;
+
+/**
+ * One DNAT rule per published port, written as iptables-save prints it (`-d A/32`, the implicit
+ * protocol match named) so that `--dry-run` shows what the kernel will hold.
+ */
+export function dnatRules(mappings: readonly FirewallMapping[]): string[] {
+  return mappings.map((m) => {
+    const host = hostAddress(m);
+    const name = m.container === undefined ? '' : ` (container ${m.container})`;
+    const text = `${mappingKey(m)}${name}`.slice(0, COMMENT_MAX);
+    return [
+      `-A ${DNAT_CHAIN}`,
+      ...(host === undefined ? [] : [`-d ${host}/32`]),
+      `-p ${m.proto} -m ${m.proto} --dport ${m.hostPort}`,
+      `-m comment --comment "${text}"`,
+      `-j DNAT --to-destination ${m.containerIp}:${m.containerPort}`,
+    ].join(' ');
+  });
 }
 
 const needsPortRules = (n: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): boolean => n.antiSpoofing || !n.icc;
@@ -198,7 +279,8 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       };
       if (f.iptables) {
         add(FILTER, filterRules(after.networks), filterRules(before.networks));
-        add(NAT, natRules(after.networks), natRules(before.networks));
+        // Published ports are carried over: a network change rewrites NSNET-DNAT whole.
+        add(NAT, natRules(after.networks, after.mappings ?? []), natRules(before.networks, before.mappings ?? []));
       }
       if (f.ebtables === 'ok') {
         add(PORTS, spoofTable(after), spoofTable(before));
@@ -219,6 +301,34 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       if (relevant.length === 0 || host().ebtables !== 'ok') return [];
       return portSteps('remove', relevant, summary);
     },
+    addMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
+      if (mappings.length === 0) return [];
+      if (!host().iptables) {
+        throw new NsnetError('FIREWALL', 'the iptables firewall driver needs iptables, iptables-save and iptables-restore', {
+          hint: 'apt-get install -y iptables, or use the nftables driver (--firewall-driver nftables)',
+        });
+      }
+      return [mappingStep('add', mappings, summary)];
+    },
+    removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
+      // Without iptables no mapping rule can have been made.
+      if (mappings.length === 0 || !host().iptables) return [];
+      return [mappingStep('remove', mappings, summary)];
+    },
+  };
+}
+
+/** Published ports in or out of NSNET-DNAT, found by their comments; one restore run. */
+function mappingStep(op: 'add' | 'remove', mappings: readonly FirewallMapping[], summary: string): Step {
+  return {
+    kind: 'iptables-rules',
+    op,
+    table: PUBLISHED.table,
+    chains: PUBLISHED.chains,
+    jumps: PUBLISHED.jumps,
+    keys: mappings.map(mappingKey),
+    rules: dnatRules(mappings),
+    summary,
   };
 }
 

@@ -28,6 +28,8 @@ export interface FirewallMapping {
   proto: 'tcp' | 'udp' | 'sctp';
   containerIp: string;
   containerPort: number;
+  /** The container's name, for rule comments (the iptables driver's); optional. */
+  container?: string | undefined;
 }
 
 export interface FirewallState {

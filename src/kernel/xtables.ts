@@ -18,6 +18,8 @@ export type XtablesTool = 'iptables' | 'ebtables';
 export interface XtablesJump {
   from: string;
   to: string;
+  /** Matches before the `-j`, exactly as `*-save` prints them (`-m addrtype --dst-type LOCAL`); none: every packet. */
+  match?: string | undefined;
 }
 
 /** What nsnet wants one table to hold: its chains with these rules and the jumps, or nothing (null). */
@@ -78,7 +80,11 @@ export function saveTable(tool: XtablesTool, table: string): SavedTable {
   return { chains, rules };
 }
 
-const jumpLine = (j: XtablesJump): string => `-A ${j.from} -j ${j.to}`;
+/** The jump as `*-save` prints it, without the `-A`: `FROM [MATCH] -j TO`. */
+const jumpSpec = (j: XtablesJump): string => `${j.from}${j.match === undefined ? '' : ` ${j.match}`} -j ${j.to}`;
+const jumpLine = (j: XtablesJump): string => `-A ${jumpSpec(j)}`;
+/** Insert at the top of the built-in chain (nsnet decides first on its own traffic). */
+const jumpInsert = (j: XtablesJump): string => `-I ${j.from} 1${j.match === undefined ? '' : ` ${j.match}`} -j ${j.to}`;
 
 /**
  * The restore script that takes the table from `saved` to `target`; empty when there is nothing
@@ -90,7 +96,7 @@ export function restoreScript(target: XtablesTarget, saved: SavedTable): string 
   const jumpCount = (j: XtablesJump): number => saved.rules.filter((l) => l === jumpLine(j)).length;
   const declare = (c: string): string => (target.tool === 'iptables' ? `:${c} - [0:0]` : `:${c} RETURN`);
   if (target.rules === null) {
-    for (const j of target.jumps) for (let i = jumpCount(j); i > 0; i--) lines.push(`-D ${j.from} -j ${j.to}`);
+    for (const j of target.jumps) for (let i = jumpCount(j); i > 0; i--) lines.push(`-D ${jumpSpec(j)}`);
     const present = target.chains.filter((c) => saved.chains.has(c));
     // Flush all of them first: one may jump to another, and a referenced chain cannot go.
     lines.push(...present.map(declare), ...present.map((c) => `-X ${c}`));
@@ -98,9 +104,9 @@ export function restoreScript(target: XtablesTarget, saved: SavedTable): string 
     lines.push(...target.chains.map(declare), ...target.rules);
     for (const j of target.jumps) {
       const n = jumpCount(j);
-      if (n === 0) lines.push(`-I ${j.from} 1 -j ${j.to}`);
+      if (n === 0) lines.push(jumpInsert(j));
       // Extra copies of nsnet's own jump (a crash between two tools): keep one.
-      for (let i = n; i > 1; i--) lines.push(`-D ${j.from} -j ${j.to}`);
+      for (let i = n; i > 1; i--) lines.push(`-D ${jumpSpec(j)}`);
     }
   }
   if (lines.length === 0) return '';
@@ -128,14 +134,61 @@ export function ruleInterface(line: string): string | undefined {
 }
 
 /**
- * Port rules (ebtables): the rules of nsnet's chains that mention one of `ifaces` as `-i` are
- * replaced by `add` (nothing, to remove). Whatever was or was not there before, the chains end up
- * with exactly these rules for those ports, so a removal is idempotent and a repeated add does
- * not duplicate. When the chains are there (the usual case) only the changed rules are sent
- * (`-D` of the saved lines, `-A` of the new ones), so the cost does not grow with the number of
- * ports; when they are missing or lack their fixed rules, the chains and jumps are written whole.
- * Empty when there is nothing to do.
+ * The comment of an iptables rule line as `iptables-save` prints it (quoted when it has spaces).
+ * Published ports' rules are found by it (see firewall/iptables-driver.ts).
  */
+export function ruleComment(line: string): string | undefined {
+  const m = / --comment (?:"((?:[^"\\]|\\.)*)"|(\S+))/.exec(line);
+  if (m === null) return undefined;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
+}
+
+/** A rule's key is one of `keys`: the same, or the key followed by more words (`KEY (container web)`). */
+const keyed = (key: string, keys: ReadonlySet<string>): boolean => {
+  if (keys.has(key)) return true;
+  for (let i = key.indexOf(' '); i >= 0; i = key.indexOf(' ', i + 1)) if (keys.has(key.slice(0, i))) return true;
+  return false;
+};
+
+/**
+ * Rules found by a key (ebtables port rules by their `-i PORT`, iptables published-port rules
+ * by their comment): the rules of nsnet's chains whose key is one of `keys` are replaced by `add`
+ * (nothing, to remove). Whatever was or was not there before, the chains end up with exactly
+ * these rules for those keys, so a removal is idempotent and a repeated add does not duplicate.
+ * When the chains are there (the usual case) only the changed rules are sent (`-D` of the saved
+ * lines, `-A` of the new ones), so the cost does not grow with the number of keyed rules; when
+ * they are missing or lack their fixed rules, the chains and jumps are written whole. Empty when
+ * there is nothing to do.
+ */
+export function keyedScript(
+  base: Omit<XtablesTarget, 'rules'>,
+  baseRules: readonly string[],
+  saved: SavedTable,
+  keyOf: (line: string) => string | undefined,
+  keys: readonly string[],
+  add: readonly string[],
+): string {
+  const ours = new Set(base.chains);
+  const drop = new Set(keys);
+  const inOurs = saved.rules.filter((l) => ours.has(l.split(' ')[1] ?? ''));
+  const isKeyed = (l: string): boolean => keyOf(l) !== undefined;
+  const isStale = (l: string): boolean => keyed(keyOf(l)!, drop);
+  const stale = inOurs.filter((l) => isKeyed(l) && isStale(l));
+  const intact = base.chains.every((c) => saved.chains.has(c)) && baseRules.every((r) => saved.rules.includes(r));
+  if (!intact) {
+    // Only ever make the chains when there is something to hold (a removal after a reset is a no-op).
+    if (add.length === 0 && !base.chains.some((c) => saved.chains.has(c))) return '';
+    const keep = inOurs.filter((l) => isKeyed(l) && !isStale(l));
+    return restoreScript({ ...base, rules: [...baseRules, ...keep, ...add] }, saved);
+  }
+  const lines = [...stale.map((l) => l.replace(/^-A /, '-D ')), ...add];
+  const jumps = base.jumps.filter((j) => !saved.rules.includes(jumpLine(j)));
+  lines.push(...jumps.map(jumpInsert));
+  if (lines.length === 0) return '';
+  return [`*${base.table}`, ...lines, ...(base.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+}
+
+/** Port rules (ebtables), found by their `-i PORT`. */
 export function portScript(
   base: Omit<XtablesTarget, 'rules'>,
   baseRules: readonly string[],
@@ -143,25 +196,14 @@ export function portScript(
   ifaces: readonly string[],
   add: readonly string[],
 ): string {
-  const ours = new Set(base.chains);
-  const drop = new Set(ifaces);
-  const inOurs = saved.rules.filter((l) => ours.has(l.split(' ')[1] ?? ''));
-  const isPortRule = (l: string): boolean => ruleInterface(l) !== undefined;
-  const stale = inOurs.filter((l) => isPortRule(l) && drop.has(ruleInterface(l)!));
-  const intact = base.chains.every((c) => saved.chains.has(c)) && baseRules.every((r) => saved.rules.includes(r));
-  if (!intact) {
-    // Only ever make the chains when there is something to hold (a removal after a reset is a no-op).
-    if (add.length === 0 && !base.chains.some((c) => saved.chains.has(c))) return '';
-    const keep = inOurs.filter((l) => isPortRule(l) && !drop.has(ruleInterface(l)!));
-    return restoreScript({ ...base, rules: [...baseRules, ...keep, ...add] }, saved);
-  }
-  const lines = [...stale.map((l) => l.replace(/^-A /, '-D ')), ...add];
-  const jumps = base.jumps.filter((j) => !saved.rules.includes(`-A ${j.from} -j ${j.to}`));
-  lines.push(...jumps.map((j) => `-I ${j.from} 1 -j ${j.to}`));
-  if (lines.length === 0) return '';
-  return [`*${base.table}`, ...lines, ...(base.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+  return keyedScript(base, baseRules, saved, ruleInterface, ifaces, add);
 }
 
 export function applyPortRules(base: Omit<XtablesTarget, 'rules'>, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
   runRestore(base.tool, portScript(base, baseRules, saveTable(base.tool, base.table), ifaces, add));
+}
+
+/** iptables rules found by their comment (`keys`): replaced by `add`, or removed. */
+export function applyCommentedRules(base: Omit<XtablesTarget, 'rules'>, keys: readonly string[], add: readonly string[]): void {
+  runRestore(base.tool, keyedScript(base, [], saveTable(base.tool, base.table), ruleComment, keys, add));
 }

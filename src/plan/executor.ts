@@ -87,6 +87,8 @@ export function describe(step: Step): string {
       return `update firewall (${step.tool} ${step.table}): ${step.summary}`;
     case 'ebtables-ports':
       return `update firewall (ebtables ${step.table}): ${step.summary}`;
+    case 'iptables-rules':
+      return `update firewall (iptables ${step.table}): ${step.summary}`;
   }
 }
 

@@ -5,7 +5,7 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
 import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
-import { applyPortRules, applyXtables } from '../kernel/xtables.js';
+import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
 import { EADDRNOTAVAIL, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
@@ -25,6 +25,11 @@ function applyIptablesChain(table: string, from: string, chain: string, rules: r
 function applyEbtablesPorts(step: Extract<Step, { kind: 'ebtables-ports' }>, op: 'add' | 'remove'): void {
   const base = { tool: 'ebtables' as const, table: step.table, chains: step.chains, jumps: step.jumps };
   applyPortRules(base, step.baseRules, step.ifaces, op === 'add' ? step.rules : []);
+}
+
+function applyIptablesRules(step: Extract<Step, { kind: 'iptables-rules' }>, op: 'add' | 'remove'): void {
+  const base = { tool: 'iptables' as const, table: step.table, chains: step.chains, jumps: step.jumps };
+  applyCommentedRules(base, step.keys, op === 'add' ? step.rules : []);
 }
 
 /**
@@ -95,6 +100,9 @@ export class KernelRunner implements StepRunner {
       case 'ebtables-ports':
         applyEbtablesPorts(step, step.op);
         return;
+      case 'iptables-rules':
+        applyIptablesRules(step, step.op);
+        return;
     }
   }
 
@@ -147,6 +155,9 @@ export class KernelRunner implements StepRunner {
         return;
       case 'ebtables-ports':
         applyEbtablesPorts(step, step.op === 'add' ? 'remove' : 'add');
+        return;
+      case 'iptables-rules':
+        applyIptablesRules(step, step.op === 'add' ? 'remove' : 'add');
         return;
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is

@@ -38,6 +38,8 @@ export function renderStep(step: Step): string {
       return renderXtablesRestore(step.tool, step.table, step.chains, step.jumps, step.rules);
     case 'ebtables-ports':
       return renderEbtablesPorts(step.op, step.table, step.rules);
+    case 'iptables-rules':
+      return renderIptablesRules(step.op, step.table, step.rules);
   }
 }
 
@@ -60,7 +62,7 @@ function renderXtablesRestore(
   const commit = name === 'iptables' ? ['COMMIT'] : [];
   if (rules === null) {
     return [
-      ...jumps.map((j) => `while ${t} -D ${j.from} -j ${j.to} 2>/dev/null; do :; done`),
+      ...jumps.map((j) => `while ${t} -D ${j.from}${j.match === undefined ? '' : ` ${j.match}`} -j ${j.to} 2>/dev/null; do :; done`),
       `${restore} <<'EOF'`,
       `*${table}`,
       ...chains.map(declare),
@@ -70,15 +72,22 @@ function renderXtablesRestore(
     ].join('\n');
   }
   // iptables -C checks for a rule; ebtables has no check (its -C changes counters), so grep the save.
+  const m = (j: XtablesJump): string => (j.match === undefined ? '' : ` ${j.match}`);
   const ensure = (j: XtablesJump): string =>
     name === 'iptables'
-      ? `${t} -C ${j.from} -j ${j.to} 2>/dev/null || ${t} -I ${j.from} 1 -j ${j.to}`
-      : `ebtables-save -t ${table} | grep -qxF -- '-A ${j.from} -j ${j.to}' || ${t} -I ${j.from} 1 -j ${j.to}`;
+      ? `${t} -C ${j.from}${m(j)} -j ${j.to} 2>/dev/null || ${t} -I ${j.from} 1${m(j)} -j ${j.to}`
+      : `ebtables-save -t ${table} | grep -qxF -- '-A ${j.from}${m(j)} -j ${j.to}' || ${t} -I ${j.from} 1${m(j)} -j ${j.to}`;
   return [`${restore} <<'EOF'`, `*${table}`, ...chains.map(declare), ...rules, ...commit, 'EOF', ...jumps.map(ensure)].join('\n');
 }
 
 function renderEbtablesPorts(op: 'add' | 'remove', table: string, rules: readonly string[]): string {
   const t = tool('ebtables', table);
+  if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
+  return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
+}
+
+function renderIptablesRules(op: 'add' | 'remove', table: string, rules: readonly string[]): string {
+  const t = tool('iptables', table);
   if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
   return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
 }

@@ -65,6 +65,22 @@ export type Step =
       ifaces: readonly string[];
       rules: readonly string[];
       summary: string;
+    }
+  /**
+   * Rules in nsnet's own iptables chains (those of an `xtables-restore` step of the same table)
+   * found by their comment: `add` puts `rules` in, replacing any rule whose comment is one of
+   * `keys` (or starts with one, followed by a space); `remove` takes out every such rule, whether
+   * or not it is still there. Missing chains and jumps are made on `add`. The undo is the opposite.
+   */
+  | {
+      kind: 'iptables-rules';
+      op: 'add' | 'remove';
+      table: string;
+      chains: readonly string[];
+      jumps: readonly XtablesJump[];
+      keys: readonly string[];
+      rules: readonly string[];
+      summary: string;
     };
 
 export type XtablesTool = 'iptables' | 'ebtables';
@@ -73,6 +89,8 @@ export type XtablesTool = 'iptables' | 'ebtables';
 export interface XtablesJump {
   from: string;
   to: string;
+  /** Matches before the `-j`, exactly as iptables-save prints them; none: every packet. */
+  match?: string | undefined;
 }
 
 export type StepKind = Step['kind'];

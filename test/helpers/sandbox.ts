@@ -82,6 +82,8 @@ export interface Sandbox {
   root: string;
   nsnet(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   nsnetSync(args: readonly string[], opts?: RunOptions): RunResult;
+  /** The argv that runs nsnet in the sandbox (for tests that manage the process themselves). */
+  nsnetArgv(args: readonly string[]): string[];
   /** Run argv inside the sandbox's host / world network namespace (nsenter --net). */
   inHost(argv: readonly string[], opts?: RunOptions): RunResult;
   inWorld(argv: readonly string[], opts?: RunOptions): RunResult;

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { NsnetError } from '../../src/core/errors.js';
 import { planCreateContainer, planCreateNetwork, planRemoveContainer, type EndpointSpec, type NetworkSpec } from '../../src/engine/plans.js';
 import { iptablesDriver, type IptablesHostFacts } from '../../src/firewall/iptables-driver.js';
-import { EMPTY_FIREWALL, type FirewallState } from '../../src/firewall/model.js';
-import { portScript, restoreScript, ruleInterface, type SavedTable, type XtablesTarget } from '../../src/kernel/xtables.js';
+import { EMPTY_FIREWALL, type FirewallMapping, type FirewallState } from '../../src/firewall/model.js';
+import { keyedScript, portScript, restoreScript, ruleComment, ruleInterface, type SavedTable, type XtablesTarget } from '../../src/kernel/xtables.js';
 import { renderPlan } from '../../src/plan/render.js';
 import type { Step } from '../../src/plan/steps.js';
 
@@ -59,10 +59,16 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '*filter',
         ':NSNET-FORWARD - [0:0]',
         ':NSNET-ISOLATION - [0:0]',
-        `-A NSNET-FORWARD -i br-study ! -o br-study ${c('study')} -j NSNET-ISOLATION`,
-        `-A NSNET-FORWARD -o br-study ! -i br-study -m conntrack ! --ctstate RELATED,ESTABLISHED ${c('study')} -j DROP`,
+        // Internal networks first: nothing gets in or out, not even to a published port.
         `-A NSNET-FORWARD -i br-lab ! -o br-lab ${c('lab')} -j DROP`,
         `-A NSNET-FORWARD -o br-lab ! -i br-lab ${c('lab')} -j DROP`,
+        // Published ports: DNATed connections to (and replies from) the other bridges, before the drops.
+        `-A NSNET-FORWARD -o br-study -m conntrack --ctstate DNAT ${c('study')} -j ACCEPT`,
+        `-A NSNET-FORWARD -i br-study -m conntrack --ctstate DNAT ${c('study')} -j ACCEPT`,
+        `-A NSNET-FORWARD -o br-routed -m conntrack --ctstate DNAT ${c('routed')} -j ACCEPT`,
+        `-A NSNET-FORWARD -i br-routed -m conntrack --ctstate DNAT ${c('routed')} -j ACCEPT`,
+        `-A NSNET-FORWARD -i br-study ! -o br-study ${c('study')} -j NSNET-ISOLATION`,
+        `-A NSNET-FORWARD -o br-study ! -i br-study -m conntrack ! --ctstate RELATED,ESTABLISHED ${c('study')} -j DROP`,
         `-A NSNET-FORWARD -i br-lab -o br-lab ${c('lab')} -j DROP`,
         `-A NSNET-FORWARD -i br-routed ! -o br-routed ${c('routed')} -j NSNET-ISOLATION`,
         `-A NSNET-FORWARD -i br-study ${c('study')} -j ACCEPT`,
@@ -79,10 +85,17 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         "iptables-restore -w --noflush <<'EOF'",
         '*nat',
         ':NSNET-POSTROUTING - [0:0]',
+        ':NSNET-DNAT - [0:0]',
         `-A NSNET-POSTROUTING -s 10.0.0.0/24 ! -o br-study ${c('study')} -j MASQUERADE`,
+        `-A NSNET-POSTROUTING -o br-study -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT ${c('study')} -j MASQUERADE`,
+        `-A NSNET-POSTROUTING -s 10.0.0.0/24 -o br-study -m conntrack --ctstate DNAT ${c('study')} -j MASQUERADE`,
+        `-A NSNET-POSTROUTING -o br-routed -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT ${c('routed')} -j MASQUERADE`,
+        `-A NSNET-POSTROUTING -s 10.2.0.0/24 -o br-routed -m conntrack --ctstate DNAT ${c('routed')} -j MASQUERADE`,
         'COMMIT',
         'EOF',
         'iptables -w -t nat -C POSTROUTING -j NSNET-POSTROUTING 2>/dev/null || iptables -w -t nat -I POSTROUTING 1 -j NSNET-POSTROUTING',
+        'iptables -w -t nat -C PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        'iptables -w -t nat -C OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I OUTPUT 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
         "ebtables-restore --noflush <<'EOF'",
         '*nat',
         ':NSNET-PORTS RETURN',
@@ -121,10 +134,14 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         'COMMIT',
         'EOF',
         'while iptables -w -t nat -D POSTROUTING -j NSNET-POSTROUTING 2>/dev/null; do :; done',
+        'while iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null; do :; done',
+        'while iptables -w -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null; do :; done',
         "iptables-restore -w --noflush <<'EOF'",
         '*nat',
         ':NSNET-POSTROUTING - [0:0]',
+        ':NSNET-DNAT - [0:0]',
         '-X NSNET-POSTROUTING',
+        '-X NSNET-DNAT',
         'COMMIT',
         'EOF',
         'while ebtables -t nat -D PREROUTING -j NSNET-PORTS 2>/dev/null; do :; done',
@@ -157,12 +174,14 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     );
   });
 
-  test('a network without masquerade, anti-spoofing or ICC off does not touch the nat table or ebtables', () => {
-    const plan = planCreateNetwork(routed, EMPTY_FIREWALL, fw);
-    assert.deepEqual(
-      plan.filter((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore').map((s) => `${s.tool} ${s.table}`),
-      ['iptables filter'],
-    );
+  test('a network without anti-spoofing or ICC off does not touch ebtables; only an internal one leaves nat alone', () => {
+    const tables = (n: NetworkSpec): string[] =>
+      planCreateNetwork(n, EMPTY_FIREWALL, fw)
+        .filter((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore')
+        .map((s) => `${s.tool} ${s.table}`);
+    // A routed network can publish ports: its hairpin and host masquerades live in nat.
+    assert.deepEqual(tables(routed), ['iptables filter', 'iptables nat']);
+    assert.deepEqual(tables(net('closed', 'br-closed', '10.3.0.0/24', { internal: true, antiSpoofing: false })), ['iptables filter']);
   });
 
   test('container ports render as ebtables rules; removal deletes them whether or not they are there', () => {
@@ -199,7 +218,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       );
       assert.throws(() => d.replace(EMPTY_FIREWALL, { networks: [study], ports: [] }, 'x'), /needs ebtables/);
       // Networks that need no port rule work, and removal needs nothing.
-      assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 1);
+      assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 2);
       assert.deepEqual(d.removePorts([{ ...red, network: red.network }], 'red'), []);
       assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 2);
     }
@@ -290,5 +309,161 @@ describe('ebtables port scripts (only the changed rules when the chains are inta
       ['*filter', ':NSNET-PORTS RETURN', ':NSNET-BRIDGED RETURN', ...baseRules, p2, '-I INPUT 1 -j NSNET-PORTS', '-I FORWARD 1 -j NSNET-BRIDGED', ''].join('\n'),
     );
     assert.doesNotMatch(script, /IPv6/);
+  });
+});
+
+describe('iptables driver: published ports', () => {
+  const web: FirewallMapping = { hostIp: undefined, hostPort: 8080, proto: 'tcp', containerIp: '10.0.0.1', containerPort: 80, container: 'red' };
+  const local: FirewallMapping = { hostIp: '127.0.0.1', hostPort: 8081, proto: 'tcp', containerIp: '10.0.0.1', containerPort: 80 };
+  const dns: FirewallMapping = { hostIp: '0.0.0.0', hostPort: 5353, proto: 'udp', containerIp: '10.2.0.3', containerPort: 53 };
+  const sctp: FirewallMapping = { hostIp: '192.0.2.7', hostPort: 9, proto: 'sctp', containerIp: '10.2.0.3', containerPort: 9 };
+  const webRule =
+    '-A NSNET-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "nsnet publish 0.0.0.0:8080/tcp to 10.0.0.1:80 (container red)" -j DNAT --to-destination 10.0.0.1:80';
+  const localRule =
+    '-A NSNET-DNAT -d 127.0.0.1/32 -p tcp -m tcp --dport 8081 -m comment --comment "nsnet publish 127.0.0.1:8081/tcp to 10.0.0.1:80" -j DNAT --to-destination 10.0.0.1:80';
+
+  test('one DNAT rule per mapping, as iptables-save prints it, its comment naming the mapping and the container', () => {
+    const steps = fw.addMappings!([web, local, dns, sctp], 'publish red');
+    assert.equal(steps.length, 1, 'one restore run for all of them');
+    const step = steps[0]!;
+    assert.ok(step.kind === 'iptables-rules' && step.op === 'add');
+    assert.equal(step.table, 'nat');
+    assert.deepEqual(step.chains, ['NSNET-DNAT']);
+    assert.deepEqual(
+      step.jumps.map((j) => `${j.from} ${j.match} ${j.to}`),
+      ['PREROUTING -m addrtype --dst-type LOCAL NSNET-DNAT', 'OUTPUT -m addrtype --dst-type LOCAL NSNET-DNAT'],
+    );
+    assert.deepEqual(step.rules, [
+      webRule,
+      localRule,
+      // 0.0.0.0 is every address: no -d.
+      '-A NSNET-DNAT -p udp -m udp --dport 5353 -m comment --comment "nsnet publish 0.0.0.0:5353/udp to 10.2.0.3:53" -j DNAT --to-destination 10.2.0.3:53',
+      '-A NSNET-DNAT -d 192.0.2.7/32 -p sctp -m sctp --dport 9 -m comment --comment "nsnet publish 192.0.2.7:9/sctp to 10.2.0.3:9" -j DNAT --to-destination 10.2.0.3:9',
+    ]);
+    assert.deepEqual(step.keys, [
+      'nsnet publish 0.0.0.0:8080/tcp to 10.0.0.1:80',
+      'nsnet publish 127.0.0.1:8081/tcp to 10.0.0.1:80',
+      'nsnet publish 0.0.0.0:5353/udp to 10.2.0.3:53',
+      'nsnet publish 192.0.2.7:9/sctp to 10.2.0.3:9',
+    ]);
+    assert.equal(renderPlan([step]).split('\n')[0], `iptables -w -t nat ${webRule}`);
+  });
+
+  test('removal is the same step with op remove; the undo of each is the other', () => {
+    const [add] = fw.addMappings!([web], 'publish red');
+    const [remove] = fw.removeMappings!([web], 'withdraw red');
+    assert.ok(add?.kind === 'iptables-rules' && remove?.kind === 'iptables-rules');
+    assert.deepEqual({ ...remove, op: 'add', summary: '' }, { ...add, summary: '' });
+    assert.equal(renderPlan([remove]), `iptables -w -t nat -D ${webRule.slice(3)} 2>/dev/null || true`);
+    assert.deepEqual(fw.addMappings!([], 'x'), []);
+    assert.deepEqual(fw.removeMappings!([], 'x'), []);
+  });
+
+  test('published last when a container is made, withdrawn first when it goes', () => {
+    const create = planCreateContainer('red', [red], fw, [web]);
+    assert.equal(create.at(-1)?.kind, 'iptables-rules');
+    const remove = planRemoveContainer('red', [red], fw, [web]);
+    assert.equal(remove[0]?.kind, 'iptables-rules');
+  });
+
+  test('replace carries the published ports: a network change rewrites NSNET-DNAT with them; the undo with those before', () => {
+    const withPorts: FirewallState = { ...state, mappings: [web, local] };
+    const steps = fw.replace(state, withPorts, 'network create');
+    const nat = steps.find((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore' && s.table === 'nat');
+    assert.ok(nat);
+    assert.deepEqual(nat.chains, ['NSNET-POSTROUTING', 'NSNET-DNAT']);
+    assert.deepEqual(nat.rules?.slice(-2), [webRule, localRule]);
+    assert.ok(!(nat.undoRules ?? []).some((r) => r.startsWith('-A NSNET-DNAT')), 'before: no published port');
+    const back = fw.replace(withPorts, state, 'x').find((s) => s.kind === 'xtables-restore' && s.table === 'nat');
+    assert.ok(back?.kind === 'xtables-restore');
+    assert.deepEqual(back.undoRules?.slice(-2), [webRule, localRule]);
+  });
+
+  test('without iptables: publishing is refused with a hint; withdrawing needs nothing', () => {
+    const d = iptablesDriver(facts({ iptables: false }));
+    assert.throws(() => d.addMappings!([web], 'publish red'), (err: unknown) => err instanceof NsnetError && /apt-get install -y iptables/.test(err.hint ?? ''));
+    assert.deepEqual(d.removeMappings!([web], 'withdraw red'), []);
+  });
+});
+
+describe('iptables rules found by their comment (published ports)', () => {
+  const base = {
+    tool: 'iptables' as const,
+    table: 'nat',
+    chains: ['NSNET-DNAT'],
+    jumps: [
+      { from: 'PREROUTING', to: 'NSNET-DNAT', match: '-m addrtype --dst-type LOCAL' },
+      { from: 'OUTPUT', to: 'NSNET-DNAT', match: '-m addrtype --dst-type LOCAL' },
+    ],
+  };
+  const key = 'nsnet publish 0.0.0.0:8080/tcp to 10.0.0.1:7000';
+  // As written, and as iptables-save prints it back (same here: nsnet writes the saved form).
+  const r1 = `-A NSNET-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "${key} (container web)" -j DNAT --to-destination 10.0.0.1:7000`;
+  const other = '-A NSNET-DNAT -p tcp -m tcp --dport 8081 -m comment --comment "nsnet publish 0.0.0.0:8081/tcp to 10.0.0.1:70001" -j DNAT --to-destination 10.0.0.1:7000';
+  const foreign = ['-A PREROUTING -j FOREIGN', '-A FOREIGN -d 192.0.2.1/32 -j RETURN', '-A POSTROUTING -j NSNET-POSTROUTING'];
+  const jumps = ['-A PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT', '-A OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT'];
+  const chains = new Set(['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING', 'FOREIGN', 'NSNET-POSTROUTING']);
+  const intact: SavedTable = { chains: new Set([...chains, 'NSNET-DNAT']), rules: [...foreign, ...jumps, r1, other] };
+  const empty: SavedTable = { chains, rules: foreign };
+  const script = (saved: SavedTable, keys: string[], add: string[]): string => keyedScript(base, [], saved, ruleComment, keys, add);
+
+  test('the comment is read back quoted or not', () => {
+    assert.equal(ruleComment(r1), `${key} (container web)`);
+    assert.equal(ruleComment('-A X -m comment --comment plain -j ACCEPT'), 'plain');
+    assert.equal(ruleComment('-A X -m comment --comment "a \\"b\\"" -j ACCEPT'), 'a "b"');
+    assert.equal(ruleComment('-A X -j ACCEPT'), undefined);
+  });
+
+  test('remove deletes the saved line whose comment is the key (with or without a container name), and nothing else', () => {
+    assert.equal(script(intact, [key], []), ['*nat', r1.replace('-A', '-D'), 'COMMIT', ''].join('\n'));
+    const bare = r1.replace(' (container web)', '');
+    assert.equal(script({ ...intact, rules: [...foreign, ...jumps, bare] }, [key], []), ['*nat', bare.replace('-A', '-D'), 'COMMIT', ''].join('\n'));
+    // 10.0.0.1:7000 is not a prefix of 10.0.0.1:70001 at a word boundary.
+    assert.equal(script({ ...intact, rules: [...foreign, ...jumps, other] }, ['nsnet publish 0.0.0.0:8081/tcp to 10.0.0.1:7000'], []), '');
+    assert.equal(script(intact, ['nsnet publish 0.0.0.0:9999/tcp to 10.0.0.1:1'], []), '', 'not there: no restore run');
+    assert.equal(script(empty, [key], []), '', 'no chain: nothing to remove, and nothing made');
+  });
+
+  test('add appends; a repeated add replaces instead of duplicating', () => {
+    const r2 = r1.replace(/8080/g, '8082');
+    assert.equal(script(intact, [key.replace('8080', '8082')], [r2]), ['*nat', r2, 'COMMIT', ''].join('\n'));
+    assert.equal(script(intact, [key], [r1]), ['*nat', r1.replace('-A', '-D'), r1, 'COMMIT', ''].join('\n'));
+  });
+
+  test('a missing chain is made with both jumps (their matches included); foreign rules are never named', () => {
+    const out = script(empty, [key], [r1]);
+    assert.equal(
+      out,
+      [
+        '*nat',
+        ':NSNET-DNAT - [0:0]',
+        r1,
+        '-I PREROUTING 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        '-I OUTPUT 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    assert.doesNotMatch(out, /FOREIGN|NSNET-POSTROUTING/);
+    // A missing jump alone is put back.
+    assert.equal(script({ ...intact, rules: [...foreign, jumps[0]!, r1] }, [key], [r1]).split('\n').at(-3), '-I OUTPUT 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT');
+  });
+
+  test('removing the nat chains deletes jumps with matches exactly as saved', () => {
+    const target: XtablesTarget = { ...base, chains: ['NSNET-POSTROUTING', 'NSNET-DNAT'], rules: null };
+    assert.equal(
+      restoreScript(target, intact),
+      [
+        '*nat',
+        '-D PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        '-D OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        ':NSNET-POSTROUTING - [0:0]',
+        ':NSNET-DNAT - [0:0]',
+        '-X NSNET-POSTROUTING',
+        '-X NSNET-DNAT',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   });
 });
