@@ -79,6 +79,10 @@ export function describe(step: Step): string {
       return `add default route via ${step.via}${where(step.ns)}`;
     case 'sysctl':
       return `set ${step.key}`;
+    case 'netns-sysctl':
+      return `set ${step.key}${where(step.ns)}`;
+    case 'route-to':
+      return `add route to ${step.dst} via ${step.via}${where(step.ns)}`;
     case 'nft':
       return `update firewall: ${step.summary}`;
     case 'iptables-chain':

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { KernelError, NsnetError } from '../core/errors.js';
 import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
-import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn } from '../kernel/netns.js';
+import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
@@ -88,6 +88,12 @@ export class KernelRunner implements StepRunner {
       case 'sysctl':
         writeSysctl(step.key, step.value);
         return;
+      case 'netns-sysctl':
+        withNetns(step.ns, () => writeSysctl(step.key, step.value));
+        return;
+      case 'route-to':
+        this.rtnl(step.ns).addRoute(routeTo(step));
+        return;
       case 'nft':
         runNft(step.script);
         return;
@@ -159,6 +165,11 @@ export class KernelRunner implements StepRunner {
       case 'iptables-rules':
         applyIptablesRules(step, step.op === 'add' ? 'remove' : 'add');
         return;
+      case 'route-to':
+        ignoring([ESRCH], () => this.rtnl(step.ns).delRoute(routeTo(step)));
+        return;
+      case 'netns-sysctl':
+        return; // a setting of the namespace: it goes with it
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is
         // never turned back off (Docker leaves it on as well).
@@ -223,6 +234,13 @@ export class KernelRunner implements StepRunner {
     this.sockets.get(ns)?.close();
     this.sockets.delete(ns);
   }
+}
+
+/** `10.2.0.0/24 via 10.1.0.254` (or default) as netlink route options. */
+function routeTo(step: Extract<Step, { kind: 'route-to' }>): { dst?: string; dstLen?: number; gateway: string } {
+  if (step.dst === 'default') return { gateway: step.via };
+  const [dst = '', len = '32'] = step.dst.split('/');
+  return { dst, dstLen: Number(len), gateway: step.via };
 }
 
 /** Run fn; these errnos mean "already gone" and count as success. */

@@ -30,6 +30,10 @@ export function renderStep(step: Step): string {
       return `${ip(step.ns)} route add default via ${step.via} dev ${step.dev}`;
     case 'sysctl':
       return `sysctl -w ${step.key}=${step.value}`;
+    case 'netns-sysctl':
+      return `ip netns exec ${step.ns} sysctl -w ${step.key}=${step.value}`;
+    case 'route-to':
+      return `${ip(step.ns)} route add ${step.dst} via ${step.via}`;
     case 'nft':
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
     case 'iptables-chain':

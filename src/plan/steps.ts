@@ -26,6 +26,10 @@ export type Step =
   | { kind: 'addr-add'; ns?: string | undefined; dev: string; address: string; prefixLen: number }
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
   | { kind: 'sysctl'; key: string; value: string }
+  /** A sysctl of one namespace (a lab router's net.ipv4.ip_forward); goes with the namespace. */
+  | { kind: 'netns-sysctl'; ns: string; key: string; value: string }
+  /** A route to a destination (a CIDR, or default) via a gateway: a lab's routes through a router. */
+  | { kind: 'route-to'; ns: string; dst: string; via: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */
   | { kind: 'nft'; script: string; undoScript: string; summary: string }
   /**

@@ -1,0 +1,108 @@
+/**
+ * The lab file's JSON Schema (draft-07). schema/lab.schema.json is this object, written out
+ * (a unit test keeps the two equal), so editors can validate lab files as nsnet does.
+ */
+const NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$';
+const IPV4 = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$';
+const CIDR = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$';
+const scalar = { type: ['string', 'number', 'boolean'] };
+
+export const LAB_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://nsnet.dev/schema/lab.schema.json',
+  title: 'nsnet lab',
+  description: 'A whole lab for `nsnet up -f FILE`: networks, and containers attached to them.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: {
+      description: "The lab's name (default: the file's directory name). Objects are named LAB-NAME and labelled nsnet.lab=LAB.",
+      type: 'string',
+      pattern: NAME,
+      maxLength: 40,
+    },
+    networks: {
+      description: 'Networks by name; each becomes the network LAB-NAME (a bridge).',
+      type: 'object',
+      propertyNames: { pattern: NAME, maxLength: 40 },
+      additionalProperties: { $ref: '#/definitions/network' },
+    },
+    containers: {
+      description: 'Containers by name; each becomes the container (and network namespace) LAB-NAME.',
+      type: 'object',
+      propertyNames: { pattern: NAME, maxLength: 40 },
+      additionalProperties: { $ref: '#/definitions/container' },
+    },
+  },
+  definitions: {
+    network: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: {
+        subnet: { type: 'string', pattern: CIDR, description: 'e.g. 10.0.0.0/24 (default: the first free one of the pool)' },
+        gateway: { type: 'string', pattern: IPV4, description: 'set on the bridge (default: the first host of the subnet)' },
+        ip_range: { type: 'string', pattern: CIDR, description: 'allocate container addresses from this sub-range only' },
+        internal: { type: 'boolean', description: 'no route or NAT to the outside world' },
+        options: {
+          type: 'object',
+          description: 'driver options, as `network create -o` takes them',
+          additionalProperties: scalar,
+        },
+        labels: {
+          type: 'object',
+          description: 'labels of the network (nsnet.lab* are reserved)',
+          propertyNames: { not: { pattern: '^nsnet\\.lab' } },
+          additionalProperties: scalar,
+        },
+      },
+    },
+    attachment: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: {
+        ip: { type: 'string', pattern: IPV4, description: 'static address on this network' },
+        aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'reserved for DNS (recorded, not used yet)' },
+      },
+    },
+    container: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['command', 'networks'],
+      properties: {
+        command: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'argv of the process, e.g. [sleep, infinity]' },
+        networks: {
+          description: 'networks of the lab, in interface order (eth0, eth1, ...): a list of names, or a map of name to {ip, aliases}',
+          type: ['array', 'object'],
+          minItems: 1,
+          uniqueItems: true,
+          items: { type: 'string', pattern: NAME },
+          minProperties: 1,
+          additionalProperties: { $ref: '#/definitions/attachment' },
+        },
+        hostname: { type: 'string', pattern: '^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$', description: 'default: the container name in the file' },
+        env: { type: 'object', additionalProperties: scalar },
+        ports: { type: 'array', items: { type: ['string', 'integer'] }, description: 'published ports, as run -p takes them' },
+        rootfs: { type: 'string', minLength: 1, description: 'root filesystem directory to chroot into' },
+        sysctls: {
+          type: 'object',
+          description: "sysctls of the container's network namespace, e.g. net.ipv4.ip_forward: 1 for a router",
+          propertyNames: { pattern: '^net\\.[A-Za-z0-9_./-]+$' },
+          additionalProperties: scalar,
+        },
+        routes: {
+          type: 'array',
+          description: 'routes added in the container after its networks: to a CIDR (or default) via a gateway on one of them',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['to', 'via'],
+            properties: {
+              to: { type: 'string', anyOf: [{ pattern: CIDR }, { const: 'default' }] },
+              via: { type: 'string', pattern: IPV4 },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,305 @@
+/**
+ * The lab file: YAML text → a validated, normalised LabSpec. Every error names the file, line and
+ * column of the offending value (schema errors from the JSON Schema in schema.ts, then the
+ * checks a schema cannot express: references to undeclared networks, name lengths).
+ */
+import { createHash } from 'node:crypto';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { NsnetError } from '../core/errors.js';
+import { LAB_SCHEMA } from './schema.js';
+
+/** Labels every lab network carries: the lab's name, and the hash of its declaration. */
+export const LAB_LABEL = 'nsnet.lab';
+export const HASH_LABEL = 'nsnet.lab.config-hash';
+/** A namespace name is a file name under /run/netns; nsnet (like Docker) allows 63 characters. */
+export const MAX_OBJECT_NAME = 63;
+
+export interface LabNetwork {
+  /** The name in the file. */
+  key: string;
+  /** The network's name: LAB-KEY. */
+  name: string;
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+  ipRange?: string | undefined;
+  internal: boolean;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** Hash of the declaration: a change means the network is made again. */
+  hash: string;
+}
+
+export interface LabAttachment {
+  key: string;
+  name: string;
+  ip?: string | undefined;
+  aliases: string[];
+}
+
+export interface LabRoute {
+  to: string;
+  via: string;
+}
+
+export interface LabContainer {
+  key: string;
+  /** The container's (and its network namespace's) name: LAB-KEY. */
+  name: string;
+  command: string[];
+  networks: LabAttachment[];
+  hostname: string;
+  env: Record<string, string>;
+  ports: string[];
+  rootfs?: string | undefined;
+  sysctls: Record<string, string>;
+  routes: LabRoute[];
+  hash: string;
+}
+
+export interface LabSpec {
+  name: string;
+  networks: LabNetwork[];
+  containers: LabContainer[];
+}
+
+/** The objects a lab makes are named LAB-NAME (networks and containers alike). */
+export const objectName = (lab: string, key: string): string => `${lab}-${key}`;
+
+/** Canonical JSON (sorted keys) → 16 hex of SHA-256: same declaration, same hash. */
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+interface Problem {
+  line: number;
+  col: number;
+  message: string;
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+let validator: Validator | undefined;
+
+function compiled(): Validator {
+  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, strict: true, verbose: true }).compile(LAB_SCHEMA);
+  return validator;
+}
+
+/**
+ * Parse and validate a lab file. `file` names it in errors; `defaultName` is the lab's name when
+ * the file has none (its directory's name); `nameOverride` (--name) wins over both.
+ */
+export function parseLab(text: string, file: string, defaultName: string, nameOverride?: string): LabSpec {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const problems: Problem[] = [];
+  const at = (offset: number | undefined, message: string): void => {
+    const pos = lines.linePos(offset ?? 0);
+    problems.push({ line: pos.line, col: pos.col, message });
+  };
+  for (const err of doc.errors) at(err.pos[0], err.message.split('\n')[0] ?? err.message);
+  if (problems.length === 0) {
+    const data: unknown = doc.toJS() ?? {};
+    const validate = compiled();
+    if (!validate(data)) {
+      for (const err of validate.errors ?? []) {
+        if (err.keyword === 'anyOf' || err.keyword === 'propertyNames') continue; // the branch errors say more
+        const { offset, message } = describe(doc, err);
+        at(offset, message);
+      }
+    } else {
+      semanticChecks(doc, data as RawLab, nameOverride ?? (data as RawLab).name ?? defaultName, at, nameOverride === undefined && (data as RawLab).name === undefined);
+    }
+  }
+  if (problems.length > 0) throw invalidFile(file, problems);
+  const raw = (doc.toJS() ?? {}) as RawLab;
+  return normalise(raw, nameOverride ?? raw.name ?? defaultName);
+}
+
+function invalidFile(file: string, problems: Problem[]): NsnetError {
+  const unique = new Map<string, Problem>();
+  for (const p of problems) unique.set(`${p.line}:${p.col}:${p.message}`, p);
+  const sorted = [...unique.values()].sort((a, b) => a.line - b.line || a.col - b.col);
+  const text = sorted.map((p) => `${file}:${p.line}:${p.col}: ${p.message}`).join('\n');
+  return new NsnetError('INVALID_VALUE', `invalid lab file\n${text}`, { hint: 'the file format is described by schema/lab.schema.json' });
+}
+
+/** The YAML node at a JSON pointer path (as keys and indexes). */
+function nodeAt(doc: Document, path: ReadonlyArray<string | number>): Node | undefined {
+  const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  return (node ?? undefined) as Node | undefined;
+}
+
+/** A map's key node for `key` (to point at an unknown or bad property name itself). */
+function keyNode(map: Node | undefined, key: string): Node | undefined {
+  if (!isMap(map)) return undefined;
+  for (const item of map.items) {
+    if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item.key;
+  }
+  return undefined;
+}
+
+const pointerPath = (pointer: string): string[] =>
+  pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+
+function toPath(segments: readonly string[], doc: Document): Array<string | number> {
+  // Sequence indexes are numbers for getIn; decide by walking the document.
+  const out: Array<string | number> = [];
+  for (const s of segments) {
+    const parent = nodeAt(doc, out);
+    out.push(isSeq(parent) && /^\d+$/.test(s) ? Number(s) : s);
+  }
+  return out;
+}
+
+function where(path: ReadonlyArray<string | number>): string {
+  if (path.length === 0) return 'the file';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function describe(doc: Document, err: ErrorObject): { offset: number | undefined; message: string } {
+  const path = toPath(pointerPath(err.instancePath), doc);
+  const node = nodeAt(doc, path);
+  const offset = node?.range?.[0];
+  const here = where(path);
+  const params = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'additionalProperties': {
+      const extra = String(params['additionalProperty']);
+      const allowed = Object.keys((err.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const key = keyNode(node, extra);
+      const hint = allowed.length > 0 ? ` (expected one of: ${allowed.join(', ')})` : '';
+      return { offset: key?.range?.[0] ?? offset, message: `${here}: unknown property "${extra}"${hint}` };
+    }
+    case 'required':
+      return { offset, message: `${here}: missing "${String(params['missingProperty'])}"` };
+    case 'pattern': {
+      const what = /\/(subnet|ip_range|to)\//.test(err.schemaPath) || /(subnet|ip_range)$/.test(here) ? 'a CIDR such as 10.0.0.0/24'
+        : /(gateway|ip|via)$/.test(here) ? 'an IPv4 address such as 10.0.0.1'
+        : 'a name of [a-zA-Z0-9][a-zA-Z0-9_.-]*';
+      return { offset, message: `${here}: invalid value ${JSON.stringify(nodeValue(node))}: expected ${what}` };
+    }
+    case 'type':
+      return { offset, message: `${here}: expected ${String(params['type']).replace(/,/g, ' or ')}` };
+    default:
+      return { offset, message: `${here}: ${err.message ?? err.keyword}` };
+  }
+}
+
+function nodeValue(node: Node | undefined): unknown {
+  return isScalar(node) ? node.value : node?.toJSON();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Scalar = string | number | boolean;
+
+interface RawLab {
+  name?: string;
+  networks?: Record<string, RawNetwork | null>;
+  containers?: Record<string, RawContainer>;
+}
+
+interface RawNetwork {
+  subnet?: string;
+  gateway?: string;
+  ip_range?: string;
+  internal?: boolean;
+  options?: Record<string, Scalar>;
+  labels?: Record<string, Scalar>;
+}
+
+interface RawContainer {
+  command: string[];
+  networks: string[] | Record<string, { ip?: string; aliases?: string[] } | null>;
+  hostname?: string;
+  env?: Record<string, Scalar>;
+  ports?: Array<string | number>;
+  rootfs?: string;
+  sysctls?: Record<string, Scalar>;
+  routes?: LabRoute[];
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+function semanticChecks(
+  doc: Document,
+  raw: RawLab,
+  lab: string,
+  at: (offset: number | undefined, message: string) => void,
+  fromDirectory: boolean,
+): void {
+  const offsetOf = (path: Array<string | number>, key?: string): number | undefined =>
+    (key === undefined ? nodeAt(doc, path) : keyNode(nodeAt(doc, path), key) ?? nodeAt(doc, path))?.range?.[0];
+  if (!NAME.test(lab)) {
+    const why = fromDirectory ? ` (the directory's name; set name: in the file or use --name)` : '';
+    at(offsetOf(['name']), `invalid lab name ${JSON.stringify(lab)}${why}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    return;
+  }
+  const declared = new Set(Object.keys(raw.networks ?? {}));
+  for (const key of declared) {
+    const name = objectName(lab, key);
+    if (name.length > MAX_OBJECT_NAME) {
+      at(offsetOf(['networks'], key), `network ${key}: its name ${name} is longer than ${MAX_OBJECT_NAME} characters`);
+    }
+  }
+  for (const [key, c] of Object.entries(raw.containers ?? {})) {
+    const name = objectName(lab, key);
+    if (name.length > MAX_OBJECT_NAME) {
+      at(offsetOf(['containers'], key), `container ${key}: its namespace name ${name} is longer than ${MAX_OBJECT_NAME} characters`);
+    }
+    const refs = Array.isArray(c.networks) ? c.networks : Object.keys(c.networks);
+    refs.forEach((ref, i) => {
+      if (declared.has(ref)) return;
+      const path = ['containers', key, 'networks'];
+      const offset = Array.isArray(c.networks) ? offsetOf([...path, i]) : offsetOf(path, ref);
+      const known = declared.size === 0 ? 'the file declares no networks' : `declared: ${[...declared].join(', ')}`;
+      at(offset, `containers.${key}.networks: network "${ref}" is not declared under networks (${known})`);
+    });
+  }
+}
+
+const str = (v: Scalar): string => (typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v));
+const strings = (o: Record<string, Scalar> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [k, str(v)]));
+
+function normalise(raw: RawLab, lab: string): LabSpec {
+  const networks = Object.entries(raw.networks ?? {}).map(([key, n]): LabNetwork => {
+    const decl = {
+      subnet: n?.subnet,
+      gateway: n?.gateway,
+      ipRange: n?.ip_range,
+      internal: n?.internal === true,
+      options: strings(n?.options),
+      labels: strings(n?.labels),
+    };
+    return { key, name: objectName(lab, key), ...decl, hash: hashOf(decl) };
+  });
+  const containers = Object.entries(raw.containers ?? {}).map(([key, c]): LabContainer => {
+    const attachments = Array.isArray(c.networks)
+      ? c.networks.map((k) => ({ key: k, name: objectName(lab, k), ip: undefined, aliases: [] }))
+      : Object.entries(c.networks).map(([k, a]) => ({ key: k, name: objectName(lab, k), ip: a?.ip, aliases: a?.aliases ?? [] }));
+    const decl = {
+      command: c.command,
+      networks: attachments.map((a) => ({ name: a.name, ip: a.ip, aliases: a.aliases })),
+      hostname: c.hostname ?? key.slice(0, 63),
+      env: strings(c.env),
+      ports: (c.ports ?? []).map(String),
+      rootfs: c.rootfs,
+      sysctls: strings(c.sysctls),
+      routes: (c.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
+    };
+    return { key, name: objectName(lab, key), ...decl, networks: attachments, hash: hashOf(decl) };
+  });
+  return { name: lab, networks, containers };
+}

@@ -1,0 +1,272 @@
+/**
+ * `up` and `down`: a whole lab in one process, through the library's own operations (network
+ * create, run, connect, rm, network rm), under one hold of the host-wide lock.
+ *
+ * Ownership: a lab's networks carry the labels nsnet.lab=LAB and nsnet.lab.config-hash=HASH.
+ * Containers have no labels, so the lab keeps a record of the containers it owns (name → hash)
+ * in the store's settings, under `lab:LAB`. A container is claimed there before it is made and
+ * unclaimed after it is gone, so an interrupted `up` never leaves a container no lab owns.
+ * Objects are named LAB-NAME, and a name the lab does not own is never touched: `up` refuses it.
+ */
+import { NsnetError } from '../core/errors.js';
+import { connect, createNetwork, removeNetwork } from '../ops/networks.js';
+import { liveState, remove, run } from '../ops/containers.js';
+import type { Context } from '../ops/context.js';
+import type { Step } from '../plan/steps.js';
+import { diffLab, isNoop, type LabPlan, type LabState } from './diff.js';
+import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
+
+export interface LabProgress {
+  action: 'create' | 'remove';
+  kind: 'network' | 'container';
+  name: string;
+  /** How many of `total` changes are done, this one included. */
+  done: number;
+  total: number;
+  /** Set when this change failed. */
+  error?: string | undefined;
+}
+
+export interface LabOptions {
+  onProgress?: ((p: LabProgress) => void) | undefined;
+  /** Containers made at the same time (their process starts overlap). Default 8. */
+  parallel?: number | undefined;
+}
+
+export interface UpResult {
+  plan: LabPlan;
+  noop: boolean;
+}
+
+interface LabRecord {
+  containers: Record<string, string>;
+}
+
+const recordKey = (lab: string): string => `lab:${lab}`;
+
+function readRecord(ctx: Context, lab: string): LabRecord {
+  const text = ctx.store.settings.get(recordKey(lab));
+  if (text === undefined) return { containers: {} };
+  try {
+    const parsed = JSON.parse(text) as Partial<LabRecord>;
+    return { containers: { ...(parsed.containers ?? {}) } };
+  } catch {
+    return { containers: {} };
+  }
+}
+
+/** Change the lab's record in its own transaction; the record goes when the lab owns nothing. */
+function updateRecord(ctx: Context, lab: string, change: (r: LabRecord) => void): void {
+  ctx.store.tx(() => {
+    const r = readRecord(ctx, lab);
+    change(r);
+    if (Object.keys(r.containers).length === 0) ctx.store.settings.delete(recordKey(lab));
+    else ctx.store.settings.set(recordKey(lab), JSON.stringify(r));
+  });
+}
+
+/** The lab's objects now, and the names others hold. */
+export function labState(ctx: Context, lab: string): LabState {
+  const networks = new Map<string, string>();
+  const foreignNetworks = new Set<string>();
+  for (const n of ctx.store.networks.list()) {
+    if (n.labels[LAB_LABEL] === lab) networks.set(n.name, n.labels[HASH_LABEL] ?? '');
+    else foreignNetworks.add(n.name);
+  }
+  const owned = readRecord(ctx, lab).containers;
+  const containers = new Map<string, { hash: string; running: boolean }>();
+  const foreignContainers = new Set<string>();
+  for (const c of ctx.store.containers.list()) {
+    const hash = owned[c.name];
+    if (hash === undefined) foreignContainers.add(c.name);
+    else containers.set(c.name, { hash, running: liveState(c).status === 'running' });
+  }
+  return { networks, containers, foreignNetworks, foreignContainers };
+}
+
+class Progress {
+  private done = 0;
+  constructor(
+    private readonly total: number,
+    private readonly sink: LabOptions['onProgress'],
+  ) {}
+  tell(action: LabProgress['action'], kind: LabProgress['kind'], name: string, error?: string): void {
+    this.done++;
+    this.sink?.({ action, kind, name, done: this.done, total: this.total, error });
+  }
+}
+
+/** Bring the lab to what the file declares: make what is new or changed, remove what is gone. */
+export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Promise<UpResult> {
+  const release = ctx.lock();
+  try {
+    const plan = diffLab(spec, labState(ctx, spec.name));
+    if (isNoop(plan)) return { plan, noop: true };
+    const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length;
+    const progress = new Progress(total, opts.onProgress);
+    const failures: string[] = [];
+
+    for (const name of plan.removeContainers) removeOwnedContainer(ctx, spec.name, name, progress, failures);
+    for (const name of plan.removeNetworks) {
+      try {
+        removeNetwork(ctx, name);
+        progress.tell('remove', 'network', name);
+      } catch (err) {
+        progress.tell('remove', 'network', name, message(err));
+        failures.push(`remove network ${name}: ${message(err)}`);
+      }
+    }
+    if (failures.length > 0) throw failed(spec.name, 'up', failures);
+
+    for (const n of plan.createNetworks) {
+      try {
+        createNetwork(ctx, networkInput(spec.name, n));
+        progress.tell('create', 'network', n.name);
+      } catch (err) {
+        progress.tell('create', 'network', n.name, message(err));
+        throw failed(spec.name, 'up', [`create network ${n.name}: ${message(err)}`]);
+      }
+    }
+
+    // Claimed before they exist: an interrupted up leaves nothing the lab does not own.
+    updateRecord(ctx, spec.name, (r) => {
+      for (const c of plan.createContainers) r.containers[c.name] = c.hash;
+    });
+    const make = async (c: LabContainer): Promise<void> => {
+      try {
+        await createContainer(ctx, c);
+        progress.tell('create', 'container', c.name);
+      } catch (err) {
+        if (!ctx.dryRun) updateRecord(ctx, spec.name, (r) => void delete r.containers[c.name]);
+        progress.tell('create', 'container', c.name, message(err));
+        failures.push(`create container ${c.name}: ${message(err)}`);
+      }
+    };
+    // --dry-run prints each container's commands together, so one at a time there.
+    await pool(plan.createContainers, ctx.dryRun ? 1 : Math.max(1, opts.parallel ?? 8), make);
+    if (failures.length > 0) throw failed(spec.name, 'up', failures);
+    return { plan, noop: false };
+  } finally {
+    release();
+  }
+}
+
+export interface DownResult {
+  containers: string[];
+  networks: string[];
+}
+
+/** Remove every object the lab owns (whatever the file now says), and its record. */
+export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResult {
+  return ctx.locked(() => {
+    const state = labState(ctx, lab);
+    const containers = [...state.containers.keys()].sort();
+    const networks = [...state.networks.keys()].sort();
+    const progress = new Progress(containers.length + networks.length, opts.onProgress);
+    const failures: string[] = [];
+    for (const name of containers) removeOwnedContainer(ctx, lab, name, progress, failures);
+    for (const name of networks) {
+      try {
+        removeNetwork(ctx, name);
+        progress.tell('remove', 'network', name);
+      } catch (err) {
+        progress.tell('remove', 'network', name, message(err));
+        failures.push(`remove network ${name}: ${message(err)}`);
+      }
+    }
+    // Claims of containers that no longer exist (an interrupted up) go too.
+    if (failures.length === 0) ctx.store.tx(() => ctx.store.settings.delete(recordKey(lab)));
+    if (failures.length > 0) throw failed(lab, 'down', failures);
+    return { containers, networks };
+  });
+}
+
+function removeOwnedContainer(ctx: Context, lab: string, name: string, progress: Progress, failures: string[]): void {
+  try {
+    remove(ctx, [name], { force: true });
+    if (!ctx.dryRun) updateRecord(ctx, lab, (r) => void delete r.containers[name]);
+    progress.tell('remove', 'container', name);
+  } catch (err) {
+    progress.tell('remove', 'container', name, message(err));
+    failures.push(`remove container ${name}: ${message(err)}`);
+  }
+}
+
+function networkInput(lab: string, n: LabNetwork): Parameters<typeof createNetwork>[1] {
+  return {
+    name: n.name,
+    subnet: n.subnet,
+    gateway: n.gateway,
+    ipRange: n.ipRange,
+    internal: n.internal,
+    options: n.options,
+    labels: { ...n.labels, [LAB_LABEL]: lab, [HASH_LABEL]: n.hash },
+  };
+}
+
+/**
+ * run (the first network, or all of them when only the first has a static address: `run --ip`
+ * belongs to the first network), connect the rest, then the container's own sysctls and routes.
+ */
+async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
+  const [first, ...rest] = c.networks;
+  if (first === undefined) throw new NsnetError('INVALID_VALUE', `container ${c.name} has no networks`);
+  const laterStatic = rest.some((a) => a.ip !== undefined);
+  const atRun = laterStatic ? [first] : c.networks;
+  const before = ctx.planned.length;
+  await run(ctx, {
+    name: c.name,
+    networks: atRun.map((a) => a.name),
+    ip: first.ip,
+    hostname: c.hostname,
+    env: c.env,
+    rootfs: c.rootfs,
+    detach: true,
+    remove: false,
+    argv: c.command,
+    publish: c.ports.length > 0 ? c.ports : undefined,
+  });
+  // A detached process in a script: in the background, its output away from the terminal.
+  if (ctx.dryRun && ctx.planned.length > before) {
+    const last = ctx.planned.length - 1;
+    ctx.planned[last] = `${ctx.planned[last]} </dev/null >/dev/null 2>&1 &`;
+  }
+  try {
+    for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip });
+    const steps = containerSteps(c);
+    if (steps.length > 0) ctx.execute(steps);
+  } catch (err) {
+    if (!ctx.dryRun) {
+      try {
+        remove(ctx, [c.name], { force: true });
+      } catch {
+        /* reported with the original error below */
+      }
+    }
+    throw err;
+  }
+}
+
+/** A lab container's own sysctls (in its namespace) and routes: what makes a router a router. */
+export function containerSteps(c: LabContainer): Step[] {
+  const steps: Step[] = Object.entries(c.sysctls).map(([key, value]) => ({ kind: 'netns-sysctl' as const, ns: c.name, key, value }));
+  for (const r of c.routes) steps.push({ kind: 'route-to', ns: c.name, dst: r.to, via: r.via });
+  return steps;
+}
+
+/** Run fn over items, at most `size` at a time. */
+async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+function failed(lab: string, verb: string, failures: readonly string[]): NsnetError {
+  return new NsnetError('STATE', `${verb} ${lab}: ${failures.length} change${failures.length === 1 ? '' : 's'} failed\n${failures.join('\n')}`, {
+    hint: verb === 'up' ? 'fix the cause and run up again: it converges from where it stopped' : 'fix the cause and run down again',
+  });
+}

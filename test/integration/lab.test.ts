@@ -1,0 +1,243 @@
+/**
+ * `nsnet up` / `nsnet down` with the example labs, in a sandbox: each lab comes up, its
+ * reachability matrix holds, `up` again changes nothing (same PIDs, same kernel state), a changed
+ * file converges (only what changed is made again), and `down` leaves the sandbox as it was.
+ * Lab names carry the sandbox prefix (--name), so every namespace is the sandbox's.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { createSandbox, describeResult, integrationSkipReason, netnsEntries, REPO, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+
+const skip = integrationSkipReason() ?? false;
+const WORLD = '203.0.113.8';
+
+const ok = (r: RunResult): RunResult => {
+  assert.equal(r.code, 0, describeResult(r));
+  return r;
+};
+
+type Lab = Record<string, unknown> & { containers: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> };
+
+function example(name: string): Lab {
+  return parse(fs.readFileSync(path.join(REPO, 'examples', name, 'lab.yaml'), 'utf8')) as Lab;
+}
+
+/** [from, to (address or container), reachable] */
+type Matrix = Array<[string, string, boolean]>;
+
+class LabRun {
+  readonly dir: string;
+  readonly file: string;
+  constructor(
+    readonly sb: Sandbox,
+    readonly lab: string,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-test-lab-'));
+    this.file = path.join(this.dir, 'lab.yaml');
+  }
+  write(doc: Lab): void {
+    fs.writeFileSync(this.file, stringify(doc));
+  }
+  ns(container: string): string {
+    return `${this.lab}-${container}`;
+  }
+  async up(extra: string[] = []): Promise<{ r: RunResult; ms: number }> {
+    const t0 = Date.now();
+    const r = ok(await this.sb.nsnet(['up', '-f', this.file, '--name', this.lab, ...extra], { timeoutMs: 120_000 }));
+    return { r, ms: Date.now() - t0 };
+  }
+  async down(): Promise<{ r: RunResult; ms: number }> {
+    const t0 = Date.now();
+    const r = ok(await this.sb.nsnet(['down', '-f', this.file, '--name', this.lab], { timeoutMs: 120_000 }));
+    return { r, ms: Date.now() - t0 };
+  }
+  async inspect(container: string): Promise<{ pid: number; ips: Record<string, string> }> {
+    const [c] = JSON.parse(ok(await this.sb.nsnet(['inspect', this.ns(container)])).stdout) as Array<{
+      State: { Pid: number };
+      NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+    }>;
+    const ips = Object.fromEntries(Object.entries(c!.NetworkSettings.Networks).map(([k, v]) => [k.slice(this.lab.length + 1), v.IPAddress]));
+    return { pid: c!.State.Pid, ips };
+  }
+  async pids(containers: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const c of containers) out[c] = (await this.inspect(c)).pid;
+    return out;
+  }
+  /** Ping from inside each container's namespace, all at once; returns the mismatches. */
+  async check(matrix: Matrix, resolve: (to: string) => string): Promise<string[]> {
+    const results = await Promise.all(
+      matrix.map(async ([from, to, want]) => {
+        const ip = resolve(to);
+        const r = await runAsync(['ip', 'netns', 'exec', this.ns(from), 'ping', '-c', '1', '-W', '1', ip], { timeoutMs: 10_000 });
+        const got = r.code === 0;
+        return got === want ? undefined : `${from} -> ${to} (${ip}): expected ${want ? 'reachable' : 'unreachable'}, got ${got ? 'reachable' : 'unreachable'}`;
+      }),
+    );
+    return results.filter((x): x is string => x !== undefined);
+  }
+  /** The kernel state that matters: host links, addresses, routes, firewall, and each container's. */
+  snapshot(containers: readonly string[]): string {
+    const host = (argv: string[]): string => ok(this.sb.inHost(argv)).stdout;
+    const parts = [
+      host(['ip', '-br', 'link']),
+      host(['ip', '-br', 'addr']),
+      host(['ip', 'route']),
+      host(['nft', 'list', 'ruleset']),
+    ];
+    for (const c of containers) {
+      const ns = this.ns(c);
+      parts.push(`== ${c}`, ok(this.sb.inHost(['ip', '-n', ns, '-br', 'addr'])).stdout, ok(this.sb.inHost(['ip', '-n', ns, 'route'])).stdout);
+      parts.push(ok(this.sb.inHost(['ip', 'netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.ip_forward'])).stdout);
+    }
+    return parts.join('\n');
+  }
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The sandbox host as it was before any lab: the residue check compares against it. */
+function hostBaseline(sb: Sandbox): string {
+  return [['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['ip', 'route'], ['nft', 'list', 'ruleset']]
+    .map((argv) => ok(sb.inHost(argv)).stdout)
+    .join('\n');
+}
+
+interface Case {
+  example: string;
+  tag: string;
+  containers: string[];
+  matrix: Matrix;
+  /** Change the file; says which containers keep running untouched and which are new or made again. */
+  change: (doc: Lab) => { kept: string[]; remade: string[]; gone: string[]; matrix: Matrix };
+}
+
+const cases: Case[] = [
+  {
+    example: 'red-blue',
+    tag: 'rb',
+    containers: ['red', 'blue'],
+    matrix: [
+      ['red', 'blue', true],
+      ['blue', 'red', true],
+      ['red', '10.0.0.254', true],
+      ['red', WORLD, true],
+    ],
+    change: (doc) => {
+      doc.containers['green'] = { command: ['sleep', 'infinity'], networks: { study: { ip: '10.0.0.3' } } };
+      doc.containers['blue']!['env'] = { COLOUR: 'blue' };
+      return { kept: ['red'], remade: ['blue', 'green'], gone: [], matrix: [['red', 'green', true], ['green', 'blue', true]] };
+    },
+  },
+  {
+    example: 'three-tier',
+    tag: 'tt',
+    containers: ['web', 'api', 'db'],
+    matrix: [
+      ['web', 'api', true],
+      ['api', 'db', true],
+      ['web', 'db', false],
+      ['db', 'web', false],
+      ['web', WORLD, true],
+      ['api', WORLD, false],
+      ['db', WORLD, false],
+    ],
+    change: (doc) => {
+      delete doc.containers['db'];
+      return { kept: ['web', 'api'], remade: [], gone: ['db'], matrix: [['web', 'api', true]] };
+    },
+  },
+  {
+    example: 'routed',
+    tag: 'rt',
+    containers: ['router', 'alice', 'bob'],
+    matrix: [
+      ['alice', 'bob', true],
+      ['bob', 'alice', true],
+      ['alice', 'router', true],
+      ['alice', WORLD, false],
+      ['bob', WORLD, false],
+    ],
+    change: (doc) => {
+      // A changed network is made again, and so is every container on it; alice stays.
+      doc.networks['right'] = { ...doc.networks['right'], labels: { side: 'right' } };
+      return { kept: ['alice'], remade: ['router', 'bob'], gone: [], matrix: [['alice', 'bob', true], ['bob', 'alice', true]] };
+    },
+  },
+];
+
+describe('nsnet up / down: the example labs', { skip, concurrency: false }, () => {
+  let sb: Sandbox;
+  let baseline: string;
+  const timings: string[] = [];
+  before(async () => {
+    sb = await createSandbox('lab');
+    baseline = hostBaseline(sb);
+  });
+  after(async () => {
+    if (timings.length > 0) process.stderr.write(`lab timings:\n${timings.join('\n')}\n`);
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  for (const c of cases) {
+    test(`${c.example}: up, reachability, no-op up, change converges, down leaves nothing`, async (t) => {
+      const run = new LabRun(sb, `${sb.prefix}${c.tag}`);
+      try {
+        const doc = example(c.example);
+        run.write(doc);
+        const first = await run.up();
+        assert.match(first.r.stdout, /created \d+ networks and \d+ containers/);
+        assert.match(first.r.stderr, /\[1\/\d+\] create network/, 'plain progress lines when not a terminal');
+        const ipsOf = async (): Promise<(to: string) => string> => {
+          const ips: Record<string, string> = {};
+          for (const name of Object.keys((parse(fs.readFileSync(run.file, 'utf8')) as Lab).containers)) {
+            ips[name] = Object.values((await run.inspect(name)).ips)[0]!;
+          }
+          return (to) => ips[to] ?? to;
+        };
+        assert.deepEqual(await run.check(c.matrix, await ipsOf()), []);
+
+        // up again: nothing changes, down to the PIDs and the kernel state.
+        const pids = await run.pids(c.containers);
+        const before = run.snapshot(c.containers);
+        const again = await run.up();
+        assert.match(again.r.stdout, /is up to date/);
+        assert.deepEqual(await run.pids(c.containers), pids);
+        assert.equal(run.snapshot(c.containers), before);
+
+        // A changed file converges.
+        const changed = c.change(doc);
+        run.write(doc);
+        const conv = await run.up();
+        const now = await run.pids(changed.kept);
+        for (const k of changed.kept) assert.equal(now[k], pids[k], `${k} kept running untouched`);
+        for (const m of changed.remade) {
+          const pid = (await run.inspect(m)).pid;
+          assert.ok(pid > 0 && pid !== pids[m], `${m} made (again): pid ${pid}`);
+        }
+        for (const g of changed.gone) assert.deepEqual(netnsEntries(run.ns(g)), [], `${g} removed`);
+        assert.deepEqual(await run.check(changed.matrix, await ipsOf()), []);
+
+        const down = await run.down();
+        assert.match(down.r.stdout, /removed \d+ containers and \d+ networks/);
+        assert.deepEqual(netnsEntries(`${run.lab}-`), [], 'no namespace of the lab is left');
+        assert.deepEqual(JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout), []);
+        assert.deepEqual(JSON.parse(ok(await sb.nsnet(['network', 'ls', '--format', 'json'])).stdout), []);
+        assert.equal(hostBaseline(sb), baseline, 'the sandbox host is as it was before the lab');
+        // down again: nothing to do, not an error.
+        assert.match((await run.down()).r.stdout, /removed 0 containers and 0 networks/);
+        const line = `${c.example}: up ${first.ms} ms (${c.containers.length} containers), no-op up ${again.ms} ms, converge ${conv.ms} ms, down ${down.ms} ms`;
+        timings.push(line);
+        t.diagnostic(line);
+      } finally {
+        run.cleanup();
+      }
+    });
+  }
+});
