@@ -4,6 +4,7 @@ import { networkCommand } from './commands/network.js';
 import { containerCommands, runCommand } from './commands/containers.js';
 import { systemCommand } from './commands/system.js';
 import { demoCommand } from './commands/demo.js';
+import { dnsServeCommand } from './commands/dns.js';
 import { labCommands } from './commands/up.js';
 import { withCommon } from './common.js';
 import { exitCodeFor, printError } from './output.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(networkCommand());
   program.addCommand(systemCommand());
   program.addCommand(demoCommand());
+  program.addCommand(dnsServeCommand(), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.
   const override = (c: Command): void => {

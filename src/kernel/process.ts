@@ -23,6 +23,13 @@ export interface LaunchSpec {
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
   rootfs?: string | undefined;
+  /**
+   * Start through `ip netns exec NAME`, which gives the process a mount namespace with
+   * /etc/netns/NAME/* (resolv.conf, hosts) bind-mounted over /etc. This cannot be done by nsnet's
+   * main thread as the other namespaces are: unshare(CLONE_NEWNS) fails (EINVAL) in a
+   * multi-threaded process. It costs one exec of ip (a few ms); exec's nsenter --mount sees the same files.
+   */
+  etcNetns?: boolean | undefined;
 }
 
 export interface Started {
@@ -67,7 +74,9 @@ function inContainerNamespaces<T>(spec: LaunchSpec, fn: () => T): T {
 
 function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean): ChildProcess {
   return inContainerNamespaces(spec, () =>
-    spawn('unshare', unshareArgs(spec), { env: { ...spec.env }, stdio: stdio as never, detached }),
+    spec.etcNetns === true
+      ? spawn('ip', ['netns', 'exec', spec.netns, 'unshare', ...unshareArgs(spec)], { env: { ...spec.env }, stdio: stdio as never, detached })
+      : spawn('unshare', unshareArgs(spec), { env: { ...spec.env }, stdio: stdio as never, detached }),
   );
 }
 

@@ -28,6 +28,7 @@ import * as journal from './journal.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
 import { containerEndpoints, containerMappings } from './specs.js';
 import { publish } from './ports.js';
+import { prepareContainerDns, removeContainerFiles, type DnsInput } from './dns.js';
 
 export interface RunInput {
   name?: string | undefined;
@@ -42,6 +43,8 @@ export interface RunInput {
   argv: string[];
   /** -p specs, Docker syntax. */
   publish?: string[] | undefined;
+  /** --dns, --dns-search, --dns-option, --add-host, --network-alias. */
+  dns?: DnsInput | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -110,6 +113,7 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     netns: netnsPath(name),
   };
   ctx.store.containers.insert(container);
+  if (input.dns !== undefined) ctx.store.dns.set({ containerId: id, ...input.dns });
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
   const endpoints: Array<{ endpoint: EndpointRecord; internal: boolean }> = [];
@@ -196,15 +200,17 @@ async function wireAndLaunch(
   let exit: Promise<number> | undefined;
   try {
     fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
+    const spec = { ...launchSpec(container), etcNetns: prepareContainerDns(ctx, container) };
     if (detach) {
-      started = await launchDetached(launchSpec(container), container.logPath);
+      started = await launchDetached(spec, container.logPath);
     } else {
-      const fg = await launchForeground(launchSpec(container));
+      const fg = await launchForeground(spec);
       started = fg.started;
       exit = fg.exit;
     }
     faultPoint();
   } catch (err) {
+    removeContainerFiles(container.name);
     const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall, containerMappings(ctx.store, container.id)), ctx.runner);
     journal.end(ctx, journalId, settle);
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
@@ -310,6 +316,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
           throw new NsnetError('KERNEL', `remove ${c.name}: ${problems.join('; ')}`);
         }
         journal.end(ctx, journalId, () => ctx.store.containers.delete(c.id));
+        removeContainerFiles(c.name);
         fs.rmSync(path.dirname(c.logPath), { recursive: true, force: true });
         removed.push(c.name);
       });

@@ -20,13 +20,14 @@ import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
+import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from './dns.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
 
 /** Options nsnet understands; anything else is refused rather than silently ignored. */
-const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION, ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, HOST_BINDING_OPTION];
-const BOOLEAN_OPTIONS = [ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION];
+const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION, ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, HOST_BINDING_OPTION, DNS_OPTION, DNS_SERVERS_OPTION];
+const BOOLEAN_OPTIONS = [ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, DNS_OPTION];
 
 export interface NetworkInput {
   name: string;
@@ -57,6 +58,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     }
   }
   if (options[HOST_BINDING_OPTION] !== undefined) parseIPv4(options[HOST_BINDING_OPTION], HOST_BINDING_OPTION);
+  validateNetworkDnsOptions(options);
   const id = newId();
   const bridge = validate.ifName(options[BRIDGE_NAME_OPTION] ?? (isDefault ? DEFAULT_BRIDGE : bridgeNameFor(id)));
   const mtuText = options[MTU_OPTION];

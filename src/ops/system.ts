@@ -14,6 +14,7 @@ import { containerEndpoints, firewallState } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
+import { removeContainerFiles, stopResponder } from './dns.js';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
   // Under the lock from the start: it first recovers what a crashed nsnet left half-done.
@@ -64,6 +65,12 @@ export function reset(ctx: Context): string[] {
       }
     }
     failures.push(...applyAll(steps, ctx.runner));
+    try {
+      stopResponder(ctx.root);
+      for (const c of containers) removeContainerFiles(c.name);
+    } catch (err) {
+      failures.push(`DNS: ${(err as Error).message}`);
+    }
     failures.push(...forgetState(ctx));
     if (failures.length > 0) {
       throw new NsnetError('KERNEL', `system reset finished with ${failures.length} problem(s):\n  ${failures.join('\n  ')}`);

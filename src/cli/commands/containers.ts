@@ -10,6 +10,7 @@ import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.
 import { humanDuration, printJson, printLines, printTable } from '../output.js';
 import type { ContainerRecord } from '../../store/index.js';
 import { finish } from '../run-command.js';
+import { dnsInput } from '../../ops/dns.js';
 
 export function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
@@ -41,6 +42,11 @@ export function runCommand(): Command {
     .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
     .option('--rootfs <dir>', 'root filesystem directory to chroot into')
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a container port on the host (repeatable; CONTAINER_PORT alone picks a free host port)', collect)
+    .option('--dns <ip>', 'upstream DNS server for names that are not containers (repeatable)', collect)
+    .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect)
+    .option('--dns-option <option>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect)
+    .option('--add-host <name:ip>', 'add a line to the container\'s /etc/hosts (repeatable)', collect)
+    .option('--network-alias <name>', 'another name the container resolves as on its networks (repeatable)', collect)
     .argument('<command...>', 'command and arguments to run')
     .passThroughOptions()
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -58,6 +64,13 @@ export function runCommand(): Command {
           remove: o['rm'] === true,
           argv,
           publish: o['publish'] as string[] | undefined,
+          dns: dnsInput({
+            dns: o['dns'] as string[] | undefined,
+            dnsSearch: o['dnsSearch'] as string[] | undefined,
+            dnsOption: o['dnsOption'] as string[] | undefined,
+            addHost: o['addHost'] as string[] | undefined,
+            alias: o['networkAlias'] as string[] | undefined,
+          }),
         });
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);

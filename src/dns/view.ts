@@ -1,0 +1,108 @@
+/**
+ * What the responder knows, per network: which names resolve to which addresses, which address
+ * is whose (PTR), and where each client's other queries go. Built from nsnet's records; pure.
+ */
+import { cidrContains, ipToInt, parseCidr, type Cidr } from '../core/ipv4.js';
+
+export interface ViewNetwork {
+  id: string;
+  name: string;
+  gateway: string;
+  subnet: string;
+  /** -o nsnet.dns.servers: upstreams for every container on this network without --dns. */
+  servers: string[];
+}
+
+export interface ViewContainer {
+  id: string;
+  name: string;
+  hostname: string;
+  aliases: string[];
+  /** --dns */
+  servers: string[];
+  endpoints: Array<{ networkId: string; ip: string }>;
+}
+
+export interface NetworkView {
+  id: string;
+  name: string;
+  gateway: string;
+  subnet: Cidr;
+  /** Lower-cased name → addresses on this network (several containers may share an alias). */
+  names: Map<string, string[]>;
+  /** Address → the name a PTR query gets (the container's name). */
+  ptr: Map<string, string>;
+  /** Client address → its own upstream servers (--dns, else the network's). */
+  clientServers: Map<string, string[]>;
+  /** Client address → the client's other networks: their names resolve for it too (after this network's). */
+  clientNetworks: Map<string, NetworkView[]>;
+  servers: string[];
+}
+
+export interface DnsView {
+  /** Keyed by the gateway address the query arrived on. */
+  byGateway: Map<string, NetworkView>;
+  /** Every container name, hostname and alias on any network: never forwarded upstream. */
+  known: Set<string>;
+  /** The host's upstream resolvers, for clients with no servers of their own. */
+  hostServers: string[];
+}
+
+export const norm = (name: string): string => name.replace(/\.$/, '').toLowerCase();
+
+export function buildView(networks: readonly ViewNetwork[], containers: readonly ViewContainer[], hostServers: readonly string[]): DnsView {
+  const byId = new Map<string, NetworkView>();
+  const byGateway = new Map<string, NetworkView>();
+  for (const n of networks) {
+    const v: NetworkView = {
+      id: n.id,
+      name: n.name,
+      gateway: n.gateway,
+      subnet: parseCidr(n.subnet),
+      names: new Map(),
+      ptr: new Map(),
+      clientServers: new Map(),
+      clientNetworks: new Map(),
+      servers: [...n.servers],
+    };
+    byId.set(n.id, v);
+    byGateway.set(n.gateway, v);
+  }
+  const known = new Set<string>();
+  for (const c of containers) {
+    const names = [...new Set([c.name, c.hostname, ...c.aliases].map(norm).filter((n) => n !== ''))];
+    for (const n of names) known.add(n);
+    for (const e of c.endpoints) {
+      const v = byId.get(e.networkId);
+      if (v === undefined) continue;
+      for (const n of names) {
+        const list = v.names.get(n) ?? [];
+        if (!list.includes(e.ip)) list.push(e.ip);
+        v.names.set(n, list);
+      }
+      v.ptr.set(e.ip, c.name);
+      const servers = c.servers.length > 0 ? c.servers : v.servers;
+      if (servers.length > 0) v.clientServers.set(e.ip, [...servers]);
+    }
+    for (const e of c.endpoints) {
+      const v = byId.get(e.networkId);
+      if (v === undefined) continue;
+      const others = c.endpoints.filter((o) => o.networkId !== e.networkId).map((o) => byId.get(o.networkId));
+      v.clientNetworks.set(e.ip, others.filter((o): o is NetworkView => o !== undefined));
+    }
+  }
+  return { byGateway, known, hostServers: [...hostServers] };
+}
+
+/** "4.3.2.1.in-addr.arpa" → "1.2.3.4"; undefined for anything else. */
+export function ptrAddress(name: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.in-addr\.arpa$/.exec(norm(name));
+  if (m === null) return undefined;
+  const parts = [m[4], m[3], m[2], m[1]].map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return parts.join('.');
+}
+
+export function inSubnet(v: NetworkView, ip: string): boolean {
+  return cidrContains(v.subnet, ipToInt(ip));
+}

@@ -1,0 +1,18 @@
+/** Background processes nsnet starts for itself (the DNS responder): detached, own session, output to a log file. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { NsnetError } from '../core/errors.js';
+
+/** Start `node SCRIPT ARGS...` in its own session; returns its PID. It inherits this thread's namespaces. */
+export function spawnNodeDaemon(script: string, args: readonly string[], logPath: string): number {
+  const log = fs.openSync(logPath, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: ['ignore', log, log], cwd: '/', env: { ...process.env } });
+    child.on('error', () => {});
+    child.unref();
+    if (child.pid === undefined) throw new NsnetError('PROCESS', `start ${script}: no process`);
+    return child.pid;
+  } finally {
+    fs.closeSync(log);
+  }
+}

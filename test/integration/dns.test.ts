@@ -1,0 +1,209 @@
+/**
+ * Name resolution between containers, in a sandbox: glibc's resolver inside containers (getent
+ * hosts, through the bind-mounted resolv.conf) against nsnet's responder on the gateways. Every
+ * forwarded query goes to a fake upstream this test runs in the sandbox's world namespace
+ * (203.0.113.8:53): containers always get --dns 203.0.113.8, so no real resolver is ever asked.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createSandbox, describeResult, pidStartTime, pidState, REPO, requireRoot, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+
+const ok = (r: RunResult): RunResult => {
+  assert.equal(r.code, 0, describeResult(r));
+  return r;
+};
+
+/** A tiny upstream: upstream.test → 192.0.2.55, everything else NXDOMAIN. */
+const UPSTREAM = `
+const dgram = require('node:dgram');
+const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
+const s = dgram.createSocket('udp4');
+s.on('message', (m, r) => {
+  let q; try { q = dns.decode(m); } catch { return; }
+  const name = q.questions[0].name;
+  const answers = name === 'upstream.test' && q.questions[0].type === 'A' ? [{ type: 'A', name, ttl: 5, data: '192.0.2.55' }] : [];
+  s.send(dns.encode({ id: q.id, type: 'response', flags: 0x0180 | (answers.length ? 0 : 3), questions: q.questions, answers }), r.port, r.address);
+});
+s.bind(53, ${JSON.stringify(WORLD_IP)}, () => console.log('ready'));
+`;
+
+/** Inside a container: N queries to the responder with node's own UDP socket; prints JSON results. */
+const CLIENT = `
+const dgram = require('node:dgram');
+const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
+const [server, name, count, junk] = process.argv.slice(2);
+const s = dgram.createSocket('udp4');
+const times = []; let rcode = ''; let answers = [];
+function one(i) {
+  if (i >= Number(count)) { s.close(); times.sort((a, b) => a - b); console.log(JSON.stringify({ rcode, answers, median: times[times.length >> 1], max: times[times.length - 1] })); return; }
+  if (junk === 'junk') for (let k = 0; k < 20; k++) s.send(require('node:crypto').randomBytes(1 + k * 7), 53, server);
+  const t = process.hrtime.bigint();
+  const timer = setTimeout(() => { s.off('message', on); rcode = 'TIMEOUT'; times.push(9999); one(i + 1); }, 3000);
+  const on = (m) => { let p; try { p = dns.decode(m); } catch { return; } if (p.id !== i || (p.questions[0] || {}).name !== name) return; s.off('message', on); clearTimeout(timer); rcode = p.rcode; answers = p.answers.map((a) => a.data); times.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); };
+  s.on('message', on);
+  s.send(dns.encode({ id: i, type: 'query', flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, server);
+}
+one(0);
+`;
+
+interface Record_ {
+  pid: number;
+  start: string;
+  addresses: string[];
+}
+
+describe('dns', { concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  let upstream: ChildProcess | undefined;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-test-dns-'));
+  const upstreamJs = path.join(tmp, 'upstream.cjs');
+  const clientJs = path.join(tmp, 'client.cjs');
+  fs.writeFileSync(upstreamJs, UPSTREAM);
+  fs.writeFileSync(clientJs, CLIENT);
+  const hostResolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
+
+  before(async () => {
+    sb = await createSandbox('dns');
+  });
+  after(async () => {
+    const report = await sb?.destroy();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    assert.deepEqual(report?.problems ?? [], []);
+    assert.equal(fs.readFileSync('/etc/resolv.conf', 'utf8'), hostResolv, "the host's /etc/resolv.conf is never changed");
+  });
+
+  const record = (): Record_ | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(sb!.root, 'dns', 'responder.json'), 'utf8')) as Record_;
+    } catch {
+      return undefined;
+    }
+  };
+  /** Running (a killed responder stays a zombie until init reaps it). */
+  const alive = (r: Record_ | undefined): boolean => r !== undefined && pidStartTime(r.pid) === r.start && pidState(r.pid) !== 'Z';
+
+  async function startUpstream(): Promise<void> {
+    upstream = sb!.spawnInWorld([process.execPath, upstreamJs]);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('fake upstream did not start')), 5000);
+      upstream!.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  }
+
+  const getent = (c: string, name: string): Promise<RunResult> => sb!.nsnet(['exec', c, 'getent', 'hosts', name]);
+
+  test('containers resolve each other by name, hostname and alias on their network, and nothing across networks', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    await startUpstream();
+    const p = sb.prefix;
+    ok(await sb.nsnet(['network', 'create', `${p}a`, '--subnet', '10.93.0.0/24']));
+    ok(await sb.nsnet(['network', 'create', `${p}b`, '--subnet', '10.94.0.0/24']));
+    const dns = ['--dns', WORLD_IP];
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}red`, '--hostname', 'redhost', '--network', `${p}a`, '--network-alias', 'cache', ...dns, '--', 'sleep', '1000']));
+    const t0 = Date.now();
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}blue`, '--network', `${p}a`, '--dns-search', 'corp.example', '--add-host', 'db.example:192.0.2.7', ...dns, '--', 'sleep', '1000']));
+    const runMs = Date.now() - t0;
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}green`, '--network', `${p}b`, '--network-alias', 'cache', ...dns, '--', 'sleep', '1000']));
+
+    const resolv = ok(await sb.nsnet(['exec', `${p}blue`, 'cat', '/etc/resolv.conf'])).stdout;
+    assert.match(resolv, /^nameserver 10\.93\.0\.1$/m);
+    assert.match(resolv, /^search corp\.example$/m);
+    assert.equal(ok(sb.inHost(['ip', 'netns', 'exec', `${p}blue`, 'cat', '/etc/resolv.conf'])).stdout, resolv, 'ip netns exec sees the same file');
+    const hosts = ok(await sb.nsnet(['exec', `${p}blue`, 'cat', '/etc/hosts'])).stdout;
+    assert.match(hosts, new RegExp(`^10\\.93\\.0\\.3\\t${p}blue$`, 'm'));
+    assert.match(hosts, /^192\.0\.2\.7\tdb\.example$/m);
+
+    assert.match(ok(await getent(`${p}blue`, `${p}red`)).stdout, /^10\.93\.0\.2\s/);
+    assert.match(ok(await getent(`${p}blue`, 'redhost')).stdout, /^10\.93\.0\.2\s/);
+    assert.match(ok(await getent(`${p}blue`, 'cache')).stdout, /^10\.93\.0\.2\s/);
+    assert.match(ok(await getent(`${p}blue`, 'db.example')).stdout, /^192\.0\.2\.7\s/);
+    assert.match(ok(await getent(`${p}red`, `${p}blue`)).stdout, /^10\.93\.0\.3\s/);
+    // PTR: the address gives the name back.
+    assert.match(ok(await getent(`${p}blue`, '10.93.0.2')).stdout, new RegExp(`^10\\.93\\.0\\.2\\s+${p}red`));
+    // green is on the other network: the same alias is its own, and red/blue do not resolve.
+    assert.match(ok(await getent(`${p}green`, 'cache')).stdout, /^10\.94\.0\.2\s/);
+    assert.equal((await getent(`${p}green`, `${p}red`)).code, 2);
+    assert.equal((await getent(`${p}blue`, `${p}green`)).code, 2);
+
+    // Latency from inside a container, with junk sent alongside (the responder must keep answering).
+    const lat = JSON.parse(ok(await sb.nsnet(['exec', `${p}blue`, process.execPath, clientJs, '10.93.0.1', `${p}red`, '50', 'junk'])).stdout) as {
+      rcode: string;
+      answers: string[];
+      median: number;
+      max: number;
+    };
+    assert.equal(lat.rcode, 'NOERROR');
+    assert.deepEqual(lat.answers, ['10.93.0.2']);
+    t.diagnostic(`run -d with DNS: ${runMs} ms; local query latency median ${lat.median.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms (50 queries, 1000 junk packets)`);
+    // Only the gateways, never another host address.
+    const listening = ok(sb.inHost(['ss', '-Hulnp', 'sport', '=', ':53'])).stdout;
+    assert.match(listening, /10\.93\.0\.1:53/);
+    assert.doesNotMatch(listening, /(0\.0\.0\.0|\*|198\.51\.100\.2):53/);
+  });
+
+  test('forwarding to the container\'s --dns upstream; a dead upstream gives SERVFAIL fast', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const p = sb.prefix;
+    assert.match(ok(await getent(`${p}blue`, 'upstream.test')).stdout, /^192\.0\.2\.55\s/);
+    assert.equal((await getent(`${p}blue`, 'nothing.test')).code, 2);
+    upstream!.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    const r = JSON.parse(ok(await sb.nsnet(['exec', `${p}blue`, process.execPath, clientJs, '10.93.0.1', 'upstream.test', '1'])).stdout) as { rcode: string };
+    const ms = Date.now() - t0;
+    assert.equal(r.rcode, 'SERVFAIL');
+    assert.ok(ms < 3000, `SERVFAIL took ${ms} ms`);
+    t.diagnostic(`dead upstream: SERVFAIL after ${ms} ms (including nsnet exec)`);
+  });
+
+  test('rm makes a name disappear within the TTL; the files under /etc/netns go with the container', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const p = sb.prefix;
+    ok(await sb.nsnet(['rm', '-f', `${p}red`]));
+    assert.equal(fs.existsSync(`/etc/netns/${p}red`), false);
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal((await getent(`${p}blue`, `${p}red`)).code, 2);
+    assert.equal((await getent(`${p}blue`, 'cache')).code, 2);
+    // connect: blue joins b and now resolves green (through its own nameserver, a's gateway, and b's).
+    assert.equal((await getent(`${p}blue`, `${p}green`)).code, 2);
+    ok(await sb.nsnet(['network', 'connect', `${p}b`, `${p}blue`]));
+    assert.match(ok(await getent(`${p}blue`, `${p}green`)).stdout, /^10\.94\.0\.2\s/);
+    const viaB = JSON.parse(ok(await sb.nsnet(['exec', `${p}blue`, process.execPath, clientJs, '10.94.0.1', 'cache', '1'])).stdout) as { answers: string[] };
+    assert.deepEqual(viaB.answers, ['10.94.0.2']);
+  });
+
+  test('a responder killed with SIGKILL comes back with the next nsnet command; reset stops it', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const p = sb.prefix;
+    const first = record();
+    assert.ok(alive(first), 'the responder runs');
+    process.kill(first!.pid, 'SIGKILL');
+    for (let i = 0; i < 50 && alive(first); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!alive(first));
+    ok(await sb.nsnet(['ps']));
+    const second = record();
+    assert.ok(alive(second) && second!.pid !== first!.pid, 'restarted by the next command');
+    assert.match(ok(await getent(`${p}blue`, `${p}green`)).stdout, /^10\.94\.0\.2\s/);
+
+    // A network with DNS off: no responder there, the container talks to its upstream directly.
+    ok(await sb.nsnet(['network', 'create', `${p}c`, '--subnet', '10.95.0.0/24', '-o', 'nsnet.dns=false']));
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}plain`, '--network', `${p}c`, '--dns', WORLD_IP, '--', 'sleep', '1000']));
+    assert.match(ok(await sb.nsnet(['exec', `${p}plain`, 'cat', '/etc/resolv.conf'])).stdout, new RegExp(`^nameserver ${WORLD_IP.replace(/\./g, '\\.')}$`, 'm'));
+    assert.ok(!(record()?.addresses ?? []).includes('10.95.0.1'));
+
+    ok(await sb.nsnet(['system', 'reset', '--force']));
+    const last = record();
+    assert.ok(!alive(second), 'no responder process after reset');
+    assert.ok(last === undefined || !alive(last));
+    for (const c of ['blue', 'green', 'plain']) assert.equal(fs.existsSync(`/etc/netns/${p}${c}`), false);
+  });
+});
