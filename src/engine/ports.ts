@@ -56,7 +56,9 @@ export function parsePortSpec(spec: string): PortRequest[] {
   if (parts.length > 3 || body === '') throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`);
   const containerText = parts.at(-1)!;
   const hostPortText = parts.length >= 2 ? parts.at(-2)! : '';
-  const hostIp = parts.length === 3 && parts[0] !== '' ? parseIPv4(parts[0]!, 'host address') : undefined;
+  // 0.0.0.0 is Docker's spelling of "every address", the same as leaving the address out.
+  const givenIp = parts.length === 3 && parts[0] !== '' ? parseIPv4(parts[0]!, 'host address') : undefined;
+  const hostIp = givenIp === '0.0.0.0' ? undefined : givenIp;
   const [cLo, cHi] = range(containerText, spec);
   const count = cHi - cLo + 1;
   if (hostPortText === '') {

@@ -52,9 +52,11 @@ const MAP_TYPES: Record<string, string> = {
 
 /** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
 function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
-  // Published ports first: a connection DNATed to a container is wanted, whatever network
-  // the client is on (the reply direction carries the same conntrack status).
-  const head = ['ct status dnat accept'];
+  // Internal networks are sealed first, so not even a published port is a way out of them.
+  const sealed: string[] = [];
+  // Then published ports: a connection DNATed to a container is wanted, whatever network the
+  // client is on (the reply direction carries the same conntrack status).
+  const published = ['ct status dnat accept'];
   // Every drop comes before every accept: one network's accept must not let through what
   // another network's drop forbids, whatever order the networks were made in.
   const drops: string[] = [];
@@ -68,8 +70,8 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     const c = comment(n);
     if (n.internal) {
       // No way in or out: only traffic that stays on the bridge (seen here with br_netfilter).
-      drops.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop ${c}`);
-      drops.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
+      sealed.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop ${c}`);
+      sealed.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
       continue;
     }
     // Hairpin: a container reaching a published port of its own network through a host
@@ -89,7 +91,7 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     accepts.push(`iifname ${q(n.bridge)} accept ${c}`);
     accepts.push(`oifname ${q(n.bridge)} accept ${c}`);
   }
-  const forward = [...head, ...drops, ...accepts];
+  const forward = [...sealed, ...published, ...drops, ...accepts];
   const bridges = networks.map((n) => q(n.bridge));
   const maps = mappingElements(mappings);
   // One rule per hook and map, whatever the number of published ports.
@@ -101,6 +103,10 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     `table ${INET} {`,
     set('bridges', 'ifname', bridges),
     ...Object.keys(MAP_TYPES).map((name) => map(name, MAP_TYPES[name]!, maps[name]!)),
+    // Bridges have route_localnet on (for ports published on 127.0.0.1), which would also let
+    // a container reach the host's loopback-only services by sending to 127.0.0.1 itself;
+    // such packets are dropped before routing (as kube-proxy does since CVE-2020-8558).
+    chain('guard', 'type filter hook prerouting priority raw; policy accept;', ['iifname @bridges ip daddr 127.0.0.0/8 drop']),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     // The host's own connections to a published port (127.0.0.1 included) are DNATed on output.
     chain('output', 'type nat hook output priority -100; policy accept;', dnat),

@@ -33,7 +33,8 @@ export function publish(ctx: Context, container: ContainerRecord, endpoint: Endp
     });
   }
   // Docker's host_binding_ipv4: the address ports of this network bind to when -p names none.
-  const binding = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
+  const option = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
+  const binding = option === '0.0.0.0' ? undefined : option;
   const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
   const taken = ctx.store.ports.list();
   const listeners = ctx.dryRun ? [] : hostListeners();

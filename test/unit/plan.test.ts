@@ -51,6 +51,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     ];
     assert.deepEqual(rules, [
       '\t\telements = { "br-study" }',
+      '\t\tiifname @bridges ip daddr 127.0.0.0/8 drop', // guard
       ...dnat, // prerouting
       ...dnat, // output
       '\t\tct status dnat accept',
@@ -67,6 +68,14 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\tether type ip iifname . ether saddr . ip saddr != @port_addrs drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
+  });
+
+  test('internal networks are sealed before published ports are let through', () => {
+    const internal = { ...study, id: 'd'.repeat(64), name: 'int', bridge: 'br-int', subnet: '10.0.3.0/24', internal: true };
+    const lines = renderPlan(planCreateNetwork(internal, { ...EMPTY_FIREWALL, networks: [study] }, fw)).split('\n');
+    const sealed = lines.findIndex((l) => l.includes('iifname "br-int" oifname != "br-int" drop'));
+    const published = lines.findIndex((l) => l.trim() === 'ct status dnat accept');
+    assert.ok(sealed >= 0 && sealed < published, lines.join('\n'));
   });
 
   test('all drops come before all accepts, whatever order the networks were made in', () => {
