@@ -76,7 +76,7 @@ export function publish(ctx: Context, container: ContainerRecord, endpoint: Endp
       proto: m.proto,
     });
   }
-  return mappings.map((m) => ({ ...m, containerIp: endpoint.ip }));
+  return mappings.map((m) => ({ ...m, containerIp: endpoint.ip, container: container.name }));
 }
 
 export function containerPorts(ctx: Context, containerId: string): PortMapping[] {

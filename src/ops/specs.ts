@@ -61,17 +61,18 @@ export function iptablesCompat(): IptablesCompat {
   return { manage: existedBefore || iptablesForwardDrops(), existedBefore };
 }
 
-function mappingOf(p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {
+function mappingOf(store: Store, p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {
   if (ep === undefined) return [];
-  return [{ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp: ep.ip, containerPort: p.containerPort }];
+  const container = store.containers.get(p.containerId)?.name;
+  return [{ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp: ep.ip, containerPort: p.containerPort, container }];
 }
 
 /** A container's published ports, as the firewall sees them. */
 export function containerMappings(store: Store, containerId: string): FirewallMapping[] {
   const eps = new Map(store.endpoints.forContainer(containerId).map((e) => [e.id, e]));
-  return store.ports.forContainer(containerId).flatMap((p) => mappingOf(p, eps.get(p.endpointId)));
+  return store.ports.forContainer(containerId).flatMap((p) => mappingOf(store, p, eps.get(p.endpointId)));
 }
 
 export function endpointMappings(store: Store, ep: EndpointRecord): FirewallMapping[] {
-  return store.ports.forEndpoint(ep.id).flatMap((p) => mappingOf(p, ep));
+  return store.ports.forEndpoint(ep.id).flatMap((p) => mappingOf(store, p, ep));
 }
