@@ -202,6 +202,18 @@ describe('nsnet up / down: the example labs', { skip, concurrency: false }, () =
           return (to) => ips[to] ?? to;
         };
         assert.deepEqual(await run.check(c.matrix, await ipsOf()), []);
+        if (c.example === 'routed') {
+          // Routed, one hop: the reply comes back with its TTL lowered by the router; alice is
+          // not on bob's link, and nothing translates on the way (the router has no firewall
+          // rules, internal networks no masquerade).
+          const bob = (await ipsOf())('bob');
+          const r = await runAsync(['ip', 'netns', 'exec', run.ns('alice'), 'ping', '-c', '1', '-W', '1', bob]);
+          assert.match(r.stdout, /ttl=63/, describeResult(r));
+          const seen = ok(sb.inHost(['ip', 'netns', 'exec', run.ns('bob'), 'ip', 'neigh'])).stdout;
+          assert.doesNotMatch(seen, /10\.20\.1\.10/, 'alice is reached through the router, not on the link');
+          assert.equal(ok(sb.inHost(['ip', 'netns', 'exec', run.ns('router'), 'nft', 'list', 'ruleset'])).stdout.trim(), '');
+          assert.doesNotMatch(ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout, new RegExp(`masquerade comment "nsnet network ${run.lab}-`));
+        }
 
         // up again: nothing changes, down to the PIDs and the kernel state.
         const pids = await run.pids(c.containers);
@@ -237,6 +249,82 @@ describe('nsnet up / down: the example labs', { skip, concurrency: false }, () =
         t.diagnostic(line);
       } finally {
         run.cleanup();
+      }
+    });
+  }
+});
+
+/**
+ * The promise to learners: the script `up --dry-run` prints, run with bash in a fresh sandbox,
+ * builds the same kernel state as `nsnet up` in another (links, addresses, routes, sysctls,
+ * firewall), once generated names (bridges, veths, ids) and the lab's name are normalised.
+ */
+describe('nsnet up --dry-run: the script builds the same lab', { skip, concurrency: false }, () => {
+  // A fresh pair of sandboxes per lab: what the script made by hand only goes with its sandbox.
+
+  /** A normalised dump of a sandbox's host namespace and the lab's container namespaces. */
+  function state(sb: Sandbox, lab: string, containers: readonly string[]): string {
+    const host = (argv: string[]): string => ok(sb.inHost(argv)).stdout;
+    const sections: Array<[string, string]> = [
+      ['links', host(['ip', '-br', 'link']).replace(/@\S+/g, '')],
+      ['addresses', host(['ip', '-br', 'addr'])],
+      ['routes', host(['ip', 'route'])],
+      ['forwarding', host(['sysctl', '-n', 'net.ipv4.ip_forward'])],
+      ['firewall', host(['nft', 'list', 'ruleset'])],
+    ];
+    for (const c of containers) {
+      const ns = `${lab}-${c}`;
+      const inNs = (argv: string[]): string => ok(sb.inHost(['ip', 'netns', 'exec', ns, ...argv])).stdout;
+      sections.push([`${c} links`, inNs(['ip', '-br', 'link']).replace(/@\S+/g, '')]);
+      sections.push([`${c} addresses`, inNs(['ip', '-br', 'addr'])]);
+      sections.push([`${c} routes`, inNs(['ip', 'route'])]);
+      sections.push([`${c} forwarding`, inNs(['sysctl', '-n', 'net.ipv4.ip_forward'])]);
+    }
+    // Bridges by order of creation (ifindex order in `ip -br link`), veths and ids generated.
+    const bridges = [...new Set([...(sections[0]![1].matchAll(/nsnet-[0-9a-f]{8}/g))].map((m) => m[0]))];
+    const normalise = (text: string): string => {
+      let t = text.split(lab).join('LAB');
+      bridges.forEach((b, i) => (t = t.split(b).join(`BRIDGE${i}`)));
+      t = t.replace(/nsv[0-9a-f]{12}/g, 'VETH').replace(/\b[0-9a-f]{12}\b/g, 'ID');
+      // Container MACs are nsnet's (02:42 + the address) and kept; the kernel's random ones
+      // (host veth ends, the sandbox uplink), bridge MACs (from the network id) and the IPv6
+      // link-local addresses made from them are not.
+      // nft lists set elements in its own order (by the generated names): compare them as sets.
+      t = t.replace(/elements = \{([^}]*)\}/g, (_, items: string) => `elements = { ${items.split(',').map((i) => i.trim()).sort().join(', ')} }`);
+      t = t.replace(/\b(?!02:42:)([0-9a-f]{2}:){5}[0-9a-f]{2}\b/g, 'MAC').replace(/fe80::\S+/g, 'fe80::LL').replace(/@if\d+/g, '');
+      return t.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l !== '').sort().join('\n');
+    };
+    return sections.map(([name, text]) => `== ${name}\n${normalise(text)}`).join('\n');
+  }
+
+  for (const name of ['red-blue', 'three-tier', 'routed']) {
+    test(`${name}: nsnet up and its --dry-run script give the same state`, async () => {
+      const doc = example(name);
+      const containers = Object.keys(doc.containers);
+      const real = await createSandbox('ldr');
+      const byHand = await createSandbox('ldh');
+      const a = new LabRun(real, `${real.prefix}x`);
+      const b = new LabRun(byHand, `${byHand.prefix}x`);
+      try {
+        a.write(doc);
+        b.write(doc);
+        await a.up();
+        const script = ok(await byHand.nsnet(['up', '--dry-run', '-f', b.file, '--name', b.lab])).stdout;
+        assert.match(script, /^#!\/usr\/bin\/env bash\n/);
+        const ran = byHand.inHost(['bash', '-c', script], { timeoutMs: 60_000 });
+        assert.equal(ran.code, 0, `the script runs\n${describeResult(ran)}\n${script}`);
+        assert.equal(state(byHand, b.lab, containers), state(real, a.lab, containers));
+        // The by-hand lab works as well: its first matrix entry answers.
+        const first = containers[0]!;
+        const peer = (await a.inspect(containers[1] ?? first)).ips;
+        const r = await runAsync(['ip', 'netns', 'exec', b.ns(first), 'ping', '-c', '1', '-W', '1', Object.values(peer)[0]!]);
+        assert.equal(r.code, 0, describeResult(r));
+        await a.down();
+      } finally {
+        a.cleanup();
+        b.cleanup();
+        const reports = [await real.destroy(), await byHand.destroy()];
+        assert.deepEqual(reports.flatMap((r) => r.problems), []);
       }
     });
   }
