@@ -12,6 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createSandbox,
@@ -22,6 +24,7 @@ import {
   netnsEntries,
   NETNS_DIR,
   pidAlive,
+  pidStartTime,
   pidsWithCmdline,
   runSync,
   UPLINK_IF,
@@ -273,6 +276,12 @@ describe('after a reboot (kernel state gone, records kept)', { skip, concurrency
     const { r1, r2 } = names();
     const views = JSON.parse(ok(await sb.nsnet(['inspect', r1, r2])).stdout) as Array<{ State: { Pid: number } }>;
     for (const v of views) process.kill(v.State.Pid, 'SIGKILL');
+    // A reboot ends every process: nsnet's DNS responder too, which holds the host namespace.
+    const dns = path.join(sb.root, 'dns', 'responder.json');
+    if (fs.existsSync(dns)) {
+      const { pid, start } = JSON.parse(fs.readFileSync(dns, 'utf8')) as { pid: number; start: string };
+      if (pidStartTime(pid) === start) process.kill(pid, 'SIGKILL');
+    }
     for (const v of views) {
       const deadline = Date.now() + 3000;
       while (pidAlive(v.State.Pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
