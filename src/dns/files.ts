@@ -32,8 +32,13 @@ export function ipv4Servers(conf: ResolvConf): string[] {
   return conf.nameservers.filter((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s));
 }
 
-export function renderResolvConf(name: string, conf: ResolvConf): string {
-  const lines = [`# written by nsnet for container ${name}`];
+/** First line of a container's resolv.conf: says who wrote it, for which state root, so reset finds its own. */
+export function resolvHeader(name: string, root: string): string {
+  return `# written by nsnet (state ${root}) for container ${name}`;
+}
+
+export function renderResolvConf(name: string, conf: ResolvConf, root: string): string {
+  const lines = [resolvHeader(name, root)];
   for (const s of conf.nameservers) lines.push(`nameserver ${s}`);
   if (conf.search.length > 0) lines.push(`search ${conf.search.join(' ')}`);
   if (conf.options.length > 0) lines.push(`options ${conf.options.join(' ')}`);

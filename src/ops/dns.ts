@@ -15,7 +15,7 @@ import { NsnetError } from '../core/errors.js';
 import { parseIPv4 } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { DnsServer } from '../dns/server.js';
-import { ipv4Servers, isLoopback, parseResolvConf, renderHosts, renderResolvConf, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE } from '../dns/files.js';
+import { ipv4Servers, isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE } from '../dns/files.js';
 import { buildView, type DnsView, type ViewContainer, type ViewNetwork } from '../dns/view.js';
 import { spawnNodeDaemon } from '../kernel/daemon.js';
 import { sleepSync } from '../kernel/libc.js';
@@ -111,19 +111,56 @@ export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
   const eps = store.endpoints.forContainer(c.id);
   const first = eps[0] === undefined ? undefined : store.networks.get(eps[0].networkId);
   const cfg = store.dns.get(c.id);
+  // The first network the responder serves; on connect/disconnect the files are rewritten in
+  // place (same inode, so the bind mounts inside the container see the new text).
+  const served = eps.map((e) => store.networks.get(e.networkId)).find((n) => n !== undefined && dnsEnabled(n));
   let nameservers: string[];
-  if (first !== undefined && dnsEnabled(first)) nameservers = [first.gateway];
+  if (served !== undefined) nameservers = [served.gateway];
   else {
     const own = cfg?.servers ?? [];
     nameservers = own.length > 0 ? own : first !== undefined && networkServers(first).length > 0 ? networkServers(first) : hostServers().filter((s) => !isLoopback(s));
   }
   const dir = etcDir(c.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const resolv = renderResolvConf(c.name, { nameservers, search: cfg?.search ?? [], options: cfg?.options ?? [] });
+  const resolv = renderResolvConf(c.name, { nameservers, search: cfg?.search ?? [], options: cfg?.options ?? [] }, path.dirname(store.path));
   const hosts = renderHosts({ names: [c.hostname, c.name], ips: eps.map((e) => e.ip) }, cfg?.extraHosts ?? []);
   fs.writeFileSync(path.join(dir, 'resolv.conf'), resolv, { mode: 0o644 });
   fs.writeFileSync(path.join(dir, 'hosts'), hosts, { mode: 0o644 });
   return true;
+}
+
+/** After network connect/disconnect: rewrite a running container's files (its nameserver and addresses may have changed). */
+export function refreshContainerFiles(ctx: Context, containerId: string): void {
+  if (ctx.dryRun) return;
+  const c = ctx.store.containers.get(containerId);
+  if (c === undefined || !fs.existsSync(path.join(etcDir(c.name), 'resolv.conf'))) return;
+  try {
+    writeContainerFiles(ctx.store, c);
+  } catch (err) {
+    warn(`rewrite ${etcDir(c.name)}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every /etc/netns/NAME whose resolv.conf says nsnet wrote it for this state root (system reset:
+ * also what a crashed run left behind). Directories of other roots and of other tools stay.
+ */
+export function removeAllContainerFiles(root: string): string[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(ETC_NETNS);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const first = readText(path.join(ETC_NETNS, name, 'resolv.conf')).split('\n')[0];
+    if (first === resolvHeader(name, root)) {
+      removeContainerFiles(name);
+      removed.push(name);
+    }
+  }
+  return removed;
 }
 
 export function removeContainerFiles(name: string): void {
@@ -163,7 +200,7 @@ export function loadView(store: Store): DnsView {
 export function neededAddresses(store: Store): string[] {
   return store.networks
     .list()
-    .filter((n) => dnsEnabled(n) && store.endpoints.forNetwork(n.id).length > 0)
+    .filter((n) => dnsEnabled(n) && store.networks.usedIps(n.id).size > 0)
     .map((n) => n.gateway)
     .sort();
 }

@@ -20,7 +20,7 @@ import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
-import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from './dns.js';
+import { DNS_OPTION, DNS_SERVERS_OPTION, refreshContainerFiles, validateNetworkDnsOptions } from './dns.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -241,6 +241,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
     });
     applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id), journalId);
     journal.end(ctx, journalId);
+    refreshContainerFiles(ctx, endpoint.containerId);
     return endpoint;
   });
 }
@@ -267,6 +268,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
     });
     const intent = { mode: 'finish' as const, steps, forget: { endpoints: [endpoint.id] } };
     journal.applyJournaled(ctx, 'network disconnect', intent, () => ctx.store.endpoints.delete(endpoint.id));
+    refreshContainerFiles(ctx, endpoint.containerId);
     return endpoint;
   });
 }

@@ -14,7 +14,7 @@ import { containerEndpoints, firewallState } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
-import { removeContainerFiles, stopResponder } from './dns.js';
+import { removeAllContainerFiles, removeContainerFiles, stopResponder } from './dns.js';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
   // Under the lock from the start: it first recovers what a crashed nsnet left half-done.
@@ -68,6 +68,7 @@ export function reset(ctx: Context): string[] {
     try {
       stopResponder(ctx.root);
       for (const c of containers) removeContainerFiles(c.name);
+      removeAllContainerFiles(ctx.root);
     } catch (err) {
       failures.push(`DNS: ${(err as Error).message}`);
     }

@@ -186,6 +186,16 @@ describe('dns', { concurrency: false }, () => {
     assert.match(ok(await getent(`${p}blue`, `${p}green`)).stdout, /^10\.94\.0\.2\s/);
     const viaB = JSON.parse(ok(await sb.nsnet(['exec', `${p}blue`, process.execPath, clientJs, '10.94.0.1', 'cache', '1'])).stdout) as { answers: string[] };
     assert.deepEqual(viaB.answers, ['10.94.0.2']);
+    // disconnect from its first network: the resolv.conf inside now names b's gateway, and names still resolve.
+    ok(await sb.nsnet(['network', 'disconnect', `${p}a`, `${p}blue`]));
+    assert.match(ok(await sb.nsnet(['exec', `${p}blue`, 'cat', '/etc/resolv.conf'])).stdout, /^nameserver 10\.94\.0\.1$/m);
+    assert.match(ok(await getent(`${p}blue`, `${p}green`)).stdout, /^10\.94\.0\.2\s/);
+    // And on the default network too.
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}d1`, '--dns', WORLD_IP, '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}d2`, '--dns', WORLD_IP, '--', 'sleep', '1000']));
+    const d2 = (JSON.parse(ok(await sb.nsnet(['inspect', `${p}d2`])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
+    assert.equal(ok(await getent(`${p}d1`, `${p}d2`)).stdout.split(/\s+/)[0], d2);
+    assert.equal((await getent(`${p}d1`, `${p}green`)).code, 2);
   });
 
   test('a responder killed with SIGKILL comes back with the next nsnet command; reset stops it', async (t) => {
@@ -207,10 +217,19 @@ describe('dns', { concurrency: false }, () => {
     assert.match(ok(await sb.nsnet(['exec', `${p}plain`, 'cat', '/etc/resolv.conf'])).stdout, new RegExp(`^nameserver ${WORLD_IP.replace(/\./g, '\\.')}$`, 'm'));
     assert.ok(!(record()?.addresses ?? []).includes('10.95.0.1'));
 
+    // What a crashed run could leave: files marked with this state root go with reset, another root's stay.
+    const header = (name: string, root: string): string => `# written by nsnet (state ${root}) for container ${name}\n`;
+    for (const [n, root] of [[`${p}orphan`, sb.root], [`${p}other`, '/elsewhere']] as const) {
+      fs.mkdirSync(`/etc/netns/${n}`, { recursive: true });
+      fs.writeFileSync(`/etc/netns/${n}/resolv.conf`, header(n, root));
+    }
     ok(await sb.nsnet(['system', 'reset', '--force']));
+    assert.equal(fs.existsSync(`/etc/netns/${p}orphan`), false);
+    assert.equal(fs.existsSync(`/etc/netns/${p}other/resolv.conf`), true);
+    fs.rmSync(`/etc/netns/${p}other`, { recursive: true, force: true });
     const last = record();
     assert.ok(!alive(second), 'no responder process after reset');
     assert.ok(last === undefined || !alive(last));
-    for (const c of ['blue', 'green', 'plain']) assert.equal(fs.existsSync(`/etc/netns/${p}${c}`), false);
+    for (const c of ['blue', 'green', 'plain', 'd1', 'd2']) assert.equal(fs.existsSync(`/etc/netns/${p}${c}`), false);
   });
 });

@@ -171,8 +171,8 @@ test('resolv.conf: parsed, rendered; hosts: localhost, own names, --add-host', (
   const c = parseResolvConf('# hi\nnameserver 127.0.0.53\nnameserver ::1\nsearch a.example b.example\noptions edns0 trust-ad\n');
   assert.deepEqual(c, { nameservers: ['127.0.0.53', '::1'], search: ['a.example', 'b.example'], options: ['edns0', 'trust-ad'] });
   assert.equal(
-    renderResolvConf('red', { nameservers: ['10.1.0.1'], search: ['corp.example'], options: ['ndots:2'] }),
-    '# written by nsnet for container red\nnameserver 10.1.0.1\nsearch corp.example\noptions ndots:2\n',
+    renderResolvConf('red', { nameservers: ['10.1.0.1'], search: ['corp.example'], options: ['ndots:2'] }, '/var/lib/nsnet'),
+    '# written by nsnet (state /var/lib/nsnet) for container red\nnameserver 10.1.0.1\nsearch corp.example\noptions ndots:2\n',
   );
   const hosts = renderHosts({ names: ['box', 'red', 'red'], ips: ['10.1.0.2'] }, [['db.example', '192.0.2.7']]);
   assert.match(hosts, /^127\.0\.0\.1\tlocalhost$/m);
