@@ -8,6 +8,7 @@
  *   iptables nat     POSTROUTING → NSNET-POSTROUTING
  *   iptables nat     PREROUTING  → NSNET-DNAT      (published ports; only for local destinations,
  *                    OUTPUT      → NSNET-DNAT       `-m addrtype --dst-type LOCAL`, as Docker does)
+ *   iptables raw     PREROUTING  → NSNET-GUARD     (nothing from a bridge to 127.0.0.0/8)
  *   ebtables nat     PREROUTING  → NSNET-PORTS     (what a container port may send)
  *   ebtables filter  FORWARD     → NSNET-BRIDGED   (ICC off: nothing switched between ports)
  *
@@ -74,6 +75,7 @@ export const POSTROUTING_CHAIN = 'NSNET-POSTROUTING';
 export const DNAT_CHAIN = 'NSNET-DNAT';
 export const PORTS_CHAIN = 'NSNET-PORTS';
 export const BRIDGED_CHAIN = 'NSNET-BRIDGED';
+export const GUARD_CHAIN = 'NSNET-GUARD';
 
 interface TableSpec {
   tool: 'iptables' | 'ebtables';
@@ -100,6 +102,23 @@ export const NAT: TableSpec = {
   chains: [POSTROUTING_CHAIN, DNAT_CHAIN],
   jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }, ...DNAT_JUMPS],
 };
+/**
+ * Bridges have route_localnet on (for ports published on 127.0.0.1), which would also let a
+ * container reach the host's loopback-only services by sending to 127.0.0.1 itself; such packets
+ * are dropped in the raw table, before routing (as kube-proxy does since CVE-2020-8558).
+ */
+export const RAW: TableSpec = { tool: 'iptables', table: 'raw', chains: [GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: GUARD_CHAIN }] };
+
+/**
+ * The route_localnet guard: one DROP per network whose bridge has route_localnet on (every
+ * network but an internal one, see engine/plans.ts), written as iptables-save prints it
+ * (`-d` before `-i`). Null when there is none: the raw table is then not touched at all.
+ */
+export function guardRules(networks: readonly FirewallNetwork[]): string[] | null {
+  const rules = networks.filter((n) => !n.internal).map((n) => `-A ${GUARD_CHAIN} -d 127.0.0.0/8 -i ${n.bridge} ${comment(n)} -j DROP`);
+  return rules.length === 0 ? null : rules;
+}
+
 /** NSNET-DNAT alone: what publishing and withdrawing ports touch. */
 export const PUBLISHED: TableSpec = { tool: 'iptables', table: 'nat', chains: [DNAT_CHAIN], jumps: DNAT_JUMPS };
 /** Anti-spoofing: every frame from a container port, before anything else sees it. */
@@ -281,6 +300,7 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
         add(FILTER, filterRules(after.networks), filterRules(before.networks));
         // Published ports are carried over: a network change rewrites NSNET-DNAT whole.
         add(NAT, natRules(after.networks, after.mappings ?? []), natRules(before.networks, before.mappings ?? []));
+        add(RAW, guardRules(after.networks), guardRules(before.networks));
       }
       if (f.ebtables === 'ok') {
         add(PORTS, spoofTable(after), spoofTable(before));

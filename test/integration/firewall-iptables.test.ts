@@ -8,9 +8,10 @@
  * 203.0.113.8); nothing here touches the machine's own network namespace: every iptables and
  * ebtables command runs inside the sandbox host (sb.inHost). Before nsnet runs, the sandbox host
  * gets foreign rules in every table nsnet uses — a FOREIGN chain with a rule and a jump in the
- * filter and nat tables, a foreign rule in the ebtables filter and nat tables — and a FORWARD policy of DROP (as Docker leaves
- * it). They must read the same after every nsnet command, and `iptables-save`/`ebtables-save`
- * must equal the first reading after the reset. (With the nf_tables backends a table that did not
+ * filter, nat and raw tables (raw: nsnet's route_localnet guard, NSNET-GUARD), a foreign rule in
+ * the ebtables filter and nat tables — and a FORWARD policy of DROP (as Docker leaves it). They
+ * must read the same after every nsnet command, and `iptables-save`/`ebtables-save` must equal
+ * the first reading after the reset. (With the nf_tables backends a table that did not
  * exist before nsnet stays behind with empty built-in chains, as after any iptables user; the
  * foreign rules make every table exist beforehand, so the comparison is exact.)
  *
@@ -165,7 +166,7 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
     if (report && report.problems.length > 0) assert.fail(`sandbox cleanup problems:\n${report.problems.join('\n')}`);
   });
 
-  it('sets up foreign rules in filter, nat and ebtables, and a FORWARD policy of DROP', () => {
+  it('sets up foreign rules in filter, nat, raw and ebtables, and a FORWARD policy of DROP', () => {
     for (const argv of [
       ['iptables', '-w', '-N', 'FOREIGN'],
       ['iptables', '-w', '-A', 'FOREIGN', '-p', 'tcp', '--dport', '9999', '-j', 'DROP'],
@@ -174,6 +175,9 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
       ['iptables', '-w', '-t', 'nat', '-N', 'FOREIGN'],
       ['iptables', '-w', '-t', 'nat', '-A', 'FOREIGN', '-d', '192.0.2.1', '-j', 'RETURN'],
       ['iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'FOREIGN'],
+      ['iptables', '-w', '-t', 'raw', '-N', 'FOREIGN'],
+      ['iptables', '-w', '-t', 'raw', '-A', 'FOREIGN', '-d', '192.0.2.3', '-j', 'RETURN'],
+      ['iptables', '-w', '-t', 'raw', '-A', 'PREROUTING', '-j', 'FOREIGN'],
       ['ebtables', '-t', 'filter', '-A', 'FORWARD', '-p', 'IPv6', '-j', 'DROP'],
       ['ebtables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'IPv6', '-j', 'ACCEPT'],
     ]) {
@@ -232,6 +236,18 @@ describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: f
     assert.match(save, /^-A FORWARD -j NSNET-FORWARD$/m);
     assert.match(save, /^-A POSTROUTING -j NSNET-POSTROUTING$/m);
     assert.match(save, /^-A PREROUTING -j NSNET-PORTS$/m);
+    // The route_localnet guard, inserted before the foreign jump: one rule per non-internal bridge.
+    const raw = save.slice(save.indexOf('*raw'), save.indexOf('COMMIT', save.indexOf('*raw'))).split('\n');
+    assert.deepEqual(
+      raw.filter((l) => l.startsWith('-A PREROUTING ')),
+      ['-A PREROUTING -j NSNET-GUARD', '-A PREROUTING -j FOREIGN'],
+    );
+    assert.deepEqual(
+      raw.filter((l) => l.startsWith('-A NSNET-GUARD ')).map((l) => / --comment "nsnet network ([^"]+)"/.exec(l)?.[1]).sort(),
+      [`${p}a`, `${p}b`, `${p}o`],
+      'a guard rule for a, b and o; none for the internal network i',
+    );
+    for (const l of raw.filter((x) => x.startsWith('-A NSNET-GUARD '))) assert.match(l, /^-A NSNET-GUARD -d 127\.0\.0\.0\/8 -i \S+ -m comment --comment "nsnet network [^"]+" -j DROP$/);
     assert.equal(save.split('\n').filter((l) => / -m comment --comment "nsnet network /.test(l)).length > 0, true);
     for (const l of save.split('\n').filter((x) => /^-A NSNET-(FORWARD|ISOLATION|POSTROUTING) /.test(x))) {
       assert.match(l, /-m comment --comment "nsnet network /, `every nsnet iptables rule names its network: ${l}`);

@@ -7,7 +7,11 @@
  * a network change keeps the published ports (replace carries them), removal works whether or not
  * the rules are still there, foreign nat rules (a FOREIGN chain with a rule and a jump from
  * PREROUTING) read byte-identical after every nsnet command, and `system reset --force` leaves
- * `iptables-save -t nat` as it was. Also measures what publishing and withdrawing one port costs.
+ * `iptables-save -t nat` as it was. The route_localnet guard (raw NSNET-GUARD, jumped from
+ * PREROUTING) holds one DROP to 127.0.0.0/8 per non-internal bridge while networks exist, keeps a
+ * container that routes 127.0.0.1 to the host from reaching a host service bound to 127.0.0.1
+ * (with a control: without the jump it does), and reset leaves `iptables-save -t raw` as it was. Also measures what publishing and withdrawing one
+ * port costs.
  *
  * Everything runs inside the sandbox (a throwaway host namespace and a world namespace): every
  * iptables command and every measurement runs in the sandbox host (sb.inHost). Every nsnet command
@@ -93,6 +97,7 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
   let web = '';
   let webIp = '';
   let nat0 = '';
+  let raw0 = '';
   let foreign0 = '';
   const costs: string[] = [];
 
@@ -118,6 +123,18 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
       .sort();
   /** Both tables nsnet writes for published ports. */
   const nsnetLines = (): string => [natSave(), save('filter')].join('\n');
+  /** nsnet's lines in the raw table (the route_localnet guard), jump first. */
+  const guardLines = (): string[] =>
+    save('raw')
+      .split('\n')
+      .filter((l) => /NSNET-GUARD/.test(l) && !l.startsWith(':'));
+  /** The guard rule the driver writes for a network (as iptables-save prints it). */
+  const guardRule = async (network: string): Promise<string> => {
+    const [n] = JSON.parse(ok(await nsnetRaw(['network', 'inspect', network])).stdout) as Array<{ Options: Record<string, string> }>;
+    const bridge = n?.Options['com.docker.network.bridge.name'];
+    assert.ok(bridge, `${network} has a bridge`);
+    return `-A NSNET-GUARD -d 127.0.0.0/8 -i ${bridge} -m comment --comment "nsnet network ${network}" -j DROP`;
+  };
 
   /** Run nsnet (iptables driver); afterwards the foreign nat rules must read byte-identical. */
   async function nsnet(args: readonly string[], expectOk = true): Promise<RunResult> {
@@ -156,9 +173,11 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
       ok(sb!.inHost(argv), argv.join(' '));
     }
     nat0 = natSave();
+    raw0 = save('raw');
     foreign0 = foreign();
     assert.match(nat0, /^-A PREROUTING -j FOREIGN$/m);
     assert.doesNotMatch(nat0, /NSNET/);
+    assert.doesNotMatch(raw0, /NSNET/);
   });
 
   test('a TCP server and a UDP echo are reachable from the world, the host and a sibling', async () => {
@@ -234,6 +253,10 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
     await nsnet(['network', 'create', `${sb!.prefix}int`, '--internal', '--subnet', '10.78.0.0/24', '--gateway', '10.78.0.1']);
     await nsnet(['run', '-d', '--name', shut, '--network', `${sb!.prefix}int`, '--', 'sleep', '1000']);
     assert.notEqual((await nsnetRaw(['exec', shut, ...client('tcp', '10.78.0.1', 8080)])).code, 0, 'an internal container reached a published port');
+    // The route_localnet guard: one rule per non-internal bridge (the internal one has no
+    // route_localnet and no rule), the jump from PREROUTING once.
+    assert.deepEqual(guardLines(), ['-A PREROUTING -j NSNET-GUARD', ...(await Promise.all(['bridge', `${sb!.prefix}other`].map(guardRule)))]);
+    assert.doesNotMatch(guardLines().join('\n'), new RegExp(`nsnet network ${sb!.prefix}int"`));
     await nsnet(['rm', '-f', far, shut]);
     await nsnet(['network', 'rm', `${sb!.prefix}other`, `${sb!.prefix}int`]);
     assert.deepEqual(dnatLines(), before);
@@ -313,6 +336,52 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
     await nsnet(['rm', '-f', c]);
   });
 
+  test("the route_localnet guard: a container cannot reach the host's loopback-only services", async () => {
+    assert.ok(foreign0 !== '', 'setup ran');
+    const c = `${sb!.prefix}lo`;
+    await nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']);
+    // A host service on 127.0.0.1 only, and a container (root in its namespace) routing 127.0.0.1
+    // through its gateway: route_localnet on its own eth0, the local table looked up after its own
+    // route (what CVE-2020-8558's exploit does with raw packets).
+    const seen: string[] = [];
+    const listener = sb!.spawnInHost([
+      'node',
+      '-e',
+      "const d=require('dgram').createSocket('udp4');d.on('message',(m)=>console.log(String(m)));d.bind(5999,'127.0.0.1',()=>console.log('listening'))",
+    ]);
+    try {
+      listener.stdout?.setEncoding('utf8').on('data', (d: string) => seen.push(...d.split('\n').filter(Boolean)));
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes('listening') && Date.now() < deadline) await sleep(50);
+      const attack = [
+        'sysctl -qw net.ipv4.conf.eth0.route_localnet=1',
+        'ip rule add pref 100 lookup local',
+        'ip rule del pref 0',
+        'ip route add 127.0.0.1/32 via $(ip route show default | cut -d" " -f3) dev eth0 table 100',
+        'ip rule add pref 10 to 127.0.0.1 lookup 100',
+      ].join(' && ');
+      ok(await nsnetRaw(['exec', c, 'sh', '-c', attack]), 'the container routes 127.0.0.1 to the host');
+      const send = async (msg: string): Promise<void> => {
+        const js = `const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('${msg}',5999,'127.0.0.1');if(++i===3){clearInterval(t);setTimeout(()=>d.close(),100)}},100)`;
+        ok(await nsnetRaw(['exec', c, 'node', '-e', js]), `send ${msg}`);
+        await sleep(300);
+      };
+      await send('guarded');
+      assert.deepEqual(seen, ['listening'], 'nothing from the container reached 127.0.0.1');
+      // Control: without the guard's jump the same datagrams do arrive (the probe is real).
+      ok(sb!.inHost(['iptables', '-w', '-t', 'raw', '-D', 'PREROUTING', '-j', 'NSNET-GUARD']), 'remove the guard jump by hand');
+      try {
+        await send('unguarded');
+      } finally {
+        ok(sb!.inHost(['iptables', '-w', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'NSNET-GUARD']), 'put the guard jump back');
+      }
+      assert.ok(seen.includes('unguarded'), `control: without the guard the host service is reached (saw ${JSON.stringify(seen)})`);
+    } finally {
+      if (listener.pid !== undefined && listener.exitCode === null) process.kill(listener.pid, 'SIGKILL');
+    }
+    await nsnet(['rm', '-f', c]);
+  });
+
   test('cost of publishing and withdrawing one port (the kernel runner step, in the sandbox host)', () => {
     assert.ok(foreign0 !== '', 'setup ran');
     const js = (p: string): string => path.join(REPO, 'dist', 'src', p);
@@ -326,13 +395,17 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
     assert.equal(foreign(), foreign0);
   });
 
-  test('system reset --force leaves iptables-save -t nat exactly as before', async () => {
-    assert.ok(nat0 !== '', 'setup ran');
+  test('system reset --force leaves iptables-save -t nat and -t raw exactly as before', async () => {
+    assert.ok(nat0 !== '' && raw0 !== '', 'setup ran');
     await nsnet(['run', '-d', '--name', `${sb!.prefix}last`, '-p', '8089:7000', '--', 'sleep', '1000']);
     assert.equal(dnatLines().length, 1);
+    assert.deepEqual(guardLines(), ['-A PREROUTING -j NSNET-GUARD', await guardRule('bridge')]);
     await nsnet(['system', 'reset', '--force']);
     assert.equal(natSave(), nat0);
+    assert.equal(save('raw'), raw0);
+    assert.deepEqual(guardLines(), []);
     await nsnet(['system', 'reset', '--force']);
     assert.equal(natSave(), nat0);
+    assert.equal(save('raw'), raw0);
   });
 });

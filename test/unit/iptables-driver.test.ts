@@ -96,6 +96,16 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         'iptables -w -t nat -C POSTROUTING -j NSNET-POSTROUTING 2>/dev/null || iptables -w -t nat -I POSTROUTING 1 -j NSNET-POSTROUTING',
         'iptables -w -t nat -C PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
         'iptables -w -t nat -C OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I OUTPUT 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
+        // The route_localnet guard: nothing from a non-internal bridge to 127.0.0.0/8 (br-lab is
+        // internal: it has no route_localnet, so no guard).
+        "iptables-restore -w --noflush <<'EOF'",
+        '*raw',
+        ':NSNET-GUARD - [0:0]',
+        `-A NSNET-GUARD -d 127.0.0.0/8 -i br-study ${c('study')} -j DROP`,
+        `-A NSNET-GUARD -d 127.0.0.0/8 -i br-routed ${c('routed')} -j DROP`,
+        'COMMIT',
+        'EOF',
+        'iptables -w -t raw -C PREROUTING -j NSNET-GUARD 2>/dev/null || iptables -w -t raw -I PREROUTING 1 -j NSNET-GUARD',
         "ebtables-restore --noflush <<'EOF'",
         '*nat',
         ':NSNET-PORTS RETURN',
@@ -144,6 +154,13 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-X NSNET-DNAT',
         'COMMIT',
         'EOF',
+        'while iptables -w -t raw -D PREROUTING -j NSNET-GUARD 2>/dev/null; do :; done',
+        "iptables-restore -w --noflush <<'EOF'",
+        '*raw',
+        ':NSNET-GUARD - [0:0]',
+        '-X NSNET-GUARD',
+        'COMMIT',
+        'EOF',
         'while ebtables -t nat -D PREROUTING -j NSNET-PORTS 2>/dev/null; do :; done',
         "ebtables-restore --noflush <<'EOF'",
         '*nat',
@@ -170,18 +187,54 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'ebtables nat null', 'ebtables filter null'],
+      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ebtables nat null', 'ebtables filter null'],
     );
   });
 
-  test('a network without anti-spoofing or ICC off does not touch ebtables; only an internal one leaves nat alone', () => {
+  test('a network without anti-spoofing or ICC off does not touch ebtables; only an internal one leaves nat and raw alone', () => {
     const tables = (n: NetworkSpec): string[] =>
       planCreateNetwork(n, EMPTY_FIREWALL, fw)
         .filter((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore')
         .map((s) => `${s.tool} ${s.table}`);
     // A routed network can publish ports: its hairpin and host masquerades live in nat.
-    assert.deepEqual(tables(routed), ['iptables filter', 'iptables nat']);
+    assert.deepEqual(tables(routed), ['iptables filter', 'iptables nat', 'iptables raw']);
     assert.deepEqual(tables(net('closed', 'br-closed', '10.3.0.0/24', { internal: true, antiSpoofing: false })), ['iptables filter']);
+  });
+
+  test('the route_localnet guard: one rule per bridge that has route_localnet; an internal network gets none', () => {
+    const raw = (before: FirewallState, after: FirewallState): Extract<Step, { kind: 'xtables-restore' }> | undefined =>
+      fw.replace(before, after, 'x').find((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore' && s.table === 'raw');
+    const only = (...networks: NetworkSpec[]): FirewallState => ({ networks, ports: [] });
+    // An internal network has no route_localnet (engine/plans.ts) and so no guard rule: alone, the
+    // raw table is not touched at all; beside other networks, the guard holds only theirs.
+    assert.equal(raw(EMPTY_FIREWALL, only(lab)), undefined);
+    assert.ok(!planCreateNetwork(lab, EMPTY_FIREWALL, fw).some((s) => s.kind === 'sysctl' && /route_localnet/.test(s.key)));
+    assert.deepEqual(raw(EMPTY_FIREWALL, state)?.rules?.filter((r) => /br-lab/.test(r)), []);
+    const step = raw(only(lab), only(lab, routed));
+    assert.ok(step);
+    assert.deepEqual(step.chains, ['NSNET-GUARD']);
+    assert.deepEqual(step.jumps, [{ from: 'PREROUTING', to: 'NSNET-GUARD' }]);
+    assert.deepEqual(step.rules, [`-A NSNET-GUARD -d 127.0.0.0/8 -i br-routed ${c('routed')} -j DROP`]);
+    assert.equal(step.undoRules, null);
+    // Back to internal networks only: the guard's chain and jump go (rules null), the undo restores them.
+    const back = raw(only(lab, routed), only(lab));
+    assert.ok(back);
+    assert.equal(back.rules, null);
+    assert.deepEqual(back.undoRules, step.rules);
+    // What the kernel runner sends: only NSNET-GUARD declared, the jump inserted once (and only if missing).
+    const target: XtablesTarget = { tool: 'iptables', table: 'raw', chains: step.chains, jumps: step.jumps, rules: step.rules };
+    const empty: SavedTable = { chains: new Set(['PREROUTING', 'OUTPUT']), rules: [] };
+    assert.equal(
+      restoreScript(target, empty),
+      ['*raw', ':NSNET-GUARD - [0:0]', ...step.rules!, '-I PREROUTING 1 -j NSNET-GUARD', 'COMMIT', ''].join('\n'),
+    );
+    const there: SavedTable = { chains: new Set(['PREROUTING', 'OUTPUT', 'NSNET-GUARD']), rules: ['-A PREROUTING -j NSNET-GUARD', ...step.rules!] };
+    assert.equal(restoreScript(target, there), ['*raw', ':NSNET-GUARD - [0:0]', ...step.rules!, 'COMMIT', ''].join('\n'));
+    assert.equal(
+      restoreScript({ ...target, rules: null }, there),
+      ['*raw', '-D PREROUTING -j NSNET-GUARD', ':NSNET-GUARD - [0:0]', '-X NSNET-GUARD', 'COMMIT', ''].join('\n'),
+    );
+    assert.equal(restoreScript({ ...target, rules: null }, empty), '', 'nothing there: no restore run, no table made');
   });
 
   test('container ports render as ebtables rules; removal deletes them whether or not they are there', () => {
@@ -218,9 +271,9 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       );
       assert.throws(() => d.replace(EMPTY_FIREWALL, { networks: [study], ports: [] }, 'x'), /needs ebtables/);
       // Networks that need no port rule work, and removal needs nothing.
-      assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 2);
+      assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 3);
       assert.deepEqual(d.removePorts([{ ...red, network: red.network }], 'red'), []);
-      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 2);
+      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 3);
     }
     assert.throws(
       () => iptablesDriver(facts({ iptables: false })).replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x'),
