@@ -118,6 +118,51 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', again]));
   });
 
+  test("the route_localnet guard: a container cannot reach the host's loopback-only services", async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const c = `${sb.prefix}lo`;
+    ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']));
+    // A UDP service on the host's 127.0.0.1 only, and a container (root in its namespace) that
+    // routes 127.0.0.1 through its gateway, as CVE-2020-8558's exploit does.
+    const seen: string[] = [];
+    const listener = sb.spawnInHost([
+      'node',
+      '-e',
+      "const d=require('dgram').createSocket('udp4');d.on('message',(m)=>console.log(String(m)));d.bind(5998,'127.0.0.1',()=>console.log('listening'))",
+    ]);
+    try {
+      listener.stdout?.setEncoding('utf8').on('data', (d: string) => seen.push(...d.split('\n').filter(Boolean)));
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const attack = [
+        'sysctl -qw net.ipv4.conf.eth0.route_localnet=1',
+        'ip rule add pref 100 lookup local',
+        'ip rule del pref 0',
+        'ip route add 127.0.0.1/32 via $(ip route show default | cut -d" " -f3) dev eth0 table 100',
+        'ip rule add pref 10 to 127.0.0.1 lookup 100',
+      ].join(' && ');
+      ok(await sb.nsnet(['exec', c, 'sh', '-c', attack]));
+      const send = async (msg: string): Promise<void> => {
+        const js = `const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('${msg}',5998,'127.0.0.1');if(++i===3){clearInterval(t);setTimeout(()=>d.close(),100)}},100)`;
+        ok(await sb!.nsnet(['exec', c, 'node', '-e', js]));
+        await new Promise((r) => setTimeout(r, 300));
+      };
+      await send('guarded');
+      assert.deepEqual(seen, ['listening'], 'nothing from the container reached 127.0.0.1');
+      // Control: without the guard chain the same datagrams arrive (the probe is real).
+      ok(sb.inHost(['nft', 'delete', 'chain', 'inet', 'nsnet', 'guard']));
+      await send('unguarded');
+      assert.ok(seen.includes('unguarded'), `control: without the guard the host service is reached (saw ${JSON.stringify(seen)})`);
+      // system check notices the missing chain and --fix puts it back.
+      assert.equal((await sb.nsnet(['system', 'check'])).code, 1);
+      ok(await sb.nsnet(['system', 'check', '--fix']));
+      assert.match(ok(sb.inHost(['nft', 'list', 'chain', 'inet', 'nsnet', 'guard'])).stdout, /ip daddr 127\.0\.0\.0\/8 drop/);
+    } finally {
+      if (listener.pid !== undefined && listener.exitCode === null) process.kill(listener.pid, 'SIGKILL');
+    }
+    ok(await sb.nsnet(['rm', '-f', c]));
+  });
+
   test('network disconnect withdraws the ports of that network', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     const c = `${sb.prefix}dis`;
