@@ -61,7 +61,7 @@ export const LAB_SCHEMA = {
       additionalProperties: false,
       properties: {
         ip: { type: 'string', pattern: IPV4, description: 'static address on this network' },
-        aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'reserved for DNS (recorded, not used yet)' },
+        aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'more DNS names of the container (run --network-alias); its name in the file is always one' },
       },
     },
     container: {

@@ -12,6 +12,7 @@ import { NsnetError } from '../core/errors.js';
 import { connect, createNetwork, removeNetwork } from '../ops/networks.js';
 import { liveState, remove, run } from '../ops/containers.js';
 import type { Context } from '../ops/context.js';
+import { dnsInput } from '../ops/dns.js';
 import type { Step } from '../plan/steps.js';
 import { diffLab, isNoop, type LabPlan, type LabState } from './diff.js';
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
@@ -225,6 +226,8 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
     remove: false,
     argv: c.command,
     publish: c.ports.length > 0 ? c.ports : undefined,
+    // Reachable by its name in the file (web, db) as well as LAB-NAME, as in Compose.
+    dns: dnsInput({ alias: [...new Set([c.key, ...c.networks.flatMap((a) => a.aliases)])] }),
   });
   // A detached process in a script: in the background, its output away from the terminal.
   if (ctx.dryRun && ctx.planned.length > before) {

@@ -202,6 +202,11 @@ describe('nsnet up / down: the example labs', { skip, concurrency: false }, () =
           return (to) => ips[to] ?? to;
         };
         assert.deepEqual(await run.check(c.matrix, await ipsOf()), []);
+        if (c.example === 'three-tier') {
+          // Containers find each other by their names in the file (DNS aliases).
+          const r = await runAsync(['ip', 'netns', 'exec', run.ns('web'), 'ping', '-c', '1', '-W', '1', 'api']);
+          assert.match(r.stdout, /10\.30\.2\.20/, describeResult(r));
+        }
         if (c.example === 'routed') {
           // Routed, one hop: the reply comes back with its TTL lowered by the router; alice is
           // not on bob's link, and nothing translates on the way (the router has no firewall
@@ -239,6 +244,8 @@ describe('nsnet up / down: the example labs', { skip, concurrency: false }, () =
         const down = await run.down();
         assert.match(down.r.stdout, /removed \d+ containers and \d+ networks/);
         assert.deepEqual(netnsEntries(`${run.lab}-`), [], 'no namespace of the lab is left');
+        const etc = fs.existsSync('/etc/netns') ? fs.readdirSync('/etc/netns').filter((e) => e.startsWith(`${run.lab}-`)) : [];
+        assert.deepEqual(etc, [], 'no per-container DNS files of the lab are left');
         assert.deepEqual(JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout), []);
         assert.deepEqual(JSON.parse(ok(await sb.nsnet(['network', 'ls', '--format', 'json'])).stdout), []);
         assert.equal(hostBaseline(sb), baseline, 'the sandbox host is as it was before the lab');
