@@ -17,7 +17,10 @@ const ok = (r: RunResult): RunResult => {
   return r;
 };
 
-/** A tiny upstream: upstream.test → 192.0.2.55, everything else NXDOMAIN. */
+/**
+ * A tiny upstream: upstream.test → 192.0.2.55, big.test → 60 addresses (more than 512 bytes),
+ * slow.test → never answered, everything else NXDOMAIN.
+ */
 const UPSTREAM = `
 const dgram = require('node:dgram');
 const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
@@ -25,7 +28,9 @@ const s = dgram.createSocket('udp4');
 s.on('message', (m, r) => {
   let q; try { q = dns.decode(m); } catch { return; }
   const name = q.questions[0].name;
-  const answers = name === 'upstream.test' && q.questions[0].type === 'A' ? [{ type: 'A', name, ttl: 5, data: '192.0.2.55' }] : [];
+  if (name === 'slow.test') return;
+  const big = Array.from({ length: 60 }, (_, i) => ({ type: 'A', name, ttl: 5, data: '192.0.2.' + (100 + i) }));
+  const answers = q.questions[0].type !== 'A' ? [] : name === 'upstream.test' ? [{ type: 'A', name, ttl: 5, data: '192.0.2.55' }] : name === 'big.test' ? big : [];
   s.send(dns.encode({ id: q.id, type: 'response', flags: 0x0180 | (answers.length ? 0 : 3), questions: q.questions, answers }), r.port, r.address);
 });
 s.bind(53, ${JSON.stringify(WORLD_IP)}, () => console.log('ready'));
@@ -36,14 +41,25 @@ const CLIENT = `
 const dgram = require('node:dgram');
 const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
 const [server, name, count, junk] = process.argv.slice(2);
+if (junk === 'tcp') {
+  const c = require('node:net').connect(53, server);
+  const q = dns.encode({ id: 7, type: 'query', flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
+  const len = Buffer.alloc(2); len.writeUInt16BE(q.length);
+  let buf = Buffer.alloc(0);
+  c.on('connect', () => c.write(Buffer.concat([len, q])));
+  c.on('data', (d) => { buf = Buffer.concat([buf, d]); if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { const p = dns.decode(buf.subarray(2)); console.log(JSON.stringify({ rcode: p.rcode, answers: p.answers.map((a) => a.data), tc: p.flag_tc })); c.end(); } });
+  setTimeout(() => { console.log(JSON.stringify({ rcode: 'TIMEOUT' })); process.exit(0); }, 5000).unref();
+  return;
+}
 const s = dgram.createSocket('udp4');
+let tc = false;
 const times = []; let rcode = ''; let answers = [];
 function one(i) {
-  if (i >= Number(count)) { s.close(); times.sort((a, b) => a - b); console.log(JSON.stringify({ rcode, answers, median: times[times.length >> 1], max: times[times.length - 1] })); return; }
+  if (i >= Number(count)) { s.close(); times.sort((a, b) => a - b); console.log(JSON.stringify({ rcode, answers, tc, median: times[times.length >> 1], max: times[times.length - 1] })); return; }
   if (junk === 'junk') for (let k = 0; k < 20; k++) s.send(require('node:crypto').randomBytes(1 + k * 7), 53, server);
   const t = process.hrtime.bigint();
   const timer = setTimeout(() => { s.off('message', on); rcode = 'TIMEOUT'; times.push(9999); one(i + 1); }, 3000);
-  const on = (m) => { let p; try { p = dns.decode(m); } catch { return; } if (p.id !== i || (p.questions[0] || {}).name !== name) return; s.off('message', on); clearTimeout(timer); rcode = p.rcode; answers = p.answers.map((a) => a.data); times.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); };
+  const on = (m) => { let p; try { p = dns.decode(m); } catch { return; } if (p.id !== i || (p.questions[0] || {}).name !== name) return; s.off('message', on); clearTimeout(timer); rcode = p.rcode; tc = p.flag_tc; answers = p.answers.map((a) => a.data); times.push(Number(process.hrtime.bigint() - t) / 1e6); one(i + 1); };
   s.on('message', on);
   s.send(dns.encode({ id: i, type: 'query', flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, server);
 }
@@ -162,6 +178,22 @@ describe('dns', { concurrency: false }, () => {
     const p = sb.prefix;
     assert.match(ok(await getent(`${p}blue`, 'upstream.test')).stdout, /^192\.0\.2\.55\s/);
     assert.equal((await getent(`${p}blue`, 'nothing.test')).code, 2);
+    type Reply = { rcode: string; answers: string[]; tc: boolean };
+    const client = async (name: string, mode: string): Promise<Reply> =>
+      JSON.parse(ok(await sb!.nsnet(['exec', `${p}blue`, process.execPath, clientJs, '10.93.0.1', name, '1', mode])).stdout) as Reply;
+    // A big answer: truncated over UDP (no EDNS0), whole over TCP; TCP also serves local names.
+    const udp = await client('big.test', 'udp');
+    assert.equal(udp.tc, true);
+    assert.deepEqual(udp.answers, []);
+    const tcp = await client('big.test', 'tcp');
+    assert.equal(tcp.answers.length, 60);
+    assert.equal(tcp.tc, false);
+    assert.deepEqual((await client(`${p}red`, 'tcp')).answers, ['10.93.0.2']);
+    // An upstream that never answers: SERVFAIL within about two seconds.
+    const slow = (await client('slow.test', 'udp')) as Reply & { median: number };
+    assert.equal(slow.rcode, 'SERVFAIL');
+    assert.ok(slow.median < 2500, `SERVFAIL for a silent upstream took ${slow.median} ms`);
+    t.diagnostic(`silent upstream: SERVFAIL after ${slow.median.toFixed(0)} ms`);
     upstream!.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
