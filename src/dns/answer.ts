@@ -150,6 +150,8 @@ export function decide(view: DnsView, gateway: string, client: string, raw: Buff
   return { kind: 'forward', servers, query: packet, maxSize };
 }
 
+/** Where a client's other queries go; never to an address the responder itself listens on (a loop). */
 export function upstreamsFor(view: DnsView, net: NetworkView | undefined, client: string): string[] {
-  return net?.clientServers.get(client) ?? (net !== undefined && net.servers.length > 0 ? net.servers : view.hostServers);
+  const servers = net?.clientServers.get(client) ?? (net !== undefined && net.servers.length > 0 ? net.servers : view.hostServers);
+  return servers.filter((s) => !view.byGateway.has(s));
 }

@@ -50,7 +50,16 @@ export interface DnsView {
 
 export const norm = (name: string): string => name.replace(/\.$/, '').toLowerCase();
 
-export function buildView(networks: readonly ViewNetwork[], containers: readonly ViewContainer[], hostServers: readonly string[]): DnsView {
+/**
+ * `stopped`: names of containers that do not run now; they resolve nowhere but are not forwarded
+ * upstream either.
+ */
+export function buildView(
+  networks: readonly ViewNetwork[],
+  containers: readonly ViewContainer[],
+  hostServers: readonly string[],
+  stopped: readonly string[] = [],
+): DnsView {
   const byId = new Map<string, NetworkView>();
   const byGateway = new Map<string, NetworkView>();
   for (const n of networks) {
@@ -68,7 +77,7 @@ export function buildView(networks: readonly ViewNetwork[], containers: readonly
     byId.set(n.id, v);
     byGateway.set(n.gateway, v);
   }
-  const known = new Set<string>();
+  const known = new Set<string>(stopped.map(norm));
   for (const c of containers) {
     const names = [...new Set([c.name, c.hostname, ...c.aliases].map(norm).filter((n) => n !== ''))];
     for (const n of names) known.add(n);

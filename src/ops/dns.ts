@@ -182,9 +182,11 @@ export function loadView(store: Store): DnsView {
     .filter(dnsEnabled)
     .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n) }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
-  const containers: ViewContainer[] = store.containers
-    .list()
-    .filter((c) => c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart))
+  const all = store.containers.list();
+  const running = (c: ContainerRecord): boolean => c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart);
+  const stopped = all.filter((c) => !running(c)).flatMap((c) => [c.name, c.hostname, ...(configs.get(c.id)?.aliases ?? [])]);
+  const containers: ViewContainer[] = all
+    .filter(running)
     .map((c) => ({
       id: c.id,
       name: c.name,
@@ -193,7 +195,7 @@ export function loadView(store: Store): DnsView {
       servers: configs.get(c.id)?.servers ?? [],
       endpoints: store.endpoints.forContainer(c.id).map((e) => ({ networkId: e.networkId, ip: e.ip })),
     }));
-  return buildView(networks, containers, hostServers());
+  return buildView(networks, containers, hostServers(), stopped);
 }
 
 /** Gateways of the networks that need the responder: DNS on, at least one container attached. */

@@ -98,6 +98,18 @@ test('other names are forwarded: the client\'s --dns, else the network\'s server
   if (d.kind === 'reply') assert.equal((dnsPacket.decode(d.response) as Decoded).rcode, 'SERVFAIL');
 });
 
+test('stopped containers resolve nowhere and are not forwarded; the responder never forwards to itself', () => {
+  const v = buildView(NETS, CONTAINERS, ['10.1.0.1', '198.51.100.53'], ['sleeper']);
+  const r = decide(v, '10.1.0.1', '10.1.0.2', query('sleeper', 'A'), 'udp');
+  assert.equal(r.kind, 'reply');
+  if (r.kind === 'reply') assert.equal((dnsPacket.decode(r.response) as Decoded).rcode, 'NXDOMAIN');
+  const f = decide(v, '10.1.0.1', '10.1.0.2', query('example.org', 'A'), 'udp');
+  assert.deepEqual(f.kind === 'forward' ? f.servers : f.kind, ['198.51.100.53']);
+  const loop = buildView([{ ...NETS[0]!, servers: ['10.1.0.1'] }], [], []);
+  const l = decide(loop, '10.1.0.1', '10.1.0.9', query('example.org', 'A'), 'udp');
+  assert.equal(l.kind, 'reply', 'no upstream left: SERVFAIL');
+});
+
 test('big answers are truncated over UDP (TC), whole over TCP, and EDNS0 size is respected', () => {
   const many = Array.from({ length: 60 }, (_, i) => ({
     id: `x${i}`, name: `n${i}`, hostname: `n${i}`, aliases: ['pool'], servers: [], endpoints: [{ networkId: 'n1', ip: `10.1.0.${10 + i}` }],
