@@ -7,7 +7,10 @@
  *
  * Env: BENCH_N="1,50,200,1000" (N list), BENCH_METHODS="floor,byhand,cli,lib-kernel,lib-run",
  *      BENCH_CLI_MAX_N (default 200; "none" for no cap) / BENCH_BYHAND_MAX_N (default no cap),
- *      BENCH_IPERF_SECONDS=4, BENCH_QUICK=1 (skip extras),
+ *      BENCH_IPERF_SECONDS=4, BENCH_IPERF_ROUNDS=5, BENCH_FIREWALL_N (default: the largest N),
+ *      BENCH_PORT_REPS=100 (run() pairs with/without -p), BENCH_QUICK=1 (skip extras),
+ *      BENCH_ONLY=extras (skip the attach/detach matrix) and BENCH_EXTRAS=ports,iperf (only the extras
+ *      whose label contains one of these words), for trying parts of the benchmark,
  *      BENCH_FROM=head (default: measure a private build of the committed HEAD, so concurrent edits
  *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/).
  */
@@ -158,6 +161,16 @@ function runWorker<T>(j: Job, opts: { timeoutMs: number; wrap?: string[] } = { t
   });
 }
 
+/** Kill one process by PID, only when it lives in the sandbox host namespace (a responder nsnet left). */
+function killInSandbox(pid: number): void {
+  try {
+    const ino = fs.statSync(`/run/netns/${sandbox!.hostNs}`).ino;
+    if (fs.readlinkSync(`/proc/${pid}/ns/net`) === `net:[${ino}]`) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
 /** After a worker: namespaces with its prefix still there mean it failed half-way; remove them. */
 function killStrays(jobPrefix: string): void {
   const left = ourNamespaces().filter((n) => n.startsWith(jobPrefix) && !n.endsWith('-host') && !n.endsWith('-world'));
@@ -226,6 +239,19 @@ function machineFacts(): Machine {
   };
 }
 
+/** src/ files changed between the commit the hand-written notes were checked against and HEAD. */
+function srcChangedSince(commit: string): string[] | null {
+  const r = spawnSync('git', ['-C', REPO, 'diff', '--name-only', `${commit}..HEAD`, '--', 'src'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter((l) => l !== '') : null;
+}
+
+/** Processes other than ours using the CPU at the end of the run (ps), for the noise note. */
+function otherCpuHogs(): string[] {
+  const r = spawnSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '' && Number(l.split(/\s+/)[0]) >= 5).slice(0, 6);
+}
+
 async function noChildCheck(): Promise<Extras['noChild']> {
   if (spawnSync('which', ['strace']).status !== 0) return { checked: false, note: 'strace missing' };
   const trace = path.join(tmp!, 'nochild.strace');
@@ -253,7 +279,8 @@ function features(): Extras['features'] {
   const all = help([]);
   return {
     ports: /--publish|-p, /.test(runHelp),
-    dns: /\bdns\b/i.test(all + runHelp + netHelp),
+    // The responder comes with run --dns (and a hidden dns-serve command).
+    dns: /--dns\b/.test(runHelp) || /\bdns\b/i.test(all),
     iptables: /iptables/i.test(all + netHelp),
   };
 }
@@ -281,9 +308,14 @@ async function main(): Promise<void> {
   log(`sandbox ${sandbox.hostNs} / ${sandbox.worldNs}, state under ${tmp}; N = ${ns.join(',')}; methods = ${methods.join(',')}`);
   const machine = { ...machineFacts(), codeMeasured: snapshot.source, loadAvgStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
 
+  // The machine is shared: sample the 1-minute load average every 10 s for the whole run.
+  const loadSamples: number[] = [os.loadavg()[0]!];
+  const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0]!), 10_000);
+  loadTimer.unref();
   const runs: WorkerResult[] = [];
   const errors: string[] = [];
-  for (const n of ns) {
+  const matrix = process.env['BENCH_ONLY'] === 'extras' ? [] : ns;
+  for (const n of matrix) {
     for (const method of methods) {
       const cap = caps[method];
       if (cap !== undefined && n > cap) {
@@ -305,7 +337,9 @@ async function main(): Promise<void> {
   }
 
   const extras: Extras = { features: features() };
+  const only = envList('BENCH_EXTRAS', '');
   const attempt = async (label: string, fn: () => Promise<void>): Promise<void> => {
+    if (only.length > 0 && !only.some((w) => label.includes(w))) return;
     const a = now();
     try {
       await fn();
@@ -319,9 +353,28 @@ async function main(): Promise<void> {
     await attempt('no-child check (strace)', async () => void (extras.noChild = await noChildCheck()));
     await attempt('CLI start-up and RSS', async () => void (extras.connect = await runWorker(nextJob({ job: 'connect', reps: 20 }))));
     await attempt('detach: veth vs namespace', async () => void (extras.vethDel = await runWorker(nextJob({ job: 'veth-del', reps: 30 }))));
-    const fwN = Math.min(200, Math.max(...ns));
+    await attempt('nft element delete: fresh vs kept context', async () => void (extras.nftCtx = await runWorker(nextJob({ job: 'nft-ctx', reps: 40 }), { timeoutMs: 120_000 })));
+    const drivers = extras.features?.iptables ? ['nftables', 'iptables'] : ['nftables'];
+    // One published port (and 1000 mappings) per driver; a driver without port mappings says so.
+    extras.ports = [];
+    for (const driver of drivers) {
+      await attempt(`published ports, ${driver} driver`, async () => {
+        try {
+          // iptables rewrites its chain with a process per change: fewer repetitions keep the run short.
+          const nft = driver === 'nftables';
+          const libReps = Number(process.env['BENCH_PORT_REPS'] ?? 100) / (nft ? 1 : 2);
+          extras.ports!.push(await runWorker(nextJob({ job: 'ports', driver, reps: nft ? 300 : 100, n: nft ? 1000 : 200, libReps }), { timeoutMs: 600_000 }));
+        } catch (err) {
+          const m = /not available[^\n]*/.exec((err as Error).message);
+          if (m === null) throw err;
+          extras.driverUnavailable = { ...extras.driverUnavailable, [driver]: m[0] };
+        }
+      });
+    }
+    // The 1000-container nftables figure is the lib-run N=1000 row; here, counts at 1, 10, 100, 200, 500.
+    const fwN = Number(process.env['BENCH_FIREWALL_N'] ?? Math.min(500, Math.max(...ns)));
     extras.firewall = [];
-    for (const driver of extras.features?.iptables ? ['nftables', 'iptables'] : ['nftables']) {
+    for (const driver of drivers) {
       await attempt(`rule counts, ${driver} driver, N=${fwN}`, async () => {
         try {
           extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN })));
@@ -334,16 +387,29 @@ async function main(): Promise<void> {
     }
     if (fs.existsSync('/usr/bin/iperf3')) {
       const seconds = Number(process.env['BENCH_IPERF_SECONDS'] ?? 4);
-      await attempt('iperf3', async () => void (extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds }))));
+      const rounds = Number(process.env['BENCH_IPERF_ROUNDS'] ?? 5);
+      await attempt('iperf3', async () => void (extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds, rounds }))));
     } else {
       extras.iperfSkipped = 'skipped: iperf3 missing';
+    }
+    if (extras.features?.dns) {
+      await attempt('DNS responder RSS', async () => {
+        const r = await runWorker<NonNullable<Extras['dns']>>(nextJob({ job: 'dns', n: 20, reps: 2000 }), { timeoutMs: 300_000 });
+        extras.dns = r;
+        if (r.leftRunning === true && r.pid !== undefined) killInSandbox(r.pid);
+      });
     }
   }
 
   const durationS = (now() - t0) / 1000;
   machine.loadAvgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  clearInterval(loadTimer);
+  machine.loadSamples = loadSamples.map((x) => Math.round(x * 100) / 100);
+  machine.otherLoad = otherCpuHogs();
   const notesFile = path.join(REPO, 'bench', 'what-dominates.md');
   const analysis = fs.existsSync(notesFile) ? ['', fs.readFileSync(notesFile, 'utf8').trim()] : [];
+  const reviewed = /reviewed-against:\s*([0-9a-f]{7,40})/.exec(analysis.join('\n'))?.[1];
+  if (reviewed !== undefined) machine.notesReviewedAgainst = { commit: reviewed, srcChangedSince: srcChangedSince(reviewed) };
   const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });
   fs.mkdirSync(RESULTS, { recursive: true });
   fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report.json, null, 2) + '\n');

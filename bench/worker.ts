@@ -18,16 +18,18 @@ import { macFor, newId, vethNameFor } from '../src/engine/ids.js';
 import { planCreateContainer, planDetach, planRemoveContainer, type EndpointSpec } from '../src/engine/plans.js';
 import { applyPlan } from '../src/plan/executor.js';
 import { KernelRunner } from '../src/plan/kernel-runner.js';
+import { koffi } from '../src/kernel/libc.js';
 import type { StepRunner } from '../src/plan/runner.js';
 import type { Step } from '../src/plan/steps.js';
 import { networkSpec } from '../src/ops/specs.js';
 import { nftablesDriver } from '../src/firewall/nftables-driver.js';
+import type { FirewallMapping } from '../src/firewall/model.js';
 
 // The library attach path measures the nftables driver (the default).
 const fw = nftablesDriver();
 
 export interface Job {
-  job: 'attach' | 'connect' | 'iperf' | 'veth-del' | 'firewall';
+  job: 'attach' | 'connect' | 'iperf' | 'veth-del' | 'firewall' | 'ports' | 'dns' | 'nft-ctx';
   driver?: string;
   method?: Method;
   n?: number;
@@ -39,7 +41,11 @@ export interface Job {
   root: string;
   repo: string;
   reps?: number;
+  /** ports: run()/remove() pairs with and without a published port. */
+  libReps?: number;
   seconds?: number;
+  /** iperf: rounds (each measures every configuration once, in turn). */
+  rounds?: number;
   /** Write MARK-BEGIN / MARK-END to stderr around the attach loop (the strace no-child check). */
   markers?: boolean;
 }
@@ -61,12 +67,16 @@ function sh(argv: readonly string[], input?: string): { ms: number; stdout: stri
 
 /** Rules in nsnet's tables (any family) in this namespace, or null when there is none. */
 function nftRuleCount(): number | null {
-  const r = spawnSync('nft', ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) return null;
-  const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, { table?: string; name?: string }>> };
-  const tables = doc.nftables.filter((o) => o['table']?.name === 'nsnet').length;
-  if (tables === 0) return null;
-  return doc.nftables.filter((o) => o['rule']?.table === 'nsnet').length;
+  return nftCounts()?.rules ?? null;
+}
+
+/** What a step is, for the breakdowns: its kind, and for nft steps what the transaction does. */
+function stepKey(step: Step): string {
+  if (step.kind !== 'nft') return step.kind;
+  const summary = (step as { summary?: string }).summary ?? '';
+  if (/^publish/.test(summary)) return 'nft (publish ports)';
+  if (/^withdraw/.test(summary)) return 'nft (withdraw ports)';
+  return 'nft (port sets)';
 }
 
 /** Wraps the KernelRunner and times every step's apply (src/ stays untouched). */
@@ -76,14 +86,40 @@ class TimingRunner implements StepRunner {
   apply(step: Step): void {
     const t0 = now();
     this.inner.apply(step);
-    (this.times[step.kind] ??= []).push(now() - t0);
+    (this.times[stepKey(step)] ??= []).push(now() - t0);
   }
   undo(step: Step): void {
     this.inner.undo(step);
   }
+  /** Forwarded: Context.execute calls it after every plan (the runner drops per-namespace sockets). */
+  releaseNamespaces(): void {
+    this.inner.releaseNamespaces?.();
+  }
   close(): void {
     this.inner.close();
   }
+}
+
+/** What nsnet's nftables tables hold in this namespace: rules, and elements of its sets and maps. */
+function nftCounts(): { rules: number; setElements: number; mapElements: number; mapsByName: Record<string, number> } | null {
+  const r = spawnSync('nft', ['-j', 'list', 'ruleset'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) return null;
+  type Obj = { table?: string; name?: string; elem?: unknown[] };
+  const doc = JSON.parse(r.stdout) as { nftables: Array<Record<string, Obj>> };
+  const ours = (o: Obj | undefined): boolean => o?.table === 'nsnet';
+  if (!doc.nftables.some((o) => o['table']?.name === 'nsnet')) return null;
+  const mapsByName: Record<string, number> = {};
+  let setElements = 0;
+  let mapElements = 0;
+  for (const o of doc.nftables) {
+    if (ours(o['set'])) setElements += o['set']!.elem?.length ?? 0;
+    if (ours(o['map'])) {
+      const k = o['map']!.elem?.length ?? 0;
+      mapElements += k;
+      mapsByName[o['map']!.name ?? '?'] = k;
+    }
+  }
+  return { rules: doc.nftables.filter((o) => ours(o['rule'])).length, setElements, mapElements, mapsByName };
 }
 
 interface Net {
@@ -216,6 +252,7 @@ async function attachJob(): Promise<WorkerResult> {
           timing!.apply(first); // untimed in the metric ("netns exists"), kept in the breakdown
           const a = now();
           applyPlan(rest, timing!);
+          timing!.releaseNamespaces(); // as Context.execute does after every plan
           ms = now() - a;
           break;
         }
@@ -254,6 +291,7 @@ async function attachJob(): Promise<WorkerResult> {
           case 'lib-kernel': {
             const a = now();
             applyPlan(planRemoveContainer(name, specs[i] === undefined ? [] : [specs[i]!], fw), timing!);
+            timing!.releaseNamespaces();
             ms = now() - a;
             break;
           }
@@ -299,6 +337,50 @@ function peakRss(argv: readonly string[]): { ms: number; kb: number } {
   return { ms, kb: Number(lines[lines.length - 1]) };
 }
 
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Self and inclusive time per function of a V8 CPU profile (top entries), ms. */
+function summarizeProfile(file: string): { spanMs: number; self: Array<[string, number]>; inclusive: Array<[string, number]> } {
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(doc.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of doc.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (id: number): string => {
+    const cf = byId.get(id)!.callFrame;
+    return `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop() ?? ''}:${cf.lineNumber + 1}`.trim();
+  };
+  const self = new Map<string, number>();
+  const owner = new Map<string, number>();
+  const inBundle = (id: number): boolean => /nsnet\.mjs$|\/dist\/src\//.test(byId.get(id)!.callFrame.url);
+  doc.samples.forEach((id, i) => {
+    const dt = (doc.timeDeltas[i] ?? 0) / 1000;
+    self.set(name(id), (self.get(name(id)) ?? 0) + dt);
+    // Charged to the nearest nsnet function up the stack (with the Node internals it called), or
+    // to Node itself (start-up, module loading, GC) when no nsnet code is on the stack.
+    let x: number | undefined = id;
+    while (x !== undefined && !inBundle(x)) x = parent.get(x);
+    const k = x === undefined ? `(node: ${name(id).split(' ')[0]})` : name(x);
+    owner.set(k, (owner.get(k) ?? 0) + dt);
+  });
+  const top = (m: Map<string, number>, k: number): Array<[string, number]> => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k).map(([a, b]) => [a, Math.round(b * 100) / 100]);
+  return { spanMs: (doc.endTime - doc.startTime) / 1000, self: top(self, 12), inclusive: top(owner, 12) };
+}
+
+/** `node --cpu-prof` of one CLI command (bin/nsnet, as a user runs it). */
+function profileCli(args: readonly string[]): ReturnType<typeof summarizeProfile> | { error: string } {
+  const dir = fs.mkdtempSync(path.join(job.root, 'prof-'));
+  const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, NSNET, ...args], { encoding: 'utf8', env });
+  const file = fs.readdirSync(dir).find((x) => x.endsWith('.cpuprofile'));
+  if (r.status !== 0 || file === undefined) return { error: (r.stderr || 'no profile').slice(0, 300) };
+  return summarizeProfile(path.join(dir, file));
+}
+
 async function connectJob(): Promise<Record<string, unknown>> {
   const reps = job.reps ?? 20;
   const net1 = netFor(job.prefix, job.octet, 'a');
@@ -311,6 +393,7 @@ async function connectJob(): Promise<Record<string, unknown>> {
   ctx.close(); // the CLI works on the same root from here on
   const made: string[] = [];
   let straceConnect = '';
+  const profiles: Record<string, unknown> = {};
   try {
     for (const name of names) {
       sh([NSNET, 'run', '-d', '--name', name, '--network', net1.name, '--', 'sleep', '1000']);
@@ -338,11 +421,16 @@ async function connectJob(): Promise<Record<string, unknown>> {
       spawnSync('strace', ['-f', '-c', '-S', 'time', '-o', file, NSNET, 'network', 'connect', net2.name, names[0]], { env });
       straceConnect = fs.readFileSync(file, 'utf8').split('\n').slice(0, 14).join('\n');
     }
+    if (names[0] !== undefined) {
+      profiles['nsnet --version'] = profileCli(['--version']);
+      spawnSync(NSNET, ['network', 'disconnect', net2.name, names[0]], { env });
+      profiles['nsnet network connect'] = profileCli(['network', 'connect', net2.name, names[0]]);
+    }
   } finally {
     for (const name of made) spawnSync(NSNET, ['rm', '-f', name], { env });
     spawnSync(NSNET, ['network', 'rm', net1.name, net2.name], { env });
   }
-  return { job: 'connect', samples: out, straceConnect, rssMethod: fs.existsSync('/usr/bin/time') ? '/usr/bin/time -f %M' : 'none' };
+  return { job: 'connect', samples: out, straceConnect, profiles, rssMethod: fs.existsSync('/usr/bin/time') ? '/usr/bin/time -f %M' : 'none' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,6 +475,7 @@ async function iperfJob(): Promise<Record<string, unknown>> {
   const onNames = [`${job.prefix}i0`, `${job.prefix}i1`];
   const offNames = [`${job.prefix}o0`, `${job.prefix}o1`];
   const handNames = [`${job.prefix}h0`, `${job.prefix}h1`];
+  const handHost = `${job.prefix}hb`;
   const result: Record<string, number[]> = {};
   let antiSpoofing: 'built' | 'not built yet' = 'not built yet';
   const made: string[] = [];
@@ -412,16 +501,27 @@ async function iperfJob(): Promise<Record<string, unknown>> {
       }
       ips[label] = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!.ip;
     }
-    byHandBridge(netB);
+    // The by-hand bridge gets a "host" namespace of its own, as on a machine without nsnet: here,
+    // nsnet's tables (and the conntrack their NAT chains turn on) would see its traffic too, since
+    // br_netfilter hands switched IPv4 frames to the IP hooks when it is loaded.
+    sh(['ip', 'netns', 'add', handHost]);
+    sh(['ip', '-n', handHost, '-batch', '-'], `link set lo up\nlink add ${netB.bridge} type bridge\naddr add ${netB.gateway}/${netB.prefixLen} dev ${netB.bridge}\nlink set ${netB.bridge} up\n`);
     handNames.forEach((name, i) => {
       const hostIf = `${job.prefix}v${i}`;
       sh(['ip', 'netns', 'add', name]);
-      sh(['ip', 'link', 'add', hostIf, 'master', netB.bridge, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
+      sh(['ip', '-n', handHost, 'link', 'add', hostIf, 'master', netB.bridge, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
       sh(['ip', '-n', name, '-batch', '-'], `link set lo up\naddr add ${netB.ip(i)}/16 dev eth0\nlink set eth0 up\nroute add default via ${netB.gateway}\n`);
     });
-    for (let round = 0; round < 2; round++) {
-      for (const [label, names] of pairs) (result[label] ??= []).push(iperfPair(names[0]!, names[1]!, ips[label]!, seconds));
-      (result['by-hand bridge'] ??= []).push(iperfPair(handNames[0]!, handNames[1]!, netB.ip(0), seconds));
+    // Every round measures each configuration once; the order rotates so none always goes first.
+    const configs: Array<[string, string, string, string]> = [
+      ...pairs.map(([label, names]): [string, string, string, string] => [label, names[0]!, names[1]!, ips[label]!]),
+      ['by-hand bridge', handNames[0]!, handNames[1]!, netB.ip(0)],
+    ];
+    for (let round = 0; round < (job.rounds ?? 3); round++) {
+      for (let j = 0; j < configs.length; j++) {
+        const [label, a, b, ip] = configs[(j + round) % configs.length]!;
+        (result[label] ??= []).push(iperfPair(a, b, ip, seconds));
+      }
     }
   } finally {
     for (const name of made) {
@@ -440,9 +540,9 @@ async function iperfJob(): Promise<Record<string, unknown>> {
     }
     ctx.close();
     for (const name of handNames) spawnSync('ip', ['netns', 'del', name]);
-    spawnSync('ip', ['link', 'del', netB.bridge]);
+    spawnSync('ip', ['netns', 'del', handHost]);
   }
-  return { job: 'iperf', gbps: result, seconds, antiSpoofing };
+  return { job: 'iperf', gbps: result, seconds, rounds: job.rounds ?? 3, antiSpoofing, byHandHost: 'own namespace (no ruleset)', brNetfilter: fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables') ? fs.readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() : 'not loaded' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,6 +567,7 @@ async function vethDelJob(): Promise<Record<string, unknown>> {
           const hostIf = vethNameFor(newId());
           const spec: EndpointSpec = { network: spec0, hostIf, ifName: 'eth0', ip, mac: macFor(intFromIp(ip)) };
           applyPlan(planCreateContainer(name, [spec], fw), runner);
+          runner.releaseNamespaces();
           let ms: number;
           if (!viaLib) {
             ms = byVeth ? sh(['ip', 'link', 'del', hostIf]).ms : sh(['ip', 'netns', 'del', name]).ms;
@@ -499,43 +600,209 @@ async function vethDelJob(): Promise<Record<string, unknown>> {
 // ---------------------------------------------------------------------------------------------
 // rule counts per firewall driver
 
-function iptablesRuleCount(): number {
-  let total = 0;
-  for (const tool of ['iptables-legacy-save', 'iptables-nft-save']) {
-    const r = spawnSync(tool, [], { encoding: 'utf8' });
-    if (r.status === 0) total += r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
-  }
-  return total;
+/** `-A` lines of a *-save tool's output (0 when the tool is missing or fails). */
+function saveLines(tool: string): number {
+  const r = spawnSync(tool, [], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return r.status === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length : 0;
+}
+
+export interface RuleCounts {
+  /** Rules in nsnet's nftables tables (null: no nsnet table). */
+  nftRules: number | null;
+  nftSetElements: number | null;
+  nftMapElements: number | null;
+  /** -A lines of iptables-legacy-save + iptables-nft-save (every table, this namespace). */
+  iptables: number;
+  /** -A lines of ebtables-save (every table, this namespace). */
+  ebtables: number;
+}
+
+function ruleCounts(): RuleCounts {
+  const n = nftCounts();
+  return {
+    nftRules: n?.rules ?? null,
+    nftSetElements: n?.setElements ?? null,
+    nftMapElements: n?.mapElements ?? null,
+    iptables: saveLines('iptables-legacy-save') + saveLines('iptables-nft-save'),
+    ebtables: saveLines('ebtables-save'),
+  };
+}
+
+/** Counts after 1, 10, 100, ... containers and after N: growth per container is visible. */
+function checkpoints(n: number): number[] {
+  const at = [1, 10, 100, 200, 500].filter((x) => x < n);
+  return [...at, n];
 }
 
 async function firewallJob(): Promise<Record<string, unknown>> {
   const n = job.n ?? 200;
   const driver = job.driver ?? 'nftables';
-  process.env['NSNET_FIREWALL_DRIVER'] = driver; // read by Context (also by older builds that ignore it)
+  process.env['NSNET_FIREWALL_DRIVER'] = driver; // read by Context
   const net = netFor(job.prefix, job.octet, 'f');
   const ctx = new Context({ root: job.root });
   const names: string[] = [];
   const attachMs: number[] = [];
-  const counts: Record<string, Array<number | null>> = { nft: [], iptables: [] };
+  const detachMs: number[] = [];
+  const marks = checkpoints(n);
+  const counts: Array<{ label: string; containers: number | null } & RuleCounts> = [];
+  let failed: string | undefined;
   try {
-    counts['nft']!.push(nftRuleCount());
-    counts['iptables']!.push(iptablesRuleCount());
+    counts.push({ label: 'before the network', containers: null, ...ruleCounts() });
     nsnetNetwork(ctx, net);
+    counts.push({ label: 'network, no container', containers: 0, ...ruleCounts() });
     for (let i = 0; i < n; i++) {
       const name = `${job.prefix}f${i}`;
       const a = now();
       await run(ctx, { name, networks: [net.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
       attachMs.push(now() - a);
       names.push(name);
-      if (i === 0) {
-        counts['nft']!.push(nftRuleCount());
-        counts['iptables']!.push(iptablesRuleCount());
-      }
+      if (marks.includes(i + 1)) counts.push({ label: `after ${i + 1}`, containers: i + 1, ...ruleCounts() });
     }
-    counts['nft']!.push(nftRuleCount());
-    counts['iptables']!.push(iptablesRuleCount());
+  } catch (err) {
+    failed = (err as Error).message;
   } finally {
     for (const name of names) {
+      const a = now();
+      try {
+        remove(ctx, [name], { force: true });
+        detachMs.push(now() - a);
+      } catch {
+        /* keep going */
+      }
+    }
+    counts.push({ label: 'after removing them all', containers: 0, ...ruleCounts() });
+    try {
+      removeNetwork(ctx, net.name);
+    } catch {
+      /* not made */
+    }
+    counts.push({ label: 'after removing the network', containers: null, ...ruleCounts() });
+    ctx.close();
+  }
+  if (failed !== undefined && names.length === 0) throw new Error(failed);
+  return { job: 'firewall', driver, n, made: names.length, attachMs, detachMs, counts, failed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// one published port: the mapping steps alone, 1000 mappings, and run()/remove() with vs without
+
+/** Move a TimingRunner's samples into `into`, under `prefix` + step key. */
+function moveTimes(timing: TimingRunner, into: Record<string, number[]>, prefix: string): void {
+  for (const [k, v] of Object.entries(timing.times)) {
+    (into[prefix + k] ??= []).push(...v);
+    delete timing.times[k];
+  }
+}
+
+async function portsJob(): Promise<Record<string, unknown>> {
+  const driver = job.driver ?? 'nftables';
+  process.env['NSNET_FIREWALL_DRIVER'] = driver;
+  const reps = job.reps ?? 300;
+  const many = job.n ?? 1000;
+  const net = netFor(job.prefix, job.octet, 'p');
+  const ctx = new Context({ root: job.root });
+  const timing = new TimingRunner(new KernelRunner());
+  ctx.setRunner(timing);
+  const made: string[] = [];
+  const out: Record<string, unknown> = { job: 'ports', driver };
+  const steps = { add: [] as number[], remove: [] as number[] };
+  const manyMs = { add: [] as number[], remove: [] as number[] };
+  const lib: Record<string, number[]> = { 'run() without -p': [], 'run() with -p 8080:80': [], 'remove() without -p': [], 'remove() with -p 8080:80': [] };
+  const added: FirewallMapping[] = [];
+  const libSteps: Record<string, number[]> = {};
+  const runner = new KernelRunner();
+  try {
+    nsnetNetwork(ctx, net);
+    const fwd = ctx.firewall;
+    if (fwd.addMappings === undefined || fwd.removeMappings === undefined) {
+      out['publishable'] = false;
+      out['reason'] = `the ${fwd.name} driver of this build has no addMappings/removeMappings (nsnet refuses -p with it)`;
+      return out;
+    }
+    out['publishable'] = true;
+    const base = `${job.prefix}p`;
+    await run(ctx, { name: `${base}0`, networks: [net.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
+    made.push(`${base}0`);
+    const ip = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(`${base}0`).id)[0]!.ip;
+    const mapping = (hostPort: number, containerPort = 80): FirewallMapping => ({ hostIp: undefined, hostPort, proto: 'tcp', containerIp: ip, containerPort, container: `${base}0` });
+
+    // (1) the mapping step alone: one port added, then removed, through the kernel runner
+    const before = ruleCounts();
+    const m = mapping(8080);
+    for (let i = 0; i < reps; i++) {
+      let a = now();
+      applyPlan(fwd.addMappings([m], `publish ${base}0`), runner);
+      steps.add.push(now() - a);
+      a = now();
+      applyPlan(fwd.removeMappings([m], `withdraw ${base}0`), runner);
+      steps.remove.push(now() - a);
+    }
+    // (2) 1000 mappings, one transaction each (as 1000 containers publishing one port would)
+    const counts: Array<{ label: string; mappings: number } & RuleCounts> = [{ label: 'no mapping', mappings: 0, ...before }];
+    for (let i = 0; i < many; i++) {
+      const mi = mapping(20000 + i, 80);
+      const a = now();
+      applyPlan(fwd.addMappings([mi], `publish ${base}0`), runner);
+      manyMs.add.push(now() - a);
+      added.push(mi);
+      if (i === 0 || i + 1 === 10 || i + 1 === 100 || i + 1 === 200 || i + 1 === many) counts.push({ label: `after ${i + 1}`, mappings: i + 1, ...ruleCounts() });
+    }
+    while (added.length > 0) {
+      const mi = added.pop()!;
+      const a = now();
+      applyPlan(fwd.removeMappings([mi], `withdraw ${base}0`), runner);
+      manyMs.remove.push(now() - a);
+    }
+    counts.push({ label: 'all removed', mappings: 0, ...ruleCounts() });
+    out['counts'] = counts;
+
+    // What publish() reads to find host listeners: /proc/net/{tcp,tcp6,udp,udp6} in this namespace.
+    // (The kernel walks its machine-wide socket hash tables for these files, whatever the namespace.)
+    const procRead: Record<string, number[]> = {};
+    for (let i = 0; i < 20; i++) {
+      for (const f of ['tcp', 'tcp6', 'udp', 'udp6']) {
+        const a = now();
+        fs.readFileSync(`/proc/net/${f}`, 'utf8');
+        (procRead[`/proc/net/${f}`] ??= []).push(now() - a);
+      }
+    }
+    out['procRead'] = procRead;
+    try {
+      out['tcpEhashEntries'] = Number(fs.readFileSync('/proc/sys/net/ipv4/tcp_ehash_entries', 'utf8').trim());
+    } catch {
+      /* older kernel */
+    }
+
+    // (3) the library path: run() + remove() with -p 8080:80 vs without, interleaved
+    for (const k of Object.keys(timing.times)) delete timing.times[k];
+    for (let i = 0; i < (job.libReps ?? 100); i++) {
+      const order = i % 2 === 0 ? [false, true] : [true, false];
+      for (const withPort of order) {
+        const name = `${base}${withPort ? 'y' : 'n'}${i}`;
+        const tag = withPort ? 'with -p' : 'without -p';
+        let a = now();
+        await run(ctx, { name, networks: [net.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'], ...(withPort ? { publish: ['8080:80'] } : {}) });
+        lib[withPort ? 'run() with -p 8080:80' : 'run() without -p']!.push(now() - a);
+        made.push(name);
+        moveTimes(timing, libSteps, `run() ${tag}: `);
+        a = now();
+        remove(ctx, [name], { force: true });
+        lib[withPort ? 'remove() with -p 8080:80' : 'remove() without -p']!.push(now() - a);
+        made.pop();
+        moveTimes(timing, libSteps, `remove() ${tag}: `);
+      }
+    }
+    out['libSteps'] = libSteps;
+  } finally {
+    if (added.length > 0 && ctx.firewall.removeMappings !== undefined) {
+      try {
+        applyPlan(ctx.firewall.removeMappings(added, 'withdraw'), runner);
+      } catch {
+        /* the network removal drops the maps anyway */
+      }
+    }
+    runner.close();
+    for (const name of made) {
       try {
         remove(ctx, [name], { force: true });
       } catch {
@@ -549,7 +816,180 @@ async function firewallJob(): Promise<Record<string, unknown>> {
     }
     ctx.close();
   }
-  return { job: 'firewall', driver, n, attachMs, counts, labels: ['before the network', 'after 1 container', `after ${n}`] };
+  return { ...out, reps, many, steps, manyMs, lib };
+}
+
+// ---------------------------------------------------------------------------------------------
+// why an nft transaction that deletes set/map elements costs a grace period: the socket close
+
+/**
+ * libnftables transactions on a table of the benchmark's own (never nsnet's): one set element
+ * added then deleted, with a fresh nft context per call (what src/kernel/nft.ts does) and with one
+ * context kept open; and the close of the kept context. The kernel defers freeing deleted
+ * elements to a work item that waits for an RCU grace period, and closing an nftables netlink
+ * socket flushes that work (nft_rcv_nl_event), so whoever closes the socket waits for it.
+ */
+async function nftCtxJob(): Promise<Record<string, unknown>> {
+  const reps = job.reps ?? 40;
+  const k = koffi();
+  const so = k.load('libnftables.so.1');
+  const ctxNew = so.func('void *nft_ctx_new(uint32_t flags)') as (f: number) => unknown;
+  const ctxFree = so.func('void nft_ctx_free(void *ctx)') as (c: unknown) => void;
+  const bufErr = so.func('int nft_ctx_buffer_error(void *ctx)') as (c: unknown) => number;
+  const runCmd = so.func('int nft_run_cmd_from_buffer(void *ctx, const char *buf)') as (c: unknown, s: string) => number;
+  const table = `inet ${job.prefix}t`;
+  const withCtx = (c: unknown, script: string): void => {
+    if (runCmd(c, script) !== 0) throw new Error(`nft: ${script.trim()}`);
+  };
+  const fresh = (script: string): void => {
+    const c = ctxNew(0);
+    bufErr(c);
+    try {
+      withCtx(c, script);
+    } finally {
+      ctxFree(c);
+    }
+  };
+  const samples: Record<string, number[]> = {
+    'fresh context per call: add element': [],
+    'fresh context per call: delete element': [],
+    'one context kept open: add element': [],
+    'one context kept open: delete element': [],
+    'closing the kept context after the deletes': [],
+  };
+  const time = (key: string, fn: () => void): void => {
+    const a = now();
+    fn();
+    samples[key]!.push(now() - a);
+  };
+  const add = `add element ${table} m { tcp . 8080 : 10.0.0.2 . 80 }\n`;
+  const del = `delete element ${table} m { tcp . 8080 : 10.0.0.2 . 80 }\n`;
+  fresh(`add table ${table}\nadd map ${table} m { type inet_proto . inet_service : ipv4_addr . inet_service; }\n`);
+  try {
+    for (let i = 0; i < reps; i++) {
+      time('fresh context per call: add element', () => fresh(add));
+      time('fresh context per call: delete element', () => fresh(del));
+    }
+    for (let round = 0; round < 5; round++) {
+      const c = ctxNew(0);
+      bufErr(c);
+      for (let i = 0; i < reps / 5; i++) {
+        time('one context kept open: add element', () => withCtx(c, add));
+        time('one context kept open: delete element', () => withCtx(c, del));
+      }
+      time('closing the kept context after the deletes', () => ctxFree(c));
+    }
+  } finally {
+    fresh(`delete table ${table}\n`);
+  }
+  return { job: 'nft-ctx', samples };
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS responder: peak RSS (VmHWM) after containers were started and it answered queries
+
+/** A DNS query for NAME/A, as bytes. */
+function dnsQuery(id: number, name: string): Buffer {
+  const labels = name.split('.').filter((l) => l !== '');
+  const q = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(0x0100, 2); // recursion desired
+  h.writeUInt16BE(1, 4);
+  return Buffer.concat([h, q]);
+}
+
+function procStatus(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const m = /^(VmHWM|VmRSS|VmSize|Threads):\s+(\d+)/.exec(line);
+    if (m !== null) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** The responder: a process in this namespace whose command line has dns-serve and our root. */
+function findResponder(): number | undefined {
+  const mine = fs.readlinkSync('/proc/self/ns/net');
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${e}/ns/net`) !== mine) continue;
+      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('dns-serve') && cmd.join(' ').includes(job.root)) return Number(e);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+async function dnsJob(): Promise<Record<string, unknown>> {
+  const k = job.n ?? 20;
+  const queries = job.reps ?? 2000;
+  const net = netFor(job.prefix, job.octet, 'd');
+  const names = Array.from({ length: k }, (_, i) => `${job.prefix}s${i}`);
+  const made: string[] = [];
+  const out: Record<string, unknown> = { job: 'dns', containers: k, queries };
+  let pid: number | undefined;
+  try {
+    // Upstream: the sandbox's "world" address, so a forwarded query can never leave our namespaces.
+    try {
+      sh([NSNET, 'network', 'create', net.name, '--subnet', net.subnet, '--gateway', net.gateway, '-o', `com.docker.network.bridge.name=${net.bridge}`, '-o', 'nsnet.dns.servers=203.0.113.8']);
+    } catch {
+      cliNetwork(net);
+      out['note'] = 'nsnet.dns.servers refused; network made without it';
+    }
+    for (const name of names) {
+      sh([NSNET, 'run', '-d', '--name', name, '--network', net.name, '--', 'sleep', '1000']);
+      made.push(name);
+    }
+    for (let i = 0; i < 100 && (pid = findResponder()) === undefined; i++) spawnSync('sleep', ['0.05']);
+    if (pid === undefined) {
+      out['running'] = false;
+      out['reason'] = 'no dns-serve process appeared in the sandbox after run -d';
+      return out;
+    }
+    out['running'] = true;
+    out['pid'] = pid;
+    out['idle'] = procStatus(pid);
+    // Queries from a container: its own names and the other containers' names (answered locally).
+    const script = `
+      const dgram = require('node:dgram');
+      const qs = JSON.parse(process.argv[1]);
+      const s = dgram.createSocket('udp4');
+      let got = 0, sent = 0; const t0 = Date.now();
+      const lat = [];
+      const sentAt = new Map();
+      s.on('message', (m) => { const id = m.readUInt16BE(0); const a = sentAt.get(id); if (a !== undefined) { lat.push(Number(process.hrtime.bigint() - a) / 1e6); sentAt.delete(id); } got++; next(); });
+      function next() {
+        if (sent >= qs.length) { if (got >= qs.length || Date.now() - t0 > 20000) done(); return; }
+        const q = Buffer.from(qs[sent], 'base64'); sentAt.set(q.readUInt16BE(0), process.hrtime.bigint()); sent++;
+        s.send(q, 53, process.argv[2]);
+      }
+      function done() { lat.sort((a, b) => a - b); console.log(JSON.stringify({ sent, got, ms: Date.now() - t0, medianMs: lat[Math.floor(lat.length / 2)] ?? null })); process.exit(0); }
+      setTimeout(done, 25000);
+      for (let i = 0; i < 8; i++) next();
+    `;
+    const qs = Array.from({ length: queries }, (_, i) => dnsQuery(i & 0xffff, names[i % names.length]!).toString('base64'));
+    const r = spawnSync('nsenter', [`--net=/run/netns/${names[0]}`, process.execPath, '-e', script, JSON.stringify(qs), net.gateway], { encoding: 'utf8', timeout: 60_000 });
+    try {
+      out['load'] = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+    } catch {
+      out['load'] = { error: (r.stderr || r.stdout || String(r.error)).slice(0, 300) };
+    }
+    out['afterQueries'] = procStatus(pid);
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((x) => x !== '');
+    out['command'] = cmd.map((c) => c.replace(job.root, 'ROOT')).join(' ');
+  } finally {
+    for (const name of made) spawnSync(NSNET, ['rm', '-f', name], { env });
+    spawnSync(NSNET, ['network', 'rm', net.name], { env });
+    for (let i = 0; i < 40 && pid !== undefined && fs.existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.05']);
+    if (pid !== undefined && fs.existsSync(`/proc/${pid}`)) {
+      out['leftRunning'] = true; // the orchestrator kills it (by PID, it is in the sandbox namespace)
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,6 +1011,15 @@ async function main(): Promise<void> {
       break;
     case 'firewall':
       result = await firewallJob();
+      break;
+    case 'ports':
+      result = await portsJob();
+      break;
+    case 'dns':
+      result = await dnsJob();
+      break;
+    case 'nft-ctx':
+      result = await nftCtxJob();
       break;
   }
   process.stdout.write(JSON.stringify(result) + '\n');
