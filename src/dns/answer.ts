@@ -94,14 +94,18 @@ export function relay(query: Packet, upstreamReply: Buffer, maxSize: number): Bu
 function parse(raw: Buffer, transport: Transport): Parsed | Decision {
   if (raw.length < 12) return { kind: 'drop', why: 'shorter than a DNS header' };
   if ((raw.readUInt16BE(2) & QR) !== 0) return { kind: 'drop', why: 'a response, not a query' };
+  const opcode = (raw.readUInt16BE(2) >> 11) & 0xf;
+  if (opcode !== 0) return { kind: 'reply', response: headerOnly(raw, RCODE.NOTIMP) };
+  // A query has one question, no answer or authority records and at most an OPT (and a TSIG):
+  // anything else is refused from the header alone, before decoding what the counts promise.
+  const [qd, an, ns, ar] = [4, 6, 8, 10].map((o) => raw.readUInt16BE(o));
+  if (qd !== 1 || an !== 0 || ns !== 0 || ar! > 2) return { kind: 'reply', response: headerOnly(raw, RCODE.FORMERR) };
   let packet: Packet;
   try {
     packet = dnsPacket.decode(raw);
   } catch {
     return { kind: 'reply', response: headerOnly(raw, RCODE.FORMERR) };
   }
-  const opcode = (raw.readUInt16BE(2) >> 11) & 0xf;
-  if (opcode !== 0) return { kind: 'reply', response: headerOnly(raw, RCODE.NOTIMP) };
   const questions = packet.questions ?? [];
   const question = questions[0];
   if (questions.length !== 1 || question === undefined) return { kind: 'reply', response: headerOnly(raw, RCODE.FORMERR) };

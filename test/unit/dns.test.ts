@@ -170,6 +170,16 @@ test('malformed input: short packets and responses are dropped, garbage gets FOR
   const notify = Buffer.from(good);
   notify.writeUInt16BE((notify.readUInt16BE(2) & ~0x7800) | (4 << 11), 2); // opcode NOTIFY
   assert.equal(ask('10.1.0.1', '10.1.0.2', notify).rcode, 'NOTIMP');
+  const update = Buffer.from(notify);
+  update.writeUInt16BE((update.readUInt16BE(2) & ~0x7800) | (5 << 11), 2); // opcode UPDATE
+  update.writeUInt16BE(3, 8); // update records in the authority count
+  assert.equal(ask('10.1.0.1', '10.1.0.2', update).rcode, 'NOTIMP');
+  const withAnswers = Buffer.from(good);
+  withAnswers.writeUInt16BE(40000, 6);
+  assert.equal(ask('10.1.0.1', '10.1.0.2', withAnswers).rcode, 'FORMERR');
+  // A compression pointer to itself (a decoder that follows it would never return).
+  const loop = Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1]);
+  assert.equal(ask('10.1.0.1', '10.1.0.2', loop).rcode, 'FORMERR');
   // A fuzz loop: random bytes and every truncation of a good query never throw.
   for (let i = 0; i < 2000; i++) {
     const raw = i < good.length ? good.subarray(0, i) : randomBytes(1 + (i % 300));
