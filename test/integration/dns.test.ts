@@ -230,6 +230,22 @@ describe('dns', { concurrency: false }, () => {
     assert.equal((await getent(`${p}d1`, `${p}green`)).code, 2);
   });
 
+  test('internal and ICC-off networks: containers still reach the responder on their gateway', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const p = sb.prefix;
+    await startUpstream();
+    ok(await sb.nsnet(['network', 'create', `${p}i`, '--subnet', '10.96.0.0/24', '--internal']));
+    ok(await sb.nsnet(['network', 'create', `${p}n`, '--subnet', '10.98.0.0/24', '-o', 'com.docker.network.bridge.enable_icc=false']));
+    for (const [c, net] of [['i1', 'i'], ['i2', 'i'], ['n1', 'n'], ['n2', 'n']] as const) {
+      ok(await sb.nsnet(['run', '-d', '--name', `${p}${c}`, '--network', `${p}${net}`, '--dns', WORLD_IP, '--', 'sleep', '1000']));
+    }
+    assert.match(ok(await getent(`${p}i1`, `${p}i2`)).stdout, /^10\.96\.0\.3\s/);
+    assert.match(ok(await getent(`${p}i1`, 'upstream.test')).stdout, /^192\.0\.2\.55\s/, 'the responder forwards for an internal network');
+    assert.match(ok(await getent(`${p}n1`, `${p}n2`)).stdout, /^10\.98\.0\.3\s/);
+    for (const c of ['i1', 'i2', 'n1', 'n2']) ok(await sb.nsnet(['rm', '-f', `${p}${c}`]));
+    ok(await sb.nsnet(['network', 'rm', `${p}i`, `${p}n`]));
+  });
+
   test('a responder killed with SIGKILL comes back with the next nsnet command; reset stops it', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     const p = sb.prefix;
