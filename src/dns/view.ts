@@ -85,9 +85,10 @@ export function buildView(
       const v = byId.get(e.networkId);
       if (v === undefined) continue;
       for (const n of names) {
-        const list = v.names.get(n) ?? [];
-        if (!list.includes(e.ip)) list.push(e.ip);
-        v.names.set(n, list);
+        const list = v.names.get(n);
+        // Addresses are unique per network, so no duplicate check is needed.
+        if (list === undefined) v.names.set(n, [e.ip]);
+        else list.push(e.ip);
       }
       v.ptr.set(e.ip, c.name);
       const servers = c.servers.length > 0 ? c.servers : v.servers;

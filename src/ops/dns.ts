@@ -183,8 +183,15 @@ export function loadView(store: Store): DnsView {
     .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n) }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
   const all = store.containers.list();
-  const running = (c: ContainerRecord): boolean => c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart);
+  const live = new Set(all.filter((c) => c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart)).map((c) => c.id));
+  const running = (c: ContainerRecord): boolean => live.has(c.id);
   const stopped = all.filter((c) => !running(c)).flatMap((c) => [c.name, c.hostname, ...(configs.get(c.id)?.aliases ?? [])]);
+  const byContainer = new Map<string, Array<{ networkId: string; ip: string }>>();
+  for (const a of store.dns.addresses()) {
+    const list = byContainer.get(a.containerId) ?? [];
+    list.push({ networkId: a.networkId, ip: a.ip });
+    byContainer.set(a.containerId, list);
+  }
   const containers: ViewContainer[] = all
     .filter(running)
     .map((c) => ({
@@ -193,7 +200,7 @@ export function loadView(store: Store): DnsView {
       hostname: c.hostname,
       aliases: configs.get(c.id)?.aliases ?? [],
       servers: configs.get(c.id)?.servers ?? [],
-      endpoints: store.endpoints.forContainer(c.id).map((e) => ({ networkId: e.networkId, ip: e.ip })),
+      endpoints: byContainer.get(c.id) ?? [],
     }));
   return buildView(networks, containers, hostServers(), stopped);
 }

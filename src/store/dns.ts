@@ -51,6 +51,15 @@ export class DnsConfigs {
     return (this.db.prepare('SELECT * FROM container_dns').all() as Row[]).map((r) => fromRow(DNS, r));
   }
 
+  /** Every endpoint's container, network and address in one query (the responder's view of 1000 containers). */
+  addresses(): Array<{ containerId: string; networkId: string; ip: string }> {
+    return this.db.prepare('SELECT container_id AS containerId, network_id AS networkId, ip FROM endpoints ORDER BY created, if_name').all() as Array<{
+      containerId: string;
+      networkId: string;
+      ip: string;
+    }>;
+  }
+
   /**
    * SQLite's PRAGMA data_version: changes whenever another connection commits. The responder
    * polls it to re-read the store only when something changed.
