@@ -336,3 +336,78 @@ describe('nsnet up --dry-run: the script builds the same lab', { skip, concurren
     });
   }
 });
+
+describe('labs never touch what is not theirs', { skip, concurrency: false }, () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox('lo');
+  });
+  after(async () => {
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  const lab = (subnet: string): Lab => ({
+    networks: { net: { subnet } },
+    containers: {
+      one: { command: ['sleep', 'infinity'], networks: ['net'] },
+      two: { command: ['sleep', 'infinity'], networks: ['net'] },
+    },
+  });
+
+  test('a name held by hand is refused; two labs side by side; down of one leaves the other', async () => {
+    const a = new LabRun(sb, `${sb.prefix}a`);
+    const b = new LabRun(sb, `${sb.prefix}b`);
+    try {
+      a.write(lab('10.61.0.0/24'));
+      b.write(lab('10.62.0.0/24'));
+      // A container made by hand under a name the lab would use: refused, left alone.
+      ok(await sb.nsnet(['run', '-d', '--name', a.ns('two'), '--', 'sleep', 'infinity']));
+      const byHand = (await a.inspect('two')).pid;
+      const refused = await sb.nsnet(['up', '-f', a.file, '--name', a.lab]);
+      assert.equal(refused.code, 1, describeResult(refused));
+      assert.match(refused.stderr, new RegExp(`container ${a.lab}-two already exists`));
+      assert.equal((await a.inspect('two')).pid, byHand, 'the hand-made container is untouched');
+      assert.deepEqual(JSON.parse(ok(await sb.nsnet(['network', 'ls', '--format', 'json'])).stdout).filter((n: { Name: string }) => n.Name.startsWith(a.lab)), []);
+      ok(await sb.nsnet(['rm', '-f', a.ns('two')]));
+
+      await a.up();
+      await b.up();
+      const bPids = await b.pids(['one', 'two']);
+      await a.down();
+      assert.deepEqual(await b.pids(['one', 'two']), bPids, 'lab b keeps running');
+      assert.deepEqual(netnsEntries(`${a.lab}-`), []);
+      assert.deepEqual(netnsEntries(`${b.lab}-`).length, 2);
+      await b.down();
+      assert.deepEqual(netnsEntries(`${b.lab}-`), []);
+    } finally {
+      a.cleanup();
+      b.cleanup();
+    }
+  });
+
+  test('a container that cannot start: the rest comes up, the error names it, up again finishes the job', async () => {
+    const c = new LabRun(sb, `${sb.prefix}c`);
+    try {
+      const doc = lab('10.63.0.0/24');
+      doc.containers['two']!['command'] = ['no-such-command-here'];
+      c.write(doc);
+      const r = await sb.nsnet(['up', '-f', c.file, '--name', c.lab]);
+      assert.equal(r.code, 1, describeResult(r));
+      assert.match(r.stderr, new RegExp(`create container ${c.lab}-two: .*no-such-command-here`));
+      assert.match(r.stderr, /hint: fix the cause and run up again/);
+      const one = (await c.inspect('one')).pid;
+      assert.deepEqual(netnsEntries(`${c.lab}-two`), [], 'nothing is left of the failed container');
+      doc.containers['two']!['command'] = ['sleep', 'infinity'];
+      c.write(doc);
+      const again = await c.up();
+      assert.match(again.r.stdout, /created 0 networks and 1 containers/);
+      assert.equal((await c.inspect('one')).pid, one);
+      const two = Object.values((await c.inspect('two')).ips)[0]!;
+      assert.deepEqual(await c.check([['one', 'two', true]], (to) => (to === 'two' ? two : to)), []);
+      await c.down();
+    } finally {
+      c.cleanup();
+    }
+  });
+});
