@@ -61,11 +61,25 @@ test('no processes referencing a test state directory', { skip }, () => {
   assert.deepEqual(found, []);
 });
 
+/**
+ * When the test runner (this file's parent process) started: a directory older than that was
+ * left by an earlier, interrupted run, not by this one.
+ */
+function runnerStartMs(): number {
+  try {
+    return fs.statSync(`/proc/${process.ppid}`).ctimeMs - 1000;
+  } catch {
+    return 0;
+  }
+}
+
 test('no nsnet-test- state directories left in the temp dir', { skip }, () => {
+  const since = runnerStartMs();
   assert.deepEqual(
     fs
       .readdirSync(os.tmpdir())
-      .filter((d) => d.startsWith(STATE_DIR_PREFIX) && !foreignRoot(path.join(os.tmpdir(), d))),
+      .filter((d) => d.startsWith(STATE_DIR_PREFIX) && !foreignRoot(path.join(os.tmpdir(), d)))
+      .filter((d) => fs.statSync(path.join(os.tmpdir(), d)).ctimeMs >= since),
     [],
   );
 });
