@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -36,7 +35,9 @@ class LabRun {
     readonly sb: Sandbox,
     readonly lab: string,
   ) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-test-lab-'));
+    // Inside the sandbox's state directory: it goes with the sandbox, and a residue check run
+    // alongside counts it as the sandbox's, not as something left behind.
+    this.dir = fs.mkdtempSync(path.join(sb.root, 'lab-'));
     this.file = path.join(this.dir, 'lab.yaml');
   }
   write(doc: Lab): void {
