@@ -398,7 +398,9 @@ export async function serve(root: string, log: (line: string) => void): Promise<
       void sync().then(() => (lastAddresses = JSON.stringify(server.addresses())));
     }
     if (want === '[]' && Date.now() - idleSince > IDLE_EXIT_MS) stop();
-    if (readRecord(root)?.pid !== self.pid && readRecord(root) !== undefined) stop(); // replaced
+    // Replaced by another responder, or the record is gone (stopResponder removes it; so does
+    // deleting the state root, and a responder must not outlive its state).
+    if (readRecord(root)?.pid !== self.pid) stop();
   }, 1000);
   await new Promise<never>(() => {});
 }
