@@ -214,7 +214,6 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
   if (first === undefined) throw new NsnetError('INVALID_VALUE', `container ${c.name} has no networks`);
   const laterStatic = rest.some((a) => a.ip !== undefined);
   const atRun = laterStatic ? [first] : c.networks;
-  const before = ctx.planned.length;
   await run(ctx, {
     name: c.name,
     networks: atRun.map((a) => a.name),
@@ -229,11 +228,6 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
     // Reachable by its name in the file (web, db) as well as LAB-NAME, as in Compose.
     dns: dnsInput({ alias: [...new Set([c.key, ...c.networks.flatMap((a) => a.aliases)])] }),
   });
-  // A detached process in a script: in the background, its output away from the terminal.
-  if (ctx.dryRun && ctx.planned.length > before) {
-    const last = ctx.planned.length - 1;
-    ctx.planned[last] = `${ctx.planned[last]} </dev/null >/dev/null 2>&1 &`;
-  }
   try {
     for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip });
     const steps = containerSteps(c);

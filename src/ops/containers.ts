@@ -61,7 +61,9 @@ function launchSpec(c: ContainerRecord): LaunchSpec {
 /** The process start as a by-hand command, for --dry-run. */
 function renderLaunch(c: ContainerRecord): string {
   const inner = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, ...c.command];
-  return `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin(unshareArgs({ argv: inner, rootfs: c.rootfs ?? undefined }))}`;
+  const line = `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin(unshareArgs({ argv: inner, rootfs: c.rootfs ?? undefined }))}`;
+  // A detached container in a script: in the background, its output away from the terminal.
+  return c.detached ? `${line} </dev/null >/dev/null 2>&1 &` : line;
 }
 
 function validateRun(input: RunInput): RunInput {
