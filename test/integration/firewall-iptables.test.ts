@@ -29,6 +29,7 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
 import { onPath } from '../../src/kernel/which.js';
 
 const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
@@ -47,48 +48,6 @@ const TCP_SERVER = `require('net').createServer((s) => s.end('ok')).listen(${TCP
 const UDP_PORT = 9000;
 /** Per network: the two attacks run at once, and each capture must count only its own. */
 const FORGED_MAC = { a: '02:42:de:ad:be:0a', o: '02:42:de:ad:be:0f' } as const;
-const UDP_LISTENER = (port: number): string =>
-  `const d = require('dgram').createSocket('udp4'); d.on('message', (m, r) => console.log(r.address + ' ' + m)); d.bind(${port}, '0.0.0.0', () => console.log('listening'))`;
-
-/** Ping once and open a TCP connection (counts only when data arrives), per target, in parallel; retried once with 2 s when expected to work. */
-const PROBE = `
-const { spawn } = require('child_process');
-const net = require('net');
-const targets = JSON.parse(process.argv[1]);
-const ping = (ip, w) => new Promise((res) => {
-  const p = spawn('ping', ['-c1', '-W' + w, ip], { stdio: 'ignore' });
-  p.on('error', () => res(false));
-  p.on('exit', (c) => res(c === 0));
-});
-const tcp = (ip, port, w) => new Promise((res) => {
-  let done = false;
-  const s = net.connect({ host: ip, port });
-  const fin = (v) => { if (!done) { done = true; clearTimeout(t); s.destroy(); res(v); } };
-  const t = setTimeout(() => fin(false), w * 1000);
-  s.on('data', () => fin(true));
-  s.on('error', () => fin(false));
-  s.on('close', () => fin(false));
-});
-Promise.all(targets.map(async (t) => {
-  const twice = async (f) => (await f(1)) || (t.retry ? await f(2) : false);
-  const [p, c] = await Promise.all([twice((w) => ping(t.ip, w)), t.port ? twice((w) => tcp(t.ip, t.port, w)) : null]);
-  return { ip: t.ip, ping: p, tcp: c };
-})).then((r) => console.log(JSON.stringify(r)));
-`;
-
-/** node -e SEND src dst port msg: three datagrams from a bound source address. */
-const SEND = `
-const [src, dst, port, msg] = process.argv.slice(1);
-const d = require('dgram').createSocket('udp4');
-d.bind({ address: src }, async () => {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((r) => d.send(msg, Number(port), dst, () => r()));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  d.close();
-});
-`;
-
 interface Probe {
   ip: string;
   ping: boolean;

@@ -24,6 +24,7 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
 
 const skip = integrationSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'nftables';
@@ -58,38 +59,6 @@ const TCP_PORT = 7000;
  * container's init, and with it every process in its PID namespace).
  */
 const TCP_SERVER = `require('net').createServer((s) => { s.on('error', () => {}); s.end('ok'); }).listen(${TCP_PORT}, '0.0.0.0', () => console.log('listening'))`;
-
-/**
- * Probe script (node -e PROBE JSON): for each target {ip, port?} ping once and, when a port is
- * given, open a TCP connection that counts only when data arrives. All targets in parallel; for
- * targets marked retry (expected to connect) a failure is tried once more with a 2 s timeout, so a
- * loaded machine cannot fake a block; a blocked pair never connects, however often it is tried.
- * Prints one JSON array [{ip, ping, tcp}].
- */
-const PROBE = `
-const { spawn } = require('child_process');
-const net = require('net');
-const targets = JSON.parse(process.argv[1]);
-const ping = (ip, w) => new Promise((res) => {
-  const p = spawn('ping', ['-c1', '-W' + w, ip], { stdio: 'ignore' });
-  p.on('error', () => res(false));
-  p.on('exit', (c) => res(c === 0));
-});
-const tcp = (ip, port, w) => new Promise((res) => {
-  let done = false;
-  const s = net.connect({ host: ip, port });
-  const fin = (v) => { if (!done) { done = true; clearTimeout(t); s.destroy(); res(v); } };
-  const t = setTimeout(() => fin(false), w * 1000);
-  s.on('data', () => fin(true));
-  s.on('error', () => fin(false));
-  s.on('close', () => fin(false));
-});
-Promise.all(targets.map(async (t) => {
-  const twice = async (f) => (await f(1)) || (t.retry ? await f(2) : false);
-  const [p, c] = await Promise.all([twice((w) => ping(t.ip, w)), t.port ? twice((w) => tcp(t.ip, t.port, w)) : null]);
-  return { ip: t.ip, ping: p, tcp: c };
-})).then((r) => console.log(JSON.stringify(r)));
-`;
 
 interface Target {
   ip: string;
@@ -212,23 +181,6 @@ const worldTcp = (sb: Sandbox, port: number): Promise<WorldListener> =>
     sb,
     `require('net').createServer((s) => { s.on('error', () => {}); console.log('conn ' + s.remoteAddress); s.end('ok'); }).listen(${port}, '0.0.0.0', () => console.log('listening'))`,
   );
-
-/** UDP listener on port: prints "<source address> <payload>" per datagram. */
-const UDP_LISTENER = (port: number): string =>
-  `const d = require('dgram').createSocket('udp4'); d.on('message', (m, r) => console.log(r.address + ' ' + m)); d.bind(${port}, '0.0.0.0', () => console.log('listening'))`;
-
-/** Send a datagram three times (100 ms apart) from src to dst:port (node -e SEND src dst port msg). */
-const SEND = `
-const [src, dst, port, msg] = process.argv.slice(1);
-const d = require('dgram').createSocket('udp4');
-d.bind({ address: src }, async () => {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((r) => d.send(msg, Number(port), dst, () => r()));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  d.close();
-});
-`;
 
 async function sendUdp(sb: Sandbox, container: string, src: string, dst: string, port: number, msg: string): Promise<void> {
   ok(await sb.nsnet(['exec', container, 'node', '-e', SEND, src, dst, String(port), msg]), `send ${msg} from ${container}`);
