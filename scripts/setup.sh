@@ -9,6 +9,7 @@ command -v nft >/dev/null || need+=(nftables)          # brings libnftables1, us
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+command -v dot >/dev/null || need+=(graphviz)           # nsnet graph --format svg
 # The iptables firewall driver: iptables-restore for its chains, ebtables(-nft) for container
 # ports; Debian's iptables package brings both (its ebtables package is the legacy one).
 { command -v iptables-restore && command -v ebtables-restore; } >/dev/null || need+=(iptables)

@@ -6,6 +6,7 @@ import { systemCommand } from './commands/system.js';
 import { demoCommand } from './commands/demo.js';
 import { dnsServeCommand } from './commands/dns.js';
 import { labCommands } from './commands/up.js';
+import { graphCommand } from './commands/graph.js';
 import { withCommon } from './common.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(dnsServeCommand(), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
+  program.addCommand(graphCommand());
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.
   const override = (c: Command): void => {
     c.exitOverride();

@@ -1,0 +1,229 @@
+/**
+ * `nsnet graph`: the live topology as the article's figure draws it — the outside world, the
+ * host's uplink and NAT, each network's bridge with its gateway and subnet, the veth pairs
+ * (host-side name ↔ container ethN) and each container with its addresses and published ports.
+ * Pure: records in, a sorted model out, and the model rendered as text (fits 80 columns),
+ * Mermaid or Graphviz dot. Everything is sorted, so the same state always draws the same.
+ */
+import type { ContainerRecord, EndpointRecord, NetworkRecord, PortRecord } from '../store/index.js';
+import { MASQUERADE_OPTION } from './inspect.js';
+
+/** How a network reaches the outside. */
+export type Uplink = 'nat' | 'routed' | 'internal';
+
+export interface GraphNetwork {
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  uplink: Uplink;
+}
+
+export interface GraphInterface {
+  /** Inside the container, e.g. eth0. */
+  ifName: string;
+  /** Host side of the veth pair, plugged into the bridge. */
+  hostIf: string;
+  network: string;
+  /** Address with the subnet's prefix length, e.g. 10.30.1.10/24. */
+  address: string;
+}
+
+export interface GraphPort {
+  hostIp: string | null;
+  hostPort: number;
+  containerPort: number;
+  proto: string;
+  network: string;
+}
+
+export interface GraphContainer {
+  name: string;
+  status: string;
+  interfaces: GraphInterface[];
+  ports: GraphPort[];
+}
+
+export interface Topology {
+  networks: GraphNetwork[];
+  containers: GraphContainer[];
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const ifIndex = (ifName: string): number => Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
+
+export function uplinkOf(n: Pick<NetworkRecord, 'internal' | 'options'>): Uplink {
+  if (n.internal) return 'internal';
+  return n.options[MASQUERADE_OPTION] === 'false' ? 'routed' : 'nat';
+}
+
+export interface TopologyInput {
+  networks: readonly NetworkRecord[];
+  containers: ReadonlyArray<Pick<ContainerRecord, 'id' | 'name'> & { status: string }>;
+  endpoints: readonly EndpointRecord[];
+  ports: readonly PortRecord[];
+}
+
+/** Records → the model; endpoints of networks or containers not in the input are left out. */
+export function topologyFrom(input: TopologyInput): Topology {
+  const netById = new Map(input.networks.map((n) => [n.id, n]));
+  const networks: GraphNetwork[] = input.networks
+    .map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, uplink: uplinkOf(n) }))
+    .sort(byName);
+  const containers: GraphContainer[] = input.containers
+    .map((c) => {
+      const eps = input.endpoints.filter((e) => e.containerId === c.id && netById.has(e.networkId));
+      const netOf = new Map(eps.map((e) => [e.id, netById.get(e.networkId)!.name]));
+      const interfaces = eps
+        .map((e) => {
+          const n = netById.get(e.networkId)!;
+          return { ifName: e.ifName, hostIf: e.hostIf, network: n.name, address: `${e.ip}/${n.subnet.split('/')[1] ?? '32'}` };
+        })
+        .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName) || (a.ifName < b.ifName ? -1 : a.ifName > b.ifName ? 1 : 0));
+      const ports = input.ports
+        .filter((p) => p.containerId === c.id && netOf.has(p.endpointId))
+        .map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }))
+        .sort((a, b) => a.hostPort - b.hostPort || a.proto.localeCompare(b.proto) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));
+      return { name: c.name, status: c.status, interfaces, ports };
+    })
+    .sort(byName);
+  return { networks, containers };
+}
+
+export const portText = (p: GraphPort): string => `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.proto}`;
+
+/** The way out, as the article's figure draws it: the bridge, NAT, the host's uplink, the world. */
+const UPLINK_TEXT: Record<Uplink, string> = {
+  nat: 'outside <-- host uplink <-- NAT (masquerade) <--',
+  routed: 'outside <-- host uplink <-- routed, no NAT <--',
+  internal: 'no uplink, no NAT (internal) --',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+/**
+ * Pack the parts onto lines of at most `width` columns: the first line starts with `first`, the
+ * rest with `cont`; a part longer than a whole line is split.
+ */
+export function pack(first: string, cont: string, parts: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = first;
+  let empty = true;
+  const flush = (): void => {
+    lines.push(line.trimEnd());
+    line = cont;
+    empty = true;
+  };
+  for (let part of parts) {
+    const sep = empty ? '' : '  ';
+    if (line.length + sep.length + part.length <= width) {
+      line += sep + part;
+      empty = false;
+      continue;
+    }
+    if (!empty) flush();
+    while (line.length + part.length > width) {
+      const room = Math.max(1, width - line.length);
+      line += part.slice(0, room);
+      part = part.slice(room);
+      flush();
+    }
+    if (part.length > 0) {
+      line += part;
+      empty = false;
+    }
+  }
+  if (!empty || lines.length === 0) lines.push(line.trimEnd());
+  return lines;
+}
+
+export function renderText(t: Topology, width = 80): string {
+  const out: string[] = [];
+  const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+  out.push(...pack('', '', [`nsnet topology: ${plural(t.networks.length, 'network')}, ${plural(t.containers.length, 'container')}`], width));
+  const attached = (net: string): Array<{ c: GraphContainer; i: GraphInterface }> =>
+    t.containers.flatMap((c) => c.interfaces.filter((i) => i.network === net).map((i) => ({ c, i })));
+  for (const n of t.networks) {
+    out.push('');
+    out.push(...pack('', '    ', [`network ${n.name}`, `subnet ${n.subnet}`, `gateway ${n.gateway}`, `bridge ${n.bridge}`], width));
+    out.push(...pack('  ', '    ', [UPLINK_TEXT[n.uplink], `bridge ${n.bridge}`], width));
+    const eps = attached(n.name);
+    if (eps.length === 0) out.push('  (no containers)');
+    eps.forEach(({ c, i }, k) => {
+      const last = k === eps.length - 1;
+      out.push(...pack(`  ${last ? '`--' : '|--'} `, `  ${last ? '   ' : '|  '}     `, [`${i.hostIf} <-veth-> ${c.name}:${i.ifName}`, i.address], width));
+    });
+  }
+  for (const c of t.containers) {
+    out.push('');
+    out.push(...pack('', '    ', [`container ${c.name}`, `(${c.status})`], width));
+    if (c.interfaces.length === 0) out.push('  (no interfaces)');
+    for (const i of c.interfaces) out.push(...pack('  ', '        ', [i.ifName, i.address, `on ${i.network}`, `host side ${i.hostIf}`], width));
+    for (const p of c.ports) out.push(...pack('  ', '        ', ['port', portText(p), `on ${p.network}`], width));
+  }
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mermaid
+
+const mermaidText = (s: string): string => s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+
+export function renderMermaid(t: Topology): string {
+  const out = ['flowchart LR'];
+  const netId = new Map(t.networks.map((n, k) => [n.name, `n${k}`]));
+  const hasOutside = t.networks.some((n) => n.uplink !== 'internal') || t.containers.some((c) => c.ports.length > 0);
+  if (hasOutside) out.push('  outside(("outside"))');
+  t.networks.forEach((n, k) => {
+    const lines = [`network ${n.name}`, `bridge ${n.bridge}`, `gateway ${n.gateway}`, `subnet ${n.subnet}`];
+    if (n.uplink === 'internal') lines.push('internal');
+    out.push(`  n${k}["${lines.map(mermaidText).join('<br/>')}"]`);
+  });
+  t.containers.forEach((c, k) => {
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => `${i.ifName} ${i.address}`)];
+    out.push(`  c${k}["${lines.map(mermaidText).join('<br/>')}"]`);
+  });
+  t.networks.forEach((n, k) => {
+    if (n.uplink === 'nat') out.push(`  outside ---|"${mermaidText('NAT (masquerade) via host uplink')}"| n${k}`);
+    if (n.uplink === 'routed') out.push(`  outside ---|"${mermaidText('routed via host uplink')}"| n${k}`);
+  });
+  t.containers.forEach((c, k) => {
+    for (const i of c.interfaces) out.push(`  ${netId.get(i.network)!} ---|"${mermaidText(`${i.hostIf} <-> ${i.ifName}`)}"| c${k}`);
+    for (const p of c.ports) out.push(`  outside -.->|"${mermaidText(portText(p))}"| c${k}`);
+  });
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graphviz dot
+
+const dotString = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const dotLabel = (lines: readonly string[]): string => `"${lines.map((l) => l.replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\\n')}"`;
+
+export function renderDot(t: Topology): string {
+  const out = ['graph nsnet {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=9];'];
+  const hasOutside = t.networks.some((n) => n.uplink !== 'internal') || t.containers.some((c) => c.ports.length > 0);
+  if (hasOutside) out.push('  outside [shape=ellipse, style=dashed, label="outside"];');
+  for (const n of t.networks) {
+    const lines = [`network ${n.name}`, `bridge ${n.bridge}`, `gateway ${n.gateway}`, `subnet ${n.subnet}`];
+    if (n.uplink === 'internal') lines.push('internal');
+    out.push(`  ${dotString(`net:${n.name}`)} [shape=box, style=rounded, label=${dotLabel(lines)}];`);
+  }
+  for (const c of t.containers) {
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => `${i.ifName} ${i.address}`)];
+    out.push(`  ${dotString(`ctr:${c.name}`)} [shape=box, label=${dotLabel(lines)}];`);
+  }
+  for (const n of t.networks) {
+    if (n.uplink === 'nat') out.push(`  outside -- ${dotString(`net:${n.name}`)} [label="NAT (masquerade)\\nvia host uplink"];`);
+    if (n.uplink === 'routed') out.push(`  outside -- ${dotString(`net:${n.name}`)} [label="routed\\nvia host uplink"];`);
+  }
+  for (const c of t.containers) {
+    for (const i of c.interfaces) {
+      out.push(`  ${dotString(`net:${i.network}`)} -- ${dotString(`ctr:${c.name}`)} [label=${dotLabel([`${i.hostIf} <-> ${i.ifName}`])}];`);
+    }
+    for (const p of c.ports) out.push(`  outside -- ${dotString(`ctr:${c.name}`)} [style=dotted, label=${dotLabel([`port ${portText(p)}`])}];`);
+  }
+  out.push('}');
+  return out.join('\n') + '\n';
+}
