@@ -7,13 +7,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { createSandbox, describeResult, integrationSkipReason, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 
 const skip = integrationSkipReason() ?? false;
-
-function ok(r: RunResult): RunResult {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-}
 
 interface Difference {
   object: string;

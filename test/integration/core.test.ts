@@ -25,16 +25,12 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 
 const skip = integrationSkipReason() ?? false;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-function ok(r: RunResult, what = 'command'): RunResult {
-  assert.equal(r.code, 0, `${what} should exit 0\n${describeResult(r)}`);
-  return r;
-}
 
 function json<T = unknown>(r: RunResult): T {
   try {

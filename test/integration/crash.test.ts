@@ -34,13 +34,9 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 
 const skip = integrationSkipReason() ?? false;
-
-function ok(r: RunResult): RunResult {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-}
 
 /** Random parts (ids, veth names) differ between two runs of the same command: mask them. */
 const norm = (text: string): string => text.replace(/nsv[0-9a-f]{12}/g, 'nsv*').replace(/\b[0-9a-f]{12,64}\b/g, '<id>');

@@ -11,11 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, pidStartTime, pidState, REPO, requireRoot, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-
-const ok = (r: RunResult): RunResult => {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-};
+import { ok } from '../helpers/assert.js';
 
 /**
  * A tiny upstream: upstream.test → 192.0.2.55, big.test → 60 addresses (more than 512 bytes),

@@ -7,11 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, requireRoot, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-
-const ok = (r: RunResult): RunResult => {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-};
+import { ok } from '../helpers/assert.js';
 
 /** iptables-save without its dated comments and packet counters. */
 const saved = (sb: Sandbox): string =>

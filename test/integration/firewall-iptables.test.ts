@@ -29,17 +29,13 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
 import { onPath } from '../../src/kernel/which.js';
 
 const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
 const skip = integrationSkipReason() ?? (toolsMissing.length > 0 ? `the iptables driver tests need ${toolsMissing.join(', ')}` : false);
 process.env['NSNET_FIREWALL_DRIVER'] = 'iptables';
-
-function ok(r: RunResult, what = 'command'): RunResult {
-  assert.equal(r.code, 0, `${what} should exit 0\n${describeResult(r)}`);
-  return r;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -24,6 +24,7 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
 
 const skip = integrationSkipReason() ?? false;
@@ -31,11 +32,6 @@ process.env['NSNET_FIREWALL_DRIVER'] = 'nftables';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function ok(r: RunResult, what = 'command'): RunResult {
-  assert.equal(r.code, 0, `${what} should exit 0\n${describeResult(r)}`);
-  return r;
-}
 
 function json<T = unknown>(r: RunResult): T {
   try {

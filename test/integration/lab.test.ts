@@ -10,14 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { createSandbox, describeResult, integrationSkipReason, netnsEntries, REPO, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
 
 const skip = integrationSkipReason() ?? false;
 const WORLD = '203.0.113.8';
-
-const ok = (r: RunResult): RunResult => {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-};
 
 type Lab = Record<string, unknown> & { containers: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> };
 

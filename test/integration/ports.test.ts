@@ -7,11 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, HOST_UPLINK_IP, requireRoot, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-
-const ok = (r: RunResult): RunResult => {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-};
+import { ok } from '../helpers/assert.js';
 
 /** A server that answers every TCP connection and UDP datagram with the client's address. */
 const SERVER = `

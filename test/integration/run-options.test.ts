@@ -9,11 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, requireRoot, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-
-const ok = (r: RunResult): RunResult => {
-  assert.equal(r.code, 0, describeResult(r));
-  return r;
-};
+import { ok } from '../helpers/assert.js';
 
 describe('run options', { concurrency: false }, () => {
   let sb: Sandbox | undefined;
