@@ -572,7 +572,7 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
     if (method === 'lib-run') {
       const steps = Object.entries(r.breakdown).filter(([k]) => k.startsWith('attach:')).reduce((a, [, v]) => a + v.reduce((x, y) => x + y, 0), 0);
       const total = r.attachMs.reduce((a, b) => a + b, 0);
-      out.push(`lib-run: kernel steps are ${((steps / total) * 100).toFixed(0)} % of run() time; the other ${(100 - (steps / total) * 100).toFixed(0)} % (${f((total - steps) / r.attachMs.length)} ms per container) is the store transaction, lock, log directory and the container process launch (spawn of util-linux unshare + waiting for its child).`, '');
+      out.push(`lib-run: kernel steps are ${((steps / total) * 100).toFixed(0)} % of run() time; the other ${(100 - (steps / total) * 100).toFixed(0)} % (${f((total - steps) / r.attachMs.length)} ms per container) is everything else run() does: store and journal transactions, lock, log directory, the container's DNS files and the process launch (see the notes below).`, '');
     }
   }
   out.push('## What dominates', '', ...whatDominates(rows, targets, input), '');
@@ -622,7 +622,7 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
     const row = rowOf('lib-run', r?.n);
     if (r !== undefined) {
       const steps = perContainer(r, 'detach: ');
-      out.push(`- **Detach** (remove() at N=${r.n}: median ${f(row?.detach?.median)} ms): its steps ${list(steps)} ms (sum ${f(sum(steps))} ms); the rest (${f((row?.detach?.median ?? NaN) - sum(steps))} ms) is killing the process, the store and the lock. KernelRunner alone (N=${k?.n}): ${k === undefined ? '—' : list(perContainer(k, 'detach: '))} ms; the floor's \`ip netns del\` ${f(medianOf(runOf('floor', r.n)?.detachMs ?? []))} ms.${ctxLine}`);
+      out.push(`- **Detach** (remove() at N=${r.n}: median ${f(row?.detach?.median)} ms): its steps ${list(steps)} ms (sum ${f(sum(steps))} ms); the rest (${f((row?.detach?.median ?? NaN) - sum(steps))} ms) is killing the process, the store, the lock and the container's files. KernelRunner alone (N=${k?.n}): ${k === undefined ? '—' : list(perContainer(k, 'detach: '))} ms; the floor's \`ip netns del\` ${f(medianOf(runOf('floor', r.n)?.detachMs ?? []))} ms.${ctxLine}`);
     }
   }
   if (miss.has('cli-run') || miss.has('cli-connect')) {
@@ -647,7 +647,7 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
       const kSmall = perContainer(small, 'attach: ');
       const restBig = (row?.attach?.median ?? NaN) - sum(kBig);
       const restSmall = (rowOf('lib-run', small.n)?.attach?.median ?? NaN) - sum(kSmall);
-      out.push(`- **1000-container batch**: ${f(row?.attachTotalS, 1)} s, growth ${f(row?.attachGrowth?.ratio)}× (the floor grows ${f(fl?.attachGrowth?.ratio)}× in the same run). run() median ${f(rowOf('lib-run', small.n)?.attach?.median)} ms at N=${small.n} → ${f(row?.attach?.median)} ms at N=1000; kernel steps per container ${f(sum(kSmall))} → ${f(sum(kBig))} ms (at N=1000: ${list(kBig.slice(0, 3))} ms); the rest (store, journal, lock, log directory, process launch) ${f(restSmall)} → ${f(restBig)} ms.`);
+      out.push(`- **1000-container batch**: ${f(row?.attachTotalS, 1)} s, growth ${f(row?.attachGrowth?.ratio)}× (the floor grows ${f(fl?.attachGrowth?.ratio)}× in the same run). run() median ${f(rowOf('lib-run', small.n)?.attach?.median)} ms at N=${small.n} → ${f(row?.attach?.median)} ms at N=1000; kernel steps per container ${f(sum(kSmall))} → ${f(sum(kBig))} ms (at N=1000: ${list(kBig.slice(0, 3))} ms); the rest (store, journal, lock, log directory, DNS files, process launch) ${f(restSmall)} → ${f(restBig)} ms.`);
     }
   }
   if (miss.has('port')) {

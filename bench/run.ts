@@ -148,8 +148,10 @@ function runWorker<T>(j: Job, opts: { timeoutMs: number; wrap?: string[] } = { t
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       workers.delete(child);
-      // whatever the worker left behind (a killed worker leaves its containers running)
+      // whatever the worker left behind (a killed worker leaves its containers running), and the
+      // DNS responder nsnet starts for a job's networks (it runs in the sandbox host namespace)
       killStrays(j.prefix);
+      killResponders(j.root);
       if (code !== 0) return reject(new Error(`worker ${j.job} ${j.method ?? ''} N=${j.n ?? ''} failed (${code ?? signal}): ${err.trim().slice(-2000)}`));
       const line = out.trim().split('\n').pop() ?? '';
       try {
@@ -168,6 +170,26 @@ function killInSandbox(pid: number): void {
     if (fs.readlinkSync(`/proc/${pid}/ns/net`) === `net:[${ino}]`) process.kill(pid, 'SIGKILL');
   } catch {
     /* gone */
+  }
+}
+
+/** Kill, by PID, nsnet DNS responders of one job: in the sandbox host namespace, with its state root. */
+function killResponders(root: string): void {
+  let ino: number;
+  try {
+    ino = fs.statSync(`/run/netns/${sandbox!.hostNs}`).ino;
+  } catch {
+    return;
+  }
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/net`) !== `net:[${ino}]`) continue;
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('dns-serve') && argv.includes(root)) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
