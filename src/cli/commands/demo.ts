@@ -75,6 +75,12 @@ function walkthrough(demo: Demo): void {
   step(demo, ['ip', 'netns', 'exec', red, 'ip', 'route']);
   step(demo, ['nsnet', 'exec', red, 'ping', '-c', '3', '10.0.0.2']);
 
+  say('Containers find each other by name (nsnet answers DNS on each gateway)');
+  step(demo, ['nsnet', 'exec', red, 'ping', '-c', '1', blue]);
+
+  say("The picture of what was built, as the article's figure draws it");
+  step(demo, ['nsnet', 'graph', '--network', 'study']);
+
   say('Every change nsnet makes is a command you could type yourself: --dry-run prints them');
   step(demo, ['nsnet', 'run', '--dry-run', '-d', '--name', 'purple', '--network', 'study', '--', 'sleep', '1000']);
 }
