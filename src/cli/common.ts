@@ -1,6 +1,7 @@
 /** Flags every command shares, and the Context they produce. */
 import { Command, Option } from 'commander';
 import { NsnetError, usage } from '../core/errors.js';
+import { missingCapabilities } from '../kernel/capabilities.js';
 import { Context } from '../ops/context.js';
 import type { Format } from './output.js';
 
@@ -45,9 +46,10 @@ export function contextFor(cmd: Command, needsKernel = true): Context {
 
 /** Checked before anything changes, so a non-root run fails cleanly instead of half-way. */
 export function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new NsnetError('NOT_PERMITTED', 'nsnet needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to change namespaces, links and firewall rules', {
-      hint: 'run it with sudo, or add --dry-run to see what it would do',
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    throw new NsnetError('NOT_PERMITTED', `nsnet needs ${missing.join(' and ')} to change namespaces, links and firewall rules, and this process lacks them`, {
+      hint: 'run it as root (sudo), or add --dry-run to see what it would do',
     });
   }
 }

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, requireRoot, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, requireRoot, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 
 interface NetView {
@@ -119,6 +120,23 @@ describe('robustness', { concurrency: false }, () => {
     const ps = JSON.parse(ok(await sb.nsnet(['ps', '--format', 'json'])).stdout) as Array<{ Name: string; NetworkSettings: { IPAddress: string } }>;
     for (const c of ps) ok(sb.inHost(['ping', '-c1', '-W2', c.NetworkSettings.IPAddress]));
     ok(await sb.nsnet(['system', 'reset', '--force']));
+  });
+
+  test('without root or without CAP_NET_ADMIN nsnet says so before it changes anything', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const root = `${sb.root}-nocaps`;
+    const argv = sb.nsnetArgv(['run', '-d', '--name', `${sb.prefix}nocap`, '--', 'sleep', '1000']).map((a) => (a === sb!.root ? root : a));
+    const [nsenter, net, ...nsnet] = argv;
+    for (const [who, drop] of [
+      ['nobody', ['--reuid=65534', '--regid=65534', '--clear-groups']],
+      ['root without CAP_NET_ADMIN', ['--inh-caps=-all', '--bounding-set=-net_admin']],
+    ] as const) {
+      const r = runSync([nsenter!, net!, 'setpriv', ...drop, ...nsnet]);
+      assert.equal(r.code, 1, `${who}: ${describeResult(r)}`);
+      assert.match(r.stderr, /nsnet needs CAP_NET_ADMIN.* and this process lacks/, who);
+    }
+    assert.equal(fs.existsSync(root), false, 'no state was written');
+    assert.equal(sb.netnsInode(`${sb.prefix}nocap`), undefined);
   });
 
   test('bad input: a clear message, exit 1 (2 for usage), and nothing changes', async (t) => {
