@@ -580,12 +580,16 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
   return out.join('\n');
 }
 
-/** Per-container median cost of each step kind (median × steps per container), from a breakdown. */
-function perContainer(r: WorkerResult, pfx: string): Array<[string, number]> {
+/**
+ * Per-container cost of each step kind, from a breakdown: median × steps per container, or the
+ * mean × steps per container (means add up, medians do not: a decomposition of a total into steps
+ * and "the rest" uses means).
+ */
+function perContainer(r: WorkerResult, pfx: string, how: 'median' | 'mean' = 'median'): Array<[string, number]> {
   const n = Math.max(1, r.attachMs.length);
   return Object.entries(r.breakdown)
     .filter(([k]) => k.startsWith(pfx))
-    .map(([k, v]): [string, number] => [k.slice(pfx.length), medianOf(v) * (v.length / n)])
+    .map(([k, v]): [string, number] => [k.slice(pfx.length), (how === 'mean' ? (stats(v)?.mean ?? NaN) : medianOf(v)) * (v.length / n)])
     .sort((a, b) => b[1] - a[1]);
 }
 
@@ -622,7 +626,8 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
     const row = rowOf('lib-run', r?.n);
     if (r !== undefined) {
       const steps = perContainer(r, 'detach: ');
-      out.push(`- **Detach** (remove() at N=${r.n}: median ${f(row?.detach?.median)} ms): its steps ${list(steps)} ms (sum ${f(sum(steps))} ms); the rest (${f((row?.detach?.median ?? NaN) - sum(steps))} ms) is killing the process, the store, the lock and the container's files. KernelRunner alone (N=${k?.n}): ${k === undefined ? '—' : list(perContainer(k, 'detach: '))} ms; the floor's \`ip netns del\` ${f(medianOf(runOf('floor', r.n)?.detachMs ?? []))} ms.${ctxLine}`);
+      const means = perContainer(r, 'detach: ', 'mean');
+      out.push(`- **Detach** (remove() at N=${r.n}: median ${f(row?.detach?.median)} ms, mean ${f(row?.detach?.mean)} ms): its steps' medians ${list(steps)} ms; in means, steps ${list(means)} ms, and the rest (${f((row?.detach?.mean ?? NaN) - sum(means))} ms) is stopping the process, the store, the lock and the container's files. KernelRunner alone (N=${k?.n}): ${k === undefined ? '—' : list(perContainer(k, 'detach: '))} ms; the floor's \`ip netns del\` ${f(medianOf(runOf('floor', r.n)?.detachMs ?? []))} ms.${ctxLine}`);
     }
   }
   if (miss.has('cli-run') || miss.has('cli-connect')) {
@@ -643,11 +648,11 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
     const row = rowOf('lib-run', 1000);
     const fl = rowOf('floor', 1000);
     if (r !== undefined && small !== undefined) {
-      const kBig = perContainer(r, 'attach: ');
-      const kSmall = perContainer(small, 'attach: ');
-      const restBig = (row?.attach?.median ?? NaN) - sum(kBig);
-      const restSmall = (rowOf('lib-run', small.n)?.attach?.median ?? NaN) - sum(kSmall);
-      out.push(`- **1000-container batch**: ${f(row?.attachTotalS, 1)} s, growth ${f(row?.attachGrowth?.ratio)}× (the floor grows ${f(fl?.attachGrowth?.ratio)}× in the same run). run() median ${f(rowOf('lib-run', small.n)?.attach?.median)} ms at N=${small.n} → ${f(row?.attach?.median)} ms at N=1000; kernel steps per container ${f(sum(kSmall))} → ${f(sum(kBig))} ms (at N=1000: ${list(kBig.slice(0, 3))} ms); the rest (store, journal, lock, log directory, DNS files, process launch) ${f(restSmall)} → ${f(restBig)} ms.`);
+      const kBig = perContainer(r, 'attach: ', 'mean');
+      const kSmall = perContainer(small, 'attach: ', 'mean');
+      const restBig = (row?.attach?.mean ?? NaN) - sum(kBig);
+      const restSmall = (rowOf('lib-run', small.n)?.attach?.mean ?? NaN) - sum(kSmall);
+      out.push(`- **1000-container batch**: ${f(row?.attachTotalS, 1)} s, growth ${f(row?.attachGrowth?.ratio)}× (the floor grows ${f(fl?.attachGrowth?.ratio)}× in the same run). run() median ${f(rowOf('lib-run', small.n)?.attach?.median)} ms at N=${small.n} → ${f(row?.attach?.median)} ms at N=1000; in means (which add up): run() ${f(rowOf('lib-run', small.n)?.attach?.mean)} → ${f(row?.attach?.mean)} ms, kernel steps ${f(sum(kSmall))} → ${f(sum(kBig))} ms (at N=1000: ${list(kBig.slice(0, 3))} ms), the rest (store, journal, lock, log directory, DNS files, process launch) ${f(restSmall)} → ${f(restBig)} ms.`);
     }
   }
   if (miss.has('port')) {
@@ -665,7 +670,7 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
     out.push(`- **Throughput** (best of runs): anti-spoofing on ${f(best('nsnet, anti-spoofing on'), 1)}, off ${f(best('nsnet, anti-spoofing off'), 1)}, by-hand ${f(best('by-hand bridge'), 1)} Gbit/s: off/by-hand ${f(ratio(best('nsnet, anti-spoofing off'), best('by-hand bridge')))}× (what every nsnet network adds), on/off ${f(ratio(best('nsnet, anti-spoofing on'), best('nsnet, anti-spoofing off')))}× (what anti-spoofing adds). Runs: ${Object.entries(g).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(1)).join('/')}`).join('; ')}.`);
   }
   const m = input.machine;
-  if (m.loadSamples !== undefined) out.push(`- **Noise**: 1-minute load average during the run min ${f(Math.min(...m.loadSamples), 1)}, median ${f(medianOf(m.loadSamples), 1)}, max ${f(Math.max(...m.loadSamples), 1)} on ${m.cpus} CPUs${Math.max(...m.loadSamples) > m.cpus ? ': the machine was busy with other work for part of the run, so absolute times and p95/max are inflated; same-run ratios less so' : ''}.`);
+  if (m.loadSamples !== undefined) out.push(`- **Noise**: 1-minute load average during the run min ${f(Math.min(...m.loadSamples), 1)}, median ${f(medianOf(m.loadSamples), 1)}, max ${f(Math.max(...m.loadSamples), 1)} on ${m.cpus} CPUs, the benchmark's own processes included (about 1–2)${medianOf(m.loadSamples) > m.cpus ? ': the machine was busy with other work for much of the run, so absolute times and p95/max are inflated; same-run ratios less so' : Math.max(...m.loadSamples) > m.cpus + 1 ? ': other work ran during part of it, which shows in p95/max more than in medians' : ': a quiet run'}; other processes using ≥ 5 % CPU at the end: ${m.otherLoad === undefined || m.otherLoad.length === 0 ? 'none' : m.otherLoad.join('; ')}.`);
   const rv = m.notesReviewedAgainst;
   if (rv !== undefined) {
     const changed = rv.srcChangedSince;

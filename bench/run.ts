@@ -261,9 +261,9 @@ function machineFacts(): Machine {
   };
 }
 
-/** src/ files changed between the commit the hand-written notes were checked against and HEAD. */
-function srcChangedSince(commit: string): string[] | null {
-  const r = spawnSync('git', ['-C', REPO, 'diff', '--name-only', `${commit}..HEAD`, '--', 'src'], { encoding: 'utf8' });
+/** src/ files changed between the commit the hand-written notes were checked against and the measured one. */
+function srcChangedSince(commit: string, measured: string): string[] | null {
+  const r = spawnSync('git', ['-C', REPO, 'diff', '--name-only', `${commit}..${measured}`, '--', 'src'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n').filter((l) => l !== '') : null;
 }
 
@@ -431,7 +431,7 @@ async function main(): Promise<void> {
   const notesFile = path.join(REPO, 'bench', 'what-dominates.md');
   const analysis = fs.existsSync(notesFile) ? ['', fs.readFileSync(notesFile, 'utf8').trim()] : [];
   const reviewed = /reviewed-against:\s*([0-9a-f]{7,40})/.exec(analysis.join('\n'))?.[1];
-  if (reviewed !== undefined) machine.notesReviewedAgainst = { commit: reviewed, srcChangedSince: srcChangedSince(reviewed) };
+  if (reviewed !== undefined) machine.notesReviewedAgainst = { commit: reviewed, srcChangedSince: srcChangedSince(reviewed, machine.nsnetCommit) };
   const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });
   fs.mkdirSync(RESULTS, { recursive: true });
   fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report.json, null, 2) + '\n');
