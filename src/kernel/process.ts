@@ -81,14 +81,18 @@ function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, 
 }
 
 /** `unshare --fork` runs the command as its only child: that child is the container's PID 1. */
-function containerInit(unsharePid: number): Started {
+/**
+ * The container's PID 1, once it has exec'd its command; undefined when unshare has already
+ * gone, i.e. the command ran and finished (or could not be executed) before it was seen.
+ */
+function containerInit(unsharePid: number): Started | undefined {
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline) {
     let children = '';
     try {
       children = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
     } catch {
-      break; // unshare already exited
+      return undefined; // unshare already exited
     }
     const first = children.split(/\s+/)[0];
     if (first !== undefined && first !== '') {
@@ -96,12 +100,19 @@ function containerInit(unsharePid: number): Started {
       const startTime = readStartTime(pid);
       // Until it has exec'd, the child is still a copy of unshare; a command that cannot be
       // executed never gets past that point, and the child exits (status 127).
-      if (startTime !== undefined && commOf(pid) !== 'unshare') return { pid, startTime };
+      const comm = commOf(pid);
+      if (startTime !== undefined && comm !== undefined && comm !== 'unshare' && readStartTime(pid) === startTime) return { pid, startTime };
+    } else if (readStartTime(unsharePid) === undefined) {
+      // unshare has exited and waits, a zombie, for this (busy) thread to reap it.
+      return undefined;
     }
     sleepSync(1);
   }
   throw new NsnetError('PROCESS', `the container process did not start (unshare pid ${unsharePid})`);
 }
+
+/** unshare's own words when it could not execute the command (status 126/127). */
+const execFailure = (said: string): boolean => /failed to execute/.test(said);
 
 async function spawned(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -110,20 +121,30 @@ async function spawned(child: ChildProcess): Promise<number> {
   });
 }
 
+/** A command that ran to its end before nsnet saw it running (`run -d true`). */
+export interface Finished {
+  exitCode: number;
+}
+
 /** Start a detached container process whose output goes to logPath. */
-export async function launchDetached(spec: LaunchSpec, logPath: string): Promise<Started> {
+export async function launchDetached(spec: LaunchSpec, logPath: string): Promise<Started | Finished> {
   const log = fs.openSync(logPath, 'a', 0o600);
   try {
     const child = spawnInContainer(spec, ['ignore', log, log], true);
+    const exit = waitChild(child, false);
     const pid = await spawned(child);
-    child.unref();
-    try {
-      return containerInit(pid);
-    } catch (err) {
-      // unshare reports why the command could not start (e.g. not found) in the log.
-      const said = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('; ');
-      throw said === '' ? err : new NsnetError('PROCESS', `the container process did not start: ${said}`, { cause: err });
+    const started = containerInit(pid);
+    if (started !== undefined) {
+      child.unref(); // it runs on after nsnet exits
+      return started;
     }
+    const exitCode = await exit; // still referenced: the event loop waits for its status
+    // unshare reports why the command could not start (e.g. not found) in the log.
+    const said = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('; ');
+    if ((exitCode === 126 || exitCode === 127) && execFailure(said)) {
+      throw new NsnetError('PROCESS', `the container process did not start: ${said}`);
+    }
+    return { exitCode };
   } finally {
     fs.closeSync(log);
   }
@@ -131,9 +152,10 @@ export async function launchDetached(spec: LaunchSpec, logPath: string): Promise
 
 /**
  * Start a container process in the foreground with the caller's stdio. `exit` resolves to its exit
- * code (128 + signal number when killed, as shells report it).
+ * code (128 + signal number when killed, as shells report it); `started` is undefined when the
+ * command finished before it was seen running.
  */
-export async function launchForeground(spec: LaunchSpec): Promise<{ started: Started; exit: Promise<number> }> {
+export async function launchForeground(spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> {
   const child = spawnInContainer(spec, 'inherit', false);
   await spawned(child);
   const exit = waitChild(child);
@@ -154,10 +176,10 @@ export async function execInContainer(pid: number, argv: readonly string[], env:
   return waitChild(child);
 }
 
-async function waitChild(child: ChildProcess): Promise<number> {
+async function waitChild(child: ChildProcess, foreground = true): Promise<number> {
   // The terminal sends ^C to the whole foreground group; the container handles it, nsnet waits.
   const ignore = (): void => {};
-  process.on('SIGINT', ignore);
+  if (foreground) process.on('SIGINT', ignore);
   try {
     return await new Promise<number>((resolve) => {
       child.once('exit', (code, signal) => {

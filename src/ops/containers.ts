@@ -15,6 +15,7 @@ import {
   launchForeground,
   stopProcess,
   unshareArgs,
+  type Finished,
   type LaunchSpec,
   type Started,
 } from '../kernel/process.js';
@@ -198,7 +199,7 @@ async function wireAndLaunch(
       ? (): void => ctx.store.containers.delete(container.id)
       : (): void => ctx.store.containers.update(container.id, { status: 'exited', finishedAt: new Date().toISOString() });
   applyOrForget(ctx, steps, settle, journalId);
-  let started: Started;
+  let started: Started | Finished | undefined;
   let exit: Promise<number> | undefined;
   try {
     fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
@@ -218,7 +219,13 @@ async function wireAndLaunch(
     const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
     throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
   }
-  const update = { status: 'running' as const, pid: started.pid, pidStart: started.startTime, startedAt: new Date().toISOString(), exitCode: null };
+  // A command can finish before nsnet sees it running (`run -d true`): it is recorded as exited,
+  // with its exit code when known (a foreground run records it when `exit` resolves).
+  const now = new Date().toISOString();
+  const update: Partial<ContainerRecord> =
+    started === undefined || 'exitCode' in started
+      ? { status: 'exited', pid: null, pidStart: null, startedAt: now, finishedAt: now, exitCode: started?.exitCode ?? null }
+      : { status: 'running', pid: started.pid, pidStart: started.startTime, startedAt: now, exitCode: null };
   journal.end(ctx, journalId, () => ctx.store.containers.update(container.id, update));
   Object.assign(container, update);
   // Wrapped: an async function returning a bare promise would wait for it.
