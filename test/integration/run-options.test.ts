@@ -75,6 +75,23 @@ describe('run options', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', c]));
   });
 
+  test('a detached command that finishes at once is a container that exited, not a failure', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    for (let i = 0; i < 5; i++) {
+      const c = `${sb.prefix}quick${i}`;
+      ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'true']));
+      const view = JSON.parse(ok(await sb.nsnet(['inspect', c])).stdout) as Array<{ State: { Status: string; ExitCode: number } }>;
+      assert.equal(view[0]!.State.Status, 'exited');
+      assert.equal(view[0]!.State.ExitCode, 0);
+      ok(await sb.nsnet(['rm', c]));
+    }
+    // And in the foreground the exit code is always the command's, however short it runs.
+    for (let i = 0; i < 5; i++) {
+      const r: RunResult = await sb.nsnet(['run', '--rm', '--name', `${sb.prefix}fg${i}`, '--', 'sh', '-c', 'exit 7']);
+      assert.equal(r.code, 7, describeResult(r));
+    }
+  });
+
   test('a command that cannot be executed fails run -d and leaves nothing', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     const c = `${sb.prefix}bad`;
