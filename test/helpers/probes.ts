@@ -51,3 +51,22 @@ d.bind({ address: src }, async () => {
   d.close();
 });
 `;
+
+/** Published-port tests: a server answering every TCP connection and UDP datagram on 7000 and 7001 with the client's address. */
+export const SERVER = `
+const net = require('net'), dgram = require('dgram');
+for (const port of [7000, 7001]) {
+  net.createServer((s) => { s.on('error', () => {}); s.end('tcp ' + port + ' ' + s.remoteAddress.replace('::ffff:', '') + '\\n'); }).listen(port);
+  const u = dgram.createSocket('udp4');
+  u.on('message', (m, r) => u.send('udp ' + port + ' ' + r.address + '\\n', r.port, r.address));
+  u.bind(port, () => console.log('listening ' + port));
+}`;
+
+/** A client printing the server's answer; exit 1 on timeout or error. */
+export function client(proto: 'tcp' | 'udp', host: string, port: number): string[] {
+  const js =
+    proto === 'tcp'
+      ? `const s=require('net').connect(${port},'${host}');s.on('data',d=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`
+      : `const u=require('dgram').createSocket('udp4');u.on('message',m=>{process.stdout.write(m);process.exit(0)});u.send('x',${port},'${host}');setTimeout(()=>process.exit(1),1500)`;
+  return ['node', '-e', js];
+}

@@ -33,6 +33,7 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { client, SERVER } from '../helpers/probes.js';
 
 const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
 const skip = integrationSkipReason() ?? (toolsMissing.length > 0 ? `the iptables driver tests need ${toolsMissing.join(', ')}` : false);
@@ -44,25 +45,6 @@ const ok = (r: RunResult, what = 'command'): RunResult => {
   return r;
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A server that answers every TCP connection and UDP datagram with the client's address. */
-const SERVER = `
-const net = require('net'), dgram = require('dgram');
-for (const port of [7000, 7001]) {
-  net.createServer((s) => { s.on('error', () => {}); s.end('tcp ' + port + ' ' + s.remoteAddress.replace('::ffff:', '') + '\\n'); }).listen(port);
-  const u = dgram.createSocket('udp4');
-  u.on('message', (m, r) => u.send('udp ' + port + ' ' + r.address + '\\n', r.port, r.address));
-  u.bind(port, () => console.log('listening ' + port));
-}`;
-
-/** A client printing the server's answer; exit 1 on timeout or error. */
-function client(proto: 'tcp' | 'udp', host: string, port: number): string[] {
-  const js =
-    proto === 'tcp'
-      ? `const s=require('net').connect(${port},'${host}');s.on('data',d=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`
-      : `const u=require('dgram').createSocket('udp4');u.on('message',m=>{process.stdout.write(m);process.exit(0)});u.send('x',${port},'${host}');setTimeout(()=>process.exit(1),1500)`;
-  return ['node', '-e', js];
-}
 
 /**
  * Run in the sandbox host: time nsnet's own publish/withdraw (one iptables-save -t nat and one

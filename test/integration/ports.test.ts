@@ -7,26 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, HOST_UPLINK_IP, requireRoot, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { client, SERVER } from '../helpers/probes.js';
 import { ok } from '../helpers/assert.js';
-
-/** A server that answers every TCP connection and UDP datagram with the client's address. */
-const SERVER = `
-const net = require('net'), dgram = require('dgram');
-for (const port of [7000, 7001]) {
-  net.createServer((s) => { s.on('error', () => {}); s.end('tcp ' + port + ' ' + s.remoteAddress.replace('::ffff:', '') + '\\n'); }).listen(port);
-  const u = dgram.createSocket('udp4');
-  u.on('message', (m, r) => u.send('udp ' + port + ' ' + r.address + '\\n', r.port, r.address));
-  u.bind(port);
-}`;
-
-/** A client printing the server's answer; exit 1 on timeout or error. */
-function client(proto: 'tcp' | 'udp', host: string, port: number): string[] {
-  const js =
-    proto === 'tcp'
-      ? `const s=require('net').connect(${port},'${host}');s.on('data',d=>{process.stdout.write(d);process.exit(0)});s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`
-      : `const u=require('dgram').createSocket('udp4');u.on('message',m=>{process.stdout.write(m);process.exit(0)});u.send('x',${port},'${host}');setTimeout(()=>process.exit(1),1500)`;
-  return ['node', '-e', js];
-}
 
 describe('published ports (nftables driver)', { concurrency: false }, () => {
   let sb: Sandbox | undefined;
