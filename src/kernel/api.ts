@@ -37,6 +37,19 @@ export interface RouteInfo {
   table: number;
 }
 
+export interface VethOpts {
+  hostName: string;
+  peerName: string;
+  peerNetnsFd: number;
+  mtu?: number;
+  masterIndex?: number;
+  up?: boolean;
+  peerMac?: string;
+  hostMac?: string;
+  /** Only for error messages: the peer namespace's name, for the by-hand command. */
+  peerNetnsName?: string;
+}
+
 /** A netlink route socket bound to one network namespace. Synchronous: every call waits for the ACK. */
 export interface Rtnl {
   close(): void;
@@ -51,16 +64,7 @@ export interface Rtnl {
    * up), and its peer `peerName` created directly inside the namespace given by peerNetnsFd.
    * Equivalent: ip link add HOST [mtu M] [master BR] [up] type veth peer name PEER netns NS [address MAC]
    */
-  createVeth(opts: {
-    hostName: string;
-    peerName: string;
-    peerNetnsFd: number;
-    mtu?: number;
-    masterIndex?: number;
-    up?: boolean;
-    peerMac?: string;
-    hostMac?: string;
-  }): number; // returns host-side ifindex
+  createVeth(opts: VethOpts): number; // returns host-side ifindex
   setLinkUp(index: number, up: boolean): void;
   setMaster(index: number, masterIndex: number | 0): void;
   setMtu(index: number, mtu: number): void;

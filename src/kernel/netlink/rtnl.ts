@@ -2,7 +2,7 @@
  * The Rtnl interface of ../api.ts over a raw NETLINK_ROUTE socket: the same requests iproute2's
  * `ip link`, `ip addr` and `ip route` send, one round trip each.
  */
-import type { AddrInfo, LinkInfo, RouteInfo, Rtnl } from '../api.js';
+import type { AddrInfo, LinkInfo, RouteInfo, Rtnl, VethOpts } from '../api.js';
 import { invalid, KernelError } from '../../core/errors.js';
 import { ENODEV } from '../libc.js';
 import { ipToBytes, ipv4Broadcast, isV6, macToBytes } from './addr.js';
@@ -78,18 +78,6 @@ export interface RouteOpts {
   oif?: number;
 }
 
-export interface VethOpts {
-  hostName: string;
-  peerName: string;
-  peerNetnsFd: number;
-  mtu?: number;
-  masterIndex?: number;
-  up?: boolean;
-  peerMac?: string;
-  hostMac?: string;
-  /** Only for error messages: the peer namespace's name, for the by-hand command. */
-  peerNetnsName?: string;
-}
 
 export class RtnlSocket implements Rtnl {
   private readonly sock: NetlinkSocket;
