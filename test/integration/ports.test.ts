@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSandbox, describeResult, HOST_UPLINK_IP, requireRoot, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-import { client, SERVER } from '../helpers/probes.js';
+import { client, loopbackListener, ROUTE_LOOPBACK_TO_GATEWAY, SERVER, sendToLoopback } from '../helpers/probes.js';
 import { ok } from '../helpers/assert.js';
 
 describe('published ports (nftables driver)', { concurrency: false }, () => {
@@ -103,26 +103,14 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     // A UDP service on the host's 127.0.0.1 only, and a container (root in its namespace) that
     // routes 127.0.0.1 through its gateway, as CVE-2020-8558's exploit does.
     const seen: string[] = [];
-    const listener = sb.spawnInHost([
-      'node',
-      '-e',
-      "const d=require('dgram').createSocket('udp4');d.on('message',(m)=>console.log(String(m)));d.bind(5998,'127.0.0.1',()=>console.log('listening'))",
-    ]);
+    const listener = sb.spawnInHost(['node', '-e', loopbackListener(5998)]);
     try {
       listener.stdout?.setEncoding('utf8').on('data', (d: string) => seen.push(...d.split('\n').filter(Boolean)));
       const deadline = Date.now() + 10_000;
       while (!seen.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const attack = [
-        'sysctl -qw net.ipv4.conf.eth0.route_localnet=1',
-        'ip rule add pref 100 lookup local',
-        'ip rule del pref 0',
-        'ip route add 127.0.0.1/32 via $(ip route show default | cut -d" " -f3) dev eth0 table 100',
-        'ip rule add pref 10 to 127.0.0.1 lookup 100',
-      ].join(' && ');
-      ok(await sb.nsnet(['exec', c, 'sh', '-c', attack]));
+      ok(await sb.nsnet(['exec', c, 'sh', '-c', ROUTE_LOOPBACK_TO_GATEWAY]));
       const send = async (msg: string): Promise<void> => {
-        const js = `const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('${msg}',5998,'127.0.0.1');if(++i===3){clearInterval(t);setTimeout(()=>d.close(),100)}},100)`;
-        ok(await sb!.nsnet(['exec', c, 'node', '-e', js]));
+        ok(await sb!.nsnet(['exec', c, 'node', '-e', sendToLoopback(msg, 5998)]));
         await new Promise((r) => setTimeout(r, 300));
       };
       await send('guarded');
