@@ -5,6 +5,7 @@ import { containerCommands, runCommand } from './commands/containers.js';
 import { systemCommand } from './commands/system.js';
 import { demoCommand } from './commands/demo.js';
 import { dnsServeCommand } from './commands/dns.js';
+import { cniPluginCommand, cniServiceCommand } from './commands/cni.js';
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
 import { withCommon } from './common.js';
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
   program.addCommand(systemCommand());
   program.addCommand(demoCommand());
   program.addCommand(dnsServeCommand(), { hidden: true });
+  program.addCommand(cniPluginCommand(), { hidden: true });
+  program.addCommand(cniServiceCommand(), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   program.addCommand(graphCommand());
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.

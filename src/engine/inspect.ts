@@ -95,8 +95,11 @@ export function containerView(
     };
   }
   const first = endpoints[0];
+  // nsnet's own addition: who owns a container attached through CNI.
+  const runtime = c.cniContainerId == null ? {} : { Runtime: { Kind: 'cni', Name: c.runtime ?? '', ContainerID: c.cniContainerId } };
   return {
     Id: c.id,
+    ...runtime,
     Created: c.created,
     Path: c.command[0] ?? '',
     Args: c.command.slice(1),

@@ -1,6 +1,8 @@
 /** Background processes nsnet starts for itself (the DNS responder): detached, own session, output to a log file. */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NsnetError } from '../core/errors.js';
 
 /** Start `node SCRIPT ARGS...` in its own session; returns its PID. It inherits this thread's namespaces. */
@@ -15,4 +17,15 @@ export function spawnNodeDaemon(script: string, args: readonly string[], logPath
   } finally {
     fs.closeSync(log);
   }
+}
+
+/** The CLI entry nsnet starts its own background processes with: bin/nsnet of this checkout. */
+export function nsnetCli(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const bin = path.join(dir, 'bin', 'nsnet');
+    if (fs.existsSync(bin)) return bin;
+    dir = path.dirname(dir);
+  }
+  throw new NsnetError('STATE', `cannot find bin/nsnet above ${fileURLToPath(import.meta.url)} to start a background process with`);
 }

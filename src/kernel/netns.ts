@@ -20,11 +20,28 @@ export const NETNS_RUN_DIR = '/run/netns';
 const SELF_NET = '/proc/thread-self/ns/net';
 // (libuv opens every file with O_CLOEXEC, so namespace fds never leak into spawned children.)
 
-export function netnsPath(name: string): string {
-  return `${NETNS_RUN_DIR}/${name}`;
+/**
+ * A namespace is named (/run/netns/NAME, made by nsnet or `ip netns add`) or, when a container
+ * runtime made it (CNI's CNI_NETNS), given by absolute path: /run/netns/cni-..., /proc/PID/ns/net.
+ */
+export function netnsPath(ref: string): string {
+  return isNetnsPath(ref) ? ref : `${NETNS_RUN_DIR}/${ref}`;
+}
+
+export const isNetnsPath = (ref: string): boolean => ref.startsWith('/');
+
+/** A runtime's namespace (given by path) is the runtime's to make and to delete, never nsnet's. */
+function refuseRuntimeNamespace(ref: string): void {
+  if (isNetnsPath(ref)) throw new NsnetError('STATE', `${ref} belongs to the container runtime: nsnet neither creates nor deletes it`);
 }
 
 function checkName(name: string): void {
+  if (isNetnsPath(name)) {
+    if (name.includes('\0') || name.split('/').includes('..') || name.length > 4095) {
+      throw new NsnetError('INVALID_VALUE', `invalid network namespace path: ${JSON.stringify(name)}`);
+    }
+    return;
+  }
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.length > 255) {
     throw new NsnetError('INVALID_VALUE', `invalid network namespace name: ${JSON.stringify(name)}`);
   }
@@ -77,6 +94,7 @@ function restore(saved: number): void {
 /** Create a named network namespace, like `ip netns add NAME`. EEXIST when the name is taken. */
 export function createNetns(name: string): void {
   checkName(name);
+  refuseRuntimeNamespace(name);
   ensureRunDirShared();
   const path = netnsPath(name);
   const command = `ip netns add ${name}`;
@@ -113,6 +131,7 @@ export function createNetns(name: string): void {
  */
 export function deleteNetns(name: string): void {
   checkName(name);
+  refuseRuntimeNamespace(name);
   const path = netnsPath(name);
   if (!fs.existsSync(path)) return;
   try {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { TABLE_NAME } from '../firewall/nftables.js';
 import type { LinkInfo, Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
-import { createNetns, deleteNetns, isMountedNetns, openRtnlIn, withNetns } from '../kernel/netns.js';
+import { createNetns, deleteNetns, isMountedNetns, netnsExists, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { killNetnsProcesses } from '../kernel/netns-procs.js';
 import { listNftTable, runNft } from '../kernel/nft.js';
 import { IP_FORWARD, defaultRouteStep, planAttach } from '../engine/plans.js';
@@ -29,7 +29,8 @@ import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, NetworkRecord } from '../store/index.js';
 import { liveState } from './containers.js';
 import type { Context } from './context.js';
-import { containerEndpoints, firewallState, networkSpec } from './specs.js';
+import { containerEndpoints, firewallState, isCniContainer, namespaceOf, networkSpec } from './specs.js';
+import { releaseAll } from './cni.js';
 
 export interface Difference {
   /** What it is about: "network study", "container red", "link nsv0123456789ab", "firewall". */
@@ -145,6 +146,18 @@ function checkNetwork(n: NetworkRecord, host: NsView, rebuilt: Set<string>): Fou
 function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
   const object = `container ${c.name}`;
   const out: Found[] = [];
+  const ns = namespaceOf(c);
+  if (isCniContainer(c)) {
+    if (!netnsExists(ns)) {
+      return [{
+        object,
+        problem: `${c.runtime ?? 'its runtime'} removed its namespace ${ns} without a CNI DEL`,
+        fix: 'release its attachments (addresses, ports, firewall entries)',
+        action: () => releaseAll(ctx, c),
+      }];
+    }
+    return [...out, ...checkWiring(ctx, c, host, rebuilt)];
+  }
   const live = liveState(c);
   if (c.status === 'running' && live.status !== 'running') {
     out.push({
@@ -158,7 +171,15 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
     if (live.status === 'running') out.push({ object, problem: `its process runs but /run/netns/${c.name} is not mounted` });
     return out; // stopped without a namespace: what a reboot leaves; start rebuilds it
   }
-  const inside = withRtnl(() => openRtnlIn(c.name), view);
+  return [...out, ...checkWiring(ctx, c, host, rebuilt)];
+}
+
+/** Per network: the veth pair, the address, the link state; then the default route. */
+function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
+  const object = `container ${c.name}`;
+  const out: Found[] = [];
+  const ns = namespaceOf(c);
+  const inside = withRtnl(() => openRtnlIn(ns), view);
   const specs = containerEndpoints(ctx.store, c.id);
   const carrier = specs.find((sp) => !sp.network.internal);
   let rewireCarrier = false;
@@ -175,8 +196,8 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
     if (problems.length > 0) {
       const steps: Step[] = [];
       if (hostLink !== undefined) steps.push({ kind: 'link-del', dev: ep.hostIf });
-      if (peer !== undefined) steps.push({ kind: 'link-del', ns: c.name, dev: ep.ifName });
-      steps.push(...planAttach(c.name, ep));
+      if (peer !== undefined) steps.push({ kind: 'link-del', ns, dev: ep.ifName });
+      steps.push(...planAttach(ns, ep));
       if (ep === carrier) rewireCarrier = true;
       out.push({ object, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} into ${ep.network.bridge}`, steps });
       continue;
@@ -186,14 +207,14 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
         object,
         problem: `${ep.network.name}: ${ep.ifName} lacks its address ${ep.ip}/${ep.network.prefixLen}`,
         fix: 'add it',
-        steps: [{ kind: 'addr-add', ns: c.name, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen }],
+        steps: [{ kind: 'addr-add', ns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen }],
       });
     }
     if (peer !== undefined && !peer.up) {
-      out.push({ object, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns: c.name, dev: ep.ifName }] });
+      out.push({ object, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
     }
   }
-  const route = defaultRouteStep(c.name, specs);
+  const route = defaultRouteStep(ns, specs);
   if (route !== undefined && route.kind === 'route-add') {
     const dev = inside.links.get(route.dev);
     const present = inside.routes.some((r) => r.dst === undefined && r.gateway === route.via && dev !== undefined && r.oif === dev.index);
@@ -323,3 +344,19 @@ function fixOne(ctx: Context, f: Found): void {
   }
 }
 
+
+/**
+ * CNI CHECK: what is wrong with one container's attachment to one network (its bridge, its
+ * veth pair, address, link state, default route) and with the firewall, as problem lines.
+ * Under the lock, so no other nsnet command is half-way through the same objects.
+ */
+export function attachmentProblems(ctx: Context, c: ContainerRecord, network: NetworkRecord): string[] {
+  return ctx.locked(() => {
+    const host = withRtnl(() => openRtnl(), view);
+    const found = [...checkNetwork(network, host, new Set()), ...checkContainer(ctx, c, host, new Set())];
+    const mine = found.filter((f) => f.object === `network ${network.name}` || !/^[^:]+: /.test(f.problem) || f.problem.startsWith(`${network.name}: `));
+    const notes: string[] = [];
+    mine.push(...checkFirewall(ctx, notes));
+    return mine.map((f) => (f.object.startsWith('container ') ? f.problem : `${f.object}: ${f.problem}`));
+  });
+}

@@ -27,7 +27,8 @@ import { markNamespace, restoreSteps } from './check.js';
 import type { Context } from './context.js';
 import * as journal from './journal.js';
 import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
-import { containerEndpoints, containerMappings } from './specs.js';
+import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
+import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
 import { prepareContainerDns, removeContainerFiles, type DnsInput } from './dns.js';
 
@@ -114,6 +115,8 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     startedAt: null,
     finishedAt: null,
     netns: netnsPath(name),
+    cniContainerId: null,
+    runtime: null,
   };
   ctx.store.containers.insert(container);
   if (input.dns !== undefined) ctx.store.dns.set({ containerId: id, ...input.dns });
@@ -234,6 +237,8 @@ async function wireAndLaunch(
 
 /** What a container is doing now: the store's word, corrected by looking at the process. */
 export function liveState(c: ContainerRecord): LiveState {
+  // A runtime's container (CNI) runs as far as nsnet can tell while its namespace is there.
+  if (isCniContainer(c)) return { status: netnsExists(c.netns) ? 'running' : 'exited', pid: 0, exitCode: null };
   if (c.status === 'running' && c.pid !== null && c.pidStart !== null) {
     if (isAlive(c.pid, c.pidStart)) return { status: 'running', pid: c.pid, exitCode: null };
     return { status: 'exited', pid: 0, exitCode: c.exitCode };
@@ -245,6 +250,7 @@ export function stop(ctx: Context, refs: readonly string[], graceSeconds: number
   return refs.map((ref) =>
     ctx.locked(() => {
       const c = ctx.store.containers.resolve(ref);
+      refuseCni(c, 'stop');
       if (ctx.dryRun) {
         if (c.pid !== null) ctx.note(`kill -TERM ${c.pid}; sleep ${graceSeconds}; kill -KILL ${c.pid}`);
         return c.name;
@@ -267,6 +273,7 @@ export async function start(ctx: Context, refs: readonly string[]): Promise<stri
   const names: string[] = [];
   for (const ref of refs) {
     const c = ctx.store.containers.resolve(ref);
+    refuseCni(c, 'start');
     if (liveState(c).status === 'running') {
       names.push(c.name);
       continue;
@@ -306,6 +313,11 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
     try {
       ctx.locked(() => {
         const c = ctx.store.containers.resolve(ref);
+        if (isCniContainer(c)) {
+          removeCniContainer(ctx, c, opts.force);
+          removed.push(c.name);
+          return;
+        }
         if (liveState(c).status === 'running' && !opts.force) {
           throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
         }
@@ -340,8 +352,31 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
   return removed;
 }
 
+/**
+ * rm of a container a runtime attached through CNI: its attachments are released (the runtime
+ * keeps its namespace and processes). While the runtime still has it, only with -f.
+ */
+function removeCniContainer(ctx: Context, c: ContainerRecord, force: boolean): void {
+  if (liveState(c).status === 'running' && !force) {
+    throw new NsnetError('IN_USE', `container ${c.name} is ${c.runtime ?? 'a runtime'}'s container ${c.cniContainerId} (attached through CNI)`, {
+      hint: `remove it with ${c.runtime ?? 'the runtime'}; nsnet rm -f ${c.name} releases its addresses and ports here, leaving the runtime's namespace without them`,
+    });
+  }
+  if (ctx.dryRun) return;
+  releaseAll(ctx, c);
+}
+
+/** stop, start, exec and logs are the runtime's business for a CNI container. */
+function refuseCni(c: ContainerRecord, what: string): void {
+  if (!isCniContainer(c)) return;
+  throw new NsnetError('FORBIDDEN', `cannot ${what} ${c.name}: ${c.runtime ?? 'a container runtime'} runs it (CNI container ${c.cniContainerId}); nsnet only wires its network`, {
+    hint: `use ${c.runtime ?? 'the runtime'} for that`,
+  });
+}
+
 export async function exec(ctx: Context, ref: string, argv: readonly string[]): Promise<number> {
   const c = ctx.store.containers.resolve(ref);
+  refuseCni(c, 'exec in');
   const live = liveState(c);
   if (live.status !== 'running') {
     throw new NsnetError('STATE', `container ${c.name} is not running`, { hint: `start it with nsnet start ${c.name}` });

@@ -10,14 +10,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NsnetError } from '../core/errors.js';
 import { parseIPv4 } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { DnsServer } from '../dns/server.js';
 import { ipv4Servers, isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE } from '../dns/files.js';
 import { buildView, type DnsView, type ViewContainer, type ViewNetwork } from '../dns/view.js';
-import { spawnNodeDaemon } from '../kernel/daemon.js';
+import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { sleepSync } from '../kernel/libc.js';
 import { isAlive, readStartTime, sendSignal, stopProcess } from '../kernel/process.js';
 import { openStore, type ContainerRecord, type DnsConfig, type NetworkRecord, type Store } from '../store/index.js';
@@ -241,17 +240,6 @@ export function responder(root: string): ResponderRecord | undefined {
   return r !== undefined && isAlive(r.pid, r.start) ? r : undefined;
 }
 
-/** The CLI entry to start the responder with: bin/nsnet of this checkout. */
-function cliScript(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const bin = path.join(dir, 'bin', 'nsnet');
-    if (fs.existsSync(bin)) return bin;
-    dir = path.dirname(dir);
-  }
-  throw new NsnetError('STATE', 'cannot find bin/nsnet to start the DNS responder with');
-}
-
 function waitFor(pred: () => boolean, ms: number): boolean {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -283,7 +271,7 @@ export function ensureResponder(ctx: Context): string[] {
     return current === undefined ? ['the DNS responder exited'] : problems(current, needed);
   }
   fs.mkdirSync(dnsDir(ctx.root), { recursive: true, mode: 0o700 });
-  const pid = spawnNodeDaemon(cliScript(), ['dns-serve', '--root', ctx.root], path.join(dnsDir(ctx.root), 'responder.log'));
+  const pid = spawnNodeDaemon(nsnetCli(), ['dns-serve', '--root', ctx.root], path.join(dnsDir(ctx.root), 'responder.log'));
   const started = waitFor(() => {
     const r = readRecord(ctx.root);
     return (r !== undefined && r.pid === pid && covers(r)) || readStartTime(pid) === undefined;

@@ -17,7 +17,7 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
-import { containerEndpoints, endpointMappings, endpointSpec, firewallState, networkSpec } from './specs.js';
+import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, refreshContainerFiles, validateNetworkDnsOptions } from './dns.js';
@@ -110,7 +110,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
 const validateError = (message: string): NsnetError => new NsnetError('INVALID_VALUE', message);
 
 /** Inside a decide(): add the network's record and return the steps that build it. */
-function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
+export function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
   const before = firewallState(ctx.store);
   const network = decideNetwork(ctx, input, isDefault);
   ctx.store.networks.insert(network);
@@ -221,10 +221,19 @@ export function nextIfName(endpoints: readonly EndpointRecord[]): string {
   for (let i = 0; ; i++) if (!taken.has(`eth${i}`)) return `eth${i}`;
 }
 
+/** A runtime's container (CNI) gets its networks from the runtime's configuration, not from nsnet. */
+function refuseCniContainer(c: ContainerRecord): void {
+  if (!isCniContainer(c)) return;
+  throw new NsnetError('FORBIDDEN', `container ${c.name} belongs to ${c.runtime ?? 'a container runtime'} (CNI container ${c.cniContainerId})`, {
+    hint: `connect or disconnect it through ${c.runtime ?? 'the runtime'} (e.g. podman network connect)`,
+  });
+}
+
 export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined }): EndpointRecord {
   return ctx.locked(() => {
     const { endpoint, steps, journalId } = ctx.decide(() => {
       const container = ctx.store.containers.resolve(containerRef);
+      refuseCniContainer(container);
       const { network, steps: networkSteps } = resolveNetworkForUse(ctx, networkRef);
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
@@ -250,6 +259,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
   return ctx.locked(() => {
     const { endpoint, steps } = ctx.decide(() => {
       const container = ctx.store.containers.resolve(containerRef);
+      refuseCniContainer(container);
       const network = ctx.store.networks.resolve(networkRef);
       const endpoint = ctx.store.endpoints.get(network.id, container.id);
       if (endpoint === undefined) {

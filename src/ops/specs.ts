@@ -6,7 +6,7 @@ import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
 import type { FirewallMapping, FirewallNetwork, FirewallState } from '../firewall/model.js';
-import type { EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
+import type { ContainerRecord, EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
 
 /** Docker's boolean options are on unless set to "false" (validated when the network is made). */
 const enabled = (n: NetworkRecord, key: string): boolean => n.options[key] !== 'false';
@@ -33,6 +33,12 @@ export function networkSpec(n: NetworkRecord): NetworkSpec {
     mtu: n.mtu ?? undefined,
   };
 }
+
+/** Attached by a container runtime through CNI: nsnet owns its attachments, not its namespace or process. */
+export const isCniContainer = (c: ContainerRecord): boolean => c.cniContainerId !== undefined && c.cniContainerId !== null;
+
+/** The namespace a container's steps act in: its name under /run/netns, or the runtime's path. */
+export const namespaceOf = (c: ContainerRecord): string => (isCniContainer(c) ? c.netns : c.name);
 
 export function endpointSpec(network: NetworkRecord, ep: EndpointRecord): EndpointSpec {
   return { network: networkSpec(network), hostIf: ep.hostIf, ifName: ep.ifName, ip: ep.ip, mac: ep.mac };

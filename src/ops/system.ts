@@ -10,7 +10,8 @@ import type { Step } from '../plan/steps.js';
 import { liveState, remove } from './containers.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
-import { containerEndpoints, firewallState } from './specs.js';
+import { containerEndpoints, firewallState, isCniContainer } from './specs.js';
+import { stopServices } from './cni-service.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
@@ -41,13 +42,21 @@ export function reset(ctx: Context): string[] {
     const networks = ctx.store.networks.list();
     const steps: Step[] = [];
     // Namespaces only: the firewall tables go as a whole below.
-    for (const c of containers) steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall)[0]!);
+    const links = new Set(hostLinks());
+    for (const c of containers) {
+      // A runtime's namespace (CNI) stays: only the veths nsnet put into it go.
+      if (isCniContainer(c)) {
+        for (const ep of ctx.store.endpoints.forContainer(c.id)) if (links.has(ep.hostIf)) steps.push({ kind: 'link-del', dev: ep.hostIf });
+      } else {
+        steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall)[0]!);
+      }
+    }
     const bridges = new Set(networks.map((n) => n.bridge));
     for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
     // Host veth ends of known containers go with their namespaces; what else matches nsnet's
     // generated names is left over from a crash.
     const known = new Set(containers.flatMap((c) => ctx.store.endpoints.forContainer(c.id).map((e) => e.hostIf)));
-    for (const name of hostLinks()) {
+    for (const name of links) {
       if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
     }
     steps.push(...ctx.firewall.replace(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
@@ -67,7 +76,8 @@ export function reset(ctx: Context): string[] {
     failures.push(...applyAll(steps, ctx.runner));
     try {
       stopResponder(ctx.root);
-      for (const c of containers) removeContainerFiles(c.name);
+      stopServices(ctx.root);
+      for (const c of containers) if (!isCniContainer(c)) removeContainerFiles(c.name);
       removeAllContainerFiles(ctx.root);
     } catch (err) {
       failures.push(`DNS: ${(err as Error).message}`);

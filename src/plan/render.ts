@@ -1,7 +1,12 @@
+import { shellQuote } from '../core/quote.js';
 import type { Step, XtablesJump, XtablesTool } from './steps.js';
 
-/** `ip` prefix for a step that runs in a named namespace: `ip -n red ...` is `ip netns exec red ip ...`. */
-const ip = (ns: string | undefined): string => (ns === undefined ? 'ip' : `ip -n ${ns}`);
+/**
+ * `ip` prefix for a step that runs in a namespace: `ip -n red ...` is `ip netns exec red ip ...`;
+ * a runtime's namespace given by path (CNI) is entered with nsenter.
+ */
+const ip = (ns: string | undefined): string =>
+  ns === undefined ? 'ip' : ns.startsWith('/') ? `nsenter --net=${shellQuote(ns)} ip` : `ip -n ${ns}`;
 
 /**
  * The by-hand command for one step: exactly what a person would type to make the same change,
@@ -20,6 +25,15 @@ export function renderStep(step: Step): string {
     case 'link-del':
       return `${ip(step.ns)} link del ${step.dev}`;
     case 'veth-add':
+      if (step.peerNs.startsWith('/')) {
+        // `ip link ... netns` takes a name or a PID, not a path: make the pair inside the
+        // runtime's namespace and send the host end to the namespace of this script ($$).
+        return (
+          `${ip(step.peerNs)} link add ${step.peerIf} address ${step.peerMac}${mtu(step.mtu)} type veth ` +
+          `peer name ${step.hostIf}${mtu(step.mtu)} netns $$\n` +
+          `ip link set ${step.hostIf} master ${step.master} up`
+        );
+      }
       return (
         `ip link add ${step.hostIf}${mtu(step.mtu)} master ${step.master} up type veth ` +
         `peer name ${step.peerIf} netns ${step.peerNs} address ${step.peerMac}`

@@ -41,6 +41,8 @@ const CONTAINER: Fields<ContainerRecord> = {
   startedAt: ['started_at', 'plain'],
   finishedAt: ['finished_at', 'plain'],
   netns: ['netns', 'plain'],
+  cniContainerId: ['cni_container_id', 'plain'],
+  runtime: ['runtime', 'plain'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {
@@ -189,6 +191,12 @@ export class Containers {
 
   byIdOrName(ref: string): ContainerRecord | undefined {
     return lookup(this.db, 'containers', 'container', CONTAINER, ref);
+  }
+
+  /** The container a runtime attached through CNI, by the runtime's container id. */
+  byCniId(cniContainerId: string): ContainerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM containers WHERE cni_container_id = ?').get(cniContainerId) as Row | undefined;
+    return row && fromRow(CONTAINER, row);
   }
 
   resolve(ref: string): ContainerRecord {

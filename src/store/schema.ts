@@ -93,6 +93,13 @@ export const MIGRATIONS: readonly string[] = [
     aliases TEXT NOT NULL DEFAULT '[]'
   );
   `,
+  // 5: containers a runtime attached through CNI: the runtime's container id (one record per
+  // runtime container, whatever the number of networks) and which runtime it was.
+  `
+  ALTER TABLE containers ADD COLUMN cni_container_id TEXT NULL;
+  ALTER TABLE containers ADD COLUMN runtime TEXT NULL;
+  CREATE UNIQUE INDEX containers_cni ON containers(cni_container_id) WHERE cni_container_id IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,8 +39,15 @@ export interface ContainerRecord {
   created: string;
   startedAt: string | null;
   finishedAt: string | null;
-  /** Path of the bind-mounted namespace, e.g. /run/netns/<name>. */
+  /** Path of the bind-mounted namespace, e.g. /run/netns/<name>; a runtime's own path for CNI. */
   netns: string;
+  /**
+   * Set when a container runtime attached this container through CNI (nsnet-cni): the runtime's
+   * container id. nsnet then owns only the attachments, never the namespace or the process.
+   */
+  cniContainerId: string | null;
+  /** The runtime that attached it through CNI (the plugin caller's command name, e.g. podman). */
+  runtime: string | null;
 }
 
 export interface EndpointRecord {

@@ -61,6 +61,8 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     startedAt: null,
     finishedAt: null,
     netns: `/run/netns/${name}`,
+    cniContainerId: null,
+    runtime: null,
     ...over,
   };
 }

@@ -22,6 +22,7 @@ export function inspectContainers(ctx: Context, refs: readonly string[]): Record
 
 function statusText(c: ContainerRecord): string {
   const live = containers.liveState(c);
+  if (c.cniContainerId != null) return live.status === 'running' ? `Attached (${c.runtime ?? 'cni'})` : `Gone (${c.runtime ?? 'cni'} removed its namespace)`;
   if (live.status === 'running') return c.startedAt === null ? 'Up' : `Up ${humanDuration(c.startedAt)}`;
   if (live.status === 'created') return 'Created';
   const code = live.exitCode === null ? 'unknown' : String(live.exitCode);
@@ -107,7 +108,9 @@ export function containerCommands(): Command[] {
           list.map((c) => {
             const eps = ctx.store.endpoints.forContainer(c.id);
             const nets = eps.map((e) => `${ctx.store.networks.get(e.networkId)?.name ?? '?'}=${e.ip}`).join(',');
-            return [c.id.slice(0, 12), c.name, JSON.stringify(c.command.join(' ').slice(0, 30)), statusText(c), nets];
+            // A runtime's container (CNI) has no command here: show whose it is.
+            const command = c.cniContainerId != null ? `${c.runtime ?? 'cni'} ${c.cniContainerId.slice(0, 12)}` : JSON.stringify(c.command.join(' ').slice(0, 30));
+            return [c.id.slice(0, 12), c.name, command, statusText(c), nets];
           }),
         );
       });

@@ -1,0 +1,129 @@
+/*
+ * nsnet-cni: the executable container runtimes call as a CNI plugin.
+ *
+ * Node.js takes longer to start than a whole ADD of the reference bridge plugin, so this is a
+ * thin client: it hands the invocation (the CNI_* environment and the configuration on stdin) to
+ * the long-lived nsnet CNI service of the caller's network namespace over a Unix socket, and
+ * relays the service's answer (stdout and exit code). The wire format is described in
+ * src/ops/cni-service.ts.
+ *
+ * When no service answers, it becomes the Node plugin (`nsnet cni-plugin`, same stdin and
+ * environment), which does the work in-process and starts the service for the next call. So
+ * the first call is slow and correct, and every later one is fast.
+ *
+ * Build: cc -O2 -DNSNET_HOME='"/path/to/checkout"' -o bin/nsnet-cni native/nsnet-cni.c
+ * (npm run build does this). NSNET_HOME is where bin/nsnet is, so the binary can be copied
+ * into a CNI plugin directory such as /opt/cni/bin.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef NSNET_HOME
+#error "build with -DNSNET_HOME='\"/path/to/nsnet\"'"
+#endif
+
+#define DEFAULT_ROOT "/var/lib/nsnet"
+
+extern char **environ;
+
+/* The spec's error object (code 11: try again later) when the service fails mid-call. */
+static int fail(const char *msg) {
+    printf("{\"cniVersion\":\"1.1.0\",\"code\":11,\"msg\":\"nsnet-cni: %s\"}\n", msg);
+    return 1;
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The Node plugin, in this process: same environment, same stdin (not read yet). */
+static int fall_back(void) {
+    char *argv[] = {"nsnet", "cni-plugin", NULL};
+    execv(NSNET_HOME "/bin/nsnet", argv);
+    return fail("no CNI service answers and " NSNET_HOME "/bin/nsnet cannot be run");
+}
+
+/* The caller's command name (the runtime), recorded on the container. */
+static void caller_name(char *out, size_t size) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (f == NULL) return;
+    if (fgets(out, (int)size, f) != NULL) out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+int main(void) {
+    const char *root = getenv("NSNET_ROOT");
+    if (root == NULL || root[0] == '\0') root = DEFAULT_ROOT;
+
+    struct stat ns;
+    if (stat("/proc/self/ns/net", &ns) != 0) return fall_back();
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int len = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/cni/net-%lu.sock", root, (unsigned long)ns.st_ino);
+    if (len < 0 || (size_t)len >= sizeof addr.sun_path) return fall_back();
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fall_back();
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return fall_back();
+    }
+
+    /* Header: CNI_* variables and the caller, NUL-terminated, then an empty entry. */
+    for (char **e = environ; *e != NULL; e++) {
+        if (strncmp(*e, "CNI_", 4) == 0 && write_all(fd, *e, strlen(*e) + 1) != 0) return fail("lost the CNI service while sending");
+    }
+    char caller[64], entry[80];
+    caller_name(caller, sizeof caller);
+    int n = snprintf(entry, sizeof entry, "@caller=%s", caller);
+    if (write_all(fd, entry, (size_t)n + 1) != 0 || write_all(fd, "", 1) != 0) return fail("lost the CNI service while sending");
+
+    /* Body: the network configuration. */
+    char buf[65536];
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return fail("cannot read the network configuration from stdin");
+        if (r == 0) break;
+        if (write_all(fd, buf, (size_t)r) != 0) return fail("lost the CNI service while sending");
+    }
+    shutdown(fd, SHUT_WR);
+
+    /* Reply: exit code, newline, then stdout to relay. */
+    char code[16];
+    size_t have = 0;
+    for (;;) {
+        ssize_t r = read(fd, code + have, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return fail("the CNI service closed the connection without an answer");
+        if (code[have] == '\n') break;
+        if (++have == sizeof code - 1) return fail("malformed answer from the CNI service");
+    }
+    code[have] = '\0';
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return fail("lost the CNI service while receiving");
+        if (r == 0) break;
+        if (write_all(STDOUT_FILENO, buf, (size_t)r) != 0) return 1;
+    }
+    return atoi(code);
+}

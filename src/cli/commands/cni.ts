@@ -1,0 +1,54 @@
+/**
+ * The CNI plugin's Node side (hidden commands; runtimes call the nsnet-cni executable):
+ * `nsnet cni-plugin` handles one invocation in-process (what nsnet-cni falls back to when no
+ * service answers), and `nsnet cni-service` is the long-lived service behind nsnet-cni.
+ */
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { Context } from '../../ops/context.js';
+import { handleCni } from '../../ops/cni-plugin.js';
+import { serveCni, startServiceIfNeeded } from '../../ops/cni-service.js';
+import { requireRoot, withCommon, type CommonOptions } from '../common.js';
+
+/** The command name of whoever ran the plugin: the runtime (podman, containerd, ...). */
+function callerName(): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${process.ppid}/comm`, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cniPluginCommand(): Command {
+  return withCommon(new Command('cni-plugin'), { dryRun: false })
+    .description('handle one CNI invocation (CNI_* environment, configuration on stdin) in this process')
+    .action((_o: unknown, cmd: Command) => {
+      const ctx = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root });
+      const stdin = process.env['CNI_COMMAND'] === 'VERSION' && process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8');
+      const caller = process.env['NSNET_CNI_CALLER'] ?? callerName();
+      const reply = handleCni(ctx, { env: process.env, stdin, caller });
+      ctx.close();
+      process.stdout.write(reply.stdout);
+      if (reply.stderr !== '') process.stderr.write(reply.stderr);
+      // The next call goes to the service (nsnet-cni tries it first); its start never fails this one.
+      if (process.env['CNI_COMMAND'] !== 'VERSION') {
+        try {
+          startServiceIfNeeded(ctx.root);
+        } catch (err) {
+          process.stderr.write(`nsnet-cni: could not start the CNI service: ${(err as Error).message}\n`);
+        }
+      }
+      process.exitCode = reply.exitCode;
+    });
+}
+
+export function cniServiceCommand(): Command {
+  return withCommon(new Command('cni-service'), { dryRun: false })
+    .description('serve nsnet-cni calls of this network namespace over a Unix socket (started by nsnet-cni)')
+    .action(async (_o: unknown, cmd: Command) => {
+      requireRoot();
+      const root = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root }).root;
+      const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      await serveCni(root, log);
+    });
+}

@@ -1,0 +1,177 @@
+/**
+ * One CNI invocation, start to end: environment and stdin in, the spec's result or error out.
+ * The same function serves the in-process plugin (`nsnet cni-plugin`) and the long-lived
+ * service behind the thin `nsnet-cni` client, so both answer byte for byte alike.
+ */
+import { KernelError, NsnetError, type ErrorCode } from '../core/errors.js';
+import { openRtnl } from '../kernel/netlink/rtnl.js';
+import { bridgeMacFor } from '../engine/ids.js';
+import {
+  configVersion,
+  decodeConfig,
+  parseEnv,
+  parseNetConf,
+  portSpecs,
+  requestedIp,
+  requestedMac,
+  type CniEnv,
+  type CniNetConf,
+} from '../cni/config.js';
+import {
+  CniError,
+  ErrorCodes,
+  errorOutput,
+  mergeResults,
+  resultForVersion,
+  SPEC_VERSION,
+  SUPPORTED_VERSIONS,
+  type CniResult,
+} from '../cni/spec.js';
+import { attachmentProblems } from './check.js';
+import { cniAdd, cniDel, cniGc, cniStatus, findAttachment, type CniAttachment } from './cni.js';
+import type { Context } from './context.js';
+import { dnsEnabled, ensureResponder } from './dns.js';
+
+export interface CniCall {
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: string;
+  /** The command name of the plugin's caller (podman, containerd, ...), recorded on the container. */
+  caller?: string | undefined;
+}
+
+export interface CniReply {
+  exitCode: number;
+  stdout: string;
+  /** Diagnostics for the runtime's log (never part of the protocol). */
+  stderr: string;
+}
+
+/** nsnet's error codes in CNI's terms. */
+const CODE_OF: Partial<Record<ErrorCode, number>> = {
+  USAGE: ErrorCodes.INVALID_CONFIG,
+  INVALID_VALUE: ErrorCodes.INVALID_CONFIG,
+  SUBNET_OVERLAP: ErrorCodes.INVALID_CONFIG,
+  NAME_IN_USE: ErrorCodes.IN_USE,
+  ADDRESS_IN_USE: ErrorCodes.IN_USE,
+  IN_USE: ErrorCodes.IN_USE,
+  POOL_EXHAUSTED: ErrorCodes.IN_USE,
+  FIREWALL: ErrorCodes.KERNEL,
+  LOCK_TIMEOUT: ErrorCodes.TRY_AGAIN_LATER,
+  KERNEL: ErrorCodes.KERNEL,
+  NOT_FOUND: ErrorCodes.UNKNOWN_CONTAINER,
+};
+
+function asCniError(err: unknown): CniError {
+  if (err instanceof CniError) return err;
+  if (err instanceof KernelError) return new CniError(ErrorCodes.KERNEL, err.message, err.hint);
+  if (err instanceof NsnetError) return new CniError(CODE_OF[err.code] ?? ErrorCodes.INTERNAL, err.message, err.hint);
+  return new CniError(ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
+}
+
+const ok = (stdout = ''): CniReply => ({ exitCode: 0, stdout, stderr: '' });
+const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
+
+export function handleCni(ctx: Context, call: CniCall): CniReply {
+  let version: string = SPEC_VERSION;
+  try {
+    const env = parseEnv(call.env);
+    if (env.command === 'VERSION') return ok(json({ cniVersion: SPEC_VERSION, supportedVersions: SUPPORTED_VERSIONS }));
+    const raw = decodeConfig(call.stdin);
+    version = configVersion(raw);
+    const conf = parseNetConf(raw);
+    switch (env.command) {
+      case 'ADD':
+        return ok(json(resultForVersion(add(ctx, env, conf, call.caller), conf.cniVersion)));
+      case 'DEL':
+        cniDel(ctx, env.containerId!, conf.name, env.ifName!);
+        return ok();
+      case 'CHECK':
+        check(ctx, env, conf);
+        return ok();
+      case 'STATUS': {
+        const problems = cniStatus(ctx, conf);
+        if (problems.length > 0) throw new CniError(ErrorCodes.NOT_AVAILABLE, problems.join('; '));
+        return ok();
+      }
+      case 'GC':
+        cniGc(ctx, conf.name, conf.validAttachments ?? []);
+        return ok();
+    }
+  } catch (err) {
+    const e = asCniError(err);
+    return { exitCode: 1, stdout: json(errorOutput(e, version)), stderr: '' };
+  }
+}
+
+function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undefined): CniResult {
+  const attachment = cniAdd(ctx, {
+    conf,
+    containerId: env.containerId!,
+    netns: env.netns!,
+    ifName: env.ifName!,
+    ip: requestedIp(conf, env.args),
+    mac: requestedMac(conf, env.args),
+    ports: portSpecs(conf.portMappings),
+    aliases: conf.aliases,
+    runtime: caller ?? 'cni',
+  });
+  let dns = conf.dns;
+  if (dns === undefined && dnsEnabled(attachment.network) && !attachment.network.internal) {
+    // DNS trouble never fails an attachment; without the responder there is no nameserver to give.
+    let problems: string[];
+    try {
+      problems = ensureResponder(ctx);
+    } catch (err) {
+      problems = [(err as Error).message];
+    }
+    if (problems.length === 0) dns = { nameservers: [attachment.network.gateway] };
+  }
+  const ours = resultOf(attachment, hostMac(attachment.endpoint.hostIf));
+  if (dns !== undefined) ours.dns = dns;
+  return mergeResults(conf.prevResult, ours);
+}
+
+function hostMac(name: string): string | undefined {
+  const rtnl = openRtnl();
+  try {
+    return rtnl.getLink(name)?.mac;
+  } finally {
+    rtnl.close();
+  }
+}
+
+/** The attachment in the spec's result shape: bridge, host veth, container interface (index 2). */
+export function resultOf(a: CniAttachment, hostIfMac?: string): CniResult {
+  const prefixLen = Number(a.network.subnet.split('/')[1]);
+  return {
+    cniVersion: SPEC_VERSION,
+    interfaces: [
+      { name: a.network.bridge, mac: bridgeMacFor(a.network.id) },
+      { name: a.endpoint.hostIf, ...(hostIfMac === undefined ? {} : { mac: hostIfMac }) },
+      { name: a.endpoint.ifName, mac: a.endpoint.mac, sandbox: a.container.netns },
+    ],
+    ips: [{ address: `${a.endpoint.ip}/${prefixLen}`, gateway: a.network.gateway, interface: 2 }],
+    routes: a.carriesDefaultRoute ? [{ dst: '0.0.0.0/0', gw: a.network.gateway }] : [],
+  };
+}
+
+/** CHECK: the attachment exists, matches what the runtime was told, and the kernel still has it. */
+function check(ctx: Context, env: CniEnv, conf: CniNetConf): void {
+  if (conf.prevResult === undefined) throw new CniError(ErrorCodes.INVALID_CONFIG, 'CHECK needs prevResult: the result the ADD returned');
+  const a = findAttachment(ctx, env.containerId!, conf.name, env.ifName!);
+  if (a === undefined) {
+    throw new CniError(ErrorCodes.UNKNOWN_CONTAINER, `container ${env.containerId} has no ${env.ifName} attachment to network ${conf.name}`);
+  }
+  const problems: string[] = [];
+  if (a.container.netns !== env.netns) problems.push(`attached in namespace ${a.container.netns}, not ${env.netns}`);
+  const prefixLen = a.network.subnet.split('/')[1];
+  const address = `${a.endpoint.ip}/${prefixLen}`;
+  if (!(conf.prevResult.ips ?? []).some((ip) => ip.address === address)) problems.push(`prevResult does not list the address ${address}`);
+  if (!(conf.prevResult.interfaces ?? []).some((i) => i.name === a.endpoint.ifName && (i.mac === undefined || i.mac === a.endpoint.mac))) {
+    problems.push(`prevResult does not list interface ${a.endpoint.ifName} with MAC ${a.endpoint.mac}`);
+  }
+  problems.push(...attachmentProblems(ctx, a.container, a.network));
+  if (problems.length > 0) {
+    throw new CniError(ErrorCodes.KERNEL, `check of ${env.ifName} on network ${conf.name} failed: ${problems.join('; ')}`, 'DEL and ADD again, or nsnet system check --fix');
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * Attachments made for container runtimes through CNI (nsnet-cni). The runtime owns the
+ * container's namespace (given by path) and its processes; nsnet owns the attachment: the veth
+ * pair into the network's bridge, the address from the shared store, the default route, the
+ * firewall's port entries and published ports. One container record per runtime container
+ * (marked with the runtime and its container id), one endpoint per network it is attached to,
+ * so `nsnet ps`, `network inspect` and `system check` see CNI and CLI containers alike, and
+ * both allocate from the same pools under the same lock.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { NsnetError } from '../core/errors.js';
+import { parseCidr } from '../core/ipv4.js';
+import * as validate from '../core/validate.js';
+import { newId } from '../engine/ids.js';
+import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
+import { defaultRouteStep, planConnect, planDetach, publishSteps } from '../engine/plans.js';
+import { netnsExists } from '../kernel/netns.js';
+import type { Step } from '../plan/steps.js';
+import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import type { CniNetConf } from '../cni/config.js';
+import type { Context } from './context.js';
+import { hostLinkNames } from './host-facts.js';
+import * as journal from './journal.js';
+import { addEndpoint, addNetwork, applyOrForget, type NetworkInput } from './networks.js';
+import { publish } from './ports.js';
+import { endpointMappings, endpointSpec, networkSpec } from './specs.js';
+
+/** Label on networks that nsnet-cni created from a CNI configuration. */
+export const CNI_LABEL = 'nsnet.cni';
+
+export interface CniAddRequest {
+  conf: CniNetConf;
+  containerId: string;
+  netns: string;
+  ifName: string;
+  ip?: { ip: string; prefixLen?: number | undefined } | undefined;
+  mac?: string | undefined;
+  /** Docker -p specs from the portMappings capability. */
+  ports: string[];
+  aliases: string[];
+  /** Who called the plugin (podman, containerd, ...). */
+  runtime: string;
+}
+
+export interface CniAttachment {
+  network: NetworkRecord;
+  container: ContainerRecord;
+  endpoint: EndpointRecord;
+  /** Whether this interface carries the container's default route. */
+  carriesDefaultRoute: boolean;
+}
+
+/** The nsnet network a CNI configuration describes. */
+export function networkInputOf(conf: CniNetConf): NetworkInput {
+  const options: Record<string, string> = {};
+  if (conf.bridge !== undefined) options[BRIDGE_NAME_OPTION] = conf.bridge;
+  if (conf.ipMasq !== undefined) options[MASQUERADE_OPTION] = String(conf.ipMasq);
+  if (conf.mtu !== undefined) options[MTU_OPTION] = String(conf.mtu);
+  if (conf.isolation !== undefined) options[ICC_OPTION] = String(conf.isolation === 'network');
+  if (conf.antiSpoofing !== undefined) options[ANTI_SPOOFING_OPTION] = String(conf.antiSpoofing);
+  return {
+    name: conf.name,
+    subnet: conf.subnet,
+    gateway: conf.gateway,
+    internal: conf.isGateway === false,
+    options,
+    labels: { [CNI_LABEL]: 'true' },
+  };
+}
+
+/**
+ * Where an existing network disagrees with what the configuration declares (only what it
+ * declares: the rest is the network's own). Empty when they agree.
+ */
+export function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
+  const out: string[] = [];
+  const differs = (what: string, theirs: string, ours: string): void => void (theirs !== ours && out.push(`${what} is ${ours}, the configuration says ${theirs}`));
+  if (conf.subnet !== undefined) differs('subnet', validate.subnet(conf.subnet).text, network.subnet);
+  if (conf.gateway !== undefined) differs('gateway', conf.gateway, network.gateway);
+  if (conf.bridge !== undefined) differs('bridge', conf.bridge, network.bridge);
+  if (conf.isGateway !== undefined) differs('isGateway', String(conf.isGateway), String(!network.internal));
+  if (conf.mtu !== undefined) differs('mtu', String(conf.mtu), String(network.mtu ?? 'the default'));
+  const option = (key: string): string => network.options[key] ?? 'true';
+  if (conf.ipMasq !== undefined) differs('ipMasq', String(conf.ipMasq), option(MASQUERADE_OPTION));
+  if (conf.antiSpoofing !== undefined) differs('antiSpoofing', String(conf.antiSpoofing), option(ANTI_SPOOFING_OPTION));
+  if (conf.isolation !== undefined) differs('isolation', conf.isolation, option(ICC_OPTION) === 'false' ? 'container' : 'network');
+  return out;
+}
+
+/** Inside a decide(): the network, made from the configuration on first use. */
+function networkFor(ctx: Context, conf: CniNetConf): { network: NetworkRecord; steps: Step[] } {
+  const found = ctx.store.networks.byName(conf.name);
+  if (found === undefined) return addNetwork(ctx, networkInputOf(conf), false);
+  const diff = disagreements(found, conf);
+  if (diff.length > 0) {
+    throw new NsnetError('INVALID_VALUE', `network ${conf.name} already exists and its ${diff.join('; its ')}`, {
+      hint: `make the configuration agree with nsnet network inspect ${conf.name}, or remove the network (nsnet network rm ${conf.name}) when nothing uses it`,
+    });
+  }
+  return { network: found, steps: [] };
+}
+
+/** A readable, unique container name: cni- and the start of the runtime's id (Podman's short id). */
+function containerNameFor(ctx: Context, cniId: string): string {
+  const short = `cni-${cniId.slice(0, 12)}`;
+  if (ctx.store.containers.byIdOrName(short) === undefined) return validate.containerName(short);
+  return `cni-${createHash('sha256').update(cniId).digest('hex').slice(0, 16)}`;
+}
+
+function newContainer(ctx: Context, req: CniAddRequest): ContainerRecord {
+  const id = newId();
+  const name = containerNameFor(ctx, req.containerId);
+  return {
+    id,
+    name,
+    hostname: name,
+    command: [],
+    env: {},
+    rootfs: null,
+    detached: true,
+    status: 'running',
+    pid: null,
+    pidStart: null,
+    exitCode: null,
+    logPath: path.join(ctx.root, 'containers', id, 'output.log'),
+    created: new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    netns: req.netns,
+    cniContainerId: req.containerId,
+    runtime: req.runtime,
+  };
+}
+
+/** ADD: attach the runtime's namespace to the network. */
+export function cniAdd(ctx: Context, req: CniAddRequest): CniAttachment {
+  return ctx.locked(() => {
+    const made = ctx.decide(() => decideAdd(ctx, req));
+    const { attachment, steps, journalId, created } = made;
+    const forget = (): void => {
+      ctx.store.endpoints.delete(attachment.endpoint.id);
+      if (created.container) ctx.store.containers.delete(attachment.container.id);
+      if (created.network) ctx.store.networks.delete(attachment.network.id);
+    };
+    applyOrForget(ctx, steps, forget, journalId);
+    journal.end(ctx, journalId);
+    return attachment;
+  });
+}
+
+function decideAdd(ctx: Context, req: CniAddRequest): {
+  attachment: CniAttachment;
+  steps: Step[];
+  journalId: number;
+  created: { container: boolean; network: boolean };
+} {
+  const { network, steps: networkSteps } = networkFor(ctx, req.conf);
+  let container = ctx.store.containers.byCniId(req.containerId);
+  const created = { container: container === undefined, network: networkSteps.length > 0 };
+  if (container === undefined) {
+    container = newContainer(ctx, req);
+    ctx.store.containers.insert(container);
+  } else if (container.netns !== req.netns) {
+    throw new NsnetError('IN_USE', `container ${req.containerId} is attached to nsnet in namespace ${container.netns}, not ${req.netns}`, {
+      hint: 'DEL its attachments first (the runtime does so when the container stops)',
+    });
+  }
+  const existing = ctx.store.endpoints.forContainer(container.id);
+  if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
+    throw new NsnetError('IN_USE', `container ${req.containerId} is already attached to network ${network.name}`, { hint: 'DEL that attachment first' });
+  }
+  if (existing.some((e) => e.ifName === req.ifName)) {
+    throw new NsnetError('IN_USE', `container ${req.containerId} already has an interface ${req.ifName} from nsnet`, { hint: 'give each network its own CNI_IFNAME' });
+  }
+  if (req.ip?.prefixLen !== undefined && req.ip.prefixLen !== parseCidr(network.subnet).prefixLen) {
+    throw new NsnetError('INVALID_VALUE', `requested address ${req.ip.ip}/${req.ip.prefixLen} does not match network ${network.name} (${network.subnet})`);
+  }
+  const { endpoint, spec } = addEndpoint(ctx, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
+  const steps: Step[] = [...networkSteps, ...planConnect(container.netns, spec, ctx.firewall)];
+  // The first network that leads outside gives the default route, as with nsnet run.
+  const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
+  const route = hadWayOut ? undefined : defaultRouteStep(container.netns, [spec]);
+  if (route !== undefined) steps.push(route);
+  if (req.ports.length > 0) {
+    if (network.internal) {
+      throw new NsnetError('INVALID_VALUE', `cannot publish ports on network ${network.name}: it has isGateway false (no way in or out)`);
+    }
+    const mappings = publish(ctx, container, endpoint, req.ports);
+    steps.push(...publishSteps(ctx.firewall, mappings, `publish ${container.name} ${req.ifName}`));
+  }
+  if (req.aliases.length > 0) {
+    const dns = ctx.store.dns.get(container.id);
+    const aliases = [...new Set([...(dns?.aliases ?? []), ...req.aliases])];
+    ctx.store.dns.set({ containerId: container.id, servers: [], search: [], options: [], extraHosts: [], ...dns, aliases });
+  }
+  const forget = {
+    endpoints: [endpoint.id],
+    containers: created.container ? [container.id] : [],
+    networks: created.network ? [network.id] : [],
+  };
+  const journalId = journal.begin(ctx, 'cni add', { mode: 'rollback', steps, forget });
+  return { attachment: { network, container, endpoint, carriesDefaultRoute: route !== undefined }, steps, journalId, created };
+}
+
+/** The attachment of a runtime container to a network, if there is one. */
+export function findAttachment(ctx: Context, cniId: string, networkName: string, ifName?: string): CniAttachment | undefined {
+  const container = ctx.store.containers.byCniId(cniId);
+  const network = ctx.store.networks.byName(networkName);
+  if (container === undefined || network === undefined) return undefined;
+  const endpoint = ctx.store.endpoints.get(network.id, container.id);
+  if (endpoint === undefined || (ifName !== undefined && endpoint.ifName !== ifName)) return undefined;
+  const all = ctx.store.endpoints.forContainer(container.id);
+  const carrier = all.find((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
+  return { network, container, endpoint, carriesDefaultRoute: carrier?.id === endpoint.id };
+}
+
+/**
+ * DEL: release the attachment: its published ports, the veth (if the namespace has not taken it
+ * already), the firewall's port entries and the address. Idempotent: what is not there is done.
+ * The runtime's namespace is never touched beyond the interface nsnet put there.
+ */
+export function cniDel(ctx: Context, cniId: string, networkName: string, ifName: string): boolean {
+  return ctx.locked(() => {
+    const found = findAttachment(ctx, cniId, networkName, ifName);
+    if (found === undefined) return false;
+    detachLocked(ctx, found, 'cni del');
+    return true;
+  });
+}
+
+/** Under the lock: take one attachment away, and the container record with its last one. */
+export function detachLocked(ctx: Context, a: CniAttachment, op: string): void {
+  const steps = planDetach(a.container.netns, endpointSpec(a.network, a.endpoint), ctx.firewall, endpointMappings(ctx.store, a.endpoint));
+  // When the runtime deleted its namespace first, the veth went with it.
+  const vethGone = !hostLinkNames().has(a.endpoint.hostIf);
+  const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
+  const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
+  const intent = { mode: 'finish' as const, steps: kept, forget: { endpoints: [a.endpoint.id], containers: last ? [a.container.id] : [] } };
+  journal.applyJournaled(ctx, op, intent, () => {
+    ctx.store.endpoints.delete(a.endpoint.id);
+    if (last) ctx.store.containers.delete(a.container.id);
+  });
+}
+
+/** GC: release every attachment on this network that the runtime no longer lists as valid. */
+export function cniGc(ctx: Context, networkName: string, valid: ReadonlyArray<{ containerId: string; ifName: string }>): string[] {
+  return ctx.locked(() => {
+    const network = ctx.store.networks.byName(networkName);
+    if (network === undefined) return [];
+    const keep = new Set(valid.map((v) => `${v.containerId}/${v.ifName}`));
+    const released: string[] = [];
+    for (const endpoint of ctx.store.endpoints.forNetwork(network.id)) {
+      const container = ctx.store.containers.get(endpoint.containerId);
+      const cniId = container?.cniContainerId;
+      if (container === undefined || cniId === undefined || cniId === null || keep.has(`${cniId}/${endpoint.ifName}`)) continue;
+      detachLocked(ctx, { network, container, endpoint, carriesDefaultRoute: false }, 'cni gc');
+      released.push(`${cniId}/${endpoint.ifName}`);
+    }
+    return released;
+  });
+}
+
+/**
+ * STATUS: can an ADD on this network succeed now? Problems are returned, not thrown: an
+ * exhausted pool, or a network that exists in a shape the configuration contradicts.
+ */
+export function cniStatus(ctx: Context, conf: CniNetConf): string[] {
+  const network = ctx.store.networks.byName(conf.name);
+  if (network === undefined) return [];
+  const diff = disagreements(network, conf);
+  if (diff.length > 0) return [`network ${conf.name} exists and its ${diff.join('; its ')}`];
+  const subnet = parseCidr(network.subnet);
+  // Network address, broadcast and gateway are never handed out.
+  const capacity = 2 ** (32 - subnet.prefixLen) - 3;
+  const used = ctx.store.networks.usedIps(network.id).size;
+  return used >= capacity ? [`network ${conf.name} (${network.subnet}) has no free address: ${used} in use`] : [];
+}
+
+/** Whether the runtime's namespace is still there (a DEL may come after the runtime removed it). */
+export function runtimeNamespaceExists(c: ContainerRecord): boolean {
+  return netnsExists(c.netns);
+}
+
+/** Release every attachment of a CNI container (its runtime's namespace is gone, or rm -f). */
+export function releaseAll(ctx: Context, c: ContainerRecord): void {
+  ctx.locked(() => {
+    for (const endpoint of ctx.store.endpoints.forContainer(c.id)) {
+      const network = ctx.store.networks.get(endpoint.networkId)!;
+      detachLocked(ctx, { network, container: c, endpoint, carriesDefaultRoute: false }, 'cni release');
+    }
+  });
+}
