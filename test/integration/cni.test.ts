@@ -1,0 +1,318 @@
+/**
+ * nsnet-cni against the real kernel in a sandbox: the executable runtimes call (bin/nsnet-cni,
+ * the C client), its first call handled by the Node plugin and the rest by the service it
+ * starts; attachments of runtime-owned namespaces sharing the store with CLI containers; the
+ * spec's error paths; and a driver built on the reference CNI library (libcni) doing what a
+ * runtime does: ADD, CHECK (also after the interface was broken on purpose), DEL twice, GC.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildCniDriver, cniDriverSkipReason, type CniDriverBuild } from '../helpers/cni-driver.js';
+import { client, SERVER } from '../helpers/probes.js';
+import { ok } from '../helpers/assert.js';
+import {
+  createSandbox,
+  describeResult,
+  HOST_UPLINK_IP,
+  NSNET_BIN,
+  REPO,
+  requireRoot,
+  runSync,
+  WORLD_IP,
+  WORLD_UPLINK_IP,
+  type RunResult,
+  type Sandbox,
+} from '../helpers/sandbox.js';
+
+const CNI_BIN = path.join(REPO, 'bin', 'nsnet-cni');
+const SUBNET = '10.61.0.0/24';
+const GATEWAY = '10.61.0.1';
+
+interface Reply {
+  r: RunResult;
+  json: Record<string, unknown> | undefined;
+}
+
+describe('nsnet-cni', { concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  let conf: Record<string, unknown> = {};
+  const made: string[] = [];
+
+  before(async () => {
+    sb = await createSandbox('cni');
+    conf = { cniVersion: '1.0.0', name: `${sb.prefix}net`, type: 'nsnet-cni', bridge: `${sb.prefix}br`, subnet: SUBNET };
+  });
+  after(async () => {
+    for (const ns of made) runSync(['ip', 'netns', 'del', ns]);
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  /** A namespace as a runtime makes it (nsnet is only told its path). */
+  function runtimeNetns(name: string): string {
+    const full = `${sb!.prefix}${name}`;
+    ok(runSync(['ip', 'netns', 'add', full]));
+    made.push(full);
+    return `/run/netns/${full}`;
+  }
+
+  function call(env: Record<string, string>, stdin: unknown, bin = [CNI_BIN]): Reply {
+    const r = sb!.inHost(bin, {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NSNET_ROOT: sb!.root, CNI_PATH: path.dirname(CNI_BIN), ...env },
+      input: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
+    });
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Record<string, unknown>);
+    } catch {
+      assert.fail(`stdout is not JSON:\n${describeResult(r)}`);
+    }
+    return { r, json };
+  }
+
+  const add = (id: string, netns: string, extra: Record<string, string> = {}, c: Record<string, unknown> = conf): Reply =>
+    call({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', ...extra }, c);
+  const del = (id: string, netns: string, ifName = 'eth0'): Reply => call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: ifName }, conf);
+
+  function succeeded(reply: Reply, what: string): Record<string, unknown> {
+    assert.equal(reply.r.code, 0, `${what} should succeed\n${describeResult(reply.r)}`);
+    return reply.json ?? {};
+  }
+
+  function failedWith(reply: Reply, code: number, message: RegExp): void {
+    assert.equal(reply.r.code, 1, `should fail\n${describeResult(reply.r)}`);
+    assert.equal(reply.json?.['code'], code, describeResult(reply.r));
+    assert.match(String(reply.json?.['msg']), message);
+  }
+
+  const inNs = (netns: string, argv: string[]): RunResult => runSync(['nsenter', `--net=${netns}`, ...argv]);
+  const ping = (netns: string, ip: string): RunResult => inNs(netns, ['ping', '-c1', '-W2', ip]);
+  const services = (): string[] => (fs.existsSync(path.join(sb!.root, 'cni')) ? fs.readdirSync(path.join(sb!.root, 'cni')).filter((f) => f.endsWith('.sock')) : []);
+
+  test('ADD wires a runtime namespace: result, address from the shared store, routes, NAT; the service takes over after the first call', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const a = runtimeNetns('rta');
+    const b = runtimeNetns('rtb');
+    assert.deepEqual(services(), [], 'no service before the first call');
+    const first = succeeded(add('aaaa000000000001', a), 'first ADD (in-process)');
+    assert.equal(first['cniVersion'], '1.0.0');
+    assert.deepEqual(first['ips'], [{ address: '10.61.0.2/24', gateway: GATEWAY, interface: 2 }]);
+    assert.deepEqual(first['routes'], [{ dst: '0.0.0.0/0', gw: GATEWAY }]);
+    const ifaces = first['interfaces'] as Array<{ name: string; mac?: string; sandbox?: string }>;
+    assert.equal(ifaces[0]!.name, `${sb.prefix}br`);
+    assert.deepEqual(ifaces[2], { name: 'eth0', mac: '02:42:0a:3d:00:02', sandbox: a });
+    // The first call started the service; wait for its socket, then the next call goes there.
+    for (let i = 0; i < 100 && services().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(services().length, 1, 'the first call starts the service');
+    const second = succeeded(add('bbbb000000000002', b), 'second ADD (through the service)');
+    assert.deepEqual(second['ips'], [{ address: '10.61.0.3/24', gateway: GATEWAY, interface: 2 }]);
+    const log = fs.readFileSync(path.join(sb.root, 'cni', 'service.log'), 'utf8');
+    assert.match(log, /ADD bbbb000000000002 eth0 → 0 in/, 'the service answered the second ADD');
+
+    // A CLI container on the same network gets the next address, never one CNI handed out.
+    const cli = `${sb.prefix}cli`;
+    ok(await sb.nsnet(['run', '-d', '--name', cli, '--network', String(conf['name']), '--', 'sleep', '1000']));
+    const cliIp = (JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
+    assert.equal(cliIp, '10.61.0.4');
+
+    ok(ping(a, GATEWAY), 'runtime container → gateway');
+    ok(ping(a, '10.61.0.3'), 'runtime container → sibling');
+    ok(ping(a, cliIp), 'runtime container → CLI container');
+    ok(ping(a, WORLD_IP), 'runtime container → world through NAT');
+
+    // ps and inspect show whose containers they are.
+    const ps = ok(await sb.nsnet(['ps'])).stdout;
+    assert.match(ps, /cni-aaaa00000000 +\S+ aaaa00000000 +Attached \(\S+\) +\S+net=10\.61\.0\.2/);
+    const inspect = JSON.parse(ok(await sb.nsnet(['inspect', 'cni-bbbb00000000'])).stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual((inspect[0]!['Runtime'] as Record<string, unknown>)['ContainerID'], 'bbbb000000000002');
+    assert.equal((inspect[0]!['NetworkSettings'] as Record<string, unknown>)['SandboxKey'], b);
+    const net = JSON.parse(ok(await sb.nsnet(['network', 'inspect', String(conf['name'])])).stdout) as Array<{ Containers: Record<string, { Name: string }> }>;
+    assert.deepEqual(Object.values(net[0]!.Containers).map((c) => c.Name).sort(), ['cni-aaaa00000000', 'cni-bbbb00000000', cli].sort());
+    // nsnet leaves a runtime's container to the runtime.
+    const refused = await sb.nsnet(['stop', 'cni-aaaa00000000']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /runs it \(CNI container aaaa000000000001\)/);
+    const rm = await sb.nsnet(['rm', 'cni-aaaa00000000']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /attached through CNI/);
+    ok(await sb.nsnet(['system', 'check']), 'system check covers CNI attachments');
+
+    for (const [id, ns] of [['aaaa000000000001', a], ['bbbb000000000002', b]] as const) succeeded(del(id, ns), 'DEL');
+    ok(await sb.nsnet(['rm', '-f', cli]));
+    assert.equal(inNs(a, ['ip', 'link', 'show', 'eth0']).code, 1, 'DEL takes the interface away');
+    assert.equal(runSync(['ip', 'netns', 'list']).stdout.includes(`${sb.prefix}rta`), true, 'the runtime namespace stays');
+  });
+
+  test('--ip/--mac-address (CNI_ARGS) and published ports (portMappings) work; the world reaches the port', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rtp');
+    const withPorts = { ...conf, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 7000, protocol: 'tcp' }] } };
+    const res = succeeded(add('pppp000000000001', ns, { CNI_ARGS: 'IgnoreUnknown=1;IP=10.61.0.50;MAC=02:00:00:00:00:50;K8S_POD_NAME=web' }, withPorts), 'ADD with IP, MAC, port');
+    assert.deepEqual(res['ips'], [{ address: '10.61.0.50/24', gateway: GATEWAY, interface: 2 }]);
+    assert.match(inNs(ns, ['ip', 'link', 'show', 'eth0']).stdout, /02:00:00:00:00:50/);
+    assert.match(ok(await sb.nsnet(['port', 'cni-pppp00000000'])).stdout, /7000\/tcp -> 0\.0\.0\.0:8080/);
+    const server = runSync(['sh', '-c', `nsenter --net=${ns} node -e "$0" >/dev/null 2>&1 & echo $!`, SERVER]);
+    const pid = Number(server.stdout.trim());
+    try {
+      let answer: RunResult | undefined;
+      for (let i = 0; i < 20; i++) {
+        answer = sb.inWorld(client('tcp', HOST_UPLINK_IP, 8080));
+        if (answer.code === 0) break;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      assert.equal(ok(answer!).stdout.trim(), `tcp 7000 ${WORLD_UPLINK_IP}`);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+    // The address is taken: another ADD asking for it is refused, naming it.
+    const again = add('qqqq000000000001', runtimeNetns('rtq'), { CNI_ARGS: 'IP=10.61.0.50' });
+    failedWith(again, 101, /10\.61\.0\.50/);
+    succeeded(del('pppp000000000001', ns), 'DEL');
+    // DEL frees the host port: a CLI container can publish it now.
+    const next = `${sb.prefix}next`;
+    ok(await sb.nsnet(['run', '-d', '--name', next, '-p', '8080:7000', '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['rm', '-f', next]));
+  });
+
+  test('DEL is idempotent: twice, without ADD, with an empty CNI_NETNS, after the runtime deleted its namespace', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rtd');
+    succeeded(add('dddd000000000001', ns), 'ADD');
+    succeeded(del('dddd000000000001', ns), 'DEL');
+    assert.equal(del('dddd000000000001', ns).r.stdout, '', 'a second DEL succeeds silently');
+    succeeded(del('never-added', ns), 'DEL without ADD');
+    succeeded(add('dddd000000000002', ns), 'ADD');
+    // containerd's ctr: DEL with CNI_NETNS empty.
+    succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'dddd000000000002', CNI_NETNS: '', CNI_IFNAME: 'eth0' }, conf), 'DEL without netns');
+    succeeded(add('dddd000000000003', ns), 'ADD');
+    runSync(['ip', 'netns', 'del', `${sb.prefix}rtd`]);
+    succeeded(del('dddd000000000003', ns), 'DEL after the namespace is gone');
+    const ps = JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[];
+    assert.equal(ps.length, 0, 'nothing left in the store');
+    ok(await sb.nsnet(['system', 'check']));
+  });
+
+  test('CHECK passes on a healthy attachment and names what is missing after breaking it', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rtc');
+    const prev = succeeded(add('cccc000000000001', ns), 'ADD');
+    const env = { CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'cccc000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
+    succeeded(call(env, { ...conf, prevResult: prev }), 'CHECK');
+    ok(inNs(ns, ['ip', 'link', 'set', 'eth0', 'down']));
+    failedWith(call(env, { ...conf, prevResult: prev }), 100, /eth0 is down.*no default route/);
+    failedWith(call({ ...env, CNI_CONTAINERID: 'unknown1' }, { ...conf, prevResult: prev }), 3, /unknown1 has no eth0 attachment/);
+    failedWith(call(env, conf), 7, /CHECK needs prevResult/);
+    succeeded(del('cccc000000000001', ns), 'DEL');
+  });
+
+  test('GC releases what the runtime no longer lists; STATUS reports an exhausted pool', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const keep = runtimeNetns('rtk');
+    const drop = runtimeNetns('rtx');
+    succeeded(add('keep00000001', keep), 'ADD keep');
+    succeeded(add('drop00000001', drop), 'ADD drop');
+    const gc = { ...conf, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep00000001', ifname: 'eth0' }] };
+    succeeded(call({ CNI_COMMAND: 'GC' }, gc), 'GC');
+    assert.equal(inNs(drop, ['ip', 'link', 'show', 'eth0']).code, 1, 'GC took the stale interface away');
+    ok(inNs(keep, ['ip', 'link', 'show', 'eth0']));
+    succeeded(del('keep00000001', keep), 'DEL keep');
+
+    const tiny = { cniVersion: '1.1.0', name: `${sb.prefix}tiny`, type: 'nsnet-cni', bridge: `${sb.prefix}bt`, subnet: '10.62.0.0/30' };
+    succeeded(call({ CNI_COMMAND: 'STATUS' }, tiny), 'STATUS of a network not made yet');
+    succeeded(add('tiny00000001', keep, {}, tiny), 'ADD the only address');
+    failedWith(call({ CNI_COMMAND: 'STATUS' }, tiny), 50, /no free address/);
+    failedWith(add('tiny00000002', drop, {}, tiny), 101, /no free address|exhausted/);
+    succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'tiny00000001', CNI_NETNS: keep, CNI_IFNAME: 'eth0' }, tiny), 'DEL');
+    succeeded(call({ CNI_COMMAND: 'STATUS' }, tiny), 'STATUS with a free address');
+  });
+
+  test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rte');
+    const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'eeee00000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
+    const cases: Array<{ what: string; env: Record<string, string>; stdin: unknown; code: number; msg: RegExp }> = [
+      { what: 'unsupported version', env: addEnv, stdin: { ...conf, cniVersion: '0.3.1' }, code: 1, msg: /incompatible CNI version "0\.3\.1"/ },
+      { what: 'unsupported field', env: addEnv, stdin: { ...conf, hairpinMode: true }, code: 2, msg: /unsupported field\(s\) hairpinMode/ },
+      { what: 'unknown container on CHECK', env: { ...addEnv, CNI_COMMAND: 'CHECK' }, stdin: { ...conf, prevResult: { cniVersion: '1.0.0' } }, code: 3, msg: /no eth0 attachment/ },
+      { what: 'missing CNI_COMMAND', env: {}, stdin: conf, code: 4, msg: /CNI_COMMAND is not set/ },
+      { what: 'unknown CNI_COMMAND', env: { CNI_COMMAND: 'FROB' }, stdin: conf, code: 4, msg: /unknown CNI_COMMAND "FROB"/ },
+      { what: 'ADD without CNI_NETNS', env: { ...addEnv, CNI_NETNS: '' }, stdin: conf, code: 4, msg: /ADD needs CNI_NETNS/ },
+      { what: 'bad JSON', env: addEnv, stdin: '{"cniVersion": ', code: 6, msg: /not valid JSON/ },
+      { what: 'invalid config', env: addEnv, stdin: { ...conf, subnet: '10.61.0.0/99' }, code: 7, msg: /10\.61\.0\.0\/99/ },
+      { what: 'config contradicting the network', env: addEnv, stdin: { ...conf, subnet: '10.63.0.0/24' }, code: 7, msg: /its subnet is 10\.61\.0\.0\/24, the configuration says 10\.63\.0\.0\/24/ },
+      { what: 'namespace that does not exist', env: { ...addEnv, CNI_NETNS: `/run/netns/${sb.prefix}nothere` }, stdin: conf, code: 100, msg: /nothere/ },
+    ];
+    for (const bin of [[CNI_BIN], [NSNET_BIN, 'cni-plugin']]) {
+      for (const c of cases) {
+        const reply = call(c.env, c.stdin, bin);
+        assert.equal(reply.r.code, 1, `${c.what} (${bin.join(' ')})\n${describeResult(reply.r)}`);
+        assert.equal(reply.json?.['code'], c.code, `${c.what} (${bin.join(' ')})\n${describeResult(reply.r)}`);
+        assert.match(String(reply.json?.['msg']), c.msg, c.what);
+      }
+      // DEL without ADD is no error; VERSION lists the versions.
+      assert.equal(succeeded(call({ ...addEnv, CNI_COMMAND: 'DEL' }, conf, bin), 'DEL without ADD') !== undefined, true);
+      assert.deepEqual(succeeded(call({ CNI_COMMAND: 'VERSION' }, { cniVersion: '1.1.0' }, bin), 'VERSION'), { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
+    }
+    // Nothing the failed calls touched was left behind.
+    assert.equal(inNs(ns, ['ip', 'link', 'show', 'eth0']).code, 1);
+    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+  });
+});
+
+describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  let driver: CniDriverBuild | undefined;
+  const skip = cniDriverSkipReason();
+  before(async () => {
+    if (skip !== undefined) return;
+    sb = await createSandbox('lcni');
+    driver = await buildCniDriver();
+  });
+  after(async () => {
+    driver?.cleanup();
+    if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}rt`]);
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  test('ADD, CHECK, CHECK after breaking the interface, DEL twice, GC', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    if (!requireRoot(t) || sb === undefined || driver === undefined) return;
+    const name = `${sb.prefix}lnet`;
+    const plugin = { type: 'nsnet-cni', bridge: `${sb.prefix}lb`, subnet: '10.64.0.0/24', capabilities: { portMappings: true, mac: true } };
+    const dir = fs.mkdtempSync(path.join(sb.root, 'conf-'));
+    const list = (version: string): string => {
+      const file = path.join(dir, `${version}.conflist`);
+      fs.writeFileSync(file, JSON.stringify({ cniVersion: version, name, plugins: [plugin] }));
+      return file;
+    };
+    const ns = `/run/netns/${sb.prefix}rt`;
+    ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rt`]));
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NSNET_ROOT: sb.root };
+    const drive = (verb: string, args: string[], conflist = list('1.0.0')): RunResult =>
+      sb!.inHost([driver!.bin, verb, '--conflist', conflist, '--plugin-dir', path.dirname(CNI_BIN), '--cache-dir', path.join(dir, 'cache'), ...args], { env });
+    const target = ['--netns', ns, '--id', 'libcni00000001', '--ifname', 'eth0'];
+
+    const added = JSON.parse(ok(drive('add', [...target, '--cap', '{"mac":"02:00:00:00:64:07"}'])).stdout) as { ips: Array<{ address: string }>; interfaces: Array<{ mac?: string }> };
+    assert.equal(added.ips[0]!.address, '10.64.0.2/24');
+    assert.equal(added.interfaces[2]!.mac, '02:00:00:00:64:07');
+    ok(drive('check', target), 'CHECK on a healthy attachment');
+    ok(runSync(['ip', '-n', `${sb.prefix}rt`, 'addr', 'flush', 'dev', 'eth0']));
+    const broken = drive('check', target);
+    assert.equal(broken.code, 1, `CHECK must fail once the address is gone\n${describeResult(broken)}`);
+    assert.match(broken.stderr, /lacks its address 10\.64\.0\.2\/24/);
+    ok(drive('del', target), 'first DEL');
+    ok(drive('del', target), 'second DEL');
+    assert.equal(runSync(['ip', '-n', `${sb.prefix}rt`, 'link', 'show', 'eth0']).code, 1);
+
+    // GC: an attachment the runtime forgot (ADD through the driver, then its cache dropped).
+    ok(drive('add', target));
+    fs.rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
+    ok(drive('gc', ['--valid', 'someone-else/eth0', '--skip-stale-del'], list('1.1.0')), 'GC');
+    assert.equal(runSync(['ip', '-n', `${sb.prefix}rt`, 'link', 'show', 'eth0']).code, 1, 'GC released the forgotten attachment');
+    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+    ok(drive('status', [], list('1.1.0')), 'STATUS');
+  });
+});
