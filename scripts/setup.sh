@@ -14,11 +14,21 @@ command -v dot >/dev/null || need+=(graphviz)           # nsnet graph --format s
 # ports; Debian's iptables package brings both (its ebtables package is the legacy one).
 { command -v iptables-restore && command -v ebtables-restore; } >/dev/null || need+=(iptables)
 test -x /bin/busybox || need+=(busybox-static)       # a tiny root filesystem for the --rootfs test
-if ((${#need[@]} > 0)); then
-  echo "setup: installing ${need[*]}"
+command -v cc >/dev/null || need+=(gcc libc6-dev)           # the nsnet-cni thin client (native/)
+# nsnet-cni's tests and benchmark: Podman with its CNI backend, the reference CNI plugins
+# (bridge, host-local) to compare with, and Go with the reference CNI library for a libcni driver.
+cni=()
+command -v podman >/dev/null || cni+=(podman runc conmon)
+test -x /usr/lib/cni/bridge || cni+=(containernetworking-plugins)
+command -v go >/dev/null || cni+=(golang-go)
+test -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni || cni+=(golang-github-appc-cni-dev)
+if ((${#need[@]} + ${#cni[@]} > 0)); then
+  echo "setup: installing ${need[*]} ${cni[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  if ((${#need[@]} > 0)); then apt-get install -y -qq "${need[@]}" >/dev/null; fi
+  # Without recommends: Podman's pull in slirp4netns, fuse-overlayfs, buildah and more that the tests do not use.
+  if ((${#cni[@]} > 0)); then apt-get install -y -qq --no-install-recommends "${cni[@]}" >/dev/null; fi
 fi
 
 npm ci --no-audit --no-fund

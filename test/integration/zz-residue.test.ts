@@ -84,6 +84,25 @@ test('no nsnet-test- state directories left in the temp dir', { skip }, () => {
   );
 });
 
+/** Files under dir (recursively) changed since the runner started: CNI state the suite must keep in its temp dirs. */
+function changedSince(dir: string, since: number): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return changedSince(p, since);
+    return fs.lstatSync(p).ctimeMs >= since ? [p] : [];
+  });
+}
+
+test('no CNI state written outside the tests\' temp dirs (libcni cache, host-local leases)', { skip }, () => {
+  assert.deepEqual(changedSince('/var/lib/cni', runnerStartMs()), []);
+});
+
 test('no sandbox registry files left by finished test processes', { skip }, () => {
   const live = new Set(others.map((o) => o.nsPrefix));
   const left = fs
