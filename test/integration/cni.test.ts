@@ -316,3 +316,72 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
     ok(drive('status', [], list('1.1.0')), 'STATUS');
   });
 });
+
+describe('nsnet-cni crash safety', { concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  before(async () => {
+    sb = await createSandbox('ccni');
+  });
+  after(async () => {
+    if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}rt`]);
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  /**
+   * The plugin killed after each step of an ADD (network made on the way) and of a DEL: the next
+   * nsnet command recovers, and the host and the store are as before the ADD / after the DEL.
+   */
+  test('a plugin killed after any step of ADD or DEL leaves nothing half-made once nsnet recovers', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rt`]));
+    const ns = `/run/netns/${sb.prefix}rt`;
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb.prefix}knet`, type: 'nsnet-cni', bridge: `${sb.prefix}kb`, subnet: '10.65.0.0/24' });
+    // In-process every time (no service): the killed process is the plugin the runtime called.
+    const env = (command: string, fault?: number): NodeJS.ProcessEnv => ({
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      NSNET_ROOT: sb!.root,
+      NSNET_CNI_SERVICE: 'off',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: 'crash0000001',
+      CNI_NETNS: ns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: path.dirname(CNI_BIN),
+      ...(fault === undefined ? {} : { NSNET_TEST_FAULTS: '1', NSNET_FAULT: `${fault}:kill` }),
+    });
+    const settled = async (what: string): Promise<void> => {
+      const check = await sb!.nsnet(['system', 'check']);
+      assert.equal(check.code, 0, `${what}: after recovery the kernel matches the store\n${describeResult(check)}`);
+    };
+    const attached = (): boolean => runSync(['ip', '-n', `${sb!.prefix}rt`, 'link', 'show', 'eth0']).code === 0;
+    const containers = async (): Promise<number> => (JSON.parse(ok(await sb!.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length;
+
+    let kills = 0;
+    for (let i = 0; ; i++) {
+      const r: RunResult = sb.inHost([CNI_BIN], { env: env('ADD', i), input: conf });
+      if (r.code === 0) break;
+      assert.equal(r.signal, 'SIGKILL', `ADD with fault ${i} should die or succeed\n${describeResult(r)}`);
+      kills++;
+      await settled(`ADD killed after step ${i}`);
+      assert.equal(attached(), false, `ADD killed after step ${i}: the interface was rolled back`);
+      assert.equal(await containers(), 0, `ADD killed after step ${i}: no record left`);
+    }
+    t.diagnostic(`ADD: ${kills} fault points`);
+    assert.ok(kills >= 8, `the ADD passed ${kills} fault points (network and attachment steps)`);
+    ok(sb.inHost([CNI_BIN], { env: env('DEL'), input: conf }));
+
+    kills = 0;
+    for (let i = 0; ; i++) {
+      ok(sb.inHost([CNI_BIN], { env: env('ADD'), input: conf }), 'ADD');
+      const r: RunResult = sb.inHost([CNI_BIN], { env: env('DEL', i), input: conf });
+      if (r.code === 0) break;
+      assert.equal(r.signal, 'SIGKILL', `DEL with fault ${i}\n${describeResult(r)}`);
+      kills++;
+      await settled(`DEL killed after step ${i}`);
+      assert.equal(attached(), false, `DEL killed after step ${i}: finished by recovery`);
+      assert.equal(await containers(), 0, `DEL killed after step ${i}: the record is gone`);
+    }
+    t.diagnostic(`DEL: ${kills} fault points`);
+    assert.ok(kills >= 2, `the DEL passed ${kills} fault points`);
+  });
+});
