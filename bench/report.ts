@@ -85,6 +85,102 @@ export interface Extras {
   dns?: DnsResult;
   /** libnftables: element delete with a fresh context per call vs one kept open. */
   nftCtx?: { samples: Record<string, number[]> };
+  /** nsnet-cni vs the reference CNI bridge plugin, ADD and DEL (the worker's cni job). */
+  cni?: CniBench;
+}
+
+export interface CniBench {
+  available: boolean;
+  reason?: string;
+  /** Containers per plugin in the interleaved loop. */
+  n?: number;
+  configs?: Record<string, string>;
+  /** How the calls were timed. */
+  timing?: string;
+  /** Wall ms per call, spawn to exit: 'nsnet-cni ADD', 'bridge ADD', ... DEL, VERSION, 'spawn /bin/true'. */
+  samples?: Record<string, number[]>;
+  /** The service's own handling ms from its log, aligned with the nsnet-cni ADD/DEL samples (null: no line). */
+  service?: { logLines: number; ADD: Array<number | null>; DEL: Array<number | null>; VERSION: number[] };
+  /** Calls outside the medians: the first ADD of each plugin, the DEL of those containers. */
+  cold?: Record<string, number>;
+  serviceUpAfterColdMs?: number;
+  reset?: string;
+  leftRunning?: Array<{ pid: number; argv: string }>;
+  iptablesRulesAfter?: number;
+  varLibCni?: { before: boolean; after: boolean };
+  notes?: string[];
+}
+
+/** The q-quantile of a sample (nearest rank, as stats() computes p95). */
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** One command of both plugins: stats, p90, nsnet/bridge median ratio, and that ratio with the process floor (/bin/true) taken off both. */
+interface CniPair {
+  nsnet: Stats | null;
+  bridge: Stats | null;
+  nsnetP90: number;
+  bridgeP90: number;
+  ratio: number | null;
+  ratioNetOfSpawn: number | null;
+}
+
+/** The figures the CNI section reports, from the raw samples. */
+export function cniFigures(c: CniBench): {
+  add: CniPair;
+  del: CniPair;
+  /** nsnet-cni per call: the service's handling (its log) and the rest (wall − handling), for calls with a log line. */
+  addService: Stats | null;
+  addRest: Stats | null;
+  delService: Stats | null;
+  delRest: Stats | null;
+  trueSpawn: Stats | null;
+  nsnetVersion: Stats | null;
+  bridgeVersion: Stats | null;
+  versionService: Stats | null;
+} {
+  const sm = c.samples ?? {};
+  const split = (wall: number[], svc: Array<number | null> | undefined): { service: number[]; rest: number[] } => {
+    const service: number[] = [];
+    const rest: number[] = [];
+    wall.forEach((w, i) => {
+      const x = svc?.[i];
+      if (x === null || x === undefined) return;
+      service.push(x);
+      rest.push(w - x);
+    });
+    return { service, rest };
+  };
+  const a = split(sm['nsnet-cni ADD'] ?? [], c.service?.ADD);
+  const d = split(sm['nsnet-cni DEL'] ?? [], c.service?.DEL);
+  const floor = medianOf(sm['spawn /bin/true'] ?? []);
+  const pair = (k: 'ADD' | 'DEL'): CniPair => {
+    const x = stats(sm[`nsnet-cni ${k}`] ?? []);
+    const y = stats(sm[`bridge ${k}`] ?? []);
+    return {
+      nsnet: x,
+      bridge: y,
+      nsnetP90: quantile(sm[`nsnet-cni ${k}`] ?? [], 0.9),
+      bridgeP90: quantile(sm[`bridge ${k}`] ?? [], 0.9),
+      ratio: ratio(x?.median, y?.median),
+      ratioNetOfSpawn: ratio((x?.median ?? NaN) - floor, (y?.median ?? NaN) - floor),
+    };
+  };
+  return {
+    add: pair('ADD'),
+    del: pair('DEL'),
+    addService: stats(a.service),
+    addRest: stats(a.rest),
+    delService: stats(d.service),
+    delRest: stats(d.rest),
+    trueSpawn: stats(sm['spawn /bin/true'] ?? []),
+    nsnetVersion: stats(sm['nsnet-cni VERSION'] ?? []),
+    bridgeVersion: stats(sm['bridge VERSION'] ?? []),
+    versionService: stats(c.service?.VERSION ?? []),
+  };
 }
 
 interface Input {
@@ -339,6 +435,29 @@ export function buildReport(input: Input): { json: unknown; markdown: string; sv
     }
   }
 
+  {
+    const c = extras.cni;
+    if (c?.available === true && c.samples !== undefined) {
+      const x = cniFigures(c);
+      const coldNsnet = Object.entries(c.cold ?? {}).find(([k]) => k.startsWith('nsnet-cni ADD'))?.[1];
+      const coldBridge = Object.entries(c.cold ?? {}).find(([k]) => k.startsWith('bridge ADD'))?.[1];
+      targets.push({
+        id: 'cni-add',
+        target: "nsnet-cni ADD costs no more than the reference CNI bridge plugin's ADD (host-local IPAM, ipMasq), same run (medians)",
+        measured: `nsnet-cni ${f(x.add.nsnet?.median)} ms (p90 ${f(x.add.nsnetP90)}) vs bridge ${f(x.add.bridge?.median)} ms (p90 ${f(x.add.bridgeP90)}): ${f(x.add.ratio)}× over ${x.add.nsnet?.n ?? 0} interleaved calls each (${f(x.add.ratioNetOfSpawn)}× with the process floor, /bin/true ${f(x.trueSpawn?.median)} ms, taken off both); nsnet-cni = service handling ${f(x.addService?.median)} ms + the rest (client process, socket relay) ${f(x.addRest?.median)} ms (medians); first call, no service yet: nsnet-cni ${f(coldNsnet, 1)} ms, bridge ${f(coldBridge, 1)} ms (not in the medians)`,
+        status: x.add.ratio !== null && x.add.ratio <= 1 ? 'pass' : 'miss',
+      });
+      targets.push({
+        id: 'cni-del',
+        target: 'nsnet-cni DEL vs the reference bridge plugin DEL, same run (reported; no threshold)',
+        measured: `nsnet-cni ${f(x.del.nsnet?.median)} ms (p90 ${f(x.del.nsnetP90)}) vs bridge ${f(x.del.bridge?.median)} ms (p90 ${f(x.del.bridgeP90)}): ${f(x.del.ratio)}×; nsnet-cni = service handling ${f(x.delService?.median)} ms + the rest ${f(x.delRest?.median)} ms`,
+        status: 'measured',
+      });
+    } else if (c !== undefined) {
+      targets.push({ id: 'cni-add', target: "nsnet-cni ADD ≤ the reference CNI bridge plugin's ADD", measured: c.reason ?? 'not measured', status: /nsnet-cni/.test(c.reason ?? '') ? 'not built yet' : 'not measured' });
+    }
+  }
+
   // ---------------------------------------------------------------- outputs
   const table = renderTable(rows, targets, input);
   const svg = renderSvg(rows, input);
@@ -359,6 +478,7 @@ export function buildReport(input: Input): { json: unknown; markdown: string; sv
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+const signed = (x: number): string => (Number.isFinite(x) && x >= 0 ? `+${f(x)}` : f(x));
 
 /** What one published port adds to run() and remove(): differences of medians of the interleaved samples. */
 export function portDeltas(p: PortsResult): { run: number; remove: number; total: number; runWith: number; runWithout: number; removeWith: number; removeWithout: number } {
@@ -395,7 +515,80 @@ function summarizeExtras(e: Extras): unknown {
     })),
     dns: e.dns,
     nftCtx: e.nftCtx === undefined ? undefined : Object.fromEntries(Object.entries(e.nftCtx.samples).map(([k, v]) => [k, stats(v)])),
+    cni: e.cni === undefined ? undefined : summarizeCni(e.cni),
   };
+}
+
+function summarizeCni(c: CniBench): unknown {
+  if (c.available !== true || c.samples === undefined) return { available: c.available, reason: c.reason };
+  const x = cniFigures(c);
+  const withP90 = (v: number[]): unknown => ({ ...stats(v), p90: quantile(v, 0.9) });
+  return {
+    n: c.n,
+    configs: c.configs,
+    timing: c.timing,
+    calls: Object.fromEntries(Object.entries(c.samples).map(([k, v]) => [k, withP90(v)])),
+    ratios: { add: x.add.ratio, del: x.del.ratio, addNetOfSpawn: x.add.ratioNetOfSpawn, delNetOfSpawn: x.del.ratioNetOfSpawn },
+    growth: Object.fromEntries(Object.entries(c.samples).map(([k, v]) => [k, growth(v)])),
+    nsnetBreakdown: { addService: x.addService, addRest: x.addRest, delService: x.delService, delRest: x.delRest, versionService: x.versionService, serviceLogLines: c.service?.logLines },
+    cold: c.cold,
+    serviceUpAfterColdMs: c.serviceUpAfterColdMs,
+    cleanup: { reset: c.reset, leftRunning: c.leftRunning, iptablesRulesAfter: c.iptablesRulesAfter, varLibCni: c.varLibCni },
+    notes: c.notes,
+    raw: { ...Object.fromEntries(Object.entries(c.samples).map(([k, v]) => [k, v.map(round)])), 'nsnet-cni ADD: service': c.service?.ADD, 'nsnet-cni DEL: service': c.service?.DEL },
+  };
+}
+
+/** The CNI section of latest.md. */
+function cniMarkdown(c: CniBench): string[] {
+  if (c.available !== true || c.samples === undefined) return [`CNI plugins: ${c.reason ?? 'not measured'}.`, ''];
+  const x = cniFigures(c);
+  const out: string[] = [];
+  out.push(
+    `CNI plugins: nsnet-cni (the C client \`bin/nsnet-cni\` relaying to the nsnet CNI service of the namespace) vs the reference \`bridge\` plugin with \`host-local\` IPAM (containernetworking-plugins in /usr/lib/cni, \`isGateway\` and \`ipMasq\` on, so each ADD and DEL runs iptables), in the sandbox host namespace. ${c.n} containers per plugin, each with a namespace made beforehand (\`ip netns add\`, untimed): ADD of container i of both plugins (the order alternating with i), then the DELs likewise, so both share the machine's noise and see the same number of attached containers. Each call is timed from spawn to exit by the benchmark worker, which already runs in the sandbox host namespace (\`spawnSync\`, the same for both; no \`nsenter\` in the time). The first ADD of each plugin is timed apart (below), not in the medians. Configurations: \`${c.configs?.['nsnet-cni'] ?? ''}\` and \`${c.configs?.['bridge'] ?? ''}\`.`,
+    '',
+  );
+  const cells: string[][] = [['call (ms)', 'n', 'median', 'p90', 'p95', 'min', 'max', 'mean']];
+  const put = (k: string, v: number[] | Stats | null): void => {
+    const st = Array.isArray(v) ? stats(v) : v;
+    const p = Array.isArray(v) ? f(quantile(v, 0.9)) : '—';
+    cells.push([k, String(st?.n ?? 0), f(st?.median), p, f(st?.p95), f(st?.min), f(st?.max), f(st?.mean)]);
+  };
+  const sm = c.samples;
+  for (const k of ['nsnet-cni ADD', 'bridge ADD', 'nsnet-cni DEL', 'bridge DEL']) put(k, sm[k] ?? []);
+  const svc = (xs: Array<number | null> | undefined): number[] => (xs ?? []).filter((v): v is number => v !== null);
+  const restOf = (k: 'ADD' | 'DEL'): number[] => (sm[`nsnet-cni ${k}`] ?? []).flatMap((w, i) => { const s = c.service?.[k]?.[i]; return s === null || s === undefined ? [] : [w - s]; });
+  put('nsnet-cni ADD: the service\'s handling (its log)', svc(c.service?.ADD));
+  put('nsnet-cni ADD: the rest (wall − handling, per call)', restOf('ADD'));
+  put('nsnet-cni DEL: the service\'s handling (its log)', svc(c.service?.DEL));
+  put('nsnet-cni DEL: the rest (wall − handling, per call)', restOf('DEL'));
+  put('spawn /bin/true (process floor)', sm['spawn /bin/true'] ?? []);
+  put('nsnet-cni VERSION (client + relay, the service answers at once)', sm['nsnet-cni VERSION'] ?? []);
+  put('nsnet-cni VERSION: the service\'s handling', c.service?.VERSION ?? []);
+  put('bridge VERSION (process start of the Go plugin)', sm['bridge VERSION'] ?? []);
+  out.push(mdTable(cells), '');
+  const relay = (x.nsnetVersion?.median ?? NaN) - (x.trueSpawn?.median ?? NaN);
+  out.push(
+    `ADD: nsnet-cni ${f(x.add.nsnet?.median)} ms vs bridge ${f(x.add.bridge?.median)} ms (medians) = **${f(x.add.ratio)}×** (p90 ${f(x.add.nsnetP90)} vs ${f(x.add.bridgeP90)} ms). DEL: ${f(x.del.nsnet?.median)} vs ${f(x.del.bridge?.median)} ms = **${f(x.del.ratio)}×** (p90 ${f(x.del.nsnetP90)} vs ${f(x.del.bridgeP90)} ms). Both include starting a process from this worker (/bin/true: ${f(x.trueSpawn?.median)} ms); with that floor taken off both, ADD ${f(x.add.ratioNetOfSpawn)}×, DEL ${f(x.del.ratioNetOfSpawn)}×.`,
+    '',
+    `Where nsnet-cni's ADD goes (means add up, medians do not): of ${f(x.add.nsnet?.mean)} ms on average, the service's handling (\`handleCni\`, timed by the service itself) is ${f(x.addService?.mean)} ms and the rest ${f(x.addRest?.mean)} ms (medians ${f(x.addService?.median)} and ${f(x.addRest?.median)} ms). The rest is the client's process (spawning any process from this worker costs ${f(x.trueSpawn?.median)} ms: /bin/true), its connect, the request and reply over the socket and the service's event loop around the call: a VERSION call, which goes the same way but is answered at once (${f(x.versionService?.median, 1)} ms handling), takes ${f(x.nsnetVersion?.median)} ms against ${f(x.trueSpawn?.median)} ms for /bin/true (${signed(relay)} ms)${relay < 1 ? ': the connect and relay cost little beside starting the process' : ': what the connect, the relay and the service\'s event loop add to starting the process'}. The Go bridge plugin's own process start (its VERSION) is ${f(x.bridgeVersion?.median)} ms; its ADD spends the rest in host-local and in the iptables processes ipMasq runs.`,
+    '',
+  );
+  const grown = ['nsnet-cni ADD', 'bridge ADD', 'nsnet-cni DEL', 'bridge DEL'].map((k) => [k, growth(sm[k] ?? [])] as const).filter(([, g]) => g !== null);
+  if (grown.length > 0) {
+    out.push(`With the containers accumulating (ADDs up to ${(c.n ?? 0) + 1} attached per plugin, the first call's container included, then DELs down to one), median of the last ${grown[0]![1]!.window} calls over the first ${grown[0]![1]!.window}: ${grown.map(([k, g]) => `${k} ${f(g!.ratio)}×`).join(', ')}.`, '');
+  }
+  const cold = Object.entries(c.cold ?? {});
+  if (cold.length > 0) {
+    out.push(`First calls, outside the medians (the nsnet CNI service answered ${f(c.serviceUpAfterColdMs, 0)} ms after the cold call returned; its first call through the service was ADD #1 of the loop: ${f(sm['nsnet-cni ADD']?.[0])} ms, ${f(c.service?.ADD[0] ?? null, 1)} ms handling):`, '');
+    out.push(mdTable([['call', 'ms'], ...cold.map(([k, v]) => [k, f(v, 1)])]), '');
+  }
+  const left = c.leftRunning ?? [];
+  out.push(
+    `Clean-up: \`nsnet system reset --force\` in the sandbox host namespace: ${c.reset ?? '—'}; processes with the section's state root left after it: ${left.length === 0 ? 'none' : left.map((p) => `${p.pid} (${p.argv}, killed by PID)`).join('; ')}; iptables rules left in the sandbox host namespace after the bridge plugin's DELs: ${c.iptablesRulesAfter ?? '—'}; /var/lib/cni ${c.varLibCni === undefined ? '—' : c.varLibCni.after === c.varLibCni.before ? (c.varLibCni.after ? 'existed before and after' : 'absent before and after (host-local kept its state in the run\'s temp dir)') : c.varLibCni.after ? 'CREATED during the run' : 'removed during the run'}.${(c.notes ?? []).length > 0 ? ` Notes: ${c.notes!.join('; ')}.` : ''}`,
+    '',
+  );
+  return out;
 }
 
 function pad(cells: string[][]): string {
@@ -559,6 +752,7 @@ function renderMarkdown(rows: Row[], targets: Target[], input: Input, _table: st
     const handMed = medianOf(e.iperf.gbps['by-hand bridge'] ?? []);
     out.push(mdTable([['configuration', 'runs', 'best', 'median', 'best ×by-hand', 'median ×by-hand'], ...Object.entries(e.iperf.gbps).map(([k, v]) => [k, v.map((x) => x.toFixed(1)).join(', '), f(Math.max(...v), 1), f(medianOf(v), 1), f(ratio(Math.max(...v), hand)), f(ratio(medianOf(v), handMed))])]), '');
   } else out.push(`Throughput: ${e.iperfSkipped ?? 'not measured'}.`, '');
+  if (e.cni !== undefined) out.push(...cniMarkdown(e.cni));
   if (e.noChild !== undefined) out.push(`No-child check (lib-kernel attach loop under \`strace -f -e trace=process\`): ${e.noChild.checked ? `${e.noChild.childProcesses} child processes during ${e.noChild.containers} attaches` : e.noChild.note}.`, '');
   const notBuilt = targets.filter((t) => t.status === 'not built yet');
   out.push(notBuilt.length === 0 ? 'Everything the issue asks to measure exists in the measured build.' : `Not built yet in the measured build (reported, not faked): ${notBuilt.map((t) => t.target).join('; ')}.`, '');
@@ -663,6 +857,10 @@ function whatDominates(rows: Row[], targets: Target[], input: Input): string[] {
       const proc = Object.values(p.procRead ?? {}).reduce((a, v) => a + medianOf(v), 0);
       out.push(`- **One published port** (+${f(d.total)} ms: run() +${f(d.run)}, remove() +${f(d.remove)}): inside run(), the publish nft step costs ${f(st('run() with -p: nft (publish ports)'), 3)} ms; publish() reads /proc/net/{tcp,tcp6,udp,udp6} to find host listeners: ${f(proc)} ms per read of the four files in this run (the kernel walks the TCP established hash for the tcp files: ${p.tcpEhashEntries === undefined ? '?' : Math.abs(p.tcpEhashEntries)} buckets${(p.tcpEhashEntries ?? 0) < 0 ? ', shared with the machine\'s own namespace' : ''}); the rest of the run() difference is the port's store rows and noise. Inside remove(), the withdraw nft step costs ${f(st('remove() with -p: nft (withdraw ports)'))} ms (a delete transaction, see below) while the netns-del step after it gets ${f(st('remove() without -p: netns-del') - st('remove() with -p: netns-del'))} ms cheaper (the kernel had that much longer to free the namespace).${ctxLine}`);
     }
+  }
+  if (miss.has('cni-add') && e.cni !== undefined) {
+    const x = cniFigures(e.cni);
+    out.push(`- **nsnet-cni ADD** (${f(x.add.nsnet?.median)} ms vs bridge ${f(x.add.bridge?.median)} ms, ${f(x.add.ratio)}×): in means, the service's handling ${f(x.addService?.mean)} ms and the rest ${f(x.addRest?.mean)} ms (client process and socket relay; /bin/true ${f(x.trueSpawn?.median)} ms, a VERSION round trip ${f(x.nsnetVersion?.median)} ms).`);
   }
   if (miss.has('throughput')) {
     const g = e.iperf?.gbps ?? {};

@@ -12,7 +12,12 @@
  *      BENCH_ONLY=extras (skip the attach/detach matrix) and BENCH_EXTRAS=ports,iperf (only the extras
  *      whose label contains one of these words), for trying parts of the benchmark,
  *      BENCH_FROM=head (default: measure a private build of the committed HEAD, so concurrent edits
- *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/).
+ *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/),
+ *      BENCH_CNI_N=40 (containers per plugin in the CNI section).
+ * Args: `--only cni` (or any words, comma-separated: only the extras whose label contains one;
+ *      "matrix" keeps the attach/detach matrix) is shorthand for BENCH_ONLY/BENCH_EXTRAS.
+ * A partial run (--only, BENCH_ONLY, BENCH_EXTRAS, BENCH_QUICK) writes bench/results/partial.*
+ * and leaves latest.* (the committed full run) alone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -173,7 +178,7 @@ function killInSandbox(pid: number): void {
   }
 }
 
-/** Kill, by PID, nsnet DNS responders of one job: in the sandbox host namespace, with its state root. */
+/** Kill, by PID, nsnet's background processes of one job (DNS responder, CNI service): in the sandbox host namespace, with its state root. */
 function killResponders(root: string): void {
   let ino: number;
   try {
@@ -186,7 +191,7 @@ function killResponders(root: string): void {
     try {
       if (fs.readlinkSync(`/proc/${entry}/ns/net`) !== `net:[${ino}]`) continue;
       const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('dns-serve') && argv.includes(root)) process.kill(Number(entry), 'SIGKILL');
+      if ((argv.includes('dns-serve') || argv.includes('cni-service')) && argv.includes(root)) process.kill(Number(entry), 'SIGKILL');
     } catch {
       /* gone */
     }
@@ -237,6 +242,11 @@ function prepareSnapshot(): { code: string; source: string } {
   if (t.status !== 0) log(`tsc reported errors building HEAD (output is still emitted): ${String(t.stdout).split('\n').slice(0, 3).join(' | ')}`);
   const b = run([process.execPath, 'scripts/bundle.mjs'], snap);
   if (b.status !== 0) log(`bundle failed (bin/nsnet falls back to dist/src): ${String(b.stderr).slice(0, 300)}`);
+  // The nsnet-cni C client (its checkout path is built in: this snapshot's bin/nsnet is its fallback).
+  if (fs.existsSync(path.join(snap, 'scripts', 'build-native.sh'))) {
+    const c = run(['sh', 'scripts/build-native.sh'], snap);
+    if (c.status !== 0) log(`building bin/nsnet-cni failed (the CNI section will say so): ${String(c.stderr).slice(0, 300)}`);
+  }
   for (const f of ['dist/bench/worker.js', 'dist/src/cli/main.js', 'bin/nsnet']) {
     if (!fs.existsSync(path.join(snap, f))) throw new Error(`building HEAD did not produce ${f}`);
   }
@@ -321,6 +331,15 @@ async function main(): Promise<void> {
   if (cliCap !== 'none') caps.cli = Number(cliCap);
   if (process.env['BENCH_BYHAND_MAX_N'] !== undefined) caps.byhand = Number(process.env['BENCH_BYHAND_MAX_N']);
   const quick = process.env['BENCH_QUICK'] === '1';
+  const onlyArg = process.argv.indexOf('--only');
+  if (onlyArg >= 0) {
+    const words = (process.argv[onlyArg + 1] ?? '').split(',').map((w) => w.trim()).filter((w) => w !== '');
+    if (words.length === 0) throw new Error('--only needs a word: cni, ports, iperf, ... (labels of the extras), or matrix');
+    if (!words.includes('matrix')) process.env['BENCH_ONLY'] = 'extras';
+    const extrasWords = words.filter((w) => w !== 'matrix');
+    process.env['BENCH_EXTRAS'] = extrasWords.length > 0 ? extrasWords.join(',') : 'none-selected';
+  }
+  const partial = quick || process.env['BENCH_ONLY'] !== undefined || process.env['BENCH_EXTRAS'] !== undefined;
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-bench-'));
   const snapshot = prepareSnapshot();
@@ -361,7 +380,7 @@ async function main(): Promise<void> {
   const extras: Extras = { features: features() };
   const only = envList('BENCH_EXTRAS', '');
   const attempt = async (label: string, fn: () => Promise<void>): Promise<void> => {
-    if (only.length > 0 && !only.some((w) => label.includes(w))) return;
+    if (only.length > 0 && !only.some((w) => label.toLowerCase().includes(w.toLowerCase()))) return;
     const a = now();
     try {
       await fn();
@@ -421,6 +440,13 @@ async function main(): Promise<void> {
         if (r.leftRunning === true && r.pid !== undefined) killInSandbox(r.pid);
       });
     }
+    // Last: the reference bridge plugin runs iptables in the sandbox host namespace, and the rule
+    // counts above expect none there.
+    await attempt('CNI: nsnet-cni vs the bridge plugin', async () => {
+      const r = await runWorker<NonNullable<Extras['cni']>>(nextJob({ job: 'cni', n: Number(process.env['BENCH_CNI_N'] ?? 40) }), { timeoutMs: 600_000 });
+      extras.cni = r;
+      for (const p of r.leftRunning ?? []) killInSandbox(p.pid);
+    });
   }
 
   const durationS = (now() - t0) / 1000;
@@ -434,11 +460,13 @@ async function main(): Promise<void> {
   if (reviewed !== undefined) machine.notesReviewedAgainst = { commit: reviewed, srcChangedSince: srcChangedSince(reviewed, machine.nsnetCommit) };
   const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });
   fs.mkdirSync(RESULTS, { recursive: true });
-  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report.json, null, 2) + '\n');
-  fs.writeFileSync(path.join(RESULTS, 'latest.md'), report.markdown);
-  fs.writeFileSync(path.join(RESULTS, 'latest.svg'), report.svg);
+  // A partial run must not overwrite the committed figures of the full one.
+  const base = partial ? 'partial' : 'latest';
+  fs.writeFileSync(path.join(RESULTS, `${base}.json`), JSON.stringify(report.json, null, 2) + '\n');
+  fs.writeFileSync(path.join(RESULTS, `${base}.md`), report.markdown);
+  fs.writeFileSync(path.join(RESULTS, `${base}.svg`), report.svg);
   process.stdout.write(report.table + '\n');
-  log(`wrote bench/results/latest.{json,md,svg} in ${durationS.toFixed(0)} s${errors.length ? `; ${errors.length} error(s)` : ''}`);
+  log(`wrote bench/results/${base}.{json,md,svg} in ${durationS.toFixed(0)} s${partial ? ' (a partial run: latest.* untouched)' : ''}${errors.length ? `; ${errors.length} error(s)` : ''}`);
   if (errors.length > 0) process.exitCode = 1;
 }
 
