@@ -126,6 +126,8 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): Cni
   };
   const missing = needs[command].filter((k) => value(k) === undefined);
   if (missing.length > 0) throw bad(ErrorCodes.INVALID_ENVIRONMENT, `${command} needs ${missing.join(', ')} in the environment`);
+  // The per-container variables mean nothing to the others (libcni sends VERSION with "dummy" in them).
+  if (command !== 'ADD' && command !== 'CHECK' && command !== 'DEL') return out;
   const id = value('CNI_CONTAINERID');
   if (id !== undefined) {
     if (!CONTAINER_ID.test(id)) {

@@ -28,6 +28,8 @@ test('parseEnv: each command needs what the spec says, and nothing more', () => 
   assert.equal(parseEnv({ ...ADD_ENV, CNI_COMMAND: 'DEL', CNI_NETNS: '' }).netns, undefined);
   // GC and STATUS come with empty per-container variables (libcni sets them to "").
   assert.equal(parseEnv({ CNI_COMMAND: 'GC', CNI_CONTAINERID: '', CNI_NETNS: '', CNI_IFNAME: '' }).command, 'GC');
+  // libcni probes VERSION with "dummy" in the per-container variables.
+  assert.equal(parseEnv({ CNI_COMMAND: 'VERSION', CNI_CONTAINERID: 'dummy', CNI_NETNS: 'dummy', CNI_IFNAME: 'dummy' }).command, 'VERSION');
   cniCode(() => parseEnv({ ...ADD_ENV, CNI_NETNS: 'relative/path' }), ErrorCodes.INVALID_ENVIRONMENT, /absolute path/);
   cniCode(() => parseEnv({ ...ADD_ENV, CNI_NETNS: '/run/netns/../../etc' }), ErrorCodes.INVALID_ENVIRONMENT);
   cniCode(() => parseEnv({ ...ADD_ENV, CNI_CONTAINERID: 'a;b' }), ErrorCodes.INVALID_ENVIRONMENT, /invalid CNI_CONTAINERID "a;b"/);
