@@ -28,7 +28,7 @@ import {
   type CniResult,
 } from '../cni/spec.js';
 import { attachmentProblems } from './check.js';
-import { cniAdd, cniDel, cniGc, cniStatus, findAttachment, type CniAttachment } from './cni.js';
+import { cniAdd, cniDel, cniGc, cniPublish, cniStatus, findAttachment, type CniAttachment } from './cni.js';
 import type { Context } from './context.js';
 import { dnsEnabled, ensureResponder } from './dns.js';
 
@@ -103,7 +103,27 @@ export function handleCni(ctx: Context, call: CniCall): CniReply {
   }
 }
 
+/** This entry follows the one that attached the container to the network (prevResult shows its interface). */
+function chainedAttachment(ctx: Context, env: CniEnv, conf: CniNetConf): CniAttachment | undefined {
+  if (conf.prevResult === undefined) return undefined;
+  const a = findAttachment(ctx, env.containerId!, conf.name);
+  if (a === undefined || a.container.netns !== env.netns) return undefined;
+  const listed = (conf.prevResult.interfaces ?? []).some((i) => i.name === a.endpoint.ifName && i.sandbox === a.container.netns);
+  return listed ? a : undefined;
+}
+
 function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undefined): CniResult {
+  const chained = chainedAttachment(ctx, env, conf);
+  if (chained !== undefined) {
+    // The second nsnet-cni entry of a conflist: portmap's job on the attachment the first made.
+    // Mappings the first entry already published (both declared portMappings) are not repeated.
+    const have = ctx.store.ports.forEndpoint(chained.endpoint.id);
+    const fresh = conf.portMappings.filter(
+      (m) => !have.some((p) => p.hostPort === m.hostPort && p.containerPort === m.containerPort && p.proto === m.protocol && (p.hostIp ?? undefined) === m.hostIP),
+    );
+    cniPublish(ctx, chained, portSpecs(fresh));
+    return conf.prevResult!;
+  }
   const attachment = cniAdd(ctx, {
     conf,
     containerId: env.containerId!,

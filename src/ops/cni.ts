@@ -291,3 +291,27 @@ export function releaseAll(ctx: Context, c: ContainerRecord): void {
     }
   });
 }
+
+/**
+ * ADD of an nsnet-cni entry chained after the one that attached the container to this network
+ * (portmap's role): publish the ports its runtimeConfig carries on that attachment. Podman 4.3
+ * replaces the first plugin's capabilities with `ips` when --ip is given, so a conflist that
+ * wants -p and --ip together declares portMappings on a second entry.
+ */
+export function cniPublish(ctx: Context, a: CniAttachment, ports: readonly string[]): void {
+  if (ports.length === 0) return;
+  ctx.locked(() => {
+    if (a.network.internal) {
+      throw new NsnetError('INVALID_VALUE', `cannot publish ports on network ${a.network.name}: it has isGateway false (no way in or out)`);
+    }
+    const { mappings, steps, journalId } = ctx.decide(() => {
+      const mappings = publish(ctx, a.container, a.endpoint, ports);
+      const steps = publishSteps(ctx.firewall, mappings, `publish ${a.container.name} ${a.endpoint.ifName}`);
+      // A crash half-way leaves the records: recovery publishes them, and the runtime's DEL
+      // of the failed ADD withdraws them with the attachment.
+      return { mappings, steps, journalId: journal.begin(ctx, 'cni publish', { mode: 'rollback', steps, forget: {} }) };
+    });
+    applyOrForget(ctx, steps, () => mappings.forEach((m) => ctx.store.ports.delete(a.endpoint.id, m)), journalId);
+    journal.end(ctx, journalId);
+  });
+}

@@ -349,4 +349,11 @@ export class Ports {
       fromRow(PORT, r),
     );
   }
+
+  /** One mapping of an endpoint (the primary key). */
+  delete(endpointId: string, m: { proto: PortRecord['proto']; containerPort: number; hostPort: number }): void {
+    this.db
+      .prepare('DELETE FROM ports WHERE endpoint_id = ? AND proto = ? AND container_port = ? AND host_port = ?')
+      .run(endpointId, m.proto, m.containerPort, m.hostPort);
+  }
 }

@@ -277,15 +277,16 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('ADD, CHECK, CHECK after breaking the interface, DEL twice, GC', async (t) => {
+  test('ADD (two chained entries: attach, then publish), CHECK, CHECK after breaking the interface, DEL twice, GC', async (t) => {
     if (skip !== undefined) return t.skip(skip);
     if (!requireRoot(t) || sb === undefined || driver === undefined) return;
     const name = `${sb.prefix}lnet`;
-    const plugin = { type: 'nsnet-cni', bridge: `${sb.prefix}lb`, subnet: '10.64.0.0/24', capabilities: { portMappings: true, mac: true } };
+    const plugin = { type: 'nsnet-cni', bridge: `${sb.prefix}lb`, subnet: '10.64.0.0/24', capabilities: { mac: true } };
     const dir = fs.mkdtempSync(path.join(sb.root, 'conf-'));
     const list = (version: string): string => {
       const file = path.join(dir, `${version}.conflist`);
-      fs.writeFileSync(file, JSON.stringify({ cniVersion: version, name, plugins: [plugin] }));
+      // Chained: the second entry publishes the ports on the first's attachment (portmap's place).
+      fs.writeFileSync(file, JSON.stringify({ cniVersion: version, name, plugins: [plugin, { type: 'nsnet-cni', capabilities: { portMappings: true } }] }));
       return file;
     };
     const ns = `/run/netns/${sb.prefix}rt`;
@@ -295,9 +296,11 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
       sb!.inHost([driver!.bin, verb, '--conflist', conflist, '--plugin-dir', path.dirname(CNI_BIN), '--cache-dir', path.join(dir, 'cache'), ...args], { env });
     const target = ['--netns', ns, '--id', 'libcni00000001', '--ifname', 'eth0'];
 
-    const added = JSON.parse(ok(drive('add', [...target, '--cap', '{"mac":"02:00:00:00:64:07"}'])).stdout) as { ips: Array<{ address: string }>; interfaces: Array<{ mac?: string }> };
+    const caps = JSON.stringify({ mac: '02:00:00:00:64:07', portMappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp' }] });
+    const added = JSON.parse(ok(drive('add', [...target, '--cap', caps])).stdout) as { ips: Array<{ address: string }>; interfaces: Array<{ mac?: string }> };
     assert.equal(added.ips[0]!.address, '10.64.0.2/24');
     assert.equal(added.interfaces[2]!.mac, '02:00:00:00:64:07');
+    assert.match(ok(await sb.nsnet(['port', 'cni-libcni000000'])).stdout, /80\/tcp -> 0\.0\.0\.0:8081/, 'the chained entry published the port');
     ok(drive('check', target), 'CHECK on a healthy attachment');
     ok(runSync(['ip', '-n', `${sb.prefix}rt`, 'addr', 'flush', 'dev', 'eth0']));
     const broken = drive('check', target);
