@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawnNodeDaemon, nsnetCli } from '../kernel/daemon.js';
 import { acquireLock, type Lock } from '../kernel/lock.js';
 import { isAlive, readStartTime, stopProcess } from '../kernel/process.js';
@@ -92,6 +93,11 @@ export async function serveCni(root: string, log: (line: string) => void): Promi
   fs.rmSync(socket, { force: true });
   const ctx = new Context({ root });
   const idleMs = Number(process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
+  // After an upgrade (a rebuilt nsnet), the old service answers the call at hand and leaves,
+  // so the next call starts the new code.
+  const codeFile = fileURLToPath(import.meta.url);
+  const codeVersion = fs.statSync(codeFile).mtimeMs;
+  const upgraded = (): boolean => fs.statSync(codeFile, { throwIfNoEntry: false })?.mtimeMs !== codeVersion;
   const server = net.createServer((conn) => {
     const chunks: Buffer[] = [];
     conn.on('data', (c: Buffer) => chunks.push(c));
@@ -100,6 +106,7 @@ export async function serveCni(root: string, log: (line: string) => void): Promi
       touch();
       const reply = answer(ctx, parseRequest(Buffer.concat(chunks)), log);
       conn.end(`${reply.exitCode}\n${reply.stdout}`);
+      if (upgraded()) stop(`${codeFile} changed (nsnet was rebuilt or upgraded)`);
     });
   });
   let timer: NodeJS.Timeout | undefined;
