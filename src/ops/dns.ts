@@ -21,6 +21,8 @@ import { sleepSync } from '../kernel/libc.js';
 import { isAlive, readStartTime, sendSignal, stopProcess } from '../kernel/process.js';
 import { openStore, type ContainerRecord, type DnsConfig, type NetworkRecord, type Store } from '../store/index.js';
 import type { Context } from './context.js';
+import { isCniContainer } from './specs.js';
+import { netnsExists } from '../kernel/netns.js';
 
 /** `-o nsnet.dns=false` turns the responder off for a network (its containers get the upstreams directly). */
 export const DNS_OPTION = 'nsnet.dns';
@@ -182,7 +184,10 @@ export function loadView(store: Store): DnsView {
     .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n) }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
   const all = store.containers.list();
-  const live = new Set(all.filter((c) => c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart)).map((c) => c.id));
+  // A runtime's container (CNI) has no process of nsnet's: it is there while its namespace is.
+  const alive = (c: ContainerRecord): boolean =>
+    isCniContainer(c) ? netnsExists(c.netns) : c.status === 'running' && c.pid !== null && c.pidStart !== null && isAlive(c.pid, c.pidStart);
+  const live = new Set(all.filter(alive).map((c) => c.id));
   const running = (c: ContainerRecord): boolean => live.has(c.id);
   const stopped = all.filter((c) => !running(c)).flatMap((c) => [c.name, c.hostname, ...(configs.get(c.id)?.aliases ?? [])]);
   const byContainer = new Map<string, Array<{ networkId: string; ip: string }>>();

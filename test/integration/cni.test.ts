@@ -27,6 +27,16 @@ import {
 } from '../helpers/sandbox.js';
 
 const CNI_BIN = path.join(REPO, 'bin', 'nsnet-cni');
+
+/** node -e DNS_QUERY SERVER NAME: one A query over UDP; prints the addresses, or exits 1. */
+const DNS_QUERY = `
+const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
+const [server, name] = process.argv.slice(1);
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m) => { const p = dns.decode(m); console.log(p.answers.map((a) => a.data).join(' ')); process.exit(p.rcode === 'NOERROR' ? 0 : 1); });
+s.send(dns.encode({ id: 1, type: 'query', flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, server);
+setTimeout(() => process.exit(1), 3000);
+`;
 const SUBNET = '10.61.0.0/24';
 const GATEWAY = '10.61.0.1';
 
@@ -174,6 +184,31 @@ describe('nsnet-cni', { concurrency: false }, () => {
     const next = `${sb.prefix}next`;
     ok(await sb.nsnet(['run', '-d', '--name', next, '-p', '8080:7000', '--', 'sleep', '1000']));
     ok(await sb.nsnet(['rm', '-f', next]));
+  });
+
+  test('a network made with the CLI serves CNI too; the aliases capability and the container name resolve in nsnet\'s DNS', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    // Forwarded queries go to the world's stand-in address (nothing answers there), never to a real resolver.
+    const name = `${sb.prefix}dnet`;
+    ok(await sb.nsnet(['network', 'create', '--subnet', '10.67.0.0/24', '-o', `nsnet.dns.servers=${WORLD_IP}`, name]));
+    const ns = runtimeNetns('rtn');
+    const dnsConf = { cniVersion: '1.0.0', name, type: 'nsnet-cni', capabilities: { aliases: true }, runtimeConfig: { aliases: { [name]: ['webalias'] } } };
+    const res = succeeded(add('nnnn000000000001', ns, {}, dnsConf), 'ADD to the CLI-made network');
+    assert.deepEqual(res['dns'], { nameservers: ['10.67.0.1'] });
+    // The responder re-reads the store a moment after it changes.
+    const query = async (qname: string): Promise<RunResult> => {
+      let r = inNs(ns, [process.execPath, '-e', DNS_QUERY, '10.67.0.1', qname]);
+      for (let i = 0; i < 10 && r.code !== 0; i++) {
+        await new Promise((done) => setTimeout(done, 200));
+        r = inNs(ns, [process.execPath, '-e', DNS_QUERY, '10.67.0.1', qname]);
+      }
+      return r;
+    };
+    assert.equal(ok(await query('webalias')).stdout.trim(), '10.67.0.2');
+    assert.equal(ok(await query('cni-nnnn00000000')).stdout.trim(), '10.67.0.2');
+    // A configuration contradicting the CLI-made network is refused, naming both values.
+    failedWith(add('nnnn000000000002', runtimeNetns('rto'), {}, { ...dnsConf, subnet: '10.68.0.0/24' }), 7, /subnet is 10\.67\.0\.0\/24, the configuration says 10\.68\.0\.0\/24/);
+    succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'nnnn000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, dnsConf), 'DEL');
   });
 
   test('DEL is idempotent: twice, without ADD, with an empty CNI_NETNS, after the runtime deleted its namespace', async (t) => {
