@@ -211,6 +211,20 @@ describe('nsnet-cni', { concurrency: false }, () => {
     succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'nnnn000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, dnsConf), 'DEL');
   });
 
+  test('each accepted configuration version gets its result in that version', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    for (const [i, version] of ['0.4.0', '1.0.0', '1.1.0'].entries()) {
+      const ns = runtimeNetns(`rv${i}`);
+      const id = `vvvv0000000${i}`;
+      const res = succeeded(add(id, ns, {}, { ...conf, cniVersion: version }), `ADD ${version}`);
+      assert.equal(res['cniVersion'], version);
+      const ip = (res['ips'] as Array<Record<string, unknown>>)[0]!;
+      assert.equal(ip['version'], version === '0.4.0' ? '4' : undefined, `${version}: the address ${version === '0.4.0' ? 'carries' : 'has no'} an IP version`);
+      succeeded(call({ CNI_COMMAND: 'CHECK', CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, { ...conf, cniVersion: version, prevResult: res }), `CHECK ${version}`);
+      succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, { ...conf, cniVersion: version, prevResult: res }), `DEL ${version}`);
+    }
+  });
+
   test('DEL is idempotent: twice, without ADD, with an empty CNI_NETNS, after the runtime deleted its namespace', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     const ns = runtimeNetns('rtd');
