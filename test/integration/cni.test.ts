@@ -262,10 +262,14 @@ describe('nsnet-cni', { concurrency: false }, () => {
     const drop = runtimeNetns('rtx');
     succeeded(add('keep00000001', keep), 'ADD keep');
     succeeded(add('drop00000001', drop), 'ADD drop');
+    const cli = `${sb.prefix}gccli`;
+    ok(await sb.nsnet(['run', '-d', '--name', cli, '--network', String(conf['name']), '--', 'sleep', '1000']));
     const gc = { ...conf, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep00000001', ifname: 'eth0' }] };
     succeeded(call({ CNI_COMMAND: 'GC' }, gc), 'GC');
     assert.equal(inNs(drop, ['ip', 'link', 'show', 'eth0']).code, 1, 'GC took the stale interface away');
     ok(inNs(keep, ['ip', 'link', 'show', 'eth0']));
+    assert.match(ok(await sb.nsnet(['ps'])).stdout, new RegExp(cli), 'GC leaves containers nsnet runs itself alone');
+    ok(await sb.nsnet(['rm', '-f', cli]));
     succeeded(del('keep00000001', keep), 'DEL keep');
 
     const tiny = { cniVersion: '1.1.0', name: `${sb.prefix}tiny`, type: 'nsnet-cni', bridge: `${sb.prefix}bt`, subnet: '10.62.0.0/30' };
@@ -275,6 +279,49 @@ describe('nsnet-cni', { concurrency: false }, () => {
     failedWith(add('tiny00000002', drop, {}, tiny), 101, /no free address|exhausted/);
     succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'tiny00000001', CNI_NETNS: keep, CNI_IFNAME: 'eth0' }, tiny), 'DEL');
     succeeded(call({ CNI_COMMAND: 'STATUS' }, tiny), 'STATUS with a free address');
+  });
+
+  test('system check finds an attachment whose namespace the runtime deleted without DEL, and --fix releases it', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rtg');
+    succeeded(add('gone00000001', ns), 'ADD');
+    ok(runSync(['ip', 'netns', 'del', `${sb.prefix}rtg`]));
+    const check = await sb.nsnet(['system', 'check']);
+    assert.equal(check.code, 1, describeResult(check));
+    assert.match(check.stdout + check.stderr, /removed its namespace .*rtg without a CNI DEL/);
+    assert.match(ok(await sb.nsnet(['ps', '-a'])).stdout, /Gone \(/);
+    ok(await sb.nsnet(['system', 'check', '--fix']));
+    ok(await sb.nsnet(['system', 'check']), 'nothing left to fix');
+    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+  });
+
+  test('concurrent ADDs (some in-process, some through the service) and CLI runs never share an address', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const net = { ...conf, name: `${sb.prefix}cc`, bridge: `${sb.prefix}bcc`, subnet: '10.69.0.0/24' };
+    const spaces = Array.from({ length: 12 }, (_, i) => runtimeNetns(`cc${i}`));
+    const env = (i: number): NodeJS.ProcessEnv => ({
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      NSNET_ROOT: sb!.root,
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: `conc000000${String(i).padStart(2, '0')}`,
+      CNI_NETNS: spaces[i]!,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: path.dirname(CNI_BIN),
+    });
+    ok(await sb.nsnet(['network', 'create', '--subnet', net.subnet, '-o', `com.docker.network.bridge.name=${net.bridge}`, net.name]));
+    // Half through nsnet-cni (the service), half the Node plugin in its own process (the fallback).
+    const adds = spaces.map((_, i) =>
+      sb!.inHostAsync(i % 2 === 0 ? [CNI_BIN] : [NSNET_BIN, 'cni-plugin'], { env: { ...env(i), NSNET_CNI_SERVICE: 'off' }, input: JSON.stringify(net), timeoutMs: 60_000 }),
+    );
+    const runs = [0, 1, 2, 3].map((i) => sb!.nsnet(['run', '-d', '--name', `${sb!.prefix}ccr${i}`, '--network', net.name, '--', 'sleep', '1000'], { timeoutMs: 60_000 }));
+    const added = await Promise.all(adds);
+    for (const r of [...added, ...(await Promise.all(runs))]) ok(r);
+    const ips = (JSON.parse(ok(await sb.nsnet(['network', 'inspect', net.name])).stdout) as Array<{ Containers: Record<string, { IPv4Address: string }> }>)[0]!.Containers;
+    const addresses = Object.values(ips).map((c) => c.IPv4Address);
+    assert.equal(addresses.length, 16);
+    assert.equal(new Set(addresses).size, 16, `every address once: ${addresses.join(', ')}`);
+    for (const [i, ns] of spaces.entries()) succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: `conc000000${String(i).padStart(2, '0')}`, CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, net), 'DEL');
+    ok(await sb.nsnet(['rm', '-f', ...[0, 1, 2, 3].map((i) => `${sb!.prefix}ccr${i}`)]));
   });
 
   test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async (t) => {
