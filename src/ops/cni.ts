@@ -22,7 +22,8 @@ import type { CniNetConf } from '../cni/config.js';
 import type { Context } from './context.js';
 import { hostLinkNames } from './host-facts.js';
 import * as journal from './journal.js';
-import { addEndpoint, addNetwork, applyOrForget, type NetworkInput } from './networks.js';
+import { addEndpoint, addNetwork, applyOrForget, poolOf, type NetworkInput } from './networks.js';
+import { allocate } from '../engine/ipam.js';
 import { publish } from './ports.js';
 import { endpointMappings, endpointSpec, networkSpec } from './specs.js';
 
@@ -270,11 +271,13 @@ export function cniStatus(ctx: Context, conf: CniNetConf): string[] {
   if (network === undefined) return [];
   const diff = disagreements(network, conf);
   if (diff.length > 0) return [`network ${conf.name} exists and its ${diff.join('; its ')}`];
-  const subnet = parseCidr(network.subnet);
-  // Network address, broadcast and gateway are never handed out.
-  const capacity = 2 ** (32 - subnet.prefixLen) - 3;
-  const used = ctx.store.networks.usedIps(network.id).size;
-  return used >= capacity ? [`network ${conf.name} (${network.subnet}) has no free address: ${used} in use`] : [];
+  try {
+    allocate(poolOf(network), ctx.store.networks.usedIps(network.id), network.ipamCursor ?? undefined);
+    return [];
+  } catch (err) {
+    if (err instanceof NsnetError && err.code === 'POOL_EXHAUSTED') return [err.message];
+    throw err;
+  }
 }
 
 /** Whether the runtime's namespace is still there (a DEL may come after the runtime removed it). */

@@ -178,6 +178,13 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
   });
 }
 
+/** The addresses a network hands out: its subnet (or --ip-range), the gateway excepted. */
+export function poolOf(network: NetworkRecord): Pool {
+  const pool: Pool = { subnet: parseCidr(network.subnet), gateway: ipToInt(network.gateway), name: network.name };
+  if (network.ipRange !== null) pool.range = parseCidr(network.ipRange);
+  return pool;
+}
+
 /** Inside a decide(): pick the address (and MAC) of a new endpoint and record it. */
 export function addEndpoint(
   ctx: Context,
@@ -186,9 +193,7 @@ export function addEndpoint(
   ifName: string,
   opts: { ip?: string | undefined; mac?: string | undefined },
 ): { endpoint: EndpointRecord; spec: EndpointSpec } {
-  const subnet = parseCidr(network.subnet);
-  const pool: Pool = { subnet, gateway: ipToInt(network.gateway), name: network.name };
-  if (network.ipRange !== null) pool.range = parseCidr(network.ipRange);
+  const pool = poolOf(network);
   const used = ctx.store.networks.usedIps(network.id);
   let ipInt: number;
   if (opts.ip !== undefined) {
