@@ -156,7 +156,7 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
         action: () => releaseAll(ctx, c),
       }];
     }
-    return [...out, ...checkWiring(ctx, c, host, rebuilt)];
+    return checkWiring(ctx, c, host, rebuilt);
   }
   const live = liveState(c);
   if (c.status === 'running' && live.status !== 'running') {
@@ -344,7 +344,6 @@ function fixOne(ctx: Context, f: Found): void {
   }
 }
 
-
 /**
  * CNI CHECK: what is wrong with one container's attachment to one network (its bridge, its
  * veth pair, address, link state, default route) and with the firewall, as problem lines.
@@ -354,6 +353,8 @@ export function attachmentProblems(ctx: Context, c: ContainerRecord, network: Ne
   return ctx.locked(() => {
     const host = withRtnl(() => openRtnl(), view);
     const found = [...checkNetwork(network, host, new Set()), ...checkContainer(ctx, c, host, new Set())];
+    // A container's per-network problems start with the network's name; the others (its route,
+    // its namespace) concern every attachment.
     const mine = found.filter((f) => f.object === `network ${network.name}` || !/^[^:]+: /.test(f.problem) || f.problem.startsWith(`${network.name}: `));
     const notes: string[] = [];
     mine.push(...checkFirewall(ctx, notes));

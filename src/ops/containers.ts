@@ -362,11 +362,10 @@ function removeCniContainer(ctx: Context, c: ContainerRecord, force: boolean): v
       hint: `remove it with ${c.runtime ?? 'the runtime'}; nsnet rm -f ${c.name} releases its addresses and ports here, leaving the runtime's namespace without them`,
     });
   }
-  if (ctx.dryRun) return;
-  releaseAll(ctx, c);
+  releaseAll(ctx, c); // with --dry-run: prints the steps
 }
 
-/** stop, start, exec and logs are the runtime's business for a CNI container. */
+/** stop, start and exec are the runtime's business for a CNI container. */
 function refuseCni(c: ContainerRecord, what: string): void {
   if (!isCniContainer(c)) return;
   throw new NsnetError('FORBIDDEN', `cannot ${what} ${c.name}: ${c.runtime ?? 'a container runtime'} runs it (CNI container ${c.cniContainerId}); nsnet only wires its network`, {
