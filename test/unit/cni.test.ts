@@ -1,6 +1,9 @@
 /** The pure parts of nsnet-cni: environment and configuration parsing, result shapes, the service's wire format. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, parseEnv, parseNetConf, portSpecs, requestedIp, requestedMac } from '../../src/cni/config.js';
 import { CniError, ErrorCodes, mergeResults, normalizeResult, resultForVersion, type CniResult } from '../../src/cni/spec.js';
 import { encodeRequest, parseRequest } from '../../src/ops/cni-service.js';
@@ -143,4 +146,10 @@ test('dry-run: steps in a runtime namespace (given by path) render as nsenter co
     'nsenter --net=/run/netns/cni-1234 ip link add eth0 address 02:42:0a:00:00:02 mtu 1400 type veth peer name nsv1 mtu 1400 netns $$\nip link set nsv1 master br0 up',
   );
   assert.equal(renderStep({ kind: 'addr-add', ns: "/proc/1/ns/net's", dev: 'eth0', address: '10.0.0.2', prefixLen: 24 }).startsWith("nsenter --net='/proc/1/ns/net'\\''s' ip"), true);
+});
+
+test('the example conflist in examples/ is a valid nsnet-cni configuration', () => {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const list = JSON.parse(fs.readFileSync(path.join(repo, 'examples', 'nsnet-podman.conflist'), 'utf8')) as { cniVersion: string; name: string; plugins: object[] };
+  for (const plugin of list.plugins) assert.equal(parseNetConf({ cniVersion: list.cniVersion, name: list.name, ...plugin }).name, 'lab');
 });
