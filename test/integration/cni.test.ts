@@ -422,7 +422,7 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
     sb = await createSandbox('ccni');
   });
   after(async () => {
-    if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}rt`]);
+    for (const name of ['rt', 'rs']) if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}${name}`]);
     const report = await sb?.destroy();
     assert.deepEqual(report?.problems ?? [], []);
   });
@@ -482,5 +482,30 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
     }
     t.diagnostic(`DEL: ${kills} fault points`);
     assert.ok(kills >= 2, `the DEL passed ${kills} fault points`);
+  });
+
+  test('the service killed in the middle of an ADD: the client says try again (code 11), and the retry succeeds', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rs`]));
+    const ns = `/run/netns/${sb.prefix}rs`;
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb.prefix}knet`, type: 'nsnet-cni', bridge: `${sb.prefix}kb`, subnet: '10.65.0.0/24' });
+    const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NSNET_ROOT: sb.root, CNI_PATH: path.dirname(CNI_BIN) };
+    // STATUS passes no fault point; the service it starts inherits the fault switch and dies
+    // after the third step of the next call it serves.
+    ok(sb.inHost([CNI_BIN], { env: { ...base, CNI_COMMAND: 'STATUS', NSNET_TEST_FAULTS: '1', NSNET_FAULT: '2:kill' }, input: conf }));
+    const sockets = (): string[] => fs.readdirSync(path.join(sb!.root, 'cni')).filter((f) => f.endsWith('.sock'));
+    for (let i = 0; i < 100 && sockets().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sockets().length, 1, 'the service is up');
+    const env = { ...base, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'svckill00001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
+    const died = sb.inHost([CNI_BIN], { env, input: conf });
+    assert.equal(died.code, 1, describeResult(died));
+    assert.equal((JSON.parse(died.stdout) as { code: number }).code, 11, describeResult(died));
+    // The retry finds no service (the client runs the Node plugin), which first rolls back the
+    // half-made ADD, then makes it whole.
+    const retry = sb.inHost([CNI_BIN], { env, input: conf });
+    assert.equal(retry.code, 0, describeResult(retry));
+    assert.match(retry.stdout, /"address":"10\.65\.0\.\d+\/24"/);
+    ok(await sb.nsnet(['system', 'check']));
+    ok(sb.inHost([CNI_BIN], { env: { ...env, CNI_COMMAND: 'DEL' }, input: conf }));
   });
 });
