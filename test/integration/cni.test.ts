@@ -351,6 +351,14 @@ describe('nsnet-cni', { concurrency: false }, () => {
       assert.equal(succeeded(call({ ...addEnv, CNI_COMMAND: 'DEL' }, conf, bin), 'DEL without ADD') !== undefined, true);
       assert.deepEqual(succeeded(call({ CNI_COMMAND: 'VERSION' }, { cniVersion: '1.1.0' }, bin), 'VERSION'), { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
     }
+    // Installed by copying (into a runtime's plugin directory), it still finds this nsnet.
+    const installed = path.join(sb.root, 'opt-cni-bin', 'nsnet-cni');
+    fs.mkdirSync(path.dirname(installed));
+    fs.copyFileSync(CNI_BIN, installed);
+    fs.chmodSync(installed, 0o755);
+    const copied = succeeded(call(addEnv, conf, [installed]), 'ADD through a copied nsnet-cni');
+    assert.deepEqual((copied['ips'] as Array<{ address: string }>)[0]!.address.endsWith('/24'), true);
+    succeeded(call({ ...addEnv, CNI_COMMAND: 'DEL' }, conf, [installed]), 'DEL through a copied nsnet-cni');
     // Nothing the failed calls touched was left behind.
     assert.equal(inNs(ns, ['ip', 'link', 'show', 'eth0']).code, 1);
     assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
