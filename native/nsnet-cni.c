@@ -11,9 +11,10 @@
  * environment), which does the work in-process and starts the service for the next call. So
  * the first call is slow and correct, and every later one is fast.
  *
- * Build: cc -O2 -DNSNET_HOME='"/path/to/checkout"' -o bin/nsnet-cni native/nsnet-cni.c
- * (npm run build does this). NSNET_HOME is where bin/nsnet is, so the binary can be copied
- * into a CNI plugin directory such as /opt/cni/bin.
+ * Build: cc -O2 -DNSNET_HOME='"/path/to/checkout"' -DNSNET_NODE='"/usr/bin/node"' -o bin/nsnet-cni
+ * native/nsnet-cni.c (npm run build does this). NSNET_HOME is where bin/nsnet is and NSNET_NODE
+ * the Node.js that runs it, so the binary can be copied into a CNI plugin directory such as
+ * /opt/cni/bin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +28,9 @@
 
 #ifndef NSNET_HOME
 #error "build with -DNSNET_HOME='\"/path/to/nsnet\"'"
+#endif
+#ifndef NSNET_NODE
+#error "build with -DNSNET_NODE='\"/path/to/node\"'"
 #endif
 
 #define DEFAULT_ROOT "/var/lib/nsnet"
@@ -52,11 +56,16 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
-/* The Node plugin, in this process: same environment, same stdin (not read yet). */
+/*
+ * The Node plugin, in this process: same environment, same stdin (not read yet). Node by its
+ * absolute path, and a PATH for the tools nsnet runs, since runtimes may call plugins without one.
+ */
 static int fall_back(void) {
-    char *argv[] = {"nsnet", "cni-plugin", NULL};
-    execv(NSNET_HOME "/bin/nsnet", argv);
-    return fail("no CNI service answers and " NSNET_HOME "/bin/nsnet cannot be run");
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0') setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+    char *argv[] = {"node", NSNET_HOME "/bin/nsnet", "cni-plugin", NULL};
+    execv(NSNET_NODE, argv);
+    return fail("no CNI service answers and " NSNET_NODE " " NSNET_HOME "/bin/nsnet cannot be run");
 }
 
 /* The caller's command name (the runtime), recorded on the container. */

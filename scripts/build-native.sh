@@ -5,5 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 home=$(pwd)
-case "$home" in *'"'*|*'\'*) echo "build-native: the checkout path must not contain quotes or backslashes: $home" >&2; exit 1 ;; esac
-${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -o bin/nsnet-cni native/nsnet-cni.c
+node=$(command -v node)
+for p in "$home" "$node"; do
+  case "$p" in *'"'*|*'\'*) echo "build-native: paths must not contain quotes or backslashes: $p" >&2; exit 1 ;; esac
+done
+${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$node\"" -o bin/nsnet-cni native/nsnet-cni.c

@@ -326,6 +326,10 @@ describe('nsnet-cni', { concurrency: false }, () => {
 
   test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
+    // The network exists (earlier tests made it; alone, this one makes it) for the contradiction case.
+    if ((await sb.nsnet(['network', 'inspect', String(conf['name'])])).code !== 0) {
+      ok(await sb.nsnet(['network', 'create', '--subnet', SUBNET, '-o', `com.docker.network.bridge.name=${String(conf['bridge'])}`, String(conf['name'])]));
+    }
     const ns = runtimeNetns('rte');
     const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'eeee00000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
     const cases: Array<{ what: string; env: Record<string, string>; stdin: unknown; code: number; msg: RegExp }> = [
@@ -359,6 +363,12 @@ describe('nsnet-cni', { concurrency: false }, () => {
     const copied = succeeded(call(addEnv, conf, [installed]), 'ADD through a copied nsnet-cni');
     assert.deepEqual((copied['ips'] as Array<{ address: string }>)[0]!.address.endsWith('/24'), true);
     succeeded(call({ ...addEnv, CNI_COMMAND: 'DEL' }, conf, [installed]), 'DEL through a copied nsnet-cni');
+    // Runtimes may call plugins with nothing but the CNI variables (no PATH): the Node fallback still runs.
+    const bare = runSync([fs.realpathSync('/usr/bin/nsenter'), `--net=/run/netns/${sb.hostNs}`, NSNET_BIN.replace(/nsnet$/, 'nsnet-cni')], {
+      env: { NSNET_ROOT: sb.root, NSNET_CNI_SERVICE: 'off', CNI_COMMAND: 'VERSION' },
+      input: '{"cniVersion":"1.0.0"}',
+    });
+    assert.equal(bare.code, 0, describeResult(bare));
     // Nothing the failed calls touched was left behind.
     assert.equal(inNs(ns, ['ip', 'link', 'show', 'eth0']).code, 1);
     assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
