@@ -36,7 +36,8 @@ export function topologyOf(ctx: Context, scope: { lab?: string | undefined; netw
   }
   return topologyFrom({
     networks,
-    containers: containers.map((c) => ({ id: c.id, name: c.name, status: liveState(c).status })),
+    // A runtime's container (CNI) says whose it is.
+    containers: containers.map((c) => ({ id: c.id, name: c.name, status: c.cniContainerId == null ? liveState(c).status : `${liveState(c).status}, ${c.runtime ?? 'cni'}'s, through CNI` })),
     endpoints,
     ports: s.ports.list(),
   });
