@@ -54,6 +54,21 @@ export function requireRoot(): void {
   }
 }
 
+/**
+ * A process nsnet starts for itself (the DNS responder, the CNI service): root only, the state
+ * root from --root or the environment, timestamped lines on stderr (its log file).
+ */
+export function backgroundCommand(name: string, description: string, serve: (root: string, log: (line: string) => void) => Promise<void>): Command {
+  return withCommon(new Command(name), { dryRun: false })
+    .description(description)
+    .action(async (_o: unknown, cmd: Command) => {
+      requireRoot();
+      const root = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root }).root;
+      const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      await serve(root, log);
+    });
+}
+
 /** Collect repeatable flags (--network a --network b). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { Context } from '../../ops/context.js';
 import { handleCni } from '../../ops/cni-plugin.js';
 import { serveCni, startServiceIfNeeded } from '../../ops/cni-service.js';
-import { requireRoot, withCommon, type CommonOptions } from '../common.js';
+import { backgroundCommand, withCommon, type CommonOptions } from '../common.js';
 
 /** The command name of whoever ran the plugin: the runtime (podman, containerd, ...). */
 function callerName(): string | undefined {
@@ -43,12 +43,5 @@ export function cniPluginCommand(): Command {
 }
 
 export function cniServiceCommand(): Command {
-  return withCommon(new Command('cni-service'), { dryRun: false })
-    .description('serve nsnet-cni calls of this network namespace over a Unix socket (started by nsnet-cni)')
-    .action(async (_o: unknown, cmd: Command) => {
-      requireRoot();
-      const root = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root }).root;
-      const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      await serveCni(root, log);
-    });
+  return backgroundCommand('cni-service', 'serve nsnet-cni calls of this network namespace over a Unix socket (started by nsnet-cni)', serveCni);
 }
