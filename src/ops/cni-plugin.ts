@@ -161,7 +161,7 @@ function hostMac(name: string): string | undefined {
 }
 
 /** The attachment in the spec's result shape: bridge, host veth, container interface (index 2). */
-export function resultOf(a: CniAttachment, hostIfMac?: string): CniResult {
+function resultOf(a: CniAttachment, hostIfMac?: string): CniResult {
   const prefixLen = Number(a.network.subnet.split('/')[1]);
   return {
     cniVersion: SPEC_VERSION,

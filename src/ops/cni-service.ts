@@ -34,7 +34,7 @@ export function serviceDir(root: string): string {
 }
 
 /** The network namespace this process is in, by inode (what the C client computes too). */
-export function ownNetnsInode(): number {
+function ownNetnsInode(): number {
   return fs.statSync('/proc/self/ns/net').ino;
 }
 

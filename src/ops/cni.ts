@@ -15,7 +15,6 @@ import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
 import { defaultRouteStep, planConnect, planDetach, publishSteps } from '../engine/plans.js';
-import { netnsExists } from '../kernel/netns.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
@@ -53,7 +52,7 @@ export interface CniAttachment {
 }
 
 /** The nsnet network a CNI configuration describes. */
-export function networkInputOf(conf: CniNetConf): NetworkInput {
+function networkInputOf(conf: CniNetConf): NetworkInput {
   const options: Record<string, string> = {};
   if (conf.bridge !== undefined) options[BRIDGE_NAME_OPTION] = conf.bridge;
   if (conf.ipMasq !== undefined) options[MASQUERADE_OPTION] = String(conf.ipMasq);
@@ -74,7 +73,7 @@ export function networkInputOf(conf: CniNetConf): NetworkInput {
  * Where an existing network disagrees with what the configuration declares (only what it
  * declares: the rest is the network's own). Empty when they agree.
  */
-export function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
+function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
   const out: string[] = [];
   const differs = (what: string, theirs: string, ours: string): void => void (theirs !== ours && out.push(`${what} is ${ours}, the configuration says ${theirs}`));
   if (conf.subnet !== undefined) differs('subnet', validate.subnet(conf.subnet).text, network.subnet);
@@ -280,10 +279,6 @@ export function cniStatus(ctx: Context, conf: CniNetConf): string[] {
   }
 }
 
-/** Whether the runtime's namespace is still there (a DEL may come after the runtime removed it). */
-export function runtimeNamespaceExists(c: ContainerRecord): boolean {
-  return netnsExists(c.netns);
-}
 
 /** Release every attachment of a CNI container (its runtime's namespace is gone, or rm -f). */
 export function releaseAll(ctx: Context, c: ContainerRecord): void {
