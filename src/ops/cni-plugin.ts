@@ -140,7 +140,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     // DNS trouble never fails an attachment; without the responder there is no nameserver to give.
     let problems: string[];
     try {
-      problems = ensureResponder(ctx);
+      problems = ctx.locked(() => ensureResponder(ctx));
     } catch (err) {
       problems = [(err as Error).message];
     }
