@@ -136,7 +136,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     runtime: caller ?? 'cni',
   });
   let dns = conf.dns;
-  if (dns === undefined && dnsEnabled(attachment.network) && !attachment.network.internal) {
+  if (dns === undefined && dnsEnabled(attachment.network) && !attachment.network.internal && !ctx.dryRun) {
     // DNS trouble never fails an attachment; without the responder there is no nameserver to give.
     let problems: string[];
     try {

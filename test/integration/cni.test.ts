@@ -324,6 +324,32 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', ...[0, 1, 2, 3].map((i) => `${sb!.prefix}ccr${i}`)]));
   });
 
+  test('cni-plugin --dry-run prints the by-hand commands of an ADD, changes nothing, and the script does the job', async (t) => {
+    if (!requireRoot(t) || sb === undefined) return;
+    const ns = runtimeNetns('rtdry');
+    const dry = { cniVersion: '1.0.0', name: `${sb.prefix}dry`, type: 'nsnet-cni', bridge: `${sb.prefix}bd`, subnet: '10.75.0.0/24' };
+    const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'dry000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
+    const r = sb.inHost([NSNET_BIN, 'cni-plugin', '--dry-run'], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NSNET_ROOT: sb.root, ...env },
+      input: JSON.stringify(dry),
+    });
+    ok(r, 'cni-plugin --dry-run');
+    assert.match(r.stdout, new RegExp(`nsenter --net=${ns} ip link add eth0 address 02:42:0a:4b:00:02 type veth peer name nsv[0-9a-f]{12} netns \\$\\$`));
+    assert.equal(sb.inHost(['ip', 'link', 'show', `${sb.prefix}bd`]).code, 1, 'no bridge made');
+    assert.equal(inNs(ns, ['ip', 'link', 'show', 'eth0']).code, 1, 'no interface made');
+    assert.doesNotMatch(ok(await sb.nsnet(['network', 'ls'])).stdout, new RegExp(`${sb.prefix}dry`), 'no network recorded');
+    // The script, run by hand in the host namespace, wires the runtime's namespace the same way.
+    ok(sb.inHost(['bash', '-e', '-c', r.stdout]), 'the by-hand script');
+    assert.match(inNs(ns, ['ip', '-br', 'addr', 'show', 'eth0']).stdout, /10\.75\.0\.2\/24/);
+    ok(ping(ns, '10.75.0.1'), 'the by-hand wiring reaches the gateway');
+    // Not nsnet's (nothing recorded): the links go by hand, and nsnet puts its firewall back to
+    // what its records say (the script's nft transaction named the unrecorded network too).
+    ok(inNs(ns, ['ip', 'link', 'del', 'eth0']));
+    ok(sb.inHost(['ip', 'link', 'del', `${sb.prefix}bd`]));
+    ok(await sb.nsnet(['system', 'check', '--fix']));
+    ok(await sb.nsnet(['system', 'check']));
+  });
+
   test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     // The network exists (earlier tests made it; alone, this one makes it) for the contradiction case.

@@ -20,25 +20,30 @@ function callerName(): string | undefined {
 }
 
 export function cniPluginCommand(): Command {
-  return withCommon(new Command('cni-plugin'), { dryRun: false })
-    .description('handle one CNI invocation (CNI_* environment, configuration on stdin) in this process')
+  return withCommon(new Command('cni-plugin'))
+    .description('handle one CNI invocation (CNI_* environment, configuration on stdin) in this process; --dry-run prints its by-hand commands')
     .action((_o: unknown, cmd: Command) => {
-      const ctx = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root });
+      const opts = cmd.optsWithGlobals<CommonOptions>();
+      const ctx = new Context({ root: opts.root, dryRun: opts.dryRun === true, firewallDriver: opts.firewallDriver });
       const stdin = process.env['CNI_COMMAND'] === 'VERSION' && process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8');
       const caller = process.env['NSNET_CNI_CALLER'] ?? callerName();
       const reply = handleCni(ctx, { env: process.env, stdin, caller });
       ctx.close();
+      process.exitCode = reply.exitCode;
+      if (ctx.dryRun && reply.exitCode === 0) {
+        process.stdout.write(ctx.planned.map((line) => `${line}\n`).join(''));
+        return;
+      }
       process.stdout.write(reply.stdout);
       if (reply.stderr !== '') process.stderr.write(reply.stderr);
       // The next call goes to the service (nsnet-cni tries it first); its start never fails this one.
-      if (process.env['CNI_COMMAND'] !== 'VERSION') {
+      if (process.env['CNI_COMMAND'] !== 'VERSION' && !ctx.dryRun) {
         try {
           startServiceIfNeeded(ctx.root);
         } catch (err) {
           process.stderr.write(`nsnet-cni: could not start the CNI service: ${(err as Error).message}\n`);
         }
       }
-      process.exitCode = reply.exitCode;
     });
 }
 
