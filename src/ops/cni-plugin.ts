@@ -132,7 +132,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     ip: requestedIp(conf, env.args),
     mac: requestedMac(conf, env.args),
     ports: portSpecs(conf.portMappings),
-    aliases: conf.aliases,
+    aliases: [...conf.aliases, ...podName(env.args)],
     runtime: caller ?? 'cni',
   });
   let dns = conf.dns;
@@ -149,6 +149,15 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
   const ours = resultOf(attachment, hostMac(attachment.endpoint.hostIf));
   if (dns !== undefined) ours.dns = dns;
   return mergeResults(conf.prevResult, ours);
+}
+
+/**
+ * The runtime's name for the container (Podman's container name, Kubernetes' pod name) in
+ * K8S_POD_NAME: resolvable by that name on the network, as on Podman's own networks.
+ */
+function podName(args: Readonly<Record<string, string>>): string[] {
+  const name = args['K8S_POD_NAME'];
+  return name !== undefined && /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(name) ? [name] : [];
 }
 
 function hostMac(name: string): string | undefined {

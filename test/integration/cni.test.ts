@@ -186,14 +186,14 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', next]));
   });
 
-  test('a network made with the CLI serves CNI too; the aliases capability and the container name resolve in nsnet\'s DNS', async (t) => {
+  test('a network made with the CLI serves CNI too; the aliases capability, K8S_POD_NAME and the container name resolve in nsnet\'s DNS', async (t) => {
     if (!requireRoot(t) || sb === undefined) return;
     // Forwarded queries go to the world's stand-in address (nothing answers there), never to a real resolver.
     const name = `${sb.prefix}dnet`;
     ok(await sb.nsnet(['network', 'create', '--subnet', '10.67.0.0/24', '-o', `nsnet.dns.servers=${WORLD_IP}`, name]));
     const ns = runtimeNetns('rtn');
     const dnsConf = { cniVersion: '1.0.0', name, type: 'nsnet-cni', capabilities: { aliases: true }, runtimeConfig: { aliases: { [name]: ['webalias'] } } };
-    const res = succeeded(add('nnnn000000000001', ns, {}, dnsConf), 'ADD to the CLI-made network');
+    const res = succeeded(add('nnnn000000000001', ns, { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=webpod' }, dnsConf), 'ADD to the CLI-made network');
     assert.deepEqual(res['dns'], { nameservers: ['10.67.0.1'] });
     // The responder re-reads the store a moment after it changes.
     const query = async (qname: string): Promise<RunResult> => {
@@ -206,6 +206,7 @@ describe('nsnet-cni', { concurrency: false }, () => {
     };
     assert.equal(ok(await query('webalias')).stdout.trim(), '10.67.0.2');
     assert.equal(ok(await query('cni-nnnn00000000')).stdout.trim(), '10.67.0.2');
+    assert.equal(ok(await query('webpod')).stdout.trim(), '10.67.0.2', "the runtime's name for it (K8S_POD_NAME)");
     // A configuration contradicting the CLI-made network is refused, naming both values.
     failedWith(add('nnnn000000000002', runtimeNetns('rto'), {}, { ...dnsConf, subnet: '10.68.0.0/24' }), 7, /subnet is 10\.67\.0\.0\/24, the configuration says 10\.68\.0\.0\/24/);
     succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'nnnn000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, dnsConf), 'DEL');
