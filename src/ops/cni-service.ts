@@ -145,6 +145,7 @@ export async function serveCni(root: string, log: (line: string) => void): Promi
 
 function answer(ctx: Context, call: CniCall, log: (line: string) => void): { exitCode: number; stdout: string } {
   const started = process.hrtime.bigint();
+  ctx.forgetFirewallChoice();
   const reply = handleCni(ctx, call);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   log(`${call.env['CNI_COMMAND'] ?? '?'} ${call.env['CNI_CONTAINERID'] ?? ''} ${call.env['CNI_IFNAME'] ?? ''} → ${reply.exitCode} in ${ms.toFixed(1)} ms`);

@@ -58,6 +58,14 @@ export class Context {
     return this.firewallHandle;
   }
 
+  /**
+   * A long-lived process (the CNI service) chooses again before each request: the networks that
+   * pinned the driver may have been removed and others made with another driver since.
+   */
+  forgetFirewallChoice(): void {
+    this.firewallHandle = undefined;
+  }
+
   get store(): Store {
     if (this.storeHandle === undefined) {
       this.storeHandle = openStore(this.root);
