@@ -108,15 +108,7 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     const failures: string[] = [];
 
     for (const name of plan.removeContainers) removeOwnedContainer(ctx, spec.name, name, progress, failures);
-    for (const name of plan.removeNetworks) {
-      try {
-        removeNetwork(ctx, name);
-        progress.tell('remove', 'network', name);
-      } catch (err) {
-        progress.tell('remove', 'network', name, message(err));
-        failures.push(`remove network ${name}: ${message(err)}`);
-      }
-    }
+    for (const name of plan.removeNetworks) removeLabNetwork(ctx, name, progress, failures);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
 
     for (const n of plan.createNetworks) {
@@ -166,15 +158,7 @@ export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResu
     const progress = new Progress(containers.length + networks.length, opts.onProgress);
     const failures: string[] = [];
     for (const name of containers) removeOwnedContainer(ctx, lab, name, progress, failures);
-    for (const name of networks) {
-      try {
-        removeNetwork(ctx, name);
-        progress.tell('remove', 'network', name);
-      } catch (err) {
-        progress.tell('remove', 'network', name, message(err));
-        failures.push(`remove network ${name}: ${message(err)}`);
-      }
-    }
+    for (const name of networks) removeLabNetwork(ctx, name, progress, failures);
     // Claims of containers that no longer exist (an interrupted up) go too.
     if (failures.length === 0) ctx.store.tx(() => ctx.store.settings.delete(recordKey(lab)));
     if (failures.length > 0) throw failed(lab, 'down', failures);
@@ -190,6 +174,16 @@ function removeOwnedContainer(ctx: Context, lab: string, name: string, progress:
   } catch (err) {
     progress.tell('remove', 'container', name, message(err));
     failures.push(`remove container ${name}: ${message(err)}`);
+  }
+}
+
+function removeLabNetwork(ctx: Context, name: string, progress: Progress, failures: string[]): void {
+  try {
+    removeNetwork(ctx, name);
+    progress.tell('remove', 'network', name);
+  } catch (err) {
+    progress.tell('remove', 'network', name, message(err));
+    failures.push(`remove network ${name}: ${message(err)}`);
   }
 }
 
