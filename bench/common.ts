@@ -103,3 +103,15 @@ export function ipFromInt(x: number): string {
 export function intFromIp(ip: string): number {
   return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
 }
+
+/** Firewall rules in the bench's namespace, counted by the worker and reported by report.ts. */
+export interface RuleCounts {
+  /** Rules in nsnet's nftables tables (null: no nsnet table). */
+  nftRules: number | null;
+  nftSetElements: number | null;
+  nftMapElements: number | null;
+  /** -A lines of iptables-legacy-save + iptables-nft-save (every table, this namespace). */
+  iptables: number;
+  /** -A lines of ebtables-save (every table, this namespace). */
+  ebtables: number;
+}

@@ -1,5 +1,5 @@
 /** Turns worker results into the stdout table, latest.json, latest.md and latest.svg. */
-import { growth, medianOf, METHOD_LABEL, METHOD_SCOPE, stats, type Method, type Stats, type WorkerResult } from './common.js';
+import { growth, medianOf, METHOD_LABEL, METHOD_SCOPE, stats, type Method, type RuleCounts, type Stats, type WorkerResult } from './common.js';
 
 export interface Machine {
   kernel: string;
@@ -22,14 +22,6 @@ export interface Machine {
   otherLoad?: string[];
   /** bench/what-dominates.md says which commit its explanations were checked against. */
   notesReviewedAgainst?: { commit: string; srcChangedSince: string[] | null };
-}
-
-export interface RuleCounts {
-  nftRules: number | null;
-  nftSetElements: number | null;
-  nftMapElements: number | null;
-  iptables: number;
-  ebtables: number;
 }
 
 export interface PortsResult {

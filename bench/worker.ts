@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { growth, intFromIp, ipFromInt, now, type Method, type WorkerResult } from './common.js';
+import { growth, intFromIp, ipFromInt, now, type Method, type RuleCounts, type WorkerResult } from './common.js';
 import { Context, createNetwork, remove, removeNetwork, run } from '../src/index.js';
 import { macFor, newId, vethNameFor } from '../src/engine/ids.js';
 import { planCreateContainer, planDetach, planRemoveContainer, type EndpointSpec } from '../src/engine/plans.js';
@@ -604,17 +604,6 @@ async function vethDelJob(): Promise<Record<string, unknown>> {
 function saveLines(tool: string): number {
   const r = spawnSync(tool, [], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return r.status === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length : 0;
-}
-
-export interface RuleCounts {
-  /** Rules in nsnet's nftables tables (null: no nsnet table). */
-  nftRules: number | null;
-  nftSetElements: number | null;
-  nftMapElements: number | null;
-  /** -A lines of iptables-legacy-save + iptables-nft-save (every table, this namespace). */
-  iptables: number;
-  /** -A lines of ebtables-save (every table, this namespace). */
-  ebtables: number;
 }
 
 function ruleCounts(): RuleCounts {
