@@ -348,6 +348,12 @@ export function integrationSkipReason(): string | undefined {
   return undefined;
 }
 
+/** Why the iptables driver's integration tests cannot run here (its tools are missing), or undefined. */
+export function iptablesSkipReason(): string | undefined {
+  const missing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !which(c));
+  return integrationSkipReason() ?? (missing.length > 0 ? `the iptables driver tests need ${missing.join(', ')}` : undefined);
+}
+
 /** Skip the test (with the reason) when not root or nft/ping are missing; returns false then. */
 export function requireRoot(t: { skip(message?: string): void }): boolean {
   const reason = integrationSkipReason();

@@ -25,16 +25,14 @@ import {
   WORLD_IP,
   createSandbox,
   describeResult,
-  integrationSkipReason,
+  iptablesSkipReason,
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
-import { onPath } from '../../src/kernel/which.js';
 
-const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
-const skip = integrationSkipReason() ?? (toolsMissing.length > 0 ? `the iptables driver tests need ${toolsMissing.join(', ')}` : false);
+const skip = iptablesSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'iptables';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -21,12 +21,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { onPath } from '../../src/kernel/which.js';
 import {
   createSandbox,
   describeResult,
   HOST_UPLINK_IP,
-  integrationSkipReason,
+  iptablesSkipReason,
   REPO,
   WORLD_UPLINK_IP,
   type RunOptions,
@@ -35,8 +34,7 @@ import {
 } from '../helpers/sandbox.js';
 import { client, loopbackListener, ROUTE_LOOPBACK_TO_GATEWAY, SERVER, sendToLoopback } from '../helpers/probes.js';
 
-const toolsMissing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !onPath(c));
-const skip = integrationSkipReason() ?? (toolsMissing.length > 0 ? `the iptables driver tests need ${toolsMissing.join(', ')}` : false);
+const skip = iptablesSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'iptables';
 const ENV = { ...process.env, NSNET_FIREWALL_DRIVER: 'iptables' };
 
