@@ -14,14 +14,14 @@ import { parseCidr } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
-import { defaultRouteStep, planConnect, planDetach, publishSteps } from '../engine/plans.js';
+import { planDetach, publishSteps } from '../engine/plans.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
 import type { Context } from './context.js';
 import { hostLinkNames } from './host-facts.js';
 import * as journal from './journal.js';
-import { addEndpoint, addNetwork, applyOrForget, poolOf, type NetworkInput } from './networks.js';
+import { addEndpoint, addNetwork, applyOrForget, connectSteps, poolOf, type NetworkInput } from './networks.js';
 import { allocate } from '../engine/ipam.js';
 import { publish } from './ports.js';
 import { endpointMappings, endpointSpec, networkSpec } from './specs.js';
@@ -177,15 +177,10 @@ function decideAdd(ctx: Context, req: CniAddRequest): {
     throw new NsnetError('INVALID_VALUE', `requested address ${req.ip.ip}/${req.ip.prefixLen} does not match network ${network.name} (${network.subnet})`);
   }
   const { endpoint, spec } = addEndpoint(ctx, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
-  const steps: Step[] = [...networkSteps, ...planConnect(container.netns, spec, ctx.firewall)];
-  // The first network that leads outside gives the default route, as with nsnet run.
-  const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
-  const route = hadWayOut ? undefined : defaultRouteStep(container.netns, [spec]);
-  if (route !== undefined) steps.push(route);
+  const connect = connectSteps(ctx, container.netns, existing, spec);
+  const steps: Step[] = [...networkSteps, ...connect.steps];
   if (req.ports.length > 0) {
-    if (network.internal) {
-      throw new NsnetError('INVALID_VALUE', `cannot publish ports on network ${network.name}: it has isGateway false (no way in or out)`);
-    }
+    refuseInternalPublish(network);
     const mappings = publish(ctx, container, endpoint, req.ports);
     steps.push(...publishSteps(ctx.firewall, mappings, `publish ${container.name} ${req.ifName}`));
   }
@@ -200,7 +195,11 @@ function decideAdd(ctx: Context, req: CniAddRequest): {
     networks: created.network ? [network.id] : [],
   };
   const journalId = journal.begin(ctx, 'cni add', { mode: 'rollback', steps, forget });
-  return { attachment: { network, container, endpoint, carriesDefaultRoute: route !== undefined }, steps, journalId, created };
+  return { attachment: { network, container, endpoint, carriesDefaultRoute: connect.carriesDefaultRoute }, steps, journalId, created };
+}
+
+function refuseInternalPublish(network: NetworkRecord): void {
+  if (network.internal) throw new NsnetError('INVALID_VALUE', `cannot publish ports on network ${network.name}: it has isGateway false (no way in or out)`);
 }
 
 /** The attachment of a runtime container to a network, if there is one. */
@@ -299,9 +298,7 @@ export function releaseAll(ctx: Context, c: ContainerRecord): void {
 export function cniPublish(ctx: Context, a: CniAttachment, ports: readonly string[]): void {
   if (ports.length === 0) return;
   ctx.locked(() => {
-    if (a.network.internal) {
-      throw new NsnetError('INVALID_VALUE', `cannot publish ports on network ${a.network.name}: it has isGateway false (no way in or out)`);
-    }
+    refuseInternalPublish(a.network);
     const { mappings, steps, journalId } = ctx.decide(() => {
       const mappings = publish(ctx, a.container, a.endpoint, ports);
       const steps = publishSteps(ctx.firewall, mappings, `publish ${a.container.name} ${a.endpoint.ifName}`);

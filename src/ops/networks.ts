@@ -15,6 +15,7 @@ import { allocate, defaultGateway, reserve, validateGateway, validateRange, type
 import { defaultRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
 import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
@@ -220,6 +221,19 @@ export function addEndpoint(
   return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
 }
 
+/**
+ * The steps that wire a new endpoint into a container that has `existing` ones: its port
+ * admitted, the veth and address, and the default route when none of its networks led outside
+ * yet (a container that had only internal networks gets its way out through this one).
+ */
+export function connectSteps(ctx: Context, netns: string, existing: readonly EndpointRecord[], spec: EndpointSpec): { steps: Step[]; carriesDefaultRoute: boolean } {
+  const steps = planConnect(netns, spec, ctx.firewall);
+  const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
+  const route = hadWayOut ? undefined : defaultRouteStep(netns, [spec]);
+  if (route !== undefined) steps.push(route);
+  return { steps, carriesDefaultRoute: route !== undefined };
+}
+
 /** The first ethN the container does not use yet. */
 export function nextIfName(endpoints: readonly EndpointRecord[]): string {
   const taken = new Set(endpoints.map((e) => e.ifName));
@@ -244,12 +258,8 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
       }
       const existing = ctx.store.endpoints.forContainer(container.id);
-      const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
       const { endpoint, spec } = addEndpoint(ctx, network, container, nextIfName(existing), opts);
-      const steps = [...networkSteps, ...planConnect(container.name, spec, ctx.firewall)];
-      // A container that had only internal networks gets its way out through this one.
-      const route = hadWayOut ? undefined : defaultRouteStep(container.name, [spec]);
-      if (route !== undefined) steps.push(route);
+      const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
       const forget = { endpoints: [endpoint.id], networks: networkSteps.length > 0 ? [network.id] : [] };
       return { endpoint, steps, journalId: journal.begin(ctx, 'network connect', { mode: 'rollback', steps, forget }) };
     });
