@@ -40,6 +40,11 @@ setTimeout(() => process.exit(1), 3000);
 const SUBNET = '10.61.0.0/24';
 const GATEWAY = '10.61.0.1';
 
+/** How many containers (CNI ones included) the sandbox's store has. */
+async function containerCount(sb: Sandbox): Promise<number> {
+  return (JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length;
+}
+
 interface Reply {
   r: RunResult;
   json: Record<string, unknown> | undefined;
@@ -239,8 +244,7 @@ describe('nsnet-cni', { concurrency: false }, () => {
     succeeded(add('dddd000000000003', ns), 'ADD');
     runSync(['ip', 'netns', 'del', `${sb.prefix}rtd`]);
     succeeded(del('dddd000000000003', ns), 'DEL after the namespace is gone');
-    const ps = JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[];
-    assert.equal(ps.length, 0, 'nothing left in the store');
+    assert.equal(await containerCount(sb), 0, 'nothing left in the store');
     ok(await sb.nsnet(['system', 'check']));
   });
 
@@ -293,7 +297,7 @@ describe('nsnet-cni', { concurrency: false }, () => {
     assert.match(ok(await sb.nsnet(['ps', '-a'])).stdout, /Gone \(/);
     ok(await sb.nsnet(['system', 'check', '--fix']));
     ok(await sb.nsnet(['system', 'check']), 'nothing left to fix');
-    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+    assert.equal(await containerCount(sb), 0);
   });
 
   test('concurrent ADDs (some in-process, some through the service) and CLI runs never share an address', async (t) => {
@@ -398,7 +402,7 @@ describe('nsnet-cni', { concurrency: false }, () => {
     assert.equal(bare.code, 0, describeResult(bare));
     // Nothing the failed calls touched was left behind.
     assert.equal(inNs(ns, ['ip', 'link', 'show', 'eth0']).code, 1);
-    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+    assert.equal(await containerCount(sb), 0);
   });
 });
 
@@ -456,7 +460,7 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
     fs.rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
     ok(drive('gc', ['--valid', 'someone-else/eth0', '--skip-stale-del'], list('1.1.0')), 'GC');
     assert.equal(runSync(['ip', '-n', `${sb.prefix}rt`, 'link', 'show', 'eth0']).code, 1, 'GC released the forgotten attachment');
-    assert.equal((JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length, 0);
+    assert.equal(await containerCount(sb), 0);
     ok(drive('status', [], list('1.1.0')), 'STATUS');
   });
 });
@@ -498,7 +502,6 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
       assert.equal(check.code, 0, `${what}: after recovery the kernel matches the store\n${describeResult(check)}`);
     };
     const attached = (): boolean => runSync(['ip', '-n', `${sb!.prefix}rt`, 'link', 'show', 'eth0']).code === 0;
-    const containers = async (): Promise<number> => (JSON.parse(ok(await sb!.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[]).length;
 
     let kills = 0;
     for (let i = 0; ; i++) {
@@ -508,7 +511,7 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
       kills++;
       await settled(`ADD killed after step ${i}`);
       assert.equal(attached(), false, `ADD killed after step ${i}: the interface was rolled back`);
-      assert.equal(await containers(), 0, `ADD killed after step ${i}: no record left`);
+      assert.equal(await containerCount(sb!), 0, `ADD killed after step ${i}: no record left`);
     }
     t.diagnostic(`ADD: ${kills} fault points`);
     assert.ok(kills >= 8, `the ADD passed ${kills} fault points (network and attachment steps)`);
@@ -523,7 +526,7 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
       kills++;
       await settled(`DEL killed after step ${i}`);
       assert.equal(attached(), false, `DEL killed after step ${i}: finished by recovery`);
-      assert.equal(await containers(), 0, `DEL killed after step ${i}: the record is gone`);
+      assert.equal(await containerCount(sb!), 0, `DEL killed after step ${i}: the record is gone`);
     }
     t.diagnostic(`DEL: ${kills} fault points`);
     assert.ok(kills >= 2, `the DEL passed ${kills} fault points`);
