@@ -4,7 +4,6 @@
  * service behind the thin `nsnet-cni` client, so both answer byte for byte alike.
  */
 import { KernelError, NsnetError, type ErrorCode } from '../core/errors.js';
-import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { bridgeMacFor } from '../engine/ids.js';
 import {
   configVersion,
@@ -31,6 +30,7 @@ import { attachmentProblems } from './check.js';
 import { cniAdd, cniDel, cniGc, cniPublish, cniStatus, findAttachment, type CniAttachment } from './cni.js';
 import type { Context } from './context.js';
 import { dnsEnabled, ensureResponder } from './dns.js';
+import { hostLink } from './host-facts.js';
 
 export interface CniCall {
   env: Readonly<Record<string, string | undefined>>;
@@ -146,7 +146,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     }
     if (problems.length === 0) dns = { nameservers: [attachment.network.gateway] };
   }
-  const ours = resultOf(attachment, hostMac(attachment.endpoint.hostIf));
+  const ours = resultOf(attachment, hostLink(attachment.endpoint.hostIf)?.mac);
   if (dns !== undefined) ours.dns = dns;
   return mergeResults(conf.prevResult, ours);
 }
@@ -158,15 +158,6 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
 function podName(args: Readonly<Record<string, string>>): string[] {
   const name = args['K8S_POD_NAME'];
   return name !== undefined && /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(name) ? [name] : [];
-}
-
-function hostMac(name: string): string | undefined {
-  const rtnl = openRtnl();
-  try {
-    return rtnl.getLink(name)?.mac;
-  } finally {
-    rtnl.close();
-  }
 }
 
 /** The attachment in the spec's result shape: bridge, host veth, container interface (index 2). */

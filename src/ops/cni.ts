@@ -19,7 +19,7 @@ import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
 import type { Context } from './context.js';
-import { hostLinkNames } from './host-facts.js';
+import { hostLink } from './host-facts.js';
 import * as journal from './journal.js';
 import { addEndpoint, addNetwork, applyOrForget, connectSteps, poolOf, type NetworkInput } from './networks.js';
 import { allocate } from '../engine/ipam.js';
@@ -232,7 +232,7 @@ export function cniDel(ctx: Context, cniId: string, networkName: string, ifName:
 export function detachLocked(ctx: Context, a: CniAttachment, op: string): void {
   const steps = planDetach(a.container.netns, endpointSpec(a.network, a.endpoint), ctx.firewall, endpointMappings(ctx.store, a.endpoint));
   // When the runtime deleted its namespace first, the veth went with it.
-  const vethGone = !hostLinkNames().has(a.endpoint.hostIf);
+  const vethGone = hostLink(a.endpoint.hostIf) === undefined;
   const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
   const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
   const intent = { mode: 'finish' as const, steps: kept, forget: { endpoints: [a.endpoint.id], containers: last ? [a.container.id] : [] } };

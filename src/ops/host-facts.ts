@@ -1,5 +1,6 @@
 /** What the host already uses, so an automatically chosen subnet never shadows it. */
 import { cidrOf, ipToInt, type Cidr } from '../core/ipv4.js';
+import type { LinkInfo } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 
 export function hostTakenSubnets(): Cidr[] {
@@ -21,6 +22,16 @@ export function hostLinkNames(): Set<string> {
   const rtnl = openRtnl();
   try {
     return new Set(rtnl.listLinks().map((l) => l.name));
+  } finally {
+    rtnl.close();
+  }
+}
+
+/** One host link by name (a single netlink request, not a dump of every link). */
+export function hostLink(name: string): LinkInfo | undefined {
+  const rtnl = openRtnl();
+  try {
+    return rtnl.getLink(name);
   } finally {
     rtnl.close();
   }
