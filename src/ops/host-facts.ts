@@ -17,16 +17,6 @@ export function hostTakenSubnets(): Cidr[] {
   }
 }
 
-/** Names of the host's links, to refuse a bridge name that something else already uses. */
-export function hostLinkNames(): Set<string> {
-  const rtnl = openRtnl();
-  try {
-    return new Set(rtnl.listLinks().map((l) => l.name));
-  } finally {
-    rtnl.close();
-  }
-}
-
 /** One host link by name (a single netlink request, not a dump of every link). */
 export function hostLink(name: string): LinkInfo | undefined {
   const rtnl = openRtnl();

@@ -17,7 +17,7 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
-import { hostLinkNames, hostTakenSubnets } from './host-facts.js';
+import { hostLink, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
@@ -68,7 +68,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
   if (holder !== undefined) {
     throw new NsnetError('NAME_IN_USE', `bridge device ${bridge} is already used by network ${holder.name}`);
   }
-  if (!ctx.dryRun && hostLinkNames().has(bridge)) {
+  if (!ctx.dryRun && hostLink(bridge) !== undefined) {
     throw new NsnetError('NAME_IN_USE', `a network device named ${bridge} already exists on the host`, {
       hint: `choose another name with -o ${BRIDGE_NAME_OPTION}=NAME`,
     });
