@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import fs from 'node:fs';
 import path from 'node:path';
 import { growth, intFromIp, ipFromInt, now, type Method, type RuleCounts, type WorkerResult } from './common.js';
-import { Context, createNetwork, remove, removeNetwork, run } from '../src/index.js';
+import { Context, createNetwork, kernelContext, remove, removeNetwork, run } from '../src/index.js';
 import { macFor, newId, vethNameFor } from '../src/engine/ids.js';
 import { planCreateContainer, planDetach, planRemoveContainer, type EndpointSpec } from '../src/engine/plans.js';
 import { applyPlan } from '../src/plan/executor.js';
@@ -188,7 +188,7 @@ async function attachJob(): Promise<WorkerResult> {
   if (method === 'floor' || method === 'byhand') byHandBridge(net);
   if (method === 'cli') cliNetwork(net);
   if (method === 'lib-kernel' || method === 'lib-run') {
-    ctx = new Context({ root: job.root });
+    ctx = kernelContext({ root: job.root });
     timing = new TimingRunner(new KernelRunner());
     ctx.setRunner(timing);
     nsnetNetwork(ctx, net);
@@ -387,7 +387,7 @@ async function connectJob(): Promise<Record<string, unknown>> {
   const net2 = netFor(job.prefix, job.octet + 1, 'b');
   const names = Array.from({ length: reps }, (_, i) => `${job.prefix}k${i}`);
   const out: Record<string, number[]> = { 'node -e 0': [], 'nsnet network connect': [], 'nsnet --version': [], 'nsnet ps -q': [], 'rss run -d (KiB)': [], 'rss rm -f (KiB)': [], 'rss network connect (KiB)': [] };
-  const ctx = new Context({ root: job.root });
+  const ctx = kernelContext({ root: job.root });
   nsnetNetwork(ctx, net1);
   nsnetNetwork(ctx, net2);
   ctx.close(); // the CLI works on the same root from here on
@@ -471,7 +471,7 @@ async function iperfJob(): Promise<Record<string, unknown>> {
   const netOn = netFor(job.prefix, job.octet, 'i');
   const netOff = netFor(job.prefix, job.octet + 1, 'o');
   const netB = netFor(job.prefix, job.octet + 2, 'h');
-  const ctx = new Context({ root: job.root });
+  const ctx = kernelContext({ root: job.root });
   const onNames = [`${job.prefix}i0`, `${job.prefix}i1`];
   const offNames = [`${job.prefix}o0`, `${job.prefix}o1`];
   const handNames = [`${job.prefix}h0`, `${job.prefix}h1`];
@@ -551,7 +551,7 @@ async function iperfJob(): Promise<Record<string, unknown>> {
 async function vethDelJob(): Promise<Record<string, unknown>> {
   const reps = job.reps ?? 30;
   const net = netFor(job.prefix, job.octet, 'v');
-  const ctx = new Context({ root: job.root });
+  const ctx = kernelContext({ root: job.root });
   const runner = new KernelRunner();
   const out: Record<string, number[]> = { 'floor: ip link del (veth)': [], 'floor: ip netns del': [], 'KernelRunner: link-del (veth)': [], 'KernelRunner: netns-del': [] };
   const names: string[] = [];
@@ -628,7 +628,7 @@ async function firewallJob(): Promise<Record<string, unknown>> {
   const driver = job.driver ?? 'nftables';
   process.env['NSNET_FIREWALL_DRIVER'] = driver; // read by Context
   const net = netFor(job.prefix, job.octet, 'f');
-  const ctx = new Context({ root: job.root });
+  const ctx = kernelContext({ root: job.root });
   const names: string[] = [];
   const attachMs: number[] = [];
   const detachMs: number[] = [];
@@ -689,7 +689,7 @@ async function portsJob(): Promise<Record<string, unknown>> {
   const reps = job.reps ?? 300;
   const many = job.n ?? 1000;
   const net = netFor(job.prefix, job.octet, 'p');
-  const ctx = new Context({ root: job.root });
+  const ctx = kernelContext({ root: job.root });
   const timing = new TimingRunner(new KernelRunner());
   ctx.setRunner(timing);
   const made: string[] = [];

@@ -3,11 +3,13 @@
  * root, dry-run), call operations with it, close it when done. Every operation takes the
  * host-wide lock itself, so library users and CLI users can work side by side.
  *
- *   const ctx = new Context({ root: '/var/lib/nsnet' });
+ *   const ctx = kernelContext({ root: '/var/lib/nsnet' });
  *   await run(ctx, { name: 'red', networks: ['bridge'], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
  *   ctx.close();
  */
 export { Context, type ContextOptions } from './ops/context.js';
+export { kernelContext } from './cli/context.js';
+export type { Host } from './host/port.js';
 export { exec, liveState, logs, remove, run, start, stop, type RunInput, type RunResult } from './ops/containers.js';
 export { connect, createNetwork, disconnect, pruneNetworks, removeNetwork, type NetworkInput } from './ops/networks.js';
 export { prune, reset } from './ops/system.js';

@@ -2,7 +2,9 @@
 import { Command, Option } from 'commander';
 import { NsnetError, usage } from '../core/errors.js';
 import { missingCapabilities } from '../kernel/capabilities.js';
-import { Context } from '../ops/context.js';
+import type { Host } from '../host/port.js';
+import type { Context } from '../ops/context.js';
+import { kernelContext } from './context.js';
 import type { Format } from './output.js';
 
 export interface CommonOptions {
@@ -35,7 +37,7 @@ export function contextFor(cmd: Command, needsKernel = true): Context {
   const opts = cmd.optsWithGlobals<CommonOptions>();
   const dryRun = opts.dryRun === true;
   if (needsKernel && !dryRun) requireRoot();
-  return new Context({
+  return kernelContext({
     root: opts.root,
     dryRun,
     firewallDriver: opts.firewallDriver,
@@ -58,14 +60,14 @@ export function requireRoot(): void {
  * A process nsnet starts for itself (the DNS responder, the CNI service): root only, the state
  * root from --root or the environment, timestamped lines on stderr (its log file).
  */
-export function backgroundCommand(name: string, description: string, serve: (root: string, log: (line: string) => void) => Promise<void>): Command {
+export function backgroundCommand(name: string, description: string, serve: (host: Host, root: string, log: (line: string) => void) => Promise<void>): Command {
   return withCommon(new Command(name), { dryRun: false })
     .description(description)
     .action(async (_o: unknown, cmd: Command) => {
       requireRoot();
-      const root = new Context({ root: cmd.optsWithGlobals<CommonOptions>().root }).root;
+      const { host, root } = kernelContext({ root: cmd.optsWithGlobals<CommonOptions>().root });
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      await serve(root, log);
+      await serve(host, root, log);
     });
 }
 

@@ -21,9 +21,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnNodeDaemon, nsnetCli } from '../kernel/daemon.js';
-import { acquireLock, type Lock } from '../kernel/lock.js';
-import { isAlive, readStartTime, stopProcess } from '../kernel/process.js';
+import type { Host, HostLock } from '../host/port.js';
 import { handleCni, type CniCall } from './cni-plugin.js';
 import { Context } from './context.js';
 
@@ -80,18 +78,18 @@ export function encodeRequest(call: CniCall): Buffer {
 }
 
 /** `nsnet cni-service`: serve until idle, SIGTERM or SIGINT. Another live service for the same socket wins. */
-export async function serveCni(root: string, log: (line: string) => void): Promise<void> {
+export async function serveCni(host: Host, root: string, log: (line: string) => void): Promise<void> {
   const socket = socketPath(root);
   fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
-  let lock: Lock;
+  let lock: HostLock;
   try {
-    lock = acquireLock(`${socket}.lock`, { timeoutMs: 0 });
+    lock = host.acquire(`${socket}.lock`, { timeoutMs: 0 });
   } catch {
     log(`another nsnet CNI service serves ${socket}`);
     return;
   }
   fs.rmSync(socket, { force: true });
-  const ctx = new Context({ root });
+  const ctx = new Context({ host, root });
   const idleMs = Number(process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
   // After an upgrade (a rebuilt nsnet), the old service answers the call at hand and leaves,
   // so the next call starts the new code.
@@ -128,7 +126,7 @@ export async function serveCni(root: string, log: (line: string) => void): Promi
     server.listen(socket, () => resolve());
   });
   fs.chmodSync(socket, 0o600);
-  const record: ServiceRecord = { pid: process.pid, start: readStartTime(process.pid) ?? '', socket };
+  const record: ServiceRecord = { pid: process.pid, start: host.startTime(process.pid) ?? '', socket };
   fs.writeFileSync(recordPath(socket), JSON.stringify(record), { mode: 0o600 });
   log(`serving ${socket}`);
   touch();
@@ -162,7 +160,7 @@ function readRecord(file: string): ServiceRecord | undefined {
 }
 
 /** The services of this root that are alive (any namespace). */
-export function runningServices(root: string): ServiceRecord[] {
+export function runningServices(host: Host, root: string): ServiceRecord[] {
   let names: string[];
   try {
     names = fs.readdirSync(serviceDir(root));
@@ -172,23 +170,23 @@ export function runningServices(root: string): ServiceRecord[] {
   return names
     .filter((n) => n.endsWith('.pid'))
     .map((n) => readRecord(path.join(serviceDir(root), n)))
-    .filter((r): r is ServiceRecord => r !== undefined && isAlive(r.pid, r.start));
+    .filter((r): r is ServiceRecord => r !== undefined && host.isAlive(r.pid, r.start));
 }
 
 /** After an in-process plugin call: start the service of this namespace unless one runs (or it is turned off). */
-export function startServiceIfNeeded(root: string): void {
+export function startServiceIfNeeded(host: Host, root: string): void {
   if (process.env['NSNET_CNI_SERVICE'] === 'off') return;
   const socket = socketPath(root);
   const r = readRecord(recordPath(socket));
-  if (r !== undefined && isAlive(r.pid, r.start)) return;
+  if (r !== undefined && host.isAlive(r.pid, r.start)) return;
   fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
-  spawnNodeDaemon(nsnetCli(), ['cni-service', '--root', root], path.join(serviceDir(root), 'service.log'));
+  host.spawnDaemon(host.nsnetCli(), ['cni-service', '--root', root], path.join(serviceDir(root), 'service.log'));
 }
 
 /** Stop every service of this root (system reset); returns how many were running. */
-export function stopServices(root: string): number {
-  const running = runningServices(root);
-  for (const r of running) stopProcess(r.pid, r.start, 2000);
+export function stopServices(host: Host, root: string): number {
+  const running = runningServices(host, root);
+  for (const r of running) host.stopProcess(r.pid, r.start, 2000);
   fs.rmSync(serviceDir(root), { recursive: true, force: true });
   return running.length;
 }

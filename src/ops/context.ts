@@ -4,7 +4,7 @@
  * its steps; with --dry-run the transaction is rolled back and the steps are printed instead.
  */
 import path from 'node:path';
-import { acquireLock } from '../kernel/lock.js';
+import type { Host } from '../host/port.js';
 import { applyPlan } from '../plan/executor.js';
 import { KernelRunner } from '../plan/kernel-runner.js';
 import { renderStep } from '../plan/render.js';
@@ -18,6 +18,10 @@ import { recover } from './journal.js';
 export const DEFAULT_ROOT = '/var/lib/nsnet';
 
 export interface ContextOptions {
+  /** The machine: KernelHost for real (src/host/kernel-host.ts), a FakeHost in unit tests. */
+  host: Host;
+  /** Applies and undoes steps; the kernel's unless given (a FakeHost is its own runner). */
+  runner?: StepRunner | undefined;
   root?: string | undefined;
   dryRun?: boolean | undefined;
   lockTimeoutMs?: number | undefined;
@@ -30,6 +34,7 @@ export interface ContextOptions {
 }
 
 export class Context {
+  readonly host: Host;
   readonly root: string;
   readonly dryRun: boolean;
   /** Commands printed by --dry-run, in order. */
@@ -43,7 +48,9 @@ export class Context {
   private readonly onRecover: ((line: string) => void) | undefined;
   private lockDepth = 0;
 
-  constructor(opts: ContextOptions = {}) {
+  constructor(opts: ContextOptions) {
+    this.host = opts.host;
+    this.runnerHandle = opts.runner;
     this.root = path.resolve(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
     this.dryRun = opts.dryRun ?? false;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);
@@ -97,7 +104,7 @@ export class Context {
     if (this.lockDepth++ > 0) return () => void this.lockDepth--;
     try {
       this.store; // creates the state directory the lock file lives in
-      const lock = acquireLock(path.join(this.root, 'lock'), { timeoutMs, ...(onWait === undefined ? {} : { onWait }) });
+      const lock = this.host.acquire(path.join(this.root, 'lock'), { timeoutMs, ...(onWait === undefined ? {} : { onWait }) });
       // First thing under the lock: whatever a process that died half-way left unfinished.
       this.recoverNow();
       return () => {

@@ -76,7 +76,7 @@ export function reset(ctx: Context): string[] {
     failures.push(...applyAll(steps, ctx.runner));
     try {
       stopResponder(ctx.root);
-      stopServices(ctx.root);
+      stopServices(ctx.host, ctx.root);
       for (const c of containers) if (!isCniContainer(c)) removeContainerFiles(c.name);
       removeAllContainerFiles(ctx.root);
     } catch (err) {

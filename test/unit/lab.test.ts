@@ -15,6 +15,7 @@ import { LAB_SCHEMA } from '../../src/lab/schema.js';
 import { parseLab, type LabSpec } from '../../src/lab/spec.js';
 import { containerSteps, up } from '../../src/lab/up.js';
 import { renderPlan } from '../../src/plan/render.js';
+import { KernelHost } from '../../src/host/kernel-host.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const examples = ['red-blue', 'three-tier', 'routed'];
@@ -159,7 +160,7 @@ describe('lab plans', () => {
   test('--dry-run: the same file gives the same script (generated names aside)', async () => {
     const script = async (spec: LabSpec): Promise<string> => {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-unit-lab-'));
-      const ctx = new PlanningContext({ root, firewallDriver: 'nftables' });
+      const ctx = new PlanningContext({ root, firewallDriver: 'nftables', host: new KernelHost() });
       try {
         await up(ctx, spec);
         return ctx.planned.join('\n');

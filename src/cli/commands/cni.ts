@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { Context } from '../../ops/context.js';
+import { kernelContext } from '../context.js';
 import { handleCni } from '../../ops/cni-plugin.js';
 import { serveCni, startServiceIfNeeded } from '../../ops/cni-service.js';
 import { backgroundCommand, withCommon, type CommonOptions } from '../common.js';
@@ -24,7 +24,7 @@ export function cniPluginCommand(): Command {
     .description('handle one CNI invocation (CNI_* environment, configuration on stdin) in this process; --dry-run prints its by-hand commands')
     .action((_o: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<CommonOptions>();
-      const ctx = new Context({ root: opts.root, dryRun: opts.dryRun === true, firewallDriver: opts.firewallDriver });
+      const ctx = kernelContext({ root: opts.root, dryRun: opts.dryRun === true, firewallDriver: opts.firewallDriver });
       const stdin = process.env['CNI_COMMAND'] === 'VERSION' && process.stdin.isTTY ? '' : fs.readFileSync(0, 'utf8');
       const caller = process.env['NSNET_CNI_CALLER'] ?? callerName();
       const reply = handleCni(ctx, { env: process.env, stdin, caller });
@@ -39,7 +39,7 @@ export function cniPluginCommand(): Command {
       // The next call goes to the service (nsnet-cni tries it first); its start never fails this one.
       if (process.env['CNI_COMMAND'] !== 'VERSION' && !ctx.dryRun) {
         try {
-          startServiceIfNeeded(ctx.root);
+          startServiceIfNeeded(ctx.host, ctx.root);
         } catch (err) {
           process.stderr.write(`nsnet-cni: could not start the CNI service: ${(err as Error).message}\n`);
         }

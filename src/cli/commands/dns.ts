@@ -4,5 +4,5 @@ import { serve } from '../../ops/dns.js';
 import { backgroundCommand } from '../common.js';
 
 export function dnsServeCommand(): Command {
-  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', serve);
+  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', (_host, root, log) => serve(root, log));
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
-import { Context } from '../../ops/context.js';
+import { kernelContext } from '../context.js';
 import { PlanningContext } from '../../lab/planning.js';
 import { parseLab, type LabSpec } from '../../lab/spec.js';
 import { down, up, type LabProgress } from '../../lab/up.js';
@@ -58,7 +58,7 @@ const seconds = (start: bigint): string => `${(Number(process.hrtime.bigint() - 
  */
 async function dryRunUp(cmd: Command, spec: LabSpec): Promise<void> {
   const opts = cmd.optsWithGlobals<CommonOptions>();
-  const real = new Context({ root: opts.root, dryRun: true });
+  const real = kernelContext({ root: opts.root, dryRun: true });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-plan-'));
   try {
     real.locked(() => {
@@ -68,7 +68,7 @@ async function dryRunUp(cmd: Command, spec: LabSpec): Promise<void> {
       }
     });
     real.close();
-    const ctx = new PlanningContext({ root: scratch, firewallDriver: opts.firewallDriver });
+    const ctx = new PlanningContext({ root: scratch, firewallDriver: opts.firewallDriver, host: real.host });
     try {
       const result = await up(ctx, spec);
       const header = [

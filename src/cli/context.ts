@@ -1,0 +1,7 @@
+/** The composition root: a Context on this machine, its host the real kernel. */
+import { KernelHost } from '../host/kernel-host.js';
+import { Context, type ContextOptions } from '../ops/context.js';
+
+export function kernelContext(opts: Omit<ContextOptions, 'host'> = {}): Context {
+  return new Context({ ...opts, host: new KernelHost() });
+}
