@@ -3,5 +3,5 @@ import { KernelHost } from '../host/kernel-host.js';
 import { Context, type ContextOptions } from '../ops/context.js';
 
 export function kernelContext(opts: Omit<ContextOptions, 'host'> = {}): Context {
-  return new Context({ ...opts, host: new KernelHost() });
+  return new Context({ onWarning: (line) => process.stderr.write(`nsnet: warning: ${line}\n`), ...opts, host: new KernelHost() });
 }

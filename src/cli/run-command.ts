@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../ops/context.js';
 import { printLines } from './output.js';
-import { reconcileResponder } from '../ops/dns.js';
+import { reconcileResponder } from '../ops/dns-responder.js';
 
 /** Restart the DNS responder if it died, stop it when nothing needs it; trouble is a warning only. */
 function dnsAfterCommand(ctx: Context): void {

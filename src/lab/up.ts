@@ -12,7 +12,7 @@ import { NsnetError } from '../core/errors.js';
 import { connect, createNetwork, removeNetwork } from '../ops/networks.js';
 import { liveState, remove, run } from '../ops/containers.js';
 import type { Context } from '../ops/context.js';
-import { dnsInput } from '../ops/dns.js';
+import { dnsInput } from '../engine/dns-options.js';
 import type { Step } from '../plan/steps.js';
 import { diffLab, isNoop, type LabPlan, type LabState } from './diff.js';
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';

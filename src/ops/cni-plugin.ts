@@ -29,7 +29,8 @@ import {
 import { attachmentProblems } from './check.js';
 import { cniAdd, cniDel, cniGc, cniPublish, cniStatus, findAttachment, type CniAttachment } from './cni.js';
 import type { Context } from './context.js';
-import { dnsEnabled, ensureResponder } from './dns.js';
+import { dnsEnabled } from '../engine/dns-options.js';
+import { ensureResponder } from './dns-responder.js';
 import { hostLink } from './host-facts.js';
 
 export interface CniCall {

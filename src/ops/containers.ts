@@ -30,7 +30,9 @@ import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } fro
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
 import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
-import { prepareContainerDns, removeContainerFiles, type DnsInput } from './dns.js';
+import type { DnsInput } from '../engine/dns-options.js';
+import { removeContainerFiles } from './dns-files.js';
+import { prepareContainerDns } from './dns-responder.js';
 
 export interface RunInput {
   name?: string | undefined;

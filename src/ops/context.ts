@@ -31,6 +31,8 @@ export interface ContextOptions {
   onLockWait?: (() => void) | undefined;
   /** Told what crash recovery did (one line per interrupted operation it recovered). */
   onRecover?: ((line: string) => void) | undefined;
+  /** Told of trouble that does not fail the command (DNS files or responder); dropped when absent. */
+  onWarning?: ((line: string) => void) | undefined;
 }
 
 export class Context {
@@ -46,6 +48,7 @@ export class Context {
   private readonly requestedDriver: string | undefined;
   private firewallHandle: FirewallDriver | undefined;
   private readonly onRecover: ((line: string) => void) | undefined;
+  private readonly onWarning: ((line: string) => void) | undefined;
   private lockDepth = 0;
 
   constructor(opts: ContextOptions) {
@@ -57,6 +60,12 @@ export class Context {
     this.onLockWait = opts.onLockWait;
     this.requestedDriver = opts.firewallDriver ?? process.env['NSNET_FIREWALL_DRIVER'];
     this.onRecover = opts.onRecover;
+    this.onWarning = opts.onWarning;
+  }
+
+  /** Report trouble that does not fail the command (ops never write to the terminal themselves). */
+  warn(line: string): void {
+    this.onWarning?.(line);
   }
 
   /** The firewall driver for this command (see firewall-choice.ts). */

@@ -21,7 +21,8 @@ import { hostLink, hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import * as journal from './journal.js';
-import { DNS_OPTION, DNS_SERVERS_OPTION, refreshContainerFiles, validateNetworkDnsOptions } from './dns.js';
+import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from '../engine/dns-options.js';
+import { refreshContainerFiles } from './dns-files.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';

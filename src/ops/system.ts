@@ -15,7 +15,8 @@ import { stopServices } from './cni-service.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
 import { stopProcess } from '../kernel/process.js';
-import { removeAllContainerFiles, removeContainerFiles, stopResponder } from './dns.js';
+import { removeAllContainerFiles, removeContainerFiles } from './dns-files.js';
+import { stopResponder } from './dns-responder.js';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
   // Under the lock from the start: it first recovers what a crashed nsnet left half-done.
@@ -75,7 +76,7 @@ export function reset(ctx: Context): string[] {
     }
     failures.push(...applyAll(steps, ctx.runner));
     try {
-      stopResponder(ctx.root);
+      stopResponder(ctx.host, ctx.root);
       stopServices(ctx.host, ctx.root);
       for (const c of containers) if (!isCniContainer(c)) removeContainerFiles(c.name);
       removeAllContainerFiles(ctx.root);

@@ -1,7 +1,7 @@
 /** run's name-resolution flags: --dns, --dns-search, --dns-option, --add-host, --network-alias; network options. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dnsInput, validateNetworkDnsOptions } from '../../src/ops/dns.js';
+import { dnsInput, validateNetworkDnsOptions } from '../../src/engine/dns-options.js';
 
 test('flags are parsed and kept in order', () => {
   assert.deepEqual(

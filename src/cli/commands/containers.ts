@@ -10,7 +10,7 @@ import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.
 import { humanDuration, printJson, printLines, printTable } from '../output.js';
 import type { ContainerRecord } from '../../store/index.js';
 import { finish } from '../run-command.js';
-import { dnsInput } from '../../ops/dns.js';
+import { dnsInput } from '../../engine/dns-options.js';
 
 export function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {

@@ -1,8 +1,9 @@
 /** `nsnet dns-serve --root ROOT`: the DNS responder process (hidden; nsnet starts and stops it itself). */
 import type { Command } from 'commander';
-import { serve } from '../../ops/dns.js';
+import { serve } from '../../dns/serve.js';
+import { responderEnv } from '../../ops/dns-responder.js';
 import { backgroundCommand } from '../common.js';
 
 export function dnsServeCommand(): Command {
-  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', (_host, root, log) => serve(root, log));
+  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', (host, root, log) => serve(responderEnv(host, root), log));
 }
