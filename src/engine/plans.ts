@@ -112,13 +112,13 @@ export function planRemoveContainer(
   ];
 }
 
-/** Steps that publish ports; a driver that cannot publish is refused before any plan is made. */
+/** Steps that publish ports. */
 export function publishSteps(fw: FirewallDriver, mappings: readonly FirewallMapping[], summary: string): Step[] {
-  return mappings.length === 0 || fw.addMappings === undefined ? [] : fw.addMappings(mappings, summary);
+  return mappings.length === 0 ? [] : fw.addMappings(mappings, summary);
 }
 
 export function withdrawSteps(fw: FirewallDriver, mappings: readonly FirewallMapping[], summary: string): Step[] {
-  return mappings.length === 0 || fw.removeMappings === undefined ? [] : fw.removeMappings(mappings, summary);
+  return mappings.length === 0 ? [] : fw.removeMappings(mappings, summary);
 }
 
 /** Connect: the port is admitted first, then wired. */

@@ -22,7 +22,7 @@ export interface FirewallDriver {
   /** Admit container ports (anti-spoofing, ICC); empty when no rule concerns them. */
   addPorts(ports: readonly FirewallPort[], summary: string): Step[];
   removePorts(ports: readonly FirewallPort[], summary: string): Step[];
-  /** Published ports; a driver without them cannot publish (nsnet refuses -p). */
-  addMappings?(mappings: readonly FirewallMapping[], summary: string): Step[];
-  removeMappings?(mappings: readonly FirewallMapping[], summary: string): Step[];
+  /** Published ports (host port → container address). */
+  addMappings(mappings: readonly FirewallMapping[], summary: string): Step[];
+  removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[];
 }

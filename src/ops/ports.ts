@@ -27,11 +27,6 @@ function listenerFor(listeners: readonly Listener[], m: Pick<PortMapping, 'hostI
  */
 export function publish(ctx: Context, container: ContainerRecord, endpoint: EndpointRecord, specs: readonly string[]): FirewallMapping[] {
   if (specs.length === 0) return [];
-  if (ctx.firewall.addMappings === undefined) {
-    throw new NsnetError('INVALID_VALUE', `the ${ctx.firewall.name} firewall driver cannot publish ports`, {
-      hint: 'use the nftables driver for -p',
-    });
-  }
   // Docker's host_binding_ipv4: the address ports of this network bind to when -p names none.
   const option = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
   const binding = option === '0.0.0.0' ? undefined : option;

@@ -376,7 +376,7 @@ describe('iptables driver: published ports', () => {
     '-A NSNET-DNAT -d 127.0.0.1/32 -p tcp -m tcp --dport 8081 -m comment --comment "nsnet publish 127.0.0.1:8081/tcp to 10.0.0.1:80" -j DNAT --to-destination 10.0.0.1:80';
 
   test('one DNAT rule per mapping, as iptables-save prints it, its comment naming the mapping and the container', () => {
-    const steps = fw.addMappings!([web, local, dns, sctp], 'publish red');
+    const steps = fw.addMappings([web, local, dns, sctp], 'publish red');
     assert.equal(steps.length, 1, 'one restore run for all of them');
     const step = steps[0]!;
     assert.ok(step.kind === 'iptables-rules' && step.op === 'add');
@@ -403,13 +403,13 @@ describe('iptables driver: published ports', () => {
   });
 
   test('removal is the same step with op remove; the undo of each is the other', () => {
-    const [add] = fw.addMappings!([web], 'publish red');
-    const [remove] = fw.removeMappings!([web], 'withdraw red');
+    const [add] = fw.addMappings([web], 'publish red');
+    const [remove] = fw.removeMappings([web], 'withdraw red');
     assert.ok(add?.kind === 'iptables-rules' && remove?.kind === 'iptables-rules');
     assert.deepEqual({ ...remove, op: 'add', summary: '' }, { ...add, summary: '' });
     assert.equal(renderPlan([remove]), `iptables -w -t nat -D ${webRule.slice(3)} 2>/dev/null || true`);
-    assert.deepEqual(fw.addMappings!([], 'x'), []);
-    assert.deepEqual(fw.removeMappings!([], 'x'), []);
+    assert.deepEqual(fw.addMappings([], 'x'), []);
+    assert.deepEqual(fw.removeMappings([], 'x'), []);
   });
 
   test('published last when a container is made, withdrawn first when it goes', () => {
@@ -434,8 +434,8 @@ describe('iptables driver: published ports', () => {
 
   test('without iptables: publishing is refused with a hint; withdrawing needs nothing', () => {
     const d = iptablesDriver(facts({ iptables: false }));
-    assert.throws(() => d.addMappings!([web], 'publish red'), (err: unknown) => err instanceof NsnetError && /apt-get install -y iptables/.test(err.hint ?? ''));
-    assert.deepEqual(d.removeMappings!([web], 'withdraw red'), []);
+    assert.throws(() => d.addMappings([web], 'publish red'), (err: unknown) => err instanceof NsnetError && /apt-get install -y iptables/.test(err.hint ?? ''));
+    assert.deepEqual(d.removeMappings([web], 'withdraw red'), []);
   });
 });
 
