@@ -1,0 +1,307 @@
+/**
+ * An in-memory machine for unit tests of operations: a FakeHost is both the Host port
+ * (src/host/port.ts: what an operation reads, plus processes and the lock) and the StepRunner
+ * (src/plan/runner.ts: how it changes the kernel), so an operation run against it sees its own
+ * steps take effect, and every run can be compared with `snapshot()`:
+ *
+ *   - success: the snapshot shows what the operation made;
+ *   - failure at step i (`failAt(i)`): after the operation's undo, the snapshot equals the one
+ *     taken before (mind: like the kernel runner, undo never turns `net.ipv4.ip_forward` back
+ *     off — start with it on, `new FakeHost({ ipForward: '1' })`, when the plan sets it);
+ *   - crash after step i (`crashAfter(i)`): nothing more runs until `revive()`; then recovery
+ *     must converge.
+ *
+ * The models live in test/helpers/fake-host/: network.ts (namespaces, links, addresses, routes,
+ * sysctls), nft.ts and xtables.ts (the firewall), processes.ts (processes, sockets), steps.ts
+ * (each step kind's apply and undo, as src/plan/kernel-runner.ts does them). Tests reach the
+ * models through `net`, `nft`, `xt` and `procs` to set up a machine (an uplink, a foreign table,
+ * a socket holder) and to look inside.
+ */
+import { NsnetError } from '../../src/core/errors.js';
+import type { EbtablesSupport, Finished, Host, HostLock, LaunchSpec, Started } from '../../src/host/port.js';
+import { ENOBUFS } from '../../src/kernel/libc.js';
+import { renderStep } from '../../src/plan/render.js';
+import type { StepRunner } from '../../src/plan/runner.js';
+import type { Step } from '../../src/plan/steps.js';
+import { kernelError, SimulatedCrash } from './fake-host/errors.js';
+import { NetworkModel } from './fake-host/network.js';
+import { NftModel } from './fake-host/nft.js';
+import { ProcessModel } from './fake-host/processes.js';
+import { applyStep, undoStep } from './fake-host/steps.js';
+import { XtablesModel } from './fake-host/xtables.js';
+
+export { FakeUnsupported, SimulatedCrash } from './fake-host/errors.js';
+
+/** What the host's tools and kernel offer; change freely in a test. */
+export interface FakeFacts {
+  nftUsable: boolean;
+  nftBackend: 'libnftables' | 'nft';
+  iptables: boolean;
+  /** The host's iptables FORWARD chain has policy DROP (as Docker leaves it). */
+  forwardDrops: boolean;
+  ebtables: EbtablesSupport;
+  /** Commands found on PATH. */
+  path: Set<string>;
+  ephemeralPorts: [number, number];
+  cli: string;
+}
+
+export interface FakeHostOptions {
+  /** The host's net.ipv4.ip_forward (default '0', as on a fresh machine). */
+  ipForward?: '0' | '1';
+  /** The host's uplink: eth0 10.0.2.15/24 via 10.0.2.2 unless given; null for none. */
+  uplink?: { name: string; address: string; prefixLen: number; gateway: string } | null;
+}
+
+type Fault = { match: (step: Step, index: number) => boolean; errno: number };
+
+export class FakeHost implements Host, StepRunner {
+  readonly net = new NetworkModel();
+  readonly nft = new NftModel();
+  readonly xt = new XtablesModel();
+  readonly procs = new ProcessModel();
+  readonly facts: FakeFacts = {
+    nftUsable: true,
+    nftBackend: 'libnftables',
+    iptables: false,
+    forwardDrops: false,
+    ebtables: 'missing',
+    path: new Set(['ip', 'nsenter', 'unshare', 'nft']),
+    ephemeralPorts: [32768, 60999],
+    cli: '/opt/nsnet/bin/nsnet',
+  };
+  /** `apply KIND` / `undo KIND`, in order, as the RecordingRunner logs them. */
+  readonly log: string[] = [];
+  /** Daemons started with spawnDaemon (their processes are in `procs`, kind 'daemon'). */
+  readonly daemons: Array<{ pid: number; script: string; args: string[]; logPath: string }> = [];
+  closed = false;
+  releases = 0;
+  private applies = 0;
+  private readonly faults: Fault[] = [];
+  private crashIndex: number | undefined;
+  private down = false;
+  private readonly locks = new Set<string>();
+
+  constructor(opts: FakeHostOptions = {}) {
+    this.net.setUp(undefined, 'lo', true);
+    this.net.addAddr(undefined, 'lo', '127.0.0.1', 8);
+    this.net.setSysctl('net.ipv4.ip_forward', opts.ipForward ?? '0');
+    const uplink = opts.uplink === undefined ? { name: 'eth0', address: '10.0.2.15', prefixLen: 24, gateway: '10.0.2.2' } : opts.uplink;
+    if (uplink !== null) {
+      this.net.addDevice(uplink.name, { mac: '52:54:00:12:34:56' });
+      this.net.addAddr(undefined, uplink.name, uplink.address, uplink.prefixLen);
+      this.net.addRoute(undefined, { gateway: uplink.gateway, dev: uplink.name });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // fault injection
+
+  /** Applies so far, failed ones included; apply number i (from 0) is the i-th call. */
+  get applyCount(): number {
+    return this.applies;
+  }
+
+  /** Apply number `index` throws a KernelError (errno ENOBUFS unless given) before changing anything. */
+  failAt(index: number, errno = ENOBUFS): void {
+    this.failWhen((_, i) => i === index, errno);
+  }
+
+  /** Every apply for which `match` holds throws a KernelError before changing anything. */
+  failWhen(match: (step: Step, index: number) => boolean, errno = ENOBUFS): void {
+    this.faults.push({ match, errno });
+  }
+
+  /**
+   * Apply number `index` takes effect, then the process "dies" there: that apply and every
+   * later apply or undo throws SimulatedCrash, until `revive()` (a new process, for recovery).
+   */
+  crashAfter(index: number): void {
+    this.crashIndex = index;
+  }
+
+  get crashed(): boolean {
+    return this.down;
+  }
+
+  revive(): void {
+    this.down = false;
+    this.crashIndex = undefined;
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+    this.crashIndex = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // StepRunner
+
+  apply(step: Step): void {
+    this.checkAlive(step);
+    const index = this.applies++;
+    const fault = this.faults.find((f) => f.match(step, index));
+    if (fault !== undefined) throw kernelError(`injected failure at apply #${index} (${step.kind})`, fault.errno, renderStep(step));
+    applyStep(this, step);
+    this.log.push(`apply ${step.kind}`);
+    if (index === this.crashIndex) {
+      this.down = true;
+      throw new SimulatedCrash(`simulated crash after apply #${index} (${step.kind})`);
+    }
+  }
+
+  undo(step: Step): void {
+    this.checkAlive(step);
+    undoStep(this, step);
+    this.log.push(`undo ${step.kind}`);
+  }
+
+  releaseNamespaces(): void {
+    this.releases++;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Host: network facts
+
+  link = (name: string, ns?: string) => {
+    const l = this.net.link(ns, name);
+    return l === undefined ? undefined : this.net.linkInfo(ns, l);
+  };
+  links = (ns?: string) => this.net.links(ns);
+  addresses = (ns?: string, family?: 4 | 6) => this.net.addresses(ns, family);
+  routes = (ns?: string, family?: 4 | 6) => this.net.routes(ns, family);
+  netnsExists = (ns: string) => this.net.has(ns);
+  isMountedNetns = (name: string) => this.net.has(name) && this.net.ns(name).mounted;
+  sysctl = (key: string, ns?: string) => this.net.sysctl(key, ns);
+
+  // ---------------------------------------------------------------------------------------------
+  // Host: processes and sockets
+
+  startTime = (pid: number) => this.procs.startTime(pid);
+  isAlive = (pid: number, startTime: string) => this.procs.isAlive(pid, startTime);
+  listeners = () => this.procs.listeners();
+  socketHolder = (inode: number) => this.procs.socketHolder(inode);
+  ephemeralPortRange = (): [number, number] => [...this.facts.ephemeralPorts];
+
+  launchDetached = async (spec: LaunchSpec, logPath: string): Promise<Started | Finished> =>
+    this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+
+  launchForeground = async (spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> => {
+    const r = this.procs.launch(spec, 'foreground', this.net.has(spec.netns));
+    if ('exitCode' in r) return { started: undefined, exit: Promise.resolve(r.exitCode) };
+    return { started: r, exit: this.procs.exited(r.pid) };
+  };
+
+  execInContainer = async (pid: number, argv: readonly string[]): Promise<number> => this.procs.exec(pid, argv);
+  stopProcess = (pid: number, startTime: string, graceMs: number) => this.procs.stop(pid, startTime, graceMs);
+  sendSignal = (pid: number, startTime: string, signal: NodeJS.Signals) => this.procs.sendSignal(pid, startTime, signal);
+  killNetnsProcesses = (ns: string) => this.procs.killNetns(ns);
+
+  spawnDaemon = (script: string, args: readonly string[], logPath: string): number => {
+    const p = this.procs.start({ kind: 'daemon', argv: ['node', script, ...args], logPath });
+    this.daemons.push({ pid: p.pid, script, args: [...args], logPath });
+    return p.pid;
+  };
+
+  nsnetCli = () => this.facts.cli;
+  sleep = (_ms: number) => {};
+
+  /** A test's way to end a process (the command finished, or crashed): its waiters see `code`. */
+  exitProcess(pid: number, code: number): void {
+    this.procs.exit(pid, code);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Host: firewall facts
+
+  nftUsable = () => this.facts.nftUsable;
+  nftBackend = () => this.facts.nftBackend;
+  nftTable = (family: string, name: string) => this.nft.list(family, name);
+  nftOutput = (args: string[]) => this.nft.output(args);
+  iptablesAvailable = () => this.facts.iptables;
+  iptablesChainExists = (table: string, chain: string): boolean => {
+    if (!this.facts.iptables) return false;
+    try {
+      return this.xt.chainExists('iptables', table, chain);
+    } catch {
+      return false; // no such table: `iptables -t TABLE -S CHAIN` fails too
+    }
+  };
+  iptablesForwardDrops = () => this.facts.iptables && this.facts.forwardDrops;
+  ebtablesSupport = () => this.facts.ebtables;
+  onPath = (cmd: string) => this.facts.path.has(cmd);
+
+  /** nft scripts run on a fresh, empty model, listed like `nftTable` lists the live one. */
+  renderNftTables(scripts: readonly string[], tables: ReadonlyArray<{ family: string; name: string }>): string {
+    const scratch = new NftModel();
+    for (const s of scripts) scratch.run(s);
+    return tables
+      .map((t) => scratch.list(t.family, t.name)?.trim() ?? '')
+      .filter((t) => t !== '')
+      .join('\n');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Host: the lock
+
+  /**
+   * Like flock: a second acquire of a held path fails, in this process too. The real lock waits
+   * by sleeping, which blocks the only thread that could release it, so failing at once (after
+   * the wait notice, for a wait of a second or more) is what it would do.
+   */
+  acquire = (path: string, opts: { timeoutMs: number; onWait?: () => void }): HostLock => {
+    if (this.locks.has(path)) {
+      if (opts.timeoutMs >= 1000) opts.onWait?.();
+      throw new NsnetError('LOCK_TIMEOUT', `another nsnet command holds the lock ${path} (waited ${opts.timeoutMs} ms)`, {
+        hint: `wait for it to finish; \`fuser -v ${path}\` shows who holds it`,
+      });
+    }
+    this.locks.add(path);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.locks.delete(path);
+      },
+    };
+  };
+
+  lockHeld(path: string): boolean {
+    return this.locks.has(path);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the whole machine
+
+  /** Deterministic and JSON-able: compare two with deepEqual. */
+  snapshot(): FakeSnapshot {
+    return { network: this.net.snapshot(), nft: this.nft.snapshot(), xtables: this.xt.snapshot(), processes: this.procs.snapshot() };
+  }
+
+  /** An independent copy of the machine (state and facts; not fault settings, logs or waiters). */
+  clone(): FakeHost {
+    const copy = new FakeHost({ uplink: null });
+    copy.net.state = structuredClone(this.net.state);
+    copy.nft.state = structuredClone(this.nft.state);
+    copy.xt.state = structuredClone(this.xt.state);
+    copy.procs.state = structuredClone(this.procs.state);
+    Object.assign(copy.facts, { ...this.facts, path: new Set(this.facts.path), ephemeralPorts: [...this.facts.ephemeralPorts] });
+    return copy;
+  }
+
+  private checkAlive(step: Step): void {
+    if (this.down) throw new SimulatedCrash(`the process crashed earlier; ${step.kind} not run`);
+  }
+}
+
+export interface FakeSnapshot {
+  network: Record<string, unknown>;
+  nft: Record<string, string>;
+  xtables: Record<string, Record<string, string[]>>;
+  processes: string[];
+}

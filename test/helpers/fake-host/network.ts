@@ -1,0 +1,408 @@
+/**
+ * The fake machine's network: namespaces, their links, addresses, routes and sysctls, with the
+ * kernel's rules where nsnet depends on them — names unique per namespace (EEXIST), a veth pair
+ * goes as a whole, a namespace takes its links with it (and the host ends of veths whose peer was
+ * inside), a link going down or away takes its routes, a bridge takes its per-link sysctls.
+ *
+ * All state is plain data (`NetworkState`), so it can be cloned with structuredClone and shown
+ * as a deterministic snapshot that names links rather than indexes (indexes differ between two
+ * runs that make the same things in another order; names do not).
+ */
+import { NsnetError } from '../../../src/core/errors.js';
+import { cidrContains, cidrOf, intToIp, ipToInt } from '../../../src/core/ipv4.js';
+import type { AddrInfo, LinkInfo, RouteInfo } from '../../../src/kernel/api.js';
+import { EADDRNOTAVAIL, EEXIST, EINVAL, ENETUNREACH, ENOENT, EOPNOTSUPP, ESRCH } from '../../../src/kernel/libc.js';
+import { kernelError } from './errors.js';
+
+/** The key of the host's own namespace in `NetworkState.namespaces`. */
+export const HOST = '';
+
+export type LinkKind = 'loopback' | 'device' | 'bridge' | 'veth';
+
+export interface FakeLink {
+  name: string;
+  kind: LinkKind;
+  index: number;
+  mtu: number;
+  up: boolean;
+  mac: string;
+  /** Name of the bridge this link is enslaved to (same namespace). */
+  master?: string | undefined;
+  /** The other end of a veth pair: namespace key and name. */
+  peer?: { ns: string; name: string } | undefined;
+}
+
+export interface FakeAddr {
+  dev: string;
+  address: string;
+  prefixLen: number;
+}
+
+/** A route added explicitly (connected routes are derived from addresses, as the kernel does). */
+export interface FakeRoute {
+  dst: string | undefined;
+  dstLen: number;
+  gateway: string | undefined;
+  dev: string;
+}
+
+export interface FakeNamespace {
+  /** Made by a container runtime (an absolute path): nsnet may use it but never makes or deletes it. */
+  runtime: boolean;
+  /** /run/netns/NAME is a mount point (false: a leftover file). */
+  mounted: boolean;
+  links: FakeLink[];
+  addrs: FakeAddr[];
+  routes: FakeRoute[];
+  sysctls: Record<string, string>;
+}
+
+export interface NetworkState {
+  namespaces: Record<string, FakeNamespace>;
+  nextIndex: number;
+  nextMac: number;
+}
+
+/** What every fresh namespace holds besides its links' own keys. */
+const NAMESPACE_SYSCTLS: Record<string, string> = {
+  'net.ipv4.ip_forward': '0',
+  'net.ipv4.conf.all.route_localnet': '0',
+  'net.ipv4.conf.default.route_localnet': '0',
+};
+
+/** The per-link keys the kernel makes with a link and removes with it (sysctl(8) writes a dot in a name as '/'). */
+const linkSysctls = (name: string): string[] => [`net.ipv4.conf.${name.replace(/\./g, '/')}.route_localnet`];
+
+/** Keys whose value the kernel checks is 0 or 1. */
+const BOOLEAN_SYSCTL = /\.(ip_forward|route_localnet)$/;
+
+const LOOPBACK_MTU = 65536;
+const DEFAULT_MTU = 1500;
+
+export class NetworkModel {
+  state: NetworkState = { namespaces: {}, nextIndex: 2, nextMac: 1 };
+
+  constructor() {
+    this.state.namespaces[HOST] = this.freshNamespace(false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // namespaces
+
+  has(ns: string): boolean {
+    return ns in this.state.namespaces;
+  }
+
+  /** The namespace, or the error a netlink socket opened in a missing one gives. */
+  ns(ns: string | undefined): FakeNamespace {
+    const found = this.state.namespaces[ns ?? HOST];
+    if (found === undefined) throw kernelError(`open network namespace ${ns}`, ENOENT, `ip netns exec ${ns} true`);
+    return found;
+  }
+
+  /** `ip netns add NAME`: EEXIST when taken; a runtime's path is refused as the real one does. */
+  createNetns(name: string): void {
+    refuseRuntimeNamespace(name);
+    if (this.has(name)) throw kernelError(`create network namespace ${name}`, EEXIST, `ip netns add ${name}`);
+    this.state.namespaces[name] = this.freshNamespace(false);
+  }
+
+  /** A namespace a container runtime made (an absolute path), for CNI tests. */
+  addRuntimeNetns(path: string): void {
+    if (!path.startsWith('/')) throw new Error(`fake host: a runtime namespace is an absolute path, not ${path}`);
+    if (this.has(path)) throw new Error(`fake host: namespace ${path} already exists`);
+    this.state.namespaces[path] = this.freshNamespace(true);
+  }
+
+  /** A runtime's namespace going away (the runtime deleted it): its links go with it. */
+  removeRuntimeNetns(path: string): void {
+    this.dropNamespace(path);
+  }
+
+  /** `ip netns del NAME`: a missing name is success; the namespace takes its links with it. */
+  deleteNetns(name: string): void {
+    refuseRuntimeNamespace(name);
+    this.dropNamespace(name);
+  }
+
+  /** A leftover /run/netns/NAME file that is no mount point (a namespace lost in a reboot, half-cleaned). */
+  addStrayNetnsFile(name: string): void {
+    this.state.namespaces[name] = { ...this.freshNamespace(false), mounted: false, links: [] };
+  }
+
+  names(): string[] {
+    return Object.keys(this.state.namespaces).filter((k) => k !== HOST);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // links
+
+  link(ns: string | undefined, name: string): FakeLink | undefined {
+    return this.ns(ns).links.find((l) => l.name === name);
+  }
+
+  /** The link, or the error KernelRunner gives when a step names a missing one. */
+  mustLink(ns: string | undefined, name: string): FakeLink {
+    const link = this.link(ns, name);
+    if (link === undefined) throw new NsnetError('KERNEL', `link ${name} not found${ns === undefined ? '' : ` in ${ns}`}`);
+    return link;
+  }
+
+  /** A new link; EEXIST when the name is taken in that namespace. */
+  addLink(ns: string | undefined, spec: Omit<FakeLink, 'index' | 'mac'> & { mac?: string | undefined }, command?: string): FakeLink {
+    const space = this.ns(ns);
+    if (space.links.some((l) => l.name === spec.name)) throw kernelError(`create link ${spec.name}`, EEXIST, command);
+    const link: FakeLink = { ...spec, index: this.state.nextIndex++, mac: spec.mac ?? this.nextMac() };
+    space.links.push(link);
+    for (const key of linkSysctls(link.name)) space.sysctls[key] = '0';
+    return link;
+  }
+
+  /** A physical-looking device (the host's uplink, say), for test setup. */
+  addDevice(name: string, opts: { ns?: string; up?: boolean; mtu?: number; mac?: string } = {}): FakeLink {
+    return this.addLink(opts.ns, { name, kind: 'device', mtu: opts.mtu ?? DEFAULT_MTU, up: opts.up ?? true, mac: opts.mac });
+  }
+
+  addBridge(name: string, mac: string, mtu: number | undefined, command?: string): void {
+    this.addLink(undefined, { name, kind: 'bridge', mtu: mtu ?? DEFAULT_MTU, up: false, mac }, command);
+  }
+
+  /** A veth pair: `hostIf` in the host (enslaved, up), its peer inside `peerNs` (down), as nsnet makes them. */
+  addVeth(opts: { hostIf: string; master: string; peerNs: string; peerIf: string; peerMac: string; mtu?: number | undefined }, command?: string): void {
+    const master = this.mustLink(undefined, opts.master);
+    const peerSpace = this.ns(opts.peerNs);
+    if (this.link(undefined, opts.hostIf) !== undefined) throw kernelError(`create veth ${opts.hostIf}`, EEXIST, command);
+    if (peerSpace.links.some((l) => l.name === opts.peerIf)) throw kernelError(`create veth peer ${opts.peerIf}`, EEXIST, command);
+    const mtu = opts.mtu ?? DEFAULT_MTU;
+    this.addLink(undefined, { name: opts.hostIf, kind: 'veth', mtu, up: true, master: master.name, peer: { ns: opts.peerNs, name: opts.peerIf } });
+    this.addLink(opts.peerNs, { name: opts.peerIf, kind: 'veth', mtu, up: false, mac: opts.peerMac, peer: { ns: HOST, name: opts.hostIf } });
+  }
+
+  /** Up or down; going down takes the routes through the link with it (IPv4 does). */
+  setUp(ns: string | undefined, name: string, up: boolean): void {
+    const link = this.mustLink(ns, name);
+    link.up = up;
+    if (!up) {
+      const space = this.ns(ns);
+      space.routes = space.routes.filter((r) => r.dev !== name);
+    }
+  }
+
+  /** `ip link del`: already gone is success; a veth takes its peer, a bridge frees its ports. */
+  deleteLink(ns: string | undefined, name: string): void {
+    const space = this.ns(ns);
+    const link = space.links.find((l) => l.name === name);
+    if (link === undefined) return;
+    if (link.kind === 'loopback') throw kernelError(`delete link ${name}`, EOPNOTSUPP, `ip link del ${name}`);
+    this.dropLink(space, link);
+    if (link.peer !== undefined) {
+      const peerSpace = this.state.namespaces[link.peer.ns];
+      const peer = peerSpace?.links.find((l) => l.name === link.peer!.name);
+      if (peerSpace !== undefined && peer !== undefined) this.dropLink(peerSpace, peer);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // addresses and routes
+
+  /** EEXIST when the link already has this address with this prefix. */
+  addAddr(ns: string | undefined, dev: string, address: string, prefixLen: number, command?: string): void {
+    this.mustLink(ns, dev);
+    ipToInt(address); // a malformed address is a bug in the caller: say so
+    const space = this.ns(ns);
+    if (space.addrs.some((a) => a.dev === dev && a.address === address && a.prefixLen === prefixLen)) {
+      throw kernelError(`add address ${address}/${prefixLen} to ${dev}`, EEXIST, command);
+    }
+    space.addrs.push({ dev, address, prefixLen });
+  }
+
+  /** EADDRNOTAVAIL when the link does not have it. */
+  delAddr(ns: string | undefined, dev: string, address: string, prefixLen: number): void {
+    const space = this.ns(ns);
+    const i = space.addrs.findIndex((a) => a.dev === dev && a.address === address && a.prefixLen === prefixLen);
+    if (i < 0) throw kernelError(`delete address ${address}/${prefixLen} from ${dev}`, EADDRNOTAVAIL);
+    space.addrs.splice(i, 1);
+  }
+
+  /**
+   * A route in the main table. The gateway must be reachable through a connected route (an
+   * address on an up link, on `dev` when given), else ENETUNREACH; the same destination twice is
+   * EEXIST (nsnet asks with NLM_F_EXCL).
+   */
+  addRoute(ns: string | undefined, r: { dst?: string | undefined; dstLen?: number | undefined; gateway: string; dev?: string | undefined }, command?: string): void {
+    const space = this.ns(ns);
+    const dst = r.dst;
+    const dstLen = dst === undefined ? 0 : (r.dstLen ?? 32);
+    const what = `add route to ${dst === undefined ? 'default' : `${dst}/${dstLen}`} via ${r.gateway}`;
+    if (r.dev !== undefined) this.mustLink(ns, r.dev);
+    const via = this.connectedDev(space, r.gateway, r.dev);
+    if (via === undefined) throw kernelError(what, ENETUNREACH, command);
+    if (space.routes.some((x) => x.dst === dst && x.dstLen === dstLen)) throw kernelError(what, EEXIST, command);
+    space.routes.push({ dst, dstLen, gateway: r.gateway, dev: via });
+  }
+
+  /** ESRCH when no route matches (gateway and dev only narrow the match when given). */
+  delRoute(ns: string | undefined, r: { dst?: string | undefined; dstLen?: number | undefined; gateway?: string | undefined; dev?: string | undefined }): void {
+    const space = this.ns(ns);
+    const dstLen = r.dst === undefined ? 0 : (r.dstLen ?? 32);
+    const i = space.routes.findIndex(
+      (x) => x.dst === r.dst && x.dstLen === dstLen && (r.gateway === undefined || x.gateway === r.gateway) && (r.dev === undefined || x.dev === r.dev),
+    );
+    if (i < 0) throw kernelError(`delete route to ${r.dst ?? 'default'}`, ESRCH);
+    space.routes.splice(i, 1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // sysctls
+
+  sysctl(key: string, ns?: string): string | undefined {
+    return this.ns(ns).sysctls[key];
+  }
+
+  /** What `sysctl -w` does: ENOENT for a key the namespace does not have, EINVAL for a non-boolean flag. */
+  writeSysctl(ns: string | undefined, key: string, value: string): void {
+    const space = this.ns(ns);
+    const command = `sysctl -w ${key}=${value}`;
+    if (!(key in space.sysctls)) throw kernelError(`write sysctl ${key}`, ENOENT, command);
+    if (BOOLEAN_SYSCTL.test(key) && value !== '0' && value !== '1') throw kernelError(`write sysctl ${key}`, EINVAL, command);
+    space.sysctls[key] = value;
+  }
+
+  /** Test setup: make a key exist (a module loaded, say) with this value. */
+  setSysctl(key: string, value: string, ns?: string): void {
+    this.ns(ns).sysctls[key] = value;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // what the Host port reads
+
+  linkInfo(ns: string | undefined, link: FakeLink): LinkInfo {
+    const master = link.master === undefined ? undefined : this.link(ns, link.master);
+    return {
+      index: link.index,
+      name: link.name,
+      kind: link.kind === 'bridge' || link.kind === 'veth' ? link.kind : undefined,
+      mtu: link.mtu,
+      up: link.up,
+      mac: link.mac,
+      masterIndex: master?.index,
+    };
+  }
+
+  links(ns?: string): LinkInfo[] {
+    return this.ns(ns).links.map((l) => this.linkInfo(ns, l));
+  }
+
+  addresses(ns?: string, family?: 4 | 6): AddrInfo[] {
+    if (family === 6) return [];
+    return this.ns(ns).addrs.map((a) => ({ index: this.mustLink(ns, a.dev).index, family: 4 as const, address: a.address, prefixLen: a.prefixLen }));
+  }
+
+  /** The main table: a connected route per address on an up link (not loopback's: those are in the local table), then the added ones. */
+  routes(ns?: string, family?: 4 | 6): RouteInfo[] {
+    if (family === 6) return [];
+    const space = this.ns(ns);
+    const route = (dst: string | undefined, dstLen: number, gateway: string | undefined, dev: string): RouteInfo => ({
+      family: 4,
+      dst,
+      dstLen,
+      gateway,
+      oif: this.mustLink(ns, dev).index,
+      table: 254,
+    });
+    return [
+      ...this.connected(space).map((c) => route(c.network, c.prefixLen, undefined, c.dev)),
+      ...space.routes.map((r) => route(r.dst, r.dstLen, r.gateway, r.dev)),
+    ];
+  }
+
+  /** Deterministic, index-free: links by name, addresses as `DEV A/LEN`, routes as `ip route` prints them. */
+  snapshot(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(this.state.namespaces).sort()) {
+      const space = this.state.namespaces[key]!;
+      out[key === HOST ? 'host' : key] = {
+        ...(space.runtime ? { runtime: true } : {}),
+        ...(space.mounted ? {} : { mounted: false }),
+        links: [...space.links]
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((l) => ({
+            name: l.name,
+            kind: l.kind,
+            mtu: l.mtu,
+            up: l.up,
+            mac: l.mac,
+            ...(l.master === undefined ? {} : { master: l.master }),
+            ...(l.peer === undefined ? {} : { peer: `${l.peer.ns === HOST ? 'host' : l.peer.ns}:${l.peer.name}` }),
+          })),
+        addresses: space.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixLen}`).sort(),
+        routes: space.routes.map((r) => `${r.dst === undefined ? 'default' : `${r.dst}/${r.dstLen}`} via ${r.gateway} dev ${r.dev}`).sort(),
+        sysctls: Object.fromEntries(Object.entries(space.sysctls).sort(([a], [b]) => a.localeCompare(b))),
+      };
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private freshNamespace(runtime: boolean): FakeNamespace {
+    const space: FakeNamespace = { runtime, mounted: true, links: [], addrs: [], routes: [], sysctls: { ...NAMESPACE_SYSCTLS } };
+    // Every namespace starts with its own loopback, index 1, down.
+    space.links.push({ name: 'lo', kind: 'loopback', index: 1, mtu: LOOPBACK_MTU, up: false, mac: '00:00:00:00:00:00' });
+    for (const key of linkSysctls('lo')) space.sysctls[key] = '0';
+    return space;
+  }
+
+  private nextMac(): string {
+    const n = this.state.nextMac++;
+    const hex = (v: number): string => v.toString(16).padStart(2, '0');
+    return `02:fa:ce:${hex((n >> 16) & 255)}:${hex((n >> 8) & 255)}:${hex(n & 255)}`;
+  }
+
+  /** A namespace goes: its links go, and with each veth its peer outside. */
+  private dropNamespace(name: string): void {
+    const space = this.state.namespaces[name];
+    if (space === undefined) return;
+    delete this.state.namespaces[name];
+    for (const link of space.links) {
+      if (link.peer === undefined) continue;
+      const peerSpace = this.state.namespaces[link.peer.ns];
+      const peer = peerSpace?.links.find((l) => l.name === link.peer!.name);
+      if (peerSpace !== undefined && peer !== undefined) this.dropLink(peerSpace, peer);
+    }
+  }
+
+  private dropLink(space: FakeNamespace, link: FakeLink): void {
+    space.links = space.links.filter((l) => l !== link);
+    for (const l of space.links) if (l.master === link.name) l.master = undefined;
+    space.addrs = space.addrs.filter((a) => a.dev !== link.name);
+    space.routes = space.routes.filter((r) => r.dev !== link.name);
+    for (const key of linkSysctls(link.name)) delete space.sysctls[key];
+  }
+
+  /** Connected routes: the subnet of each address on an up, non-loopback link. */
+  private connected(space: FakeNamespace): Array<{ network: string; prefixLen: number; dev: string }> {
+    const up = new Set(space.links.filter((l) => l.up && l.kind !== 'loopback').map((l) => l.name));
+    const seen = new Set<string>();
+    const out: Array<{ network: string; prefixLen: number; dev: string }> = [];
+    for (const a of space.addrs) {
+      if (!up.has(a.dev)) continue;
+      const cidr = cidrOf(ipToInt(a.address), a.prefixLen);
+      const key = `${cidr.text} ${a.dev}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ network: intToIp(cidr.network), prefixLen: a.prefixLen, dev: a.dev });
+    }
+    return out;
+  }
+
+  /** The link whose connected route holds `gateway` (restricted to `dev` when given). */
+  private connectedDev(space: FakeNamespace, gateway: string, dev: string | undefined): string | undefined {
+    const ip = ipToInt(gateway);
+    return this.connected(space).find((c) => (dev === undefined || c.dev === dev) && cidrContains(cidrOf(ipToInt(c.network), c.prefixLen), ip))?.dev;
+  }
+}
+
+function refuseRuntimeNamespace(ref: string): void {
+  if (ref.startsWith('/')) throw new NsnetError('STATE', `${ref} belongs to the container runtime: nsnet neither creates nor deletes it`);
+}
