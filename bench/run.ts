@@ -18,6 +18,9 @@
  *      "matrix" keeps the attach/detach matrix) is shorthand for BENCH_ONLY/BENCH_EXTRAS.
  * A partial run (--only, BENCH_ONLY, BENCH_EXTRAS, BENCH_QUICK) writes bench/results/partial.*
  * and leaves latest.* (the committed full run) alone.
+ * Exit code 1 when anything failed, and when a target could not be measured: a tool missing
+ * (iperf3, strace, the CNI plugins: scripts/setup.sh installs them) fails the section that needs
+ * it, and a full run fails for every target left "not measured", each named with the reason.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +30,7 @@ import path from 'node:path';
 import { findRepo, METHODS, now, type Method, type WorkerResult } from './common.js';
 import { buildReport, type Extras, type Machine } from './report.js';
 import { createSandbox, type Sandbox } from '../src/kernel/sandbox.js';
-import type { Job } from './worker.js';
+import type { Job } from './jobs/job.js';
 
 const REPO = findRepo();
 const RESULTS = path.join(REPO, 'bench', 'results');
@@ -218,6 +221,24 @@ function killStrays(jobPrefix: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Whether `tool` is on PATH (the workers run the same tools, in the sandbox's network namespace only). */
+function onPath(tool: string): boolean {
+  return spawnSync('which', [tool]).status === 0;
+}
+
+/** What to say when a tool the benchmark needs is missing. */
+const notFound = (tool: string): string => `${tool} not found; run scripts/setup.sh`;
+
+/**
+ * A target this run cannot measure (a tool is missing, a measurement came back empty): it fails
+ * the run, named with the reason, rather than being reported as "not measured" and passing.
+ */
+class Unmeasurable extends Error {
+  constructor(target: string, reason: string) {
+    super(`${target}: ${reason}`);
+  }
+}
+
 function cmdOut(argv: string[]): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   return ((r.stdout ?? '') + (r.stderr ?? '')).trim();
@@ -266,7 +287,7 @@ function machineFacts(): Machine {
     srcDirty: dirtySrc === '' ? [] : dirtySrc.split('\n'),
     iproute2: cmdOut(['ip', '-V']),
     nft: cmdOut(['nft', '--version']),
-    iperf3: fs.existsSync('/usr/bin/iperf3') ? cmdOut(['iperf3', '--version']).split('\n')[0] ?? '' : 'missing',
+    iperf3: onPath('iperf3') ? cmdOut(['iperf3', '--version']).split('\n')[0] ?? '' : 'missing',
     date: new Date().toISOString(),
   };
 }
@@ -284,8 +305,8 @@ function otherCpuHogs(): string[] {
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '' && Number(l.split(/\s+/)[0]) >= 5).slice(0, 6);
 }
 
-async function noChildCheck(): Promise<Extras['noChild']> {
-  if (spawnSync('which', ['strace']).status !== 0) return { checked: false, note: 'strace missing' };
+async function noChildCheck(): Promise<NonNullable<Extras['noChild']>> {
+  if (!onPath('strace')) return { checked: false, note: notFound('strace') };
   const trace = path.join(tmp!, 'nochild.strace');
   const j = nextJob({ job: 'attach', method: 'lib-kernel', n: 20, markers: true });
   await runWorker<WorkerResult>(j, { timeoutMs: 120_000, wrap: ['strace', '-f', '-qq', '-e', 'trace=process,write', '-o', trace] });
@@ -317,7 +338,19 @@ function features(): Extras['features'] {
   };
 }
 
+const USAGE = `usage: node dist/bench/run.js [--only WORD[,WORD...]]   (as root; npm run bench builds first)
+  --only WORDS   only the extras whose label contains one of the words (cni, ports, iperf, dns, ...);
+                 "matrix" keeps the attach/detach matrix. A partial run writes bench/results/partial.*
+  env: BENCH_N, BENCH_METHODS, BENCH_CLI_MAX_N, BENCH_BYHAND_MAX_N, BENCH_QUICK=1, BENCH_ONLY=extras,
+       BENCH_EXTRAS, BENCH_FROM=head|worktree, BENCH_IPERF_SECONDS, BENCH_IPERF_ROUNDS,
+       BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N (see the head of bench/run.ts)
+  exit 1 when a section failed or a target could not be measured (each named with the reason)`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   if (process.getuid?.() !== 0) {
     log('needs root (namespaces, bridges); nothing was done');
     process.exit(1);
@@ -386,12 +419,15 @@ async function main(): Promise<void> {
       await fn();
       log(`${label}: done in ${((now() - a) / 1000).toFixed(1)} s`);
     } catch (err) {
-      errors.push(`${label}: ${(err as Error).message}`);
+      errors.push(err instanceof Unmeasurable ? err.message : `${label}: ${(err as Error).message}`);
       log(`${label} FAILED: ${(err as Error).message}`);
     }
   };
   if (!quick) {
-    await attempt('no-child check (strace)', async () => void (extras.noChild = await noChildCheck()));
+    await attempt('no-child check (strace)', async () => {
+      extras.noChild = await noChildCheck();
+      if (!extras.noChild.checked) throw new Unmeasurable('lib-attach', `no-child check: ${extras.noChild.note}`);
+    });
     await attempt('CLI start-up and RSS', async () => void (extras.connect = await runWorker(nextJob({ job: 'connect', reps: 20 }))));
     await attempt('detach: veth vs namespace', async () => void (extras.vethDel = await runWorker(nextJob({ job: 'veth-del', reps: 30 }))));
     await attempt('nft element delete: fresh vs kept context', async () => void (extras.nftCtx = await runWorker(nextJob({ job: 'nft-ctx', reps: 40 }), { timeoutMs: 120_000 })));
@@ -400,16 +436,10 @@ async function main(): Promise<void> {
     extras.ports = [];
     for (const driver of drivers) {
       await attempt(`published ports, ${driver} driver`, async () => {
-        try {
-          // iptables rewrites its chain with a process per change: fewer repetitions keep the run short.
-          const nft = driver === 'nftables';
-          const libReps = Number(process.env['BENCH_PORT_REPS'] ?? 100) / (nft ? 1 : 2);
-          extras.ports!.push(await runWorker(nextJob({ job: 'ports', driver, reps: nft ? 300 : 100, n: nft ? 1000 : 200, libReps }), { timeoutMs: 600_000 }));
-        } catch (err) {
-          const m = /not available[^\n]*/.exec((err as Error).message);
-          if (m === null) throw err;
-          extras.driverUnavailable = { ...extras.driverUnavailable, [driver]: m[0] };
-        }
+        // iptables rewrites its chain with a process per change: fewer repetitions keep the run short.
+        const nft = driver === 'nftables';
+        const libReps = Number(process.env['BENCH_PORT_REPS'] ?? 100) / (nft ? 1 : 2);
+        extras.ports!.push(await runWorker(nextJob({ job: 'ports', driver, reps: nft ? 300 : 100, n: nft ? 1000 : 200, libReps }), { timeoutMs: 600_000 }));
       });
     }
     // The 1000-container nftables figure is the lib-run N=1000 row; here, counts at 1, 10, 100, 200, 500.
@@ -417,27 +447,24 @@ async function main(): Promise<void> {
     extras.firewall = [];
     for (const driver of drivers) {
       await attempt(`rule counts, ${driver} driver, N=${fwN}`, async () => {
-        try {
-          extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN })));
-        } catch (err) {
-          const m = /not available[^\n]*/.exec((err as Error).message);
-          if (m === null) throw err;
-          extras.driverUnavailable = { ...extras.driverUnavailable, [driver]: m[0] };
-        }
+        extras.firewall!.push(await runWorker(nextJob({ job: 'firewall', driver, n: fwN })));
       });
     }
-    if (fs.existsSync('/usr/bin/iperf3')) {
+    await attempt('iperf3', async () => {
+      if (!onPath('iperf3')) {
+        extras.iperfSkipped = notFound('iperf3');
+        throw new Unmeasurable('throughput', extras.iperfSkipped);
+      }
       const seconds = Number(process.env['BENCH_IPERF_SECONDS'] ?? 4);
       const rounds = Number(process.env['BENCH_IPERF_ROUNDS'] ?? 5);
-      await attempt('iperf3', async () => void (extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds, rounds }))));
-    } else {
-      extras.iperfSkipped = 'skipped: iperf3 missing';
-    }
+      extras.iperf = await runWorker(nextJob({ job: 'iperf', seconds, rounds }));
+    });
     if (extras.features?.dns) {
       await attempt('DNS responder RSS', async () => {
         const r = await runWorker<NonNullable<Extras['dns']>>(nextJob({ job: 'dns', n: 20, reps: 2000 }), { timeoutMs: 300_000 });
         extras.dns = r;
         if (r.leftRunning === true && r.pid !== undefined) killInSandbox(r.pid);
+        if (r.running !== true) throw new Unmeasurable('dns-rss', r.reason ?? 'the responder did not start');
       });
     }
     // Last: the reference bridge plugin runs iptables in the sandbox host namespace, and the rule
@@ -446,6 +473,7 @@ async function main(): Promise<void> {
       const r = await runWorker<NonNullable<Extras['cni']>>(nextJob({ job: 'cni', n: Number(process.env['BENCH_CNI_N'] ?? 40) }), { timeoutMs: 600_000 });
       extras.cni = r;
       for (const p of r.leftRunning ?? []) killInSandbox(p.pid);
+      if (r.available !== true) throw new Unmeasurable('cni-add', `${r.reason ?? 'not measured'}; run scripts/setup.sh`);
     });
   }
 
@@ -458,7 +486,8 @@ async function main(): Promise<void> {
   const analysis = fs.existsSync(notesFile) ? ['', fs.readFileSync(notesFile, 'utf8').trim()] : [];
   const reviewed = /reviewed-against:\s*([0-9a-f]{7,40})/.exec(analysis.join('\n'))?.[1];
   if (reviewed !== undefined) machine.notesReviewedAgainst = { commit: reviewed, srcChangedSince: srcChangedSince(reviewed, machine.nsnetCommit) };
-  const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis });
+  // A full run measures every target; a partial one only what it selected (its sections still fail on a missing tool).
+  const report = buildReport({ machine, ns, methods, caps, runs, extras, errors, durationS, analysis, everyTargetRequired: !partial });
   fs.mkdirSync(RESULTS, { recursive: true });
   // A partial run must not overwrite the committed figures of the full one.
   const base = partial ? 'partial' : 'latest';
@@ -466,8 +495,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(RESULTS, `${base}.md`), report.markdown);
   fs.writeFileSync(path.join(RESULTS, `${base}.svg`), report.svg);
   process.stdout.write(report.table + '\n');
-  log(`wrote bench/results/${base}.{json,md,svg} in ${durationS.toFixed(0)} s${partial ? ' (a partial run: latest.* untouched)' : ''}${errors.length ? `; ${errors.length} error(s)` : ''}`);
-  if (errors.length > 0) process.exitCode = 1;
+  log(`wrote bench/results/${base}.{json,md,svg} in ${durationS.toFixed(0)} s${partial ? ' (a partial run: latest.* untouched)' : ''}${report.errors.length ? `; ${report.errors.length} error(s)` : ''}`);
+  if (report.errors.length > 0) process.exitCode = 1;
 }
 
 main()

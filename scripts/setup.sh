@@ -15,6 +15,11 @@ command -v dot >/dev/null || need+=(graphviz)           # nsnet graph --format s
 { command -v iptables-restore && command -v ebtables-restore; } >/dev/null || need+=(iptables)
 test -x /bin/busybox || need+=(busybox-static)       # a tiny root filesystem for the --rootfs test
 command -v cc >/dev/null || need+=(gcc libc6-dev)           # the nsnet-cni thin client (native/)
+# npm run bench: a target whose tool is missing fails the run, so install them all.
+command -v iperf3 >/dev/null || need+=(iperf3)          # throughput between two containers
+command -v strace >/dev/null || need+=(strace)          # no child process in the library's attach
+test -x /usr/bin/time || need+=(time)                   # peak RSS of CLI commands
+command -v ps >/dev/null || need+=(procps)              # the noise note (other processes using the CPU)
 # nsnet-cni's tests and benchmark: Podman with its CNI backend, the reference CNI plugins
 # (bridge, host-local) to compare with, and Go with the reference CNI library for a libcni driver.
 cni=()
