@@ -56,9 +56,9 @@
  * forged packet must not even reach those. (nat chains may DROP; libvirt's nwfilter does the same.)
  */
 import { NsnetError } from '../core/errors.js';
-import type { Step, XtablesJump } from '../plan/steps.js';
+import type { Step, XtablesChains, XtablesJump } from '../plan/steps.js';
 import type { FirewallDriver } from './driver.js';
-import { COMPAT_CHAIN, COMPAT_FROM } from './iptables-compat.js';
+import { COMPAT, COMPAT_CHAIN } from './iptables-compat.js';
 import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from './model.js';
 
 /** What the driver needs to know about the host (probed lazily by the caller). */
@@ -77,18 +77,11 @@ export const PORTS_CHAIN = 'NSNET-PORTS';
 export const BRIDGED_CHAIN = 'NSNET-BRIDGED';
 export const GUARD_CHAIN = 'NSNET-GUARD';
 
-interface TableSpec {
-  tool: 'iptables' | 'ebtables';
-  table: string;
-  chains: readonly string[];
-  jumps: readonly XtablesJump[];
-}
-
-export const FILTER: TableSpec = {
+export const FILTER: XtablesChains = {
   tool: 'iptables',
   table: 'filter',
   chains: [FORWARD_CHAIN, ISOLATION_CHAIN],
-  jumps: [{ from: COMPAT_FROM, to: FORWARD_CHAIN }],
+  jumps: COMPAT.jumps,
 };
 /** Published ports: only connections to one of the host's own addresses (Docker's jump). */
 const LOCAL_DST = '-m addrtype --dst-type LOCAL';
@@ -96,7 +89,7 @@ const DNAT_JUMPS: readonly XtablesJump[] = [
   { from: 'PREROUTING', to: DNAT_CHAIN, match: LOCAL_DST },
   { from: 'OUTPUT', to: DNAT_CHAIN, match: LOCAL_DST },
 ];
-export const NAT: TableSpec = {
+export const NAT: XtablesChains = {
   tool: 'iptables',
   table: 'nat',
   chains: [POSTROUTING_CHAIN, DNAT_CHAIN],
@@ -107,7 +100,7 @@ export const NAT: TableSpec = {
  * container reach the host's loopback-only services by sending to 127.0.0.1 itself; such packets
  * are dropped in the raw table, before routing (as kube-proxy does since CVE-2020-8558).
  */
-export const RAW: TableSpec = { tool: 'iptables', table: 'raw', chains: [GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: GUARD_CHAIN }] };
+export const RAW: XtablesChains = { tool: 'iptables', table: 'raw', chains: [GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: GUARD_CHAIN }] };
 
 /**
  * The route_localnet guard: one DROP per network whose bridge has route_localnet on (every
@@ -120,11 +113,11 @@ export function guardRules(networks: readonly FirewallNetwork[]): string[] | nul
 }
 
 /** NSNET-DNAT alone: what publishing and withdrawing ports touch. */
-export const PUBLISHED: TableSpec = { tool: 'iptables', table: 'nat', chains: [DNAT_CHAIN], jumps: DNAT_JUMPS };
+export const PUBLISHED: XtablesChains = { tool: 'iptables', table: 'nat', chains: [DNAT_CHAIN], jumps: DNAT_JUMPS };
 /** Anti-spoofing: every frame from a container port, before anything else sees it. */
-export const PORTS: TableSpec = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
+export const PORTS: XtablesChains = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
 /** ICC off: frames switched from a port to another port of its bridge. */
-export const BRIDGED: TableSpec = { tool: 'ebtables', table: 'filter', chains: [BRIDGED_CHAIN], jumps: [{ from: 'FORWARD', to: BRIDGED_CHAIN }] };
+export const BRIDGED: XtablesChains = { tool: 'ebtables', table: 'filter', chains: [BRIDGED_CHAIN], jumps: [{ from: 'FORWARD', to: BRIDGED_CHAIN }] };
 
 const comment = (n: FirewallNetwork): string => `-m comment --comment "nsnet network ${n.name}"`;
 
@@ -267,7 +260,7 @@ function ebtablesError(facts: IptablesHostFacts, what: string, net: Pick<Firewal
   });
 }
 
-function xtablesStep(spec: TableSpec, rules: readonly string[] | null, undoRules: readonly string[] | null, summary: string): Step {
+function xtablesStep(spec: XtablesChains, rules: readonly string[] | null, undoRules: readonly string[] | null, summary: string): Step {
   return { kind: 'xtables-restore', ...spec, rules, undoRules, summary };
 }
 
@@ -292,7 +285,7 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       // A table nsnet has nothing in, before or after, is left alone; except when everything is
       // removed (reset): then each table is cleaned whatever the records say, and a table without
       // nsnet's chains costs one read.
-      const add = (spec: TableSpec, r: readonly string[] | null, u: readonly string[] | null): void => {
+      const add = (spec: XtablesChains, r: readonly string[] | null, u: readonly string[] | null): void => {
         if (r === null && u === null && !removing) return;
         steps.push(xtablesStep(spec, r, u, summary));
       };

@@ -1,13 +1,14 @@
 import type { Step } from '../plan/steps.js';
 import type { FirewallDriver, IptablesCompat } from './driver.js';
-import { COMPAT_CHAIN, COMPAT_FROM, COMPAT_TABLE, compatRules } from './iptables-compat.js';
+import { compatStep } from './iptables-compat.js';
 import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
 import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from './nftables.js';
 
 /**
  * The nftables driver: two tables of nsnet's own, replaced whole on network changes; set
- * elements for container ports. `compat` is asked only when the tables are replaced (it probes
- * the host's iptables, which costs a process).
+ * elements for container ports; and, when the host's iptables FORWARD chain drops by default,
+ * nsnet's NSNET-FORWARD chain there (firewall/iptables-compat.ts). `compat` is asked only when
+ * the tables are replaced (it probes the host's iptables, which costs a process).
  */
 export function nftablesDriver(compat: () => IptablesCompat = () => ({ manage: false, existedBefore: false })): FirewallDriver {
   return {
@@ -15,16 +16,7 @@ export function nftablesDriver(compat: () => IptablesCompat = () => ({ manage: f
     replace(before: FirewallState, after: FirewallState, summary: string): Step[] {
       const steps: Step[] = [{ kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary }];
       const c = compat();
-      if (c.manage) {
-        steps.push({
-          kind: 'iptables-chain',
-          table: COMPAT_TABLE,
-          from: COMPAT_FROM,
-          chain: COMPAT_CHAIN,
-          rules: compatRules(after.networks),
-          undoRules: c.existedBefore ? compatRules(before.networks) : [],
-        });
-      }
+      if (c.manage) steps.push(compatStep(before, after, c, summary));
       return steps;
     },
     addPorts(ports: readonly FirewallPort[], summary: string): Step[] {

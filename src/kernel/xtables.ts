@@ -22,17 +22,22 @@ export interface XtablesJump {
   match?: string | undefined;
 }
 
-/** What nsnet wants one table to hold: its chains with these rules and the jumps, or nothing (null). */
-export interface XtablesTarget {
+/** nsnet's chains in one table, and the jumps into them from built-in chains. */
+export interface XtablesChains {
   tool: XtablesTool;
   table: string;
   chains: readonly string[];
   jumps: readonly XtablesJump[];
+}
+
+/** What nsnet wants one table to hold: its chains with these rules and the jumps, or nothing (null). */
+export interface XtablesTarget extends XtablesChains {
   /** `-A CHAIN ...` lines for nsnet's chains; null removes the jumps and the chains. */
   rules: readonly string[] | null;
 }
 
-function run(file: string, args: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
+/** Run one of the xtables tools; its exit status and output (a failure to start is status 1). */
+export function runTool(file: string, args: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(file, args, { encoding: 'utf8', input, maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: (r.stderr || r.error?.message) ?? '' };
 }
@@ -41,10 +46,6 @@ const saveCmd = (tool: XtablesTool): string => `${tool}-save`;
 const restoreCmd = (tool: XtablesTool): string => `${tool}-restore`;
 /** iptables-restore takes -w (wait for the xtables lock); ebtables-restore has no such option. */
 const restoreArgs = (tool: XtablesTool): string[] => (tool === 'iptables' ? ['-w', '--noflush'] : ['--noflush']);
-
-export function iptablesToolsPresent(): boolean {
-  return onPath('iptables') && onPath('iptables-save') && onPath('iptables-restore');
-}
 
 export type EbtablesSupport = 'ok' | 'missing' | 'legacy';
 
@@ -57,7 +58,7 @@ let ebtablesMemo: EbtablesSupport | undefined;
 export function ebtablesSupport(): EbtablesSupport {
   if (ebtablesMemo !== undefined) return ebtablesMemo;
   if (!onPath('ebtables') || !onPath('ebtables-save') || !onPath('ebtables-restore')) return (ebtablesMemo = 'missing');
-  const v = run('ebtables', ['-V']);
+  const v = runTool('ebtables', ['-V']);
   if (v.status !== 0) return (ebtablesMemo = 'missing');
   return (ebtablesMemo = /nf_tables/.test(v.stdout + v.stderr) ? 'ok' : 'legacy');
 }
@@ -69,7 +70,7 @@ export interface SavedTable {
 }
 
 export function saveTable(tool: XtablesTool, table: string): SavedTable {
-  const r = run(saveCmd(tool), ['-t', table]);
+  const r = runTool(saveCmd(tool), ['-t', table]);
   if (r.status !== 0) throw new NsnetError('FIREWALL', `${saveCmd(tool)} -t ${table}: ${r.stderr.trim()}`);
   const chains = new Set<string>();
   const rules: string[] = [];
@@ -115,7 +116,7 @@ export function restoreScript(target: XtablesTarget, saved: SavedTable): string 
 
 export function runRestore(tool: XtablesTool, script: string): void {
   if (script === '') return;
-  const r = run(restoreCmd(tool), restoreArgs(tool), script);
+  const r = runTool(restoreCmd(tool), restoreArgs(tool), script);
   if (r.status !== 0) {
     throw new NsnetError('FIREWALL', `${restoreCmd(tool)} ${restoreArgs(tool).join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
   }
@@ -161,7 +162,7 @@ const keyed = (key: string, keys: ReadonlySet<string>): boolean => {
  * there is nothing to do.
  */
 export function keyedScript(
-  base: Omit<XtablesTarget, 'rules'>,
+  base: XtablesChains,
   baseRules: readonly string[],
   saved: SavedTable,
   keyOf: (line: string) => string | undefined,
@@ -190,7 +191,7 @@ export function keyedScript(
 
 /** Port rules (ebtables), found by their `-i PORT`. */
 export function portScript(
-  base: Omit<XtablesTarget, 'rules'>,
+  base: XtablesChains,
   baseRules: readonly string[],
   saved: SavedTable,
   ifaces: readonly string[],
@@ -199,11 +200,11 @@ export function portScript(
   return keyedScript(base, baseRules, saved, ruleInterface, ifaces, add);
 }
 
-export function applyPortRules(base: Omit<XtablesTarget, 'rules'>, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
+export function applyPortRules(base: XtablesChains, baseRules: readonly string[], ifaces: readonly string[], add: readonly string[]): void {
   runRestore(base.tool, portScript(base, baseRules, saveTable(base.tool, base.table), ifaces, add));
 }
 
 /** iptables rules found by their comment (`keys`): replaced by `add`, or removed. */
-export function applyCommentedRules(base: Omit<XtablesTarget, 'rules'>, keys: readonly string[], add: readonly string[]): void {
+export function applyCommentedRules(base: XtablesChains, keys: readonly string[], add: readonly string[]): void {
   runRestore(base.tool, keyedScript(base, [], saveTable(base.tool, base.table), ruleComment, keys, add));
 }

@@ -8,7 +8,7 @@ import { DRIVER_NAMES, type DriverName, type FirewallDriver } from '../firewall/
 import { iptablesDriver } from '../firewall/iptables-driver.js';
 import { nftablesDriver } from '../firewall/nftables-driver.js';
 import { iptablesAvailable } from '../kernel/iptables.js';
-import { ebtablesSupport, iptablesToolsPresent } from '../kernel/xtables.js';
+import { ebtablesSupport } from '../kernel/xtables.js';
 import { nftUsable } from '../kernel/nft.js';
 import type { Store } from '../store/index.js';
 import { iptablesCompat } from './specs.js';
@@ -39,5 +39,5 @@ export function chooseDriverName(store: Store, requested: string | undefined): D
 
 export function driverFor(name: DriverName): FirewallDriver {
   if (name === 'nftables') return nftablesDriver(iptablesCompat);
-  return iptablesDriver(() => ({ iptables: iptablesToolsPresent(), ebtables: ebtablesSupport() }));
+  return iptablesDriver(() => ({ iptables: iptablesAvailable(), ebtables: ebtablesSupport() }));
 }

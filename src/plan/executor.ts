@@ -85,8 +85,6 @@ export function describe(step: Step): string {
       return `add route to ${step.dst} via ${step.via}${where(step.ns)}`;
     case 'nft':
       return `update firewall: ${step.summary}`;
-    case 'iptables-chain':
-      return `update iptables chain ${step.chain}`;
     case 'xtables-restore':
       return `update firewall (${step.tool} ${step.table}): ${step.summary}`;
     case 'ebtables-ports':

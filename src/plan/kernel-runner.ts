@@ -3,7 +3,6 @@ import { KernelError, NsnetError } from '../core/errors.js';
 import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
-import { iptablesEnsureJump, iptablesRemoveChain, iptablesRestoreChain } from '../kernel/iptables.js';
 import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
 import { EADDRNOTAVAIL, ESRCH, sleepSync } from '../kernel/libc.js';
@@ -12,15 +11,6 @@ import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
 
 const HOST = '';
-
-function applyIptablesChain(table: string, from: string, chain: string, rules: readonly string[]): void {
-  if (rules.length === 0) {
-    iptablesRemoveChain(table, from, chain);
-    return;
-  }
-  iptablesRestoreChain(table, chain, rules);
-  iptablesEnsureJump(table, from, chain);
-}
 
 function applyEbtablesPorts(step: Extract<Step, { kind: 'ebtables-ports' }>, op: 'add' | 'remove'): void {
   const base = { tool: 'ebtables' as const, table: step.table, chains: step.chains, jumps: step.jumps };
@@ -97,9 +87,6 @@ export class KernelRunner implements StepRunner {
       case 'nft':
         runNft(step.script);
         return;
-      case 'iptables-chain':
-        applyIptablesChain(step.table, step.from, step.chain, step.rules);
-        return;
       case 'xtables-restore':
         applyXtables({ tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps, rules: step.rules });
         return;
@@ -152,9 +139,6 @@ export class KernelRunner implements StepRunner {
       }
       case 'nft':
         runNft(step.undoScript);
-        return;
-      case 'iptables-chain':
-        applyIptablesChain(step.table, step.from, step.chain, step.undoRules);
         return;
       case 'xtables-restore':
         applyXtables({ tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps, rules: step.undoRules });

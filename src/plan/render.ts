@@ -50,8 +50,6 @@ export function renderStep(step: Step): string {
       return `${ip(step.ns)} route add ${step.dst} via ${step.via}`;
     case 'nft':
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
-    case 'iptables-chain':
-      return renderIptablesChain(step.table, step.from, step.chain, step.rules);
     case 'xtables-restore':
       return renderXtablesRestore(step.tool, step.table, step.chains, step.jumps, step.rules);
     case 'ebtables-ports':
@@ -108,22 +106,6 @@ function renderIptablesRules(op: 'add' | 'remove', table: string, rules: readonl
   const t = tool('iptables', table);
   if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
   return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
-}
-
-function renderIptablesChain(table: string, from: string, chain: string, rules: readonly string[]): string {
-  const t = table === 'filter' ? '' : ` -t ${table}`;
-  if (rules.length === 0) {
-    return [`iptables -w${t} -D ${from} -j ${chain}`, `iptables -w${t} -F ${chain}`, `iptables -w${t} -X ${chain}`].join('\n');
-  }
-  return [
-    `iptables-restore -w --noflush <<'EOF'`,
-    `*${table}`,
-    `:${chain} - [0:0]`,
-    ...rules,
-    'COMMIT',
-    'EOF',
-    `iptables -w${t} -C ${from} -j ${chain} 2>/dev/null || iptables -w${t} -I ${from} 1 -j ${chain}`,
-  ].join('\n');
 }
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);

@@ -4,6 +4,11 @@
  * in reverse when a later one fails; the renderer prints each as the by-hand command a person
  * would type (`--dry-run`). A step with `ns` acts inside that named network namespace.
  */
+import type { XtablesChains, XtablesJump, XtablesTool } from '../kernel/xtables.js';
+
+/** The xtables vocabulary of the steps, declared once by the code that writes it (kernel/xtables.ts). */
+export type { XtablesChains, XtablesJump, XtablesTool };
+
 export type Step =
   | { kind: 'netns-add'; name: string }
   /**
@@ -32,11 +37,6 @@ export type Step =
   | { kind: 'route-to'; ns: string; dst: string; via: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */
   | { kind: 'nft'; script: string; undoScript: string; summary: string }
-  /**
-   * nsnet's own iptables chain and the one jump into it; no rules means remove both.
-   * `undoRules` restores what was there before (none: remove).
-   */
-  | { kind: 'iptables-chain'; table: string; from: string; chain: string; rules: readonly string[]; undoRules: readonly string[] }
   /**
    * nsnet's own chains in one iptables or ebtables table, in one `*-restore --noflush` run:
    * declaring the chains (creates or flushes just them), their full rule list (`-A CHAIN ...`
@@ -86,15 +86,5 @@ export type Step =
       rules: readonly string[];
       summary: string;
     };
-
-export type XtablesTool = 'iptables' | 'ebtables';
-
-/** A jump from a built-in chain into one of nsnet's chains. */
-export interface XtablesJump {
-  from: string;
-  to: string;
-  /** Matches before the `-j`, exactly as iptables-save prints them; none: every packet. */
-  match?: string | undefined;
-}
 
 export type StepKind = Step['kind'];

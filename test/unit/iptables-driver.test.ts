@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NsnetError } from '../../src/core/errors.js';
 import { planCreateContainer, planCreateNetwork, planRemoveContainer, type EndpointSpec, type NetworkSpec } from '../../src/engine/plans.js';
+import { compatStep } from '../../src/firewall/iptables-compat.js';
 import { iptablesDriver, type IptablesHostFacts } from '../../src/firewall/iptables-driver.js';
 import { EMPTY_FIREWALL, type FirewallMapping, type FirewallState } from '../../src/firewall/model.js';
 import { keyedScript, portScript, restoreScript, ruleComment, ruleInterface, type SavedTable, type XtablesTarget } from '../../src/kernel/xtables.js';
@@ -309,6 +310,20 @@ describe('xtables restore scripts (what the kernel runner sends, after reading t
     assert.equal(restoreScript(target(null), saved(['FOREIGN'], foreign)), '');
     assert.equal(
       restoreScript(target(null), saved(['FOREIGN', 'NSNET-FORWARD'], ['-A FORWARD -j NSNET-FORWARD', ...foreign])),
+      ['*filter', '-D FORWARD -j NSNET-FORWARD', ':NSNET-FORWARD - [0:0]', '-X NSNET-FORWARD', 'COMMIT', ''].join('\n'),
+    );
+  });
+
+  test("the nftables driver's NSNET-FORWARD is made with its jump, and removed with it, in one restore script each", () => {
+    const step = compatStep(EMPTY_FIREWALL, { ...EMPTY_FIREWALL, networks: [study] }, { manage: true, existedBefore: false }, 'add network study');
+    assert.ok(step.kind === 'xtables-restore' && step.rules !== null);
+    assert.equal(
+      restoreScript(step, saved(['FOREIGN'], foreign)),
+      ['*filter', ':NSNET-FORWARD - [0:0]', ...step.rules, '-I FORWARD 1 -j NSNET-FORWARD', 'COMMIT', ''].join('\n'),
+    );
+    const made = saved(['FOREIGN', 'NSNET-FORWARD'], ['-A FORWARD -j NSNET-FORWARD', ...foreign, ...step.rules]);
+    assert.equal(
+      restoreScript({ ...step, rules: step.undoRules }, made),
       ['*filter', '-D FORWARD -j NSNET-FORWARD', ':NSNET-FORWARD - [0:0]', '-X NSNET-FORWARD', 'COMMIT', ''].join('\n'),
     );
   });

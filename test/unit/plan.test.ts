@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { planCreateContainer, planCreateNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import { planCreateContainer, planCreateNetwork, planRemoveNetwork, type NetworkSpec } from '../../src/engine/plans.js';
 import { EMPTY_FIREWALL } from '../../src/firewall/model.js';
 import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { applyPlan, PlanError } from '../../src/plan/executor.js';
-import { renderPlan } from '../../src/plan/render.js';
+import { renderPlan, renderStep } from '../../src/plan/render.js';
 import { RecordingRunner } from '../../src/plan/runner.js';
 
 const fw = nftablesDriver();
@@ -177,5 +177,66 @@ describe('executor', () => {
     applyPlan(planCreateContainer('red', [red], fw), runner);
     assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
     assert.equal(runner.log.length, 7);
+  });
+});
+
+describe('NSNET-FORWARD on a host whose iptables FORWARD drops (nftables driver)', () => {
+  const compatFw = (existedBefore: boolean): ReturnType<typeof nftablesDriver> => nftablesDriver(() => ({ manage: true, existedBefore }));
+  const c = '-m comment --comment "nsnet network study"';
+  const accepts = [`-A NSNET-FORWARD -i br-study ${c} -j ACCEPT`, `-A NSNET-FORWARD -o br-study -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`];
+
+  test('network create makes the chain and its jump through one iptables-restore run, after the nft transaction', () => {
+    const plan = planCreateNetwork(study, EMPTY_FIREWALL, compatFw(false));
+    const step = plan.at(-1)!;
+    assert.deepEqual(
+      plan.slice(-2).map((s) => s.kind),
+      ['nft', 'xtables-restore'],
+    );
+    assert.ok(step.kind === 'xtables-restore');
+    assert.deepEqual({ tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps }, {
+      tool: 'iptables',
+      table: 'filter',
+      chains: ['NSNET-FORWARD'],
+      jumps: [{ from: 'FORWARD', to: 'NSNET-FORWARD' }],
+    });
+    assert.deepEqual(step.rules, accepts);
+    assert.equal(step.undoRules, null, 'the chain was not there: the undo removes it and its jump');
+    assert.equal(
+      renderStep(step),
+      [
+        "iptables-restore -w --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-FORWARD - [0:0]',
+        ...accepts,
+        'COMMIT',
+        'EOF',
+        'iptables -w -C FORWARD -j NSNET-FORWARD 2>/dev/null || iptables -w -I FORWARD 1 -j NSNET-FORWARD',
+      ].join('\n'),
+    );
+    assert.equal(renderPlan(plan).match(/^iptables-restore /gm)?.length, 1);
+  });
+
+  test('removing the last network removes the chain and its jump in one run; the undo puts back the rules before', () => {
+    const step = planRemoveNetwork(study, { ...EMPTY_FIREWALL, networks: [study] }, compatFw(true)).at(-1)!;
+    assert.ok(step.kind === 'xtables-restore');
+    assert.equal(step.rules, null);
+    assert.deepEqual(step.undoRules, accepts);
+    assert.equal(
+      renderStep(step),
+      [
+        'while iptables -w -D FORWARD -j NSNET-FORWARD 2>/dev/null; do :; done',
+        "iptables-restore -w --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-FORWARD - [0:0]',
+        '-X NSNET-FORWARD',
+        'COMMIT',
+        'EOF',
+      ].join('\n'),
+    );
+  });
+
+  test('nothing in iptables when its FORWARD chain does not drop and nsnet keeps no chain there', () => {
+    const plan = planCreateNetwork(study, EMPTY_FIREWALL, nftablesDriver(() => ({ manage: false, existedBefore: false })));
+    assert.doesNotMatch(renderPlan(plan), /iptables/);
   });
 });
