@@ -68,7 +68,6 @@ export function cniFigures(c: CniBench): {
   };
 }
 
-
 /** What one published port adds to run() and remove(): differences of medians of the interleaved samples. */
 export function portDeltas(p: PortsResult): { run: number; remove: number; total: number; runWith: number; runWithout: number; removeWith: number; removeWithout: number } {
   const m = (k: string): number => medianOf(p.lib?.[k] ?? []);

@@ -58,7 +58,6 @@ export interface DnsResult {
   leftRunning?: boolean;
 }
 
-
 export interface Extras {
   noChild?: { checked: boolean; containers?: number; childProcesses?: number; note: string };
   connect?: {
@@ -103,7 +102,6 @@ export interface CniBench {
   varLibCni?: { before: boolean; after: boolean };
   notes?: string[];
 }
-
 
 export interface ReportInput {
   machine: Machine;
