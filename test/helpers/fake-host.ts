@@ -54,6 +54,7 @@ export interface FakeHostOptions {
 }
 
 type Fault = { match: (step: Step, index: number) => boolean; errno: number };
+type UndoFault = { match: (step: Step) => boolean; errno: number };
 
 export class FakeHost implements Host, StepRunner {
   readonly net = new NetworkModel();
@@ -78,13 +79,13 @@ export class FakeHost implements Host, StepRunner {
   releases = 0;
   private applies = 0;
   private readonly faults: Fault[] = [];
-  private crashIndex: number | undefined;
+  private readonly undoFaults: UndoFault[] = [];
+  private crash: { index: number; atCrash: (() => void) | undefined } | undefined;
   private down = false;
-  private readonly locks = new Set<string>();
+  private readonly locks = new Map<string, symbol>();
 
   constructor(opts: FakeHostOptions = {}) {
     this.net.setUp(undefined, 'lo', true);
-    this.net.addAddr(undefined, 'lo', '127.0.0.1', 8);
     this.net.setSysctl('net.ipv4.ip_forward', opts.ipForward ?? '0');
     const uplink = opts.uplink === undefined ? { name: 'eth0', address: '10.0.2.15', prefixLen: 24, gateway: '10.0.2.2' } : opts.uplink;
     if (uplink !== null) {
@@ -102,7 +103,11 @@ export class FakeHost implements Host, StepRunner {
     return this.applies;
   }
 
-  /** Apply number `index` throws a KernelError (errno ENOBUFS unless given) before changing anything. */
+  /**
+   * Apply number `index` throws a KernelError (errno ENOBUFS unless given) before changing
+   * anything. Numbers count from the fake's creation: after setting up with steps, fail the
+   * i-th step of what follows with `failAt(host.applyCount + i)`.
+   */
   failAt(index: number, errno = ENOBUFS): void {
     this.failWhen((_, i) => i === index, errno);
   }
@@ -112,12 +117,21 @@ export class FakeHost implements Host, StepRunner {
     this.faults.push({ match, errno });
   }
 
+  /** Every undo for which `match` holds throws a KernelError (to see undo failures reported). */
+  failUndoWhen(match: (step: Step) => boolean, errno = ENOBUFS): void {
+    this.undoFaults.push({ match, errno });
+  }
+
   /**
-   * Apply number `index` takes effect, then the process "dies" there: that apply and every
-   * later apply or undo throws SimulatedCrash, until `revive()` (a new process, for recovery).
+   * Apply number `index` takes effect, then the process "dies" there, as NSNET_FAULT=N:kill
+   * makes it die after fault point N: `atCrash` runs (copy the store there: that is what the
+   * next process finds), the host's locks are released (flock locks die with their holder),
+   * and that apply, every later apply or undo and every process control call throws
+   * SimulatedCrash — so the operation's own failure path changes nothing on this machine —
+   * until `revive()` (a new process, for recovery).
    */
-  crashAfter(index: number): void {
-    this.crashIndex = index;
+  crashAfter(index: number, atCrash?: () => void): void {
+    this.crash = { index, atCrash };
   }
 
   get crashed(): boolean {
@@ -126,34 +140,45 @@ export class FakeHost implements Host, StepRunner {
 
   revive(): void {
     this.down = false;
-    this.crashIndex = undefined;
+    this.crash = undefined;
   }
 
   clearFaults(): void {
     this.faults.length = 0;
-    this.crashIndex = undefined;
+    this.undoFaults.length = 0;
+    this.crash = undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
   // StepRunner
 
   apply(step: Step): void {
-    this.checkAlive(step);
+    this.checkAlive(step.kind);
     const index = this.applies++;
     const fault = this.faults.find((f) => f.match(step, index));
     if (fault !== undefined) throw kernelError(`injected failure at apply #${index} (${step.kind})`, fault.errno, renderStep(step));
     applyStep(this, step);
     this.log.push(`apply ${step.kind}`);
-    if (index === this.crashIndex) {
+    if (index === this.crash?.index) {
+      this.crash.atCrash?.();
       this.down = true;
+      this.locks.clear();
       throw new SimulatedCrash(`simulated crash after apply #${index} (${step.kind})`);
     }
   }
 
   undo(step: Step): void {
-    this.checkAlive(step);
+    this.checkAlive(step.kind);
+    const fault = this.undoFaults.find((f) => f.match(step));
+    if (fault !== undefined) throw kernelError(`injected failure at undo of ${step.kind}`, fault.errno, renderStep(step));
     undoStep(this, step);
     this.log.push(`undo ${step.kind}`);
+  }
+
+  /** For the step kinds: whether the tool behind them is there (a missing one fails like the real run). */
+  toolUsable(tool: 'nft' | 'iptables' | 'ebtables'): boolean {
+    if (tool === 'nft') return this.facts.nftUsable;
+    return tool === 'iptables' ? this.facts.iptables : this.facts.ebtables === 'ok';
   }
 
   releaseNamespaces(): void {
@@ -187,21 +212,40 @@ export class FakeHost implements Host, StepRunner {
   socketHolder = (inode: number) => this.procs.socketHolder(inode);
   ephemeralPortRange = (): [number, number] => [...this.facts.ephemeralPorts];
 
-  launchDetached = async (spec: LaunchSpec, logPath: string): Promise<Started | Finished> =>
-    this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+  launchDetached = async (spec: LaunchSpec, logPath: string): Promise<Started | Finished> => {
+    this.checkAlive('launch');
+    return this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+  };
 
   launchForeground = async (spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> => {
+    this.checkAlive('launch');
     const r = this.procs.launch(spec, 'foreground', this.net.has(spec.netns));
     if ('exitCode' in r) return { started: undefined, exit: Promise.resolve(r.exitCode) };
     return { started: r, exit: this.procs.exited(r.pid) };
   };
 
-  execInContainer = async (pid: number, argv: readonly string[]): Promise<number> => this.procs.exec(pid, argv);
-  stopProcess = (pid: number, startTime: string, graceMs: number) => this.procs.stop(pid, startTime, graceMs);
-  sendSignal = (pid: number, startTime: string, signal: NodeJS.Signals) => this.procs.sendSignal(pid, startTime, signal);
-  killNetnsProcesses = (ns: string) => this.procs.killNetns(ns);
+  execInContainer = async (pid: number, argv: readonly string[]): Promise<number> => {
+    this.checkAlive('exec');
+    return this.procs.exec(pid, argv);
+  };
+
+  stopProcess = (pid: number, startTime: string, graceMs: number) => {
+    this.checkAlive('stop a process');
+    return this.procs.stop(pid, startTime, graceMs);
+  };
+
+  sendSignal = (pid: number, startTime: string, signal: NodeJS.Signals) => {
+    this.checkAlive('send a signal');
+    this.procs.sendSignal(pid, startTime, signal);
+  };
+
+  killNetnsProcesses = (ns: string) => {
+    this.checkAlive('kill a namespace\'s processes');
+    return this.procs.killNetns(ns);
+  };
 
   spawnDaemon = (script: string, args: readonly string[], logPath: string): number => {
+    this.checkAlive('spawn a daemon');
     const p = this.procs.start({ kind: 'daemon', argv: ['node', script, ...args], logPath });
     this.daemons.push({ pid: p.pid, script, args: [...args], logPath });
     return p.pid;
@@ -254,19 +298,19 @@ export class FakeHost implements Host, StepRunner {
    * the wait notice, for a wait of a second or more) is what it would do.
    */
   acquire = (path: string, opts: { timeoutMs: number; onWait?: () => void }): HostLock => {
+    this.checkAlive('acquire the lock');
     if (this.locks.has(path)) {
       if (opts.timeoutMs >= 1000) opts.onWait?.();
       throw new NsnetError('LOCK_TIMEOUT', `another nsnet command holds the lock ${path} (waited ${opts.timeoutMs} ms)`, {
         hint: `wait for it to finish; \`fuser -v ${path}\` shows who holds it`,
       });
     }
-    this.locks.add(path);
-    let released = false;
+    // The lock dies with its holder (a crash clears them all): a release after that is a no-op.
+    const token = Symbol(path);
+    this.locks.set(path, token);
     return {
       release: () => {
-        if (released) return;
-        released = true;
-        this.locks.delete(path);
+        if (this.locks.get(path) === token) this.locks.delete(path);
       },
     };
   };
@@ -294,8 +338,8 @@ export class FakeHost implements Host, StepRunner {
     return copy;
   }
 
-  private checkAlive(step: Step): void {
-    if (this.down) throw new SimulatedCrash(`the process crashed earlier; ${step.kind} not run`);
+  private checkAlive(what: string): void {
+    if (this.down) throw new SimulatedCrash(`the process crashed earlier: ${what} not run`);
   }
 }
 

@@ -86,9 +86,10 @@ describe('fake host: steps apply and undo like the kernel runner', () => {
     assert.equal(host.link(red.hostIf)?.masterIndex, bridge?.index);
     const eth0 = host.link('eth0', 'red');
     assert.equal(eth0?.mac, red.mac);
+    // Loopback coming up gets 127.0.0.1/8 from the kernel.
     assert.deepEqual(
       host.addresses('red').map((a) => `${a.address}/${a.prefixLen}`),
-      ['10.0.0.1/24'],
+      ['127.0.0.1/8', '10.0.0.1/24'],
     );
     const routes = host.routes('red').map((r) => `${r.dst ?? 'default'}/${r.dstLen} via ${r.gateway ?? '-'}`);
     assert.deepEqual(routes, ['10.0.0.0/24 via -', 'default/0 via 10.0.0.254']);
@@ -108,26 +109,22 @@ describe('fake host: steps apply and undo like the kernel runner', () => {
     assert.deepEqual(host.snapshot(), networkOnly);
   });
 
-  test('lab steps: netns-sysctl and route-to apply, and undo (the sysctl goes with the namespace)', () => {
+  test('lab steps: route-to applies and undoes; netns-sysctl stays until its namespace goes', () => {
     const host = fresh();
     applyPlan(planCreateNetwork(study, EMPTY_FIREWALL, nft), host);
-    applyPlan(planCreateContainer('router', [{ ...red, hostIf: 'nsv000000000002' }], nft), host);
+    applyPlan(planCreateContainer('router', [red], nft), host);
     const before = host.snapshot();
-    const steps: Step[] = [
-      { kind: 'netns-sysctl', ns: 'router', key: 'net.ipv4.ip_forward', value: '1' },
-      { kind: 'route-to', ns: 'router', dst: '10.9.0.0/16', via: '10.0.0.254' },
-    ];
-    applyPlan(steps, host);
-    assert.equal(host.sysctl('net.ipv4.ip_forward', 'router'), '1');
+    const route: Step = { kind: 'route-to', ns: 'router', dst: '10.9.0.0/16', via: '10.0.0.254' };
+    host.apply(route);
     assert.ok(host.routes('router').some((r) => r.dst === '10.9.0.0' && r.dstLen === 16 && r.gateway === '10.0.0.254'));
-    undoAll(steps, host);
-    const { network, ...rest } = host.snapshot();
-    const { network: networkBefore, ...restBefore } = before;
-    assert.deepEqual(rest, restBefore);
-    // The namespace's own setting stays (it goes with the namespace), the route does not.
-    assert.deepEqual((network as Record<string, { routes: string[] }>)['router']!.routes, (networkBefore as Record<string, { routes: string[] }>)['router']!.routes);
-    applyPlan([{ kind: 'netns-del', name: 'router' }], host);
-    assert.deepEqual(undoAll(steps, host), [], 'undo in a namespace that went counts as done');
+    host.undo(route);
+    assert.deepEqual(host.snapshot(), before);
+    const forward: Step = { kind: 'netns-sysctl', ns: 'router', key: 'net.ipv4.ip_forward', value: '1' };
+    host.apply(forward);
+    host.undo(forward);
+    assert.equal(host.sysctl('net.ipv4.ip_forward', 'router'), '1');
+    host.apply({ kind: 'netns-del', name: 'router' });
+    assert.deepEqual(undoAll([forward, route], host), [], 'undo in a namespace that went counts as done');
   });
 
   test('the iptables driver writes its chains and jumps, and removing the last network removes them', () => {
@@ -184,7 +181,7 @@ describe('fake host: errors like the kernel', () => {
     host.apply(route);
     assert.equal(errnoOf(() => host.apply(route)), EEXIST);
     host.undo(steps[upEth0]!);
-    assert.deepEqual(host.snapshot().network['red'] && (host.snapshot().network['red'] as { routes: string[] }).routes, [], 'a link going down takes its routes');
+    assert.deepEqual(host.routes('red'), [], 'a link going down takes its routes');
     host.undo(route); // ESRCH: already gone counts as undone
   });
 
@@ -227,7 +224,7 @@ describe('fake host: deletion cascades', () => {
     applyPlan(planCreateContainer('red', [red], nft), host);
     host.apply({ kind: 'link-del', ns: 'red', dev: 'eth0' });
     assert.equal(host.link(red.hostIf), undefined);
-    assert.deepEqual(host.addresses('red'), []);
+    assert.deepEqual(host.addresses('red').map((a) => a.address), ['127.0.0.1'], "eth0's address went with it");
     host.apply({ kind: 'veth-add', hostIf: red.hostIf, master: 'br-study', peerNs: 'red', peerIf: 'eth0', peerMac: red.mac });
     host.apply({ kind: 'link-del', dev: 'br-study' });
     assert.equal(host.link(red.hostIf)?.masterIndex, undefined);
@@ -275,16 +272,35 @@ describe('fake host: fault injection', () => {
     assert.throws(() => plain.apply({ kind: 'nft', script: '', undoScript: '', summary: '' }), (e: unknown) => e instanceof KernelError && e.errno === ENOBUFS);
   });
 
-  test('crashAfter(i): the step takes effect, then nothing runs (no undo) until revive', () => {
+  test('crashAfter(i): the step takes effect, then nothing runs (no undo, no process control) until revive', async () => {
     const host = fresh();
-    host.crashAfter(0);
+    const lock = host.acquire('/x/lock', { timeoutMs: 0 });
+    let seen: string | undefined;
+    host.crashAfter(0, () => (seen = host.link('br-study')?.name));
     assert.throws(() => applyPlan(wholePlan(), host), PlanError);
+    assert.equal(seen, 'br-study', 'atCrash runs once the step took effect');
     assert.equal(host.crashed, true);
     assert.notEqual(host.link('br-study'), undefined, 'the bridge stays: the process died before undoing');
     assert.throws(() => host.undo({ kind: 'bridge-add', name: 'br-study', mac: study.bridgeMac }), SimulatedCrash);
+    assert.throws(() => host.killNetnsProcesses('red'), SimulatedCrash);
+    await assert.rejects(host.launchDetached({ netns: 'red', hostname: 'red', argv: ['true'], env: {} }, '/tmp/log'), SimulatedCrash);
+    assert.equal(host.lockHeld('/x/lock'), false, 'the lock died with its holder');
     host.revive();
+    const next = host.acquire('/x/lock', { timeoutMs: 0 });
+    lock.release(); // the dead process's handle: must not free the new holder's lock
+    assert.equal(host.lockHeld('/x/lock'), true);
+    next.release();
     host.undo({ kind: 'bridge-add', name: 'br-study', mac: study.bridgeMac });
     assert.equal(host.link('br-study'), undefined);
+  });
+
+  test('failUndoWhen: the undo failure is reported and the other undos still run', () => {
+    const host = fresh();
+    const before = host.snapshot();
+    host.failUndoWhen((s) => s.kind === 'addr-add');
+    host.failWhen((s) => s.kind === 'nft');
+    assert.throws(() => applyPlan(wholePlan(), host), (e: unknown) => e instanceof PlanError && e.undoFailures.length === 1);
+    assert.deepEqual(host.snapshot(), before, 'the bridge went, and its address with it');
   });
 });
 
@@ -304,7 +320,7 @@ describe('fake host: nftables', () => {
     assert.deepEqual(host.snapshot().nft, before, 'nothing of a failed transaction stays');
   });
 
-  test('a map key with another value is EEXIST; a missing table is ENOENT', () => {
+  test('a map key with other data is EEXIST; a missing table is ENOENT', () => {
     const host = fresh();
     host.nft.run(replaceScript(withStudy));
     host.nft.run('add element inet nsnet published_any { tcp . 8080 : 10.0.0.1 . 80 }\n');
@@ -312,6 +328,37 @@ describe('fake host: nftables', () => {
     assert.throws(() => host.nft.run('add element inet nsnet published_any { tcp . 8080 : 10.0.0.2 . 80 }\n'), /File exists/);
     assert.throws(() => host.nft.run('delete table ip nat\n'), /No such file or directory/);
     assert.equal(host.nftTable('ip', 'nat'), undefined);
+  });
+
+  test('every script the nftables driver writes is understood, and each undo script restores', () => {
+    const variants: NetworkSpec[] = [
+      { ...study, internal: true, name: 'sealed', bridge: 'br-sealed', subnet: '10.1.0.0/24', gateway: '10.1.0.1' },
+      { ...study, masquerade: false, icc: true, antiSpoofing: false, name: 'routed', bridge: 'br-routed', subnet: '10.2.0.0/24', gateway: '10.2.0.1' },
+    ];
+    const state: FirewallState = { networks: [study, ...variants], ports: [port, { ...port, hostIf: 'nsv3', network: variants[1]! }], mappings: [] };
+    const host = fresh();
+    const steps = [
+      ...nft.replace(EMPTY_FIREWALL, state, 'networks'),
+      ...nft.addMappings([web, { ...web, hostIp: '127.0.0.1', hostPort: 8081 }, { ...web, proto: 'udp' }], 'publish'),
+      ...nft.removeMappings([web], 'withdraw'),
+      ...nft.removePorts([port], 'forget'),
+      ...nft.replace(state, { ...state, networks: [study] }, 'remove two'),
+    ];
+    const before = host.snapshot();
+    applyPlan(steps.slice(0, -1), host);
+    assert.match(host.nftTable('inet', 'nsnet')!, /elements = \{ 127\.0\.0\.1 \. tcp \. 8081 : 10\.0\.0\.1 \. 80 \}/);
+    applyPlan(steps.slice(-1), host);
+    assert.deepEqual(undoAll(steps, host), []);
+    assert.deepEqual(host.snapshot(), before);
+  });
+
+  test('without the tool, a firewall step fails as the real run does', () => {
+    const host = fresh();
+    host.facts.nftUsable = false;
+    assert.throws(() => host.apply(wholePlan().find((s) => s.kind === 'nft')!), (e: unknown) => e instanceof NsnetError && e.code === 'FIREWALL');
+    host.facts.iptables = false;
+    const xt = wholePlan(ipt).find((s) => s.kind === 'xtables-restore')!;
+    assert.throws(() => host.apply(xt), (e: unknown) => e instanceof NsnetError && e.code === 'FIREWALL' && /iptables-save/.test(e.message));
   });
 
   test('a line the fake does not model throws FakeUnsupported', () => {

@@ -178,14 +178,17 @@ export class NetworkModel {
     this.addLink(opts.peerNs, { name: opts.peerIf, kind: 'veth', mtu, up: false, mac: opts.peerMac, peer: { ns: HOST, name: opts.hostIf } });
   }
 
-  /** Up or down; going down takes the routes through the link with it (IPv4 does). */
+  /**
+   * Up or down. Going down takes the routes through the link with it (IPv4 does); loopback
+   * coming up gets 127.0.0.1/8 from the kernel (and keeps it when it goes down again).
+   */
   setUp(ns: string | undefined, name: string, up: boolean): void {
     const link = this.mustLink(ns, name);
+    const space = this.ns(ns);
     link.up = up;
-    if (!up) {
-      const space = this.ns(ns);
-      space.routes = space.routes.filter((r) => r.dev !== name);
-    }
+    if (!up) space.routes = space.routes.filter((r) => r.dev !== name);
+    const loopback = (a: FakeAddr): boolean => a.dev === name && a.address === '127.0.0.1' && a.prefixLen === 8;
+    if (up && link.kind === 'loopback' && !space.addrs.some(loopback)) space.addrs.push({ dev: name, address: '127.0.0.1', prefixLen: 8 });
   }
 
   /** `ip link del`: already gone is success; a veth takes its peer, a bridge frees its ports. */

@@ -7,7 +7,7 @@
  *   table FAMILY NAME { set|map N { type T; [elements = { ... }] } chain N { HEAD RULES } }
  *   add set|map FAMILY TABLE N { type T; }        create when missing (another type: EEXIST)
  *   add element FAMILY TABLE SET { E, ... }       an element already there is a no-op
- *                                                 (a map key with another value: EEXIST)
+ *                                                 (a map key with other data: EEXIST)
  *   delete element FAMILY TABLE SET { K, ... }    ENOENT when one is not there
  *
  * A script is one transaction, as with nft: it applies whole or not at all. Any other line throws
@@ -257,7 +257,7 @@ function addElements(col: NftCollection, elements: readonly string[], line: stri
     if ((col.kind === 'map') !== e.includes(' : ')) fail(`${col.kind} element ${e} does not fit the ${col.kind} ${col.name}`, line);
     const there = col.elements.find((x) => keyOf(col.kind, x) === keyOf(col.kind, e));
     if (there === undefined) col.elements.push(e);
-    else if (there !== e) fail(EEXIST_TEXT, line); // a map key with another value
+    else if (there !== e) fail(EEXIST_TEXT, line); // a map key with other data (checked with nft 1.0.6)
   }
 }
 
@@ -273,16 +273,16 @@ function fail(problem: string, line: string): never {
   throw nftError(problem, line);
 }
 
+/** As nft lists it (blocks separated by a blank line), except that elements stay on one line. */
 function listTable(t: NftTable): string {
-  const lines = [`table ${t.family} ${t.name} {`];
+  const blocks: string[][] = [];
   for (const c of t.collections) {
-    lines.push(`\t${c.kind} ${c.name} {`, `\t\ttype ${c.type}`);
-    if (c.elements.length > 0) lines.push(`\t\telements = { ${[...c.elements].sort().join(', ')} }`);
-    lines.push('\t}');
+    const elements = c.elements.length === 0 ? [] : [`\t\telements = { ${[...c.elements].sort().join(', ')} }`];
+    blocks.push([`\t${c.kind} ${c.name} {`, `\t\ttype ${c.type}`, ...elements, '\t}']);
   }
   for (const c of t.chains) {
-    lines.push(`\tchain ${c.name} {`, ...(c.head === undefined ? [] : [`\t\t${c.head}`]), ...c.rules.map((r) => `\t\t${r}`), '\t}');
+    blocks.push([`\tchain ${c.name} {`, ...(c.head === undefined ? [] : [`\t\t${c.head}`]), ...c.rules.map((r) => `\t\t${r}`), '\t}']);
   }
-  lines.push('}');
-  return lines.join('\n') + '\n';
+  const body = blocks.map((b) => b.join('\n')).join('\n\n');
+  return `table ${t.family} ${t.name} {\n${body === '' ? '' : `${body}\n`}}\n`;
 }

@@ -6,8 +6,8 @@
  * The xtables kinds ask src/kernel/xtables.ts's pure script builders for the script, as the kernel
  * runner does, and run it on the fake tables.
  */
-import { KernelError } from '../../../src/core/errors.js';
-import { keyedScript, portScript, restoreScript, ruleComment, type XtablesChains } from '../../../src/kernel/xtables.js';
+import { KernelError, NsnetError } from '../../../src/core/errors.js';
+import { keyedScript, portScript, restoreScript, ruleComment, type XtablesChains, type XtablesTool } from '../../../src/kernel/xtables.js';
 import { EADDRNOTAVAIL, ESRCH } from '../../../src/kernel/libc.js';
 import { renderStep } from '../../../src/plan/render.js';
 import type { Step } from '../../../src/plan/steps.js';
@@ -19,6 +19,8 @@ export interface Machine {
   net: NetworkModel;
   nft: NftModel;
   xt: XtablesModel;
+  /** Whether the tool behind a firewall step is there (else the step fails as the real run does). */
+  toolUsable(tool: 'nft' | XtablesTool): boolean;
 }
 
 type Of<K extends Step['kind']> = Extract<Step, { kind: K }>;
@@ -63,7 +65,7 @@ export function applyStep(m: Machine, step: Step): void {
       m.net.addRoute(step.ns, { ...routeTo(step), gateway: step.via }, command);
       return;
     case 'nft':
-      m.nft.run(step.script);
+      runNft(m, step.script);
       return;
     case 'xtables-restore':
       restoreXtables(m, step, step.rules);
@@ -103,7 +105,7 @@ export function undoStep(m: Machine, step: Step): void {
       if (m.net.link(step.ns, step.dev) !== undefined) m.net.setUp(step.ns, step.dev, false);
       return;
     case 'nft':
-      m.nft.run(step.undoScript);
+      runNft(m, step.undoScript);
       return;
     case 'xtables-restore':
       restoreXtables(m, step, step.undoRules);
@@ -138,20 +140,33 @@ function routeTo(step: Of<'route-to'>): { dst?: string; dstLen?: number } {
   return { dst, dstLen: Number(len) };
 }
 
+function runNft(m: Machine, script: string): void {
+  if (!m.toolUsable('nft')) {
+    throw new NsnetError('FIREWALL', 'apply nftables script: cannot run nft: spawnSync nft ENOENT', { hint: 'install nftables (apt-get install nftables)' });
+  }
+  m.nft.run(script);
+}
+
+/** `TOOL-save -t TABLE`, failing as the real one does when the tool is not there. */
+function save(m: Machine, tool: XtablesTool, table: string) {
+  if (!m.toolUsable(tool)) throw new NsnetError('FIREWALL', `${tool}-save -t ${table}: spawnSync ${tool}-save ENOENT`);
+  return m.xt.save(tool, table);
+}
+
 function restoreXtables(m: Machine, step: Of<'xtables-restore'>, rules: readonly string[] | null): void {
   const target = { tool: step.tool, table: step.table, chains: step.chains, jumps: step.jumps, rules };
-  m.xt.restore(step.tool, restoreScript(target, m.xt.save(step.tool, step.table)));
+  m.xt.restore(step.tool, restoreScript(target, save(m, step.tool, step.table)));
 }
 
 function ebtablesPorts(m: Machine, step: Of<'ebtables-ports'>, op: 'add' | 'remove'): void {
   const base: XtablesChains = { tool: 'ebtables', table: step.table, chains: step.chains, jumps: step.jumps };
-  const script = portScript(base, step.baseRules, m.xt.save('ebtables', step.table), step.ifaces, op === 'add' ? step.rules : []);
+  const script = portScript(base, step.baseRules, save(m, 'ebtables', step.table), step.ifaces, op === 'add' ? step.rules : []);
   m.xt.restore('ebtables', script);
 }
 
 function iptablesRules(m: Machine, step: Of<'iptables-rules'>, op: 'add' | 'remove'): void {
   const base: XtablesChains = { tool: 'iptables', table: step.table, chains: step.chains, jumps: step.jumps };
-  const script = keyedScript(base, [], m.xt.save('iptables', step.table), ruleComment, step.keys, op === 'add' ? step.rules : []);
+  const script = keyedScript(base, [], save(m, 'iptables', step.table), ruleComment, step.keys, op === 'add' ? step.rules : []);
   m.xt.restore('iptables', script);
 }
 
