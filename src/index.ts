@@ -10,7 +10,8 @@
 export { Context, type ContextOptions } from './ops/context.js';
 export { kernelContext } from './cli/context.js';
 export type { Host } from './host/port.js';
-export { exec, liveState, logs, remove, run, start, stop, type RunInput, type RunResult } from './ops/containers.js';
+export { liveState } from './ops/liveness.js';
+export { exec, logs, remove, run, start, stop, type RunInput, type RunResult } from './ops/containers.js';
 export { connect, createNetwork, disconnect, pruneNetworks, removeNetwork, type NetworkInput } from './ops/networks.js';
 export { prune, reset } from './ops/system.js';
 export { NsnetError, type ErrorCode } from './core/errors.js';

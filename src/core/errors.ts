@@ -19,7 +19,9 @@ export type ErrorCode =
   | 'STATE'
   | 'KERNEL'
   | 'FIREWALL'
-  | 'PROCESS';
+  | 'PROCESS'
+  /** Not the user's or the machine's doing: a bug in nsnet (the stack goes to the log). */
+  | 'INTERNAL';
 
 export class NsnetError extends Error {
   readonly code: ErrorCode;
@@ -53,8 +55,14 @@ export function wrap(context: string, err: unknown): NsnetError {
     return wrapped;
   }
   const msg = err instanceof Error ? err.message : String(err);
-  return new NsnetError('STATE', `${context}: ${msg}`, { cause: err });
+  // A system call's failure (Node's fs and friends carry an errno name) is the machine's; any
+  // other exception is not something nsnet expects: a bug, not bad state.
+  const code = isSystemError(err) ? 'KERNEL' : 'INTERNAL';
+  return new NsnetError(code, `${context}: ${msg}`, { cause: err });
 }
+
+const isSystemError = (err: unknown): boolean =>
+  err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((err as NodeJS.ErrnoException).code!);
 
 export const usage = (message: string, hint?: string): NsnetError =>
   new NsnetError('USAGE', message, hint === undefined ? {} : { hint });

@@ -13,6 +13,17 @@ export function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
+/**
+ * The kernel names nsnet generates, as one pattern: host veth ends (nsv + 12 hex) and bridges
+ * (nsnet- + 8 hex). A link with such a name that no record owns is nsnet's leftover (check, reset).
+ */
+export const GENERATED_LINK = /^(nsv[0-9a-f]{12}|nsnet-[0-9a-f]{8})$/;
+
+/** A container's name when --name is not given, as Docker makes one up: "nsnet-" + 8 hex. */
+export function containerNameFor(containerId: string): string {
+  return `nsnet-${containerId.slice(0, 8)}`;
+}
+
 /** "nsnet-" + 8 hex = 14 bytes. */
 export function bridgeNameFor(networkId: string): string {
   return `nsnet-${networkId.slice(0, 8)}`;

@@ -25,8 +25,12 @@ export function portOf(ep: EndpointSpec): FirewallPort {
   return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: ep.network };
 }
 
-/** The article's bridge steps: create it, give it the gateway address, bring it up, then routing and NAT. */
-export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
+/**
+ * The article's bridge steps: create it, give it the gateway address, bring it up, and the
+ * sysctls routing needs. The one recipe: network create, start after a reboot and system check
+ * all build (and compare) a bridge with it.
+ */
+export function planBridge(net: NetworkSpec): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
@@ -40,6 +44,12 @@ export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallStat
     // containers from sending loopback sources themselves.
     steps.push({ kind: 'sysctl', key: `net.ipv4.conf.${net.bridge.replace(/\./g, '/')}.route_localnet`, value: '1' });
   }
+  return steps;
+}
+
+/** A new network: its bridge, then the firewall with the network added (routing and NAT). */
+export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
+  const steps = planBridge(net);
   const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
   steps.push(...fw.replace(firewallBefore, after, `add network ${net.name}`));
   return steps;

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { NsnetError } from '../core/errors.js';
+import { unshareArgs } from '../core/unshare.js';
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
 
@@ -39,12 +40,6 @@ export interface Started {
   startTime: string;
 }
 
-/** The `unshare` arguments that add the PID and mount namespaces around the command. */
-export function unshareArgs(spec: Pick<LaunchSpec, 'argv' | 'rootfs'>): string[] {
-  const args = ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'private'];
-  if (spec.rootfs !== undefined) args.push('--root', spec.rootfs, '--wd', '/');
-  return [...args, '--', ...spec.argv];
-}
 
 function inContainerNamespaces<T>(spec: LaunchSpec, fn: () => T): T {
   const saved = {

@@ -12,7 +12,7 @@ export class PlanningContext extends Context {
     super({ ...opts, dryRun: true });
   }
 
-  override decide<T>(fn: () => T): T {
-    return this.store.tx(fn);
+  override get keepsDryRunDecisions(): boolean {
+    return true;
   }
 }

@@ -10,7 +10,10 @@
  */
 import { NsnetError } from '../core/errors.js';
 import { connect, createNetwork, removeNetwork } from '../ops/networks.js';
-import { liveState, remove, run } from '../ops/containers.js';
+import { remove, run } from '../ops/containers.js';
+import { liveState } from '../ops/liveness.js';
+import { LAB_SETTING_PREFIX } from '../ops/system.js';
+import { commit, decide } from '../ops/pipeline.js';
 import type { Context } from '../ops/context.js';
 import { dnsInput } from '../engine/dns-options.js';
 import type { Step } from '../plan/steps.js';
@@ -43,7 +46,7 @@ interface LabRecord {
   containers: Record<string, string>;
 }
 
-const recordKey = (lab: string): string => `lab:${lab}`;
+const recordKey = (lab: string): string => `${LAB_SETTING_PREFIX}${lab}`;
 
 function readRecord(ctx: Context, lab: string): LabRecord {
   const text = ctx.store.settings.get(recordKey(lab));
@@ -80,7 +83,7 @@ export function labState(ctx: Context, lab: string): LabState {
   for (const c of ctx.store.containers.list()) {
     const hash = owned[c.name];
     if (hash === undefined) foreignContainers.add(c.name);
-    else containers.set(c.name, { hash, running: liveState(c).status === 'running' });
+    else containers.set(c.name, { hash, running: liveState(ctx.host, c).status === 'running' });
   }
   return { networks, containers, foreignNetworks, foreignContainers };
 }
@@ -225,7 +228,7 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
   try {
     for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip });
     const steps = containerSteps(c);
-    if (steps.length > 0) ctx.execute(steps);
+    if (steps.length > 0) commit(ctx, decide(ctx, () => ({ op: `lab ${c.name} routes`, mode: 'rollback', steps, result: undefined })));
   } catch (err) {
     if (!ctx.dryRun) {
       try {

@@ -2,13 +2,16 @@
  * `nsnet system check [--fix]`: compare the store with the kernel and report every difference;
  * with --fix, remove the orphans nsnet made and recreate what nsnet owns and lost.
  *
- * What is compared, under the host lock (so no other nsnet command is half-way):
- * - networks: the bridge exists, is a bridge, is up, holds the gateway address;
+ * What is expected is what the planners would make now (planBridge, planAttach, the default
+ * route, the firewall regenerated from the records), never a copy of their recipes; compared,
+ * under the host lock (so no other nsnet command is half-way):
+ * - networks: the bridge exists, is a bridge, is up, holds the gateway address, and the
+ *   sysctls its recipe sets have those values (ip_forward, route_localnet);
  * - containers: a running one's process is alive; a container with a namespace has, per network,
  *   its host veth enslaved to the right bridge, its interface up with its address inside, and the
  *   default route via the first network that leads outside;
- * - orphans: links with nsnet's generated names (nsv + 12 hex, nsnet- + 8 hex) that no record
- *   owns; namespaces nsnet made for a container the store no longer has;
+ * - orphans: links with nsnet's generated names that no record owns; namespaces nsnet made for a
+ *   container the store no longer has;
  * - the firewall: nsnet's tables as the kernel holds them against the ruleset regenerated from
  *   the store (built in a scratch namespace and listed there, so both sides are nft's own text).
  *
@@ -17,24 +20,30 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { GENERATED_LINK } from '../engine/ids.js';
 import { TABLE_NAME } from '../firewall/nftables.js';
-import type { LinkInfo, Rtnl } from '../kernel/api.js';
-import { openRtnl } from '../kernel/netlink/rtnl.js';
-import { createNetns, deleteNetns, isMountedNetns, netnsExists, openRtnlIn, withNetns } from '../kernel/netns.js';
-import { killNetnsProcesses } from '../kernel/netns-procs.js';
-import { listNftTable, runNft } from '../kernel/nft.js';
-import { IP_FORWARD, defaultRouteStep, planAttach } from '../engine/plans.js';
+import { defaultRouteStep, planAttach, planBridge } from '../engine/plans.js';
+import type { LinkInfo } from '../host/port.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, NetworkRecord } from '../store/index.js';
-import { liveState } from './containers.js';
+import { NETNS_MARKER } from './container-state.js';
 import type { Context } from './context.js';
+import { liveState } from './liveness.js';
 import { containerEndpoints, firewallState, isCniContainer, namespaceOf, networkSpec } from './specs.js';
 import { releaseAll } from './cni.js';
+
+/** What a difference is about, so callers select differences by kind, never by message text. */
+export type Subject =
+  | { kind: 'network'; network: string }
+  | { kind: 'container'; container: string; network?: string | undefined }
+  | { kind: 'orphan' }
+  | { kind: 'firewall' };
 
 export interface Difference {
   /** What it is about: "network study", "container red", "link nsv0123456789ab", "firewall". */
   object: string;
+  subject: Subject;
   problem: string;
   /** What --fix does about it; absent when nsnet cannot fix it. */
   fix?: string;
@@ -51,106 +60,58 @@ interface Found extends Difference {
   action?: () => void;
 }
 
-/** Generated kernel names nsnet uses: host veth ends (nsv + 12 hex) and bridges (nsnet- + 8 hex). */
-const GENERATED_LINK = /^(nsv[0-9a-f]{12}|nsnet-[0-9a-f]{8})$/;
-
-/** The file in a container's state directory naming its namespace, so an orphan is known as nsnet's. */
-const NETNS_MARKER = 'netns';
-
-/** Before the first kernel step of a container: note which namespace nsnet makes for it. */
-export function markNamespace(ctx: Context, c: ContainerRecord): void {
-  if (ctx.dryRun) return;
-  const dir = path.dirname(c.logPath);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(dir, NETNS_MARKER), c.name, { mode: 0o600 });
-}
-
-function withRtnl<T>(open: () => Rtnl, fn: (r: Rtnl) => T): T {
-  const r = open();
-  try {
-    return fn(r);
-  } finally {
-    r.close();
-  }
-}
-
 interface NsView {
   links: Map<string, LinkInfo>;
   addrs: Array<{ index: number; address: string; prefixLen: number }>;
   routes: Array<{ dst: string | undefined; gateway: string | undefined; oif: number | undefined }>;
 }
 
-function view(r: Rtnl): NsView {
+function view(ctx: Context, ns?: string): NsView {
   return {
-    links: new Map(r.listLinks().map((l) => [l.name, l])),
-    addrs: r.listAddrs(4),
-    routes: r.listRoutes(4),
+    links: new Map(ctx.host.links(ns).map((l) => [l.name, l])),
+    addrs: ctx.host.addresses(ns, 4),
+    routes: ctx.host.routes(ns, 4),
   };
 }
 
 const hasAddr = (v: NsView, link: LinkInfo | undefined, ip: string, prefixLen: number): boolean =>
   link !== undefined && v.addrs.some((a) => a.index === link.index && a.address === ip && a.prefixLen === prefixLen);
 
-/** A network's bridge as `network create` makes it (the firewall aside). */
-function bridgeSteps(n: NetworkRecord): Step[] {
-  const spec = networkSpec(n);
-  const steps: Step[] = [
-    { kind: 'bridge-add', name: n.bridge, mac: spec.bridgeMac, mtu: spec.mtu },
-    { kind: 'addr-add', dev: n.bridge, address: n.gateway, prefixLen: spec.prefixLen },
-    { kind: 'link-up', dev: n.bridge },
-  ];
-  if (!n.internal) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
-  return steps;
-}
-
-/**
- * Before a stopped container is rewired (`nsnet start` after a reboot): the bridges of its networks
- * that are gone, and then the firewall regenerated from the records (the reboot took it too).
- */
-export function restoreSteps(ctx: Context, c: ContainerRecord): Step[] {
-  const host = withRtnl(() => openRtnl(), view);
-  const steps: Step[] = [];
-  const seen = new Set<string>();
-  for (const ep of ctx.store.endpoints.forContainer(c.id)) {
-    const n = ctx.store.networks.get(ep.networkId);
-    if (n === undefined || seen.has(n.id) || host.links.has(n.bridge)) continue;
-    seen.add(n.id);
-    steps.push(...bridgeSteps(n));
-  }
-  if (steps.length > 0) {
-    const state = firewallState(ctx.store);
-    steps.push(...ctx.firewall.replace(state, state, 'restore the firewall from the records'));
-  }
-  return steps;
-}
-
-function checkNetwork(n: NetworkRecord, host: NsView, rebuilt: Set<string>): Found[] {
+function checkNetwork(ctx: Context, n: NetworkRecord, host: NsView, rebuilt: Set<string>): Found[] {
   const spec = networkSpec(n);
   const object = `network ${n.name}`;
+  const subject: Subject = { kind: 'network', network: n.name };
+  const recipe = planBridge(spec);
   const link = host.links.get(n.bridge);
-  const addr: Step = { kind: 'addr-add', dev: n.bridge, address: n.gateway, prefixLen: spec.prefixLen };
-  const up: Step = { kind: 'link-up', dev: n.bridge };
   if (link === undefined) {
     rebuilt.add(n.bridge);
-    return [{ object, problem: `bridge ${n.bridge} is missing`, fix: `recreate bridge ${n.bridge} and reattach its containers`, steps: bridgeSteps(n) }];
+    return [{ object, subject, problem: `bridge ${n.bridge} is missing`, fix: `recreate bridge ${n.bridge} and reattach its containers`, steps: recipe }];
   }
-  if (link.kind !== 'bridge') return [{ object, problem: `${n.bridge} is a ${link.kind ?? 'plain'} link, not a bridge` }];
+  if (link.kind !== 'bridge') return [{ object, subject, problem: `${n.bridge} is a ${link.kind ?? 'plain'} link, not a bridge` }];
   const out: Found[] = [];
-  if (!hasAddr(host, link, n.gateway, spec.prefixLen)) {
-    out.push({ object, problem: `bridge ${n.bridge} lacks the gateway address ${n.gateway}/${spec.prefixLen}`, fix: 'add it', steps: [addr] });
+  for (const step of recipe) {
+    if (step.kind === 'addr-add' && !hasAddr(host, link, step.address, step.prefixLen)) {
+      out.push({ object, subject, problem: `bridge ${n.bridge} lacks the gateway address ${step.address}/${step.prefixLen}`, fix: 'add it', steps: [step] });
+    } else if (step.kind === 'link-up' && !link.up) {
+      out.push({ object, subject, problem: `bridge ${n.bridge} is down`, fix: 'bring it up', steps: [step] });
+    } else if (step.kind === 'sysctl') {
+      const actual = ctx.host.sysctl(step.key);
+      if (actual !== step.value) out.push({ object, subject, problem: `sysctl ${step.key} is ${actual ?? 'missing'}, not ${step.value}`, fix: 'set it', steps: [step] });
+    }
   }
-  if (!link.up) out.push({ object, problem: `bridge ${n.bridge} is down`, fix: 'bring it up', steps: [up] });
   return out;
 }
 
 function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
   const object = `container ${c.name}`;
+  const subject: Subject = { kind: 'container', container: c.name };
   const out: Found[] = [];
   const ns = namespaceOf(c);
   if (isCniContainer(c)) {
-    if (!netnsExists(ns)) {
+    if (!ctx.host.netnsExists(ns)) {
       return [{
         object,
+        subject,
         problem: `${c.runtime ?? 'its runtime'} removed its namespace ${ns} without a CNI DEL`,
         fix: 'release its attachments (addresses, ports, firewall entries)',
         action: () => releaseAll(ctx, c),
@@ -158,17 +119,18 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
     }
     return checkWiring(ctx, c, host, rebuilt);
   }
-  const live = liveState(c);
+  const live = liveState(ctx.host, c);
   if (c.status === 'running' && live.status !== 'running') {
     out.push({
       object,
+      subject,
       problem: `the store says running, but process ${c.pid} has exited`,
       fix: 'record it as exited',
       action: () => ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', finishedAt: new Date().toISOString() })),
     });
   }
-  if (!isMountedNetns(c.name)) {
-    if (live.status === 'running') out.push({ object, problem: `its process runs but /run/netns/${c.name} is not mounted` });
+  if (!ctx.host.isMountedNetns(c.name)) {
+    if (live.status === 'running') out.push({ object, subject, problem: `its process runs but /run/netns/${c.name} is not mounted` });
     return out; // stopped without a namespace: what a reboot leaves; start rebuilds it
   }
   return [...out, ...checkWiring(ctx, c, host, rebuilt)];
@@ -177,9 +139,10 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
 /** Per network: the veth pair, the address, the link state; then the default route. */
 function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
   const object = `container ${c.name}`;
+  const subject: Subject = { kind: 'container', container: c.name };
   const out: Found[] = [];
   const ns = namespaceOf(c);
-  const inside = withRtnl(() => openRtnlIn(ns), view);
+  const inside = view(ctx, ns);
   const specs = containerEndpoints(ctx.store, c.id);
   const carrier = specs.find((sp) => !sp.network.internal);
   let rewireCarrier = false;
@@ -199,19 +162,20 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
       if (peer !== undefined) steps.push({ kind: 'link-del', ns, dev: ep.ifName });
       steps.push(...planAttach(ns, ep));
       if (ep === carrier) rewireCarrier = true;
-      out.push({ object, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} into ${ep.network.bridge}`, steps });
+      out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} into ${ep.network.bridge}`, steps });
       continue;
     }
     if (!hasAddr(inside, peer, ep.ip, ep.network.prefixLen)) {
       out.push({
         object,
+        subject: { ...subject, network: ep.network.name },
         problem: `${ep.network.name}: ${ep.ifName} lacks its address ${ep.ip}/${ep.network.prefixLen}`,
         fix: 'add it',
         steps: [{ kind: 'addr-add', ns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen }],
       });
     }
     if (peer !== undefined && !peer.up) {
-      out.push({ object, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
+      out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
     }
   }
   const route = defaultRouteStep(ns, specs);
@@ -221,7 +185,7 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
     // A rewired carrier loses its route with the old interface: it comes back with the rewiring.
     if (!present || rewireCarrier) {
       const problem = rewireCarrier ? `the default route via ${route.via} goes with the rewiring` : `no default route via ${route.via} dev ${route.dev}`;
-      out.push({ object, problem, fix: 'add it', steps: [route] });
+      out.push({ object, subject, problem, fix: 'add it', steps: [route] });
     }
   }
   return out;
@@ -247,19 +211,21 @@ function orphanNamespaces(ctx: Context): Found[] {
     }
     const stateDir = path.join(dir, id);
     // The name may belong to a newer container now: then it is not an orphan.
-    if (name === '' || ctx.store.containers.byIdOrName(name)?.name === name || !isMountedNetns(name)) {
-      out.push({ object: `state ${id.slice(0, 12)}`, problem: `leftover state directory of a removed container (${name})`, fix: 'remove it', action: () => fs.rmSync(stateDir, { recursive: true, force: true }) });
+    if (name === '' || ctx.store.containers.byIdOrName(name)?.name === name || !ctx.host.isMountedNetns(name)) {
+      out.push({ object: `state ${id.slice(0, 12)}`, subject: { kind: 'orphan' }, problem: `leftover state directory of a removed container (${name})`, fix: 'remove it', action: () => fs.rmSync(stateDir, { recursive: true, force: true }) });
       continue;
     }
     out.push({
       object: `namespace ${name}`,
+      subject: { kind: 'orphan' },
       problem: 'made by nsnet for a container the store no longer has',
       fix: 'stop its processes and delete it',
+      // First the processes and the state directory (action), then the namespace (its step).
       action: () => {
-        killNetnsProcesses(name);
-        deleteNetns(name);
+        ctx.host.killNetnsProcesses(name);
         fs.rmSync(stateDir, { recursive: true, force: true });
       },
+      steps: [{ kind: 'netns-del', name }],
     });
   }
   return out;
@@ -273,13 +239,17 @@ function orphanLinks(ctx: Context, host: NsView): Found[] {
   }
   return [...host.links.keys()]
     .filter((name) => GENERATED_LINK.test(name) && !owned.has(name))
-    .map((name) => ({ object: `link ${name}`, problem: 'has a name nsnet generates but no record owns it', fix: 'delete it', steps: [{ kind: 'link-del', dev: name }] }));
+    .map((name): Found => ({ object: `link ${name}`, subject: { kind: 'orphan' }, problem: 'has a name nsnet generates but no record owns it', fix: 'delete it', steps: [{ kind: 'link-del', dev: name }] }));
 }
 
+const NSNET_TABLES = [
+  { family: 'inet', name: TABLE_NAME },
+  { family: 'bridge', name: TABLE_NAME },
+];
+
 /** nsnet's nft tables as the kernel lists them, in a fixed order. */
-function listTables(): string {
-  return ['inet', 'bridge']
-    .map((family) => listNftTable(family, TABLE_NAME)?.trim() ?? '')
+function listTables(ctx: Context): string {
+  return NSNET_TABLES.map((t) => ctx.host.nftTable(t.family, t.name)?.trim() ?? '')
     .filter((t) => t !== '')
     .join('\n');
 }
@@ -292,22 +262,15 @@ function checkFirewall(ctx: Context, notes: string[]): Found[] {
   const state = firewallState(ctx.store);
   const steps = ctx.firewall.replace(state, state, 'regenerate the firewall from the records');
   // What the records give, made in a scratch namespace and listed by the kernel there.
-  const scratch = `nsnet-check-${process.pid}`;
-  let expected: string;
-  createNetns(scratch);
-  try {
-    expected = withNetns(scratch, () => {
-      for (const s of steps) if (s.kind === 'nft') runNft(s.script);
-      return listTables();
-    });
-  } finally {
-    deleteNetns(scratch);
-  }
-  const actual = listTables();
+  const expected = ctx.host.renderNftTables(
+    steps.flatMap((s) => (s.kind === 'nft' ? [s.script] : [])),
+    NSNET_TABLES,
+  );
+  const actual = listTables(ctx);
   if (actual === expected) return [];
   const problem =
     actual === '' ? 'nsnet\'s nftables tables are missing' : expected === '' ? 'nsnet\'s nftables tables are there but no network needs them' : 'nsnet\'s nftables tables differ from the records';
-  return [{ object: 'firewall', problem, fix: 'regenerate them from the records (one transaction)', steps }];
+  return [{ object: 'firewall', subject: { kind: 'firewall' }, problem, fix: 'regenerate them from the records (one transaction)', steps }];
 }
 
 export interface CheckResult {
@@ -318,10 +281,10 @@ export interface CheckResult {
 export function check(ctx: Context, opts: { fix: boolean }): CheckResult {
   return ctx.locked(() => {
     const notes: string[] = [];
-    const host = withRtnl(() => openRtnl(), view);
+    const host = view(ctx);
     const rebuilt = new Set<string>();
     const found: Found[] = [];
-    for (const n of ctx.store.networks.list()) found.push(...checkNetwork(n, host, rebuilt));
+    for (const n of ctx.store.networks.list()) found.push(...checkNetwork(ctx, n, host, rebuilt));
     for (const c of ctx.store.containers.list()) found.push(...checkContainer(ctx, c, host, rebuilt));
     found.push(...orphanLinks(ctx, host));
     found.push(...orphanNamespaces(ctx));
@@ -335,8 +298,8 @@ export function check(ctx: Context, opts: { fix: boolean }): CheckResult {
 function fixOne(ctx: Context, f: Found): void {
   if (f.fix === undefined) return;
   try {
-    for (const step of f.steps ?? []) ctx.runner.apply(step);
     f.action?.();
+    for (const step of f.steps ?? []) ctx.runner.apply(step);
     f.fixed = true;
   } catch (err) {
     f.fixed = false;
@@ -351,13 +314,12 @@ function fixOne(ctx: Context, f: Found): void {
  */
 export function attachmentProblems(ctx: Context, c: ContainerRecord, network: NetworkRecord): string[] {
   return ctx.locked(() => {
-    const host = withRtnl(() => openRtnl(), view);
-    const found = [...checkNetwork(network, host, new Set()), ...checkContainer(ctx, c, host, new Set())];
-    // A container's per-network problems start with the network's name; the others (its route,
-    // its namespace) concern every attachment.
-    const mine = found.filter((f) => f.object === `network ${network.name}` || !/^[^:]+: /.test(f.problem) || f.problem.startsWith(`${network.name}: `));
-    const notes: string[] = [];
-    mine.push(...checkFirewall(ctx, notes));
-    return mine.map((f) => (f.object.startsWith('container ') ? f.problem : `${f.object}: ${f.problem}`));
+    const host = view(ctx);
+    const found = [...checkNetwork(ctx, network, host, new Set()), ...checkContainer(ctx, c, host, new Set())];
+    // The container's problems on other networks are not this attachment's; those of the whole
+    // container (its route, its namespace) concern every attachment.
+    const mine = found.filter((f) => f.subject.kind !== 'container' || f.subject.network === undefined || f.subject.network === network.name);
+    mine.push(...checkFirewall(ctx, []));
+    return mine.map((f) => (f.subject.kind === 'container' ? f.problem : `${f.object}: ${f.problem}`));
   });
 }

@@ -31,7 +31,6 @@ import { cniAdd, cniDel, cniGc, cniPublish, cniStatus, findAttachment, type CniA
 import type { Context } from './context.js';
 import { dnsEnabled } from '../engine/dns-options.js';
 import { ensureResponder } from './dns-responder.js';
-import { hostLink } from './host-facts.js';
 
 export interface CniCall {
   env: Readonly<Record<string, string | undefined>>;
@@ -147,7 +146,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     }
     if (problems.length === 0) dns = { nameservers: [attachment.network.gateway] };
   }
-  const ours = resultOf(attachment, hostLink(attachment.endpoint.hostIf)?.mac);
+  const ours = resultOf(attachment, ctx.host.link(attachment.endpoint.hostIf)?.mac);
   if (dns !== undefined) ours.dns = dns;
   return mergeResults(conf.prevResult, ours);
 }

@@ -19,9 +19,8 @@ import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
 import type { Context } from './context.js';
-import { hostLink } from './host-facts.js';
-import * as journal from './journal.js';
-import { addEndpoint, addNetwork, applyOrForget, connectSteps, poolOf, type NetworkInput } from './networks.js';
+import { addEndpoint, addNetwork, connectSteps, poolOf, type NetworkInput } from './networks.js';
+import { commit, decide, type Decision, type Draft } from './pipeline.js';
 import { allocate } from '../engine/ipam.js';
 import { publish } from './ports.js';
 import { endpointMappings, endpointSpec, networkSpec } from './specs.js';
@@ -88,10 +87,10 @@ function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
   return out;
 }
 
-/** Inside a decide(): the network, made from the configuration on first use. */
-function networkFor(ctx: Context, conf: CniNetConf): { network: NetworkRecord; steps: Step[] } {
+/** Deciding: the network, made from the configuration on first use. */
+function networkFor(ctx: Context, draft: Draft, conf: CniNetConf): { network: NetworkRecord; steps: Step[] } {
   const found = ctx.store.networks.byName(conf.name);
-  if (found === undefined) return addNetwork(ctx, networkInputOf(conf), false);
+  if (found === undefined) return addNetwork(ctx, draft, networkInputOf(conf), false);
   const diff = disagreements(found, conf);
   if (diff.length > 0) {
     throw new NsnetError('INVALID_VALUE', `network ${conf.name} already exists and its ${diff.join('; its ')}`, {
@@ -135,32 +134,15 @@ function newContainer(ctx: Context, req: CniAddRequest): ContainerRecord {
 
 /** ADD: attach the runtime's namespace to the network. */
 export function cniAdd(ctx: Context, req: CniAddRequest): CniAttachment {
-  return ctx.locked(() => {
-    const made = ctx.decide(() => decideAdd(ctx, req));
-    const { attachment, steps, journalId, created } = made;
-    const forget = (): void => {
-      ctx.store.endpoints.delete(attachment.endpoint.id);
-      if (created.container) ctx.store.containers.delete(attachment.container.id);
-      if (created.network) ctx.store.networks.delete(attachment.network.id);
-    };
-    applyOrForget(ctx, steps, forget, journalId);
-    journal.end(ctx, journalId);
-    return attachment;
-  });
+  return ctx.locked(() => commit(ctx, decide(ctx, (draft) => decideAdd(ctx, draft, req))));
 }
 
-function decideAdd(ctx: Context, req: CniAddRequest): {
-  attachment: CniAttachment;
-  steps: Step[];
-  journalId: number;
-  created: { container: boolean; network: boolean };
-} {
-  const { network, steps: networkSteps } = networkFor(ctx, req.conf);
+function decideAdd(ctx: Context, draft: Draft, req: CniAddRequest): Omit<Decision<CniAttachment>, 'writes'> {
+  const { network, steps: networkSteps } = networkFor(ctx, draft, req.conf);
   let container = ctx.store.containers.byCniId(req.containerId);
-  const created = { container: container === undefined, network: networkSteps.length > 0 };
   if (container === undefined) {
     container = newContainer(ctx, req);
-    ctx.store.containers.insert(container);
+    draft.write({ kind: 'insert-container', record: container });
   } else if (container.netns !== req.netns) {
     throw new NsnetError('IN_USE', `container ${req.containerId} is attached to nsnet in namespace ${container.netns}, not ${req.netns}`, {
       hint: 'DEL its attachments first (the runtime does so when the container stops)',
@@ -176,26 +158,20 @@ function decideAdd(ctx: Context, req: CniAddRequest): {
   if (req.ip?.prefixLen !== undefined && req.ip.prefixLen !== parseCidr(network.subnet).prefixLen) {
     throw new NsnetError('INVALID_VALUE', `requested address ${req.ip.ip}/${req.ip.prefixLen} does not match network ${network.name} (${network.subnet})`);
   }
-  const { endpoint, spec } = addEndpoint(ctx, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
+  const { endpoint, spec } = addEndpoint(ctx, draft, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
   const connect = connectSteps(ctx, container.netns, existing, spec);
   const steps: Step[] = [...networkSteps, ...connect.steps];
   if (req.ports.length > 0) {
     refuseInternalPublish(network);
-    const mappings = publish(ctx, container, endpoint, req.ports);
+    const mappings = publish(ctx, draft, container, endpoint, req.ports);
     steps.push(...publishSteps(ctx.firewall, mappings, `publish ${container.name} ${req.ifName}`));
   }
   if (req.aliases.length > 0) {
     const dns = ctx.store.dns.get(container.id);
     const aliases = [...new Set([...(dns?.aliases ?? []), ...req.aliases])];
-    ctx.store.dns.set({ containerId: container.id, servers: [], search: [], options: [], extraHosts: [], ...dns, aliases });
+    draft.write({ kind: 'set-dns', config: { containerId: container.id, servers: [], search: [], options: [], extraHosts: [], ...dns, aliases } });
   }
-  const forget = {
-    endpoints: [endpoint.id],
-    containers: created.container ? [container.id] : [],
-    networks: created.network ? [network.id] : [],
-  };
-  const journalId = journal.begin(ctx, 'cni add', { mode: 'rollback', steps, forget });
-  return { attachment: { network, container, endpoint, carriesDefaultRoute: connect.carriesDefaultRoute }, steps, journalId, created };
+  return { op: 'cni add', mode: 'rollback', steps, result: { network, container, endpoint, carriesDefaultRoute: connect.carriesDefaultRoute } };
 }
 
 function refuseInternalPublish(network: NetworkRecord): void {
@@ -230,16 +206,23 @@ export function cniDel(ctx: Context, cniId: string, networkName: string, ifName:
 
 /** Under the lock: take one attachment away, and the container record with its last one. */
 export function detachLocked(ctx: Context, a: CniAttachment, op: string): void {
-  const steps = planDetach(a.container.netns, endpointSpec(a.network, a.endpoint), ctx.firewall, endpointMappings(ctx.store, a.endpoint));
-  // When the runtime deleted its namespace first, the veth went with it.
-  const vethGone = hostLink(a.endpoint.hostIf) === undefined;
-  const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
-  const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
-  const intent = { mode: 'finish' as const, steps: kept, forget: { endpoints: [a.endpoint.id], containers: last ? [a.container.id] : [] } };
-  journal.applyJournaled(ctx, op, intent, () => {
-    ctx.store.endpoints.delete(a.endpoint.id);
-    if (last) ctx.store.containers.delete(a.container.id);
-  });
+  commit(
+    ctx,
+    decide(ctx, () => {
+      const steps = planDetach(a.container.netns, endpointSpec(a.network, a.endpoint), ctx.firewall, endpointMappings(ctx.store, a.endpoint));
+      // When the runtime deleted its namespace first, the veth went with it.
+      const vethGone = ctx.host.link(a.endpoint.hostIf) === undefined;
+      const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
+      const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
+      return {
+        op,
+        mode: 'finish',
+        steps: kept,
+        writes: [{ kind: 'delete-endpoint', id: a.endpoint.id }, ...(last ? [{ kind: 'delete-container' as const, id: a.container.id }] : [])],
+        result: undefined,
+      };
+    }),
+  );
 }
 
 /** GC: release every attachment on this network that the runtime no longer lists as valid. */
@@ -299,14 +282,13 @@ export function cniPublish(ctx: Context, a: CniAttachment, ports: readonly strin
   if (ports.length === 0) return;
   ctx.locked(() => {
     refuseInternalPublish(a.network);
-    const { mappings, steps, journalId } = ctx.decide(() => {
-      const mappings = publish(ctx, a.container, a.endpoint, ports);
+    const decision = decide(ctx, (draft) => {
+      const mappings = publish(ctx, draft, a.container, a.endpoint, ports);
       const steps = publishSteps(ctx.firewall, mappings, `publish ${a.container.name} ${a.endpoint.ifName}`);
-      // A crash half-way leaves the records: recovery publishes them, and the runtime's DEL
-      // of the failed ADD withdraws them with the attachment.
-      return { mappings, steps, journalId: journal.begin(ctx, 'cni publish', { mode: 'rollback', steps, forget: {} }) };
+      // A crash half-way forgets the ports like a failure does; the runtime's DEL of the failed
+      // ADD withdraws the attachment.
+      return { op: 'cni publish', mode: 'rollback', steps, result: undefined };
     });
-    applyOrForget(ctx, steps, () => mappings.forEach((m) => ctx.store.ports.delete(a.endpoint.id, m)), journalId);
-    journal.end(ctx, journalId);
+    commit(ctx, decision);
   });
 }

@@ -1,32 +1,22 @@
 /** Container operations: run, start, stop, rm, exec, and the live view of a container. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NsnetError, wrap } from '../core/errors.js';
+import { NsnetError } from '../core/errors.js';
 import { shellJoin } from '../core/quote.js';
+import { unshareArgs } from '../core/unshare.js';
 import * as validate from '../core/validate.js';
-import { newId } from '../engine/ids.js';
-import type { LiveState } from '../engine/inspect.js';
+import { containerNameFor, newId } from '../engine/ids.js';
 import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
-import { netnsExists, netnsPath } from '../kernel/netns.js';
-import {
-  execInContainer,
-  isAlive,
-  launchDetached,
-  launchForeground,
-  stopProcess,
-  unshareArgs,
-  type Finished,
-  type LaunchSpec,
-  type Started,
-} from '../kernel/process.js';
-import { applyAll } from '../plan/executor.js';
-import { faultPoint } from '../plan/faults.js';
+import { netnsPath, type Finished, type LaunchSpec, type Started } from '../host/port.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord } from '../store/index.js';
-import { markNamespace, restoreSteps } from './check.js';
+import { markNamespace, stateDirOf } from './container-state.js';
 import type { Context } from './context.js';
-import * as journal from './journal.js';
-import { addEndpoint, applyOrForget, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
+import { liveState } from './liveness.js';
+import { addEndpoint, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
+import { commit, commitThen, decide, failureOf, type Decision, type Draft } from './pipeline.js';
+import type { RecordWrite } from './records.js';
+import { restoreSteps } from './restore.js';
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
 import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
@@ -79,27 +69,17 @@ function validateRun(input: RunInput): RunInput {
   return input;
 }
 
-function generatedName(id: string): string {
-  return `nsnet-${id.slice(0, 8)}`;
-}
-
-interface Prepared {
-  container: ContainerRecord;
-  steps: Step[];
-  journalId: number;
-}
-
-/** Inside a decide(): the container's records, its addresses and the steps that wire it. */
-function prepareRun(ctx: Context, input: RunInput): Prepared {
+/** Deciding: the container's records, its addresses and ports, and the steps that wire it. */
+function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<ContainerRecord>, 'writes'> {
   const id = newId();
-  const name = validate.containerName(input.name ?? generatedName(id));
+  const name = validate.containerName(input.name ?? containerNameFor(id));
   const hostname = validate.hostname(input.hostname ?? name.slice(0, 63));
-  if (!ctx.dryRun && netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
+  if (!ctx.dryRun && ctx.host.netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
     throw new NsnetError('NAME_IN_USE', `a network namespace named ${name} already exists and nsnet did not create it`, {
       hint: `choose another --name (see ip netns list)`,
     });
   }
-  const logDir = path.join(ctx.root, 'containers', id);
+  const logDir = stateDirOf(ctx.root, id);
   const container: ContainerRecord = {
     id,
     name,
@@ -120,20 +100,18 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
     cniContainerId: null,
     runtime: null,
   };
-  ctx.store.containers.insert(container);
-  if (input.dns !== undefined) ctx.store.dns.set({ containerId: id, ...input.dns });
+  draft.write({ kind: 'insert-container', record: container });
+  if (input.dns !== undefined) draft.write({ kind: 'set-dns', config: { containerId: id, ...input.dns } });
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
   const endpoints: Array<{ endpoint: EndpointRecord; internal: boolean }> = [];
-  const madeNetworks: string[] = [];
   const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
   refs.forEach((ref, i) => {
-    const { network, steps: networkSteps } = resolveNetworkForUse(ctx, ref);
-    if (networkSteps.length > 0) madeNetworks.push(network.id);
+    const { network, steps: networkSteps } = resolveNetworkForUse(ctx, draft, ref);
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
-    const { spec, endpoint } = addEndpoint(ctx, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
+    const { spec, endpoint } = addEndpoint(ctx, draft, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
     specs.push(spec);
     endpoints.push({ endpoint, internal: network.internal });
   });
@@ -145,11 +123,9 @@ function prepareRun(ctx: Context, input: RunInput): Prepared {
       hint: 'connect it to a network that is not --internal',
     });
   }
-  const mappings = carrier === undefined ? [] : publish(ctx, container, carrier.endpoint, publishing);
+  const mappings = carrier === undefined ? [] : publish(ctx, draft, container, carrier.endpoint, publishing);
   steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings));
-  const forget = { containers: [id], networks: madeNetworks };
-  const journalId = journal.begin(ctx, 'run', { mode: 'rollback', steps, forget, killIn: [name], dirs: [logDir] });
-  return { container, steps, journalId };
+  return { op: 'run', mode: 'rollback', steps, result: container, killIn: [name], dirs: [logDir] };
 }
 
 export interface RunResult {
@@ -160,21 +136,21 @@ export interface RunResult {
 
 export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
   const input = validateRun(raw);
-  if (ctx.dryRun) {
-    const { container, steps } = ctx.locked(() => ctx.decide(() => prepareRun(ctx, input)));
-    ctx.execute(steps);
-    ctx.note(renderLaunch(container));
-    return { container };
-  }
   const release = ctx.lock();
-  let launched: { container: ContainerRecord; exit: Promise<number> | undefined };
+  let container: ContainerRecord;
+  let exit: Promise<number> | undefined;
   try {
-    const { container, steps, journalId } = ctx.decide(() => prepareRun(ctx, input));
-    launched = { container, ...(await wireAndLaunch(ctx, container, steps, input.detach, journalId)) };
+    const decision = decide(ctx, (draft) => decideRun(ctx, draft, input));
+    container = decision.result;
+    if (ctx.dryRun) {
+      commit(ctx, decision);
+      ctx.note(renderLaunch(container));
+      return { container };
+    }
+    ({ exit } = await wireAndLaunch(ctx, decision, input.detach));
   } finally {
     release();
   }
-  const { container, exit } = launched;
   if (exit === undefined) return { container };
   const exitCode = await exit;
   ctx.locked(() => {
@@ -185,67 +161,42 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
 }
 
 /**
- * Under the host lock: apply the wiring steps, start the process, record it as running. When
- * anything fails, what was made is undone and the records are forgotten. Gives the exit
- * promise of a foreground process.
+ * Under the host lock: commit the wiring, then start the process and record it; when the start
+ * fails, the wiring is undone like a failed step's (run forgets the container, start keeps it
+ * exited). Gives the exit promise of a foreground process.
  */
-async function wireAndLaunch(
-  ctx: Context,
-  container: ContainerRecord,
-  steps: Step[],
-  detach: boolean,
-  journalId: number,
-  onFailure: 'forget' | 'keep' = 'forget',
-): Promise<{ exit: Promise<number> | undefined }> {
+async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, detach: boolean): Promise<{ exit: Promise<number> | undefined }> {
+  const container = decision.result;
   markNamespace(ctx, container);
-  // run forgets a container it could not make; start keeps it, exited, to be started again.
-  const settle =
-    onFailure === 'forget'
-      ? (): void => ctx.store.containers.delete(container.id)
-      : (): void => ctx.store.containers.update(container.id, { status: 'exited', finishedAt: new Date().toISOString() });
-  applyOrForget(ctx, steps, settle, journalId);
-  let started: Started | Finished | undefined;
   let exit: Promise<number> | undefined;
-  try {
-    fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
-    const spec = { ...launchSpec(container), etcNetns: prepareContainerDns(ctx, container) };
-    if (detach) {
-      started = await launchDetached(spec, container.logPath);
-    } else {
-      const fg = await launchForeground(spec);
-      started = fg.started;
-      exit = fg.exit;
+  await commitThen(ctx, decision, async (): Promise<RecordWrite[]> => {
+    let started: Started | Finished | undefined;
+    try {
+      fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
+      const spec = { ...launchSpec(container), etcNetns: prepareContainerDns(ctx, container) };
+      if (detach) {
+        started = await ctx.host.launchDetached(spec, container.logPath);
+      } else {
+        const fg = await ctx.host.launchForeground(spec);
+        started = fg.started;
+        exit = fg.exit;
+      }
+    } catch (err) {
+      removeContainerFiles(container.name);
+      throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}`, { cause: err });
     }
-    faultPoint();
-  } catch (err) {
-    removeContainerFiles(container.name);
-    const failures = applyAll(planRemoveContainer(container.name, containerEndpoints(ctx.store, container.id), ctx.firewall, containerMappings(ctx.store, container.id)), ctx.runner);
-    journal.end(ctx, journalId, settle);
-    const extra = failures.length > 0 ? `; cleanup also failed: ${failures.join('; ')}` : '';
-    throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}${extra}`, { cause: err });
-  }
-  // A command can finish before nsnet sees it running (`run -d true`): it is recorded as exited,
-  // with its exit code when known (a foreground run records it when `exit` resolves).
-  const now = new Date().toISOString();
-  const update: Partial<ContainerRecord> =
-    started === undefined || 'exitCode' in started
-      ? { status: 'exited', pid: null, pidStart: null, startedAt: now, finishedAt: now, exitCode: started?.exitCode ?? null }
-      : { status: 'running', pid: started.pid, pidStart: started.startTime, startedAt: now, exitCode: null };
-  journal.end(ctx, journalId, () => ctx.store.containers.update(container.id, update));
-  Object.assign(container, update);
+    // A command can finish before nsnet sees it running (`run -d true`): it is recorded as exited,
+    // with its exit code when known (a foreground run records it when `exit` resolves).
+    const now = new Date().toISOString();
+    const update: Partial<ContainerRecord> =
+      started === undefined || 'exitCode' in started
+        ? { status: 'exited', pid: null, pidStart: null, startedAt: now, finishedAt: now, exitCode: started?.exitCode ?? null }
+        : { status: 'running', pid: started.pid, pidStart: started.startTime, startedAt: now, exitCode: null };
+    Object.assign(container, update);
+    return [{ kind: 'update-container', id: container.id, patch: update }];
+  });
   // Wrapped: an async function returning a bare promise would wait for it.
   return { exit };
-}
-
-/** What a container is doing now: the store's word, corrected by looking at the process. */
-export function liveState(c: ContainerRecord): LiveState {
-  // A runtime's container (CNI) runs as far as nsnet can tell while its namespace is there.
-  if (isCniContainer(c)) return { status: netnsExists(c.netns) ? 'running' : 'exited', pid: 0, exitCode: null };
-  if (c.status === 'running' && c.pid !== null && c.pidStart !== null) {
-    if (isAlive(c.pid, c.pidStart)) return { status: 'running', pid: c.pid, exitCode: null };
-    return { status: 'exited', pid: 0, exitCode: c.exitCode };
-  }
-  return { status: c.status, pid: 0, exitCode: c.exitCode };
 }
 
 export function stop(ctx: Context, refs: readonly string[], graceSeconds: number): string[] {
@@ -263,9 +214,10 @@ export function stop(ctx: Context, refs: readonly string[], graceSeconds: number
   );
 }
 
+/** A process, not a kernel step: stopped, and its end recorded in one transaction. */
 function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void {
   if (c.pid === null || c.pidStart === null || c.status !== 'running') return;
-  const how = stopProcess(c.pid, c.pidStart, graceMs);
+  const how = ctx.host.stopProcess(c.pid, c.pidStart, graceMs);
   const exitCode = how === 'kill' ? 137 : how === 'term' ? 143 : c.exitCode;
   ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() }));
 }
@@ -274,39 +226,42 @@ function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void 
 export async function start(ctx: Context, refs: readonly string[]): Promise<string[]> {
   const names: string[] = [];
   for (const ref of refs) {
-    const c = ctx.store.containers.resolve(ref);
-    refuseCni(c, 'start');
-    if (liveState(c).status === 'running') {
+    const release = ctx.lock();
+    try {
+      const c = ctx.store.containers.resolve(ref);
+      refuseCni(c, 'start');
       names.push(c.name);
-      continue;
-    }
-    const steps = netnsExists(c.name) && !ctx.dryRun ? [] : rewireSteps(ctx, c);
-    if (ctx.dryRun) {
-      ctx.execute(steps);
-      ctx.note(renderLaunch(c));
-    } else {
-      const release = ctx.lock();
-      try {
-        const journalId = ctx.store.tx(() => journal.begin(ctx, 'start', { mode: 'rollback', steps, forget: {}, killIn: [c.name] }));
-        await wireAndLaunch(ctx, c, steps, true, journalId, 'keep');
-      } finally {
-        release();
+      if (liveState(ctx.host, c).status === 'running') continue;
+      const decision = decide(ctx, () => decideStart(ctx, c));
+      if (ctx.dryRun) {
+        commit(ctx, decision);
+        ctx.note(renderLaunch(c));
+        continue;
       }
+      await wireAndLaunch(ctx, decision, true);
+    } finally {
+      release();
     }
-    names.push(c.name);
   }
   return names;
 }
 
-function rewireSteps(ctx: Context, c: ContainerRecord): Step[] {
-  // After a reboot the bridges and the firewall are gone too.
-  const create = planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
-  return [...restoreSteps(ctx, c), ...create];
+/**
+ * Deciding a start: after a reboot the namespace, the bridges and the firewall are gone too; they
+ * are planned again from the records with the same planners as create. A start that fails keeps
+ * the container, exited, to be started again.
+ */
+function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerRecord>, 'writes'> {
+  const rewire = ctx.dryRun || !ctx.host.netnsExists(c.name);
+  const steps = rewire ? [...restoreSteps(ctx, c), ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id))] : [];
+  const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
+  return { op: 'start', mode: 'rollback', steps, result: c, killIn: [c.name], onFailure };
 }
 
 /**
- * Remove containers: stop the process (SIGKILL with force), delete the namespace (its veths go
- * with it), forget the records. Keeps going past failures and reports them all at the end.
+ * Remove containers: stop the process (SIGKILL), delete the namespace (its veths go with it),
+ * forget the records. Keeps going past failures and reports them all at the end, each with its
+ * own code.
  */
 export function remove(ctx: Context, refs: readonly string[], opts: { force: boolean }): string[] {
   const removed: string[] = [];
@@ -320,38 +275,36 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
           removed.push(c.name);
           return;
         }
-        if (liveState(c).status === 'running' && !opts.force) {
+        const running = liveState(ctx.host, c).status === 'running';
+        if (running && !opts.force) {
           throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
         }
-        const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
-        if (ctx.dryRun) {
-          if (c.pid !== null && liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
-          ctx.execute(steps);
-          return;
-        }
-        const intent = { mode: 'finish' as const, steps, forget: { containers: [c.id] }, killIn: [c.name], dirs: [path.dirname(c.logPath)] };
-        const journalId = ctx.store.tx(() => journal.begin(ctx, 'rm', intent));
-        stopContainer(ctx, c, 0);
-        faultPoint();
-        const problems = applyAll(steps, ctx.runner);
-        if (problems.length > 0) {
-          journal.end(ctx, journalId);
-          throw new NsnetError('KERNEL', `remove ${c.name}: ${problems.join('; ')}`);
-        }
-        journal.end(ctx, journalId, () => ctx.store.containers.delete(c.id));
-        removeContainerFiles(c.name);
-        fs.rmSync(path.dirname(c.logPath), { recursive: true, force: true });
+        if (ctx.dryRun && running) ctx.note(`kill -KILL ${c.pid}`);
+        commit(ctx, decide(ctx, () => decideRemove(ctx, c)));
+        if (!ctx.dryRun) removeContainerFiles(c.name);
         removed.push(c.name);
       });
     } catch (err) {
-      failures.push(err instanceof NsnetError ? err : wrap(`remove ${ref}`, err));
+      failures.push(err instanceof NsnetError ? err : failureOf(`remove ${ref}`, [err as NsnetError]));
     }
   }
   if (failures.length === 1) throw failures[0]!;
-  if (failures.length > 1) {
-    throw new NsnetError(failures[0]!.code, failures.map((f) => f.message).join('\n'), { cause: failures });
-  }
+  if (failures.length > 1) throw failureOf('rm', failures);
   return removed;
+}
+
+/** Deciding an rm: its processes killed, the namespace deleted, the records and the state directory gone. */
+function decideRemove(ctx: Context, c: ContainerRecord): Omit<Decision<string>, 'writes'> & { writes: RecordWrite[] } {
+  const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
+  return {
+    op: `rm ${c.name}`,
+    mode: 'finish',
+    steps,
+    writes: [{ kind: 'delete-container', id: c.id }],
+    result: c.name,
+    killIn: [c.name],
+    dirs: [path.dirname(c.logPath)],
+  };
 }
 
 /**
@@ -359,7 +312,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
  * keeps its namespace and processes). While the runtime still has it, only with -f.
  */
 function removeCniContainer(ctx: Context, c: ContainerRecord, force: boolean): void {
-  if (liveState(c).status === 'running' && !force) {
+  if (liveState(ctx.host, c).status === 'running' && !force) {
     throw new NsnetError('IN_USE', `container ${c.name} is ${c.runtime ?? 'a runtime'}'s container ${c.cniContainerId} (attached through CNI)`, {
       hint: `remove it with ${c.runtime ?? 'the runtime'}; nsnet rm -f ${c.name} releases its addresses and ports here, leaving the runtime's namespace without them`,
     });
@@ -378,12 +331,12 @@ function refuseCni(c: ContainerRecord, what: string): void {
 export async function exec(ctx: Context, ref: string, argv: readonly string[]): Promise<number> {
   const c = ctx.store.containers.resolve(ref);
   refuseCni(c, 'exec in');
-  const live = liveState(c);
+  const live = liveState(ctx.host, c);
   if (live.status !== 'running') {
     throw new NsnetError('STATE', `container ${c.name} is not running`, { hint: `start it with nsnet start ${c.name}` });
   }
   if (argv.length === 0) throw new NsnetError('USAGE', 'exec needs a command', { hint: `nsnet exec ${c.name} ip addr` });
-  return execInContainer(live.pid, argv, containerEnv(c));
+  return ctx.host.execInContainer(live.pid, argv, containerEnv(c));
 }
 
 export function logs(ctx: Context, ref: string): Buffer {

@@ -1,7 +1,7 @@
 /**
- * What every operation shares: the state store, the host-wide lock, the kernel runner and the
- * dry-run switch. An operation validates and decides inside one store transaction, then applies
- * its steps; with --dry-run the transaction is rolled back and the steps are printed instead.
+ * What every operation shares: the state store, the host (reads, processes, the host-wide
+ * lock), the step runner and the dry-run switch. Operations decide and commit through
+ * src/ops/pipeline.ts.
  */
 import path from 'node:path';
 import type { Host } from '../host/port.js';
@@ -167,19 +167,12 @@ export class Context {
     }
   }
 
-  /** Decide inside a transaction; with --dry-run, roll the decisions back but keep the result. */
-  decide<T>(fn: () => T): T {
-    if (!this.dryRun) return this.store.tx(fn);
-    const rollback = new Rollback<T>();
-    try {
-      this.store.tx(() => {
-        rollback.result = fn();
-        throw rollback;
-      });
-    } catch (err) {
-      if (err !== rollback) throw err;
-    }
-    return rollback.result as T;
+  /**
+   * With --dry-run, whether a decision's record writes are kept (in a scratch copy of the state)
+   * so the next decision builds on them: `up --dry-run` plans a whole lab (src/lab/planning.ts).
+   */
+  get keepsDryRunDecisions(): boolean {
+    return false;
   }
 
   /** Apply steps (undoing them all if one fails), or print them with --dry-run. */
@@ -206,8 +199,4 @@ export class Context {
     this.runnerHandle = undefined;
     this.storeHandle = undefined;
   }
-}
-
-class Rollback<T> {
-  result: T | undefined;
 }

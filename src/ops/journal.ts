@@ -18,21 +18,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { KernelError } from '../core/errors.js';
-import { EEXIST } from '../kernel/libc.js';
-import { netnsExists } from '../kernel/netns.js';
-import { killNetnsProcesses } from '../kernel/netns-procs.js';
+import { KernelError, NsnetError, wrap } from '../core/errors.js';
 import { describe } from '../plan/executor.js';
 import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
-import { DRIVER_SETTING } from './firewall-choice.js';
+import { applyWrite, forget, type RecordRefs, type RecordWrite } from './records.js';
 import { firewallState } from './specs.js';
 
-export interface RecordRefs {
-  containers?: string[];
-  networks?: string[];
-  endpoints?: string[];
-}
+/** EEXIST: a step of a finishing removal that was already applied before the crash. */
+const EEXIST = 17;
 
 export interface Intent {
   /** rollback: undo the steps and forget what was inserted; finish: apply them and forget what goes. */
@@ -41,23 +35,11 @@ export interface Intent {
   /** Records recovery deletes: those inserted (rollback) or those being removed (finish). */
   forget: RecordRefs;
   /** Namespaces whose processes recovery kills first (a container started half-way). */
-  killIn?: string[];
+  killIn?: string[] | undefined;
   /** Directories under the state root recovery removes (a container's log directory). */
-  dirs?: string[];
-}
-
-/** Inside the operation's decide() transaction: record the intent. Returns the entry's id. */
-export function begin(ctx: Context, op: string, intent: Intent): number {
-  return ctx.store.journal.add(op, intent);
-}
-
-/** The operation finished (or failed and cleaned up): delete the entry with the final record update. */
-export function end(ctx: Context, id: number | undefined, finalUpdate?: () => void): void {
-  if (ctx.dryRun) return;
-  ctx.store.tx(() => {
-    finalUpdate?.();
-    if (id !== undefined) ctx.store.journal.delete(id);
-  });
+  dirs?: string[] | undefined;
+  /** rollback: record writes made instead of keeping the make (start keeps its container, exited). */
+  onFailure?: RecordWrite[] | undefined;
 }
 
 function parseIntent(raw: unknown): Intent | undefined {
@@ -69,7 +51,82 @@ function parseIntent(raw: unknown): Intent | undefined {
   return i as Intent;
 }
 
-const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/**
+ * Undo a make that failed or was interrupted: kill what runs in its namespaces, undo its steps in
+ * reverse (`undo: false` when the executor already did), forget what it inserted (or make its
+ * onFailure writes), remove its directories, and drop the journal entry — all in the same way
+ * whether the make failed in process or its process died. Returns what could not be done.
+ */
+export function rollBack(ctx: Context, journalId: number, intent: Intent, opts: { undo: boolean }): NsnetError[] {
+  const problems = killProcessesIn(ctx, intent.killIn ?? []);
+  if (opts.undo) {
+    for (const step of [...networkSteps(intent.steps)].reverse()) {
+      try {
+        ctx.runner.undo(step);
+      } catch (err) {
+        problems.push(wrap(`undo ${describe(step)}`, err));
+      }
+    }
+    ctx.runner.releaseNamespaces?.();
+  }
+  problems.push(...settle(ctx, journalId, intent, intent.onFailure ?? []));
+  return problems;
+}
+
+/** Forget the intent's records (and make `writes`) with the journal entry, then remove its directories. */
+function settle(ctx: Context, journalId: number, intent: Intent, writes: readonly RecordWrite[]): NsnetError[] {
+  const problems: NsnetError[] = [];
+  try {
+    ctx.store.tx(() => {
+      forget(ctx.store, intent.forget);
+      for (const w of writes) applyWrite(ctx.store, w);
+      ctx.store.journal.delete(journalId);
+    });
+  } catch (err) {
+    problems.push(wrap('forget records', err));
+    ctx.store.tx(() => ctx.store.journal.delete(journalId));
+  }
+  removeDirs(ctx, intent.dirs ?? []);
+  return problems;
+}
+
+/** Every process in these namespaces (a container's, and what exec started there), killed; what could not be. */
+export function killProcessesIn(ctx: Context, namespaces: readonly string[]): NsnetError[] {
+  const problems: NsnetError[] = [];
+  for (const ns of namespaces) {
+    try {
+      if (ctx.host.netnsExists(ns)) ctx.host.killNetnsProcesses(ns);
+    } catch (err) {
+      problems.push(wrap(`stop the processes in ${ns}`, err));
+    }
+  }
+  return problems;
+}
+
+/** Directories an operation made or removes; only ever below the state root. */
+export function removeDirs(ctx: Context, dirs: readonly string[]): void {
+  for (const dir of dirs) {
+    const resolved = path.resolve(dir);
+    if (resolved.startsWith(ctx.root + path.sep)) fs.rmSync(resolved, { recursive: true, force: true });
+  }
+}
+
+/** Finish an interrupted removal: apply its steps again (each is idempotent) and forget its records. */
+function finish(ctx: Context, journalId: number, intent: Intent): NsnetError[] {
+  const problems = killProcessesIn(ctx, intent.killIn ?? []);
+  for (const step of networkSteps(intent.steps)) {
+    try {
+      ctx.runner.apply(step);
+    } catch (err) {
+      // Applied before the crash: nothing left to do.
+      if (err instanceof KernelError && err.errno === EEXIST) continue;
+      problems.push(wrap(describe(step), err));
+    }
+  }
+  ctx.runner.releaseNamespaces?.();
+  problems.push(...settle(ctx, journalId, intent, []));
+  return problems;
+}
 
 /**
  * Under the host lock: recover every unfinished operation, oldest first. Returns one line per
@@ -87,61 +144,18 @@ export function recover(ctx: Context): string[] {
       report.push(`dropped an unreadable journal entry for an interrupted "${entry.op}" (${entry.created})`);
       continue;
     }
-    const problems: string[] = [];
-    const killed: number[] = [];
-    const steps = intent.steps.filter((s) => NETWORK_KINDS.has(s.kind));
-    if (steps.length !== intent.steps.length) firewallTouched = true;
-    for (const ns of intent.killIn ?? []) {
-      try {
-        if (netnsExists(ns)) killed.push(...killNetnsProcesses(ns));
-      } catch (err) {
-        problems.push(`stop processes in ${ns}: ${errText(err)}`);
-      }
-    }
-    if (intent.mode === 'rollback') {
-      for (const step of [...steps].reverse()) {
-        try {
-          ctx.runner.undo(step);
-        } catch (err) {
-          problems.push(`undo ${describe(step)}: ${errText(err)}`);
-        }
-      }
-    } else {
-      for (const step of steps) {
-        try {
-          ctx.runner.apply(step);
-        } catch (err) {
-          // Applied before the crash: nothing left to do.
-          if (err instanceof KernelError && err.errno === EEXIST) continue;
-          problems.push(`${describe(step)}: ${errText(err)}`);
-        }
-      }
-    }
-    try {
-      ctx.store.tx(() => {
-        forget(ctx, intent.forget);
-        ctx.store.journal.delete(entry.id);
-      });
-    } catch (err) {
-      problems.push(`forget records: ${errText(err)}`);
-      ctx.store.tx(() => ctx.store.journal.delete(entry.id));
-    }
-    for (const dir of intent.dirs ?? []) {
-      // Only ever below the state root.
-      const resolved = path.resolve(dir);
-      if (resolved.startsWith(ctx.root + path.sep)) fs.rmSync(resolved, { recursive: true, force: true });
-    }
+    if (networkSteps(intent.steps).length !== intent.steps.length) firewallTouched = true;
+    const problems = intent.mode === 'rollback' ? rollBack(ctx, entry.id, intent, { undo: true }) : finish(ctx, entry.id, intent);
     const did = intent.mode === 'rollback' ? 'undid it' : 'finished it';
-    const kills = killed.length === 0 ? '' : `, stopped ${killed.length} process(es) it had started (${killed.join(', ')})`;
-    const left = problems.length === 0 ? '' : `; could not: ${problems.join('; ')} (see nsnet system check)`;
-    report.push(`recovered an interrupted "${entry.op}" (${entry.created}): ${did}${kills}${left}`);
+    const left = problems.length === 0 ? '' : `; could not: ${problems.map((p) => p.message).join('; ')} (see nsnet system check)`;
+    report.push(`recovered an interrupted "${entry.op}" (${entry.created}): ${did}${left}`);
   }
   if (firewallTouched) {
     try {
       const state = firewallState(ctx.store);
       for (const step of ctx.firewall.replace(state, state, 'match the firewall to the records')) ctx.runner.apply(step);
     } catch (err) {
-      report.push(`could not regenerate the firewall after recovery: ${errText(err)} (see nsnet system check)`);
+      report.push(`could not regenerate the firewall after recovery: ${err instanceof Error ? err.message : String(err)} (see nsnet system check)`);
     }
   }
   return report;
@@ -160,26 +174,4 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'sysctl',
 ]);
 
-function forget(ctx: Context, refs: RecordRefs): void {
-  for (const id of refs.endpoints ?? []) ctx.store.endpoints.delete(id);
-  for (const id of refs.containers ?? []) ctx.store.containers.delete(id);
-  for (const id of refs.networks ?? []) ctx.store.networks.delete(id);
-  // As network rm does: the driver record only guards existing networks.
-  if ((refs.networks ?? []).length > 0 && ctx.store.networks.list().length === 0) ctx.store.settings.delete(DRIVER_SETTING);
-}
-
-/**
- * A removal under a journal entry of its own (nothing was inserted, so the entry need not share
- * the decide transaction): record, apply, then delete the entry with the final record update.
- * When a step fails the executor has undone the applied ones; the entry goes with onFailure.
- */
-export function applyJournaled(ctx: Context, op: string, intent: Intent, finalUpdate: () => void, onFailure?: () => void): void {
-  const id = ctx.dryRun ? undefined : ctx.store.tx(() => begin(ctx, op, intent));
-  try {
-    ctx.execute(intent.steps);
-  } catch (err) {
-    end(ctx, id, onFailure);
-    throw err;
-  }
-  end(ctx, id, finalUpdate);
-}
+const networkSteps = (steps: readonly Step[]): Step[] => steps.filter((s) => NETWORK_KINDS.has(s.kind));

@@ -17,10 +17,10 @@ import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
-import { hostLink, hostTakenSubnets } from './host-facts.js';
+import { hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
-import * as journal from './journal.js';
+import { commit, decide, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 
@@ -69,7 +69,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
   if (holder !== undefined) {
     throw new NsnetError('NAME_IN_USE', `bridge device ${bridge} is already used by network ${holder.name}`);
   }
-  if (!ctx.dryRun && hostLink(bridge) !== undefined) {
+  if (!ctx.dryRun && ctx.host.link(bridge) !== undefined) {
     throw new NsnetError('NAME_IN_USE', `a network device named ${bridge} already exists on the host`, {
       hint: `choose another name with -o ${BRIDGE_NAME_OPTION}=NAME`,
     });
@@ -86,7 +86,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
       });
     }
   } else {
-    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets()]);
+    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets(ctx.host)]);
   }
   const gateway =
     input.gateway === undefined ? defaultGateway(subnet) : validateGateway(subnet, ipToInt(parseIPv4(input.gateway, 'gateway')));
@@ -111,51 +111,41 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
 
 const validateError = (message: string): NsnetError => new NsnetError('INVALID_VALUE', message);
 
-/** Inside a decide(): add the network's record and return the steps that build it. */
-export function addNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
+/** Deciding: the network's record and the steps that build it. */
+export function addNetwork(ctx: Context, draft: Draft, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: Step[] } {
   const before = firewallState(ctx.store);
   const network = decideNetwork(ctx, input, isDefault);
-  ctx.store.networks.insert(network);
-  ctx.store.settings.set(DRIVER_SETTING, ctx.firewall.name);
+  draft.write({ kind: 'insert-network', record: network });
+  draft.write({ kind: 'set-setting', key: DRIVER_SETTING, value: ctx.firewall.name });
   return { network, steps: planCreateNetwork(networkSpec(network), before, ctx.firewall) };
 }
 
 export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
-  return ctx.locked(() => {
-    const { network, steps, journalId } = ctx.decide(() => {
-      const made = addNetwork(ctx, input, false);
-      return { ...made, journalId: journal.begin(ctx, 'network create', { mode: 'rollback', steps: made.steps, forget: { networks: [made.network.id] } }) };
-    });
-    applyOrForget(ctx, steps, () => ctx.store.networks.delete(network.id), journalId);
-    journal.end(ctx, journalId);
-    return network;
-  });
+  return ctx.locked(() =>
+    commit(
+      ctx,
+      decide(ctx, (draft) => {
+        const { network, steps } = addNetwork(ctx, draft, input, false);
+        return { op: 'network create', mode: 'rollback', steps, result: network };
+      }),
+    ),
+  );
 }
 
 /**
- * Inside a decide(): the network a container asks for, creating the default one on first use
- * (its steps are returned so they run before the container's own).
+ * Deciding: the network a container asks for, creating the default one on first use (its steps
+ * are returned so they run before the container's own).
  */
-export function resolveNetworkForUse(ctx: Context, ref: string): { network: NetworkRecord; steps: ReturnType<typeof planCreateNetwork> } {
+export function resolveNetworkForUse(ctx: Context, draft: Draft, ref: string): { network: NetworkRecord; steps: Step[] } {
   const found = ctx.store.networks.byIdOrName(ref);
   if (found !== undefined) return { network: found, steps: [] };
-  if (ref === DEFAULT_NETWORK) return addNetwork(ctx, { name: DEFAULT_NETWORK }, true);
+  if (ref === DEFAULT_NETWORK) return addNetwork(ctx, draft, { name: DEFAULT_NETWORK }, true);
   return { network: ctx.store.networks.resolve(ref), steps: [] };
-}
-
-/** Apply steps; if they fail (and were undone), forget the records made for them too (and the journal entry). */
-export function applyOrForget(ctx: Context, steps: Parameters<Context['execute']>[0], forget: () => void, journalId?: number): void {
-  try {
-    ctx.execute(steps);
-  } catch (err) {
-    journal.end(ctx, journalId, forget);
-    throw err;
-  }
 }
 
 export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: boolean } = {}): NetworkRecord {
   return ctx.locked(() => {
-    const { network, steps } = ctx.decide(() => {
+    const decision = decide(ctx, () => {
       const network = ctx.store.networks.resolve(ref);
       if (network.isDefault && opts.allowDefault !== true) {
         throw new NsnetError('FORBIDDEN', `network ${network.name} is the default network and cannot be removed`, {
@@ -168,15 +158,10 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
           hint: `disconnect them (nsnet network disconnect ${network.name} NAME) or remove them first`,
         });
       }
-      return { network, steps: planRemoveNetwork(networkSpec(network), firewallState(ctx.store), ctx.firewall) };
+      const steps = planRemoveNetwork(networkSpec(network), firewallState(ctx.store), ctx.firewall);
+      return { op: 'network rm', mode: 'finish', steps, writes: [{ kind: 'delete-network', id: network.id }], result: network };
     });
-    const intent = { mode: 'finish' as const, steps, forget: { networks: [network.id] } };
-    journal.applyJournaled(ctx, 'network rm', intent, () => {
-      ctx.store.networks.delete(network.id);
-      // The driver record only guards existing networks against a mix of drivers.
-      if (ctx.store.networks.list().length === 0) ctx.store.settings.delete(DRIVER_SETTING);
-    });
-    return network;
+    return commit(ctx, decision);
   });
 }
 
@@ -187,9 +172,10 @@ export function poolOf(network: NetworkRecord): Pool {
   return pool;
 }
 
-/** Inside a decide(): pick the address (and MAC) of a new endpoint and record it. */
+/** Deciding: pick the address (and MAC) of a new endpoint and record it. */
 export function addEndpoint(
   ctx: Context,
+  draft: Draft,
   network: NetworkRecord,
   container: ContainerRecord,
   ifName: string,
@@ -203,7 +189,7 @@ export function addEndpoint(
   } else {
     const got = allocate(pool, used, network.ipamCursor ?? undefined);
     ipInt = got.address;
-    ctx.store.networks.setCursor(network.id, got.cursor);
+    draft.write({ kind: 'set-cursor', networkId: network.id, cursor: got.cursor });
     network.ipamCursor = got.cursor;
   }
   const id = newId();
@@ -218,7 +204,7 @@ export function addEndpoint(
     mac: opts.mac ?? macFor(ipInt),
     created: new Date().toISOString(),
   };
-  ctx.store.endpoints.insert(endpoint);
+  draft.write({ kind: 'insert-endpoint', record: endpoint });
   return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
 }
 
@@ -251,21 +237,19 @@ function refuseCniContainer(c: ContainerRecord): void {
 
 export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined }): EndpointRecord {
   return ctx.locked(() => {
-    const { endpoint, steps, journalId } = ctx.decide(() => {
+    const decision = decide(ctx, (draft) => {
       const container = ctx.store.containers.resolve(containerRef);
       refuseCniContainer(container);
-      const { network, steps: networkSteps } = resolveNetworkForUse(ctx, networkRef);
+      const { network, steps: networkSteps } = resolveNetworkForUse(ctx, draft, networkRef);
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
       }
       const existing = ctx.store.endpoints.forContainer(container.id);
-      const { endpoint, spec } = addEndpoint(ctx, network, container, nextIfName(existing), opts);
+      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing), opts);
       const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
-      const forget = { endpoints: [endpoint.id], networks: networkSteps.length > 0 ? [network.id] : [] };
-      return { endpoint, steps, journalId: journal.begin(ctx, 'network connect', { mode: 'rollback', steps, forget }) };
+      return { op: 'network connect', mode: 'rollback', steps, result: endpoint };
     });
-    applyOrForget(ctx, steps, () => ctx.store.endpoints.delete(endpoint.id), journalId);
-    journal.end(ctx, journalId);
+    const endpoint = commit(ctx, decision);
     refreshContainerFiles(ctx, endpoint.containerId);
     return endpoint;
   });
@@ -273,7 +257,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
 
 export function disconnect(ctx: Context, networkRef: string, containerRef: string): EndpointRecord {
   return ctx.locked(() => {
-    const { endpoint, steps } = ctx.decide(() => {
+    const decision = decide(ctx, () => {
       const container = ctx.store.containers.resolve(containerRef);
       refuseCniContainer(container);
       const network = ctx.store.networks.resolve(networkRef);
@@ -290,10 +274,9 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
         const route = defaultRouteStep(container.name, specs.filter((sp) => sp.hostIf !== endpoint.hostIf));
         if (route !== undefined) steps.push(route);
       }
-      return { endpoint, steps };
+      return { op: 'network disconnect', mode: 'finish', steps, writes: [{ kind: 'delete-endpoint', id: endpoint.id }], result: endpoint };
     });
-    const intent = { mode: 'finish' as const, steps, forget: { endpoints: [endpoint.id] } };
-    journal.applyJournaled(ctx, 'network disconnect', intent, () => ctx.store.endpoints.delete(endpoint.id));
+    const endpoint = commit(ctx, decision);
     refreshContainerFiles(ctx, endpoint.containerId);
     return endpoint;
   });

@@ -3,9 +3,10 @@ import { NsnetError } from '../core/errors.js';
 import { HOST_BINDING_OPTION } from '../engine/inspect.js';
 import { assignHostPorts, collides, parsePortSpec, type PortMapping } from '../engine/ports.js';
 import type { FirewallMapping } from '../firewall/model.js';
-import { ephemeralPortRange, hostListeners, socketHolder, type Listener } from '../kernel/sockets.js';
+import type { Listener } from '../host/port.js';
 import type { ContainerRecord, EndpointRecord } from '../store/index.js';
 import type { Context } from './context.js';
+import type { Draft } from './pipeline.js';
 
 const stored = (p: { hostIp: string | null; hostPort: number; containerPort: number; proto: PortMapping['proto'] }): PortMapping => ({
   hostIp: p.hostIp ?? undefined,
@@ -22,17 +23,17 @@ function listenerFor(listeners: readonly Listener[], m: Pick<PortMapping, 'hostI
 }
 
 /**
- * Inside a decide(): parse -p specs, pick free host ports, refuse conflicts with other
+ * Deciding: parse -p specs, pick free host ports, refuse conflicts with other
  * containers' mappings and with host processes, and record the mappings on the endpoint.
  */
-export function publish(ctx: Context, container: ContainerRecord, endpoint: EndpointRecord, specs: readonly string[]): FirewallMapping[] {
+export function publish(ctx: Context, draft: Draft, container: ContainerRecord, endpoint: EndpointRecord, specs: readonly string[]): FirewallMapping[] {
   if (specs.length === 0) return [];
   // Docker's host_binding_ipv4: the address ports of this network bind to when -p names none.
   const option = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
   const binding = option === '0.0.0.0' ? undefined : option;
   const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
   const taken = ctx.store.ports.list();
-  const listeners = ctx.dryRun ? [] : hostListeners();
+  const listeners = ctx.dryRun ? [] : ctx.host.listeners();
   for (const r of requests) {
     if (r.hostPort === undefined) continue;
     const m = { hostIp: r.hostIp, hostPort: r.hostPort, proto: r.proto };
@@ -45,7 +46,7 @@ export function publish(ctx: Context, container: ContainerRecord, endpoint: Endp
     }
     const listener = listenerFor(listeners, m);
     if (listener !== undefined) {
-      const who = socketHolder(listener.inode);
+      const who = ctx.host.socketHolder(listener.inode);
       throw new NsnetError(
         'ADDRESS_IN_USE',
         `host port ${m.hostPort}/${m.proto} is in use on ${listener.address ?? 'every address'} by ${who === undefined ? 'another process' : `process ${who.pid} (${who.command})`}`,
@@ -60,15 +61,11 @@ export function publish(ctx: Context, container: ContainerRecord, endpoint: Endp
     if (seen.some((s) => collides(s, m))) throw new NsnetError('ADDRESS_IN_USE', `host port ${m.hostPort}/${m.proto} is given twice`);
     seen.push(m);
   }
-  const mappings = assignHostPorts(requests, taken.map(stored), ephemeralPortRange(), (m) => listenerFor(listeners, m) !== undefined);
+  const mappings = assignHostPorts(requests, taken.map(stored), ctx.host.ephemeralPortRange(), (m) => listenerFor(listeners, m) !== undefined);
   for (const m of mappings) {
-    ctx.store.ports.insert({
-      endpointId: endpoint.id,
-      containerId: container.id,
-      hostIp: m.hostIp ?? null,
-      hostPort: m.hostPort,
-      containerPort: m.containerPort,
-      proto: m.proto,
+    draft.write({
+      kind: 'insert-port',
+      record: { endpointId: endpoint.id, containerId: container.id, hostIp: m.hostIp ?? null, hostPort: m.hostPort, containerPort: m.containerPort, proto: m.proto },
     });
   }
   return mappings.map((m) => ({ ...m, containerIp: endpoint.ip, container: container.name }));

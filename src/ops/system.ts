@@ -1,22 +1,26 @@
 /** Whole-host operations: prune what is unused, and reset (nsnet's uninstall path). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NsnetError } from '../core/errors.js';
+import { wrap, type NsnetError } from '../core/errors.js';
+import { GENERATED_LINK } from '../engine/ids.js';
 import { planRemoveContainer } from '../engine/plans.js';
-import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { applyAll } from '../plan/executor.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
-import { liveState, remove } from './containers.js';
+import { remove } from './containers.js';
+import { liveState } from './liveness.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
 import { containerEndpoints, firewallState, isCniContainer } from './specs.js';
 import { stopServices } from './cni-service.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
-import { stopProcess } from '../kernel/process.js';
+import { NsnetErrors } from './pipeline.js';
 import { removeAllContainerFiles, removeContainerFiles } from './dns-files.js';
 import { stopResponder } from './dns-responder.js';
+
+/** Labs record what they own in settings under this prefix (src/lab); reset forgets them too. */
+export const LAB_SETTING_PREFIX = 'lab:';
 
 export function prune(ctx: Context): { containers: string[]; networks: string[] } {
   // Under the lock from the start: it first recovers what a crashed nsnet left half-done.
@@ -24,13 +28,11 @@ export function prune(ctx: Context): { containers: string[]; networks: string[] 
 }
 
 function pruneLocked(ctx: Context): { containers: string[]; networks: string[] } {
-  const stopped = ctx.store.containers.list().filter((c) => liveState(c).status !== 'running');
+  const stopped = ctx.store.containers.list().filter((c) => liveState(ctx.host, c).status !== 'running');
   const containers = stopped.length === 0 ? [] : remove(ctx, stopped.map((c) => c.id), { force: false });
   return { containers, networks: pruneNetworks(ctx) };
 }
 
-/** Generated kernel names nsnet uses: host veth ends (nsv + 12 hex) and bridges (nsnet- + 8 hex). */
-const GENERATED_LINK = /^(nsv[0-9a-f]{12}|nsnet-[0-9a-f]{8})$/;
 
 /**
  * Remove everything nsnet made on this host: container processes, namespaces (their veths go
@@ -43,7 +45,7 @@ export function reset(ctx: Context): string[] {
     const networks = ctx.store.networks.list();
     const steps: Step[] = [];
     // Namespaces only: the firewall tables go as a whole below.
-    const links = new Set(hostLinks());
+    const links = new Set(ctx.host.links().map((l) => l.name));
     for (const c of containers) {
       // A runtime's namespace (CNI) stays: only the veths nsnet put into it go.
       if (isCniContainer(c)) {
@@ -62,61 +64,53 @@ export function reset(ctx: Context): string[] {
     }
     steps.push(...ctx.firewall.replace(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
     if (ctx.dryRun) {
-      for (const c of containers) if (liveState(c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
+      for (const c of containers) if (liveState(ctx.host, c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
       ctx.planned.push(...steps.map(renderStep));
       return [];
     }
-    const failures: string[] = [];
+    const failures: NsnetError[] = [];
     for (const c of containers) {
       try {
-        if (c.pid !== null && c.pidStart !== null) stopProcess(c.pid, c.pidStart, 0);
+        if (c.pid !== null && c.pidStart !== null) ctx.host.stopProcess(c.pid, c.pidStart, 0);
       } catch (err) {
-        failures.push(`stop ${c.name}: ${(err as Error).message}`);
+        failures.push(wrap(`stop ${c.name}`, err));
       }
     }
     failures.push(...applyAll(steps, ctx.runner));
+    ctx.runner.releaseNamespaces?.();
     try {
       stopResponder(ctx.host, ctx.root);
       stopServices(ctx.host, ctx.root);
       for (const c of containers) if (!isCniContainer(c)) removeContainerFiles(c.name);
       removeAllContainerFiles(ctx.root);
     } catch (err) {
-      failures.push(`DNS: ${(err as Error).message}`);
+      failures.push(wrap('DNS', err));
     }
     failures.push(...forgetState(ctx));
-    if (failures.length > 0) {
-      throw new NsnetError('KERNEL', `system reset finished with ${failures.length} problem(s):\n  ${failures.join('\n  ')}`);
-    }
+    // Each problem keeps its own code (a kernel step, a firewall transaction, a file).
+    if (failures.length > 0) throw new NsnetErrors('system reset finished with problems', failures);
     return [...containers.map((c) => `container ${c.name}`), ...networks.map((n) => `network ${n.name}`)];
   });
 }
 
-function hostLinks(): string[] {
-  const rtnl = openRtnl();
-  try {
-    return rtnl.listLinks().map((l) => l.name);
-  } finally {
-    rtnl.close();
-  }
-}
-
 /** Delete the records and per-container files; the lock file stays (another process may wait on it). */
-function forgetState(ctx: Context): string[] {
-  const failures: string[] = [];
+function forgetState(ctx: Context): NsnetError[] {
+  const failures: NsnetError[] = [];
   try {
     ctx.store.tx(() => {
       for (const c of ctx.store.containers.list()) ctx.store.containers.delete(c.id);
       for (const n of ctx.store.networks.list()) ctx.store.networks.delete(n.id);
       for (const j of ctx.store.journal.list()) ctx.store.journal.delete(j.id);
       ctx.store.settings.delete(DRIVER_SETTING);
+      for (const key of ctx.store.settings.keys(LAB_SETTING_PREFIX)) ctx.store.settings.delete(key);
     });
   } catch (err) {
-    failures.push(`forget records: ${(err as Error).message}`);
+    failures.push(wrap('forget records', err));
   }
   try {
     fs.rmSync(path.join(ctx.root, 'containers'), { recursive: true, force: true });
   } catch (err) {
-    failures.push(`remove ${path.join(ctx.root, 'containers')}: ${(err as Error).message}`);
+    failures.push(wrap(`remove ${path.join(ctx.root, 'containers')}`, err));
   }
   return failures;
 }

@@ -4,14 +4,19 @@ import { renderStep } from './render.js';
 import type { Step } from './steps.js';
 import type { StepRunner } from './runner.js';
 
-/** What undoing a failed plan could not undo; reported together, never stopping early. */
+/** A plan failed at one step; what undoing the applied ones could not undo is kept, each with its code. */
 export class PlanError extends NsnetError {
-  readonly undoFailures: readonly string[];
-  constructor(cause: NsnetError, undoFailures: readonly string[]) {
-    const extra = undoFailures.length === 0 ? '' : `; undo also failed: ${undoFailures.join('; ')}`;
+  readonly undoFailures: readonly NsnetError[];
+  constructor(cause: NsnetError, undoFailures: readonly NsnetError[]) {
+    const extra = undoFailures.length === 0 ? '' : `; undo also failed: ${undoFailures.map((f) => f.message).join('; ')}`;
     super(cause.code, `${cause.message}${extra}`, { hint: cause.hint, cause });
     this.undoFailures = undoFailures;
   }
+}
+
+/** A step's failure: what was being done (and its by-hand command), then the cause, its code kept. */
+function stepFailure(step: Step, err: unknown, withCommand: boolean): NsnetError {
+  return wrap(withCommand ? `${describe(step)} (${firstLine(renderStep(step))})` : describe(step), err);
 }
 
 /**
@@ -25,34 +30,33 @@ export function applyPlan(steps: readonly Step[], runner: StepRunner): void {
       runner.apply(step);
       applied.push(step);
     } catch (err) {
-      const failure = wrap(`${describe(step)} (${firstLine(renderStep(step))})`, err);
-      throw new PlanError(failure, undoAll(applied, runner));
+      throw new PlanError(stepFailure(step, err, true), undoAll(applied, runner));
     }
     faultPoint();
   }
 }
 
-/** Undo applied steps in reverse order; returns one message per step that could not be undone. */
-export function undoAll(applied: readonly Step[], runner: StepRunner): string[] {
-  const failures: string[] = [];
+/** Undo applied steps in reverse order; returns one error per step that could not be undone. */
+export function undoAll(applied: readonly Step[], runner: StepRunner): NsnetError[] {
+  const failures: NsnetError[] = [];
   for (const step of [...applied].reverse()) {
     try {
       runner.undo(step);
     } catch (err) {
-      failures.push(`${describe(step)}: ${err instanceof Error ? err.message : String(err)}`);
+      failures.push(stepFailure(step, err, false));
     }
   }
   return failures;
 }
 
 /** Teardown: run every step even when some fail, and return the failures. */
-export function applyAll(steps: readonly Step[], runner: StepRunner): string[] {
-  const failures: string[] = [];
+export function applyAll(steps: readonly Step[], runner: StepRunner): NsnetError[] {
+  const failures: NsnetError[] = [];
   for (const step of steps) {
     try {
       runner.apply(step);
     } catch (err) {
-      failures.push(`${describe(step)}: ${err instanceof Error ? err.message : String(err)}`);
+      failures.push(stepFailure(step, err, false));
     }
     faultPoint();
   }

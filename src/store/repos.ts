@@ -314,6 +314,11 @@ export class Settings {
   delete(key: string): void {
     this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
   }
+
+  /** Every key that starts with `prefix` (a lab's records: "lab:"). */
+  keys(prefix: string): string[] {
+    return this.db.prepare("SELECT key FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key").pluck().all(prefix.length, prefix) as string[];
+  }
 }
 
 const PORT: Fields<PortRecord> = {

@@ -6,6 +6,8 @@ import { formatMapping, portsView } from '../../engine/ports.js';
 import { containerPorts } from '../../ops/ports.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
+import { liveState } from '../../ops/liveness.js';
+import type { LiveState } from '../../engine/inspect.js';
 import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
 import { humanDuration, printJson, printLines, printTable } from '../output.js';
 import type { ContainerRecord } from '../../store/index.js';
@@ -16,12 +18,11 @@ export function inspectContainers(ctx: Context, refs: readonly string[]): Record
   return refs.map((ref) => {
     const c = ctx.store.containers.resolve(ref);
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
-    return containerView(c, containers.liveState(c), eps, containerPorts(ctx, c.id));
+    return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id));
   });
 }
 
-function statusText(c: ContainerRecord): string {
-  const live = containers.liveState(c);
+function statusText(live: LiveState, c: ContainerRecord): string {
   if (c.cniContainerId != null) return live.status === 'running' ? `Attached (${c.runtime ?? 'cni'})` : `Gone (${c.runtime ?? 'cni'} removed its namespace)`;
   if (live.status === 'running') return c.startedAt === null ? 'Up' : `Up ${humanDuration(c.startedAt)}`;
   if (live.status === 'created') return 'Created';
@@ -100,7 +101,7 @@ export function containerCommands(): Command[] {
     .action(async (o: { all?: boolean; quiet?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
-        const list = ctx.store.containers.list().filter((c) => o.all === true || containers.liveState(c).status === 'running');
+        const list = ctx.store.containers.list().filter((c) => o.all === true || liveState(ctx.host, c).status === 'running');
         if (formatOf(cmd) === 'json') return printJson(inspectContainers(ctx, list.map((c) => c.id)));
         if (o.quiet === true) return printLines(list.map((c) => c.id.slice(0, 12)));
         printTable(
@@ -110,7 +111,7 @@ export function containerCommands(): Command[] {
             const nets = eps.map((e) => `${ctx.store.networks.get(e.networkId)?.name ?? '?'}=${e.ip}`).join(',');
             // A runtime's container (CNI) has no command here: show whose it is.
             const command = c.cniContainerId != null ? `${c.runtime ?? 'cni'} ${c.cniContainerId.slice(0, 12)}` : JSON.stringify(c.command.join(' ').slice(0, 30));
-            return [c.id.slice(0, 12), c.name, command, statusText(c), nets];
+            return [c.id.slice(0, 12), c.name, command, statusText(liveState(ctx.host, c), c), nets];
           }),
         );
       });

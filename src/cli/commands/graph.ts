@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { renderDot, renderMermaid, renderText, topologyFrom, type Topology } from '../../engine/graph.js';
 import { dotToSvg } from '../../kernel/graphviz.js';
-import { liveState } from '../../ops/containers.js';
+import { liveState } from '../../ops/liveness.js';
 import type { Context } from '../../ops/context.js';
 import { labState } from '../../lab/up.js';
 import { contextFor } from '../common.js';
@@ -37,7 +37,7 @@ export function topologyOf(ctx: Context, scope: { lab?: string | undefined; netw
   return topologyFrom({
     networks,
     // A runtime's container (CNI) says whose it is.
-    containers: containers.map((c) => ({ id: c.id, name: c.name, status: c.cniContainerId == null ? liveState(c).status : `${liveState(c).status}, ${c.runtime ?? 'cni'}'s, through CNI` })),
+    containers: containers.map((c) => ({ id: c.id, name: c.name, status: c.cniContainerId == null ? liveState(ctx.host, c).status : `${liveState(ctx.host, c).status}, ${c.runtime ?? 'cni'}'s, through CNI` })),
     endpoints,
     ports: s.ports.list(),
   });
