@@ -70,7 +70,7 @@ export class Context {
 
   /** The firewall driver for this command (see firewall-choice.ts). */
   get firewall(): FirewallDriver {
-    this.firewallHandle ??= driverFor(chooseDriverName(this.store, this.requestedDriver));
+    this.firewallHandle ??= driverFor(this.host, chooseDriverName(this.host, this.store, this.requestedDriver));
     return this.firewallHandle;
   }
 

@@ -3,10 +3,7 @@
  * finding with what to do about it.
  */
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
-import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
-import { nftBackend, nftOutput } from '../kernel/nft.js';
-import { readSysctl } from '../kernel/sysctl.js';
-import { onPath } from '../kernel/which.js';
+import type { Host } from '../host/port.js';
 
 export type Level = 'ok' | 'info' | 'warn' | 'error';
 
@@ -17,13 +14,6 @@ export interface Finding {
   fix?: string;
 }
 
-function sysctlOr(key: string): string | undefined {
-  try {
-    return readSysctl(key).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 interface NftChain {
   family: string;
@@ -34,8 +24,8 @@ interface NftChain {
 }
 
 /** Base chains of other tables that drop forwarded traffic by default: nsnet cannot override them. */
-function foreignForwardDrops(): NftChain[] {
-  const parsed = JSON.parse(nftOutput(['-j', 'list', 'chains'])) as { nftables: Array<{ chain?: NftChain }> };
+function foreignForwardDrops(host: Host): NftChain[] {
+  const parsed = JSON.parse(host.nftOutput(['-j', 'list', 'chains'])) as { nftables: Array<{ chain?: NftChain }> };
   return parsed.nftables
     .map((e) => e.chain)
     .filter((c): c is NftChain => c !== undefined && c.hook === 'forward' && c.policy === 'drop' && c.table !== 'nsnet')
@@ -43,17 +33,17 @@ function foreignForwardDrops(): NftChain[] {
     .filter((c) => !(c.family === 'ip' && c.table === 'filter' && c.name === 'FORWARD'));
 }
 
-export function doctor(): Finding[] {
+export function doctor(host: Host): Finding[] {
   const findings: Finding[] = [];
-  const missing = ['ip', 'nsenter', 'unshare'].filter((c) => !onPath(c));
+  const missing = ['ip', 'nsenter', 'unshare'].filter((c) => !host.onPath(c));
   findings.push(
     missing.length === 0
       ? { check: 'tools', level: 'ok', detail: 'ip, nsenter and unshare found' }
       : { check: 'tools', level: 'error', detail: `missing: ${missing.join(', ')}`, fix: 'apt-get install -y iproute2 util-linux' },
   );
 
-  const backend = nftBackend();
-  if (backend === 'nft' && !onPath('nft')) {
+  const backend = host.nftBackend();
+  if (backend === 'nft' && !host.onPath('nft')) {
     findings.push({ check: 'firewall driver', level: 'error', detail: 'nftables: neither libnftables nor the nft binary found', fix: 'apt-get install -y nftables' });
   } else {
     findings.push({
@@ -62,7 +52,7 @@ export function doctor(): Finding[] {
       detail: backend === 'libnftables' ? 'nftables, through libnftables in-process' : 'nftables, through the nft binary (libnftables not found)',
     });
     try {
-      const drops = foreignForwardDrops();
+      const drops = foreignForwardDrops(host);
       findings.push(
         drops.length === 0
           ? { check: 'foreign nftables', level: 'ok', detail: 'no other table drops forwarded traffic by default' }
@@ -78,9 +68,9 @@ export function doctor(): Finding[] {
     }
   }
 
-  if (iptablesAvailable()) {
-    const drops = iptablesForwardDrops();
-    const kept = iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
+  if (host.iptablesAvailable()) {
+    const drops = host.iptablesForwardDrops();
+    const kept = host.iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
     findings.push({
       check: 'iptables FORWARD',
       level: drops && !kept ? 'info' : 'ok',
@@ -95,13 +85,13 @@ export function doctor(): Finding[] {
     findings.push({ check: 'iptables FORWARD', level: 'ok', detail: 'iptables not installed: nothing to coexist with' });
   }
 
-  const forward = sysctlOr('net.ipv4.ip_forward');
+  const forward = host.sysctl('net.ipv4.ip_forward');
   findings.push(
     forward === '1'
       ? { check: 'ip_forward', level: 'ok', detail: 'net.ipv4.ip_forward = 1' }
       : { check: 'ip_forward', level: 'info', detail: `net.ipv4.ip_forward = ${forward ?? '?'}; nsnet turns it on when it creates a network that is not internal` },
   );
-  const brnf = sysctlOr('net.bridge.bridge-nf-call-iptables');
+  const brnf = host.sysctl('net.bridge.bridge-nf-call-iptables');
   findings.push({
     check: 'bridge netfilter',
     level: 'ok',

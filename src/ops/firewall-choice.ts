@@ -7,9 +7,7 @@ import { NsnetError } from '../core/errors.js';
 import { DRIVER_NAMES, type DriverName, type FirewallDriver } from '../firewall/driver.js';
 import { iptablesDriver } from '../firewall/iptables-driver.js';
 import { nftablesDriver } from '../firewall/nftables-driver.js';
-import { iptablesAvailable } from '../kernel/iptables.js';
-import { ebtablesSupport } from '../kernel/xtables.js';
-import { nftUsable } from '../kernel/nft.js';
+import type { Host } from '../host/port.js';
 import type { Store } from '../store/index.js';
 import { iptablesCompat } from './specs.js';
 
@@ -20,13 +18,13 @@ export function parseDriverName(value: string): DriverName {
   throw new NsnetError('INVALID_VALUE', `invalid firewall driver "${value}": expected ${DRIVER_NAMES.join(' or ')}`);
 }
 
-function detect(): DriverName {
-  if (nftUsable()) return 'nftables';
-  if (iptablesAvailable()) return 'iptables';
+function detect(host: Host): DriverName {
+  if (host.nftUsable()) return 'nftables';
+  if (host.iptablesAvailable()) return 'iptables';
   return 'nftables'; // fails later with a hint to install nftables
 }
 
-export function chooseDriverName(store: Store, requested: string | undefined): DriverName {
+export function chooseDriverName(host: Host, store: Store, requested: string | undefined): DriverName {
   const asked = requested === undefined || requested === '' ? undefined : parseDriverName(requested);
   const recorded = store.settings.get(DRIVER_SETTING) as DriverName | undefined;
   if (asked !== undefined && recorded !== undefined && asked !== recorded && store.networks.list().length > 0) {
@@ -34,10 +32,10 @@ export function chooseDriverName(store: Store, requested: string | undefined): D
       hint: `remove the networks (or nsnet system reset --force) before switching to ${asked}`,
     });
   }
-  return asked ?? recorded ?? detect();
+  return asked ?? recorded ?? detect(host);
 }
 
-export function driverFor(name: DriverName): FirewallDriver {
-  if (name === 'nftables') return nftablesDriver(iptablesCompat);
-  return iptablesDriver(() => ({ iptables: iptablesAvailable(), ebtables: ebtablesSupport() }));
+export function driverFor(host: Host, name: DriverName): FirewallDriver {
+  if (name === 'nftables') return nftablesDriver(() => iptablesCompat(host));
+  return iptablesDriver(() => ({ iptables: host.iptablesAvailable(), ebtables: host.ebtablesSupport() }));
 }

@@ -4,7 +4,7 @@ import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/i
 import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
 import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
-import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '../kernel/iptables.js';
+import type { Host } from '../host/port.js';
 import type { FirewallMapping, FirewallNetwork, FirewallState } from '../firewall/model.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
 
@@ -61,10 +61,10 @@ export function firewallState(store: Store): FirewallState {
 }
 
 /** Whether the host's iptables FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */
-export function iptablesCompat(): IptablesCompat {
-  if (!iptablesAvailable()) return { manage: false, existedBefore: false };
-  const existedBefore = iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
-  return { manage: existedBefore || iptablesForwardDrops(), existedBefore };
+export function iptablesCompat(host: Host): IptablesCompat {
+  if (!host.iptablesAvailable()) return { manage: false, existedBefore: false };
+  const existedBefore = host.iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
+  return { manage: existedBefore || host.iptablesForwardDrops(), existedBefore };
 }
 
 function mappingOf(store: Store, p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {

@@ -1,3 +1,4 @@
+import { KernelHost } from '../../host/kernel-host.js';
 import { Command } from 'commander';
 import { usage } from '../../core/errors.js';
 import { check } from '../../ops/check.js';
@@ -41,7 +42,7 @@ export function systemCommand(): Command {
   withCommon(sys.command('doctor'), { dryRun: false })
     .description('check what nsnet depends on: firewall driver, foreign rules that drop forwarded traffic, sysctls, tools')
     .action(async (_o: unknown, cmd: Command) => {
-      const findings = doctor();
+      const findings = doctor(new KernelHost());
       if (formatOf(cmd) === 'json') printJson(findings);
       else {
         printLines(
