@@ -22,6 +22,8 @@ export interface ContextOptions {
   host: Host;
   /** Applies and undoes steps; the kernel's unless given (a FakeHost is its own runner). */
   runner?: StepRunner | undefined;
+  /** The state store; the SQLite file under the root unless given (unit tests give one in memory). */
+  store?: Store | undefined;
   root?: string | undefined;
   dryRun?: boolean | undefined;
   lockTimeoutMs?: number | undefined;
@@ -54,6 +56,7 @@ export class Context {
   constructor(opts: ContextOptions) {
     this.host = opts.host;
     this.runnerHandle = opts.runner;
+    this.storeHandle = opts.store;
     this.root = path.resolve(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
     this.dryRun = opts.dryRun ?? false;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);

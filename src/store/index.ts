@@ -33,6 +33,8 @@ export interface Store {
    * interleave with another process. fn must be synchronous. Nested calls become savepoints.
    */
   tx<T>(fn: () => T): T;
+  /** The whole database as bytes (a test copies the state at a simulated crash). */
+  serialize(): Buffer;
   close(): void;
 }
 
@@ -85,6 +87,18 @@ export function openStore(root: string, opts: StoreOptions = {}): Store {
   }
 }
 
+/**
+ * A store in memory, for unit tests: the same schema and repositories, no file, no lock. From
+ * `image` (a serialize() of another store) it starts as a copy of that one.
+ */
+export function openMemoryStore(image?: Buffer): Store {
+  const db = new (loadSqlite())(image ?? ':memory:');
+  db.pragma('foreign_keys = ON');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version < SCHEMA_VERSION) migrate(db, ':memory:');
+  return makeStore(db, ':memory:');
+}
+
 function migrate(db: Database.Database, file: string): void {
   // Re-read inside the write lock: another process may have migrated since we looked.
   db.transaction(() => {
@@ -134,6 +148,9 @@ function makeStore(db: Database.Database, file: string): Store {
         }
         throw err;
       }
+    },
+    serialize(): Buffer {
+      return db.serialize();
     },
     close(): void {
       db.close();
