@@ -2,7 +2,6 @@
 import { Command, Option } from 'commander';
 import { NsnetError, usage } from '../core/errors.js';
 import { missingCapabilities } from '../kernel/capabilities.js';
-import type { Host } from '../host/port.js';
 import type { Context } from '../ops/context.js';
 import { kernelContext } from './context.js';
 import type { Format } from './output.js';
@@ -60,14 +59,14 @@ export function requireRoot(): void {
  * A process nsnet starts for itself (the DNS responder, the CNI service): root only, the state
  * root from --root or the environment, timestamped lines on stderr (its log file).
  */
-export function backgroundCommand(name: string, description: string, serve: (host: Host, root: string, log: (line: string) => void) => Promise<void>): Command {
+export function backgroundCommand(name: string, description: string, serve: (ctx: Context, log: (line: string) => void) => Promise<void>): Command {
   return withCommon(new Command(name), { dryRun: false })
     .description(description)
     .action(async (_o: unknown, cmd: Command) => {
       requireRoot();
-      const { host, root } = kernelContext({ root: cmd.optsWithGlobals<CommonOptions>().root });
+      const ctx = kernelContext({ root: cmd.optsWithGlobals<CommonOptions>().root });
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      await serve(host, root, log);
+      await serve(ctx, log);
     });
 }
 

@@ -1,7 +1,8 @@
 /** The composition root: a Context on this machine, its host the real kernel. */
 import { KernelHost } from '../host/kernel-host.js';
+import { KernelRunner } from '../plan/kernel-runner.js';
 import { Context, type ContextOptions } from '../ops/context.js';
 
 export function kernelContext(opts: Omit<ContextOptions, 'host'> = {}): Context {
-  return new Context({ onWarning: (line) => process.stderr.write(`nsnet: warning: ${line}\n`), ...opts, host: new KernelHost() });
+  return new Context({ onWarning: (line) => process.stderr.write(`nsnet: warning: ${line}\n`), ...opts, host: new KernelHost(), openRunner: () => new KernelRunner() });
 }

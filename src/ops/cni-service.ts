@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Host, HostLock } from '../host/port.js';
 import { handleCni, type CniCall } from './cni-plugin.js';
-import { Context } from './context.js';
+import type { Context } from './context.js';
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
 
@@ -78,7 +78,8 @@ export function encodeRequest(call: CniCall): Buffer {
 }
 
 /** `nsnet cni-service`: serve until idle, SIGTERM or SIGINT. Another live service for the same socket wins. */
-export async function serveCni(host: Host, root: string, log: (line: string) => void): Promise<void> {
+export async function serveCni(ctx: Context, log: (line: string) => void): Promise<void> {
+  const { host, root } = ctx;
   const socket = socketPath(root);
   fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
   let lock: HostLock;
@@ -89,7 +90,6 @@ export async function serveCni(host: Host, root: string, log: (line: string) => 
     return;
   }
   fs.rmSync(socket, { force: true });
-  const ctx = new Context({ host, root });
   const idleMs = Number(process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
   // After an upgrade (a rebuilt nsnet), the old service answers the call at hand and leaves,
   // so the next call starts the new code.

@@ -4,9 +4,9 @@
  * src/ops/pipeline.ts.
  */
 import path from 'node:path';
+import { NsnetError } from '../core/errors.js';
 import type { Host } from '../host/port.js';
 import { applyPlan } from '../plan/executor.js';
-import { KernelRunner } from '../plan/kernel-runner.js';
 import { renderStep } from '../plan/render.js';
 import type { StepRunner } from '../plan/runner.js';
 import type { Step } from '../plan/steps.js';
@@ -20,8 +20,10 @@ export const DEFAULT_ROOT = '/var/lib/nsnet';
 export interface ContextOptions {
   /** The machine: KernelHost for real (src/host/kernel-host.ts), a FakeHost in unit tests. */
   host: Host;
-  /** Applies and undoes steps; the kernel's unless given (a FakeHost is its own runner). */
+  /** Applies and undoes steps (a FakeHost is its own runner)... */
   runner?: StepRunner | undefined;
+  /** ...or makes one when first needed, and again after close() (the kernel's: KernelRunner). */
+  openRunner?: (() => StepRunner) | undefined;
   /** The state store; the SQLite file under the root unless given (unit tests give one in memory). */
   store?: Store | undefined;
   root?: string | undefined;
@@ -45,6 +47,7 @@ export class Context {
   readonly planned: string[] = [];
   private storeHandle: Store | undefined;
   private runnerHandle: StepRunner | undefined;
+  private readonly openRunner: (() => StepRunner) | undefined;
   private readonly lockTimeoutMs: number;
   private readonly onLockWait: (() => void) | undefined;
   private readonly requestedDriver: string | undefined;
@@ -56,6 +59,7 @@ export class Context {
   constructor(opts: ContextOptions) {
     this.host = opts.host;
     this.runnerHandle = opts.runner;
+    this.openRunner = opts.openRunner;
     this.storeHandle = opts.store;
     this.root = path.resolve(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
     this.dryRun = opts.dryRun ?? false;
@@ -95,7 +99,10 @@ export class Context {
   }
 
   get runner(): StepRunner {
-    this.runnerHandle ??= new KernelRunner();
+    if (this.runnerHandle === undefined) {
+      if (this.openRunner === undefined) throw new NsnetError('INTERNAL', 'this Context was made without a step runner');
+      this.runnerHandle = this.openRunner();
+    }
     return this.runnerHandle;
   }
 

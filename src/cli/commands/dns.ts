@@ -5,5 +5,5 @@ import { responderEnv } from '../../ops/dns-responder.js';
 import { backgroundCommand } from '../common.js';
 
 export function dnsServeCommand(): Command {
-  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', (host, root, log) => serve(responderEnv(host, root), log));
+  return backgroundCommand('dns-serve', 'serve DNS for the containers on the gateways of nsnet networks (started by nsnet)', (ctx, log) => serve(responderEnv(ctx.host, ctx.root), log));
 }
