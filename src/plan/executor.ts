@@ -1,5 +1,5 @@
 import { NsnetError, wrap } from '../core/errors.js';
-import { faultPoint } from './faults.js';
+import { faultPoint, stepFault } from './faults.js';
 import { renderStep } from './render.js';
 import type { Step } from './steps.js';
 import type { StepRunner } from './runner.js';
@@ -27,6 +27,7 @@ export function applyPlan(steps: readonly Step[], runner: StepRunner): void {
   const applied: Step[] = [];
   for (const step of steps) {
     try {
+      stepFault(step);
       runner.apply(step);
       applied.push(step);
     } catch (err) {
