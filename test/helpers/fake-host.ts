@@ -8,8 +8,8 @@
  *   - failure at step i (`failAt(i)`): after the operation's undo, the snapshot equals the one
  *     taken before (mind: like the kernel runner, undo never turns `net.ipv4.ip_forward` back
  *     off — start with it on, `new FakeHost({ ipForward: '1' })`, when the plan sets it);
- *   - crash after step i (`crashAfter(i)`): nothing more runs until `revive()`; then recovery
- *     must converge.
+ *   - crash after step i (`crashAfter(i)`), or right after a container's process started
+ *     (`crashAtNextLaunch()`): nothing more runs until `revive()`; then recovery must converge.
  *
  * The models live in test/helpers/fake-host/: network.ts (namespaces, links, addresses, routes,
  * sysctls), nft.ts and xtables.ts (the firewall), processes.ts (processes, sockets), steps.ts
@@ -81,6 +81,7 @@ export class FakeHost implements Host, StepRunner {
   private readonly faults: Fault[] = [];
   private readonly undoFaults: UndoFault[] = [];
   private crash: { index: number; atCrash: (() => void) | undefined } | undefined;
+  private launchCrash: { atCrash: (() => void) | undefined } | undefined;
   private down = false;
   private readonly locks = new Map<string, symbol>();
 
@@ -134,6 +135,15 @@ export class FakeHost implements Host, StepRunner {
     this.crash = { index, atCrash };
   }
 
+  /**
+   * The next launch (detached or foreground) starts its process, then the nsnet process "dies"
+   * there, as NSNET_FAULT=N:kill at the fault point after a container's start: the process runs,
+   * its PID is not recorded yet. Then as crashAfter.
+   */
+  crashAtNextLaunch(atCrash?: () => void): void {
+    this.launchCrash = { atCrash };
+  }
+
   get crashed(): boolean {
     return this.down;
   }
@@ -141,12 +151,29 @@ export class FakeHost implements Host, StepRunner {
   revive(): void {
     this.down = false;
     this.crash = undefined;
+    this.launchCrash = undefined;
   }
 
   clearFaults(): void {
     this.faults.length = 0;
     this.undoFaults.length = 0;
     this.crash = undefined;
+    this.launchCrash = undefined;
+  }
+
+  /** The process dies here: what the next one finds is copied in `atCrash`; the locks die with it. */
+  private die(atCrash: (() => void) | undefined, message: string): never {
+    atCrash?.();
+    this.down = true;
+    this.locks.clear();
+    throw new SimulatedCrash(message);
+  }
+
+  private crashIfAskedAtLaunch(): void {
+    const asked = this.launchCrash;
+    if (asked === undefined) return;
+    this.launchCrash = undefined;
+    this.die(asked.atCrash, 'simulated crash after a launch');
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -159,12 +186,7 @@ export class FakeHost implements Host, StepRunner {
     if (fault !== undefined) throw kernelError(`injected failure at apply #${index} (${step.kind})`, fault.errno, renderStep(step));
     applyStep(this, step);
     this.log.push(`apply ${step.kind}`);
-    if (index === this.crash?.index) {
-      this.crash.atCrash?.();
-      this.down = true;
-      this.locks.clear();
-      throw new SimulatedCrash(`simulated crash after apply #${index} (${step.kind})`);
-    }
+    if (index === this.crash?.index) this.die(this.crash.atCrash, `simulated crash after apply #${index} (${step.kind})`);
   }
 
   undo(step: Step): void {
@@ -214,12 +236,15 @@ export class FakeHost implements Host, StepRunner {
 
   launchDetached = async (spec: LaunchSpec, logPath: string): Promise<Started | Finished> => {
     this.checkAlive('launch');
-    return this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+    const launched = this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+    this.crashIfAskedAtLaunch();
+    return launched;
   };
 
   launchForeground = async (spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> => {
     this.checkAlive('launch');
     const r = this.procs.launch(spec, 'foreground', this.net.has(spec.netns));
+    this.crashIfAskedAtLaunch();
     if ('exitCode' in r) return { started: undefined, exit: Promise.resolve(r.exitCode) };
     return { started: r, exit: this.procs.exited(r.pid) };
   };
