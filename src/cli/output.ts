@@ -1,5 +1,5 @@
 /** Rendering for the terminal: tables, JSON, errors. Only src/cli writes to stdout and stderr. */
-import { NsnetError } from '../core/errors.js';
+import { NsnetError, NsnetErrors } from '../core/errors.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 4) + '\n');
@@ -25,21 +25,37 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function printError(err: unknown, format: Format): void {
+  // Anything but an NsnetError is not something nsnet expects: a bug, reported as INTERNAL.
   const e =
     err instanceof NsnetError
       ? err
-      : new NsnetError('STATE', err instanceof Error ? err.message : String(err), { cause: err });
+      : new NsnetError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  const bug = e.code === 'INTERNAL';
   if (format === 'json') {
-    const body: Record<string, string> = { code: e.code, message: e.message };
-    if (e.hint !== undefined) body['hint'] = e.hint;
-    process.stderr.write(JSON.stringify({ error: body }) + '\n');
+    process.stderr.write(JSON.stringify({ error: errorBody(e) }) + '\n');
+    if (bug) process.stderr.write(`${stackOf(err)}\n`);
     return;
   }
-  process.stderr.write(`nsnet: ${e.message}\n`);
-  if (e.hint !== undefined) process.stderr.write(`hint: ${e.hint}\n`);
-  if (process.env['NSNET_DEBUG'] === '1' && !(err instanceof NsnetError)) {
-    process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  const each = e instanceof NsnetErrors ? e.errors : [e];
+  if (each.length > 1) process.stderr.write(`nsnet: ${e.message.split('\n')[0]}\n`);
+  for (const one of each) {
+    process.stderr.write(`nsnet: ${each.length > 1 ? `[${one.code}] ` : ''}${one.message}\n`);
+    if (one.hint !== undefined) process.stderr.write(`hint: ${one.hint}\n`);
   }
+  if (bug) process.stderr.write(`nsnet: this is a bug in nsnet; please report it with this trace:\n${stackOf(err)}\n`);
+}
+
+/** `{code, message, hint}`, and for several failures each of them with its own code. */
+function errorBody(e: NsnetError): Record<string, unknown> {
+  const body: Record<string, unknown> = { code: e.code, message: e.message };
+  if (e.hint !== undefined) body['hint'] = e.hint;
+  if (e instanceof NsnetErrors) body['errors'] = e.errors.map(errorBody);
+  return body;
+}
+
+function stackOf(err: unknown): string {
+  const cause = err instanceof NsnetError && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
 }
 
 /** "3 seconds", "5 minutes", "2 hours", as Docker prints ages. */

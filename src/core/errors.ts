@@ -48,6 +48,16 @@ export class KernelError extends NsnetError {
   }
 }
 
+/** Several failures of one command (rm a b c, reset): each keeps its code; the command's is the first one's. */
+export class NsnetErrors extends NsnetError {
+  readonly errors: readonly NsnetError[];
+  constructor(what: string, errors: readonly NsnetError[]) {
+    super(errors[0]?.code ?? 'INTERNAL', `${what}: ${errors.length} problems:\n  ${errors.map((e) => e.message).join('\n  ')}`, { cause: errors[0] });
+    this.name = 'NsnetErrors';
+    this.errors = errors;
+  }
+}
+
 /** Prefix an error's message with what was being done, keeping code, hint and cause. */
 export function wrap(context: string, err: unknown): NsnetError {
   if (err instanceof NsnetError) {

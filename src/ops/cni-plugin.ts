@@ -68,6 +68,8 @@ function asCniError(err: unknown): CniError {
   return new CniError(ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
+const isBug = (err: unknown): boolean => !(err instanceof NsnetError) || err.code === 'INTERNAL';
+
 const ok = (stdout = ''): CniReply => ({ exitCode: 0, stdout, stderr: '' });
 const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
 
@@ -99,7 +101,8 @@ export function handleCni(ctx: Context, call: CniCall): CniReply {
     }
   } catch (err) {
     const e = asCniError(err);
-    return { exitCode: 1, stdout: json(errorOutput(e, version)), stderr: '' };
+    // A bug (not an error nsnet expects): the stack goes to the runtime's (or the service's) log.
+    return { exitCode: 1, stdout: json(errorOutput(e, version)), stderr: isBug(err) ? `${(err as Error).stack ?? String(err)}\n` : '' };
   }
 }
 

@@ -1,7 +1,7 @@
 /** Container operations: run, start, stop, rm, exec, and the live view of a container. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NsnetError } from '../core/errors.js';
+import { NsnetError, wrap } from '../core/errors.js';
 import { shellJoin } from '../core/quote.js';
 import { unshareArgs } from '../core/unshare.js';
 import * as validate from '../core/validate.js';
@@ -285,7 +285,7 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
         removed.push(c.name);
       });
     } catch (err) {
-      failures.push(err instanceof NsnetError ? err : failureOf(`remove ${ref}`, [err as NsnetError]));
+      failures.push(err instanceof NsnetError ? err : wrap(`remove ${ref}`, err));
     }
   }
   if (failures.length === 1) throw failures[0]!;

@@ -18,7 +18,7 @@
  * removal: the steps, all of them even past failures, then the records go; a crash is finished
  * by recovery, since a deleted namespace cannot be brought back).
  */
-import { NsnetError, wrap } from '../core/errors.js';
+import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { applyAll, undoAll } from '../plan/executor.js';
 import { faultPoint } from '../plan/faults.js';
 import { renderStep } from '../plan/render.js';
@@ -188,16 +188,6 @@ function teardown(ctx: Context, steps: readonly Step[]): NsnetError[] {
 export function failureOf(what: string, failures: readonly NsnetError[]): NsnetError {
   if (failures.length === 1) return wrap(what, failures[0]);
   return new NsnetErrors(what, failures);
-}
-
-/** Several failures of one command: each keeps its code; the command's code is the first one's. */
-export class NsnetErrors extends NsnetError {
-  readonly errors: readonly NsnetError[];
-  constructor(what: string, errors: readonly NsnetError[]) {
-    super(errors[0]?.code ?? 'INTERNAL', `${what}: ${errors.length} problems:\n  ${errors.map((e) => e.message).join('\n  ')}`, { cause: errors[0] });
-    this.name = 'NsnetErrors';
-    this.errors = errors;
-  }
 }
 
 /** Undo steps that were all applied (a make whose last part failed); the failures of the undo. */

@@ -1,7 +1,7 @@
 /** Whole-host operations: prune what is unused, and reset (nsnet's uninstall path). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { wrap, type NsnetError } from '../core/errors.js';
+import { NsnetErrors, wrap, type NsnetError } from '../core/errors.js';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { planRemoveContainer } from '../engine/plans.js';
 import { applyAll } from '../plan/executor.js';
@@ -15,7 +15,6 @@ import { containerEndpoints, firewallState, isCniContainer } from './specs.js';
 import { stopServices } from './cni-service.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { EMPTY_FIREWALL } from '../firewall/model.js';
-import { NsnetErrors } from './pipeline.js';
 import { removeAllContainerFiles, removeContainerFiles } from './dns-files.js';
 import { stopResponder } from './dns-responder.js';
 
