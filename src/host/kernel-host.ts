@@ -12,12 +12,12 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, isMountedNetns, netnsExists, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { killNetnsProcesses } from '../kernel/netns-procs.js';
 import { listNftTable, nftBackend, nftOutput, nftUsable, runNft } from '../kernel/nft.js';
-import { execInContainer, isAlive, launchDetached, launchForeground, readStartTime, sendSignal, stopProcess } from '../kernel/process.js';
+import { execInContainer, isAlive, launchDetached, launchForeground, readStartTime, sendSignal, stopProcess, type FatalReport } from '../kernel/process.js';
 import { ephemeralPortRange, hostListeners, socketHolder } from '../kernel/sockets.js';
 import { readSysctl } from '../kernel/sysctl.js';
 import { onPath } from '../kernel/which.js';
 import { ebtablesSupport } from '../kernel/xtables.js';
-import type { Host } from './port.js';
+import type { Host, LaunchSpec } from './port.js';
 
 function withRtnl<T>(ns: string | undefined, fn: (r: Rtnl) => T): T {
   const r = ns === undefined ? openRtnl() : openRtnlIn(ns);
@@ -40,6 +40,10 @@ function readSysctlIn(key: string, ns: string | undefined): string | undefined {
 }
 
 export class KernelHost implements Host {
+  /** onFatal: where to say why nsnet stops when it cannot leave a container's namespaces (see kernel/process.ts). */
+  constructor(private readonly opts: { onFatal?: FatalReport } = {}) {}
+  private fatal: FatalReport = (message) => this.opts.onFatal?.(message);
+
   link = (name: string, ns?: string) => withRtnl(ns, (r) => r.getLink(name));
   links = (ns?: string) => withRtnl(ns, (r) => r.listLinks());
   addresses = (ns?: string, family?: 4 | 6) => withRtnl(ns, (r) => r.listAddrs(family));
@@ -64,8 +68,8 @@ export class KernelHost implements Host {
   ebtablesSupport = () => ebtablesSupport();
   onPath = (cmd: string) => onPath(cmd);
 
-  launchDetached = launchDetached;
-  launchForeground = launchForeground;
+  launchDetached = (spec: LaunchSpec, logPath: string) => launchDetached(spec, logPath, this.fatal);
+  launchForeground = (spec: LaunchSpec) => launchForeground(spec, this.fatal);
   execInContainer = execInContainer;
   stopProcess = stopProcess;
   sendSignal = sendSignal;

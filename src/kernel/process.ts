@@ -40,8 +40,14 @@ export interface Started {
   startTime: string;
 }
 
+/**
+ * Told why nsnet stops at once: its main thread could not return from a container's namespaces,
+ * and whatever it did next would happen in there. Only the caller knows where to say so (the CLI:
+ * stderr); the process exits with status 70 straight after.
+ */
+export type FatalReport = (message: string) => void;
 
-function inContainerNamespaces<T>(spec: LaunchSpec, fn: () => T): T {
+function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: () => T): T {
   const saved = {
     net: fs.openSync('/proc/thread-self/ns/net', 'r'),
     uts: fs.openSync('/proc/thread-self/ns/uts', 'r'),
@@ -60,15 +66,15 @@ function inContainerNamespaces<T>(spec: LaunchSpec, fn: () => T): T {
       setns(saved.uts, CLONE_NEWUTS);
       setns(saved.ipc, CLONE_NEWIPC);
     } catch (err) {
-      process.stderr.write(`nsnet: fatal: cannot return to the host namespaces: ${String(err)}\n`);
+      onFatal(`cannot return to the host namespaces: ${String(err)}`);
       process.exit(70);
     }
     for (const fd of [target, saved.net, saved.uts, saved.ipc]) fs.closeSync(fd);
   }
 }
 
-function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean): ChildProcess {
-  return inContainerNamespaces(spec, () =>
+function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean, onFatal: FatalReport): ChildProcess {
+  return inContainerNamespaces(spec, onFatal, () =>
     spec.etcNetns === true
       ? spawn('ip', ['netns', 'exec', spec.netns, 'unshare', ...unshareArgs(spec)], { env: { ...spec.env }, stdio: stdio as never, detached })
       : spawn('unshare', unshareArgs(spec), { env: { ...spec.env }, stdio: stdio as never, detached }),
@@ -122,10 +128,10 @@ export interface Finished {
 }
 
 /** Start a detached container process whose output goes to logPath. */
-export async function launchDetached(spec: LaunchSpec, logPath: string): Promise<Started | Finished> {
+export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal: FatalReport): Promise<Started | Finished> {
   const log = fs.openSync(logPath, 'a', 0o600);
   try {
-    const child = spawnInContainer(spec, ['ignore', log, log], true);
+    const child = spawnInContainer(spec, ['ignore', log, log], true, onFatal);
     const exit = waitChild(child, false);
     const pid = await spawned(child);
     const started = containerInit(pid);
@@ -150,8 +156,8 @@ export async function launchDetached(spec: LaunchSpec, logPath: string): Promise
  * code (128 + signal number when killed, as shells report it); `started` is undefined when the
  * command finished before it was seen running.
  */
-export async function launchForeground(spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> {
-  const child = spawnInContainer(spec, 'inherit', false);
+export async function launchForeground(spec: LaunchSpec, onFatal: FatalReport): Promise<{ started: Started | undefined; exit: Promise<number> }> {
+  const child = spawnInContainer(spec, 'inherit', false, onFatal);
   await spawned(child);
   const exit = waitChild(child);
   try {
