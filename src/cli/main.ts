@@ -8,8 +8,8 @@ import { dnsServeCommand } from './commands/dns.js';
 import { cniPluginCommand, cniServiceCommand } from './commands/cni.js';
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
-import { withCommon } from './common.js';
-import { exitCodeFor, printError } from './output.js';
+import { formatOf, withCommon } from './common.js';
+import { exitCodeFor, printError, type Format } from './output.js';
 
 export function buildProgram(): Command {
   const program = withCommon(new Command('nsnet'))
@@ -39,7 +39,13 @@ export function buildProgram(): Command {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  const wantsJson = argv.includes('--format') && argv[argv.indexOf('--format') + 1] === 'json';
+  // Errors are printed in the format the command was given, as commander parsed it
+  // (--format json, --format=json, on the program or the command); an error before any action
+  // runs is commander's own and printed by it.
+  let format: Format = 'table';
+  program.hook('preAction', (_program, action) => {
+    format = formatOf(action);
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -48,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version are "errors" to commander; everything else it reports is a usage error.
       return err.exitCode === 0 ? 0 : 2;
     }
-    printError(err, wantsJson ? 'json' : 'table');
+    printError(err, format);
     return exitCodeFor(err);
   }
 }
