@@ -25,8 +25,14 @@ import type { Context } from './context.js';
 import { applyWrite, forget, type RecordRefs, type RecordWrite } from './records.js';
 import { firewallState } from './specs.js';
 
-/** EEXIST: a step of a finishing removal that was already applied before the crash. */
+/** EEXIST: a step of a finishing removal that was already applied (before a crash, or by a removal that failed). */
 const EEXIST = 17;
+
+/** Whether a removal's step failed only because it was applied before (the default route handed over). */
+export function alreadyApplied(err: unknown): boolean {
+  const cause = err instanceof NsnetError && !(err instanceof KernelError) ? err.cause : err;
+  return cause instanceof KernelError && cause.errno === EEXIST;
+}
 
 export interface Intent {
   /** rollback: undo the steps and forget what was inserted; finish: apply them and forget what goes. */
@@ -119,7 +125,7 @@ function finish(ctx: Context, journalId: number, intent: Intent): NsnetError[] {
       ctx.runner.apply(step);
     } catch (err) {
       // Applied before the crash: nothing left to do.
-      if (err instanceof KernelError && err.errno === EEXIST) continue;
+      if (alreadyApplied(err)) continue;
       problems.push(wrap(describe(step), err));
     }
   }

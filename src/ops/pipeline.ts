@@ -24,8 +24,8 @@ import { faultPoint } from '../plan/faults.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
-import { killProcessesIn, removeDirs, rollBack, type Intent } from './journal.js';
-import { applyWrite, deletedBy, forget, insertedBy, type RecordRefs, type RecordWrite } from './records.js';
+import { alreadyApplied, killProcessesIn, removeDirs, rollBack, type Intent } from './journal.js';
+import { applyWrite, deletedBy, forget, insertedBy, restoreOf, type RecordRefs, type RecordWrite } from './records.js';
 
 export interface Decision<R> {
   /** The operation's name in the journal and in recovery's report: "run", "network rm". */
@@ -42,13 +42,21 @@ export interface Decision<R> {
   dirs?: string[] | undefined;
   /** rollback only: writes a failure makes instead of keeping the make (start: the container is exited). */
   onFailure?: RecordWrite[] | undefined;
+  /**
+   * rollback only, from the draft: the writes that put back what the decision changed in place
+   * (an allocation cursor, DNS settings), newest first; a failure or recovery makes them too.
+   */
+  restores?: RecordWrite[] | undefined;
 }
 
 /** The writes of a decision in the making; each is also done in the (rolled back) transaction so later reads see it. */
 export class Draft {
   readonly writes: RecordWrite[] = [];
+  readonly restores: RecordWrite[] = [];
   constructor(private readonly ctx: Context) {}
   write(w: RecordWrite): void {
+    const restore = restoreOf(this.ctx.store, w);
+    if (restore !== undefined) this.restores.unshift(restore);
     applyWrite(this.ctx.store, w);
     this.writes.push(w);
   }
@@ -68,7 +76,7 @@ export function decide<R>(ctx: Context, fn: (draft: Draft) => Omit<Decision<R>, 
     ctx.store.tx(() => {
       const draft = new Draft(ctx);
       const made = fn(draft);
-      discard.value = { ...made, writes: [...draft.writes, ...(made.writes ?? [])] };
+      discard.value = { ...made, writes: [...draft.writes, ...(made.writes ?? [])], restores: draft.restores };
       throw discard;
     });
   } catch (err) {
@@ -83,7 +91,9 @@ export function forgetListOf(d: Pick<Decision<unknown>, 'mode' | 'writes'>): Rec
 }
 
 function intentOf(d: Decision<unknown>): Intent {
-  return { mode: d.mode, steps: d.steps, forget: forgetListOf(d), killIn: d.killIn, dirs: d.dirs, onFailure: d.onFailure };
+  // A failed make forgets what it inserted and puts back what it changed in place.
+  const onFailure = d.mode === 'rollback' && (d.restores ?? []).length > 0 ? [...d.restores!, ...(d.onFailure ?? [])] : d.onFailure;
+  return { mode: d.mode, steps: d.steps, forget: forgetListOf(d), killIn: d.killIn, dirs: d.dirs, onFailure };
 }
 
 /** With --dry-run: the steps as by-hand commands, nothing changed (but a planning context's scratch records). */
@@ -178,7 +188,8 @@ function end(ctx: Context, id: number, writes: readonly RecordWrite[] = []): voi
 
 function teardown(ctx: Context, steps: readonly Step[]): NsnetError[] {
   try {
-    return applyAll(steps, ctx.runner);
+    // A removal run again after a failure finds some steps done: a route already added is no failure.
+    return applyAll(steps, ctx.runner).filter((f) => !alreadyApplied(f));
   } finally {
     ctx.runner.releaseNamespaces?.();
   }

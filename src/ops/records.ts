@@ -15,6 +15,8 @@ export type RecordWrite =
   | { kind: 'set-dns'; config: DnsConfig }
   | { kind: 'set-cursor'; networkId: string; cursor: number | null }
   | { kind: 'set-setting'; key: string; value: string }
+  | { kind: 'delete-dns'; containerId: string }
+  | { kind: 'delete-setting'; key: string }
   | { kind: 'update-container'; id: string; patch: Partial<ContainerRecord> }
   | { kind: 'delete-container'; id: string }
   | { kind: 'delete-network'; id: string }
@@ -55,6 +57,10 @@ export function applyWrite(store: Store, w: RecordWrite): void {
       return store.networks.setCursor(w.networkId, w.cursor);
     case 'set-setting':
       return store.settings.set(w.key, w.value);
+    case 'delete-dns':
+      return store.dns.delete(w.containerId);
+    case 'delete-setting':
+      return store.settings.delete(w.key);
     case 'update-container':
       return store.containers.update(w.id, w.patch);
     case 'delete-container':
@@ -68,6 +74,36 @@ export function applyWrite(store: Store, w: RecordWrite): void {
       // The driver record only guards existing networks against a mix of drivers.
       if (store.networks.list().length === 0) store.settings.delete(DRIVER_SETTING);
       return;
+  }
+}
+
+/**
+ * The write that puts back what `w` overwrites (read before `w` is made): a failed or
+ * interrupted make restores the records it changed in place (a network's allocation cursor, a
+ * container's DNS settings) as it forgets the ones it inserted. Undefined for inserts and deletes.
+ */
+export function restoreOf(store: Store, w: RecordWrite): RecordWrite | undefined {
+  switch (w.kind) {
+    case 'set-cursor': {
+      const n = store.networks.get(w.networkId);
+      return n === undefined ? undefined : { kind: 'set-cursor', networkId: w.networkId, cursor: n.ipamCursor };
+    }
+    case 'set-dns': {
+      const prior = store.dns.get(w.config.containerId);
+      return prior === undefined ? { kind: 'delete-dns', containerId: w.config.containerId } : { kind: 'set-dns', config: prior };
+    }
+    case 'set-setting': {
+      const prior = store.settings.get(w.key);
+      return prior === undefined ? { kind: 'delete-setting', key: w.key } : { kind: 'set-setting', key: w.key, value: prior };
+    }
+    case 'update-container': {
+      const prior = store.containers.get(w.id);
+      if (prior === undefined) return undefined;
+      const patch = Object.fromEntries(Object.keys(w.patch).map((k) => [k, prior[k as keyof ContainerRecord]]));
+      return { kind: 'update-container', id: w.id, patch };
+    }
+    default:
+      return undefined;
   }
 }
 

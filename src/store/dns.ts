@@ -47,6 +47,10 @@ export class DnsConfigs {
     return row && fromRow(DNS, row);
   }
 
+  delete(containerId: string): void {
+    this.db.prepare('DELETE FROM container_dns WHERE container_id = ?').run(containerId);
+  }
+
   list(): DnsConfig[] {
     return (this.db.prepare('SELECT * FROM container_dns').all() as Row[]).map((r) => fromRow(DNS, r));
   }
