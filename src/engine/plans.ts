@@ -84,6 +84,16 @@ export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec
   return { kind: 'route-add', ns: netns, dst: 'default', via: first.network.gateway, dev: first.ifName };
 }
 
+/**
+ * The default route leaves with the interface that carried it: it is handed to the next network
+ * that leads outside, as Docker does. Undefined when `leavingHostIf` did not carry it, or no other
+ * network leads outside.
+ */
+export function handoverRouteStep(netns: string, endpoints: readonly EndpointSpec[], leavingHostIf: string): Step | undefined {
+  if (endpoints.find((ep) => !ep.network.internal)?.hostIf !== leavingHostIf) return undefined;
+  return defaultRouteStep(netns, endpoints.filter((ep) => ep.hostIf !== leavingHostIf));
+}
+
 /** A container's namespace with loopback up, one interface per network, and its default route. */
 export function planCreateContainer(
   netns: string,

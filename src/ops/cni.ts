@@ -14,7 +14,7 @@ import { parseCidr } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
-import { planDetach, publishSteps } from '../engine/plans.js';
+import { handoverRouteStep, planDetach, publishSteps } from '../engine/plans.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
@@ -23,7 +23,7 @@ import { addEndpoint, addNetwork, connectSteps, poolOf, type NetworkInput } from
 import { commit, decide, type Decision, type Draft } from './pipeline.js';
 import { allocate } from '../engine/ipam.js';
 import { publish } from './ports.js';
-import { endpointMappings, endpointSpec, networkSpec } from './specs.js';
+import { containerEndpoints, endpointMappings, endpointSpec, networkSpec } from './specs.js';
 
 /** Label on networks that nsnet-cni created from a CNI configuration. */
 export const CNI_LABEL = 'nsnet.cni';
@@ -213,6 +213,10 @@ export function detachLocked(ctx: Context, a: CniAttachment, op: string): void {
       // When the runtime deleted its namespace first, the veth went with it.
       const vethGone = ctx.host.link(a.endpoint.hostIf) === undefined;
       const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
+      // The container keeps a way out through its next network, as ADD gave one (and CHECK expects it).
+      const ns = a.container.netns;
+      const route = ctx.host.netnsExists(ns) ? handoverRouteStep(ns, containerEndpoints(ctx.store, a.container.id), a.endpoint.hostIf) : undefined;
+      if (route !== undefined) kept.push(route);
       const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
       return {
         op,
