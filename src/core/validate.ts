@@ -4,7 +4,7 @@
  * CLI can print the message as is.
  */
 import { invalid } from './errors.js';
-import { parseCidr, type Cidr } from './ipv4.js';
+import { cidrOverlaps, parseCidr, type Cidr } from './ipv4.js';
 
 /** Docker's rule for container and network names. */
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -108,5 +108,18 @@ export function subnet(text: string, what = 'subnet'): Cidr {
   if (c.prefixLen < 8 || c.prefixLen > 30) {
     throw invalid(`invalid ${what} ${q(text)}: prefix length must be between /8 and /30`);
   }
+  const special = SPECIAL_RANGES.find((r) => cidrOverlaps(parseCidr(r.cidr), c));
+  if (special !== undefined) {
+    throw invalid(`invalid ${what} ${q(text)}: it overlaps ${special.cidr}, ${special.what}, which is never routed like a bridge's subnet`, 'choose a private range such as 10.0.0.0/24 or 172.18.0.0/16');
+  }
   return c;
 }
+
+/** IPv4 ranges a network must not use: the kernel and every router treat them specially. */
+const SPECIAL_RANGES = [
+  { cidr: '0.0.0.0/8', what: '"this network" (RFC 1122)' },
+  { cidr: '127.0.0.0/8', what: 'loopback' },
+  { cidr: '169.254.0.0/16', what: 'link-local' },
+  { cidr: '224.0.0.0/4', what: 'multicast' },
+  { cidr: '240.0.0.0/4', what: 'reserved, with the limited broadcast address 255.255.255.255' },
+];

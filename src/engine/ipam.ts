@@ -6,6 +6,7 @@ import { NsnetError, invalid } from '../core/errors.js';
 import {
   broadcast,
   cidrContains,
+  cidrSize,
   cidrWithin,
   firstHost,
   intToIp,
@@ -111,9 +112,14 @@ export function validateGateway(subnet: Cidr, gateway: number): number {
   return gateway;
 }
 
-export function validateRange(subnet: Cidr, range: Cidr): Cidr {
+export function validateRange(subnet: Cidr, range: Cidr, gateway: number): Cidr {
   if (!cidrWithin(range, subnet)) {
     throw invalid(`invalid ip range "${range.text}": not inside subnet ${subnet.text}`);
+  }
+  // The range's own network and broadcast addresses are usable when they are the subnet's hosts.
+  const usable = cidrSize(range) - [subnet.network, broadcast(subnet), gateway].filter((a) => cidrContains(range, a)).length;
+  if (usable < 1) {
+    throw invalid(`invalid ip range "${range.text}": it leaves no address for a container in ${subnet.text} (gateway ${intToIp(gateway)})`, 'give a range with at least one address besides the gateway');
   }
   return range;
 }

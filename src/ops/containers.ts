@@ -9,7 +9,7 @@ import { containerNameFor, newId } from '../engine/ids.js';
 import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
 import { netnsPath, type Finished, type LaunchSpec, type Started } from '../host/port.js';
 import type { Step } from '../plan/steps.js';
-import type { ContainerRecord, EndpointRecord } from '../store/index.js';
+import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import { markNamespace, stateDirOf } from './container-state.js';
 import type { Context } from './context.js';
 import { liveState } from './liveness.js';
@@ -106,8 +106,12 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
   const specs: EndpointSpec[] = [];
   const endpoints: Array<{ endpoint: EndpointRecord; internal: boolean }> = [];
   const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
+  const joined = new Set<string>();
   refs.forEach((ref, i) => {
     const { network, steps: networkSteps } = resolveNetworkForUse(ctx, draft, ref);
+    if (joined.has(network.id)) throw new NsnetError('INVALID_VALUE', `network ${network.name} is given twice (--network ${ref})`, { hint: 'give each network once' });
+    joined.add(network.id);
+    refuseShadowing(ctx, network, input);
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
@@ -126,6 +130,22 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
   const mappings = carrier === undefined ? [] : publish(ctx, draft, container, carrier.endpoint, publishing);
   steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings));
   return { op: 'run', mode: 'rollback', steps, result: container, killIn: [name], dirs: [logDir] };
+}
+
+/**
+ * On a network, a container's name resolves to it; another container's --hostname or
+ * --network-alias equal to that name would shadow it in DNS.
+ */
+function refuseShadowing(ctx: Context, network: NetworkRecord, input: RunInput): void {
+  const claimed = [...(input.hostname === undefined ? [] : [{ flag: '--hostname', name: input.hostname }]), ...(input.dns?.aliases ?? []).map((a) => ({ flag: '--network-alias', name: a }))];
+  if (claimed.length === 0) return;
+  const names = new Set(ctx.store.endpoints.forNetwork(network.id).map((ep) => ctx.store.containers.get(ep.containerId)?.name));
+  const clash = claimed.find((c) => names.has(c.name));
+  if (clash !== undefined) {
+    throw new NsnetError('NAME_IN_USE', `${clash.flag} ${clash.name} would shadow container ${clash.name} on network ${network.name} in DNS`, {
+      hint: `choose another ${clash.flag.slice(2)}`,
+    });
+  }
 }
 
 export interface RunResult {

@@ -39,6 +39,16 @@ export interface ContextOptions {
   onWarning?: ((line: string) => void) | undefined;
 }
 
+/** The state directory; an empty one would silently mean the current directory. */
+function stateRoot(given: string): string {
+  if (given.trim() === '') {
+    throw new NsnetError('INVALID_VALUE', 'invalid state root "": expected a directory such as /var/lib/nsnet', {
+      hint: 'give --root DIR, or unset NSNET_ROOT to use /var/lib/nsnet',
+    });
+  }
+  return path.resolve(given);
+}
+
 export class Context {
   readonly host: Host;
   readonly root: string;
@@ -61,7 +71,7 @@ export class Context {
     this.runnerHandle = opts.runner;
     this.openRunner = opts.openRunner;
     this.storeHandle = opts.store;
-    this.root = path.resolve(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
+    this.root = stateRoot(opts.root ?? process.env['NSNET_ROOT'] ?? DEFAULT_ROOT);
     this.dryRun = opts.dryRun ?? false;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? Number(process.env['NSNET_LOCK_TIMEOUT_MS'] ?? 30_000);
     this.onLockWait = opts.onLockWait;

@@ -1,12 +1,23 @@
-/** What the host already uses, so an automatically chosen subnet never shadows it. */
+/** What the host already uses, so a network's subnet never shadows it. */
 import { cidrOf, ipToInt, type Cidr } from '../core/ipv4.js';
 import type { Host } from '../host/port.js';
 
-export function hostTakenSubnets(host: Host): Cidr[] {
-  const taken: Cidr[] = [];
-  for (const a of host.addresses(undefined, 4)) taken.push(cidrOf(ipToInt(a.address), a.prefixLen));
+/** A subnet the host uses, and how (for an error message): an address on a link, or a route. */
+export interface TakenSubnet {
+  cidr: Cidr;
+  what: string;
+}
+
+export function hostTakenSubnets(host: Host): TakenSubnet[] {
+  const names = new Map(host.links().map((l) => [l.index, l.name]));
+  const taken: TakenSubnet[] = [];
+  for (const a of host.addresses(undefined, 4)) {
+    taken.push({ cidr: cidrOf(ipToInt(a.address), a.prefixLen), what: `the host's address ${a.address}/${a.prefixLen} on ${names.get(a.index) ?? `link ${a.index}`}` });
+  }
   for (const r of host.routes(undefined, 4)) {
-    if (r.dst !== undefined && r.dstLen > 0) taken.push(cidrOf(ipToInt(r.dst), r.dstLen));
+    if (r.dst === undefined || r.dstLen === 0) continue;
+    const via = r.gateway === undefined ? '' : ` via ${r.gateway}`;
+    taken.push({ cidr: cidrOf(ipToInt(r.dst), r.dstLen), what: `the host's route to ${r.dst}/${r.dstLen}${via}` });
   }
   return taken;
 }

@@ -2,7 +2,7 @@
 import { NsnetError } from '../core/errors.js';
 import { cidrOverlaps, intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
-import { bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
+import { bridgeMacFor, bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
 import {
   ANTI_SPOOFING_OPTION,
   BRIDGE_NAME_OPTION,
@@ -26,6 +26,8 @@ import { refreshContainerFiles } from './dns-files.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
+/** Names a user network cannot take: the default network's, and Docker's predefined host and none. */
+const RESERVED_NETWORK_NAMES = [DEFAULT_NETWORK, 'host', 'none'];
 
 /** Options nsnet understands; anything else is refused rather than silently ignored. */
 const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION, ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, HOST_BINDING_OPTION, DNS_OPTION, DNS_SERVERS_OPTION];
@@ -44,6 +46,11 @@ export interface NetworkInput {
 /** Validate a `network create` request against the store and the host; returns the record to insert. */
 function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): NetworkRecord {
   const name = validate.networkName(input.name);
+  if (!isDefault && RESERVED_NETWORK_NAMES.includes(name)) {
+    throw new NsnetError('FORBIDDEN', `network name ${name} is reserved: ${name === DEFAULT_NETWORK ? 'it is the default network, made on first use' : `it is Docker's predefined ${name} network`}`, {
+      hint: 'pick another name',
+    });
+  }
   if (ctx.store.networks.byName(name) !== undefined) {
     throw new NsnetError('NAME_IN_USE', `network with name ${name} already exists`, { hint: 'pick another name, or see nsnet network ls' });
   }
@@ -60,6 +67,9 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     }
   }
   if (options[HOST_BINDING_OPTION] !== undefined) parseIPv4(options[HOST_BINDING_OPTION], HOST_BINDING_OPTION);
+  if (input.internal === true && options[MASQUERADE_OPTION] === 'true') {
+    throw validateError(`--internal contradicts ${MASQUERADE_OPTION}=true: an internal network has no way out to masquerade`);
+  }
   validateNetworkDnsOptions(options);
   const id = newId();
   const bridge = validate.ifName(options[BRIDGE_NAME_OPTION] ?? (isDefault ? DEFAULT_BRIDGE : bridgeNameFor(id)));
@@ -85,12 +95,19 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
         hint: 'choose a --subnet that no other network uses',
       });
     }
+    // A subnet holding one of the host's own addresses or routes would cut the host off them.
+    const used = hostTakenSubnets(ctx.host).find((t) => cidrOverlaps(t.cidr, subnet!));
+    if (used !== undefined) {
+      throw new NsnetError('SUBNET_OVERLAP', `subnet ${subnet.text} overlaps ${used.what}`, {
+        hint: 'choose a --subnet the host does not use (see ip addr and ip route), or leave --subnet out to get a free one',
+      });
+    }
   } else {
-    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets(ctx.host)]);
+    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets(ctx.host).map((t) => t.cidr)]);
   }
   const gateway =
     input.gateway === undefined ? defaultGateway(subnet) : validateGateway(subnet, ipToInt(parseIPv4(input.gateway, 'gateway')));
-  const range = input.ipRange === undefined ? undefined : validateRange(subnet, parseCidr(input.ipRange, 'ip range'));
+  const range = input.ipRange === undefined ? undefined : validateRange(subnet, parseCidr(input.ipRange, 'ip range'), gateway);
   const labels = input.labels ?? {};
   return {
     id,
@@ -181,6 +198,7 @@ export function addEndpoint(
   ifName: string,
   opts: { ip?: string | undefined; mac?: string | undefined },
 ): { endpoint: EndpointRecord; spec: EndpointSpec } {
+  if (opts.mac !== undefined) refuseTakenMac(ctx, network, opts.mac);
   const pool = poolOf(network);
   const used = ctx.store.networks.usedIps(network.id);
   let ipInt: number;
@@ -192,6 +210,7 @@ export function addEndpoint(
     draft.write({ kind: 'set-cursor', networkId: network.id, cursor: got.cursor });
     network.ipamCursor = got.cursor;
   }
+  if (opts.mac === undefined) refuseTakenMac(ctx, network, macFor(ipInt));
   const id = newId();
   const endpoint: EndpointRecord = {
     id,
@@ -206,6 +225,21 @@ export function addEndpoint(
   };
   draft.write({ kind: 'insert-endpoint', record: endpoint });
   return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
+}
+
+/** Two interfaces with one MAC on a bridge cut one of them off: refused, naming the holder. */
+function refuseTakenMac(ctx: Context, network: NetworkRecord, mac: string): void {
+  const wanted = mac.toLowerCase();
+  if (bridgeMacFor(network.id) === wanted) {
+    throw new NsnetError('ADDRESS_IN_USE', `MAC address ${wanted} is the one of network ${network.name}'s bridge ${network.bridge}`, { hint: 'choose another --mac-address' });
+  }
+  const holder = ctx.store.endpoints.forNetwork(network.id).find((ep) => ep.mac.toLowerCase() === wanted);
+  if (holder !== undefined) {
+    const name = ctx.store.containers.get(holder.containerId)?.name ?? holder.containerId;
+    throw new NsnetError('ADDRESS_IN_USE', `MAC address ${wanted} is already used by container ${name} on network ${network.name}`, {
+      hint: 'choose another --mac-address (or leave it out: nsnet derives one from the address)',
+    });
+  }
 }
 
 /**

@@ -32,6 +32,7 @@ export function publish(ctx: Context, draft: Draft, container: ContainerRecord, 
   const option = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
   const binding = option === '0.0.0.0' ? undefined : option;
   const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
+  refuseForeignAddresses(ctx, requests);
   const taken = ctx.store.ports.list();
   const listeners = ctx.dryRun ? [] : ctx.host.listeners();
   for (const r of requests) {
@@ -69,6 +70,19 @@ export function publish(ctx: Context, draft: Draft, container: ContainerRecord, 
     });
   }
   return mappings.map((m) => ({ ...m, containerIp: endpoint.ip, container: container.name }));
+}
+
+/** A port bound to an address the host does not have would never receive anything. */
+function refuseForeignAddresses(ctx: Context, requests: ReadonlyArray<{ hostIp?: string | undefined; hostPort?: number | undefined }>): void {
+  const wanted = requests.filter((r) => r.hostIp !== undefined && r.hostIp !== '0.0.0.0');
+  if (wanted.length === 0) return;
+  const own = new Set(ctx.host.addresses(undefined, 4).map((a) => a.address));
+  const foreign = wanted.find((r) => !own.has(r.hostIp!));
+  if (foreign !== undefined) {
+    throw new NsnetError('INVALID_VALUE', `cannot publish on ${foreign.hostIp}: it is not an address of this host`, {
+      hint: `use one of ${[...own].join(', ')}, or 0.0.0.0 (every address)`,
+    });
+  }
 }
 
 export function containerPorts(ctx: Context, containerId: string): PortMapping[] {

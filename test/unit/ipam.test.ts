@@ -123,7 +123,12 @@ test('gateway and range validation', () => {
   assert.throws(() => validateGateway(s, ip('10.0.1.1')), codeIs('INVALID_VALUE', 'invalid gateway "10.0.1.1": not inside subnet 10.0.0.0/24'));
   assert.throws(() => validateGateway(s, ip('10.0.0.0')), codeIs('INVALID_VALUE', 'network address'));
   assert.throws(() => validateGateway(s, ip('10.0.0.255')), codeIs('INVALID_VALUE', 'broadcast address'));
-  assert.equal(validateRange(s, parseCidr('10.0.0.128/25')).text, '10.0.0.128/25');
-  assert.throws(() => validateRange(s, parseCidr('10.0.0.0/23')), codeIs('INVALID_VALUE', 'invalid ip range "10.0.0.0/23": not inside subnet 10.0.0.0/24'));
-  assert.throws(() => validateRange(s, parseCidr('10.0.1.0/25')), codeIs('INVALID_VALUE', '"10.0.1.0/25"'));
+  const gw = ip('10.0.0.1');
+  assert.equal(validateRange(s, parseCidr('10.0.0.128/25'), gw).text, '10.0.0.128/25');
+  assert.throws(() => validateRange(s, parseCidr('10.0.0.0/23'), gw), codeIs('INVALID_VALUE', 'invalid ip range "10.0.0.0/23": not inside subnet 10.0.0.0/24'));
+  assert.throws(() => validateRange(s, parseCidr('10.0.1.0/25'), gw), codeIs('INVALID_VALUE', '"10.0.1.0/25"'));
+  // A range that is only the gateway, or only the network or broadcast address, leaves no address.
+  assert.throws(() => validateRange(s, parseCidr('10.0.0.1/32'), gw), codeIs('INVALID_VALUE', 'leaves no address for a container'));
+  assert.throws(() => validateRange(s, parseCidr('10.0.0.255/32'), gw), codeIs('INVALID_VALUE', 'leaves no address for a container'));
+  assert.equal(validateRange(s, parseCidr('10.0.0.7/32'), gw).text, '10.0.0.7/32');
 });
