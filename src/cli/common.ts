@@ -1,6 +1,6 @@
 /** Flags every command shares, and the Context they produce. */
 import { Command, Option } from 'commander';
-import { NsnetError, usage } from '../core/errors.js';
+import { NsnetError } from '../core/errors.js';
 import { missingCapabilities } from '../kernel/capabilities.js';
 import type { Context } from '../ops/context.js';
 import { kernelContext } from './context.js';
@@ -81,8 +81,4 @@ export function keyValues(items: readonly string[] | undefined, what: string, pa
     out[k] = v;
   }
   return out;
-}
-
-export function needArgs(args: readonly string[], what: string, example: string): void {
-  if (args.length === 0) throw usage(`missing ${what}`, example);
 }

@@ -46,10 +46,6 @@ function blockSize(prefixLen: number): number {
   return 2 ** (32 - prefixLen);
 }
 
-export function maskOf(prefixLen: number): number {
-  return U32 - blockSize(prefixLen);
-}
-
 export function formatCidr(network: number, prefixLen: number): string {
   return `${intToIp(network)}/${prefixLen}`;
 }

@@ -17,7 +17,6 @@ interface LibcFns {
   socket: Fn;
   bind: Fn;
   sendto: Fn;
-  send: Fn;
   recv: Fn;
   close: Fn;
   setsockopt: Fn;
@@ -27,8 +26,6 @@ interface LibcFns {
   umount2: Fn;
   sethostname: Fn;
   flock: Fn;
-  getpid: Fn;
-  gettid: Fn;
 }
 
 let koffiMod: KoffiModule | undefined;
@@ -50,7 +47,6 @@ function libc(): LibcFns {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
-    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
     recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
     close: lib.func('int close(int fd)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
@@ -60,8 +56,6 @@ function libc(): LibcFns {
     umount2: lib.func('int umount2(const char *target, int flags)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
     flock: lib.func('int flock(int fd, int operation)'),
-    getpid: lib.func('int getpid()'),
-    gettid: lib.func('int gettid()'),
   };
   return fns;
 }
@@ -119,22 +113,16 @@ const ERRNO_NAMES: Record<number, string> = {
   122: 'EDQUOT',
 };
 
-export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
 export const EINTR = 4;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const EWOULDBLOCK = 11;
-export const ENOMEM = 12;
-export const EACCES = 13;
-export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
-export const ERANGE = 34;
 export const EOPNOTSUPP = 95;
-export const EADDRINUSE = 98;
 export const EADDRNOTAVAIL = 99;
 export const ENETUNREACH = 101;
 export const ENOBUFS = 105;
@@ -157,11 +145,6 @@ export function fromNodeError(message: string, err: unknown, command?: string): 
   return new KernelError(message, num, name, command);
 }
 
-/** errno left by the most recent foreign call on this thread (koffi saves it right after the call). */
-export function lastErrno(): number {
-  return koffi().errno();
-}
-
 function fail(message: string, command?: string): never {
   const errno = koffi().errno();
   throw new KernelError(message, errno, errnoName(errno), command);
@@ -179,22 +162,15 @@ function check(result: unknown, message: string, command?: string): number {
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
-export const MSG_PEEK = 2;
 export const MSG_TRUNC = 0x20;
-export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
-export const SO_RCVBUF = 8;
-export const SO_SNDBUF = 7;
 export const SO_RCVTIMEO = 20; // struct timeval on 64-bit
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_NEWUTS = 0x04000000;
-export const CLONE_NEWNS = 0x00020000;
 export const MS_BIND = 4096;
 export const MS_REC = 16384;
 export const MS_SHARED = 1 << 20;
-export const MS_PRIVATE = 1 << 18;
 export const MNT_DETACH = 2;
-export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
@@ -226,14 +202,6 @@ export function sendto(fd: number, buf: Buffer, flags: number, addr: Buffer | nu
     const r = Number(libc().sendto(fd, buf, buf.length, flags, addr, addr === null ? 0 : addr.length));
     if (r >= 0) return r;
     if (koffi().errno() !== EINTR) fail('sendto', command);
-  }
-}
-
-export function send(fd: number, buf: Buffer, flags: number, command?: string): number {
-  for (;;) {
-    const r = Number(libc().send(fd, buf, buf.length, flags));
-    if (r >= 0) return r;
-    if (koffi().errno() !== EINTR) fail('send', command);
   }
 }
 
@@ -290,15 +258,6 @@ export function flock(fd: number, operation: number): boolean {
     if (errno === EWOULDBLOCK && (operation & LOCK_NB) !== 0) return false;
     throw new KernelError('flock', errno, errnoName(errno));
   }
-}
-
-export function getpid(): number {
-  return libc().getpid() as number;
-}
-
-/** Kernel thread id of the calling thread (the main thread's tid equals the pid). */
-export function gettid(): number {
-  return libc().gettid() as number;
 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));

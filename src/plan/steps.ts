@@ -30,9 +30,16 @@ export type Step =
     }
   | { kind: 'addr-add'; ns?: string | undefined; dev: string; address: string; prefixLen: number }
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
-  | { kind: 'sysctl'; key: string; value: string }
-  /** A sysctl of one namespace (a lab router's net.ipv4.ip_forward); goes with the namespace. */
-  | { kind: 'netns-sysctl'; ns: string; key: string; value: string }
+  /**
+   * `ignoreUnknown` is sysctl's -e: a key the kernel does not have is no error (net.ipv6 keys on a
+   * kernel booted with ipv6.disable=1, where there is no IPv6 to turn off).
+   */
+  | { kind: 'sysctl'; key: string; value: string; ignoreUnknown?: boolean | undefined }
+  /**
+   * A sysctl of one namespace (a lab router's net.ipv4.ip_forward, IPv6 off on a container's
+   * interface); goes with the namespace (a per-interface key, with the interface).
+   */
+  | { kind: 'netns-sysctl'; ns: string; key: string; value: string; ignoreUnknown?: boolean | undefined }
   /** A route to a destination (a CIDR, or default) via a gateway: a lab's routes through a router. */
   | { kind: 'route-to'; ns: string; dst: string; via: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */
@@ -87,4 +94,3 @@ export type Step =
       summary: string;
     };
 
-export type StepKind = Step['kind'];

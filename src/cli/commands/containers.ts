@@ -14,7 +14,7 @@ import type { ContainerRecord } from '../../store/index.js';
 import { finish } from '../run-command.js';
 import { dnsInput } from '../../engine/dns-options.js';
 
-export function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
+function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
     const c = ctx.store.containers.resolve(ref);
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));

@@ -17,7 +17,7 @@ interface GraphFlags {
 }
 
 /** The store's state, limited to a lab's objects, to one network, or everything. */
-export function topologyOf(ctx: Context, scope: { lab?: string | undefined; network?: string | undefined }): Topology {
+function topologyOf(ctx: Context, scope: { lab?: string | undefined; network?: string | undefined }): Topology {
   const s = ctx.store;
   let networks = s.networks.list();
   let containers = s.containers.list();

@@ -7,7 +7,7 @@ import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.
 import { printJson, printLines, printTable } from '../output.js';
 import { finish } from '../run-command.js';
 
-export function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
+function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
     const net = ctx.store.networks.resolve(ref);
     const attached = ctx.store.endpoints.forNetwork(net.id).flatMap((endpoint) => {

@@ -20,10 +20,8 @@ export const NLM_F_DUMP_INTR = 0x10;
 export const NLM_F_ROOT = 0x100;
 export const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
-export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
-export const NLM_F_APPEND = 0x800;
 // flags on NLMSG_ERROR replies
 export const NLM_F_CAPPED = 0x100;
 export const NLM_F_ACK_TLVS = 0x200;
@@ -33,7 +31,6 @@ export const NLMSGERR_ATTR_MSG = 1;
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
-export const RTM_SETLINK = 19;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
@@ -50,13 +47,10 @@ export const IFF_UP = 0x1;
 
 // IFLA_*
 export const IFLA_ADDRESS = 1;
-export const IFLA_BROADCAST = 2;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
-export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_LINKINFO = 18;
-export const IFLA_NET_NS_PID = 19;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
@@ -65,24 +59,18 @@ export const VETH_INFO_PEER = 1;
 // IFA_*
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
-export const IFA_LABEL = 3;
 export const IFA_BROADCAST = 4;
 
 // RTA_*
 export const RTA_DST = 1;
-export const RTA_SRC = 2;
-export const RTA_IIF = 3;
 export const RTA_OIF = 4;
 export const RTA_GATEWAY = 5;
-export const RTA_PRIORITY = 6;
-export const RTA_PREFSRC = 7;
 export const RTA_TABLE = 15;
 
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
-export const RT_SCOPE_HOST = 254;
 export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
 
