@@ -164,7 +164,10 @@ export async function commitThen<R>(ctx: Context, d: Decision<R>, then: () => Pr
     finished = await then();
     faultPoint();
   } catch (err) {
-    const problems = rollBack(ctx, id, intentOf(d), { undo: true });
+    // Every step was applied: after the processes in the namespace are killed, each is undone in
+    // reverse, the firewall's too, as a failed step's plan is undone (rollBack's own undo leaves
+    // the firewall to recovery, which regenerates it from the records; nothing does that here).
+    const problems = [...killProcessesIn(ctx, d.killIn ?? []), ...undoSteps(ctx, d.steps), ...rollBack(ctx, id, intentOf(d), { undo: false })];
     const cause = err instanceof NsnetError ? err : wrap(d.op, err);
     throw problems.length === 0 ? cause : new NsnetError(cause.code, `${cause.message}; cleanup also failed: ${problems.map((p) => p.message).join('; ')}`, { cause, hint: cause.hint });
   }
