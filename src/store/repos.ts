@@ -137,8 +137,13 @@ export class Networks {
     return n;
   }
 
+  /**
+   * In the order they were made: the firewall lists networks in this order, and `system check`
+   * compares the rules regenerated from it with those added one network at a time, so two made in
+   * the same millisecond (a lab) are ordered by insertion (rowid), not by name.
+   */
   list(): NetworkRecord[] {
-    return (this.db.prepare('SELECT * FROM networks ORDER BY created, name').all() as Row[]).map((r) => fromRow(NETWORK, r));
+    return (this.db.prepare('SELECT * FROM networks ORDER BY created, rowid').all() as Row[]).map((r) => fromRow(NETWORK, r));
   }
 
   /** Refuses (IN_USE) while endpoints still reference the network. */
