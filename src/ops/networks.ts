@@ -1,5 +1,5 @@
 /** Network operations: create, remove, connect, disconnect, prune, and the default network. */
-import { NsnetError } from '../core/errors.js';
+import { NsnetError, wrap } from '../core/errors.js';
 import { cidrOverlaps, intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { bridgeMacFor, bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
@@ -20,7 +20,7 @@ import type { Context } from './context.js';
 import { hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
-import { commit, decide, type Draft } from './pipeline.js';
+import { commit, decide, failureOf, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 
@@ -316,10 +316,23 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
   });
 }
 
-/** Remove every network no container uses, except the default one. Returns the names removed. */
+/**
+ * Remove every network no container uses, except the default one. Goes on past a network that
+ * cannot be removed and reports every failure, each with its own code. Returns the names removed.
+ */
 export function pruneNetworks(ctx: Context): string[] {
   const unused = ctx.store.networks
     .list()
     .filter((n) => !n.isDefault && ctx.store.endpoints.forNetwork(n.id).length === 0);
-  return unused.map((n) => removeNetwork(ctx, n.id).name);
+  const removed: string[] = [];
+  const failures: NsnetError[] = [];
+  for (const n of unused) {
+    try {
+      removed.push(removeNetwork(ctx, n.id).name);
+    } catch (err) {
+      failures.push(err instanceof NsnetError ? err : wrap(`remove network ${n.name}`, err));
+    }
+  }
+  if (failures.length > 0) throw failureOf('network prune', failures);
+  return removed;
 }
