@@ -1,13 +1,14 @@
 /** Whole-host operations: prune what is unused, and reset (nsnet's uninstall path). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NsnetErrors, wrap, type NsnetError } from '../core/errors.js';
+import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { planRemoveContainer } from '../engine/plans.js';
 import { applyAll } from '../plan/executor.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
 import { remove } from './containers.js';
+import { failureOf } from './pipeline.js';
 import { liveState } from './liveness.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
@@ -26,10 +27,22 @@ export function prune(ctx: Context): { containers: string[]; networks: string[] 
   return ctx.locked(() => pruneLocked(ctx));
 }
 
+/** Goes on past what cannot be removed (the networks not held by it are still pruned) and reports every failure, each with its code. */
 function pruneLocked(ctx: Context): { containers: string[]; networks: string[] } {
+  const failures: NsnetError[] = [];
+  const goingOn = <T>(fn: () => T[]): T[] => {
+    try {
+      return fn();
+    } catch (err) {
+      failures.push(...(err instanceof NsnetErrors ? err.errors : [err instanceof NsnetError ? err : wrap('system prune', err)]));
+      return [];
+    }
+  };
   const stopped = ctx.store.containers.list().filter((c) => liveState(ctx.host, c).status !== 'running');
-  const containers = stopped.length === 0 ? [] : remove(ctx, stopped.map((c) => c.id), { force: false });
-  return { containers, networks: pruneNetworks(ctx) };
+  const containers = stopped.length === 0 ? [] : goingOn(() => remove(ctx, stopped.map((c) => c.id), { force: false }));
+  const networks = goingOn(() => pruneNetworks(ctx));
+  if (failures.length > 0) throw failureOf('system prune', failures);
+  return { containers, networks };
 }
 
 
