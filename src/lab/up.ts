@@ -8,7 +8,7 @@
  * unclaimed after it is gone, so an interrupted `up` never leaves a container no lab owns.
  * Objects are named LAB-NAME, and a name the lab does not own is never touched: `up` refuses it.
  */
-import { NsnetError } from '../core/errors.js';
+import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { connect, createNetwork, removeNetwork } from '../ops/networks.js';
 import { remove, run } from '../ops/containers.js';
 import { liveState } from '../ops/liveness.js';
@@ -108,7 +108,7 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     if (isNoop(plan)) return { plan, noop: true };
     const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length;
     const progress = new Progress(total, opts.onProgress);
-    const failures: string[] = [];
+    const failures: NsnetError[] = [];
 
     for (const name of plan.removeContainers) removeOwnedContainer(ctx, spec.name, name, progress, failures);
     for (const name of plan.removeNetworks) removeLabNetwork(ctx, name, progress, failures);
@@ -120,7 +120,7 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
         progress.tell('create', 'network', n.name);
       } catch (err) {
         progress.tell('create', 'network', n.name, message(err));
-        throw failed(spec.name, 'up', [`create network ${n.name}: ${message(err)}`]);
+        throw failed(spec.name, 'up', [wrap(`create network ${n.name}`, err)]);
       }
     }
 
@@ -135,7 +135,7 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
       } catch (err) {
         if (!ctx.dryRun) updateRecord(ctx, spec.name, (r) => void delete r.containers[c.name]);
         progress.tell('create', 'container', c.name, message(err));
-        failures.push(`create container ${c.name}: ${message(err)}`);
+        failures.push(wrap(`create container ${c.name}`, err));
       }
     };
     // --dry-run prints each container's commands together, so one at a time there.
@@ -159,7 +159,7 @@ export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResu
     const containers = [...state.containers.keys()].sort();
     const networks = [...state.networks.keys()].sort();
     const progress = new Progress(containers.length + networks.length, opts.onProgress);
-    const failures: string[] = [];
+    const failures: NsnetError[] = [];
     for (const name of containers) removeOwnedContainer(ctx, lab, name, progress, failures);
     for (const name of networks) removeLabNetwork(ctx, name, progress, failures);
     // Claims of containers that no longer exist (an interrupted up) go too.
@@ -169,24 +169,24 @@ export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResu
   });
 }
 
-function removeOwnedContainer(ctx: Context, lab: string, name: string, progress: Progress, failures: string[]): void {
+function removeOwnedContainer(ctx: Context, lab: string, name: string, progress: Progress, failures: NsnetError[]): void {
   try {
     remove(ctx, [name], { force: true });
     if (!ctx.dryRun) updateRecord(ctx, lab, (r) => void delete r.containers[name]);
     progress.tell('remove', 'container', name);
   } catch (err) {
     progress.tell('remove', 'container', name, message(err));
-    failures.push(`remove container ${name}: ${message(err)}`);
+    failures.push(wrap(`remove container ${name}`, err));
   }
 }
 
-function removeLabNetwork(ctx: Context, name: string, progress: Progress, failures: string[]): void {
+function removeLabNetwork(ctx: Context, name: string, progress: Progress, failures: NsnetError[]): void {
   try {
     removeNetwork(ctx, name);
     progress.tell('remove', 'network', name);
   } catch (err) {
     progress.tell('remove', 'network', name, message(err));
-    failures.push(`remove network ${name}: ${message(err)}`);
+    failures.push(wrap(`remove network ${name}`, err));
   }
 }
 
@@ -259,8 +259,12 @@ async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promi
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-function failed(lab: string, verb: string, failures: readonly string[]): NsnetError {
-  return new NsnetError('STATE', `${verb} ${lab}: ${failures.length} change${failures.length === 1 ? '' : 's'} failed\n${failures.join('\n')}`, {
+/** Each failure keeps its own code (a kernel step, a port in use): one is the command's error; several are listed. */
+function failed(lab: string, verb: string, failures: readonly NsnetError[]): NsnetError {
+  if (failures.length > 1) return new NsnetErrors(`${verb} ${lab}`, failures);
+  const only = failures[0]!;
+  return new NsnetError(only.code, `${verb} ${lab}: ${only.message}`, {
+    cause: only,
     hint: verb === 'up' ? 'fix the cause and run up again: it converges from where it stopped' : 'fix the cause and run down again',
   });
 }
