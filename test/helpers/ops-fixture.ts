@@ -193,9 +193,15 @@ export function stateOf(fx: Fixture): MachineState {
   return { store: dumpStore(fx.store), host: fx.host.snapshot() };
 }
 
-/** Same store records and same machine, with a message that says which part differs. */
-export function assertSameState(actual: MachineState, expected: MachineState, what: string): void {
-  assert.deepEqual(actual.store, expected.store, `${what}: the store differs`);
+/**
+ * Same store records and same machine, with a message that says which part differs.
+ * `ignoreCursors`: leave out the networks' IPAM cursors — a container run and removed again leaves
+ * its network's round-robin cursor moved on (the next container gets the next address).
+ */
+export function assertSameState(actual: MachineState, expected: MachineState, what: string, opts: { ignoreCursors?: boolean } = {}): void {
+  const store = (s: MachineState): StoreDump =>
+    opts.ignoreCursors === true ? { ...s.store, networks: s.store.networks.map((n) => ({ ...(n as object), ipamCursor: 'ignored' })) } : s.store;
+  assert.deepEqual(store(actual), store(expected), `${what}: the store differs`);
   assert.deepEqual(actual.host, expected.host, `${what}: the machine differs`);
 }
 
@@ -323,4 +329,41 @@ export async function crashEachStep(base: Fixture, op: Op, check: (r: Recovered)
 export function codeOf(err: unknown): string {
   if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return err instanceof Error ? err.name : String(err);
+}
+
+// -------------------------------------------------------------------------------------------------
+// what the walks check, for the two kinds of operation
+
+/** A make that failed at a step: a typed error naming the injected failure; records and machine as before. */
+export function assertUndone({ i, fx, before, error }: FailedStep): void {
+  assert.equal(codeOf(error), 'KERNEL', `step ${i}: ${String(error)}`);
+  assert.match((error as Error).message, /injected failure/);
+  assertSameState(fx.state(), before, `failure at step ${i}`);
+}
+
+/** A make interrupted by a crash: the next process undid it (one recovery line for `op`); records and machine as before. */
+export function assertRecoveredAsBefore(op: string): (r: Recovered) => void {
+  return ({ i, fx, before }) => {
+    assert.equal(fx.recovered.length, 1, `crash after step ${i}: ${fx.recovered.join('; ')}`);
+    assert.ok(fx.recovered[0]!.startsWith(`recovered an interrupted "${op}" `) && fx.recovered[0]!.endsWith(': undid it'), fx.recovered[0]);
+    assertSameState(fx.state(), before, `crash after step ${i}`);
+  };
+}
+
+/** A removal that failed at a step: it went on past it, kept its records, and its error (prefixed `op: `) names the step. */
+export function assertKept(op: string): (r: FailedStep) => void {
+  return ({ i, fx, before, error }) => {
+    assert.equal(codeOf(error), 'KERNEL', `step ${i}: ${String(error)}`);
+    const message = (error as Error).message;
+    assert.ok(message.startsWith(`${op}: `) && message.includes('injected failure'), `step ${i}: ${message}`);
+    assert.deepEqual(fx.state().store, before.store, `failure at step ${i}: the records stay`);
+  };
+}
+
+/** A removal interrupted by a crash: the next process finished it; records and machine as `removed` (see stateAfter). */
+export function assertFinishedAs(op: string, removed: MachineState): (r: Recovered) => void {
+  return ({ i, fx }) => {
+    assert.ok(fx.recovered.some((l) => l.startsWith(`recovered an interrupted "${op}" `) && l.endsWith(': finished it')), `crash after step ${i}: ${fx.recovered.join('; ')}`);
+    assertSameState(fx.state(), removed, `crash after step ${i}`);
+  };
 }
