@@ -42,8 +42,12 @@ export interface CniDriverBuildOptions {
   timeoutMs?: number;
 }
 
+/**
+ * `go` on PATH, and only there: what a machine without Go on PATH (a CI image that lost it, or a
+ * test run with it taken off PATH on purpose) must report, rather than finding one elsewhere.
+ */
 function findGo(): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/lib/go/bin', '/usr/local/go/bin']);
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
   for (const d of dirs) {
     const p = path.join(d, 'go');
     try {
@@ -59,7 +63,7 @@ function findGo(): string | undefined {
 /** Why the driver cannot be built here (no Go toolchain, no libcni sources), or undefined. */
 export function cniDriverSkipReason(): string | undefined {
   const go = findGo();
-  if (go === undefined) return 'the CNI driver needs the Go toolchain (apt-get install golang-go)';
+  if (go === undefined) return 'the libcni driver needs the Go toolchain: `go` is not on PATH (apt-get install golang-go, or add its bin directory to PATH)';
   const needed = [
     path.join(LIBCNI_SRC, 'libcni', 'api.go'),
     path.join(LIBCNI_SRC, 'pkg', 'invoke', 'exec.go'),

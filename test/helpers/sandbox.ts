@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onPath } from '../../src/kernel/which.js';
 
 /** The checkout: dist/test/helpers/sandbox.js → three levels up (test/helpers/sandbox.ts → two). */
 function findRepo(): string {
@@ -323,45 +324,16 @@ export function readMachineForward(): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Skips
+// What the suite needs (see requirements.ts: how a suite declares it, and what happens without it)
 
-const which = (cmd: string): boolean =>
-  (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-    .split(':')
-    .concat(['/usr/sbin', '/sbin'])
-    .some((d) => {
-      try {
-        fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-
-/** Why integration tests cannot run here, or undefined when they can. */
+/** Why sandboxed integration tests cannot run here, or undefined when they can (needs.integration). */
 export function integrationSkipReason(): string | undefined {
   if (process.platform !== 'linux') return 'integration tests need Linux';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'integration tests need root';
-  const missing = ['ip', 'nft', 'ping', 'nsenter', 'unshare'].filter((c) => !which(c));
+  const missing = ['ip', 'nft', 'ping', 'nsenter', 'unshare'].filter((c) => !onPath(c));
   if (missing.length > 0) return `integration tests need ${missing.join(', ')} (not found in PATH)`;
   if (!fs.existsSync(NSNET_BIN)) return `${NSNET_BIN} does not exist (build the CLI first)`;
   return undefined;
-}
-
-/** Why the iptables driver's integration tests cannot run here (its tools are missing), or undefined. */
-export function iptablesSkipReason(): string | undefined {
-  const missing = ['iptables', 'iptables-save', 'iptables-restore', 'ebtables', 'ebtables-save', 'ebtables-restore'].filter((c) => !which(c));
-  return integrationSkipReason() ?? (missing.length > 0 ? `the iptables driver tests need ${missing.join(', ')}` : undefined);
-}
-
-/** Skip the test (with the reason) when not root or nft/ping are missing; returns false then. */
-export function requireRoot(t: { skip(message?: string): void }): boolean {
-  const reason = integrationSkipReason();
-  if (reason !== undefined) {
-    t.skip(reason);
-    return false;
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,6 +344,11 @@ export interface RegistryEntry {
   start: string;
   nsPrefix: string;
   root: string;
+}
+
+/** The test process that registered a sandbox still runs (same pid and start time: not a reused pid). */
+export function ownerIsLive(e: Pick<RegistryEntry, 'pid' | 'start'>): boolean {
+  return pidStartTime(e.pid) === e.start;
 }
 
 /** Sandboxes whose owning test process is still running (another test run, concurrently). */
@@ -386,7 +363,7 @@ export function liveSandboxesOfOtherProcesses(): RegistryEntry[] {
   for (const f of files) {
     try {
       const e = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), f), 'utf8')) as RegistryEntry;
-      if (e.pid !== process.pid && pidStartTime(e.pid) === e.start) out.push(e);
+      if (e.pid !== process.pid && ownerIsLive(e)) out.push(e);
     } catch {
       /* unreadable: not live */
     }
@@ -415,7 +392,7 @@ export function sweepAbandonedSandboxes(): string[] {
     } catch {
       continue;
     }
-    if (pidStartTime(e.pid) === e.start) continue; // its owner still runs
+    if (ownerIsLive(e)) continue;
     const names = netnsEntries(e.nsPrefix).filter((n) => mountPoints().includes(path.join(NETNS_DIR, n)));
     const inodes = new Set(names.map((n) => netnsInode(n)).filter((i): i is number => i !== undefined));
     for (const pid of pidsInNetns(inodes)) {

@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { after, before, describe, it } from 'node:test';
-import { createSandbox, describeResult, integrationSkipReason, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, it } from 'node:test';
+import { createSandbox, describeResult, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
-
-const skip = integrationSkipReason() ?? false;
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 interface Difference {
   object: string;
@@ -19,7 +18,7 @@ interface Difference {
   error?: string;
 }
 
-describe('system check compares the records with the kernel; --fix repairs', { skip, concurrency: false }, () => {
+requiredSuite('system check compares the records with the kernel; --fix repairs', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   let p: string;
   const names = () => ({ net: `${p}n`, bridge: `${p}b`, x: `${p}x`, y: `${p}y`, z: `${p}z` });

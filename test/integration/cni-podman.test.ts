@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
 import { ok } from '../helpers/assert.js';
-import { createPodmanHarness, podmanSkipReason, type PodmanHarness } from '../helpers/podman.js';
+import { createPodmanHarness, type PodmanHarness } from '../helpers/podman.js';
 import { createSandbox, HOST_UPLINK_IP, REPO, WORLD_IP, type Sandbox } from '../helpers/sandbox.js';
+import { needs, requiredTest } from '../helpers/requirements.js';
 
-const skip = podmanSkipReason() ?? false;
 const SUBNET = '10.66.0.0/24';
 const GATEWAY = '10.66.0.1';
 
@@ -25,7 +24,7 @@ s.on('data', (d) => process.stdout.write(d));
 s.on('error', (e) => { console.error(e.message); process.exitCode = 1; });
 `;
 
-test('podman run on an nsnet-cni network: addresses, reachability, --ip/--mac-address/-p, and nothing left after podman rm', { skip, timeout: 180_000 }, async (t) => {
+requiredTest('podman run on an nsnet-cni network: addresses, reachability, --ip/--mac-address/-p, and nothing left after podman rm', { needs: [needs.podman], timeout: 180_000 }, async (t) => {
   let sb: Sandbox | undefined;
   let h: PodmanHarness | undefined;
   const problems: string[] = [];

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { buildCniDriver, cniDriverSkipReason, type CniDriverBuild } from '../helpers/cni-driver.js';
+import { after, before, test } from 'node:test';
+import { buildCniDriver, type CniDriverBuild } from '../helpers/cni-driver.js';
 import { client, SERVER } from '../helpers/probes.js';
 import { ok } from '../helpers/assert.js';
 import {
@@ -18,13 +18,13 @@ import {
   HOST_UPLINK_IP,
   NSNET_BIN,
   REPO,
-  requireRoot,
   runSync,
   WORLD_IP,
   WORLD_UPLINK_IP,
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 const CNI_BIN = path.join(REPO, 'bin', 'nsnet-cni');
 
@@ -50,7 +50,7 @@ interface Reply {
   json: Record<string, unknown> | undefined;
 }
 
-describe('nsnet-cni', { concurrency: false }, () => {
+requiredSuite('nsnet-cni', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let conf: Record<string, unknown> = {};
   const made: string[] = [];
@@ -106,8 +106,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
   const ping = (netns: string, ip: string): RunResult => inNs(netns, ['ping', '-c1', '-W2', ip]);
   const services = (): string[] => (fs.existsSync(path.join(sb!.root, 'cni')) ? fs.readdirSync(path.join(sb!.root, 'cni')).filter((f) => f.endsWith('.sock')) : []);
 
-  test('ADD wires a runtime namespace: result, address from the shared store, routes, NAT; the service takes over after the first call', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('ADD wires a runtime namespace: result, address from the shared store, routes, NAT; the service takes over after the first call', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const a = runtimeNetns('rta');
     const b = runtimeNetns('rtb');
     assert.deepEqual(services(), [], 'no service before the first call');
@@ -160,8 +160,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     assert.equal(runSync(['ip', 'netns', 'list']).stdout.includes(`${sb.prefix}rta`), true, 'the runtime namespace stays');
   });
 
-  test('--ip/--mac-address (CNI_ARGS) and published ports (portMappings) work; the world reaches the port', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('--ip/--mac-address (CNI_ARGS) and published ports (portMappings) work; the world reaches the port', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const ns = runtimeNetns('rtp');
     const withPorts = { ...conf, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 7000, protocol: 'tcp' }] } };
     const res = succeeded(add('pppp000000000001', ns, { CNI_ARGS: 'IgnoreUnknown=1;IP=10.61.0.50;MAC=02:00:00:00:00:50;K8S_POD_NAME=web' }, withPorts), 'ADD with IP, MAC, port');
@@ -191,8 +191,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', next]));
   });
 
-  test('a network made with the CLI serves CNI too; the aliases capability, K8S_POD_NAME and the container name resolve in nsnet\'s DNS', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a network made with the CLI serves CNI too; the aliases capability, K8S_POD_NAME and the container name resolve in nsnet\'s DNS', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     // Forwarded queries go to the world's stand-in address (nothing answers there), never to a real resolver.
     const name = `${sb.prefix}dnet`;
     ok(await sb.nsnet(['network', 'create', '--subnet', '10.67.0.0/24', '-o', `nsnet.dns.servers=${WORLD_IP}`, name]));
@@ -217,8 +217,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     succeeded(call({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'nnnn000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' }, dnsConf), 'DEL');
   });
 
-  test('each accepted configuration version gets its result in that version', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('each accepted configuration version gets its result in that version', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     for (const [i, version] of ['0.4.0', '1.0.0', '1.1.0'].entries()) {
       const ns = runtimeNetns(`rv${i}`);
       const id = `vvvv0000000${i}`;
@@ -231,8 +231,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     }
   });
 
-  test('DEL is idempotent: twice, without ADD, with an empty CNI_NETNS, after the runtime deleted its namespace', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('DEL is idempotent: twice, without ADD, with an empty CNI_NETNS, after the runtime deleted its namespace', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const ns = runtimeNetns('rtd');
     succeeded(add('dddd000000000001', ns), 'ADD');
     succeeded(del('dddd000000000001', ns), 'DEL');
@@ -248,8 +248,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['system', 'check']));
   });
 
-  test('CHECK passes on a healthy attachment and names what is missing after breaking it', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('CHECK passes on a healthy attachment and names what is missing after breaking it', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const ns = runtimeNetns('rtc');
     const prev = succeeded(add('cccc000000000001', ns), 'ADD');
     const env = { CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'cccc000000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
@@ -261,8 +261,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     succeeded(del('cccc000000000001', ns), 'DEL');
   });
 
-  test('GC releases what the runtime no longer lists; STATUS reports an exhausted pool', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('GC releases what the runtime no longer lists; STATUS reports an exhausted pool', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const keep = runtimeNetns('rtk');
     const drop = runtimeNetns('rtx');
     succeeded(add('keep00000001', keep), 'ADD keep');
@@ -286,8 +286,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     succeeded(call({ CNI_COMMAND: 'STATUS' }, tiny), 'STATUS with a free address');
   });
 
-  test('system check finds an attachment whose namespace the runtime deleted without DEL, and --fix releases it', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('system check finds an attachment whose namespace the runtime deleted without DEL, and --fix releases it', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const ns = runtimeNetns('rtg');
     succeeded(add('gone00000001', ns), 'ADD');
     ok(runSync(['ip', 'netns', 'del', `${sb.prefix}rtg`]));
@@ -300,8 +300,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     assert.equal(await containerCount(sb), 0);
   });
 
-  test('concurrent ADDs (some in-process, some through the service) and CLI runs never share an address', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('concurrent ADDs (some in-process, some through the service) and CLI runs never share an address', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = { ...conf, name: `${sb.prefix}cc`, bridge: `${sb.prefix}bcc`, subnet: '10.69.0.0/24' };
     const spaces = Array.from({ length: 12 }, (_, i) => runtimeNetns(`cc${i}`));
     const env = (i: number): NodeJS.ProcessEnv => ({
@@ -329,8 +329,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', ...[0, 1, 2, 3].map((i) => `${sb!.prefix}ccr${i}`)]));
   });
 
-  test('cni-plugin --dry-run prints the by-hand commands of an ADD, changes nothing, and the script does the job', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('cni-plugin --dry-run prints the by-hand commands of an ADD, changes nothing, and the script does the job', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const ns = runtimeNetns('rtdry');
     const dry = { cniVersion: '1.0.0', name: `${sb.prefix}dry`, type: 'nsnet-cni', bridge: `${sb.prefix}bd`, subnet: '10.75.0.0/24' };
     const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'dry000000001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
@@ -355,8 +355,8 @@ describe('nsnet-cni', { concurrency: false }, () => {
     ok(await sb.nsnet(['system', 'check']));
   });
 
-  test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('conformance: every well-known error path gives its code and message, through the service and in-process alike', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     // The network exists (earlier tests made it; alone, this one makes it) for the contradiction case.
     if ((await sb.nsnet(['network', 'inspect', String(conf['name'])])).code !== 0) {
       ok(await sb.nsnet(['network', 'create', '--subnet', SUBNET, '-o', `com.docker.network.bridge.name=${String(conf['bridge'])}`, String(conf['name'])]));
@@ -406,12 +406,10 @@ describe('nsnet-cni', { concurrency: false }, () => {
   });
 });
 
-describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency: false }, () => {
+requiredSuite('nsnet-cni driven by the reference CNI library (libcni)', { needs: [needs.integration, needs.cniDriver], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let driver: CniDriverBuild | undefined;
-  const skip = cniDriverSkipReason();
   before(async () => {
-    if (skip !== undefined) return;
     sb = await createSandbox('lcni');
     driver = await buildCniDriver();
   });
@@ -422,9 +420,8 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('ADD (two chained entries: attach, then publish), CHECK, CHECK after breaking the interface, DEL twice, GC', async (t) => {
-    if (skip !== undefined) return t.skip(skip);
-    if (!requireRoot(t) || sb === undefined || driver === undefined) return;
+  test('ADD (two chained entries: attach, then publish), CHECK, CHECK after breaking the interface, DEL twice, GC', async () => {
+    assert.ok(sb !== undefined && driver !== undefined, 'before() made the sandbox and built the driver');
     const name = `${sb.prefix}lnet`;
     const plugin = { type: 'nsnet-cni', bridge: `${sb.prefix}lb`, subnet: '10.64.0.0/24', capabilities: { mac: true } };
     const dir = fs.mkdtempSync(path.join(sb.root, 'conf-'));
@@ -465,7 +462,7 @@ describe('nsnet-cni driven by the reference CNI library (libcni)', { concurrency
   });
 });
 
-describe('nsnet-cni crash safety', { concurrency: false }, () => {
+requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   before(async () => {
     sb = await createSandbox('ccni');
@@ -481,7 +478,7 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
    * nsnet command recovers, and the host and the store are as before the ADD / after the DEL.
    */
   test('a plugin killed after any step of ADD or DEL leaves nothing half-made once nsnet recovers', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rt`]));
     const ns = `/run/netns/${sb.prefix}rt`;
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb.prefix}knet`, type: 'nsnet-cni', bridge: `${sb.prefix}kb`, subnet: '10.65.0.0/24' });
@@ -532,8 +529,8 @@ describe('nsnet-cni crash safety', { concurrency: false }, () => {
     assert.ok(kills >= 2, `the DEL passed ${kills} fault points`);
   });
 
-  test('the service killed in the middle of an ADD: the client says try again (code 11), and the retry succeeds', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('the service killed in the middle of an ADD: the client says try again (code 11), and the retry succeeds', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rs`]));
     const ns = `/run/netns/${sb.prefix}rs`;
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb.prefix}knet`, type: 'nsnet-cni', bridge: `${sb.prefix}kb`, subnet: '10.65.0.0/24' });

@@ -4,15 +4,16 @@
  * when some of them fail.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, requireRoot, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, type Sandbox } from '../helpers/sandbox.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 interface InspectedNetwork {
   IPAM: { Config: Array<{ Subnet: string }> };
   Containers: Record<string, { Name: string; IPv4Address: string }>;
 }
 
-describe('concurrent nsnet processes', { concurrency: false }, () => {
+requiredSuite('concurrent nsnet processes', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   before(async () => {
     sb = await createSandbox('cc');
@@ -22,8 +23,8 @@ describe('concurrent nsnet processes', { concurrency: false }, () => {
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('ten parallel runs on one network get ten distinct addresses', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('ten parallel runs on one network get ten distinct addresses', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}par`;
     const created = await sb.nsnet(['network', 'create', net, '--subnet', '10.77.0.0/24']);
     assert.equal(created.code, 0, describeResult(created));
@@ -46,7 +47,7 @@ describe('concurrent nsnet processes', { concurrency: false }, () => {
   });
 
   test('parallel runs beyond the pool: the losers fail cleanly and leave nothing behind', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}tiny`;
     // A /29 has six host addresses; the gateway takes one, leaving five for containers.
     const created = await sb.nsnet(['network', 'create', net, '--subnet', '10.78.0.0/29']);
@@ -70,8 +71,8 @@ describe('concurrent nsnet processes', { concurrency: false }, () => {
     assert.equal(rm.code, 0, describeResult(rm));
   });
 
-  test('parallel network creates without --subnet get distinct subnets', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('parallel network creates without --subnet get distinct subnets', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const names = Array.from({ length: 4 }, (_, i) => `${sb!.prefix}n${i}`);
     const results = await Promise.all(names.map((n) => sb!.nsnet(['network', 'create', n])));
     for (const r of results) assert.equal(r.code, 0, describeResult(r));

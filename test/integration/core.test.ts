@@ -3,7 +3,7 @@
  * its own sandbox (a throwaway "host" namespace where nsnet runs, plus a "world" namespace holding
  * the stand-in internet address 203.0.113.8); nothing here touches the machine's own network.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,6 @@ import {
   WORLD_IP,
   createSandbox,
   describeResult,
-  integrationSkipReason,
   mountPoints,
   netnsEntries,
   netnsInode,
@@ -26,8 +25,7 @@ import {
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
-
-const skip = integrationSkipReason() ?? false;
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -236,7 +234,7 @@ async function assertContainerGone(sb: Sandbox, f: ContainerFacts, settleMs = 20
 // ---------------------------------------------------------------------------------------------
 // 1. The article's Docker transcript on the default network
 
-describe('article transcript: three containers on the default network', { skip }, () => {
+requiredSuite('article transcript: three containers on the default network', { needs: [needs.integration] }, () => {
   let sb: Sandbox;
   let p: string;
   const names = (): Record<'blue' | 'green' | 'red', string> => ({ blue: `${p}blue`, green: `${p}green`, red: `${p}red` });
@@ -325,6 +323,16 @@ describe('article transcript: three containers on the default network', { skip }
       assert.equal(v4.length, 1, `one IPv4 address on eth0: ${r.stdout}`);
       assert.ok(inSubnet(v4[0]!.local, subnet), `${v4[0]!.local} inside ${subnet}`);
       assert.equal(v4[0]!.local, ipOf[name], 'eth0 address matches network inspect');
+    }
+  });
+
+  it('nsnet exec NAME ip addr show eth0 says nothing on stderr (no "Peer netns reference is invalid")', async () => {
+    // blue started first: the namespaces of green and red were mounted after its mount
+    // namespace was made, and ip looks up eth0's link-netnsid through every /run/netns entry.
+    for (const name of Object.values(names())) {
+      const r = ok(await sb.nsnet(['exec', name, 'ip', 'addr', 'show', 'eth0']), `exec ${name} ip addr show eth0`);
+      assert.match(r.stdout, /eth0@if\d+:/);
+      assert.equal(r.stderr, '', `exec ${name} ip addr show eth0 wrote to stderr\n${describeResult(r)}`);
     }
   });
 
@@ -437,7 +445,7 @@ describe('article transcript: three containers on the default network', { skip }
 // ---------------------------------------------------------------------------------------------
 // 2. The article's by-hand topology, with flags
 
-describe('by-hand topology: study network, red 10.0.0.1 and blue 10.0.0.2', { skip }, () => {
+requiredSuite('by-hand topology: study network, red 10.0.0.1 and blue 10.0.0.2', { needs: [needs.integration] }, () => {
   let sb: Sandbox;
   let p: string;
   let study: string;
@@ -612,7 +620,7 @@ describe('by-hand topology: study network, red 10.0.0.1 and blue 10.0.0.2', { sk
 // ---------------------------------------------------------------------------------------------
 // 3. --dry-run prints the by-hand commands and changes nothing
 
-describe('--dry-run prints ip/nft/sysctl commands and changes nothing', { skip }, () => {
+requiredSuite('--dry-run prints ip/nft/sysctl commands and changes nothing', { needs: [needs.integration] }, () => {
   let sb: Sandbox;
   let p: string;
 
@@ -694,7 +702,7 @@ describe('--dry-run prints ip/nft/sysctl commands and changes nothing', { skip }
 // ---------------------------------------------------------------------------------------------
 // 4. Bad input and usage errors
 
-describe('errors: bad input exits 1, usage errors exit 2, nothing left behind', { skip }, () => {
+requiredSuite('errors: bad input exits 1, usage errors exit 2, nothing left behind', { needs: [needs.integration] }, () => {
   let sb: Sandbox;
   let p: string;
   let net: string;

@@ -14,12 +14,11 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import {
   createSandbox,
   describeResult,
   HOST_UPLINK_IP,
-  integrationSkipReason,
   mountPoints,
   netnsEntries,
   NETNS_DIR,
@@ -35,8 +34,7 @@ import {
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
-
-const skip = integrationSkipReason() ?? false;
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 /** Random parts (ids, veth names) differ between two runs of the same command: mask them. */
 const norm = (text: string): string => text.replace(/nsv[0-9a-f]{12}/g, 'nsv*').replace(/\b[0-9a-f]{12,64}\b/g, '<id>');
@@ -77,7 +75,7 @@ interface Snapshot {
   networks: string[];
 }
 
-describe('crash safety: SIGKILL after every step, then the next command recovers', { skip, concurrency: false }, () => {
+requiredSuite('crash safety: SIGKILL after every step, then the next command recovers', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   let p: string;
   // A sleep nobody else runs, to count the container processes.
@@ -249,7 +247,7 @@ describe('crash safety: SIGKILL after every step, then the next command recovers
  * Simulated by killing the container processes (by PID), deleting their namespaces and the
  * sandbox's host namespace, and making the host namespace again, empty but for its uplink.
  */
-describe('after a reboot (kernel state gone, records kept)', { skip, concurrency: false }, () => {
+requiredSuite('after a reboot (kernel state gone, records kept)', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   let p: string;
   const names = () => ({ net: `${p}n`, r1: `${p}r1`, r2: `${p}r2` });

@@ -9,9 +9,10 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, pidStartTime, pidState, REPO, requireRoot, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, pidStartTime, pidState, REPO, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 /**
  * A tiny upstream: upstream.test → 192.0.2.55, big.test → 60 addresses (more than 512 bytes),
@@ -68,7 +69,7 @@ interface Record_ {
   addresses: string[];
 }
 
-describe('dns', { concurrency: false }, () => {
+requiredSuite('dns', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let upstream: ChildProcess | undefined;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-test-dns-'));
@@ -114,7 +115,7 @@ describe('dns', { concurrency: false }, () => {
   const getent = (c: string, name: string): Promise<RunResult> => sb!.nsnet(['exec', c, 'getent', 'hosts', name]);
 
   test('containers resolve each other by name, hostname and alias on their network, and nothing across networks', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     await startUpstream();
     const p = sb.prefix;
     ok(await sb.nsnet(['network', 'create', `${p}a`, '--subnet', '10.93.0.0/24']));
@@ -170,7 +171,7 @@ describe('dns', { concurrency: false }, () => {
   });
 
   test('forwarding to the container\'s --dns upstream; a dead upstream gives SERVFAIL fast', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     const p = sb.prefix;
     assert.match(ok(await getent(`${p}blue`, 'upstream.test')).stdout, /^192\.0\.2\.55\s/);
     assert.equal((await getent(`${p}blue`, 'nothing.test')).code, 2);
@@ -200,8 +201,8 @@ describe('dns', { concurrency: false }, () => {
     t.diagnostic(`dead upstream: SERVFAIL after ${ms} ms (including nsnet exec)`);
   });
 
-  test('rm makes a name disappear within the TTL; the files under /etc/netns go with the container', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('rm makes a name disappear within the TTL; the files under /etc/netns go with the container', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const p = sb.prefix;
     ok(await sb.nsnet(['rm', '-f', `${p}red`]));
     assert.equal(fs.existsSync(`/etc/netns/${p}red`), false);
@@ -226,8 +227,8 @@ describe('dns', { concurrency: false }, () => {
     assert.equal((await getent(`${p}d1`, `${p}green`)).code, 2);
   });
 
-  test('internal and ICC-off networks: containers still reach the responder on their gateway', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('internal and ICC-off networks: containers still reach the responder on their gateway', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const p = sb.prefix;
     await startUpstream();
     ok(await sb.nsnet(['network', 'create', `${p}i`, '--subnet', '10.96.0.0/24', '--internal']));
@@ -242,8 +243,8 @@ describe('dns', { concurrency: false }, () => {
     ok(await sb.nsnet(['network', 'rm', `${p}i`, `${p}n`]));
   });
 
-  test('a responder killed with SIGKILL comes back with the next nsnet command; reset stops it', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a responder killed with SIGKILL comes back with the next nsnet command; reset stops it', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const p = sb.prefix;
     const first = record();
     assert.ok(alive(first), 'the responder runs');

@@ -5,9 +5,10 @@
  * and host_binding_ipv4 as the default address of published ports.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, requireRoot, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 /** iptables-save without its dated comments and packet counters. */
 const saved = (sb: Sandbox): string =>
@@ -17,7 +18,7 @@ const saved = (sb: Sandbox): string =>
     .map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]'))
     .join('\n');
 
-describe('coexistence with a FORWARD policy of DROP (nftables driver)', { concurrency: false }, () => {
+requiredSuite('coexistence with a FORWARD policy of DROP (nftables driver)', { needs: [needs.integration, needs.iptables], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let iptablesBefore = '';
   const env = { ...process.env, NSNET_FIREWALL_DRIVER: 'nftables' };
@@ -29,8 +30,8 @@ describe('coexistence with a FORWARD policy of DROP (nftables driver)', { concur
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('containers reach each other and the world through nsnet\'s own chain', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('containers reach each other and the world through nsnet\'s own chain', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     ok(sb.inHost(['sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=1']));
     ok(sb.inHost(['iptables', '-N', 'FOREIGN']));
     ok(sb.inHost(['iptables', '-A', 'FOREIGN', '-p', 'tcp', '--dport', '9999', '-j', 'DROP']));
@@ -55,8 +56,8 @@ describe('coexistence with a FORWARD policy of DROP (nftables driver)', { concur
     ok(await sb.nsnet(['exec', b, 'ping', '-c1', '-W2', '10.97.0.10'], { env }));
   });
 
-  test('doctor reports the DROP policy, nsnet\'s chain, and a foreign nftables chain that drops', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('doctor reports the DROP policy, nsnet\'s chain, and a foreign nftables chain that drops', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     let report = ok(await sb.nsnet(['system', 'doctor'], { env })).stdout;
     assert.match(report, /iptables FORWARD: policy DROP; nsnet keeps its own NSNET-FORWARD chain/);
     assert.match(report, /firewall driver: nftables/);
@@ -67,8 +68,8 @@ describe('coexistence with a FORWARD policy of DROP (nftables driver)', { concur
     ok(sb.inHost(['nft', 'delete', 'table', 'inet', 'foreignfw']));
   });
 
-  test('host_binding_ipv4 is the address published ports bind to by default', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('host_binding_ipv4 is the address published ports bind to by default', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}hb`;
     const c = `${sb.prefix}hbc`;
     ok(await sb.nsnet(['network', 'create', net, '--subnet', '10.98.0.0/24', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1'], { env }));
@@ -77,8 +78,8 @@ describe('coexistence with a FORWARD policy of DROP (nftables driver)', { concur
     ok(await sb.nsnet(['rm', '-f', c], { env }));
   });
 
-  test('system reset leaves the host\'s iptables exactly as it was', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('system reset leaves the host\'s iptables exactly as it was', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     ok(await sb.nsnet(['system', 'reset', '--force'], { env }));
     assert.equal(saved(sb), iptablesBefore);
     assert.doesNotMatch(ok(sb.inHost(['nft', 'list', 'tables'])).stdout, /nsnet/);

@@ -17,7 +17,7 @@
  *
  * The driver is forced with NSNET_FIREWALL_DRIVER=iptables, inherited by every nsnet command.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import {
@@ -25,14 +25,13 @@ import {
   WORLD_IP,
   createSandbox,
   describeResult,
-  iptablesSkipReason,
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-const skip = iptablesSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'iptables';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +47,7 @@ interface Probe {
   tcp: boolean | null;
 }
 
-describe('nsnet firewall, iptables driver (real kernel)', { skip, concurrency: false }, () => {
+requiredSuite('nsnet firewall, iptables driver (real kernel)', { needs: [needs.integration, needs.iptables], concurrency: false }, () => {
   let sb: Sandbox;
   let p = '';
   let before0 = '';

@@ -20,14 +20,13 @@ import {
   WORLD_IP,
   createSandbox,
   describeResult,
-  integrationSkipReason,
   type RunResult,
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { PROBE, SEND, UDP_LISTENER } from '../helpers/probes.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-const skip = integrationSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'nftables';
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +216,7 @@ function assertNoResidue(sb: Sandbox, expectedTables: readonly string[]): void {
  * One suite at a time, each in its own sandbox. (Running them side by side was slower on a
  * two-CPU machine: nearly all the time is node start-ups and nsnet's lock.)
  */
-describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: false }, () => {
+requiredSuite('nsnet firewall (nftables driver, real kernel)', { needs: [needs.integration], concurrency: false }, () => {
   // ---------------------------------------------------------------------------------------------
   // 1. Reachability matrix
 
@@ -669,10 +668,9 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
   // ---------------------------------------------------------------------------------------------
   // 6 + 8. Coexistence and zero residue
 
-  describe('coexistence: foreign nft tables and a foreign iptables chain are untouched; zero residue after reset', { concurrency: false }, () => {
+  requiredSuite('coexistence: foreign nft tables and a foreign iptables chain are untouched; zero residue after reset', { needs: [needs.iptables], concurrency: false }, () => {
     let sb: Sandbox;
     let p = '';
-    let hasIptables = false;
     let tablesBefore: string[] = [];
     let snapshotBefore = '';
 
@@ -702,10 +700,8 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
         ok(sb.inHost(['nft', 'list', 'table', 'inet', 'foreign']), 'nft list table inet foreign').stdout,
         ok(sb.inHost(['nft', 'list', 'table', 'ip', 'foreign2']), 'nft list table ip foreign2').stdout,
       ];
-      if (hasIptables) {
-        const save = ok(sb.inHost(['iptables-save', '-t', 'filter']), 'iptables-save -t filter').stdout;
-        parts.push(save.split('\n').filter((l) => /\bFOREIGN\b/.test(l)).join('\n'));
-      }
+      const save = ok(sb.inHost(['iptables-save', '-t', 'filter']), 'iptables-save -t filter').stdout;
+      parts.push(save.split('\n').filter((l) => /\bFOREIGN\b/.test(l)).join('\n'));
       return parts.join('\n---\n');
     }
 
@@ -719,17 +715,14 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
 
     it('sets up the foreign nft tables and iptables chain before nsnet runs', () => {
       ok(sb.inHost(['nft', '-f', '-'], { input: FOREIGN_NFT }), 'load foreign nft tables');
-      hasIptables = sb.inHost(['iptables', '-w', '-V']).code === 0 && sb.inHost(['iptables-save', '-V']).code === 0;
-      if (hasIptables) {
-        ok(sb.inHost(['iptables', '-w', '-N', 'FOREIGN']));
-        ok(sb.inHost(['iptables', '-w', '-A', 'FOREIGN', '-p', 'tcp', '--dport', '9999', '-j', 'DROP']));
-        ok(sb.inHost(['iptables', '-w', '-A', 'FORWARD', '-j', 'FOREIGN']));
-      }
+      ok(sb.inHost(['iptables', '-w', '-N', 'FOREIGN']));
+      ok(sb.inHost(['iptables', '-w', '-A', 'FOREIGN', '-p', 'tcp', '--dport', '9999', '-j', 'DROP']));
+      ok(sb.inHost(['iptables', '-w', '-A', 'FORWARD', '-j', 'FOREIGN']));
       tablesBefore = nftTables(sb);
       snapshotBefore = snapshot();
       assert.match(snapshotBefore, /tcp dport 9999 counter packets 0 bytes 0 drop/);
       assert.match(snapshotBefore, /192\.0\.2\.1, 192\.0\.2\.2/);
-      if (hasIptables) assert.match(snapshotBefore, /-A FOREIGN -p tcp -m tcp --dport 9999 -j DROP/);
+      assert.match(snapshotBefore, /-A FOREIGN -p tcp -m tcp --dport 9999 -j DROP/);
     });
 
     it('they read byte-identical after every command of a create/run/rm/network rm/reset cycle', async () => {
@@ -766,11 +759,9 @@ describe('nsnet firewall (nftables driver, real kernel)', { skip, concurrency: f
       assert.ok(tablesBefore.length > 0, 'setup ran');
       assertNoResidue(sb, tablesBefore);
       assert.equal(snapshot(), snapshotBefore);
-      if (hasIptables) {
-        const save = ok(sb.inHost(['iptables-save'])).stdout;
-        assert.deepEqual(save.split('\n').filter((l) => /nsnet/i.test(l)), [], 'nsnet iptables rules or chains left');
-        assert.match(save, /^-A FORWARD -j FOREIGN$/m, "the foreign jump in FORWARD is still there");
-      }
+      const save = ok(sb.inHost(['iptables-save'])).stdout;
+      assert.deepEqual(save.split('\n').filter((l) => /nsnet/i.test(l)), [], 'nsnet iptables rules or chains left');
+      assert.match(save, /^-A FORWARD -j FOREIGN$/m, "the foreign jump in FORWARD is still there");
     });
   });
 

@@ -8,13 +8,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { parse, stringify } from 'yaml';
-import { createSandbox, describeResult, integrationSkipReason, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
-import { onPath } from '../../src/kernel/which.js';
+import { createSandbox, describeResult, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-const skip = integrationSkipReason() ?? (onPath('dot') ? false : 'graph --format svg needs Graphviz (dot)');
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const ok = (r: RunResult): RunResult => {
@@ -42,7 +41,7 @@ function svgTexts(svg: string): string[] {
 /** The text names `word` as a whole token (an address is followed by /prefix or a space). */
 const names = (texts: readonly string[], word: string): boolean => texts.some((t) => t.split(/[\s/:]+/).includes(word));
 
-describe('nsnet graph: the live topology of a lab', { skip, concurrency: false }, () => {
+requiredSuite('nsnet graph: the live topology of a lab', { needs: [needs.integration, needs.graphviz], concurrency: false }, () => {
   let sb: Sandbox;
   let dir: string;
   let file: string;

@@ -9,7 +9,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KernelError, NsnetError } from '../../src/core/errors.js';
 import { sleepSync } from '../../src/kernel/libc.js';
@@ -25,12 +24,11 @@ import {
   openRtnlIn,
   withNetns,
 } from '../../src/kernel/netns.js';
-import { listNftTable, nftBackend, nftOutput, runNft } from '../../src/kernel/nft.js';
+import { listNftTable, nftOutput, runNft } from '../../src/kernel/nft.js';
 import { readSysctl, writeSysctl } from '../../src/kernel/sysctl.js';
+import { needs, requiredTest, tools } from '../helpers/requirements.js';
 
-const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const skip =
-  process.getuid?.() !== 0 ? 'needs root (creates network namespaces)' : !has('ip') ? 'needs iproute2 (ip)' : false;
+const kernelNeeds = [needs.root, tools('the kernel layer tests', ['ip', 'ping', 'nft', 'nsenter'], 'apt-get install iproute2 iputils-ping nftables util-linux')];
 
 const sfx = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const SANDBOX = `nsk-sb-${sfx}`;
@@ -53,7 +51,7 @@ interface IpLink {
   linkinfo?: { info_kind: string };
 }
 
-test('kernel layer', { skip }, async (t) => {
+requiredTest('kernel layer', { needs: kernelNeeds }, async (t) => {
   const home = myNetns();
   ip('netns', 'add', SANDBOX);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsk-'));
@@ -213,7 +211,7 @@ test('kernel layer', { skip }, async (t) => {
       stayHome();
     });
 
-    await t.test('ping from the container to the bridge address', { skip: has('ping') ? false : 'ping not installed' }, () => {
+    await t.test('ping from the container to the bridge address', () => {
       const r = spawnSync('ip', ['netns', 'exec', CTR, 'ping', '-c', '1', '-W', '2', '10.99.0.1'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout + r.stderr);
     });
@@ -283,7 +281,7 @@ test('kernel layer', { skip }, async (t) => {
       stayHome();
     });
 
-    await t.test('runNft creates and deletes a table in the sandbox only', { skip: has('nft') || nftBackend() === 'libnftables' ? false : 'nftables not installed' }, () => {
+    await t.test('runNft creates and deletes a table in the sandbox only', () => {
       const table = `nsk_${sfx}`;
       withNetns(SANDBOX, () =>
         runNft(
@@ -299,10 +297,8 @@ test('kernel layer', { skip }, async (t) => {
         assert.match(listed ?? '', /iifname "nsk-br0" counter/);
         assert.match(withNetns(SANDBOX, () => nftOutput(['-j', 'list', 'tables'])), new RegExp(`"name": "${table}"`));
         assert.equal(withNetns(CTR, () => listNftTable('inet', table)), undefined);
-        if (has('nft')) {
-          const viaNsenter = execFileSync('nsenter', [`--net=${netnsPath(SANDBOX)}`, 'nft', 'list', 'tables'], { encoding: 'utf8' });
-          assert.match(viaNsenter, new RegExp(`table inet ${table}`));
-        }
+        const viaNsenter = execFileSync('nsenter', [`--net=${netnsPath(SANDBOX)}`, 'nft', 'list', 'tables'], { encoding: 'utf8' });
+        assert.match(viaNsenter, new RegExp(`table inet ${table}`));
         // a failing script changes nothing: one transaction
         assert.throws(
           () => withNetns(SANDBOX, () => runNft(`add table inet ${table}_x\nadd rule inet ${table}_x nope drop\n`)),

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { createSandbox, describeResult, integrationSkipReason, netnsEntries, REPO, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, netnsEntries, REPO, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-const skip = integrationSkipReason() ?? false;
 const WORLD = '203.0.113.8';
 
 type Lab = Record<string, unknown> & { containers: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> };
@@ -168,7 +168,7 @@ const cases: Case[] = [
   },
 ];
 
-describe('nsnet up / down: the example labs', { skip, concurrency: false }, () => {
+requiredSuite('nsnet up / down: the example labs', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   let baseline: string;
   const timings: string[] = [];
@@ -263,7 +263,7 @@ describe('nsnet up / down: the example labs', { skip, concurrency: false }, () =
  * builds the same kernel state as `nsnet up` in another (links, addresses, routes, sysctls,
  * firewall), once generated names (bridges, veths, ids) and the lab's name are normalised.
  */
-describe('nsnet up --dry-run: the script builds the same lab', { skip, concurrency: false }, () => {
+requiredSuite('nsnet up --dry-run: the script builds the same lab', { needs: [needs.integration], concurrency: false }, () => {
   // A fresh pair of sandboxes per lab: what the script made by hand only goes with its sandbox.
 
   /** A normalised dump of a sandbox's host namespace and the lab's container namespaces. */
@@ -334,7 +334,7 @@ describe('nsnet up --dry-run: the script builds the same lab', { skip, concurren
   }
 });
 
-describe('labs never touch what is not theirs', { skip, concurrency: false }, () => {
+requiredSuite('labs never touch what is not theirs', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   before(async () => {
     sb = await createSandbox('lo');

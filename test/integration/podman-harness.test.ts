@@ -8,12 +8,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
 import { ok } from '../helpers/assert.js';
-import { PODMAN_NETNS_PREFIX, createPodmanHarness, podmanSkipReason, type PodmanHarness } from '../helpers/podman.js';
+import { PODMAN_NETNS_PREFIX, createPodmanHarness, type PodmanHarness } from '../helpers/podman.js';
 import { HOST_UPLINK_IP, WORLD_IP, allPids, createSandbox, describeResult, netnsEntries, pidCmdline } from '../helpers/sandbox.js';
-
-const skip = podmanSkipReason() ?? false;
+import { needs, requiredTest } from '../helpers/requirements.js';
 
 const REFERENCE_PLUGINS = '/usr/lib/cni';
 const SUBNET = '10.89.0.0/24';
@@ -81,7 +79,7 @@ function bridgeConflist(name: string, bridge: string, dir: string): object {
   };
 }
 
-test('podman harness: reference bridge network in a sandbox, nothing left behind', { skip, timeout: 120_000 }, async (t) => {
+requiredTest('podman harness: reference bridge network in a sandbox, nothing left behind', { needs: [needs.podman], timeout: 120_000 }, async (t) => {
   const before = snapshot();
   const netnsBefore = new Set(netnsEntries(PODMAN_NETNS_PREFIX));
   const sb = await createSandbox('pm');
@@ -152,7 +150,7 @@ test('podman harness: reference bridge network in a sandbox, nothing left behind
   assert.deepEqual(snapshot(), before, 'nothing written to the default podman/CNI/runc places');
 });
 
-test('podman harness: destroy() reports a container whose CNI DEL never happened', { skip, timeout: 60_000 }, async () => {
+requiredTest('podman harness: destroy() reports a container whose CNI DEL never happened', { needs: [needs.podman], timeout: 60_000 }, async () => {
   const sb = await createSandbox('pmd');
   let h: PodmanHarness | undefined;
   try {

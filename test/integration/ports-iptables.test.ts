@@ -20,12 +20,11 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import {
   createSandbox,
   describeResult,
   HOST_UPLINK_IP,
-  iptablesSkipReason,
   REPO,
   WORLD_UPLINK_IP,
   type RunOptions,
@@ -33,8 +32,8 @@ import {
   type Sandbox,
 } from '../helpers/sandbox.js';
 import { client, loopbackListener, ROUTE_LOOPBACK_TO_GATEWAY, SERVER, sendToLoopback } from '../helpers/probes.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-const skip = iptablesSkipReason() ?? false;
 process.env['NSNET_FIREWALL_DRIVER'] = 'iptables';
 const ENV = { ...process.env, NSNET_FIREWALL_DRIVER: 'iptables' };
 
@@ -72,7 +71,7 @@ Promise.all([import(xtablesJs), import(driverJs)]).then(([x, d]) => {
 });
 `;
 
-describe('published ports (iptables driver)', { skip, concurrency: false }, () => {
+requiredSuite('published ports (iptables driver)', { needs: [needs.integration, needs.iptables], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let web = '';
   let webIp = '';
@@ -134,7 +133,6 @@ describe('published ports (iptables driver)', { skip, concurrency: false }, () =
   }
 
   before(async () => {
-    if (skip) return;
     sb = await createSandbox('pti');
   });
   after(async () => {

@@ -5,12 +5,13 @@
  * from the world; ranges map one to one; conflicts are refused naming the holder; rm frees.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, HOST_UPLINK_IP, requireRoot, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, HOST_UPLINK_IP, WORLD_UPLINK_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { client, loopbackListener, ROUTE_LOOPBACK_TO_GATEWAY, SERVER, sendToLoopback } from '../helpers/probes.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
-describe('published ports (nftables driver)', { concurrency: false }, () => {
+requiredSuite('published ports (nftables driver)', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let web = '';
   before(async () => {
@@ -21,8 +22,8 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('a TCP server and a UDP echo are reachable from the world, the host and a sibling', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a TCP server and a UDP echo are reachable from the world, the host and a sibling', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     web = `${sb.prefix}web`;
     ok(
       await sb.nsnet([
@@ -59,14 +60,14 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', sib]));
   });
 
-  test('a port bound to 127.0.0.1 is not reachable from the world', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a port bound to 127.0.0.1 is not reachable from the world', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const r = sb.inWorld(client('tcp', HOST_UPLINK_IP, 8081));
     assert.notEqual(r.code, 0, `the world reached 127.0.0.1:8081: ${r.stdout}`);
   });
 
-  test('conflicts are refused naming the holder, and leave nothing behind', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('conflicts are refused naming the holder, and leave nothing behind', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const before = sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout;
     const clash = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}clash`, '-p', '8080:80', '--', 'sleep', '1000']);
     assert.equal(clash.code, 1, describeResult(clash));
@@ -85,8 +86,8 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     assert.match(bad.stderr, /protocol "icmp" is not one of tcp, udp, sctp/);
   });
 
-  test('after rm -f the ports are free and no rule mentions them', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('after rm -f the ports are free and no rule mentions them', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     ok(await sb.nsnet(['rm', '-f', web]));
     const table = sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout;
     assert.doesNotMatch(table, /8080|8081|5353|9000|9001/);
@@ -96,8 +97,8 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', again]));
   });
 
-  test("the route_localnet guard: a container cannot reach the host's loopback-only services", async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test("the route_localnet guard: a container cannot reach the host's loopback-only services", async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const c = `${sb.prefix}lo`;
     ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']));
     // A UDP service on the host's 127.0.0.1 only, and a container (root in its namespace) that
@@ -129,8 +130,8 @@ describe('published ports (nftables driver)', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', c]));
   });
 
-  test('network disconnect withdraws the ports of that network', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('network disconnect withdraws the ports of that network', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const c = `${sb.prefix}dis`;
     ok(await sb.nsnet(['run', '-d', '--name', c, '-p', '8085:7000', '--', 'sleep', '1000']));
     assert.match(sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout, /8085/);

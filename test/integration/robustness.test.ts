@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, requireRoot, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
 
 interface NetView {
   Containers: Record<string, { Name: string; IPv4Address: string }>;
@@ -19,7 +20,7 @@ async function checkClean(sb: Sandbox): Promise<void> {
   assert.equal(check.code, 0, `system check is not clean:\n${describeResult(check)}`);
 }
 
-describe('robustness', { concurrency: false }, () => {
+requiredSuite('robustness', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   before(async () => {
     sb = await createSandbox('rb');
@@ -29,8 +30,8 @@ describe('robustness', { concurrency: false }, () => {
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('32 parallel runs: 32 distinct addresses, all reachable', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('32 parallel runs: 32 distinct addresses, all reachable', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}p32`;
     ok(await sb.nsnet(['network', 'create', net, '--subnet', '10.101.0.0/24']));
     const names = Array.from({ length: 32 }, (_, i) => `${sb!.prefix}c${i}`);
@@ -46,8 +47,8 @@ describe('robustness', { concurrency: false }, () => {
     ok(await sb.nsnet(['network', 'rm', net]));
   });
 
-  test('10 parallel creates of one network name: one succeeds, nine fail clearly', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('10 parallel creates of one network name: one succeeds, nine fail clearly', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}same`;
     const results = await Promise.all(Array.from({ length: 10 }, () => sb!.nsnet(['network', 'create', net])));
     assert.equal(results.filter((r) => r.code === 0).length, 1, results.map(describeResult).join('\n'));
@@ -59,8 +60,8 @@ describe('robustness', { concurrency: false }, () => {
     ok(await sb.nsnet(['network', 'rm', net]));
   });
 
-  test('parallel rm and run of the same name corrupt nothing', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('parallel rm and run of the same name corrupt nothing', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const name = `${sb.prefix}race`;
     for (let round = 0; round < 5; round++) {
       await Promise.all([
@@ -75,8 +76,8 @@ describe('robustness', { concurrency: false }, () => {
     await sb.nsnet(['rm', '-f', name]);
   });
 
-  test('a process waiting for the lock says so after a second and gives up after its timeout', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a process waiting for the lock says so after a second and gives up after its timeout', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     ok(await sb.nsnet(['ps'])); // makes the state directory and its lock file
     const holder = spawn('flock', [`${sb.root}/lock`, 'sleep', '4'], { stdio: 'ignore' });
     try {
@@ -96,8 +97,8 @@ describe('robustness', { concurrency: false }, () => {
     assert.ok(!nets.some((n) => n.Name === `${sb!.prefix}wait`), 'the command that gave up created its network anyway');
   });
 
-  test('20 runs killed at random moments: prune leaves a clean host, survivors work', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('20 runs killed at random moments: prune leaves a clean host, survivors work', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}kill`;
     ok(await sb.nsnet(['network', 'create', net, '--subnet', '10.103.0.0/24']));
     const names = Array.from({ length: 20 }, (_, i) => `${sb!.prefix}k${i}`);
@@ -122,8 +123,8 @@ describe('robustness', { concurrency: false }, () => {
     ok(await sb.nsnet(['system', 'reset', '--force']));
   });
 
-  test('without root or without CAP_NET_ADMIN nsnet says so before it changes anything', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('without root or without CAP_NET_ADMIN nsnet says so before it changes anything', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const root = `${sb.root}-nocaps`;
     const argv = sb.nsnetArgv(['run', '-d', '--name', `${sb.prefix}nocap`, '--', 'sleep', '1000']).map((a) => (a === sb!.root ? root : a));
     const [nsenter, net, ...nsnet] = argv;
@@ -140,9 +141,11 @@ describe('robustness', { concurrency: false }, () => {
   });
 
   test('bad input: a clear message, exit 1 (2 for usage), and nothing changes', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     const net = `${sb.prefix}bi`;
+    const holder = `${sb.prefix}mh`;
     ok(await sb.nsnet(['network', 'create', net, '--subnet', '10.104.0.0/24']));
+    ok(await sb.nsnet(['run', '-d', '--name', holder, '--network', net, '--mac-address', '02:42:aa:bb:cc:dd', '--', 'sleep', '1000']));
     const snapshot = async (): Promise<string> =>
       [
         sb!.inHost(['ip', '-o', 'link']).stdout.replace(/\d+: /g, ''),
@@ -170,6 +173,23 @@ describe('robustness', { concurrency: false }, () => {
       [['run', '--bogus', '--', 'true'], 2, /unknown option '--bogus'/],
       [['network', 'frobnicate'], 2, /unknown command/],
       [['stop', '-t', 'soon', 'x'], 2, /invalid --time "soon"/],
+      // Hardening (issue 14): accepted before, each broke something or changed nothing useful.
+      [['--root', '', 'network', 'ls'], 1, /invalid state root "": expected a directory/],
+      [['network', 'create', 'bridge'], 1, /network name bridge is reserved/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '198.51.100.0/24'], 1, /overlaps the host's address 198\.51\.100\.2\/24 on uplink/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '198.51.100.128/25'], 1, /overlaps the host's address 198\.51\.100\.2\/24/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '127.0.0.0/16'], 1, /overlaps 127\.0\.0\.0\/8, loopback/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '224.1.0.0/16'], 1, /multicast/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '0.0.0.0/16'], 1, /"this network"/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '255.255.255.0/24'], 1, /limited broadcast/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '169.254.0.0/16'], 1, /link-local/],
+      [['network', 'create', `${sb.prefix}q`, '--subnet', '10.105.0.0/24', '--ip-range', '10.105.0.1/32'], 1, /leaves no address for a container/],
+      [['network', 'create', `${sb.prefix}q`, '--internal', '-o', 'com.docker.network.bridge.enable_ip_masquerade=true'], 1, /--internal contradicts/],
+      [['run', '--network', net, '-p', '192.0.2.55:8085:80', '--', 'true'], 1, /cannot publish on 192\.0\.2\.55: it is not an address of this host/],
+      [['run', '--network', net, '--mac-address', '02:42:AA:BB:CC:DD', '--', 'true'], 1, new RegExp(`MAC address 02:42:aa:bb:cc:dd is already used by container ${holder}`)],
+      [['run', '--network', net, '--hostname', holder, '--', 'true'], 1, new RegExp(`--hostname ${holder} would shadow container ${holder} on network ${net}`)],
+      [['run', '--network', net, '--network-alias', holder, '--', 'true'], 1, new RegExp(`--network-alias ${holder} would shadow container ${holder}`)],
+      [['run', '--network', net, '--network', net, '--', 'true'], 1, new RegExp(`network ${net} is given twice`)],
     ];
     for (const [args, code, message] of cases) {
       const r = await sb.nsnet(args);
@@ -177,6 +197,7 @@ describe('robustness', { concurrency: false }, () => {
       assert.match(r.stderr, message, `nsnet ${args.join(' ')}`);
     }
     assert.equal(await snapshot(), before);
+    ok(await sb.nsnet(['rm', '-f', holder]));
     ok(await sb.nsnet(['network', 'rm', net]));
   });
 });

@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createSandbox, describeResult, requireRoot, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite, requiredTest } from '../helpers/requirements.js';
 
-describe('run options', { concurrency: false }, () => {
+requiredSuite('run options', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox | undefined;
   let rootfs: string | undefined;
   before(async () => {
@@ -23,8 +24,8 @@ describe('run options', { concurrency: false }, () => {
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  test('several networks: eth0, eth1 in order, the default route via the first that leads outside', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('several networks: eth0, eth1 in order, the default route via the first that leads outside', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const [inner, outer, c] = [`${sb.prefix}in`, `${sb.prefix}out`, `${sb.prefix}multi`];
     ok(await sb.nsnet(['network', 'create', inner, '--subnet', '10.91.0.0/24', '--internal']));
     ok(await sb.nsnet(['network', 'create', outer, '--subnet', '10.92.0.0/24']));
@@ -58,7 +59,7 @@ describe('run options', { concurrency: false }, () => {
   });
 
   test('stop keeps the address; start brings the container back on it', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+    assert.ok(sb, 'before() made the sandbox');
     const c = `${sb.prefix}ss`;
     ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']));
     const ip = (JSON.parse(ok(await sb.nsnet(['inspect', c])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!
@@ -75,8 +76,8 @@ describe('run options', { concurrency: false }, () => {
     ok(await sb.nsnet(['rm', '-f', c]));
   });
 
-  test('a detached command that finishes at once is a container that exited, not a failure', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a detached command that finishes at once is a container that exited, not a failure', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     for (let i = 0; i < 5; i++) {
       const c = `${sb.prefix}quick${i}`;
       ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'true']));
@@ -92,8 +93,8 @@ describe('run options', { concurrency: false }, () => {
     }
   });
 
-  test('a command that cannot be executed fails run -d and leaves nothing', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
+  test('a command that cannot be executed fails run -d and leaves nothing', async () => {
+    assert.ok(sb, 'before() made the sandbox');
     const c = `${sb.prefix}bad`;
     const linksBefore = sb.inHost(['ip', '-o', 'link']).stdout;
     const r = await sb.nsnet(['run', '-d', '--name', c, '--', 'no-such-command-here']);
@@ -106,9 +107,8 @@ describe('run options', { concurrency: false }, () => {
     assert.deepEqual(extra, []);
   });
 
-  test('--rootfs runs the command chrooted, with its own /proc', async (t) => {
-    if (!requireRoot(t) || sb === undefined) return;
-    if (!fs.existsSync('/bin/busybox')) return t.skip('needs busybox-static for a tiny root filesystem');
+  requiredTest('--rootfs runs the command chrooted, with its own /proc', { needs: [needs.busybox] }, async () => {
+    assert.ok(sb, 'before() made the sandbox');
     rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-test-rootfs-'));
     for (const d of ['bin', 'proc', 'etc']) fs.mkdirSync(path.join(rootfs, d));
     fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));

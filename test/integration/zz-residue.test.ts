@@ -3,7 +3,6 @@
  * integration suite made may be left on the machine. Read-only: it looks, it never cleans up, so
  * a leak in some other test shows up here as a failure instead of being hidden.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,13 +13,11 @@ import {
   REGISTRY_PREFIX,
   STATE_DIR_PREFIX,
   allPids,
-  integrationSkipReason,
   liveSandboxesOfOtherProcesses,
   pidCmdline,
   runSync,
 } from '../helpers/sandbox.js';
-
-const skip = integrationSkipReason() ?? false;
+import { needs, requiredTest } from '../helpers/requirements.js';
 
 /**
  * Another test run may be going on at the same time on this machine (its sandboxes are registered
@@ -31,7 +28,7 @@ const others = liveSandboxesOfOtherProcesses();
 const foreignNs = (name: string): boolean => others.some((o) => name.startsWith(o.nsPrefix));
 const foreignRoot = (text: string): boolean => others.some((o) => text.includes(o.root));
 
-test('no /run/netns entries from the suite (nst*)', { skip }, () => {
+requiredTest('no /run/netns entries from the suite (nst*)', { needs: [needs.integration] }, () => {
   let entries: string[] = [];
   try {
     entries = fs.readdirSync(NETNS_DIR);
@@ -41,7 +38,7 @@ test('no /run/netns entries from the suite (nst*)', { skip }, () => {
   assert.deepEqual(entries.filter((e) => e.startsWith(NS_PREFIX) && !foreignNs(e)), []);
 });
 
-test('no /run/netns mounts from the suite', { skip }, () => {
+requiredTest('no /run/netns mounts from the suite', { needs: [needs.integration] }, () => {
   const mounts = fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -50,7 +47,7 @@ test('no /run/netns mounts from the suite', { skip }, () => {
   assert.deepEqual(mounts, []);
 });
 
-test('no processes referencing a test state directory', { skip }, () => {
+requiredTest('no processes referencing a test state directory', { needs: [needs.integration] }, () => {
   const needle = path.join(os.tmpdir(), STATE_DIR_PREFIX);
   const found: string[] = [];
   for (const pid of allPids()) {
@@ -73,7 +70,7 @@ function runnerStartMs(): number {
   }
 }
 
-test('no nsnet-test- state directories left in the temp dir', { skip }, () => {
+requiredTest('no nsnet-test- state directories left in the temp dir', { needs: [needs.integration] }, () => {
   const since = runnerStartMs();
   assert.deepEqual(
     fs
@@ -99,11 +96,11 @@ function changedSince(dir: string, since: number): string[] {
   });
 }
 
-test('no CNI state written outside the tests\' temp dirs (libcni cache, host-local leases)', { skip }, () => {
+requiredTest('no CNI state written outside the tests\' temp dirs (libcni cache, host-local leases)', { needs: [needs.integration] }, () => {
   assert.deepEqual(changedSince('/var/lib/cni', runnerStartMs()), []);
 });
 
-test('no sandbox registry files left by finished test processes', { skip }, () => {
+requiredTest('no sandbox registry files left by finished test processes', { needs: [needs.integration] }, () => {
   const live = new Set(others.map((o) => o.nsPrefix));
   const left = fs
     .readdirSync(os.tmpdir())
@@ -112,24 +109,24 @@ test('no sandbox registry files left by finished test processes', { skip }, () =
   assert.deepEqual(left, []);
 });
 
-test('diagnostics: concurrent test runs seen', { skip }, (t) => {
+requiredTest('diagnostics: concurrent test runs seen', { needs: [needs.integration] }, (t) => {
   for (const o of others) t.diagnostic(`ignoring live sandbox ${o.nsPrefix} of test process ${o.pid}`);
 });
 
-test("the machine's own namespace has no nsnet links", { skip }, () => {
+requiredTest("the machine's own namespace has no nsnet links", { needs: [needs.integration] }, () => {
   const r = runSync(['ip', '-j', 'link', 'show']);
   assert.equal(r.code, 0, r.stderr);
   const names = (JSON.parse(r.stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
   assert.deepEqual(names.filter((n) => /^(nsnet|nsv|br-)/.test(n)), []);
 });
 
-test("the machine's own namespace has no nsnet nft table", { skip }, () => {
+requiredTest("the machine's own namespace has no nsnet nft table", { needs: [needs.integration] }, () => {
   const r = runSync(['nft', 'list', 'tables']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /^table\s+\S+\s+nsnet\s*$/m);
 });
 
-test("the machine's ip_forward is unchanged", { skip }, (t) => {
+requiredTest("the machine's ip_forward is unchanged", { needs: [needs.integration] }, (t) => {
   // Read only. Every sandbox compares the machine's value at destroy() with the value it saw at
   // creation (a mismatch fails that test file); across files, CI may pin the expected value with
   // NSNET_TEST_IP_FORWARD.
