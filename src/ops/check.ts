@@ -6,7 +6,7 @@
  * route, the firewall regenerated from the records), never a copy of their recipes; compared,
  * under the host lock (so no other nsnet command is half-way):
  * - networks: the bridge exists, is a bridge, is up, holds the gateway address, and the
- *   sysctls its recipe sets have those values (ip_forward, route_localnet);
+ *   sysctls its recipe sets have those values (ip_forward, route_localnet, disable_ipv6);
  * - containers: a running one's process is alive; a container with a namespace has, per network,
  *   its host veth enslaved to the right bridge, its interface up with its address inside, and the
  *   default route via the first network that leads outside;
@@ -32,6 +32,7 @@ import type { Context } from './context.js';
 import { liveState } from './liveness.js';
 import { containerEndpoints, firewallState, isCniContainer, namespaceOf, networkSpec } from './specs.js';
 import { releaseAll } from './cni.js';
+import { etcDir, ownedContainerFiles, removeContainerFiles } from './dns-files.js';
 
 /** What a difference is about, so callers select differences by kind, never by message text. */
 export type Subject =
@@ -96,6 +97,8 @@ function checkNetwork(ctx: Context, n: NetworkRecord, host: NsView, rebuilt: Set
       out.push({ object, subject, problem: `bridge ${n.bridge} is down`, fix: 'bring it up', steps: [step] });
     } else if (step.kind === 'sysctl') {
       const actual = ctx.host.sysctl(step.key);
+      // A key the kernel does not have, where the recipe allows it (IPv6 disabled at boot), is no difference.
+      if (actual === undefined && step.ignoreUnknown === true) continue;
       if (actual !== step.value) out.push({ object, subject, problem: `sysctl ${step.key} is ${actual ?? 'missing'}, not ${step.value}`, fix: 'set it', steps: [step] });
     }
   }
@@ -231,6 +234,19 @@ function orphanNamespaces(ctx: Context): Found[] {
   return out;
 }
 
+/** /etc/netns/NAME files nsnet wrote for a container the store no longer has (a crash between steps). */
+function orphanContainerFiles(ctx: Context): Found[] {
+  return ownedContainerFiles(ctx.root)
+    .filter((name) => ctx.store.containers.byIdOrName(name)?.name !== name)
+    .map((name) => ({
+      object: `files ${etcDir(name)}`,
+      subject: { kind: 'orphan' as const },
+      problem: 'resolv.conf and hosts nsnet wrote for a container the store no longer has',
+      fix: 'remove them',
+      action: () => removeContainerFiles(name),
+    }));
+}
+
 function orphanLinks(ctx: Context, host: NsView): Found[] {
   const owned = new Set<string>();
   for (const n of ctx.store.networks.list()) {
@@ -288,6 +304,7 @@ export function check(ctx: Context, opts: { fix: boolean }): CheckResult {
     for (const c of ctx.store.containers.list()) found.push(...checkContainer(ctx, c, host, rebuilt));
     found.push(...orphanLinks(ctx, host));
     found.push(...orphanNamespaces(ctx));
+    found.push(...orphanContainerFiles(ctx));
     // Last: the firewall names ports, so it is regenerated after they are rewired.
     found.push(...checkFirewall(ctx, notes));
     if (opts.fix) for (const f of found) fixOne(ctx, f);

@@ -62,6 +62,7 @@ function renderLaunch(c: ContainerRecord): string {
 
 function validateRun(input: RunInput): RunInput {
   if (input.argv.length === 0) throw new NsnetError('USAGE', 'run needs a command', { hint: 'nsnet run -d --name red -- sleep 1000' });
+  if (input.argv[0]!.trim() === '') throw new NsnetError('USAGE', 'invalid command "": the program to run is empty', { hint: 'nsnet run -d --name red -- sleep 1000' });
   if (input.rootfs !== undefined && !fs.existsSync(path.join(input.rootfs, 'bin'))) {
     throw new NsnetError('INVALID_VALUE', `invalid --rootfs "${input.rootfs}": not a directory holding a root filesystem (no bin/)`);
   }

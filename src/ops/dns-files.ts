@@ -81,21 +81,20 @@ export function refreshContainerFiles(ctx: Context, containerId: string): void {
  * also what a crashed run left behind). Directories of other roots and of other tools stay.
  */
 export function removeAllContainerFiles(root: string): string[] {
+  const owned = ownedContainerFiles(root);
+  for (const name of owned) removeContainerFiles(name);
+  return owned;
+}
+
+/** The names under /etc/netns whose resolv.conf nsnet wrote for this state root. */
+export function ownedContainerFiles(root: string): string[] {
   let names: string[] = [];
   try {
     names = fs.readdirSync(ETC_NETNS);
   } catch {
     return [];
   }
-  const removed: string[] = [];
-  for (const name of names) {
-    const first = readText(path.join(ETC_NETNS, name, 'resolv.conf')).split('\n')[0];
-    if (first === resolvHeader(name, root)) {
-      removeContainerFiles(name);
-      removed.push(name);
-    }
-  }
-  return removed;
+  return names.filter((name) => readText(path.join(ETC_NETNS, name, 'resolv.conf')).split('\n')[0] === resolvHeader(name, root));
 }
 
 export function removeContainerFiles(name: string): void {

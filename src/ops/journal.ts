@@ -24,6 +24,7 @@ import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
 import { applyWrite, forget, type RecordRefs, type RecordWrite } from './records.js';
 import { firewallState } from './specs.js';
+import { removeContainerFiles } from './dns-files.js';
 
 /** EEXIST: a step of a finishing removal that was already applied (before a crash, or by a removal that failed). */
 const EEXIST = 17;
@@ -96,12 +97,17 @@ function settle(ctx: Context, journalId: number, intent: Intent, writes: readonl
   return problems;
 }
 
-/** Every process in these namespaces (a container's, and what exec started there), killed; what could not be. */
+/**
+ * Every process in these namespaces (a container's, and what exec started there), killed, and
+ * the container's /etc/netns/NAME files gone with it (a start writes them again); what could not be.
+ */
 export function killProcessesIn(ctx: Context, namespaces: readonly string[]): NsnetError[] {
   const problems: NsnetError[] = [];
   for (const ns of namespaces) {
     try {
       if (ctx.host.netnsExists(ns)) ctx.host.killNetnsProcesses(ns);
+      // A runtime's namespace (a path) has no files of nsnet's.
+      if (!ns.startsWith('/')) removeContainerFiles(ns);
     } catch (err) {
       problems.push(wrap(`stop the processes in ${ns}`, err));
     }

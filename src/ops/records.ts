@@ -37,6 +37,8 @@ export interface RecordRefs {
   networks?: string[] | undefined;
   endpoints?: string[] | undefined;
   ports?: PortRef[] | undefined;
+  /** Setting keys (system reset: the labs' records). */
+  settings?: string[] | undefined;
 }
 
 const portRef = (p: PortRecord | PortRef): PortRef => ({ endpointId: p.endpointId, proto: p.proto, containerPort: p.containerPort, hostPort: p.hostPort });
@@ -109,7 +111,7 @@ export function restoreOf(store: Store, w: RecordWrite): RecordWrite | undefined
 
 /** What a make inserted: deleted again when it fails or is rolled back after a crash. */
 export function insertedBy(writes: readonly RecordWrite[]): RecordRefs {
-  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [] };
+  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [] };
   for (const w of writes) {
     if (w.kind === 'insert-container') refs.containers.push(w.record.id);
     else if (w.kind === 'insert-network') refs.networks.push(w.record.id);
@@ -121,7 +123,7 @@ export function insertedBy(writes: readonly RecordWrite[]): RecordRefs {
 
 /** What a removal deletes: deleted when it finishes, in process or by crash recovery. */
 export function deletedBy(writes: readonly RecordWrite[]): RecordRefs {
-  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [] };
+  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [] };
   for (const w of writes) {
     if (w.kind === 'delete-container') refs.containers.push(w.id);
     else if (w.kind === 'delete-network') refs.networks.push(w.id);
@@ -137,4 +139,5 @@ export function forget(store: Store, refs: RecordRefs): void {
   for (const id of refs.endpoints ?? []) store.endpoints.delete(id);
   for (const id of refs.containers ?? []) store.containers.delete(id);
   for (const id of refs.networks ?? []) applyWrite(store, { kind: 'delete-network', id });
+  for (const key of refs.settings ?? []) store.settings.delete(key);
 }

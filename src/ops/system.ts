@@ -5,6 +5,8 @@ import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { planRemoveContainer } from '../engine/plans.js';
 import { applyAll } from '../plan/executor.js';
+import { faultPoint } from '../plan/faults.js';
+import type { Intent } from './journal.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
 import { remove } from './containers.js';
@@ -80,6 +82,18 @@ export function reset(ctx: Context): string[] {
       ctx.planned.push(...steps.map(renderStep));
       return [];
     }
+    // Journaled like every removal: a reset killed half-way is finished by the next command
+    // (processes, links, records, the labs' records), not left with records of what is gone.
+    ctx.store.tx(() =>
+      ctx.store.journal.add('system reset', {
+        mode: 'finish',
+        steps,
+        forget: { containers: containers.map((c) => c.id), networks: networks.map((n) => n.id), settings: ctx.store.settings.keys(LAB_SETTING_PREFIX) },
+        killIn: containers.filter((c) => !isCniContainer(c)).map((c) => c.name),
+        dirs: [path.join(ctx.root, 'containers')],
+      } satisfies Intent),
+    );
+    faultPoint();
     const failures: NsnetError[] = [];
     for (const c of containers) {
       try {
