@@ -75,12 +75,14 @@ export class Fixture {
   /** Warnings of the operations (DNS trouble and the like). */
   readonly warnings: string[] = [];
   readonly firewallDriver: string;
+  private readonly ownsRoot: boolean;
 
   constructor(opts: FixtureOptions = {}) {
     // ip_forward on from the start: undo never turns it off, so only then is "as before" exact.
     this.host = opts.host ?? new FakeHost({ ipForward: '1' });
     quietDaemons(this.host);
     this.store = opts.store ?? openMemoryStore();
+    this.ownsRoot = opts.root === undefined;
     this.root = opts.root ?? tempDir('nsnet-unit-root-');
     this.firewallDriver = opts.firewallDriver ?? 'nftables';
     this.ctx = contextOn(this.host, this.store, this.root, {
@@ -102,9 +104,9 @@ export class Fixture {
    * new one (absolute paths in records, such as a container's log path, still name the old one).
    */
   twin(): Fixture {
-    const root = tempDir('nsnet-unit-root-');
-    fs.cpSync(this.root, root, { recursive: true });
-    return new Fixture({ host: this.host.clone(), store: openMemoryStore(this.store.serialize()), root, firewallDriver: this.firewallDriver });
+    const twin = new Fixture({ host: this.host.clone(), store: openMemoryStore(this.store.serialize()), firewallDriver: this.firewallDriver });
+    fs.cpSync(this.root, twin.root, { recursive: true });
+    return twin;
   }
 
   /**
@@ -123,8 +125,10 @@ export class Fixture {
     return stateOf(this);
   }
 
+  /** Closes the store; a state directory the fixture made itself goes too (else at exit). */
   close(): void {
     this.ctx.close();
+    if (this.ownsRoot) fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
 
