@@ -36,8 +36,21 @@ process.on('exit', () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * tmpfs when the machine has one: a walk makes and removes a state directory per step, and on a
+ * busy disk each directory operation costs milliseconds (ten times the operation under test).
+ */
+const TEMP_BASE = ((): string => {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+})();
+
 function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(TEMP_BASE, prefix));
   tempDirs.push(dir);
   return dir;
 }
