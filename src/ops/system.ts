@@ -84,7 +84,7 @@ export function reset(ctx: Context): string[] {
     }
     // Journaled like every removal: a reset killed half-way is finished by the next command
     // (processes, links, records, the labs' records), not left with records of what is gone.
-    ctx.store.tx(() =>
+    const journalId = ctx.store.tx(() =>
       ctx.store.journal.add('system reset', {
         mode: 'finish',
         steps,
@@ -102,7 +102,8 @@ export function reset(ctx: Context): string[] {
         failures.push(wrap(`stop ${c.name}`, err));
       }
     }
-    failures.push(...applyAll(steps, ctx.runner));
+    const stepFailures = applyAll(steps, ctx.runner);
+    failures.push(...stepFailures);
     ctx.runner.releaseNamespaces?.();
     try {
       stopResponder(ctx.host, ctx.root);
@@ -112,7 +113,10 @@ export function reset(ctx: Context): string[] {
     } catch (err) {
       failures.push(wrap('DNS', err));
     }
-    failures.push(...forgetState(ctx));
+    // What could not be removed keeps its records, as a failed removal does: reset again finds it
+    // (every step is idempotent). Forgotten, a namespace that would not go was nsnet's no more.
+    if (stepFailures.length === 0) failures.push(...forgetState(ctx));
+    else ctx.store.tx(() => ctx.store.journal.delete(journalId));
     // Each problem keeps its own code (a kernel step, a firewall transaction, a file).
     if (failures.length > 0) throw new NsnetErrors('system reset finished with problems', failures);
     return [...containers.map((c) => `container ${c.name}`), ...networks.map((n) => `network ${n.name}`)];
