@@ -9,7 +9,10 @@
  *
  * When no service answers, it becomes the Node plugin (`nsnet cni-plugin`, same stdin and
  * environment), which does the work in-process and starts the service for the next call. So
- * the first call is slow and correct, and every later one is fast.
+ * the first call is slow and correct, and every later one is fast. It does the same when the
+ * service goes away before answering (killed mid-call, or stopping as the call came in): the
+ * Node plugin takes the host lock, rolls back whatever the service left half-made, and does the
+ * work, so the runtime gets its result instead of "try again later".
  *
  * Build: cc -O2 -DNSNET_HOME='"/path/to/checkout"' -DNSNET_NODE='"/usr/bin/node"' -o bin/nsnet-cni
  * native/nsnet-cni.c (npm run build does this). NSNET_HOME is where bin/nsnet is and NSNET_NODE
@@ -18,9 +21,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,7 +42,7 @@
 
 extern char **environ;
 
-/* The spec's error object (code 11: try again later) when the service fails mid-call. */
+/* The spec's error object (code 11: try again later) when neither the service nor the Node plugin can answer. */
 static int fail(const char *msg) {
     printf("{\"cniVersion\":\"1.1.0\",\"code\":11,\"msg\":\"nsnet-cni: %s\"}\n", msg);
     return 1;
@@ -56,11 +61,46 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
+/* The network configuration once read from stdin (to send it to the service), else NULL. */
+static char *conf;
+static size_t conf_len;
+
+static int read_conf(void) {
+    size_t cap = 65536;
+    conf = malloc(cap);
+    if (conf == NULL) return -1;
+    for (;;) {
+        if (conf_len == cap) {
+            char *bigger = realloc(conf, cap *= 2);
+            if (bigger == NULL) return -1;
+            conf = bigger;
+        }
+        ssize_t r = read(STDIN_FILENO, conf + conf_len, cap - conf_len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) return 0;
+        conf_len += (size_t)r;
+    }
+}
+
+/* Stdin was read for the service: the Node plugin gets the configuration from a memfd instead. */
+static int restore_stdin(void) {
+    int m = memfd_create("nsnet-cni-config", 0);
+    if (m < 0) return -1;
+    if (write_all(m, conf, conf_len) != 0 || lseek(m, 0, SEEK_SET) != 0 || dup2(m, STDIN_FILENO) < 0) {
+        close(m);
+        return -1;
+    }
+    close(m);
+    return 0;
+}
+
 /*
- * The Node plugin, in this process: same environment, same stdin (not read yet). Node by its
- * absolute path, and a PATH for the tools nsnet runs, since runtimes may call plugins without one.
+ * The Node plugin, in this process: same environment, same stdin. Node by its absolute path, and
+ * a PATH for the tools nsnet runs, since runtimes may call plugins without one.
  */
 static int fall_back(void) {
+    if (conf != NULL && restore_stdin() != 0) return fail("the CNI service did not answer, and the configuration cannot be handed to the Node plugin");
     const char *path = getenv("PATH");
     if (path == NULL || path[0] == '\0') setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
     char *argv[] = {"node", NSNET_HOME "/bin/nsnet", "cni-plugin", NULL};
@@ -80,6 +120,9 @@ static void caller_name(char *out, size_t size) {
 }
 
 int main(void) {
+    /* A service gone mid-call is an error to handle (EPIPE), not a SIGPIPE that kills the call.
+     * Node ignores SIGPIPE anyway, and resets signals for the processes it starts. */
+    signal(SIGPIPE, SIG_IGN);
     const char *root = getenv("NSNET_ROOT");
     if (root == NULL || root[0] == '\0') root = DEFAULT_ROOT;
 
@@ -96,24 +139,24 @@ int main(void) {
         return fall_back();
     }
 
+    /*
+     * From here on, a service that goes away before its answer (killed mid-call, or stopping: a
+     * dying process closes its sockets one by one, so its listener can still accept after it
+     * closed an earlier caller's connection) makes this call the Node plugin's.
+     */
+    if (read_conf() != 0) return fail("cannot read the network configuration from stdin");
+
     /* Header: CNI_* variables and the caller, NUL-terminated, then an empty entry. */
     for (char **e = environ; *e != NULL; e++) {
-        if (strncmp(*e, "CNI_", 4) == 0 && write_all(fd, *e, strlen(*e) + 1) != 0) return fail("lost the CNI service while sending");
+        if (strncmp(*e, "CNI_", 4) == 0 && write_all(fd, *e, strlen(*e) + 1) != 0) return fall_back();
     }
     char caller[64], entry[80];
     caller_name(caller, sizeof caller);
     int n = snprintf(entry, sizeof entry, "@caller=%s", caller);
-    if (write_all(fd, entry, (size_t)n + 1) != 0 || write_all(fd, "", 1) != 0) return fail("lost the CNI service while sending");
+    if (write_all(fd, entry, (size_t)n + 1) != 0 || write_all(fd, "", 1) != 0) return fall_back();
 
     /* Body: the network configuration. */
-    char buf[65536];
-    for (;;) {
-        ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return fail("cannot read the network configuration from stdin");
-        if (r == 0) break;
-        if (write_all(fd, buf, (size_t)r) != 0) return fail("lost the CNI service while sending");
-    }
+    if (write_all(fd, conf, conf_len) != 0) return fall_back();
     shutdown(fd, SHUT_WR);
 
     /* Reply: exit code, newline, then stdout to relay. */
@@ -122,11 +165,12 @@ int main(void) {
     for (;;) {
         ssize_t r = read(fd, code + have, 1);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return fail("the CNI service closed the connection without an answer");
+        if (r <= 0) return fall_back();
         if (code[have] == '\n') break;
         if (++have == sizeof code - 1) return fail("malformed answer from the CNI service");
     }
     code[have] = '\0';
+    char buf[65536];
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;

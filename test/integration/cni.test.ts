@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildCniDriver, type CniDriverBuild } from '../helpers/cni-driver.js';
@@ -17,6 +18,8 @@ import {
   describeResult,
   HOST_UPLINK_IP,
   NSNET_BIN,
+  pidStartTime,
+  pidState,
   REPO,
   runSync,
   WORLD_IP,
@@ -468,7 +471,7 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     sb = await createSandbox('ccni');
   });
   after(async () => {
-    for (const name of ['rt', 'rs']) if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}${name}`]);
+    for (const name of ['rt', 'rg', 'rs']) if (sb !== undefined) runSync(['ip', 'netns', 'del', `${sb.prefix}${name}`]);
     const report = await sb?.destroy();
     assert.deepEqual(report?.problems ?? [], []);
   });
@@ -529,28 +532,72 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     assert.ok(kills >= 2, `the DEL passed ${kills} fault points`);
   });
 
-  test('the service killed in the middle of an ADD: the client says try again (code 11), and the retry succeeds', async () => {
+  /** The ADD of the tests below: the crash-safety network, in the runtime namespace NAME. */
+  function serviceCase(name: string, id: string): { env: NodeJS.ProcessEnv; conf: string } {
+    ok(runSync(['ip', 'netns', 'add', `${sb!.prefix}${name}`]));
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb!.prefix}knet`, type: 'nsnet-cni', bridge: `${sb!.prefix}kb`, subnet: '10.65.0.0/24' });
+    const env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      NSNET_ROOT: sb!.root,
+      CNI_PATH: path.dirname(CNI_BIN),
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: id,
+      CNI_NETNS: `/run/netns/${sb!.prefix}${name}`,
+      CNI_IFNAME: 'eth0',
+    };
+    return { env, conf };
+  }
+  /** Where nsnet-cni looks for the service of the sandbox's host namespace. */
+  const serviceSocket = (): string => path.join(sb!.root, 'cni', `net-${sb!.netnsInode(sb!.hostNs)}.sock`);
+
+  test('a service that takes a call and goes away without answering: the client does the call itself, never "try again later"', async () => {
     assert.ok(sb, 'before() made the sandbox');
-    ok(runSync(['ip', 'netns', 'add', `${sb.prefix}rs`]));
-    const ns = `/run/netns/${sb.prefix}rs`;
-    const conf = JSON.stringify({ cniVersion: '1.0.0', name: `${sb.prefix}knet`, type: 'nsnet-cni', bridge: `${sb.prefix}kb`, subnet: '10.65.0.0/24' });
-    const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NSNET_ROOT: sb.root, CNI_PATH: path.dirname(CNI_BIN) };
-    // STATUS passes no fault point; the service it starts inherits the fault switch and dies
-    // after the third step of the next call it serves.
-    ok(sb.inHost([CNI_BIN], { env: { ...base, CNI_COMMAND: 'STATUS', NSNET_TEST_FAULTS: '1', NSNET_FAULT: '2:kill' }, input: conf }));
-    const sockets = (): string[] => fs.readdirSync(path.join(sb!.root, 'cni')).filter((f) => f.endsWith('.sock'));
-    for (let i = 0; i < 100 && sockets().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(sockets().length, 1, 'the service is up');
-    const env = { ...base, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'svckill00001', CNI_NETNS: ns, CNI_IFNAME: 'eth0' };
-    const died = sb.inHost([CNI_BIN], { env, input: conf });
-    assert.equal(died.code, 1, describeResult(died));
-    assert.equal((JSON.parse(died.stdout) as { code: number }).code, 11, describeResult(died));
-    // The retry finds no service (the client runs the Node plugin), which first rolls back the
-    // half-made ADD, then makes it whole.
-    const retry = sb.inHost([CNI_BIN], { env, input: conf });
-    assert.equal(retry.code, 0, describeResult(retry));
-    assert.match(retry.stdout, /"address":"10\.65\.0\.\d+\/24"/);
+    // What a caller can meet while a service dies (a dying process closes its sockets one by one,
+    // so its listener still accepts after it dropped an earlier caller) or stops: a listener
+    // that accepts and closes. No service is started afterwards (NSNET_CNI_SERVICE=off).
+    const { env, conf } = serviceCase('rg', 'gone00000001');
+    const callEnv = { ...env, NSNET_CNI_SERVICE: 'off' };
+    fs.mkdirSync(path.dirname(serviceSocket()), { recursive: true, mode: 0o700 });
+    let taken = 0;
+    const going = net.createServer((conn) => {
+      taken++;
+      conn.destroy();
+    });
+    await new Promise<void>((listening) => going.listen(serviceSocket(), listening));
+    try {
+      const added = await sb.inHostAsync([CNI_BIN], { env: callEnv, input: conf });
+      assert.equal(added.code, 0, describeResult(added));
+      assert.match(added.stdout, /"address":"10\.65\.0\.\d+\/24"/);
+      assert.equal(taken, 1, 'the client went to the service first');
+      ok(await sb.inHostAsync([CNI_BIN], { env: { ...callEnv, CNI_COMMAND: 'DEL' }, input: conf }), 'DEL');
+      assert.equal(taken, 2);
+    } finally {
+      await new Promise<void>((closed) => going.close(() => closed()));
+    }
     ok(await sb.nsnet(['system', 'check']));
+  });
+
+  test('the service killed in the middle of an ADD: the call still succeeds (the client rolls the half-made ADD back and makes it whole)', async () => {
+    assert.ok(sb, 'before() made the sandbox');
+    const { env, conf } = serviceCase('rs', 'svckill00001');
+    // STATUS passes no fault point; the service it starts inherits the fault switch and dies
+    // after the third step of the next call it serves. It is up once it wrote its record, which
+    // it does after it listens.
+    ok(sb.inHost([CNI_BIN], { env: { ...env, CNI_COMMAND: 'STATUS', NSNET_TEST_FAULTS: '1', NSNET_FAULT: '2:kill' }, input: conf }));
+    const recordFile = serviceSocket().replace(/\.sock$/, '.pid');
+    for (let i = 0; i < 200 && !fs.existsSync(recordFile); i++) await new Promise((r) => setTimeout(r, 50));
+    const service = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { pid: number; start: string };
+
+    const added = sb.inHost([CNI_BIN], { env, input: conf });
+    assert.equal(added.code, 0, describeResult(added));
+    assert.match(added.stdout, /"address":"10\.65\.0\.\d+\/24"/);
+    // The service took the call and died in it, without answering.
+    const alive = (): boolean => pidStartTime(service.pid) === service.start && pidState(service.pid) !== 'Z';
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(), false, `the service (pid ${service.pid}) was killed by the fault switch`);
+    assert.doesNotMatch(fs.readFileSync(path.join(sb.root, 'cni', 'service.log'), 'utf8'), /ADD svckill00001/, 'the killed service never answered');
+    ok(await sb.nsnet(['system', 'check']));
+    assert.equal(await containerCount(sb), 1);
     ok(sb.inHost([CNI_BIN], { env: { ...env, CNI_COMMAND: 'DEL' }, input: conf }));
   });
 });
