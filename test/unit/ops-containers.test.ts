@@ -95,6 +95,30 @@ describe('run', () => {
     assert.equal(routes[0]!.oif, fx.host.link('eth0', 'ut-red')?.index);
   });
 
+  test('in the foreground with --rm: its exit code is returned and recorded, then it is removed', async () => {
+    const fx = await fixture().setUp(study);
+    const networkOnly = fx.state();
+    let settled = false;
+    const running = run(fx.ctx, runInput({ name: 'ut-red', networks: ['ut-study'], detach: false, remove: true })).finally(() => (settled = true));
+    // The command runs (and is recorded running) until the test ends it.
+    const runningPid = (): number | null | undefined => fx.store.containers.byIdOrName('ut-red')?.pid;
+    while (typeof runningPid() !== 'number' && !settled) await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(!settled, `the run ended before its command did: ${String(await running.catch((e: unknown) => e))}`);
+    assert.equal(fx.host.procs.get(runningPid()!)?.kind, 'foreground');
+    fx.host.exitProcess(runningPid()!, 3);
+    assert.equal((await running).exitCode, 3);
+    assertSameState(fx.state(), networkOnly, 'after the run with --rm', { ignoreCursors: true });
+  });
+
+  test('a command that ends before it is seen running (run -d true) is recorded as exited, with its code', async () => {
+    const fx = await fixture().setUp(study);
+    fx.host.procs.finishNextLaunch(0);
+    await run(fx.ctx, runInput({ name: 'ut-red', networks: ['ut-study'], argv: ['true'] }));
+    const c = container(fx, 'ut-red');
+    assert.deepEqual([c.status, c.exitCode, c.pid], ['exited', 0, null]);
+    assert.equal(fx.host.netnsExists('ut-red'), true, 'wired, to be started again');
+  });
+
   describe('failure at every step leaves the records and the machine as before', () => {
     test('on a fresh state (the default network made on first use)', async () => {
       const n = await failEachStep(fixture(), runRed(), assertUndone);
