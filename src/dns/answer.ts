@@ -2,11 +2,14 @@
  * The responder's decisions, pure: one query in, a reply (or "forward it to these servers", or
  * "drop it") out. Wire format by dns-packet.
  *
+ * - Who asks comes first (access.ts): only a container on the network whose gateway was asked is
+ *   answered; another nsnet address gets REFUSED, anyone else nothing. What follows is for members.
  * - Names of containers on the network the query arrived on (name, hostname, --network-alias):
  *   A records, authoritative, TTL 2 s; other types for those names: no data (NOERROR, empty).
  *   Then the names on the client's other networks (as Docker does for a container on several),
  *   with their addresses there.
- * - PTR for their addresses; other addresses of the network's subnet: NXDOMAIN.
+ * - PTR for their addresses; other addresses of any nsnet subnet: NXDOMAIN (they are nsnet's, no
+ *   upstream knows them, and a query for them must not tell one about them).
  * - Names nsnet knows on *other* networks: NXDOMAIN, never forwarded (they must not resolve here
  *   and must not leak upstream).
  * - Everything else: forwarded to the client's upstreams; SERVFAIL when there are none.
@@ -16,7 +19,8 @@
  *   question with TC set, so the client retries over TCP.
  */
 import dnsPacket, { type Answer, type Packet, type Question } from 'dns-packet';
-import { inSubnet, norm, ptrAddress, type DnsView, type NetworkView } from './view.js';
+import { access } from './access.js';
+import { isNsnetAddress, norm, ptrAddress, type DnsView, type NetworkView } from './view.js';
 
 export const TTL = 2;
 /** What we advertise in our own OPT record. */
@@ -35,7 +39,8 @@ export type Transport = 'udp' | 'tcp';
 
 export type Decision =
   | { kind: 'reply'; response: Buffer }
-  | { kind: 'forward'; servers: string[]; query: Packet; maxSize: number }
+  /** `network`: the id of the network whose gateway was asked (whose forwarding budget it uses). */
+  | { kind: 'forward'; servers: string[]; query: Packet; maxSize: number; network: string }
   | { kind: 'drop'; why: string };
 
 interface Parsed {
@@ -113,21 +118,35 @@ function parse(raw: Buffer, transport: Transport): Parsed | Decision {
 }
 
 /**
+ * REFUSED, with the question (resolvers such as glibc's ignore a reply whose question does not
+ * match theirs), for a well-formed query from a client the responder does not serve; anything
+ * else from such a client is dropped unanswered.
+ */
+function refuse(raw: Buffer, transport: Transport, why: string): Decision {
+  const parsed = parse(raw, transport);
+  if ('kind' in parsed) return { kind: 'drop', why: `${why}; and not a well-formed query` };
+  return { kind: 'reply', response: reply(parsed.packet, RCODE.REFUSED, [], { authoritative: false, maxSize: parsed.maxSize }) };
+}
+
+/**
  * Decide what to do with one query that arrived on `gateway` (which network's view applies)
- * from `client` (whose upstreams apply).
+ * from `client` (who may ask at all, and whose upstreams apply).
  */
 export function decide(view: DnsView, gateway: string, client: string, raw: Buffer, transport: Transport): Decision {
+  const who = access(view, gateway, client);
+  if (who.kind === 'ignore') return { kind: 'drop', why: who.why };
+  if (who.kind === 'refuse') return refuse(raw, transport, who.why);
   const parsed = parse(raw, transport);
   if ('kind' in parsed) return parsed;
   const { packet, question, maxSize } = parsed;
-  const net = view.byGateway.get(gateway);
+  const net = who.net;
   const name = norm(question.name);
   const local = (rcode: number, answers: Answer[] = []): Decision => ({
     kind: 'reply',
     response: reply(packet, rcode, answers, { authoritative: true, maxSize }),
   });
   const qclass = question.class ?? 'IN';
-  if (net !== undefined && (qclass === 'IN' || qclass === 'ANY')) {
+  if (qclass === 'IN' || qclass === 'ANY') {
     // The network the query arrived on first, then the client's other networks.
     const nets = [net, ...(net.clientNetworks.get(client) ?? [])];
     const addrs = nets.map((n) => n.names.get(name)).find((a) => a !== undefined);
@@ -145,17 +164,17 @@ export function decide(view: DnsView, gateway: string, client: string, raw: Buff
         if (question.type !== 'PTR') return local(RCODE.NOERROR);
         return local(RCODE.NOERROR, [{ type: 'PTR', name: question.name, ttl: TTL, class: 'IN', data: owner } as Answer]);
       }
-      if (inSubnet(net, ptrIp)) return local(RCODE.NXDOMAIN);
+      if (isNsnetAddress(view, ptrIp)) return local(RCODE.NXDOMAIN);
     }
     if (view.known.has(name)) return local(RCODE.NXDOMAIN);
   }
   const servers = upstreamsFor(view, net, client);
   if (servers.length === 0) return { kind: 'reply', response: servfail(packet, maxSize) };
-  return { kind: 'forward', servers, query: packet, maxSize };
+  return { kind: 'forward', servers, query: packet, maxSize, network: net.id };
 }
 
-/** Where a client's other queries go; never to an address the responder itself listens on (a loop). */
-export function upstreamsFor(view: DnsView, net: NetworkView | undefined, client: string): string[] {
-  const servers = net?.clientServers.get(client) ?? (net !== undefined && net.servers.length > 0 ? net.servers : view.hostServers);
+/** Where a member's other queries go; never to an address the responder itself listens on (a loop). */
+export function upstreamsFor(view: DnsView, net: NetworkView, client: string): string[] {
+  const servers = net.clientServers.get(client) ?? (net.servers.length > 0 ? net.servers : view.hostServers);
   return servers.filter((s) => !view.byGateway.has(s));
 }

@@ -1,7 +1,8 @@
 /**
  * What the responder serves, read from the state store: the view of every DNS-enabled network and
- * its running containers, and the gateways it must listen on. Liveness and the host's upstreams
- * are given by the caller (src/ops knows how to ask the host), so this stays free of I/O.
+ * its containers (names of the running ones, addresses of all, for access.ts), every network's
+ * subnet, and the gateways it must listen on. Liveness and the host's upstreams are given by the
+ * caller (src/ops knows how to ask the host), so this stays free of I/O.
  */
 import { dnsEnabled, networkServers } from '../engine/dns-options.js';
 import type { ContainerRecord, DnsConfig, Store } from '../store/index.js';
@@ -10,30 +11,29 @@ import { buildView, type DnsView, type ViewContainer, type ViewNetwork } from '.
 export function loadView(store: Store, running: (c: ContainerRecord) => boolean, hostServers: readonly string[]): DnsView {
   const networks: ViewNetwork[] = store.networks
     .list()
-    .filter(dnsEnabled)
-    .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n) }));
+    .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n), dns: dnsEnabled(n) }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
   const all = store.containers.list();
   const live = new Set(all.filter(running).map((c) => c.id));
   const isLive = (c: ContainerRecord): boolean => live.has(c.id);
-  const stopped = all.filter((c) => !isLive(c)).flatMap((c) => [c.name, c.hostname, ...(configs.get(c.id)?.aliases ?? [])]);
   const byContainer = new Map<string, Array<{ networkId: string; ip: string }>>();
   for (const a of store.dns.addresses()) {
     const list = byContainer.get(a.containerId) ?? [];
     list.push({ networkId: a.networkId, ip: a.ip });
     byContainer.set(a.containerId, list);
   }
-  const containers: ViewContainer[] = all
-    .filter(isLive)
-    .map((c) => ({
-      id: c.id,
-      name: c.name,
-      hostname: c.hostname,
-      aliases: configs.get(c.id)?.aliases ?? [],
-      servers: configs.get(c.id)?.servers ?? [],
-      endpoints: byContainer.get(c.id) ?? [],
-    }));
-  return buildView(networks, containers, hostServers, stopped);
+  const containers: ViewContainer[] = all.map((c) => ({
+    id: c.id,
+    name: c.name,
+    hostname: c.hostname,
+    aliases: configs.get(c.id)?.aliases ?? [],
+    servers: configs.get(c.id)?.servers ?? [],
+    endpoints: byContainer.get(c.id) ?? [],
+    running: isLive(c),
+  }));
+  // A container that does not run is passed with running: false; its names stay known (never
+  // forwarded) and resolve nowhere.
+  return buildView(networks, containers, hostServers);
 }
 
 /** Gateways of the networks that need the responder: DNS on, at least one container attached. */

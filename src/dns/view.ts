@@ -1,6 +1,7 @@
 /**
  * What the responder knows, per network: which names resolve to which addresses, which address
- * is whose (PTR), and where each client's other queries go. Built from nsnet's records; pure.
+ * is whose (PTR), which addresses are its containers' (who may ask, see access.ts), and where each
+ * client's other queries go. Built from nsnet's records; pure.
  */
 import { cidrContains, ipToInt, parseCidr, type Cidr } from '../core/ipv4.js';
 
@@ -11,6 +12,11 @@ export interface ViewNetwork {
   subnet: string;
   /** -o nsnet.dns.servers: upstreams for every container on this network without --dns. */
   servers: string[];
+  /**
+   * False for a network with -o nsnet.dns=false: no responder on its gateway, but its subnet is
+   * still nsnet's (its containers get REFUSED elsewhere, and its addresses never go upstream).
+   */
+  dns?: boolean;
 }
 
 export interface ViewContainer {
@@ -21,6 +27,12 @@ export interface ViewContainer {
   /** --dns */
   servers: string[];
   endpoints: Array<{ networkId: string; ip: string }>;
+  /**
+   * False for a container whose process does not run (yet): its names resolve nowhere, but its
+   * addresses are still its network's members, so a container that queries while `run` is still
+   * recording its process is answered, not refused.
+   */
+  running?: boolean;
 }
 
 export interface NetworkView {
@@ -36,6 +48,8 @@ export interface NetworkView {
   clientServers: Map<string, string[]>;
   /** Client address → the client's other networks: their names resolve for it too (after this network's). */
   clientNetworks: Map<string, NetworkView[]>;
+  /** Every container address on this network, running or not: the only clients answered here. */
+  members: Set<string>;
   servers: string[];
 }
 
@@ -46,6 +60,8 @@ export interface DnsView {
   known: Set<string>;
   /** The host's upstream resolvers, for clients with no servers of their own. */
   hostServers: string[];
+  /** The subnet of every nsnet network, DNS on or off: addresses that are nsnet's, never the world's. */
+  subnets: Cidr[];
 }
 
 export const norm = (name: string): string => name.replace(/\.$/, '').toLowerCase();
@@ -62,7 +78,9 @@ export function buildView(
 ): DnsView {
   const byId = new Map<string, NetworkView>();
   const byGateway = new Map<string, NetworkView>();
+  const subnets = networks.map((n) => parseCidr(n.subnet));
   for (const n of networks) {
+    if (n.dns === false) continue;
     const v: NetworkView = {
       id: n.id,
       name: n.name,
@@ -72,6 +90,7 @@ export function buildView(
       ptr: new Map(),
       clientServers: new Map(),
       clientNetworks: new Map(),
+      members: new Set(),
       servers: [...n.servers],
     };
     byId.set(n.id, v);
@@ -81,6 +100,8 @@ export function buildView(
   for (const c of containers) {
     const names = [...new Set([c.name, c.hostname, ...c.aliases].map(norm).filter((n) => n !== ''))];
     for (const n of names) known.add(n);
+    for (const e of c.endpoints) byId.get(e.networkId)?.members.add(e.ip);
+    if (c.running === false) continue;
     for (const e of c.endpoints) {
       const v = byId.get(e.networkId);
       if (v === undefined) continue;
@@ -101,7 +122,7 @@ export function buildView(
       v.clientNetworks.set(e.ip, others.filter((o): o is NetworkView => o !== undefined));
     }
   }
-  return { byGateway, known, hostServers: [...hostServers] };
+  return { byGateway, known, hostServers: [...hostServers], subnets };
 }
 
 /** "4.3.2.1.in-addr.arpa" → "1.2.3.4"; undefined for anything else. */
@@ -115,4 +136,19 @@ export function ptrAddress(name: string): string | undefined {
 
 export function inSubnet(v: NetworkView, ip: string): boolean {
   return cidrContains(v.subnet, ipToInt(ip));
+}
+
+/** The address as an integer, or undefined when it is not a strict dotted quad (a socket may give "" or IPv6). */
+export function addressInt(ip: string): number | undefined {
+  try {
+    return ipToInt(ip);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an address belongs to one of nsnet's networks (false for anything that is not an IPv4 address). */
+export function isNsnetAddress(view: DnsView, ip: string): boolean {
+  const n = addressInt(ip);
+  return n !== undefined && view.subnets.some((s) => cidrContains(s, n));
 }

@@ -72,15 +72,21 @@ test('other types for a container name: no data; AAAA gives NOERROR with no answ
   assert.deepEqual(r.answers, []);
 });
 
-test('PTR for container addresses; other addresses of the subnet NXDOMAIN; outside it forwarded', () => {
+test('PTR for container addresses; other addresses of any nsnet subnet NXDOMAIN, never forwarded; outside them forwarded', () => {
   assert.equal(ptrAddress('2.0.1.10.in-addr.arpa'), '10.1.0.2');
   assert.equal(ptrAddress('300.0.1.10.in-addr.arpa'), undefined);
   assert.equal(ptrAddress('example.com'), undefined);
   assert.deepEqual(addrs(ask('10.1.0.1', '10.1.0.3', query('2.0.1.10.in-addr.arpa', 'PTR'))), ['web']);
   assert.deepEqual(addrs(ask('10.2.0.1', '10.2.0.4', query('3.0.2.10.in-addr.arpa', 'PTR'))), ['api']);
   assert.equal(ask('10.1.0.1', '10.1.0.3', query('99.0.1.10.in-addr.arpa', 'PTR')).rcode, 'NXDOMAIN');
-  // db's address is not on front: front's view does not know it, and it is outside front's subnet.
-  assert.equal(decide(view, '10.1.0.1', '10.1.0.2', query('4.0.2.10.in-addr.arpa', 'PTR'), 'udp').kind, 'forward');
+  // db's address is on back, a network web is not on: web learns nothing, and nothing goes upstream.
+  assert.equal(ask('10.1.0.1', '10.1.0.2', query('4.0.2.10.in-addr.arpa', 'PTR')).rcode, 'NXDOMAIN');
+  assert.equal(ask('10.1.0.1', '10.1.0.2', query('99.0.2.10.in-addr.arpa', 'PTR')).rcode, 'NXDOMAIN');
+  // An address of a network with DNS off is nsnet's too.
+  const withPlain = buildView([...NETS, { id: 'n3', name: 'plain', gateway: '10.3.0.1', subnet: '10.3.0.0/24', servers: [], dns: false }], CONTAINERS, ['198.51.100.53']);
+  const plain = decide(withPlain, '10.1.0.1', '10.1.0.2', query('5.0.3.10.in-addr.arpa', 'PTR'), 'udp');
+  assert.equal(plain.kind === 'reply' ? (dnsPacket.decode(plain.response) as Decoded).rcode : plain.kind, 'NXDOMAIN');
+  assert.equal(decide(view, '10.1.0.1', '10.1.0.2', query('8.113.0.203.in-addr.arpa', 'PTR'), 'udp').kind, 'forward');
 });
 
 test('other names are forwarded: the client\'s --dns, else the network\'s servers, else the host\'s', () => {
@@ -92,7 +98,7 @@ test('other names are forwarded: the client\'s --dns, else the network\'s server
   assert.deepEqual(fwd('10.1.0.1', '10.1.0.3'), ['203.0.113.8']);
   assert.deepEqual(fwd('10.2.0.1', '10.2.0.4'), ['192.0.2.9']);
   assert.deepEqual(fwd('10.1.0.1', '10.1.0.2'), ['198.51.100.53']);
-  const none = buildView(NETS, [], []);
+  const none = buildView(NETS, [{ ...CONTAINERS[0]!, endpoints: [{ networkId: 'n1', ip: '10.1.0.9' }] }], []);
   const d = decide(none, '10.1.0.1', '10.1.0.9', query('example.org', 'A'), 'udp');
   assert.equal(d.kind, 'reply');
   if (d.kind === 'reply') assert.equal((dnsPacket.decode(d.response) as Decoded).rcode, 'SERVFAIL');
@@ -105,9 +111,9 @@ test('stopped containers resolve nowhere and are not forwarded; the responder ne
   if (r.kind === 'reply') assert.equal((dnsPacket.decode(r.response) as Decoded).rcode, 'NXDOMAIN');
   const f = decide(v, '10.1.0.1', '10.1.0.2', query('example.org', 'A'), 'udp');
   assert.deepEqual(f.kind === 'forward' ? f.servers : f.kind, ['198.51.100.53']);
-  const loop = buildView([{ ...NETS[0]!, servers: ['10.1.0.1'] }], [], []);
+  const loop = buildView([{ ...NETS[0]!, servers: ['10.1.0.1'] }], [{ ...CONTAINERS[0]!, endpoints: [{ networkId: 'n1', ip: '10.1.0.9' }] }], []);
   const l = decide(loop, '10.1.0.1', '10.1.0.9', query('example.org', 'A'), 'udp');
-  assert.equal(l.kind, 'reply', 'no upstream left: SERVFAIL');
+  assert.equal(l.kind === 'reply' ? (dnsPacket.decode(l.response) as Decoded).rcode : l.kind, 'SERVFAIL', 'no upstream left: SERVFAIL');
 });
 
 test('big answers are truncated over UDP (TC), whole over TCP, and EDNS0 size is respected', () => {
