@@ -30,8 +30,13 @@ import path from 'node:path';
 import { describe, test, type SuiteFn, type TestFn, type TestOptions } from 'node:test';
 import { cniDriverSkipReason } from './cni-driver.js';
 import { podmanSkipReason } from './podman.js';
+import { recordRunBaseline } from './run-baseline.js';
 import { onPath } from '../../src/kernel/which.js';
 import { integrationSkipReason, REPO } from './sandbox.js';
+
+// Every integration file loads this module before it declares its suites: the first one of a test
+// run notes the machine's state for the end-of-run checks (zz-residue).
+recordRunBaseline();
 
 /** Why a suite cannot run here, or undefined when it can. */
 export type Need = () => string | undefined;

@@ -14,9 +14,14 @@ import {
   STATE_DIR_PREFIX,
   allPids,
   liveSandboxesOfOtherProcesses,
+  ownerIsLive,
   pidCmdline,
+  pidParent,
+  pidStartTime,
+  readMachineForward,
   runSync,
 } from '../helpers/sandbox.js';
+import { forwardChange, recordRunBaseline } from '../helpers/run-baseline.js';
 import { needs, requiredTest } from '../helpers/requirements.js';
 
 /**
@@ -109,8 +114,18 @@ requiredTest('no sandbox registry files left by finished test processes', { need
   assert.deepEqual(left, []);
 });
 
-requiredTest('diagnostics: concurrent test runs seen', { needs: [needs.integration] }, (t) => {
-  for (const o of others) t.diagnostic(`ignoring live sandbox ${o.nsPrefix} of test process ${o.pid}`);
+requiredTest("the sandboxes ignored above as another run's belong to a test process that still runs and is not of this run", { needs: [needs.integration] }, (t) => {
+  for (const o of others) {
+    t.diagnostic(`ignoring live sandbox ${o.nsPrefix} of test process ${o.pid}`);
+    assert.ok(ownerIsLive(o), `${o.nsPrefix}: test process ${o.pid} has exited since, so what it left is residue, not another run's`);
+    // Files run one at a time: when this last one runs, every other test process of this run has exited.
+    assert.notEqual(pidParent(o.pid), process.ppid, `${o.nsPrefix}: test process ${o.pid} is of this run and still runs after its file finished`);
+  }
+  // Control: "live" means the same pid AND the same start time, so a reused pid never passes a
+  // leaked sandbox off as another run's.
+  const me = { pid: process.pid, start: pidStartTime(process.pid) ?? '' };
+  assert.equal(ownerIsLive(me), true, 'a running process is live');
+  assert.equal(ownerIsLive({ ...me, start: `${me.start}0` }), false, 'the same pid with another start time is not');
 });
 
 requiredTest("the machine's own namespace has no nsnet links", { needs: [needs.integration] }, () => {
@@ -126,13 +141,21 @@ requiredTest("the machine's own namespace has no nsnet nft table", { needs: [nee
   assert.doesNotMatch(r.stdout, /^table\s+\S+\s+nsnet\s*$/m);
 });
 
-requiredTest("the machine's ip_forward is unchanged", { needs: [needs.integration] }, (t) => {
-  // Read only. Every sandbox compares the machine's value at destroy() with the value it saw at
-  // creation (a mismatch fails that test file); across files, CI may pin the expected value with
-  // NSNET_TEST_IP_FORWARD.
-  const now = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
-  t.diagnostic(`machine net.ipv4.ip_forward = ${now}`);
+requiredTest("the machine's ip_forward is what it was when the test run began", { needs: [needs.integration] }, (t) => {
+  // Read only: the machine's own namespace is never written. Each sandbox also compares the value
+  // at its end with its start; this catches changes between sandboxes and by tests without one.
+  const baseline = recordRunBaseline();
+  const now = readMachineForward();
+  t.diagnostic(`machine net.ipv4.ip_forward = ${now}; ${baseline.ipForward} when test process ${baseline.recordedBy} began the run`);
   assert.match(now, /^[01]$/);
-  const expected = process.env.NSNET_TEST_IP_FORWARD;
-  if (expected !== undefined) assert.equal(now, expected, 'ip_forward differs from NSNET_TEST_IP_FORWARD');
+  const change = forwardChange(baseline, now);
+  assert.ok(change === undefined, change);
+  // Control: a namespace whose ip_forward differs reads differently and would be reported. The
+  // namespace is a throwaway one (unshare --net), gone with the command.
+  const flipped = now === '1' ? '0' : '1';
+  const other = runSync(['unshare', '--net', 'sh', '-c', `echo ${flipped} > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward`]);
+  assert.equal(other.code, 0, other.stderr);
+  assert.equal(other.stdout.trim(), flipped);
+  assert.match(forwardChange(baseline, other.stdout.trim()) ?? '', new RegExp(`ip_forward is ${flipped}, but it was ${now}`));
+  assert.equal(readMachineForward(), now, "the control left the machine's own value alone");
 });
