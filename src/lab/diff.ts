@@ -79,3 +79,14 @@ export function diffLab(spec: LabSpec, state: LabState): LabPlan {
 export const isNoop = (p: LabPlan): boolean =>
   p.removeContainers.length + p.removeNetworks.length + p.createNetworks.length + p.createContainers.length === 0;
 
+
+/**
+ * Whether `up` would leave nothing of the lab as it is: the lab has objects, and the file declares
+ * none of their names (a changed declaration, made again under its name, does not count). That is
+ * `down`'s job, or a file gone wrong; `up` asks for --remove-all first.
+ */
+export function dropsWholeLab(spec: LabSpec, state: LabState): boolean {
+  const declared = new Set([...spec.networks.map((n) => n.name), ...spec.containers.map((c) => c.name)]);
+  const existing = [...state.networks.keys(), ...state.containers.keys()];
+  return existing.length > 0 && existing.every((name) => !declared.has(name));
+}

@@ -1,12 +1,14 @@
 /**
  * The lab file: YAML text → a validated, normalised LabSpec. Every error names the file, line and
  * column of the offending value (schema errors from the JSON Schema in schema.ts, then the
- * checks a schema cannot express: references to undeclared networks, name lengths).
+ * checks a schema cannot express: references to undeclared networks, name lengths, and every
+ * address — addresses.ts — so that a lab is refused before any of it is made).
  */
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { NsnetError } from '../core/errors.js';
+import { addressProblems } from './addresses.js';
 import { LAB_SCHEMA } from './schema.js';
 
 /** Labels every lab network carries: the lab's name, and the hash of its declaration. */
@@ -95,11 +97,20 @@ function compiled(): Validator {
   return validator;
 }
 
+export interface ParseOptions {
+  /**
+   * Take an empty (or comment-only) file as a lab that declares nothing. Only for commands that
+   * read no more than the lab's name from it (down): to `up`, an empty file is an error — it is
+   * far more often a truncated or wrong file than a wish to remove the lab.
+   */
+  allowEmpty?: boolean | undefined;
+}
+
 /**
  * Parse and validate a lab file. `file` names it in errors; `defaultName` is the lab's name when
  * the file has none (its directory's name); `nameOverride` (--name) wins over both.
  */
-export function parseLab(text: string, file: string, defaultName: string, nameOverride?: string): LabSpec {
+export function parseLab(text: string, file: string, defaultName: string, nameOverride?: string, opts: ParseOptions = {}): LabSpec {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const problems: Problem[] = [];
@@ -108,6 +119,11 @@ export function parseLab(text: string, file: string, defaultName: string, nameOv
     problems.push({ line: pos.line, col: pos.col, message });
   };
   for (const err of doc.errors) at(err.pos[0], err.message.split('\n')[0] ?? err.message);
+  if (problems.length === 0 && isEmpty(doc) && opts.allowEmpty !== true) {
+    throw new NsnetError('INVALID_VALUE', `invalid lab file ${file}: it is empty (nothing but blank lines and comments), so it declares no networks and no containers`, {
+      hint: `check that ${file} is the lab file you meant; to remove a lab, use nsnet down`,
+    });
+  }
   if (problems.length === 0) {
     const data: unknown = doc.toJS() ?? {};
     const validate = compiled();
@@ -124,6 +140,11 @@ export function parseLab(text: string, file: string, defaultName: string, nameOv
   if (problems.length > 0) throw invalidFile(file, problems);
   const raw = (doc.toJS() ?? {}) as RawLab;
   return normalise(raw, nameOverride ?? raw.name ?? defaultName);
+}
+
+/** No content at all: blank lines, comments, document markers, or a lone null (~). */
+function isEmpty(doc: Document): boolean {
+  return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
 }
 
 function invalidFile(file: string, problems: Problem[]): NsnetError {
@@ -267,6 +288,7 @@ function semanticChecks(
       at(offset, `containers.${key}.networks: network "${ref}" is not declared under networks (${known})`);
     });
   }
+  for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
 
 const str = (v: Scalar): string => (typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v));

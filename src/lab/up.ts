@@ -17,7 +17,7 @@ import { commit, decide } from '../ops/pipeline.js';
 import type { Context } from '../ops/context.js';
 import { dnsInput } from '../engine/dns-options.js';
 import type { Step } from '../plan/steps.js';
-import { diffLab, isNoop, type LabPlan, type LabState } from './diff.js';
+import { diffLab, dropsWholeLab, isNoop, type LabPlan, type LabState } from './diff.js';
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
 
 export interface LabProgress {
@@ -35,6 +35,8 @@ export interface LabOptions {
   onProgress?: ((p: LabProgress) => void) | undefined;
   /** Containers made at the same time (their process starts overlap). Default 8. */
   parallel?: number | undefined;
+  /** `up` may remove every object the lab has (the file declares none of them); refused otherwise. */
+  removeAll?: boolean | undefined;
 }
 
 export interface UpResult {
@@ -104,8 +106,10 @@ class Progress {
 export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Promise<UpResult> {
   const release = ctx.lock();
   try {
-    const plan = diffLab(spec, labState(ctx, spec.name));
+    const state = labState(ctx, spec.name);
+    const plan = diffLab(spec, state);
     if (isNoop(plan)) return { plan, noop: true };
+    if (opts.removeAll !== true && dropsWholeLab(spec, state)) throw wouldRemoveAll(spec.name, plan);
     const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length;
     const progress = new Progress(total, opts.onProgress);
     const failures: NsnetError[] = [];
@@ -258,6 +262,13 @@ async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promi
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+function wouldRemoveAll(lab: string, plan: LabPlan): NsnetError {
+  const what = `${plan.removeNetworks.length} network${plan.removeNetworks.length === 1 ? '' : 's'} and ${plan.removeContainers.length} container${plan.removeContainers.length === 1 ? '' : 's'}`;
+  return new NsnetError('FORBIDDEN', `up ${lab}: the file declares none of the lab's objects, so up would remove all of them (${what}); nothing was changed`, {
+    hint: `to remove the lab, use nsnet down; to replace it with what the file declares, run up again with --remove-all`,
+  });
+}
 
 /** Each failure keeps its own code (a kernel step, a port in use): one is the command's error; several are listed. */
 function failed(lab: string, verb: string, failures: readonly NsnetError[]): NsnetError {

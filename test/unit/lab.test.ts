@@ -1,6 +1,8 @@
 /**
  * Lab files: the published schema is the one nsnet validates with, bad files are refused with
- * errors that point at the line, and the same file gives the same plan.
+ * errors that point at the line (every address checked before anything is made), an empty file
+ * is an error, `up` that would remove the whole lab needs --remove-all, and the same file gives
+ * the same plan.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,13 +11,15 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NsnetError } from '../../src/core/errors.js';
-import { diffLab, isNoop, type LabState } from '../../src/lab/diff.js';
+import { diffLab, dropsWholeLab, isNoop, type LabState } from '../../src/lab/diff.js';
 import { PlanningContext } from '../../src/lab/planning.js';
 import { LAB_SCHEMA } from '../../src/lab/schema.js';
 import { parseLab, type LabSpec } from '../../src/lab/spec.js';
-import { containerSteps, up } from '../../src/lab/up.js';
+import { containerSteps, labState, up } from '../../src/lab/up.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { KernelHost } from '../../src/host/kernel-host.js';
+import { openMemoryStore } from '../../src/store/index.js';
+import { fixture, ROOTFS } from '../helpers/ops-fixture.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const examples = ['red-blue', 'three-tier', 'routed'];
@@ -105,6 +109,133 @@ describe('lab file errors point at the line', () => {
   });
 });
 
+/** A lab of one network and the containers given (key → ip on it, or undefined for a free one). */
+function oneNetwork(network: string, ips: Record<string, string | undefined>): string {
+  const containers = Object.entries(ips)
+    .map(([key, ip]) => `  ${key}:\n    command: [sleep, "1"]\n    networks:\n      a: ${ip === undefined ? '' : `{ ip: ${ip} }`}\n`)
+    .join('');
+  return `networks:\n  a: ${network}\ncontainers:\n${containers}`;
+}
+
+describe('lab addresses are checked before anything is made', () => {
+  const net = '{ subnet: 10.0.0.0/24 }';
+
+  test('control: addresses inside the subnet, one per container, the first and last host among them', () => {
+    const spec = parseLab(oneNetwork(net, { c: '10.0.0.2', d: '10.0.0.254', e: undefined }), 'lab.yaml', 'demo');
+    assert.deepEqual(spec.containers.map((c) => c.networks[0]!.ip), ['10.0.0.2', '10.0.0.254', undefined]);
+    const gatewayLast = parseLab(oneNetwork('{ subnet: 10.0.0.0/24, gateway: 10.0.0.254 }', { c: '10.0.0.1' }), 'lab.yaml', 'demo');
+    assert.equal(gatewayLast.containers[0]!.networks[0]!.ip, '10.0.0.1', 'the first host is free when the gateway is elsewhere');
+    // The same address on two networks of different labs' subnets is not "twice": routers hold one per network.
+    for (const example of examples) parseLab(readExample(example), 'lab.yaml', example);
+  });
+
+  test('an address outside the subnet: the container, the network, the address and what is allowed', () => {
+    const msg = errorOf(oneNetwork(net, { c: '10.0.1.5' }));
+    assert.match(msg, /^lab\.yaml:7:16: containers\.c\.networks\.a\.ip: container c: invalid address "10\.0\.1\.5": not inside subnet 10\.0\.0\.0\/24 of network a \(allowed on a: 10\.0\.0\.2 to 10\.0\.0\.254\)$/m);
+  });
+
+  test('the same address twice on one network, at the second', () => {
+    const msg = errorOf(oneNetwork(net, { c: '10.0.0.5', d: '10.0.0.6', e: '10.0.0.5' }));
+    assert.match(msg, /^lab\.yaml:15:16: containers\.e\.networks\.a\.ip: container e: address 10\.0\.0\.5 on network a is already container c's: each container needs an address of its own \(allowed on a: 10\.0\.0\.2 to 10\.0\.0\.254\)$/m);
+    assert.doesNotMatch(msg, /containers\.[cd]\.networks/, 'only the second holder is wrong');
+  });
+
+  test('the gateway (default or declared), the network and the broadcast address', () => {
+    assert.match(errorOf(oneNetwork(net, { c: '10.0.0.1' })), /containers\.c\.networks\.a\.ip: container c: invalid address "10\.0\.0\.1": it is the gateway of network a \(allowed on a: 10\.0\.0\.2 to 10\.0\.0\.254\)$/m);
+    const declared = '{ subnet: 10.0.0.0/24, gateway: 10.0.0.100 }';
+    assert.match(errorOf(oneNetwork(declared, { c: '10.0.0.100' })), /invalid address "10\.0\.0\.100": it is the gateway of network a \(allowed on a: 10\.0\.0\.1 to 10\.0\.0\.254, except the gateway 10\.0\.0\.100\)$/m);
+    assert.match(errorOf(oneNetwork(net, { c: '10.0.0.0' })), /container c: invalid address "10\.0\.0\.0": it is the network address of 10\.0\.0\.0\/24 \(allowed on a:/m);
+    assert.match(errorOf(oneNetwork(net, { c: '10.0.0.255' })), /container c: invalid address "10\.0\.0\.255": it is the broadcast address of 10\.0\.0\.0\/24 \(allowed on a:/m);
+  });
+
+  test('a static address on a network without a subnet (it is picked at up, so nothing could be checked)', () => {
+    assert.match(errorOf(oneNetwork('', { c: '10.0.0.5' })), /^lab\.yaml:7:16: containers\.c\.networks\.a\.ip: container c has the static address 10\.0\.0\.5 on network a, which declares no subnet: a static address needs one \(add subnet: to networks\.a/m);
+    parseLab(oneNetwork('', { c: undefined }), 'lab.yaml', 'demo');
+  });
+
+  test("each network's own addressing, as network create checks it, and subnets of the lab that overlap", () => {
+    const msg = errorOf('networks:\n  a: { subnet: 10.0.0.1/24 }\n  b: { subnet: 127.0.0.0/24 }\n  c: { gateway: 10.0.0.1 }\n  d: { subnet: 10.9.0.0/24, gateway: 10.8.0.1 }\n  e: { subnet: 10.10.0.0/24, ip_range: 10.11.0.0/24 }\n  f: { subnet: 10.10.0.0/16 }\n');
+    assert.match(msg, /^lab\.yaml:2:16: networks\.a\.subnet: network a: invalid subnet "10\.0\.0\.1\/24": host bits set; did you mean 10\.0\.0\.0\/24\?$/m);
+    assert.match(msg, /^lab\.yaml:3:16: networks\.b\.subnet: network b: invalid subnet "127\.0\.0\.0\/24": it overlaps 127\.0\.0\.0\/8, loopback/m);
+    assert.match(msg, /^lab\.yaml:4:17: networks\.c\.gateway: network c: it declares no subnet: a gateway needs one/m);
+    assert.match(msg, /^lab\.yaml:5:38: networks\.d\.gateway: network d: invalid gateway "10\.8\.0\.1": not inside subnet 10\.9\.0\.0\/24$/m);
+    assert.match(msg, /^lab\.yaml:6:40: networks\.e\.ip_range: network e: invalid ip range "10\.11\.0\.0\/24": not inside subnet 10\.10\.0\.0\/24$/m);
+    assert.match(msg, /^lab\.yaml:7:16: networks\.f\.subnet: network f: subnet 10\.10\.0\.0\/16 overlaps network e's 10\.10\.0\.0\/24: each network of a lab needs a subnet of its own$/m);
+  });
+});
+
+describe('an empty lab file is an error', () => {
+  for (const [what, text] of [
+    ['an empty file', ''],
+    ['blank lines', '\n  \n\n'],
+    ['only comments', '# the lab\n\n  # is gone\n'],
+    ['only a document marker', '---\n# nothing\n'],
+  ] as const) {
+    test(`${what}: refused, naming the file`, () => {
+      const msg = errorOf(text, 'labs/x/lab.yaml');
+      assert.equal(msg, 'invalid lab file labs/x/lab.yaml: it is empty (nothing but blank lines and comments), so it declares no networks and no containers');
+    });
+  }
+
+  test('control: a file that declares an empty lab parses; down (allowEmpty) reads a name from an empty file', () => {
+    assert.deepEqual(parseLab('networks: {}\n', 'f', 'dir'), { name: 'dir', networks: [], containers: [] });
+    assert.deepEqual(parseLab('# gone\n', 'f', 'dir', undefined, { allowEmpty: true }), { name: 'dir', networks: [], containers: [] });
+  });
+});
+
+describe('up that would remove the whole lab needs --remove-all', () => {
+  const LAB = `name: ut-ra\nnetworks:\n  a: { subnet: 10.71.0.0/24 }\ncontainers:\n  c:\n    command: [sleep, infinity]\n    rootfs: ${ROOTFS}\n    networks: [a]\n`;
+  const spec = (text: string): LabSpec => parseLab(text, 'lab.yaml', 'x');
+  const names = (ctx: Parameters<typeof labState>[0]): string[] => {
+    const s = labState(ctx, 'ut-ra');
+    return [...s.networks.keys(), ...s.containers.keys()].sort();
+  };
+
+  test('dropsWholeLab: the lab has objects and the file declares none of them', () => {
+    const built = spec(LAB);
+    const state: LabState = { ...empty, networks: new Map([['ut-ra-a', 'h']]), containers: new Map([['ut-ra-c', { hash: 'h', running: true }]]) };
+    assert.equal(dropsWholeLab(spec('name: ut-ra\n'), state), true);
+    const renamed = LAB.replace('  c:\n', '  d:\n').replace('  a: {', '  b: {').replace('[a]', '[b]');
+    assert.equal(dropsWholeLab(spec(renamed), state), true, 'every name changed');
+    assert.equal(dropsWholeLab(built, state), false, 'control: the same lab');
+    assert.equal(dropsWholeLab(spec(LAB.replace('10.71.0.0', '10.72.0.0')), state), false, 'control: a changed network is made again, not dropped');
+    assert.equal(dropsWholeLab(spec(LAB.replace('  c:\n', '  d:\n')), state), false, 'control: the network stays');
+    assert.equal(dropsWholeLab(spec('name: ut-ra\n'), empty), false, 'control: no lab yet');
+  });
+
+  test('refused (also as a dry run), nothing changed; with removeAll the lab goes', async () => {
+    const fx = fixture();
+    try {
+      await up(fx.ctx, spec(LAB), { parallel: 1 });
+      assert.deepEqual(names(fx.ctx), ['ut-ra-a', 'ut-ra-c']);
+      const before = fx.state();
+      for (const text of ['name: ut-ra\n', 'name: ut-ra\nnetworks: {}\ncontainers: {}\n']) {
+        await assert.rejects(up(fx.ctx, spec(text)), (err: unknown) => {
+          assert.ok(err instanceof NsnetError, String(err));
+          assert.equal(err.code, 'FORBIDDEN');
+          assert.equal(err.message, "up ut-ra: the file declares none of the lab's objects, so up would remove all of them (1 network and 1 container); nothing was changed");
+          assert.match(err.hint ?? '', /use nsnet down; .* --remove-all/);
+          return true;
+        });
+        assert.deepEqual(fx.state(), before, 'nothing changed');
+      }
+      // --dry-run decides on a copy of the state: refused there too.
+      const planning = new PlanningContext({ root: fx.root, firewallDriver: 'nftables', host: fx.host, store: openMemoryStore(fx.store.serialize()) });
+      try {
+        await assert.rejects(up(planning, spec('name: ut-ra\n')), /up would remove all of them/);
+      } finally {
+        planning.close();
+      }
+      // Control: the same file with --remove-all: the lab goes.
+      const result = await up(fx.ctx, spec('name: ut-ra\n'), { removeAll: true });
+      assert.deepEqual([result.plan.removeNetworks, result.plan.removeContainers], [['ut-ra-a'], ['ut-ra-c']]);
+      assert.deepEqual(names(fx.ctx), []);
+    } finally {
+      fx.close();
+    }
+  });
+});
+
 describe('lab plans', () => {
   test('names, hashes and order: the same file gives the same spec', () => {
     const a = parseLab(readExample('routed'), 'f', 'x');
@@ -135,7 +266,8 @@ describe('lab plans', () => {
     };
     assert.ok(isNoop(diffLab(spec, built)));
 
-    const changed = parseLab(readExample('three-tier').replace('subnet: 10.30.3.0/24', 'subnet: 10.30.4.0/24'), 'f', 'x');
+    // The db network moves (and the api's static address on it with it).
+    const changed = parseLab(readExample('three-tier').replace('subnet: 10.30.3.0/24', 'subnet: 10.30.4.0/24').replace('10.30.3.20', '10.30.4.20'), 'f', 'x');
     const plan = diffLab(changed, built);
     assert.deepEqual(plan.removeNetworks, ['three-tier-db']);
     assert.deepEqual(plan.createNetworks.map((n) => n.name), ['three-tier-db']);

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { kernelContext } from '../context.js';
 import { PlanningContext } from '../../lab/planning.js';
-import { parseLab, type LabSpec } from '../../lab/spec.js';
+import { parseLab, type LabSpec, type ParseOptions } from '../../lab/spec.js';
 import { down, up, type LabProgress } from '../../lab/up.js';
 import { contextFor, withCommon, type CommonOptions } from '../common.js';
 import { printLines } from '../output.js';
@@ -18,10 +18,11 @@ interface LabFlags {
   file: string;
   name?: string;
   parallel?: string;
+  removeAll?: boolean;
 }
 
 /** Read and validate the lab file; the lab's name defaults to the file's directory name. */
-export function loadLab(file: string, nameOverride?: string): LabSpec {
+export function loadLab(file: string, nameOverride?: string, opts: ParseOptions = {}): LabSpec {
   const resolved = path.resolve(file);
   let text: string;
   try {
@@ -29,7 +30,7 @@ export function loadLab(file: string, nameOverride?: string): LabSpec {
   } catch (err) {
     throw new NsnetError('NOT_FOUND', `cannot read lab file ${file}: ${(err as Error).message}`, { hint: 'nsnet up -f PATH/lab.yaml' });
   }
-  return parseLab(text, file, path.basename(path.dirname(resolved)), nameOverride);
+  return parseLab(text, file, path.basename(path.dirname(resolved)), nameOverride, opts);
 }
 
 /** Progress on stderr: a bar with counts on a terminal, plain lines otherwise. */
@@ -56,7 +57,7 @@ const seconds = (start: bigint): string => `${(Number(process.hrtime.bigint() - 
  * --dry-run plans against a scratch copy of the state (taken under the lock), so the script is
  * exactly what up would do now; the copy is deleted afterwards.
  */
-async function dryRunUp(cmd: Command, spec: LabSpec): Promise<void> {
+async function dryRunUp(cmd: Command, spec: LabSpec, removeAll: boolean): Promise<void> {
   const opts = cmd.optsWithGlobals<CommonOptions>();
   const real = kernelContext({ root: opts.root, dryRun: true });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-plan-'));
@@ -70,7 +71,7 @@ async function dryRunUp(cmd: Command, spec: LabSpec): Promise<void> {
     real.close();
     const ctx = new PlanningContext({ root: scratch, firewallDriver: opts.firewallDriver, host: real.host });
     try {
-      const result = await up(ctx, spec);
+      const result = await up(ctx, spec, { removeAll });
       const header = [
         '#!/usr/bin/env bash',
         `# nsnet up -f ... for lab ${spec.name}: the by-hand commands, in order`,
@@ -92,15 +93,17 @@ export function labCommands(): Command[] {
     .option('-f, --file <path>', 'lab file (schema/lab.schema.json)', DEFAULT_FILE)
     .option('--name <lab>', "the lab's name (default: name: in the file, else the file's directory name)")
     .option('--parallel <n>', 'containers started at the same time', '8')
+    .option('--remove-all', 'let up remove every object of the lab when the file declares none of them (refused without it; nsnet down removes a lab)')
     .action(async (o: LabFlags, cmd: Command) => {
       const spec = loadLab(o.file, o.name);
-      if (cmd.optsWithGlobals<CommonOptions>().dryRun === true) return dryRunUp(cmd, spec);
+      const removeAll = o.removeAll === true;
+      if (cmd.optsWithGlobals<CommonOptions>().dryRun === true) return dryRunUp(cmd, spec, removeAll);
       const parallel = Number(o.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw new NsnetError('USAGE', `invalid --parallel "${o.parallel}": expected a positive integer`);
       const ctx = contextFor(cmd);
       const start = process.hrtime.bigint();
       try {
-        const result = await up(ctx, spec, { onProgress: progressPrinter('up'), parallel });
+        const result = await up(ctx, spec, { onProgress: progressPrinter('up'), parallel, removeAll });
         const p = result.plan;
         if (result.noop) {
           printLines([`lab ${spec.name} is up to date (${p.keepNetworks.length} networks, ${p.keepContainers.length} containers) in ${seconds(start)}`]);
@@ -122,7 +125,8 @@ export function labCommands(): Command[] {
     .option('-f, --file <path>', 'lab file (only its name is used)', DEFAULT_FILE)
     .option('--name <lab>', "the lab's name (default: name: in the file, else the file's directory name); no file is read when given")
     .action(async (o: LabFlags, cmd: Command) => {
-      const lab = o.name ?? loadLab(o.file).name;
+      // Only the name is read: an empty file names the lab after its directory, as for up.
+      const lab = o.name ?? loadLab(o.file, undefined, { allowEmpty: true }).name;
       const ctx = contextFor(cmd);
       const start = process.hrtime.bigint();
       try {
