@@ -45,12 +45,16 @@ export async function serve(env: ResponderEnv, log: (line: string) => void): Pro
   let lastCheck = 0;
   let lastFull = 0;
   let view: DnsView = buildView([], [], []);
-  const refresh = (force: boolean): void => {
+  /**
+   * 'throttled': re-read when the store changed, looking at most every CHECK_MS (every query asks);
+   * 'changed': look now, re-read if it changed; 'always': re-read now.
+   */
+  const refresh = (mode: 'throttled' | 'changed' | 'always'): void => {
     const now = Date.now();
-    if (!force && now - lastCheck < CHECK_MS) return;
+    if (mode === 'throttled' && now - lastCheck < CHECK_MS) return;
     lastCheck = now;
     const v = store.dns.dataVersion();
-    if (!force && v === version && now - lastFull < FULL_RELOAD_MS) return;
+    if (mode !== 'always' && v === version && now - lastFull < FULL_RELOAD_MS) return;
     try {
       view = loadView(store, env.running, env.hostServers());
       version = v;
@@ -59,14 +63,14 @@ export async function serve(env: ResponderEnv, log: (line: string) => void): Pro
       log(`reload: ${(err as Error).message}`);
     }
   };
-  const server = new DnsServer({ view: () => (refresh(false), view), log });
+  const server = new DnsServer({ view: () => (refresh('throttled'), view), freshView: () => (refresh('changed'), view), log });
   let idleSince = Date.now();
   let syncing = false;
   const sync = async (): Promise<void> => {
     if (syncing) return;
     syncing = true;
     try {
-      refresh(true);
+      refresh('always');
       const want = neededAddresses(store);
       if (want.length > 0) idleSince = Date.now();
       const failures = await server.listenOn(want);

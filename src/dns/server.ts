@@ -1,24 +1,27 @@
 /**
  * The responder's sockets: UDP and TCP on port 53 of each address it is given (the gateways of
- * nsnet's networks, never a wildcard address), and forwarding to upstream servers with a hard
- * deadline, so a dead upstream gives SERVFAIL in about two seconds instead of a hang.
+ * nsnet's networks, never a wildcard address). Who is answered is access.ts's decision, what is
+ * answered answer.ts's; here each query and each TCP connection is also held to its share of the
+ * responder (limits.ts), so one container or one network cannot exhaust it for the others.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { randomInt } from 'node:crypto';
-import type { Packet } from 'dns-packet';
-import dnsPacket from 'dns-packet';
+import { access } from './access.js';
 import { decide, relay, servfail, type Transport } from './answer.js';
+import { Budget } from './budget.js';
+import { forward } from './forward.js';
+import { FORWARD_DEADLINE_MS, FORWARD_LIMITS, TCP_IDLE_MS, TCP_LIMITS, TCP_MAX_BUFFERED_BYTES } from './limits.js';
+import { serveTcpSession } from './tcp-session.js';
 import type { DnsView } from './view.js';
 
-/** Total time for one forwarded query, over every upstream. */
-export const FORWARD_DEADLINE_MS = 1800;
-const MAX_PENDING_FORWARDS = 512;
-const TCP_IDLE_MS = 10_000;
-const MAX_TCP_CONNECTIONS = 128;
-
 export interface ServerOptions {
+  /** The current view (may be a moment old). */
   view: () => DnsView;
+  /**
+   * The view re-read now if the store changed: asked before refusing an address inside the
+   * network's subnet, which may be a container `run` has just recorded.
+   */
+  freshView?: () => DnsView;
   log: (line: string) => void;
   port?: number;
 }
@@ -30,8 +33,11 @@ interface Listener {
 
 export class DnsServer {
   private readonly listeners = new Map<string, Listener>();
-  private pending = 0;
-  private tcpConnections = 0;
+  private readonly forwards = new Budget<number>(FORWARD_LIMITS, false);
+  private readonly connections = new Budget<number>(TCP_LIMITS, true);
+  /** Open TCP connections by their id in `connections`, to close one the budget takes back. */
+  private readonly sessions = new Map<number, net.Socket>();
+  private nextId = 0;
   private readonly port: number;
 
   constructor(private readonly opts: ServerOptions) {
@@ -106,18 +112,25 @@ export class DnsServer {
     return { udp, tcp };
   }
 
+  /** The view to judge `client` by: re-read first when it would be refused but may just be new. */
+  private viewFor(gateway: string, client: string): DnsView {
+    const view = this.opts.view();
+    const who = access(view, gateway, client);
+    return who.kind === 'refuse' && who.recheck && this.opts.freshView !== undefined ? this.opts.freshView() : view;
+  }
+
   /** One query in, at most one reply out, whatever the bytes were. */
   async answer(gateway: string, client: string, raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
-    const d = decide(this.opts.view(), gateway, client, raw, transport);
+    const d = decide(this.viewFor(gateway, client), gateway, client, raw, transport);
     if (d.kind === 'drop') return undefined;
     if (d.kind === 'reply') return d.response;
-    if (this.pending >= MAX_PENDING_FORWARDS) return servfail(d.query, d.maxSize);
-    this.pending++;
+    const id = this.nextId++;
+    if (!this.forwards.admit(id, client, d.network, Date.now()).ok) return servfail(d.query, d.maxSize);
     try {
       const upstream = await forward(d.servers, d.query, transport, FORWARD_DEADLINE_MS, this.port);
       return upstream === undefined ? servfail(d.query, d.maxSize) : relay(d.query, upstream, d.maxSize);
     } finally {
-      this.pending--;
+      this.forwards.release(id);
     }
   }
 
@@ -130,116 +143,37 @@ export class DnsServer {
     );
   }
 
+  /**
+   * A connection from anyone but a container of the gateway's network is closed at once (it would
+   * only be refused, and must not hold a slot); a member's takes its share of TCP_LIMITS, maybe
+   * taking back an idle connection of whoever holds the most.
+   */
   private onTcp(sock: net.Socket, gateway: string): void {
-    if (this.tcpConnections >= MAX_TCP_CONNECTIONS) {
+    sock.on('error', () => {});
+    const client = sock.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const who = access(this.viewFor(gateway, client), gateway, client);
+    if (who.kind !== 'member') {
       sock.destroy();
       return;
     }
-    this.tcpConnections++;
-    sock.on('close', () => this.tcpConnections--);
-    sock.on('error', () => {});
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    const client = sock.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    let buf = Buffer.alloc(0);
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (buf.length < 2 + len) break;
-        const msg = buf.subarray(2, 2 + len);
-        buf = buf.subarray(2 + len);
-        this.answer(gateway, client, Buffer.from(msg), 'tcp').then(
-          (out) => {
-            if (out === undefined || sock.destroyed) return;
-            const len2 = Buffer.alloc(2);
-            len2.writeUInt16BE(out.length);
-            sock.write(Buffer.concat([len2, out]));
-          },
-          (err: unknown) => this.opts.log(`tcp query from ${client}: ${String(err)}`),
-        );
-      }
-    });
-  }
-}
-
-/**
- * Ask the servers in turn (each gets its share of what is left of the deadline), over UDP with a
- * fresh socket and id per attempt; a truncated UDP reply is retried over TCP when the client came
- * over TCP. Undefined when nobody answered in time.
- */
-export async function forward(servers: readonly string[], query: Packet, transport: Transport, deadlineMs: number, port = 53): Promise<Buffer | undefined> {
-  const end = Date.now() + deadlineMs;
-  for (let i = 0; i < servers.length; i++) {
-    const left = end - Date.now();
-    if (left <= 0) break;
-    const share = Math.max(200, Math.floor(left / (servers.length - i)));
-    const server = servers[i]!;
-    const id = randomInt(0, 65536);
-    const wire = dnsPacket.encode({ ...query, id });
-    let answer = await askUdp(server, port, wire, id, Math.min(share, left));
-    if (answer !== undefined && transport === 'tcp' && (answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) !== 0) {
-      answer = (await askTcp(server, port, wire, id, Math.max(100, end - Date.now()))) ?? answer;
-    }
-    if (answer !== undefined) return answer;
-  }
-  return undefined;
-}
-
-function askUdp(server: string, port: number, wire: Buffer, id: number, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
-    let done = false;
-    const finish = (v: Buffer | undefined): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      try {
-        sock.close();
-      } catch {
-        /* closed */
-      }
-      resolve(v);
-    };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    // Connected: only the server's replies arrive, and an ICMP "port unreachable" fails fast.
-    sock.on('error', () => finish(undefined));
-    sock.on('message', (msg) => {
-      if (msg.length >= 12 && msg.readUInt16BE(0) === id && (msg.readUInt16BE(2) & 0x8000) !== 0) finish(msg);
-    });
-    sock.connect(port, server, () => {
-      sock.send(wire, (err) => {
-        if (err) finish(undefined);
-      });
-    });
-  });
-}
-
-function askTcp(server: string, port: number, wire: Buffer, id: number, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const sock = net.connect({ host: server, port });
-    const finish = (v: Buffer | undefined): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
+    const id = this.nextId++;
+    const admitted = this.connections.admit(id, client, who.net.id, Date.now());
+    if (!admitted.ok) {
       sock.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    sock.on('error', () => finish(undefined));
-    sock.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(wire.length);
-      sock.write(Buffer.concat([len, wire]));
+      return;
+    }
+    if (admitted.evict !== undefined) this.sessions.get(admitted.evict)?.destroy();
+    this.sessions.set(id, sock);
+    sock.on('close', () => {
+      this.connections.release(id);
+      this.sessions.delete(id);
     });
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
-        finish(msg.length >= 12 && msg.readUInt16BE(0) === id ? Buffer.from(msg) : undefined);
-      }
+    serveTcpSession(sock, {
+      idleMs: TCP_IDLE_MS,
+      maxBufferedBytes: TCP_MAX_BUFFERED_BYTES,
+      answer: (query) => this.answer(gateway, client, query, 'tcp'),
+      active: () => this.connections.touch(id, Date.now()),
+      log: this.opts.log,
     });
-    sock.on('close', () => finish(undefined));
-  });
+  }
 }
