@@ -103,7 +103,7 @@ describe('run', () => {
     // The command runs (and is recorded running) until the test ends it.
     const runningPid = (): number | null | undefined => fx.store.containers.byIdOrName('ut-red')?.pid;
     while (typeof runningPid() !== 'number' && !settled) await new Promise((resolve) => setImmediate(resolve));
-    assert.ok(!settled, `the run ended before its command did: ${String(await running.catch((e: unknown) => e))}`);
+    if (settled) assert.fail(`the run ended before its command did: ${String(await running.catch((e: unknown) => e))}`);
     assert.equal(fx.host.procs.get(runningPid()!)?.kind, 'foreground');
     fx.host.exitProcess(runningPid()!, 3);
     assert.equal((await running).exitCode, 3);
