@@ -12,7 +12,7 @@ import {
   MTU_OPTION,
 } from '../engine/inspect.js';
 import { allocate, defaultGateway, reserve, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
-import { defaultRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
+import { defaultRouteStep, handoverRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Step } from '../plan/steps.js';
@@ -302,12 +302,8 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall, endpointMappings(ctx.store, endpoint));
       // The default route leaves with the interface that carried it; hand it to the next
       // network that leads outside, as Docker does.
-      const specs = containerEndpoints(ctx.store, container.id);
-      const carrier = specs.find((sp) => !sp.network.internal);
-      if (carrier?.hostIf === endpoint.hostIf) {
-        const route = defaultRouteStep(container.name, specs.filter((sp) => sp.hostIf !== endpoint.hostIf));
-        if (route !== undefined) steps.push(route);
-      }
+      const route = handoverRouteStep(container.name, containerEndpoints(ctx.store, container.id), endpoint.hostIf);
+      if (route !== undefined) steps.push(route);
       return { op: 'network disconnect', mode: 'finish', steps, writes: [{ kind: 'delete-endpoint', id: endpoint.id }], result: endpoint };
     });
     const endpoint = commit(ctx, decision);
