@@ -367,13 +367,21 @@ export function assertRecoveredAsBefore(op: string): (r: Recovered) => void {
   };
 }
 
-/** A removal that failed at a step: it went on past it, kept its records, and its error (prefixed `op: `) names the step. */
-export function assertKept(op: string): (r: FailedStep) => void {
-  return ({ i, fx, before, error }) => {
+/**
+ * A removal that failed at a step: it went on past it, kept its records, and its error (prefixed
+ * `op: `) names the step. With `retry`: once the fault is gone, running `retry.op` again (the user
+ * repeating the command) finishes the removal, the steps already done counting as done.
+ */
+export function assertKept(op: string, retry?: { op: Op; removed: MachineState }): (r: FailedStep) => Promise<void> {
+  return async ({ i, fx, before, error }) => {
     assert.equal(codeOf(error), 'KERNEL', `step ${i}: ${String(error)}`);
     const message = (error as Error).message;
     assert.ok(message.startsWith(`${op}: `) && message.includes('injected failure'), `step ${i}: ${message}`);
     assert.deepEqual(fx.state().store, before.store, `failure at step ${i}: the records stay`);
+    if (retry === undefined) return;
+    fx.host.clearFaults();
+    await retry.op(fx.ctx);
+    assertSameState(fx.state(), retry.removed, `failure at step ${i}, then run again`);
   };
 }
 

@@ -98,8 +98,9 @@ describe('network rm', () => {
   ] as const) {
     test(`${what}: failure at every step keeps the records; a crash after every step is finished by the next process`, async () => {
       const base = await fixture().setUp(...setUp);
-      await failEachStep(base, rmStudy, assertKept('network rm'));
-      await crashEachStep(base, rmStudy, assertFinishedAs('network rm', await stateAfter(base, rmStudy)));
+      const removed = await stateAfter(base, rmStudy);
+      await failEachStep(base, rmStudy, assertKept('network rm', { op: rmStudy, removed }));
+      await crashEachStep(base, rmStudy, assertFinishedAs('network rm', removed));
     });
   }
 });
@@ -169,8 +170,9 @@ describe('network disconnect', () => {
     test(`${what}: failure at every step keeps the records; a crash after every step is finished by the next process`, async () => {
       const base = await twoNetworks();
       const op: Op = (ctx) => disconnect(ctx, net, 'ut-red');
-      await failEachStep(base, op, assertKept('network disconnect'));
-      await crashEachStep(base, op, assertFinishedAs('network disconnect', await stateAfter(base, op)));
+      const removed = await stateAfter(base, op);
+      await failEachStep(base, op, assertKept('network disconnect', { op, removed }));
+      await crashEachStep(base, op, assertFinishedAs('network disconnect', removed));
     });
   }
 });
