@@ -99,7 +99,9 @@ function intentOf(d: Decision<unknown>): Intent {
 /** With --dry-run: the steps as by-hand commands, nothing changed (but a planning context's scratch records). */
 function plan(ctx: Context, d: Decision<unknown>): void {
   ctx.planned.push(...d.steps.map(renderStep));
-  if (ctx.keepsDryRunDecisions && d.mode === 'rollback') ctx.store.tx(() => d.writes.forEach((w) => applyWrite(ctx.store, w)));
+  // Removals too: a lab's converge removes containers before the network they are on, or before
+  // making them again under the same name, and each decision must see the ones before it.
+  if (ctx.keepsDryRunDecisions) ctx.store.tx(() => d.writes.forEach((w) => applyWrite(ctx.store, w)));
 }
 
 /**

@@ -408,3 +408,127 @@ requiredSuite('labs never touch what is not theirs', { needs: [needs.integration
     }
   });
 });
+
+/**
+ * A careless file never costs a lab: an empty or comment-only file is an error (with or without
+ * --remove-all); a file that declares none of the lab's objects is refused unless --remove-all;
+ * a file with a bad address is refused before anything is made. Each refusal changes nothing.
+ */
+requiredSuite('labs: a careless file changes nothing', { needs: [needs.integration], concurrency: false }, () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox('lb');
+  });
+  after(async () => {
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  const lab = (): Lab => ({
+    networks: { net: { subnet: '10.64.0.0/24' } },
+    containers: {
+      one: { command: ['sleep', 'infinity'], networks: { net: { ip: '10.64.0.10' } } },
+      two: { command: ['sleep', 'infinity'], networks: ['net'] },
+    },
+  });
+  const networkNames = async (): Promise<string[]> =>
+    (JSON.parse(ok(await sb.nsnet(['network', 'ls', '--format', 'json'])).stdout) as Array<{ Name: string }>).map((n) => n.Name).sort();
+  const refuse = async (run: LabRun, extra: string[], want: RegExp): Promise<RunResult> => {
+    const r = await sb.nsnet(['up', '-f', run.file, '--name', run.lab, ...extra], { timeoutMs: 120_000 });
+    assert.equal(r.code, 1, `up ${extra.join(' ')} is refused\n${describeResult(r)}`);
+    assert.match(r.stderr, want, describeResult(r));
+    return r;
+  };
+
+  test('an empty file, a comment-only one, and one that declares none of the lab: refused, the lab stays; --remove-all removes only on a declaration', async () => {
+    const run = new LabRun(sb, `${sb.prefix}e`);
+    try {
+      run.write(lab());
+      await run.up();
+      const pids = await run.pids(['one', 'two']);
+      const networks = await networkNames();
+      const before = run.snapshot(['one', 'two']);
+      const unchanged = async (what: string): Promise<void> => {
+        assert.deepEqual(await run.pids(['one', 'two']), pids, `${what}: the containers keep running`);
+        assert.deepEqual(await networkNames(), networks, `${what}: network ls unchanged`);
+        assert.equal(run.snapshot(['one', 'two']), before, `${what}: the kernel state unchanged`);
+      };
+
+      const emptyError = new RegExp(`invalid lab file ${run.file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: it is empty`);
+      for (const [what, text] of [['an empty file', ''], ['a comment-only file', '# the lab, commented out\n#networks: {}\n']] as const) {
+        fs.writeFileSync(run.file, text);
+        for (const extra of [[], ['--remove-all'], ['--dry-run'], ['--dry-run', '--remove-all']]) {
+          await refuse(run, extra, emptyError);
+          await unchanged(`${what}, up ${extra.join(' ')}`);
+        }
+      }
+      // down reads only a name from the file: an empty one names the lab after its directory (which owns nothing).
+      const down = await sb.nsnet(['down', '-f', run.file]);
+      assert.equal(down.code, 0, describeResult(down));
+      assert.match(down.stdout, new RegExp(`lab ${path.basename(run.dir)} down in .*: removed 0 containers and 0 networks`));
+      await unchanged('down of the directory-named lab');
+
+      // A file that declares a lab, but none of this lab's objects: up would remove all of them.
+      run.write({ networks: {}, containers: {} } as unknown as Lab);
+      for (const extra of [[], ['--dry-run']]) {
+        const r = await refuse(run, extra, /the file declares none of the lab's objects, so up would remove all of them \(1 network and 2 containers\); nothing was changed/);
+        assert.match(r.stderr, /hint: to remove the lab, use nsnet down; .*--remove-all/);
+        await unchanged(`a file declaring nothing, up ${extra.join(' ')}`);
+      }
+      const script = ok(await sb.nsnet(['up', '--dry-run', '--remove-all', '-f', run.file, '--name', run.lab])).stdout;
+      assert.match(script, /^ip netns del /m, 'the dry run with --remove-all shows the removal');
+      await unchanged('up --dry-run --remove-all');
+
+      // Control: with --remove-all the same file removes the lab, as down would.
+      const removed = await run.up(['--remove-all']);
+      assert.match(removed.r.stdout, /created 0 networks and 0 containers, removed 1 networks and 2 containers/);
+      assert.deepEqual(netnsEntries(`${run.lab}-`), []);
+      assert.deepEqual(await networkNames(), networks.filter((n) => !n.startsWith(`${run.lab}-`)));
+    } finally {
+      await sb.nsnet(['down', '--name', run.lab]);
+      run.cleanup();
+    }
+  });
+
+  test('an address outside the subnet, or the same one twice: refused before anything is made', async () => {
+    const run = new LabRun(sb, `${sb.prefix}a`);
+    try {
+      const networks = await networkNames();
+      const baseline = hostBaseline(sb);
+      const nothingMade = async (what: string): Promise<void> => {
+        assert.deepEqual(await networkNames(), networks, `${what}: network ls unchanged`);
+        assert.deepEqual(netnsEntries(`${run.lab}-`), [], `${what}: no namespace made`);
+        assert.equal(hostBaseline(sb), baseline, `${what}: the host unchanged`);
+      };
+      // The bad address is the second container's: today the network and the first container were made first.
+      const outside = lab();
+      outside.containers['two']!['networks'] = { net: { ip: '10.65.0.20' } };
+      run.write(outside);
+      await refuse(run, [], /lab\.yaml:\d+:\d+: containers\.two\.networks\.net\.ip: container two: invalid address "10\.65\.0\.20": not inside subnet 10\.64\.0\.0\/24 of network net \(allowed on net: 10\.64\.0\.2 to 10\.64\.0\.254\)/);
+      await nothingMade('an address outside the subnet');
+
+      const twice = lab();
+      twice.containers['two']!['networks'] = { net: { ip: '10.64.0.10' } };
+      run.write(twice);
+      await refuse(run, [], /containers\.two\.networks\.net\.ip: container two: address 10\.64\.0\.10 on network net is already container one's/);
+      await nothingMade('the same address twice');
+
+      const gateway = lab();
+      gateway.containers['two']!['networks'] = { net: { ip: '10.64.0.1' } };
+      run.write(gateway);
+      await refuse(run, ['--dry-run'], /container two: invalid address "10\.64\.0\.1": it is the gateway of network net/);
+      await nothingMade('the gateway, in a dry run');
+
+      // Control: the same lab with a free address comes up (the probes above were refusals, not a broken lab).
+      const fixed = lab();
+      fixed.containers['two']!['networks'] = { net: { ip: '10.64.0.20' } };
+      run.write(fixed);
+      await run.up();
+      assert.deepEqual((await run.inspect('two')).ips, { net: '10.64.0.20' });
+      await run.down();
+      await nothingMade('up, then down');
+    } finally {
+      run.cleanup();
+    }
+  });
+});

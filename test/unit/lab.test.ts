@@ -226,6 +226,14 @@ describe('up that would remove the whole lab needs --remove-all', () => {
       } finally {
         planning.close();
       }
+      const planned = new PlanningContext({ root: fx.root, firewallDriver: 'nftables', host: fx.host, store: openMemoryStore(fx.store.serialize()) });
+      try {
+        await up(planned, spec('name: ut-ra\n'), { removeAll: true });
+        assert.match(planned.planned.join('\n'), /^ip netns del ut-ra-c\n[^]*^ip link del nsnet-/m, '--dry-run --remove-all plans the removal');
+      } finally {
+        planned.close();
+      }
+      assert.deepEqual(fx.state(), before, 'a dry run changes nothing');
       // Control: the same file with --remove-all: the lab goes.
       const result = await up(fx.ctx, spec('name: ut-ra\n'), { removeAll: true });
       assert.deepEqual([result.plan.removeNetworks, result.plan.removeContainers], [['ut-ra-a'], ['ut-ra-c']]);
@@ -234,6 +242,29 @@ describe('up that would remove the whole lab needs --remove-all', () => {
       fx.close();
     }
   });
+});
+
+test('up --dry-run of a converge: each decision sees the removals before it (a container made again, a network removed)', async () => {
+  const LAB = `name: ut-dc\nnetworks:\n  a: { subnet: 10.73.0.0/24 }\n  b: { subnet: 10.74.0.0/24 }\ncontainers:\n  c:\n    command: [sleep, infinity]\n    rootfs: ${ROOTFS}\n    networks: [a]\n  d:\n    command: [sleep, infinity]\n    rootfs: ${ROOTFS}\n    networks: [b]\n`;
+  const fx = fixture();
+  try {
+    await up(fx.ctx, parseLab(LAB, 'f', 'x'), { parallel: 1 });
+    const before = fx.state();
+    // c changes (removed, then made again under its name); d and its network b go.
+    const changed = LAB.replace('networks: [a]\n', 'networks: [a]\n    env: { X: "1" }\n').replace(/ {2}b: \{[^}]*\}\n/, '').replace(/ {2}d:\n(?: {4}.*\n)+/, '');
+    const ctx = new PlanningContext({ root: fx.root, firewallDriver: 'nftables', host: fx.host, store: openMemoryStore(fx.store.serialize()) });
+    try {
+      const result = await up(ctx, parseLab(changed, 'f', 'x'));
+      assert.deepEqual([result.plan.removeContainers, result.plan.removeNetworks, result.plan.createContainers.map((c) => c.name)], [['ut-dc-c', 'ut-dc-d'], ['ut-dc-b'], ['ut-dc-c']]);
+      const script = ctx.planned.join('\n');
+      assert.ok(script.indexOf('ip netns del ut-dc-c') < script.indexOf('ip netns add ut-dc-c'), script);
+    } finally {
+      ctx.close();
+    }
+    assert.deepEqual(fx.state(), before, 'a dry run changes nothing');
+  } finally {
+    fx.close();
+  }
 });
 
 describe('lab plans', () => {
