@@ -8,6 +8,12 @@ export interface NetworkSpec extends FirewallNetwork {
   prefixLen: number;
   bridgeMac: string;
   mtu: number | undefined;
+  /**
+   * IPv6 on the network's bridge and its containers' interfaces. nsnet's networks are IPv4-only
+   * for now: absent, and IPv6 is turned off there (see ipv6OffSteps); an IPv6-enabled network
+   * will set it.
+   */
+  ipv6?: boolean | undefined;
 }
 
 /** One interface of a container on one network. */
@@ -25,14 +31,31 @@ export function portOf(ep: EndpointSpec): FirewallPort {
   return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: ep.network };
 }
 
+/** A per-interface sysctl key; sysctl(8) writes a dot inside a name as '/'. */
+const confKey = (family: 'ipv4' | 'ipv6', dev: string, name: string): string => `net.${family}.conf.${dev.replace(/\./g, '/')}.${name}`;
+
 /**
- * The article's bridge steps: create it, give it the gateway address, bring it up, and the
- * sysctls routing needs. The one recipe: network create, start after a reboot and system check
- * all build (and compare) a bridge with it.
+ * IPv6 off on an interface of a network without IPv6, as Docker does: otherwise it is on with
+ * accept_ra=1, and one container's router advertisement gives the interface a SLAAC address and
+ * a default route through that container. On a kernel without IPv6 (ipv6.disable=1) the key does
+ * not exist and there is nothing to turn off. Must follow the step that makes the interface, and
+ * come before it is up.
+ */
+export function ipv6OffSteps(net: NetworkSpec, dev: string, ns?: string): Step[] {
+  if (net.ipv6 === true) return [];
+  const sysctl = { key: confKey('ipv6', dev, 'disable_ipv6'), value: '1', ignoreUnknown: true } as const;
+  return [ns === undefined ? { kind: 'sysctl', ...sysctl } : { kind: 'netns-sysctl', ns, ...sysctl }];
+}
+
+/**
+ * The article's bridge steps: create it (IPv6 off), give it the gateway address, bring it up, and
+ * the sysctls routing needs. The one recipe: network create, start after a reboot and system
+ * check all build (and compare) a bridge with it.
  */
 export function planBridge(net: NetworkSpec): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
+    ...ipv6OffSteps(net, net.bridge),
     { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
     { kind: 'link-up', dev: net.bridge },
   ];
@@ -42,7 +65,7 @@ export function planBridge(net: NetworkSpec): Step[] {
     // on the packet; the kernel drops such packets on a non-loopback device unless told not to.
     // The source is masqueraded to the gateway before it leaves, and anti-spoofing keeps
     // containers from sending loopback sources themselves.
-    steps.push({ kind: 'sysctl', key: `net.ipv4.conf.${net.bridge.replace(/\./g, '/')}.route_localnet`, value: '1' });
+    steps.push({ kind: 'sysctl', key: confKey('ipv4', net.bridge, 'route_localnet'), value: '1' });
   }
   return steps;
 }
@@ -60,7 +83,11 @@ export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallStat
   return [{ kind: 'link-del', dev: net.bridge }, ...fw.replace(firewallBefore, after, `remove network ${net.name}`)];
 }
 
-/** The veth pair into the container, its address, and the link up: one network's worth of wiring. */
+/**
+ * The veth pair into the container (IPv6 off inside), its address, and the link up: one
+ * network's worth of wiring. Every path that wires an interface (run, start, connect, CNI ADD,
+ * check --fix) goes through here.
+ */
 export function planAttach(netns: string, ep: EndpointSpec): Step[] {
   return [
     {
@@ -72,6 +99,7 @@ export function planAttach(netns: string, ep: EndpointSpec): Step[] {
       peerMac: ep.mac,
       mtu: ep.network.mtu,
     },
+    ...ipv6OffSteps(ep.network, ep.ifName, netns),
     { kind: 'addr-add', ns: netns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen },
     { kind: 'link-up', ns: netns, dev: ep.ifName },
   ];

@@ -8,8 +8,9 @@
  *   iptables nat     POSTROUTING → NSNET-POSTROUTING
  *   iptables nat     PREROUTING  → NSNET-DNAT      (published ports; only for local destinations,
  *                    OUTPUT      → NSNET-DNAT       `-m addrtype --dst-type LOCAL`, as Docker does)
- *   iptables raw     PREROUTING  → NSNET-GUARD     (nothing from a bridge to 127.0.0.0/8)
+ *   iptables raw     PREROUTING  → NSNET-GUARD     (127.0.0.0/8 only from lo)
  *   ebtables nat     PREROUTING  → NSNET-PORTS     (what a container port may send)
+ *                                → NSNET-IPV6-GUARD (no IPv6 RA, redirect, DHCPv6 reply from any port)
  *   ebtables filter  FORWARD     → NSNET-BRIDGED   (ICC off: nothing switched between ports)
  *
  * nsnet never flushes, reorders or edits another chain or rule: each table is written by one
@@ -17,9 +18,10 @@
  * is the same chain the nftables driver keeps for coexistence (firewall/iptables-compat.ts): a
  * host runs one driver at a time (the store records which), and each replaces the chain whole.
  *
- * Every iptables rule in nsnet's chains carries `-m comment --comment "nsnet network NAME"`.
- * ebtables has no comment match: its rules are nsnet's by the chain they are in, and each names
- * its container port (`-i nsv...`), which is how a port's rules are found and removed.
+ * Every iptables rule in nsnet's chains carries `-m comment --comment "nsnet network NAME"`
+ * (published ports and the loopback guard: what they are, see below). ebtables has no comment
+ * match: its rules are nsnet's by the chain they are in, and each port rule names its container
+ * port (`-i nsv...`), which is how a port's rules are found and removed.
  *
  * Rule growth: iptables rules grow with networks, and NSNET-DNAT holds one rule per published port
  * (the nftables driver keeps them as map elements behind one rule; iptables has no such maps, so
@@ -59,7 +61,7 @@ import { NsnetError } from '../core/errors.js';
 import type { Step, XtablesChains, XtablesJump } from '../plan/steps.js';
 import type { FirewallDriver } from './driver.js';
 import { COMPAT, COMPAT_CHAIN } from './iptables-compat.js';
-import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
 
 /** What the driver needs to know about the host (probed lazily by the caller). */
 export interface IptablesHostFacts {
@@ -76,6 +78,7 @@ export const DNAT_CHAIN = 'NSNET-DNAT';
 export const PORTS_CHAIN = 'NSNET-PORTS';
 export const BRIDGED_CHAIN = 'NSNET-BRIDGED';
 export const GUARD_CHAIN = 'NSNET-GUARD';
+export const IPV6_GUARD_CHAIN = 'NSNET-IPV6-GUARD';
 
 export const FILTER: XtablesChains = {
   tool: 'iptables',
@@ -96,20 +99,24 @@ export const NAT: XtablesChains = {
   jumps: [{ from: 'POSTROUTING', to: POSTROUTING_CHAIN }, ...DNAT_JUMPS],
 };
 /**
- * Bridges have route_localnet on (for ports published on 127.0.0.1), which would also let a
- * container reach the host's loopback-only services by sending to 127.0.0.1 itself; such packets
- * are dropped in the raw table, before routing (as kube-proxy does since CVE-2020-8558).
+ * Nothing addressed to 127.0.0.0/8 comes in on any interface but lo, as the kernel's martian rule
+ * would have it without route_localnet. Bridges have route_localnet on (for ports published on
+ * 127.0.0.1), which would let a container reach the host's loopback-only services by sending to
+ * 127.0.0.1 itself (CVE-2020-8558); and a published port is DNATed before routing looks at the
+ * address, so a machine on the uplink's LAN routing 127.0.0.0/8 to the host would reach
+ * `-p 127.0.0.1:...` ports. Dropped in the raw table, before conntrack: replies to the host's own
+ * connections to such ports still carry the gateway's address there.
  */
 export const RAW: XtablesChains = { tool: 'iptables', table: 'raw', chains: [GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: GUARD_CHAIN }] };
 
+export const LOOPBACK_GUARD_RULE = `-A ${GUARD_CHAIN} -d 127.0.0.0/8 ! -i lo -m comment --comment "nsnet: 127.0.0.0/8 only from lo" -j DROP`;
+
 /**
- * The route_localnet guard: one DROP per network whose bridge has route_localnet on (every
- * network but an internal one, see engine/plans.ts), written as iptables-save prints it
- * (`-d` before `-i`). Null when there is none: the raw table is then not touched at all.
+ * The loopback guard, written as iptables-save prints it (`-d` before `! -i`), while nsnet has
+ * networks. Null when there is none: the raw table is then not touched at all.
  */
 export function guardRules(networks: readonly FirewallNetwork[]): string[] | null {
-  const rules = networks.filter((n) => !n.internal).map((n) => `-A ${GUARD_CHAIN} -d 127.0.0.0/8 -i ${n.bridge} ${comment(n)} -j DROP`);
-  return rules.length === 0 ? null : rules;
+  return networks.length === 0 ? null : [LOOPBACK_GUARD_RULE];
 }
 
 /** NSNET-DNAT alone: what publishing and withdrawing ports touch. */
@@ -118,6 +125,26 @@ export const PUBLISHED: XtablesChains = { tool: 'iptables', table: 'nat', chains
 export const PORTS: XtablesChains = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
 /** ICC off: frames switched from a port to another port of its bridge. */
 export const BRIDGED: XtablesChains = { tool: 'ebtables', table: 'filter', chains: [BRIDGED_CHAIN], jumps: [{ from: 'FORWARD', to: BRIDGED_CHAIN }] };
+/** What no container port may send (IPv6 RAs, redirects, DHCPv6 replies), as it enters the bridge. */
+export const IPV6_GUARD: XtablesChains = { tool: 'ebtables', table: 'nat', chains: [IPV6_GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: IPV6_GUARD_CHAIN }] };
+
+/**
+ * The IPv6 guard (the nftables driver's, see firewall/nftables.ts): router advertisements and
+ * redirects from a container would give its neighbours (and the host, where IPv6 is on) a SLAAC
+ * address and a route through it; DHCPv6 server replies likewise. Every container port, whatever
+ * its network's options (`-i nsv+`: ebtables-nft has no interface sets, and its `--logical-in`
+ * needs the kernel's bridge meta support). The ip6 match walks extension headers. Written as
+ * ebtables-save prints it. Null without networks.
+ */
+export function ipv6GuardRules(networks: readonly FirewallNetwork[]): string[] | null {
+  if (networks.length === 0) return null;
+  const from = `-A ${IPV6_GUARD_CHAIN} -p IPv6 -i ${PORT_NAME_PREFIX}+`;
+  return [
+    `${from} --ip6-proto ipv6-icmp --ip6-icmp-type router-advertisement -j DROP`,
+    `${from} --ip6-proto ipv6-icmp --ip6-icmp-type redirect -j DROP`,
+    `${from} --ip6-proto udp --ip6-sport 547 --ip6-dport 546 -j DROP`,
+  ];
+}
 
 const comment = (n: FirewallNetwork): string => `-m comment --comment "nsnet network ${n.name}"`;
 
@@ -295,9 +322,12 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
         add(NAT, natRules(after.networks, after.mappings ?? []), natRules(before.networks, before.mappings ?? []));
         add(RAW, guardRules(after.networks), guardRules(before.networks));
       }
+      // Without a usable ebtables (and no network that needs port rules) the IPv6 guard is not
+      // made: IPv6 is still off on the bridges and container interfaces (engine/plans.ts).
       if (f.ebtables === 'ok') {
         add(PORTS, spoofTable(after), spoofTable(before));
         add(BRIDGED, iccTable(after), iccTable(before));
+        add(IPV6_GUARD, ipv6GuardRules(after.networks), ipv6GuardRules(before.networks));
       }
       return steps;
     },

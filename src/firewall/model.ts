@@ -39,4 +39,12 @@ export interface FirewallState {
   mappings?: readonly FirewallMapping[] | undefined;
 }
 
+/**
+ * Every container port nsnet makes (the host end of a veth, enslaved to an nsnet bridge) is named
+ * `nsv` + 12 hex (engine/ids.ts, vethNameFor). Rules that concern every container port whatever
+ * its network's options match this prefix (`iifname "nsv*"`, ebtables `-i nsv+`): one rule, no
+ * per-container elements, and the kernel's `meta ibrname` (bridge name) is not on every kernel.
+ */
+export const PORT_NAME_PREFIX = 'nsv';
+
 export const EMPTY_FIREWALL: FirewallState = { networks: [], ports: [], mappings: [] };

@@ -12,7 +12,7 @@
  * by the bridge family (and by the inet forward hook only when br_netfilter is on, with the bridge
  * as both input and output interface). Rules below are written to hold either way.
  */
-import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from './model.js';
+import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
 
 export const TABLE_NAME = 'nsnet';
 const INET = `inet ${TABLE_NAME}`;
@@ -49,6 +49,18 @@ const MAP_TYPES: Record<string, string> = {
   published: 'ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service',
   published_any: 'inet_proto . inet_service : ipv4_addr . inet_service',
 };
+
+/**
+ * Nothing addressed to 127.0.0.0/8 comes in on any interface but `lo`: what the kernel's martian
+ * rule does without route_localnet. Bridges have route_localnet on (for ports published on
+ * 127.0.0.1), which would let a container reach the host's loopback-only services by sending to
+ * 127.0.0.1 itself (CVE-2020-8558, kube-proxy's guard), and the DNAT to a container happens
+ * before routing looks at the address at all, so a machine on the uplink's LAN that routes
+ * 127.0.0.0/8 to the host would reach `-p 127.0.0.1:...` ports. Dropped at raw priority, before
+ * conntrack: the replies of the host's own connections to such a port still carry the gateway's
+ * address there (they are turned back into 127.0.0.1 later, by the NAT).
+ */
+const LOOPBACK_GUARD = 'iifname != "lo" ip daddr 127.0.0.0/8 drop';
 
 /** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
 function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
@@ -103,10 +115,7 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     `table ${INET} {`,
     set('bridges', 'ifname', bridges),
     ...Object.keys(MAP_TYPES).map((name) => map(name, MAP_TYPES[name]!, maps[name]!)),
-    // Bridges have route_localnet on (for ports published on 127.0.0.1), which would also let
-    // a container reach the host's loopback-only services by sending to 127.0.0.1 itself;
-    // such packets are dropped before routing (as kube-proxy does since CVE-2020-8558).
-    chain('guard', 'type filter hook prerouting priority raw; policy accept;', ['iifname @bridges ip daddr 127.0.0.0/8 drop']),
+    chain('guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD]),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
     // The host's own connections to a published port (127.0.0.1 included) are DNATed on output.
     chain('output', 'type nat hook output priority -100; policy accept;', dnat),
@@ -138,14 +147,29 @@ const SET_TYPES: Record<string, string> = {
 };
 
 /**
- * Frames entering the bridge from a container port. A container has CAP_NET_ADMIN in its own
- * namespace and can change its address or MAC; anti-spoofing drops every frame whose source MAC,
+ * What a container may never send, whatever its network's options: IPv6 router advertisements
+ * and redirects (one container's RA would give its neighbours, and the host if IPv6 is on there,
+ * a SLAAC address and a default route through it) and DHCPv6 server replies. nsnet's networks are
+ * IPv4-only and IPv6 is off on their bridges and container interfaces; this holds also for a
+ * neighbour that turned IPv6 back on. `icmpv6` walks extension headers (nft's dependency is
+ * `meta l4proto`, not the next-header field).
+ */
+const IPV6_GUARD = [
+  `iifname "${PORT_NAME_PREFIX}*" icmpv6 type { nd-router-advert, nd-redirect } drop`,
+  `iifname "${PORT_NAME_PREFIX}*" ether type ip6 udp sport 547 udp dport 546 drop`,
+];
+
+/**
+ * Frames entering the bridge from a container port: the IPv6 guard for every port, then
+ * anti-spoofing. A container has CAP_NET_ADMIN in its own namespace and can change its address
+ * or MAC; anti-spoofing drops every frame whose source MAC,
  * source address or ARP sender is not the one nsnet gave that port, before any other container,
  * the host or the world can see it.
  */
 function bridgeTable(ports: readonly FirewallPort[]): string {
   const elements = portElements(ports);
   const prerouting = [
+    ...IPV6_GUARD,
     'iifname != @ports accept',
     'iifname . ether saddr != @port_macs drop',
     'ether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',

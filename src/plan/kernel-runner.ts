@@ -5,7 +5,7 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
-import { EADDRNOTAVAIL, ESRCH, sleepSync } from '../kernel/libc.js';
+import { EADDRNOTAVAIL, ENOENT, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
@@ -76,10 +76,10 @@ export class KernelRunner implements StepRunner {
         this.rtnl(step.ns).addRoute({ gateway: step.via, oif: this.index(step.ns, step.dev) });
         return;
       case 'sysctl':
-        writeSysctl(step.key, step.value);
+        writeKnownSysctl(step);
         return;
       case 'netns-sysctl':
-        withNetns(step.ns, () => writeSysctl(step.key, step.value));
+        withNetns(step.ns, () => writeKnownSysctl(step));
         return;
       case 'route-to':
         this.rtnl(step.ns).addRoute(routeTo(step));
@@ -153,10 +153,13 @@ export class KernelRunner implements StepRunner {
         ignoring([ESRCH], () => this.rtnl(step.ns).delRoute(routeTo(step)));
         return;
       case 'netns-sysctl':
-        return; // a setting of the namespace: it goes with it
+        // A setting of the namespace, or of an interface in it (IPv6 off on eth0): it goes with
+        // the namespace, or with the interface when the veth step before it is undone.
+        return;
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is
-        // never turned back off (Docker leaves it on as well).
+        // never turned back off (Docker leaves it on as well). A per-bridge key (route_localnet,
+        // disable_ipv6) goes with the bridge when the bridge step before it is undone.
         return;
       case 'link-del':
       case 'netns-del':
@@ -218,6 +221,12 @@ export class KernelRunner implements StepRunner {
     this.sockets.get(ns)?.close();
     this.sockets.delete(ns);
   }
+}
+
+/** Write a sysctl; with `ignoreUnknown` (sysctl -e) a key the kernel does not have is no error. */
+function writeKnownSysctl(step: { key: string; value: string; ignoreUnknown?: boolean | undefined }): void {
+  if (step.ignoreUnknown === true) ignoring([ENOENT], () => writeSysctl(step.key, step.value));
+  else writeSysctl(step.key, step.value);
 }
 
 /** `10.2.0.0/24 via 10.1.0.254` (or default) as netlink route options. */

@@ -43,9 +43,9 @@ export function renderStep(step: Step): string {
     case 'route-add':
       return `${ip(step.ns)} route add default via ${step.via} dev ${step.dev}`;
     case 'sysctl':
-      return `sysctl -w ${step.key}=${step.value}`;
+      return sysctl(step);
     case 'netns-sysctl':
-      return `ip netns exec ${step.ns} sysctl -w ${step.key}=${step.value}`;
+      return `${netnsExec(step.ns)} ${sysctl(step)}`;
     case 'route-to':
       return `${ip(step.ns)} route add ${step.dst} via ${step.via}`;
     case 'nft':
@@ -107,6 +107,13 @@ function renderIptablesRules(op: 'add' | 'remove', table: string, rules: readonl
   if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
   return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
 }
+
+/** `sysctl -w KEY=VALUE`; `-e` ignores a key the kernel does not have, as the step does. */
+const sysctl = (step: { key: string; value: string; ignoreUnknown?: boolean | undefined }): string =>
+  `sysctl ${step.ignoreUnknown === true ? '-e ' : ''}-w ${step.key}=${step.value}`;
+
+/** Run a command in a namespace: by name with `ip netns exec`, a runtime's (a path) with nsenter. */
+const netnsExec = (ns: string): string => (ns.startsWith('/') ? `nsenter --net=${shellQuote(ns)}` : `ip netns exec ${ns}`);
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);
 

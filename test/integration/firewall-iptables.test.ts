@@ -8,7 +8,7 @@
  * 203.0.113.8); nothing here touches the machine's own network namespace: every iptables and
  * ebtables command runs inside the sandbox host (sb.inHost). Before nsnet runs, the sandbox host
  * gets foreign rules in every table nsnet uses — a FOREIGN chain with a rule and a jump in the
- * filter, nat and raw tables (raw: nsnet's route_localnet guard, NSNET-GUARD), a foreign rule in
+ * filter, nat and raw tables (raw: nsnet's loopback guard, NSNET-GUARD), a foreign rule in
  * the ebtables filter and nat tables — and a FORWARD policy of DROP (as Docker leaves it). They
  * must read the same after every nsnet command, and `iptables-save`/`ebtables-save` must equal
  * the first reading after the reset. (With the nf_tables backends a table that did not
@@ -188,18 +188,17 @@ requiredSuite('nsnet firewall, iptables driver (real kernel)', { needs: [needs.i
     assert.match(save, /^-A FORWARD -j NSNET-FORWARD$/m);
     assert.match(save, /^-A POSTROUTING -j NSNET-POSTROUTING$/m);
     assert.match(save, /^-A PREROUTING -j NSNET-PORTS$/m);
-    // The route_localnet guard, inserted before the foreign jump: one rule per non-internal bridge.
+    assert.match(save, /^-A PREROUTING -j NSNET-IPV6-GUARD$/m);
+    // The loopback guard, inserted before the foreign jump: one rule, 127.0.0.0/8 only from lo.
     const raw = save.slice(save.indexOf('*raw'), save.indexOf('COMMIT', save.indexOf('*raw'))).split('\n');
     assert.deepEqual(
       raw.filter((l) => l.startsWith('-A PREROUTING ')),
       ['-A PREROUTING -j NSNET-GUARD', '-A PREROUTING -j FOREIGN'],
     );
     assert.deepEqual(
-      raw.filter((l) => l.startsWith('-A NSNET-GUARD ')).map((l) => / --comment "nsnet network ([^"]+)"/.exec(l)?.[1]).sort(),
-      [`${p}a`, `${p}b`, `${p}o`],
-      'a guard rule for a, b and o; none for the internal network i',
+      raw.filter((l) => l.startsWith('-A NSNET-GUARD ')),
+      ['-A NSNET-GUARD -d 127.0.0.0/8 ! -i lo -m comment --comment "nsnet: 127.0.0.0/8 only from lo" -j DROP'],
     );
-    for (const l of raw.filter((x) => x.startsWith('-A NSNET-GUARD '))) assert.match(l, /^-A NSNET-GUARD -d 127\.0\.0\.0\/8 -i \S+ -m comment --comment "nsnet network [^"]+" -j DROP$/);
     assert.equal(save.split('\n').filter((l) => / -m comment --comment "nsnet network /.test(l)).length > 0, true);
     for (const l of save.split('\n').filter((x) => /^-A NSNET-(FORWARD|ISOLATION|POSTROUTING) /.test(x))) {
       assert.match(l, /-m comment --comment "nsnet network /, `every nsnet iptables rule names its network: ${l}`);

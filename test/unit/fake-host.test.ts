@@ -196,6 +196,21 @@ describe('fake host: errors like the kernel', () => {
     assert.equal(host.sysctl(key), undefined);
   });
 
+  test('every link has net.ipv6.conf.IF.disable_ipv6 (0) in its namespace; sysctl -e ignores a key there is not', () => {
+    const host = fresh();
+    applyPlan(planCreateNetwork(study, EMPTY_FIREWALL, nft), host);
+    applyPlan(planCreateContainer('red', [red], nft), host);
+    assert.equal(host.sysctl('net.ipv6.conf.lo.disable_ipv6', 'red'), '0');
+    assert.equal(host.sysctl('net.ipv6.conf.br-study.disable_ipv6'), '1', 'planBridge turns IPv6 off');
+    assert.equal(host.sysctl('net.ipv6.conf.eth0.disable_ipv6', 'red'), '1', 'planAttach turns IPv6 off');
+    assert.equal(host.sysctl(`net.ipv6.conf.${red.hostIf}.disable_ipv6`), '0');
+    const missing = { kind: 'sysctl', key: 'net.ipv6.conf.nothere.disable_ipv6', value: '1' } as const;
+    assert.equal(errnoOf(() => host.apply(missing)), ENOENT);
+    host.apply({ ...missing, ignoreUnknown: true });
+    host.apply({ kind: 'link-del', ns: 'red', dev: 'eth0' });
+    assert.equal(host.sysctl('net.ipv6.conf.eth0.disable_ipv6', 'red'), undefined, 'the key goes with the link');
+  });
+
   test('undo of addr-add ignores an address already gone; of netns-add deletes the namespace', () => {
     const host = fresh();
     host.apply({ kind: 'netns-add', name: 'red' });
@@ -249,7 +264,7 @@ describe('fake host: fault injection', () => {
     host.failAt(2);
     assert.throws(() => applyPlan(wholePlan(), host), (e: unknown) => e instanceof PlanError && /ENOBUFS/.test(e.message) && e.undoFailures.length === 0);
     assert.equal(host.applyCount, 3);
-    assert.deepEqual(host.log, ['apply bridge-add', 'apply addr-add', 'undo addr-add', 'undo bridge-add']);
+    assert.deepEqual(host.log, ['apply bridge-add', 'apply sysctl', 'undo sysctl', 'undo bridge-add']);
   });
 
   test('failure at every step of a whole plan: after the undo the machine is exactly as before', () => {

@@ -50,6 +50,12 @@ const state: FirewallState = {
 };
 
 const c = (n: string): string => `-m comment --comment "nsnet network ${n}"`;
+const LOOPBACK_GUARD = `-A NSNET-GUARD -d 127.0.0.0/8 ! -i lo -m comment --comment "nsnet: 127.0.0.0/8 only from lo" -j DROP`;
+const IPV6_GUARD = [
+  '-A NSNET-IPV6-GUARD -p IPv6 -i nsv+ --ip6-proto ipv6-icmp --ip6-icmp-type router-advertisement -j DROP',
+  '-A NSNET-IPV6-GUARD -p IPv6 -i nsv+ --ip6-proto ipv6-icmp --ip6-icmp-type redirect -j DROP',
+  '-A NSNET-IPV6-GUARD -p IPv6 -i nsv+ --ip6-proto udp --ip6-sport 547 --ip6-dport 546 -j DROP',
+];
 
 describe('iptables driver (golden: the restore scripts for a fixture)', () => {
   test('replace renders one iptables-restore per table with nsnet chains, rules and jumps', () => {
@@ -97,13 +103,11 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         'iptables -w -t nat -C POSTROUTING -j NSNET-POSTROUTING 2>/dev/null || iptables -w -t nat -I POSTROUTING 1 -j NSNET-POSTROUTING',
         'iptables -w -t nat -C PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I PREROUTING 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
         'iptables -w -t nat -C OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null || iptables -w -t nat -I OUTPUT 1 -m addrtype --dst-type LOCAL -j NSNET-DNAT',
-        // The route_localnet guard: nothing from a non-internal bridge to 127.0.0.0/8 (br-lab is
-        // internal: it has no route_localnet, so no guard).
+        // The loopback guard: nothing to 127.0.0.0/8 but from lo.
         "iptables-restore -w --noflush <<'EOF'",
         '*raw',
         ':NSNET-GUARD - [0:0]',
-        `-A NSNET-GUARD -d 127.0.0.0/8 -i br-study ${c('study')} -j DROP`,
-        `-A NSNET-GUARD -d 127.0.0.0/8 -i br-routed ${c('routed')} -j DROP`,
+        LOOPBACK_GUARD,
         'COMMIT',
         'EOF',
         'iptables -w -t raw -C PREROUTING -j NSNET-GUARD 2>/dev/null || iptables -w -t raw -I PREROUTING 1 -j NSNET-GUARD',
@@ -126,6 +130,13 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-A NSNET-BRIDGED -i nsvl00000000002 -j DROP',
         'EOF',
         "ebtables-save -t filter | grep -qxF -- '-A FORWARD -j NSNET-BRIDGED' || ebtables -t filter -I FORWARD 1 -j NSNET-BRIDGED",
+        // The IPv6 guard: no router advertisement, redirect or DHCPv6 reply from any container port.
+        "ebtables-restore --noflush <<'EOF'",
+        '*nat',
+        ':NSNET-IPV6-GUARD RETURN',
+        ...IPV6_GUARD,
+        'EOF',
+        "ebtables-save -t nat | grep -qxF -- '-A PREROUTING -j NSNET-IPV6-GUARD' || ebtables -t nat -I PREROUTING 1 -j NSNET-IPV6-GUARD",
       ].join('\n'),
     );
   });
@@ -174,6 +185,12 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         ':NSNET-BRIDGED RETURN',
         '-X NSNET-BRIDGED',
         'EOF',
+        'while ebtables -t nat -D PREROUTING -j NSNET-IPV6-GUARD 2>/dev/null; do :; done',
+        "ebtables-restore --noflush <<'EOF'",
+        '*nat',
+        ':NSNET-IPV6-GUARD RETURN',
+        '-X NSNET-IPV6-GUARD',
+        'EOF',
       ].join('\n'),
     );
     const forward = fw.replace(EMPTY_FIREWALL, state, 'fixture');
@@ -188,37 +205,40 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ebtables nat null', 'ebtables filter null'],
+      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null'],
     );
   });
 
-  test('a network without anti-spoofing or ICC off does not touch ebtables; only an internal one leaves nat and raw alone', () => {
-    const tables = (n: NetworkSpec): string[] =>
-      planCreateNetwork(n, EMPTY_FIREWALL, fw)
+  test('a network without anti-spoofing or ICC off has no port rules, and works without ebtables; only an internal one leaves nat alone', () => {
+    const tables = (n: NetworkSpec, driver = fw): string[] =>
+      planCreateNetwork(n, EMPTY_FIREWALL, driver)
         .filter((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore')
-        .map((s) => `${s.tool} ${s.table}`);
+        .map((s) => `${s.tool} ${s.table} ${s.chains.join(',')}`);
     // A routed network can publish ports: its hairpin and host masquerades live in nat.
-    assert.deepEqual(tables(routed), ['iptables filter', 'iptables nat', 'iptables raw']);
-    assert.deepEqual(tables(net('closed', 'br-closed', '10.3.0.0/24', { internal: true, antiSpoofing: false })), ['iptables filter']);
+    const routedTables = ['iptables filter NSNET-FORWARD,NSNET-ISOLATION', 'iptables nat NSNET-POSTROUTING,NSNET-DNAT', 'iptables raw NSNET-GUARD'];
+    assert.deepEqual(tables(routed), [...routedTables, 'ebtables nat NSNET-IPV6-GUARD']);
+    const closed = net('closed', 'br-closed', '10.3.0.0/24', { internal: true, antiSpoofing: false });
+    assert.deepEqual(tables(closed), ['iptables filter NSNET-FORWARD,NSNET-ISOLATION', 'iptables raw NSNET-GUARD', 'ebtables nat NSNET-IPV6-GUARD']);
+    // Without a usable ebtables such a network is still made, without the IPv6 guard (IPv6 is off
+    // on its bridge and interfaces all the same).
+    for (const ebtables of ['missing', 'legacy'] as const) assert.deepEqual(tables(routed, iptablesDriver(facts({ ebtables }))), routedTables);
   });
 
-  test('the route_localnet guard: one rule per bridge that has route_localnet; an internal network gets none', () => {
+  test('the loopback guard: one rule, 127.0.0.0/8 only from lo, while there is any network (internal ones too)', () => {
     const raw = (before: FirewallState, after: FirewallState): Extract<Step, { kind: 'xtables-restore' }> | undefined =>
       fw.replace(before, after, 'x').find((s): s is Extract<Step, { kind: 'xtables-restore' }> => s.kind === 'xtables-restore' && s.table === 'raw');
     const only = (...networks: NetworkSpec[]): FirewallState => ({ networks, ports: [] });
-    // An internal network has no route_localnet (engine/plans.ts) and so no guard rule: alone, the
-    // raw table is not touched at all; beside other networks, the guard holds only theirs.
-    assert.equal(raw(EMPTY_FIREWALL, only(lab)), undefined);
-    assert.ok(!planCreateNetwork(lab, EMPTY_FIREWALL, fw).some((s) => s.kind === 'sysctl' && /route_localnet/.test(s.key)));
-    assert.deepEqual(raw(EMPTY_FIREWALL, state)?.rules?.filter((r) => /br-lab/.test(r)), []);
-    const step = raw(only(lab), only(lab, routed));
+    // Not from a bridge only: a machine on the uplink's LAN that routes 127.0.0.0/8 to the host
+    // must not reach ports published on 127.0.0.1 either.
+    const step = raw(EMPTY_FIREWALL, only(lab));
     assert.ok(step);
     assert.deepEqual(step.chains, ['NSNET-GUARD']);
     assert.deepEqual(step.jumps, [{ from: 'PREROUTING', to: 'NSNET-GUARD' }]);
-    assert.deepEqual(step.rules, [`-A NSNET-GUARD -d 127.0.0.0/8 -i br-routed ${c('routed')} -j DROP`]);
+    assert.deepEqual(step.rules, [LOOPBACK_GUARD]);
     assert.equal(step.undoRules, null);
-    // Back to internal networks only: the guard's chain and jump go (rules null), the undo restores them.
-    const back = raw(only(lab, routed), only(lab));
+    assert.deepEqual(raw(only(lab), state)?.rules, [LOOPBACK_GUARD], 'one rule whatever the number of networks');
+    // No network left: the guard's chain and jump go (rules null), the undo restores them.
+    const back = raw(only(lab), EMPTY_FIREWALL);
     assert.ok(back);
     assert.equal(back.rules, null);
     assert.deepEqual(back.undoRules, step.rules);

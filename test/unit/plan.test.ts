@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { planCreateContainer, planCreateNetwork, planRemoveNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import { planBridge, planConnect, planCreateContainer, planCreateNetwork, planRemoveNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import type { Step } from '../../src/plan/steps.js';
+import { vethNameFor } from '../../src/engine/ids.js';
+import { PORT_NAME_PREFIX } from '../../src/firewall/model.js';
 import { EMPTY_FIREWALL } from '../../src/firewall/model.js';
 import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { applyPlan, PlanError } from '../../src/plan/executor.js';
@@ -29,8 +32,9 @@ const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
     const plan = renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)).split('\n');
-    assert.deepEqual(plan.slice(0, 11), [
+    assert.deepEqual(plan.slice(0, 12), [
       'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
+      'sysctl -e -w net.ipv6.conf.br-study.disable_ipv6=1',
       'ip addr add 10.0.0.254/24 brd + dev br-study',
       'ip link set br-study up',
       'sysctl -w net.ipv4.ip_forward=1',
@@ -51,7 +55,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     ];
     assert.deepEqual(rules, [
       '\t\telements = { "br-study" }',
-      '\t\tiifname @bridges ip daddr 127.0.0.0/8 drop', // guard
+      '\t\tiifname != "lo" ip daddr 127.0.0.0/8 drop', // guard
       ...dnat, // prerouting
       ...dnat, // output
       '\t\tct status dnat accept',
@@ -62,6 +66,8 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\toifname @bridges ct status dnat fib saddr type local masquerade',
       `\t\tiifname "br-study" oifname "br-study" ct status dnat masquerade ${c}`,
       `\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade ${c}`,
+      '\t\tiifname "nsv*" icmpv6 type { nd-router-advert, nd-redirect } drop', // IPv6 guard
+      '\t\tiifname "nsv*" ether type ip6 udp sport 547 udp dport 546 drop',
       '\t\tiifname != @ports accept',
       '\t\tiifname . ether saddr != @port_macs drop',
       '\t\tether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',
@@ -102,6 +108,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
         'add element bridge nsnet port_addrs { "nsv000000000001" . 02:42:0a:00:00:01 . 10.0.0.1 }',
         'EOF',
         'ip link add nsv000000000001 master br-study up type veth peer name eth0 netns red address 02:42:0a:00:00:01',
+        'ip netns exec red sysctl -e -w net.ipv6.conf.eth0.disable_ipv6=1',
         'ip -n red addr add 10.0.0.1/24 brd + dev eth0',
         'ip -n red link set eth0 up',
         'ip -n red route add default via 10.0.0.254 dev eth0',
@@ -148,6 +155,45 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
   });
 });
 
+describe('IPv6 off on networks without IPv6 (no rogue router advertisements)', () => {
+  const kinds = (steps: readonly Step[]): string[] => steps.map((s) => (s.kind.endsWith('sysctl') && 'key' in s ? `${s.kind} ${s.key}` : s.kind));
+
+  test('the bridge: right after it is made, before it is up; internal networks too', () => {
+    for (const net of [study, { ...study, internal: true }]) {
+      const steps = kinds(planBridge(net));
+      assert.deepEqual(steps.slice(0, 4), ['bridge-add', 'sysctl net.ipv6.conf.br-study.disable_ipv6', 'addr-add', 'link-up']);
+    }
+    // A dot in a bridge name is written as '/', as sysctl(8) wants it.
+    assert.match(renderPlan(planBridge({ ...study, bridge: 'br.1' })), /^sysctl -e -w net\.ipv6\.conf\.br\/1\.disable_ipv6=1$/m);
+  });
+
+  test("every container interface, inside its namespace, after the veth is made and before it is up: run, connect, a runtime's namespace", () => {
+    const wired = ['veth-add', 'netns-sysctl net.ipv6.conf.eth0.disable_ipv6', 'addr-add', 'link-up'];
+    const run = kinds(planCreateContainer('red', [red], fw));
+    assert.deepEqual(run.slice(run.indexOf('veth-add'), run.indexOf('veth-add') + 4), wired);
+    const connect = kinds(planConnect('red', { ...red, ifName: 'eth1' }, fw));
+    assert.deepEqual(connect.slice(connect.indexOf('veth-add')), ['veth-add', 'netns-sysctl net.ipv6.conf.eth1.disable_ipv6', 'addr-add', 'link-up']);
+    assert.match(renderPlan(planConnect('/run/netns/cni-1', red, fw)), /^nsenter --net=\/run\/netns\/cni-1 sysctl -e -w net\.ipv6\.conf\.eth0\.disable_ipv6=1$/m);
+    assert.match(renderPlan(planCreateContainer('red', [red], fw)), /^ip netns exec red sysctl -e -w net\.ipv6\.conf\.eth0\.disable_ipv6=1$/m);
+  });
+
+  test('a network with IPv6 keeps it on (the switch for IPv6-enabled networks)', () => {
+    const v6 = { ...study, ipv6: true };
+    assert.doesNotMatch(renderPlan([...planBridge(v6), ...planCreateContainer('red', [{ ...red, network: v6 }], fw)]), /disable_ipv6/);
+  });
+
+  test("the firewall's IPv6 guard matches every container port by name: nsnet's host veth names", () => {
+    assert.ok(vethNameFor('0123456789abcdef'.repeat(4)).startsWith(PORT_NAME_PREFIX));
+    assert.match(renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)), new RegExp(`iifname "${PORT_NAME_PREFIX}\\*" icmpv6 type`));
+  });
+
+  test('the sysctl steps ignore a key the kernel does not have (IPv6 disabled at boot): nothing to turn off', () => {
+    const steps = [...planBridge(study), ...planCreateContainer('red', [red], fw)].filter((s) => s.kind.endsWith('sysctl') && 'key' in s && /disable_ipv6/.test(s.key));
+    assert.equal(steps.length, 2);
+    for (const s of steps) assert.ok('ignoreUnknown' in s && s.ignoreUnknown === true);
+  });
+});
+
 describe('executor', () => {
   test('applies in order and undoes the applied steps in reverse when one fails', () => {
     const steps = planCreateContainer('red', [red], fw);
@@ -161,10 +207,12 @@ describe('executor', () => {
       'apply link-up',
       'apply nft',
       'apply veth-add',
+      'apply netns-sysctl',
       'apply addr-add',
       'apply link-up',
       'undo link-up',
       'undo addr-add',
+      'undo netns-sysctl',
       'undo veth-add',
       'undo nft',
       'undo link-up',
@@ -176,7 +224,7 @@ describe('executor', () => {
     const runner = new RecordingRunner();
     applyPlan(planCreateContainer('red', [red], fw), runner);
     assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
-    assert.equal(runner.log.length, 7);
+    assert.equal(runner.log.length, 8);
   });
 });
 

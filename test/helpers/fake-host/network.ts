@@ -71,10 +71,13 @@ const NAMESPACE_SYSCTLS: Record<string, string> = {
 };
 
 /** The per-link keys the kernel makes with a link and removes with it (sysctl(8) writes a dot in a name as '/'). */
-const linkSysctls = (name: string): string[] => [`net.ipv4.conf.${name.replace(/\./g, '/')}.route_localnet`];
+const linkSysctls = (name: string): string[] => {
+  const dev = name.replace(/\./g, '/');
+  return [`net.ipv4.conf.${dev}.route_localnet`, `net.ipv6.conf.${dev}.disable_ipv6`];
+};
 
 /** Keys whose value the kernel checks is 0 or 1. */
-const BOOLEAN_SYSCTL = /\.(ip_forward|route_localnet)$/;
+const BOOLEAN_SYSCTL = /\.(ip_forward|route_localnet|disable_ipv6)$/;
 
 const LOOPBACK_MTU = 65536;
 const DEFAULT_MTU = 1500;
@@ -262,11 +265,17 @@ export class NetworkModel {
     return this.ns(ns).sysctls[key];
   }
 
-  /** What `sysctl -w` does: ENOENT for a key the namespace does not have, EINVAL for a non-boolean flag. */
-  writeSysctl(ns: string | undefined, key: string, value: string): void {
+  /**
+   * What `sysctl -w` does: ENOENT for a key the namespace does not have (none with `ignoreUnknown`,
+   * sysctl -e), EINVAL for a non-boolean flag.
+   */
+  writeSysctl(ns: string | undefined, key: string, value: string, ignoreUnknown = false): void {
     const space = this.ns(ns);
     const command = `sysctl -w ${key}=${value}`;
-    if (!(key in space.sysctls)) throw kernelError(`write sysctl ${key}`, ENOENT, command);
+    if (!(key in space.sysctls)) {
+      if (ignoreUnknown) return;
+      throw kernelError(`write sysctl ${key}`, ENOENT, command);
+    }
     if (BOOLEAN_SYSCTL.test(key) && value !== '0' && value !== '1') throw kernelError(`write sysctl ${key}`, EINVAL, command);
     space.sysctls[key] = value;
   }

@@ -56,10 +56,10 @@ export function applyStep(m: Machine, step: Step): void {
       m.net.addRoute(step.ns, { gateway: step.via, dev: step.dev }, command);
       return;
     case 'sysctl':
-      m.net.writeSysctl(undefined, step.key, step.value);
+      m.net.writeSysctl(undefined, step.key, step.value, step.ignoreUnknown);
       return;
     case 'netns-sysctl':
-      m.net.writeSysctl(step.ns, step.key, step.value);
+      m.net.writeSysctl(step.ns, step.key, step.value, step.ignoreUnknown);
       return;
     case 'route-to':
       m.net.addRoute(step.ns, { ...routeTo(step), gateway: step.via }, command);
