@@ -1,14 +1,52 @@
 /**
- * How a container's process gets its PID and mount namespaces: the arguments of unshare(1).
- * Shared by the kernel, which runs it, and by --dry-run, which prints it.
+ * How a container's process gets its PID and mount namespaces, its root filesystem and its
+ * capabilities: the arguments of unshare(1), and what unshare (or exec's nsenter) runs last.
+ * Shared by the kernel, which runs them, and by --dry-run, which prints them.
  */
-export function unshareArgs(spec: { argv: readonly string[]; rootfs?: string | undefined }): string[] {
+import { DEFAULT_PRIVILEGES, type Capability, type Privileges } from './capabilities.js';
+
+/** What a container's processes are confined to, besides their namespaces. */
+export interface Confinement {
+  /** Absent: Docker's default set, as a container run without capability flags has. */
+  privileges?: Privileges | undefined;
+  /** Root filesystem directory (--rootfs); absent: the host's. */
+  rootfs?: string | undefined;
+}
+
+export function unshareArgs(spec: Confinement & { argv: readonly string[] }): string[] {
   // Slave, not private: the container's copy of /run/netns must go on receiving the host's
   // `ip netns add/delete` mounts. A private copy freezes it at start, so a namespace added later
   // is a plain empty file in there, and `ip addr` in the container, resolving a veth's
   // link-netnsid by trying every /run/netns entry, says "Peer netns reference is invalid" for
   // each. The container's own mounts (its /proc) still do not reach the host.
-  const args = ['--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'slave'];
-  if (spec.rootfs !== undefined) args.push('--root', spec.rootfs, '--wd', '/');
-  return [...args, '--', ...spec.argv];
+  // With a root filesystem, its own /proc is mounted inside it: chroot(8) comes later.
+  const proc = spec.rootfs === undefined ? '--mount-proc' : `--mount-proc=${spec.rootfs.replace(/\/+$/, '')}/proc`;
+  return ['--pid', '--fork', '--kill-child', '--mount', proc, '--propagation', 'slave', '--', ...confinedArgv(spec)];
+}
+
+/**
+ * The last programs before the command, run by unshare at start and by nsenter for exec:
+ * setpriv(1) leaves the command only its capabilities, as bounding, permitted and effective
+ * sets, and sets no_new_privs; then chroot(8) enters the root filesystem.
+ *
+ * Why this order: unshare needs CAP_SYS_ADMIN to mount the container's /proc, so the capabilities
+ * go after it; and setpriv comes from the host, so it runs before the chroot (the root filesystem
+ * need not have it). chroot then needs CAP_SYS_CHROOT, which validation keeps for --rootfs.
+ */
+export function confinedArgv(spec: Confinement & { argv: readonly string[] }): string[] {
+  const root = spec.rootfs === undefined ? [] : ['chroot', spec.rootfs];
+  const privileges = spec.privileges ?? DEFAULT_PRIVILEGES;
+  if (privileges.privileged) return [...root, ...spec.argv];
+  return ['setpriv', ...setprivArgs(privileges.capabilities), '--', ...root, ...spec.argv];
+}
+
+/**
+ * setpriv's options for a root process that keeps exactly `caps`. For root the kernel computes
+ * the permitted and effective sets at exec from the bounding set (and the inheritable set, which
+ * is emptied as Docker empties it since CVE-2022-24769), so dropping the bounding set is what
+ * sets all three; no_new_privs stops a setuid or file-capability binary from getting more.
+ */
+export function setprivArgs(caps: readonly Capability[]): string[] {
+  const bounding = ['-all', ...caps.map((c) => `+${c.slice('CAP_'.length).toLowerCase()}`)].join(',');
+  return [`--bounding-set=${bounding}`, '--inh-caps=-all', '--no-new-privs'];
 }

@@ -123,7 +123,13 @@ export function containerView(
       Cmd: c.command,
       Rootfs: c.rootfs,
     },
-    HostConfig: { NetworkMode: first?.network.name ?? 'none' },
+    HostConfig: {
+      NetworkMode: first?.network.name ?? 'none',
+      // As Docker prints them: the normalised names given, null when none.
+      CapAdd: c.capAdd.length > 0 ? c.capAdd : null,
+      CapDrop: c.capDrop.length > 0 ? c.capDrop : null,
+      Privileged: c.privileged,
+    },
     NetworkSettings: {
       SandboxKey: c.netns,
       Ports: portsView(ports),

@@ -10,6 +10,8 @@
  * A namespace argument `ns` is a name under /run/netns (a container's) or an absolute path (a
  * runtime's namespace, for CNI); absent means the host's own network namespace.
  */
+import type { Privileges } from '../core/capabilities.js';
+import type { Confinement } from '../core/unshare.js';
 import type { AddrInfo, LinkInfo, RouteInfo } from '../kernel/api.js';
 
 export type { AddrInfo, LinkInfo, RouteInfo };
@@ -30,6 +32,8 @@ export interface LaunchSpec {
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
   rootfs?: string | undefined;
+  /** Its capabilities (and no_new_privs), or --privileged: every capability; absent: Docker's default set. */
+  privileges?: Privileges | undefined;
   /** Start with /etc/netns/NAME bind-mounted over /etc (resolv.conf, hosts). */
   etcNetns?: boolean | undefined;
 }
@@ -100,7 +104,8 @@ export interface FirewallFacts {
 export interface ProcessControl {
   launchDetached(spec: LaunchSpec, logPath: string): Promise<Started | Finished>;
   launchForeground(spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }>;
-  execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<number>;
+  /** `confinement`: the container's capabilities and root filesystem, which exec's process gets too. */
+  execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>, confinement: Confinement): Promise<number>;
   /** SIGTERM, then SIGKILL after graceMs; how it ended. A PID whose start time differs is left alone. */
   stopProcess(pid: number, startTime: string, graceMs: number): 'term' | 'kill' | 'gone';
   sendSignal(pid: number, startTime: string, signal: NodeJS.Signals): void;

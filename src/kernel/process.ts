@@ -7,12 +7,14 @@
  * code). So the main thread briefly enters the container's network namespace, unshares fresh
  * UTS and IPC namespaces, sets the hostname, and spawns util-linux `unshare`, which adds the PID
  * and mount namespaces (with a private /proc). The child inherits all of it; the main thread then
- * returns to its own namespaces before doing anything else.
+ * returns to its own namespaces before doing anything else. Last before the command, setpriv
+ * leaves it only its capabilities (and chroot enters its root filesystem): see core/unshare.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { NsnetError } from '../core/errors.js';
-import { unshareArgs } from '../core/unshare.js';
+import type { Privileges } from '../core/capabilities.js';
+import { confinedArgv, unshareArgs, type Confinement } from '../core/unshare.js';
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
 
@@ -24,6 +26,8 @@ export interface LaunchSpec {
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
   rootfs?: string | undefined;
+  /** Its capabilities (and no_new_privs), or --privileged; absent: Docker's default set. */
+  privileges?: Privileges | undefined;
   /**
    * Start through `ip netns exec NAME`, which gives the process a mount namespace with
    * /etc/netns/NAME/* (resolv.conf, hosts) bind-mounted over /etc. This cannot be done by nsnet's
@@ -81,12 +85,24 @@ function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, 
   );
 }
 
-/** `unshare --fork` runs the command as its only child: that child is the container's PID 1. */
 /**
- * The container's PID 1, once it has exec'd its command; undefined when unshare has already
- * gone, i.e. the command ran and finished (or could not be executed) before it was seen.
+ * The programs the container's PID 1 is before it is its command: a copy of unshare until it
+ * execs setpriv, which execs chroot (with --rootfs), which execs the command. A command of the
+ * same name as one of them is taken as started when it is seen under that name.
  */
-function containerInit(unsharePid: number): Started | undefined {
+function launcherNames(spec: LaunchSpec): Set<string> {
+  const names = new Set(['unshare', ...confinedArgv({ ...spec, argv: [] }).filter((a) => a === 'setpriv' || a === 'chroot')]);
+  // /proc/PID/comm: the base name of the file exec'd, cut to 15 bytes.
+  names.delete((spec.argv[0] ?? '').split('/').pop()!.slice(0, 15));
+  return names;
+}
+
+/**
+ * `unshare --fork` runs the command as its only child: that child is the container's PID 1, once
+ * it has exec'd its command; undefined when unshare has already gone, i.e. the command ran and
+ * finished (or could not be executed) before it was seen.
+ */
+function containerInit(unsharePid: number, launchers: ReadonlySet<string>): Started | undefined {
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline) {
     let children = '';
@@ -99,10 +115,10 @@ function containerInit(unsharePid: number): Started | undefined {
     if (first !== undefined && first !== '') {
       const pid = Number(first);
       const startTime = readStartTime(pid);
-      // Until it has exec'd, the child is still a copy of unshare; a command that cannot be
-      // executed never gets past that point, and the child exits (status 127).
+      // Until it has exec'd its command, the child is unshare, setpriv or chroot; a command that
+      // cannot be executed never gets past that point, and the child exits (status 126/127).
       const comm = commOf(pid);
-      if (startTime !== undefined && comm !== undefined && comm !== 'unshare' && readStartTime(pid) === startTime) return { pid, startTime };
+      if (startTime !== undefined && comm !== undefined && !launchers.has(comm) && readStartTime(pid) === startTime) return { pid, startTime };
     } else if (readStartTime(unsharePid) === undefined) {
       // unshare has exited and waits, a zombie, for this (busy) thread to reap it.
       return undefined;
@@ -112,8 +128,11 @@ function containerInit(unsharePid: number): Started | undefined {
   throw new NsnetError('PROCESS', `the container process did not start (unshare pid ${unsharePid})`);
 }
 
-/** unshare's own words when it could not execute the command (status 126/127). */
-const execFailure = (said: string): boolean => /failed to execute/.test(said);
+/**
+ * The last launcher's own words when it could not execute the command (status 126/127):
+ * unshare's and setpriv's "failed to execute", chroot's "failed to run command".
+ */
+const execFailure = (said: string): boolean => /failed to (execute|run command)/.test(said);
 
 async function spawned(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -134,7 +153,7 @@ export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal:
     const child = spawnInContainer(spec, ['ignore', log, log], true, onFatal);
     const exit = waitChild(child, false);
     const pid = await spawned(child);
-    const started = containerInit(pid);
+    const started = containerInit(pid, launcherNames(spec));
     if (started !== undefined) {
       child.unref(); // it runs on after nsnet exits
       return started;
@@ -161,7 +180,7 @@ export async function launchForeground(spec: LaunchSpec, onFatal: FatalReport): 
   await spawned(child);
   const exit = waitChild(child);
   try {
-    return { started: containerInit(child.pid ?? -1), exit };
+    return { started: containerInit(child.pid ?? -1, launcherNames(spec)), exit };
   } catch (err) {
     child.kill('SIGKILL');
     await exit;
@@ -169,9 +188,15 @@ export async function launchForeground(spec: LaunchSpec, onFatal: FatalReport): 
   }
 }
 
-/** Run a command inside all of a running container's namespaces with the caller's stdio. */
-export async function execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<number> {
-  const args = ['--target', String(pid), '--net', '--uts', '--ipc', '--mount', '--pid', '--root', '--wd', '--', ...argv];
+/**
+ * Run a command inside all of a running container's namespaces with the caller's stdio, confined
+ * as the container's own process is (its capabilities, no_new_privs, its root filesystem).
+ */
+export async function execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>, confinement: Confinement): Promise<number> {
+  // With a root filesystem nsenter stays at the mount namespace's root, where setpriv is;
+  // chroot(8) enters the container's root after it (core/unshare.ts says why in that order).
+  const where = confinement.rootfs === undefined ? ['--root', '--wd'] : [];
+  const args = ['--target', String(pid), '--net', '--uts', '--ipc', '--mount', '--pid', ...where, '--', ...confinedArgv({ ...confinement, argv })];
   const child = spawn('nsenter', args, { env: { ...env }, stdio: 'inherit' });
   await spawned(child);
   return waitChild(child);

@@ -83,6 +83,13 @@ export const LAB_SCHEMA = {
         env: { type: 'object', additionalProperties: scalar },
         ports: { type: 'array', items: { type: ['string', 'integer'] }, description: 'published ports, as run -p takes them' },
         rootfs: { type: 'string', minLength: 1, description: 'root filesystem directory to chroot into' },
+        cap_add: {
+          type: 'array',
+          items: { type: 'string' },
+          description: "Linux capabilities added to Docker's default set, as run --cap-add takes them (e.g. NET_ADMIN for a router that runs a routing daemon, or ALL)",
+        },
+        cap_drop: { type: 'array', items: { type: 'string' }, description: "Linux capabilities dropped from Docker's default set, as run --cap-drop takes them" },
+        privileged: { type: 'boolean', description: 'every capability and no no_new_privs, as run --privileged (root on the host)' },
         sysctls: {
           type: 'object',
           description: "sysctls of the container's network namespace, e.g. net.ipv4.ip_forward: 1 for a router",

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { capabilityOptions, parseCapability } from '../core/capabilities.js';
 import { NsnetError } from '../core/errors.js';
 import { addressProblems } from './addresses.js';
 import { LAB_SCHEMA } from './schema.js';
@@ -56,6 +57,10 @@ export interface LabContainer {
   rootfs?: string | undefined;
   sysctls: Record<string, string>;
   routes: LabRoute[];
+  /** cap_add, cap_drop, privileged: as run --cap-add, --cap-drop, --privileged take them. */
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
   hash: string;
 }
 
@@ -249,6 +254,9 @@ interface RawContainer {
   rootfs?: string;
   sysctls?: Record<string, Scalar>;
   routes?: LabRoute[];
+  cap_add?: string[];
+  cap_drop?: string[];
+  privileged?: boolean;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -287,6 +295,15 @@ function semanticChecks(
       const known = declared.size === 0 ? 'the file declares no networks' : `declared: ${[...declared].join(', ')}`;
       at(offset, `containers.${key}.networks: network "${ref}" is not declared under networks (${known})`);
     });
+    for (const field of ['cap_add', 'cap_drop'] as const) {
+      (c[field] ?? []).forEach((cap, i) => {
+        try {
+          parseCapability(`containers.${key}.${field}`, cap);
+        } catch (err) {
+          at(offsetOf(['containers', key, field, i]), (err as Error).message);
+        }
+      });
+    }
   }
   for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
@@ -321,7 +338,23 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       sysctls: strings(c.sysctls),
       routes: (c.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
     };
-    return { key, name: objectName(lab, key), ...decl, networks: attachments, hash: hashOf(decl) };
+    const caps = capabilityOptions(c.cap_add ?? [], c.cap_drop ?? [], c.privileged === true);
+    // Only what is declared enters the hash: a lab file without them keeps its containers.
+    const declaredCaps = {
+      capAdd: caps.capAdd.length > 0 ? caps.capAdd : undefined,
+      capDrop: caps.capDrop.length > 0 ? caps.capDrop : undefined,
+      privileged: caps.privileged ? true : undefined,
+    };
+    return {
+      key,
+      name: objectName(lab, key),
+      ...decl,
+      networks: attachments,
+      capAdd: [...caps.capAdd],
+      capDrop: [...caps.capDrop],
+      privileged: caps.privileged,
+      hash: hashOf({ ...decl, ...declaredCaps }),
+    };
   });
   return { name: lab, networks, containers };
 }

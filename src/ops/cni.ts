@@ -129,6 +129,10 @@ function newContainer(ctx: Context, req: CniAddRequest): ContainerRecord {
     netns: req.netns,
     cniContainerId: req.containerId,
     runtime: req.runtime,
+    // The runtime runs the processes: nsnet never starts one here.
+    capAdd: [],
+    capDrop: [],
+    privileged: false,
   };
 }
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError, wrap } from '../core/errors.js';
 import { shellJoin } from '../core/quote.js';
-import { unshareArgs } from '../core/unshare.js';
+import { capabilityOptions, privilegesOf, type CapabilityOptions } from '../core/capabilities.js';
+import { unshareArgs, type Confinement } from '../core/unshare.js';
 import * as validate from '../core/validate.js';
 import { containerNameFor, newId } from '../engine/ids.js';
 import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
@@ -39,6 +40,10 @@ export interface RunInput {
   publish?: string[] | undefined;
   /** --dns, --dns-search, --dns-option, --add-host, --network-alias. */
   dns?: DnsInput | undefined;
+  /** --cap-add, --cap-drop (names as given), --privileged. */
+  capAdd?: string[] | undefined;
+  capDrop?: string[] | undefined;
+  privileged?: boolean | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -48,14 +53,20 @@ function containerEnv(c: ContainerRecord): Record<string, string> {
   return { PATH: DEFAULT_PATH, HOSTNAME: c.hostname, HOME: '/root', ...c.env };
 }
 
+/** What the container's processes (its own and exec's) are confined to. */
+function confinementOf(c: ContainerRecord): Confinement {
+  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined };
+}
+
 function launchSpec(c: ContainerRecord): LaunchSpec {
-  return { netns: c.name, hostname: c.hostname, argv: c.command, env: containerEnv(c), rootfs: c.rootfs ?? undefined };
+  return { netns: c.name, hostname: c.hostname, argv: c.command, env: containerEnv(c), ...confinementOf(c) };
 }
 
 /** The process start as a by-hand command, for --dry-run. */
 function renderLaunch(c: ContainerRecord): string {
-  const inner = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, ...c.command];
-  const line = `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin(unshareArgs({ argv: inner, rootfs: c.rootfs ?? undefined }))}`;
+  // The hostname is set first: that needs CAP_SYS_ADMIN, which the command does not keep.
+  const hostname = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, 'unshare'];
+  const line = `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: c.command })])}`;
   // A detached container in a script: in the background, its output away from the terminal.
   return c.detached ? `${line} </dev/null >/dev/null 2>&1 &` : line;
 }
@@ -67,7 +78,18 @@ function validateRun(input: RunInput): RunInput {
     throw new NsnetError('INVALID_VALUE', `invalid --rootfs "${input.rootfs}": not a directory holding a root filesystem (no bin/)`);
   }
   if (input.mac !== undefined) validate.mac(input.mac);
-  return input;
+  const caps = capabilityOptions(input.capAdd ?? [], input.capDrop ?? [], input.privileged === true);
+  refuseRootfsWithoutChroot(input.rootfs, caps);
+  return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged };
+}
+
+/** With --rootfs, chroot(8) runs after the capabilities are dropped (core/unshare.ts), so it must keep CAP_SYS_CHROOT. */
+function refuseRootfsWithoutChroot(rootfs: string | undefined, caps: CapabilityOptions): void {
+  const p = privilegesOf(caps);
+  if (rootfs === undefined || p.privileged || p.capabilities.includes('CAP_SYS_CHROOT')) return;
+  throw new NsnetError('INVALID_VALUE', `invalid --cap-drop ${caps.capDrop.join(',')} with --rootfs: nsnet enters the root filesystem with chroot(8) after dropping capabilities, which needs CAP_SYS_CHROOT`, {
+    hint: 'add --cap-add SYS_CHROOT, or leave --rootfs out',
+  });
 }
 
 /** Deciding: the container's records, its addresses and ports, and the steps that wire it. */
@@ -100,6 +122,9 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     netns: netnsPath(name),
     cniContainerId: null,
     runtime: null,
+    capAdd: [...(input.capAdd ?? [])],
+    capDrop: [...(input.capDrop ?? [])],
+    privileged: input.privileged === true,
   };
   draft.write({ kind: 'insert-container', record: container });
   if (input.dns !== undefined) draft.write({ kind: 'set-dns', config: { containerId: id, ...input.dns } });
@@ -357,7 +382,7 @@ export async function exec(ctx: Context, ref: string, argv: readonly string[]): 
     throw new NsnetError('STATE', `container ${c.name} is not running`, { hint: `start it with nsnet start ${c.name}` });
   }
   if (argv.length === 0) throw new NsnetError('USAGE', 'exec needs a command', { hint: `nsnet exec ${c.name} ip addr` });
-  return ctx.host.execInContainer(live.pid, argv, containerEnv(c));
+  return ctx.host.execInContainer(live.pid, argv, containerEnv(c), confinementOf(c));
 }
 
 export function logs(ctx: Context, ref: string): Buffer {

@@ -43,6 +43,9 @@ const CONTAINER: Fields<ContainerRecord> = {
   netns: ['netns', 'plain'],
   cniContainerId: ['cni_container_id', 'plain'],
   runtime: ['runtime', 'plain'],
+  capAdd: ['cap_add', 'json'],
+  capDrop: ['cap_drop', 'json'],
+  privileged: ['privileged', 'bool'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {

@@ -100,6 +100,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE containers ADD COLUMN runtime TEXT NULL;
   CREATE UNIQUE INDEX containers_cni ON containers(cni_container_id) WHERE cni_container_id IS NOT NULL;
   `,
+  // 6: a container's capabilities as run --cap-add/--cap-drop/--privileged gave them (JSON arrays
+  // of normalised names); kept for start and exec, shown by inspect.
+  `
+  ALTER TABLE containers ADD COLUMN cap_add TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE containers ADD COLUMN cap_drop TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE containers ADD COLUMN privileged INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -48,6 +48,11 @@ export interface ContainerRecord {
   cniContainerId: string | null;
   /** The runtime that attached it through CNI (the plugin caller's command name, e.g. podman). */
   runtime: string | null;
+  /** --cap-add and --cap-drop, normalised (CAP_NET_ADMIN, ALL); see core/capabilities.ts. */
+  capAdd: string[];
+  capDrop: string[];
+  /** --privileged: every capability, no no_new_privs. */
+  privileged: boolean;
 }
 
 export interface EndpointRecord {

@@ -63,6 +63,9 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     netns: `/run/netns/${name}`,
     cniContainerId: null,
     runtime: null,
+    capAdd: [],
+    capDrop: [],
+    privileged: false,
     ...over,
   };
 }

@@ -49,6 +49,9 @@ export function runCommand(): Command {
     .option('--dns-option <option>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect)
     .option('--add-host <name:ip>', 'add a line to the container\'s /etc/hosts (repeatable)', collect)
     .option('--network-alias <name>', 'another name the container resolves as on its networks (repeatable)', collect)
+    .option('--cap-add <cap>', "add a Linux capability to Docker's default set, e.g. NET_ADMIN, or ALL (repeatable)", collect)
+    .option('--cap-drop <cap>', "drop a Linux capability from Docker's default set, e.g. NET_RAW, or ALL (repeatable)", collect)
+    .option('--privileged', 'give the container every capability and no no_new_privs (root on the host)')
     .argument('<command...>', 'command and arguments to run')
     .passThroughOptions()
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -73,6 +76,9 @@ export function runCommand(): Command {
             addHost: o['addHost'] as string[] | undefined,
             alias: o['networkAlias'] as string[] | undefined,
           }),
+          capAdd: o['capAdd'] as string[] | undefined,
+          capDrop: o['capDrop'] as string[] | undefined,
+          privileged: o['privileged'] === true,
         });
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);
