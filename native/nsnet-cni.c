@@ -108,6 +108,50 @@ static int fall_back(void) {
     return fail("no CNI service answers and " NSNET_NODE " " NSNET_HOME "/bin/nsnet cannot be run");
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped as JSON.stringify does. */
+static void put_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\b': fputs("\\b", stdout); break;
+        case '\f': fputs("\\f", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (*p < 0x20) printf("\\u%04x", *p);
+            else putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+/*
+ * ADD gives the namespace CNI_NETNS names an interface, an address and a default route, so it
+ * must be a container's, never the one this client runs in: that is the host's (and the
+ * service's, which serves the callers of its own namespace). Compared by device and inode, never
+ * by path: /proc/self/ns/net, /proc/thread-self/ns/net, /proc/PID/ns/net of any process here and
+ * a /run/netns bind mount of it all lead to one namespace. The Node plugin refuses the same (and
+ * the namespaces of nsnet's own containers, which takes the store); refused here, such a call
+ * never reaches the service or the plugin. The error is the spec's 4 (an invalid CNI_* variable)
+ * with the Node plugin's message, in the current spec version.
+ */
+static int refuses_own_namespace(const struct stat *own) {
+    const char *command = getenv("CNI_COMMAND");
+    const char *netns = getenv("CNI_NETNS");
+    struct stat target;
+    if (command == NULL || strcmp(command, "ADD") != 0 || netns == NULL || netns[0] != '/') return 0;
+    if (stat(netns, &target) != 0 || target.st_dev != own->st_dev || target.st_ino != own->st_ino) return 0;
+    fputs("{\"cniVersion\":\"1.1.0\",\"code\":4,\"msg\":", stdout);
+    char msg[8192];
+    snprintf(msg, sizeof msg, "CNI_NETNS %s is nsnet-cni's own network namespace (the host's): ADD attaches a container's namespace, never the host itself", netns);
+    put_json_string(msg);
+    fputs(",\"details\":\"give the path of the container's network namespace (/run/netns/NAME, /proc/PID/ns/net of its process)\"}\n", stdout);
+    return 1;
+}
+
 /* The caller's command name (the runtime), recorded on the container. */
 static void caller_name(char *out, size_t size) {
     char path[64];
@@ -128,6 +172,7 @@ int main(void) {
 
     struct stat ns;
     if (stat("/proc/self/ns/net", &ns) != 0) return fall_back();
+    if (refuses_own_namespace(&ns)) return 1;
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int len = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/cni/net-%lu.sock", root, (unsigned long)ns.st_ino);
     if (len < 0 || (size_t)len >= sizeof addr.sun_path) return fall_back();

@@ -9,7 +9,7 @@ import { iptablesAvailable, iptablesChainExists, iptablesForwardDrops } from '..
 import { sleepSync } from '../kernel/libc.js';
 import { acquireLock } from '../kernel/lock.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
-import { createNetns, deleteNetns, isMountedNetns, netnsExists, openRtnlIn, withNetns } from '../kernel/netns.js';
+import { createNetns, deleteNetns, isMountedNetns, netnsExists, netnsIdentity, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { killNetnsProcesses } from '../kernel/netns-procs.js';
 import { listNftTable, nftBackend, nftOutput, nftUsable, runNft } from '../kernel/nft.js';
 import { execInContainer, isAlive, launchDetached, launchForeground, readStartTime, sendSignal, stopProcess, type FatalReport } from '../kernel/process.js';
@@ -50,6 +50,7 @@ export class KernelHost implements Host {
   routes = (ns?: string, family?: 4 | 6) => withRtnl(ns, (r) => r.listRoutes(family));
   netnsExists = (ns: string) => netnsExists(ns);
   isMountedNetns = (name: string) => isMountedNetns(name);
+  netnsIdentity = (ns?: string) => netnsIdentity(ns);
   sysctl = (key: string, ns?: string) => readSysctlIn(key, ns);
 
   startTime = (pid: number) => readStartTime(pid);

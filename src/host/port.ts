@@ -51,6 +51,12 @@ export interface Finished {
 
 export type EbtablesSupport = 'ok' | 'missing' | 'legacy';
 
+/** Which namespace a path leads to: equal pairs, one namespace, whatever paths were taken. */
+export interface NetnsIdentity {
+  dev: number;
+  ino: number;
+}
+
 /** Network facts of the host or of one namespace. */
 export interface NetworkFacts {
   /** One link by name (a single request, not a dump), or undefined. */
@@ -63,6 +69,8 @@ export interface NetworkFacts {
   netnsExists(ns: string): boolean;
   /** Whether /run/netns/NAME is a mounted namespace (not just a leftover file). */
   isMountedNetns(name: string): boolean;
+  /** The identity of namespace `ns` (of the host's own when absent), or undefined when nothing is there. */
+  netnsIdentity(ns?: string): NetnsIdentity | undefined;
   /** A sysctl's value in the host (or `ns`); undefined when the key does not exist there. */
   sysctl(key: string, ns?: string): string | undefined;
 }

@@ -161,6 +161,24 @@ export function listNetns(): string[] {
   }
 }
 
+/**
+ * Which namespace a reference leads to: the device and inode of its nsfs file, or of the calling
+ * thread's own namespace when `ref` is absent; undefined when nothing is there. stat() follows the
+ * magic links /proc/PID/ns/net to the namespace itself, and a bind mount at /run/netns/NAME shows
+ * the namespace it holds, so every path to one namespace gives the same pair (and a leftover
+ * file under /run/netns, on tmpfs, gives another device).
+ */
+export function netnsIdentity(ref?: string): { dev: number; ino: number } | undefined {
+  if (ref !== undefined) checkName(ref);
+  try {
+    const st = fs.statSync(ref === undefined ? SELF_NET : netnsPath(ref));
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    // gone, or no file at all where a directory was expected (ENOTDIR): nothing to compare with
+    return undefined;
+  }
+}
+
 /** fd of a named namespace for IFLA_NET_NS_FD or setns; close with fs.closeSync. */
 export function openNetnsFd(name: string): number {
   checkName(name);

@@ -68,7 +68,8 @@ function asCniError(err: unknown): CniError {
   return new CniError(ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
-const isBug = (err: unknown): boolean => !(err instanceof NsnetError) || err.code === 'INTERNAL';
+/** A CniError is an answer nsnet means to give (a refusal, a failed CHECK): no stack for it. */
+const isBug = (err: unknown): boolean => !(err instanceof CniError) && (!(err instanceof NsnetError) || err.code === 'INTERNAL');
 
 const ok = (stdout = ''): CniReply => ({ exitCode: 0, stdout, stderr: '' });
 const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
@@ -83,6 +84,7 @@ export function handleCni(ctx: Context, call: CniCall): CniReply {
     const conf = parseNetConf(raw);
     switch (env.command) {
       case 'ADD':
+        refuseNonContainerNamespace(ctx, env.netns!);
         return ok(json(resultForVersion(add(ctx, env, conf, call.caller), conf.cniVersion)));
       case 'DEL':
         cniDel(ctx, env.containerId!, conf.name, env.ifName!);
@@ -103,6 +105,40 @@ export function handleCni(ctx: Context, call: CniCall): CniReply {
     const e = asCniError(err);
     // A bug (not an error nsnet expects): the stack goes to the runtime's (or the service's) log.
     return { exitCode: 1, stdout: json(errorOutput(e, version)), stderr: isBug(err) ? `${(err as Error).stack ?? String(err)}\n` : '' };
+  }
+}
+
+/**
+ * ADD gives the namespace CNI_NETNS names an interface, an address and a default route, so it
+ * must be a runtime's container: never the plugin's own namespace (the host's, which
+ * /proc/self/ns/net, /proc/PID/ns/net of any process here and its /run/netns path all lead
+ * to), nor one nsnet runs a container in (that container is nsnet's to change: network
+ * connect). Namespaces are compared by device and inode, never by path. The service answering
+ * for the C client runs in its callers' namespace (one service per namespace), so its own is
+ * theirs; the C client refuses its own namespace itself, before calling anyone.
+ */
+function refuseNonContainerNamespace(ctx: Context, netns: string): void {
+  const target = ctx.host.netnsIdentity(netns);
+  // Nothing there: the attach step fails on it, naming the path.
+  if (target === undefined) return;
+  const leadsThere = (ns?: string): boolean => {
+    const id = ctx.host.netnsIdentity(ns);
+    return id !== undefined && id.dev === target.dev && id.ino === target.ino;
+  };
+  if (leadsThere()) {
+    throw new CniError(
+      ErrorCodes.INVALID_ENVIRONMENT,
+      `CNI_NETNS ${netns} is nsnet-cni's own network namespace (the host's): ADD attaches a container's namespace, never the host itself`,
+      "give the path of the container's network namespace (/run/netns/NAME, /proc/PID/ns/net of its process)",
+    );
+  }
+  const owner = ctx.store.containers.list().find((c) => c.cniContainerId === null && leadsThere(c.netns));
+  if (owner !== undefined) {
+    throw new CniError(
+      ErrorCodes.INVALID_ENVIRONMENT,
+      `CNI_NETNS ${netns} is the network namespace of nsnet container ${owner.name}: nsnet-cni attaches a runtime's containers, never one nsnet runs`,
+      `to add a network to it: nsnet network connect NETWORK ${owner.name}`,
+    );
   }
 }
 

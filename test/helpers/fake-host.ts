@@ -18,13 +18,13 @@
  * a socket holder) and to look inside.
  */
 import { NsnetError } from '../../src/core/errors.js';
-import type { EbtablesSupport, Finished, Host, HostLock, LaunchSpec, Started } from '../../src/host/port.js';
+import { NETNS_RUN_DIR, type EbtablesSupport, type Finished, type Host, type HostLock, type LaunchSpec, type Started } from '../../src/host/port.js';
 import { ENOBUFS } from '../../src/kernel/libc.js';
 import { renderStep } from '../../src/plan/render.js';
 import type { StepRunner } from '../../src/plan/runner.js';
 import type { Step } from '../../src/plan/steps.js';
 import { kernelError, SimulatedCrash } from './fake-host/errors.js';
-import { NetworkModel } from './fake-host/network.js';
+import { HOST, NetworkModel } from './fake-host/network.js';
 import { NftModel } from './fake-host/nft.js';
 import { ProcessModel } from './fake-host/processes.js';
 import { applyStep, undoStep } from './fake-host/steps.js';
@@ -55,6 +55,13 @@ export interface FakeHostOptions {
 
 type Fault = { match: (step: Step, index: number) => boolean; errno: number };
 type UndoFault = { match: (step: Step) => boolean; errno: number };
+
+/** A stable inode per namespace key (FNV-1a), so identities compare as the kernel's do. */
+function fakeInode(key: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of key) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return h;
+}
 
 export class FakeHost implements Host, StepRunner {
   readonly net = new NetworkModel();
@@ -223,6 +230,18 @@ export class FakeHost implements Host, StepRunner {
   routes = (ns?: string, family?: 4 | 6) => this.net.routes(ns, family);
   netnsExists = (ns: string) => this.net.has(ns);
   isMountedNetns = (name: string) => this.net.has(name) && this.net.ns(name).mounted;
+  /**
+   * Paths that lead to a namespace besides its key and /run/netns/KEY, as /proc/PID/ns/net does on
+   * the real machine: the plugin's own (the host's) out of the box; a test adds a process's.
+   */
+  readonly netnsAliases = new Map<string, string>([['/proc/self/ns/net', HOST], ['/proc/thread-self/ns/net', HOST]]);
+  netnsIdentity = (ns?: string) => {
+    const named = ns?.startsWith(`${NETNS_RUN_DIR}/`) === true ? ns.slice(NETNS_RUN_DIR.length + 1) : undefined;
+    const key = ns === undefined ? HOST : (this.netnsAliases.get(ns) ?? (this.net.has(ns) ? ns : named));
+    if (key === undefined || !this.net.has(key)) return undefined;
+    // A leftover file under /run/netns is a plain file on tmpfs: another device than nsfs.
+    return { dev: this.net.ns(key).mounted ? 4 : 23, ino: fakeInode(key) };
+  };
   sysctl = (key: string, ns?: string) => this.net.sysctl(key, ns);
 
   // ---------------------------------------------------------------------------------------------

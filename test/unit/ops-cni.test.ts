@@ -11,8 +11,11 @@ import { parseNetConf, type CniNetConf } from '../../src/cni/config.js';
 import { NsnetError, NsnetErrors } from '../../src/core/errors.js';
 import { attachmentProblems, check } from '../../src/ops/check.js';
 import { cniAdd, cniDel, cniGc, cniPublish, findAttachment, releaseAll, type CniAddRequest, type CniAttachment } from '../../src/ops/cni.js';
+import { handleCni, type CniReply } from '../../src/ops/cni-plugin.js';
+import { run } from '../../src/ops/containers.js';
 import type { Context } from '../../src/ops/context.js';
-import { assertSameState, codeOf, crashEachStep, dumpStore, failEachStep, fixture, stateAfter, type Fixture } from '../helpers/ops-fixture.js';
+import { HOST } from '../helpers/fake-host/network.js';
+import { assertSameState, codeOf, crashEachStep, dumpStore, failEachStep, fixture, runInput, stateAfter, type Fixture } from '../helpers/ops-fixture.js';
 
 /** Where the runtime keeps container n's namespace (an absolute path: the runtime's, not nsnet's). */
 const NS = (n: number): string => `/run/user/0/netns/cni-${n}`;
@@ -113,6 +116,45 @@ describe('CNI ADD', () => {
       });
     });
   }
+});
+
+describe('CNI ADD of a namespace that is no runtime container\'s (handleCni)', () => {
+  /** ADD as nsnet-cni receives it; the reply. */
+  const addCall = (ctx: Context, netns: string): CniReply =>
+    handleCni(ctx, {
+      env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'hijack1', CNI_NETNS: netns, CNI_IFNAME: 'eth1' },
+      stdin: JSON.stringify({ cniVersion: '1.0.0', name: 'cninet', type: 'nsnet-cni', subnet: SUBNETS['cninet'] }),
+    });
+
+  test('the plugin\'s own namespace (the host\'s) and a CLI container\'s are refused by every path, code 4, nothing changed; a runtime\'s is attached', async () => {
+    const fx = await runtimeFixture(1, (ctx) => run(ctx, runInput({ name: 'ut-cni-cli' })));
+    // What /proc/PID/ns/net of a process is on the real machine: a path the store never saw.
+    fx.host.netnsAliases.set('/proc/4242/ns/net', HOST);
+    fx.host.netnsAliases.set('/proc/4343/ns/net', 'ut-cni-cli');
+    const own = "is nsnet-cni's own network namespace (the host's): ADD attaches a container's namespace, never the host itself";
+    const container = 'is the network namespace of nsnet container ut-cni-cli: nsnet-cni attaches a runtime\'s containers, never one nsnet runs';
+    const refusals = [
+      { netns: '/proc/self/ns/net', is: own },
+      { netns: '/proc/thread-self/ns/net', is: own },
+      { netns: '/proc/4242/ns/net', is: own },
+      { netns: '/run/netns/ut-cni-cli', is: container },
+      { netns: '/proc/4343/ns/net', is: container },
+    ];
+    const before = fx.state();
+    for (const { netns, is } of refusals) {
+      const reply = addCall(fx.ctx, netns);
+      assert.equal(reply.exitCode, 1, `${netns}: ${reply.stdout}`);
+      const out = JSON.parse(reply.stdout) as Record<string, unknown>;
+      assert.equal(out['code'], 4, `${netns}: the spec's code for an invalid CNI_* variable\n${reply.stdout}`);
+      assert.equal(out['msg'], `CNI_NETNS ${netns} ${is}`);
+      assert.equal(reply.stderr, '', 'an expected refusal, not a bug');
+      assertSameState(fx.state(), before, `ADD of ${netns}`);
+    }
+    // The control: the runtime's own namespace, by its path.
+    const accepted = addCall(fx.ctx, NS(1));
+    assert.equal(accepted.exitCode, 0, accepted.stdout);
+    assert.deepEqual(fx.host.addresses(NS(1), 4).map((a) => a.address), ['10.77.0.2']);
+  });
 });
 
 describe('CNI publish (a chained entry)', () => {
