@@ -150,9 +150,10 @@ requiredSuite('nsnet firewall, iptables driver (real kernel)', { needs: [needs.i
     await nsnet(['network', 'create', `${p}b`, '--subnet', '10.72.0.0/24']);
     await nsnet(['network', 'create', `${p}i`, '--internal', '--subnet', '10.73.0.0/24']);
     await nsnet(['network', 'create', `${p}o`, '--subnet', '10.74.0.0/24', '-o', 'nsnet.bridge.anti_spoofing=false']);
-    const run = async (name: string, network: string, cmd: string[]): Promise<void> => {
+    // NET_ADMIN for the containers that change their own routes and addresses (i1, the attackers).
+    const run = async (name: string, network: string, cmd: string[], caps: string[] = []): Promise<void> => {
       const t0 = Date.now();
-      await nsnet(['run', '-d', '--name', name, '--network', network, '--', ...cmd]);
+      await nsnet(['run', '-d', '--name', name, '--network', network, ...caps, '--', ...cmd]);
       costs.push(`run -d ${Date.now() - t0} ms`);
     };
     for (const [name, net] of [
@@ -162,12 +163,12 @@ requiredSuite('nsnet firewall, iptables driver (real kernel)', { needs: [needs.i
       ['i1', 'i'],
       ['i2', 'i'],
     ] as const) {
-      await run(`${p}${name}`, `${p}${net}`, ['node', '-e', TCP_SERVER]);
+      await run(`${p}${name}`, `${p}${net}`, ['node', '-e', TCP_SERVER], name === 'i1' ? ['--cap-add', 'NET_ADMIN'] : []);
     }
     // Anti-spoofing: a victim, an attacker and the "other" whose address is forged, on a and on o.
     for (const net of ['a', 'o']) {
       await run(`${p}${net}v`, `${p}${net}`, ['node', '-e', UDP_LISTENER(UDP_PORT)]);
-      await run(`${p}${net}x`, `${p}${net}`, ['sleep', '1000']);
+      await run(`${p}${net}x`, `${p}${net}`, ['sleep', '1000'], ['--cap-add', 'NET_ADMIN']);
     }
     for (const n of ['a1', 'a2', 'b1', 'i1', 'i2']) await waitForLog(`${p}${n}`, /listening/);
     for (const n of ['av', 'ov']) await waitForLog(`${p}${n}`, /listening/);

@@ -99,11 +99,12 @@ async function probeFromHost(sb: Sandbox, targets: readonly Target[]): Promise<M
 }
 
 /** Start detached containers running the TCP server and wait until each is listening. */
-async function runServers(sb: Sandbox, specs: ReadonlyArray<{ name: string; networks: readonly string[] }>): Promise<void> {
+async function runServers(sb: Sandbox, specs: ReadonlyArray<{ name: string; networks: readonly string[]; capAdd?: string }>): Promise<void> {
   await Promise.all(
     specs.map(async (s) => {
       const nets = s.networks.flatMap((n) => ['--network', n]);
-      ok(await sb.nsnet(['run', '-d', '--name', s.name, ...nets, '--', 'node', '-e', TCP_SERVER]), `run -d --name ${s.name}`);
+      const caps = s.capAdd === undefined ? [] : ['--cap-add', s.capAdd];
+      ok(await sb.nsnet(['run', '-d', '--name', s.name, ...nets, ...caps, '--', 'node', '-e', TCP_SERVER]), `run -d --name ${s.name}`);
       await waitForLog(sb, s.name, /listening/);
     }),
   );
@@ -330,7 +331,8 @@ requiredSuite('nsnet firewall (nftables driver, real kernel)', { needs: [needs.i
     it('creates the internal network with two containers; the world gets a route back to it and a capture', async () => {
       ok(await sb.nsnet(['network', 'create', `${p}int`, '--internal', '--subnet', SUBNET, '--gateway', GATEWAY]));
       await runServers(sb, [
-        { name: i1, networks: [`${p}int`] },
+        // NET_ADMIN: i1 later adds a default route itself.
+        { name: i1, networks: [`${p}int`], capAdd: 'NET_ADMIN' },
         { name: i2, networks: [`${p}int`] },
       ]);
       const a = await addresses(sb, [i1, i2]);
@@ -553,7 +555,8 @@ requiredSuite('nsnet firewall (nftables driver, real kernel)', { needs: [needs.i
       const attacker = `${p}${tag}x`;
       const other = `${p}${tag}o`;
       ok(await sb.nsnet(['run', '-d', '--name', victim, '--network', n, '--', 'node', '-e', UDP_LISTENER(UDP_PORT)]));
-      ok(await sb.nsnet(['run', '-d', '--name', attacker, '--network', n, '--', 'sleep', '1000']));
+      // NET_ADMIN: the attacker forges addresses and its MAC (without it, it cannot even try).
+      ok(await sb.nsnet(['run', '-d', '--name', attacker, '--network', n, '--cap-add', 'NET_ADMIN', '--', 'sleep', '1000']));
       ok(await sb.nsnet(['run', '-d', '--name', other, '--network', n, '--', 'sleep', '1000']));
       await waitForLog(sb, victim, /listening/);
       const a = await addresses(sb, [victim, attacker, other]);
