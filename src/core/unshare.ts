@@ -13,7 +13,19 @@ export interface Confinement {
   rootfs?: string | undefined;
 }
 
-export function unshareArgs(spec: Confinement & { argv: readonly string[] }): string[] {
+/**
+ * The host programs that start a container's command. The by-hand line names them; the kernel
+ * gives their absolute paths, found on nsnet's own PATH: the container's environment (its PATH
+ * from -e) must not decide which setpriv confines it.
+ */
+export interface LaunchTools {
+  setpriv: string;
+  chroot: string;
+}
+
+const BY_NAME: LaunchTools = { setpriv: 'setpriv', chroot: 'chroot' };
+
+export function unshareArgs(spec: Confinement & { argv: readonly string[] }, tools: LaunchTools = BY_NAME): string[] {
   // Slave, not private: the container's copy of /run/netns must go on receiving the host's
   // `ip netns add/delete` mounts. A private copy freezes it at start, so a namespace added later
   // is a plain empty file in there, and `ip addr` in the container, resolving a veth's
@@ -21,7 +33,7 @@ export function unshareArgs(spec: Confinement & { argv: readonly string[] }): st
   // each. The container's own mounts (its /proc) still do not reach the host.
   // With a root filesystem, its own /proc is mounted inside it: chroot(8) comes later.
   const proc = spec.rootfs === undefined ? '--mount-proc' : `--mount-proc=${spec.rootfs.replace(/\/+$/, '')}/proc`;
-  return ['--pid', '--fork', '--kill-child', '--mount', proc, '--propagation', 'slave', '--', ...confinedArgv(spec)];
+  return ['--pid', '--fork', '--kill-child', '--mount', proc, '--propagation', 'slave', '--', ...confinedArgv(spec, tools)];
 }
 
 /**
@@ -33,11 +45,11 @@ export function unshareArgs(spec: Confinement & { argv: readonly string[] }): st
  * go after it; and setpriv comes from the host, so it runs before the chroot (the root filesystem
  * need not have it). chroot then needs CAP_SYS_CHROOT, which validation keeps for --rootfs.
  */
-export function confinedArgv(spec: Confinement & { argv: readonly string[] }): string[] {
-  const root = spec.rootfs === undefined ? [] : ['chroot', spec.rootfs];
+export function confinedArgv(spec: Confinement & { argv: readonly string[] }, tools: LaunchTools = BY_NAME): string[] {
+  const root = spec.rootfs === undefined ? [] : [tools.chroot, spec.rootfs];
   const privileges = spec.privileges ?? DEFAULT_PRIVILEGES;
   if (privileges.privileged) return [...root, ...spec.argv];
-  return ['setpriv', ...setprivArgs(privileges.capabilities), '--', ...root, ...spec.argv];
+  return [tools.setpriv, ...setprivArgs(privileges.capabilities), '--', ...root, ...spec.argv];
 }
 
 /**

@@ -14,7 +14,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { NsnetError } from '../core/errors.js';
 import type { Privileges } from '../core/capabilities.js';
-import { confinedArgv, unshareArgs, type Confinement } from '../core/unshare.js';
+import { confinedArgv, unshareArgs, type Confinement, type LaunchTools } from '../core/unshare.js';
+import { whichPath } from './which.js';
+
+/**
+ * Programs nsnet starts containers with, by absolute path from nsnet's own PATH: spawn looks a
+ * bare name up on the child's PATH, which is the container's environment (-e PATH=...).
+ */
+const tool = (name: string): string => whichPath(name) ?? name;
+const launchTools = (): LaunchTools => ({ setpriv: tool('setpriv'), chroot: tool('chroot') });
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
 
@@ -80,8 +88,8 @@ function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: ()
 function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean, onFatal: FatalReport): ChildProcess {
   return inContainerNamespaces(spec, onFatal, () =>
     spec.etcNetns === true
-      ? spawn('ip', ['netns', 'exec', spec.netns, 'unshare', ...unshareArgs(spec)], { env: { ...spec.env }, stdio: stdio as never, detached })
-      : spawn('unshare', unshareArgs(spec), { env: { ...spec.env }, stdio: stdio as never, detached }),
+      ? spawn(tool('ip'), ['netns', 'exec', spec.netns, tool('unshare'), ...unshareArgs(spec, launchTools())], { env: { ...spec.env }, stdio: stdio as never, detached })
+      : spawn(tool('unshare'), unshareArgs(spec, launchTools()), { env: { ...spec.env }, stdio: stdio as never, detached }),
   );
 }
 
@@ -196,8 +204,8 @@ export async function execInContainer(pid: number, argv: readonly string[], env:
   // With a root filesystem nsenter stays at the mount namespace's root, where setpriv is;
   // chroot(8) enters the container's root after it (core/unshare.ts says why in that order).
   const where = confinement.rootfs === undefined ? ['--root', '--wd'] : [];
-  const args = ['--target', String(pid), '--net', '--uts', '--ipc', '--mount', '--pid', ...where, '--', ...confinedArgv({ ...confinement, argv })];
-  const child = spawn('nsenter', args, { env: { ...env }, stdio: 'inherit' });
+  const args = ['--target', String(pid), '--net', '--uts', '--ipc', '--mount', '--pid', ...where, '--', ...confinedArgv({ ...confinement, argv }, launchTools())];
+  const child = spawn(tool('nsenter'), args, { env: { ...env }, stdio: 'inherit' });
   await spawned(child);
   return waitChild(child);
 }
