@@ -13,6 +13,8 @@
  * The failure is made with the test-only switch NSNET_TEST_FAULTS=1 NSNET_FAULT=veth-add:fail.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { createSandbox, describeResult, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
@@ -109,6 +111,42 @@ requiredSuite('one commit pipeline: a failed make forgets everything it made; re
     assert.deepEqual((await check()).diffs, []);
     ok(await sb.nsnet(['rm', '-f', name]));
     ok(await sb.nsnet(['network', 'rm', net]));
+  });
+
+  it('a run whose program cannot start leaves no record, no state directory and no /etc/netns files', async () => {
+    const name = `${sb.prefix}x`;
+    const r = await sb.nsnet(['run', '-d', '--name', name, '--', '/nonexistent/bin']);
+    assert.equal(r.code, 1, describeResult(r));
+    assert.match(r.stderr, /start container .*\/nonexistent\/bin/);
+    assert.deepEqual(fs.readdirSync(path.join(sb.root, 'containers')), []);
+    assert.equal(fs.existsSync(`/etc/netns/${name}`), false);
+    assert.equal(sb.netnsInode(name), undefined);
+  });
+
+  it('rm killed at each of its first points: recovery leaves no /etc/netns files; check reports and removes a leftover', async () => {
+    // Every fault point of rm in turn, until it runs to its end.
+    for (let i = 0, finished = false; !finished; i++) {
+      assert.ok(i < 10, 'rm never ran to its end');
+      const name = `${sb.prefix}k${i}`;
+      ok(await sb.nsnet(['run', '-d', '--name', name, '--', 'sleep', '1000']));
+      assert.ok(fs.existsSync(`/etc/netns/${name}/resolv.conf`), 'run writes the files');
+      const r = await sb.nsnet(['rm', '-f', name], { env: { ...process.env, NSNET_TEST_FAULTS: '1', NSNET_FAULT: `${i}:kill` } });
+      finished = r.code === 0;
+      ok(await sb.nsnet(['ps', '-a'])); // recovers what the killed rm left
+      assert.equal(fs.existsSync(`/etc/netns/${name}`), false, `/etc/netns/${name} left after rm killed at point ${i}`);
+    }
+    // A leftover made as a crash between writing the files and recording the container would leave it.
+    const ghost = `${sb.prefix}g`;
+    ok(await sb.nsnet(['run', '-d', '--name', ghost, '--', 'sleep', '1000']));
+    const saved = fs.readFileSync(`/etc/netns/${ghost}/resolv.conf`);
+    ok(await sb.nsnet(['rm', '-f', ghost]));
+    fs.mkdirSync(`/etc/netns/${ghost}`, { recursive: true });
+    fs.writeFileSync(`/etc/netns/${ghost}/resolv.conf`, saved);
+    const found = await check();
+    assert.ok(found.diffs.some((d) => d.object === `files /etc/netns/${ghost}`), JSON.stringify(found.diffs));
+    await check('--fix');
+    assert.equal(fs.existsSync(`/etc/netns/${ghost}`), false);
+    assert.deepEqual((await check()).diffs, []);
   });
 
   async function check(...extra: string[]): Promise<{ r: RunResult; diffs: Difference[] }> {

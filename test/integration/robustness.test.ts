@@ -190,6 +190,8 @@ requiredSuite('robustness', { needs: [needs.integration], concurrency: false }, 
       [['run', '--network', net, '--hostname', holder, '--', 'true'], 1, new RegExp(`--hostname ${holder} would shadow container ${holder} on network ${net}`)],
       [['run', '--network', net, '--network-alias', holder, '--', 'true'], 1, new RegExp(`--network-alias ${holder} would shadow container ${holder}`)],
       [['run', '--network', net, '--network', net, '--', 'true'], 1, new RegExp(`network ${net} is given twice`)],
+      [['run', '--network', net, '--', ''], 2, /invalid command "": the program to run is empty/],
+      [['run', '--network', net, '--cap-add', 'FLY', '--', 'true'], 1, /invalid --cap-add "FLY": not a capability name/],
     ];
     for (const [args, code, message] of cases) {
       const r = await sb.nsnet(args);
