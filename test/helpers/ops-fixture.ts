@@ -26,6 +26,10 @@ import path from 'node:path';
 import { Context, type ContextOptions } from '../../src/ops/context.js';
 import type { RunInput } from '../../src/ops/containers.js';
 import { openMemoryStore, type Store } from '../../src/store/index.js';
+import { removeAllContainerFiles } from '../../src/ops/dns-files.js';
+
+/** store.path of an in-memory store; the /etc/netns files it makes say path.dirname of it. */
+const MEMORY_STORE_PATH = ':memory:';
 import { FakeHost, type FakeSnapshot } from './fake-host.js';
 
 /** An operation under test: whatever it returns (or throws) on this context. */
@@ -34,6 +38,7 @@ export type Op = (ctx: Context) => unknown;
 const tempDirs: string[] = [];
 process.on('exit', () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  removeAllContainerFiles(path.dirname(MEMORY_STORE_PATH));
 });
 
 /**
@@ -142,6 +147,9 @@ export class Fixture {
   close(): void {
     this.ctx.close();
     if (this.ownsRoot) fs.rmSync(this.root, { recursive: true, force: true });
+    // A test that runs a container without --rootfs (on purpose) gets real /etc/netns files; they
+    // say which state wrote them, and an in-memory store's is ".": no real nsnet writes that.
+    removeAllContainerFiles(path.dirname(MEMORY_STORE_PATH));
   }
 }
 
