@@ -43,6 +43,26 @@ requiredTest('no /run/netns entries from the suite (nst*)', { needs: [needs.inte
   assert.deepEqual(entries.filter((e) => e.startsWith(NS_PREFIX) && !foreignNs(e)), []);
 });
 
+requiredTest('no /etc/netns files nsnet wrote for a test state (a sandbox root, or a unit test\'s in-memory store)', { needs: [needs.integration] }, () => {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/etc/netns');
+  } catch {
+    entries = [];
+  }
+  const testStates = [path.join(os.tmpdir(), STATE_DIR_PREFIX), '(state .)'];
+  const left = entries.filter((name) => {
+    let header = '';
+    try {
+      header = fs.readFileSync(path.join('/etc/netns', name, 'resolv.conf'), 'utf8').split('\n')[0] ?? '';
+    } catch {
+      return false;
+    }
+    return header.startsWith('# written by nsnet') && testStates.some((t) => header.includes(t)) && !foreignRoot(header) && !foreignNs(name);
+  });
+  assert.deepEqual(left, []);
+});
+
 requiredTest('no /run/netns mounts from the suite', { needs: [needs.integration] }, () => {
   const mounts = fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
