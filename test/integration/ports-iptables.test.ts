@@ -310,7 +310,8 @@ requiredSuite('published ports (iptables driver)', { needs: [needs.integration, 
   test("the route_localnet guard: a container cannot reach the host's loopback-only services", async () => {
     assert.ok(foreign0 !== '', 'setup ran');
     const c = `${sb!.prefix}lo`;
-    await nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']);
+    await nsnet(['run', '-d', '--name', c, '--cap-add', 'NET_ADMIN', '--', 'sleep', '1000']);
+    // The attacker is given NET_ADMIN (the default set has none) to change its own routes.
     // A host service on 127.0.0.1 only, and a container (root in its namespace) routing 127.0.0.1
     // through its gateway: route_localnet on its own eth0, the local table looked up after its own
     // route (what CVE-2020-8558's exploit does with raw packets).

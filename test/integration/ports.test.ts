@@ -100,7 +100,8 @@ requiredSuite('published ports (nftables driver)', { needs: [needs.integration],
   test("the route_localnet guard: a container cannot reach the host's loopback-only services", async () => {
     assert.ok(sb, 'before() made the sandbox');
     const c = `${sb.prefix}lo`;
-    ok(await sb.nsnet(['run', '-d', '--name', c, '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['run', '-d', '--name', c, '--cap-add', 'NET_ADMIN', '--', 'sleep', '1000']));
+    // The attacker is given NET_ADMIN (the default set has none) to change its own routes.
     // A UDP service on the host's 127.0.0.1 only, and a container (root in its namespace) that
     // routes 127.0.0.1 through its gateway, as CVE-2020-8558's exploit does.
     const seen: string[] = [];
