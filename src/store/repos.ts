@@ -22,6 +22,9 @@ const NETWORK: Fields<NetworkRecord> = {
   isDefault: ['is_default', 'bool'],
   created: ['created', 'plain'],
   ipamCursor: ['ipam_cursor', 'plain'],
+  auxAddresses: ['aux_addresses', 'json'],
+  attachable: ['attachable', 'bool'],
+  driver: ['driver', 'plain'],
 };
 
 const CONTAINER: Fields<ContainerRecord> = {
@@ -46,6 +49,9 @@ const CONTAINER: Fields<ContainerRecord> = {
   capAdd: ['cap_add', 'json'],
   capDrop: ['cap_drop', 'json'],
   privileged: ['privileged', 'bool'],
+  sysctls: ['sysctls', 'json'],
+  exposedPorts: ['exposed_ports', 'json'],
+  publishAll: ['publish_all', 'bool'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {
@@ -58,6 +64,7 @@ const ENDPOINT: Fields<EndpointRecord> = {
   ipInt: ['ip_int', 'plain'],
   mac: ['mac', 'plain'],
   created: ['created', 'plain'],
+  aliases: ['aliases', 'json'],
 };
 
 type Row = Record<string, unknown>;

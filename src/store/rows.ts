@@ -15,6 +15,8 @@ export function toRow<R>(fields: Fields<R>, rec: Partial<R>): Row {
     const f = fields[key];
     if (!f) throw new NsnetError('STATE', `unknown field "${String(key)}"`);
     const v = rec[key];
+    // An optional field left undefined keeps the column's default.
+    if (v === undefined) continue;
     row[f[0]] = f[1] === 'bool' ? (v ? 1 : 0) : f[1] === 'json' ? JSON.stringify(v) : v;
   }
   return row;

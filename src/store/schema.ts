@@ -107,6 +107,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE containers ADD COLUMN cap_drop TEXT NOT NULL DEFAULT '[]';
   ALTER TABLE containers ADD COLUMN privileged INTEGER NOT NULL DEFAULT 0;
   `,
+  // 7: Docker's run and network create flags: a container's --sysctl (JSON object), --expose
+  // (JSON array of "PORT/PROTO") and -P; an endpoint's own aliases (network connect --alias,
+  // --link), JSON array; a network's --aux-address (JSON object name → address), --attachable
+  // and -d driver.
+  `
+  ALTER TABLE containers ADD COLUMN sysctls TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE containers ADD COLUMN exposed_ports TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE containers ADD COLUMN publish_all INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE endpoints ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE networks ADD COLUMN aux_addresses TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE networks ADD COLUMN attachable INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE networks ADD COLUMN driver TEXT NOT NULL DEFAULT 'bridge';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

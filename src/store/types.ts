@@ -18,6 +18,12 @@ export interface NetworkRecord {
   created: string;
   /** Last address handed out, as an integer; round-robin allocation continues after it. */
   ipamCursor: number | null;
+  /** --aux-address: name → address IPAM never hands out (Docker's AuxiliaryAddresses). */
+  auxAddresses?: Record<string, string>;
+  /** --attachable: recorded for Docker's inspect; every nsnet network takes containers anyway. */
+  attachable?: boolean;
+  /** -d/--driver (default bridge). */
+  driver?: string;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -53,6 +59,12 @@ export interface ContainerRecord {
   capDrop: string[];
   /** --privileged: every capability, no no_new_privs. */
   privileged: boolean;
+  /** --sysctl KEY=VALUE, applied in the container's network namespace (validated: see engine/sysctls.ts). */
+  sysctls?: Record<string, string>;
+  /** --expose, normalised to "PORT/PROTO". */
+  exposedPorts?: string[];
+  /** -P/--publish-all: every exposed port published on a free host port. */
+  publishAll?: boolean;
 }
 
 export interface EndpointRecord {
@@ -67,6 +79,8 @@ export interface EndpointRecord {
   ipInt: number;
   mac: string;
   created: string;
+  /** Names this container also answers to on this network only (network connect --alias, --link). */
+  aliases?: string[];
 }
 
 export interface JournalRecord {
