@@ -39,6 +39,9 @@ function network(name: string, over: Partial<NetworkRecord> = {}): NetworkRecord
     isDefault: false,
     created: new Date().toISOString(),
     ipamCursor: null,
+    auxAddresses: {},
+    attachable: false,
+    driver: 'bridge',
     ...over,
   };
 }
@@ -66,6 +69,9 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     capAdd: [],
     capDrop: [],
     privileged: false,
+    sysctls: {},
+    exposedPorts: [],
+    publishAll: false,
     ...over,
   };
 }
@@ -82,6 +88,7 @@ function endpoint(n: NetworkRecord, c: ContainerRecord, ip: string, ifName = 'et
     ipInt: ipToInt(ip),
     mac: macFor(ipToInt(ip)),
     created: new Date().toISOString(),
+    aliases: [],
   };
 }
 
