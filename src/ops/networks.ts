@@ -11,7 +11,8 @@ import {
   MASQUERADE_OPTION,
   MTU_OPTION,
 } from '../engine/inspect.js';
-import { allocate, defaultGateway, reserve, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
+import { allocate, defaultGateway, reserve, validateAuxAddresses, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
+import { validateDriver } from '../engine/network-drivers.js';
 import { defaultRouteStep, handoverRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
@@ -41,11 +42,18 @@ export interface NetworkInput {
   internal?: boolean | undefined;
   options?: Record<string, string> | undefined;
   labels?: Record<string, string> | undefined;
+  /** -d/--driver: see engine/network-drivers.ts. */
+  driver?: string | undefined;
+  /** --attachable: accepted and recorded (any container may join any nsnet network). */
+  attachable?: boolean | undefined;
+  /** --aux-address NAME=IP: addresses IPAM never hands out. */
+  auxAddresses?: Record<string, string> | undefined;
 }
 
 /** Validate a `network create` request against the store and the host; returns the record to insert. */
 function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): NetworkRecord {
   const name = validate.networkName(input.name);
+  const driver = validateDriver(input.driver);
   if (!isDefault && RESERVED_NETWORK_NAMES.includes(name)) {
     throw new NsnetError('FORBIDDEN', `network name ${name} is reserved: ${name === DEFAULT_NETWORK ? 'it is the default network, made on first use' : `it is Docker's predefined ${name} network`}`, {
       hint: 'pick another name',
@@ -108,6 +116,8 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
   const gateway =
     input.gateway === undefined ? defaultGateway(subnet) : validateGateway(subnet, ipToInt(parseIPv4(input.gateway, 'gateway')));
   const range = input.ipRange === undefined ? undefined : validateRange(subnet, parseCidr(input.ipRange, 'ip range'), gateway);
+  const auxInts = Object.fromEntries(Object.entries(input.auxAddresses ?? {}).map(([k, v]) => [k, ipToInt(parseIPv4(v, `--aux-address ${k}`))]));
+  const aux = validateAuxAddresses(subnet, gateway, auxInts);
   const labels = input.labels ?? {};
   return {
     id,
@@ -123,6 +133,9 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     isDefault,
     created: new Date().toISOString(),
     ipamCursor: null,
+    auxAddresses: Object.fromEntries([...aux].map(([address, auxName]) => [auxName, intToIp(address)])),
+    attachable: input.attachable === true,
+    driver,
   };
 }
 
@@ -186,6 +199,8 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
 export function poolOf(network: NetworkRecord): Pool {
   const pool: Pool = { subnet: parseCidr(network.subnet), gateway: ipToInt(network.gateway), name: network.name };
   if (network.ipRange !== null) pool.range = parseCidr(network.ipRange);
+  const aux = Object.entries(network.auxAddresses ?? {});
+  if (aux.length > 0) pool.reserved = new Map(aux.map(([auxName, ip]) => [ipToInt(ip), auxName]));
   return pool;
 }
 
@@ -222,6 +237,8 @@ export function addEndpoint(
     ipInt,
     mac: opts.mac ?? macFor(ipInt),
     created: new Date().toISOString(),
+    // Kept so inspect shows it as Docker's IPAMConfig (a static address, not one IPAM chose).
+    requestedIp: opts.ip === undefined ? null : intToIp(ipInt),
   };
   draft.write({ kind: 'insert-endpoint', record: endpoint });
   return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };

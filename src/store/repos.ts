@@ -65,6 +65,7 @@ const ENDPOINT: Fields<EndpointRecord> = {
   mac: ['mac', 'plain'],
   created: ['created', 'plain'],
   aliases: ['aliases', 'json'],
+  requestedIp: ['requested_ip', 'plain'],
 };
 
 type Row = Record<string, unknown>;

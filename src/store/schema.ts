@@ -120,6 +120,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE networks ADD COLUMN attachable INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE networks ADD COLUMN driver TEXT NOT NULL DEFAULT 'bridge';
   `,
+  // 8: the address the user asked for on an endpoint (run --ip, network connect --ip), null when
+  // IPAM chose it: Docker's IPAMConfig.IPv4Address in inspect.
+  `
+  ALTER TABLE endpoints ADD COLUMN requested_ip TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

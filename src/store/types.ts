@@ -81,6 +81,8 @@ export interface EndpointRecord {
   created: string;
   /** Names this container also answers to on this network only (network connect --alias, --link). */
   aliases?: string[];
+  /** The address the user asked for (--ip), null or undefined when IPAM picked it. */
+  requestedIp?: string | null;
 }
 
 export interface JournalRecord {

@@ -89,6 +89,7 @@ function endpoint(n: NetworkRecord, c: ContainerRecord, ip: string, ifName = 'et
     mac: macFor(ipToInt(ip)),
     created: new Date().toISOString(),
     aliases: [],
+    requestedIp: null,
   };
 }
 
