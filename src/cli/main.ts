@@ -9,7 +9,7 @@ import { cniPluginCommand, cniServiceCommand } from './commands/cni.js';
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
 import { formatOf, withCommon } from './common.js';
-import { exitCodeFor, printError, type Format } from './output.js';
+import { exitCodeFor, printError, RUN_FAILED, type Format } from './output.js';
 
 export function buildProgram(): Command {
   const program = withCommon(new Command('nsnet'))
@@ -34,6 +34,12 @@ export function buildProgram(): Command {
     c.commands.forEach(override);
   };
   override(program);
+  // Docker's `run` exits 125 for its usage errors too (`docker run --bogus`), so a script can tell
+  // "the container was not made" from the command's own status.
+  const run = program.commands.find((c) => c.name() === 'run');
+  run?.exitOverride((err) => {
+    throw err.exitCode === 0 ? err : new CommanderError(RUN_FAILED, err.code, err.message);
+  });
   return program;
 }
 
@@ -43,8 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   // (--format json, --format=json, on the program or the command); an error before any action
   // runs is commander's own and printed by it.
   let format: Format = 'table';
+  let command: string | undefined;
   program.hook('preAction', (_program, action) => {
     format = formatOf(action);
+    command = action.name();
   });
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -52,10 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; everything else it reports is a usage error.
-      return err.exitCode === 0 ? 0 : 2;
+      return err.exitCode === 0 ? 0 : err.exitCode === RUN_FAILED ? RUN_FAILED : 2;
     }
     printError(err, format);
-    return exitCodeFor(err);
+    return exitCodeFor(err, command);
   }
 }
 

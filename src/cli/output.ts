@@ -19,9 +19,20 @@ export function printTable(headers: readonly string[], rows: ReadonlyArray<reado
 
 export type Format = 'table' | 'json';
 
-/** Exit codes: 2 for usage errors (as commander and Docker use), 1 for everything else. */
-export function exitCodeFor(err: unknown): number {
-  return err instanceof NsnetError && err.code === 'USAGE' ? 2 : 1;
+/**
+ * Exit codes, as Docker's (`docker run --help`, "Exit Status"): the container's command not found
+ * 127, found but not executable 126 (run and exec); any other failure of `run`, its usage errors
+ * included, 125 ("the error is with the daemon itself": the container was not made); other
+ * commands: usage errors 2 (as commander's), everything else 1.
+ */
+export const RUN_FAILED = 125;
+
+export function exitCodeFor(err: unknown, command?: string): number {
+  const code = err instanceof NsnetError ? err.code : 'INTERNAL';
+  if (code === 'COMMAND_NOT_FOUND') return 127;
+  if (code === 'COMMAND_NOT_EXECUTABLE') return 126;
+  if (command === 'run') return RUN_FAILED;
+  return code === 'USAGE' ? 2 : 1;
 }
 
 export function printError(err: unknown, format: Format): void {

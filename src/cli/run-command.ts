@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Context } from '../ops/context.js';
 import { printLines } from './output.js';
 import { reconcileResponder } from '../ops/dns-responder.js';
+import { failureOfEach, type EachOutcome } from '../ops/each.js';
 
 /** Restart the DNS responder if it died, stop it when nothing needs it; trouble is a warning only. */
 function dnsAfterCommand(ctx: Context): void {
@@ -21,4 +22,11 @@ export async function finish(ctx: Context, _cmd: Command, body: () => unknown): 
   } finally {
     ctx.close();
   }
+}
+
+/** A command over several names: the ones done on stdout (as Docker prints them), then the failures, if any, thrown. */
+export function printDoneThenFail(ctx: Context, what: string, outcome: EachOutcome<string>): void {
+  if (!ctx.dryRun) printLines(outcome.done);
+  const failure = failureOfEach(what, outcome);
+  if (failure !== undefined) throw failure;
 }

@@ -1,6 +1,7 @@
 /**
  * Every failure nsnet reports is an NsnetError with a stable code. The CLI maps codes to exit
- * codes (USAGE → 2, everything else → 1) and prints `{"error": {code, message, hint}}` with
+ * codes as Docker does (cli/output.ts exitCodeFor: USAGE → 2, or 125 for run; COMMAND_NOT_FOUND →
+ * 127, COMMAND_NOT_EXECUTABLE → 126; run's other failures → 125, other commands' → 1) and prints `{"error": {code, message, hint}}` with
  * `--format json`. Messages say what was being done to which object, then the cause:
  * "attach red to study: create veth pair: file exists".
  */
@@ -20,6 +21,10 @@ export type ErrorCode =
   | 'KERNEL'
   | 'FIREWALL'
   | 'PROCESS'
+  /** The container's command does not exist (the launcher's execve: ENOENT); exit code 127, as Docker's. */
+  | 'COMMAND_NOT_FOUND'
+  /** The container's command exists but cannot be executed (EACCES, a directory...); exit code 126. */
+  | 'COMMAND_NOT_EXECUTABLE'
   /** Not the user's or the machine's doing: a bug in nsnet (the stack goes to the log). */
   | 'INTERNAL';
 

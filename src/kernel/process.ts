@@ -142,6 +142,18 @@ function containerInit(unsharePid: number, launchers: ReadonlySet<string>): Star
  */
 const execFailure = (said: string): boolean => /failed to (execute|run command)/.test(said);
 
+/**
+ * Why the launcher could not execute the command, typed by its exit status (util-linux's and
+ * coreutils' convention, which Docker's run and exec follow too: 127 not found, 126 found but not
+ * executable), in Docker's words, with the launcher's own kept for the detail.
+ */
+export function commandFailure(program: string, exitCode: 126 | 127, said: string): NsnetError {
+  const where = program.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
+  return exitCode === 127
+    ? new NsnetError('COMMAND_NOT_FOUND', `exec: "${program}": ${where} (${said})`, { hint: 'check the command name and the container\'s PATH (-e PATH=...)' })
+    : new NsnetError('COMMAND_NOT_EXECUTABLE', `exec: "${program}": permission denied (${said})`, { hint: 'the command must be an executable file (chmod +x), not a directory' });
+}
+
 async function spawned(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', (err) => reject(new NsnetError('PROCESS', `start unshare: ${err.message}`, { cause: err })));
@@ -169,9 +181,7 @@ export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal:
     const exitCode = await exit; // still referenced: the event loop waits for its status
     // unshare reports why the command could not start (e.g. not found) in the log.
     const said = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('; ');
-    if ((exitCode === 126 || exitCode === 127) && execFailure(said)) {
-      throw new NsnetError('PROCESS', `the container process did not start: ${said}`);
-    }
+    if ((exitCode === 126 || exitCode === 127) && execFailure(said)) throw commandFailure(spec.argv[0] ?? '', exitCode, said);
     return { exitCode };
   } finally {
     fs.closeSync(log);

@@ -15,7 +15,8 @@ import { markNamespace, stateDirOf } from './container-state.js';
 import type { Context } from './context.js';
 import { liveState } from './liveness.js';
 import { addEndpoint, DEFAULT_NETWORK, resolveNetworkForUse } from './networks.js';
-import { commit, commitThen, decide, failureOf, type Decision, type Draft } from './pipeline.js';
+import { commit, commitThen, decide, type Decision, type Draft } from './pipeline.js';
+import { doneOrThrow, eachRef, eachRefAsync, type EachOutcome } from './each.js';
 import type { RecordWrite } from './records.js';
 import { restoreSteps } from './restore.js';
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
@@ -229,7 +230,9 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
       }
     } catch (err) {
       removeContainerFiles(container.name);
-      throw new NsnetError('PROCESS', `start container ${container.name}: ${(err as Error).message}`, { cause: err });
+      // The launcher's typed failure (command not found or not executable) keeps its code: it sets the exit code.
+      const code = err instanceof NsnetError ? err.code : 'PROCESS';
+      throw new NsnetError(code, `start container ${container.name}: ${(err as Error).message}`, { cause: err, ...(err instanceof NsnetError && err.hint !== undefined ? { hint: err.hint } : {}) });
     }
     // A command can finish before nsnet sees it running (`run -d true`): it is recorded as exited,
     // with its exit code when known (a foreground run records it when `exit` resolves).
@@ -246,7 +249,12 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
 }
 
 export function stop(ctx: Context, refs: readonly string[], graceSeconds: number): string[] {
-  return refs.map((ref) =>
+  return doneOrThrow('stop', stopEach(ctx, refs, graceSeconds));
+}
+
+/** Stop each container it can; the ones it cannot (missing, a runtime's) are reported, as Docker's stop does. */
+export function stopEach(ctx: Context, refs: readonly string[], graceSeconds: number): EachOutcome<string> {
+  return eachRef(refs, 'stop', (ref) =>
     ctx.locked(() => {
       const c = ctx.store.containers.resolve(ref);
       refuseCni(c, 'stop');
@@ -270,26 +278,29 @@ function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void 
 
 /** Start stopped containers again; a namespace lost with a reboot is rebuilt from the store. */
 export async function start(ctx: Context, refs: readonly string[]): Promise<string[]> {
-  const names: string[] = [];
-  for (const ref of refs) {
+  return doneOrThrow('start', await startEach(ctx, refs));
+}
+
+/** Start each container it can, reporting the ones it cannot (as Docker's start, which goes on past them). */
+export async function startEach(ctx: Context, refs: readonly string[]): Promise<EachOutcome<string>> {
+  return eachRefAsync(refs, 'start', async (ref) => {
     const release = ctx.lock();
     try {
       const c = ctx.store.containers.resolve(ref);
       refuseCni(c, 'start');
-      names.push(c.name);
-      if (liveState(ctx.host, c).status === 'running') continue;
+      if (liveState(ctx.host, c).status === 'running') return c.name;
       const decision = decide(ctx, () => decideStart(ctx, c));
       if (ctx.dryRun) {
         commit(ctx, decision);
         ctx.note(renderLaunch(c));
-        continue;
+        return c.name;
       }
       await wireAndLaunch(ctx, decision, true);
+      return c.name;
     } finally {
       release();
     }
-  }
-  return names;
+  });
 }
 
 /**
@@ -310,33 +321,32 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
  * own code.
  */
 export function remove(ctx: Context, refs: readonly string[], opts: { force: boolean }): string[] {
-  const removed: string[] = [];
-  const failures: NsnetError[] = [];
-  for (const ref of refs) {
-    try {
-      ctx.locked(() => {
-        const c = ctx.store.containers.resolve(ref);
-        if (isCniContainer(c)) {
-          removeCniContainer(ctx, c, opts.force);
-          removed.push(c.name);
-          return;
-        }
-        const running = liveState(ctx.host, c).status === 'running';
-        if (running && !opts.force) {
-          throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
-        }
-        if (ctx.dryRun && running) ctx.note(`kill -KILL ${c.pid}`);
-        commit(ctx, decide(ctx, () => decideRemove(ctx, c)));
-        if (!ctx.dryRun) removeContainerFiles(c.name);
-        removed.push(c.name);
-      });
-    } catch (err) {
-      failures.push(err instanceof NsnetError ? err : wrap(`remove ${ref}`, err));
-    }
-  }
-  if (failures.length === 1) throw failures[0]!;
-  if (failures.length > 1) throw failureOf('rm', failures);
-  return removed;
+  return doneOrThrow('rm', removeEach(ctx, refs, opts));
+}
+
+/**
+ * rm's outcome name by name. With -f a container that does not exist is not a failure (Docker
+ * 20.10's `rm -f` ignores missing containers, so scripts can clean up without checking first).
+ */
+export function removeEach(ctx: Context, refs: readonly string[], opts: { force: boolean }): EachOutcome<string> {
+  return eachRef(refs, 'remove', (ref) =>
+    ctx.locked(() => {
+      const c = opts.force ? ctx.store.containers.byIdOrName(ref) : ctx.store.containers.resolve(ref);
+      if (c === undefined) return undefined;
+      if (isCniContainer(c)) {
+        removeCniContainer(ctx, c, opts.force);
+        return c.name;
+      }
+      const running = liveState(ctx.host, c).status === 'running';
+      if (running && !opts.force) {
+        throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
+      }
+      if (ctx.dryRun && running) ctx.note(`kill -KILL ${c.pid}`);
+      commit(ctx, decide(ctx, () => decideRemove(ctx, c)));
+      if (!ctx.dryRun) removeContainerFiles(c.name);
+      return c.name;
+    }),
+  );
 }
 
 /** Deciding an rm: its processes killed, the namespace deleted, the records and the state directory gone. */

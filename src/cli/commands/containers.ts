@@ -11,7 +11,7 @@ import type { LiveState } from '../../engine/inspect.js';
 import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
 import { humanDuration, printJson, printLines, printTable } from '../output.js';
 import type { ContainerRecord } from '../../store/index.js';
-import { finish } from '../run-command.js';
+import { finish, printDoneThenFail } from '../run-command.js';
 import { dnsInput } from '../../engine/dns-options.js';
 
 function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
@@ -148,8 +148,7 @@ export function containerCommands(): Command[] {
       if (!Number.isInteger(seconds) || seconds < 0) throw usage(`invalid --time "${o.time}": expected a whole number of seconds`);
       const ctx = contextFor(cmd);
       await finish(ctx, cmd, () => {
-        const names = containers.stop(ctx, refs, seconds);
-        if (!ctx.dryRun) printLines(names);
+        printDoneThenFail(ctx, 'stop', containers.stopEach(ctx, refs, seconds));
       });
     });
 
@@ -159,8 +158,7 @@ export function containerCommands(): Command[] {
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const ctx = contextFor(cmd);
       await finish(ctx, cmd, async () => {
-        const names = await containers.start(ctx, refs);
-        if (!ctx.dryRun) printLines(names);
+        printDoneThenFail(ctx, 'start', await containers.startEach(ctx, refs));
       });
     });
 
@@ -171,8 +169,7 @@ export function containerCommands(): Command[] {
     .action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
       await finish(ctx, cmd, () => {
-        const names = containers.remove(ctx, refs, { force: o.force === true });
-        if (!ctx.dryRun) printLines(names);
+        printDoneThenFail(ctx, 'rm', containers.removeEach(ctx, refs, { force: o.force === true }));
       });
     });
 

@@ -5,7 +5,8 @@ import type { Context } from '../../ops/context.js';
 import * as networks from '../../ops/networks.js';
 import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
 import { printJson, printLines, printTable } from '../output.js';
-import { finish } from '../run-command.js';
+import { finish, printDoneThenFail } from '../run-command.js';
+import { eachRef } from '../../ops/each.js';
 
 function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
@@ -77,12 +78,8 @@ export function networkCommand(): Command {
     .argument('<name...>', 'network names or ids')
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const ctx = contextFor(cmd);
-      await finish(ctx, cmd, () => {
-        for (const ref of refs) {
-          const n = networks.removeNetwork(ctx, ref);
-          if (!ctx.dryRun) printLines([n.name]);
-        }
-      });
+      // As Docker's: past a missing or busy network to the next, failing at the end.
+      await finish(ctx, cmd, () => printDoneThenFail(ctx, 'network rm', eachRef(refs, 'remove network', (ref) => networks.removeNetwork(ctx, ref).name)));
     });
 
   withCommon(net.command('connect'))
