@@ -52,6 +52,7 @@ const CONTAINER: Fields<ContainerRecord> = {
   sysctls: ['sysctls', 'json'],
   exposedPorts: ['exposed_ports', 'json'],
   publishAll: ['publish_all', 'bool'],
+  networkMode: ['network_mode', 'plain'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {

@@ -125,6 +125,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE endpoints ADD COLUMN requested_ip TEXT NULL;
   `,
+  // 9: a container's Docker network mode when it is not on nsnet's networks: 'host' (the host's
+  // namespace), 'none' (a namespace with only lo) or 'container:<id>' (another container's
+  // namespace, joined); NULL for a container on nsnet's networks (its endpoints say which).
+  `
+  ALTER TABLE containers ADD COLUMN network_mode TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -65,7 +65,15 @@ export interface ContainerRecord {
   exposedPorts?: string[];
   /** -P/--publish-all: every exposed port published on a free host port. */
   publishAll?: boolean;
+  /**
+   * --network host, none or container:NAME (stored as container:<id>); null or absent: the
+   * container is on nsnet's networks (its endpoints). See engine/netmode.ts.
+   */
+  networkMode?: NetworkMode | null;
 }
+
+/** Docker's network modes other than networks: the host's namespace, loopback only, or another container's. */
+export type NetworkMode = 'host' | 'none' | `container:${string}`;
 
 export interface EndpointRecord {
   id: string;
