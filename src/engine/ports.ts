@@ -118,3 +118,32 @@ export function assignHostPorts(
   }
   return chosen;
 }
+
+/** A container port as `port NAME PORT[/PROTO]` and `--expose` name it: tcp when no protocol is given. */
+export interface ContainerPortRef {
+  port: number;
+  proto: Proto;
+}
+
+const PORT_REF_EXAMPLE = 'expected PORT[/PROTO] with PROTO one of tcp, udp, sctp, e.g. 80 or 53/udp';
+
+/** `PORT[/PROTO]`, or with `ranges` (--expose) `PORT-END[/PROTO]` too: one ref per port. */
+export function parseContainerPorts(text: string, what: string, ranges = false): ContainerPortRef[] {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/([A-Za-z]+))?$/.exec(text);
+  if (m === null || (!ranges && m[2] !== undefined)) throw invalid(`invalid ${what} "${text}": ${ranges ? PORT_REF_EXAMPLE.replace('PORT[/PROTO]', 'PORT[-END][/PROTO]') : PORT_REF_EXAMPLE}`);
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  if (!(PROTOS as readonly string[]).includes(proto)) throw invalid(`invalid ${what} "${text}": protocol "${m[3]}" is not one of ${PROTOS.join(', ')}`);
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  for (const p of [lo, hi]) if (p < 1 || p > 65535) throw invalid(`invalid ${what} "${text}": port ${p} is outside 1-65535`);
+  if (hi < lo) throw invalid(`invalid ${what} "${text}": range ${lo}-${hi} ends before it starts`);
+  return Array.from({ length: hi - lo + 1 }, (_, i) => ({ port: lo + i, proto: proto as Proto }));
+}
+
+/** Docker's key for a container port: "80/tcp". */
+export const portKey = (p: ContainerPortRef): string => `${p.port}/${p.proto}`;
+
+/** `docker port NAME PORT`: the host side of each mapping of that container port, "0.0.0.0:8080". */
+export function hostBindings(mappings: readonly PortMapping[], p: ContainerPortRef): string[] {
+  return mappings.filter((m) => m.containerPort === p.port && m.proto === p.proto).map((m) => `${m.hostIp ?? '0.0.0.0'}:${m.hostPort}`);
+}

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { allocate, reserve, validateAuxAddresses } from '../../src/engine/ipam.js';
 import { validateDriver } from '../../src/engine/network-drivers.js';
+import { hostBindings, parseContainerPorts, portKey } from '../../src/engine/ports.js';
 import { parseCidr, ipToInt, intToIp } from '../../src/core/ipv4.js';
 import { connect, createNetwork, poolOf } from '../../src/ops/networks.js';
 import { run } from '../../src/ops/containers.js';
@@ -68,5 +69,27 @@ describe('network create -d, --attachable, --aux-address', () => {
     await assert.rejects(run(fx.ctx, runInput({ name: 'ut-aux2', networks: ['ut-aux'], ip: '10.9.0.2' })), refusedWith('ADDRESS_IN_USE', 'auxiliary address router'));
     assertSameState(fx.state(), before, 'after refused requests');
     void connect;
+  });
+});
+
+describe('port NAME PORT[/PROTO], --expose', () => {
+  test('parsed: tcp by default, a protocol, ranges only for --expose; bad values name themselves', () => {
+    assert.deepEqual(parseContainerPorts('80', 'port'), [{ port: 80, proto: 'tcp' }]);
+    assert.deepEqual(parseContainerPorts('53/UDP', 'port'), [{ port: 53, proto: 'udp' }]);
+    assert.deepEqual(parseContainerPorts('8000-8002/tcp', '--expose', true).map(portKey), ['8000/tcp', '8001/tcp', '8002/tcp']);
+    for (const [text, fragment] of [['8000-8002', 'PORT\\[/PROTO\\]'], ['x', 'PORT'], ['80/icmp', 'protocol "icmp"'], ['0', 'outside 1-65535'], ['70000', 'outside']] as const) {
+      assert.throws(() => parseContainerPorts(text, 'port'), refusedWith('INVALID_VALUE', `invalid port "${text}": .*${fragment}`));
+    }
+    assert.throws(() => parseContainerPorts('90-80', '--expose', true), refusedWith('INVALID_VALUE', 'ends before it starts'));
+  });
+
+  test("one port's host bindings as Docker prints them", () => {
+    const mappings = [
+      { hostIp: undefined, hostPort: 8080, containerPort: 80, proto: 'tcp' as const },
+      { hostIp: '127.0.0.1', hostPort: 8081, containerPort: 80, proto: 'tcp' as const },
+      { hostIp: undefined, hostPort: 5353, containerPort: 53, proto: 'udp' as const },
+    ];
+    assert.deepEqual(hostBindings(mappings, { port: 80, proto: 'tcp' }), ['0.0.0.0:8080', '127.0.0.1:8081']);
+    assert.deepEqual(hostBindings(mappings, { port: 53, proto: 'tcp' }), []);
   });
 });

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { usage } from '../../core/errors.js';
+import { NsnetError, usage } from '../../core/errors.js';
 import * as validate from '../../core/validate.js';
 import { containerView } from '../../engine/inspect.js';
-import { formatMapping, portsView } from '../../engine/ports.js';
+import { formatMapping, hostBindings, parseContainerPorts, portKey, portsView } from '../../engine/ports.js';
 import { containerPorts } from '../../ops/ports.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
@@ -174,14 +174,23 @@ export function containerCommands(): Command[] {
     });
 
   const port = withCommon(new Command('port'), { dryRun: false })
-    .description('list the published ports of a container, as Docker prints them')
+    .description('list the published ports of a container (or the host addresses of one PORT[/PROTO]), as Docker prints them')
     .argument('<container>')
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
+    .argument('[port]', 'a container port, PORT[/PROTO] (tcp by default)')
+    .action(async (ref: string, portText: string | undefined, _o: unknown, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
-        const mappings = containerPorts(ctx, ctx.store.containers.resolve(ref).id);
-        if (formatOf(cmd) === 'json') return printJson(portsView(mappings));
-        printLines(mappings.map(formatMapping));
+        const wanted = portText === undefined ? undefined : parseContainerPorts(portText, 'port')[0]!;
+        const c = ctx.store.containers.resolve(ref);
+        const mappings = containerPorts(ctx, c.id);
+        if (wanted === undefined) {
+          if (formatOf(cmd) === 'json') return printJson(portsView(mappings));
+          return printLines(mappings.map(formatMapping));
+        }
+        const bindings = hostBindings(mappings, wanted);
+        if (bindings.length === 0) throw new NsnetError('NOT_FOUND', `no public port '${portKey(wanted)}' published for ${c.name}`, { hint: `see nsnet port ${c.name}` });
+        if (formatOf(cmd) === 'json') return printJson(portsView(mappings.filter((m) => m.containerPort === wanted.port && m.proto === wanted.proto)));
+        printLines(bindings);
       });
     });
 
