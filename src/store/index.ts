@@ -12,7 +12,7 @@ import { DnsConfigs } from './dns.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
-export type { ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord } from './types.js';
+export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { DnsConfig } from './dns.js';
 

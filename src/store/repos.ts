@@ -52,6 +52,7 @@ const CONTAINER: Fields<ContainerRecord> = {
   sysctls: ['sysctls', 'json'],
   exposedPorts: ['exposed_ports', 'json'],
   publishAll: ['publish_all', 'bool'],
+  links: ['links', 'json'],
   networkMode: ['network_mode', 'plain'],
 };
 

@@ -131,6 +131,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE containers ADD COLUMN network_mode TEXT NULL;
   `,
+  // 10: run --link NAME[:ALIAS], JSON array of {name, alias}: the alias resolves to the linked
+  // container on the default network (the responder's view, dns/load.ts).
+  `
+  ALTER TABLE containers ADD COLUMN links TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -70,6 +70,13 @@ export interface ContainerRecord {
    * container is on nsnet's networks (its endpoints). See engine/netmode.ts.
    */
   networkMode?: NetworkMode | null;
+  /** --link NAME[:ALIAS] (legacy): the linked container's name and the alias it answers to on the default network. */
+  links?: ContainerLink[];
+}
+
+export interface ContainerLink {
+  name: string;
+  alias: string;
 }
 
 /** Docker's network modes other than networks: the host's namespace, loopback only, or another container's. */

@@ -72,6 +72,7 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     sysctls: {},
     exposedPorts: [],
     publishAll: false,
+    links: [],
     ...over,
   };
 }
