@@ -86,7 +86,7 @@ requiredTest('podman run on an nsnet-cni network: addresses, reachability, --ip/
     assert.match(ps, /Attached \(podman\).*=10\.66\.0\.50\b/);
     const cli = `${sb.prefix}cli`;
     ok(await sb.nsnet(['run', '-d', '--name', cli, '--network', net, '--', 'sleep', '1000']));
-    const cliIp = (JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
+    const cliIp = Object.values((JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0]!.NetworkSettings.Networks)[0]!.IPAddress;
     assert.ok(![aIp, '10.66.0.50'].includes(cliIp), `the CLI container got ${cliIp}, not a podman container's address`);
     await podman(['exec', a, 'ping', '-c', '1', '-W', '2', cliIp], 'a podman container pings a CLI container');
     ok(await sb.nsnet(['system', 'check']), 'system check covers the podman attachments');

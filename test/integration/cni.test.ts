@@ -132,7 +132,7 @@ requiredSuite('nsnet-cni', { needs: [needs.integration], concurrency: false }, (
     // A CLI container on the same network gets the next address, never one CNI handed out.
     const cli = `${sb.prefix}cli`;
     ok(await sb.nsnet(['run', '-d', '--name', cli, '--network', String(conf['name']), '--', 'sleep', '1000']));
-    const cliIp = (JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
+    const cliIp = Object.values((JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0]!.NetworkSettings.Networks)[0]!.IPAddress;
     assert.equal(cliIp, '10.61.0.4');
 
     ok(ping(a, GATEWAY), 'runtime container → gateway');

@@ -105,7 +105,7 @@ requiredSuite('container capabilities (Docker default set, --cap-add, --cap-drop
 
   test('the container still works: ping (NET_RAW is kept) to its gateway and a neighbour', async () => {
     ok(await exec(names.plain, ['ping', '-c1', '-W2', `${SUBNET}.1`]), 'ping the gateway');
-    const neighbour = (JSON.parse(ok(await sandbox().nsnet(['inspect', names.priv])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
+    const neighbour = Object.values((JSON.parse(ok(await sandbox().nsnet(['inspect', names.priv])).stdout) as Array<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0]!.NetworkSettings.Networks)[0]!.IPAddress;
     ok(await exec(names.plain, ['ping', '-c1', '-W2', neighbour]), 'ping a neighbour');
   });
 
@@ -119,7 +119,10 @@ requiredSuite('container capabilities (Docker default set, --cap-add, --cap-drop
     assert.deepEqual([priv['CapEff'], priv['CapBnd'], priv['NoNewPrivs']], [mine['CapEff'], mine['CapBnd'], '0']);
 
     type View = Array<{ HostConfig: { NetworkMode: string; CapAdd: string[] | null; CapDrop: string[] | null; Privileged: boolean } }>;
-    const hostConfig = async (c: string): Promise<View[number]['HostConfig']> => (JSON.parse(ok(await sb.nsnet(['inspect', c])).stdout) as View)[0]!.HostConfig;
+    const hostConfig = async (c: string): Promise<View[number]['HostConfig']> => {
+      const { NetworkMode, CapAdd, CapDrop, Privileged } = (JSON.parse(ok(await sb.nsnet(['inspect', c])).stdout) as View)[0]!.HostConfig;
+      return { NetworkMode, CapAdd, CapDrop, Privileged };
+    };
     assert.deepEqual(await hostConfig(names.admin), { NetworkMode: names.net, CapAdd: ['CAP_NET_ADMIN'], CapDrop: null, Privileged: false });
     assert.deepEqual(await hostConfig(names.plain), { NetworkMode: names.net, CapAdd: null, CapDrop: null, Privileged: false });
     assert.equal((await hostConfig(names.priv)).Privileged, true);

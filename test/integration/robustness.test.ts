@@ -118,8 +118,8 @@ requiredSuite('robustness', { needs: [needs.integration], concurrency: false }, 
     );
     ok(await sb.nsnet(['system', 'prune']));
     await checkClean(sb);
-    const ps = JSON.parse(ok(await sb.nsnet(['ps', '--format', 'json'])).stdout) as Array<{ Name: string; NetworkSettings: { IPAddress: string } }>;
-    for (const c of ps) ok(sb.inHost(['ping', '-c1', '-W2', c.NetworkSettings.IPAddress]));
+    const ps = JSON.parse(ok(await sb.nsnet(['ps', '--format', 'json'])).stdout) as Array<{ Name: string; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>;
+    for (const c of ps) ok(sb.inHost(['ping', '-c1', '-W2', Object.values(c.NetworkSettings.Networks)[0]!.IPAddress]));
     ok(await sb.nsnet(['system', 'reset', '--force']));
   });
 

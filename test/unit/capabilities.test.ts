@@ -144,10 +144,12 @@ function recordLaunches(fx: Fixture): { launched: LaunchSpec[]; execed: Confinem
   return seen;
 }
 
+/** The HostConfig keys these tests are about (inspect-shape.test.ts covers the others). */
 const viewOf = (fx: Fixture, name: string): { HostConfig: Record<string, unknown> } => {
   const c = fx.store.containers.resolve(name);
-  return containerView(c, liveState(fx.host, c), []) as // (no networks: NetworkMode none)
+  const { HostConfig: h } = containerView(c, liveState(fx.host, c), []) as // (no networks: NetworkMode none)
  { HostConfig: Record<string, unknown> };
+  return { HostConfig: { NetworkMode: h['NetworkMode'], CapAdd: h['CapAdd'], CapDrop: h['CapDrop'], Privileged: h['Privileged'] } };
 };
 
 describe('run --cap-add/--cap-drop/--privileged', () => {

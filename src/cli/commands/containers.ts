@@ -18,7 +18,7 @@ function inspectContainers(ctx: Context, refs: readonly string[]): Record<string
   return refs.map((ref) => {
     const c = ctx.store.containers.resolve(ref);
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
-    return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id));
+    return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id) });
   });
 }
 

@@ -1,0 +1,189 @@
+/**
+ * `nsnet inspect`: a container's records in the shape of Docker's ContainerInspect (Engine API
+ * 1.41), key for key where nsnet has the thing; where it has none, Docker's own empty value as
+ * Docker prints it (null, "", {} or []), never made-up data. test/unit/inspect-shape.test.ts lists
+ * every key of Docker's schema and which ones nsnet deliberately lacks. Pure: records in, objects out.
+ */
+import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord } from '../store/index.js';
+import { portsView, type PortMapping } from './ports.js';
+
+export interface LiveState {
+  status: 'created' | 'running' | 'exited';
+  pid: number;
+  exitCode: number | null;
+}
+
+/** What the store keeps about a container besides its record, endpoints and ports. */
+export interface ContainerFacts {
+  /** --dns, --dns-search, --dns-option, --add-host, --network-alias; undefined when none given. */
+  dns?: DnsConfig | undefined;
+}
+
+type Attached = { network: NetworkRecord; endpoint: EndpointRecord };
+
+export const prefixOf = (cidr: string): number => Number(cidr.split('/')[1]);
+
+/** Docker's "never" time, for a container that has not started or finished. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+const nullIfEmpty = <T>(list: readonly T[]): T[] | null => (list.length > 0 ? [...list] : null);
+
+export function containerView(
+  c: ContainerRecord,
+  live: LiveState,
+  endpoints: readonly Attached[],
+  ports: readonly PortMapping[] = [],
+  facts: ContainerFacts = {},
+): Record<string, unknown> {
+  // nsnet's own addition: who owns a container attached through CNI.
+  const runtime = c.cniContainerId == null ? {} : { Runtime: { Kind: 'cni', Name: c.runtime ?? '', ContainerID: c.cniContainerId } };
+  return {
+    Id: c.id,
+    ...runtime,
+    Created: c.created,
+    Path: c.command[0] ?? '',
+    Args: c.command.slice(1),
+    State: {
+      Status: live.status,
+      Running: live.status === 'running',
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: live.pid,
+      ExitCode: live.exitCode ?? 0,
+      Error: '',
+      StartedAt: c.startedAt ?? ZERO_TIME,
+      FinishedAt: c.finishedAt ?? ZERO_TIME,
+    },
+    // nsnet runs programs of the host (or of --rootfs), never an image.
+    Image: '',
+    Name: `/${c.name}`,
+    LogPath: c.logPath,
+    // nsnet never restarts a container by itself.
+    RestartCount: 0,
+    Platform: 'linux',
+    Config: configView(c, ports),
+    HostConfig: hostConfigView(c, endpoints, ports, facts.dns),
+    NetworkSettings: networkSettingsView(c, endpoints, ports, facts.dns),
+  };
+}
+
+/** Docker's "PORT/PROTO" keys of every published and --expose'd port. */
+function exposedPorts(c: ContainerRecord, ports: readonly PortMapping[]): string[] {
+  return [...new Set([...ports.map((m) => `${m.containerPort}/${m.proto}`), ...(c.exposedPorts ?? [])])];
+}
+
+function configView(c: ContainerRecord, ports: readonly PortMapping[]): Record<string, unknown> {
+  const exposed = exposedPorts(c, ports);
+  return {
+    Hostname: c.hostname,
+    Domainname: '',
+    // Containers run as root, Docker's "" (the image's user, root by default).
+    User: '',
+    // A foreground run has its output on the terminal, as `docker run` without -d attaches it.
+    AttachStdin: false,
+    AttachStdout: !c.detached,
+    AttachStderr: !c.detached,
+    // Docker leaves ExposedPorts out when there are none (omitempty).
+    ...(exposed.length > 0 ? { ExposedPorts: Object.fromEntries(exposed.map((p) => [p, {}])) } : {}),
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    // What -e set (Docker lists the image's variables too; nsnet has no image).
+    Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
+    Cmd: c.command,
+    Image: '',
+    Volumes: null,
+    WorkingDir: '',
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: {},
+    // nsnet's own addition: the directory a container is chrooted into (--rootfs).
+    Rootfs: c.rootfs,
+  };
+}
+
+function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const m of ports) {
+    // As the user gave it: "" for every host address.
+    (bindings[`${m.containerPort}/${m.proto}`] ??= []).push({ HostIp: m.hostIp ?? '', HostPort: String(m.hostPort) });
+  }
+  const sysctls = c.sysctls ?? {};
+  return {
+    NetworkMode: endpoints[0]?.network.name ?? 'none',
+    PortBindings: bindings,
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    CapAdd: nullIfEmpty(c.capAdd),
+    CapDrop: nullIfEmpty(c.capDrop),
+    // Docker prints these three as [] and ExtraHosts as null when none was given.
+    Dns: [...(dns?.servers ?? [])],
+    DnsOptions: [...(dns?.options ?? [])],
+    DnsSearch: [...(dns?.search ?? [])],
+    ExtraHosts: nullIfEmpty((dns?.extraHosts ?? []).map(([name, ip]) => `${name}:${ip}`)),
+    // --link is recorded as an alias of the endpoint (Networks.X.Aliases), not as a link.
+    Links: null,
+    Privileged: c.privileged,
+    PublishAllPorts: c.publishAll ?? false,
+    // Docker leaves Sysctls out when there are none (omitempty).
+    ...(Object.keys(sysctls).length > 0 ? { Sysctls: { ...sysctls } } : {}),
+  };
+}
+
+/** Docker's EndpointSettings for one network. */
+function endpointView({ network, endpoint }: Attached, dns: DnsConfig | undefined): Record<string, unknown> {
+  // --network-alias names resolve on every network of the container, connect --alias on its own.
+  const aliases = [...new Set([...(dns?.aliases ?? []), ...(endpoint.aliases ?? [])])];
+  return {
+    IPAMConfig: endpoint.requestedIp == null ? null : { IPv4Address: endpoint.requestedIp },
+    Links: null,
+    Aliases: nullIfEmpty(aliases),
+    NetworkID: network.id,
+    EndpointID: endpoint.id,
+    Gateway: network.gateway,
+    IPAddress: endpoint.ip,
+    IPPrefixLen: prefixOf(network.subnet),
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: endpoint.mac,
+    DriverOpts: null,
+    // nsnet's own additions: the interface in the container and its host-side peer.
+    InterfaceName: endpoint.ifName,
+    HostInterface: endpoint.hostIf,
+  };
+}
+
+function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
+  const networks: Record<string, unknown> = {};
+  for (const attached of endpoints) networks[attached.network.name] = endpointView(attached, dns);
+  // Like Docker, the top-level address fields describe the default network only; "" otherwise.
+  const onDefault = endpoints.find((e) => e.network.isDefault);
+  const published = portsView(ports);
+  // Docker lists an exposed port nobody published with a null binding.
+  const portMap: Record<string, unknown> = { ...published };
+  for (const p of c.exposedPorts ?? []) if (!(p in portMap)) portMap[p] = null;
+  return {
+    // Docker 20.10 prints "" here too (a field of its legacy default-bridge code).
+    Bridge: '',
+    // nsnet's sandbox is the named namespace (SandboxKey); it has no separate sandbox id.
+    SandboxID: '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: portMap,
+    SandboxKey: c.netns,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: onDefault?.endpoint.id ?? '',
+    Gateway: onDefault?.network.gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: onDefault?.endpoint.ip ?? '',
+    IPPrefixLen: onDefault === undefined ? 0 : prefixOf(onDefault.network.subnet),
+    IPv6Gateway: '',
+    MacAddress: onDefault?.endpoint.mac ?? '',
+    Networks: networks,
+  };
+}
