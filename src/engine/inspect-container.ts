@@ -112,7 +112,8 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
   }
   const sysctls = c.sysctls ?? {};
   return {
-    NetworkMode: endpoints[0]?.network.name ?? 'none',
+    // host, none or container:<id> as run --network gave it; else the first network's name.
+    NetworkMode: c.networkMode ?? endpoints[0]?.network.name ?? 'none',
     PortBindings: bindings,
     RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
     CapAdd: nullIfEmpty(c.capAdd),
@@ -122,8 +123,8 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
     DnsOptions: [...(dns?.options ?? [])],
     DnsSearch: [...(dns?.search ?? [])],
     ExtraHosts: nullIfEmpty((dns?.extraHosts ?? []).map(([name, ip]) => `${name}:${ip}`)),
-    // --link is recorded as an alias of the endpoint (Networks.X.Aliases), not as a link.
-    Links: null,
+    // Docker's form of --link NAME:ALIAS: "/NAME:/THIS/ALIAS".
+    Links: nullIfEmpty((c.links ?? []).map((l) => `/${l.name}:/${c.name}/${l.alias}`)),
     Privileged: c.privileged,
     PublishAllPorts: c.publishAll ?? false,
     // Docker leaves Sysctls out when there are none (omitempty).

@@ -246,6 +246,8 @@ describe('inspect values: what the user set, as Docker prints it', () => {
     assert.deepEqual([h.Dns, h.DnsSearch, h.DnsOptions, h.ExtraHosts], [['192.0.2.53'], ['example.org'], ['ndots:2'], ['gw:10.0.0.254']]);
     assert.deepEqual([h.NetworkMode, h.PublishAllPorts, h.Privileged, h.CapAdd, h.CapDrop], ['bridge', false, false, ['CAP_NET_ADMIN'], null]);
     assert.deepEqual([h.RestartPolicy, h.Sysctls, h.Links], [{ Name: 'no', MaximumRetryCount: 0 }, { 'net.ipv4.ip_forward': '1' }, null]);
+    const linked = containerView({ ...web, links: [{ name: 'db', alias: 'database' }], networkMode: 'host' }, live, []) as View;
+    assert.deepEqual([linked['HostConfig'].Links, linked['HostConfig'].NetworkMode], [['/db:/web/database'], 'host']);
     const c = view['Config'];
     assert.deepEqual([c.Hostname, c.Env, c.Cmd, c.Image, c.Labels], ['web', ['A=1'], ['sleep', '1000'], '', {}]);
     assert.deepEqual(c.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
