@@ -29,8 +29,11 @@ export const RUN_FAILED = 125;
 
 export function exitCodeFor(err: unknown, command?: string): number {
   const code = err instanceof NsnetError ? err.code : 'INTERNAL';
-  if (code === 'COMMAND_NOT_FOUND') return 127;
-  if (code === 'COMMAND_NOT_EXECUTABLE') return 126;
+  // Only the commands that run the command itself report it so (Docker's start and compose's up exit 1).
+  if (command === 'run' || command === 'exec') {
+    if (code === 'COMMAND_NOT_FOUND') return 127;
+    if (code === 'COMMAND_NOT_EXECUTABLE') return 126;
+  }
   if (command === 'run') return RUN_FAILED;
   return code === 'USAGE' ? 2 : 1;
 }
