@@ -27,7 +27,8 @@ export interface Listener {
 
 /** What starts a container's process (see kernel/process.ts for how). */
 export interface LaunchSpec {
-  netns: string;
+  /** A named namespace to enter; undefined: the one nsnet runs in (--network host), no setns at all. */
+  netns: string | undefined;
   hostname: string;
   argv: readonly string[];
   env: Readonly<Record<string, string>>;

@@ -29,7 +29,8 @@ import { openNetnsFd } from './netns.js';
 const CLONE_NEWIPC = 0x08000000;
 
 export interface LaunchSpec {
-  netns: string;
+  /** A named namespace to enter; undefined: the one nsnet runs in (--network host), no setns at all. */
+  netns: string | undefined;
   hostname: string;
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
@@ -65,9 +66,10 @@ function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: ()
     uts: fs.openSync('/proc/thread-self/ns/uts', 'r'),
     ipc: fs.openSync('/proc/thread-self/ns/ipc', 'r'),
   };
-  const target = openNetnsFd(spec.netns);
+  // --network host: the network namespace stays the caller's; UTS and IPC are still the container's own.
+  const target = spec.netns === undefined ? undefined : openNetnsFd(spec.netns);
   try {
-    setns(target, CLONE_NEWNET);
+    if (target !== undefined) setns(target, CLONE_NEWNET);
     unshare(CLONE_NEWUTS | CLONE_NEWIPC);
     sethostname(spec.hostname);
     return fn();
@@ -81,13 +83,13 @@ function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: ()
       onFatal(`cannot return to the host namespaces: ${String(err)}`);
       process.exit(70);
     }
-    for (const fd of [target, saved.net, saved.uts, saved.ipc]) fs.closeSync(fd);
+    for (const fd of [target, saved.net, saved.uts, saved.ipc]) if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
 function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean, onFatal: FatalReport): ChildProcess {
   return inContainerNamespaces(spec, onFatal, () =>
-    spec.etcNetns === true
+    spec.etcNetns === true && spec.netns !== undefined
       ? spawn(tool('ip'), ['netns', 'exec', spec.netns, tool('unshare'), ...unshareArgs(spec, launchTools())], { env: { ...spec.env }, stdio: stdio as never, detached })
       : spawn(tool('unshare'), unshareArgs(spec, launchTools()), { env: { ...spec.env }, stdio: stdio as never, detached }),
   );

@@ -19,6 +19,7 @@
  * `nsnet start` rebuilds it.
  */
 import fs from 'node:fs';
+import { sharesNamespace } from '../engine/netmode.js';
 import path from 'node:path';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { TABLE_NAME } from '../firewall/nftables.js';
@@ -132,6 +133,8 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
       action: () => ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', finishedAt: new Date().toISOString() })),
     });
   }
+  // --network host and container: have no namespace of their own to check (never one to delete).
+  if (sharesNamespace(c)) return out;
   if (!ctx.host.isMountedNetns(c.name)) {
     if (live.status === 'running') out.push({ object, subject, problem: `its process runs but /run/netns/${c.name} is not mounted` });
     return out; // stopped without a namespace: what a reboot leaves; start rebuilds it

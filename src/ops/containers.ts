@@ -19,6 +19,8 @@ import { commit, commitThen, decide, type Decision, type Draft } from './pipelin
 import { doneOrThrow, eachRef, eachRefAsync, type EachOutcome } from './each.js';
 import type { RecordWrite } from './records.js';
 import { restoreSteps } from './restore.js';
+import { decideRunMode, discardedPorts, joinedEtcNetns, killInOf, launchNetnsOf, netnsExecPrefix, refuseRemovingJoined, refuseStartShared, stopSharedProcess } from './netmodes.js';
+import { ownsNamespace, sharesNamespace } from '../engine/netmode.js';
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
 import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
@@ -60,14 +62,14 @@ function confinementOf(c: ContainerRecord): Confinement {
 }
 
 function launchSpec(c: ContainerRecord): LaunchSpec {
-  return { netns: c.name, hostname: c.hostname, argv: c.command, env: containerEnv(c), ...confinementOf(c) };
+  return { netns: launchNetnsOf(c), hostname: c.hostname, argv: c.command, env: containerEnv(c), ...confinementOf(c) };
 }
 
 /** The process start as a by-hand command, for --dry-run. */
 function renderLaunch(c: ContainerRecord): string {
   // The hostname is set first: that needs CAP_SYS_ADMIN, which the command does not keep.
   const hostname = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, 'unshare'];
-  const line = `ip netns exec ${c.name} unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: c.command })])}`;
+  const line = `${netnsExecPrefix(c)}unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: c.command })])}`;
   // A detached container in a script: in the background, its output away from the terminal.
   return c.detached ? `${line} </dev/null >/dev/null 2>&1 &` : line;
 }
@@ -97,8 +99,9 @@ function refuseRootfsWithoutChroot(rootfs: string | undefined, caps: CapabilityO
 function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<ContainerRecord>, 'writes'> {
   const id = newId();
   const name = validate.containerName(input.name ?? containerNameFor(id));
-  const hostname = validate.hostname(input.hostname ?? name.slice(0, 63));
-  if (!ctx.dryRun && ctx.host.netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
+  const special = decideRunMode(ctx, input, name);
+  const hostname = validate.hostname(input.hostname ?? special?.hostname ?? name.slice(0, 63));
+  if (!ctx.dryRun && (special === undefined || special.mode === 'none') && ctx.host.netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
     throw new NsnetError('NAME_IN_USE', `a network namespace named ${name} already exists and nsnet did not create it`, {
       hint: `choose another --name (see ip netns list)`,
     });
@@ -120,15 +123,20 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     created: new Date().toISOString(),
     startedAt: null,
     finishedAt: null,
-    netns: netnsPath(name),
+    netns: special?.netns ?? netnsPath(name),
     cniContainerId: null,
     runtime: null,
     capAdd: [...(input.capAdd ?? [])],
     capDrop: [...(input.capDrop ?? [])],
     privileged: input.privileged === true,
+    ...(special === undefined ? {} : { networkMode: special.mode }),
   };
   draft.write({ kind: 'insert-container', record: container });
   if (input.dns !== undefined) draft.write({ kind: 'set-dns', config: { containerId: id, ...input.dns } });
+  if (special !== undefined) {
+    discardedPorts(ctx, special.mode, input.publish ?? [], false);
+    return { op: 'run', mode: 'rollback', steps: special.steps, result: container, killIn: killInOf(container), dirs: [logDir] };
+  }
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
   const endpoints: Array<{ endpoint: EndpointRecord; internal: boolean }> = [];
@@ -214,13 +222,13 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
  */
 async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, detach: boolean): Promise<{ exit: Promise<number> | undefined }> {
   const container = decision.result;
-  markNamespace(ctx, container);
+  if (ownsNamespace(container)) markNamespace(ctx, container);
   let exit: Promise<number> | undefined;
   await commitThen(ctx, decision, async (): Promise<RecordWrite[]> => {
     let started: Started | Finished | undefined;
     try {
       fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
-      const spec = { ...launchSpec(container), etcNetns: prepareContainerDns(ctx, container) };
+      const spec = { ...launchSpec(container), etcNetns: sharesNamespace(container) ? joinedEtcNetns(container) : prepareContainerDns(ctx, container) };
       if (detach) {
         started = await ctx.host.launchDetached(spec, container.logPath);
       } else {
@@ -309,10 +317,12 @@ export async function startEach(ctx: Context, refs: readonly string[]): Promise<
  * the container, exited, to be started again.
  */
 function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerRecord>, 'writes'> {
-  const rewire = ctx.dryRun || !ctx.host.netnsExists(c.name);
+  // host and container: have no namespace of their own to rebuild (a joiner needs the joined one running).
+  refuseStartShared(ctx, c);
+  const rewire = ownsNamespace(c) && (ctx.dryRun || !ctx.host.netnsExists(c.name));
   const steps = rewire ? [...restoreSteps(ctx, c), ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id))] : [];
   const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
-  return { op: 'start', mode: 'rollback', steps, result: c, killIn: [c.name], onFailure };
+  return { op: 'start', mode: 'rollback', steps, result: c, killIn: killInOf(c), onFailure };
 }
 
 /**
@@ -341,7 +351,9 @@ export function removeEach(ctx: Context, refs: readonly string[], opts: { force:
       if (running && !opts.force) {
         throw new NsnetError('IN_USE', `container ${c.name} is running`, { hint: `stop it first (nsnet stop ${c.name}) or use rm -f` });
       }
+      refuseRemovingJoined(ctx, c);
       if (ctx.dryRun && running) ctx.note(`kill -KILL ${c.pid}`);
+      stopSharedProcess(ctx, c);
       commit(ctx, decide(ctx, () => decideRemove(ctx, c)));
       if (!ctx.dryRun) removeContainerFiles(c.name);
       return c.name;
@@ -351,14 +363,15 @@ export function removeEach(ctx: Context, refs: readonly string[], opts: { force:
 
 /** Deciding an rm: its processes killed, the namespace deleted, the records and the state directory gone. */
 function decideRemove(ctx: Context, c: ContainerRecord): Omit<Decision<string>, 'writes'> & { writes: RecordWrite[] } {
-  const steps = planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id));
+  // The host's namespace and a joined one are never deleted: only a namespace of its own goes.
+  const steps = ownsNamespace(c) ? planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)) : [];
   return {
     op: `rm ${c.name}`,
     mode: 'finish',
     steps,
     writes: [{ kind: 'delete-container', id: c.id }],
     result: c.name,
-    killIn: [c.name],
+    killIn: killInOf(c),
     dirs: [path.dirname(c.logPath)],
   };
 }

@@ -24,6 +24,7 @@ import { DRIVER_SETTING } from './firewall-choice.js';
 import { commit, decide, failureOf, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
+import { refuseModeChange, refuseRemovingPredefined } from './netmodes.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -176,6 +177,7 @@ export function resolveNetworkForUse(ctx: Context, draft: Draft, ref: string): {
 export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: boolean } = {}): NetworkRecord {
   return ctx.locked(() => {
     const decision = decide(ctx, () => {
+      refuseRemovingPredefined(ref);
       const network = ctx.store.networks.resolve(ref);
       if (network.isDefault && opts.allowDefault !== true) {
         throw new NsnetError('FORBIDDEN', `network ${network.name} is the default network and cannot be removed`, {
@@ -291,6 +293,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
     const decision = decide(ctx, (draft) => {
       const container = ctx.store.containers.resolve(containerRef);
       refuseCniContainer(container);
+      refuseModeChange(container, networkRef, 'connect');
       const { network, steps: networkSteps } = resolveNetworkForUse(ctx, draft, networkRef);
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
@@ -311,6 +314,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
     const decision = decide(ctx, () => {
       const container = ctx.store.containers.resolve(containerRef);
       refuseCniContainer(container);
+      refuseModeChange(container, networkRef, 'disconnect');
       const network = ctx.store.networks.resolve(networkRef);
       const endpoint = ctx.store.endpoints.get(network.id, container.id);
       if (endpoint === undefined) {

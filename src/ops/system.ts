@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { GENERATED_LINK } from '../engine/ids.js';
+import { ownsNamespace } from '../engine/netmode.js';
 import { planRemoveContainer } from '../engine/plans.js';
 import { applyAll } from '../plan/executor.js';
 import { faultPoint } from '../plan/faults.js';
@@ -62,6 +63,8 @@ export function reset(ctx: Context): string[] {
     const links = new Set(ctx.host.links().map((l) => l.name));
     for (const c of containers) {
       // A runtime's namespace (CNI) stays: only the veths nsnet put into it go.
+      // The host's namespace and a joined one are not this container's to delete.
+      if (!ownsNamespace(c)) continue;
       if (isCniContainer(c)) {
         for (const ep of ctx.store.endpoints.forContainer(c.id)) if (links.has(ep.hostIf)) steps.push({ kind: 'link-del', dev: ep.hostIf });
       } else {
@@ -89,7 +92,7 @@ export function reset(ctx: Context): string[] {
         mode: 'finish',
         steps,
         forget: { containers: containers.map((c) => c.id), networks: networks.map((n) => n.id), settings: ctx.store.settings.keys(LAB_SETTING_PREFIX) },
-        killIn: containers.filter((c) => !isCniContainer(c)).map((c) => c.name),
+        killIn: containers.filter((c) => !isCniContainer(c) && ownsNamespace(c)).map((c) => c.name),
         dirs: [path.join(ctx.root, 'containers')],
       } satisfies Intent),
     );
@@ -108,7 +111,7 @@ export function reset(ctx: Context): string[] {
     try {
       stopResponder(ctx.host, ctx.root);
       stopServices(ctx.host, ctx.root);
-      for (const c of containers) if (!isCniContainer(c)) removeContainerFiles(c.name);
+      for (const c of containers) if (!isCniContainer(c) && ownsNamespace(c)) removeContainerFiles(c.name);
       removeAllContainerFiles(ctx.root);
     } catch (err) {
       failures.push(wrap('DNS', err));

@@ -255,18 +255,23 @@ export class FakeHost implements Host, StepRunner {
 
   launchDetached = async (spec: LaunchSpec, logPath: string): Promise<Started | Finished> => {
     this.checkAlive('launch');
-    const launched = this.procs.launch(spec, 'container', this.net.has(spec.netns), logPath);
+    const launched = this.procs.launch(spec, 'container', this.canEnter(spec.netns), logPath);
     this.crashIfAskedAtLaunch();
     return launched;
   };
 
   launchForeground = async (spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }> => {
     this.checkAlive('launch');
-    const r = this.procs.launch(spec, 'foreground', this.net.has(spec.netns));
+    const r = this.procs.launch(spec, 'foreground', this.canEnter(spec.netns));
     this.crashIfAskedAtLaunch();
     if ('exitCode' in r) return { started: undefined, exit: Promise.resolve(r.exitCode) };
     return { started: r, exit: this.procs.exited(r.pid) };
   };
+
+  /** --network host enters nothing: the host's namespace is always there. */
+  private canEnter(ns: string | undefined): boolean {
+    return ns === undefined || this.net.has(ns);
+  }
 
   execInContainer = async (pid: number, argv: readonly string[]): Promise<number> => {
     this.checkAlive('exec');
