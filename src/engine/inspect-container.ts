@@ -4,6 +4,7 @@
  * Docker prints it (null, "", {} or []), never made-up data. test/unit/inspect-shape.test.ts lists
  * every key of Docker's schema and which ones nsnet deliberately lacks. Pure: records in, objects out.
  */
+import { modeNetworkSettings } from './netmode.js';
 import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord } from '../store/index.js';
 import { portsView, type PortMapping } from './ports.js';
 
@@ -157,7 +158,8 @@ function endpointView({ network, endpoint }: Attached, dns: DnsConfig | undefine
 }
 
 function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
-  const networks: Record<string, unknown> = {};
+  // --network host and none: an entry for the predefined network, with no address; container:, none (as Docker).
+  const networks: Record<string, unknown> = { ...(modeNetworkSettings(c)?.networks ?? {}) };
   for (const attached of endpoints) networks[attached.network.name] = endpointView(attached, dns);
   // Like Docker, the top-level address fields describe the default network only; "" otherwise.
   const onDefault = endpoints.find((e) => e.network.isDefault);

@@ -3,6 +3,7 @@ import * as validate from '../../core/validate.js';
 import { networkRow, networkView } from '../../engine/inspect.js';
 import type { Context } from '../../ops/context.js';
 import * as networks from '../../ops/networks.js';
+import { inspectPredefined, predefinedNetworkRows } from '../../ops/netmodes.js';
 import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
 import { printJson, printLines, printTable } from '../output.js';
 import { finish, printDoneThenFail } from '../run-command.js';
@@ -10,6 +11,8 @@ import { eachRef } from '../../ops/each.js';
 
 function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
+    const predefined = inspectPredefined(ctx, ref);
+    if (predefined !== undefined) return predefined;
     const net = ctx.store.networks.resolve(ref);
     const attached = ctx.store.endpoints.forNetwork(net.id).flatMap((endpoint) => {
       const container = ctx.store.containers.get(endpoint.containerId);
@@ -72,7 +75,8 @@ export function networkCommand(): Command {
     .action(async (o: { quiet?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
-        const rows = ctx.store.networks.list().map((n) => networkRow(n, ctx.store.endpoints.forNetwork(n.id).length));
+        // Docker's predefined host and none (drivers host and null) are listed with nsnet's own.
+        const rows = [...ctx.store.networks.list().map((n) => networkRow(n, ctx.store.endpoints.forNetwork(n.id).length)), ...predefinedNetworkRows(ctx)];
         if (formatOf(cmd) === 'json') return printJson(rows);
         if (o.quiet === true) return printLines(rows.map((r) => String(r['ID'])));
         printTable(
