@@ -10,7 +10,7 @@ import { containerNameFor, newId } from '../engine/ids.js';
 import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
 import { netnsPath, type Finished, type LaunchSpec, type Started } from '../host/port.js';
 import type { Step } from '../plan/steps.js';
-import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import type { ContainerLink, ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import { markNamespace, stateDirOf } from './container-state.js';
 import type { Context } from './context.js';
 import { liveState } from './liveness.js';
@@ -20,7 +20,9 @@ import { doneOrThrow, eachRef, eachRefAsync, type EachOutcome } from './each.js'
 import type { RecordWrite } from './records.js';
 import { restoreSteps } from './restore.js';
 import { decideRunMode, discardedPorts, joinedEtcNetns, killInOf, launchNetnsOf, netnsExecPrefix, refuseRemovingJoined, refuseStartShared, stopSharedProcess } from './netmodes.js';
-import { ownsNamespace, sharesNamespace } from '../engine/netmode.js';
+import { NONE_MODE, ownsNamespace, sharesNamespace } from '../engine/netmode.js';
+import { parseContainerPorts, parsePortSpec, portKey } from '../engine/ports.js';
+import { sysctlSteps, validateSysctls } from '../engine/sysctls.js';
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
 import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
@@ -47,6 +49,11 @@ export interface RunInput {
   capAdd?: string[] | undefined;
   capDrop?: string[] | undefined;
   privileged?: boolean | undefined;
+  /** --expose PORT[-END][/PROTO] and -P/--publish-all; --sysctl KEY=VALUE; --link NAME[:ALIAS]. */
+  expose?: string[] | undefined;
+  publishAll?: boolean | undefined;
+  sysctls?: Record<string, string> | undefined;
+  links?: string[] | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -83,7 +90,8 @@ function validateRun(input: RunInput): RunInput {
   if (input.mac !== undefined) validate.mac(input.mac);
   const caps = capabilityOptions(input.capAdd ?? [], input.capDrop ?? [], input.privileged === true);
   refuseRootfsWithoutChroot(input.rootfs, caps);
-  return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged };
+  const sysctls = validateSysctls(input.sysctls ?? {});
+  return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged, sysctls, expose: exposedPorts(input) };
 }
 
 /** With --rootfs, chroot(8) runs after the capabilities are dropped (core/unshare.ts), so it must keep CAP_SYS_CHROOT. */
@@ -93,6 +101,65 @@ function refuseRootfsWithoutChroot(rootfs: string | undefined, caps: CapabilityO
   throw new NsnetError('INVALID_VALUE', `invalid --cap-drop ${caps.capDrop.join(',')} with --rootfs: nsnet enters the root filesystem with chroot(8) after dropping capabilities, which needs CAP_SYS_CHROOT`, {
     hint: 'add --cap-add SYS_CHROOT, or leave --rootfs out',
   });
+}
+
+/**
+ * Docker's Config.ExposedPorts: --expose and the container ports of -p, as "PORT/PROTO", each
+ * once. A lab or rootfs image would add its own; nsnet has no images, so these are all.
+ */
+function exposedPorts(input: RunInput): string[] {
+  const fromExpose = (input.expose ?? []).flatMap((e) => parseContainerPorts(e, '--expose', true)).map(portKey);
+  const fromPublish = (input.publish ?? []).flatMap(parsePortSpec).map((r) => portKey({ port: r.containerPort, proto: r.proto }));
+  return [...new Set([...fromExpose, ...fromPublish])];
+}
+
+/** -P: every exposed port that no -p publishes yet, on a free host port (Docker's ephemeral choice). */
+function publishAllSpecs(input: RunInput): string[] {
+  if (input.publishAll !== true) return [];
+  const published = new Set((input.publish ?? []).flatMap(parsePortSpec).map((r) => portKey({ port: r.containerPort, proto: r.proto })));
+  return (input.expose ?? []).filter((key) => !published.has(key));
+}
+
+/** The host's namespace and another container's are not this container's to tune (Docker refuses them too). */
+function refuseSysctlsWithout(mode: string, sysctls: Readonly<Record<string, string>>): void {
+  const key = Object.keys(sysctls)[0];
+  if (key === undefined || mode === NONE_MODE) return;
+  throw new NsnetError('INVALID_VALUE', `invalid --sysctl ${key} with --network ${mode.split(':')[0]}: net.* sysctls are not allowed when the container shares another network namespace`, {
+    hint: 'leave --sysctl out, or give the container a network namespace of its own',
+  });
+}
+
+/**
+ * --link NAME[:ALIAS] (legacy, as in Docker): the linked container must exist and be on the
+ * default network, where ALIAS (NAME when not given) then resolves to it.
+ */
+function decideLinks(ctx: Context, input: RunInput): ContainerLink[] {
+  const links = (input.links ?? []).map(parseLink);
+  if (links.length === 0) return [];
+  const onDefault = input.networks.length === 0 || input.networks.includes(DEFAULT_NETWORK);
+  if (!onDefault) {
+    throw new NsnetError('INVALID_VALUE', `invalid --link ${input.links![0]}: links are a feature of the default network (${DEFAULT_NETWORK}) and this container is not on it`, {
+      hint: 'on a user network every container resolves the others by name; use --network-alias for another name',
+    });
+  }
+  ctx.warn('--link is a legacy feature of Docker and may eventually be removed; user networks resolve containers by name (nsnet network create, --network-alias)');
+  const net = ctx.store.networks.byName(DEFAULT_NETWORK);
+  return links.map((l) => {
+    const target = ctx.store.containers.byIdOrName(l.name);
+    if (target === undefined) throw new NsnetError('NOT_FOUND', `invalid --link ${l.name}:${l.alias}: no container named ${l.name}`, { hint: 'run it first, or see nsnet ps -a' });
+    if (net === undefined || ctx.store.endpoints.get(net.id, target.id) === undefined) {
+      throw new NsnetError('INVALID_VALUE', `invalid --link ${l.name}:${l.alias}: container ${target.name} is not on the default network`, { hint: `nsnet network connect ${DEFAULT_NETWORK} ${target.name}` });
+    }
+    validate.hostname(l.alias);
+    return { name: target.name, alias: l.alias };
+  });
+}
+
+/** NAME[:ALIAS] */
+function parseLink(text: string): { name: string; alias: string } {
+  const [name = '', alias, ...rest] = text.split(':');
+  if (name === '' || alias === '' || rest.length > 0) throw new NsnetError('INVALID_VALUE', `invalid --link "${text}": expected NAME or NAME:ALIAS`);
+  return { name, alias: alias ?? name };
 }
 
 /** Deciding: the container's records, its addresses and ports, and the steps that wire it. */
@@ -129,13 +196,18 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     capAdd: [...(input.capAdd ?? [])],
     capDrop: [...(input.capDrop ?? [])],
     privileged: input.privileged === true,
+    sysctls: input.sysctls ?? {},
+    exposedPorts: input.expose ?? [],
+    publishAll: input.publishAll === true,
+    links: decideLinks(ctx, input),
     ...(special === undefined ? {} : { networkMode: special.mode }),
   };
   draft.write({ kind: 'insert-container', record: container });
   if (input.dns !== undefined) draft.write({ kind: 'set-dns', config: { containerId: id, ...input.dns } });
   if (special !== undefined) {
     discardedPorts(ctx, special.mode, input.publish ?? [], false);
-    return { op: 'run', mode: 'rollback', steps: special.steps, result: container, killIn: killInOf(container), dirs: [logDir] };
+    refuseSysctlsWithout(special.mode, input.sysctls ?? {});
+    return { op: 'run', mode: 'rollback', steps: [...special.steps, ...sysctlSteps(name, input.sysctls ?? {})], result: container, killIn: killInOf(container), dirs: [logDir] };
   }
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
@@ -155,7 +227,7 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     endpoints.push({ endpoint, internal: network.internal });
   });
   // Ports are published on the network that carries the default route (internal ones have none).
-  const publishing = input.publish ?? [];
+  const publishing = [...(input.publish ?? []), ...publishAllSpecs(input)];
   const carrier = endpoints.find((e) => !e.internal);
   if (publishing.length > 0 && carrier === undefined) {
     throw new NsnetError('INVALID_VALUE', `cannot publish ports of ${name}: its networks are all internal`, {
@@ -163,7 +235,7 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     });
   }
   const mappings = carrier === undefined ? [] : publish(ctx, draft, container, carrier.endpoint, publishing);
-  steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings));
+  steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings), ...sysctlSteps(name, input.sysctls ?? {}));
   return { op: 'run', mode: 'rollback', steps, result: container, killIn: [name], dirs: [logDir] };
 }
 
@@ -320,7 +392,9 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
   // host and container: have no namespace of their own to rebuild (a joiner needs the joined one running).
   refuseStartShared(ctx, c);
   const rewire = ownsNamespace(c) && (ctx.dryRun || !ctx.host.netnsExists(c.name));
-  const steps = rewire ? [...restoreSteps(ctx, c), ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id))] : [];
+  const steps = rewire
+    ? [...restoreSteps(ctx, c), ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)), ...sysctlSteps(c.name, c.sysctls ?? {})]
+    : [];
   const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
   return { op: 'start', mode: 'rollback', steps, result: c, killIn: killInOf(c), onFailure };
 }

@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { allocate, reserve, validateAuxAddresses } from '../../src/engine/ipam.js';
 import { validateDriver } from '../../src/engine/network-drivers.js';
+import { sysctlSteps, validateSysctls } from '../../src/engine/sysctls.js';
 import { hostBindings, parseContainerPorts, portKey } from '../../src/engine/ports.js';
 import { parseCidr, ipToInt, intToIp } from '../../src/core/ipv4.js';
 import { connect, createNetwork, poolOf } from '../../src/ops/networks.js';
-import { run } from '../../src/ops/containers.js';
+import { run, start, stop } from '../../src/ops/containers.js';
+import { openMemoryStore } from '../../src/store/index.js';
+import { FakeHost } from '../helpers/fake-host.js';
 import { assertSameState, codeOf, fixture, runInput } from '../helpers/ops-fixture.js';
 
 const refusedWith = (code: string, fragment: string) => (e: unknown): boolean => {
@@ -91,5 +94,76 @@ describe('port NAME PORT[/PROTO], --expose', () => {
     ];
     assert.deepEqual(hostBindings(mappings, { port: 80, proto: 'tcp' }), ['0.0.0.0:8080', '127.0.0.1:8081']);
     assert.deepEqual(hostBindings(mappings, { port: 53, proto: 'tcp' }), []);
+  });
+});
+
+describe('run --sysctl', () => {
+  test('net.* only (also written with /), one-line values; IPC and host keys refused saying why', () => {
+    assert.deepEqual(validateSysctls({ 'net.ipv4.ip_forward': '1', 'net/ipv4/conf/all/rp_filter': ' 2 ' }), { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '2' });
+    for (const [key, value, fragment] of [
+      ['kernel.shmmax', '1', 'IPC namespace'],
+      ['fs.mqueue.msg_max', '1', 'IPC namespace'],
+      ['vm.swappiness', '1', 'only net.\\* keys'],
+      ['kernel.hostname', 'x', 'only net.\\* keys'],
+      ['net.ipv4..x', '1', 'expected net.WORD'],
+      ['net.ipv4.ip_forward', '', 'a value on one line'],
+      ['net.ipv4.ip_forward', '1\n2', 'a value on one line'],
+    ] as const) {
+      assert.throws(() => validateSysctls({ [key]: value }), refusedWith('INVALID_VALUE', `invalid --sysctl "${key}=[\\s\\S]*${fragment}`));
+    }
+  });
+
+  test('set in the namespace after its interfaces, stored, set again by start after a reboot; refused ones change nothing', async () => {
+    const fx = fixture();
+    createNetwork(fx.ctx, { name: 'ut-sys', subnet: '10.10.0.0/24' });
+    const { container } = await run(fx.ctx, runInput({ name: 'ut-sys1', networks: ['ut-sys'], sysctls: { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.eth0.route_localnet': '1' } }));
+    assert.equal(fx.host.sysctl('net.ipv4.ip_forward', 'ut-sys1'), '1');
+    assert.equal(fx.host.sysctl('net.ipv4.conf.eth0.route_localnet', 'ut-sys1'), '1');
+    assert.deepEqual(fx.store.containers.get(container.id)!.sysctls, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.eth0.route_localnet': '1' });
+    assert.deepEqual(sysctlSteps('ut-sys1', { 'net.ipv4.ip_forward': '1' }), [{ kind: 'netns-sysctl', ns: 'ut-sys1', key: 'net.ipv4.ip_forward', value: '1' }]);
+    // A reboot: the records stay, the namespace goes; start sets the sysctls again.
+    stop(fx.ctx, ['ut-sys1'], 0);
+    const after = fixture({ host: new FakeHost({ ipForward: '1' }), store: openMemoryStore(fx.store.serialize()), root: fx.root });
+    await start(after.ctx, ['ut-sys1']);
+    assert.equal(after.host.sysctl('net.ipv4.ip_forward', 'ut-sys1'), '1');
+    assert.equal(after.host.sysctl('net.ipv4.conf.eth0.route_localnet', 'ut-sys1'), '1');
+    const before = fx.state();
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-sys2', networks: ['ut-sys'], sysctls: { 'kernel.shmmax': '1' } })), refusedWith('INVALID_VALUE', 'kernel.shmmax'));
+    assertSameState(fx.state(), before, 'after a refused --sysctl');
+  });
+});
+
+describe('run --expose, -P, --link; network connect --alias', () => {
+  test('-P publishes each exposed port that -p does not, on a free host port; ExposedPorts has both', async () => {
+    const fx = fixture();
+    createNetwork(fx.ctx, { name: 'ut-pub', subnet: '10.11.0.0/24' });
+    const { container } = await run(fx.ctx, runInput({ name: 'ut-pub1', networks: ['ut-pub'], expose: ['80', '53/udp', '8000-8001'], publish: ['8080:80'], publishAll: true }));
+    const stored = fx.store.containers.get(container.id)!;
+    assert.deepEqual(stored.exposedPorts, ['80/tcp', '53/udp', '8000/tcp', '8001/tcp']);
+    assert.equal(stored.publishAll, true);
+    const ports = fx.store.ports.forContainer(container.id).map((p) => `${p.containerPort}/${p.proto}`).sort();
+    assert.deepEqual(ports, ['53/udp', '80/tcp', '8000/tcp', '8001/tcp']);
+    assert.equal(fx.store.ports.forContainer(container.id).find((p) => p.containerPort === 80)!.hostPort, 8080);
+    const { container: quiet } = await run(fx.ctx, runInput({ name: 'ut-pub2', networks: ['ut-pub'], expose: ['81'] }));
+    assert.deepEqual(fx.store.ports.forContainer(quiet.id), [], '--expose alone publishes nothing');
+    const before = fx.state();
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-pub3', networks: ['ut-pub'], expose: ['80/icmp'], publishAll: true })), refusedWith('INVALID_VALUE', 'invalid --expose "80/icmp"'));
+    assertSameState(fx.state(), before, 'after a refused --expose');
+  });
+
+  test('--link: NAME[:ALIAS] of a container on the default network, with the legacy warning; refused otherwise', async () => {
+    const fx = fixture();
+    await run(fx.ctx, runInput({ name: 'ut-db' }));
+    const { container } = await run(fx.ctx, runInput({ name: 'ut-app', links: ['ut-db:database', 'ut-db'] }));
+    assert.deepEqual(fx.store.containers.get(container.id)!.links, [{ name: 'ut-db', alias: 'database' }, { name: 'ut-db', alias: 'ut-db' }]);
+    assert.ok(fx.warnings.some((w) => /--link is a legacy feature/.test(w)), fx.warnings.join('\n'));
+    createNetwork(fx.ctx, { name: 'ut-user', subnet: '10.12.0.0/24' });
+    await run(fx.ctx, runInput({ name: 'ut-other', networks: ['ut-user'] }));
+    const before = fx.state();
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', links: ['ut-missing'] })), refusedWith('NOT_FOUND', 'no container named ut-missing'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', links: ['ut-other'] })), refusedWith('INVALID_VALUE', 'ut-other is not on the default network'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', networks: ['ut-user'], links: ['ut-db'] })), refusedWith('INVALID_VALUE', 'links are a feature of the default network'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', links: ['a:b:c'] })), refusedWith('INVALID_VALUE', 'expected NAME or NAME:ALIAS'));
+    assertSameState(fx.state(), before, 'after refused links');
   });
 });

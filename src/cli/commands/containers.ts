@@ -52,6 +52,10 @@ export function runCommand(): Command {
     .option('--cap-add <cap>', "add a Linux capability to Docker's default set, e.g. NET_ADMIN, or ALL (repeatable)", collect)
     .option('--cap-drop <cap>', "drop a Linux capability from Docker's default set, e.g. NET_RAW, or ALL (repeatable)", collect)
     .option('--privileged', 'give the container every capability and no no_new_privs (root on the host)')
+    .option('--expose <port>', 'expose a container port, PORT[-END][/PROTO] (repeatable; -P publishes it)', collect)
+    .option('-P, --publish-all', 'publish every exposed port on a free host port')
+    .option('--sysctl <key=value>', "set a net.* sysctl in the container's network namespace (repeatable)", collect)
+    .option('--link <name[:alias]>', 'legacy: ALIAS (default NAME) resolves to container NAME on the default network (repeatable)', collect)
     .argument('<command...>', 'command and arguments to run')
     .passThroughOptions()
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -79,6 +83,10 @@ export function runCommand(): Command {
           capAdd: o['capAdd'] as string[] | undefined,
           capDrop: o['capDrop'] as string[] | undefined,
           privileged: o['privileged'] === true,
+          expose: o['expose'] as string[] | undefined,
+          publishAll: o['publishAll'] === true,
+          sysctls: keyValues(o['sysctl'] as string[] | undefined, '--sysctl', validate.keyValue),
+          links: o['link'] as string[] | undefined,
         });
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);
