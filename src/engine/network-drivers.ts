@@ -13,6 +13,9 @@ export const DEFAULT_DRIVER = 'bridge';
 
 export const NETWORK_DRIVERS: ReadonlyMap<string, NetworkDriverInfo> = new Map([
   [DEFAULT_DRIVER, { summary: 'a Linux bridge with NAT to the outside world (the default)' }],
+  // vlan-drivers.ts: containers sit directly on a host link, -o parent=IFACE.
+  ['macvlan', { summary: 'container interfaces with their own MACs on a host link (-o parent=IFACE)' }],
+  ['ipvlan', { summary: "container interfaces with the parent's MAC on a host link (-o parent=IFACE, -o ipvlan_mode=l2|l3)" }],
 ]);
 
 /** The driver's name as given (Docker's names are lower case), or a refusal listing the known ones. */

@@ -1,6 +1,7 @@
 import type { FirewallDriver } from '../firewall/driver.js';
 import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from '../firewall/model.js';
 import type { Step } from '../plan/steps.js';
+import type { LinkDriver } from './vlan-drivers.js';
 
 /** What a plan needs to know about a network: already validated, addresses already chosen. */
 export interface NetworkSpec extends FirewallNetwork {
@@ -14,7 +15,15 @@ export interface NetworkSpec extends FirewallNetwork {
    * will set it.
    */
   ipv6?: boolean | undefined;
+  /** How containers are wired (see vlan-drivers.ts); absent: into the bridge. */
+  driver?: LinkDriver | undefined;
 }
+
+/** A macvlan/ipvlan network: containers sit on its parent link, the nsnet firewall has no part in it. */
+export const onParent = (net: NetworkSpec): boolean => net.driver !== undefined && net.driver.kind !== 'bridge';
+
+/** The endpoints the firewall knows: those with a bridge port (not macvlan/ipvlan ones). */
+const bridged = (endpoints: readonly EndpointSpec[]): EndpointSpec[] => endpoints.filter((ep) => !onParent(ep.network));
 
 /** One interface of a container on one network. */
 export interface EndpointSpec {
@@ -72,6 +81,7 @@ export function planBridge(net: NetworkSpec): Step[] {
 
 /** A new network: its bridge, then the firewall with the network added (routing and NAT). */
 export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
+  if (onParent(net)) return planParent(net);
   const steps = planBridge(net);
   const after = { ...firewallBefore, networks: [...firewallBefore.networks, net] };
   steps.push(...fw.replace(firewallBefore, after, `add network ${net.name}`));
@@ -79,26 +89,68 @@ export function planCreateNetwork(net: NetworkSpec, firewallBefore: FirewallStat
 }
 
 export function planRemoveNetwork(net: NetworkSpec, firewallBefore: FirewallState, fw: FirewallDriver): Step[] {
+  if (onParent(net)) return planParent(net).length === 0 ? [] : [{ kind: 'link-del', dev: net.bridge }];
   const after = { ...firewallBefore, networks: firewallBefore.networks.filter((n) => n.id !== net.id) };
   return [{ kind: 'link-del', dev: net.bridge }, ...fw.replace(firewallBefore, after, `remove network ${net.name}`)];
 }
 
 /**
- * The veth pair into the container (IPv6 off inside), its address, and the link up: one
- * network's worth of wiring. Every path that wires an interface (run, start, connect, CNI ADD,
- * check --fix) goes through here.
+ * A macvlan/ipvlan network's own devices: none on a real parent (it is the user's), a dummy parent
+ * (up, so its children can come up) for an --internal one. No ip_forward, no firewall: nothing is
+ * routed or NATed through the host.
+ */
+export function planParent(net: NetworkSpec): Step[] {
+  if (net.driver === undefined || net.driver.kind === 'bridge' || !net.driver.ownParent) return [];
+  return [
+    { kind: 'dummy-add', name: net.driver.parent },
+    { kind: 'link-up', dev: net.driver.parent },
+  ];
+}
+
+/** The link that is the container's interface, per driver: a veth into the bridge, or a child of the parent. */
+const INTERFACE_STEP: Record<LinkDriver['kind'], (netns: string, ep: EndpointSpec) => Step> = {
+  bridge: (netns, ep) => ({
+    kind: 'veth-add',
+    hostIf: ep.hostIf,
+    master: ep.network.bridge,
+    peerNs: netns,
+    peerIf: ep.ifName,
+    peerMac: ep.mac,
+    mtu: ep.network.mtu,
+  }),
+  macvlan: (netns, ep) => ({ kind: 'macvlan-add', parent: parentOf(ep.network), ns: netns, name: ep.ifName, mac: ep.mac, mtu: ep.network.mtu }),
+  ipvlan: (netns, ep) => ({
+    kind: 'ipvlan-add',
+    parent: parentOf(ep.network),
+    ns: netns,
+    name: ep.ifName,
+    mode: ep.network.driver?.kind === 'ipvlan' ? ep.network.driver.mode : 'l2',
+    mtu: ep.network.mtu,
+  }),
+};
+
+const parentOf = (net: NetworkSpec): string => (net.driver !== undefined && net.driver.kind !== 'bridge' ? net.driver.parent : net.bridge);
+
+/**
+ * Hairpin mode on a container's bridge port, as Docker sets it: a container reaching its own
+ * published port through a host address is DNATed back to itself, and with br_netfilter the
+ * bridge sends that frame straight back out of the port it came in on, which it does only in
+ * hairpin mode (the firewall masquerades the flow, so the answer comes back the same way).
+ * A macvlan/ipvlan interface has no bridge port.
+ */
+function hairpinSteps(ep: EndpointSpec): Step[] {
+  return onParent(ep.network) ? [] : [{ kind: 'port-hairpin', dev: ep.hostIf, on: true }];
+}
+
+/**
+ * The container's interface (a veth pair into the bridge, or a macvlan/ipvlan on the parent; IPv6
+ * off inside), its address, and the link up: one network's worth of wiring. Every path that wires
+ * an interface (run, start, connect, CNI ADD, check --fix) goes through here.
  */
 export function planAttach(netns: string, ep: EndpointSpec): Step[] {
   return [
-    {
-      kind: 'veth-add',
-      hostIf: ep.hostIf,
-      master: ep.network.bridge,
-      peerNs: netns,
-      peerIf: ep.ifName,
-      peerMac: ep.mac,
-      mtu: ep.network.mtu,
-    },
+    INTERFACE_STEP[ep.network.driver?.kind ?? 'bridge'](netns, ep),
+    ...hairpinSteps(ep),
     ...ipv6OffSteps(ep.network, ep.ifName, netns),
     { kind: 'addr-add', ns: netns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen },
     { kind: 'link-up', ns: netns, dev: ep.ifName },
@@ -109,6 +161,9 @@ export function planAttach(netns: string, ep: EndpointSpec): Step[] {
 export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec[]): Step | undefined {
   const first = endpoints.find((ep) => !ep.network.internal);
   if (first === undefined) return undefined;
+  // ipvlan l3: the parent routes for its children; there is no gateway on their link to go via.
+  const driver = first.network.driver;
+  if (driver?.kind === 'ipvlan' && driver.mode === 'l3') return { kind: 'route-dev', ns: netns, dst: 'default', dev: first.ifName };
   return { kind: 'route-add', ns: netns, dst: 'default', via: first.network.gateway, dev: first.ifName };
 }
 
@@ -134,7 +189,8 @@ export function planCreateContainer(
     { kind: 'link-up', ns: netns, dev: 'lo' },
   ];
   // The filters know the ports before they exist, so no frame ever passes unchecked.
-  steps.push(...fw.addPorts(endpoints.map(portOf), `admit ${netns}`));
+  const ports = bridged(endpoints);
+  if (ports.length > 0) steps.push(...fw.addPorts(ports.map(portOf), `admit ${netns}`));
   for (const ep of endpoints) steps.push(...planAttach(netns, ep));
   const route = defaultRouteStep(netns, endpoints);
   if (route !== undefined) steps.push(route);
@@ -153,10 +209,12 @@ export function planRemoveContainer(
   fw: FirewallDriver,
   mappings: readonly FirewallMapping[] = [],
 ): Step[] {
+  // A macvlan/ipvlan interface has no host end to wait for, and no port in the firewall.
+  const ports = bridged(endpoints);
   return [
     ...withdrawSteps(fw, mappings, `withdraw ${netns}`),
-    { kind: 'netns-del', name: netns, hostIfs: endpoints.map((e) => e.hostIf) },
-    ...fw.removePorts(endpoints.map(portOf), `forget ${netns}`),
+    { kind: 'netns-del', name: netns, hostIfs: ports.map((e) => e.hostIf) },
+    ...(ports.length === 0 ? [] : fw.removePorts(ports.map(portOf), `forget ${netns}`)),
   ];
 }
 
@@ -171,10 +229,12 @@ export function withdrawSteps(fw: FirewallDriver, mappings: readonly FirewallMap
 
 /** Connect: the port is admitted first, then wired. */
 export function planConnect(netns: string, ep: EndpointSpec, fw: FirewallDriver): Step[] {
+  if (onParent(ep.network)) return planAttach(netns, ep);
   return [...fw.addPorts([portOf(ep)], `admit ${netns} ${ep.ifName}`), ...planAttach(netns, ep)];
 }
 
 export function planDetach(netns: string, ep: EndpointSpec, fw: FirewallDriver, mappings: readonly FirewallMapping[] = []): Step[] {
+  if (onParent(ep.network)) return [...withdrawSteps(fw, mappings, `withdraw ${netns} ${ep.ifName}`), { kind: 'link-del', ns: netns, dev: ep.ifName }];
   return [
     ...withdrawSteps(fw, mappings, `withdraw ${netns} ${ep.ifName}`),
     { kind: 'link-del', dev: ep.hostIf },

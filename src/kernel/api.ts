@@ -19,6 +19,8 @@ export interface LinkInfo {
   up: boolean; // IFF_UP
   mac: string | undefined; // lower-case aa:bb:cc:dd:ee:ff
   masterIndex: number | undefined;
+  /** A bridge port's hairpin mode (`bridge link` prints "hairpin on"); absent when not a bridge port. */
+  hairpin?: boolean | undefined;
 }
 
 export interface AddrInfo {
@@ -50,6 +52,24 @@ export interface VethOpts {
   peerNetnsName?: string;
 }
 
+/**
+ * A link over a lower device (macvlan in bridge mode, ipvlan l2/l3) or a dummy: `lowerIndex` is the
+ * parent's index in this socket's namespace; with `netnsFd` the link is created directly inside
+ * that namespace. Equivalent: ip link add link PARENT name NAME [netns NS] [address MAC] type macvlan mode bridge
+ */
+export interface LowerLinkOpts {
+  name: string;
+  kind: 'macvlan' | 'ipvlan' | 'dummy';
+  lowerIndex?: number;
+  netnsFd?: number;
+  /** For error messages: `link PARENT ... netns NS`. */
+  lowerName?: string;
+  netnsName?: string;
+  mac?: string;
+  mtu?: number;
+  ipvlanMode?: 'l2' | 'l3';
+}
+
 /** A netlink route socket bound to one network namespace. Synchronous: every call waits for the ACK. */
 export interface Rtnl {
   close(): void;
@@ -65,9 +85,16 @@ export interface Rtnl {
    * Equivalent: ip link add HOST [mtu M] [master BR] [up] type veth peer name PEER netns NS [address MAC]
    */
   createVeth(opts: VethOpts): number; // returns host-side ifindex
+  /** Create a macvlan, ipvlan or dummy link (see LowerLinkOpts); EEXIST when the name is taken. */
+  createLowerLink(opts: LowerLinkOpts): void;
   setLinkUp(index: number, up: boolean): void;
   setMaster(index: number, masterIndex: number | 0): void;
   setMtu(index: number, mtu: number): void;
+  /**
+   * A bridge port's hairpin mode: whether a frame may leave by the port it came in on.
+   * Equivalent: bridge link set dev PORT hairpin on|off
+   */
+  setHairpin(index: number, on: boolean): void;
   /** Delete a link; "already gone" (ENODEV) is success. */
   deleteLink(name: string): void;
   /** Add an IPv4 address with the subnet's broadcast; EEXIST is returned as an error. */

@@ -23,7 +23,7 @@ import { sharesNamespace } from '../engine/netmode.js';
 import path from 'node:path';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { TABLE_NAME } from '../firewall/nftables.js';
-import { defaultRouteStep, planAttach, planBridge } from '../engine/plans.js';
+import { defaultRouteStep, onParent, planAttach, planBridge, planParent, type EndpointSpec } from '../engine/plans.js';
 import type { LinkInfo } from '../host/port.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
@@ -83,6 +83,7 @@ function checkNetwork(ctx: Context, n: NetworkRecord, host: NsView, rebuilt: Set
   const spec = networkSpec(n);
   const object = `network ${n.name}`;
   const subject: Subject = { kind: 'network', network: n.name };
+  if (onParent(spec)) return checkParent(spec, host, rebuilt);
   const recipe = planBridge(spec);
   const link = host.links.get(n.bridge);
   if (link === undefined) {
@@ -104,6 +105,47 @@ function checkNetwork(ctx: Context, n: NetworkRecord, host: NsView, rebuilt: Set
     }
   }
   return out;
+}
+
+/**
+ * A macvlan/ipvlan network: its parent link exists (and, when it is nsnet's own dummy, is up;
+ * a lost dummy is made again). A user's parent that went is reported, not made: it is not nsnet's.
+ */
+function checkParent(spec: ReturnType<typeof networkSpec>, host: NsView, rebuilt: Set<string>): Found[] {
+  const object = `network ${spec.name}`;
+  const subject: Subject = { kind: 'network', network: spec.name };
+  if (spec.driver === undefined || spec.driver.kind === 'bridge') return [];
+  const parent = spec.driver.parent;
+  const recipe = planParent(spec);
+  const link = host.links.get(parent);
+  if (link === undefined) {
+    rebuilt.add(parent);
+    if (recipe.length === 0) return [{ object, subject, problem: `parent interface ${parent} of this ${spec.driver.kind} network is missing: its containers are cut off` }];
+    return [{ object, subject, problem: `dummy parent ${parent} is missing`, fix: `recreate it and reattach its containers`, steps: recipe }];
+  }
+  if (recipe.length > 0 && !link.up) return [{ object, subject, problem: `dummy parent ${parent} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', dev: parent }] }];
+  return [];
+}
+
+/** What is wrong with the link an endpoint hangs on: a veth into the bridge, or a macvlan/ipvlan on the parent. */
+function wiringProblems(ep: EndpointSpec, host: NsView, inside: NsView, rebuilt: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const peer = inside.links.get(ep.ifName);
+  if (ep.network.driver !== undefined && ep.network.driver.kind !== 'bridge') {
+    const { kind, parent } = ep.network.driver;
+    if (peer === undefined) problems.push(`${ep.ifName} is missing in its namespace`);
+    else if (peer.kind !== kind) problems.push(`${ep.ifName} is a ${peer.kind ?? 'plain'} link, not a ${kind} on ${parent}`);
+    else if (rebuilt.has(parent)) problems.push(`${ep.ifName} went with its parent ${parent}`);
+    return problems;
+  }
+  const hostLink = host.links.get(ep.hostIf);
+  const bridge = host.links.get(ep.network.bridge);
+  if (hostLink === undefined) problems.push(`host veth ${ep.hostIf} is missing`);
+  else if (rebuilt.has(ep.network.bridge) || bridge === undefined || hostLink.masterIndex !== bridge.index) {
+    problems.push(`host veth ${ep.hostIf} is not enslaved to bridge ${ep.network.bridge}`);
+  }
+  if (peer === undefined) problems.push(`${ep.ifName} is missing in its namespace`);
+  return problems;
 }
 
 function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
@@ -153,22 +195,17 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
   const carrier = specs.find((sp) => !sp.network.internal);
   let rewireCarrier = false;
   for (const ep of specs) {
-    const problems: string[] = [];
     const hostLink = host.links.get(ep.hostIf);
-    const bridge = host.links.get(ep.network.bridge);
     const peer = inside.links.get(ep.ifName);
-    if (hostLink === undefined) problems.push(`host veth ${ep.hostIf} is missing`);
-    else if (rebuilt.has(ep.network.bridge) || bridge === undefined || hostLink.masterIndex !== bridge.index) {
-      problems.push(`host veth ${ep.hostIf} is not enslaved to bridge ${ep.network.bridge}`);
-    }
-    if (peer === undefined) problems.push(`${ep.ifName} is missing in its namespace`);
+    const problems = wiringProblems(ep, host, inside, rebuilt);
     if (problems.length > 0) {
       const steps: Step[] = [];
       if (hostLink !== undefined) steps.push({ kind: 'link-del', dev: ep.hostIf });
       if (peer !== undefined) steps.push({ kind: 'link-del', ns, dev: ep.ifName });
       steps.push(...planAttach(ns, ep));
       if (ep === carrier) rewireCarrier = true;
-      out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} into ${ep.network.bridge}`, steps });
+      const target = ep.network.driver !== undefined && ep.network.driver.kind !== 'bridge' ? `onto ${ep.network.driver.parent}` : `into ${ep.network.bridge}`;
+      out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} ${target}`, steps });
       continue;
     }
     if (!hasAddr(inside, peer, ep.ip, ep.network.prefixLen)) {
@@ -180,11 +217,28 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
         steps: [{ kind: 'addr-add', ns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen }],
       });
     }
+    // The port's settings from the same recipe (hairpin mode; a kernel that does not report
+    // it, leaves `hairpin` absent and is not compared).
+    for (const step of planAttach(ns, ep)) {
+      if (step.kind !== 'port-hairpin' || hostLink?.hairpin === undefined || hostLink.hairpin === step.on) continue;
+      out.push({
+        object,
+        subject: { ...subject, network: ep.network.name },
+        problem: `${ep.network.name}: bridge port ${step.dev} has hairpin ${hostLink.hairpin ? 'on' : 'off'}, not ${step.on ? 'on' : 'off'}`,
+        fix: `turn hairpin ${step.on ? 'on' : 'off'}`,
+        steps: [step],
+      });
+    }
     if (peer !== undefined && !peer.up) {
       out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
     }
   }
   const route = defaultRouteStep(ns, specs);
+  if (route !== undefined && route.kind === 'route-dev') {
+    const dev = inside.links.get(route.dev);
+    const present = inside.routes.some((r) => r.dst === undefined && r.gateway === undefined && dev !== undefined && r.oif === dev.index);
+    if (!present || rewireCarrier) out.push({ object, subject, problem: `no default route dev ${route.dev}`, fix: 'add it', steps: [route] });
+  }
   if (route !== undefined && route.kind === 'route-add') {
     const dev = inside.links.get(route.dev);
     const present = inside.routes.some((r) => r.dst === undefined && r.gateway === route.via && dev !== undefined && r.oif === dev.index);

@@ -181,8 +181,12 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'link-up',
   'link-del',
   'veth-add',
+  'macvlan-add',
+  'ipvlan-add',
+  'dummy-add',
   'addr-add',
   'route-add',
+  'route-dev',
   'sysctl',
 ]);
 

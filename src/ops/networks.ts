@@ -13,6 +13,7 @@ import {
 } from '../engine/inspect.js';
 import { allocate, defaultGateway, reserve, validateAuxAddresses, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
 import { validateDriver } from '../engine/network-drivers.js';
+import { isParentDriver, linkDriverOf, PARENT_DRIVER_OPTIONS, PARENT_OPTION, validateParentOptions } from '../engine/vlan-drivers.js';
 import { defaultRouteStep, handoverRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import { pickSubnet } from '../engine/subnet-pool.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
@@ -22,7 +23,7 @@ import { hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { commit, decide, failureOf, type Draft } from './pipeline.js';
-import { DNS_OPTION, DNS_SERVERS_OPTION, validateNetworkDnsOptions } from '../engine/dns-options.js';
+import { DNS_OPTION, DNS_SERVERS_OPTION, dnsInput, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 import { refuseModeChange, refuseRemovingPredefined } from './netmodes.js';
 
@@ -33,6 +34,9 @@ const RESERVED_NETWORK_NAMES = [DEFAULT_NETWORK, 'host', 'none'];
 
 /** Options nsnet understands; anything else is refused rather than silently ignored. */
 const KNOWN_OPTIONS = [BRIDGE_NAME_OPTION, MTU_OPTION, ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, HOST_BINDING_OPTION, DNS_OPTION, DNS_SERVERS_OPTION];
+/** A macvlan/ipvlan network has no bridge: its options are the driver's own, the MTU and DNS. */
+const optionsOf = (driver: string): readonly string[] =>
+  isParentDriver(driver) ? [...PARENT_DRIVER_OPTIONS[driver], MTU_OPTION, DNS_OPTION, DNS_SERVERS_OPTION] : KNOWN_OPTIONS;
 const BOOLEAN_OPTIONS = [ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, DNS_OPTION];
 
 export interface NetworkInput {
@@ -64,9 +68,10 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     throw new NsnetError('NAME_IN_USE', `network with name ${name} already exists`, { hint: 'pick another name, or see nsnet network ls' });
   }
   const options = { ...(input.options ?? {}) };
+  const known = optionsOf(driver);
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw validateError(`unknown network option "${key}": supported options are ${KNOWN_OPTIONS.join(', ')}`);
+    if (!known.includes(key)) {
+      throw validateError(`unknown ${driver} network option "${key}": supported options are ${known.join(', ')}`);
     }
   }
   for (const key of BOOLEAN_OPTIONS) {
@@ -80,6 +85,10 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     throw validateError(`--internal contradicts ${MASQUERADE_OPTION}=true: an internal network has no way out to masquerade`);
   }
   validateNetworkDnsOptions(options);
+  if (isParentDriver(driver)) {
+    validateParentOptions(driver, options, input.internal === true, (link) => ctx.host.link(link) !== undefined);
+    refuseTakenParent(ctx, options[PARENT_OPTION]);
+  }
   const id = newId();
   const bridge = validate.ifName(options[BRIDGE_NAME_OPTION] ?? (isDefault ? DEFAULT_BRIDGE : bridgeNameFor(id)));
   const mtuText = options[MTU_OPTION];
@@ -105,7 +114,8 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
       });
     }
     // A subnet holding one of the host's own addresses or routes would cut the host off them.
-    const used = hostTakenSubnets(ctx.host).find((t) => cidrOverlaps(t.cidr, subnet!));
+    // Not for macvlan/ipvlan: their subnet is the parent's LAN, which the host may well be on too.
+    const used = isParentDriver(driver) ? undefined : hostTakenSubnets(ctx.host).find((t) => cidrOverlaps(t.cidr, subnet!));
     if (used !== undefined) {
       throw new NsnetError('SUBNET_OVERLAP', `subnet ${subnet.text} overlaps ${used.what}`, {
         hint: 'choose a --subnet the host does not use (see ip addr and ip route), or leave --subnet out to get a free one',
@@ -141,6 +151,18 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
 }
 
 const validateError = (message: string): NsnetError => new NsnetError('INVALID_VALUE', message);
+
+/** One macvlan/ipvlan network per parent link, as Docker: two would hand out clashing addresses on one LAN. */
+function refuseTakenParent(ctx: Context, parent: string | undefined): void {
+  if (parent === undefined) return;
+  const holder = ctx.store.networks.list().find((n) => {
+    const d = linkDriverOf(n);
+    return d.kind !== 'bridge' && d.parent === parent;
+  });
+  if (holder !== undefined) {
+    throw new NsnetError('IN_USE', `network ${holder.name} is already using parent interface ${parent}`, { hint: `remove it first, or name another -o ${PARENT_OPTION}=` });
+  }
+}
 
 /** Deciding: the network's record and the steps that build it. */
 export function addNetwork(ctx: Context, draft: Draft, input: NetworkInput, isDefault: boolean): { network: NetworkRecord; steps: Step[] } {
@@ -213,7 +235,7 @@ export function addEndpoint(
   network: NetworkRecord,
   container: ContainerRecord,
   ifName: string,
-  opts: { ip?: string | undefined; mac?: string | undefined },
+  opts: { ip?: string | undefined; mac?: string | undefined; aliases?: readonly string[] | undefined },
 ): { endpoint: EndpointRecord; spec: EndpointSpec } {
   if (opts.mac !== undefined) refuseTakenMac(ctx, network, opts.mac);
   const pool = poolOf(network);
@@ -241,6 +263,7 @@ export function addEndpoint(
     created: new Date().toISOString(),
     // Kept so inspect shows it as Docker's IPAMConfig (a static address, not one IPAM chose).
     requestedIp: opts.ip === undefined ? null : intToIp(ipInt),
+    ...(opts.aliases === undefined || opts.aliases.length === 0 ? {} : { aliases: [...opts.aliases] }),
   };
   draft.write({ kind: 'insert-endpoint', record: endpoint });
   return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
@@ -288,7 +311,8 @@ function refuseCniContainer(c: ContainerRecord): void {
   });
 }
 
-export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined }): EndpointRecord {
+export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined; aliases?: readonly string[] | undefined }): EndpointRecord {
+  const aliases = dnsInput({ alias: [...(opts.aliases ?? [])] }).aliases;
   return ctx.locked(() => {
     const decision = decide(ctx, (draft) => {
       const container = ctx.store.containers.resolve(containerRef);
@@ -298,8 +322,9 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       if (ctx.store.endpoints.get(network.id, container.id) !== undefined) {
         throw new NsnetError('IN_USE', `container ${container.name} is already connected to network ${network.name}`);
       }
+      refuseShadowingAliases(ctx, network, container, aliases);
       const existing = ctx.store.endpoints.forContainer(container.id);
-      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing), opts);
+      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing), { ip: opts.ip, aliases });
       const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
       return { op: 'network connect', mode: 'rollback', steps, result: endpoint };
     });
@@ -307,6 +332,15 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
     refreshContainerFiles(ctx, endpoint.containerId);
     return endpoint;
   });
+}
+
+/** An alias equal to another container's name on the network would shadow it in DNS (as run's --network-alias). */
+function refuseShadowingAliases(ctx: Context, network: NetworkRecord, container: ContainerRecord, aliases: readonly string[]): void {
+  const names = new Set(ctx.store.endpoints.forNetwork(network.id).map((ep) => ctx.store.containers.get(ep.containerId)?.name));
+  const clash = aliases.find((a) => a !== container.name && names.has(a));
+  if (clash !== undefined) {
+    throw new NsnetError('NAME_IN_USE', `--alias ${clash} would shadow container ${clash} on network ${network.name} in DNS`, { hint: 'choose another --alias' });
+  }
 }
 
 export function disconnect(ctx: Context, networkRef: string, containerRef: string): EndpointRecord {

@@ -3,7 +3,7 @@
  * container's networks, rebuilt with the same recipe network create uses (planBridge), and the
  * firewall regenerated from the records.
  */
-import { planBridge } from '../engine/plans.js';
+import { onParent, planBridge, planParent } from '../engine/plans.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord } from '../store/index.js';
 import type { Context } from './context.js';
@@ -17,7 +17,9 @@ export function restoreSteps(ctx: Context, c: ContainerRecord): Step[] {
     const n = ctx.store.networks.get(ep.networkId);
     if (n === undefined || seen.has(n.id) || ctx.host.link(n.bridge) !== undefined) continue;
     seen.add(n.id);
-    steps.push(...planBridge(networkSpec(n)));
+    const spec = networkSpec(n);
+    // A macvlan/ipvlan network: only a dummy parent is nsnet's to rebuild, never a user's link.
+    steps.push(...(onParent(spec) ? planParent(spec) : planBridge(spec)));
   }
   if (steps.length > 0) {
     const state = firewallState(ctx.store);

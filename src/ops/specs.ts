@@ -2,6 +2,7 @@
 import { bridgeMacFor } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/inspect.js';
 import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
+import { linkDriverOf } from '../engine/vlan-drivers.js';
 import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import type { Host } from '../host/port.js';
@@ -31,6 +32,7 @@ export function networkSpec(n: NetworkRecord): NetworkSpec {
     prefixLen: Number(n.subnet.split('/')[1]),
     bridgeMac: bridgeMacFor(n.id),
     mtu: n.mtu ?? undefined,
+    driver: linkDriverOf(n),
   };
 }
 
@@ -51,7 +53,8 @@ export function containerEndpoints(store: Store, containerId: string): EndpointS
 
 /** Everything the firewall should hold, from the store. */
 export function firewallState(store: Store): FirewallState {
-  const networks = store.networks.list();
+  // macvlan/ipvlan networks have no bridge and nothing in nsnet's firewall (see vlan-drivers.ts).
+  const networks = store.networks.list().filter((n) => linkDriverOf(n).kind === 'bridge');
   const ports = networks.flatMap((n) => {
     const fw = firewallNetwork(n);
     return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: fw }));

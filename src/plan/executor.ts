@@ -78,6 +78,15 @@ export function describe(step: Step): string {
       return `delete link ${step.dev}${where(step.ns)}`;
     case 'veth-add':
       return `create veth pair ${step.hostIf} / ${step.peerIf} in ${step.peerNs}`;
+    case 'macvlan-add':
+    case 'ipvlan-add':
+      return `create ${step.kind === 'macvlan-add' ? 'macvlan' : 'ipvlan'} ${step.name} on ${step.parent} in ${step.ns}`;
+    case 'dummy-add':
+      return `create dummy link ${step.name}`;
+    case 'route-dev':
+      return `add default route dev ${step.dev}${where(step.ns)}`;
+    case 'port-hairpin':
+      return `turn hairpin ${step.on ? 'on' : 'off'} on bridge port ${step.dev}`;
     case 'addr-add':
       return `add address ${step.address}/${step.prefixLen} to ${step.dev}${where(step.ns)}`;
     case 'route-add':

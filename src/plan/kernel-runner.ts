@@ -69,6 +69,19 @@ export class KernelRunner implements StepRunner {
         }
         return;
       }
+      case 'macvlan-add':
+      case 'ipvlan-add':
+        this.createOnParent(step);
+        return;
+      case 'dummy-add':
+        this.rtnl().createLowerLink({ name: step.name, kind: 'dummy' });
+        return;
+      case 'route-dev':
+        this.rtnl(step.ns).addRoute({ oif: this.index(step.ns, step.dev) });
+        return;
+      case 'port-hairpin':
+        this.rtnl().setHairpin(this.index(undefined, step.dev), step.on);
+        return;
       case 'addr-add':
         this.rtnl(step.ns).addAddr(this.index(step.ns, step.dev), step.address, step.prefixLen);
         return;
@@ -122,6 +135,24 @@ export class KernelRunner implements StepRunner {
         // Deleting one end of a veth pair deletes both, wherever the peer lives.
         this.rtnl().deleteLink(step.hostIf);
         return;
+      case 'macvlan-add':
+      case 'ipvlan-add':
+        this.rtnl(step.ns).deleteLink(step.name);
+        return;
+      case 'dummy-add':
+        this.rtnl().deleteLink(step.name);
+        return;
+      case 'route-dev': {
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) ignoring([ESRCH], () => this.rtnl(step.ns).delRoute({ oif: link.index }));
+        return;
+      }
+      case 'port-hairpin': {
+        // A port that is gone took its setting with it.
+        const link = this.rtnl().getLink(step.dev);
+        if (link !== undefined) this.rtnl().setHairpin(link.index, !step.on);
+        return;
+      }
       case 'addr-add': {
         const link = this.rtnl(step.ns).getLink(step.dev);
         if (link !== undefined) ignoring([EADDRNOTAVAIL], () => this.rtnl(step.ns).delAddr(link.index, step.address, step.prefixLen));
@@ -192,6 +223,29 @@ export class KernelRunner implements StepRunner {
     const socket = ns === undefined ? openRtnl() : openRtnlIn(ns);
     this.sockets.set(key, socket);
     return socket;
+  }
+
+  /** A macvlan/ipvlan over the host's parent link, made directly inside the container's namespace. */
+  private createOnParent(step: Extract<Step, { kind: 'macvlan-add' | 'ipvlan-add' }>): void {
+    const parent = this.rtnl().getLink(step.parent);
+    if (parent === undefined) {
+      throw new NsnetError('KERNEL', `parent link ${step.parent} not found on the host`, { hint: 'the network\'s -o parent= interface must exist' });
+    }
+    const fd = openNetnsFd(step.ns);
+    try {
+      this.rtnl().createLowerLink({
+        name: step.name,
+        kind: step.kind === 'macvlan-add' ? 'macvlan' : 'ipvlan',
+        lowerIndex: parent.index,
+        lowerName: step.parent,
+        netnsFd: fd,
+        netnsName: step.ns,
+        ...(step.kind === 'macvlan-add' ? { mac: step.mac } : { ipvlanMode: step.mode }),
+        ...(step.mtu === undefined ? {} : { mtu: step.mtu }),
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   private index(ns: string | undefined, dev: string): number {

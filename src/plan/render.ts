@@ -38,10 +38,20 @@ export function renderStep(step: Step): string {
         `ip link add ${step.hostIf}${mtu(step.mtu)} master ${step.master} up type veth ` +
         `peer name ${step.peerIf} netns ${step.peerNs} address ${step.peerMac}`
       );
+    case 'macvlan-add':
+      return `ip link add link ${step.parent} name ${step.name} netns ${step.ns}${mtu(step.mtu)} address ${step.mac} type macvlan mode bridge`;
+    case 'ipvlan-add':
+      return `ip link add link ${step.parent} name ${step.name} netns ${step.ns}${mtu(step.mtu)} type ipvlan mode ${step.mode}`;
+    case 'dummy-add':
+      return `ip link add ${step.name} type dummy`;
+    case 'port-hairpin':
+      return `bridge link set dev ${step.dev} hairpin ${step.on ? 'on' : 'off'}`;
     case 'addr-add':
       return `${ip(step.ns)} addr add ${step.address}/${step.prefixLen} brd + dev ${step.dev}`;
     case 'route-add':
       return `${ip(step.ns)} route add default via ${step.via} dev ${step.dev}`;
+    case 'route-dev':
+      return `${ip(step.ns)} route add default dev ${step.dev}`;
     case 'sysctl':
       return sysctl(step);
     case 'netns-sysctl':

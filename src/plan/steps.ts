@@ -9,6 +9,9 @@ import type { XtablesChains, XtablesJump, XtablesTool } from '../kernel/xtables.
 /** The xtables vocabulary of the steps, declared once by the code that writes it (kernel/xtables.ts). */
 export type { XtablesChains, XtablesJump, XtablesTool };
 
+/** ipvlan's modes nsnet offers: l2 (the parent switches frames) and l3 (the parent routes). */
+export type IpvlanMode = 'l2' | 'l3';
+
 export type Step =
   | { kind: 'netns-add'; name: string }
   /**
@@ -28,8 +31,27 @@ export type Step =
       peerMac: string;
       mtu?: number | undefined;
     }
+  /**
+   * A container's interface straight on a host link (a macvlan or ipvlan network's parent), made
+   * from the host directly inside the container's namespace `ns`: no bridge, no host end. It goes
+   * with the namespace, or with `link-del` of `name` in `ns`.
+   */
+  | { kind: 'macvlan-add'; parent: string; ns: string; name: string; mac: string; mtu?: number | undefined }
+  | { kind: 'ipvlan-add'; parent: string; ns: string; name: string; mode: IpvlanMode; mtu?: number | undefined }
+  /** A dummy link on the host: the parent of an internal macvlan/ipvlan network (as Docker makes). */
+  | { kind: 'dummy-add'; name: string }
+  /**
+   * Hairpin mode on a bridge port (`bridge link set dev PORT hairpin on`): a frame may leave by
+   * the port it came in on. A container reaching its own published port through a host address
+   * needs it: with br_netfilter the DNATed frame is switched straight back to the port it came
+   * from, which a bridge otherwise never does (Docker sets it too). Undone by turning it off; it
+   * goes with the port.
+   */
+  | { kind: 'port-hairpin'; dev: string; on: boolean }
   | { kind: 'addr-add'; ns?: string | undefined; dev: string; address: string; prefixLen: number }
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
+  /** A default route through a device with no gateway: an ipvlan l3 container's (the parent routes). */
+  | { kind: 'route-dev'; ns: string; dst: 'default'; dev: string }
   /**
    * `ignoreUnknown` is sysctl's -e: a key the kernel does not have is no error (net.ipv6 keys on a
    * kernel booted with ipv6.disable=1, where there is no IPv6 to turn off).

@@ -31,6 +31,7 @@ export const NLMSGERR_ATTR_MSG = 1;
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19; // with AF_BRIDGE: a bridge port's settings (`bridge link set`)
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
@@ -41,6 +42,7 @@ export const RTM_GETROUTE = 26;
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const AF_BRIDGE = 7;
 
 // net_device flags
 export const IFF_UP = 0x1;
@@ -55,6 +57,18 @@ export const IFLA_NET_NS_FD = 28;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
+// A bridge port's settings: inside IFLA_PROTINFO of an AF_BRIDGE RTM_SETLINK (what `bridge link
+// set` sends), and inside IFLA_LINKINFO's IFLA_INFO_SLAVE_DATA of every link dump.
+export const IFLA_PROTINFO = 12;
+export const IFLA_INFO_SLAVE_DATA = 5;
+export const IFLA_BRPORT_MODE = 4; // u8: hairpin mode (a frame may leave by the port it came in)
+export const IFLA_LINK = 5; // the lower device of a macvlan/ipvlan, by index in the socket's namespace
+// <linux/if_link.h>: IFLA_MACVLAN_* and IFLA_IPVLAN_* inside IFLA_INFO_DATA
+export const IFLA_MACVLAN_MODE = 1;
+export const MACVLAN_MODE_BRIDGE = 4;
+export const IFLA_IPVLAN_MODE = 1;
+export const IPVLAN_MODE_L2 = 0;
+export const IPVLAN_MODE_L3 = 1;
 
 // IFA_*
 export const IFA_ADDRESS = 1;

@@ -2,11 +2,12 @@
  * The Rtnl interface of ../api.ts over a raw NETLINK_ROUTE socket: the same requests iproute2's
  * `ip link`, `ip addr` and `ip route` send, one round trip each.
  */
-import type { AddrInfo, LinkInfo, RouteInfo, Rtnl, VethOpts } from '../api.js';
+import type { AddrInfo, LinkInfo, LowerLinkOpts, RouteInfo, Rtnl, VethOpts } from '../api.js';
 import { invalid, KernelError } from '../../core/errors.js';
 import { ENODEV } from '../libc.js';
 import { ipToBytes, ipv4Broadcast, isV6, macToBytes } from './addr.js';
 import {
+  AF_BRIDGE,
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
@@ -15,13 +16,21 @@ import {
   IFA_LOCAL,
   IFF_UP,
   IFLA_ADDRESS,
+  IFLA_BRPORT_MODE,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
+  IFLA_IPVLAN_MODE,
+  IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_MACVLAN_MODE,
   IFLA_MASTER,
   IFLA_MTU,
   IFLA_NET_NS_FD,
+  IFLA_PROTINFO,
+  IPVLAN_MODE_L2,
+  IPVLAN_MODE_L3,
+  MACVLAN_MODE_BRIDGE,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
@@ -43,6 +52,7 @@ import {
   RTM_GETROUTE,
   RTM_NEWADDR,
   RTM_NEWLINK,
+  RTM_SETLINK,
   RTM_NEWROUTE,
   RTN_UNICAST,
   RTPROT_BOOT,
@@ -246,6 +256,40 @@ export class RtnlSocket implements Rtnl {
     return this.createdIndex(replies, opts.hostName);
   }
 
+  createLowerLink(opts: LowerLinkOpts): void {
+    checkIfName(opts.name);
+    const msg = new MessageBuilder(RTM_NEWLINK, CREATE).ifinfomsg().str(IFLA_IFNAME, opts.name);
+    // The lower device is looked up by index in this socket's namespace (the host), while
+    // IFLA_NET_NS_FD makes the new device directly inside the container's namespace: the same
+    // request as `ip link add link eth0 name eth0 netns red type macvlan`, with no moment in which
+    // the device sits in the host under a name that could clash.
+    if (opts.lowerIndex !== undefined) msg.u32(IFLA_LINK, opts.lowerIndex);
+    if (opts.netnsFd !== undefined) msg.u32(IFLA_NET_NS_FD, opts.netnsFd);
+    if (opts.mtu !== undefined) msg.u32(IFLA_MTU, opts.mtu);
+    // An ipvlan always carries its parent's MAC; only a macvlan (or a dummy) takes its own.
+    if (opts.mac !== undefined && opts.kind !== 'ipvlan') msg.attr(IFLA_ADDRESS, macToBytes(opts.mac));
+    msg.begin(IFLA_LINKINFO).str(IFLA_INFO_KIND, opts.kind);
+    if (opts.kind === 'macvlan') msg.begin(IFLA_INFO_DATA).u32(IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE).end();
+    if (opts.kind === 'ipvlan') {
+      // IFLA_IPVLAN_MODE is a u16 in the kernel's policy.
+      const mode = Buffer.alloc(2);
+      mode.writeUInt16LE(opts.ipvlanMode === 'l3' ? IPVLAN_MODE_L3 : IPVLAN_MODE_L2);
+      msg.begin(IFLA_INFO_DATA).attr(IFLA_IPVLAN_MODE, mode).end();
+    }
+    msg.end();
+    const mode = opts.kind === 'macvlan' ? ' mode bridge' : opts.kind === 'ipvlan' ? ` mode ${opts.ipvlanMode ?? 'l2'}` : '';
+    const cmd = [
+      `${this.ip} link add`,
+      opts.lowerName !== undefined ? ` link ${opts.lowerName}` : '',
+      ` name ${opts.name}`,
+      opts.netnsName !== undefined ? ` netns ${opts.netnsName}` : '',
+      opts.mtu !== undefined ? ` mtu ${opts.mtu}` : '',
+      opts.mac !== undefined && opts.kind !== 'ipvlan' ? ` address ${opts.mac}` : '',
+      ` type ${opts.kind}${mode}`,
+    ].join('');
+    this.req(msg, `create ${opts.kind} ${opts.name}`, cmd);
+  }
+
   setLinkUp(index: number, up: boolean): void {
     const msg = new MessageBuilder(RTM_NEWLINK, CHANGE).ifinfomsg({ index, flags: up ? IFF_UP : 0, change: IFF_UP });
     this.req(msg, `set link ${index} ${up ? 'up' : 'down'}`, () => `${this.ip} link set dev ${this.nameOf(index)} ${up ? 'up' : 'down'}`);
@@ -263,6 +307,17 @@ export class RtnlSocket implements Rtnl {
   setMtu(index: number, mtu: number): void {
     const msg = new MessageBuilder(RTM_NEWLINK, CHANGE).ifinfomsg({ index }).u32(IFLA_MTU, mtu);
     this.req(msg, `set mtu of link ${index}`, () => `${this.ip} link set dev ${this.nameOf(index)} mtu ${mtu}`);
+  }
+
+  setHairpin(index: number, on: boolean): void {
+    // What `bridge link set` sends: the port's settings nested in IFLA_PROTINFO of an AF_BRIDGE
+    // RTM_SETLINK (without NLA_F_NESTED the kernel reads the attribute as an old STP state byte).
+    const msg = new MessageBuilder(RTM_SETLINK, CHANGE)
+      .ifinfomsg({ family: AF_BRIDGE, index })
+      .begin(IFLA_PROTINFO, true)
+      .attr(IFLA_BRPORT_MODE, Buffer.from([on ? 1 : 0]))
+      .end();
+    this.req(msg, `set hairpin of link ${index}`, () => `${this.ip.replace(/^ip/, 'bridge')} link set dev ${this.nameOf(index)} hairpin ${on ? 'on' : 'off'}`);
   }
 
   deleteLink(name: string): void {

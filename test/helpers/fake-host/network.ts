@@ -17,7 +17,7 @@ import { kernelError } from './errors.js';
 /** The key of the host's own namespace in `NetworkState.namespaces`. */
 export const HOST = '';
 
-export type LinkKind = 'loopback' | 'device' | 'bridge' | 'veth';
+export type LinkKind = 'loopback' | 'device' | 'bridge' | 'veth' | 'macvlan' | 'ipvlan' | 'dummy';
 
 export interface FakeLink {
   name: string;
@@ -28,8 +28,12 @@ export interface FakeLink {
   mac: string;
   /** Name of the bridge this link is enslaved to (same namespace). */
   master?: string | undefined;
+  /** A bridge port's hairpin mode (`bridge link set dev NAME hairpin on`); goes with the port. */
+  hairpin?: boolean | undefined;
   /** The other end of a veth pair: namespace key and name. */
   peer?: { ns: string; name: string } | undefined;
+  /** A macvlan/ipvlan's parent on the host (deleting the parent deletes it, as the kernel does). */
+  lower?: string | undefined;
 }
 
 export interface FakeAddr {
@@ -182,6 +186,17 @@ export class NetworkModel {
   }
 
   /**
+   * A macvlan/ipvlan in `ns` over the host's `parent`: ENODEV-like "not found" for a missing parent
+   * (the kernel runner's own error), EEXIST for a taken name. An ipvlan carries the parent's MAC.
+   */
+  addOnParent(kind: 'macvlan' | 'ipvlan', opts: { parent: string; ns: string; name: string; mac?: string | undefined; mtu?: number | undefined }, command?: string): void {
+    const parent = this.link(undefined, opts.parent);
+    if (parent === undefined) throw new NsnetError('KERNEL', `parent link ${opts.parent} not found on the host`);
+    const mac = kind === 'ipvlan' ? parent.mac : opts.mac;
+    this.addLink(opts.ns, { name: opts.name, kind, mtu: opts.mtu ?? parent.mtu, up: false, mac, lower: opts.parent }, command);
+  }
+
+  /**
    * Up or down. Going down takes the routes through the link with it (IPv4 does); loopback
    * coming up gets 127.0.0.1/8 from the kernel (and keeps it when it goes down again).
    */
@@ -192,6 +207,13 @@ export class NetworkModel {
     if (!up) space.routes = space.routes.filter((r) => r.dev !== name);
     const loopback = (a: FakeAddr): boolean => a.dev === name && a.address === '127.0.0.1' && a.prefixLen === 8;
     if (up && link.kind === 'loopback' && !space.addrs.some(loopback)) space.addrs.push({ dev: name, address: '127.0.0.1', prefixLen: 8 });
+  }
+
+  /** `bridge link set dev NAME hairpin on|off`: only a bridge port has the setting (EOPNOTSUPP, as the kernel). */
+  setHairpin(name: string, on: boolean, command?: string): void {
+    const link = this.mustLink(undefined, name);
+    if (link.master === undefined) throw kernelError(`set hairpin of ${name}`, EOPNOTSUPP, command);
+    link.hairpin = on;
   }
 
   /** `ip link del`: already gone is success; a veth takes its peer, a bridge frees its ports. */
@@ -205,6 +227,12 @@ export class NetworkModel {
       const peerSpace = this.state.namespaces[link.peer.ns];
       const peer = peerSpace?.links.find((l) => l.name === link.peer!.name);
       if (peerSpace !== undefined && peer !== undefined) this.dropLink(peerSpace, peer);
+    }
+    // A host link takes the macvlans and ipvlans over it with it, wherever they live.
+    if (space === this.ns(undefined)) {
+      for (const other of Object.values(this.state.namespaces)) {
+        for (const child of other.links.filter((l) => l.lower === name)) this.dropLink(other, child);
+      }
     }
   }
 
@@ -248,6 +276,14 @@ export class NetworkModel {
   }
 
   /** ESRCH when no route matches (gateway and dev only narrow the match when given). */
+  /** `ip route add default dev DEV`: no gateway, the link itself routes (ipvlan l3). */
+  addDefaultDevRoute(ns: string, dev: string, command?: string): void {
+    const space = this.ns(ns);
+    this.mustLink(ns, dev);
+    if (space.routes.some((x) => x.dst === undefined)) throw kernelError('add default route', EEXIST, command);
+    space.routes.push({ dst: undefined, dstLen: 0, gateway: undefined, dev });
+  }
+
   delRoute(ns: string | undefined, r: { dst?: string | undefined; dstLen?: number | undefined; gateway?: string | undefined; dev?: string | undefined }): void {
     const space = this.ns(ns);
     const dstLen = r.dst === undefined ? 0 : (r.dstLen ?? 32);
@@ -293,11 +329,12 @@ export class NetworkModel {
     return {
       index: link.index,
       name: link.name,
-      kind: link.kind === 'bridge' || link.kind === 'veth' ? link.kind : undefined,
+      kind: link.kind === 'loopback' || link.kind === 'device' ? undefined : link.kind,
       mtu: link.mtu,
       up: link.up,
       mac: link.mac,
       masterIndex: master?.index,
+      ...(link.master === undefined ? {} : { hairpin: link.hairpin === true }),
     };
   }
 
@@ -345,6 +382,7 @@ export class NetworkModel {
             up: l.up,
             mac: l.mac,
             ...(l.master === undefined ? {} : { master: l.master }),
+            ...(l.hairpin === true ? { hairpin: true } : {}),
             ...(l.peer === undefined ? {} : { peer: `${l.peer.ns === HOST ? 'host' : l.peer.ns}:${l.peer.name}` }),
           })),
         addresses: space.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixLen}`).sort(),
@@ -386,7 +424,11 @@ export class NetworkModel {
 
   private dropLink(space: FakeNamespace, link: FakeLink): void {
     space.links = space.links.filter((l) => l !== link);
-    for (const l of space.links) if (l.master === link.name) l.master = undefined;
+    for (const l of space.links) {
+      if (l.master !== link.name) continue;
+      l.master = undefined;
+      l.hairpin = undefined; // a port's settings go with the port
+    }
     space.addrs = space.addrs.filter((a) => a.dev !== link.name);
     space.routes = space.routes.filter((r) => r.dev !== link.name);
     for (const key of linkSysctls(link.name)) delete space.sysctls[key];

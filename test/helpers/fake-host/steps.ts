@@ -49,6 +49,21 @@ export function applyStep(m: Machine, step: Step): void {
     case 'veth-add':
       m.net.addVeth(step, command);
       return;
+    case 'macvlan-add':
+      m.net.addOnParent('macvlan', step, command);
+      return;
+    case 'ipvlan-add':
+      m.net.addOnParent('ipvlan', step, command);
+      return;
+    case 'dummy-add':
+      m.net.addLink(undefined, { name: step.name, kind: 'dummy', mtu: 1500, up: false }, command);
+      return;
+    case 'route-dev':
+      m.net.addDefaultDevRoute(step.ns, step.dev, command);
+      return;
+    case 'port-hairpin':
+      m.net.setHairpin(step.dev, step.on, command);
+      return;
     case 'addr-add':
       m.net.addAddr(step.ns, step.dev, step.address, step.prefixLen, command);
       return;
@@ -94,6 +109,19 @@ export function undoStep(m: Machine, step: Step): void {
     case 'veth-add':
       // Deleting one end of a veth pair deletes both, wherever the peer lives.
       m.net.deleteLink(undefined, step.hostIf);
+      return;
+    case 'macvlan-add':
+    case 'ipvlan-add':
+      m.net.deleteLink(step.ns, step.name);
+      return;
+    case 'dummy-add':
+      m.net.deleteLink(undefined, step.name);
+      return;
+    case 'route-dev':
+      if (m.net.link(step.ns, step.dev) !== undefined) ignoring([ESRCH], () => m.net.delRoute(step.ns, { gateway: undefined, dev: step.dev }));
+      return;
+    case 'port-hairpin': // a port that is gone took its setting with it
+      if (m.net.link(undefined, step.dev)?.master !== undefined) m.net.setHairpin(step.dev, !step.on, renderStep({ ...step, on: !step.on }));
       return;
     case 'addr-add':
       if (m.net.link(step.ns, step.dev) !== undefined) ignoring([EADDRNOTAVAIL], () => m.net.delAddr(step.ns, step.dev, step.address, step.prefixLen));
