@@ -16,10 +16,11 @@ export function loadView(store: Store, running: (c: ContainerRecord) => boolean,
   const all = store.containers.list();
   const live = new Set(all.filter(running).map((c) => c.id));
   const isLive = (c: ContainerRecord): boolean => live.has(c.id);
-  const byContainer = new Map<string, Array<{ networkId: string; ip: string }>>();
+  const byContainer = new Map<string, Array<{ networkId: string; ip: string; aliases: string[] }>>();
+  const links = linkAliases(store, all);
   for (const a of store.dns.addresses()) {
     const list = byContainer.get(a.containerId) ?? [];
-    list.push({ networkId: a.networkId, ip: a.ip });
+    list.push({ networkId: a.networkId, ip: a.ip, aliases: [...a.aliases, ...(links.get(`${a.containerId}/${a.networkId}`) ?? [])] });
     byContainer.set(a.containerId, list);
   }
   const containers: ViewContainer[] = all.map((c) => ({
@@ -34,6 +35,25 @@ export function loadView(store: Store, running: (c: ContainerRecord) => boolean,
   // A container that does not run is passed with running: false; its names stay known (never
   // forwarded) and resolve nowhere.
   return buildView(networks, containers, hostServers);
+}
+
+/**
+ * --link NAME:ALIAS: ALIAS is a name of container NAME on the default network (Docker's legacy
+ * links live there). Keyed "containerId/networkId" of the linked container's endpoint.
+ */
+function linkAliases(store: Store, all: readonly ContainerRecord[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const defaultNet = store.networks.list().find((n) => n.isDefault);
+  if (defaultNet === undefined) return out;
+  for (const c of all) {
+    for (const link of c.links ?? []) {
+      const target = all.find((t) => t.name === link.name);
+      if (target === undefined) continue;
+      const key = `${target.id}/${defaultNet.id}`;
+      out.set(key, [...(out.get(key) ?? []), link.alias]);
+    }
+  }
+  return out;
 }
 
 /** Gateways of the networks that need the responder: DNS on, at least one container attached. */

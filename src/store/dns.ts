@@ -55,13 +55,15 @@ export class DnsConfigs {
     return (this.db.prepare('SELECT * FROM container_dns').all() as Row[]).map((r) => fromRow(DNS, r));
   }
 
-  /** Every endpoint's container, network and address in one query (the responder's view of 1000 containers). */
-  addresses(): Array<{ containerId: string; networkId: string; ip: string }> {
-    return this.db.prepare('SELECT container_id AS containerId, network_id AS networkId, ip FROM endpoints ORDER BY created, if_name').all() as Array<{
+  /** Every endpoint's container, network, address and own aliases in one query (the responder's view of 1000 containers). */
+  addresses(): Array<{ containerId: string; networkId: string; ip: string; aliases: string[] }> {
+    const rows = this.db.prepare('SELECT container_id AS containerId, network_id AS networkId, ip, aliases FROM endpoints ORDER BY created, if_name').all() as Array<{
       containerId: string;
       networkId: string;
       ip: string;
+      aliases: string;
     }>;
+    return rows.map((r) => ({ ...r, aliases: JSON.parse(r.aliases) as string[] }));
   }
 
   /**

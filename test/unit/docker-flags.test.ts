@@ -14,6 +14,7 @@ import { connect, createNetwork, poolOf } from '../../src/ops/networks.js';
 import { run, start, stop } from '../../src/ops/containers.js';
 import { openMemoryStore } from '../../src/store/index.js';
 import { FakeHost } from '../helpers/fake-host.js';
+import { loadView } from '../../src/dns/load.js';
 import { assertSameState, codeOf, fixture, runInput } from '../helpers/ops-fixture.js';
 
 const refusedWith = (code: string, fragment: string) => (e: unknown): boolean => {
@@ -71,7 +72,6 @@ describe('network create -d, --attachable, --aux-address', () => {
     assert.throws(() => createNetwork(fx.ctx, { name: 'ut-bad', subnet: '10.8.0.0/24', auxAddresses: { r: 'x' } }), refusedWith('INVALID_VALUE', '"x"'));
     await assert.rejects(run(fx.ctx, runInput({ name: 'ut-aux2', networks: ['ut-aux'], ip: '10.9.0.2' })), refusedWith('ADDRESS_IN_USE', 'auxiliary address router'));
     assertSameState(fx.state(), before, 'after refused requests');
-    void connect;
   });
 });
 
@@ -165,5 +165,31 @@ describe('run --expose, -P, --link; network connect --alias', () => {
     await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', networks: ['ut-user'], links: ['ut-db'] })), refusedWith('INVALID_VALUE', 'links are a feature of the default network'));
     await assert.rejects(run(fx.ctx, runInput({ name: 'ut-x', links: ['a:b:c'] })), refusedWith('INVALID_VALUE', 'expected NAME or NAME:ALIAS'));
     assertSameState(fx.state(), before, 'after refused links');
+  });
+});
+
+describe('per-network aliases in the DNS view', () => {
+  test('network connect --alias: the name resolves on that network only; --link ALIAS on the default network', async () => {
+    const fx = fixture();
+    await run(fx.ctx, runInput({ name: 'ut-db' }));
+    createNetwork(fx.ctx, { name: 'ut-front', subnet: '10.13.0.0/24' });
+    createNetwork(fx.ctx, { name: 'ut-back', subnet: '10.14.0.0/24' });
+    await run(fx.ctx, runInput({ name: 'ut-api', networks: ['ut-front'] }));
+    const ep = connect(fx.ctx, 'ut-back', 'ut-api', { aliases: ['api.internal', 'Backend'] });
+    assert.deepEqual(fx.store.endpoints.get(ep.networkId, ep.containerId)!.aliases, ['api.internal', 'Backend']);
+    await run(fx.ctx, runInput({ name: 'ut-app', links: ['ut-db:database'] }));
+    const view = loadView(fx.store, () => true, []);
+    const on = (net: string): Map<string, string[]> => [...view.byGateway.values()].find((v) => v.name === net)!.names;
+    assert.deepEqual(on('ut-back').get('backend'), [ep.ip]);
+    assert.deepEqual(on('ut-back').get('api.internal'), [ep.ip]);
+    assert.equal(on('ut-front').get('backend'), undefined, 'an alias of ut-back is no name on ut-front');
+    assert.ok(on('ut-front').has('ut-api'));
+    const db = fx.store.containers.resolve('ut-db');
+    assert.deepEqual(on('bridge').get('database'), [fx.store.endpoints.forContainer(db.id)[0]!.ip]);
+    assert.ok(view.known.has('backend') && view.known.has('database'), 'never forwarded upstream');
+    const before = fx.state();
+    assert.throws(() => connect(fx.ctx, 'ut-back', 'ut-db', { aliases: ['ut-api'] }), refusedWith('NAME_IN_USE', '--alias ut-api would shadow container ut-api on network ut-back'));
+    assert.throws(() => connect(fx.ctx, 'ut-back', 'ut-db', { aliases: ['bad name'] }), refusedWith('INVALID_VALUE', 'bad name'));
+    assertSameState(fx.state(), before, 'after refused aliases');
   });
 });

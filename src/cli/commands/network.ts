@@ -109,9 +109,10 @@ export function networkCommand(): Command {
     .argument('<network>')
     .argument('<container>')
     .option('--ip <ip>', 'address on that network')
-    .action(async (network: string, container: string, o: { ip?: string }, cmd: Command) => {
+    .option('--alias <name>', 'another name of the container on this network only (repeatable)', collect)
+    .action(async (network: string, container: string, o: { ip?: string; alias?: string[] }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      await finish(ctx, cmd, () => void networks.connect(ctx, network, container, { ip: o.ip }));
+      await finish(ctx, cmd, () => void networks.connect(ctx, network, container, { ip: o.ip, aliases: o.alias }));
     });
 
   withCommon(net.command('disconnect'))
