@@ -13,19 +13,35 @@ export interface CommonOptions {
   format?: string;
 }
 
+export interface CommonFlags {
+  dryRun: boolean;
+  /** --format also takes a Go template (ps, inspect, network ls, network inspect), as Docker's does. */
+  templates?: boolean;
+  /** -f is --format (inspect, network inspect); on ps and network ls -f is --filter, as in Docker. */
+  shortFormat?: boolean;
+}
+
 /** --root and --dry-run on the program and on every command, so they work in either place. */
-export function withCommon(cmd: Command, opts: { dryRun: boolean } = { dryRun: true }): Command {
+export function withCommon(cmd: Command, opts: CommonFlags = { dryRun: true }): Command {
   cmd.option('--root <dir>', 'state directory (default: $NSNET_ROOT or /var/lib/nsnet)');
   if (opts.dryRun) {
     cmd.option('--dry-run', 'print the equivalent ip/sysctl/nft commands and change nothing');
     cmd.option('--firewall-driver <driver>', 'nftables (default when available) or iptables; env NSNET_FIREWALL_DRIVER');
   }
-  cmd.addOption(formatOption());
+  cmd.addOption(formatOption(opts));
   return cmd;
 }
 
-function formatOption(): Option {
-  return new Option('--format <format>', 'output format (json also applies to errors)').choices(['table', 'json']);
+function formatOption(opts: CommonFlags): Option {
+  const flags = opts.shortFormat === true ? '-f, --format <format>' : '--format <format>';
+  if (opts.templates !== true) return new Option(flags, 'output format (json also applies to errors)').choices(['table', 'json']);
+  return new Option(flags, "output format: table, json (also applies to errors), or a Go template as Docker's, e.g. '{{.Name}}'");
+}
+
+/** The Go template given with --format, or undefined for table and json. */
+export function templateOf(cmd: Command): string | undefined {
+  const format = cmd.optsWithGlobals<CommonOptions>().format;
+  return format === undefined || format === 'json' || format === 'table' ? undefined : format;
 }
 
 export function formatOf(cmd: Command): Format {

@@ -71,14 +71,3 @@ function stackOf(err: unknown): string {
   const cause = err instanceof NsnetError && err.cause instanceof Error ? err.cause : err;
   return cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
 }
-
-/** "3 seconds", "5 minutes", "2 hours", as Docker prints ages. */
-export function humanDuration(fromIso: string, now = Date.now()): string {
-  const seconds = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
-  const units: Array<[number, string]> = [[86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']];
-  for (const [size, name] of units) {
-    const n = Math.floor(seconds / size);
-    if (n >= 1 || size === 1) return `${n} ${name}${n === 1 ? '' : 's'}`;
-  }
-  return `${seconds} seconds`;
-}

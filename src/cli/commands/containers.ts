@@ -7,10 +7,13 @@ import { containerPorts } from '../../ops/ports.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
 import { liveState } from '../../ops/liveness.js';
-import type { LiveState } from '../../engine/inspect.js';
-import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
-import { humanDuration, printJson, printLines, printTable } from '../output.js';
-import type { ContainerRecord } from '../../store/index.js';
+import { collect, contextFor, formatOf, keyValues, templateOf, withCommon } from '../common.js';
+import { psItems } from '../listing/ps-items.js';
+import { PS_SHAPE, psRow } from '../listing/ps-rows.js';
+import { selectContainers, type PsSelection } from '../listing/ps-select.js';
+import { renderEach, renderListing } from '../listing/render.js';
+import { compile } from '../template/index.js';
+import { printJson, printLines } from '../output.js';
 import { finish, printDoneThenFail } from '../run-command.js';
 import { dnsInput } from '../../engine/dns-options.js';
 
@@ -20,14 +23,6 @@ function inspectContainers(ctx: Context, refs: readonly string[]): Record<string
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
     return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id) });
   });
-}
-
-function statusText(live: LiveState, c: ContainerRecord): string {
-  if (c.cniContainerId != null) return live.status === 'running' ? `Attached (${c.runtime ?? 'cni'})` : `Gone (${c.runtime ?? 'cni'} removed its namespace)`;
-  if (live.status === 'running') return c.startedAt === null ? 'Up' : `Up ${humanDuration(c.startedAt)}`;
-  if (live.status === 'created') return 'Created';
-  const code = live.exitCode === null ? 'unknown' : String(live.exitCode);
-  return c.finishedAt === null ? `Exited (${code})` : `Exited (${code}) ${humanDuration(c.finishedAt)} ago`;
 }
 
 export function runCommand(): Command {
@@ -108,35 +103,38 @@ export function containerCommands(): Command[] {
       });
     });
 
-  const ps = withCommon(new Command('ps'), { dryRun: false })
-    .description('list containers (running ones; -a for all)')
+  const ps = withCommon(new Command('ps'), { dryRun: false, templates: true })
+    .description('list containers, newest first (running ones; -a for all)')
     .option('-a, --all', 'show stopped containers too')
     .option('-q, --quiet', 'only print container ids')
-    .action(async (o: { all?: boolean; quiet?: boolean }, cmd: Command) => {
+    .option('-f, --filter <name=value>', 'filter: id, name, status, exited, network, label, publish, expose, ancestor, before, since (repeatable)', collect)
+    .option('-n, --last <n>', 'show the n last created containers (every state)')
+    .option('-l, --latest', 'show the last created container (every state)')
+    .option('--no-trunc', 'do not truncate ids and commands')
+    .action(async (o: PsSelection & { quiet?: boolean; trunc: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
-        const list = ctx.store.containers.list().filter((c) => o.all === true || liveState(ctx.host, c).status === 'running');
-        if (formatOf(cmd) === 'json') return printJson(inspectContainers(ctx, list.map((c) => c.id)));
-        if (o.quiet === true) return printLines(list.map((c) => c.id.slice(0, 12)));
-        printTable(
-          ['CONTAINER ID', 'NAME', 'COMMAND', 'STATUS', 'NETWORKS'],
-          list.map((c) => {
-            const eps = ctx.store.endpoints.forContainer(c.id);
-            const nets = eps.map((e) => `${ctx.store.networks.get(e.networkId)?.name ?? '?'}=${e.ip}`).join(',');
-            // A runtime's container (CNI) has no command here: show whose it is.
-            const command = c.cniContainerId != null ? `${c.runtime ?? 'cni'} ${c.cniContainerId.slice(0, 12)}` : JSON.stringify(c.command.join(' ').slice(0, 30));
-            return [c.id.slice(0, 12), c.name, command, statusText(liveState(ctx.host, c), c), nets];
-          }),
-        );
+        const template = templateOf(cmd);
+        if (template !== undefined) compile(template); // a bad template fails before anything is read
+        const list = selectContainers(psItems(ctx), o);
+        if (o.quiet === true) return printLines(list.map((i) => (o.trunc ? i.container.id.slice(0, 12) : i.container.id)));
+        if (formatOf(cmd) === 'json' && template === undefined) return printJson(inspectContainers(ctx, list.map((i) => i.container.id)));
+        const now = Date.now();
+        printLines(renderListing(template ?? 'table', list.map((i) => psRow(i, { trunc: o.trunc, now })), PS_SHAPE));
       });
     });
 
-  const inspect = withCommon(new Command('inspect'), { dryRun: false })
-    .description("show containers as JSON, in Docker's shape")
+  const inspect = withCommon(new Command('inspect'), { dryRun: false, templates: true, shortFormat: true })
+    .description("show containers as JSON, in Docker's shape, or through a Go template (-f '{{.Name}}')")
     .argument('<container...>')
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const ctx = contextFor(cmd, false);
-      await finish(ctx, cmd, () => printJson(inspectContainers(ctx, refs)));
+      await finish(ctx, cmd, () => {
+        const template = templateOf(cmd);
+        if (template === undefined) return printJson(inspectContainers(ctx, refs));
+        compile(template);
+        printLines(renderEach(template, inspectContainers(ctx, refs)));
+      });
     });
 
   const logs = withCommon(new Command('logs'), { dryRun: false })

@@ -1,10 +1,15 @@
 import { Command } from 'commander';
 import * as validate from '../../core/validate.js';
-import { networkRow, networkView } from '../../engine/inspect.js';
+import { networkRow as networkSummary, networkView } from '../../engine/inspect.js';
 import type { Context } from '../../ops/context.js';
 import * as networks from '../../ops/networks.js';
 import { inspectPredefined, predefinedNetworkRows } from '../../ops/netmodes.js';
-import { collect, contextFor, formatOf, keyValues, withCommon } from '../common.js';
+import { collect, contextFor, formatOf, keyValues, templateOf, withCommon } from '../common.js';
+import { parseFilters } from '../listing/filters.js';
+import { listed, listedPredefined } from '../listing/network-list.js';
+import { NETWORK_FILTERS, NETWORK_SHAPE, networkMatcher, networkRow } from '../listing/network-rows.js';
+import { renderEach, renderListing } from '../listing/render.js';
+import { compile } from '../template/index.js';
 import { printJson, printLines, printTable } from '../output.js';
 import { finish, printDoneThenFail } from '../run-command.js';
 import { eachRef } from '../../ops/each.js';
@@ -68,30 +73,45 @@ export function networkCommand(): Command {
       });
     });
 
-  withCommon(net.command('ls'), { dryRun: false })
+  withCommon(net.command('ls'), { dryRun: false, templates: true })
     .alias('list')
     .description('list networks')
     .option('-q, --quiet', 'only print network ids')
-    .action(async (o: { quiet?: boolean }, cmd: Command) => {
+    .option('-f, --filter <name=value>', 'filter: name, id, driver, label, type (custom|builtin), scope (repeatable)', collect)
+    .option('--no-trunc', 'do not truncate network ids')
+    .action(async (o: { quiet?: boolean; filter?: string[]; trunc: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, false);
       await finish(ctx, cmd, () => {
+        const template = templateOf(cmd);
+        if (template !== undefined) compile(template); // a bad template fails before anything is read
+        const match = networkMatcher(parseFilters(o.filter, NETWORK_FILTERS, 'network ls'));
         // Docker's predefined host and none (drivers host and null) are listed with nsnet's own.
-        const rows = [...ctx.store.networks.list().map((n) => networkRow(n, ctx.store.endpoints.forNetwork(n.id).length)), ...predefinedNetworkRows(ctx)];
-        if (formatOf(cmd) === 'json') return printJson(rows);
-        if (o.quiet === true) return printLines(rows.map((r) => String(r['ID'])));
+        const all = [
+          ...ctx.store.networks.list().map((n) => ({ ...listed(n), summary: networkSummary(n, ctx.store.endpoints.forNetwork(n.id).length) })),
+          ...predefinedNetworkRows(ctx).map((r) => ({ ...listedPredefined(r), summary: r })),
+        ];
+        const list = all.filter(match);
+        if (o.quiet === true) return printLines(list.map((n) => (o.trunc ? n.id.slice(0, 12) : n.id)));
+        if (template !== undefined) return printLines(renderListing(template, list.map((n) => networkRow(n, { trunc: o.trunc })), NETWORK_SHAPE));
+        if (formatOf(cmd) === 'json') return printJson(list.map((n) => n.summary));
         printTable(
           ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE', 'SUBNET', 'GATEWAY', 'BRIDGE', 'CONTAINERS'],
-          rows.map((r) => [r['ID'], r['Name'], r['Driver'], r['Scope'], r['Subnet'], r['Gateway'], r['Bridge'], r['Containers']].map(String)),
+          list.map(({ id, summary: r }) => [o.trunc ? r['ID'] : id, r['Name'], r['Driver'], r['Scope'], r['Subnet'], r['Gateway'], r['Bridge'], r['Containers']].map(String)),
         );
       });
     });
 
-  withCommon(net.command('inspect'), { dryRun: false })
-    .description('show networks as JSON, in Docker\'s shape')
+  withCommon(net.command('inspect'), { dryRun: false, templates: true, shortFormat: true })
+    .description("show networks as JSON, in Docker's shape, or through a Go template (-f '{{.Name}}')")
     .argument('<name...>', 'network names or ids')
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const ctx = contextFor(cmd, false);
-      await finish(ctx, cmd, () => printJson(inspectNetworks(ctx, refs)));
+      await finish(ctx, cmd, () => {
+        const template = templateOf(cmd);
+        if (template === undefined) return printJson(inspectNetworks(ctx, refs));
+        compile(template);
+        printLines(renderEach(template, inspectNetworks(ctx, refs)));
+      });
     });
 
   withCommon(net.command('rm'))
