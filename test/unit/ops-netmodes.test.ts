@@ -8,11 +8,13 @@ import { describe, test } from 'node:test';
 import { remove, run, start, stop } from '../../src/ops/containers.js';
 import { connect, createNetwork } from '../../src/ops/networks.js';
 import { reset } from '../../src/ops/system.js';
+import { check } from '../../src/ops/check.js';
 import { containerMode } from '../../src/engine/netmode.js';
 import {
   assertRecoveredAsBefore,
   assertUndone,
   codeOf,
+  contextOn,
   crashEachStep,
   failEachStep,
   fixture,
@@ -174,4 +176,39 @@ describe('refusals, with Docker\'s messages, change nothing', () => {
     ['host and a network', (ctx) => run(ctx, runInput({ name: 'ut-x', networks: ['host', 'bridge'] })), 'conflicting options: cannot attach both user-defined and non-user-defined network-modes'],
   ];
   for (const [what, op, message] of cases) test(what, async () => refusal(op, message));
+});
+
+describe('each mode: a process that cannot start leaves nothing, and check finds nothing wrong', () => {
+  const withWeb = async () => fixture().setUp(async (ctx) => {
+    await run(ctx, runInput({ name: 'ut-web' }));
+  });
+  for (const network of ['host', 'none', 'container:ut-web']) {
+    test(`--network ${network}: launch failure undone`, async () => {
+      const fx = await withWeb();
+      const before = stateOf(fx);
+      fx.host.procs.failNextLaunch();
+      await assert.rejects(run(fx.ctx, runInput({ name: 'ut-m', networks: [network] })), /injected failure/);
+      assert.deepEqual(stateOf(fx), before);
+    });
+    test(`--network ${network}: system check reports nothing, and the joined/host namespace is never a leftover`, async () => {
+      const fx = await withWeb();
+      await run(fx.ctx, runInput({ name: 'ut-m', networks: [network] }));
+      const found = (): string[] => check(fx.ctx, { fix: false }).differences.map((d) => JSON.stringify(d));
+      assert.deepEqual(found(), []);
+      stop(fx.ctx, ['ut-m'], 0);
+      assert.deepEqual(found(), []);
+    });
+  }
+
+  test('--dry-run prints the start line without `ip netns exec` for host, with the joined name for container:', async () => {
+    const fx = await withWeb();
+    const dry = fx.twin();
+    const planned = async (network: string): Promise<string> => {
+      const ctx = contextOn(dry.host, dry.store, dry.root, { dryRun: true });
+      await run(ctx, runInput({ name: 'ut-m', networks: [network] }));
+      return ctx.planned.join('\n');
+    };
+    assert.match(await planned('host'), /^unshare --uts --ipc /m);
+    assert.match(await planned('container:ut-web'), /^ip netns exec ut-web unshare /m);
+  });
 });
