@@ -26,8 +26,7 @@ export interface ViewContainer {
   aliases: string[];
   /** --dns */
   servers: string[];
-  /** `aliases`: names of this container on that network only (network connect --alias, --link). */
-  endpoints: Array<{ networkId: string; ip: string; aliases?: readonly string[] | undefined }>;
+  endpoints: Array<{ networkId: string; ip: string }>;
   /**
    * False for a container whose process does not run (yet): its names resolve nowhere, but its
    * addresses are still its network's members, so a container that queries while `run` is still
@@ -68,6 +67,15 @@ export interface DnsView {
 export const norm = (name: string): string => name.replace(/\.$/, '').toLowerCase();
 
 /**
+ * A container's short id (the first 12 hex digits, what `ps` shows) is one of its names, as in
+ * Docker, where it is an alias on every user network: `ping 3f4e8a1b2c9d` reaches it. An id that
+ * is not hex (none of nsnet's) gives no name.
+ */
+export function shortIdOf(id: string): string[] {
+  return /^[0-9a-f]{12}/.test(id) ? [id.slice(0, 12)] : [];
+}
+
+/**
  * `stopped`: names of containers that do not run now; they resolve nowhere but are not forwarded
  * upstream either.
  */
@@ -99,16 +107,14 @@ export function buildView(
   }
   const known = new Set<string>(stopped.map(norm));
   for (const c of containers) {
-    const names = [...new Set([c.name, c.hostname, ...c.aliases].map(norm).filter((n) => n !== ''))];
+    const names = [...new Set([c.name, c.hostname, ...c.aliases, ...shortIdOf(c.id)].map(norm).filter((n) => n !== ''))];
     for (const n of names) known.add(n);
-    for (const e of c.endpoints) for (const a of e.aliases ?? []) known.add(norm(a));
     for (const e of c.endpoints) byId.get(e.networkId)?.members.add(e.ip);
     if (c.running === false) continue;
     for (const e of c.endpoints) {
       const v = byId.get(e.networkId);
       if (v === undefined) continue;
-      const own = (e.aliases ?? []).map(norm).filter((n) => n !== '' && !names.includes(n));
-      for (const n of [...names, ...new Set(own)]) {
+      for (const n of names) {
         const list = v.names.get(n);
         // Addresses are unique per network, so no duplicate check is needed.
         if (list === undefined) v.names.set(n, [e.ip]);

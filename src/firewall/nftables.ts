@@ -62,6 +62,20 @@ const MAP_TYPES: Record<string, string> = {
  */
 const LOOPBACK_GUARD = 'iifname != "lo" ip daddr 127.0.0.0/8 drop';
 
+/** nft's match on a source address of the family of `cidr` (an IPv6 subnet gets `ip6 saddr`). */
+const saddrOf = (cidr: string): string => `${cidr.includes(':') ? 'ip6' : 'ip'} saddr ${cidr}`;
+
+/**
+ * Hairpin: a container reaching a published port of its own network through a host address
+ * (its own port too, as Docker allows). Masqueraded to the gateway, so the answer goes back
+ * through the host's NAT: without it a container talking to itself would get the answer straight
+ * from its own address, which its socket does not expect, and a neighbour's answer would be
+ * switched past the host. Matched by the source subnet, not `iifname`: a flow DNATed back onto
+ * its own bridge is forwarded by the bridge when br_netfilter is on, and br_netfilter's
+ * postrouting hook passes no input interface (iifname never matches there).
+ */
+const hairpinMasquerade = (n: FirewallNetwork): string => `${saddrOf(n.subnet)} oifname ${q(n.bridge)} ct status dnat masquerade ${comment(n)}`;
+
 /** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
 function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
   // Internal networks are sealed first, so not even a published port is a way out of them.
@@ -86,9 +100,7 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
       sealed.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
       continue;
     }
-    // Hairpin: a container reaching a published port of its own network through a host
-    // address; without NAT the answer would be switched straight back and be dropped.
-    postrouting.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} ct status dnat masquerade ${c}`);
+    postrouting.push(hairpinMasquerade(n));
     // Isolation: nothing from this network's bridge to another nsnet bridge (the other
     // network's own rule covers the opposite direction).
     drops.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} oifname @bridges drop ${c}`);

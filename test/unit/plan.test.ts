@@ -64,7 +64,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       `\t\tiifname "br-study" accept ${c}`,
       `\t\toifname "br-study" accept ${c}`,
       '\t\toifname @bridges ct status dnat fib saddr type local masquerade',
-      `\t\tiifname "br-study" oifname "br-study" ct status dnat masquerade ${c}`,
+      `\t\tip saddr 10.0.0.0/24 oifname "br-study" ct status dnat masquerade ${c}`,
       `\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade ${c}`,
       '\t\tiifname "nsv*" icmpv6 type { nd-router-advert, nd-redirect } drop', // IPv6 guard
       '\t\tiifname "nsv*" ether type ip6 udp sport 547 udp dport 546 drop',
@@ -108,6 +108,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
         'add element bridge nsnet port_addrs { "nsv000000000001" . 02:42:0a:00:00:01 . 10.0.0.1 }',
         'EOF',
         'ip link add nsv000000000001 master br-study up type veth peer name eth0 netns red address 02:42:0a:00:00:01',
+        'bridge link set dev nsv000000000001 hairpin on',
         'ip netns exec red sysctl -e -w net.ipv6.conf.eth0.disable_ipv6=1',
         'ip -n red addr add 10.0.0.1/24 brd + dev eth0',
         'ip -n red link set eth0 up',
@@ -131,7 +132,8 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     const port = { ...red, network: quiet };
     const network = renderPlan(planCreateNetwork(quiet, EMPTY_FIREWALL, fw));
     assert.match(network, /iifname "br-study" oifname "br-study" drop/);
-    assert.doesNotMatch(network, /ip saddr 10\.0\.0\.0\/24 .*masquerade|ct state != \{ established, related \}/);
+    // Only the outbound masquerade goes: hairpin (within the host) is masqueraded either way.
+    assert.doesNotMatch(network, /ip saddr 10\.0\.0\.0\/24 oifname != .*masquerade|ct state != \{ established, related \}/);
     const container = renderPlan(planCreateContainer('red', [port], fw));
     assert.match(container, /add element bridge nsnet icc_off_ports \{ "nsv000000000001" \}/);
     assert.doesNotMatch(container, /port_addrs/);
@@ -168,11 +170,11 @@ describe('IPv6 off on networks without IPv6 (no rogue router advertisements)', (
   });
 
   test("every container interface, inside its namespace, after the veth is made and before it is up: run, connect, a runtime's namespace", () => {
-    const wired = ['veth-add', 'netns-sysctl net.ipv6.conf.eth0.disable_ipv6', 'addr-add', 'link-up'];
+    const wired = ['veth-add', 'port-hairpin', 'netns-sysctl net.ipv6.conf.eth0.disable_ipv6', 'addr-add', 'link-up'];
     const run = kinds(planCreateContainer('red', [red], fw));
-    assert.deepEqual(run.slice(run.indexOf('veth-add'), run.indexOf('veth-add') + 4), wired);
+    assert.deepEqual(run.slice(run.indexOf('veth-add'), run.indexOf('veth-add') + 5), wired);
     const connect = kinds(planConnect('red', { ...red, ifName: 'eth1' }, fw));
-    assert.deepEqual(connect.slice(connect.indexOf('veth-add')), ['veth-add', 'netns-sysctl net.ipv6.conf.eth1.disable_ipv6', 'addr-add', 'link-up']);
+    assert.deepEqual(connect.slice(connect.indexOf('veth-add')), ['veth-add', 'port-hairpin', 'netns-sysctl net.ipv6.conf.eth1.disable_ipv6', 'addr-add', 'link-up']);
     assert.match(renderPlan(planConnect('/run/netns/cni-1', red, fw)), /^nsenter --net=\/run\/netns\/cni-1 sysctl -e -w net\.ipv6\.conf\.eth0\.disable_ipv6=1$/m);
     assert.match(renderPlan(planCreateContainer('red', [red], fw)), /^ip netns exec red sysctl -e -w net\.ipv6\.conf\.eth0\.disable_ipv6=1$/m);
   });
@@ -207,12 +209,14 @@ describe('executor', () => {
       'apply link-up',
       'apply nft',
       'apply veth-add',
+      'apply port-hairpin',
       'apply netns-sysctl',
       'apply addr-add',
       'apply link-up',
       'undo link-up',
       'undo addr-add',
       'undo netns-sysctl',
+      'undo port-hairpin',
       'undo veth-add',
       'undo nft',
       'undo link-up',
@@ -224,7 +228,7 @@ describe('executor', () => {
     const runner = new RecordingRunner();
     applyPlan(planCreateContainer('red', [red], fw), runner);
     assert.equal(runner.log.filter((l) => l.startsWith('undo')).length, 0);
-    assert.equal(runner.log.length, 8);
+    assert.equal(runner.log.length, 9);
   });
 });
 

@@ -11,6 +11,8 @@ import {
   IFLA_ADDRESS,
   IFLA_IFNAME,
   IFLA_INFO_KIND,
+  IFLA_BRPORT_MODE,
+  IFLA_INFO_SLAVE_DATA,
   IFLA_LINKINFO,
   IFLA_MASTER,
   IFLA_MTU,
@@ -81,9 +83,14 @@ export function parseLink(payload: Buffer): LinkInfo {
   const address = attrs.get(IFLA_ADDRESS);
   const linkinfo = attrs.get(IFLA_LINKINFO);
   let kind: string | undefined;
+  let hairpin: boolean | undefined;
   if (linkinfo !== undefined) {
-    const k = parseAttrs(linkinfo).get(IFLA_INFO_KIND);
+    const info = parseAttrs(linkinfo);
+    const k = info.get(IFLA_INFO_KIND);
     if (k !== undefined) kind = cstr(k);
+    // A bridge port's settings come with every link dump (what `ip -d link` prints).
+    const mode = info.get(IFLA_INFO_SLAVE_DATA) === undefined ? undefined : parseAttrs(info.get(IFLA_INFO_SLAVE_DATA)!).get(IFLA_BRPORT_MODE);
+    if (mode !== undefined) hairpin = mode.readUInt8(0) !== 0;
   }
   return {
     index,
@@ -94,6 +101,7 @@ export function parseLink(payload: Buffer): LinkInfo {
     // loopback has an all-zero 6-byte address; tunnels may have other lengths
     mac: address !== undefined && address.length === 6 ? bytesToMac(address) : undefined,
     masterIndex: master === undefined || master.readUInt32LE(0) === 0 ? undefined : master.readUInt32LE(0),
+    ...(hairpin === undefined ? {} : { hairpin }),
   };
 }
 
