@@ -132,7 +132,8 @@ function refuseNonContainerNamespace(ctx: Context, netns: string): void {
       "give the path of the container's network namespace (/run/netns/NAME, /proc/PID/ns/net of its process)",
     );
   }
-  const owner = ctx.store.containers.list().find((c) => c.cniContainerId === null && leadsThere(c.netns));
+  // A --network host container's netns is '' (the host's, refused just above): nothing to compare.
+  const owner = ctx.store.containers.list().find((c) => c.cniContainerId === null && c.netns !== '' && leadsThere(c.netns));
   if (owner !== undefined) {
     throw new CniError(
       ErrorCodes.INVALID_ENVIRONMENT,
