@@ -107,3 +107,32 @@ function hairpinSuite(driver: DriverName, tag: string): void {
 
 hairpinSuite('nftables', 'hpn');
 hairpinSuite('iptables', 'hpi');
+
+requiredSuite('short container ids resolve in DNS on user networks', { needs: [needs.integration], concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  before(async () => {
+    sb = await createSandbox('sid');
+  });
+  after(async () => {
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  test("a container resolves another's 12-character id (getent, through nsnet's responder)", async () => {
+    assert.ok(sb, 'before() made the sandbox');
+    const p = sb.prefix;
+    ok(await sb.nsnet(['network', 'create', `${p}n`, '--subnet', '10.97.0.0/24']));
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}a`, '--network', `${p}n`, '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['run', '-d', '--name', `${p}b`, '--network', `${p}n`, '--', 'sleep', '1000']));
+    const inspected = JSON.parse(ok(await sb.nsnet(['inspect', `${p}b`])).stdout) as Inspected[];
+    const b = inspected[0]!;
+    const ip = Object.values(b.NetworkSettings.Networks)[0]!.IPAddress;
+    const short = b.Id.slice(0, 12);
+    assert.match(short, /^[0-9a-f]{12}$/);
+    assert.match(ok(await sb.nsnet(['exec', `${p}a`, 'getent', 'hosts', short])).stdout, new RegExp(`^${ip.replace(/\./g, '\\.')}\\s`));
+    // The full id is no name (as in Docker).
+    assert.notEqual((await sb.nsnet(['exec', `${p}a`, 'getent', 'hosts', b.Id])).code, 0);
+    ok(await sb.nsnet(['rm', '-f', `${p}a`, `${p}b`]));
+    ok(await sb.nsnet(['network', 'rm', `${p}n`]));
+  });
+});
