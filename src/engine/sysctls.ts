@@ -38,7 +38,7 @@ export function validateSysctls(given: Readonly<Record<string, string>>): Record
 }
 
 /** Set in the container's namespace once its interfaces exist (keys like net.ipv4.conf.eth0.*). */
-export function sysctlSteps(ns: string, sysctls: Readonly<Record<string, string>>): Step[] {
+export function sysctlSteps(ns: string, sysctls: Readonly<Record<string, string>>): Array<Extract<Step, { kind: 'netns-sysctl' }>> {
   return Object.entries(sysctls).map(([key, value]) => ({ kind: 'netns-sysctl' as const, ns, key, value }));
 }
 

@@ -23,6 +23,7 @@ import { sharesNamespace } from '../engine/netmode.js';
 import path from 'node:path';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { TABLE_NAME } from '../firewall/nftables.js';
+import { sameSysctlValue, sysctlSteps } from '../engine/sysctls.js';
 import { defaultRouteStep, onParent, planAttach, planBridge, planParent, type EndpointSpec } from '../engine/plans.js';
 import type { LinkInfo } from '../host/port.js';
 import { renderStep } from '../plan/render.js';
@@ -181,7 +182,18 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
     if (live.status === 'running') out.push({ object, subject, problem: `its process runs but /run/netns/${c.name} is not mounted` });
     return out; // stopped without a namespace: what a reboot leaves; start rebuilds it
   }
-  return [...out, ...checkWiring(ctx, c, host, rebuilt)];
+  return [...out, ...checkWiring(ctx, c, host, rebuilt), ...checkSysctls(ctx, c)];
+}
+
+/** run --sysctl: each key still has its value in the container's namespace (set again with --fix). */
+function checkSysctls(ctx: Context, c: ContainerRecord): Found[] {
+  const ns = namespaceOf(c);
+  return sysctlSteps(ns, c.sysctls ?? {}).flatMap((step): Found[] => {
+    const actual = ctx.host.sysctl(step.key, ns);
+    if (actual !== undefined && sameSysctlValue(actual, step.value)) return [];
+    const problem = `sysctl ${step.key} is ${actual ?? 'missing'} in its namespace, not ${step.value} (--sysctl)`;
+    return [{ object: `container ${c.name}`, subject: { kind: 'container', container: c.name }, problem, fix: 'set it', steps: [step] }];
+  });
 }
 
 /** Per network: the veth pair, the address, the link state; then the default route. */

@@ -15,6 +15,7 @@ import { run, start, stop } from '../../src/ops/containers.js';
 import { openMemoryStore } from '../../src/store/index.js';
 import { FakeHost } from '../helpers/fake-host.js';
 import { loadView } from '../../src/dns/load.js';
+import { check } from '../../src/ops/check.js';
 import { assertSameState, codeOf, fixture, runInput } from '../helpers/ops-fixture.js';
 
 const refusedWith = (code: string, fragment: string) => (e: unknown): boolean => {
@@ -191,5 +192,21 @@ describe('per-network aliases in the DNS view', () => {
     assert.throws(() => connect(fx.ctx, 'ut-back', 'ut-db', { aliases: ['ut-api'] }), refusedWith('NAME_IN_USE', '--alias ut-api would shadow container ut-api on network ut-back'));
     assert.throws(() => connect(fx.ctx, 'ut-back', 'ut-db', { aliases: ['bad name'] }), refusedWith('INVALID_VALUE', 'bad name'));
     assertSameState(fx.state(), before, 'after refused aliases');
+  });
+});
+
+describe('system check knows --sysctl', () => {
+  test('a value changed in the namespace is found and set again by --fix', async () => {
+    const fx = fixture();
+    createNetwork(fx.ctx, { name: 'ut-chs', subnet: '10.15.0.0/24' });
+    await run(fx.ctx, runInput({ name: 'ut-chs1', networks: ['ut-chs'], sysctls: { 'net.ipv4.ip_forward': '1' } }));
+    const problems = (fix: boolean): string[] => check(fx.ctx, { fix }).differences.map((d) => `${d.object}: ${d.problem}`);
+    assert.deepEqual(problems(false), []);
+    fx.host.net.writeSysctl('ut-chs1', 'net.ipv4.ip_forward', '0');
+    const expected = ['container ut-chs1: sysctl net.ipv4.ip_forward is 0 in its namespace, not 1 (--sysctl)'];
+    assert.deepEqual(problems(false), expected);
+    assert.deepEqual(problems(true), expected);
+    assert.equal(fx.host.sysctl('net.ipv4.ip_forward', 'ut-chs1'), '1');
+    assert.deepEqual(problems(false), []);
   });
 });
