@@ -20,7 +20,11 @@ import { EOPNOTSUPP } from '../../src/kernel/libc.js';
 import { applyPlan, describe as describeStep, undoAll } from '../../src/plan/executor.js';
 import { renderStep } from '../../src/plan/render.js';
 import type { Step } from '../../src/plan/steps.js';
+import { check } from '../../src/ops/check.js';
+import { run } from '../../src/ops/containers.js';
+import { createNetwork } from '../../src/ops/networks.js';
 import { FakeHost } from '../helpers/fake-host.js';
+import { fixture, runInput } from '../helpers/ops-fixture.js';
 
 const study: NetworkSpec = {
   id: 'a'.repeat(64),
@@ -78,6 +82,26 @@ describe('the hairpin step', () => {
       () => host.apply({ kind: 'port-hairpin', dev: 'br-study', on: true }),
       (err: unknown) => err instanceof KernelError && err.errno === EOPNOTSUPP && /bridge link set dev br-study hairpin on/.test(err.message + String(err.command ?? '')),
     );
+  });
+});
+
+describe('system check and hairpin mode', () => {
+  test('run leaves the port in hairpin mode; turned off, check names the port and --fix turns it back on', async () => {
+    const fx = await fixture().setUp(
+      (ctx) => createNetwork(ctx, { name: 'ut-hp', subnet: '10.69.0.0/24' }),
+      (ctx) => run(ctx, runInput({ name: 'ut-hp-a', networks: ['ut-hp'], publish: ['8080:80'] })),
+    );
+    const a = fx.store.containers.byIdOrName('ut-hp-a')!;
+    const port = fx.store.endpoints.forContainer(a.id)[0]!.hostIf;
+    assert.equal(fx.host.link(port)?.hairpin, true);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
+    fx.host.net.setHairpin(port, false);
+    const found = check(fx.ctx, { fix: true }).differences;
+    assert.deepEqual(found.map((d) => `${d.object}: ${d.problem}`), [`container ut-hp-a: ut-hp: bridge port ${port} has hairpin off, not on`]);
+    assert.deepEqual(found[0]?.commands, [`bridge link set dev ${port} hairpin on`]);
+    assert.equal(found[0]?.fixed, true);
+    assert.equal(fx.host.link(port)?.hairpin, true);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
   });
 });
 
