@@ -73,6 +73,7 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     exposedPorts: [],
     publishAll: false,
     links: [],
+    networkMode: null,
     ...over,
   };
 }
