@@ -2,6 +2,7 @@
 import { NsnetError } from '../core/errors.js';
 import { HOST_BINDING_OPTION } from '../engine/inspect.js';
 import { assignHostPorts, collides, parsePortSpec, type PortMapping } from '../engine/ports.js';
+import { isParentDriver } from '../engine/vlan-drivers.js';
 import type { FirewallMapping } from '../firewall/model.js';
 import type { Listener } from '../host/port.js';
 import type { ContainerRecord, EndpointRecord } from '../store/index.js';
@@ -28,8 +29,17 @@ function listenerFor(listeners: readonly Listener[], m: Pick<PortMapping, 'hostI
  */
 export function publish(ctx: Context, draft: Draft, container: ContainerRecord, endpoint: EndpointRecord, specs: readonly string[]): FirewallMapping[] {
   if (specs.length === 0) return [];
+  const network = ctx.store.networks.get(endpoint.networkId);
+  if (network !== undefined && isParentDriver(network.driver)) {
+    // No host end and no NAT: the host cannot even reach the container over the parent (macvlan's
+    // known limitation), so a DNAT from a host port could never be answered. Docker has no port
+    // publishing on these drivers either.
+    throw new NsnetError('INVALID_VALUE', `cannot publish ports of ${container.name} on ${network.driver} network ${network.name}: its containers sit directly on the LAN of ${network.options['parent'] ?? 'a dummy parent'}`, {
+      hint: 'reach the container at its own address, or publish through a bridge network listed first (--network)',
+    });
+  }
   // Docker's host_binding_ipv4: the address ports of this network bind to when -p names none.
-  const option = ctx.store.networks.get(endpoint.networkId)?.options[HOST_BINDING_OPTION];
+  const option = network?.options[HOST_BINDING_OPTION];
   const binding = option === '0.0.0.0' ? undefined : option;
   const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
   refuseForeignAddresses(ctx, requests);

@@ -5,7 +5,7 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
-import { EADDRNOTAVAIL, ENOENT, ESRCH, sleepSync } from '../kernel/libc.js';
+import { EADDRNOTAVAIL, ENOENT, EOPNOTSUPP, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
@@ -74,7 +74,7 @@ export class KernelRunner implements StepRunner {
         this.createOnParent(step);
         return;
       case 'dummy-add':
-        this.rtnl().createLowerLink({ name: step.name, kind: 'dummy' });
+        withDriverHint('dummy', () => this.rtnl().createLowerLink({ name: step.name, kind: 'dummy' }));
         return;
       case 'route-dev':
         this.rtnl(step.ns).addRoute({ oif: this.index(step.ns, step.dev) });
@@ -233,7 +233,7 @@ export class KernelRunner implements StepRunner {
     }
     const fd = openNetnsFd(step.ns);
     try {
-      this.rtnl().createLowerLink({
+      withDriverHint(step.kind === 'macvlan-add' ? 'macvlan' : 'ipvlan', () => this.rtnl().createLowerLink({
         name: step.name,
         kind: step.kind === 'macvlan-add' ? 'macvlan' : 'ipvlan',
         lowerIndex: parent.index,
@@ -242,7 +242,7 @@ export class KernelRunner implements StepRunner {
         netnsName: step.ns,
         ...(step.kind === 'macvlan-add' ? { mac: step.mac } : { ipvlanMode: step.mode }),
         ...(step.mtu === undefined ? {} : { mtu: step.mtu }),
-      });
+      }));
     } finally {
       fs.closeSync(fd);
     }
@@ -288,6 +288,24 @@ function routeTo(step: Extract<Step, { kind: 'route-to' }>): { dst?: string; dst
   if (step.dst === 'default') return { gateway: step.via };
   const [dst = '', len = '32'] = step.dst.split('/');
   return { dst, dstLen: Number(len), gateway: step.via };
+}
+
+/**
+ * A link type the kernel was built without answers EOPNOTSUPP ("Unknown device type"): say which
+ * kernel option it takes (CONFIG_MACVLAN, CONFIG_IPVLAN, CONFIG_DUMMY; or the module to load).
+ */
+function withDriverHint(kind: 'macvlan' | 'ipvlan' | 'dummy', fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof KernelError && err.errno === EOPNOTSUPP) {
+      throw new NsnetError('KERNEL', `${err.message}: this kernel has no ${kind} links`, {
+        hint: `load the ${kind} module (modprobe ${kind}) or use a kernel built with CONFIG_${kind.toUpperCase()}`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 /** Run fn; these errnos mean "already gone" and count as success. */

@@ -103,6 +103,13 @@ describe('macvlan', () => {
     assertSameState(fx.state(), before, 'after refused creates');
   });
 
+  test('-p on a macvlan network is refused (no host end, no NAT), nothing changed', async () => {
+    const fx = await fixture().setUp(macvlan);
+    const before = fx.state();
+    await assert.rejects(async () => run(fx.ctx, runInput({ name: 'ut-a', networks: ['ut-mv'], publish: ['8080:80'] })), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && /cannot publish ports of ut-a on macvlan network ut-mv/.test((e as Error).message));
+    assertSameState(fx.state(), before, 'after the refused run');
+  });
+
   test('system check: clean after run; a lost interface is reported and rewired onto the parent', async () => {
     const fx = await fixture().setUp(macvlan, runOn('ut-a', ['ut-mv']));
     assert.deepEqual(check(fx.ctx, { fix: false }).differences.map((d) => d.problem), []);
