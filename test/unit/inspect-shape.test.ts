@@ -209,6 +209,14 @@ describe('inspect key sets against Docker\'s (Engine API 1.41)', () => {
     compare(keyPaths(cni), DOCKER_CONTAINER_KEYS, CONTAINER_LACKS, CONTAINER_EXTRAS);
   });
 
+  test('container with --network host: the predefined network\'s entry has Docker\'s keys too', () => {
+    const host = containerView({ ...web, networkMode: 'host', exposedPorts: [] }, live, [], [], { dns: { ...dns, aliases: [] } }) as View;
+    const paths = keyPaths(host);
+    const networkKeys = DOCKER_CONTAINER_KEYS.filter((k) => k.startsWith('NetworkSettings.Networks.*.') && !under(k, Object.keys(CONTAINER_LACKS)) && !k.includes('IPAMConfig.'));
+    assert.deepEqual(paths.filter((k) => k.startsWith('NetworkSettings.Networks.*.')).sort(), networkKeys.sort());
+    assert.equal(host['HostConfig'].NetworkMode, 'host');
+  });
+
   test('network: every key of Docker\'s, and IPAM.Config entries with Docker\'s IPAMConfig keys', () => {
     const view = networkView(study, [{ container: web, endpoint: onStudy }]) as View;
     compare(keyPaths(view), DOCKER_NETWORK_KEYS, NETWORK_LACKS, {});
