@@ -181,6 +181,7 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'link-up',
   'link-del',
   'veth-add',
+  'port-hairpin',
   'macvlan-add',
   'ipvlan-add',
   'dummy-add',
