@@ -15,6 +15,7 @@ import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
 import { handoverRouteStep, planDetach, publishSteps } from '../engine/plans.js';
+import { isParentDriver } from '../engine/vlan-drivers.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { CniNetConf } from '../cni/config.js';
@@ -91,6 +92,11 @@ function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
 function networkFor(ctx: Context, draft: Draft, conf: CniNetConf): { network: NetworkRecord; steps: Step[] } {
   const found = ctx.store.networks.byName(conf.name);
   if (found === undefined) return addNetwork(ctx, draft, networkInputOf(conf), false);
+  if (isParentDriver(found.driver)) {
+    throw new NsnetError('INVALID_VALUE', `network ${conf.name} is a ${found.driver} network: nsnet-cni attaches to bridge networks only`, {
+      hint: `name a bridge network in the configuration, or use the CNI project's own ${found.driver} plugin`,
+    });
+  }
   const diff = disagreements(found, conf);
   if (diff.length > 0) {
     throw new NsnetError('INVALID_VALUE', `network ${conf.name} already exists and its ${diff.join('; its ')}`, {

@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseNetConf } from '../../src/cni/config.js';
 import { check } from '../../src/ops/check.js';
+import { cniAdd } from '../../src/ops/cni.js';
 import { remove, run } from '../../src/ops/containers.js';
 import { connect, createNetwork, disconnect, removeNetwork } from '../../src/ops/networks.js';
 import { renderPlan } from '../../src/plan/render.js';
@@ -108,6 +110,16 @@ describe('macvlan', () => {
     const before = fx.state();
     await assert.rejects(async () => run(fx.ctx, runInput({ name: 'ut-a', networks: ['ut-mv'], publish: ['8080:80'] })), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && /cannot publish ports of ut-a on macvlan network ut-mv/.test((e as Error).message));
     assertSameState(fx.state(), before, 'after the refused run');
+  });
+
+  test('nsnet-cni refuses a macvlan network by name, nothing changed', async () => {
+    const fx = await fixture().setUp(macvlan);
+    fx.host.net.addRuntimeNetns('/run/user/0/netns/cni-1');
+    const before = fx.state();
+    const conf = parseNetConf({ cniVersion: '1.0.0', name: 'ut-mv', type: 'nsnet-cni' });
+    const req = { conf, containerId: 'c0ffee1', netns: '/run/user/0/netns/cni-1', ifName: 'eth0', ports: [], aliases: [], runtime: 'podman' };
+    assert.throws(() => cniAdd(fx.ctx, req), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && /ut-mv is a macvlan network: nsnet-cni attaches to bridge networks only/.test((e as Error).message));
+    assertSameState(fx.state(), before, 'after the refused ADD');
   });
 
   test('system check: clean after run; a lost interface is reported and rewired onto the parent', async () => {
