@@ -6,7 +6,7 @@
  */
 import { modeNetworkSettings } from './netmode.js';
 import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord } from '../store/index.js';
-import { portsView, type PortMapping } from './ports.js';
+import { parsePortSpec, portsView, type PortMapping } from './ports.js';
 
 export interface LiveState {
   status: 'created' | 'running' | 'exited';
@@ -107,9 +107,11 @@ function configView(c: ContainerRecord, ports: readonly PortMapping[]): Record<s
 
 function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-  for (const m of ports) {
-    // As the user gave it: "" for every host address.
-    (bindings[`${m.containerPort}/${m.proto}`] ??= []).push({ HostIp: m.hostIp ?? '', HostPort: String(m.hostPort) });
+  // -p as the user gave it ("" for a host address or port left to nsnet; -P's ports are not
+  // bindings); a container made before nsnet kept the specs shows the ports it holds.
+  const given = c.publishSpecs == null ? ports : c.publishSpecs.flatMap(parsePortSpec);
+  for (const m of given) {
+    (bindings[`${m.containerPort}/${m.proto}`] ??= []).push({ HostIp: m.hostIp ?? '', HostPort: m.hostPort === undefined ? '' : String(m.hostPort) });
   }
   const sysctls = c.sysctls ?? {};
   return {

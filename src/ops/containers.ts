@@ -200,6 +200,8 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     exposedPorts: input.expose ?? [],
     publishAll: input.publishAll === true,
     links: decideLinks(ctx, input),
+    // As given, for inspect's PortBindings (the bound ports are the endpoint's port records).
+    publishSpecs: [...(input.publish ?? [])],
     ...(special === undefined ? {} : { networkMode: special.mode }),
   };
   draft.write({ kind: 'insert-container', record: container });

@@ -53,6 +53,7 @@ const CONTAINER: Fields<ContainerRecord> = {
   exposedPorts: ['exposed_ports', 'json'],
   publishAll: ['publish_all', 'bool'],
   links: ['links', 'json'],
+  publishSpecs: ['publish_specs', 'json'],
   networkMode: ['network_mode', 'plain'],
 };
 

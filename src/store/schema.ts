@@ -136,6 +136,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE containers ADD COLUMN links TEXT NOT NULL DEFAULT '[]';
   `,
+  // 11: run -p as the user gave it (JSON array of the specs): Docker's HostConfig.PortBindings,
+  // which keeps "" for a host port or address nsnet chose. NULL for containers made before.
+  `
+  ALTER TABLE containers ADD COLUMN publish_specs TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

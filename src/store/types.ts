@@ -72,6 +72,8 @@ export interface ContainerRecord {
   networkMode?: NetworkMode | null;
   /** --link NAME[:ALIAS] (legacy): the linked container's name and the alias it answers to on the default network. */
   links?: ContainerLink[];
+  /** run -p specs as given (Docker's PortBindings); null or absent for containers made before migration 11. */
+  publishSpecs?: string[] | null;
 }
 
 export interface ContainerLink {

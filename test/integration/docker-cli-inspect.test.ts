@@ -30,7 +30,7 @@ requiredSuite('inspect carries what the user set (issue 17 item 5)', { needs: [n
     ok(
       await sb.nsnet([
         'run', '-d', '--name', `${p}s`, '--network', `${p}n`, '--ip', '10.131.0.9', '--network-alias', `${p}alias`,
-        '-p', '8080:80', '-p', '127.0.0.1:5353:53/udp', '--dns', '192.0.2.53', '--dns-search', 'example.org', '--add-host', 'gw:10.131.0.1',
+        '-p', '8080:80', '-p', '127.0.0.1:5353:53/udp', '-p', '7070', '--dns', '192.0.2.53', '--dns-search', 'example.org', '--add-host', 'gw:10.131.0.1',
         '-e', 'A=1', '--', 'sleep', '1000',
       ]),
     );
@@ -57,9 +57,19 @@ requiredSuite('inspect carries what the user set (issue 17 item 5)', { needs: [n
   test('-p → PortBindings as given and Ports as bound, ExposedPorts; --dns, --dns-search, --add-host → HostConfig', async () => {
     const v = await inspect(['inspect', `${p}s`]);
     const h = v['HostConfig'];
-    assert.deepEqual(h.PortBindings, { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }] });
-    assert.deepEqual(v['NetworkSettings'].Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }] });
-    assert.deepEqual(v['Config'].ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(h.PortBindings, {
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+      '7070/tcp': [{ HostIp: '', HostPort: '' }],
+    });
+    const bound = v['NetworkSettings'].Ports;
+    assert.match(bound['7070/tcp'][0].HostPort, /^\d+$/, 'nsnet chose a host port for -p 7070');
+    assert.deepEqual(bound, {
+      '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
+      '7070/tcp': [{ HostIp: '0.0.0.0', HostPort: bound['7070/tcp'][0].HostPort }],
+    });
+    assert.deepEqual(v['Config'].ExposedPorts, { '80/tcp': {}, '53/udp': {}, '7070/tcp': {} });
     assert.deepEqual([h.Dns, h.DnsSearch, h.DnsOptions, h.ExtraHosts], [['192.0.2.53'], ['example.org'], [], ['gw:10.131.0.1']]);
     assert.deepEqual([h.NetworkMode, h.PublishAllPorts, h.RestartPolicy], [`${p}n`, false, { Name: 'no', MaximumRetryCount: 0 }]);
     assert.deepEqual([v['Config'].Hostname, v['Config'].Env, v['Config'].Cmd], [`${p}s`, ['A=1'], ['sleep', '1000']]);

@@ -260,6 +260,13 @@ describe('inspect values: what the user set, as Docker prints it', () => {
     assert.deepEqual([c.Hostname, c.Env, c.Cmd, c.Image, c.Labels], ['web', ['A=1'], ['sleep', '1000'], '', {}]);
     assert.deepEqual(c.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
     // Nothing given: Docker's empty values, and the omitempty keys left out.
+    const given = containerView({ ...web, publishSpecs: ['80', '127.0.0.1::53/udp', '9000-9001:90-91'] }, live, attached, ports) as View;
+    assert.deepEqual(given['HostConfig'].PortBindings, {
+      '80/tcp': [{ HostIp: '', HostPort: '' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '90/tcp': [{ HostIp: '', HostPort: '9000' }],
+      '91/tcp': [{ HostIp: '', HostPort: '9001' }],
+    }, 'PortBindings as -p gave them; the bound ports are in NetworkSettings.Ports');
     const bare = containerView({ ...web, sysctls: {}, exposedPorts: [] }, live, []) as View;
     assert.deepEqual([bare['HostConfig'].Dns, bare['HostConfig'].DnsSearch, bare['HostConfig'].DnsOptions, bare['HostConfig'].ExtraHosts], [[], [], [], null]);
     assert.deepEqual(bare['HostConfig'].PortBindings, {});

@@ -74,6 +74,7 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     publishAll: false,
     links: [],
     networkMode: null,
+    publishSpecs: ['8080:80'],
     ...over,
   };
 }
