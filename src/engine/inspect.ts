@@ -3,6 +3,7 @@
  * same scripts and jq filters people already use with Docker. Pure: records in, objects out.
  */
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
+import { isParentDriver } from './vlan-drivers.js';
 import { prefixOf } from './inspect-container.js';
 
 // A container's view lives in its own module; `inspect` is where callers find both.
@@ -48,7 +49,8 @@ export function networkView(
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: { ...net.options, [BRIDGE_NAME_OPTION]: net.bridge },
+    // A macvlan/ipvlan network has no bridge: its options are its own (parent, ipvlan_mode).
+    Options: isParentDriver(net.driver) ? { ...net.options } : { ...net.options, [BRIDGE_NAME_OPTION]: net.bridge },
     Labels: { ...net.labels },
   };
 }
@@ -57,7 +59,7 @@ export function networkRow(net: NetworkRecord, containerCount: number): Record<s
   return {
     ID: net.id.slice(0, 12),
     Name: net.name,
-    Driver: 'bridge',
+    Driver: net.driver ?? 'bridge',
     Scope: 'local',
     Subnet: net.subnet,
     Gateway: net.gateway,

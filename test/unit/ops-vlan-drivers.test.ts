@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseNetConf } from '../../src/cni/config.js';
+import { networkRow, networkView } from '../../src/engine/inspect.js';
 import { check } from '../../src/ops/check.js';
 import { cniAdd } from '../../src/ops/cni.js';
 import { remove, run } from '../../src/ops/containers.js';
@@ -36,6 +37,8 @@ describe('macvlan', () => {
     const before = fx.state();
     const n = macvlan(fx.ctx);
     assert.equal(n.driver, 'macvlan');
+    assert.equal(networkRow(n, 0)['Driver'], 'macvlan');
+    assert.deepEqual(networkView(n, [])['Options'], { parent: 'eth0' });
     assert.deepEqual(fx.host.snapshot(), before.host, 'after create: the machine differs');
     await runOn('ut-a', ['ut-mv'])(fx.ctx);
     const eth0 = fx.host.links('ut-a').find((l) => l.name === 'eth0');

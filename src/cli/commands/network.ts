@@ -49,9 +49,9 @@ export function networkCommand(): Command {
     .option('--gateway <ip>', 'gateway address, set on the bridge (default: first host of the subnet)')
     .option('--ip-range <cidr>', 'allocate container addresses from this sub-range only')
     .option('--internal', 'no route or NAT to the outside world')
-    .option('-o, --opt <key=value>', 'driver option (com.docker.network.bridge.name, com.docker.network.driver.mtu)', collect)
+    .option('-o, --opt <key=value>', 'driver option (bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, ...; macvlan/ipvlan: parent=IFACE, ipvlan_mode=l2|l3)', collect)
     .option('--label <key=value>', 'label to attach to the network', collect)
-    .option('-d, --driver <driver>', 'network driver (bridge)')
+    .option('-d, --driver <driver>', 'network driver: bridge (default), macvlan or ipvlan (containers directly on -o parent=IFACE)')
     .option('--attachable', 'accepted for Docker compatibility (every nsnet network takes containers)')
     .option('--aux-address <name=ip>', 'an address of the subnet that containers never get (repeatable)', collect)
     .action(async (name: string, o: CreateOptions, cmd: Command) => {
