@@ -81,9 +81,10 @@ requiredTest('podman run on an nsnet-cni network: addresses, reachability, --ip/
     }
 
     // nsnet sees podman's containers, and allocates around them.
-    const ps = ok(await sb.nsnet(['ps'])).stdout;
-    assert.match(ps, /Attached \(podman\).*=10\.66\.0\.2\b/);
-    assert.match(ps, /Attached \(podman\).*=10\.66\.0\.50\b/);
+    const ps = ok(await sb.nsnet(['ps', '--format', '{{.ID}} {{.Status}}'])).stdout;
+    const attached = ps.split('\n').filter((l) => l.endsWith(' Attached (podman)')).map((l) => l.split(' ')[0]!);
+    const nsnetIpOf = async (id: string): Promise<string> => ok(await sb!.nsnet(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).stdout.trim();
+    assert.deepEqual((await Promise.all(attached.map(nsnetIpOf))).sort(), ['10.66.0.2', '10.66.0.50'], ps);
     const cli = `${sb.prefix}cli`;
     ok(await sb.nsnet(['run', '-d', '--name', cli, '--network', net, '--', 'sleep', '1000']));
     const cliIp = Object.values((JSON.parse(ok(await sb.nsnet(['inspect', cli])).stdout) as Array<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0]!.NetworkSettings.Networks)[0]!.IPAddress;

@@ -141,8 +141,9 @@ requiredSuite('nsnet-cni', { needs: [needs.integration], concurrency: false }, (
     ok(ping(a, WORLD_IP), 'runtime container → world through NAT');
 
     // ps and inspect show whose containers they are.
-    const ps = ok(await sb.nsnet(['ps'])).stdout;
-    assert.match(ps, /cni-aaaa00000000 +\S+ aaaa00000000 +Attached \(\S+\) +\S+net=10\.61\.0\.2/);
+    const ps = ok(await sb.nsnet(['ps', '--format', '{{.Names}} {{.Command}} {{.Status}} {{.Networks}}'])).stdout;
+    assert.match(ps, new RegExp(`^cni-aaaa00000000 "\\S+ aaaa00000000" Attached \\(\\S+\\) ${String(conf['name'])}$`, 'm'));
+    assert.equal(ok(await sb.nsnet(['inspect', '-f', `{{.NetworkSettings.Networks.${String(conf['name'])}.IPAddress}}`, 'cni-aaaa00000000'])).stdout, '10.61.0.2\n');
     const inspect = JSON.parse(ok(await sb.nsnet(['inspect', 'cni-bbbb00000000'])).stdout) as Array<Record<string, unknown>>;
     assert.deepEqual((inspect[0]!['Runtime'] as Record<string, unknown>)['ContainerID'], 'bbbb000000000002');
     assert.equal((inspect[0]!['NetworkSettings'] as Record<string, unknown>)['SandboxKey'], b);
