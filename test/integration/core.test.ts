@@ -540,20 +540,20 @@ requiredSuite('by-hand topology: study network, red 10.0.0.1 and blue 10.0.0.2',
     assert.equal(pidNetnsInode(Number(c.State.Pid)), netnsInode(red));
   });
 
-  it('a failed run (address 10.0.0.1 already taken) exits 1 and leaves nothing behind', async () => {
+  it('a failed run (address 10.0.0.1 already taken) exits 125 and leaves nothing behind', async () => {
     const before = await snapshot(sb);
     const dup = `${p}dup`;
     const r = await sb.nsnet(['run', '-d', '--name', dup, '--network', study, '--ip', '10.0.0.1', '--', 'sleep', '1000']);
-    assert.equal(r.code, 1, describeResult(r));
+    assert.equal(r.code, 125, describeResult(r));
     assert.match(r.stderr, /ADDRESS_IN_USE|in use|already (allocated|taken|assigned)/i, describeResult(r));
     assert.ok(!fs.existsSync(`/run/netns/${dup}`), `/run/netns/${dup} must not exist`);
     assert.deepEqual(await snapshot(sb), before);
   });
 
-  it('a second container with a taken name exits 1 and leaves nothing behind', async () => {
+  it('a second container with a taken name exits 125 and leaves nothing behind', async () => {
     const before = await snapshot(sb);
     const r = await sb.nsnet(['run', '-d', '--name', red, '--network', study, '--', 'sleep', '1000']);
-    assert.equal(r.code, 1, describeResult(r));
+    assert.equal(r.code, 125, describeResult(r));
     assert.match(r.stderr, /NAME_IN_USE|in use|already exists|taken/i, describeResult(r));
     assert.deepEqual(await snapshot(sb), before);
   });
@@ -740,28 +740,29 @@ requiredSuite('errors: bad input exits 1, usage errors exit 2, nothing left behi
     await expectExit(['network', 'create', `${p}bad`, '--subnet', '10.7.0.128/25'], 1);
   });
 
-  it('run --ip 999.1.1.1 exits 1', async () => {
-    await expectExit(['run', '-d', '--name', `${p}x`, '--network', net, '--ip', '999.1.1.1', '--', 'sleep', '1'], 1);
+  it('run --ip 999.1.1.1 exits 125', async () => {
+    await expectExit(['run', '-d', '--name', `${p}x`, '--network', net, '--ip', '999.1.1.1', '--', 'sleep', '1'], 125);
   });
 
-  it('run --ip outside the subnet, the gateway, the network or broadcast address exits 1', async () => {
+  it('run --ip outside the subnet, the gateway, the network or broadcast address exits 125', async () => {
     for (const ip of ['10.8.0.5', '10.7.0.1', '10.7.0.0', '10.7.0.255']) {
-      await expectExit(['run', '-d', '--name', `${p}x`, '--network', net, '--ip', ip, '--', 'sleep', '1'], 1);
+      await expectExit(['run', '-d', '--name', `${p}x`, '--network', net, '--ip', ip, '--', 'sleep', '1'], 125);
     }
   });
 
-  it('run --network nosuch exits 1', async () => {
-    await expectExit(['run', '-d', '--name', `${p}x`, '--network', `${p}nosuch`, '--', 'sleep', '1'], 1);
+  it('run --network nosuch exits 125', async () => {
+    await expectExit(['run', '-d', '--name', `${p}x`, '--network', `${p}nosuch`, '--', 'sleep', '1'], 125);
   });
 
-  it('exec / inspect / rm of an unknown container exit 1', async () => {
+  it('exec / inspect / rm of an unknown container exit 1; rm -f ignores it (exit 0), as Docker 20.10', async () => {
     await expectExit(['exec', `${p}nosuch`, 'true'], 1);
     await expectExit(['inspect', `${p}nosuch`], 1);
-    await expectExit(['rm', '-f', `${p}nosuch`], 1);
+    await expectExit(['rm', `${p}nosuch`], 1);
+    await expectExit(['rm', '-f', `${p}nosuch`], 0);
   });
 
-  it('usage errors exit 2: unknown flag, unknown command, missing argument', async () => {
-    await expectExit(['run', '--no-such-flag', '--name', `${p}x`, '--', 'true'], 2);
+  it('usage errors exit 2 (125 for run, as Docker): unknown flag, unknown command, missing argument', async () => {
+    await expectExit(['run', '--no-such-flag', '--name', `${p}x`, '--', 'true'], 125);
     await expectExit(['network', 'create', '--no-such-flag', `${p}x`], 2);
     await expectExit(['frobnicate'], 2);
     await expectExit(['network', 'create'], 2);
@@ -771,7 +772,7 @@ requiredSuite('errors: bad input exits 1, usage errors exit 2, nothing left behi
     const alien = `${p}alien`;
     ok(runSync(['ip', 'netns', 'add', alien]), 'ip netns add alien');
     const ino = netnsInode(alien);
-    await expectExit(['run', '-d', '--name', alien, '--network', net, '--', 'sleep', '1000'], 1);
+    await expectExit(['run', '-d', '--name', alien, '--network', net, '--', 'sleep', '1000'], 125);
     assert.equal(netnsInode(alien), ino, 'the foreign namespace is untouched');
     assert.deepEqual(pidsInNetns(new Set([ino!])), [], 'no process started in it');
     ok(runSync(['ip', 'netns', 'del', alien]));
@@ -790,8 +791,8 @@ requiredSuite('errors: bad input exits 1, usage errors exit 2, nothing left behi
     }
   });
 
-  it('run with a MAC address the kernel refuses (multicast) exits 1 and leaves nothing', async () => {
-    await expectExit(['run', '-d', '--name', `${p}mc`, '--network', net, '--mac-address', '01:00:5e:00:00:01', '--', 'sleep', '1000'], 1);
+  it('run with a MAC address the kernel refuses (multicast) exits 125 and leaves nothing', async () => {
+    await expectExit(['run', '-d', '--name', `${p}mc`, '--network', net, '--mac-address', '01:00:5e:00:00:01', '--', 'sleep', '1000'], 125);
     assert.ok(!fs.existsSync(`/run/netns/${p}mc`));
   });
 

@@ -51,7 +51,7 @@ requiredSuite('one commit pipeline: a failed make forgets everything it made; re
   it('the first run fails at its veth: no network record, no bridge, no nft table are left, and the next run works', async () => {
     const name = `${sb.prefix}a`;
     const failed = await sb.nsnet(['run', '-d', '--name', name, '--', 'sleep', '1000'], failAt('veth-add'));
-    assert.equal(failed.code, 1, describeResult(failed));
+    assert.equal(failed.code, 125, describeResult(failed));
     assert.match(failed.stderr, /create veth pair .*injected failure/);
     // Before the pipeline, the default network's record stayed here.
     assert.deepEqual(await networkNames(), []);
@@ -116,7 +116,7 @@ requiredSuite('one commit pipeline: a failed make forgets everything it made; re
   it('a run whose program cannot start leaves no record, no state directory and no /etc/netns files', async () => {
     const name = `${sb.prefix}x`;
     const r = await sb.nsnet(['run', '-d', '--name', name, '--', '/nonexistent/bin']);
-    assert.equal(r.code, 1, describeResult(r));
+    assert.equal(r.code, 127, describeResult(r));
     assert.match(r.stderr, /start container .*\/nonexistent\/bin/);
     assert.deepEqual(fs.readdirSync(path.join(sb.root, 'containers')), []);
     assert.equal(fs.existsSync(`/etc/netns/${name}`), false);

@@ -238,14 +238,14 @@ requiredSuite('published ports (iptables driver)', { needs: [needs.integration, 
     assert.ok(webIp !== '', 'setup ran');
     const before = nsnetLines();
     const clash = await nsnet(['run', '-d', '--name', `${sb!.prefix}clash`, '-p', '8080:80', '--', 'sleep', '1000'], false);
-    assert.equal(clash.code, 1, describeResult(clash));
+    assert.equal(clash.code, 125, describeResult(clash));
     assert.match(clash.stderr, new RegExp(`host port 8080/tcp is already published by container ${web}`));
     // A host process listening on the port.
     const listener = sb!.spawnInHost(['node', '-e', "require('net').createServer().listen(8095)"]);
     await sleep(700);
     const busy = await nsnet(['run', '-d', '--name', `${sb!.prefix}busy`, '-p', '8095:80', '--', 'sleep', '1000'], false);
     if (listener.pid !== undefined) process.kill(listener.pid, 'SIGKILL');
-    assert.equal(busy.code, 1, describeResult(busy));
+    assert.equal(busy.code, 125, describeResult(busy));
     assert.match(busy.stderr, /host port 8095\/tcp is in use on every address by process \d+ \(node\)/);
     assert.equal(nsnetLines(), before);
     assert.equal(sb!.netnsInode(`${sb!.prefix}clash`), undefined);

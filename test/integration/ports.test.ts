@@ -70,19 +70,19 @@ requiredSuite('published ports (nftables driver)', { needs: [needs.integration],
     assert.ok(sb, 'before() made the sandbox');
     const before = sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout;
     const clash = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}clash`, '-p', '8080:80', '--', 'sleep', '1000']);
-    assert.equal(clash.code, 1, describeResult(clash));
+    assert.equal(clash.code, 125, describeResult(clash));
     assert.match(clash.stderr, new RegExp(`host port 8080/tcp is already published by container ${web}`));
     // A host process listening on the port.
     const listener = sb.spawnInHost(['node', '-e', "require('net').createServer().listen(8095)"]);
     await new Promise((r) => setTimeout(r, 700));
     const busy = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}busy`, '-p', '8095:80', '--', 'sleep', '1000']);
     listener.kill('SIGKILL');
-    assert.equal(busy.code, 1, describeResult(busy));
+    assert.equal(busy.code, 125, describeResult(busy));
     assert.match(busy.stderr, /host port 8095\/tcp is in use on every address by process \d+ \(node\)/);
     assert.equal(sb.inHost(['nft', 'list', 'table', 'inet', 'nsnet']).stdout, before);
     assert.equal(sb.netnsInode(`${sb.prefix}clash`), undefined);
     const bad = await sb.nsnet(['run', '-d', '--name', `${sb.prefix}bad`, '-p', '80:80/icmp', '--', 'sleep', '1000']);
-    assert.equal(bad.code, 1, describeResult(bad));
+    assert.equal(bad.code, 125, describeResult(bad));
     assert.match(bad.stderr, /protocol "icmp" is not one of tcp, udp, sctp/);
   });
 

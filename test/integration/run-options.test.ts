@@ -98,7 +98,7 @@ requiredSuite('run options', { needs: [needs.integration], concurrency: false },
     const c = `${sb.prefix}bad`;
     const linksBefore = sb.inHost(['ip', '-o', 'link']).stdout;
     const r = await sb.nsnet(['run', '-d', '--name', c, '--', 'no-such-command-here']);
-    assert.equal(r.code, 1, describeResult(r));
+    assert.equal(r.code, 127, describeResult(r));
     assert.match(r.stderr, /no-such-command-here/);
     assert.equal(sb.netnsInode(c), undefined);
     assert.deepEqual(JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout), []);
