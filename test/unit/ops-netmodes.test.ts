@@ -11,6 +11,8 @@ import { reset } from '../../src/ops/system.js';
 import { check } from '../../src/ops/check.js';
 import { containerMode } from '../../src/engine/netmode.js';
 import {
+  assertFinishedAs,
+  assertKept,
   assertRecoveredAsBefore,
   assertUndone,
   codeOf,
@@ -19,6 +21,7 @@ import {
   failEachStep,
   fixture,
   runInput,
+  stateAfter,
   stateOf,
   type Op,
 } from '../helpers/ops-fixture.js';
@@ -210,5 +213,38 @@ describe('each mode: a process that cannot start leaves nothing, and check finds
     };
     assert.match(await planned('host'), /^unshare --uts --ipc /m);
     assert.match(await planned('container:ut-web'), /^ip netns exec ut-web unshare /m);
+  });
+});
+
+describe('removal of each mode: failure and crash at every step, reset', () => {
+  const withNone = async () => fixture().setUp(async (ctx) => {
+    await run(ctx, runInput({ name: 'ut-n', networks: ['none'] }));
+  });
+  const rmNone: Op = (ctx) => remove(ctx, ['ut-n'], { force: true });
+
+  test('rm of a none container: a failed step keeps the records, rm again finishes', async () => {
+    const base = await withNone();
+    const removed = await stateAfter(base, rmNone);
+    const n = await failEachStep(base, rmNone, assertKept('rm ut-n', { op: rmNone, removed }));
+    assert.ok(n >= 1);
+  });
+
+  test('rm of a none container: a crash after every step is finished by recovery', async () => {
+    const base = await withNone();
+    await crashEachStep(base, rmNone, assertFinishedAs('rm ut-n', await stateAfter(base, rmNone)));
+  });
+
+  test('system reset with a joined container, its joiner and a host-mode one: every process gone, the joined namespace deleted once, nothing else', async () => {
+    const fx = await fixture().setUp(async (ctx) => {
+      await run(ctx, runInput({ name: 'ut-web' }));
+      await run(ctx, runInput({ name: 'ut-side', networks: ['container:ut-web'] }));
+      await run(ctx, runInput({ name: 'ut-h', networks: ['host'] }));
+    });
+    const from = fx.host.log.length;
+    reset(fx.ctx);
+    assert.deepEqual(fx.host.snapshot().processes, []);
+    assert.deepEqual(fx.host.log.slice(from).filter((l) => l === 'apply netns-del'), ['apply netns-del']);
+    assert.ok(!fx.host.netnsExists('ut-web'));
+    assert.deepEqual(fx.store.containers.list(), []);
   });
 });
