@@ -11,7 +11,9 @@ import { parseNetConf } from '../../src/cni/config.js';
 import { networkRow, networkView } from '../../src/engine/inspect.js';
 import { check } from '../../src/ops/check.js';
 import { cniAdd } from '../../src/ops/cni.js';
-import { remove, run } from '../../src/ops/containers.js';
+import { remove, run, start, stop } from '../../src/ops/containers.js';
+import { openMemoryStore } from '../../src/store/index.js';
+import { FakeHost } from '../helpers/fake-host.js';
 import { connect, createNetwork, disconnect, removeNetwork } from '../../src/ops/networks.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { assertRecoveredAsBefore, assertSameState, assertUndone, codeOf, contextOn, crashEachStep, failEachStep, fixture, runInput, type Op } from '../helpers/ops-fixture.js';
@@ -123,6 +125,18 @@ describe('macvlan', () => {
     const req = { conf, containerId: 'c0ffee1', netns: '/run/user/0/netns/cni-1', ifName: 'eth0', ports: [], aliases: [], runtime: 'podman' };
     assert.throws(() => cniAdd(fx.ctx, req), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && /ut-mv is a macvlan network: nsnet-cni attaches to bridge networks only/.test((e as Error).message));
     assertSameState(fx.state(), before, 'after the refused ADD');
+  });
+
+  test('start after a reboot: the internal network\'s dummy parent and the macvlan interfaces are made again', async () => {
+    const up = await fixture().setUp(macvlan, internalMv, runOn('ut-a', ['ut-mv', 'ut-mvi']));
+    const wired = up.host.snapshot();
+    stop(up.ctx, ['ut-a'], 0);
+    const fx = fixture({ host: new FakeHost({ ipForward: '1' }), store: openMemoryStore(up.store.serialize()), root: up.root });
+    await start(fx.ctx, ['ut-a']);
+    // The same machine (the dummy's own MAC aside: the kernel picks it).
+    const sameButMacs = (s: typeof wired) => JSON.parse(JSON.stringify(s.network).replace(/02:fa:ce:[0-9a-f:]{8}/g, 'MAC')) as unknown;
+    assert.deepEqual(sameButMacs(fx.host.snapshot()), sameButMacs(wired));
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences.map((d) => d.problem), []);
   });
 
   test('system check: clean after run; a lost interface is reported and rewired onto the parent', async () => {
