@@ -136,9 +136,13 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
 }
 
 /** Docker's EndpointSettings for one network. */
-function endpointView({ network, endpoint }: Attached, dns: DnsConfig | undefined): Record<string, unknown> {
-  // --network-alias names resolve on every network of the container, connect --alias on its own.
-  const aliases = [...new Set([...(dns?.aliases ?? []), ...(endpoint.aliases ?? [])])];
+function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: DnsConfig | undefined): Record<string, unknown> {
+  // The names it answers to there besides its own, in Docker 20.10's order: --network-alias (every
+  // network) and connect --alias (this one), then its short id and a --hostname other than its
+  // name. Docker lists them on user networks only; nsnet resolves them on the default one too.
+  const shortId = /^[0-9a-f]{12}/.test(c.id) ? [c.id.slice(0, 12)] : [];
+  const hostname = c.hostname !== c.name ? [c.hostname] : [];
+  const aliases = [...new Set([...(dns?.aliases ?? []), ...(endpoint.aliases ?? []), ...shortId, ...hostname])];
   return {
     IPAMConfig: endpoint.requestedIp == null ? null : { IPv4Address: endpoint.requestedIp },
     Links: null,
@@ -162,7 +166,7 @@ function endpointView({ network, endpoint }: Attached, dns: DnsConfig | undefine
 function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
   // --network host and none: an entry for the predefined network, with no address; container:, none (as Docker).
   const networks: Record<string, unknown> = { ...(modeNetworkSettings(c)?.networks ?? {}) };
-  for (const attached of endpoints) networks[attached.network.name] = endpointView(attached, dns);
+  for (const attached of endpoints) networks[attached.network.name] = endpointView(c, attached, dns);
   // Like Docker, the top-level address fields describe the default network only; "" otherwise.
   const onDefault = endpoints.find((e) => e.network.isDefault);
   const published = portsView(ports);

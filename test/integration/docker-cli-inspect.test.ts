@@ -47,7 +47,7 @@ requiredSuite('inspect carries what the user set (issue 17 item 5)', { needs: [n
     const net = v['NetworkSettings'].Networks[`${p}n`];
     assert.deepEqual(net.IPAMConfig, { IPv4Address: '10.131.0.9' });
     assert.equal(net.IPAddress, '10.131.0.9');
-    assert.deepEqual(net.Aliases, [`${p}alias`]);
+    assert.deepEqual(net.Aliases, [`${p}alias`, String(v['Id']).slice(0, 12)]);
     assert.deepEqual([net.Links, net.DriverOpts], [null, null]);
     const ns = v['NetworkSettings'];
     assert.deepEqual([ns.IPAddress, ns.Gateway, ns.IPPrefixLen, ns.MacAddress, ns.EndpointID], ['', '', 0, '', '']);

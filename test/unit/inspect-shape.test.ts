@@ -232,8 +232,10 @@ describe('inspect values: what the user set, as Docker prints it', () => {
     const nets = view['NetworkSettings'].Networks;
     assert.deepEqual(nets.study.IPAMConfig, { IPv4Address: '10.0.0.5' });
     assert.equal(nets.bridge.IPAMConfig, null);
-    assert.deepEqual(nets.study.Aliases, ['www', 'db']);
-    assert.deepEqual(nets.bridge.Aliases, ['www']);
+    assert.deepEqual(nets.study.Aliases, ['www', 'db', 'cccccccccccc']);
+    assert.deepEqual(nets.bridge.Aliases, ['www', 'cccccccccccc']);
+    const named = containerView({ ...web, hostname: 'box' }, live, [{ network: bridge, endpoint: onBridge }]) as View;
+    assert.deepEqual(named['NetworkSettings'].Networks.bridge.Aliases, ['cccccccccccc', 'box'], 'the short id, then a --hostname other than the name');
     assert.deepEqual([nets.study.Links, nets.study.DriverOpts], [null, null]);
   });
 
