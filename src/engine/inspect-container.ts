@@ -7,6 +7,7 @@
 import { modeNetworkSettings } from './netmode.js';
 import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord } from '../store/index.js';
 import { parsePortSpec, portsView, type PortMapping } from './ports.js';
+import { isParentDriver } from './vlan-drivers.js';
 
 export interface LiveState {
   status: 'created' | 'running' | 'exited';
@@ -178,7 +179,9 @@ function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[],
     Bridge: '',
     // nsnet's sandbox is the named namespace (SandboxKey); it has no separate sandbox id.
     SandboxID: '',
-    HairpinMode: false,
+    // Docker's true means hairpin mode on the container's bridge port; nsnet turns it on for every
+    // bridge port (a container reaches its own published ports), a macvlan/ipvlan link has none.
+    HairpinMode: endpoints.some((e) => !isParentDriver(e.network.driver)),
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
     Ports: portMap,

@@ -242,7 +242,9 @@ describe('inspect values: what the user set, as Docker prints it', () => {
   test('top-level NetworkSettings describe the default network, "" without one', () => {
     const ns = view['NetworkSettings'];
     assert.deepEqual([ns.IPAddress, ns.Gateway, ns.IPPrefixLen, ns.MacAddress, ns.EndpointID], ['172.17.0.2', '172.17.0.1', 16, '02:42:ac:11:00:02', onBridge.id]);
-    assert.deepEqual([ns.SandboxKey, ns.SandboxID, ns.Bridge, ns.HairpinMode], ['/run/netns/web', '', '', false]);
+    assert.deepEqual([ns.SandboxKey, ns.SandboxID, ns.Bridge, ns.HairpinMode], ['/run/netns/web', '', '', true]);
+    const vlan = containerView(web, live, [{ network: { ...study, driver: 'macvlan' }, endpoint: onStudy }]) as View;
+    assert.equal(vlan['NetworkSettings'].HairpinMode, false, 'a macvlan link has no bridge port');
     assert.deepEqual(ns.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }] });
     const off = containerView(web, live, [{ network: study, endpoint: onStudy }]) as View;
     const o = off['NetworkSettings'];
