@@ -128,9 +128,15 @@ describe('run --sysctl', () => {
     await start(after.ctx, ['ut-sys1']);
     assert.equal(after.host.sysctl('net.ipv4.ip_forward', 'ut-sys1'), '1');
     assert.equal(after.host.sysctl('net.ipv4.conf.eth0.route_localnet', 'ut-sys1'), '1');
+    await run(fx.ctx, runInput({ name: 'ut-sys6', networks: ['ut-sys'] }));
     const before = fx.state();
     await assert.rejects(run(fx.ctx, runInput({ name: 'ut-sys2', networks: ['ut-sys'], sysctls: { 'kernel.shmmax': '1' } })), refusedWith('INVALID_VALUE', 'kernel.shmmax'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-sys3', networks: ['host'], sysctls: { 'net.ipv4.ip_forward': '1' } })), refusedWith('INVALID_VALUE', 'not allowed'));
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-sys4', networks: ['container:ut-sys6'], sysctls: { 'net.ipv4.ip_forward': '1' } })), refusedWith('INVALID_VALUE', 'not allowed'));
     assertSameState(fx.state(), before, 'after a refused --sysctl');
+    // --network none: a namespace of its own, so its sysctls are set there.
+    await run(fx.ctx, runInput({ name: 'ut-sys5', networks: ['none'], sysctls: { 'net.ipv4.ip_forward': '1' } }));
+    assert.equal(fx.host.sysctl('net.ipv4.ip_forward', 'ut-sys5'), '1');
   });
 });
 
