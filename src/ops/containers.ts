@@ -207,7 +207,7 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
   draft.write({ kind: 'insert-container', record: container });
   if (input.dns !== undefined) draft.write({ kind: 'set-dns', config: { containerId: id, ...input.dns } });
   if (special !== undefined) {
-    discardedPorts(ctx, special.mode, input.publish ?? [], false);
+    discardedPorts(ctx, special.mode, input.publish ?? [], input.publishAll === true);
     refuseSysctlsWithout(special.mode, input.sysctls ?? {});
     return { op: 'run', mode: 'rollback', steps: [...special.steps, ...sysctlSteps(name, input.sysctls ?? {})], result: container, killIn: killInOf(container), dirs: [logDir] };
   }

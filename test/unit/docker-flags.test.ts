@@ -216,3 +216,12 @@ describe('system check knows --sysctl', () => {
     assert.deepEqual(problems(false), []);
   });
 });
+
+describe('-P with --network host', () => {
+  test("discarded with Docker's warning, as -p is", async () => {
+    const fx = fixture();
+    const { container } = await run(fx.ctx, runInput({ name: 'ut-hostp', networks: ['host'], expose: ['80'], publishAll: true }));
+    assert.ok(fx.warnings.some((w) => /Published ports are discarded when using host network mode/.test(w)), fx.warnings.join('\n'));
+    assert.deepEqual(fx.store.ports.forContainer(container.id), []);
+  });
+});
