@@ -15,7 +15,7 @@ function arity(name: string, args: readonly Value[], n: number): void {
   if (args.length !== n) throw new CallError(`wrong number of args for ${name}: want ${n} got ${args.length}`);
 }
 
-function str(name: string, v: Value): string {
+function str(v: Value): string {
   if (typeof v !== 'string') throw new CallError(`wrong type for value; expected string; got ${goType(v)}`);
   return v;
 }
@@ -94,7 +94,7 @@ export const FUNCTIONS: ReadonlyMap<string, TemplateFunction> = new Map<string, 
   ['index', index],
   ['print', sprint],
   ['println', (a) => a.map(show).join(' ') + '\n'],
-  ['printf', (a) => sprintf(str('printf', a[0]), a.slice(1))],
+  ['printf', (a) => sprintf(str(a[0]), a.slice(1))],
   ['eq', (a) => {
     if (a.length < 2) throw new CallError('missing argument for comparison');
     return a.slice(1).some((b) => equal(a[0], b));
@@ -108,24 +108,24 @@ export const FUNCTIONS: ReadonlyMap<string, TemplateFunction> = new Map<string, 
   ['urlquery', (a) => encodeURIComponent(sprint(a))],
   // Docker's additions (github.com/docker/cli/templates).
   ['json', (a) => (arity('json', a, 1), toJson(a[0]))],
-  ['split', (a) => (arity('split', a, 2), str('split', a[0]).split(str('split', a[1])))],
+  ['split', (a) => (arity('split', a, 2), str(a[0]).split(str(a[1])))],
   ['join', (a) => {
     arity('join', a, 2);
     if (!Array.isArray(a[0])) throw new CallError(`wrong type for value; expected []string; got ${goType(a[0])}`);
-    return a[0].map((x) => str('join', x)).join(str('join', a[1]));
+    return a[0].map((x) => str(x)).join(str(a[1]));
   }],
-  ['title', (a) => (arity('title', a, 1), title(str('title', a[0])))],
-  ['lower', (a) => (arity('lower', a, 1), str('lower', a[0]).toLowerCase())],
-  ['upper', (a) => (arity('upper', a, 1), str('upper', a[0]).toUpperCase())],
+  ['title', (a) => (arity('title', a, 1), title(str(a[0])))],
+  ['lower', (a) => (arity('lower', a, 1), str(a[0]).toLowerCase())],
+  ['upper', (a) => (arity('upper', a, 1), str(a[0]).toUpperCase())],
   // pad "s" 1 2: one space before, two after; an empty string stays empty (Docker's padWithSpace).
   ['pad', (a) => {
     arity('pad', a, 3);
-    const s = str('pad', a[0]);
+    const s = str(a[0]);
     return s === '' ? s : ' '.repeat(int(a[1])) + s + ' '.repeat(int(a[2]));
   }],
   ['truncate', (a) => {
     arity('truncate', a, 2);
-    const s = str('truncate', a[0]);
+    const s = str(a[0]);
     const n = int(a[1]);
     return s.length < n ? s : s.slice(0, n);
   }],
