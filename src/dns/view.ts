@@ -26,7 +26,8 @@ export interface ViewContainer {
   aliases: string[];
   /** --dns */
   servers: string[];
-  endpoints: Array<{ networkId: string; ip: string }>;
+  /** `aliases`: names of this container on that network only (network connect --alias, --link). */
+  endpoints: Array<{ networkId: string; ip: string; aliases?: readonly string[] | undefined }>;
   /**
    * False for a container whose process does not run (yet): its names resolve nowhere, but its
    * addresses are still its network's members, so a container that queries while `run` is still
@@ -109,12 +110,14 @@ export function buildView(
   for (const c of containers) {
     const names = [...new Set([c.name, c.hostname, ...c.aliases, ...shortIdOf(c.id)].map(norm).filter((n) => n !== ''))];
     for (const n of names) known.add(n);
+    for (const e of c.endpoints) for (const a of e.aliases ?? []) known.add(norm(a));
     for (const e of c.endpoints) byId.get(e.networkId)?.members.add(e.ip);
     if (c.running === false) continue;
     for (const e of c.endpoints) {
       const v = byId.get(e.networkId);
       if (v === undefined) continue;
-      for (const n of names) {
+      const own = (e.aliases ?? []).map(norm).filter((n) => n !== '' && !names.includes(n));
+      for (const n of [...names, ...new Set(own)]) {
         const list = v.names.get(n);
         // Addresses are unique per network, so no duplicate check is needed.
         if (list === undefined) v.names.set(n, [e.ip]);
