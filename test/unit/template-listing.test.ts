@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { humanDuration, goTime } from '../../src/cli/listing/docker-time.js';
 import { parseFilters } from '../../src/cli/listing/filters.js';
-import { NETWORK_FILTERS, networkMatcher, type ListedNetwork } from '../../src/cli/listing/network-rows.js';
+import { NETWORK_FILTERS, NETWORK_SHAPE, networkMatcher, networkRow, type ListedNetwork } from '../../src/cli/listing/network-rows.js';
 import { ellipsis, portsText, PS_SHAPE, psRow, type PsItem } from '../../src/cli/listing/ps-rows.js';
 import { selectContainers } from '../../src/cli/listing/ps-select.js';
 import { renderListing } from '../../src/cli/listing/render.js';
@@ -100,6 +100,13 @@ describe('listing templates', () => {
   });
   test('a plain template: one line per row, no header', () => {
     assert.deepEqual(renderListing('{{.Names}}: {{.Status}}', rows, PS_SHAPE), ['web: Up 2 seconds', 'db: Exited (0) 1 second ago']);
+  });
+  test('{{.Label "KEY"}}: the label of a row, its header from the last dotted part of the key, as docker/cli', () => {
+    const nets: ListedNetwork[] = [{ id: 'b'.repeat(64), name: 'shop', driver: 'bridge', internal: false, labels: { 'com.example.team_name': 'red' }, created: ago(10), builtin: false }];
+    const rowsOf = nets.map((n) => networkRow(n, { trunc: true }));
+    assert.deepEqual(renderListing('table {{.Name}}\\t{{.Label "com.example.team_name"}}', rowsOf, NETWORK_SHAPE), ['NAME      TEAM NAME', 'shop      red']);
+    assert.deepEqual(renderListing('{{.Label "nope"}}|{{json .}}', rowsOf, NETWORK_SHAPE).map((l) => l.split('|')[0]), ['']);
+    assert.throws(() => renderListing('{{.Label}}', rowsOf, NETWORK_SHAPE), { message: 'template: :1:2: executing "" at <.Label>: wrong number of args for Label: want 1 got 0' });
   });
   test("`table` alone is Docker's default table", () => {
     assert.deepEqual(renderListing('table', [], PS_SHAPE), ['CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES']);

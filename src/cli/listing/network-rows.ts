@@ -4,13 +4,13 @@
  */
 import { goTime } from './docker-time.js';
 import { anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
-import type { ListingShape } from './render.js';
+import { labelHeader, labelMethod, type ListingShape } from './render.js';
 
 export const NETWORK_FILTERS = ['name', 'id', 'driver', 'label', 'type', 'scope'] as const;
 
 export const NETWORK_SHAPE: ListingShape = {
   structType: '*formatter.networkContext',
-  headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' },
+  headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT', Label: labelHeader },
   defaultTable: 'table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}',
 };
 
@@ -26,7 +26,7 @@ export interface ListedNetwork {
   builtin: boolean;
 }
 
-export function networkRow(net: ListedNetwork, opts: { trunc: boolean }): Record<string, string> {
+export function networkRow(net: ListedNetwork, opts: { trunc: boolean }): Record<string, unknown> {
   return {
     ID: opts.trunc ? net.id.slice(0, 12) : net.id,
     Name: net.name,
@@ -36,6 +36,7 @@ export function networkRow(net: ListedNetwork, opts: { trunc: boolean }): Record
     Internal: String(net.internal),
     Labels: labelsText(net.labels),
     CreatedAt: goTime(net.created),
+    Label: labelMethod(net.labels),
   };
 }
 

@@ -10,7 +10,7 @@ import type { LiveState } from '../../engine/inspect.js';
 import type { ContainerRecord } from '../../store/index.js';
 import { goTime, since } from './docker-time.js';
 import { anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
-import type { ListingShape } from './render.js';
+import { labelHeader, labelMethod, type ListingShape } from './render.js';
 
 export const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'] as const;
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -19,7 +19,7 @@ export const PS_SHAPE: ListingShape = {
   structType: '*formatter.ContainerContext',
   headers: {
     ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS',
-    Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS', State: 'STATE',
+    Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS', State: 'STATE', Label: labelHeader,
   },
   defaultTable: 'table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}',
 };
@@ -71,7 +71,7 @@ function networksText(item: PsItem): string {
   return item.networks.map((n) => n.name).sort().join(',');
 }
 
-export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Record<string, string> {
+export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Record<string, unknown> {
   const c = item.container;
   const command = commandText(c);
   return {
@@ -88,6 +88,8 @@ export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Reco
     Mounts: '',
     Networks: networksText(item),
     State: item.live.status,
+    // nsnet's containers have no labels (run has no --label): every label is empty.
+    Label: labelMethod({}),
   };
 }
 

@@ -3,15 +3,29 @@
  * prints a header and aligns columns with a tabwriter, any other text is a template printed once
  * per row; `\t` and `\n` written in the shell become a tab and a newline.
  */
+import { CallError } from '../template/functions.js';
 import { compile, tabulate } from '../template/index.js';
 
 export interface ListingShape {
   /** Docker's Go type of a row, named in errors about unknown fields. */
   structType: string;
-  /** Column header of each field, as Docker prints them (ID → "CONTAINER ID"). */
-  headers: Readonly<Record<string, string>>;
+  /** Column header of each field, as Docker prints them (ID → "CONTAINER ID"); `Label` makes one from its key. */
+  headers: Readonly<Record<string, unknown>>;
   /** Docker's default table template for this listing. */
   defaultTable: string;
+}
+
+/** docker/cli's header for `{{.Label "com.example.some_key"}}`: the last dotted part, upper case, "-" and "_" as spaces. */
+export function labelHeader(key: unknown): string {
+  return String(key).split('.').pop()!.replace(/[-_]/g, ' ').toUpperCase();
+}
+
+/** `{{.Label "KEY"}}` on a row: the label's value, empty when it has none (docker/cli's Label method). */
+export function labelMethod(labels: Readonly<Record<string, string>>): (...args: unknown[]) => string {
+  return (...args) => {
+    if (args.length !== 1) throw new CallError(`wrong number of args for Label: want 1 got ${args.length}`);
+    return labels[String(args[0])] ?? '';
+  };
 }
 
 export function renderListing(format: string, rows: ReadonlyArray<Record<string, unknown>>, shape: ListingShape): string[] {

@@ -111,8 +111,20 @@ export class Executor {
   private command(dot: Value, cmd: CommandNode, final: Value): Value {
     const [first, ...rest] = cmd.args;
     if (first!.kind === 'function') return this.call(dot, cmd, first!.name, rest, final);
+    const value = this.operand(dot, first!);
+    // A method of a row, as docker/cli's `{{.Label "com.example.key"}}`: a function-valued field.
+    if (typeof value === 'function') {
+      const args = rest.map((a) => this.operand(dot, a));
+      if (final !== NONE) args.push(final);
+      try {
+        return (value as (...a: Value[]) => Value)(...args);
+      } catch (err) {
+        if (err instanceof CallError) this.fail(first!, err.message);
+        throw err;
+      }
+    }
     if (rest.length > 0 || final !== NONE) this.fail(first!, `can't give argument to non-function ${first!.text}`);
-    return this.operand(dot, first!);
+    return value;
   }
 
   private call(dot: Value, cmd: CommandNode, name: string, argNodes: readonly Operand[], final: Value): Value {

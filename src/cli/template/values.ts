@@ -36,7 +36,8 @@ export function show(v: Value): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(show).join(' ')}]`;
-  if (isMap(v)) return `map[${Object.keys(v).sort().map((k) => `${k}:${show(v[k])}`).join(' ')}]`;
+  // A row's methods (functions, e.g. Label) are not data: Go's %v of a struct does not print them.
+  if (isMap(v)) return `map[${Object.keys(v).filter((k) => typeof v[k] !== 'function').sort().map((k) => `${k}:${show(v[k])}`).join(' ')}]`;
   return String(v);
 }
 
