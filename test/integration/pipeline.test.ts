@@ -43,7 +43,8 @@ requiredSuite('one commit pipeline: a failed make forgets everything it made; re
 
   const networkNames = async (): Promise<string[]> => {
     const r = ok(await sb.nsnet(['network', 'ls', '--format', 'json']));
-    return (JSON.parse(r.stdout) as Array<{ Name: string }>).map((n) => n.Name);
+    // Without Docker's predefined host and none, which network ls always lists.
+    return (JSON.parse(r.stdout) as Array<{ Name: string }>).map((n) => n.Name).filter((n) => n !== 'host' && n !== 'none');
   };
   const hostLinks = (): string[] => sb.inHost(['ip', '-o', 'link', 'show']).stdout.split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n !== '');
   const nftTables = (): string => sb.inHost(['nft', 'list', 'tables']).stdout.trim();
