@@ -35,6 +35,24 @@ function findRepo(): string {
 export const REPO = findRepo();
 export const NSNET_BIN = path.join(REPO, 'bin', 'nsnet');
 export const NETNS_DIR = '/run/netns';
+const ETC_NETNS_DIR = '/etc/netns';
+
+/** Names under /etc/netns whose resolv.conf nsnet wrote for the state root `root`. */
+function etcNetnsOf(root: string): string[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(ETC_NETNS_DIR);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    try {
+      return (fs.readFileSync(path.join(ETC_NETNS_DIR, name, 'resolv.conf'), 'utf8').split('\n')[0] ?? '').includes(`(state ${root})`);
+    } catch {
+      return false;
+    }
+  });
+}
 export const STATE_DIR_PREFIX = 'nsnet-test-';
 /** One small JSON file per live sandbox in os.tmpdir(): which test process owns which names. */
 export const REGISTRY_PREFIX = 'nsnet-sandbox-';
@@ -660,6 +678,12 @@ class SandboxImpl implements Sandbox {
           report.problems.push(`ip netns del ${name} failed:\n${describeResult(r)}`);
         }
       }
+    }
+    // /etc/netns/NAME files nsnet wrote for this sandbox's state: reset removes them; when it could
+    // not run (a broken build, a killed test) they would outlive the sandbox.
+    for (const name of etcNetnsOf(this.root)) {
+      fs.rmSync(path.join(ETC_NETNS_DIR, name), { recursive: true, force: true });
+      if (report.reset?.code === 0) report.problems.push(`/etc/netns/${name} was left after system reset`);
     }
     for (const p of [this.root, this.registryFile]) {
       try {
