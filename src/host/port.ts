@@ -10,11 +10,10 @@
  * A namespace argument `ns` is a name under /run/netns (a container's) or an absolute path (a
  * runtime's namespace, for CNI); absent means the host's own network namespace.
  */
-import type { Privileges } from '../core/capabilities.js';
 import type { Confinement } from '../core/unshare.js';
-import type { AddrInfo, LinkInfo, RouteInfo } from '../kernel/api.js';
+import type { AddrInfo, Finished, LaunchSpec, LinkInfo, RouteInfo, Started } from '../kernel/api.js';
 
-export type { AddrInfo, LinkInfo, RouteInfo };
+export type { AddrInfo, Finished, LaunchSpec, LinkInfo, RouteInfo, Started };
 
 /** A socket bound on the host: what can hold a port nsnet is asked to publish. */
 export interface Listener {
@@ -23,31 +22,6 @@ export interface Listener {
   address: string | undefined;
   port: number;
   inode: number;
-}
-
-/** What starts a container's process (see kernel/process.ts for how). */
-export interface LaunchSpec {
-  /** A named namespace to enter; undefined: the one nsnet runs in (--network host), no setns at all. */
-  netns: string | undefined;
-  hostname: string;
-  argv: readonly string[];
-  env: Readonly<Record<string, string>>;
-  rootfs?: string | undefined;
-  /** Its capabilities (and no_new_privs), or --privileged: every capability; absent: Docker's default set. */
-  privileges?: Privileges | undefined;
-  /** Start with /etc/netns/NAME bind-mounted over /etc (resolv.conf, hosts). */
-  etcNetns?: boolean | undefined;
-}
-
-/** A process that is running: its PID and start time (to recognise a reused PID later). */
-export interface Started {
-  pid: number;
-  startTime: string;
-}
-
-/** A process that finished before nsnet saw it running (`run -d true`). */
-export interface Finished {
-  exitCode: number;
 }
 
 export type EbtablesSupport = 'ok' | 'missing' | 'legacy';

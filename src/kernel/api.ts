@@ -10,6 +10,7 @@
  * opened by switching the calling thread into the namespace (setns is per thread), creating the
  * socket and switching straight back.
  */
+import type { Privileges } from '../core/capabilities.js';
 
 export interface LinkInfo {
   index: number;
@@ -103,4 +104,36 @@ export interface Rtnl {
   /** Add a route in the main table. dst undefined = default route. */
   addRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
   delRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
+}
+
+/** What starts a container's process (kernel/process.ts). */
+export interface LaunchSpec {
+  /** A named namespace to enter; undefined: the one nsnet runs in (--network host), no setns at all. */
+  netns: string | undefined;
+  hostname: string;
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  rootfs?: string | undefined;
+  /** Its capabilities (and no_new_privs), or --privileged; absent: Docker's default set. */
+  privileges?: Privileges | undefined;
+  /**
+   * Start through `ip netns exec NAME`, which gives the process a mount namespace with
+   * /etc/netns/NAME/* (resolv.conf, hosts) bind-mounted over /etc. This cannot be done by nsnet's
+   * main thread as the other namespaces are: unshare(CLONE_NEWNS) fails (EINVAL) in a
+   * multi-threaded process. It costs one exec of ip (a few ms); exec's nsenter --mount sees the same files.
+   */
+  etcNetns?: boolean | undefined;
+}
+
+/** A process that is running: its PID and start time (to recognise a reused PID later). */
+export interface Started {
+  /** The container's init process (PID 1 inside), as the host sees it. */
+  pid: number;
+  /** Its start time (field 22 of /proc/PID/stat), to recognise a reused PID later. */
+  startTime: string;
+}
+
+/** A process that finished before nsnet saw it running (`run -d true`). */
+export interface Finished {
+  exitCode: number;
 }

@@ -13,9 +13,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { NsnetError } from '../core/errors.js';
-import type { Privileges } from '../core/capabilities.js';
 import { confinedArgv, unshareArgs, type Confinement, type LaunchTools } from '../core/unshare.js';
 import { whichPath } from './which.js';
+import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
+import { openNetnsFd } from './netns.js';
+import type { Finished, LaunchSpec, Started } from './api.js';
 
 /**
  * Programs nsnet starts containers with, by absolute path from nsnet's own PATH: spawn looks a
@@ -23,35 +25,8 @@ import { whichPath } from './which.js';
  */
 const tool = (name: string): string => whichPath(name) ?? name;
 const launchTools = (): LaunchTools => ({ setpriv: tool('setpriv'), chroot: tool('chroot') });
-import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
-import { openNetnsFd } from './netns.js';
 
 const CLONE_NEWIPC = 0x08000000;
-
-export interface LaunchSpec {
-  /** A named namespace to enter; undefined: the one nsnet runs in (--network host), no setns at all. */
-  netns: string | undefined;
-  hostname: string;
-  argv: readonly string[];
-  env: Readonly<Record<string, string>>;
-  rootfs?: string | undefined;
-  /** Its capabilities (and no_new_privs), or --privileged; absent: Docker's default set. */
-  privileges?: Privileges | undefined;
-  /**
-   * Start through `ip netns exec NAME`, which gives the process a mount namespace with
-   * /etc/netns/NAME/* (resolv.conf, hosts) bind-mounted over /etc. This cannot be done by nsnet's
-   * main thread as the other namespaces are: unshare(CLONE_NEWNS) fails (EINVAL) in a
-   * multi-threaded process. It costs one exec of ip (a few ms); exec's nsenter --mount sees the same files.
-   */
-  etcNetns?: boolean | undefined;
-}
-
-export interface Started {
-  /** The container's init process (PID 1 inside), as the host sees it. */
-  pid: number;
-  /** Its start time (field 22 of /proc/PID/stat), to recognise a reused PID later. */
-  startTime: string;
-}
 
 /**
  * Told why nsnet stops at once: its main thread could not return from a container's namespaces,
@@ -164,9 +139,6 @@ async function spawned(child: ChildProcess): Promise<number> {
 }
 
 /** A command that ran to its end before nsnet saw it running (`run -d true`). */
-export interface Finished {
-  exitCode: number;
-}
 
 /** Start a detached container process whose output goes to logPath. */
 export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal: FatalReport): Promise<Started | Finished> {
