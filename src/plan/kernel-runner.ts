@@ -309,7 +309,7 @@ function withDriverHint(kind: 'macvlan' | 'ipvlan' | 'dummy', fn: () => void): v
 }
 
 /** Run fn; these errnos mean "already gone" and count as success. */
-function ignoring(errnos: readonly number[], fn: () => void): void {
+export function ignoring(errnos: readonly number[], fn: () => void): void {
   try {
     fn();
   } catch (err) {

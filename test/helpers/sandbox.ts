@@ -725,3 +725,13 @@ export async function createSandbox(tag: string): Promise<Sandbox> {
   }
   return sb;
 }
+
+/**
+ * Whether nsnet in the sandbox knows a container, or with "net:" a network, named PREFIX+NAME:
+ * what a table-driven test checks is left after a command.
+ */
+export async function sandboxHas(sb: Sandbox, thing: string): Promise<boolean> {
+  const net = thing.startsWith('net:');
+  const name = `${sb.prefix}${net ? thing.slice(4) : thing}`;
+  return (await sb.nsnet(net ? ['network', 'inspect', name] : ['inspect', name])).code === 0;
+}

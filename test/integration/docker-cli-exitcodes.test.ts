@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createSandbox, describeResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, type Sandbox, sandboxHas } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
@@ -114,12 +114,7 @@ requiredSuite('Docker exit codes and multi-name commands (issue 17 item 7)', { n
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  const exists = async (s: Sandbox, thing: string): Promise<boolean> => {
-    const net = thing.startsWith('net:');
-    const name = `${s.prefix}${net ? thing.slice(4) : thing}`;
-    const r = await s.nsnet(net ? ['network', 'inspect', name] : ['inspect', name]);
-    return r.code === 0;
-  };
+  const exists = sandboxHas;
 
   for (const c of CASES) {
     test(c.what, async () => {

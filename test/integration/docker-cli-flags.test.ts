@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createSandbox, describeResult, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, type RunResult, type Sandbox, sandboxHas } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
@@ -145,11 +145,7 @@ requiredSuite("Docker's run and network flags (issue 17 item 4)", { needs: [need
     assert.deepEqual(report?.problems ?? [], []);
   });
 
-  const exists = async (s: Sandbox, thing: string): Promise<boolean> => {
-    const net = thing.startsWith('net:');
-    const name = `${s.prefix}${net ? thing.slice(4) : thing}`;
-    return (await s.nsnet(net ? ['network', 'inspect', name] : ['inspect', name])).code === 0;
-  };
+  const exists = sandboxHas;
 
   for (const c of CASES) {
     test(c.what, async () => {

@@ -6,7 +6,8 @@
  * The xtables kinds ask src/kernel/xtables.ts's pure script builders for the script, as the kernel
  * runner does, and run it on the fake tables.
  */
-import { KernelError, NsnetError } from '../../../src/core/errors.js';
+import { ignoring } from '../../../src/plan/kernel-runner.js';
+import { NsnetError } from '../../../src/core/errors.js';
 import { keyedScript, portScript, restoreScript, ruleComment, type XtablesChains, type XtablesTool } from '../../../src/kernel/xtables.js';
 import { EADDRNOTAVAIL, ESRCH } from '../../../src/kernel/libc.js';
 import { renderStep } from '../../../src/plan/render.js';
@@ -198,12 +199,3 @@ function iptablesRules(m: Machine, step: Of<'iptables-rules'>, op: 'add' | 'remo
   m.xt.restore('iptables', script);
 }
 
-/** Run fn; these errnos mean "already gone" and count as success. */
-function ignoring(errnos: readonly number[], fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof KernelError && errnos.includes(err.errno)) return;
-    throw err;
-  }
-}
