@@ -11,6 +11,7 @@
  * socket and switching straight back.
  */
 import type { Privileges } from '../core/capabilities.js';
+import type { Netem } from '../core/netem.js';
 
 export interface LinkInfo {
   index: number;
@@ -104,6 +105,12 @@ export interface Rtnl {
   /** Add a route in the main table. dst undefined = default route. */
   addRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
   delRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;
+  /**
+   * Make `netem` the link's impairment (its root qdiscs, see core/netem.ts qdiscParts), replacing
+   * whatever root qdisc it had; an empty impairment puts the default back. `dev` names the link in
+   * errors. Equivalent: tc qdisc del dev DEV root; tc qdisc add dev DEV root netem ... (or tbf ...)
+   */
+  setImpairment(index: number, netem: Netem, dev: string): void;
 }
 
 /** What starts a container's process (kernel/process.ts). */

@@ -4,6 +4,7 @@
  * recovery use is derived from these same writes (what a make inserted, what a removal deletes),
  * so the two can never disagree.
  */
+import type { InterfaceState } from '../store/index.js';
 import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 
@@ -13,6 +14,8 @@ export type RecordWrite =
   | { kind: 'insert-endpoint'; record: EndpointRecord }
   | { kind: 'insert-port'; record: PortRecord }
   | { kind: 'set-dns'; config: DnsConfig }
+  /** An interface's impairment and link state; one with neither is deleted. */
+  | { kind: 'set-interface'; record: InterfaceState }
   | { kind: 'set-cursor'; networkId: string; cursor: number | null }
   | { kind: 'set-setting'; key: string; value: string }
   | { kind: 'delete-dns'; containerId: string }
@@ -53,6 +56,8 @@ export function applyWrite(store: Store, w: RecordWrite): void {
       return store.endpoints.insert(w.record);
     case 'insert-port':
       return store.ports.insert(w.record);
+    case 'set-interface':
+      return store.interfaces.set(w.record);
     case 'set-dns':
       return store.dns.set(w.config);
     case 'set-cursor':
@@ -89,6 +94,10 @@ export function restoreOf(store: Store, w: RecordWrite): RecordWrite | undefined
     case 'set-cursor': {
       const n = store.networks.get(w.networkId);
       return n === undefined ? undefined : { kind: 'set-cursor', networkId: w.networkId, cursor: n.ipamCursor };
+    }
+    case 'set-interface': {
+      const { containerId, ifName } = w.record;
+      return { kind: 'set-interface', record: store.interfaces.get(containerId, ifName) ?? { containerId, ifName, netem: null, linkDown: false } };
     }
     case 'set-dns': {
       const prior = store.dns.get(w.config.containerId);

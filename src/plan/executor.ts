@@ -1,4 +1,5 @@
 import { NsnetError, wrap } from '../core/errors.js';
+import { netemSummary } from '../core/netem.js';
 import { faultPoint, stepFault } from './faults.js';
 import { renderStep } from './render.js';
 import type { Step } from './steps.js';
@@ -87,6 +88,12 @@ export function describe(step: Step): string {
       return `add default route dev ${step.dev}${where(step.ns)}`;
     case 'port-hairpin':
       return `turn hairpin ${step.on ? 'on' : 'off'} on bridge port ${step.dev}`;
+    case 'qdisc-netem':
+      return `impair ${step.dev}${where(step.ns)} (${netemSummary(step.netem) || 'none'})`;
+    case 'qdisc-clear':
+      return `clear the impairment of ${step.dev}${where(step.ns)}`;
+    case 'link-state':
+      return `set link ${step.dev}${where(step.ns)} ${step.up ? 'up' : 'down'}`;
     case 'addr-add':
       return `add address ${step.address}/${step.prefixLen} to ${step.dev}${where(step.ns)}`;
     case 'route-add':

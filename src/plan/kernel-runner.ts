@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { KernelError, NsnetError } from '../core/errors.js';
+import type { Netem } from '../core/netem.js';
 import type { Rtnl } from '../kernel/api.js';
 import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
@@ -81,6 +82,15 @@ export class KernelRunner implements StepRunner {
         return;
       case 'port-hairpin':
         this.rtnl().setHairpin(this.index(undefined, step.dev), step.on);
+        return;
+      case 'qdisc-netem':
+        this.impair(step.ns, step.dev, step.netem, step.previous);
+        return;
+      case 'qdisc-clear':
+        this.impair(step.ns, step.dev, {}, step.previous);
+        return;
+      case 'link-state':
+        this.rtnl(step.ns).setLinkUp(this.index(step.ns, step.dev), step.up);
         return;
       case 'addr-add':
         this.rtnl(step.ns).addAddr(this.index(step.ns, step.dev), step.address, step.prefixLen);
@@ -168,6 +178,18 @@ export class KernelRunner implements StepRunner {
         if (link !== undefined) this.rtnl(step.ns).setLinkUp(link.index, false);
         return;
       }
+      case 'link-state': {
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) this.rtnl(step.ns).setLinkUp(link.index, !step.up);
+        return;
+      }
+      case 'qdisc-netem':
+      case 'qdisc-clear': {
+        // An interface that is gone took its qdiscs with it.
+        const link = this.rtnl(step.ns).getLink(step.dev);
+        if (link !== undefined) this.rtnl(step.ns).setImpairment(link.index, step.previous ?? {}, step.dev);
+        return;
+      }
       case 'nft':
         runNft(step.undoScript);
         return;
@@ -245,6 +267,26 @@ export class KernelRunner implements StepRunner {
       }));
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Replace an interface's impairment. When the new one cannot be made (a kernel without netem),
+   * the old one is put back before the error goes up: a failed step changes nothing, as the
+   * executor expects of every step.
+   */
+  private impair(ns: string, dev: string, netem: Netem, previous: Netem | undefined): void {
+    const rtnl = this.rtnl(ns);
+    const index = this.index(ns, dev);
+    try {
+      rtnl.setImpairment(index, netem, dev);
+    } catch (err) {
+      try {
+        rtnl.setImpairment(index, previous ?? {}, dev);
+      } catch {
+        /* the error that matters is the first one */
+      }
+      throw err;
     }
   }
 

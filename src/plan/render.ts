@@ -1,3 +1,4 @@
+import { isNoImpairment, qdiscArgs, qdiscParts, type Netem } from '../core/netem.js';
 import { shellQuote } from '../core/quote.js';
 import type { Step, XtablesJump, XtablesTool } from './steps.js';
 
@@ -46,6 +47,12 @@ export function renderStep(step: Step): string {
       return `ip link add ${step.name} type dummy`;
     case 'port-hairpin':
       return `bridge link set dev ${step.dev} hairpin ${step.on ? 'on' : 'off'}`;
+    case 'qdisc-netem':
+      return renderImpairment(step.ns, step.dev, step.netem, step.previous);
+    case 'qdisc-clear':
+      return `${netnsExec(step.ns)} tc qdisc del dev ${step.dev} root`;
+    case 'link-state':
+      return `${ip(step.ns)} link set ${step.dev} ${step.up ? 'up' : 'down'}`;
     case 'addr-add':
       return `${ip(step.ns)} addr add ${step.address}/${step.prefixLen} brd + dev ${step.dev}`;
     case 'route-add':
@@ -124,6 +131,21 @@ const sysctl = (step: { key: string; value: string; ignoreUnknown?: boolean | un
 
 /** Run a command in a namespace: by name with `ip netns exec`, a runtime's (a path) with nsenter. */
 const netnsExec = (ns: string): string => (ns.startsWith('/') ? `nsenter --net=${shellQuote(ns)}` : `ip netns exec ${ns}`);
+
+/**
+ * An impairment as tc commands: the root qdisc (and tbf's netem child), after deleting the one
+ * there was — what the kernel runner sends; on an interface that had none there is nothing to delete.
+ */
+function renderImpairment(ns: string, dev: string, netem: Netem, previous: Netem | undefined): string {
+  const tc = `${netnsExec(ns)} tc qdisc`;
+  const lines = isNoImpairment(previous) ? [] : [`${tc} del dev ${dev} root`];
+  for (const part of qdiscParts(netem)) {
+    const where = part.parent === 'root' ? 'root' : `parent ${part.parent}`;
+    const handle = part.handle === undefined ? '' : ` handle ${part.handle}`;
+    lines.push(`${tc} add dev ${dev} ${where}${handle} ${part.kind} ${qdiscArgs(part, netem)}`);
+  }
+  return lines.join('\n');
+}
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);
 

@@ -4,6 +4,7 @@
  * in reverse when a later one fails; the renderer prints each as the by-hand command a person
  * would type (`--dry-run`). A step with `ns` acts inside that named network namespace.
  */
+import type { Netem } from '../core/netem.js';
 import type { XtablesChains, XtablesJump, XtablesTool } from '../kernel/xtables.js';
 
 /** The xtables vocabulary of the steps, declared once by the code that writes it (kernel/xtables.ts). */
@@ -48,6 +49,21 @@ export type Step =
    * goes with the port.
    */
   | { kind: 'port-hairpin'; dev: string; on: boolean }
+  /**
+   * An interface's impairment (core/netem.ts: netem for delay/loss/..., tbf for a rate): its root
+   * qdisc replaced by the ones `netem` needs. `previous` is the impairment it had (none when
+   * absent), which undo puts back; it goes with the interface.
+   */
+  | { kind: 'qdisc-netem'; ns: string; dev: string; netem: Netem; previous?: Netem | undefined }
+  /** The impairment taken off: the interface's default root qdisc back. Undo puts `previous` back. */
+  | { kind: 'qdisc-clear'; ns: string; dev: string; previous?: Netem | undefined }
+  /**
+   * A link set down or up (`nsnet link down|up`): the end of a veth pair facing a container's
+   * interface (the host end, or the other container's end of a point-to-point link), so the
+   * container's interface loses its carrier and keeps its addresses and routes, as a pulled cable
+   * does. Undo sets the opposite.
+   */
+  | { kind: 'link-state'; ns?: string | undefined; dev: string; up: boolean }
   | { kind: 'addr-add'; ns?: string | undefined; dev: string; address: string; prefixLen: number }
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
   /** A default route through a device with no gateway: an ipvlan l3 container's (the parent routes). */

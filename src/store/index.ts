@@ -9,12 +9,14 @@ import type Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
 import { Containers, Endpoints, Journal, Networks, Ports, Settings } from './repos.js';
 import { DnsConfigs } from './dns.js';
+import { InterfaceStates } from './interfaces.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { DnsConfig } from './dns.js';
+export type { InterfaceState } from './interfaces.js';
 
 export interface Store {
   /** Path of the database file. */
@@ -27,6 +29,8 @@ export interface Store {
   readonly ports: Ports;
   /** Per-container name-resolution settings (see src/store/dns.ts). */
   readonly dns: DnsConfigs;
+  /** Impairments and held-down links of containers' interfaces (see src/store/interfaces.ts). */
+  readonly interfaces: InterfaceStates;
   /**
    * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
    * write lock up front, so read-then-write sequences (like address allocation) cannot
@@ -136,6 +140,7 @@ function makeStore(db: Database.Database, file: string): Store {
     settings: new Settings(db),
     ports: new Ports(db),
     dns: new DnsConfigs(db),
+    interfaces: new InterfaceStates(db),
     tx<T>(fn: () => T): T {
       try {
         return db.transaction(fn).immediate();

@@ -141,6 +141,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE containers ADD COLUMN publish_specs TEXT NULL;
   `,
+  // 12: what nsnet set on a container's interface (bridge-attached or point-to-point) besides its
+  // addresses: an impairment (netem set; JSON of core/netem.ts Netem) and the link held down (link
+  // down). Keyed by the interface's name in the container; goes with the container.
+  `
+  CREATE TABLE interface_state (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    if_name TEXT NOT NULL,
+    netem TEXT NULL,
+    link_down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (container_id, if_name)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,8 +3,9 @@
  * `ip link`, `ip addr` and `ip route` send, one round trip each.
  */
 import type { AddrInfo, LinkInfo, LowerLinkOpts, RouteInfo, Rtnl, VethOpts } from '../api.js';
-import { invalid, KernelError } from '../../core/errors.js';
-import { ENODEV } from '../libc.js';
+import { invalid, KernelError, NsnetError } from '../../core/errors.js';
+import { qdiscArgs, qdiscParts, type Netem } from '../../core/netem.js';
+import { ENODEV, ENOENT } from '../libc.js';
 import { ipToBytes, ipv4Broadcast, isV6, macToBytes } from './addr.js';
 import {
   AF_BRIDGE,
@@ -61,6 +62,7 @@ import {
 import { ifinfomsgBytes, MessageBuilder } from './message.js';
 import { parseAddr, parseLink, parseRoute } from './parse.js';
 import { NetlinkSocket, type RequestContext } from './socket.js';
+import { addQdiscMessage, delRootQdiscMessage, pschedClock } from './qdisc.js';
 
 const CHANGE = NLM_F_REQUEST | NLM_F_ACK;
 const CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
@@ -396,6 +398,44 @@ export class RtnlSocket implements Rtnl {
   addRoute(opts: RouteOpts): void {
     const msg = this.routeMsg(RTM_NEWROUTE, CREATE, opts, false);
     this.req(msg, `add route ${opts.dst ?? 'default'}`, () => this.routeCommand('add', opts));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // traffic control
+
+  /**
+   * An impairment on a link (see kernel/netlink/qdisc.ts for the messages): the root qdisc is
+   * deleted (nothing to delete is fine: a veth's default, noqueue, has no handle and answers
+   * ENOENT), then the parts are added, root first. Adding after deleting, rather than one
+   * NLM_F_REPLACE, makes every change exact: netem's change keeps settings a new request leaves out
+   * (a reorder probability stays when the next request has none), and a replace cannot turn a netem
+   * root into a tbf one under the same handle.
+   */
+  setImpairment(index: number, netem: Netem, dev: string): void {
+    const tc = `${this.ip === 'ip' ? '' : `ip netns exec ${this.ip.slice('ip -n '.length)} `}tc qdisc`;
+    try {
+      this.req(delRootQdiscMessage(CHANGE, index), `delete the root qdisc of ${dev}`, `${tc} del dev ${dev} root`);
+    } catch (err) {
+      if (!(err instanceof KernelError && err.errno === ENOENT)) throw err;
+    }
+    const clock = pschedClock();
+    for (const part of qdiscParts(netem)) {
+      const where = part.parent === 'root' ? 'root' : `parent ${part.parent}`;
+      const command = `${tc} add dev ${dev} ${where}${part.handle === undefined ? '' : ` handle ${part.handle}`} ${part.kind} ${qdiscArgs(part, netem)}`;
+      try {
+        this.req(addQdiscMessage(CREATE, index, part, netem, clock), `add a ${part.kind} qdisc to ${dev}`, command);
+      } catch (err) {
+        // "Specified qdisc kind is unknown": the kernel was built without it (and has no module for it).
+        if (err instanceof KernelError && err.errno === ENOENT) {
+          const option = part.kind === 'netem' ? 'CONFIG_NET_SCH_NETEM' : 'CONFIG_NET_SCH_TBF';
+          throw new NsnetError('KERNEL', `${err.message}: this kernel has no ${part.kind} qdisc`, {
+            hint: `load it (modprobe sch_${part.kind}) or use a kernel built with ${option}${part.kind === 'netem' ? '; a rate alone (--rate) needs only tbf' : ''}`,
+            cause: err,
+          });
+        }
+        throw err;
+      }
+    }
   }
 
   delRoute(opts: RouteOpts): void {

@@ -13,6 +13,7 @@ import { cidrContains, cidrOf, intToIp, ipToInt } from '../../../src/core/ipv4.j
 import type { AddrInfo, LinkInfo, RouteInfo } from '../../../src/kernel/api.js';
 import { EADDRNOTAVAIL, EEXIST, EINVAL, ENETUNREACH, ENOENT, EOPNOTSUPP, ESRCH } from '../../../src/kernel/libc.js';
 import { kernelError } from './errors.js';
+import { isNoImpairment, normalizeNetem, type Netem } from '../../../src/core/netem.js';
 
 /** The key of the host's own namespace in `NetworkState.namespaces`. */
 export const HOST = '';
@@ -34,6 +35,8 @@ export interface FakeLink {
   peer?: { ns: string; name: string } | undefined;
   /** A macvlan/ipvlan's parent on the host (deleting the parent deletes it, as the kernel does). */
   lower?: string | undefined;
+  /** Its impairment (root qdiscs netem/tbf), as `tc qdisc` would show it; goes with the link. */
+  netem?: Netem | undefined;
 }
 
 export interface FakeAddr {
@@ -210,6 +213,12 @@ export class NetworkModel {
   }
 
   /** `bridge link set dev NAME hairpin on|off`: only a bridge port has the setting (EOPNOTSUPP, as the kernel). */
+  /** Replace a link's root qdiscs with those of `netem` (none: the default back), as the kernel runner does. */
+  setImpairment(ns: string | undefined, name: string, netem: Netem): void {
+    const link = this.mustLink(ns, name);
+    link.netem = isNoImpairment(netem) ? undefined : normalizeNetem(netem);
+  }
+
   setHairpin(name: string, on: boolean, command?: string): void {
     const link = this.mustLink(undefined, name);
     if (link.master === undefined) throw kernelError(`set hairpin of ${name}`, EOPNOTSUPP, command);
@@ -383,6 +392,7 @@ export class NetworkModel {
             mac: l.mac,
             ...(l.master === undefined ? {} : { master: l.master }),
             ...(l.hairpin === true ? { hairpin: true } : {}),
+            ...(l.netem === undefined ? {} : { netem: l.netem }),
             ...(l.peer === undefined ? {} : { peer: `${l.peer.ns === HOST ? 'host' : l.peer.ns}:${l.peer.name}` }),
           })),
         addresses: space.addrs.map((a) => `${a.dev} ${a.address}/${a.prefixLen}`).sort(),

@@ -65,6 +65,16 @@ export function applyStep(m: Machine, step: Step): void {
     case 'port-hairpin':
       m.net.setHairpin(step.dev, step.on, command);
       return;
+    case 'qdisc-netem':
+      m.net.setImpairment(step.ns, step.dev, step.netem);
+      return;
+    case 'qdisc-clear':
+      m.net.setImpairment(step.ns, step.dev, {});
+      return;
+    case 'link-state':
+      m.net.mustLink(step.ns, step.dev);
+      m.net.setUp(step.ns, step.dev, step.up);
+      return;
     case 'addr-add':
       m.net.addAddr(step.ns, step.dev, step.address, step.prefixLen, command);
       return;
@@ -132,6 +142,13 @@ export function undoStep(m: Machine, step: Step): void {
       return;
     case 'link-up':
       if (m.net.link(step.ns, step.dev) !== undefined) m.net.setUp(step.ns, step.dev, false);
+      return;
+    case 'link-state':
+      if (m.net.link(step.ns, step.dev) !== undefined) m.net.setUp(step.ns, step.dev, !step.up);
+      return;
+    case 'qdisc-netem':
+    case 'qdisc-clear': // a link that is gone took its qdiscs with it
+      if (m.net.link(step.ns, step.dev) !== undefined) m.net.setImpairment(step.ns, step.dev, step.previous ?? {});
       return;
     case 'nft':
       runNft(m, step.undoScript);
