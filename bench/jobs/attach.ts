@@ -196,7 +196,7 @@ function libKernel(job: Job, net: Net, containers: Container[]): Attacher {
     timing,
     attach: async (i) => {
       const { name, ip, mac, hostIf } = containers[i]!;
-      const spec: EndpointSpec = { network, hostIf, ifName: 'eth0', ip, mac };
+      const spec: EndpointSpec = { network, hostIf, ifName: 'eth0', ip, ip6: null, mac };
       specs[i] = spec;
       const [first, ...rest] = planCreateContainer(name, [spec], fw);
       if (first?.kind !== 'netns-add') throw new Error(`planCreateContainer no longer starts with netns-add (${first?.kind})`);

@@ -68,7 +68,7 @@ export async function iperfJob(job: Job): Promise<Record<string, unknown>> {
         await run(ctx, { name, networks: [netName], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
         made.push(name);
       }
-      ips[label] = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!.ip;
+      ips[label] = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!.ip!;
     }
     // The by-hand bridge gets a "host" namespace of its own, as on a machine without nsnet: here,
     // nsnet's tables (and the conntrack their NAT chains turn on) would see its traffic too, since

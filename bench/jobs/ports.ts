@@ -38,7 +38,7 @@ export async function portsJob(job: Job): Promise<Record<string, unknown>> {
     const base = `${job.prefix}p`;
     await run(ctx, { name: `${base}0`, networks: [net.name], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
     made.push(`${base}0`);
-    const ip = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(`${base}0`).id)[0]!.ip;
+    const ip = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(`${base}0`).id)[0]!.ip!;
     const mapping = (hostPort: number, containerPort = 80): FirewallMapping => ({ hostIp: undefined, hostPort, proto: 'tcp', containerIp: ip, containerPort, container: `${base}0` });
 
     // (1) the mapping step alone: one port added, then removed, through the kernel runner

@@ -30,7 +30,7 @@ export async function vethDelJob(job: Job): Promise<Record<string, unknown>> {
           names.push(name);
           const ip = net.ip(names.length);
           const hostIf = vethNameFor(newId());
-          const spec: EndpointSpec = { network: spec0, hostIf, ifName: 'eth0', ip, mac: macFor(intFromIp(ip)) };
+          const spec: EndpointSpec = { network: spec0, hostIf, ifName: 'eth0', ip, ip6: null, mac: macFor(intFromIp(ip)) };
           applyPlan(planCreateContainer(name, [spec], fw), runner);
           runner.releaseNamespaces();
           let ms: number;

@@ -11,7 +11,9 @@ import { buildView, type DnsView, type ViewContainer, type ViewNetwork } from '.
 export function loadView(store: Store, running: (c: ContainerRecord) => boolean, hostServers: readonly string[]): DnsView {
   const networks: ViewNetwork[] = store.networks
     .list()
-    .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway, subnet: n.subnet, servers: networkServers(n), dns: dnsEnabled(n) }));
+    // IPv6 (AAAA, the IPv6 gateway) is not served yet: an IPv6-only network has no IPv4 view.
+    .filter((n) => n.gateway !== null && n.subnet !== null)
+    .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway!, subnet: n.subnet!, servers: networkServers(n), dns: dnsEnabled(n) }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
   const all = store.containers.list();
   const live = new Set(all.filter(running).map((c) => c.id));
@@ -19,8 +21,9 @@ export function loadView(store: Store, running: (c: ContainerRecord) => boolean,
   const byContainer = new Map<string, Array<{ networkId: string; ip: string; aliases: string[] }>>();
   const links = linkAliases(store, all);
   for (const a of store.dns.addresses()) {
+    if (a.ip === null) continue;
     const list = byContainer.get(a.containerId) ?? [];
-    list.push({ networkId: a.networkId, ip: a.ip, aliases: [...a.aliases, ...(links.get(`${a.containerId}/${a.networkId}`) ?? [])] });
+    list.push({ networkId: a.networkId, ip: a.ip as string, aliases: [...a.aliases, ...(links.get(`${a.containerId}/${a.networkId}`) ?? [])] });
     byContainer.set(a.containerId, list);
   }
   const containers: ViewContainer[] = all.map((c) => ({
@@ -61,6 +64,6 @@ export function neededAddresses(store: Store): string[] {
   return store.networks
     .list()
     .filter((n) => dnsEnabled(n) && store.networks.usedIps(n.id).size > 0)
-    .map((n) => n.gateway)
+    .flatMap((n) => (n.gateway === null ? [] : [n.gateway]))
     .sort();
 }

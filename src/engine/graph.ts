@@ -64,11 +64,14 @@ export interface TopologyInput {
   ports: readonly PortRecord[];
 }
 
+/** A dual-stack value as one label: "10.30.0.0/24, 2001:db8:30::/64". */
+const joined = (v4: string | null | undefined, v6: string | null | undefined): string => [v4, v6].filter((x) => x != null).join(', ');
+
 /** Records → the model; endpoints of networks or containers not in the input are left out. */
 export function topologyFrom(input: TopologyInput): Topology {
   const netById = new Map(input.networks.map((n) => [n.id, n]));
   const networks: GraphNetwork[] = input.networks
-    .map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, uplink: uplinkOf(n) }))
+    .map((n) => ({ name: n.name, bridge: n.bridge, subnet: joined(n.subnet, n.subnet6), gateway: joined(n.gateway, n.gateway6), uplink: uplinkOf(n) }))
     .sort(byName);
   const containers: GraphContainer[] = input.containers
     .map((c) => {
@@ -77,7 +80,8 @@ export function topologyFrom(input: TopologyInput): Topology {
       const interfaces = eps
         .map((e) => {
           const n = netById.get(e.networkId)!;
-          return { ifName: e.ifName, hostIf: e.hostIf, network: n.name, address: `${e.ip}/${n.subnet.split('/')[1] ?? '32'}` };
+          const address = joined(e.ip === null ? null : `${e.ip}/${n.subnet?.split('/')[1] ?? '32'}`, e.ip6 == null ? null : `${e.ip6}/${n.subnet6?.split('/')[1] ?? '128'}`);
+          return { ifName: e.ifName, hostIf: e.hostIf, network: n.name, address };
         })
         .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName) || (a.ifName < b.ifName ? -1 : a.ifName > b.ifName ? 1 : 0));
       const ports = input.ports

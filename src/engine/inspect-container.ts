@@ -23,7 +23,8 @@ export interface ContainerFacts {
 
 type Attached = { network: NetworkRecord; endpoint: EndpointRecord };
 
-export const prefixOf = (cidr: string): number => Number(cidr.split('/')[1]);
+/** A CIDR's prefix length; 0 for none (Docker's zero value for a family the network lacks). */
+export const prefixOf = (cidr: string | null | undefined): number => (cidr == null ? 0 : Number(cidr.split('/')[1]));
 
 /** Docker's "never" time, for a container that has not started or finished. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -137,6 +138,14 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
 }
 
 /** Docker's EndpointSettings for one network. */
+/** Docker's IPAMConfig: the static addresses the user asked for (--ip, --ip6), null when IPAM chose both. */
+function ipamConfigOf(endpoint: EndpointRecord): Record<string, string> | null {
+  const config: Record<string, string> = {};
+  if (endpoint.requestedIp != null) config['IPv4Address'] = endpoint.requestedIp;
+  if (endpoint.requestedIp6 != null) config['IPv6Address'] = endpoint.requestedIp6;
+  return Object.keys(config).length === 0 ? null : config;
+}
+
 function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: DnsConfig | undefined): Record<string, unknown> {
   // The names it answers to there besides its own, in Docker 20.10's order: --network-alias (every
   // network) and connect --alias (this one), then its short id and a --hostname other than its
@@ -145,17 +154,17 @@ function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: 
   const hostname = c.hostname !== c.name ? [c.hostname] : [];
   const aliases = [...new Set([...(dns?.aliases ?? []), ...(endpoint.aliases ?? []), ...shortId, ...hostname])];
   return {
-    IPAMConfig: endpoint.requestedIp == null ? null : { IPv4Address: endpoint.requestedIp },
+    IPAMConfig: ipamConfigOf(endpoint),
     Links: null,
     Aliases: nullIfEmpty(aliases),
     NetworkID: network.id,
     EndpointID: endpoint.id,
-    Gateway: network.gateway,
-    IPAddress: endpoint.ip,
-    IPPrefixLen: prefixOf(network.subnet),
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    Gateway: network.gateway ?? '',
+    IPAddress: endpoint.ip ?? '',
+    IPPrefixLen: endpoint.ip == null ? 0 : prefixOf(network.subnet),
+    IPv6Gateway: network.gateway6 ?? '',
+    GlobalIPv6Address: endpoint.ip6 ?? '',
+    GlobalIPv6PrefixLen: endpoint.ip6 == null ? 0 : prefixOf(network.subnet6),
     MacAddress: endpoint.mac,
     DriverOpts: null,
     // nsnet's own additions: the interface in the container and its host-side peer.
@@ -190,11 +199,11 @@ function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[],
     SecondaryIPv6Addresses: null,
     EndpointID: onDefault?.endpoint.id ?? '',
     Gateway: onDefault?.network.gateway ?? '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: onDefault?.endpoint.ip6 ?? '',
+    GlobalIPv6PrefixLen: onDefault?.endpoint.ip6 == null ? 0 : prefixOf(onDefault.network.subnet6),
     IPAddress: onDefault?.endpoint.ip ?? '',
-    IPPrefixLen: onDefault === undefined ? 0 : prefixOf(onDefault.network.subnet),
-    IPv6Gateway: '',
+    IPPrefixLen: onDefault?.endpoint.ip == null ? 0 : prefixOf(onDefault.network.subnet),
+    IPv6Gateway: onDefault?.network.gateway6 ?? '',
     MacAddress: onDefault?.endpoint.mac ?? '',
     Networks: networks,
   };

@@ -26,23 +26,34 @@ export function networkView(
       Name: container.name,
       EndpointID: endpoint.id,
       MacAddress: endpoint.mac,
-      IPv4Address: `${endpoint.ip}/${prefixOf(net.subnet)}`,
-      IPv6Address: '',
+      IPv4Address: endpoint.ip == null ? '' : `${endpoint.ip}/${prefixOf(net.subnet)}`,
+      IPv6Address: endpoint.ip6 == null ? '' : `${endpoint.ip6}/${prefixOf(net.subnet6)}`,
     };
   }
-  const config: Record<string, unknown> = { Subnet: net.subnet, Gateway: net.gateway };
-  if (net.ipRange !== null) config['IPRange'] = net.ipRange;
-  // Docker leaves AuxiliaryAddresses out when there are none (omitempty).
-  const aux = net.auxAddresses ?? {};
-  if (Object.keys(aux).length > 0) config['AuxiliaryAddresses'] = { ...aux };
+  // One IPAM entry per family, IPv4 first (as Docker lists them).
+  const configs: Array<Record<string, unknown>> = [];
+  if (net.subnet !== null) {
+    const config: Record<string, unknown> = { Subnet: net.subnet, Gateway: net.gateway };
+    if (net.ipRange !== null) config['IPRange'] = net.ipRange;
+    // Docker leaves AuxiliaryAddresses out when there are none (omitempty).
+    const aux = net.auxAddresses ?? {};
+    if (Object.keys(aux).length > 0) config['AuxiliaryAddresses'] = { ...aux };
+    configs.push(config);
+  }
+  if (net.subnet6 != null) {
+    const config: Record<string, unknown> = { Subnet: net.subnet6, Gateway: net.gateway6 };
+    if (net.ipRange6 != null) config['IPRange'] = net.ipRange6;
+    configs.push(config);
+  }
   return {
     Name: net.name,
     Id: net.id,
     Created: net.created,
     Scope: 'local',
     Driver: net.driver ?? 'bridge',
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: {}, Config: [config] },
+    // Docker 28's EnableIPv4 is not in API 1.41; an IPv6-only network shows as one IPAM entry.
+    EnableIPv6: net.subnet6 != null,
+    IPAM: { Driver: 'default', Options: {}, Config: configs },
     Internal: net.internal,
     Attachable: net.attachable ?? false,
     Ingress: false,
@@ -61,8 +72,8 @@ export function networkRow(net: NetworkRecord, containerCount: number): Record<s
     Name: net.name,
     Driver: net.driver ?? 'bridge',
     Scope: 'local',
-    Subnet: net.subnet,
-    Gateway: net.gateway,
+    Subnet: [net.subnet, net.subnet6].filter((x) => x != null).join(', '),
+    Gateway: [net.gateway, net.gateway6].filter((x) => x != null).join(', '),
     Bridge: net.bridge,
     Internal: net.internal,
     Containers: containerCount,

@@ -5,16 +5,14 @@ import type { LinkDriver } from './vlan-drivers.js';
 
 /** What a plan needs to know about a network: already validated, addresses already chosen. */
 export interface NetworkSpec extends FirewallNetwork {
-  gateway: string;
-  prefixLen: number;
+  /** The IPv4 gateway and prefix length; null on an IPv6-only network. */
+  gateway: string | null;
+  prefixLen: number | null;
+  /** The IPv6 gateway and prefix length; null when the network has no IPv6 (subnet6 null). */
+  gateway6: string | null;
+  prefixLen6: number | null;
   bridgeMac: string;
   mtu: number | undefined;
-  /**
-   * IPv6 on the network's bridge and its containers' interfaces. nsnet's networks are IPv4-only
-   * for now: absent, and IPv6 is turned off there (see ipv6OffSteps); an IPv6-enabled network
-   * will set it.
-   */
-  ipv6?: boolean | undefined;
   /** How containers are wired (see vlan-drivers.ts); absent: into the bridge. */
   driver?: LinkDriver | undefined;
 }
@@ -30,30 +28,58 @@ export interface EndpointSpec {
   network: NetworkSpec;
   hostIf: string; // host end of the veth pair, enslaved to the bridge
   ifName: string; // eth0, eth1, ... inside the container
-  ip: string;
+  /** Null on an IPv6-only network. */
+  ip: string | null;
+  /** Null when the network has no IPv6. */
+  ip6: string | null;
   mac: string;
 }
 
 export const IP_FORWARD = 'net.ipv4.ip_forward';
 
 export function portOf(ep: EndpointSpec): FirewallPort {
-  return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: ep.network };
+  return { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, ip6: ep.ip6, network: ep.network };
 }
 
 /** A per-interface sysctl key; sysctl(8) writes a dot inside a name as '/'. */
 const confKey = (family: 'ipv4' | 'ipv6', dev: string, name: string): string => `net.${family}.conf.${dev.replace(/\./g, '/')}.${name}`;
 
+/** Whether a network has IPv6 (Docker's EnableIPv6). */
+export const hasIPv6 = (net: Pick<NetworkSpec, 'subnet6'>): boolean => net.subnet6 !== null;
+
+export const IP6_FORWARD = 'net.ipv6.conf.all.forwarding';
+
 /**
- * IPv6 off on an interface of a network without IPv6, as Docker does: otherwise it is on with
- * accept_ra=1, and one container's router advertisement gives the interface a SLAAC address and
- * a default route through that container. On a kernel without IPv6 (ipv6.disable=1) the key does
- * not exist and there is nothing to turn off. Must follow the step that makes the interface, and
- * come before it is up.
+ * IPv6 settings of an interface, before it is up. A network without IPv6 has it off, as Docker
+ * does: otherwise it is on with accept_ra=1, and one container's router advertisement gives the
+ * interface a SLAAC address and a default route through that container (on a kernel booted with
+ * ipv6.disable=1 the key does not exist and there is nothing to turn off). On an IPv6 network a
+ * container's interface takes no router advertisements (its routes are nsnet's) and does no
+ * duplicate address detection: its addresses are nsnet's to hand out, and in hairpin mode the
+ * bridge reflects a port's own DAD probe back to it, which the kernel would take for a duplicate
+ * and leave the link-local address dead.
  */
 export function ipv6OffSteps(net: NetworkSpec, dev: string, ns?: string): Step[] {
-  if (net.ipv6 === true) return [];
-  const sysctl = { key: confKey('ipv6', dev, 'disable_ipv6'), value: '1', ignoreUnknown: true } as const;
-  return [ns === undefined ? { kind: 'sysctl', ...sysctl } : { kind: 'netns-sysctl', ns, ...sysctl }];
+  const settings: Array<[string, string]> = !hasIPv6(net)
+    ? [['disable_ipv6', '1']]
+    : ns === undefined
+      ? []
+      : [
+          ['accept_ra', '0'],
+          ['accept_dad', '0'],
+        ];
+  return settings.map(([name, value]) => {
+    const sysctl = { key: confKey('ipv6', dev, name), value, ignoreUnknown: !hasIPv6(net) };
+    return ns === undefined ? { kind: 'sysctl', ...sysctl } : { kind: 'netns-sysctl', ns, ...sysctl };
+  });
+}
+
+/** A network's addresses on an interface: the IPv4 one, then the IPv6 one (nodad: see the step). */
+function addressSteps(dev: string, ns: string | undefined, v4: string | null, len4: number | null, v6: string | null, len6: number | null): Step[] {
+  const steps: Step[] = [];
+  if (v4 !== null && len4 !== null) steps.push({ kind: 'addr-add', ...(ns === undefined ? {} : { ns }), dev, address: v4, prefixLen: len4 });
+  if (v6 !== null && len6 !== null) steps.push({ kind: 'addr-add', ...(ns === undefined ? {} : { ns }), dev, address: v6, prefixLen: len6 });
+  return steps;
 }
 
 /**
@@ -65,11 +91,12 @@ export function planBridge(net: NetworkSpec): Step[] {
   const steps: Step[] = [
     { kind: 'bridge-add', name: net.bridge, mac: net.bridgeMac, mtu: net.mtu },
     ...ipv6OffSteps(net, net.bridge),
-    { kind: 'addr-add', dev: net.bridge, address: net.gateway, prefixLen: net.prefixLen },
+    ...addressSteps(net.bridge, undefined, net.gateway, net.prefixLen, net.gateway6, net.prefixLen6),
     { kind: 'link-up', dev: net.bridge },
   ];
   if (!net.internal) {
-    steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
+    if (net.subnet !== null) steps.push({ kind: 'sysctl', key: IP_FORWARD, value: '1' });
+    if (hasIPv6(net)) steps.push({ kind: 'sysctl', key: IP6_FORWARD, value: '1' });
     // Ports published on 127.0.0.1 are DNATed to the container with the loopback source still
     // on the packet; the kernel drops such packets on a non-loopback device unless told not to.
     // The source is masqueraded to the gateway before it leaves, and anti-spoofing keeps
@@ -152,29 +179,50 @@ export function planAttach(netns: string, ep: EndpointSpec): Step[] {
     INTERFACE_STEP[ep.network.driver?.kind ?? 'bridge'](netns, ep),
     ...hairpinSteps(ep),
     ...ipv6OffSteps(ep.network, ep.ifName, netns),
-    { kind: 'addr-add', ns: netns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen },
+    ...addressSteps(ep.ifName, netns, ep.ip, ep.network.prefixLen, ep.ip6, ep.network.prefixLen6),
     { kind: 'link-up', ns: netns, dev: ep.ifName },
   ];
 }
 
-/** The default route goes via the first network that leads outside (internal networks have none). */
-export function defaultRouteStep(netns: string, endpoints: readonly EndpointSpec[]): Step | undefined {
-  const first = endpoints.find((ep) => !ep.network.internal);
-  if (first === undefined) return undefined;
-  // ipvlan l3: the parent routes for its children; there is no gateway on their link to go via.
-  const driver = first.network.driver;
-  if (driver?.kind === 'ipvlan' && driver.mode === 'l3') return { kind: 'route-dev', ns: netns, dst: 'default', dev: first.ifName };
-  return { kind: 'route-add', ns: netns, dst: 'default', via: first.network.gateway, dev: first.ifName };
+/** The family of a default-route step. */
+export const routeFamily = (step: Step): 4 | 6 => (step.kind === 'route-add' && step.via.includes(':') ? 6 : 4);
+
+/** The endpoint that carries a family's default route: the first, in order, whose network leads outside and has that family. */
+function routeCarrier(endpoints: readonly EndpointSpec[], family: 4 | 6): EndpointSpec | undefined {
+  return endpoints.find((ep) => !ep.network.internal && (family === 4 ? ep.network.gateway !== null : ep.network.gateway6 !== null));
 }
 
 /**
- * The default route leaves with the interface that carried it: it is handed to the next network
- * that leads outside, as Docker does. Undefined when `leavingHostIf` did not carry it, or no other
- * network leads outside.
+ * The default routes go via the first network that leads outside (internal networks have none),
+ * per family: a container on an IPv4-only network and then a dual-stack one takes its IPv4 route
+ * from the first and its IPv6 route from the second, as Docker does.
  */
-export function handoverRouteStep(netns: string, endpoints: readonly EndpointSpec[], leavingHostIf: string): Step | undefined {
-  if (endpoints.find((ep) => !ep.network.internal)?.hostIf !== leavingHostIf) return undefined;
-  return defaultRouteStep(netns, endpoints.filter((ep) => ep.hostIf !== leavingHostIf));
+export type RouteStep = Extract<Step, { kind: 'route-add' | 'route-dev' }>;
+
+export function defaultRouteSteps(netns: string, endpoints: readonly EndpointSpec[]): RouteStep[] {
+  const steps: RouteStep[] = [];
+  const v4 = routeCarrier(endpoints, 4);
+  if (v4 !== undefined) {
+    // ipvlan l3: the parent routes for its children; there is no gateway on their link to go via.
+    const driver = v4.network.driver;
+    if (driver?.kind === 'ipvlan' && driver.mode === 'l3') steps.push({ kind: 'route-dev', ns: netns, dst: 'default', dev: v4.ifName });
+    else steps.push({ kind: 'route-add', ns: netns, dst: 'default', via: v4.network.gateway!, dev: v4.ifName });
+  }
+  const v6 = routeCarrier(endpoints, 6);
+  if (v6 !== undefined) steps.push({ kind: 'route-add', ns: netns, dst: 'default', via: v6.network.gateway6!, dev: v6.ifName });
+  return steps;
+}
+
+/**
+ * A default route leaves with the interface that carried it: it is handed to the next network
+ * that leads outside, as Docker does, per family. Empty when `leavingHostIf` carried none, or no
+ * other network leads outside.
+ */
+export function handoverRouteSteps(netns: string, endpoints: readonly EndpointSpec[], leavingHostIf: string): RouteStep[] {
+  const rest = endpoints.filter((ep) => ep.hostIf !== leavingHostIf);
+  const next = defaultRouteSteps(netns, rest);
+  const carried = ([4, 6] as const).filter((f) => routeCarrier(endpoints, f)?.hostIf === leavingHostIf);
+  return next.filter((s) => carried.includes(routeFamily(s)));
 }
 
 /** A container's namespace with loopback up, one interface per network, and its default route. */
@@ -192,8 +240,7 @@ export function planCreateContainer(
   const ports = bridged(endpoints);
   if (ports.length > 0) steps.push(...fw.addPorts(ports.map(portOf), `admit ${netns}`));
   for (const ep of endpoints) steps.push(...planAttach(netns, ep));
-  const route = defaultRouteStep(netns, endpoints);
-  if (route !== undefined) steps.push(route);
+  steps.push(...defaultRouteSteps(netns, endpoints));
   // Published last: the container answers as soon as traffic is sent its way.
   steps.push(...publishSteps(fw, mappings, `publish ${netns}`));
   return steps;

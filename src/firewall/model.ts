@@ -3,7 +3,10 @@ export interface FirewallNetwork {
   name: string;
   id: string;
   bridge: string;
-  subnet: string; // canonical CIDR
+  /** Canonical IPv4 CIDR; null on an IPv6-only network. */
+  subnet: string | null;
+  /** Canonical IPv6 CIDR; null when the network has no IPv6. */
+  subnet6: string | null;
   internal: boolean;
   /** Containers on the network may talk to each other (com.docker.network.bridge.enable_icc). */
   icc: boolean;
@@ -17,11 +20,17 @@ export interface FirewallNetwork {
 export interface FirewallPort {
   hostIf: string;
   mac: string;
-  ip: string;
+  /** Null on an IPv6-only network. */
+  ip: string | null;
+  /** The global IPv6 address; null when the network has no IPv6 (the link-local one follows from mac). */
+  ip6: string | null;
   network: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>;
 }
 
-/** A published port: host (address or every address) → container address. */
+/**
+ * A published port: host (address or every address) → container address. One family per
+ * mapping, its containerIp's: a dual-stack container's `-p 8080:80` is two mappings.
+ */
 export interface FirewallMapping {
   hostIp: string | undefined;
   hostPort: number;

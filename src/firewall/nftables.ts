@@ -74,7 +74,7 @@ const saddrOf = (cidr: string): string => `${cidr.includes(':') ? 'ip6' : 'ip'} 
  * its own bridge is forwarded by the bridge when br_netfilter is on, and br_netfilter's
  * postrouting hook passes no input interface (iifname never matches there).
  */
-const hairpinMasquerade = (n: FirewallNetwork): string => `${saddrOf(n.subnet)} oifname ${q(n.bridge)} ct status dnat masquerade ${comment(n)}`;
+const hairpinMasquerade = (n: FirewallNetwork): string => `${saddrOf(n.subnet!)} oifname ${q(n.bridge)} ct status dnat masquerade ${comment(n)}`;
 
 /** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
 function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
@@ -100,7 +100,8 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
       sealed.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop ${c}`);
       continue;
     }
-    postrouting.push(hairpinMasquerade(n));
+    // IPv6 rules come with the IPv6 firewall; an IPv6-only network has no IPv4 to masquerade.
+    if (n.subnet !== null) postrouting.push(hairpinMasquerade(n));
     // Isolation: nothing from this network's bridge to another nsnet bridge (the other
     // network's own rule covers the opposite direction).
     drops.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} oifname @bridges drop ${c}`);

@@ -100,7 +100,7 @@ export interface Rtnl {
   /** Delete a link; "already gone" (ENODEV) is success. */
   deleteLink(name: string): void;
   /** Add an IPv4 address with the subnet's broadcast; EEXIST is returned as an error. */
-  addAddr(index: number, address: string, prefixLen: number): void;
+  addAddr(index: number, address: string, prefixLen: number, opts?: { nodad?: boolean }): void;
   delAddr(index: number, address: string, prefixLen: number): void;
   /** Add a route in the main table. dst undefined = default route. */
   addRoute(opts: { dst?: string; dstLen?: number; gateway?: string; oif?: number }): void;

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { GENERATED_LINK } from '../engine/ids.js';
 import { TABLE_NAME } from '../firewall/nftables.js';
 import { sameSysctlValue, sysctlSteps } from '../engine/sysctls.js';
-import { defaultRouteStep, onParent, planAttach, planBridge, planParent, type EndpointSpec } from '../engine/plans.js';
+import { defaultRouteSteps, onParent, planAttach, planBridge, planParent, type EndpointSpec } from '../engine/plans.js';
 import type { LinkInfo } from '../host/port.js';
 import { renderStep } from '../plan/render.js';
 import type { Step } from '../plan/steps.js';
@@ -72,8 +72,9 @@ interface NsView {
 function view(ctx: Context, ns?: string): NsView {
   return {
     links: new Map(ctx.host.links(ns).map((l) => [l.name, l])),
-    addrs: ctx.host.addresses(ns, 4),
-    routes: ctx.host.routes(ns, 4),
+    // Both families: an IPv6 network's gateway, container addresses and default routes too.
+    addrs: ctx.host.addresses(ns),
+    routes: ctx.host.routes(ns),
   };
 }
 
@@ -204,8 +205,7 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
   const ns = namespaceOf(c);
   const inside = view(ctx, ns);
   const specs = containerEndpoints(ctx.store, c.id);
-  const carrier = specs.find((sp) => !sp.network.internal);
-  let rewireCarrier = false;
+  const rewiredCarriers = new Set<string>();
   for (const ep of specs) {
     const hostLink = host.links.get(ep.hostIf);
     const peer = inside.links.get(ep.ifName);
@@ -215,18 +215,20 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
       if (hostLink !== undefined) steps.push({ kind: 'link-del', dev: ep.hostIf });
       if (peer !== undefined) steps.push({ kind: 'link-del', ns, dev: ep.ifName });
       steps.push(...planAttach(ns, ep));
-      if (ep === carrier) rewireCarrier = true;
+      rewiredCarriers.add(ep.ifName);
       const target = ep.network.driver !== undefined && ep.network.driver.kind !== 'bridge' ? `onto ${ep.network.driver.parent}` : `into ${ep.network.bridge}`;
       out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${problems.join('; ')}`, fix: `rewire ${ep.ifName} ${target}`, steps });
       continue;
     }
-    if (!hasAddr(inside, peer, ep.ip, ep.network.prefixLen)) {
+    // The addresses from the same recipe as the wiring (IPv4, IPv6).
+    for (const step of planAttach(ns, ep)) {
+      if (step.kind !== 'addr-add' || hasAddr(inside, peer, step.address, step.prefixLen)) continue;
       out.push({
         object,
         subject: { ...subject, network: ep.network.name },
-        problem: `${ep.network.name}: ${ep.ifName} lacks its address ${ep.ip}/${ep.network.prefixLen}`,
+        problem: `${ep.network.name}: ${ep.ifName} lacks its address ${step.address}/${step.prefixLen}`,
         fix: 'add it',
-        steps: [{ kind: 'addr-add', ns, dev: ep.ifName, address: ep.ip, prefixLen: ep.network.prefixLen }],
+        steps: [step],
       });
     }
     // The port's settings from the same recipe (hairpin mode; a kernel that does not report
@@ -245,19 +247,21 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
       out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
     }
   }
-  const route = defaultRouteStep(ns, specs);
-  if (route !== undefined && route.kind === 'route-dev') {
-    const dev = inside.links.get(route.dev);
-    const present = inside.routes.some((r) => r.dst === undefined && r.gateway === undefined && dev !== undefined && r.oif === dev.index);
-    if (!present || rewireCarrier) out.push({ object, subject, problem: `no default route dev ${route.dev}`, fix: 'add it', steps: [route] });
-  }
-  if (route !== undefined && route.kind === 'route-add') {
-    const dev = inside.links.get(route.dev);
-    const present = inside.routes.some((r) => r.dst === undefined && r.gateway === route.via && dev !== undefined && r.oif === dev.index);
-    // A rewired carrier loses its route with the old interface: it comes back with the rewiring.
-    if (!present || rewireCarrier) {
-      const problem = rewireCarrier ? `the default route via ${route.via} goes with the rewiring` : `no default route via ${route.via} dev ${route.dev}`;
-      out.push({ object, subject, problem, fix: 'add it', steps: [route] });
+  for (const route of defaultRouteSteps(ns, specs)) {
+    // A rewired carrier loses its routes with the old interface: they come back with the rewiring.
+    const rewired = rewiredCarriers.has(route.dev);
+    if (route.kind === 'route-dev') {
+      const dev = inside.links.get(route.dev);
+      const present = inside.routes.some((r) => r.dst === undefined && r.gateway === undefined && dev !== undefined && r.oif === dev.index);
+      if (!present || rewired) out.push({ object, subject, problem: `no default route dev ${route.dev}`, fix: 'add it', steps: [route] });
+    }
+    if (route.kind === 'route-add') {
+      const dev = inside.links.get(route.dev);
+      const present = inside.routes.some((r) => r.dst === undefined && r.gateway === route.via && dev !== undefined && r.oif === dev.index);
+      if (!present || rewired) {
+        const problem = rewired ? `the default route via ${route.via} goes with the rewiring` : `no default route via ${route.via} dev ${route.dev}`;
+        out.push({ object, subject, problem, fix: 'add it', steps: [route] });
+      }
     }
   }
   return out;

@@ -184,7 +184,7 @@ function add(ctx: Context, env: CniEnv, conf: CniNetConf, caller: string | undef
     } catch (err) {
       problems = [(err as Error).message];
     }
-    if (problems.length === 0) dns = { nameservers: [attachment.network.gateway] };
+    if (problems.length === 0) dns = { nameservers: [attachment.network.gateway ?? attachment.network.gateway6!] };
   }
   const ours = resultOf(attachment, ctx.host.link(attachment.endpoint.hostIf)?.mac);
   if (dns !== undefined) ours.dns = dns;
@@ -200,9 +200,18 @@ function podName(args: Readonly<Record<string, string>>): string[] {
   return name !== undefined && /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(name) ? [name] : [];
 }
 
-/** The attachment in the spec's result shape: bridge, host veth, container interface (index 2). */
+/** The endpoint's addresses with their prefix lengths and gateways, IPv4 first. */
+function addressesOf(a: CniAttachment): Array<{ address: string; gateway: string; family: 4 | 6 }> {
+  const out: Array<{ address: string; gateway: string; family: 4 | 6 }> = [];
+  const n = a.network;
+  if (a.endpoint.ip !== null && n.subnet !== null && n.gateway !== null) out.push({ address: `${a.endpoint.ip}/${n.subnet.split('/')[1]}`, gateway: n.gateway, family: 4 });
+  if (a.endpoint.ip6 != null && n.subnet6 != null && n.gateway6 != null) out.push({ address: `${a.endpoint.ip6}/${n.subnet6.split('/')[1]}`, gateway: n.gateway6, family: 6 });
+  return out;
+}
+
+/** The attachment in the spec's result shape: bridge, host veth, container interface (index 2); one IP and default route per family. */
 function resultOf(a: CniAttachment, hostIfMac?: string): CniResult {
-  const prefixLen = Number(a.network.subnet.split('/')[1]);
+  const addresses = addressesOf(a);
   return {
     cniVersion: SPEC_VERSION,
     interfaces: [
@@ -210,8 +219,8 @@ function resultOf(a: CniAttachment, hostIfMac?: string): CniResult {
       { name: a.endpoint.hostIf, ...(hostIfMac === undefined ? {} : { mac: hostIfMac }) },
       { name: a.endpoint.ifName, mac: a.endpoint.mac, sandbox: a.container.netns },
     ],
-    ips: [{ address: `${a.endpoint.ip}/${prefixLen}`, gateway: a.network.gateway, interface: 2 }],
-    routes: a.carriesDefaultRoute ? [{ dst: '0.0.0.0/0', gw: a.network.gateway }] : [],
+    ips: addresses.map(({ address, gateway }) => ({ address, gateway, interface: 2 })),
+    routes: a.carriesDefaultRoute ? addresses.map(({ gateway, family }) => ({ dst: family === 6 ? '::/0' : '0.0.0.0/0', gw: gateway })) : [],
   };
 }
 
@@ -224,9 +233,9 @@ function check(ctx: Context, env: CniEnv, conf: CniNetConf): void {
   }
   const problems: string[] = [];
   if (a.container.netns !== env.netns) problems.push(`attached in namespace ${a.container.netns}, not ${env.netns}`);
-  const prefixLen = a.network.subnet.split('/')[1];
-  const address = `${a.endpoint.ip}/${prefixLen}`;
-  if (!(conf.prevResult.ips ?? []).some((ip) => ip.address === address)) problems.push(`prevResult does not list the address ${address}`);
+  for (const { address } of addressesOf(a)) {
+    if (!(conf.prevResult.ips ?? []).some((ip) => ip.address === address)) problems.push(`prevResult does not list the address ${address}`);
+  }
   if (!(conf.prevResult.interfaces ?? []).some((i) => i.name === a.endpoint.ifName && (i.mac === undefined || i.mac === a.endpoint.mac))) {
     problems.push(`prevResult does not list interface ${a.endpoint.ifName} with MAC ${a.endpoint.mac}`);
   }

@@ -14,7 +14,7 @@ import { parseCidr } from '../core/ipv4.js';
 import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
-import { handoverRouteStep, planDetach, publishSteps } from '../engine/plans.js';
+import { handoverRouteSteps, planDetach, publishSteps } from '../engine/plans.js';
 import { isParentDriver } from '../engine/vlan-drivers.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
@@ -75,7 +75,7 @@ function networkInputOf(conf: CniNetConf): NetworkInput {
  */
 function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
   const out: string[] = [];
-  const differs = (what: string, theirs: string, ours: string): void => void (theirs !== ours && out.push(`${what} is ${ours}, the configuration says ${theirs}`));
+  const differs = (what: string, theirs: string, ours: string | null): void => void (theirs !== ours && out.push(`${what} is ${ours}, the configuration says ${theirs}`));
   if (conf.subnet !== undefined) differs('subnet', validate.subnet(conf.subnet).text, network.subnet);
   if (conf.gateway !== undefined) differs('gateway', conf.gateway, network.gateway);
   if (conf.bridge !== undefined) differs('bridge', conf.bridge, network.bridge);
@@ -165,7 +165,7 @@ function decideAdd(ctx: Context, draft: Draft, req: CniAddRequest): Omit<Decisio
   if (existing.some((e) => e.ifName === req.ifName)) {
     throw new NsnetError('IN_USE', `container ${req.containerId} already has an interface ${req.ifName} from nsnet`, { hint: 'give each network its own CNI_IFNAME' });
   }
-  if (req.ip?.prefixLen !== undefined && req.ip.prefixLen !== parseCidr(network.subnet).prefixLen) {
+  if (req.ip?.prefixLen !== undefined && (network.subnet === null || req.ip.prefixLen !== parseCidr(network.subnet).prefixLen)) {
     throw new NsnetError('INVALID_VALUE', `requested address ${req.ip.ip}/${req.ip.prefixLen} does not match network ${network.name} (${network.subnet})`);
   }
   const { endpoint, spec } = addEndpoint(ctx, draft, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
@@ -225,8 +225,7 @@ export function detachLocked(ctx: Context, a: CniAttachment, op: string): void {
       const kept = vethGone ? steps.filter((s) => !(s.kind === 'link-del' && s.dev === a.endpoint.hostIf)) : steps;
       // The container keeps a way out through its next network, as ADD gave one (and CHECK expects it).
       const ns = a.container.netns;
-      const route = ctx.host.netnsExists(ns) ? handoverRouteStep(ns, containerEndpoints(ctx.store, a.container.id), a.endpoint.hostIf) : undefined;
-      if (route !== undefined) kept.push(route);
+      if (ctx.host.netnsExists(ns)) kept.push(...handoverRouteSteps(ns, containerEndpoints(ctx.store, a.container.id), a.endpoint.hostIf));
       const last = ctx.store.endpoints.forContainer(a.container.id).length === 1;
       return {
         op,

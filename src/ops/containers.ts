@@ -35,6 +35,8 @@ export interface RunInput {
   name?: string | undefined;
   networks: string[];
   ip?: string | undefined;
+  /** --ip6: the IPv6 address on the first network. */
+  ip6?: string | undefined;
   mac?: string | undefined;
   hostname?: string | undefined;
   env: Record<string, string>;
@@ -225,7 +227,7 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
-    const { spec, endpoint } = addEndpoint(ctx, draft, network, container, `eth${i}`, { ip: first ? input.ip : undefined, mac: first ? input.mac : undefined });
+    const { spec, endpoint } = addEndpoint(ctx, draft, network, container, `eth${i}`, { ip: first ? input.ip : undefined, ip6: first ? input.ip6 : undefined, mac: first ? input.mac : undefined });
     specs.push(spec);
     endpoints.push({ endpoint, internal: network.internal });
   });

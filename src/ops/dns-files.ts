@@ -50,7 +50,7 @@ export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
   // place (same inode, so the bind mounts inside the container see the new text).
   const served = eps.map((e) => store.networks.get(e.networkId)).find((n) => n !== undefined && dnsEnabled(n));
   let nameservers: string[];
-  if (served !== undefined) nameservers = [served.gateway];
+  if (served !== undefined) nameservers = [served.gateway ?? served.gateway6!];
   else {
     const own = cfg?.servers ?? [];
     nameservers = own.length > 0 ? own : first !== undefined && networkServers(first).length > 0 ? networkServers(first) : hostServers().filter((s) => !isLoopback(s));
@@ -58,7 +58,7 @@ export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
   const dir = etcDir(c.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const resolv = renderResolvConf(c.name, { nameservers, search: cfg?.search ?? [], options: cfg?.options ?? [] }, path.dirname(store.path));
-  const hosts = renderHosts({ names: [c.hostname, c.name], ips: eps.map((e) => e.ip) }, cfg?.extraHosts ?? []);
+  const hosts = renderHosts({ names: [c.hostname, c.name], ips: eps.flatMap((e) => [e.ip, e.ip6 ?? null].filter((ip): ip is string => ip !== null)) }, cfg?.extraHosts ?? []);
   fs.writeFileSync(path.join(dir, 'resolv.conf'), resolv, { mode: 0o644 });
   fs.writeFileSync(path.join(dir, 'hosts'), hosts, { mode: 0o644 });
   return true;

@@ -1,6 +1,7 @@
 /** Network operations: create, remove, connect, disconnect, prune, and the default network. */
-import { NsnetError, wrap } from '../core/errors.js';
-import { cidrOverlaps, intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { NsnetError, invalid, wrap } from '../core/errors.js';
+import { intToIp, ipToInt, parseCidr, parseIPv4 } from '../core/ipv4.js';
+import { intToIp6, ip6ToInt, parseCidr6, parseIPv6 } from '../core/ipv6.js';
 import * as validate from '../core/validate.js';
 import { bridgeMacFor, bridgeNameFor, macFor, newId, vethNameFor } from '../engine/ids.js';
 import {
@@ -11,21 +12,21 @@ import {
   MASQUERADE_OPTION,
   MTU_OPTION,
 } from '../engine/inspect.js';
-import { allocate, defaultGateway, reserve, validateAuxAddresses, validateGateway, validateRange, type Pool } from '../engine/ipam.js';
+import { allocate, reserve, type Pool } from '../engine/ipam.js';
+import { allocate6, reserve6, type Pool6 } from '../engine/ipam6.js';
 import { validateDriver } from '../engine/network-drivers.js';
 import { isParentDriver, linkDriverOf, PARENT_DRIVER_OPTIONS, PARENT_OPTION, validateParentOptions } from '../engine/vlan-drivers.js';
-import { defaultRouteStep, handoverRouteStep, planConnect, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
-import { pickSubnet } from '../engine/subnet-pool.js';
+import { defaultRouteSteps, handoverRouteSteps, planConnect, routeFamily, planCreateNetwork, planDetach, planRemoveNetwork, type EndpointSpec } from '../engine/plans.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import type { Step } from '../plan/steps.js';
 import type { Context } from './context.js';
-import { hostTakenSubnets } from './host-facts.js';
 import { containerEndpoints, endpointMappings, endpointSpec, firewallState, isCniContainer, networkSpec } from './specs.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 import { commit, decide, failureOf, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, dnsInput, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 import { refuseModeChange, refuseRemovingPredefined } from './netmodes.js';
+import { decideAddressing, type AddressingInput } from './network-subnets.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -39,11 +40,8 @@ const optionsOf = (driver: string): readonly string[] =>
   isParentDriver(driver) ? [...PARENT_DRIVER_OPTIONS[driver], MTU_OPTION, DNS_OPTION, DNS_SERVERS_OPTION] : KNOWN_OPTIONS;
 const BOOLEAN_OPTIONS = [ICC_OPTION, MASQUERADE_OPTION, ANTI_SPOOFING_OPTION, DNS_OPTION];
 
-export interface NetworkInput {
+export interface NetworkInput extends AddressingInput {
   name: string;
-  subnet?: string | undefined;
-  gateway?: string | undefined;
-  ipRange?: string | undefined;
   internal?: boolean | undefined;
   options?: Record<string, string> | undefined;
   labels?: Record<string, string> | undefined;
@@ -51,8 +49,6 @@ export interface NetworkInput {
   driver?: string | undefined;
   /** --attachable: accepted and recorded (any container may join any nsnet network). */
   attachable?: boolean | undefined;
-  /** --aux-address NAME=IP: addresses IPAM never hands out. */
-  auxAddresses?: Record<string, string> | undefined;
 }
 
 /** Validate a `network create` request against the store and the host; returns the record to insert. */
@@ -103,40 +99,13 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     });
   }
 
-  const existing = ctx.store.networks.list();
-  let subnet;
-  if (input.subnet !== undefined) {
-    subnet = validate.subnet(input.subnet);
-    const clash = existing.find((n) => cidrOverlaps(parseCidr(n.subnet), subnet!));
-    if (clash !== undefined) {
-      throw new NsnetError('SUBNET_OVERLAP', `subnet ${subnet.text} overlaps network ${clash.name} (${clash.subnet})`, {
-        hint: 'choose a --subnet that no other network uses',
-      });
-    }
-    // A subnet holding one of the host's own addresses or routes would cut the host off them.
-    // Not for macvlan/ipvlan: their subnet is the parent's LAN, which the host may well be on too.
-    const used = isParentDriver(driver) ? undefined : hostTakenSubnets(ctx.host).find((t) => cidrOverlaps(t.cidr, subnet!));
-    if (used !== undefined) {
-      throw new NsnetError('SUBNET_OVERLAP', `subnet ${subnet.text} overlaps ${used.what}`, {
-        hint: 'choose a --subnet the host does not use (see ip addr and ip route), or leave --subnet out to get a free one',
-      });
-    }
-  } else {
-    subnet = pickSubnet([...existing.map((n) => parseCidr(n.subnet)), ...hostTakenSubnets(ctx.host).map((t) => t.cidr)]);
-  }
-  const gateway =
-    input.gateway === undefined ? defaultGateway(subnet) : validateGateway(subnet, ipToInt(parseIPv4(input.gateway, 'gateway')));
-  const range = input.ipRange === undefined ? undefined : validateRange(subnet, parseCidr(input.ipRange, 'ip range'), gateway);
-  const auxInts = Object.fromEntries(Object.entries(input.auxAddresses ?? {}).map(([k, v]) => [k, ipToInt(parseIPv4(v, `--aux-address ${k}`))]));
-  const aux = validateAuxAddresses(subnet, gateway, auxInts);
+  const addressing = decideAddressing(ctx, input, !isParentDriver(driver));
   const labels = input.labels ?? {};
   return {
     id,
     name,
     bridge,
-    subnet: subnet.text,
-    gateway: intToIp(gateway),
-    ipRange: range?.text ?? null,
+    ...addressing,
     internal: input.internal === true,
     mtu,
     options: Object.fromEntries(Object.entries(options).filter(([k]) => k !== BRIDGE_NAME_OPTION)),
@@ -144,7 +113,7 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     isDefault,
     created: new Date().toISOString(),
     ipamCursor: null,
-    auxAddresses: Object.fromEntries([...aux].map(([address, auxName]) => [auxName, intToIp(address)])),
+    ipamCursor6: null,
     attachable: input.attachable === true,
     driver,
   };
@@ -219,8 +188,9 @@ export function removeNetwork(ctx: Context, ref: string, opts: { allowDefault?: 
   });
 }
 
-/** The addresses a network hands out: its subnet (or --ip-range), the gateway excepted. */
+/** The IPv4 addresses a network hands out: its subnet (or --ip-range), the gateway excepted. */
 export function poolOf(network: NetworkRecord): Pool {
+  if (network.subnet === null || network.gateway === null) throw new NsnetError('INVALID_VALUE', `network ${network.name} has no IPv4 (it was made with --ipv4=false)`);
   const pool: Pool = { subnet: parseCidr(network.subnet), gateway: ipToInt(network.gateway), name: network.name };
   if (network.ipRange !== null) pool.range = parseCidr(network.ipRange);
   const aux = Object.entries(network.auxAddresses ?? {});
@@ -228,45 +198,87 @@ export function poolOf(network: NetworkRecord): Pool {
   return pool;
 }
 
-/** Deciding: pick the address (and MAC) of a new endpoint and record it. */
+/** The IPv6 addresses a network hands out; undefined when it has no IPv6. */
+export function pool6Of(network: NetworkRecord): Pool6 | undefined {
+  if (network.subnet6 == null || network.gateway6 == null) return undefined;
+  return {
+    subnet: parseCidr6(network.subnet6),
+    gateway: ip6ToInt(network.gateway6),
+    range: network.ipRange6 == null ? undefined : parseCidr6(network.ipRange6),
+    name: network.name,
+  };
+}
+
+/** Deciding: the endpoint's IPv4 address (undefined on an IPv6-only network). */
+function chooseIPv4(ctx: Context, draft: Draft, network: NetworkRecord, requested: string | undefined): number | undefined {
+  if (network.subnet === null) {
+    if (requested !== undefined) throw invalid(`invalid address "${requested}": network ${network.name} has no IPv4 (it was made with --ipv4=false)`, 'give --ip6 instead');
+    return undefined;
+  }
+  const pool = poolOf(network);
+  const used = ctx.store.networks.usedIps(network.id);
+  if (requested !== undefined) return reserve(pool, used, ipToInt(parseIPv4(requested, 'address')));
+  const got = allocate(pool, used, network.ipamCursor ?? undefined);
+  draft.write({ kind: 'set-cursor', networkId: network.id, cursor: got.cursor });
+  network.ipamCursor = got.cursor;
+  return got.address;
+}
+
+/** Deciding: the endpoint's IPv6 address (undefined when the network has no IPv6). */
+function chooseIPv6(ctx: Context, draft: Draft, network: NetworkRecord, requested: string | undefined): bigint | undefined {
+  const pool = pool6Of(network);
+  if (pool === undefined) {
+    if (requested !== undefined) throw invalid(`invalid address "${requested}": network ${network.name} has no IPv6`, 'create the network with --ipv6 (and an IPv6 --subnet), or leave --ip6 out');
+    return undefined;
+  }
+  const used = new Set([...ctx.store.networks.usedIps6(network.id)].map(ip6ToInt));
+  if (requested !== undefined) return reserve6(pool, used, ip6ToInt(parseIPv6(requested, '--ip6')));
+  const got = allocate6(pool, used, network.ipamCursor6 == null ? undefined : BigInt(network.ipamCursor6));
+  draft.write({ kind: 'set-cursor6', networkId: network.id, cursor: got.cursor.toString() });
+  network.ipamCursor6 = got.cursor.toString();
+  return got.address;
+}
+
+/**
+ * Docker's MAC: 02:42 and the IPv4 address; on an IPv6-only network, 02:42 and the last four
+ * bytes of the IPv6 address, so it is still stable and still unique on the network.
+ */
+const macOf = (ipInt: number | undefined, ip6: bigint | undefined): string => macFor(ipInt ?? Number((ip6 ?? 0n) & 0xffffffffn));
+
+/** Deciding: pick the addresses (and MAC) of a new endpoint and record it. */
 export function addEndpoint(
   ctx: Context,
   draft: Draft,
   network: NetworkRecord,
   container: ContainerRecord,
   ifName: string,
-  opts: { ip?: string | undefined; mac?: string | undefined; aliases?: readonly string[] | undefined },
+  opts: { ip?: string | undefined; ip6?: string | undefined; mac?: string | undefined; aliases?: readonly string[] | undefined },
 ): { endpoint: EndpointRecord; spec: EndpointSpec } {
   if (opts.mac !== undefined) refuseTakenMac(ctx, network, opts.mac);
-  const pool = poolOf(network);
-  const used = ctx.store.networks.usedIps(network.id);
-  let ipInt: number;
-  if (opts.ip !== undefined) {
-    ipInt = reserve(pool, used, ipToInt(parseIPv4(opts.ip, 'address')));
-  } else {
-    const got = allocate(pool, used, network.ipamCursor ?? undefined);
-    ipInt = got.address;
-    draft.write({ kind: 'set-cursor', networkId: network.id, cursor: got.cursor });
-    network.ipamCursor = got.cursor;
-  }
-  if (opts.mac === undefined) refuseTakenMac(ctx, network, macFor(ipInt));
+  const ipInt = chooseIPv4(ctx, draft, network, opts.ip);
+  const ip6Int = chooseIPv6(ctx, draft, network, opts.ip6);
+  if (opts.mac === undefined) refuseTakenMac(ctx, network, macOf(ipInt, ip6Int));
   const id = newId();
+  const ip = ipInt === undefined ? null : intToIp(ipInt);
+  const ip6 = ip6Int === undefined ? null : intToIp6(ip6Int);
   const endpoint: EndpointRecord = {
     id,
     networkId: network.id,
     containerId: container.id,
     ifName,
     hostIf: vethNameFor(id),
-    ip: intToIp(ipInt),
-    ipInt,
-    mac: opts.mac ?? macFor(ipInt),
+    ip,
+    ipInt: ipInt ?? null,
+    ip6,
+    mac: opts.mac ?? macOf(ipInt, ip6Int),
     created: new Date().toISOString(),
-    // Kept so inspect shows it as Docker's IPAMConfig (a static address, not one IPAM chose).
-    requestedIp: opts.ip === undefined ? null : intToIp(ipInt),
+    // Kept so inspect shows them as Docker's IPAMConfig (static addresses, not ones IPAM chose).
+    requestedIp: opts.ip === undefined ? null : ip,
+    requestedIp6: opts.ip6 === undefined ? null : ip6,
     ...(opts.aliases === undefined || opts.aliases.length === 0 ? {} : { aliases: [...opts.aliases] }),
   };
   draft.write({ kind: 'insert-endpoint', record: endpoint });
-  return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip: endpoint.ip, mac: endpoint.mac } };
+  return { endpoint, spec: { network: networkSpec(network), hostIf: endpoint.hostIf, ifName, ip, ip6, mac: endpoint.mac } };
 }
 
 /** Two interfaces with one MAC on a bridge cut one of them off: refused, naming the holder. */
@@ -291,15 +303,17 @@ function refuseTakenMac(ctx: Context, network: NetworkRecord, mac: string): void
  */
 export function connectSteps(ctx: Context, netns: string, existing: readonly EndpointRecord[], spec: EndpointSpec): { steps: Step[]; carriesDefaultRoute: boolean } {
   const steps = planConnect(netns, spec, ctx.firewall);
-  const hadWayOut = existing.some((ep) => !ctx.store.networks.get(ep.networkId)!.internal);
-  const route = hadWayOut ? undefined : defaultRouteStep(netns, [spec]);
-  if (route !== undefined) steps.push(route);
-  return { steps, carriesDefaultRoute: route !== undefined };
+  // Per family: the container's first way out of that family keeps the route (see defaultRouteSteps).
+  const before = existing.map((ep) => endpointSpec(ctx.store.networks.get(ep.networkId)!, ep));
+  const had = new Set(defaultRouteSteps(netns, before).map(routeFamily));
+  const routes = defaultRouteSteps(netns, [...before, spec]).filter((r) => !had.has(routeFamily(r)));
+  steps.push(...routes);
+  return { steps, carriesDefaultRoute: routes.length > 0 };
 }
 
-/** The first ethN the container does not use yet. */
-export function nextIfName(endpoints: readonly EndpointRecord[]): string {
-  const taken = new Set(endpoints.map((e) => e.ifName));
+/** The first ethN the container does not use yet (on a network, or for a point-to-point link: `alsoTaken`). */
+export function nextIfName(endpoints: readonly EndpointRecord[], alsoTaken: readonly string[] = []): string {
+  const taken = new Set([...endpoints.map((e) => e.ifName), ...alsoTaken]);
   for (let i = 0; ; i++) if (!taken.has(`eth${i}`)) return `eth${i}`;
 }
 
@@ -311,7 +325,7 @@ function refuseCniContainer(c: ContainerRecord): void {
   });
 }
 
-export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined; aliases?: readonly string[] | undefined }): EndpointRecord {
+export function connect(ctx: Context, networkRef: string, containerRef: string, opts: { ip?: string | undefined; ip6?: string | undefined; aliases?: readonly string[] | undefined }): EndpointRecord {
   const aliases = dnsInput({ alias: [...(opts.aliases ?? [])] }).aliases;
   return ctx.locked(() => {
     const decision = decide(ctx, (draft) => {
@@ -357,8 +371,7 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall, endpointMappings(ctx.store, endpoint));
       // The default route leaves with the interface that carried it; hand it to the next
       // network that leads outside, as Docker does.
-      const route = handoverRouteStep(container.name, containerEndpoints(ctx.store, container.id), endpoint.hostIf);
-      if (route !== undefined) steps.push(route);
+      steps.push(...handoverRouteSteps(container.name, containerEndpoints(ctx.store, container.id), endpoint.hostIf));
       return { op: 'network disconnect', mode: 'finish', steps, writes: [{ kind: 'delete-endpoint', id: endpoint.id }], result: endpoint };
     });
     const endpoint = commit(ctx, decision);

@@ -79,7 +79,13 @@ export function publish(ctx: Context, draft: Draft, container: ContainerRecord, 
       record: { endpointId: endpoint.id, containerId: container.id, hostIp: m.hostIp ?? null, hostPort: m.hostPort, containerPort: m.containerPort, proto: m.proto },
     });
   }
-  return mappings.map((m) => ({ ...m, containerIp: endpoint.ip, container: container.name }));
+  // One firewall mapping per family the port forwards (see specs.ts mappingOf).
+  return mappings.flatMap((m) => {
+    const family = m.hostIp === undefined ? undefined : m.hostIp.includes(':') ? 6 : 4;
+    return [endpoint.ip, endpoint.ip6 ?? null]
+      .filter((ip): ip is string => ip !== null && (family === undefined || (ip.includes(':') ? 6 : 4) === family))
+      .map((containerIp) => ({ ...m, containerIp, container: container.name }));
+  });
 }
 
 /** A port bound to an address the host does not have would never receive anything. */

@@ -17,6 +17,7 @@ export type RecordWrite =
   /** An interface's impairment and link state; one with neither is deleted. */
   | { kind: 'set-interface'; record: InterfaceState }
   | { kind: 'set-cursor'; networkId: string; cursor: number | null }
+  | { kind: 'set-cursor6'; networkId: string; cursor: string | null }
   | { kind: 'set-setting'; key: string; value: string }
   | { kind: 'delete-dns'; containerId: string }
   | { kind: 'delete-setting'; key: string }
@@ -62,6 +63,8 @@ export function applyWrite(store: Store, w: RecordWrite): void {
       return store.dns.set(w.config);
     case 'set-cursor':
       return store.networks.setCursor(w.networkId, w.cursor);
+    case 'set-cursor6':
+      return store.networks.update(w.networkId, { ipamCursor6: w.cursor });
     case 'set-setting':
       return store.settings.set(w.key, w.value);
     case 'delete-dns':
@@ -94,6 +97,10 @@ export function restoreOf(store: Store, w: RecordWrite): RecordWrite | undefined
     case 'set-cursor': {
       const n = store.networks.get(w.networkId);
       return n === undefined ? undefined : { kind: 'set-cursor', networkId: w.networkId, cursor: n.ipamCursor };
+    }
+    case 'set-cursor6': {
+      const n = store.networks.get(w.networkId);
+      return n === undefined ? undefined : { kind: 'set-cursor6', networkId: w.networkId, cursor: n.ipamCursor6 ?? null };
     }
     case 'set-interface': {
       const { containerId, ifName } = w.record;

@@ -18,6 +18,7 @@ export function firewallNetwork(n: NetworkRecord): FirewallNetwork {
     name: n.name,
     bridge: n.bridge,
     subnet: n.subnet,
+    subnet6: n.subnet6 ?? null,
     internal: n.internal,
     icc: enabled(n, ICC_OPTION),
     masquerade: enabled(n, MASQUERADE_OPTION),
@@ -29,12 +30,16 @@ export function networkSpec(n: NetworkRecord): NetworkSpec {
   return {
     ...firewallNetwork(n),
     gateway: n.gateway,
-    prefixLen: Number(n.subnet.split('/')[1]),
+    prefixLen: prefixOf(n.subnet),
+    gateway6: n.gateway6 ?? null,
+    prefixLen6: prefixOf(n.subnet6 ?? null),
     bridgeMac: bridgeMacFor(n.id),
     mtu: n.mtu ?? undefined,
     driver: linkDriverOf(n),
   };
 }
+
+const prefixOf = (cidr: string | null): number | null => (cidr === null ? null : Number(cidr.split('/')[1]));
 
 /** Attached by a container runtime through CNI: nsnet owns its attachments, not its namespace or process. */
 export const isCniContainer = (c: ContainerRecord): boolean => c.cniContainerId !== undefined && c.cniContainerId !== null;
@@ -43,7 +48,7 @@ export const isCniContainer = (c: ContainerRecord): boolean => c.cniContainerId 
 export const namespaceOf = (c: ContainerRecord): string => (isCniContainer(c) ? c.netns : c.name);
 
 export function endpointSpec(network: NetworkRecord, ep: EndpointRecord): EndpointSpec {
-  return { network: networkSpec(network), hostIf: ep.hostIf, ifName: ep.ifName, ip: ep.ip, mac: ep.mac };
+  return { network: networkSpec(network), hostIf: ep.hostIf, ifName: ep.ifName, ip: ep.ip, ip6: ep.ip6 ?? null, mac: ep.mac };
 }
 
 /** A container's endpoints as specs, in interface order. */
@@ -57,7 +62,7 @@ export function firewallState(store: Store): FirewallState {
   const networks = store.networks.list().filter((n) => linkDriverOf(n).kind === 'bridge');
   const ports = networks.flatMap((n) => {
     const fw = firewallNetwork(n);
-    return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, network: fw }));
+    return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, ip6: ep.ip6 ?? null, network: fw }));
   });
   const mappings = networks.flatMap((n) => store.endpoints.forNetwork(n.id).flatMap((ep) => endpointMappings(store, ep)));
   return { networks: networks.map(firewallNetwork), ports, mappings };
@@ -70,10 +75,17 @@ export function iptablesCompat(host: Host): IptablesCompat {
   return { manage: existedBefore || host.iptablesForwardDrops(), existedBefore };
 }
 
+/**
+ * A published port's mappings, one per family it forwards: a port on every host address goes to
+ * each address the container has (IPv4 and IPv6, as Docker publishes on 0.0.0.0 and [::]); one
+ * on a host address only to the container's address of that family.
+ */
 function mappingOf(store: Store, p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {
   if (ep === undefined) return [];
   const container = store.containers.get(p.containerId)?.name;
-  return [{ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp: ep.ip, containerPort: p.containerPort, container }];
+  const hostFamily = p.hostIp === null ? undefined : p.hostIp.includes(':') ? 6 : 4;
+  const targets = [ep.ip, ep.ip6 ?? null].filter((ip): ip is string => ip !== null && (hostFamily === undefined || (ip.includes(':') ? 6 : 4) === hostFamily));
+  return targets.map((containerIp) => ({ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp, containerPort: p.containerPort, container }));
 }
 
 /** A container's published ports, as the firewall sees them. */

@@ -93,7 +93,7 @@ export class KernelRunner implements StepRunner {
         this.rtnl(step.ns).setLinkUp(this.index(step.ns, step.dev), step.up);
         return;
       case 'addr-add':
-        this.rtnl(step.ns).addAddr(this.index(step.ns, step.dev), step.address, step.prefixLen);
+        this.rtnl(step.ns).addAddr(this.index(step.ns, step.dev), step.address, step.prefixLen, { nodad: true });
         return;
       case 'route-add':
         this.rtnl(step.ns).addRoute({ gateway: step.via, oif: this.index(step.ns, step.dev) });

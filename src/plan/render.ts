@@ -54,9 +54,11 @@ export function renderStep(step: Step): string {
     case 'link-state':
       return `${ip(step.ns)} link set ${step.dev} ${step.up ? 'up' : 'down'}`;
     case 'addr-add':
-      return `${ip(step.ns)} addr add ${step.address}/${step.prefixLen} brd + dev ${step.dev}`;
+      return step.address.includes(':')
+        ? `${ip(step.ns)} -6 addr add ${step.address}/${step.prefixLen} dev ${step.dev} nodad`
+        : `${ip(step.ns)} addr add ${step.address}/${step.prefixLen} brd + dev ${step.dev}`;
     case 'route-add':
-      return `${ip(step.ns)} route add default via ${step.via} dev ${step.dev}`;
+      return `${ip(step.ns)}${step.via.includes(':') ? ' -6' : ''} route add default via ${step.via} dev ${step.dev}`;
     case 'route-dev':
       return `${ip(step.ns)} route add default dev ${step.dev}`;
     case 'sysctl':

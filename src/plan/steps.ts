@@ -64,7 +64,9 @@ export type Step =
    * does. Undo sets the opposite.
    */
   | { kind: 'link-state'; ns?: string | undefined; dev: string; up: boolean }
+  /** An IPv6 address is always added with nodad: usable the moment the step returns, never "tentative". */
   | { kind: 'addr-add'; ns?: string | undefined; dev: string; address: string; prefixLen: number }
+  /** The default route of the family of `via` (`::/0` for an IPv6 gateway). */
   | { kind: 'route-add'; ns?: string | undefined; dst: 'default'; via: string; dev: string }
   /** A default route through a device with no gateway: an ipvlan l3 container's (the parent routes). */
   | { kind: 'route-dev'; ns: string; dst: 'default'; dev: string }

@@ -56,11 +56,12 @@ export class DnsConfigs {
   }
 
   /** Every endpoint's container, network, address and own aliases in one query (the responder's view of 1000 containers). */
-  addresses(): Array<{ containerId: string; networkId: string; ip: string; aliases: string[] }> {
-    const rows = this.db.prepare('SELECT container_id AS containerId, network_id AS networkId, ip, aliases FROM endpoints ORDER BY created, if_name').all() as Array<{
+  addresses(): Array<{ containerId: string; networkId: string; ip: string | null; ip6: string | null; aliases: string[] }> {
+    const rows = this.db.prepare('SELECT container_id AS containerId, network_id AS networkId, ip, ip6, aliases FROM endpoints ORDER BY created, if_name').all() as Array<{
       containerId: string;
       networkId: string;
-      ip: string;
+      ip: string | null;
+      ip6: string | null;
       aliases: string;
     }>;
     return rows.map((r) => ({ ...r, aliases: JSON.parse(r.aliases) as string[] }));

@@ -104,15 +104,25 @@ export function openMemoryStore(image?: Buffer): Store {
 }
 
 function migrate(db: Database.Database, file: string): void {
-  // Re-read inside the write lock: another process may have migrated since we looked.
-  db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > SCHEMA_VERSION) {
-      throw new NsnetError('STATE', `state database ${file} was written by a newer nsnet (schema ${current}, this nsnet knows ${SCHEMA_VERSION})`);
-    }
-    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+  // A migration that rebuilds a table (SQLite's way to change a column) drops the old one, which
+  // foreign keys would forbid or cascade: they are off while migrating (the pragma is a no-op
+  // inside a transaction) and checked before the commit instead.
+  db.pragma('foreign_keys = OFF');
+  try {
+    // Re-read inside the write lock: another process may have migrated since we looked.
+    db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current > SCHEMA_VERSION) {
+        throw new NsnetError('STATE', `state database ${file} was written by a newer nsnet (schema ${current}, this nsnet knows ${SCHEMA_VERSION})`);
+      }
+      for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+      const broken = db.pragma('foreign_key_check') as unknown[];
+      if (broken.length > 0) throw new NsnetError('STATE', `state database ${file}: migration left ${broken.length} dangling references`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
 }
 
 function translateOpenError(err: unknown, file: string): NsnetError {

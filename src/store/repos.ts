@@ -25,6 +25,10 @@ const NETWORK: Fields<NetworkRecord> = {
   auxAddresses: ['aux_addresses', 'json'],
   attachable: ['attachable', 'bool'],
   driver: ['driver', 'plain'],
+  subnet6: ['subnet6', 'plain'],
+  gateway6: ['gateway6', 'plain'],
+  ipRange6: ['ip_range6', 'plain'],
+  ipamCursor6: ['ipam_cursor6', 'plain'],
 };
 
 const CONTAINER: Fields<ContainerRecord> = {
@@ -69,6 +73,8 @@ const ENDPOINT: Fields<EndpointRecord> = {
   created: ['created', 'plain'],
   aliases: ['aliases', 'json'],
   requestedIp: ['requested_ip', 'plain'],
+  ip6: ['ip6', 'plain'],
+  requestedIp6: ['requested_ip6', 'plain'],
 };
 
 type Row = Record<string, unknown>;
@@ -176,7 +182,13 @@ export class Networks {
   }
 
   usedIps(networkId: string): Set<number> {
-    const rows = this.db.prepare('SELECT ip_int FROM endpoints WHERE network_id = ?').pluck().all(networkId) as number[];
+    const rows = this.db.prepare('SELECT ip_int FROM endpoints WHERE network_id = ? AND ip_int IS NOT NULL').pluck().all(networkId) as number[];
+    return new Set(rows);
+  }
+
+  /** The network's IPv6 addresses in use, canonical text. */
+  usedIps6(networkId: string): Set<string> {
+    const rows = this.db.prepare('SELECT ip6 FROM endpoints WHERE network_id = ? AND ip6 IS NOT NULL').pluck().all(networkId) as string[];
     return new Set(rows);
   }
 
@@ -255,6 +267,9 @@ export class Endpoints {
         if (cols.includes('ip_int')) {
           throw new NsnetError('ADDRESS_IN_USE', `address ${rec.ip} is already in use on network ${rec.networkId}`, { cause: err });
         }
+        if (cols.includes('endpoints.ip6')) {
+          throw new NsnetError('ADDRESS_IN_USE', `address ${rec.ip6} is already in use on network ${rec.networkId}`, { cause: err });
+        }
         if (cols.includes('network_id')) {
           throw new NsnetError('NAME_IN_USE', `container ${rec.containerId} is already connected to network ${rec.networkId}`, { cause: err });
         }
@@ -275,7 +290,7 @@ export class Endpoints {
   }
 
   forNetwork(networkId: string): EndpointRecord[] {
-    return (this.db.prepare('SELECT * FROM endpoints WHERE network_id = ? ORDER BY ip_int').all(networkId) as Row[])
+    return (this.db.prepare('SELECT * FROM endpoints WHERE network_id = ? ORDER BY ip_int, ip6').all(networkId) as Row[])
       .map((r) => fromRow(ENDPOINT, r));
   }
 

@@ -153,6 +153,64 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (container_id, if_name)
   );
   `,
+  // 13: IPv6. A network has an IPv4 subnet, an IPv6 subnet or both (Docker's --ipv4=false, --ipv6),
+  // so networks.subnet/gateway and endpoints.ip/ip_int become nullable: SQLite cannot drop a
+  // NOT NULL, so both tables are rebuilt (openStore turns foreign keys off around a migration and
+  // checks them after). IPv6 cursors are decimal text: 128-bit integers do not fit SQLite's.
+  `
+  CREATE TABLE networks_v12 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    bridge TEXT NOT NULL UNIQUE,
+    subnet TEXT NULL,
+    gateway TEXT NULL,
+    ip_range TEXT NULL,
+    internal INTEGER NOT NULL DEFAULT 0,
+    mtu INTEGER NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    labels TEXT NOT NULL DEFAULT '{}',
+    is_default INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    ipam_cursor INTEGER NULL,
+    aux_addresses TEXT NOT NULL DEFAULT '{}',
+    attachable INTEGER NOT NULL DEFAULT 0,
+    driver TEXT NOT NULL DEFAULT 'bridge',
+    subnet6 TEXT NULL,
+    gateway6 TEXT NULL,
+    ip_range6 TEXT NULL,
+    ipam_cursor6 TEXT NULL,
+    CHECK (subnet IS NOT NULL OR subnet6 IS NOT NULL)
+  );
+  INSERT INTO networks_v12 (id, name, bridge, subnet, gateway, ip_range, internal, mtu, options, labels, is_default, created, ipam_cursor, aux_addresses, attachable, driver)
+    SELECT id, name, bridge, subnet, gateway, ip_range, internal, mtu, options, labels, is_default, created, ipam_cursor, aux_addresses, attachable, driver FROM networks;
+  DROP TABLE networks;
+  ALTER TABLE networks_v12 RENAME TO networks;
+  CREATE TABLE endpoints_v12 (
+    id TEXT PRIMARY KEY,
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    if_name TEXT NOT NULL,
+    host_if TEXT NOT NULL UNIQUE,
+    ip TEXT NULL,
+    ip_int INTEGER NULL,
+    mac TEXT NOT NULL,
+    created TEXT NOT NULL,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    requested_ip TEXT NULL,
+    ip6 TEXT NULL,
+    requested_ip6 TEXT NULL,
+    UNIQUE (network_id, ip_int),
+    UNIQUE (network_id, ip6),
+    UNIQUE (container_id, if_name),
+    UNIQUE (container_id, network_id),
+    CHECK (ip IS NOT NULL OR ip6 IS NOT NULL)
+  );
+  INSERT INTO endpoints_v12 (id, network_id, container_id, if_name, host_if, ip, ip_int, mac, created, aliases, requested_ip)
+    SELECT id, network_id, container_id, if_name, host_if, ip, ip_int, mac, created, aliases, requested_ip FROM endpoints;
+  DROP TABLE endpoints;
+  ALTER TABLE endpoints_v12 RENAME TO endpoints;
+  CREATE INDEX endpoints_network ON endpoints(network_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

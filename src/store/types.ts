@@ -5,9 +5,10 @@ export interface NetworkRecord {
   name: string;
   /** Kernel bridge device name. */
   bridge: string;
-  /** Canonical CIDR text, e.g. "172.17.0.0/16". */
-  subnet: string;
-  gateway: string;
+  /** Canonical CIDR text, e.g. "172.17.0.0/16"; null on an IPv6-only network (--ipv4=false). */
+  subnet: string | null;
+  /** Null exactly when subnet is. */
+  gateway: string | null;
   ipRange: string | null;
   internal: boolean;
   mtu: number | null;
@@ -24,6 +25,13 @@ export interface NetworkRecord {
   attachable?: boolean;
   /** -d/--driver (default bridge). */
   driver?: string;
+  /** The IPv6 subnet, canonical (2001:db8:30::/64); null when IPv6 is off (Docker's EnableIPv6 false). */
+  subnet6?: string | null;
+  /** Null exactly when subnet6 is. */
+  gateway6?: string | null;
+  ipRange6?: string | null;
+  /** Last IPv6 address handed out, as a decimal integer string (128 bits do not fit a number). */
+  ipamCursor6?: string | null;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -92,10 +100,15 @@ export interface EndpointRecord {
   ifName: string;
   /** Host-side veth name. */
   hostIf: string;
-  ip: string;
-  ipInt: number;
+  /** Null on an IPv6-only network. */
+  ip: string | null;
+  ipInt: number | null;
   mac: string;
   created: string;
+  /** The global IPv6 address (canonical text), null when the network has no IPv6. */
+  ip6?: string | null;
+  /** The IPv6 address the user asked for (--ip6), null or undefined when IPAM picked it. */
+  requestedIp6?: string | null;
   /** Names this container also answers to on this network only (network connect --alias, --link). */
   aliases?: string[];
   /** The address the user asked for (--ip), null or undefined when IPAM picked it. */

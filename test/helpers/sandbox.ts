@@ -2,8 +2,9 @@
  * Integration-test sandbox: a throwaway "host" network namespace in which nsnet runs, with a veth
  * uplink to a "world" namespace that plays the internet. Only documentation addresses are used:
  *
- *   host  uplink 198.51.100.2/24, default via 198.51.100.1
- *   world uplink 198.51.100.1/24, lo 203.0.113.8/32 (the stand-in "internet address")
+ *   host  uplink 198.51.100.2/24 and 2001:db8:ffff::2/64, default routes via the world's
+ *   world uplink 198.51.100.1/24 and 2001:db8:ffff::1/64, lo 203.0.113.8/32 and 2001:db8:8::8/128
+ *         (the stand-in "internet addresses")
  *
  * The world has no route back to any container subnet, so a container can only be answered from
  * the world when nsnet masquerades its traffic behind the host's uplink address.
@@ -63,6 +64,10 @@ export const HOST_UPLINK_IP = '198.51.100.2';
 export const WORLD_UPLINK_IP = '198.51.100.1';
 export const WORLD_IP = '203.0.113.8';
 export const UPLINK_PREFIX_LEN = 24;
+/** The IPv6 uplink (2001:db8::/32 is documentation space): host ::2, world ::1, and the world's "internet" address. */
+export const HOST_UPLINK_IP6 = '2001:db8:ffff::2';
+export const WORLD_UPLINK_IP6 = '2001:db8:ffff::1';
+export const WORLD_IP6 = '2001:db8:8::8';
 export const UPLINK_IF = 'uplink';
 
 export interface RunResult {
@@ -608,6 +613,11 @@ class SandboxImpl implements Sandbox {
     must(ipIn(this.hostNs, 'route', 'add', 'default', 'via', WORLD_UPLINK_IP, 'dev', UPLINK_IF), 'host default route');
     must(ipIn(this.worldNs, 'addr', 'add', `${WORLD_UPLINK_IP}/${UPLINK_PREFIX_LEN}`, 'dev', UPLINK_IF), 'world uplink address');
     must(ipIn(this.worldNs, 'addr', 'add', `${WORLD_IP}/32`, 'dev', 'lo'), 'world internet address');
+    // IPv6 the same way, nodad so the addresses work at once.
+    must(ipIn(this.hostNs, '-6', 'addr', 'add', `${HOST_UPLINK_IP6}/64`, 'dev', UPLINK_IF, 'nodad'), 'host uplink IPv6 address');
+    must(ipIn(this.hostNs, '-6', 'route', 'add', 'default', 'via', WORLD_UPLINK_IP6, 'dev', UPLINK_IF), 'host IPv6 default route');
+    must(ipIn(this.worldNs, '-6', 'addr', 'add', `${WORLD_UPLINK_IP6}/64`, 'dev', UPLINK_IF, 'nodad'), 'world uplink IPv6 address');
+    must(ipIn(this.worldNs, '-6', 'addr', 'add', `${WORLD_IP6}/128`, 'dev', 'lo'), 'world IPv6 internet address');
     // The world gets no route to any container subnet: replies only get back through masquerade.
     must(this.inHost(['ping', '-c', '1', '-W', '2', WORLD_UPLINK_IP]), 'sanity: host pings world');
   }

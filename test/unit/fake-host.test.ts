@@ -23,13 +23,16 @@ const study: NetworkSpec = {
   internal: false,
   gateway: '10.0.0.254',
   prefixLen: 24,
+  subnet6: null,
+  gateway6: null,
+  prefixLen6: null,
   bridgeMac: '02:aa:bb:cc:dd:ee',
   mtu: undefined,
   icc: false,
   masquerade: true,
   antiSpoofing: true,
 };
-const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', mac: '02:42:0a:00:00:01' };
+const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
 const web: FirewallMapping = { hostIp: undefined, hostPort: 8080, proto: 'tcp', containerIp: '10.0.0.1', containerPort: 80, container: 'red' };
 const withStudy: FirewallState = { networks: [study], ports: [], mappings: [] };
 
@@ -226,7 +229,7 @@ describe('fake host: deletion cascades', () => {
     const host = fresh();
     applyPlan(planCreateNetwork(study, EMPTY_FIREWALL, nft), host);
     applyPlan(planCreateContainer('red', [red], nft), host);
-    applyPlan(planCreateContainer('blue', [{ ...red, hostIf: 'nsv000000000002', ip: '10.0.0.2', mac: '02:42:0a:00:00:02' }], nft), host);
+    applyPlan(planCreateContainer('blue', [{ ...red, hostIf: 'nsv000000000002', ip: '10.0.0.2', ip6: null, mac: '02:42:0a:00:00:02' }], nft), host);
     host.net.deleteNetns('red');
     assert.equal(host.link(red.hostIf), undefined);
     assert.notEqual(host.link('nsv000000000002'), undefined);
@@ -320,7 +323,7 @@ describe('fake host: fault injection', () => {
 });
 
 describe('fake host: nftables', () => {
-  const port = { hostIf: red.hostIf, mac: red.mac, ip: red.ip, network: study };
+  const port = { hostIf: red.hostIf, mac: red.mac, ip: red.ip, ip6: null, network: study };
 
   test('set elements are added and deleted; deleting a missing one fails the whole transaction', () => {
     const host = fresh();
@@ -384,7 +387,7 @@ describe('fake host: nftables', () => {
 
   test('renderNftTables gives what nftTable lists after the same changes, whatever their order', () => {
     const host = fresh();
-    const blue = { ...port, hostIf: 'nsv000000000002', ip: '10.0.0.2', mac: '02:42:0a:00:00:02' };
+    const blue = { ...port, hostIf: 'nsv000000000002', ip: '10.0.0.2', ip6: null, mac: '02:42:0a:00:00:02' };
     host.nft.run(replaceScript(withStudy));
     host.nft.run(addPortsScript([blue]));
     host.nft.run(addPortsScript([port]));

@@ -34,13 +34,16 @@ const study: NetworkSpec = {
   internal: false,
   gateway: '10.0.0.254',
   prefixLen: 24,
+  subnet6: null,
+  gateway6: null,
+  prefixLen6: null,
   bridgeMac: '02:aa:bb:cc:dd:ee',
   mtu: undefined,
   icc: true,
   masquerade: true,
   antiSpoofing: true,
 };
-const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', mac: '02:42:0a:00:00:01' };
+const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
 const nft = nftablesDriver();
 const HAIRPIN: Step = { kind: 'port-hairpin', dev: red.hostIf, on: true };
 

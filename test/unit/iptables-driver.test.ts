@@ -22,6 +22,9 @@ function net(name: string, bridge: string, subnet: string, over: Partial<Network
     internal: false,
     gateway: base!.replace(/0$/, '254'),
     prefixLen: 24,
+    subnet6: null,
+    gateway6: null,
+    prefixLen6: null,
     bridgeMac: '02:aa:bb:cc:dd:ee',
     mtu: undefined,
     icc: true,
@@ -36,9 +39,9 @@ const lab = net('lab', 'br-lab', '10.1.0.0/24', { internal: true, icc: false });
 const routed = net('routed', 'br-routed', '10.2.0.0/24', { masquerade: false, antiSpoofing: false });
 
 const ep = (network: NetworkSpec, n: number, ifName = 'eth0'): EndpointSpec => {
-  const ip = network.subnet.replace(/0\/24$/, String(n));
+  const ip = network.subnet!.replace(/0\/24$/, String(n));
   const hex = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
-  return { network, hostIf: `nsv${network.name.slice(0, 1)}0000000000${n}`, ifName, ip, mac: `02:42:${hex.join(':')}` };
+  return { network, hostIf: `nsv${network.name.slice(0, 1)}0000000000${n}`, ifName, ip, ip6: null, mac: `02:42:${hex.join(':')}` };
 };
 const red = ep(study, 1);
 const blue = ep(lab, 2);
@@ -46,7 +49,7 @@ const green = ep(routed, 3);
 
 const state: FirewallState = {
   networks: [study, lab, routed],
-  ports: [red, blue, green].map((e) => ({ hostIf: e.hostIf, mac: e.mac, ip: e.ip, network: e.network })),
+  ports: [red, blue, green].map((e) => ({ hostIf: e.hostIf, mac: e.mac, ip: e.ip, ip6: null, network: e.network })),
 };
 
 const c = (n: string): string => `-m comment --comment "nsnet network ${n}"`;

@@ -325,7 +325,7 @@ describe('CNI CHECK: the problems of one attachment', () => {
     const cninet = fx.store.networks.byName('cninet')!;
     const other = fx.store.networks.byName('other')!;
     assert.deepEqual(attachmentProblems(fx.ctx, c, cninet), []);
-    fx.host.net.delAddr(NS(1), 'eth1', attachment(fx.ctx, 1, 'other').endpoint.ip, 24);
+    fx.host.net.delAddr(NS(1), 'eth1', attachment(fx.ctx, 1, 'other').endpoint.ip!, 24);
     assert.deepEqual(attachmentProblems(fx.ctx, c, cninet), []);
     assert.deepEqual(attachmentProblems(fx.ctx, c, other), ['other: eth1 lacks its address 10.78.0.2/24']);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { planBridge, planConnect, planCreateContainer, planCreateNetwork, planRemoveNetwork, type NetworkSpec } from '../../src/engine/plans.js';
+import { defaultRouteSteps, handoverRouteSteps, planBridge, planConnect, planCreateContainer, planCreateNetwork, planRemoveNetwork, type NetworkSpec } from '../../src/engine/plans.js';
 import type { Step } from '../../src/plan/steps.js';
 import { vethNameFor } from '../../src/engine/ids.js';
 import { PORT_NAME_PREFIX } from '../../src/firewall/model.js';
@@ -20,6 +20,9 @@ const study: NetworkSpec = {
   internal: false,
   gateway: '10.0.0.254',
   prefixLen: 24,
+  subnet6: null,
+  gateway6: null,
+  prefixLen6: null,
   bridgeMac: '02:aa:bb:cc:dd:ee',
   mtu: undefined,
   icc: true,
@@ -27,7 +30,7 @@ const study: NetworkSpec = {
   antiSpoofing: true,
 };
 
-const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', mac: '02:42:0a:00:00:01' };
+const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
 
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
@@ -180,8 +183,61 @@ describe('IPv6 off on networks without IPv6 (no rogue router advertisements)', (
   });
 
   test('a network with IPv6 keeps it on (the switch for IPv6-enabled networks)', () => {
-    const v6 = { ...study, ipv6: true };
-    assert.doesNotMatch(renderPlan([...planBridge(v6), ...planCreateContainer('red', [{ ...red, network: v6 }], fw)]), /disable_ipv6/);
+    const v6 = { ...study, subnet6: '2001:db8:30::/64', gateway6: '2001:db8:30::1', prefixLen6: 64 };
+    assert.doesNotMatch(renderPlan([...planBridge(v6), ...planCreateContainer('red', [{ ...red, network: v6, ip6: '2001:db8:30::2' }], fw)]), /disable_ipv6/);
+  });
+});
+
+describe('dual stack plans', () => {
+  const v6 = { ...study, subnet6: '2001:db8:30::/64', gateway6: '2001:db8:30::1', prefixLen6: 64 };
+  const red6 = { ...red, network: v6, ip6: '2001:db8:30::2' };
+  const only6 = { ...v6, subnet: null, gateway: null, prefixLen: null };
+
+  test('the bridge gets both gateways (IPv6 with nodad) and both forwarding switches', () => {
+    const plan = renderPlan(planBridge(v6)).split('\n');
+    assert.deepEqual(plan.slice(0, 4), [
+      'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
+      'ip addr add 10.0.0.254/24 brd + dev br-study',
+      'ip -6 addr add 2001:db8:30::1/64 dev br-study nodad',
+      'ip link set br-study up',
+    ]);
+    assert.ok(plan.includes('sysctl -w net.ipv4.ip_forward=1'));
+    assert.ok(plan.includes('sysctl -w net.ipv6.conf.all.forwarding=1'));
+    // IPv6-only: no IPv4 address, no IPv4 forwarding.
+    const v6plan = renderPlan(planBridge(only6));
+    assert.doesNotMatch(v6plan, /ip_forward|ip addr add 10\./);
+    assert.match(v6plan, /net\.ipv6\.conf\.all\.forwarding=1/);
+    // An internal network forwards nothing.
+    assert.doesNotMatch(renderPlan(planBridge({ ...v6, internal: true })), /forwarding|ip_forward/);
+  });
+
+  test('a container interface: no RA, no DAD, both addresses, then a default route per family', () => {
+    const steps = planCreateContainer('red', [red6], fw);
+    const lines = renderPlan(steps).split('\n');
+    const at = (l: string): number => lines.indexOf(l);
+    assert.ok(at('ip netns exec red sysctl -w net.ipv6.conf.eth0.accept_ra=0') > 0);
+    assert.ok(at('ip netns exec red sysctl -w net.ipv6.conf.eth0.accept_dad=0') < at('ip -n red -6 addr add 2001:db8:30::2/64 dev eth0 nodad'));
+    assert.ok(at('ip -n red -6 addr add 2001:db8:30::2/64 dev eth0 nodad') < at('ip -n red link set eth0 up'));
+    assert.ok(at('ip -n red route add default via 10.0.0.254 dev eth0') > at('ip -n red link set eth0 up'));
+    assert.ok(at('ip -n red -6 route add default via 2001:db8:30::1 dev eth0') > at('ip -n red link set eth0 up'));
+  });
+
+  test('each family takes its default route from the first network that has it', () => {
+    const v4only = { ...study, bridge: 'br-v4' };
+    const routes = defaultRouteSteps('red', [{ ...red, network: v4only }, { ...red6, ifName: 'eth1', hostIf: 'nsv000000000002' }]);
+    assert.deepEqual(routes.map(renderStep), ['ip -n red route add default via 10.0.0.254 dev eth0', 'ip -n red -6 route add default via 2001:db8:30::1 dev eth1']);
+    // Leaving eth1 takes the IPv6 route with it; nothing else carries IPv6, so nothing is handed over.
+    assert.deepEqual(handoverRouteSteps('red', [{ ...red, network: v4only }, { ...red6, ifName: 'eth1', hostIf: 'nsv000000000002' }], 'nsv000000000002'), []);
+    // Leaving eth0 of two dual-stack networks hands both routes to eth1.
+    const other = { ...v6, bridge: 'br-2', gateway: '10.0.1.1', gateway6: '2001:db8:31::1' };
+    const both = handoverRouteSteps('red', [red6, { ...red6, network: other, ifName: 'eth1', hostIf: 'nsv000000000002' }], red6.hostIf);
+    assert.deepEqual(both.map(renderStep), ['ip -n red route add default via 10.0.1.1 dev eth1', 'ip -n red -6 route add default via 2001:db8:31::1 dev eth1']);
+  });
+
+  test('an IPv6-only container: one address, one route', () => {
+    const plan = renderPlan(planCreateContainer('red', [{ ...red6, network: only6, ip: null }], fw));
+    assert.doesNotMatch(plan, /addr add 10\.|route add default via 10\./);
+    assert.match(plan, /ip -n red -6 route add default via 2001:db8:30::1 dev eth0/);
   });
 
   test("the firewall's IPv6 guard matches every container port by name: nsnet's host veth names", () => {

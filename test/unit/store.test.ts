@@ -39,6 +39,10 @@ function network(name: string, over: Partial<NetworkRecord> = {}): NetworkRecord
     isDefault: false,
     created: new Date().toISOString(),
     ipamCursor: null,
+    subnet6: null,
+    gateway6: null,
+    ipRange6: null,
+    ipamCursor6: null,
     auxAddresses: {},
     attachable: false,
     driver: 'bridge',
@@ -93,6 +97,8 @@ function endpoint(n: NetworkRecord, c: ContainerRecord, ip: string, ifName = 'et
     created: new Date().toISOString(),
     aliases: [],
     requestedIp: null,
+    ip6: null,
+    requestedIp6: null,
   };
 }
 

@@ -33,7 +33,8 @@ export function runCommand(): Command {
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name (also its ip netns name)')
     .option('--network <net>', 'network to connect to (repeatable: eth0, eth1, ...; default: bridge)', collect)
-    .option('--ip <ip>', 'address on the first network')
+    .option('--ip <ip>', 'IPv4 address on the first network')
+    .option('--ip6 <ip>', 'IPv6 address on the first network (it must have IPv6)')
     .option('--hostname <name>', 'hostname inside the container (default: its name)')
     .option('--mac-address <mac>', 'MAC address on the first network')
     .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
@@ -60,6 +61,7 @@ export function runCommand(): Command {
           name: o['name'] as string | undefined,
           networks: (o['network'] as string[] | undefined) ?? [],
           ip: o['ip'] as string | undefined,
+          ip6: o['ip6'] as string | undefined,
           mac: o['macAddress'] as string | undefined,
           hostname: o['hostname'] as string | undefined,
           env: keyValues(o['env'] as string[] | undefined, 'environment variable', validate.keyValue),

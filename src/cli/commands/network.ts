@@ -1,3 +1,4 @@
+import { acceptBoolValues } from '../docker-bools.js';
 import { Command } from 'commander';
 import * as validate from '../../core/validate.js';
 import { networkRow as networkSummary, networkView } from '../../engine/inspect.js';
@@ -28,9 +29,11 @@ function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, 
 }
 
 interface CreateOptions {
-  subnet?: string;
-  gateway?: string;
-  ipRange?: string;
+  subnet?: string[];
+  gateway?: string[];
+  ipRange?: string[];
+  ipv4?: boolean;
+  ipv6?: boolean;
   internal?: boolean;
   opt?: string[];
   label?: string[];
@@ -42,12 +45,16 @@ interface CreateOptions {
 export function networkCommand(): Command {
   const net = new Command('network').description('manage networks (bridges with a subnet, routing and NAT)');
 
-  withCommon(net.command('create'))
+  acceptBoolValues(withCommon(net.command('create')), ['ipv4', 'ipv6', 'internal', 'attachable'])
     .description('create a network: a bridge with the gateway address, forwarding and masquerade')
     .argument('<name>', 'network name')
-    .option('--subnet <cidr>', 'subnet in CIDR form (default: first free from 172.17.0.0/16 … 172.31.0.0/16, 192.168.0.0/20 …)')
-    .option('--gateway <ip>', 'gateway address, set on the bridge (default: first host of the subnet)')
-    .option('--ip-range <cidr>', 'allocate container addresses from this sub-range only')
+    .option('--subnet <cidr>', 'subnet in CIDR form, once per family (default: first free from 172.17.0.0/16 … 172.31.0.0/16, 192.168.0.0/20 …; with --ipv6 a free unique local fdXX::/64)', collect)
+    .option('--gateway <ip>', 'gateway address, set on the bridge, once per family (default: first host of the subnet)', collect)
+    .option('--ip-range <cidr>', 'allocate container addresses from this sub-range only, once per family', collect)
+    .option('--ipv6', 'IPv6 too (dual stack); with --ipv4=false IPv6 only')
+    .option('--no-ipv6', 'no IPv6 (the default)')
+    .option('--ipv4', 'IPv4 (the default)')
+    .option('--no-ipv4', 'no IPv4: an IPv6-only network (Docker\'s --ipv4=false), needs --ipv6')
     .option('--internal', 'no route or NAT to the outside world')
     .option('-o, --opt <key=value>', 'driver option (bridge: com.docker.network.bridge.name, com.docker.network.driver.mtu, ...; macvlan/ipvlan: parent=IFACE, ipvlan_mode=l2|l3)', collect)
     .option('--label <key=value>', 'label to attach to the network', collect)
@@ -62,6 +69,8 @@ export function networkCommand(): Command {
           subnet: o.subnet,
           gateway: o.gateway,
           ipRange: o.ipRange,
+          ipv4: o.ipv4,
+          ipv6: o.ipv6,
           internal: o.internal,
           options: keyValues(o.opt, 'option', validate.keyValue),
           labels: keyValues(o.label, 'label', validate.keyValue),
@@ -128,11 +137,12 @@ export function networkCommand(): Command {
     .description('connect a container to a network (it gets the next ethN)')
     .argument('<network>')
     .argument('<container>')
-    .option('--ip <ip>', 'address on that network')
+    .option('--ip <ip>', 'IPv4 address on that network')
+    .option('--ip6 <ip>', 'IPv6 address on that network (it must have IPv6)')
     .option('--alias <name>', 'another name of the container on this network only (repeatable)', collect)
-    .action(async (network: string, container: string, o: { ip?: string; alias?: string[] }, cmd: Command) => {
+    .action(async (network: string, container: string, o: { ip?: string; ip6?: string; alias?: string[] }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      await finish(ctx, cmd, () => void networks.connect(ctx, network, container, { ip: o.ip, aliases: o.alias }));
+      await finish(ctx, cmd, () => void networks.connect(ctx, network, container, { ip: o.ip, ip6: o.ip6, aliases: o.alias }));
     });
 
   withCommon(net.command('disconnect'))

@@ -74,6 +74,8 @@ export const IPVLAN_MODE_L3 = 1;
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_BROADCAST = 4;
+/** ifa_flags: IFA_F_NODAD, an IPv6 address usable at once, with no duplicate address detection. */
+export const IFA_F_NODAD = 0x02;
 
 // RTA_*
 export const RTA_DST = 1;

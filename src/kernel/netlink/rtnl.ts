@@ -14,6 +14,7 @@ import {
   AF_UNSPEC,
   IFA_ADDRESS,
   IFA_BROADCAST,
+  IFA_F_NODAD,
   IFA_LOCAL,
   IFF_UP,
   IFLA_ADDRESS,
@@ -337,11 +338,11 @@ export class RtnlSocket implements Rtnl {
   // ---------------------------------------------------------------------------------------------
   // addresses
 
-  private addrMsg(type: number, flags: number, index: number, address: string, prefixLen: number, withBroadcast: boolean) {
+  private addrMsg(type: number, flags: number, index: number, address: string, prefixLen: number, withBroadcast: boolean, nodad = false) {
     const v6 = isV6(address);
     const bytes = ipToBytes(address);
     const msg = new MessageBuilder(type, flags)
-      .ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixLen, scope: RT_SCOPE_UNIVERSE, index })
+      .ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixLen, flags: v6 && nodad ? IFA_F_NODAD : 0, scope: RT_SCOPE_UNIVERSE, index })
       .attr(IFA_LOCAL, bytes)
       .attr(IFA_ADDRESS, bytes);
     if (!v6 && withBroadcast) {
@@ -351,11 +352,12 @@ export class RtnlSocket implements Rtnl {
     return msg;
   }
 
-  addAddr(index: number, address: string, prefixLen: number): void {
-    const msg = this.addrMsg(RTM_NEWADDR, CREATE, index, address, prefixLen, true);
-    const brd = isV6(address) ? '' : ' broadcast +';
+  /** `nodad`: an IPv6 address is usable at once instead of "tentative" for a second (ip's nodad). */
+  addAddr(index: number, address: string, prefixLen: number, opts: { nodad?: boolean } = {}): void {
+    const msg = this.addrMsg(RTM_NEWADDR, CREATE, index, address, prefixLen, true, opts.nodad === true);
+    const extra = isV6(address) ? (opts.nodad === true ? ' nodad' : '') : ' broadcast +';
     this.req(msg, `add address ${address}/${prefixLen} to link ${index}`, () =>
-      `${this.ip} addr add ${address}/${prefixLen}${brd} dev ${this.nameOf(index)}`,
+      `${this.ip} addr add ${address}/${prefixLen} dev ${this.nameOf(index)}${extra}`,
     );
   }
 
