@@ -13,6 +13,16 @@ export interface LiveState {
   status: 'created' | 'running' | 'exited';
   pid: number;
   exitCode: number | null;
+  /** The init's start time, to signal it safely (absent when nothing runs). */
+  pidStart?: string | undefined;
+  /** Docker's State.Restarting: the monitor waits out the back-off before the next run (status stays running, as Docker's Running). */
+  restarting?: boolean | undefined;
+  /** When the current (or last) run started and ended, as the monitor saw them; absent: the record's. */
+  startedAt?: string | null | undefined;
+  finishedAt?: string | null | undefined;
+  restartCount?: number | undefined;
+  /** The container's monitor is gone: its end will not be recorded (nsnet says so rather than guessing). */
+  monitorLost?: boolean | undefined;
 }
 
 /** What the store keeps about a container besides its record, endpoints and ports. */
@@ -25,6 +35,9 @@ type Attached = { network: NetworkRecord; endpoint: EndpointRecord };
 
 /** A CIDR's prefix length; 0 for none (Docker's zero value for a family the network lacks). */
 export const prefixOf = (cidr: string | null | undefined): number => (cidr == null ? 0 : Number(cidr.split('/')[1]));
+
+/** State.Error of a container whose monitor died: its exit code and finish time will not be known. */
+export const MONITOR_LOST = 'the container\'s monitor is gone: nsnet cannot record its exit code';
 
 /** Docker's "never" time, for a container that has not started or finished. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -47,24 +60,24 @@ export function containerView(
     Path: c.command[0] ?? '',
     Args: c.command.slice(1),
     State: {
-      Status: live.status,
+      Status: live.restarting === true ? 'restarting' : live.status,
       Running: live.status === 'running',
       Paused: false,
-      Restarting: false,
+      Restarting: live.restarting === true,
       OOMKilled: false,
       Dead: false,
       Pid: live.pid,
+      // Unknown (the monitor is gone): Docker's "no exit code" is 0 too, and Error says why.
       ExitCode: live.exitCode ?? 0,
-      Error: '',
-      StartedAt: c.startedAt ?? ZERO_TIME,
-      FinishedAt: c.finishedAt ?? ZERO_TIME,
+      Error: live.monitorLost === true ? MONITOR_LOST : '',
+      StartedAt: (live.startedAt === undefined ? c.startedAt : live.startedAt) || ZERO_TIME,
+      FinishedAt: (live.finishedAt === undefined ? c.finishedAt : live.finishedAt) || ZERO_TIME,
     },
     // nsnet runs programs of the host (or of --rootfs), never an image.
     Image: '',
     Name: `/${c.name}`,
     LogPath: c.logPath,
-    // nsnet never restarts a container by itself.
-    RestartCount: 0,
+    RestartCount: live.restartCount ?? c.restartCount ?? 0,
     Platform: 'linux',
     Config: configView(c, ports),
     HostConfig: hostConfigView(c, endpoints, ports, facts.dns),
@@ -120,7 +133,7 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
     // host, none or container:<id> as run --network gave it; else the first network's name.
     NetworkMode: c.networkMode ?? endpoints[0]?.network.name ?? 'none',
     PortBindings: bindings,
-    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    RestartPolicy: { Name: c.restartPolicy ?? 'no', MaximumRetryCount: c.restartMax ?? 0 },
     CapAdd: nullIfEmpty(c.capAdd),
     CapDrop: nullIfEmpty(c.capDrop),
     // Docker prints these three as [] and ExtraHosts as null when none was given.

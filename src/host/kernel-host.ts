@@ -12,12 +12,13 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, isMountedNetns, netnsExists, netnsIdentity, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { killNetnsProcesses } from '../kernel/netns-procs.js';
 import { listNftTable, nftBackend, nftOutput, nftUsable, runNft } from '../kernel/nft.js';
-import { execInContainer, isAlive, launchDetached, launchForeground, readStartTime, sendSignal, stopProcess, type FatalReport } from '../kernel/process.js';
+import { launchMonitored } from '../kernel/monitor.js';
+import { execInContainer, isAlive, launchForeground, readStartTime, sendSignal, stopProcess, type FatalReport } from '../kernel/process.js';
 import { ephemeralPortRange, hostListeners, socketHolder } from '../kernel/sockets.js';
 import { readSysctl } from '../kernel/sysctl.js';
 import { onPath } from '../kernel/which.js';
 import { ebtablesSupport } from '../kernel/xtables.js';
-import type { Host, LaunchSpec } from './port.js';
+import type { Host, LaunchSpec, MonitorOptions } from './port.js';
 
 function withRtnl<T>(ns: string | undefined, fn: (r: Rtnl) => T): T {
   const r = ns === undefined ? openRtnl() : openRtnlIn(ns);
@@ -69,7 +70,7 @@ export class KernelHost implements Host {
   ebtablesSupport = () => ebtablesSupport();
   onPath = (cmd: string) => onPath(cmd);
 
-  launchDetached = (spec: LaunchSpec, logPath: string) => launchDetached(spec, logPath, this.fatal);
+  launchDetached = (spec: LaunchSpec, logPath: string, monitor: MonitorOptions) => launchMonitored(spec, logPath, monitor, this.fatal);
   launchForeground = (spec: LaunchSpec) => launchForeground(spec, this.fatal);
   execInContainer = execInContainer;
   stopProcess = stopProcess;

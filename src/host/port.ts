@@ -11,9 +11,9 @@
  * runtime's namespace, for CNI); absent means the host's own network namespace.
  */
 import type { Confinement } from '../core/unshare.js';
-import type { AddrInfo, Finished, LaunchSpec, LinkInfo, RouteInfo, Started } from '../kernel/api.js';
+import type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, RouteInfo, Started } from '../kernel/api.js';
 
-export type { AddrInfo, Finished, LaunchSpec, LinkInfo, RouteInfo, Started };
+export type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, RouteInfo, Started };
 
 /** A socket bound on the host: what can hold a port nsnet is asked to publish. */
 export interface Listener {
@@ -85,7 +85,8 @@ export interface FirewallFacts {
 
 /** Effects that are not kernel steps: they have no by-hand undo, so they are not in a plan. */
 export interface ProcessControl {
-  launchDetached(spec: LaunchSpec, logPath: string): Promise<Started | Finished>;
+  /** Start a detached container under its monitor (output to logPath, its end to monitor.stateDir). */
+  launchDetached(spec: LaunchSpec, logPath: string, monitor: MonitorOptions): Promise<Started | Finished>;
   launchForeground(spec: LaunchSpec): Promise<{ started: Started | undefined; exit: Promise<number> }>;
   /** `confinement`: the container's capabilities and root filesystem, which exec's process gets too. */
   execInContainer(pid: number, argv: readonly string[], env: Readonly<Record<string, string>>, confinement: Confinement): Promise<number>;

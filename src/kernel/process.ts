@@ -17,7 +17,7 @@ import { confinedArgv, unshareArgs, type Confinement, type LaunchTools } from '.
 import { whichPath } from './which.js';
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
-import type { Finished, LaunchSpec, Started } from './api.js';
+import type { LaunchSpec, Started } from './api.js';
 
 /**
  * Programs nsnet starts containers with, by absolute path from nsnet's own PATH: spawn looks a
@@ -35,7 +35,7 @@ const CLONE_NEWIPC = 0x08000000;
  */
 export type FatalReport = (message: string) => void;
 
-function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: () => T): T {
+export function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: () => T): T {
   const saved = {
     net: fs.openSync('/proc/thread-self/ns/net', 'r'),
     uts: fs.openSync('/proc/thread-self/ns/uts', 'r'),
@@ -62,12 +62,16 @@ function inContainerNamespaces<T>(spec: LaunchSpec, onFatal: FatalReport, fn: ()
   }
 }
 
-function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, number], detached: boolean, onFatal: FatalReport): ChildProcess {
-  return inContainerNamespaces(spec, onFatal, () =>
-    spec.etcNetns === true && spec.netns !== undefined
-      ? spawn(tool('ip'), ['netns', 'exec', spec.netns, tool('unshare'), ...unshareArgs(spec, launchTools())], { env: { ...spec.env }, stdio: stdio as never, detached })
-      : spawn(tool('unshare'), unshareArgs(spec, launchTools()), { env: { ...spec.env }, stdio: stdio as never, detached }),
-  );
+/** The program and arguments that start a container's process, by absolute paths: what the monitor runs too. */
+export function launchArgv(spec: LaunchSpec): string[] {
+  return spec.etcNetns === true && spec.netns !== undefined
+    ? [tool('ip'), 'netns', 'exec', spec.netns, tool('unshare'), ...unshareArgs(spec, launchTools())]
+    : [tool('unshare'), ...unshareArgs(spec, launchTools())];
+}
+
+function spawnInContainer(spec: LaunchSpec, onFatal: FatalReport): ChildProcess {
+  const [program, ...args] = launchArgv(spec);
+  return inContainerNamespaces(spec, onFatal, () => spawn(program!, args, { env: { ...spec.env }, stdio: 'inherit' }));
 }
 
 /**
@@ -75,7 +79,7 @@ function spawnInContainer(spec: LaunchSpec, stdio: 'inherit' | [string, number, 
  * execs setpriv, which execs chroot (with --rootfs), which execs the command. A command of the
  * same name as one of them is taken as started when it is seen under that name.
  */
-function launcherNames(spec: LaunchSpec): Set<string> {
+export function launcherNames(spec: LaunchSpec): Set<string> {
   const names = new Set(['unshare', ...confinedArgv({ ...spec, argv: [] }).filter((a) => a === 'setpriv' || a === 'chroot')]);
   // /proc/PID/comm: the base name of the file exec'd, cut to 15 bytes.
   names.delete((spec.argv[0] ?? '').split('/').pop()!.slice(0, 15));
@@ -117,7 +121,7 @@ function containerInit(unsharePid: number, launchers: ReadonlySet<string>): Star
  * The last launcher's own words when it could not execute the command (status 126/127):
  * unshare's and setpriv's "failed to execute", chroot's "failed to run command".
  */
-const execFailure = (said: string): boolean => /failed to (execute|run command)/.test(said);
+export const execFailure = (said: string): boolean => /failed to (execute|run command)/.test(said);
 
 /**
  * Why the launcher could not execute the command, typed by its exit status (util-linux's and
@@ -131,35 +135,11 @@ export function commandFailure(program: string, exitCode: 126 | 127, said: strin
     : new NsnetError('COMMAND_NOT_EXECUTABLE', `exec: "${program}": permission denied (${said})`, { hint: 'the command must be an executable file (chmod +x), not a directory' });
 }
 
-async function spawned(child: ChildProcess): Promise<number> {
+export async function spawned(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', (err) => reject(new NsnetError('PROCESS', `start unshare: ${err.message}`, { cause: err })));
     child.once('spawn', () => resolve(child.pid ?? -1));
   });
-}
-
-/** A command that ran to its end before nsnet saw it running (`run -d true`). */
-
-/** Start a detached container process whose output goes to logPath. */
-export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal: FatalReport): Promise<Started | Finished> {
-  const log = fs.openSync(logPath, 'a', 0o600);
-  try {
-    const child = spawnInContainer(spec, ['ignore', log, log], true, onFatal);
-    const exit = waitChild(child, false);
-    const pid = await spawned(child);
-    const started = containerInit(pid, launcherNames(spec));
-    if (started !== undefined) {
-      child.unref(); // it runs on after nsnet exits
-      return started;
-    }
-    const exitCode = await exit; // still referenced: the event loop waits for its status
-    // unshare reports why the command could not start (e.g. not found) in the log.
-    const said = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('; ');
-    if ((exitCode === 126 || exitCode === 127) && execFailure(said)) throw commandFailure(spec.argv[0] ?? '', exitCode, said);
-    return { exitCode };
-  } finally {
-    fs.closeSync(log);
-  }
 }
 
 /**
@@ -168,7 +148,7 @@ export async function launchDetached(spec: LaunchSpec, logPath: string, onFatal:
  * command finished before it was seen running.
  */
 export async function launchForeground(spec: LaunchSpec, onFatal: FatalReport): Promise<{ started: Started | undefined; exit: Promise<number> }> {
-  const child = spawnInContainer(spec, 'inherit', false, onFatal);
+  const child = spawnInContainer(spec, onFatal);
   await spawned(child);
   const exit = waitChild(child);
   try {
@@ -194,10 +174,10 @@ export async function execInContainer(pid: number, argv: readonly string[], env:
   return waitChild(child);
 }
 
-async function waitChild(child: ChildProcess, foreground = true): Promise<number> {
+async function waitChild(child: ChildProcess): Promise<number> {
   // The terminal sends ^C to the whole foreground group; the container handles it, nsnet waits.
   const ignore = (): void => {};
-  if (foreground) process.on('SIGINT', ignore);
+  process.on('SIGINT', ignore);
   try {
     return await new Promise<number>((resolve) => {
       child.once('exit', (code, signal) => {

@@ -19,3 +19,36 @@ export function markNamespace(ctx: Context, c: ContainerRecord): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(dir, NETNS_MARKER), c.name, { mode: 0o600 });
 }
+
+/**
+ * What a container's monitor (native/nsnet-monitor.c) last wrote to DIR/state.json: written
+ * whole and renamed into place at each change, so a reader sees one version or the next.
+ */
+export interface MonitorReport {
+  status: 'running' | 'restarting' | 'exited';
+  /** The container's init while it runs (0 between runs). */
+  pid: number;
+  pidStart: string;
+  /** RFC 3339 with nanoseconds; "" when there is none yet. */
+  startedAt: string;
+  finishedAt: string;
+  /** The last run's exit status (128 + signal for a signal); null while the first run goes on. */
+  exitCode: number | null;
+  restartCount: number;
+  monitorPid: number;
+  monitorStart: string;
+}
+
+export const MONITOR_STATE_FILE = 'state.json';
+
+/** The report of this container's current monitor; undefined when there is none (or another monitor's, an older run's). */
+export function readMonitorReport(c: ContainerRecord): MonitorReport | undefined {
+  if (c.monitorPid == null) return undefined;
+  let report: MonitorReport;
+  try {
+    report = JSON.parse(fs.readFileSync(path.join(path.dirname(c.logPath), MONITOR_STATE_FILE), 'utf8')) as MonitorReport;
+  } catch {
+    return undefined;
+  }
+  return report.monitorPid === c.monitorPid && report.monitorStart === c.monitorStart ? report : undefined;
+}

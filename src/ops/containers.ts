@@ -29,6 +29,10 @@ import { publish } from './ports.js';
 import type { DnsInput } from '../engine/dns-options.js';
 import { removeContainerFiles } from './dns-files.js';
 import { prepareContainerDns } from './dns-responder.js';
+import { parseRestartPolicy, restarts, type RestartPolicy } from '../core/restart-policy.js';
+import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
+
+export { logs } from './container-logs.js';
 import { interfaceStateSteps } from './impairments.js';
 
 export interface RunInput {
@@ -57,6 +61,8 @@ export interface RunInput {
   publishAll?: boolean | undefined;
   sysctls?: Record<string, string> | undefined;
   links?: string[] | undefined;
+  /** --restart no|on-failure[:N]|always|unless-stopped (Docker's syntax). */
+  restart?: string | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -94,8 +100,23 @@ function validateRun(input: RunInput): RunInput {
   const caps = capabilityOptions(input.capAdd ?? [], input.capDrop ?? [], input.privileged === true);
   refuseRootfsWithoutChroot(input.rootfs, caps);
   const sysctls = validateSysctls(input.sysctls ?? {});
+  validateRestart(input);
   return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged, sysctls, expose: exposedPorts(input) };
 }
+
+/** --restart as Docker checks it; a foreground container has no monitor to restart it (nsnet's difference). */
+function validateRestart(input: RunInput): RestartPolicy {
+  const policy = parseRestartPolicy(input.restart ?? '');
+  if (!restarts(policy)) return policy;
+  if (input.remove) throw new NsnetError('USAGE', 'Conflicting options: --restart and --rm', { hint: 'leave one of them out' });
+  if (!input.detach) {
+    throw new NsnetError('USAGE', `--restart ${input.restart} needs -d: nsnet restarts detached containers (their monitor does), a foreground run ends with its command`, { hint: 'add -d, and read its output with nsnet logs' });
+  }
+  return policy;
+}
+
+/** The container's restart policy as its record keeps it. */
+const restartPolicyOf = (c: ContainerRecord): RestartPolicy => ({ name: c.restartPolicy ?? 'no', maximumRetryCount: c.restartMax ?? 0 });
 
 /** With --rootfs, chroot(8) runs after the capabilities are dropped (core/unshare.ts), so it must keep CAP_SYS_CHROOT. */
 function refuseRootfsWithoutChroot(rootfs: string | undefined, caps: CapabilityOptions): void {
@@ -189,7 +210,8 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     pid: null,
     pidStart: null,
     exitCode: null,
-    logPath: path.join(logDir, 'output.log'),
+    // Docker's json-file name: one JSON object per line, written by the monitor (engine/log-lines.ts).
+    logPath: path.join(logDir, input.detach ? `${id}-json.log` : 'output.log'),
     created: new Date().toISOString(),
     startedAt: null,
     finishedAt: null,
@@ -205,6 +227,10 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     links: decideLinks(ctx, input),
     // As given, for inspect's PortBindings (the bound ports are the endpoint's port records).
     publishSpecs: [...(input.publish ?? [])],
+    restartPolicy: parseRestartPolicy(input.restart ?? '').name,
+    restartMax: parseRestartPolicy(input.restart ?? '').maximumRetryCount,
+    restartCount: 0,
+    manuallyStopped: false,
     ...(special === undefined ? {} : { networkMode: special.mode }),
   };
   draft.write({ kind: 'insert-container', record: container });
@@ -307,7 +333,7 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
       fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
       const spec = { ...launchSpec(container), etcNetns: sharesNamespace(container) ? joinedEtcNetns(container) : prepareContainerDns(ctx, container) };
       if (detach) {
-        started = await ctx.host.launchDetached(spec, container.logPath);
+        started = await ctx.host.launchDetached(spec, container.logPath, { stateDir: path.dirname(container.logPath), restart: restartPolicyOf(container) });
       } else {
         const fg = await ctx.host.launchForeground(spec);
         started = fg.started;
@@ -322,10 +348,16 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
     // A command can finish before nsnet sees it running (`run -d true`): it is recorded as exited,
     // with its exit code when known (a foreground run records it when `exit` resolves).
     const now = new Date().toISOString();
-    const update: Partial<ContainerRecord> =
-      started === undefined || 'exitCode' in started
-        ? { status: 'exited', pid: null, pidStart: null, startedAt: now, finishedAt: now, exitCode: started?.exitCode ?? null }
-        : { status: 'running', pid: started.pid, pidStart: started.startTime, startedAt: now, exitCode: null };
+    const monitor = { monitorPid: started?.monitor?.pid ?? null, monitorStart: started?.monitor?.startTime ?? null, manuallyStopped: false, restartCount: 0 };
+    // With a restart policy the monitor goes on after a first run that ended at once: it runs.
+    let update: Partial<ContainerRecord>;
+    if (started !== undefined && !('exitCode' in started)) {
+      update = { status: 'running', pid: started.pid, pidStart: started.startTime, startedAt: now, exitCode: null, ...monitor };
+    } else if (started?.monitor !== undefined && restarts(restartPolicyOf(container))) {
+      update = { status: 'running', pid: null, pidStart: null, startedAt: now, exitCode: null, ...monitor };
+    } else {
+      update = { status: 'exited', pid: null, pidStart: null, startedAt: now, finishedAt: now, exitCode: started?.exitCode ?? null, ...monitor };
+    }
     Object.assign(container, update);
     return [{ kind: 'update-container', id: container.id, patch: update }];
   });
@@ -353,12 +385,21 @@ export function stopEach(ctx: Context, refs: readonly string[], graceSeconds: nu
   );
 }
 
-/** A process, not a kernel step: stopped, and its end recorded in one transaction. */
+/**
+ * A process, not a kernel step: its monitor told to restart it no more, the process stopped, and
+ * its end recorded in one transaction — the status the monitor saw when it has one (Docker's: 143
+ * for SIGTERM, 137 for SIGKILL, the command's own when it exits on SIGTERM).
+ */
 function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void {
-  if (c.pid === null || c.pidStart === null || c.status !== 'running') return;
-  const how = ctx.host.stopProcess(c.pid, c.pidStart, graceMs);
-  const exitCode = how === 'kill' ? 137 : how === 'term' ? 143 : c.exitCode;
-  ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() }));
+  if (c.status !== 'running') return;
+  endRestarts(ctx, c);
+  const live = liveState(ctx.host, c);
+  const how = live.pid > 0 && live.pidStart !== undefined ? ctx.host.stopProcess(live.pid, live.pidStart, graceMs) : 'gone';
+  const seen = monitorEnd(ctx, c);
+  const exitCode = seen?.exitCode ?? (how === 'kill' ? 137 : how === 'term' ? 143 : live.exitCode ?? c.exitCode);
+  ctx.store.tx(() =>
+    ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), manuallyStopped: true, restartCount: seen?.restartCount ?? live.restartCount ?? 0 }),
+  );
 }
 
 /** Start stopped containers again; a namespace lost with a reboot is rebuilt from the store. */
@@ -432,6 +473,7 @@ export function removeEach(ctx: Context, refs: readonly string[], opts: { force:
       }
       refuseRemovingJoined(ctx, c);
       if (ctx.dryRun && running) ctx.note(`kill -KILL ${c.pid}`);
+      if (!ctx.dryRun) killMonitor(ctx, c);
       stopSharedProcess(ctx, c);
       commit(ctx, decide(ctx, () => decideRemove(ctx, c)));
       if (!ctx.dryRun) removeContainerFiles(c.name);
@@ -483,15 +525,10 @@ export async function exec(ctx: Context, ref: string, argv: readonly string[]): 
   if (live.status !== 'running') {
     throw new NsnetError('STATE', `container ${c.name} is not running`, { hint: `start it with nsnet start ${c.name}` });
   }
+  if (live.restarting === true || live.pid === 0) {
+    throw new NsnetError('STATE', `container ${c.name} is restarting, wait until the container is running`, { hint: `nsnet ps -a -f name=${c.name}` });
+  }
   if (argv.length === 0) throw new NsnetError('USAGE', 'exec needs a command', { hint: `nsnet exec ${c.name} ip addr` });
   return ctx.host.execInContainer(live.pid, argv, containerEnv(c), confinementOf(c));
 }
 
-export function logs(ctx: Context, ref: string): Buffer {
-  const c = ctx.store.containers.resolve(ref);
-  try {
-    return fs.readFileSync(c.logPath);
-  } catch {
-    return Buffer.alloc(0);
-  }
-}

@@ -1,18 +1,49 @@
 /**
  * Whether a container runs, asked of the host: the one place this is decided (ps, inspect, rm,
- * start and the DNS responder's view all use it).
+ * start and the DNS responder's view all use it). A detached container's monitor reports its
+ * runs, exits and restarts in the container's directory (container-state.ts); the record says
+ * what nsnet itself did (run, stop).
  */
 import type { LiveState } from '../engine/inspect.js';
 import type { Host } from '../host/port.js';
 import type { ContainerRecord } from '../store/index.js';
+import { readMonitorReport } from './container-state.js';
 import { isCniContainer } from './specs.js';
 
 export function liveState(host: Host, c: ContainerRecord): LiveState {
   // A runtime's container (CNI) runs as far as nsnet can tell while its namespace is there.
   if (isCniContainer(c)) return { status: host.netnsExists(c.netns) ? 'running' : 'exited', pid: 0, exitCode: null };
+  if (c.monitorPid != null && c.monitorStart != null) return monitoredState(host, c, c.monitorPid, c.monitorStart);
   if (c.status === 'running' && c.pid !== null && c.pidStart !== null) {
-    if (host.isAlive(c.pid, c.pidStart)) return { status: 'running', pid: c.pid, exitCode: null };
+    if (host.isAlive(c.pid, c.pidStart)) return { status: 'running', pid: c.pid, pidStart: c.pidStart, exitCode: null };
     return { status: 'exited', pid: 0, exitCode: c.exitCode };
   }
   return { status: c.status, pid: 0, exitCode: c.exitCode };
+}
+
+function monitoredState(host: Host, c: ContainerRecord, monitorPid: number, monitorStart: string): LiveState {
+  const report = readMonitorReport(c);
+  const times = report === undefined ? {} : { startedAt: report.startedAt || c.startedAt, finishedAt: report.finishedAt || null, restartCount: report.restartCount };
+  // What nsnet recorded itself (stop, a foreground end) is the last word.
+  if (c.status !== 'running') return { status: c.status, pid: 0, exitCode: c.exitCode, restartCount: c.restartCount ?? 0 };
+  if (report?.status === 'exited') return { status: 'exited', pid: 0, exitCode: report.exitCode, ...times };
+  const monitorAlive = host.isAlive(monitorPid, monitorStart);
+  if (report?.status === 'restarting') {
+    // Without its monitor nothing restarts it: it has ended, with the last run's status.
+    return monitorAlive ? { status: 'running', restarting: true, pid: 0, exitCode: report.exitCode, ...times } : { status: 'exited', pid: 0, exitCode: report.exitCode, monitorLost: true, ...times };
+  }
+  const pid = report === undefined ? c.pid : report.pid;
+  const pidStart = report === undefined ? c.pidStart : report.pidStart;
+  if (pid !== null && pid > 0 && pidStart !== null && host.isAlive(pid, pidStart)) return { status: 'running', pid, pidStart, exitCode: null, monitorLost: !monitorAlive, ...times };
+  // A run between its start and its command (a restart), seen by a live monitor.
+  if (monitorAlive && pid === 0) return { status: 'running', pid: 0, exitCode: null, ...times };
+  // The process has ended. A live monitor records how in a moment; a dead one never will.
+  return { status: 'exited', pid: 0, exitCode: null, monitorLost: !monitorAlive, ...times, finishedAt: null };
+}
+
+/** What ps and inspect say on stderr about a container whose monitor is gone. */
+export function monitorWarning(c: ContainerRecord, live: LiveState): string | undefined {
+  if (live.monitorLost !== true) return undefined;
+  const what = live.status === 'running' ? 'it still runs, but its exit code will not be known and it will not be restarted' : 'it has ended and its exit code is unknown';
+  return `container ${c.name}: its monitor (pid ${c.monitorPid ?? '?'}) is gone; ${what} (nsnet stop ${c.name}; nsnet start ${c.name} gives it a new one)`;
 }

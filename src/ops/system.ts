@@ -13,6 +13,7 @@ import type { Step } from '../plan/steps.js';
 import { remove } from './containers.js';
 import { failureOf } from './pipeline.js';
 import { liveState } from './liveness.js';
+import { killMonitor } from './monitors.js';
 import type { Context } from './context.js';
 import { pruneNetworks } from './networks.js';
 import { containerEndpoints, firewallState, isCniContainer } from './specs.js';
@@ -100,7 +101,11 @@ export function reset(ctx: Context): string[] {
     const failures: NsnetError[] = [];
     for (const c of containers) {
       try {
-        if (c.pid !== null && c.pidStart !== null) ctx.host.stopProcess(c.pid, c.pidStart, 0);
+        // The monitor first, or it would start its container again; then the process it last started.
+        killMonitor(ctx, c);
+        const live = liveState(ctx.host, c);
+        if (live.pid > 0 && live.pidStart !== undefined) ctx.host.stopProcess(live.pid, live.pidStart, 0);
+        else if (c.pid !== null && c.pidStart !== null) ctx.host.stopProcess(c.pid, c.pidStart, 0);
       } catch (err) {
         failures.push(wrap(`stop ${c.name}`, err));
       }

@@ -59,6 +59,12 @@ const CONTAINER: Fields<ContainerRecord> = {
   links: ['links', 'json'],
   publishSpecs: ['publish_specs', 'json'],
   networkMode: ['network_mode', 'plain'],
+  monitorPid: ['monitor_pid', 'plain'],
+  monitorStart: ['monitor_start', 'plain'],
+  restartPolicy: ['restart_policy', 'plain'],
+  restartMax: ['restart_max', 'plain'],
+  restartCount: ['restart_count', 'plain'],
+  manuallyStopped: ['manually_stopped', 'bool'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {

@@ -211,6 +211,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints_v12 RENAME TO endpoints;
   CREATE INDEX endpoints_network ON endpoints(network_id);
   `,
+  // 13: the per-container monitor (native/nsnet-monitor.c) of a detached container: its PID and start
+  // time (a PID reused by another process is not the monitor), run --restart (Docker's policy name
+  // and maximum retry count), the restarts nsnet last saw the monitor make, and whether the user
+  // stopped the container (unless-stopped ones are not brought back by system boot then).
+  `
+  ALTER TABLE containers ADD COLUMN monitor_pid INTEGER NULL;
+  ALTER TABLE containers ADD COLUMN monitor_start TEXT NULL;
+  ALTER TABLE containers ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'no';
+  ALTER TABLE containers ADD COLUMN restart_max INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,7 @@
 /** Typed records as the rest of nsnet sees them; src/store maps them to and from SQL rows. */
+import type { RestartPolicyName } from '../core/restart-policy.js';
+
+export type { RestartPolicyName };
 
 export interface NetworkRecord {
   id: string;
@@ -82,6 +85,19 @@ export interface ContainerRecord {
   links?: ContainerLink[];
   /** run -p specs as given (Docker's PortBindings); null or absent for containers made before migration 11. */
   publishSpecs?: string[] | null;
+  /**
+   * The monitor of a detached container (native/nsnet-monitor.c): its PID and start time; null for
+   * a foreground container and for one started before nsnet had monitors.
+   */
+  monitorPid?: number | null;
+  monitorStart?: string | null;
+  /** run --restart: Docker's policy name (no, on-failure, always, unless-stopped) and its maximum retry count. */
+  restartPolicy?: RestartPolicyName;
+  restartMax?: number;
+  /** The restarts the monitor had made when nsnet last recorded the container's end. */
+  restartCount?: number;
+  /** Stopped by `nsnet stop` (Docker's HasBeenManuallyStopped): system boot leaves an unless-stopped one stopped. */
+  manuallyStopped?: boolean;
 }
 
 export interface ContainerLink {

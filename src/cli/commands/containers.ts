@@ -6,7 +6,8 @@ import { formatMapping, hostBindings, parseContainerPorts, portKey, portsView } 
 import { containerPorts } from '../../ops/ports.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
-import { liveState } from '../../ops/liveness.js';
+import { liveState, monitorWarning } from '../../ops/liveness.js';
+import { logsCommand, waitCommand } from './monitored.js';
 import { collect, contextFor, formatOf, keyValues, templateOf, withCommon } from '../common.js';
 import { psItems } from '../listing/ps-items.js';
 import { PS_SHAPE, psRow } from '../listing/ps-rows.js';
@@ -21,7 +22,10 @@ function inspectContainers(ctx: Context, refs: readonly string[]): Record<string
   return refs.map((ref) => {
     const c = ctx.store.containers.resolve(ref);
     const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
-    return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id) });
+    const live = liveState(ctx.host, c);
+    const warning = monitorWarning(c, live);
+    if (warning !== undefined) ctx.warn(warning);
+    return containerView(c, live, eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id) });
   });
 }
 
@@ -52,6 +56,7 @@ export function runCommand(): Command {
     .option('-P, --publish-all', 'publish every exposed port on a free host port')
     .option('--sysctl <key=value>', "set a net.* sysctl in the container's network namespace (repeatable)", collect)
     .option('--link <name[:alias]>', 'legacy: ALIAS (default NAME) resolves to container NAME on the default network (repeatable)', collect)
+    .option('--restart <policy>', 'with -d: no, on-failure[:MAX-RETRIES], always or unless-stopped (its monitor restarts it)')
     .argument('<command...>', 'command and arguments to run')
     .passThroughOptions()
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -84,6 +89,7 @@ export function runCommand(): Command {
           publishAll: o['publishAll'] === true,
           sysctls: keyValues(o['sysctl'] as string[] | undefined, '--sysctl', validate.keyValue),
           links: o['link'] as string[] | undefined,
+          restart: o['restart'] as string | undefined,
         });
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);
@@ -137,14 +143,6 @@ export function containerCommands(): Command[] {
         compile(template);
         printLines(renderEach(template, inspectContainers(ctx, refs)));
       });
-    });
-
-  const logs = withCommon(new Command('logs'), { dryRun: false })
-    .description('print the output of a detached container')
-    .argument('<container>')
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
-      const ctx = contextFor(cmd, false);
-      await finish(ctx, cmd, () => process.stdout.write(containers.logs(ctx, ref)));
     });
 
   const stop = withCommon(new Command('stop'))
@@ -202,5 +200,5 @@ export function containerCommands(): Command[] {
       });
     });
 
-  return [exec, ps, inspect, logs, stop, start, rm, port];
+  return [exec, ps, inspect, logsCommand(), stop, start, rm, port, waitCommand()];
 }

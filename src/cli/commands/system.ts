@@ -6,7 +6,8 @@ import * as system from '../../ops/system.js';
 import { contextFor, formatOf, withCommon } from '../common.js';
 import { doctor } from '../../ops/doctor.js';
 import { printJson, printLines } from '../output.js';
-import { finish } from '../run-command.js';
+import { finish, printDoneThenFail } from '../run-command.js';
+import { boot } from '../../ops/boot.js';
 
 export function systemCommand(): Command {
   const sys = new Command('system').description('host-wide maintenance');
@@ -21,6 +22,17 @@ export function systemCommand(): Command {
         if (ctx.dryRun) return;
         if (r.containers.length > 0) printLines(['Deleted Containers:', ...r.containers]);
         if (r.networks.length > 0) printLines(['Deleted Networks:', ...r.networks]);
+      });
+    });
+
+  withCommon(sys.command('boot'))
+    .description('at host start-up: start the containers whose restart policy brings them back (always, unless-stopped, on-failure)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, async () => {
+        const outcome = await boot(ctx);
+        // By name, as start prints them (startEach gets ids).
+        printDoneThenFail(ctx, 'system boot', outcome);
       });
     });
 

@@ -49,12 +49,19 @@ export function commandText(c: ContainerRecord): string {
   return c.cniContainerId != null ? `${c.runtime ?? 'cni'} ${c.cniContainerId.slice(0, 12)}` : c.command.join(' ');
 }
 
+/** Docker's State: "restarting" between the runs of a restart policy. */
+const stateOf = (live: LiveState): string => (live.restarting === true ? 'restarting' : live.status);
+
 export function statusText(live: LiveState, c: ContainerRecord, now: number): string {
   if (c.cniContainerId != null) return live.status === 'running' ? `Attached (${c.runtime ?? 'cni'})` : `Gone (${c.runtime ?? 'cni'} removed its namespace)`;
-  if (live.status === 'running') return c.startedAt === null ? 'Up' : `Up ${since(c.startedAt, now)}`;
-  if (live.status === 'created') return 'Created';
+  // The monitor's times when it has them (a restarted container's run is its latest), else the record's.
+  const startedAt = live.startedAt === undefined ? c.startedAt : live.startedAt;
+  const finishedAt = live.finishedAt === undefined ? c.finishedAt : live.finishedAt;
   const code = live.exitCode === null ? 'unknown' : String(live.exitCode);
-  return c.finishedAt === null ? `Exited (${code})` : `Exited (${code}) ${since(c.finishedAt, now)} ago`;
+  if (live.restarting === true) return finishedAt == null ? `Restarting (${code})` : `Restarting (${code}) ${since(finishedAt, now)} ago`;
+  if (live.status === 'running') return startedAt == null ? 'Up' : `Up ${since(startedAt, now)}`;
+  if (live.status === 'created') return 'Created';
+  return finishedAt == null ? `Exited (${code})` : `Exited (${code}) ${since(finishedAt, now)} ago`;
 }
 
 /** docker/cli's DisplayablePorts: "0.0.0.0:8080->80/tcp, :::8080->80/tcp", exposed-only ports as "80/tcp". */
@@ -87,7 +94,7 @@ export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Reco
     Labels: labelsText({}),
     Mounts: '',
     Networks: networksText(item),
-    State: item.live.status,
+    State: stateOf(item.live),
     // nsnet's containers have no labels (run has no --label): every label is empty.
     Label: labelMethod({}),
   };
@@ -126,7 +133,7 @@ export function psMatcher(filters: Filters, all: readonly PsItem[]): (item: PsIt
     return (
       anyOf(filters, 'id', (v) => textMatches(v, c.id)) &&
       anyOf(filters, 'name', (v) => textMatches(v, c.name) || textMatches(v, `/${c.name}`)) &&
-      anyOf(filters, 'status', (v) => v === item.live.status) &&
+      anyOf(filters, 'status', (v) => v === stateOf(item.live)) &&
       anyOf(filters, 'exited', (v) => item.live.status === 'exited' && item.live.exitCode === Number(v)) &&
       anyOf(filters, 'network', (v) => item.networks.some((n) => n.name === v || n.id.startsWith(v)) || c.networkMode === v) &&
       anyOf(filters, 'label', (v) => labelMatches(v, {})) &&

@@ -1,0 +1,525 @@
+/*
+ * nsnet-monitor: the parent of one detached container, as conmon is for Podman and
+ * containerd-shim for Docker. nsnet starts one per detached container and it outlives nsnet:
+ *
+ *   - it runs the container's launch command (the same argv nsnet ran before it existed:
+ *     [ip netns exec NS] unshare --pid --fork ... setpriv ... -- CMD) as its child, with
+ *     stdin /dev/null and stdout/stderr on two pipes;
+ *   - it writes what comes out of the pipes to the container's log, one JSON object per line
+ *     in Docker's json-file shape: {"log":"text\n","stream":"stdout","time":"RFC3339 nano"};
+ *   - when the child ends it writes the exit status (128 + signal number for a signal, as
+ *     Docker) and the finish time to DIR/state.json, atomically (a temporary file renamed);
+ *   - with a restart policy it starts the command again after Docker's back-off (100 ms,
+ *     doubling up to a minute, back to 100 ms after 10 s of running), counting restarts.
+ *     SIGTERM (nsnet stop) ends the loop: the current run is recorded and nothing restarts.
+ *
+ * How nsnet hears about the start: the monitor's stdout is a pipe to nsnet, and it writes one
+ * line there and closes it: "started MONPID MONSTART INITPID INITSTART" once the container's
+ * init (unshare's child) has exec'd past the launchers, or "exited MONPID MONSTART CODE" when
+ * the command ended before that (`run -d true`, or a command that could not be executed),
+ * or "failed MESSAGE".
+ *
+ * Each start of the command gets fresh UTS and IPC namespaces with the container's hostname
+ * (nsnet's own first start does the same in-process): a restarted container has a clean IPC
+ * namespace, as Docker's has. The network namespace is the monitor's own, the container's:
+ * nsnet starts the monitor in it, so killing every process of the namespace (rm, crash
+ * recovery, system reset) ends the monitor with its container.
+ *
+ * Double fork: the process nsnet spawns forks the monitor and exits, so nsnet reaps it at once
+ * and the monitor is nobody's child but init's (or a subreaper's). The monitor is itself a child
+ * subreaper, so whatever the container leaves behind is reaped here, not by init.
+ *
+ * Usage: nsnet-monitor --dir DIR --log FILE --hostname NAME [--launchers a,b,c]
+ *                      [--restart no|always|unless-stopped|on-failure] [--max-retries N] -- ARGV...
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 16384 /* Docker's json-file splits longer lines into 16 KiB parts */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 60000
+#define RESET_AFTER_MS 10000
+
+enum policy { POLICY_NO, POLICY_ALWAYS, POLICY_UNLESS_STOPPED, POLICY_ON_FAILURE };
+
+struct stream {
+    int fd;
+    const char *name;
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+};
+
+static const char *dir, *log_path, *hostname, *launchers = "";
+
+/*
+ * util-linux 2.38's unshare (Debian 12) cannot pass on a SIGKILL of its child: it calls
+ * signal(SIGKILL, SIG_DFL), which fails, says this on stderr and exits 1 — so `kill -9` of a
+ * container would read as exit code 1. The monitor takes that line, exactly, as the launcher's
+ * (it is not logged) and records 137, what the container's end really was. Later util-linux
+ * versions skip the signal() call for SIGKILL and die of it; then this never shows.
+ */
+static const char UNSHARE_SIGKILL_BUG[] = "unshare: sigprocmask unblock failed: Invalid argument\n";
+static int killed_per_unshare;
+static char **cmd;
+static enum policy policy = POLICY_NO;
+static long max_retries;
+static int log_fd = -1, devnull = -1;
+static pid_t self_pid;
+static char self_start[32];
+
+/* What state.json says; rewritten whole at each change. */
+static struct {
+    const char *status;
+    pid_t pid;
+    char pid_start[32];
+    char started_at[40];
+    char finished_at[40];
+    int exit_code; /* -1: none yet */
+    long restart_count;
+} st = { "running", 0, "", "", "", -1, 0 };
+
+static void now_rfc3339(char *out, size_t size) {
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, size - n, ".%09ldZ", ts.tv_nsec);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks): with the PID, it names one process for good. */
+static int start_time_of(pid_t pid, char *out, size_t size) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (p == NULL) return -1;
+    p += 2;
+    if (*p == 'Z' || *p == 'X') return -1;
+    for (int field = 3; field < 22 && p != NULL; field++) p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+    if (p == NULL) return -1;
+    size_t len = strcspn(p, " ");
+    if (len + 1 > size) return -1;
+    memcpy(out, p, len);
+    out[len] = 0;
+    return 0;
+}
+
+static void write_state(void) {
+    char path[4096], tmp[4096], body[1024], code[16];
+    if (st.exit_code < 0) snprintf(code, sizeof code, "null");
+    else snprintf(code, sizeof code, "%d", st.exit_code);
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"pid\":%d,\"pidStart\":\"%s\",\"startedAt\":\"%s\",\"finishedAt\":\"%s\","
+                     "\"exitCode\":%s,\"restartCount\":%ld,\"monitorPid\":%d,\"monitorStart\":\"%s\"}\n",
+                     st.status, (int)st.pid, st.pid_start, st.started_at, st.finished_at, code, st.restart_count,
+                     (int)self_pid, self_start);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(tmp, sizeof tmp, "%s/.state.json.%d", dir, (int)self_pid);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return; /* the directory is gone: the container was removed */
+    int ok = write_all(fd, body, (size_t)n) == 0 && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
+/* One log entry: {"log":"...","stream":"stdout","time":"..."}; JSON-escaped as Go's encoder does for control characters. */
+static void log_entry(const char *stream, const char *text, size_t len) {
+    static char out[LINE_MAX_BYTES * 6 + 128];
+    char when[40];
+    now_rfc3339(when, sizeof when);
+    size_t o = (size_t)snprintf(out, sizeof out, "{\"log\":\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        switch (ch) {
+        case '"': out[o++] = '\\'; out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; out[o++] = '\\'; break;
+        case '\n': out[o++] = '\\'; out[o++] = 'n'; break;
+        case '\r': out[o++] = '\\'; out[o++] = 'r'; break;
+        case '\t': out[o++] = '\\'; out[o++] = 't'; break;
+        default:
+            if (ch < 0x20) o += (size_t)snprintf(out + o, 7, "\\u%04x", ch);
+            else out[o++] = (char)ch;
+        }
+    }
+    o += (size_t)snprintf(out + o, sizeof out - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, when);
+    if (log_fd >= 0) write_all(log_fd, out, o);
+}
+
+/* Log every complete line of the stream's buffer; a line longer than the buffer goes out in parts. */
+static void flush_lines(struct stream *s, int at_end) {
+    size_t start = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->buf[i] == '\n') {
+            size_t len = i + 1 - start;
+            if (strcmp(s->name, "stderr") == 0 && len == sizeof UNSHARE_SIGKILL_BUG - 1 && memcmp(s->buf + start, UNSHARE_SIGKILL_BUG, len) == 0) killed_per_unshare = 1;
+            else log_entry(s->name, s->buf + start, len);
+            start = i + 1;
+        }
+    }
+    if (start < s->len && (at_end || (start == 0 && s->len == sizeof s->buf))) {
+        log_entry(s->name, s->buf + start, s->len - start);
+        start = s->len;
+    }
+    memmove(s->buf, s->buf + start, s->len - start);
+    s->len -= start;
+}
+
+/* Read what the stream has; returns 0 at end of file (every writer gone). */
+static int pump(struct stream *s) {
+    for (;;) {
+        ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+        if (n > 0) {
+            s->len += (size_t)n;
+            flush_lines(s, 0);
+            continue;
+        }
+        if (n == 0) {
+            flush_lines(s, 1);
+            return 0;
+        }
+        if (errno == EINTR) continue;
+        return errno == EAGAIN ? 1 : 0;
+    }
+}
+
+static void close_stream(struct stream *s) {
+    if (s->fd < 0) return;
+    pump(s);
+    flush_lines(s, 1);
+    close(s->fd);
+    s->fd = -1;
+}
+
+static pid_t start_child(struct stream *out, struct stream *err) {
+    int po[2], pe[2];
+    if (pipe2(po, O_CLOEXEC) != 0) return -1;
+    if (pipe2(pe, O_CLOEXEC) != 0) {
+        close(po[0]);
+        close(po[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        dup2(devnull, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        /* A fresh UTS and IPC namespace for each start, named as the container. */
+        if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) != 0 || sethostname(hostname, strlen(hostname)) != 0) {
+            dprintf(2, "nsnet-monitor: new UTS/IPC namespace for %s: %s\n", hostname, strerror(errno));
+            _exit(125);
+        }
+        execv(cmd[0], cmd);
+        dprintf(2, "nsnet-monitor: failed to execute %s: %s\n", cmd[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    close(po[1]);
+    close(pe[1]);
+    if (pid < 0) {
+        close(po[0]);
+        close(pe[0]);
+        return -1;
+    }
+    fcntl(po[0], F_SETFL, O_NONBLOCK);
+    fcntl(pe[0], F_SETFL, O_NONBLOCK);
+    out->fd = po[0];
+    out->len = 0;
+    err->fd = pe[0];
+    err->len = 0;
+    return pid;
+}
+
+static int is_launcher(const char *comm) {
+    size_t len = strlen(comm);
+    for (const char *p = launchers; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, comm, n) == 0) return 1;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/*
+ * unshare --fork runs the command as its only child: the container's init, once it has exec'd
+ * past the launchers (unshare, setpriv, chroot). 1: found (st.pid, st.pid_start); 0: the child
+ * ended first (*status set); -1: not seen within two seconds.
+ */
+static int find_init(pid_t child, int *status) {
+    char path[96], buf[256], cpath[64], comm[64], t1[32], t2[32];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)child, (int)child);
+    for (int i = 0; i < 2000; i++) {
+        if (waitpid(child, status, WNOHANG) == child) return 0;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+        if (fd >= 0) close(fd);
+        pid_t init = n > 0 ? (buf[n] = 0, (pid_t)atoi(buf)) : 0;
+        if (init > 0) {
+            snprintf(cpath, sizeof cpath, "/proc/%d/comm", (int)init);
+            int cfd = open(cpath, O_RDONLY | O_CLOEXEC);
+            ssize_t cn = cfd < 0 ? -1 : read(cfd, comm, sizeof comm - 1);
+            if (cfd >= 0) close(cfd);
+            if (cn > 0) {
+                comm[cn] = 0;
+                comm[strcspn(comm, "\n")] = 0;
+                /* Past the launchers, and not a zombie (no start time): the command runs. */
+                if (!is_launcher(comm) && start_time_of(init, t1, sizeof t1) == 0 && start_time_of(init, t2, sizeof t2) == 0 && strcmp(t1, t2) == 0) {
+                    st.pid = init;
+                    strcpy(st.pid_start, t1);
+                    return 1;
+                }
+            }
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return -1;
+}
+
+static int exit_code_of(int status) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && killed_per_unshare) return 128 + SIGKILL;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 255;
+}
+
+/* Docker's restart manager: whether this exit starts the command again. */
+static int should_restart(int code, int stopping, int reached_command) {
+    if (stopping) return 0;
+    /* A command that could not be executed is nsnet's error to report, not a run to repeat. */
+    if (!reached_command && (code == 126 || code == 127)) return 0;
+    switch (policy) {
+    case POLICY_ALWAYS:
+    case POLICY_UNLESS_STOPPED: return 1;
+    case POLICY_ON_FAILURE: return code != 0 && (max_retries == 0 || st.restart_count < max_retries);
+    default: return 0;
+    }
+}
+
+static void handshake(const char *line) {
+    write_all(1, line, strlen(line));
+    close(1);
+    dup2(devnull, 1);
+}
+
+static int usage(const char *why) {
+    dprintf(2, "nsnet-monitor: %s\nusage: nsnet-monitor --dir DIR --log FILE --hostname NAME [--launchers a,b] [--restart POLICY] [--max-retries N] -- ARGV...\n", why);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (i + 1 >= argc) return usage("option without a value");
+        const char *v = argv[++i];
+        if (strcmp(a, "--dir") == 0) dir = v;
+        else if (strcmp(a, "--log") == 0) log_path = v;
+        else if (strcmp(a, "--hostname") == 0) hostname = v;
+        else if (strcmp(a, "--launchers") == 0) launchers = v;
+        else if (strcmp(a, "--max-retries") == 0) max_retries = atol(v);
+        else if (strcmp(a, "--restart") == 0) {
+            if (strcmp(v, "no") == 0) policy = POLICY_NO;
+            else if (strcmp(v, "always") == 0) policy = POLICY_ALWAYS;
+            else if (strcmp(v, "unless-stopped") == 0) policy = POLICY_UNLESS_STOPPED;
+            else if (strcmp(v, "on-failure") == 0) policy = POLICY_ON_FAILURE;
+            else return usage("unknown --restart policy");
+        } else return usage("unknown option");
+    }
+    if (dir == NULL || log_path == NULL || hostname == NULL || i >= argc) return usage("--dir, --log, --hostname and a command are required");
+    cmd = argv + i;
+
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    /* Double fork: the process nsnet started ends now; the monitor goes on as init's child. */
+    pid_t first = fork();
+    if (first < 0) {
+        dprintf(1, "failed fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (first > 0) return 0;
+    self_pid = getpid();
+    start_time_of(self_pid, self_start, sizeof self_start);
+    if (chdir("/") != 0) { /* keep no directory busy */
+    }
+    dup2(devnull, 0);
+    dup2(devnull, 2);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        dprintf(1, "failed open %s: %s\n", log_path, strerror(errno));
+        return 1;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    struct stream out = { -1, "stdout", {0}, 0 }, err = { -1, "stderr", {0}, 0 };
+    int stopping = 0, first_run = 1;
+    char line[160];
+
+    for (;;) {
+        pid_t child = start_child(&out, &err);
+        if (child < 0) {
+            if (first_run) {
+                snprintf(line, sizeof line, "failed fork: %s\n", strerror(errno));
+                handshake(line);
+            }
+            st.status = "exited";
+            st.exit_code = 125;
+            now_rfc3339(st.finished_at, sizeof st.finished_at);
+            write_state();
+            return 1;
+        }
+        long long started_ms = now_ms();
+        killed_per_unshare = 0;
+        now_rfc3339(st.started_at, sizeof st.started_at);
+        st.finished_at[0] = 0;
+        st.exit_code = -1;
+        int status = 0;
+        int found = find_init(child, &status);
+        int reached = found == 1;
+        int exited = found == 0;
+        st.status = "running";
+        if (!reached) {
+            st.pid = 0;
+            st.pid_start[0] = 0;
+        }
+        write_state();
+        if (first_run) {
+            /* The log has the launcher's words before nsnet reads them (command not found). */
+            if (found == 0) {
+                close_stream(&out);
+                close_stream(&err);
+            }
+            if (found == 1) snprintf(line, sizeof line, "started %d %s %d %s\n", (int)self_pid, self_start, (int)st.pid, st.pid_start);
+            else if (found == 0) snprintf(line, sizeof line, "exited %d %s %d\n", (int)self_pid, self_start, exit_code_of(status));
+            else snprintf(line, sizeof line, "failed the container process did not start (unshare pid %d)\n", (int)child);
+            handshake(line);
+            first_run = 0;
+        }
+
+        /* Pump the output until the child ends (or a stop arrives). */
+        while (!exited) {
+            struct pollfd fds[3] = { { sfd, POLLIN, 0 }, { out.fd, POLLIN, 0 }, { err.fd, POLLIN, 0 } };
+            if (poll(fds, 3, -1) < 0 && errno != EINTR) break;
+            if (out.fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP)) && !pump(&out)) { close(out.fd); out.fd = -1; }
+            if (err.fd >= 0 && (fds[2].revents & (POLLIN | POLLHUP)) && !pump(&err)) { close(err.fd); err.fd = -1; }
+            if (fds[0].revents & POLLIN) {
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stopping = 1;
+                }
+                int s;
+                pid_t p;
+                while ((p = waitpid(-1, &s, WNOHANG)) > 0) {
+                    if (p == child) {
+                        status = s;
+                        exited = 1;
+                    }
+                }
+            }
+        }
+        close_stream(&out);
+        close_stream(&err);
+        /* A stop that raced with the exit is still a stop. */
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))) stopping = 1;
+
+        int code = exit_code_of(status);
+        st.exit_code = code;
+        st.pid = 0;
+        st.pid_start[0] = 0;
+        now_rfc3339(st.finished_at, sizeof st.finished_at);
+        struct stat dst;
+        if (!should_restart(code, stopping, reached) || stat(dir, &dst) != 0) {
+            st.status = "exited";
+            write_state();
+            break;
+        }
+        /* Docker's back-off: reset after 10 s of running, else 100 ms doubling up to a minute. */
+        static long backoff_ms;
+        if (now_ms() - started_ms >= RESET_AFTER_MS) backoff_ms = 0;
+        backoff_ms = backoff_ms == 0 ? BACKOFF_FIRST_MS : backoff_ms * 2;
+        if (backoff_ms > BACKOFF_MAX_MS) backoff_ms = BACKOFF_MAX_MS;
+        st.restart_count++;
+        st.status = "restarting";
+        write_state();
+        long long until = now_ms() + backoff_ms;
+        while (!stopping) {
+            long long left = until - now_ms();
+            if (left <= 0) break;
+            struct pollfd pfd = { sfd, POLLIN, 0 };
+            if (poll(&pfd, 1, (int)left) > 0) {
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stopping = 1;
+                while (waitpid(-1, NULL, WNOHANG) > 0) {
+                }
+            }
+        }
+        if (stopping || stat(dir, &dst) != 0) {
+            st.status = "exited";
+            write_state();
+            break;
+        }
+    }
+    /* Whatever the container left behind is ours to reap. */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    return 0;
+}

@@ -1,0 +1,108 @@
+/**
+ * Detached containers run under a monitor (native/nsnet-monitor.c, built to bin/nsnet-monitor):
+ * a small C program that is the parent of the container's launcher, outlives nsnet, writes the
+ * container's output to its log with timestamps, records the exit status in the container's
+ * state directory and applies the restart policy.
+ *
+ * nsnet starts it exactly where it used to start the launcher — from its main thread inside the
+ * container's network namespace, with fresh UTS and IPC namespaces (kernel/process.ts) — and
+ * hands it the same launch argv, so nothing else about the container changes. The monitor then
+ * lives in the container's network namespace: killing the namespace's processes (rm, crash
+ * recovery) ends it too. It says on its stdout, one line, whether the command started.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NsnetError } from '../core/errors.js';
+import type { Finished, LaunchSpec, MonitorOptions, Started } from './api.js';
+import { commandFailure, execFailure, inContainerNamespaces, launchArgv, launcherNames, spawned, type FatalReport } from './process.js';
+
+/** bin/nsnet-monitor of this checkout (scripts/build-native.sh builds it). */
+export function monitorBinary(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const bin = path.join(dir, 'bin', 'nsnet-monitor');
+    if (fs.existsSync(bin)) return bin;
+    dir = path.dirname(dir);
+  }
+  throw new NsnetError('STATE', 'cannot find bin/nsnet-monitor, which runs detached containers', { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
+}
+
+/** The monitor's command line: its options, then the launcher's argv. */
+export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions): string[] {
+  return [
+    '--dir', opts.stateDir,
+    '--log', logPath,
+    '--hostname', spec.hostname,
+    '--launchers', [...launcherNames(spec)].join(','),
+    '--restart', opts.restart.name,
+    '--max-retries', String(opts.restart.maximumRetryCount),
+    '--', ...launchArgv(spec),
+  ];
+}
+
+/** The monitor's first line: up to its newline, or all it wrote before closing. */
+function handshake(out: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (): void => {
+      out.removeAllListeners('data');
+      resolve(text.split('\n')[0] ?? '');
+    };
+    out.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      if (text.includes('\n')) done();
+    });
+    out.once('end', done);
+  });
+}
+
+/** The last lines a command printed, from a json-file log (what the launcher said when it failed). */
+function lastWords(logPath: string): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(logPath, 'utf8');
+  } catch {
+    return '';
+  }
+  return text
+    .trim()
+    .split('\n')
+    .slice(-3)
+    .map((line) => {
+      try {
+        return String((JSON.parse(line) as { log?: unknown }).log ?? '').trim();
+      } catch {
+        return line;
+      }
+    })
+    .join('; ');
+}
+
+/**
+ * Start a detached container under its monitor. Started (with the monitor's PID) once the
+ * command runs; Finished when it ended before it was seen running (a command that cannot be
+ * executed is the launcher's typed failure instead, as for a foreground run).
+ */
+export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport): Promise<Started | Finished> {
+  const bin = monitorBinary();
+  const child = inContainerNamespaces(spec, onFatal, () =>
+    spawn(bin, monitorArgv(spec, logPath, opts), { env: { ...spec.env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true, cwd: '/' }),
+  );
+  child.on('error', () => {});
+  await spawned(child);
+  const line = await handshake(child.stdout!);
+  child.unref();
+  const [word, ...rest] = line.split(' ');
+  const [monitorPid, monitorStart, a, b] = rest;
+  const monitor = { pid: Number(monitorPid), startTime: monitorStart ?? '' };
+  if (word === 'started' && a !== undefined && b !== undefined) return { pid: Number(a), startTime: b, monitor };
+  if (word === 'exited' && a !== undefined) {
+    const exitCode = Number(a);
+    const said = lastWords(logPath);
+    if ((exitCode === 126 || exitCode === 127) && execFailure(said)) throw commandFailure(spec.argv[0] ?? '', exitCode, said);
+    return { exitCode, monitor };
+  }
+  throw new NsnetError('PROCESS', `the container's monitor could not start it: ${word === 'failed' ? rest.join(' ') : `it said "${line}"`}`);
+}
