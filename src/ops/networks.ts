@@ -26,6 +26,7 @@ import { commit, decide, failureOf, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, dnsInput, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 import { refuseModeChange, refuseRemovingPredefined } from './netmodes.js';
+import { linkIfNames } from './p2p-links.js';
 import { decideAddressing, type AddressingInput } from './network-subnets.js';
 
 export const DEFAULT_NETWORK = 'bridge';
@@ -338,7 +339,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       }
       refuseShadowingAliases(ctx, network, container, aliases);
       const existing = ctx.store.endpoints.forContainer(container.id);
-      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing), { ip: opts.ip, aliases });
+      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing, linkIfNames(ctx.store, container.id)), { ip: opts.ip, aliases });
       const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
       return { op: 'network connect', mode: 'rollback', steps, result: endpoint };
     });

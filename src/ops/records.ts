@@ -5,7 +5,7 @@
  * so the two can never disagree.
  */
 import type { InterfaceState } from '../store/index.js';
-import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
+import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord, P2pLinkRecord, PartitionRecord, PortRecord, Store } from '../store/index.js';
 import { DRIVER_SETTING } from './firewall-choice.js';
 
 export type RecordWrite =
@@ -25,7 +25,11 @@ export type RecordWrite =
   | { kind: 'delete-container'; id: string }
   | { kind: 'delete-network'; id: string }
   | { kind: 'delete-endpoint'; id: string }
-  | { kind: 'delete-port'; port: PortRef };
+  | { kind: 'delete-port'; port: PortRef }
+  | { kind: 'insert-p2p-link'; record: P2pLinkRecord }
+  | { kind: 'delete-p2p-link'; id: string }
+  | { kind: 'insert-partition'; record: PartitionRecord }
+  | { kind: 'delete-partition'; name: string };
 
 /** A published port, by its endpoint and mapping (the store's key). */
 export interface PortRef {
@@ -43,6 +47,10 @@ export interface RecordRefs {
   ports?: PortRef[] | undefined;
   /** Setting keys (system reset: the labs' records). */
   settings?: string[] | undefined;
+  /** Point-to-point link ids. */
+  p2pLinks?: string[] | undefined;
+  /** Partition names (their members go with them). */
+  partitions?: string[] | undefined;
 }
 
 const portRef = (p: PortRecord | PortRef): PortRef => ({ endpointId: p.endpointId, proto: p.proto, containerPort: p.containerPort, hostPort: p.hostPort });
@@ -79,6 +87,14 @@ export function applyWrite(store: Store, w: RecordWrite): void {
       return store.endpoints.delete(w.id);
     case 'delete-port':
       return store.ports.delete(w.port.endpointId, w.port);
+    case 'insert-p2p-link':
+      return store.links.insert(w.record);
+    case 'delete-p2p-link':
+      return store.links.delete(w.id);
+    case 'insert-partition':
+      return store.partitions.insert(w.record);
+    case 'delete-partition':
+      return store.partitions.delete(w.name);
     case 'delete-network':
       store.networks.delete(w.id);
       // The driver record only guards existing networks against a mix of drivers.
@@ -127,30 +143,36 @@ export function restoreOf(store: Store, w: RecordWrite): RecordWrite | undefined
 
 /** What a make inserted: deleted again when it fails or is rolled back after a crash. */
 export function insertedBy(writes: readonly RecordWrite[]): RecordRefs {
-  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [] };
+  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [], p2pLinks: [], partitions: [] };
   for (const w of writes) {
     if (w.kind === 'insert-container') refs.containers.push(w.record.id);
     else if (w.kind === 'insert-network') refs.networks.push(w.record.id);
     else if (w.kind === 'insert-endpoint') refs.endpoints.push(w.record.id);
     else if (w.kind === 'insert-port') refs.ports.push(portRef(w.record));
+    else if (w.kind === 'insert-p2p-link') refs.p2pLinks.push(w.record.id);
+    else if (w.kind === 'insert-partition') refs.partitions.push(w.record.name);
   }
   return refs;
 }
 
 /** What a removal deletes: deleted when it finishes, in process or by crash recovery. */
 export function deletedBy(writes: readonly RecordWrite[]): RecordRefs {
-  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [] };
+  const refs: Required<RecordRefs> = { containers: [], networks: [], endpoints: [], ports: [], settings: [], p2pLinks: [], partitions: [] };
   for (const w of writes) {
     if (w.kind === 'delete-container') refs.containers.push(w.id);
     else if (w.kind === 'delete-network') refs.networks.push(w.id);
     else if (w.kind === 'delete-endpoint') refs.endpoints.push(w.id);
     else if (w.kind === 'delete-port') refs.ports.push(w.port);
+    else if (w.kind === 'delete-p2p-link') refs.p2pLinks.push(w.id);
+    else if (w.kind === 'delete-partition') refs.partitions.push(w.name);
   }
   return refs;
 }
 
 /** Delete the records named, dependants first; what is already gone is fine. */
 export function forget(store: Store, refs: RecordRefs): void {
+  for (const id of refs.p2pLinks ?? []) store.links.delete(id);
+  for (const name of refs.partitions ?? []) store.partitions.delete(name);
   for (const p of refs.ports ?? []) store.ports.delete(p.endpointId, p);
   for (const id of refs.endpoints ?? []) store.endpoints.delete(id);
   for (const id of refs.containers ?? []) store.containers.delete(id);

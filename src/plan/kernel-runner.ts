@@ -70,6 +70,9 @@ export class KernelRunner implements StepRunner {
         }
         return;
       }
+      case 'veth-p2p':
+        this.createP2p(step);
+        return;
       case 'macvlan-add':
       case 'ipvlan-add':
         this.createOnParent(step);
@@ -147,6 +150,8 @@ export class KernelRunner implements StepRunner {
         return;
       case 'macvlan-add':
       case 'ipvlan-add':
+      case 'veth-p2p':
+        // A point-to-point link's other end goes with this one (or went with its namespace).
         this.rtnl(step.ns).deleteLink(step.name);
         return;
       case 'dummy-add':
@@ -245,6 +250,26 @@ export class KernelRunner implements StepRunner {
     const socket = ns === undefined ? openRtnl() : openRtnlIn(ns);
     this.sockets.set(key, socket);
     return socket;
+  }
+
+  /**
+   * A veth pair with both ends made directly inside two namespaces, in one request from the host's
+   * socket (IFLA_NET_NS_FD for the first end, and again inside VETH_INFO_PEER for the other), as
+   * `ip link add NAME netns A type veth peer name PEER netns B` does: never a moment with an end
+   * in the host under a name that could clash.
+   */
+  private createP2p(step: Extract<Step, { kind: 'veth-p2p' }>): void {
+    const fd = openNetnsFd(step.ns);
+    try {
+      const peerFd = openNetnsFd(step.peerNs);
+      try {
+        this.rtnl().createVeth({ hostName: step.name, netnsFd: fd, netnsName: step.ns, peerName: step.peerName, peerNetnsFd: peerFd, peerNetnsName: step.peerNs });
+      } finally {
+        fs.closeSync(peerFd);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** A macvlan/ipvlan over the host's parent link, made directly inside the container's namespace. */

@@ -39,6 +39,8 @@ export function renderStep(step: Step): string {
         `ip link add ${step.hostIf}${mtu(step.mtu)} master ${step.master} up type veth ` +
         `peer name ${step.peerIf} netns ${step.peerNs} address ${step.peerMac}`
       );
+    case 'veth-p2p':
+      return `ip link add ${step.name} netns ${step.ns} type veth peer name ${step.peerName} netns ${step.peerNs}`;
     case 'macvlan-add':
       return `ip link add link ${step.parent} name ${step.name} netns ${step.ns}${mtu(step.mtu)} address ${step.mac} type macvlan mode bridge`;
     case 'ipvlan-add':

@@ -39,6 +39,13 @@ export type Step =
    */
   | { kind: 'macvlan-add'; parent: string; ns: string; name: string; mac: string; mtu?: number | undefined }
   | { kind: 'ipvlan-add'; parent: string; ns: string; name: string; mode: IpvlanMode; mtu?: number | undefined }
+  /**
+   * A point-to-point link (`nsnet link add`): a veth pair made from the host with one end directly
+   * inside each of two namespaces (`name` in `ns`, `peerName` in `peerNs`): no bridge, no host end,
+   * nothing of it ever in the host's namespace. Deleting either end deletes both, and either
+   * namespace going takes the pair with it.
+   */
+  | { kind: 'veth-p2p'; ns: string; name: string; peerNs: string; peerName: string }
   /** A dummy link on the host: the parent of an internal macvlan/ipvlan network (as Docker makes). */
   | { kind: 'dummy-add'; name: string }
   /**

@@ -9,13 +9,17 @@ import type Database from 'better-sqlite3';
 import { NsnetError } from '../core/errors.js';
 import { Containers, Endpoints, Journal, Networks, Ports, Settings } from './repos.js';
 import { DnsConfigs } from './dns.js';
+import { P2pLinks } from './links.js';
+import { Partitions } from './partitions.js';
 import { InterfaceStates } from './interfaces.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
-export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord, RestartPolicyName } from './types.js';
+export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { DnsConfig } from './dns.js';
+export type { P2pLinkRecord } from './links.js';
+export type { PartitionRecord } from './partitions.js';
 export type { InterfaceState } from './interfaces.js';
 
 export interface Store {
@@ -29,6 +33,10 @@ export interface Store {
   readonly ports: Ports;
   /** Per-container name-resolution settings (see src/store/dns.ts). */
   readonly dns: DnsConfigs;
+  /** Point-to-point links between two containers (see src/store/links.ts). */
+  readonly links: P2pLinks;
+  /** Partitions: groups of containers whose traffic between groups is dropped (src/store/partitions.ts). */
+  readonly partitions: Partitions;
   /** Impairments and held-down links of containers' interfaces (see src/store/interfaces.ts). */
   readonly interfaces: InterfaceStates;
   /**
@@ -150,6 +158,8 @@ function makeStore(db: Database.Database, file: string): Store {
     settings: new Settings(db),
     ports: new Ports(db),
     dns: new DnsConfigs(db),
+    links: new P2pLinks(db),
+    partitions: new Partitions(db),
     interfaces: new InterfaceStates(db),
     tx<T>(fn: () => T): T {
       try {

@@ -211,17 +211,35 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints_v12 RENAME TO endpoints;
   CREATE INDEX endpoints_network ON endpoints(network_id);
   `,
-  // 13: the per-container monitor (native/nsnet-monitor.c) of a detached container: its PID and start
-  // time (a PID reused by another process is not the monitor), run --restart (Docker's policy name
-  // and maximum retry count), the restarts nsnet last saw the monitor make, and whether the user
-  // stopped the container (unless-stopped ones are not brought back by system boot then).
+  // 14: point-to-point links between two containers (nsnet link add) and partitions (nsnet
+  // partition create): both go with the containers they name. A partition's members are in
+  // groups 0, 1, ...; traffic between groups is dropped (one_way: only from group 0 to the others).
   `
-  ALTER TABLE containers ADD COLUMN monitor_pid INTEGER NULL;
-  ALTER TABLE containers ADD COLUMN monitor_start TEXT NULL;
-  ALTER TABLE containers ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'no';
-  ALTER TABLE containers ADD COLUMN restart_max INTEGER NOT NULL DEFAULT 0;
-  ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
-  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE p2p_links (
+    id TEXT PRIMARY KEY,
+    a_container TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    a_if TEXT NOT NULL,
+    a_ip TEXT NULL,
+    b_container TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    b_if TEXT NOT NULL,
+    b_ip TEXT NULL,
+    created TEXT NOT NULL,
+    CHECK (a_container <> b_container)
+  );
+  CREATE UNIQUE INDEX p2p_links_a ON p2p_links(a_container, a_if);
+  CREATE UNIQUE INDEX p2p_links_b ON p2p_links(b_container, b_if);
+  CREATE TABLE partitions (
+    name TEXT PRIMARY KEY,
+    one_way INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+  );
+  CREATE TABLE partition_members (
+    partition TEXT NOT NULL REFERENCES partitions(name) ON DELETE CASCADE,
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    grp INTEGER NOT NULL,
+    PRIMARY KEY (partition, container_id)
+  );
+  CREATE INDEX partition_members_container ON partition_members(container_id);
   `,
 ];
 

@@ -191,6 +191,9 @@ export interface StoreDump {
   settings: Record<string, string | undefined>;
   dns: unknown[];
   journal: Array<{ op: string; steps: unknown }>;
+  /** Point-to-point links and partitions (issue 19). */
+  links: unknown[];
+  partitions: unknown[];
 }
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => key(a).localeCompare(key(b));
@@ -206,6 +209,8 @@ export function dumpStore(store: Store): StoreDump {
     settings: Object.fromEntries(store.settings.keys('').map((k) => [k, store.settings.get(k)])),
     dns: store.dns.list(),
     journal: store.journal.list().map((j) => ({ op: j.op, steps: j.steps })),
+    links: store.links.list(),
+    partitions: store.partitions.list(),
   };
 }
 

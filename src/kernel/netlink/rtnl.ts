@@ -229,6 +229,7 @@ export class RtnlSocket implements Rtnl {
       .str(IFLA_IFNAME, opts.hostName);
     if (opts.mtu !== undefined) msg.u32(IFLA_MTU, opts.mtu);
     if (opts.hostMac !== undefined) msg.attr(IFLA_ADDRESS, macToBytes(opts.hostMac));
+    if (opts.netnsFd !== undefined) msg.u32(IFLA_NET_NS_FD, opts.netnsFd);
     // Enslaving and IFF_UP are applied by rtnl_newlink right after the device registers, in the
     // same request, so the host end is never visible half-configured.
     if (opts.masterIndex !== undefined) msg.u32(IFLA_MASTER, opts.masterIndex);
@@ -250,13 +251,15 @@ export class RtnlSocket implements Rtnl {
         opts.hostMac !== undefined ? ` address ${opts.hostMac}` : '',
         opts.masterIndex !== undefined ? ` master ${this.nameOf(opts.masterIndex)}` : '',
         opts.up === true ? ' up' : '',
+        opts.netnsFd !== undefined ? ` netns ${opts.netnsName ?? `/proc/self/fd/${opts.netnsFd}`}` : '',
         ` type veth peer name ${opts.peerName}`,
         ` netns ${opts.peerNetnsName ?? `/proc/self/fd/${opts.peerNetnsFd}`}`,
         opts.mtu !== undefined ? ` mtu ${opts.mtu}` : '',
         opts.peerMac !== undefined ? ` address ${opts.peerMac}` : '',
       ].join('');
     const replies = this.req(msg, `create veth pair ${opts.hostName}/${opts.peerName}`, cmd);
-    return this.createdIndex(replies, opts.hostName);
+    // An end made in another namespace has an index there, not in this socket's.
+    return opts.netnsFd === undefined ? this.createdIndex(replies, opts.hostName) : 0;
   }
 
   createLowerLink(opts: LowerLinkOpts): void {

@@ -188,6 +188,16 @@ export class NetworkModel {
     this.addLink(opts.peerNs, { name: opts.peerIf, kind: 'veth', mtu, up: false, mac: opts.peerMac, peer: { ns: HOST, name: opts.hostIf } });
   }
 
+  /** A point-to-point veth pair: `name` in `ns`, `peerName` in `peerNs`, both down (as nsnet makes them). */
+  addP2pVeth(opts: { ns: string; name: string; peerNs: string; peerName: string }, command?: string): void {
+    const space = this.ns(opts.ns);
+    const peerSpace = this.ns(opts.peerNs);
+    if (space.links.some((l) => l.name === opts.name)) throw kernelError(`create veth ${opts.name}`, EEXIST, command);
+    if (peerSpace.links.some((l) => l.name === opts.peerName)) throw kernelError(`create veth peer ${opts.peerName}`, EEXIST, command);
+    this.addLink(opts.ns, { name: opts.name, kind: 'veth', mtu: DEFAULT_MTU, up: false, peer: { ns: opts.peerNs, name: opts.peerName } });
+    this.addLink(opts.peerNs, { name: opts.peerName, kind: 'veth', mtu: DEFAULT_MTU, up: false, peer: { ns: opts.ns, name: opts.name } });
+  }
+
   /**
    * A macvlan/ipvlan in `ns` over the host's `parent`: ENODEV-like "not found" for a missing parent
    * (the kernel runner's own error), EEXIST for a taken name. An ipvlan carries the parent's MAC.

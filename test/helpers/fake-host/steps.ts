@@ -50,6 +50,9 @@ export function applyStep(m: Machine, step: Step): void {
     case 'veth-add':
       m.net.addVeth(step, command);
       return;
+    case 'veth-p2p':
+      m.net.addP2pVeth(step, command);
+      return;
     case 'macvlan-add':
       m.net.addOnParent('macvlan', step, command);
       return;
@@ -123,6 +126,7 @@ export function undoStep(m: Machine, step: Step): void {
       return;
     case 'macvlan-add':
     case 'ipvlan-add':
+    case 'veth-p2p': // the other end of a point-to-point link goes with this one
       m.net.deleteLink(step.ns, step.name);
       return;
     case 'dummy-add':
