@@ -11,6 +11,7 @@
  * socket and switching straight back.
  */
 import type { Privileges } from '../core/capabilities.js';
+import type { RestartPolicy } from '../core/restart-policy.js';
 import type { Netem } from '../core/netem.js';
 
 export interface LinkInfo {
@@ -145,9 +146,21 @@ export interface Started {
   pid: number;
   /** Its start time (field 22 of /proc/PID/stat), to recognise a reused PID later. */
   startTime: string;
+  /** The monitor that is its parent (a detached container's); absent when nothing watches it. */
+  monitor?: { pid: number; startTime: string } | undefined;
+}
+
+/** How the monitor of a detached container runs it (native/nsnet-monitor.c). */
+export interface MonitorOptions {
+  /** The container's directory under the state root: the monitor writes state.json there. */
+  stateDir: string;
+  /** run --restart: the policy the monitor applies when the command ends. */
+  restart: RestartPolicy;
 }
 
 /** A process that finished before nsnet saw it running (`run -d true`). */
 export interface Finished {
   exitCode: number;
+  /** Its monitor, which goes on with a restart policy. */
+  monitor?: { pid: number; startTime: string } | undefined;
 }

@@ -15,7 +15,7 @@ import { InterfaceStates } from './interfaces.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
-export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord } from './types.js';
+export type { ContainerLink, ContainerRecord, ContainerStatus, EndpointRecord, JournalRecord, NetworkMode, NetworkRecord, PortRecord, RestartPolicyName } from './types.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { DnsConfig } from './dns.js';
 export type { P2pLinkRecord } from './links.js';

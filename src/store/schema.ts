@@ -211,7 +211,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints_v12 RENAME TO endpoints;
   CREATE INDEX endpoints_network ON endpoints(network_id);
   `,
-  // 14: point-to-point links between two containers (nsnet link add) and partitions (nsnet
+  // 13: the per-container monitor (native/nsnet-monitor.c) of a detached container: its PID and start
+  // time (a PID reused by another process is not the monitor), run --restart (Docker's policy name
+  // and maximum retry count), the restarts nsnet last saw the monitor make, and whether the user
+  // stopped the container (unless-stopped ones are not brought back by system boot then).
+  `
+  ALTER TABLE containers ADD COLUMN monitor_pid INTEGER NULL;
+  ALTER TABLE containers ADD COLUMN monitor_start TEXT NULL;
+  ALTER TABLE containers ADD COLUMN restart_policy TEXT NOT NULL DEFAULT 'no';
+  ALTER TABLE containers ADD COLUMN restart_max INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN manually_stopped INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 15: point-to-point links between two containers (nsnet link add) and partitions (nsnet
   // partition create): both go with the containers they name. A partition's members are in
   // groups 0, 1, ...; traffic between groups is dropped (one_way: only from group 0 to the others).
   `
