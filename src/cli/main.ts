@@ -8,6 +8,7 @@ import { dnsServeCommand } from './commands/dns.js';
 import { cniPluginCommand, cniServiceCommand } from './commands/cni.js';
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
+import { linkCommand } from './commands/link.js';
 import { netemCommand } from './commands/netem.js';
 import { formatOf, withCommon } from './common.js';
 import { exitCodeFor, printError, RUN_FAILED, type Format } from './output.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   program.addCommand(cniServiceCommand(), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   program.addCommand(graphCommand());
+  program.addCommand(linkCommand());
   program.addCommand(netemCommand());
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.
   const override = (c: Command): void => {

@@ -6,6 +6,8 @@ const NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$';
 const IPV4 = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$';
 const CIDR = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$';
 const scalar = { type: ['string', 'number', 'boolean'] };
+/** CONTAINER:IFACE: a container of the file, and an interface name as the kernel takes one. */
+const ENDPOINT = '^[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\\s]{1,15}$';
 
 export const LAB_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -33,8 +35,34 @@ export const LAB_SCHEMA = {
       propertyNames: { pattern: NAME, maxLength: 40 },
       additionalProperties: { $ref: '#/definitions/container' },
     },
+    links: {
+      description: "Point-to-point links: a veth pair straight between two containers' namespaces, no bridge (nsnet link add)",
+      type: 'array',
+      items: { $ref: '#/definitions/link' },
+    },
   },
   definitions: {
+    link: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['endpoints'],
+      properties: {
+        endpoints: {
+          type: 'array',
+          minItems: 2,
+          maxItems: 2,
+          items: { type: 'string', pattern: ENDPOINT },
+          description: 'the two ends as CONTAINER:IFACE (containers of this file; IFACE the interface name inside, e.g. eth1)',
+        },
+        ips: {
+          type: 'array',
+          minItems: 2,
+          maxItems: 2,
+          items: { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' },
+          description: "the two ends' addresses with their prefix, in the order of endpoints, e.g. [10.0.12.1/30, 10.0.12.2/30] (or a /31 pair, or IPv6)",
+        },
+      },
+    },
     network: {
       type: ['object', 'null'],
       additionalProperties: false,

@@ -10,6 +10,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { capabilityOptions, parseCapability } from '../core/capabilities.js';
 import { NsnetError } from '../core/errors.js';
 import { addressProblems } from './addresses.js';
+import { carriesVia, labLinkProblems, normaliseLinks, type LabLink, type RawLink } from './links.js';
 import { LAB_SCHEMA } from './schema.js';
 
 /** Labels every lab network carries: the lab's name, and the hash of its declaration. */
@@ -56,7 +57,10 @@ export interface LabContainer {
   ports: string[];
   rootfs?: string | undefined;
   sysctls: Record<string, string>;
+  /** Routes added with the container (via its networks). */
   routes: LabRoute[];
+  /** Routes via a point-to-point link's peer: added once the lab's links are made. */
+  linkRoutes: LabRoute[];
   /** cap_add, cap_drop, privileged: as run --cap-add, --cap-drop, --privileged take them. */
   capAdd: string[];
   capDrop: string[];
@@ -68,7 +72,11 @@ export interface LabSpec {
   name: string;
   networks: LabNetwork[];
   containers: LabContainer[];
+  /** Point-to-point links between its containers. */
+  links: LabLink[];
 }
+
+export type { LabLink };
 
 /** The objects a lab makes are named LAB-NAME (networks and containers alike). */
 export const objectName = (lab: string, key: string): string => `${lab}-${key}`;
@@ -234,6 +242,7 @@ interface RawLab {
   name?: string;
   networks?: Record<string, RawNetwork | null>;
   containers?: Record<string, RawContainer>;
+  links?: RawLink[];
 }
 
 interface RawNetwork {
@@ -306,6 +315,7 @@ function semanticChecks(
     }
   }
   for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
+  for (const p of labLinkProblems(raw.links ?? [], raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
 
 const str = (v: Scalar): string => (typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v));
@@ -313,6 +323,7 @@ const strings = (o: Record<string, Scalar> | undefined): Record<string, string> 
   Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [k, str(v)]));
 
 function normalise(raw: RawLab, lab: string): LabSpec {
+  const links = normaliseLinks(raw.links ?? [], lab, hashOf);
   const networks = Object.entries(raw.networks ?? {}).map(([key, n]): LabNetwork => {
     const decl = {
       subnet: n?.subnet,
@@ -339,22 +350,29 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       routes: (c.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
     };
     const caps = capabilityOptions(c.cap_add ?? [], c.cap_drop ?? [], c.privileged === true);
+    // A container's links enter its hash: a link made, changed or dropped remakes both ends
+    // (deleting a link takes the routes through it with it).
+    const ownLinks = links.filter((l) => l.ends.some((e) => e.key === key)).map((l) => l.hash);
     // Only what is declared enters the hash: a lab file without them keeps its containers.
     const declaredCaps = {
       capAdd: caps.capAdd.length > 0 ? caps.capAdd : undefined,
       capDrop: caps.capDrop.length > 0 ? caps.capDrop : undefined,
       privileged: caps.privileged ? true : undefined,
+      links: ownLinks.length > 0 ? ownLinks : undefined,
     };
+    const viaLink = (r: LabRoute): boolean => links.some((l) => carriesVia(l, key, r.via));
     return {
       key,
       name: objectName(lab, key),
       ...decl,
       networks: attachments,
+      routes: decl.routes.filter((r) => !viaLink(r)),
+      linkRoutes: decl.routes.filter(viaLink),
       capAdd: [...caps.capAdd],
       capDrop: [...caps.capDrop],
       privileged: caps.privileged,
       hash: hashOf({ ...decl, ...declaredCaps }),
     };
   });
-  return { name: lab, networks, containers };
+  return { name: lab, networks, containers, links };
 }

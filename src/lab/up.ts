@@ -19,10 +19,11 @@ import { dnsInput } from '../engine/dns-options.js';
 import type { Step } from '../plan/steps.js';
 import { diffLab, dropsWholeLab, isNoop, type LabPlan, type LabState } from './diff.js';
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
+import { linkLabel, makeLink, missingLinks, type LabLink } from './links.js';
 
 export interface LabProgress {
   action: 'create' | 'remove';
-  kind: 'network' | 'container';
+  kind: 'network' | 'container' | 'link';
   name: string;
   /** How many of `total` changes are done, this one included. */
   done: number;
@@ -108,9 +109,12 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
   try {
     const state = labState(ctx, spec.name);
     const plan = diffLab(spec, state);
-    if (isNoop(plan)) return { plan, noop: true };
+    // Links to make: those of containers made now (a remade container's went with it), and any missing.
+    const creating = new Set(plan.createContainers.map((c) => c.name));
+    const linking = spec.links.filter((l) => l.ends.some((e) => creating.has(e.name)) || missingLinks(ctx, [l]).length > 0);
+    if (isNoop(plan) && linking.length === 0) return { plan, noop: true };
     if (opts.removeAll !== true && dropsWholeLab(spec, state)) throw wouldRemoveAll(spec.name, plan);
-    const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length;
+    const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length + linking.length;
     const progress = new Progress(total, opts.onProgress);
     const failures: NsnetError[] = [];
 
@@ -145,6 +149,8 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     // --dry-run prints each container's commands together, so one at a time there.
     await pool(plan.createContainers, ctx.dryRun ? 1 : Math.max(1, opts.parallel ?? 8), make);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
+    makeLinks(ctx, spec, linking, progress, failures);
+    if (failures.length > 0) throw failed(spec.name, 'up', failures);
     return { plan, noop: false };
   } finally {
     release();
@@ -171,6 +177,29 @@ export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResu
     if (failures.length > 0) throw failed(lab, 'down', failures);
     return { containers, networks };
   });
+}
+
+/** The links, then the routes through them of both ends (a link made again lost its routes too). */
+function makeLinks(ctx: Context, spec: LabSpec, links: readonly LabLink[], progress: Progress, failures: NsnetError[]): void {
+  const ends = new Set<string>();
+  for (const l of links) {
+    try {
+      makeLink(ctx, l);
+      progress.tell('create', 'link', linkLabel(l));
+      for (const e of l.ends) ends.add(e.name);
+    } catch (err) {
+      progress.tell('create', 'link', linkLabel(l), message(err));
+      failures.push(wrap(`create link ${linkLabel(l)}`, err));
+    }
+  }
+  for (const c of spec.containers.filter((x) => ends.has(x.name) && x.linkRoutes.length > 0)) {
+    try {
+      const steps: Step[] = c.linkRoutes.map((r) => ({ kind: 'route-to', ns: c.name, dst: r.to, via: r.via }));
+      commit(ctx, decide(ctx, () => ({ op: `lab ${c.name} routes`, mode: 'rollback', steps, result: undefined })));
+    } catch (err) {
+      failures.push(wrap(`add routes of ${c.name} through its links`, err));
+    }
+  }
 }
 
 function removeOwnedContainer(ctx: Context, lab: string, name: string, progress: Progress, failures: NsnetError[]): void {

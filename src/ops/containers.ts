@@ -29,6 +29,7 @@ import { publish } from './ports.js';
 import type { DnsInput } from '../engine/dns-options.js';
 import { removeContainerFiles } from './dns-files.js';
 import { prepareContainerDns } from './dns-responder.js';
+import { p2pRestoreSteps } from './p2p-links.js';
 import { parseRestartPolicy, restarts, type RestartPolicy } from '../core/restart-policy.js';
 import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
 
@@ -439,7 +440,13 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
   refuseStartShared(ctx, c);
   const rewire = ownsNamespace(c) && (ctx.dryRun || !ctx.host.netnsExists(c.name));
   const steps = rewire
-    ? [...restoreSteps(ctx, c), ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)), ...sysctlSteps(c.name, c.sysctls ?? {}), ...interfaceStateSteps(ctx, c)]
+    ? [
+        ...restoreSteps(ctx, c),
+        ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)),
+        ...sysctlSteps(c.name, c.sysctls ?? {}),
+        ...p2pRestoreSteps(ctx, c),
+        ...interfaceStateSteps(ctx, c),
+      ]
     : [];
   const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
   return { op: 'start', mode: 'rollback', steps, result: c, killIn: killInOf(c), onFailure };

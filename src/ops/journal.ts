@@ -187,6 +187,7 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'link-state',
   'macvlan-add',
   'ipvlan-add',
+  'veth-p2p',
   'dummy-add',
   'addr-add',
   'route-add',

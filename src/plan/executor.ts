@@ -79,6 +79,8 @@ export function describe(step: Step): string {
       return `delete link ${step.dev}${where(step.ns)}`;
     case 'veth-add':
       return `create veth pair ${step.hostIf} / ${step.peerIf} in ${step.peerNs}`;
+    case 'veth-p2p':
+      return `create veth pair ${step.name} in ${step.ns} / ${step.peerName} in ${step.peerNs}`;
     case 'macvlan-add':
     case 'ipvlan-add':
       return `create ${step.kind === 'macvlan-add' ? 'macvlan' : 'ipvlan'} ${step.name} on ${step.parent} in ${step.ns}`;
