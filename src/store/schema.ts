@@ -211,7 +211,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints_v12 RENAME TO endpoints;
   CREATE INDEX endpoints_network ON endpoints(network_id);
   `,
-  // 13: the per-container monitor (native/nsnet-monitor.c) of a detached container: its PID and start
+  // 14: the per-container monitor (native/nsnet-monitor.c) of a detached container: its PID and start
   // time (a PID reused by another process is not the monitor), run --restart (Docker's policy name
   // and maximum retry count), the restarts nsnet last saw the monitor make, and whether the user
   // stopped the container (unless-stopped ones are not brought back by system boot then).
