@@ -194,7 +194,7 @@ function killResponders(root: string): void {
     try {
       if (fs.readlinkSync(`/proc/${entry}/ns/net`) !== `net:[${ino}]`) continue;
       const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if ((argv.includes('dns-serve') || argv.includes('cni-service')) && argv.includes(root)) process.kill(Number(entry), 'SIGKILL');
+      if ((argv.includes('dns-serve') || argv.includes('cni-service') || argv.includes('service')) && argv.includes(root)) process.kill(Number(entry), 'SIGKILL');
     } catch {
       /* gone */
     }

@@ -3,9 +3,9 @@
  *
  * Node.js takes longer to start than a whole ADD of the reference bridge plugin, so this is a
  * thin client: it hands the invocation (the CNI_* environment and the configuration on stdin) to
- * the long-lived nsnet CNI service of the caller's network namespace over a Unix socket, and
- * relays the service's answer (stdout and exit code). The wire format is described in
- * src/ops/cni-service.ts.
+ * the long-lived nsnet service of the caller's state root and network namespace over a Unix
+ * socket (the one bin/nsnet talks to, src/cli/service.ts), and relays the service's answer
+ * (stdout and exit code). The wire format is described in src/ops/cni-service.ts.
  *
  * When no service answers, it becomes the Node plugin (`nsnet cni-plugin`, same stdin and
  * environment), which does the work in-process and starts the service for the next call. So
@@ -15,7 +15,7 @@
  * work, so the runtime gets its result instead of "try again later".
  *
  * Build: cc -O2 -DNSNET_HOME='"/path/to/checkout"' -DNSNET_NODE='"/usr/bin/node"' -o bin/nsnet-cni
- * native/nsnet-cni.c (npm run build does this). NSNET_HOME is where bin/nsnet is and NSNET_NODE
+ * native/nsnet-cni.c (npm run build does this). NSNET_HOME is where bin/nsnet.mjs is and NSNET_NODE
  * the Node.js that runs it, so the binary can be copied into a CNI plugin directory such as
  * /opt/cni/bin.
  */
@@ -103,9 +103,9 @@ static int fall_back(void) {
     if (conf != NULL && restore_stdin() != 0) return fail("the CNI service did not answer, and the configuration cannot be handed to the Node plugin");
     const char *path = getenv("PATH");
     if (path == NULL || path[0] == '\0') setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-    char *argv[] = {"node", NSNET_HOME "/bin/nsnet", "cni-plugin", NULL};
+    char *argv[] = {"node", NSNET_HOME "/bin/nsnet.mjs", "cni-plugin", NULL};
     execv(NSNET_NODE, argv);
-    return fail("no CNI service answers and " NSNET_NODE " " NSNET_HOME "/bin/nsnet cannot be run");
+    return fail("no nsnet service answers and " NSNET_NODE " " NSNET_HOME "/bin/nsnet.mjs cannot be run");
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped as JSON.stringify does. */
@@ -173,8 +173,11 @@ int main(void) {
     struct stat ns;
     if (stat("/proc/self/ns/net", &ns) != 0) return fall_back();
     if (refuses_own_namespace(&ns)) return 1;
+    /* NSNET_SERVICE=off: everything in-process (bin/nsnet honours it the same way). */
+    const char *off = getenv("NSNET_SERVICE");
+    if (off != NULL && strcmp(off, "off") == 0) return fall_back();
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int len = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/cni/net-%lu.sock", root, (unsigned long)ns.st_ino);
+    int len = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/service/net-%lu.sock", root, (unsigned long)ns.st_ino);
     if (len < 0 || (size_t)len >= sizeof addr.sun_path) return fall_back();
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -13,3 +13,7 @@ ${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$no
 # The per-container monitor (native/nsnet-monitor.c): one per detached container for its whole
 # life, so it is linked statically — its resident memory is then its own pages, under 1 MB.
 ${CC:-cc} -Os -static -Wall -Wextra -Werror -o bin/nsnet-monitor native/nsnet-monitor.c
+# bin/nsnet itself (native/nsnet-client.c): hands each command to the nsnet service, or runs
+# Node on bin/nsnet.mjs in-process. Built aside and renamed, so a running bin/nsnet is never half-written.
+${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$node\"" -o bin/nsnet.new native/nsnet-client.c
+mv -f bin/nsnet.new bin/nsnet

@@ -133,7 +133,7 @@ export async function cniJob(job: Job): Promise<Record<string, unknown>> {
   const notes: string[] = [];
   const namespaces: string[] = [];
   const attached = new Map<string, [CniPlugin, string]>(); // id → plugin, namespace
-  const socket = path.join(job.root, 'cni', `net-${fs.statSync('/proc/self/ns/net').ino}.sock`);
+  const socket = path.join(job.root, 'service', `net-${fs.statSync('/proc/self/ns/net').ino}.sock`);
   const out: Record<string, unknown> = {
     job: 'cni',
     available: true,
@@ -180,7 +180,7 @@ export async function cniJob(job: Job): Promise<Record<string, unknown>> {
     cold['bridge DEL of the first container'] = del(bridge, 'cold');
   } finally {
     // The service's own times, before the reset removes ROOT/cni with its log.
-    const log = serviceLog(path.join(job.root, 'cni', 'service.log'));
+    const log = serviceLog(path.join(job.root, 'service', 'service.log'));
     const ids = Array.from({ length: samples['nsnet-cni ADD']!.length }, (_, i) => idOf(nsnet, i));
     out['service'] = {
       logLines: log.lines,

@@ -5,7 +5,8 @@ import { containerCommands, runCommand } from './commands/containers.js';
 import { systemCommand } from './commands/system.js';
 import { demoCommand } from './commands/demo.js';
 import { dnsServeCommand } from './commands/dns.js';
-import { cniPluginCommand, cniServiceCommand } from './commands/cni.js';
+import { cniPluginCommand } from './commands/cni.js';
+import { commandPath, serviceCommand, startServiceAfterFallback, takeClientFallback, type DispatchHooks } from './service.js';
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
 import { linkCommand } from './commands/link.js';
@@ -27,7 +28,9 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(dnsServeCommand(), { hidden: true });
   program.addCommand(cniPluginCommand(), { hidden: true });
-  program.addCommand(cniServiceCommand(), { hidden: true });
+  // The service behind bin/nsnet and nsnet-cni (src/cli/service.ts); cni-service is its old name.
+  program.addCommand(serviceCommand('service', main), { hidden: true });
+  program.addCommand(serviceCommand('cni-service', main), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   program.addCommand(graphCommand());
   program.addCommand(linkCommand());
@@ -47,7 +50,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], hooks: DispatchHooks = {}): Promise<number> {
   const program = buildProgram();
   // Errors are printed in the format the command was given, as commander parsed it
   // (--format json, --format=json, on the program or the command); an error before any action
@@ -57,11 +60,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.hook('preAction', (_program, action) => {
     format = formatOf(action);
     command = action.name();
+    hooks.beforeAction?.(action);
   });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
+    if (hooks.escapes?.(err) === true) throw err;
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; everything else it reports is a usage error.
       return err.exitCode === 0 ? 0 : err.exitCode === RUN_FAILED ? RUN_FAILED : 2;
@@ -71,8 +76,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+// bin/nsnet ran this in-process because no service answered: start one for the next command.
+const fallbackRoot = takeClientFallback();
+let ran: string | undefined;
+main(process.argv.slice(2), { beforeAction: (action) => void (ran = commandPath(action)) }).then(
+  (code) => {
+    if (fallbackRoot !== undefined) startServiceAfterFallback(fallbackRoot, ran);
+    process.exit(code);
+  },
   (err: unknown) => {
     printError(err, 'table');
     process.exit(1);

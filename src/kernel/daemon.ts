@@ -19,13 +19,16 @@ export function spawnNodeDaemon(script: string, args: readonly string[], logPath
   }
 }
 
-/** The CLI entry nsnet starts its own background processes with: bin/nsnet of this checkout. */
+/**
+ * The CLI entry nsnet starts its own background processes with: bin/nsnet.mjs of this checkout,
+ * the Node launcher (bin/nsnet itself is the compiled client, native/nsnet-client.c).
+ */
 export function nsnetCli(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const bin = path.join(dir, 'bin', 'nsnet');
+    const bin = path.join(dir, 'bin', 'nsnet.mjs');
     if (fs.existsSync(bin)) return bin;
     dir = path.dirname(dir);
   }
-  throw new NsnetError('STATE', `cannot find bin/nsnet above ${fileURLToPath(import.meta.url)} to start a background process with`);
+  throw new NsnetError('STATE', `cannot find bin/nsnet.mjs above ${fileURLToPath(import.meta.url)} to start a background process with`);
 }

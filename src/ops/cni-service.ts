@@ -1,38 +1,34 @@
 /**
- * The long-lived side of nsnet-cni. A CNI plugin is a new process per call, and Node.js alone
- * takes longer to start than the reference bridge plugin takes to finish an ADD; so the
- * executable runtimes call is a small C client (native/nsnet-cni.c) that hands the invocation
- * to this service over a Unix socket and relays the answer. The service keeps the store, the
- * netlink sockets and the libnftables context open between calls, and answers with the same
- * function as the in-process plugin (handleCni).
+ * The CNI side of the nsnet service, and where the service of a state root and network
+ * namespace lives. A CNI plugin is a new process per call, and Node.js alone takes longer to
+ * start than the reference bridge plugin takes to finish an ADD; so the executable runtimes
+ * call is a small C client (native/nsnet-cni.c) that hands the invocation to the nsnet service
+ * over a Unix socket and relays the answer, the same service that serves the CLI client
+ * (native/nsnet-client.c, src/cli/service.ts). It answers with the same function as the
+ * in-process plugin (handleCni).
  *
  * One service per state root and network namespace (a plugin acts in the namespace it is
- * called in): its socket is ROOT/cni/net-INODE.sock, INODE being the namespace's inode number.
- * When no service answers, the client runs the Node plugin itself, which starts the service
- * for the next call. The service exits after a quiet period (NSNET_CNI_IDLE_MS, default 10
- * minutes), on SIGTERM, or when `nsnet system reset` stops it.
+ * called in): its socket is ROOT/service/net-INODE.sock, INODE being the namespace's inode
+ * number, its record (pid and start time) net-INODE.pid beside it, its log service.log. When no
+ * service answers, the client runs Node in-process, which starts the service for the next call.
  *
- * Wire format (one request per connection): NUL-terminated `KEY=VALUE` entries (the CNI_*
+ * CNI wire format (one request per connection): NUL-terminated `KEY=VALUE` entries (the CNI_*
  * variables, and `@caller=NAME`), an empty entry, then the network configuration until the
  * client shuts its side down. The reply: the plugin's exit code in decimal, a newline, then
  * its stdout.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Host, HostLock } from '../host/port.js';
+import type { Host } from '../host/port.js';
 import { handleCni, type CniCall } from './cni-plugin.js';
 import type { Context } from './context.js';
 
-const DEFAULT_IDLE_MS = 10 * 60_000;
-
 export function serviceDir(root: string): string {
-  return path.join(root, 'cni');
+  return path.join(root, 'service');
 }
 
-/** The network namespace this process is in, by inode (what the C client computes too). */
-function ownNetnsInode(): number {
+/** The network namespace this process is in, by inode (what the C clients compute too). */
+export function ownNetnsInode(): number {
   return fs.statSync('/proc/self/ns/net').ino;
 }
 
@@ -40,13 +36,17 @@ export function socketPath(root: string, inode = ownNetnsInode()): string {
   return path.join(serviceDir(root), `net-${inode}.sock`);
 }
 
-interface ServiceRecord {
+export function serviceLogPath(root: string): string {
+  return path.join(serviceDir(root), 'service.log');
+}
+
+export interface ServiceRecord {
   pid: number;
   start: string;
   socket: string;
 }
 
-const recordPath = (socket: string): string => socket.replace(/\.sock$/, '.pid');
+export const recordPath = (socket: string): string => socket.replace(/\.sock$/, '.pid');
 
 /** Parse one request; malformed input is answered as a CNI decode error by handleCni. */
 export function parseRequest(buf: Buffer): CniCall {
@@ -77,71 +77,8 @@ export function encodeRequest(call: CniCall): Buffer {
   return Buffer.concat([Buffer.from(entries.join('') + '\0'), Buffer.from(call.stdin)]);
 }
 
-/** `nsnet cni-service`: serve until idle, SIGTERM or SIGINT. Another live service for the same socket wins. */
-export async function serveCni(ctx: Context, log: (line: string) => void): Promise<void> {
-  const { host, root } = ctx;
-  const socket = socketPath(root);
-  fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
-  let lock: HostLock;
-  try {
-    lock = host.acquire(`${socket}.lock`, { timeoutMs: 0 });
-  } catch {
-    log(`another nsnet CNI service serves ${socket}`);
-    return;
-  }
-  fs.rmSync(socket, { force: true });
-  const idleMs = Number(process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
-  // After an upgrade (a rebuilt nsnet), the old service answers the call at hand and leaves,
-  // so the next call starts the new code.
-  const codeFile = fileURLToPath(import.meta.url);
-  const codeVersion = fs.statSync(codeFile).mtimeMs;
-  const upgraded = (): boolean => fs.statSync(codeFile, { throwIfNoEntry: false })?.mtimeMs !== codeVersion;
-  const server = net.createServer((conn) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('error', () => conn.destroy());
-    conn.on('end', () => {
-      touch();
-      const reply = answer(ctx, parseRequest(Buffer.concat(chunks)), log);
-      conn.end(`${reply.exitCode}\n${reply.stdout}`);
-      if (upgraded()) stop(`${codeFile} changed (nsnet was rebuilt or upgraded)`);
-    });
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const stop = (why: string): void => {
-    log(`stopping: ${why}`);
-    server.close();
-    fs.rmSync(socket, { force: true });
-    fs.rmSync(recordPath(socket), { force: true });
-    ctx.close();
-    lock.release();
-    if (timer !== undefined) clearTimeout(timer);
-  };
-  const touch = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => stop(`idle for ${idleMs} ms`), idleMs);
-  };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socket, () => resolve());
-  });
-  fs.chmodSync(socket, 0o600);
-  const record: ServiceRecord = { pid: process.pid, start: host.startTime(process.pid) ?? '', socket };
-  fs.writeFileSync(recordPath(socket), JSON.stringify(record), { mode: 0o600 });
-  log(`serving ${socket}`);
-  touch();
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string): void => {
-      stop(sig);
-      resolve();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    server.once('close', () => resolve());
-  });
-}
-
-function answer(ctx: Context, call: CniCall, log: (line: string) => void): { exitCode: number; stdout: string } {
+/** One CNI call in the service: the same answer as the in-process plugin, and a line in the service's log. */
+export function answerCni(ctx: Context, call: CniCall, log: (line: string) => void): { exitCode: number; stdout: string } {
   const started = process.hrtime.bigint();
   ctx.forgetFirewallChoice();
   const reply = handleCni(ctx, call);
@@ -150,7 +87,7 @@ function answer(ctx: Context, call: CniCall, log: (line: string) => void): { exi
   return reply;
 }
 
-function readRecord(file: string): ServiceRecord | undefined {
+export function readRecord(file: string): ServiceRecord | undefined {
   try {
     const r = JSON.parse(fs.readFileSync(file, 'utf8')) as ServiceRecord;
     return typeof r.pid === 'number' && typeof r.start === 'string' ? r : undefined;
@@ -173,19 +110,23 @@ export function runningServices(host: Host, root: string): ServiceRecord[] {
     .filter((r): r is ServiceRecord => r !== undefined && host.isAlive(r.pid, r.start));
 }
 
-/** After an in-process plugin call: start the service of this namespace unless one runs (or it is turned off). */
+/** Whether the environment turns the service off (NSNET_SERVICE=off; NSNET_CNI_SERVICE=off for CNI calls). */
+export function serviceTurnedOff(env: NodeJS.ProcessEnv, cni: boolean): boolean {
+  return env['NSNET_SERVICE'] === 'off' || (cni && env['NSNET_CNI_SERVICE'] === 'off');
+}
+
+/** Start the service of this root and namespace unless one runs (the caller checked it is wanted). */
 export function startServiceIfNeeded(host: Host, root: string): void {
-  if (process.env['NSNET_CNI_SERVICE'] === 'off') return;
   const socket = socketPath(root);
   const r = readRecord(recordPath(socket));
   if (r !== undefined && host.isAlive(r.pid, r.start)) return;
   fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
-  host.spawnDaemon(host.nsnetCli(), ['cni-service', '--root', root], path.join(serviceDir(root), 'service.log'));
+  host.spawnDaemon(host.nsnetCli(), ['service', '--root', root], serviceLogPath(root));
 }
 
 /** Stop every service of this root (system reset); returns how many were running. */
 export function stopServices(host: Host, root: string): number {
-  const running = runningServices(host, root);
+  const running = runningServices(host, root).filter((r) => r.pid !== process.pid);
   for (const r of running) host.stopProcess(r.pid, r.start, 2000);
   fs.rmSync(serviceDir(root), { recursive: true, force: true });
   return running.length;

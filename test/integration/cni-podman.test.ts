@@ -97,7 +97,7 @@ requiredTest('podman run on an nsnet-cni network: addresses, reachability, --ip/
     const left = JSON.parse(ok(await sb.nsnet(['ps', '-a', '--format', 'json'])).stdout) as unknown[];
     assert.deepEqual(left, [], 'podman rm released every attachment (CNI DEL)');
     assert.doesNotMatch(sb.inHost(['ip', '-o', 'link']).stdout, /nsv[0-9a-f]{12}/, 'no host veth left');
-    const log = ok(sb.inHost(['cat', path.join(sb.root, 'cni', 'service.log')])).stdout;
+    const log = ok(sb.inHost(['cat', path.join(sb.root, 'service', 'service.log')])).stdout;
     t.diagnostic(log.split('\n').filter((l) => / (ADD|DEL) /.test(l)).slice(-4).join(' | '));
   } finally {
     if (h !== undefined) problems.push(...(await h.destroy()));

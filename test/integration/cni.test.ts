@@ -107,7 +107,7 @@ requiredSuite('nsnet-cni', { needs: [needs.integration], concurrency: false }, (
 
   const inNs = (netns: string, argv: string[]): RunResult => runSync(['nsenter', `--net=${netns}`, ...argv]);
   const ping = (netns: string, ip: string): RunResult => inNs(netns, ['ping', '-c1', '-W2', ip]);
-  const services = (): string[] => (fs.existsSync(path.join(sb!.root, 'cni')) ? fs.readdirSync(path.join(sb!.root, 'cni')).filter((f) => f.endsWith('.sock')) : []);
+  const services = (): string[] => (fs.existsSync(path.join(sb!.root, 'service')) ? fs.readdirSync(path.join(sb!.root, 'service')).filter((f) => f.endsWith('.sock')) : []);
 
   test('ADD wires a runtime namespace: result, address from the shared store, routes, NAT; the service takes over after the first call', async () => {
     assert.ok(sb, 'before() made the sandbox');
@@ -126,7 +126,7 @@ requiredSuite('nsnet-cni', { needs: [needs.integration], concurrency: false }, (
     assert.equal(services().length, 1, 'the first call starts the service');
     const second = succeeded(add('bbbb000000000002', b), 'second ADD (through the service)');
     assert.deepEqual(second['ips'], [{ address: '10.61.0.3/24', gateway: GATEWAY, interface: 2 }]);
-    const log = fs.readFileSync(path.join(sb.root, 'cni', 'service.log'), 'utf8');
+    const log = fs.readFileSync(path.join(sb.root, 'service', 'service.log'), 'utf8');
     assert.match(log, /ADD bbbb000000000002 eth0 → 0 in/, 'the service answered the second ADD');
 
     // A CLI container on the same network gets the next address, never one CNI handed out.
@@ -491,6 +491,8 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       NSNET_ROOT: sb!.root,
       NSNET_CNI_SERVICE: 'off',
+      // The service the CLI's commands (system check) start is not asked either.
+      NSNET_SERVICE: 'off',
       CNI_COMMAND: command,
       CNI_CONTAINERID: 'crash0000001',
       CNI_NETNS: ns,
@@ -549,7 +551,19 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     return { env, conf };
   }
   /** Where nsnet-cni looks for the service of the sandbox's host namespace. */
-  const serviceSocket = (): string => path.join(sb!.root, 'cni', `net-${sb!.netnsInode(sb!.hostNs)}.sock`);
+  const serviceSocket = (): string => path.join(sb!.root, 'service', `net-${sb!.netnsInode(sb!.hostNs)}.sock`);
+  /** The nsnet service the CLI's commands started (it serves CNI calls too) stopped, for a test that needs none. */
+  const stopService = async (): Promise<void> => {
+    let r: { pid: number; start: string };
+    try {
+      r = JSON.parse(fs.readFileSync(serviceSocket().replace(/\.sock$/, '.pid'), 'utf8')) as { pid: number; start: string };
+    } catch {
+      return;
+    }
+    if (pidStartTime(r.pid) !== r.start) return;
+    process.kill(r.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && pidStartTime(r.pid) === r.start && pidState(r.pid) !== 'Z'; i++) await new Promise((res) => setTimeout(res, 50));
+  };
 
   test('a service that takes a call and goes away without answering: the client does the call itself, never "try again later"', async () => {
     assert.ok(sb, 'before() made the sandbox');
@@ -558,6 +572,7 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     // that accepts and closes. No service is started afterwards (NSNET_CNI_SERVICE=off).
     const { env, conf } = serviceCase('rg', 'gone00000001');
     const callEnv = { ...env, NSNET_CNI_SERVICE: 'off' };
+    await stopService();
     fs.mkdirSync(path.dirname(serviceSocket()), { recursive: true, mode: 0o700 });
     let taken = 0;
     const going = net.createServer((conn) => {
@@ -575,12 +590,14 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     } finally {
       await new Promise<void>((closed) => going.close(() => closed()));
     }
-    ok(await sb.nsnet(['system', 'check']));
+    // In-process: a service it started would still be starting when the next test wants none running.
+    ok(await sb.nsnet(['system', 'check'], { env: { ...process.env, NSNET_SERVICE: 'off' } }));
   });
 
   test('the service killed in the middle of an ADD: the call still succeeds (the client rolls the half-made ADD back and makes it whole)', async () => {
     assert.ok(sb, 'before() made the sandbox');
     const { env, conf } = serviceCase('rs', 'svckill00001');
+    await stopService();
     // STATUS passes no fault point; the service it starts inherits the fault switch and dies
     // after the third step of the next call it serves. It is up once it wrote its record, which
     // it does after it listens.
@@ -595,8 +612,8 @@ requiredSuite('nsnet-cni crash safety', { needs: [needs.integration], concurrenc
     // The service took the call and died in it, without answering.
     const alive = (): boolean => pidStartTime(service.pid) === service.start && pidState(service.pid) !== 'Z';
     for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(alive(), false, `the service (pid ${service.pid}) was killed by the fault switch`);
-    assert.doesNotMatch(fs.readFileSync(path.join(sb.root, 'cni', 'service.log'), 'utf8'), /ADD svckill00001/, 'the killed service never answered');
+    assert.equal(alive(), false, `the service (pid ${service.pid}) was killed by the fault switch:\n${fs.readFileSync(path.join(sb.root, 'service', 'service.log'), 'utf8')}`);
+    assert.doesNotMatch(fs.readFileSync(path.join(sb.root, 'service', 'service.log'), 'utf8'), /ADD svckill00001/, 'the killed service never answered');
     ok(await sb.nsnet(['system', 'check']));
     assert.equal(await containerCount(sb), 1);
     ok(sb.inHost([CNI_BIN], { env: { ...env, CNI_COMMAND: 'DEL' }, input: conf }));

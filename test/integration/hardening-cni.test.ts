@@ -146,7 +146,8 @@ requiredSuite('nsnet-cni refuses its own and nsnet containers\' namespaces', { n
   }
 
   test('the Node plugin, and the client falling back to it (NSNET_CNI_SERVICE=off): each path refused, nothing changed', async () => {
-    const off = { NSNET_CNI_SERVICE: 'off' };
+    // The nsnet service (which the CLI commands here start, and which serves CNI calls too) is never asked.
+    const off = { NSNET_CNI_SERVICE: 'off', NSNET_SERVICE: 'off' };
     assertAccepted(NODE_PLUGIN, 'ctl000000001', runtimeNetns('rt1'), off);
     const cases = await refusals();
     const before = await state();
@@ -158,13 +159,13 @@ requiredSuite('nsnet-cni refuses its own and nsnet containers\' namespaces', { n
       assert.equal(client.cniVersion, c.is === OWN ? '1.1.0' : conf['cniVersion'], `who answered ${c.netns}`);
     }
     assert.equal(await state(), before, 'no link, address, route or record changed');
-    const dir = path.join(sb.root, 'cni');
-    assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.sock')) : [], [], 'no service was started');
+    const log = path.join(sb.root, 'service', 'service.log');
+    assert.doesNotMatch(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '', /ADD (ctl|hijack)00000000?1/, 'no service was asked');
     assertAccepted([CNI_BIN], 'ctl000000002', runtimeNetns('rt2'), off);
   });
 
   test('bin/nsnet-cni with its service running: each path refused by the client or the service, nothing changed', async () => {
-    const socket = path.join(sb.root, 'cni', `net-${sb.netnsInode(sb.hostNs)}.sock`);
+    const socket = path.join(sb.root, 'service', `net-${sb.netnsInode(sb.hostNs)}.sock`);
     /**
      * A service answers the next call. It stops after a call once its code changed (a rebuild:
      * on a machine where tsc runs meanwhile, any call), and removes its socket before the caller
@@ -189,7 +190,7 @@ requiredSuite('nsnet-cni refuses its own and nsnet containers\' namespaces', { n
       assertRefused(await askService(socket, encodeRequest({ env, stdin: JSON.stringify(conf) })), c, 'the service');
     }
     assert.equal(await state(), before, 'no link, address, route or record changed');
-    const log = fs.readFileSync(path.join(sb.root, 'cni', 'service.log'), 'utf8');
+    const log = fs.readFileSync(path.join(sb.root, 'service', 'service.log'), 'utf8');
     assert.equal(log.match(/ADD hijack000002 eth1 → 1 /g)?.length, 2, `the client handed the two container cases to the service, and only those:\n${log}`);
     assert.equal(log.match(/ADD hijack000003 eth1 → 1 /g)?.length, cases.length, `the service refused each request:\n${log}`);
     assertAccepted([CNI_BIN], 'ctl000000004', runtimeNetns('rt4'));

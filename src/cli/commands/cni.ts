@@ -1,14 +1,14 @@
 /**
  * The CNI plugin's Node side (hidden commands; runtimes call the nsnet-cni executable):
  * `nsnet cni-plugin` handles one invocation in-process (what nsnet-cni falls back to when no
- * service answers), and `nsnet cni-service` is the long-lived service behind nsnet-cni.
+ * service answers). The service behind nsnet-cni is the nsnet service (src/cli/service.ts).
  */
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { kernelContext } from '../context.js';
 import { handleCni } from '../../ops/cni-plugin.js';
-import { serveCni, startServiceIfNeeded } from '../../ops/cni-service.js';
-import { backgroundCommand, withCommon, type CommonOptions } from '../common.js';
+import { serviceTurnedOff, startServiceIfNeeded } from '../../ops/cni-service.js';
+import { withCommon, type CommonOptions } from '../common.js';
 
 /** The command name of whoever ran the plugin: the runtime (podman, containerd, ...). */
 function callerName(): string | undefined {
@@ -37,16 +37,12 @@ export function cniPluginCommand(): Command {
       process.stdout.write(reply.stdout);
       if (reply.stderr !== '') process.stderr.write(reply.stderr);
       // The next call goes to the service (nsnet-cni tries it first); its start never fails this one.
-      if (process.env['CNI_COMMAND'] !== 'VERSION' && !ctx.dryRun) {
+      if (process.env['CNI_COMMAND'] !== 'VERSION' && !ctx.dryRun && !serviceTurnedOff(process.env, true)) {
         try {
           startServiceIfNeeded(ctx.host, ctx.root);
         } catch (err) {
-          process.stderr.write(`nsnet-cni: could not start the CNI service: ${(err as Error).message}\n`);
+          process.stderr.write(`nsnet-cni: could not start the nsnet service: ${(err as Error).message}\n`);
         }
       }
     });
-}
-
-export function cniServiceCommand(): Command {
-  return backgroundCommand('cni-service', 'serve nsnet-cni calls of this network namespace over a Unix socket (started by nsnet-cni)', serveCni);
 }

@@ -1,0 +1,272 @@
+/**
+ * The nsnet service behind bin/nsnet (src/cli/service.ts, native/nsnet-client.c) against the
+ * real kernel in a sandbox: the same output and exit codes as the in-process CLI
+ * (NSNET_SERVICE=off), the root-only socket, malformed requests, 32 clients at once, the service
+ * killed in the middle of a command, and its restart after a rebuild, idle exit and `system reset`.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { createSandbox, describeResult, NSNET_BIN, pidStartTime, pidState, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { ok } from '../helpers/assert.js';
+import { needs, requiredSuite } from '../helpers/requirements.js';
+
+const OFF = { ...process.env, NSNET_SERVICE: 'off' };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], concurrency: false }, () => {
+  let sb: Sandbox | undefined;
+  const dir = (): string => path.join(sb!.root, 'service');
+  const socket = (): string => path.join(dir(), `net-${sb!.netnsInode(sb!.hostNs)}.sock`);
+  const record = (): { pid: number; start: string } | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(socket().replace(/\.sock$/, '.pid'), 'utf8')) as { pid: number; start: string };
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (r: { pid: number; start: string }): boolean => pidStartTime(r.pid) === r.start && pidState(r.pid) !== 'Z';
+  const log = (): string => fs.readFileSync(path.join(dir(), 'service.log'), 'utf8');
+  /** A service is up (the first command started it if none was), and its record. */
+  const serviceUp = async (env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number; start: string }> => {
+    const r0 = record();
+    if (r0 === undefined || !alive(r0)) ok(await sb!.nsnet(['ps'], { env }), 'ps (starts the service)');
+    for (let i = 0; i < 200; i++) {
+      const r = record();
+      if (r !== undefined && alive(r) && fs.existsSync(socket())) return r;
+      await sleep(50);
+    }
+    assert.fail(`no service came up (${socket()})`);
+  };
+  const gone = async (r: { pid: number; start: string }): Promise<boolean> => {
+    for (let i = 0; i < 200 && alive(r); i++) await sleep(50);
+    return !alive(r);
+  };
+
+  before(async () => {
+    sb = await createSandbox('svc');
+  });
+
+  after(async () => {
+    if (sb === undefined) return;
+    const r = record();
+    const report = await sb.destroy();
+    assert.deepEqual(report.problems, [], report.problems.join('\n'));
+    if (r !== undefined) assert.equal(alive(r), false, 'system reset stopped the service');
+  });
+
+  test('the socket is root\'s, mode 0600, in a directory only root can enter', async () => {
+    await serviceUp();
+    const st = fs.statSync(socket());
+    assert.ok(st.isSocket());
+    assert.equal(st.uid, 0);
+    assert.equal(st.mode & 0o777, 0o600);
+    assert.equal(fs.statSync(dir()).mode & 0o777, 0o700);
+  });
+
+  /** Ids, names and durations differ between two runs of the same command; the rest must not. */
+  const normal = (text: string, names: Record<string, string>): string => {
+    let t = text;
+    for (const [from, to] of Object.entries(names)) t = t.split(from).join(to);
+    const ids = new Map<string, string>();
+    t = t.replace(/\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b/g, (id) => {
+      const key = id.slice(0, 12);
+      if (!ids.has(key)) ids.set(key, `ID${ids.size}`);
+      return id.length === 64 ? `${ids.get(key)}-long` : ids.get(key)!;
+    });
+    // Durations differ, and with them the width of table columns.
+    return t
+      .replace(/Less than a second|About a minute|\d+ seconds?|\d+ minutes?/g, 'DURATION')
+      .replace(/"20\d\d-[^"]+"/g, '"TIME"')
+      .replace(/\bnsv[0-9a-f]{12}\b/g, 'VETH')
+      .replace(/ {2,}/g, '  ');
+  };
+  const same = (a: RunResult, b: RunResult, names: Record<string, string> = {}): void => {
+    const what = `through the service:\n${describeResult(a)}\nin-process:\n${describeResult(b)}`;
+    assert.equal(a.code, b.code, `exit codes differ\n${what}`);
+    assert.equal(normal(a.stdout, names), normal(b.stdout, names), `stdout differs\n${what}`);
+    assert.equal(normal(a.stderr, names), normal(b.stderr, names), `stderr differs\n${what}`);
+  };
+
+  test('output and exit codes through the service are the in-process CLI\'s', async () => {
+    const p = sb!.prefix;
+    const r = await serviceUp();
+    const before = log();
+    // Commands that change something: one name through the service, another in-process.
+    const pairs: Array<(x: string) => string[]> = [
+      (x) => ['network', 'create', '--subnet', x === 's' ? '10.70.0.0/24' : '10.71.0.0/24', `${p}n${x}`],
+      (x) => ['run', '-d', '--name', `${p}c${x}`, '--network', `${p}n${x}`, '-p', x === 's' ? '8080:80' : '8081:80', '--', 'sleep', '1000'],
+      (x) => ['run', '-d', '--name', `${p}d${x}`, '--', 'sleep', '1000'],
+      (x) => ['network', 'connect', `${p}n${x}`, `${p}d${x}`],
+      (x) => ['network', 'disconnect', `${p}n${x}`, `${p}d${x}`],
+      (x) => ['run', '-d', '--name', `${p}c${x}`, '--', 'sleep', '1'], // name in use: 125
+      (x) => ['run', '-d', '--name', `${p}e${x}`, '--', 'no-such-command'], // 127
+      (x) => ['network', 'create', '--subnet', '10.70.0.0/24', `${p}o${x}`], // overlap: 1
+    ];
+    for (const args of pairs) {
+      const s = await sb!.nsnet(args('s'));
+      const o = await sb!.nsnet(args('o'), { env: OFF });
+      same(s, o, { [`${p}ns`]: 'NET', [`${p}no`]: 'NET', [`${p}cs`]: 'C', [`${p}co`]: 'C', [`${p}ds`]: 'D', [`${p}do`]: 'D', [`${p}es`]: 'E', [`${p}eo`]: 'E', [`${p}os`]: 'O', [`${p}oo`]: 'O', '10.71.0.': '10.70.0.', '8081': '8080' });
+    }
+    // Reading the same state: byte for byte.
+    const reads: string[][] = [
+      ['ps'],
+      ['ps', '-a', '--no-trunc'],
+      ['ps', '--format', 'json'],
+      ['ps', '--format', '{{.Names}} {{.Ports}} {{.Networks}}'],
+      ['inspect', `${p}cs`],
+      ['inspect', '-f', `{{.NetworkSettings.Networks.${p}ns.IPAddress}}`, `${p}cs`],
+      ['network', 'ls'],
+      ['network', 'inspect', `${p}ns`],
+      ['port', `${p}cs`],
+      ['port', `${p}cs`, '80'],
+      ['port', `${p}cs`, '81'], // not published: 1
+      ['network', 'inspect', `${p}nosuch`], // 1
+      ['inspect', `${p}nosuch`], // 1
+      ['rm', `${p}nosuch`], // 1
+      ['bogus'], // 2
+      ['ps', '--bogus'], // 2
+      ['run', '-d', '--bogus'], // 125
+      ['network', 'create', '--subnet', '10.0.0.0/99', `${p}bad`], // 1
+      ['--help'],
+      ['network', 'create', '--help'],
+      ['--format', 'json', 'network', 'inspect', `${p}nosuch`],
+      ['run', '-d', '--dry-run', '--name', `${p}dry`, '--', 'sleep', '1'],
+    ];
+    for (const args of reads) same(await sb!.nsnet(args), await sb!.nsnet(args, { env: OFF }));
+    const served = log().slice(before.length);
+    assert.equal(record()?.pid, r.pid, 'the same service served them all');
+    assert.match(served, /network connect.*→ D0/, `the service served them:\n${served}`);
+    const names = { [`${p}ns`]: 'NET', [`${p}no`]: 'NET', [`${p}cs`]: 'C', [`${p}co`]: 'C', [`${p}ds`]: 'D', [`${p}do`]: 'D', [`${p}es`]: 'E', [`${p}eo`]: 'E' };
+    for (const x of ['c', 'd', 'e']) same(await sb!.nsnet(['rm', '-f', `${p}${x}s`]), await sb!.nsnet(['rm', '-f', `${p}${x}o`], { env: OFF }), names);
+    same(await sb!.nsnet(['network', 'rm', `${p}ns`]), await sb!.nsnet(['network', 'rm', `${p}no`], { env: OFF }), names);
+  });
+
+  test('a client that is not root is refused by the service, with the reason', async () => {
+    const r = await serviceUp();
+    // nobody, with CAP_DAC_OVERRIDE so that the 0600 socket does not stop it first: SO_PEERCRED does.
+    const argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_override', '--ambient-caps=+dac_override', NSNET_BIN, '--root', sb!.root, 'ps'];
+    const refused = sb!.inHost(argv);
+    assert.equal(refused.code, 1, describeResult(refused));
+    assert.match(refused.stderr, /the nsnet service serves root only \(this client runs as uid 65534\)/);
+    assert.match(log(), /refused a cli request from uid 65534/);
+    // Without the capability the socket itself keeps it out, and the CLI in its own process refuses to change anything.
+    const plain = sb!.inHost(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', NSNET_BIN, '--root', sb!.root, 'network', 'create', `${sb!.prefix}nobody`]);
+    assert.notEqual(plain.code, 0, describeResult(plain));
+    assert.equal(record()?.pid, r.pid);
+    ok(await sb!.nsnet(['ps']), 'the service still serves root');
+  });
+
+  /** Send raw bytes to the service; its whole answer. */
+  const raw = (chunks: Buffer[], opts: { onF?: string } = {}): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const c = net.createConnection(socket());
+      let got = '';
+      c.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got === 'F' && opts.onF === 'hang-up') c.destroy();
+        else if (got === 'F' && opts.onF !== undefined) c.write(opts.onF);
+      });
+      c.on('error', reject);
+      c.on('close', () => resolve(got));
+      c.on('connect', () => {
+        for (const chunk of chunks) c.write(chunk);
+        if (opts.onF === undefined) c.end();
+      });
+      setTimeout(() => c.destroy(), 15_000).unref();
+    });
+  const header = (len: number): Buffer => {
+    const b = Buffer.alloc(12);
+    b.write('NSNETCL1', 0, 'latin1');
+    b.writeUInt32LE(len, 8);
+    return b;
+  };
+
+  test('malformed, oversized and truncated requests get an error; the service keeps serving', async () => {
+    const r = await serviceUp();
+    const junk = Buffer.from('\x01\x02arg\0only-a-key\0\xff');
+    assert.match(await raw([header(junk.length), junk]), /^Emalformed request/);
+    assert.match(await raw([header(64 << 20)]), /^Erequest too large/);
+    assert.match(await raw([header(100), Buffer.alloc(50, 'a')]), /^Etruncated request/);
+    assert.match(await raw([Buffer.from('NSNETXXX')]), /^Emalformed request: it starts with neither/);
+    const tooMuch = Buffer.alloc((1 << 20) + 64, 'x');
+    assert.match(await raw([tooMuch]), /request too large/, 'a CNI request over the limit');
+    // Random bytes (not starting with N): a CNI call that does not parse, answered as CNI answers it.
+    const random = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 97 + 13) % 256));
+    random[0] = 0x43;
+    assert.match(await raw([random]), /^1\n\{"cniVersion"/);
+    // A valid request whose client answers 'F' without its descriptors, or hangs up instead.
+    const valid = Buffer.from(['cwd', '/', 'umask', '22', 'tty', '', 'arg', 'ps'].map((s) => `${s}\0`).join(''));
+    assert.match(await raw([header(valid.length), valid], { onF: 'x' }), /^FEmalformed request: expected 3 descriptors with one byte, got 0 with 1/);
+    assert.equal(await raw([header(valid.length), valid], { onF: 'hang-up' }), 'F');
+    ok(await sb!.nsnet(['ps']), 'still serving');
+    assert.equal(record()?.pid, r.pid, 'the same service, never crashed');
+  });
+
+  test('32 clients at once: each container gets its own address', async () => {
+    const p = sb!.prefix;
+    await serviceUp();
+    ok(await sb!.nsnet(['network', 'create', '--subnet', '10.72.0.0/24', `${p}many`]));
+    const names = Array.from({ length: 32 }, (_, i) => `${p}m${i}`);
+    const results = await Promise.all(names.map((n) => sb!.nsnet(['run', '-d', '--name', n, '--network', `${p}many`, '--', 'sleep', '1000'], { timeoutMs: 120_000 })));
+    for (const res of results) ok(res);
+    const addrs = ok(await sb!.nsnet(['inspect', '-f', `{{.NetworkSettings.Networks.${p}many.IPAddress}}`, ...names])).stdout.trim().split('\n');
+    assert.equal(new Set(addrs).size, 32, `distinct addresses: ${addrs.join(' ')}`);
+    ok(await sb!.nsnet(['rm', '-f', ...names], { timeoutMs: 120_000 }));
+    ok(await sb!.nsnet(['network', 'rm', `${p}many`]));
+  });
+
+  test('the service killed in the middle of a command: the client says so, the next command recovers, nothing half-made', async () => {
+    const p = sb!.prefix;
+    const r0 = record();
+    if (r0 !== undefined && alive(r0)) {
+      process.kill(r0.pid, 'SIGTERM');
+      assert.ok(await gone(r0));
+    }
+    // The service inherits the fault switch from the in-process command that starts it, and
+    // serves only requests with the same switch: it dies after the third step of the next one.
+    const faults = { ...process.env, NSNET_TEST_FAULTS: '1', NSNET_FAULT: '2:kill' };
+    const svc = await serviceUp(faults);
+    const killed = await sb!.nsnet(['network', 'create', '--subnet', '10.73.0.0/24', `${p}half`], { env: faults });
+    assert.equal(killed.code, 1, describeResult(killed));
+    assert.match(killed.stderr, /the nsnet service \(.*\) went away while it ran this command; the next nsnet command recovers what it left unfinished/);
+    assert.ok(await gone(svc), 'the fault switch killed the service');
+    const next = ok(await sb!.nsnet(['network', 'ls']));
+    assert.match(next.stderr, /recover|rolled back|undid/i, `the next command recovered:\n${describeResult(next)}`);
+    assert.doesNotMatch(next.stdout, new RegExp(`${p}half`));
+    ok(await sb!.nsnet(['system', 'check']), 'nothing half-made');
+    assert.equal(sb!.inHost(['ip', '-br', 'addr']).stdout.includes('10.73.0.1'), false, 'no gateway address left');
+  });
+
+  test('a rebuilt nsnet: the old service answers "in-process" and exits, the next command starts the new one', async () => {
+    const old = await serviceUp();
+    const bundle = path.join(REPO, 'dist', 'nsnet.mjs');
+    const now = new Date();
+    fs.utimesSync(bundle, now, now);
+    const main = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+    if (fs.existsSync(main)) fs.utimesSync(main, now, now);
+    const r = ok(await sb!.nsnet(['ps']));
+    assert.match(r.stdout, /^CONTAINER ID/);
+    assert.ok(await gone(old), 'the old service exited');
+    assert.match(log(), /stopping: nsnet was rebuilt or upgraded/);
+    const fresh = await serviceUp();
+    assert.notEqual(fresh.pid, old.pid);
+  });
+
+  test('an idle service exits; system reset stops a running one', async () => {
+    const r0 = record();
+    if (r0 !== undefined && alive(r0)) {
+      process.kill(r0.pid, 'SIGTERM');
+      assert.ok(await gone(r0));
+    }
+    const idle = await serviceUp({ ...process.env, NSNET_SERVICE_IDLE_MS: '300' });
+    assert.ok(await gone(idle), `the idle service exited:\n${log()}`);
+    assert.match(log(), /stopping: idle for 300 ms/);
+    assert.equal(fs.existsSync(socket()), false, 'and removed its socket');
+    const running = await serviceUp();
+    ok(await sb!.nsnet(['system', 'reset', '--force']));
+    assert.ok(await gone(running), 'system reset stopped the service');
+  });
+});
