@@ -5,11 +5,12 @@
  * - Who asks comes first (access.ts): only a container on the network whose gateway was asked is
  *   answered; another nsnet address gets REFUSED, anyone else nothing. What follows is for members.
  * - Names of containers on the network the query arrived on (name, hostname, --network-alias):
- *   A records, authoritative, TTL 2 s; other types for those names: no data (NOERROR, empty).
- *   Then the names on the client's other networks (as Docker does for a container on several),
- *   with their addresses there.
- * - PTR for their addresses; other addresses of any nsnet subnet: NXDOMAIN (they are nsnet's, no
- *   upstream knows them, and a query for them must not tell one about them).
+ *   A and AAAA records, authoritative, TTL 2 s; a family the name has no address of, and other
+ *   types: no data (NOERROR, empty). Then the names on the client's other networks (as Docker
+ *   does for a container on several), with their addresses there.
+ * - PTR (in-addr.arpa and ip6.arpa) for their addresses; other addresses of any nsnet subnet:
+ *   NXDOMAIN (they are nsnet's, no upstream knows them, and a query for them must not tell one
+ *   about them).
  * - Names nsnet knows on *other* networks: NXDOMAIN, never forwarded (they must not resolve here
  *   and must not leak upstream).
  * - Everything else: forwarded to the client's upstreams; SERVFAIL when there are none.
@@ -149,12 +150,11 @@ export function decide(view: DnsView, gateway: string, client: string, raw: Buff
   if (qclass === 'IN' || qclass === 'ANY') {
     // The network the query arrived on first, then the client's other networks.
     const nets = [net, ...(net.clientNetworks.get(client) ?? [])];
-    const addrs = nets.map((n) => n.names.get(name)).find((a) => a !== undefined);
-    if (addrs !== undefined) {
-      if (question.type !== 'A' && (question.type as string) !== 'ANY') return local(RCODE.NOERROR);
+    const found = lookup(nets, name, question.type as string);
+    if (found !== undefined) {
       return local(
         RCODE.NOERROR,
-        addrs.map((ip) => ({ type: 'A', name: question.name, ttl: TTL, class: 'IN', data: ip }) as Answer),
+        found.map(([type, ip]) => ({ type, name: question.name, ttl: TTL, class: 'IN', data: ip }) as Answer),
       );
     }
     const ptrIp = ptrAddress(name);
@@ -171,6 +171,24 @@ export function decide(view: DnsView, gateway: string, client: string, raw: Buff
   const servers = upstreamsFor(view, net, client);
   if (servers.length === 0) return { kind: 'reply', response: servfail(packet, maxSize) };
   return { kind: 'forward', servers, query: packet, maxSize, network: net.id };
+}
+
+/**
+ * A container name on the client's networks: its records of the asked type, or undefined when no
+ * network the client is on has the name. As Docker's resolver does, each family is looked up on
+ * its own: the first network (in the client's order) with an address of that family answers, so
+ * a name with an IPv4 address on one network and an IPv6 address on another has both. A name
+ * with no address of the asked family (AAAA for a container on IPv4-only networks, A for one on
+ * IPv6-only networks) and every other type gets NOERROR with no records ("no data", RFC 2308),
+ * never NXDOMAIN: the name exists, and a resolver that asked A and AAAA together keeps the other answer.
+ */
+function lookup(nets: readonly NetworkView[], name: string, type: string): Array<['A' | 'AAAA', string]> | undefined {
+  if (!nets.some((n) => n.names.has(name) || n.names6.has(name))) return undefined;
+  const first = (family: 'names' | 'names6'): string[] => nets.map((n) => n[family].get(name)).find((a) => a !== undefined) ?? [];
+  const out: Array<['A' | 'AAAA', string]> = [];
+  if (type === 'A' || type === 'ANY') out.push(...first('names').map((ip): ['A', string] => ['A', ip]));
+  if (type === 'AAAA' || type === 'ANY') out.push(...first('names6').map((ip): ['AAAA', string] => ['AAAA', ip]));
+  return out;
 }
 
 /** Where a member's other queries go; never to an address the responder itself listens on (a loop). */

@@ -1,4 +1,5 @@
 /** A container's /etc/resolv.conf and /etc/hosts, and reading the host's resolv.conf: pure text. */
+import { isIPv6Text, parseIPv6 } from '../core/ipv6.js';
 
 export interface ResolvConf {
   nameservers: string[];
@@ -27,9 +28,31 @@ export function isLoopback(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1';
 }
 
-/** IPv4 nameservers only (the responder forwards over IPv4). */
-export function ipv4Servers(conf: ResolvConf): string[] {
-  return conf.nameservers.filter((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s));
+/**
+ * The nameservers the responder can forward to: IPv4 and IPv6 addresses (IPv6 in canonical text,
+ * a link-local one with its zone, fe80::1%eth0, as glibc takes it). Anything else is skipped.
+ */
+export function upstreamServers(conf: ResolvConf): string[] {
+  return conf.nameservers.flatMap((s) => {
+    if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return [s];
+    const [addr = '', zone] = s.split('%', 2);
+    if (!isIPv6Text(addr) || (zone !== undefined && !/^[\w.-]{1,15}$/.test(zone))) return [];
+    return [zone === undefined ? parseIPv6(addr) : `${parseIPv6(addr)}%${zone}`];
+  });
+}
+
+/**
+ * The one nameserver of a container whose network the responder serves: the network's IPv4
+ * gateway, or its IPv6 gateway on an IPv6-only network. A dual-stack network's resolv.conf names
+ * only the IPv4 gateway (as Docker's names only its one internal resolver), though the responder
+ * answers on both: both addresses reach the same process, so a second line adds no redundancy,
+ * and glibc would ask the second after a SERVFAIL or REFUSED from the first, doubling the wait
+ * for a name whose upstream is down.
+ */
+export function responderAddress(net: { gateway: string | null; gateway6?: string | null | undefined }): string {
+  const addr = net.gateway ?? net.gateway6;
+  if (addr == null) throw new Error('a network has an IPv4 or an IPv6 gateway');
+  return addr;
 }
 
 /** First line of a container's resolv.conf: says who wrote it, for which state root, so reset finds its own. */
@@ -45,10 +68,23 @@ export function renderResolvConf(name: string, conf: ResolvConf, root: string): 
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Docker's /etc/hosts: localhost for both families and the IPv6 names glibc-based images expect
+ * (netbase's), then --add-host, then the container's own addresses (IPv4 and IPv6, each with its
+ * names), in Docker's order. The IPv6 lines are written for every container: its loopback has ::1 whatever its
+ * networks are, as in Docker when IPv6 is not disabled in the container.
+ */
 export function renderHosts(own: { names: string[]; ips: string[] }, extra: ReadonlyArray<readonly [string, string]>): string {
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
+  for (const [host, ip] of extra) lines.push(`${ip}\t${host}`);
   const names = [...new Set(own.names)].join(' ');
   for (const ip of own.ips) lines.push(`${ip}\t${names}`);
-  for (const [host, ip] of extra) lines.push(`${ip}\t${host}`);
   return lines.join('\n') + '\n';
 }

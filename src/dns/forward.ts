@@ -35,7 +35,8 @@ export async function forward(servers: readonly string[], query: Packet, transpo
 
 function askUdp(server: string, port: number, wire: Buffer, id: number, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
+    // An upstream may be IPv6 (the host's resolv.conf, --dns): the socket's family follows it.
+    const sock = dgram.createSocket(server.includes(':') ? 'udp6' : 'udp4');
     let done = false;
     const finish = (v: Buffer | undefined): void => {
       if (done) return;

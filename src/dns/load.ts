@@ -1,7 +1,7 @@
 /**
  * What the responder serves, read from the state store: the view of every DNS-enabled network and
- * its containers (names of the running ones, addresses of all, for access.ts), every network's
- * subnet, and the gateways it must listen on. Liveness and the host's upstreams are given by the
+ * its containers (names of the running ones, addresses of all, both families, for access.ts),
+ * every network's subnets, and the gateways it must listen on. Liveness and the host's upstreams are given by the
  * caller (src/ops knows how to ask the host), so this stays free of I/O.
  */
 import { dnsEnabled, networkServers } from '../engine/dns-options.js';
@@ -11,19 +11,26 @@ import { buildView, type DnsView, type ViewContainer, type ViewNetwork } from '.
 export function loadView(store: Store, running: (c: ContainerRecord) => boolean, hostServers: readonly string[]): DnsView {
   const networks: ViewNetwork[] = store.networks
     .list()
-    // IPv6 (AAAA, the IPv6 gateway) is not served yet: an IPv6-only network has no IPv4 view.
-    .filter((n) => n.gateway !== null && n.subnet !== null)
-    .map((n) => ({ id: n.id, name: n.name, gateway: n.gateway!, subnet: n.subnet!, servers: networkServers(n), dns: dnsEnabled(n) }));
+    .map((n) => ({
+      id: n.id,
+      name: n.name,
+      gateway: n.gateway,
+      subnet: n.subnet,
+      gateway6: n.gateway6 ?? null,
+      subnet6: n.subnet6 ?? null,
+      servers: networkServers(n),
+      dns: dnsEnabled(n),
+    }));
   const configs = new Map<string, DnsConfig>(store.dns.list().map((d) => [d.containerId, d]));
   const all = store.containers.list();
   const live = new Set(all.filter(running).map((c) => c.id));
   const isLive = (c: ContainerRecord): boolean => live.has(c.id);
-  const byContainer = new Map<string, Array<{ networkId: string; ip: string; aliases: string[] }>>();
+  const byContainer = new Map<string, ViewContainer['endpoints']>();
   const links = linkAliases(store, all);
   for (const a of store.dns.addresses()) {
-    if (a.ip === null) continue;
+    if (a.ip === null && a.ip6 === null) continue;
     const list = byContainer.get(a.containerId) ?? [];
-    list.push({ networkId: a.networkId, ip: a.ip as string, aliases: [...a.aliases, ...(links.get(`${a.containerId}/${a.networkId}`) ?? [])] });
+    list.push({ networkId: a.networkId, ip: a.ip, ip6: a.ip6, aliases: [...a.aliases, ...(links.get(`${a.containerId}/${a.networkId}`) ?? [])] });
     byContainer.set(a.containerId, list);
   }
   const containers: ViewContainer[] = all.map((c) => ({
@@ -59,11 +66,15 @@ function linkAliases(store: Store, all: readonly ContainerRecord[]): Map<string,
   return out;
 }
 
-/** Gateways of the networks that need the responder: DNS on, at least one container attached. */
+/**
+ * Gateways of the networks that need the responder: DNS on, at least one container attached.
+ * Both gateways of a dual-stack network: its containers' resolv.conf names the IPv4 one, but a
+ * container may ask either (and an IPv6-only network has only the IPv6 one).
+ */
 export function neededAddresses(store: Store): string[] {
   return store.networks
     .list()
-    .filter((n) => dnsEnabled(n) && store.networks.usedIps(n.id).size > 0)
-    .flatMap((n) => (n.gateway === null ? [] : [n.gateway]))
+    .filter((n) => dnsEnabled(n) && (store.networks.usedIps(n.id).size > 0 || store.networks.usedIps6(n.id).size > 0))
+    .flatMap((n) => [n.gateway, n.gateway6 ?? null].filter((g): g is string => g !== null))
     .sort();
 }

@@ -1,6 +1,6 @@
 /**
- * The responder's sockets: UDP and TCP on port 53 of each address it is given (the gateways of
- * nsnet's networks, never a wildcard address). Who is answered is access.ts's decision, what is
+ * The responder's sockets: UDP and TCP on port 53 of each address it is given (the IPv4 and IPv6
+ * gateways of nsnet's networks, never a wildcard address). Who is answered is access.ts's decision, what is
  * answered answer.ts's; here each query and each TCP connection is also held to its share of the
  * responder (limits.ts), so one container or one network cannot exhaust it for the others.
  */
@@ -12,7 +12,7 @@ import { Budget } from './budget.js';
 import { forward } from './forward.js';
 import { FORWARD_DEADLINE_MS, FORWARD_LIMITS, TCP_IDLE_MS, TCP_LIMITS, TCP_MAX_BUFFERED_BYTES } from './limits.js';
 import { serveTcpSession } from './tcp-session.js';
-import type { DnsView } from './view.js';
+import { clientAddress, type DnsView } from './view.js';
 
 export interface ServerOptions {
   /** The current view (may be a moment old). */
@@ -84,8 +84,16 @@ export class DnsServer {
     l.tcp.close();
   }
 
+  /**
+   * An IPv6 gateway is bound like an IPv4 one, on its own address (never the wildcard), with
+   * IPV6_V6ONLY (no IPv4-mapped peers on an IPv6 socket). The kernel refuses to bind an IPv6
+   * address that is still tentative (duplicate address detection running: EADDRNOTAVAIL); nsnet
+   * adds its gateways with nodad, so they are usable at once, and a failed bind is reported in the
+   * record and retried on the next sync anyway.
+   */
   private async bind(addr: string): Promise<Listener> {
-    const udp = dgram.createSocket({ type: 'udp4' });
+    const v6 = addr.includes(':');
+    const udp = dgram.createSocket(v6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind({ address: addr, port: this.port, exclusive: true }, () => {
@@ -99,7 +107,7 @@ export class DnsServer {
     try {
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
-        tcp.listen({ host: addr, port: this.port, exclusive: true }, () => {
+        tcp.listen({ host: addr, port: this.port, exclusive: true, ipv6Only: v6 }, () => {
           tcp.off('error', reject);
           resolve();
         });
@@ -135,7 +143,8 @@ export class DnsServer {
   }
 
   private onUdp(sock: dgram.Socket, gateway: string, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.answer(gateway, rinfo.address, msg, 'udp').then(
+    const client = clientAddress(rinfo.address);
+    this.answer(gateway, client, msg, 'udp').then(
       (out) => {
         if (out !== undefined) sock.send(out, rinfo.port, rinfo.address, () => {});
       },
@@ -150,7 +159,7 @@ export class DnsServer {
    */
   private onTcp(sock: net.Socket, gateway: string): void {
     sock.on('error', () => {});
-    const client = sock.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const client = clientAddress(sock.remoteAddress ?? '');
     const who = access(this.viewFor(gateway, client), gateway, client);
     if (who.kind !== 'member') {
       sock.destroy();

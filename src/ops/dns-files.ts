@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as validate from '../core/validate.js';
-import { ipv4Servers, isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE } from '../dns/files.js';
+import { isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE, responderAddress, upstreamServers } from '../dns/files.js';
 import { dnsEnabled, networkServers } from '../engine/dns-options.js';
 import type { ContainerRecord, Store } from '../store/index.js';
 import type { Context } from './context.js';
@@ -23,11 +23,14 @@ export function readText(file: string): string {
   }
 }
 
-/** The host's upstream resolvers; systemd-resolved's stub is replaced by the servers behind it. */
+/**
+ * The host's upstream resolvers, IPv4 and IPv6 (the responder forwards over either family);
+ * systemd-resolved's stub is replaced by the servers behind it.
+ */
 export function hostServers(): string[] {
   const conf = parseResolvConf(readText('/etc/resolv.conf'));
-  const servers = ipv4Servers(conf);
-  if (servers.length > 0 && servers.every((s) => s === RESOLVED_STUB)) return ipv4Servers(parseResolvConf(readText(RESOLVED_UPSTREAM_FILE)));
+  const servers = upstreamServers(conf);
+  if (servers.length > 0 && servers.every((s) => s === RESOLVED_STUB)) return upstreamServers(parseResolvConf(readText(RESOLVED_UPSTREAM_FILE)));
   return servers;
 }
 
@@ -50,10 +53,11 @@ export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
   // place (same inode, so the bind mounts inside the container see the new text).
   const served = eps.map((e) => store.networks.get(e.networkId)).find((n) => n !== undefined && dnsEnabled(n));
   let nameservers: string[];
-  if (served !== undefined) nameservers = [served.gateway ?? served.gateway6!];
+  if (served !== undefined) nameservers = [responderAddress(served)];
   else {
     const own = cfg?.servers ?? [];
-    nameservers = own.length > 0 ? own : first !== undefined && networkServers(first).length > 0 ? networkServers(first) : hostServers().filter((s) => !isLoopback(s));
+    // (A link-local upstream's zone names a host interface the container does not have.)
+    nameservers = own.length > 0 ? own : first !== undefined && networkServers(first).length > 0 ? networkServers(first) : hostServers().filter((s) => !isLoopback(s) && !s.includes('%'));
   }
   const dir = etcDir(c.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });

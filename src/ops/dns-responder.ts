@@ -83,7 +83,7 @@ export function ensureResponder(ctx: Context): string[] {
 }
 
 function problems(r: ResponderRecord, needed: readonly string[]): string[] {
-  return needed.filter((a) => a in r.failures).map((a) => `the DNS responder cannot listen on ${a}:53: ${r.failures[a]}`);
+  return needed.filter((a) => a in r.failures).map((a) => `the DNS responder cannot listen on ${a.includes(':') ? `[${a}]` : a}:53: ${r.failures[a]}`);
 }
 
 /** Stop our responder (SIGTERM, then SIGKILL); true when one was running. */
