@@ -60,10 +60,12 @@ export const IP6_FORWARD = 'net.ipv6.conf.all.forwarding';
  * and leave the link-local address dead.
  */
 export function ipv6OffSteps(net: NetworkSpec, dev: string, ns?: string): Step[] {
+  // The bridge (ns undefined) takes no RA either: the RA guard stops containers' advertisements,
+  // and the host's own IPv6 is not a container network's to change.
   const settings: Array<[string, string]> = !hasIPv6(net)
     ? [['disable_ipv6', '1']]
     : ns === undefined
-      ? []
+      ? [['accept_ra', '0']]
       : [
           ['accept_ra', '0'],
           ['accept_dad', '0'],

@@ -1,12 +1,17 @@
 /**
  * Published ports: Docker's `-p` syntax parsed into one mapping per port. Pure.
  *
- *   [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp|/sctp]
+ *   [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp|/sctp]     HOST_IP: 1.2.3.4 or [2001:db8::1]
  *
  * Without a host port, nsnet picks a free one. Ranges map one to one and must be the same length.
+ *
+ * Host addresses, as in Docker: none means every address of both families (a dual-stack
+ * container's port is published on 0.0.0.0 and [::]); 0.0.0.0 every IPv4 address only; [::] every
+ * IPv6 address only; any other address that one.
  */
 import { invalid } from '../core/errors.js';
 import { parseIPv4 } from '../core/ipv4.js';
+import { parseIPv6 } from '../core/ipv6.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 export const PROTOS: readonly Proto[] = ['tcp', 'udp', 'sctp'];
@@ -27,7 +32,46 @@ export interface PortMapping {
   proto: Proto;
 }
 
-const EXAMPLE = 'expected [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp|/sctp], e.g. 8080:80 or 127.0.0.1:5353:53/udp';
+const EXAMPLE = 'expected [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp|/sctp], e.g. 8080:80, 127.0.0.1:5353:53/udp or [::1]:8081:80';
+
+export const ANY_IPV4 = '0.0.0.0';
+export const ANY_IPV6 = '::';
+
+/** The family of a host address; undefined (no address) is both. */
+export const hostFamily = (hostIp: string | undefined): 4 | 6 | undefined => (hostIp === undefined ? undefined : hostIp.includes(':') ? 6 : 4);
+
+/** Whether two host addresses share an address: none covers all, 0.0.0.0 and :: all of their family. */
+export function hostsOverlap(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return true;
+  if (hostFamily(a) !== hostFamily(b)) return false;
+  return a === b || a === ANY_IPV4 || a === ANY_IPV6 || b === ANY_IPV4 || b === ANY_IPV6;
+}
+
+/**
+ * The container addresses a port on `hostIp` forwards to: one per family the host address
+ * covers and the container has (none: both families, as Docker publishes on 0.0.0.0 and [::]).
+ */
+export function forwardTargets(hostIp: string | undefined, ip: string | null, ip6: string | null): string[] {
+  const family = hostFamily(hostIp);
+  return [...(ip !== null && family !== 6 ? [ip] : []), ...(ip6 !== null && family !== 4 ? [ip6] : [])];
+}
+
+/** `HOST_IP:` of a spec: an IPv4 address, or an IPv6 address in brackets (Docker's spelling). */
+function splitHost(body: string, spec: string): { hostIp: string | undefined; rest: string[] } {
+  if (body.startsWith('[')) {
+    const close = body.indexOf(']');
+    if (close < 0 || body[close + 1] !== ':') throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`);
+    const rest = body.slice(close + 2).split(':');
+    if (rest.length !== 2) throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`);
+    return { hostIp: parseIPv6(body.slice(1, close), 'host address'), rest };
+  }
+  const parts = body.split(':');
+  if (parts.length > 3) {
+    throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`, 'write an IPv6 host address in brackets: [::1]:8081:80');
+  }
+  if (parts.length === 3) return { hostIp: parts[0] === '' ? undefined : parseIPv4(parts[0]!, 'host address'), rest: parts.slice(1) };
+  return { hostIp: undefined, rest: parts };
+}
 
 function port(text: string, spec: string): number {
   if (!/^\d{1,5}$/.test(text)) throw invalid(`invalid port mapping "${spec}": "${text}" is not a port number; ${EXAMPLE}`);
@@ -52,13 +96,11 @@ export function parsePortSpec(spec: string): PortRequest[] {
   if (!(PROTOS as readonly string[]).includes(proto)) {
     throw invalid(`invalid port mapping "${spec}": protocol "${protoText}" is not one of ${PROTOS.join(', ')}`);
   }
-  const parts = body.split(':');
-  if (parts.length > 3 || body === '') throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`);
+  if (body === '') throw invalid(`invalid port mapping "${spec}": ${EXAMPLE}`);
+  // 0.0.0.0 and [::] are kept: every address of one family (Docker), not of both.
+  const { hostIp, rest: parts } = splitHost(body, spec);
   const containerText = parts.at(-1)!;
   const hostPortText = parts.length >= 2 ? parts.at(-2)! : '';
-  // 0.0.0.0 is Docker's spelling of "every address", the same as leaving the address out.
-  const givenIp = parts.length === 3 && parts[0] !== '' ? parseIPv4(parts[0]!, 'host address') : undefined;
-  const hostIp = givenIp === '0.0.0.0' ? undefined : givenIp;
   const [cLo, cHi] = range(containerText, spec);
   const count = cHi - cLo + 1;
   if (hostPortText === '') {
@@ -73,12 +115,18 @@ export function parsePortSpec(spec: string): PortRequest[] {
 
 /** Two mappings collide when protocol and port match and the host addresses overlap (none = all). */
 export function collides(a: Pick<PortMapping, 'hostIp' | 'hostPort' | 'proto'>, b: Pick<PortMapping, 'hostIp' | 'hostPort' | 'proto'>): boolean {
-  return a.proto === b.proto && a.hostPort === b.hostPort && (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp);
+  return a.proto === b.proto && a.hostPort === b.hostPort && hostsOverlap(a.hostIp, b.hostIp);
 }
 
-/** Docker's spelling of a mapping in `docker port`: `80/tcp -> 0.0.0.0:8080`. */
+/** HOST:PORT as `docker port` prints it: `0.0.0.0:8080`, `[::]:8080`. */
+const hostPortText = (m: Pick<PortMapping, 'hostIp' | 'hostPort'>): string => {
+  const host = m.hostIp ?? ANY_IPV4;
+  return `${host.includes(':') ? `[${host}]` : host}:${m.hostPort}`;
+};
+
+/** Docker's spelling of a mapping in `docker port`: `80/tcp -> 0.0.0.0:8080`, `80/tcp -> [::]:8080`. */
 export function formatMapping(m: PortMapping): string {
-  return `${m.containerPort}/${m.proto} -> ${m.hostIp ?? '0.0.0.0'}:${m.hostPort}`;
+  return `${m.containerPort}/${m.proto} -> ${hostPortText(m)}`;
 }
 
 /** NetworkSettings.Ports in Docker's shape. */
@@ -145,5 +193,5 @@ export const portKey = (p: ContainerPortRef): string => `${p.port}/${p.proto}`;
 
 /** `docker port NAME PORT`: the host side of each mapping of that container port, "0.0.0.0:8080". */
 export function hostBindings(mappings: readonly PortMapping[], p: ContainerPortRef): string[] {
-  return mappings.filter((m) => m.containerPort === p.port && m.proto === p.proto).map((m) => `${m.hostIp ?? '0.0.0.0'}:${m.hostPort}`);
+  return mappings.filter((m) => m.containerPort === p.port && m.proto === p.proto).map(hostPortText);
 }

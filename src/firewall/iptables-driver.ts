@@ -13,6 +13,14 @@
  *                                → NSNET-IPV6-GUARD (no IPv6 RA, redirect, DHCPv6 reply from any port)
  *   ebtables filter  FORWARD     → NSNET-BRIDGED   (ICC off: nothing switched between ports)
  *
+ * IPv6 (while a network has an IPv6 subnet): the same chains under the same names in ip6tables —
+ * filter (the interface rules hold for both families), nat (NAT66 masquerade, hairpin, the host's
+ * own connections, DNAT of published ports to `[ADDR]:PORT`) and raw (::1 only from lo). The
+ * bridge part is ebtables for both families: a port's IPv6 source must be one of its own (global,
+ * link-local from its MAC, or :: for duplicate address detection). ebtables cannot read a
+ * neighbour advertisement's target address, so the NDP-spoofing check (an NA for a neighbour's
+ * address) is the nftables driver's alone.
+ *
  * nsnet never flushes, reorders or edits another chain or rule: each table is written by one
  * `*-restore --noflush` run declaring only nsnet's chains (see kernel/xtables.ts). NSNET-FORWARD
  * is the same chain the nftables driver keeps for coexistence (firewall/iptables-compat.ts): a
@@ -60,12 +68,13 @@
 import { NsnetError } from '../core/errors.js';
 import type { Step, XtablesChains, XtablesJump } from '../plan/steps.js';
 import type { FirewallDriver } from './driver.js';
+import { linkLocalFor } from '../core/ipv6.js';
 import { COMPAT, COMPAT_CHAIN } from './iptables-compat.js';
 import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
 
 /** What the driver needs to know about the host (probed lazily by the caller). */
 export interface IptablesHostFacts {
-  /** iptables, iptables-save and iptables-restore are installed. */
+  /** iptables, iptables-save and iptables-restore are installed (Debian's package brings ip6tables too). */
   iptables: boolean;
   /** ebtables for port rules: the nf_tables variant ('ok'), absent, or the legacy 2.0 one. */
   ebtables: 'ok' | 'missing' | 'legacy';
@@ -110,17 +119,36 @@ export const NAT: XtablesChains = {
 export const RAW: XtablesChains = { tool: 'iptables', table: 'raw', chains: [GUARD_CHAIN], jumps: [{ from: 'PREROUTING', to: GUARD_CHAIN }] };
 
 export const LOOPBACK_GUARD_RULE = `-A ${GUARD_CHAIN} -d 127.0.0.0/8 ! -i lo -m comment --comment "nsnet: 127.0.0.0/8 only from lo" -j DROP`;
+/** The same for ::1 (the kernel drops it too, before any hook: see firewall/nftables.ts). */
+export const LOOPBACK_GUARD_RULE6 = `-A ${GUARD_CHAIN} -d ::1/128 ! -i lo -m comment --comment "nsnet: ::1 only from lo" -j DROP`;
 
 /**
  * The loopback guard, written as iptables-save prints it (`-d` before `! -i`), while nsnet has
- * networks. Null when there is none: the raw table is then not touched at all.
+ * networks (for IPv6: networks with IPv6). Null when there is none: the raw table is then not
+ * touched at all.
  */
-export function guardRules(networks: readonly FirewallNetwork[]): string[] | null {
+export function guardRules(networks: readonly FirewallNetwork[], family: Family = 4): string[] | null {
+  if (family === 6) return hasIpv6(networks) ? [LOOPBACK_GUARD_RULE6] : null;
   return networks.length === 0 ? null : [LOOPBACK_GUARD_RULE];
 }
 
 /** NSNET-DNAT alone: what publishing and withdrawing ports touch. */
 export const PUBLISHED: XtablesChains = { tool: 'iptables', table: 'nat', chains: [DNAT_CHAIN], jumps: DNAT_JUMPS };
+
+/** The same chains and jumps in ip6tables (IPv6: NAT66, published ports over IPv6, ::1 guard). */
+const in6 = (spec: XtablesChains): XtablesChains => ({ ...spec, tool: 'ip6tables' });
+export const FILTER6 = in6(FILTER);
+export const NAT6 = in6(NAT);
+export const RAW6 = in6(RAW);
+export const PUBLISHED6 = in6(PUBLISHED);
+
+export type Family = 4 | 6;
+const isV6 = (address: string): boolean => address.includes(':');
+const familyOf = (m: FirewallMapping): Family => (isV6(m.containerIp) ? 6 : 4);
+/** A network's subnet of one family (null: the network has none). */
+const subnetOf = (n: FirewallNetwork, family: Family): string | null => (family === 4 ? n.subnet : (n.subnet6 ?? null));
+/** IPv6 rules exist while some network has an IPv6 subnet. */
+const hasIpv6 = (networks: readonly FirewallNetwork[]): boolean => networks.some((n) => subnetOf(n, 6) !== null);
 /** Anti-spoofing: every frame from a container port, before anything else sees it. */
 export const PORTS: XtablesChains = { tool: 'ebtables', table: 'nat', chains: [PORTS_CHAIN], jumps: [{ from: 'PREROUTING', to: PORTS_CHAIN }] };
 /** ICC off: frames switched from a port to another port of its bridge. */
@@ -196,28 +224,45 @@ export function filterRules(networks: readonly FirewallNetwork[]): string[] | nu
  * published port. Null when there is nothing (internal networks only): the nat table is then not
  * touched at all.
  */
-export function natRules(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[] = []): string[] | null {
+export function natRules(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[] = [], family: Family = 4): string[] | null {
   const post = (spec: string, n: FirewallNetwork): string => `-A ${POSTROUTING_CHAIN} ${spec} ${comment(n)} -j MASQUERADE`;
   const rules: string[] = [];
   for (const n of networks) {
-    if (n.internal) continue;
-    if (n.masquerade) rules.push(post(`-s ${n.subnet} ! -o ${n.bridge}`, n));
-    // The host reaching a published port (127.0.0.1 included): the container answers the gateway.
+    const subnet = subnetOf(n, family);
+    // No subnet of this family: no container of the network has an address of it.
+    if (n.internal || subnet === null) continue;
+    // For IPv6 this is NAT66 (Docker 27's default); enable_ip_masquerade=false routes both families.
+    if (n.masquerade) rules.push(post(`-s ${subnet} ! -o ${n.bridge}`, n));
+    // The host reaching a published port (127.0.0.1 or ::1 included): the container answers the gateway.
     rules.push(post(`-o ${n.bridge} -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT`, n));
     // Hairpin: a container reaching a published port of its own network through a host address;
     // without NAT the answer would be switched straight back to it and dropped.
-    rules.push(post(`-s ${n.subnet} -o ${n.bridge} -m conntrack --ctstate DNAT`, n));
+    rules.push(post(`-s ${subnet} -o ${n.bridge} -m conntrack --ctstate DNAT`, n));
   }
-  rules.push(...dnatRules(mappings));
+  rules.push(...dnatRules(mappings.filter((m) => familyOf(m) === family)));
   return rules.length === 0 ? null : rules;
 }
 
-/** 0.0.0.0 (or none) is every address: no `-d`. */
-const hostAddress = (m: FirewallMapping): string | undefined => (m.hostIp === undefined || m.hostIp === '0.0.0.0' ? undefined : m.hostIp);
+/** ip6tables' filter rules: the interface rules of filterRules, while some network has IPv6. */
+export function filterRules6(networks: readonly FirewallNetwork[]): string[] | null {
+  return hasIpv6(networks) ? filterRules(networks) : null;
+}
+
+/** ip6tables' nat rules (NAT66, hairpin, published ports over IPv6), while some network has IPv6. */
+export function natRules6(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[] = []): string[] | null {
+  return hasIpv6(networks) ? natRules(networks, mappings, 6) : null;
+}
+
+/** 0.0.0.0, :: (or none) is every address of the mapping's family: no `-d`. */
+const hostAddress = (m: FirewallMapping): string | undefined => (m.hostIp === undefined || m.hostIp === '0.0.0.0' || m.hostIp === '::' ? undefined : m.hostIp);
+
+/** ADDR:PORT, with an IPv6 address in brackets (`[::1]:8081`), as DNAT's --to-destination and Docker write it. */
+const withPort = (address: string, port: number): string => (isV6(address) ? `[${address}]:${port}` : `${address}:${port}`);
 
 /** What a published port's rule is found by: its comment, up to the optional container name. */
 export function mappingKey(m: FirewallMapping): string {
-  return `nsnet publish ${hostAddress(m) ?? '0.0.0.0'}:${m.hostPort}/${m.proto} to ${m.containerIp}:${m.containerPort}`;
+  const any = familyOf(m) === 6 ? '::' : '0.0.0.0';
+  return `nsnet publish ${withPort(hostAddress(m) ?? any, m.hostPort)}/${m.proto} to ${withPort(m.containerIp, m.containerPort)}`;
 }
 
 /** xt_comment holds at most 255 characters. */
@@ -234,10 +279,10 @@ export function dnatRules(mappings: readonly FirewallMapping[]): string[] {
     const text = `${mappingKey(m)}${name}`.slice(0, COMMENT_MAX);
     return [
       `-A ${DNAT_CHAIN}`,
-      ...(host === undefined ? [] : [`-d ${host}/32`]),
+      ...(host === undefined ? [] : [`-d ${host}/${isV6(host) ? 128 : 32}`]),
       `-p ${m.proto} -m ${m.proto} --dport ${m.hostPort}`,
       `-m comment --comment "${text}"`,
-      `-j DNAT --to-destination ${m.containerIp}:${m.containerPort}`,
+      `-j DNAT --to-destination ${withPort(m.containerIp, m.containerPort)}`,
     ].join(' ');
   });
 }
@@ -251,14 +296,30 @@ const needsPortRules = (n: Pick<FirewallNetwork, 'icc' | 'antiSpoofing'>): boole
  * the world sees it.
  */
 export function spoofRules(ports: readonly FirewallPort[]): string[] {
-  return ports
-    .filter((p) => p.network.antiSpoofing)
-    .flatMap((p) => [
-      `-A ${PORTS_CHAIN} -i ${p.hostIf} -s ! ${p.mac} -j DROP`,
-      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p IPv4 --ip-src ! ${p.ip} -j DROP`,
-      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p ARP --arp-ip-src ! ${p.ip} -j DROP`,
-      `-A ${PORTS_CHAIN} -i ${p.hostIf} -p ARP --arp-mac-src ! ${p.mac} -j DROP`,
-    ]);
+  return ports.filter((p) => p.network.antiSpoofing).flatMap((p) => [...spoofRules4(p), ...spoofRules6(p)]);
+}
+
+/** IPv4 and ARP: its own address only; a port without one (IPv6-only network) sends neither. */
+function spoofRules4(p: FirewallPort): string[] {
+  const from = `-A ${PORTS_CHAIN} -i ${p.hostIf}`;
+  if (p.ip === null) return [`${from} -s ! ${p.mac} -j DROP`, `${from} -p IPv4 -j DROP`, `${from} -p ARP -j DROP`];
+  return [
+    `${from} -s ! ${p.mac} -j DROP`,
+    `${from} -p IPv4 --ip-src ! ${p.ip} -j DROP`,
+    `${from} -p ARP --arp-ip-src ! ${p.ip} -j DROP`,
+    `${from} -p ARP --arp-mac-src ! ${p.mac} -j DROP`,
+  ];
+}
+
+/**
+ * IPv6: the port's global address, its link-local one (from its MAC, which the first rule pins)
+ * or :: (duplicate address detection), else dropped. ebtables negates one address per rule, so
+ * the allowed sources RETURN (the port's earlier rules have passed) and the last rule drops.
+ */
+function spoofRules6(p: FirewallPort): string[] {
+  const from = `-A ${PORTS_CHAIN} -i ${p.hostIf} -p IPv6`;
+  const own = [...(p.ip6 === null || p.ip6 === undefined ? [] : [p.ip6]), linkLocalFor(p.mac), '::'];
+  return [...own.map((a) => `${from} --ip6-src ${a} -j RETURN`), `${from} -j DROP`];
 }
 
 /**
@@ -321,6 +382,11 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
         // Published ports are carried over: a network change rewrites NSNET-DNAT whole.
         add(NAT, natRules(after.networks, after.mappings ?? []), natRules(before.networks, before.mappings ?? []));
         add(RAW, guardRules(after.networks), guardRules(before.networks));
+        // ip6tables only while a network has IPv6 (or when everything is removed): a host whose
+        // networks are IPv4-only never runs it.
+        add(FILTER6, filterRules6(after.networks), filterRules6(before.networks));
+        add(NAT6, natRules6(after.networks, after.mappings ?? []), natRules6(before.networks, before.mappings ?? []));
+        add(RAW6, guardRules(after.networks, 6), guardRules(before.networks, 6));
       }
       // Without a usable ebtables (and no network that needs port rules) the IPv6 guard is not
       // made: IPv6 is still off on the bridges and container interfaces (engine/plans.ts).
@@ -351,28 +417,39 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
           hint: 'apt-get install -y iptables, or use the nftables driver (--firewall-driver nftables)',
         });
       }
-      return [mappingStep('add', mappings, summary)];
+      return mappingSteps('add', mappings, summary);
     },
     removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
       // Without iptables no mapping rule can have been made.
       if (mappings.length === 0 || !host().iptables) return [];
-      return [mappingStep('remove', mappings, summary)];
+      return mappingSteps('remove', mappings, summary);
     },
   };
 }
 
-/** Published ports in or out of NSNET-DNAT, found by their comments; one restore run. */
-function mappingStep(op: 'add' | 'remove', mappings: readonly FirewallMapping[], summary: string): Step {
-  return {
-    kind: 'iptables-rules',
-    op,
-    table: PUBLISHED.table,
-    chains: PUBLISHED.chains,
-    jumps: PUBLISHED.jumps,
-    keys: mappings.map(mappingKey),
-    rules: dnatRules(mappings),
-    summary,
-  };
+/** Published ports in or out of NSNET-DNAT, found by their comments; one restore run per family. */
+function mappingSteps(op: 'add' | 'remove', mappings: readonly FirewallMapping[], summary: string): Step[] {
+  const steps: Step[] = [];
+  for (const [family, spec] of [
+    [4, PUBLISHED],
+    [6, PUBLISHED6],
+  ] as const) {
+    const mine = mappings.filter((m) => familyOf(m) === family);
+    if (mine.length === 0) continue;
+    steps.push({
+      kind: 'iptables-rules',
+      // Absent for iptables: the steps journalled before IPv6 came carry no tool.
+      ...(spec.tool === 'ip6tables' ? { tool: 'ip6tables' as const } : {}),
+      op,
+      table: spec.table,
+      chains: spec.chains,
+      jumps: spec.jumps,
+      keys: mine.map(mappingKey),
+      rules: dnatRules(mine),
+      summary,
+    });
+  }
+  return steps;
 }
 
 /** One step per ebtables table that has rules for these ports (most networks: only nat). */

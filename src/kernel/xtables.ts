@@ -13,7 +13,10 @@ import { spawnSync } from 'node:child_process';
 import { NsnetError } from '../core/errors.js';
 import { onPath } from './which.js';
 
-export type XtablesTool = 'iptables' | 'ebtables';
+export type XtablesTool = 'iptables' | 'ip6tables' | 'ebtables';
+
+/** iptables and ip6tables share one restore format (`- [0:0]` declarations, COMMIT, -w); ebtables has its own. */
+export const isIpTool = (tool: XtablesTool): boolean => tool !== 'ebtables';
 
 export interface XtablesJump {
   from: string;
@@ -44,8 +47,8 @@ export function runTool(file: string, args: readonly string[], input?: string): 
 
 const saveCmd = (tool: XtablesTool): string => `${tool}-save`;
 const restoreCmd = (tool: XtablesTool): string => `${tool}-restore`;
-/** iptables-restore takes -w (wait for the xtables lock); ebtables-restore has no such option. */
-const restoreArgs = (tool: XtablesTool): string[] => (tool === 'iptables' ? ['-w', '--noflush'] : ['--noflush']);
+/** ip(6)tables-restore takes -w (wait for the xtables lock); ebtables-restore has no such option. */
+const restoreArgs = (tool: XtablesTool): string[] => (isIpTool(tool) ? ['-w', '--noflush'] : ['--noflush']);
 
 export type EbtablesSupport = 'ok' | 'missing' | 'legacy';
 
@@ -95,7 +98,7 @@ const jumpInsert = (j: XtablesJump): string => `-I ${j.from} 1${j.match === unde
 export function restoreScript(target: XtablesTarget, saved: SavedTable): string {
   const lines: string[] = [];
   const jumpCount = (j: XtablesJump): number => saved.rules.filter((l) => l === jumpLine(j)).length;
-  const declare = (c: string): string => (target.tool === 'iptables' ? `:${c} - [0:0]` : `:${c} RETURN`);
+  const declare = (c: string): string => (isIpTool(target.tool) ? `:${c} - [0:0]` : `:${c} RETURN`);
   if (target.rules === null) {
     for (const j of target.jumps) for (let i = jumpCount(j); i > 0; i--) lines.push(`-D ${jumpSpec(j)}`);
     const present = target.chains.filter((c) => saved.chains.has(c));
@@ -111,7 +114,7 @@ export function restoreScript(target: XtablesTarget, saved: SavedTable): string 
     }
   }
   if (lines.length === 0) return '';
-  return [`*${target.table}`, ...lines, ...(target.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+  return [`*${target.table}`, ...lines, ...(isIpTool(target.tool) ? ['COMMIT'] : []), ''].join('\n');
 }
 
 export function runRestore(tool: XtablesTool, script: string): void {
@@ -186,7 +189,7 @@ export function keyedScript(
   const jumps = base.jumps.filter((j) => !saved.rules.includes(jumpLine(j)));
   lines.push(...jumps.map(jumpInsert));
   if (lines.length === 0) return '';
-  return [`*${base.table}`, ...lines, ...(base.tool === 'iptables' ? ['COMMIT'] : []), ''].join('\n');
+  return [`*${base.table}`, ...lines, ...(isIpTool(base.tool) ? ['COMMIT'] : []), ''].join('\n');
 }
 
 /** Port rules (ebtables), found by their `-i PORT`. */

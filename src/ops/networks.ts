@@ -26,8 +26,9 @@ import { commit, decide, failureOf, type Draft } from './pipeline.js';
 import { DNS_OPTION, DNS_SERVERS_OPTION, dnsInput, validateNetworkDnsOptions } from '../engine/dns-options.js';
 import { refreshContainerFiles } from './dns-files.js';
 import { refuseModeChange, refuseRemovingPredefined } from './netmodes.js';
-import { linkIfNames } from './p2p-links.js';
 import { decideAddressing, type AddressingInput } from './network-subnets.js';
+import { keepHostRa } from './host-ipv6.js';
+import { linkIfNames } from './p2p-links.js';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'nsnet0';
@@ -140,7 +141,9 @@ export function addNetwork(ctx: Context, draft: Draft, input: NetworkInput, isDe
   const network = decideNetwork(ctx, input, isDefault);
   draft.write({ kind: 'insert-network', record: network });
   draft.write({ kind: 'set-setting', key: DRIVER_SETTING, value: ctx.firewall.name });
-  return { network, steps: planCreateNetwork(networkSpec(network), before, ctx.firewall) };
+  const steps = planCreateNetwork(networkSpec(network), before, ctx.firewall);
+  // The host keeps its router advertisements when the bridge turns IPv6 forwarding on.
+  return { network, steps: network.subnet6 != null && !network.internal && !isParentDriver(network.driver) ? keepHostRa(ctx, draft, steps) : steps };
 }
 
 export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord {
@@ -339,7 +342,7 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       }
       refuseShadowingAliases(ctx, network, container, aliases);
       const existing = ctx.store.endpoints.forContainer(container.id);
-      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing, linkIfNames(ctx.store, container.id)), { ip: opts.ip, aliases });
+      const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing, linkIfNames(ctx.store, container.id)), { ip: opts.ip, ip6: opts.ip6, aliases });
       const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
       return { op: 'network connect', mode: 'rollback', steps, result: endpoint };
     });

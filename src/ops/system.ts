@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError, NsnetErrors, wrap } from '../core/errors.js';
 import { GENERATED_LINK } from '../engine/ids.js';
+import { HOST_IPV6_SETTING, restoreHostIPv6Steps } from './host-ipv6.js';
 import { ownsNamespace } from '../engine/netmode.js';
 import { planRemoveContainer } from '../engine/plans.js';
 import { applyAll } from '../plan/executor.js';
@@ -81,6 +82,9 @@ export function reset(ctx: Context): string[] {
       if (GENERATED_LINK.test(name) && !bridges.has(name) && !known.has(name)) steps.push({ kind: 'link-del', dev: name });
     }
     steps.push(...ctx.firewall.replace(firewallState(ctx.store), EMPTY_FIREWALL, 'remove the nsnet tables'));
+    // IPv6 forwarding and the host's accept_ra as they were (see host-ipv6.ts); IPv4's ip_forward
+    // stays on, as Docker leaves it.
+    steps.push(...restoreHostIPv6Steps(ctx.store, ctx.host));
     if (ctx.dryRun) {
       for (const c of containers) if (liveState(ctx.host, c).status === 'running') ctx.note(`kill -KILL ${c.pid}`);
       ctx.planned.push(...steps.map(renderStep));
@@ -92,7 +96,7 @@ export function reset(ctx: Context): string[] {
       ctx.store.journal.add('system reset', {
         mode: 'finish',
         steps,
-        forget: { containers: containers.map((c) => c.id), networks: networks.map((n) => n.id), settings: ctx.store.settings.keys(LAB_SETTING_PREFIX) },
+        forget: { containers: containers.map((c) => c.id), networks: networks.map((n) => n.id), settings: [...ctx.store.settings.keys(LAB_SETTING_PREFIX), HOST_IPV6_SETTING] },
         killIn: containers.filter((c) => !isCniContainer(c) && ownsNamespace(c)).map((c) => c.name),
         dirs: [path.join(ctx.root, 'containers')],
       } satisfies Intent),
@@ -138,8 +142,10 @@ function forgetState(ctx: Context): NsnetError[] {
     ctx.store.tx(() => {
       for (const c of ctx.store.containers.list()) ctx.store.containers.delete(c.id);
       for (const n of ctx.store.networks.list()) ctx.store.networks.delete(n.id);
+      for (const p of ctx.store.partitions.list()) ctx.store.partitions.delete(p.name);
       for (const j of ctx.store.journal.list()) ctx.store.journal.delete(j.id);
       ctx.store.settings.delete(DRIVER_SETTING);
+      ctx.store.settings.delete(HOST_IPV6_SETTING);
       for (const key of ctx.store.settings.keys(LAB_SETTING_PREFIX)) ctx.store.settings.delete(key);
     });
   } catch (err) {

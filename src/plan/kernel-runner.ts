@@ -19,7 +19,7 @@ function applyEbtablesPorts(step: Extract<Step, { kind: 'ebtables-ports' }>, op:
 }
 
 function applyIptablesRules(step: Extract<Step, { kind: 'iptables-rules' }>, op: 'add' | 'remove'): void {
-  const base = { tool: 'iptables' as const, table: step.table, chains: step.chains, jumps: step.jumps };
+  const base = { tool: step.tool ?? 'iptables', table: step.table, chains: step.chains, jumps: step.jumps };
   applyCommentedRules(base, step.keys, op === 'add' ? step.rules : []);
 }
 

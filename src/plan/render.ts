@@ -76,14 +76,14 @@ export function renderStep(step: Step): string {
     case 'ebtables-ports':
       return renderEbtablesPorts(step.op, step.table, step.rules);
     case 'iptables-rules':
-      return renderIptablesRules(step.op, step.table, step.rules);
+      return renderIptablesRules(step.op, step.table, step.rules, step.tool ?? 'iptables');
   }
 }
 
-/** `iptables -w -t nat` / `ebtables -t filter`: the tool as a person would call it on that table. */
+/** `iptables -w -t nat` / `ip6tables -w` / `ebtables -t filter`: the tool as a person would call it on that table. */
 function tool(name: XtablesTool, table: string): string {
   if (name === 'ebtables') return `ebtables -t ${table}`;
-  return table === 'filter' ? 'iptables -w' : `iptables -w -t ${table}`;
+  return table === 'filter' ? `${name} -w` : `${name} -w -t ${table}`;
 }
 
 function renderXtablesRestore(
@@ -94,9 +94,10 @@ function renderXtablesRestore(
   rules: readonly string[] | null,
 ): string {
   const t = tool(name, table);
-  const restore = name === 'iptables' ? 'iptables-restore -w --noflush' : 'ebtables-restore --noflush';
-  const declare = (c: string): string => (name === 'iptables' ? `:${c} - [0:0]` : `:${c} RETURN`);
-  const commit = name === 'iptables' ? ['COMMIT'] : [];
+  const ip = name !== 'ebtables'; // iptables and ip6tables share one restore format
+  const restore = ip ? `${name}-restore -w --noflush` : 'ebtables-restore --noflush';
+  const declare = (c: string): string => (ip ? `:${c} - [0:0]` : `:${c} RETURN`);
+  const commit = ip ? ['COMMIT'] : [];
   if (rules === null) {
     return [
       ...jumps.map((j) => `while ${t} -D ${j.from}${j.match === undefined ? '' : ` ${j.match}`} -j ${j.to} 2>/dev/null; do :; done`),
@@ -111,7 +112,7 @@ function renderXtablesRestore(
   // iptables -C checks for a rule; ebtables has no check (its -C changes counters), so grep the save.
   const m = (j: XtablesJump): string => (j.match === undefined ? '' : ` ${j.match}`);
   const ensure = (j: XtablesJump): string =>
-    name === 'iptables'
+    ip
       ? `${t} -C ${j.from}${m(j)} -j ${j.to} 2>/dev/null || ${t} -I ${j.from} 1${m(j)} -j ${j.to}`
       : `ebtables-save -t ${table} | grep -qxF -- '-A ${j.from}${m(j)} -j ${j.to}' || ${t} -I ${j.from} 1${m(j)} -j ${j.to}`;
   return [`${restore} <<'EOF'`, `*${table}`, ...chains.map(declare), ...rules, ...commit, 'EOF', ...jumps.map(ensure)].join('\n');
@@ -123,8 +124,8 @@ function renderEbtablesPorts(op: 'add' | 'remove', table: string, rules: readonl
   return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
 }
 
-function renderIptablesRules(op: 'add' | 'remove', table: string, rules: readonly string[]): string {
-  const t = tool('iptables', table);
+function renderIptablesRules(op: 'add' | 'remove', table: string, rules: readonly string[], name: 'iptables' | 'ip6tables'): string {
+  const t = tool(name, table);
   if (op === 'add') return rules.map((r) => `${t} ${r}`).join('\n');
   return rules.map((r) => `${t} -D ${r.replace(/^-A /, '')} 2>/dev/null || true`).join('\n');
 }

@@ -132,6 +132,8 @@ export type Step =
    */
   | {
       kind: 'iptables-rules';
+      /** ip6tables for IPv6's published ports; absent: iptables (steps journalled before IPv6 have none). */
+      tool?: 'iptables' | 'ip6tables' | undefined;
       op: 'add' | 'remove';
       table: string;
       chains: readonly string[];

@@ -205,9 +205,10 @@ export class FakeHost implements Host, StepRunner {
   }
 
   /** For the step kinds: whether the tool behind them is there (a missing one fails like the real run). */
-  toolUsable(tool: 'nft' | 'iptables' | 'ebtables'): boolean {
+  toolUsable(tool: 'nft' | 'iptables' | 'ip6tables' | 'ebtables'): boolean {
     if (tool === 'nft') return this.facts.nftUsable;
-    return tool === 'iptables' ? this.facts.iptables : this.facts.ebtables === 'ok';
+    // Debian's iptables package brings ip6tables with it.
+    return tool === 'ebtables' ? this.facts.ebtables === 'ok' : this.facts.iptables;
   }
 
   releaseNamespaces(): void {

@@ -126,10 +126,11 @@ const NFTABLES: DriverCase = {
     return async () => void ok(await nsnet(['system', 'check', '--fix']));
   },
   async dropIpv6Guard(sb, nsnet) {
-    const listed = ok(sb.inHost(['nft', '-a', 'list', 'chain', 'bridge', 'nsnet', 'prerouting'])).stdout.split('\n');
-    const handles = listed.filter((l) => /icmpv6|udp sport 547/.test(l)).map((l) => /# handle (\d+)/.exec(l)?.[1]);
+    // The guard's two rules are in the chain IPv6 frames from container ports take (from_port6).
+    const listed = ok(sb.inHost(['nft', '-a', 'list', 'chain', 'bridge', 'nsnet', 'from_port6'])).stdout.split('\n');
+    const handles = listed.filter((l) => /nd-router-advert|udp sport 547/.test(l)).map((l) => /# handle (\d+)/.exec(l)?.[1]);
     assert.equal(handles.length, 2, `the IPv6 guard's two rules:\n${listed.join('\n')}`);
-    for (const h of handles) ok(sb.inHost(['nft', 'delete', 'rule', 'bridge', 'nsnet', 'prerouting', 'handle', h!]));
+    for (const h of handles) ok(sb.inHost(['nft', 'delete', 'rule', 'bridge', 'nsnet', 'from_port6', 'handle', h!]));
     return async () => void ok(await nsnet(['system', 'check', '--fix']));
   },
 };
@@ -206,7 +207,8 @@ for (const dc of [NFTABLES, IPTABLES]) {
       /** What a taken RA leaves: an address in the rogue prefix, or a default route. */
       const tookRa = (dev: string, ns?: string): string => {
         const addr = v6(['addr', 'show', 'dev', dev], ns).split('\n').filter((l) => l.includes(ROGUE_PREFIX));
-        const route = v6(['route', 'show', 'default'], ns).split('\n').filter((l) => l.trim() !== '');
+        // Only a route an RA gave (the sandbox's host has a static IPv6 default route of its own).
+        const route = v6(['route', 'show', 'default'], ns).split('\n').filter((l) => /proto ra|via fe80::/.test(l));
         return [...addr, ...route].join('\n');
       };
       /** Sniff on the neighbour's eth0 while the attacker sends every kind; the kinds that arrived. */

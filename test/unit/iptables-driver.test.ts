@@ -121,10 +121,17 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-A NSNET-PORTS -i nsvs00000000001 -p IPv4 --ip-src ! 10.0.0.1 -j DROP',
         '-A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-ip-src ! 10.0.0.1 -j DROP',
         '-A NSNET-PORTS -i nsvs00000000001 -p ARP --arp-mac-src ! 02:42:0a:00:00:01 -j DROP',
+        // IPv6 (off on an IPv4-only network): only from its link-local address or ::, if the container turns it on.
+        '-A NSNET-PORTS -i nsvs00000000001 -p IPv6 --ip6-src fe80::42:aff:fe00:1 -j RETURN',
+        '-A NSNET-PORTS -i nsvs00000000001 -p IPv6 --ip6-src :: -j RETURN',
+        '-A NSNET-PORTS -i nsvs00000000001 -p IPv6 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -s ! 02:42:0a:01:00:02 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -p IPv4 --ip-src ! 10.1.0.2 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -p ARP --arp-ip-src ! 10.1.0.2 -j DROP',
         '-A NSNET-PORTS -i nsvl00000000002 -p ARP --arp-mac-src ! 02:42:0a:01:00:02 -j DROP',
+        '-A NSNET-PORTS -i nsvl00000000002 -p IPv6 --ip6-src fe80::42:aff:fe01:2 -j RETURN',
+        '-A NSNET-PORTS -i nsvl00000000002 -p IPv6 --ip6-src :: -j RETURN',
+        '-A NSNET-PORTS -i nsvl00000000002 -p IPv6 -j DROP',
         'EOF',
         "ebtables-save -t nat | grep -qxF -- '-A PREROUTING -j NSNET-PORTS' || ebtables -t nat -I PREROUTING 1 -j NSNET-PORTS",
         "ebtables-restore --noflush <<'EOF'",
@@ -176,6 +183,34 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-X NSNET-GUARD',
         'COMMIT',
         'EOF',
+        // ip6tables too (nothing there on an IPv4-only host: deleting what is not there is a no-op).
+        'while ip6tables -w -D FORWARD -j NSNET-FORWARD 2>/dev/null; do :; done',
+        "ip6tables-restore -w --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-FORWARD - [0:0]',
+        ':NSNET-ISOLATION - [0:0]',
+        '-X NSNET-FORWARD',
+        '-X NSNET-ISOLATION',
+        'COMMIT',
+        'EOF',
+        'while ip6tables -w -t nat -D POSTROUTING -j NSNET-POSTROUTING 2>/dev/null; do :; done',
+        'while ip6tables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null; do :; done',
+        'while ip6tables -w -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j NSNET-DNAT 2>/dev/null; do :; done',
+        "ip6tables-restore -w --noflush <<'EOF'",
+        '*nat',
+        ':NSNET-POSTROUTING - [0:0]',
+        ':NSNET-DNAT - [0:0]',
+        '-X NSNET-POSTROUTING',
+        '-X NSNET-DNAT',
+        'COMMIT',
+        'EOF',
+        'while ip6tables -w -t raw -D PREROUTING -j NSNET-GUARD 2>/dev/null; do :; done',
+        "ip6tables-restore -w --noflush <<'EOF'",
+        '*raw',
+        ':NSNET-GUARD - [0:0]',
+        '-X NSNET-GUARD',
+        'COMMIT',
+        'EOF',
         'while ebtables -t nat -D PREROUTING -j NSNET-PORTS 2>/dev/null; do :; done',
         "ebtables-restore --noflush <<'EOF'",
         '*nat',
@@ -197,10 +232,11 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       ].join('\n'),
     );
     const forward = fw.replace(EMPTY_FIREWALL, state, 'fixture');
-    for (const [i, s] of steps.entries()) {
-      const f = forward[i]!;
-      assert.ok(s.kind === 'xtables-restore' && f.kind === 'xtables-restore');
-      assert.deepEqual(s.undoRules, f.rules, `undo of ${s.tool} ${s.table} restores the rules before`);
+    for (const s of steps) {
+      assert.ok(s.kind === 'xtables-restore');
+      // The IPv4-only fixture had nothing in ip6tables: those undos restore nothing.
+      const f = forward.find((x) => x.kind === 'xtables-restore' && x.tool === s.tool && x.table === s.table && x.chains.join() === s.chains.join());
+      assert.deepEqual(s.undoRules, f?.kind === 'xtables-restore' ? f.rules : null, `undo of ${s.tool} ${s.table} restores the rules before`);
     }
   });
 
@@ -208,7 +244,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null'],
+      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ip6tables filter null', 'ip6tables nat null', 'ip6tables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null'],
     );
   });
 
@@ -279,6 +315,9 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p IPv4 --ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
         'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-ip-src ! 10.1.0.2 -j DROP 2>/dev/null || true',
         'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p ARP --arp-mac-src ! 02:42:0a:01:00:02 -j DROP 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p IPv6 --ip6-src fe80::42:aff:fe01:2 -j RETURN 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p IPv6 --ip6-src :: -j RETURN 2>/dev/null || true',
+        'ebtables -t nat -D NSNET-PORTS -i nsvl00000000002 -p IPv6 -j DROP 2>/dev/null || true',
         'ebtables -t filter -D NSNET-BRIDGED -i nsvl00000000002 -j DROP 2>/dev/null || true',
       ].join('\n'),
     );
@@ -297,7 +336,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       // Networks that need no port rule work, and removal needs nothing.
       assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 3);
       assert.deepEqual(d.removePorts([{ ...red, network: red.network }], 'red'), []);
-      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 3);
+      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 6, 'iptables and ip6tables: filter, nat, raw');
     }
     assert.throws(
       () => iptablesDriver(facts({ iptables: false })).replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x'),

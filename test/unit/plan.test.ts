@@ -55,10 +55,13 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
     const dnat = [
       '\t\tfib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @published',
       '\t\tfib daddr type local dnat ip to meta l4proto . th dport map @published_any',
+      '\t\tfib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @published6',
+      '\t\tmeta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport map @published6_any',
     ];
     assert.deepEqual(rules, [
       '\t\telements = { "br-study" }',
       '\t\tiifname != "lo" ip daddr 127.0.0.0/8 drop', // guard
+      '\t\tiifname != "lo" ip6 daddr ::1 drop',
       ...dnat, // prerouting
       ...dnat, // output
       '\t\tct status dnat accept',
@@ -69,12 +72,19 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\toifname @bridges ct status dnat fib saddr type local masquerade',
       `\t\tip saddr 10.0.0.0/24 oifname "br-study" ct status dnat masquerade ${c}`,
       `\t\tip saddr 10.0.0.0/24 oifname != "br-study" masquerade ${c}`,
-      '\t\tiifname "nsv*" icmpv6 type { nd-router-advert, nd-redirect } drop', // IPv6 guard
-      '\t\tiifname "nsv*" ether type ip6 udp sport 547 udp dport 546 drop',
+      '\t\ttypeof iifname . ether saddr . @th,64,128', // port_targets6's declaration
+      '\t\tether type ip6 jump from_port6', // IPv6 frames: one comparison for IPv4 ones
       '\t\tiifname != @ports accept',
       '\t\tiifname . ether saddr != @port_macs drop',
       '\t\tether type arp iifname . arp saddr ether . arp saddr ip != @port_addrs drop',
       '\t\tether type ip iifname . ether saddr . ip saddr != @port_addrs drop',
+      '\t\tiifname != "nsv*" return', // from_port6: the IPv6 guard for every container port
+      '\t\ticmpv6 type { nd-router-advert, nd-redirect } drop',
+      '\t\tudp sport 547 udp dport 546 drop',
+      '\t\tiifname != @ports return', // then IPv6 anti-spoofing
+      '\t\tiifname . ether saddr . ip6 saddr != @port_addrs6 drop',
+      '\t\ticmpv6 type nd-neighbor-advert iifname . ether saddr . @th,64,128 != @port_targets6 drop',
+      '\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 != @port_targets6 drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
   });
@@ -109,6 +119,8 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
         'add element bridge nsnet ports { "nsv000000000001" }',
         'add element bridge nsnet port_macs { "nsv000000000001" . 02:42:0a:00:00:01 }',
         'add element bridge nsnet port_addrs { "nsv000000000001" . 02:42:0a:00:00:01 . 10.0.0.1 }',
+        'add element bridge nsnet port_addrs6 { "nsv000000000001" . 02:42:0a:00:00:01 . fe80::42:aff:fe00:1, "nsv000000000001" . 02:42:0a:00:00:01 . :: }',
+        'add element bridge nsnet port_targets6 { "nsv000000000001" . 02:42:0a:00:00:01 . 0xfe8000000000000000420afffe000001 }',
         'EOF',
         'ip link add nsv000000000001 master br-study up type veth peer name eth0 netns red address 02:42:0a:00:00:01',
         'bridge link set dev nsv000000000001 hairpin on',
@@ -242,7 +254,7 @@ describe('dual stack plans', () => {
 
   test("the firewall's IPv6 guard matches every container port by name: nsnet's host veth names", () => {
     assert.ok(vethNameFor('0123456789abcdef'.repeat(4)).startsWith(PORT_NAME_PREFIX));
-    assert.match(renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)), new RegExp(`iifname "${PORT_NAME_PREFIX}\\*" icmpv6 type`));
+    assert.match(renderPlan(planCreateNetwork(study, EMPTY_FIREWALL, fw)), new RegExp(`iifname != "${PORT_NAME_PREFIX}\\*" return\n\t\ticmpv6 type`));
   });
 
   test('the sysctl steps ignore a key the kernel does not have (IPv6 disabled at boot): nothing to turn off', () => {

@@ -5,7 +5,7 @@ import { assignHostPorts, collides, formatMapping, parsePortSpec, portsView } fr
 test('port specs in Docker syntax', () => {
   assert.deepEqual(parsePortSpec('8080:80'), [{ hostIp: undefined, hostPort: 8080, containerPort: 80, proto: 'tcp' }]);
   assert.deepEqual(parsePortSpec('127.0.0.1:5353:53/udp'), [{ hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53, proto: 'udp' }]);
-  assert.deepEqual(parsePortSpec('0.0.0.0:8080:80'), parsePortSpec('8080:80'), '0.0.0.0 means every address');
+  assert.deepEqual(parsePortSpec('0.0.0.0:8080:80'), [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }], '0.0.0.0: every IPv4 address, not IPv6 (Docker)');
   assert.deepEqual(parsePortSpec('80'), [{ hostIp: undefined, hostPort: undefined, containerPort: 80, proto: 'tcp' }]);
   assert.deepEqual(parsePortSpec('127.0.0.1::80/sctp'), [{ hostIp: '127.0.0.1', hostPort: undefined, containerPort: 80, proto: 'sctp' }]);
   assert.deepEqual(

@@ -10,6 +10,20 @@
  */
 import { NsnetError } from '../../../src/core/errors.js';
 import { cidrContains, cidrOf, intToIp, ipToInt } from '../../../src/core/ipv4.js';
+import { cidr6Contains, cidr6Of, intToIp6, ip6ToInt } from '../../../src/core/ipv6.js';
+
+/** An address's family, as the kernel tells them apart. */
+const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
+
+/** The network address of `address`/`prefixLen` as text, either family (malformed: thrown, a bug in the caller). */
+function networkOf(address: string, prefixLen: number): string {
+  return familyOf(address) === 6 ? intToIp6(cidr6Of(ip6ToInt(address), prefixLen).network) : intToIp(cidrOf(ipToInt(address), prefixLen).network);
+}
+
+function subnetHolds(network: string, prefixLen: number, address: string): boolean {
+  if (familyOf(network) !== familyOf(address)) return false;
+  return familyOf(address) === 6 ? cidr6Contains(cidr6Of(ip6ToInt(network), prefixLen), ip6ToInt(address)) : cidrContains(cidrOf(ipToInt(network), prefixLen), ipToInt(address));
+}
 import type { AddrInfo, LinkInfo, RouteInfo } from '../../../src/kernel/api.js';
 import { EADDRNOTAVAIL, EEXIST, EINVAL, ENETUNREACH, ENOENT, EOPNOTSUPP, ESRCH } from '../../../src/kernel/libc.js';
 import { kernelError } from './errors.js';
@@ -73,18 +87,27 @@ export interface NetworkState {
 /** What every fresh namespace holds besides its links' own keys. */
 const NAMESPACE_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '0',
+  'net.ipv6.conf.all.forwarding': '0',
   'net.ipv4.conf.all.route_localnet': '0',
   'net.ipv4.conf.default.route_localnet': '0',
 };
 
 /** The per-link keys the kernel makes with a link and removes with it (sysctl(8) writes a dot in a name as '/'). */
-const linkSysctls = (name: string): string[] => {
+const linkSysctls = (name: string): string[] => Object.keys(linkSysctlDefaults(name));
+
+/** Those keys with the values a new link has (IPv6 on, router advertisements and DAD on, as the kernel's defaults). */
+const linkSysctlDefaults = (name: string): Record<string, string> => {
   const dev = name.replace(/\./g, '/');
-  return [`net.ipv4.conf.${dev}.route_localnet`, `net.ipv6.conf.${dev}.disable_ipv6`];
+  return {
+    [`net.ipv4.conf.${dev}.route_localnet`]: '0',
+    [`net.ipv6.conf.${dev}.disable_ipv6`]: '0',
+    [`net.ipv6.conf.${dev}.accept_ra`]: name === 'lo' ? '0' : '1',
+    [`net.ipv6.conf.${dev}.accept_dad`]: name === 'lo' ? '-1' : '1',
+  };
 };
 
 /** Keys whose value the kernel checks is 0 or 1. */
-const BOOLEAN_SYSCTL = /\.(ip_forward|route_localnet|disable_ipv6)$/;
+const BOOLEAN_SYSCTL = /\.(ip_forward|route_localnet|disable_ipv6|forwarding)$/;
 
 const LOOPBACK_MTU = 65536;
 const DEFAULT_MTU = 1500;
@@ -164,7 +187,7 @@ export class NetworkModel {
     if (space.links.some((l) => l.name === spec.name)) throw kernelError(`create link ${spec.name}`, EEXIST, command);
     const link: FakeLink = { ...spec, index: this.state.nextIndex++, mac: spec.mac ?? this.nextMac() };
     space.links.push(link);
-    for (const key of linkSysctls(link.name)) space.sysctls[key] = '0';
+    Object.assign(space.sysctls, linkSysctlDefaults(link.name));
     return link;
   }
 
@@ -261,7 +284,7 @@ export class NetworkModel {
   /** EEXIST when the link already has this address with this prefix. */
   addAddr(ns: string | undefined, dev: string, address: string, prefixLen: number, command?: string): void {
     this.mustLink(ns, dev);
-    ipToInt(address); // a malformed address is a bug in the caller: say so
+    networkOf(address, prefixLen); // a malformed address is a bug in the caller: say so
     const space = this.ns(ns);
     if (space.addrs.some((a) => a.dev === dev && a.address === address && a.prefixLen === prefixLen)) {
       throw kernelError(`add address ${address}/${prefixLen} to ${dev}`, EEXIST, command);
@@ -285,12 +308,13 @@ export class NetworkModel {
   addRoute(ns: string | undefined, r: { dst?: string | undefined; dstLen?: number | undefined; gateway: string; dev?: string | undefined }, command?: string): void {
     const space = this.ns(ns);
     const dst = r.dst;
-    const dstLen = dst === undefined ? 0 : (r.dstLen ?? 32);
+    const family = familyOf(r.gateway);
+    const dstLen = dst === undefined ? 0 : (r.dstLen ?? (family === 6 ? 128 : 32));
     const what = `add route to ${dst === undefined ? 'default' : `${dst}/${dstLen}`} via ${r.gateway}`;
     if (r.dev !== undefined) this.mustLink(ns, r.dev);
     const via = this.connectedDev(space, r.gateway, r.dev);
     if (via === undefined) throw kernelError(what, ENETUNREACH, command);
-    if (space.routes.some((x) => x.dst === dst && x.dstLen === dstLen)) throw kernelError(what, EEXIST, command);
+    if (space.routes.some((x) => x.dst === dst && x.dstLen === dstLen && routeFamily(x) === family)) throw kernelError(what, EEXIST, command);
     space.routes.push({ dst, dstLen, gateway: r.gateway, dev: via });
   }
 
@@ -299,15 +323,17 @@ export class NetworkModel {
   addDefaultDevRoute(ns: string, dev: string, command?: string): void {
     const space = this.ns(ns);
     this.mustLink(ns, dev);
-    if (space.routes.some((x) => x.dst === undefined)) throw kernelError('add default route', EEXIST, command);
+    if (space.routes.some((x) => x.dst === undefined && routeFamily(x) === 4)) throw kernelError('add default route', EEXIST, command);
     space.routes.push({ dst: undefined, dstLen: 0, gateway: undefined, dev });
   }
 
   delRoute(ns: string | undefined, r: { dst?: string | undefined; dstLen?: number | undefined; gateway?: string | undefined; dev?: string | undefined }): void {
     const space = this.ns(ns);
-    const dstLen = r.dst === undefined ? 0 : (r.dstLen ?? 32);
+    const family = [r.dst, r.gateway].some((a) => a !== undefined && familyOf(a) === 6) ? 6 : 4;
+    const dstLen = r.dst === undefined ? 0 : (r.dstLen ?? (family === 6 ? 128 : 32));
     const i = space.routes.findIndex(
-      (x) => x.dst === r.dst && x.dstLen === dstLen && (r.gateway === undefined || x.gateway === r.gateway) && (r.dev === undefined || x.dev === r.dev),
+      (x) =>
+        x.dst === r.dst && x.dstLen === dstLen && routeFamily(x) === family && (r.gateway === undefined || x.gateway === r.gateway) && (r.dev === undefined || x.dev === r.dev),
     );
     if (i < 0) throw kernelError(`delete route to ${r.dst ?? 'default'}`, ESRCH);
     space.routes.splice(i, 1);
@@ -362,16 +388,16 @@ export class NetworkModel {
   }
 
   addresses(ns?: string, family?: 4 | 6): AddrInfo[] {
-    if (family === 6) return [];
-    return this.ns(ns).addrs.map((a) => ({ index: this.mustLink(ns, a.dev).index, family: 4 as const, address: a.address, prefixLen: a.prefixLen }));
+    return this.ns(ns)
+      .addrs.filter((a) => family === undefined || familyOf(a.address) === family)
+      .map((a) => ({ index: this.mustLink(ns, a.dev).index, family: familyOf(a.address), address: a.address, prefixLen: a.prefixLen }));
   }
 
   /** The main table: a connected route per address on an up link (not loopback's: those are in the local table), then the added ones. */
   routes(ns?: string, family?: 4 | 6): RouteInfo[] {
-    if (family === 6) return [];
     const space = this.ns(ns);
-    const route = (dst: string | undefined, dstLen: number, gateway: string | undefined, dev: string): RouteInfo => ({
-      family: 4,
+    const route = (f: 4 | 6, dst: string | undefined, dstLen: number, gateway: string | undefined, dev: string): RouteInfo => ({
+      family: f,
       dst,
       dstLen,
       gateway,
@@ -379,9 +405,9 @@ export class NetworkModel {
       table: 254,
     });
     return [
-      ...this.connected(space).map((c) => route(c.network, c.prefixLen, undefined, c.dev)),
-      ...space.routes.map((r) => route(r.dst, r.dstLen, r.gateway, r.dev)),
-    ];
+      ...this.connected(space).map((c) => route(familyOf(c.network), c.network, c.prefixLen, undefined, c.dev)),
+      ...space.routes.map((r) => route(routeFamily(r), r.dst, r.dstLen, r.gateway, r.dev)),
+    ].filter((r) => family === undefined || r.family === family);
   }
 
   /** Deterministic, index-free: links by name, addresses as `DEV A/LEN`, routes as `ip route` prints them. */
@@ -419,7 +445,7 @@ export class NetworkModel {
     const space: FakeNamespace = { runtime, mounted: true, links: [], addrs: [], routes: [], sysctls: { ...NAMESPACE_SYSCTLS } };
     // Every namespace starts with its own loopback, index 1, down.
     space.links.push({ name: 'lo', kind: 'loopback', index: 1, mtu: LOOPBACK_MTU, up: false, mac: '00:00:00:00:00:00' });
-    for (const key of linkSysctls('lo')) space.sysctls[key] = '0';
+    Object.assign(space.sysctls, linkSysctlDefaults('lo'));
     return space;
   }
 
@@ -461,20 +487,25 @@ export class NetworkModel {
     const out: Array<{ network: string; prefixLen: number; dev: string }> = [];
     for (const a of space.addrs) {
       if (!up.has(a.dev)) continue;
-      const cidr = cidrOf(ipToInt(a.address), a.prefixLen);
-      const key = `${cidr.text} ${a.dev}`;
+      const network = networkOf(a.address, a.prefixLen);
+      const key = `${network}/${a.prefixLen} ${a.dev}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ network: intToIp(cidr.network), prefixLen: a.prefixLen, dev: a.dev });
+      out.push({ network, prefixLen: a.prefixLen, dev: a.dev });
     }
     return out;
   }
 
   /** The link whose connected route holds `gateway` (restricted to `dev` when given). */
   private connectedDev(space: FakeNamespace, gateway: string, dev: string | undefined): string | undefined {
-    const ip = ipToInt(gateway);
-    return this.connected(space).find((c) => (dev === undefined || c.dev === dev) && cidrContains(cidrOf(ipToInt(c.network), c.prefixLen), ip))?.dev;
+    return this.connected(space).find((c) => (dev === undefined || c.dev === dev) && subnetHolds(c.network, c.prefixLen, gateway))?.dev;
   }
+}
+
+/** A route's family: its destination's or gateway's (a device route without either is IPv4: ipvlan l3). */
+function routeFamily(r: FakeRoute): 4 | 6 {
+  const a = r.dst ?? r.gateway;
+  return a !== undefined && familyOf(a) === 6 ? 6 : 4;
 }
 
 function refuseRuntimeNamespace(ref: string): void {

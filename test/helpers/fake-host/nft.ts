@@ -54,7 +54,7 @@ const FAMILY = '(ip|ip6|inet|arp|bridge|netdev)';
 const NAME = '([A-Za-z_][A-Za-z0-9_.-]*)';
 const TABLE_CMD = new RegExp(`^(add|delete) table ${FAMILY} ${NAME}$`);
 const TABLE_BLOCK = new RegExp(`^table ${FAMILY} ${NAME} \\{$`);
-const ADD_COLLECTION = new RegExp(`^add (set|map) ${FAMILY} ${NAME} ${NAME} \\{ type ([^;{}]+); \\}$`);
+const ADD_COLLECTION = new RegExp(`^add (set|map) ${FAMILY} ${NAME} ${NAME} \\{ (type [^;{}]+|typeof [^;{}]+); \\}$`);
 const ELEMENT_CMD = new RegExp(`^(add|delete) element ${FAMILY} ${NAME} ${NAME} \\{ (.*) \\}$`);
 const COLLECTION_BLOCK = new RegExp(`^(set|map) ${NAME} \\{$`);
 const CHAIN_BLOCK = new RegExp(`^chain ${NAME} \\{$`);
@@ -78,6 +78,12 @@ function splitElements(text: string): string[] {
   return out;
 }
 
+/**
+ * A collection's type as written after `type` (`ifname . ether_addr`); one declared by an
+ * expression keeps its keyword (`typeof iifname . @th,64,128`), as nft lists it.
+ */
+const typeText = (declaration: string): string => (declaration.startsWith('typeof ') ? declaration.trim() : declaration.replace(/^type /, '').trim());
+
 const keyOf = (kind: 'set' | 'map', element: string): string => (kind === 'map' ? element.split(' : ')[0]! : element);
 
 function unsupported(line: string): never {
@@ -100,7 +106,7 @@ export function parseNftScript(script: string): Command[] {
     if ((m = TABLE_CMD.exec(line)) !== null) {
       commands.push({ op: m[1] === 'add' ? 'add-table' : 'delete-table', family: m[2]!, table: m[3]!, line });
     } else if ((m = ADD_COLLECTION.exec(line)) !== null) {
-      const collection: NftCollection = { kind: m[1] as 'set' | 'map', name: m[4]!, type: m[5]!.trim(), elements: [] };
+      const collection: NftCollection = { kind: m[1] as 'set' | 'map', name: m[4]!, type: typeText(m[5]!), elements: [] };
       commands.push({ op: 'add-collection', family: m[2]!, table: m[3]!, collection, line });
     } else if ((m = ELEMENT_CMD.exec(line)) !== null) {
       const op = m[1] === 'add' ? 'add-element' : 'delete-element';
@@ -121,9 +127,9 @@ function parseTableBody(next: () => string): { collections: NftCollection[]; cha
     if ((m = COLLECTION_BLOCK.exec(line)) !== null) {
       const c: NftCollection = { kind: m[1] as 'set' | 'map', name: m[2]!, type: '', elements: [] };
       for (let body = next(); body !== '}'; body = next()) {
-        const type = /^type (.+)$/.exec(body);
+        const type = /^(type|typeof) (.+)$/.exec(body);
         const elements = /^elements = \{ (.*) \}$/.exec(body);
-        if (type !== null) c.type = type[1]!.trim();
+        if (type !== null) c.type = typeText(body);
         else if (elements !== null) c.elements.push(...splitElements(elements[1]!));
         else if (body !== '') unsupported(body);
       }
@@ -278,7 +284,7 @@ function listTable(t: NftTable): string {
   const blocks: string[][] = [];
   for (const c of t.collections) {
     const elements = c.elements.length === 0 ? [] : [`\t\telements = { ${[...c.elements].sort().join(', ')} }`];
-    blocks.push([`\t${c.kind} ${c.name} {`, `\t\ttype ${c.type}`, ...elements, '\t}']);
+    blocks.push([`\t${c.kind} ${c.name} {`, c.type.startsWith('typeof ') ? `\t\t${c.type}` : `\t\ttype ${c.type}`, ...elements, '\t}']);
   }
   for (const c of t.chains) {
     blocks.push([`\tchain ${c.name} {`, ...(c.head === undefined ? [] : [`\t\t${c.head}`]), ...c.rules.map((r) => `\t\t${r}`), '\t}']);

@@ -170,7 +170,10 @@ export function undoStep(m: Machine, step: Step): void {
       ignoring([ESRCH], () => m.net.delRoute(step.ns, { ...routeTo(step), gateway: step.via }));
       return;
     case 'netns-sysctl': // a setting of the namespace: it goes with it
-    case 'sysctl': // ip_forward is host-wide and never turned back off (Docker leaves it on too)
+      return;
+    case 'sysctl': // ip_forward is host-wide and never turned back off (Docker leaves it on too), unless the step says what was there
+      if (step.undoValue !== undefined) m.net.writeSysctl(undefined, step.key, step.undoValue, step.ignoreUnknown);
+      return;
     case 'link-del': // teardown steps: nothing to restore
     case 'netns-del':
       return;
@@ -215,7 +218,7 @@ function ebtablesPorts(m: Machine, step: Of<'ebtables-ports'>, op: 'add' | 'remo
 }
 
 function iptablesRules(m: Machine, step: Of<'iptables-rules'>, op: 'add' | 'remove'): void {
-  const base: XtablesChains = { tool: 'iptables', table: step.table, chains: step.chains, jumps: step.jumps };
+  const base: XtablesChains = { tool: step.tool ?? 'iptables', table: step.table, chains: step.chains, jumps: step.jumps };
   const script = keyedScript(base, [], save(m, 'iptables', step.table), ruleComment, step.keys, op === 'add' ? step.rules : []);
   m.xt.restore('iptables', script);
 }

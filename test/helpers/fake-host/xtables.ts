@@ -20,6 +20,12 @@ const BUILT_IN: Record<XtablesTool, Record<string, readonly string[]>> = {
     raw: ['PREROUTING', 'OUTPUT'],
     mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
   },
+  ip6tables: {
+    filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+    nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+    raw: ['PREROUTING', 'OUTPUT'],
+    mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  },
   ebtables: {
     filter: ['INPUT', 'FORWARD', 'OUTPUT'],
     nat: ['PREROUTING', 'OUTPUT', 'POSTROUTING'],
@@ -79,7 +85,7 @@ export class XtablesModel {
     };
     let committed = tool === 'ebtables'; // ebtables-restore has no COMMIT: the end of input commits
     for (const line of lines.slice(1)) {
-      if (line === 'COMMIT' && tool === 'iptables') {
+      if (line === 'COMMIT' && tool !== 'ebtables') {
         committed = true;
         continue;
       }
