@@ -6,10 +6,18 @@
  * plugin: `bridge`, `subnet` (or `ipam.ranges`), `gateway`, `isGateway`, `ipMasq`, `mtu`, plus
  * nsnet's `isolation` and `antiSpoofing`; the capabilities `portMappings`, `ips`, `mac` and
  * `aliases` arrive in `runtimeConfig`. Anything else is refused by name rather than ignored.
+ *
+ * Addresses per family, as host-local writes them: `ipam.ranges` holds at most one range set per
+ * family (`[[{"subnet": "10.88.0.0/16"}], [{"subnet": "fd00:88::/64"}]]`, the shape `podman
+ * network create --ipv6` writes for the bridge plugin), an IPv6 range alone makes an IPv6-only
+ * network.
  */
 import { NsnetError } from '../core/errors.js';
-import { parseIPv4 } from '../core/ipv4.js';
+import { ipToInt, parseIPv4 } from '../core/ipv4.js';
+import { ip6ToInt, parseCidr6, parseIPv6 } from '../core/ipv6.js';
 import * as validate from '../core/validate.js';
+import { validateGateway } from '../engine/ipam.js';
+import { validateGateway6, validateSubnet6 } from '../engine/ipam6.js';
 import { PROTOS, type Proto } from '../engine/ports.js';
 import {
   CniError,
@@ -37,8 +45,12 @@ export interface CniNetConf {
   name: string;
   type: string;
   bridge?: string | undefined;
+  /** The IPv4 subnet and gateway (none: a free subnet, unless the network is IPv6-only). */
   subnet?: string | undefined;
   gateway?: string | undefined;
+  /** The IPv6 subnet and gateway, canonical (RFC 5952); a subnet makes the network dual-stack or IPv6-only. */
+  subnet6?: string | undefined;
+  gateway6?: string | undefined;
   /** false: no default route, no forwarding or NAT (nsnet's internal network). */
   isGateway?: boolean | undefined;
   ipMasq?: boolean | undefined;
@@ -200,45 +212,110 @@ export function configVersion(raw: Record<string, unknown>): CniVersion {
   return v;
 }
 
-/** The subnet and gateway, from the top level or from host-local style `ipam` (one IPv4 range). */
-function addressing(raw: Record<string, unknown>): { subnet?: string | undefined; gateway?: string | undefined } {
-  let subnet = optString(raw, 'subnet');
-  let gateway = optString(raw, 'gateway');
-  if (raw['ipam'] === undefined || raw['ipam'] === null) return { subnet, gateway };
-  const ipam = obj(raw['ipam'], 'ipam');
-  const unknown = Object.keys(ipam).filter((k) => !IPAM_KEYS.includes(k));
-  if (unknown.length > 0) throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported ipam field(s) ${unknown.join(', ')}: nsnet-cni reads ${IPAM_KEYS.join(', ')}`);
-  const type = optString(ipam, 'type', 'ipam.');
-  if (type !== undefined && type !== 'host-local' && type !== 'nsnet') {
-    throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported ipam.type "${type}": nsnet-cni allocates addresses itself (host-local style ranges, or leave type out)`);
-  }
-  if (ipam['routes'] !== undefined) {
-    const routes = ipam['routes'];
-    const onlyDefault = Array.isArray(routes) && routes.every((r) => r !== null && typeof r === 'object' && (r as { dst?: unknown }).dst === '0.0.0.0/0');
-    if (!onlyDefault) throw bad(ErrorCodes.UNSUPPORTED_FIELD, 'unsupported ipam.routes: nsnet-cni installs the default route via the gateway and no others');
-  }
-  const pick = (key: 'subnet' | 'gateway', value: string | undefined, current: string | undefined): string | undefined => {
-    if (value !== undefined && current !== undefined && value !== current) throw badConfig(`${key} is given twice with different values: ${current} and ${value}`);
-    return value ?? current;
-  };
-  subnet = pick('subnet', optString(ipam, 'subnet', 'ipam.'), subnet);
-  gateway = pick('gateway', optString(ipam, 'gateway', 'ipam.'), gateway);
-  if (ipam['ranges'] !== undefined) {
-    const ranges = ipam['ranges'];
-    if (!Array.isArray(ranges) || !ranges.every(Array.isArray)) throw badConfig('ipam.ranges must be a list of range sets (lists of {"subnet": ...})');
-    const flat = (ranges as unknown[][]).flat();
-    if (flat.length !== 1) {
-      throw bad(ErrorCodes.UNSUPPORTED_FIELD, `ipam.ranges has ${flat.length} ranges: nsnet-cni supports exactly one IPv4 range per network`);
+/** One family's subnet and gateway, as the configuration gives them (unchecked). */
+interface FamilyAddressing {
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+}
+
+/** Where a subnet or gateway was given: the top level, ipam, or one of ipam.ranges. */
+interface Given extends FamilyAddressing {
+  where: string;
+  range: boolean;
+}
+
+const familyOf = (text: string): 4 | 6 => (text.includes(':') ? 6 : 4);
+const familyName = (f: 4 | 6): string => (f === 6 ? 'IPv6' : 'IPv4');
+
+/** host-local's ranges: a list of range sets, each one range here (nsnet allocates from the whole subnet). */
+function ranges(v: unknown): Given[] {
+  if (!Array.isArray(v) || !v.every(Array.isArray)) throw badConfig('ipam.ranges must be a list of range sets (lists of {"subnet": ...})');
+  return (v as unknown[][]).map((set, i) => {
+    if (set.length !== 1) {
+      throw bad(ErrorCodes.UNSUPPORTED_FIELD, `ipam.ranges[${i}] has ${set.length} ranges: nsnet-cni supports one range per range set (one IPv4 and one IPv6 set per network)`);
     }
-    const range = obj(flat[0], 'ipam.ranges[0][0]');
+    const where = `ipam.ranges[${i}][0].`;
+    const range = obj(set[0], `ipam.ranges[${i}][0]`);
     const extra = Object.keys(range).filter((k) => k !== 'subnet' && k !== 'gateway');
     if (extra.length > 0) {
       throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported range field(s) ${extra.join(', ')}: a range has subnet and gateway (nsnet allocates from the whole subnet)`);
     }
-    subnet = pick('subnet', optString(range, 'subnet', 'ipam.ranges[0][0].'), subnet);
-    gateway = pick('gateway', optString(range, 'gateway', 'ipam.ranges[0][0].'), gateway);
+    const subnet = optString(range, 'subnet', where);
+    if (subnet === undefined) throw badConfig(`${where}subnet is missing: a range names its subnet, e.g. "10.88.0.0/16" or "fd00:88::/64"`);
+    return { where, range: true, subnet, gateway: optString(range, 'gateway', where) };
+  });
+}
+
+/** The default routes ipam.routes may ask for: nsnet installs those (per family) and no others. */
+const DEFAULT_ROUTES = ['0.0.0.0/0', '::/0', '::0/0'];
+
+/**
+ * The subnets and gateways per family, from the top level, host-local style `ipam` (subnet,
+ * gateway) and `ipam.ranges`. A family given in two places must agree; two ranges of one family
+ * are refused (host-local would hand out from both, nsnet has one subnet per family).
+ */
+function addressing(raw: Record<string, unknown>): { v4: FamilyAddressing; v6: FamilyAddressing } {
+  const given: Given[] = [{ where: '', range: false, subnet: optString(raw, 'subnet'), gateway: optString(raw, 'gateway') }];
+  if (raw['ipam'] !== undefined && raw['ipam'] !== null) {
+    const ipam = obj(raw['ipam'], 'ipam');
+    const unknown = Object.keys(ipam).filter((k) => !IPAM_KEYS.includes(k));
+    if (unknown.length > 0) throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported ipam field(s) ${unknown.join(', ')}: nsnet-cni reads ${IPAM_KEYS.join(', ')}`);
+    const type = optString(ipam, 'type', 'ipam.');
+    if (type !== undefined && type !== 'host-local' && type !== 'nsnet') {
+      throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported ipam.type "${type}": nsnet-cni allocates addresses itself (host-local style ranges, or leave type out)`);
+    }
+    if (ipam['routes'] !== undefined) {
+      const routes = ipam['routes'];
+      const onlyDefault = Array.isArray(routes) && routes.every((r) => r !== null && typeof r === 'object' && DEFAULT_ROUTES.includes(String((r as { dst?: unknown }).dst)));
+      if (!onlyDefault) throw bad(ErrorCodes.UNSUPPORTED_FIELD, 'unsupported ipam.routes: nsnet-cni installs the default route via the gateway (0.0.0.0/0, ::/0) and no others');
+    }
+    given.push({ where: 'ipam.', range: false, subnet: optString(ipam, 'subnet', 'ipam.'), gateway: optString(ipam, 'gateway', 'ipam.') });
+    if (ipam['ranges'] !== undefined) given.push(...ranges(ipam['ranges']));
   }
-  return { subnet, gateway };
+  const out: Record<4 | 6, FamilyAddressing> = { 4: {}, 6: {} };
+  const rangeOf: Partial<Record<4 | 6, string>> = {};
+  for (const g of given) {
+    const subnetFamily = g.subnet === undefined ? undefined : familyOf(g.subnet);
+    const gatewayFamily = g.gateway === undefined ? undefined : familyOf(g.gateway);
+    if (subnetFamily !== undefined && gatewayFamily !== undefined && subnetFamily !== gatewayFamily) {
+      throw badConfig(`${g.where}gateway ${g.gateway} is ${familyName(gatewayFamily)} but ${g.where}subnet ${g.subnet} is ${familyName(subnetFamily)}: a gateway belongs to its subnet`);
+    }
+    const family = subnetFamily ?? gatewayFamily;
+    if (family === undefined) continue;
+    if (g.range) {
+      const prior = rangeOf[family];
+      if (prior !== undefined) {
+        throw bad(ErrorCodes.UNSUPPORTED_FIELD, `ipam.ranges has two ${familyName(family)} ranges (${prior} and ${g.subnet}): nsnet-cni supports one range per family`, 'keep one IPv4 and at most one IPv6 range set');
+      }
+      rangeOf[family] = g.subnet;
+    }
+    const mine = out[family];
+    for (const key of ['subnet', 'gateway'] as const) {
+      const value = g[key];
+      if (value === undefined) continue;
+      if (mine[key] !== undefined && mine[key] !== value) throw badConfig(`${familyName(family)} ${key} is given twice with different values: ${mine[key]} and ${value}`);
+      mine[key] = value;
+    }
+  }
+  return { v4: out[4], v6: out[6] };
+}
+
+/** The IPv4 subnet and gateway checked as `network create` does (gateway inside, a host address). */
+function checkedV4(a: FamilyAddressing): FamilyAddressing {
+  const subnet = a.subnet === undefined ? undefined : checked(() => validate.subnet(a.subnet!));
+  if (a.gateway !== undefined) {
+    const gw = checked(() => parseIPv4(a.gateway!, 'gateway'));
+    if (subnet !== undefined) checked(() => validateGateway(subnet, ipToInt(gw)));
+  }
+  return a;
+}
+
+/** The IPv6 subnet (with its prefix, /48../120) and gateway, in canonical text so they compare with records. */
+function checkedV6(a: FamilyAddressing): FamilyAddressing {
+  const subnet = a.subnet === undefined ? undefined : checked(() => validateSubnet6(parseCidr6(a.subnet!, 'IPv6 subnet')));
+  const gateway = a.gateway === undefined ? undefined : checked(() => parseIPv6(a.gateway!, 'IPv6 gateway'));
+  if (subnet !== undefined && gateway !== undefined) checked(() => validateGateway6(subnet, ip6ToInt(gateway)));
+  return { subnet: subnet?.text, gateway };
 }
 
 function portMappings(v: unknown): CniPortMapping[] {
@@ -258,8 +335,10 @@ function portMappings(v: unknown): CniPortMapping[] {
       throw badConfig(`runtimeConfig.portMappings[${i}].protocol "${protocol}" is not one of ${PROTOS.join(', ')}`);
     }
     const hostIP = optString(m, 'hostIP', `runtimeConfig.portMappings[${i}].`);
-    if (hostIP !== undefined && hostIP !== '') checked(() => parseIPv4(hostIP, `runtimeConfig.portMappings[${i}].hostIP`));
-    return { hostPort: port('hostPort'), containerPort: port('containerPort'), protocol: protocol as Proto, hostIP: hostIP === '' ? undefined : hostIP };
+    // IPv6 in canonical text, so a chained entry's mappings compare with the stored ones.
+    const what = `runtimeConfig.portMappings[${i}].hostIP`;
+    const host = hostIP === undefined || hostIP === '' ? undefined : checked(() => (hostIP.includes(':') ? parseIPv6(hostIP, what) : parseIPv4(hostIP, what)));
+    return { hostPort: port('hostPort'), containerPort: port('containerPort'), protocol: protocol as Proto, hostIP: host };
   });
 }
 
@@ -296,9 +375,9 @@ export function parseNetConf(raw: Record<string, unknown>): CniNetConf {
   if (unknown.length > 0) {
     throw bad(ErrorCodes.UNSUPPORTED_FIELD, `unsupported field(s) ${unknown.join(', ')} in network ${name}: nsnet-cni reads ${NSNET_KEYS.join(', ')}, ipam and dns`);
   }
-  const { subnet, gateway } = addressing(raw);
-  if (subnet !== undefined) checked(() => validate.subnet(subnet));
-  if (gateway !== undefined) checked(() => parseIPv4(gateway, 'gateway'));
+  const addresses = addressing(raw);
+  const { subnet, gateway } = checkedV4(addresses.v4);
+  const { subnet: subnet6, gateway: gateway6 } = checkedV6(addresses.v6);
   const bridge = optString(raw, 'bridge');
   if (bridge !== undefined) checked(() => validate.ifName(bridge));
   const mtuRaw = raw['mtu'];
@@ -319,6 +398,8 @@ export function parseNetConf(raw: Record<string, unknown>): CniNetConf {
     bridge,
     subnet,
     gateway,
+    subnet6,
+    gateway6,
     isGateway: optBool(raw, 'isGateway'),
     ipMasq: optBool(raw, 'ipMasq'),
     mtu,
@@ -336,23 +417,41 @@ export function parseNetConf(raw: Record<string, unknown>): CniNetConf {
   return conf;
 }
 
-/**
- * The address the runtime asks for: the `ips` capability first, then CNI_ARGS IP= (how Podman
- * passes --ip). A prefix length, when given, must be the network's.
- */
-export function requestedIp(conf: CniNetConf, args: Readonly<Record<string, string>>): { ip: string; prefixLen?: number } | undefined {
-  const candidates = [...conf.ips, ...(args['IP'] === undefined ? [] : args['IP'].split(','))].filter((s) => s !== '');
-  const v4 = candidates.filter((c) => !c.includes(':'));
-  if (v4.length === 0) {
-    if (candidates.length > 0) throw bad(ErrorCodes.UNSUPPORTED_FIELD, `IPv6 addresses (${candidates.join(', ')}) are not supported by nsnet-cni`);
-    return undefined;
-  }
-  const [address, len] = v4[0]!.split('/');
-  const ip = checked(() => parseIPv4(address ?? '', 'requested address'));
+/** An address the runtime asks for, with the prefix length it gave (which must be the network's). */
+export interface RequestedIp {
+  ip: string;
+  prefixLen?: number;
+}
+
+function requested(text: string): RequestedIp {
+  const [address = '', len] = text.split('/');
+  const v6 = address.includes(':');
+  const ip = checked(() => (v6 ? parseIPv6(address, 'requested IPv6 address') : parseIPv4(address, 'requested address')));
   if (len === undefined) return { ip };
+  const max = v6 ? 128 : 32;
   const prefixLen = Number(len);
-  if (!/^\d+$/.test(len) || prefixLen > 32) throw badConfig(`invalid requested address "${v4[0]}": prefix length must be 0-32`);
+  if (!/^\d+$/.test(len) || prefixLen > max) throw badConfig(`invalid requested address "${text}": prefix length must be 0-${max}`);
   return { ip, prefixLen };
+}
+
+/**
+ * The addresses the runtime asks for, one per family: the `ips` capability first, then CNI_ARGS
+ * IP= (how Podman passes --ip and --ip6, comma separated). Podman may send one address both
+ * ways; two different addresses of one family are refused (an interface gets one of each).
+ */
+export function requestedIps(conf: CniNetConf, args: Readonly<Record<string, string>>): { ip?: RequestedIp; ip6?: RequestedIp } {
+  const candidates = [...conf.ips, ...(args['IP'] === undefined ? [] : args['IP'].split(','))].map((s) => s.trim()).filter((s) => s !== '');
+  const out: { ip?: RequestedIp; ip6?: RequestedIp } = {};
+  for (const text of candidates) {
+    const r = requested(text);
+    const key = r.ip.includes(':') ? 'ip6' : 'ip';
+    const prior = out[key];
+    if (prior === undefined) out[key] = r;
+    else if (prior.ip !== r.ip) {
+      throw badConfig(`two ${key === 'ip6' ? 'IPv6' : 'IPv4'} addresses requested (${prior.ip} and ${r.ip}): an interface gets one address per family`);
+    }
+  }
+  return out;
 }
 
 /** The MAC the runtime asks for: the `mac` capability first, then CNI_ARGS MAC=. */
@@ -361,7 +460,11 @@ export function requestedMac(conf: CniNetConf, args: Readonly<Record<string, str
   return mac === undefined || mac === '' ? undefined : checked(() => validate.mac(mac));
 }
 
-/** Port mappings as Docker's -p specs, which nsnet's port publishing takes. */
+/**
+ * Port mappings as Docker's -p specs, which nsnet's port publishing takes: an IPv6 host address
+ * in brackets; none publishes on every address of each family the container has.
+ */
 export function portSpecs(mappings: readonly CniPortMapping[]): string[] {
-  return mappings.map((m) => `${m.hostIP === undefined ? '' : `${m.hostIP}:`}${m.hostPort}:${m.containerPort}/${m.protocol}`);
+  const host = (ip: string | undefined): string => (ip === undefined ? '' : ip.includes(':') ? `[${ip}]:` : `${ip}:`);
+  return mappings.map((m) => `${host(m.hostIP)}${m.hostPort}:${m.containerPort}/${m.protocol}`);
 }

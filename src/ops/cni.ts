@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
 import { parseCidr } from '../core/ipv4.js';
+import { ip6ToInt, parseCidr6 } from '../core/ipv6.js';
 import * as validate from '../core/validate.js';
 import { newId } from '../engine/ids.js';
 import { ANTI_SPOOFING_OPTION, BRIDGE_NAME_OPTION, ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION } from '../engine/inspect.js';
@@ -18,11 +19,12 @@ import { handoverRouteSteps, planDetach, publishSteps } from '../engine/plans.js
 import { isParentDriver } from '../engine/vlan-drivers.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
-import type { CniNetConf } from '../cni/config.js';
+import type { CniNetConf, RequestedIp } from '../cni/config.js';
 import type { Context } from './context.js';
-import { addEndpoint, addNetwork, connectSteps, poolOf, type NetworkInput } from './networks.js';
+import { addEndpoint, addNetwork, connectSteps, pool6Of, poolOf, type NetworkInput } from './networks.js';
 import { commit, decide, type Decision, type Draft } from './pipeline.js';
 import { allocate } from '../engine/ipam.js';
+import { allocate6 } from '../engine/ipam6.js';
 import { publish } from './ports.js';
 import { containerEndpoints, endpointMappings, endpointSpec, networkSpec } from './specs.js';
 
@@ -34,7 +36,9 @@ export interface CniAddRequest {
   containerId: string;
   netns: string;
   ifName: string;
-  ip?: { ip: string; prefixLen?: number | undefined } | undefined;
+  /** The addresses the runtime asks for (ips capability, IP=), one per family. */
+  ip?: RequestedIp | undefined;
+  ip6?: RequestedIp | undefined;
   mac?: string | undefined;
   /** Docker -p specs from the portMappings capability. */
   ports: string[];
@@ -59,10 +63,16 @@ function networkInputOf(conf: CniNetConf): NetworkInput {
   if (conf.mtu !== undefined) options[MTU_OPTION] = String(conf.mtu);
   if (conf.isolation !== undefined) options[ICC_OPTION] = String(conf.isolation === 'network');
   if (conf.antiSpoofing !== undefined) options[ANTI_SPOOFING_OPTION] = String(conf.antiSpoofing);
+  // IPv6 when the configuration gives an IPv6 range; IPv6 only when it gives no IPv4 (host-local's
+  // ranges with just an IPv6 set), as `network create --ipv4=false --ipv6` does.
+  const ipv6 = conf.subnet6 !== undefined;
+  const ipv4 = !ipv6 || conf.subnet !== undefined || conf.gateway !== undefined;
   return {
     name: conf.name,
-    subnet: conf.subnet,
-    gateway: conf.gateway,
+    subnet: [conf.subnet, conf.subnet6].filter((v): v is string => v !== undefined),
+    gateway: [conf.gateway, conf.gateway6].filter((v): v is string => v !== undefined),
+    ipv4,
+    ipv6,
     internal: conf.isGateway === false,
     options,
     labels: { [CNI_LABEL]: 'true' },
@@ -78,6 +88,12 @@ function disagreements(network: NetworkRecord, conf: CniNetConf): string[] {
   const differs = (what: string, theirs: string, ours: string | null): void => void (theirs !== ours && out.push(`${what} is ${ours}, the configuration says ${theirs}`));
   if (conf.subnet !== undefined) differs('subnet', validate.subnet(conf.subnet).text, network.subnet);
   if (conf.gateway !== undefined) differs('gateway', conf.gateway, network.gateway);
+  // A configuration with an IPv6 range wants IPv6; one with only an IPv6 range wants no IPv4.
+  if (conf.subnet6 !== undefined) differs('IPv6 subnet', conf.subnet6, network.subnet6 ?? 'none (no IPv6)');
+  if (conf.gateway6 !== undefined) differs('IPv6 gateway', conf.gateway6, network.gateway6 ?? 'none');
+  if (conf.subnet6 !== undefined && conf.subnet === undefined && conf.gateway === undefined && network.subnet !== null) {
+    differs('IPv4 subnet', 'none (IPv6 only)', network.subnet);
+  }
   if (conf.bridge !== undefined) differs('bridge', conf.bridge, network.bridge);
   if (conf.isGateway !== undefined) differs('isGateway', String(conf.isGateway), String(!network.internal));
   if (conf.mtu !== undefined) differs('mtu', String(conf.mtu), String(network.mtu ?? 'the default'));
@@ -165,10 +181,9 @@ function decideAdd(ctx: Context, draft: Draft, req: CniAddRequest): Omit<Decisio
   if (existing.some((e) => e.ifName === req.ifName)) {
     throw new NsnetError('IN_USE', `container ${req.containerId} already has an interface ${req.ifName} from nsnet`, { hint: 'give each network its own CNI_IFNAME' });
   }
-  if (req.ip?.prefixLen !== undefined && (network.subnet === null || req.ip.prefixLen !== parseCidr(network.subnet).prefixLen)) {
-    throw new NsnetError('INVALID_VALUE', `requested address ${req.ip.ip}/${req.ip.prefixLen} does not match network ${network.name} (${network.subnet})`);
-  }
-  const { endpoint, spec } = addEndpoint(ctx, draft, network, container, req.ifName, { ip: req.ip?.ip, mac: req.mac });
+  refusePrefixMismatch(network, req.ip, network.subnet === null ? undefined : parseCidr(network.subnet).prefixLen, network.subnet);
+  refusePrefixMismatch(network, req.ip6, network.subnet6 == null ? undefined : parseCidr6(network.subnet6).prefixLen, network.subnet6);
+  const { endpoint, spec } = addEndpoint(ctx, draft, network, container, req.ifName, { ip: req.ip?.ip, ip6: req.ip6?.ip, mac: req.mac });
   const connect = connectSteps(ctx, container.netns, existing, spec);
   const steps: Step[] = [...networkSteps, ...connect.steps];
   if (req.ports.length > 0) {
@@ -182,6 +197,14 @@ function decideAdd(ctx: Context, draft: Draft, req: CniAddRequest): Omit<Decisio
     draft.write({ kind: 'set-dns', config: { containerId: container.id, servers: [], search: [], options: [], extraHosts: [], ...dns, aliases } });
   }
   return { op: 'cni add', mode: 'rollback', steps, result: { network, container, endpoint, carriesDefaultRoute: connect.carriesDefaultRoute } };
+}
+
+/** A requested address's prefix length (when given) must be its family's subnet's. */
+function refusePrefixMismatch(network: NetworkRecord, req: RequestedIp | undefined, prefixLen: number | undefined, subnet: string | null | undefined): void {
+  if (req?.prefixLen === undefined || req.prefixLen === prefixLen) return;
+  throw new NsnetError('INVALID_VALUE', `requested address ${req.ip}/${req.prefixLen} does not match network ${network.name} (${subnet ?? `no ${req.ip.includes(':') ? 'IPv6' : 'IPv4'} subnet`})`, {
+    hint: prefixLen === undefined ? undefined : `give the address with /${prefixLen}, or without a prefix length`,
+  });
 }
 
 function refuseInternalPublish(network: NetworkRecord): void {
@@ -266,7 +289,13 @@ export function cniStatus(ctx: Context, conf: CniNetConf): string[] {
   const diff = disagreements(network, conf);
   if (diff.length > 0) return [`network ${conf.name} exists and its ${diff.join('; its ')}`];
   try {
-    allocate(poolOf(network), ctx.store.networks.usedIps(network.id), network.ipamCursor ?? undefined);
+    // Each family the network has must have an address left: ADD takes one of each.
+    if (network.subnet !== null) allocate(poolOf(network), ctx.store.networks.usedIps(network.id), network.ipamCursor ?? undefined);
+    const pool6 = pool6Of(network);
+    if (pool6 !== undefined) {
+      const used6 = new Set([...ctx.store.networks.usedIps6(network.id)].map(ip6ToInt));
+      allocate6(pool6, used6, network.ipamCursor6 == null ? undefined : BigInt(network.ipamCursor6));
+    }
     return [];
   } catch (err) {
     if (err instanceof NsnetError && err.code === 'POOL_EXHAUSTED') return [err.message];
