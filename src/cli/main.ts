@@ -10,7 +10,8 @@ import { commandPath, serviceCommand, startServiceAfterFallback, takeClientFallb
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
 import { linkCommand } from './commands/link.js';
-import { netemCommand } from './commands/netem.js';
+import { linkStateCommands, netemCommand } from './commands/netem.js';
+import { captureCommand } from './commands/capture.js';
 import { formatOf, withCommon } from './common.js';
 import { exitCodeFor, printError, RUN_FAILED, type Format } from './output.js';
 
@@ -33,8 +34,9 @@ export function buildProgram(): Command {
   program.addCommand(serviceCommand('cni-service', main), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   program.addCommand(graphCommand());
-  program.addCommand(linkCommand());
+  program.addCommand(linkCommand(linkStateCommands));
   program.addCommand(netemCommand());
+  program.addCommand(captureCommand());
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.
   const override = (c: Command): void => {
     c.exitOverride();

@@ -5,7 +5,8 @@
  * Pure: records in, a sorted model out, and the model rendered as text (fits 80 columns),
  * Mermaid or Graphviz dot. Everything is sorted, so the same state always draws the same.
  */
-import type { ContainerRecord, EndpointRecord, NetworkRecord, PortRecord } from '../store/index.js';
+import { netemSummary } from '../core/netem.js';
+import type { ContainerRecord, EndpointRecord, InterfaceState, NetworkRecord, PortRecord } from '../store/index.js';
 import { MASQUERADE_OPTION } from './inspect.js';
 
 /** How a network reaches the outside. */
@@ -27,6 +28,8 @@ export interface GraphInterface {
   network: string;
   /** Address with the subnet's prefix length, e.g. 10.30.1.10/24. */
   address: string;
+  /** What nsnet set on it: its impairment (`netem delay 40ms loss 2%`) and `link down`; empty when nothing. */
+  notes?: string[] | undefined;
 }
 
 export interface GraphPort {
@@ -62,7 +65,25 @@ export interface TopologyInput {
   containers: ReadonlyArray<Pick<ContainerRecord, 'id' | 'name'> & { status: string }>;
   endpoints: readonly EndpointRecord[];
   ports: readonly PortRecord[];
+  /** Impairments and held-down links of interfaces (netem set, link down). */
+  interfaceStates?: readonly InterfaceState[] | undefined;
 }
+
+/** An interface's impairment and link state as graph labels: `netem delay 40ms 5ms loss 2%`, `link down`. */
+export function interfaceNotes(state: Pick<InterfaceState, 'netem' | 'linkDown'> | undefined): string[] {
+  if (state === undefined) return [];
+  const netem = state.netem === null ? '' : netemSummary(state.netem);
+  return [...(netem === '' ? [] : [`netem ${netem}`]), ...(state.linkDown ? ['link down'] : [])];
+}
+
+/** The notes of a container's interface, if any: `{ notes }` to spread into a GraphInterface. */
+function notesOf(input: TopologyInput, containerId: string, ifName: string): { notes?: string[] } {
+  const notes = interfaceNotes(input.interfaceStates?.find((s) => s.containerId === containerId && s.ifName === ifName));
+  return notes.length === 0 ? {} : { notes };
+}
+
+/** An interface's label with its notes: `eth0 10.0.0.2/24 [netem delay 40ms]`. */
+const noted = (text: string, i: Pick<GraphInterface, 'notes'>): string => (i.notes === undefined || i.notes.length === 0 ? text : `${text} [${i.notes.join(', ')}]`);
 
 /** A dual-stack value as one label: "10.30.0.0/24, 2001:db8:30::/64". */
 const joined = (v4: string | null | undefined, v6: string | null | undefined): string => [v4, v6].filter((x) => x != null).join(', ');
@@ -81,7 +102,7 @@ export function topologyFrom(input: TopologyInput): Topology {
         .map((e) => {
           const n = netById.get(e.networkId)!;
           const address = joined(e.ip === null ? null : `${e.ip}/${n.subnet?.split('/')[1] ?? '32'}`, e.ip6 == null ? null : `${e.ip6}/${n.subnet6?.split('/')[1] ?? '128'}`);
-          return { ifName: e.ifName, hostIf: e.hostIf, network: n.name, address };
+          return { ifName: e.ifName, hostIf: e.hostIf, network: n.name, address, ...notesOf(input, c.id, e.ifName) };
         })
         .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName) || (a.ifName < b.ifName ? -1 : a.ifName > b.ifName ? 1 : 0));
       const ports = input.ports
@@ -156,14 +177,14 @@ export function renderText(t: Topology, width = 80): string {
     if (eps.length === 0) out.push('  (no containers)');
     eps.forEach(({ c, i }, k) => {
       const last = k === eps.length - 1;
-      out.push(...pack(`  ${last ? '`--' : '|--'} `, `  ${last ? '   ' : '|  '}     `, [`${i.hostIf} <-veth-> ${c.name}:${i.ifName}`, i.address], width));
+      out.push(...pack(`  ${last ? '`--' : '|--'} `, `  ${last ? '   ' : '|  '}     `, [`${i.hostIf} <-veth-> ${c.name}:${i.ifName}`, i.address, ...(i.notes ?? [])], width));
     });
   }
   for (const c of t.containers) {
     out.push('');
     out.push(...pack('', '    ', [`container ${c.name}`, `(${c.status})`], width));
     if (c.interfaces.length === 0) out.push('  (no interfaces)');
-    for (const i of c.interfaces) out.push(...pack('  ', '        ', [i.ifName, i.address, `on ${i.network}`, `host side ${i.hostIf}`], width));
+    for (const i of c.interfaces) out.push(...pack('  ', '        ', [i.ifName, i.address, `on ${i.network}`, `host side ${i.hostIf}`, ...(i.notes ?? [])], width));
     for (const p of c.ports) out.push(...pack('  ', '        ', ['port', portText(p), `on ${p.network}`], width));
   }
   return out.join('\n') + '\n';
@@ -185,7 +206,7 @@ export function renderMermaid(t: Topology): string {
     out.push(`  n${k}["${lines.map(mermaidText).join('<br/>')}"]`);
   });
   t.containers.forEach((c, k) => {
-    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => `${i.ifName} ${i.address}`)];
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i))];
     out.push(`  c${k}["${lines.map(mermaidText).join('<br/>')}"]`);
   });
   t.networks.forEach((n, k) => {
@@ -193,7 +214,7 @@ export function renderMermaid(t: Topology): string {
     if (n.uplink === 'routed') out.push(`  outside ---|"${mermaidText('routed via host uplink')}"| n${k}`);
   });
   t.containers.forEach((c, k) => {
-    for (const i of c.interfaces) out.push(`  ${netId.get(i.network)!} ---|"${mermaidText(`${i.hostIf} <-> ${i.ifName}`)}"| c${k}`);
+    for (const i of c.interfaces) out.push(`  ${netId.get(i.network)!} ---|"${mermaidText(noted(`${i.hostIf} <-> ${i.ifName}`, i))}"| c${k}`);
     for (const p of c.ports) out.push(`  outside -.->|"${mermaidText(portText(p))}"| c${k}`);
   });
   return out.join('\n') + '\n';
@@ -215,7 +236,7 @@ export function renderDot(t: Topology): string {
     out.push(`  ${dotString(`net:${n.name}`)} [shape=box, style=rounded, label=${dotLabel(lines)}];`);
   }
   for (const c of t.containers) {
-    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => `${i.ifName} ${i.address}`)];
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i))];
     out.push(`  ${dotString(`ctr:${c.name}`)} [shape=box, label=${dotLabel(lines)}];`);
   }
   for (const n of t.networks) {
@@ -224,7 +245,8 @@ export function renderDot(t: Topology): string {
   }
   for (const c of t.containers) {
     for (const i of c.interfaces) {
-      out.push(`  ${dotString(`net:${i.network}`)} -- ${dotString(`ctr:${c.name}`)} [label=${dotLabel([`${i.hostIf} <-> ${i.ifName}`])}];`);
+      const style = i.notes?.includes('link down') === true ? 'style=dashed, ' : '';
+      out.push(`  ${dotString(`net:${i.network}`)} -- ${dotString(`ctr:${c.name}`)} [${style}label=${dotLabel([`${i.hostIf} <-> ${i.ifName}`, ...(i.notes ?? [])])}];`);
     }
     for (const p of c.ports) out.push(`  outside -- ${dotString(`ctr:${c.name}`)} [style=dotted, label=${dotLabel([`port ${portText(p)}`])}];`);
   }

@@ -5,7 +5,8 @@
  * every key of Docker's schema and which ones nsnet deliberately lacks. Pure: records in, objects out.
  */
 import { modeNetworkSettings } from './netmode.js';
-import type { ContainerRecord, DnsConfig, EndpointRecord, NetworkRecord } from '../store/index.js';
+import { netemWords } from '../core/netem.js';
+import type { ContainerRecord, DnsConfig, EndpointRecord, InterfaceState, NetworkRecord } from '../store/index.js';
 import { parsePortSpec, portsView, type PortMapping } from './ports.js';
 import { isParentDriver } from './vlan-drivers.js';
 
@@ -29,6 +30,8 @@ export interface LiveState {
 export interface ContainerFacts {
   /** --dns, --dns-search, --dns-option, --add-host, --network-alias; undefined when none given. */
   dns?: DnsConfig | undefined;
+  /** Impairments and held-down links of its interfaces (netem set, link down). */
+  interfaces?: readonly InterfaceState[] | undefined;
 }
 
 type Attached = { network: NetworkRecord; endpoint: EndpointRecord };
@@ -81,7 +84,7 @@ export function containerView(
     Platform: 'linux',
     Config: configView(c, ports),
     HostConfig: hostConfigView(c, endpoints, ports, facts.dns),
-    NetworkSettings: networkSettingsView(c, endpoints, ports, facts.dns),
+    NetworkSettings: networkSettingsView(c, endpoints, ports, facts.dns, facts.interfaces ?? []),
   };
 }
 
@@ -159,7 +162,7 @@ function ipamConfigOf(endpoint: EndpointRecord): Record<string, string> | null {
   return Object.keys(config).length === 0 ? null : config;
 }
 
-function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: DnsConfig | undefined): Record<string, unknown> {
+function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: DnsConfig | undefined, state: InterfaceState | undefined): Record<string, unknown> {
   // The names it answers to there besides its own, in Docker 20.10's order: --network-alias (every
   // network) and connect --alias (this one), then its short id and a --hostname other than its
   // name. Docker lists them on user networks only; nsnet resolves them on the default one too.
@@ -183,13 +186,25 @@ function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: 
     // nsnet's own additions: the interface in the container and its host-side peer.
     InterfaceName: endpoint.ifName,
     HostInterface: endpoint.hostIf,
+    // ... and what nsnet set on that interface: its impairment in tc's words, and link down.
+    Netem: state?.netem == null ? null : netemWords(state.netem),
+    LinkDown: state?.linkDown === true,
   };
 }
 
-function networkSettingsView(c: ContainerRecord, endpoints: readonly Attached[], ports: readonly PortMapping[], dns: DnsConfig | undefined): Record<string, unknown> {
+function networkSettingsView(
+  c: ContainerRecord,
+  endpoints: readonly Attached[],
+  ports: readonly PortMapping[],
+  dns: DnsConfig | undefined,
+  interfaces: readonly InterfaceState[],
+): Record<string, unknown> {
   // --network host and none: an entry for the predefined network, with no address; container:, none (as Docker).
   const networks: Record<string, unknown> = { ...(modeNetworkSettings(c)?.networks ?? {}) };
-  for (const attached of endpoints) networks[attached.network.name] = endpointView(c, attached, dns);
+  for (const attached of endpoints) {
+    const state = interfaces.find((s) => s.ifName === attached.endpoint.ifName);
+    networks[attached.network.name] = endpointView(c, attached, dns, state);
+  }
   // Like Docker, the top-level address fields describe the default network only; "" otherwise.
   const onDefault = endpoints.find((e) => e.network.isDefault);
   const published = portsView(ports);

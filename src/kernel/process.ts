@@ -174,7 +174,7 @@ export async function execInContainer(pid: number, argv: readonly string[], env:
   return waitChild(child);
 }
 
-async function waitChild(child: ChildProcess): Promise<number> {
+export async function waitChild(child: ChildProcess): Promise<number> {
   // The terminal sends ^C to the whole foreground group; the container handles it, nsnet waits.
   const ignore = (): void => {};
   process.on('SIGINT', ignore);

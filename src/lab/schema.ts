@@ -61,6 +61,13 @@ export const LAB_SCHEMA = {
           items: { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' },
           description: "the two ends' addresses with their prefix, in the order of endpoints, e.g. [10.0.12.1/30, 10.0.12.2/30] (or a /31 pair, or IPv6)",
         },
+        netem: {
+          description: 'impairment of the link: one for both ends (each impairs what it sends), or two in the order of endpoints (null for none)',
+          anyOf: [
+            { $ref: '#/definitions/netem' },
+            { type: 'array', minItems: 2, maxItems: 2, items: { anyOf: [{ $ref: '#/definitions/netem' }, { type: 'null' }] } },
+          ],
+        },
       },
     },
     network: {
@@ -90,6 +97,21 @@ export const LAB_SCHEMA = {
       properties: {
         ip: { type: 'string', pattern: IPV4, description: 'static address on this network' },
         aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'more DNS names of the container (run --network-alias); its name in the file is always one' },
+        netem: { $ref: '#/definitions/netem' },
+      },
+    },
+    netem: {
+      type: 'object',
+      additionalProperties: false,
+      description: "the interface's impairment, as nsnet netem set takes it: changing it changes only the qdisc, the container keeps running",
+      properties: {
+        delay: { type: ['string', 'number'], description: 'added delay, e.g. 40ms (us, ms, s; a bare number is microseconds)' },
+        jitter: { type: ['string', 'number'], description: 'random variation of the delay, e.g. 5ms (needs delay)' },
+        loss: { type: ['string', 'number'], description: 'random packet loss, e.g. 2%' },
+        rate: { type: ['string', 'number'], description: 'rate limit, e.g. 10mbit (a bare number is bits per second)' },
+        duplicate: { type: ['string', 'number'], description: 'random packet duplication, e.g. 1%' },
+        corrupt: { type: ['string', 'number'], description: 'random corruption, e.g. 0.1%' },
+        reorder: { type: ['string', 'number'], description: 'packets sent ahead of delayed ones, e.g. 25% (needs delay)' },
       },
     },
     container: {

@@ -12,6 +12,7 @@ import { NsnetError } from '../core/errors.js';
 import { addressProblems } from './addresses.js';
 import { carriesVia, labLinkProblems, normaliseLinks, type LabLink, type RawLink } from './links.js';
 import { LAB_SCHEMA } from './schema.js';
+import { labImpairments, netemProblems, type LabImpairment } from './impairments.js';
 
 /** Labels every lab network carries: the lab's name, and the hash of its declaration. */
 export const LAB_LABEL = 'nsnet.lab';
@@ -74,6 +75,8 @@ export interface LabSpec {
   containers: LabContainer[];
   /** Point-to-point links between its containers. */
   links: LabLink[];
+  /** Impairments of its containers' interfaces (`netem:`), converged apart from the containers. */
+  impairments: LabImpairment[];
 }
 
 export type { LabLink };
@@ -316,6 +319,7 @@ function semanticChecks(
   }
   for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
   for (const p of labLinkProblems(raw.links ?? [], raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
+  for (const p of netemProblems(raw.containers ?? {}, raw.links ?? [])) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
 
 const str = (v: Scalar): string => (typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v));
@@ -374,5 +378,5 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       hash: hashOf({ ...decl, ...declaredCaps }),
     };
   });
-  return { name: lab, networks, containers, links };
+  return { name: lab, networks, containers, links, impairments: labImpairments(lab, raw.containers ?? {}, raw.links ?? []) };
 }

@@ -20,6 +20,7 @@ import type { Step } from '../plan/steps.js';
 import { diffLab, dropsWholeLab, isNoop, type LabPlan, type LabState } from './diff.js';
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
 import { linkLabel, makeLink, missingLinks, type LabLink } from './links.js';
+import { applyImpairmentChanges, impairmentChanges } from './impairments.js';
 
 export interface LabProgress {
   action: 'create' | 'remove';
@@ -112,7 +113,9 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     // Links to make: those of containers made now (a remade container's went with it), and any missing.
     const creating = new Set(plan.createContainers.map((c) => c.name));
     const linking = spec.links.filter((l) => l.ends.some((e) => creating.has(e.name)) || missingLinks(ctx, [l]).length > 0);
-    if (isNoop(plan) && linking.length === 0) return { plan, noop: true };
+    // Impairments apart: a changed one is set on the running container, which is kept.
+    const impairing = impairmentChanges(ctx, spec.containers.map((c) => c.name).filter((n) => !creating.has(n)), spec.impairments);
+    if (isNoop(plan) && linking.length === 0 && impairing.length === 0) return { plan, noop: true };
     if (opts.removeAll !== true && dropsWholeLab(spec, state)) throw wouldRemoveAll(spec.name, plan);
     const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length + linking.length;
     const progress = new Progress(total, opts.onProgress);
@@ -150,6 +153,8 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     await pool(plan.createContainers, ctx.dryRun ? 1 : Math.max(1, opts.parallel ?? 8), make);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
     makeLinks(ctx, spec, linking, progress, failures);
+    if (failures.length > 0) throw failed(spec.name, 'up', failures);
+    applyImpairmentChanges(ctx, impairmentChanges(ctx, spec.containers.map((c) => c.name), spec.impairments), failures);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
     return { plan, noop: false };
   } finally {

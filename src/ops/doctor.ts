@@ -42,6 +42,12 @@ export function doctor(host: Host): Finding[] {
       : { check: 'tools', level: 'error', detail: `missing: ${missing.join(', ')}`, fix: 'apt-get install -y iproute2 util-linux' },
   );
 
+  findings.push(
+    host.onPath('tcpdump')
+      ? { check: 'capture', level: 'ok', detail: 'tcpdump found (nsnet capture)' }
+      : { check: 'capture', level: 'info', detail: 'tcpdump not found: nsnet capture runs it inside the container\'s namespace', fix: 'apt-get install -y tcpdump' },
+  );
+
   const backend = host.nftBackend();
   if (backend === 'nft' && !host.onPath('nft')) {
     findings.push({ check: 'firewall driver', level: 'error', detail: 'nftables: neither libnftables nor the nft binary found', fix: 'apt-get install -y nftables' });

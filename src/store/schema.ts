@@ -253,6 +253,18 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX partition_members_container ON partition_members(container_id);
   `,
+  // 16: an interface's impairment and link state go with the interface: when its endpoint (network
+  // disconnect) or its point-to-point link (link rm) is deleted, its interface_state row is too, so a
+  // later interface of the same name starts clean. (Triggers, because interface_state is keyed by the
+  // name in the container, which both tables hold; a rebuild of either table must make them again.)
+  `
+  CREATE TRIGGER endpoints_interface_state AFTER DELETE ON endpoints BEGIN
+    DELETE FROM interface_state WHERE container_id = OLD.container_id AND if_name = OLD.if_name;
+  END;
+  CREATE TRIGGER p2p_links_interface_state AFTER DELETE ON p2p_links BEGIN
+    DELETE FROM interface_state WHERE (container_id = OLD.a_container AND if_name = OLD.a_if) OR (container_id = OLD.b_container AND if_name = OLD.b_if);
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

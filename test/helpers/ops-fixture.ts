@@ -190,6 +190,8 @@ export interface StoreDump {
   ports: unknown[];
   settings: Record<string, string | undefined>;
   dns: unknown[];
+  /** Impairments and held-down links (netem set, link down). */
+  interfaces: unknown[];
   journal: Array<{ op: string; steps: unknown }>;
   /** Point-to-point links and partitions (issue 19). */
   links: unknown[];
@@ -208,6 +210,7 @@ export function dumpStore(store: Store): StoreDump {
     ports: store.ports.list(),
     settings: Object.fromEntries(store.settings.keys('').map((k) => [k, store.settings.get(k)])),
     dns: store.dns.list(),
+    interfaces: store.interfaces.list(),
     journal: store.journal.list().map((j) => ({ op: j.op, steps: j.steps })),
     links: store.links.list(),
     partitions: store.partitions.list(),

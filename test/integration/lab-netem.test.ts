@@ -8,11 +8,14 @@
  * a skip. A rate alone is tbf's (CONFIG_NET_SCH_TBF), measured with iperf3.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
-import { createSandbox, describeResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, REPO, type Sandbox } from '../helpers/sandbox.js';
 
 const SUBNET = '10.119.0.0/24';
 const A_IP = '10.119.0.11';
@@ -32,7 +35,7 @@ const median = (xs: readonly number[]): number => {
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs.integration, tools('the impairment tests', ['tc', 'iperf3'], 'bash scripts/setup.sh')], concurrency: false }, () => {
+requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs.integration, tools('the impairment and capture tests', ['tc', 'iperf3', 'tcpdump'], 'bash scripts/setup.sh')], concurrency: false }, () => {
   let sb: Sandbox;
   let a = '';
   let b = '';
@@ -127,6 +130,35 @@ requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs
     assert.ok(median(clear) < 1, `median RTT ${median(clear)} ms after clear`);
   });
 
+  test('capture -w FILE -c 4 icmp: a pcap with the ping packets, without knowing the veth', async () => {
+    const file = path.join(sb.root, 'ping.pcap');
+    const argv = sb.nsnetArgv(['capture', a, '-w', file, '-c', '4', 'icmp']);
+    const capture = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    capture.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => capture.once('exit', (code) => resolve(code)));
+    try {
+      // tcpdump says "listening on eth0" once it captures: ping after that.
+      for (let i = 0; i < 100 && !/listening on eth0/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(stderr, /listening on eth0/, stderr);
+      ok(await ping(['-c', '2', '-i', '0.2']));
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
+      assert.equal(code, 0, `capture exits after 4 packets\n${stderr}`);
+    } finally {
+      if (capture.exitCode === null) capture.kill('SIGKILL');
+    }
+    // Four packets, every one a ping between the two (a request can show twice: the bridge port's
+    // hairpin mode sends a flooded frame back to the port it came in on).
+    const lines = ok(sb.inHost(['tcpdump', '-n', '-r', file])).stdout.trim().split('\n');
+    assert.equal(lines.length, 4, lines.join('\n'));
+    const [a_, b_] = [A_IP, B_IP].map((ip) => ip.replace(/\./g, '\\.'));
+    for (const l of lines) assert.match(l, new RegExp(`IP (${a_} > ${b_}: ICMP echo request|${b_} > ${a_}: ICMP echo reply)`), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('echo reply')), lines.join('\n'));
+    const bad = await sb.nsnet(['capture', `${a}:eth9`, '-c', '1']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /has no interface eth9/, describeResult(bad));
+  });
+
   test('link down: ping fails (addresses and routes kept); link up: ping works again', async () => {
     ok(await ping(['-c', '1', '-W', '2']));
     const routes = ok(await sb.nsnet(['exec', a, 'ip', 'route'])).stdout;
@@ -140,5 +172,73 @@ requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs
     ok(await ping(['-c', '1', '-W', '3']));
     const check = await sb.nsnet(['system', 'check']);
     assert.equal(check.code, 0, describeResult(check));
+  });
+});
+
+type WanLab = { name: string; containers: Record<string, { networks: Record<string, { netem: Record<string, string> }> }> };
+
+/**
+ * examples/wan as this kernel can make it: without netem only its rate (tbf), with `rate` set to
+ * `rate` on both sites.
+ */
+function wanLab(name: string, rate: string): WanLab {
+  const doc = parse(fs.readFileSync(path.join(REPO, 'examples', 'wan', 'lab.yaml'), 'utf8')) as WanLab;
+  doc.name = name;
+  for (const c of Object.values(doc.containers)) {
+    const a = c.networks['wan']!;
+    a.netem = netemKernel() === undefined ? { ...a.netem, rate } : { rate };
+  }
+  return doc;
+}
+
+requiredSuite('a lab with netem (examples/wan): up, converge of the qdisc alone, the --dry-run script', { needs: [needs.integration, tools('the lab netem tests', ['tc'], 'apt-get install iproute2')], concurrency: false }, () => {
+  let real: Sandbox;
+  let byHand: Sandbox;
+  let dir = '';
+  before(async () => {
+    real = await createSandbox('ntl');
+    byHand = await createSandbox('nth');
+    dir = fs.mkdtempSync(path.join(real.root, 'lab-'));
+  });
+  after(async () => {
+    const reports = [await real?.destroy(), await byHand?.destroy()];
+    assert.deepEqual(reports.flatMap((r) => r?.problems ?? []), []);
+  });
+
+  /** `tc qdisc show` of each site's eth0, the handles as tc prints them. */
+  const qdiscsOf = (sb: Sandbox, lab: string): string =>
+    ['east', 'west'].map((c) => ok(sb.inHost(['ip', 'netns', 'exec', `${lab}-${c}`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).stdout.trim()).join('\n');
+
+  test('up makes the qdiscs; a changed rate in the file changes only the qdisc (same PIDs); the dry-run script makes the same qdiscs', async () => {
+    const lab = `${real.prefix}w`;
+    const file = path.join(dir, 'lab.yaml');
+    const pids = async (): Promise<number[]> =>
+      (JSON.parse(ok(await real.nsnet(['inspect', `${lab}-east`, `${lab}-west`])).stdout) as Array<{ State: { Pid: number } }>).map((c) => c.State.Pid);
+    fs.writeFileSync(file, stringify(wanLab(lab, '10mbit')));
+    ok(await real.nsnet(['up', '-f', file], { timeoutMs: 120_000 }));
+    assert.match(qdiscsOf(real, lab), /qdisc tbf 1: root .*rate 10Mbit/);
+    const before = await pids();
+    fs.writeFileSync(file, stringify(wanLab(lab, '20mbit')));
+    ok(await real.nsnet(['up', '-f', file], { timeoutMs: 120_000 }));
+    assert.deepEqual(await pids(), before, 'the containers kept running');
+    const shown = qdiscsOf(real, lab);
+    assert.match(shown, /qdisc tbf 1: root .*rate 20Mbit/);
+    assert.doesNotMatch(shown, /10Mbit/);
+    const again = ok(await real.nsnet(['up', '-f', file], { timeoutMs: 120_000 }));
+    assert.deepEqual(await pids(), before);
+    assert.doesNotMatch(again.stdout, /create|remove/, 'nothing to do the third time');
+
+    // The by-hand script of the same file, in a fresh sandbox: the same qdiscs.
+    const handLab = `${byHand.prefix}w`;
+    const handFile = path.join(fs.mkdtempSync(path.join(byHand.root, 'lab-')), 'lab.yaml');
+    fs.writeFileSync(handFile, stringify(wanLab(handLab, '20mbit')));
+    const script = ok(await byHand.nsnet(['up', '--dry-run', '-f', handFile], { timeoutMs: 60_000 })).stdout;
+    assert.match(script, /tc qdisc add dev eth0 root handle 1: tbf rate 20mbit/);
+    const ran = byHand.inHost(['bash', '-c', script], { timeoutMs: 60_000 });
+    assert.equal(ran.code, 0, `the script runs\n${describeResult(ran)}\n${script}`);
+    assert.equal(qdiscsOf(byHand, handLab), shown);
+
+    ok(await real.nsnet(['down', '-f', file], { timeoutMs: 120_000 }));
+    assert.deepEqual(JSON.parse(ok(await real.nsnet(['netem', 'show', '--format', 'json'])).stdout), []);
   });
 });

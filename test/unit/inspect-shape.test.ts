@@ -137,6 +137,8 @@ const CONTAINER_EXTRAS: Record<string, string> = {
   'Config.Rootfs': 'the --rootfs directory a container is chrooted into',
   'NetworkSettings.Networks.*.InterfaceName': 'the interface inside the container (eth0...)',
   'NetworkSettings.Networks.*.HostInterface': 'the host side of its veth',
+  'NetworkSettings.Networks.*.Netem': "the interface's impairment (netem set), in tc's words; null for none",
+  'NetworkSettings.Networks.*.LinkDown': 'the link held down (link down): its carrier off',
   Runtime: 'a container a runtime attached through CNI: which runtime, its container id',
   'Runtime.Kind': 'see Runtime',
   'Runtime.Name': 'see Runtime',

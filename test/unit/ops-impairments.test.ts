@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { run, start, stop } from '../../src/ops/containers.js';
 import { createNetwork } from '../../src/ops/networks.js';
-import { clearNetem, interfaceStateSteps, listImpairments, setLinkState, setNetem } from '../../src/ops/impairments.js';
+import { clearNetem, interfaceStateSteps, listImpairments, recordedStates, setLinkState, setNetem } from '../../src/ops/impairments.js';
+import { renderDot, renderMermaid, renderText, topologyFrom } from '../../src/engine/graph.js';
+import { containerView } from '../../src/engine/inspect.js';
+import { planCapture } from '../../src/ops/capture.js';
 import { assertRecoveredAsBefore, assertUndone, codeOf, crashEachStep, failEachStep, fixture, runInput, stateOf, type Fixture } from '../helpers/ops-fixture.js';
 
 async function base(): Promise<Fixture> {
@@ -105,6 +108,51 @@ describe('start applies the records again', () => {
     await start(fx.ctx, ['ut-red']);
     assert.deepEqual(eth0(fx)?.netem, { delayUs: 40_000 });
     assert.equal(fx.host.net.link(undefined, hostEnd(fx))?.up, false);
+    fx.close();
+  });
+});
+
+describe('graph and inspect show them', () => {
+  test('text, mermaid and dot label the interface; inspect has Netem and LinkDown per network', async () => {
+    const fx = await base();
+    setNetem(fx.ctx, 'ut-red', { delayUs: 40_000, jitterUs: 5_000, lossPct: 2 });
+    setLinkState(fx.ctx, 'ut-blue:eth0', false);
+    const s = fx.store;
+    const containers = s.containers.list();
+    const topology = topologyFrom({
+      networks: s.networks.list(),
+      containers: containers.map((c) => ({ id: c.id, name: c.name, status: 'running' })),
+      endpoints: containers.flatMap((c) => s.endpoints.forContainer(c.id)),
+      ports: [],
+      interfaceStates: s.interfaces.list(),
+    });
+    const text = renderText(topology, 80);
+    assert.match(text, /ut-red:eth0 +10\.77\.0\.\d+\/24\s+netem delay 40ms 5ms loss 2%/);
+    assert.match(text, /ut-blue:eth0 +10\.77\.0\.\d+\/24 +link down/);
+    assert.match(renderMermaid(topology), /eth0 10\.77\.0\.\d+\/24 \[netem delay 40ms 5ms loss 2%\]/);
+    assert.match(renderDot(topology), /style=dashed, label="nsv[0-9a-f]+ <-> eth0\\nlink down"/);
+    const red = s.containers.resolve('ut-red');
+    const eps = s.endpoints.forContainer(red.id).map((endpoint) => ({ endpoint, network: s.networks.get(endpoint.networkId)! }));
+    const view = containerView(red, { status: 'running', pid: 1, exitCode: null }, eps, [], { interfaces: recordedStates(fx.ctx, red) }) as { NetworkSettings: { Networks: Record<string, { Netem: unknown; LinkDown: boolean }> } };
+    assert.deepEqual(view.NetworkSettings.Networks['ut-lan'], { ...view.NetworkSettings.Networks['ut-lan'], Netem: { delay: '40ms', jitter: '5ms', loss: '2%' }, LinkDown: false });
+    fx.close();
+  });
+});
+
+describe('capture', () => {
+  test('tcpdump on the container interface inside its namespace; bad input and a missing tcpdump refused', async () => {
+    const fx = await base();
+    fx.host.facts.path.add('tcpdump');
+    assert.deepEqual(planCapture(fx.ctx, { target: 'ut-red', write: 'x.pcap', count: '4', filter: ['icmp'] }), {
+      netns: '/run/netns/ut-red',
+      argv: ['tcpdump', '-n', '-Z', 'root', '-i', 'eth0', '-c', '4', '-w', 'x.pcap', 'icmp'],
+    });
+    assert.deepEqual(planCapture(fx.ctx, { target: 'ut-red:eth0', filter: ['tcp', 'port', '80'] }).argv, ['tcpdump', '-n', '-Z', 'root', '-i', 'eth0', '-l', 'tcp', 'port', '80']);
+    assert.throws(() => planCapture(fx.ctx, { target: 'ut-red', count: 'lots', filter: [] }), /invalid packet count "lots"/);
+    assert.throws(() => planCapture(fx.ctx, { target: 'ut-red', filter: ['-z', 'sh'] }), /invalid capture filter word "-z"/);
+    assert.throws(() => planCapture(fx.ctx, { target: 'ut-red:eth3', filter: [] }), /has no interface eth3/);
+    fx.host.facts.path.delete('tcpdump');
+    assert.throws(() => planCapture(fx.ctx, { target: 'ut-red', filter: [] }), (e: Error & { hint?: string }) => /tcpdump, which is not installed/.test(e.message) && e.hint === 'apt-get install -y tcpdump');
     fx.close();
   });
 });
