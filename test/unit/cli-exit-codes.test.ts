@@ -121,7 +121,7 @@ describe('rm, stop and start over several names (fake machine)', () => {
 });
 
 describe("run's usage errors exit 125 as Docker's; other commands' still 2", () => {
-  const NSNET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/nsnet');
+  const NSNET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/nsnet.mjs');
   let root: string;
   const nsnet = (...args: string[]): { code: number | null; stderr: string } => {
     const r = spawnSync(process.execPath, [NSNET, ...args], { encoding: 'utf8', env: { ...process.env, NSNET_ROOT: root }, timeout: 20_000 });

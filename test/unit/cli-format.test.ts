@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const NSNET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/nsnet');
+const NSNET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/nsnet.mjs');
 
 describe('--format=json works like --format json', () => {
   let root: string;

@@ -1,0 +1,156 @@
+/**
+ * The nsnet service against the in-process CLI, in one run (`node dist/bench/service.js`):
+ * `ps`, `run -d -- sleep 1000`, `network connect` and `network inspect` through bin/nsnet with a
+ * warm service and with NSNET_SERVICE=off (medians), the first call with no service running
+ * against Node's own start, and the peak memory of the client and of the service.
+ *
+ * It runs in a throwaway sandbox namespace (src/kernel/sandbox.ts) with a fresh state root, and
+ * measures the tree it is in (its bin/nsnet). Results: bench/results/service.{md,json}.
+ * Env: BENCH_SERVICE_N (warm runs per command, default 21), BENCH_SERVICE_OFF_N (default 7).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findRepo, now } from './common.js';
+import { createSandbox } from '../src/kernel/sandbox.js';
+
+const REPO = findRepo();
+const NSNET = path.join(REPO, 'bin', 'nsnet');
+
+interface Figures {
+  floor: number;
+  warm: Record<string, number>;
+  off: Record<string, number>;
+  nodeStart: number;
+  firstCall: number;
+  clientPeakKiB: number;
+  servicePeakKiB: number;
+  serviceRssKiB: number;
+  n: number;
+  offN: number;
+}
+
+const TARGETS: Record<string, number> = { 'run -d': 15, ps: 5, 'network connect': 10, 'network inspect': 5 };
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
+};
+
+/** Inside the sandbox's host namespace: every measurement, as JSON on stdout. */
+function inner(root: string): Figures {
+  const env = { ...process.env, NSNET_ROOT: root };
+  const off = { ...env, NSNET_SERVICE: 'off' };
+  const run = (argv: readonly string[], e: NodeJS.ProcessEnv = env): number => {
+    const t0 = now();
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: e, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const ms = now() - t0;
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} → ${r.status ?? r.signal}: ${r.stderr}`);
+    return ms;
+  };
+  const record = path.join(root, 'service', `net-${fs.statSync('/proc/self/ns/net').ino}.pid`);
+  const service = (): { pid: number; start: string } | undefined => {
+    try {
+      const r = JSON.parse(fs.readFileSync(record, 'utf8')) as { pid: number; start: string };
+      return fs.existsSync(`/proc/${r.pid}`) ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const waitFor = (ok: () => boolean, what: string): void => {
+    for (let i = 0; i < 400 && !ok(); i++) spawnSync('sleep', ['0.025']);
+    if (!ok()) throw new Error(`timed out waiting for ${what}`);
+  };
+  const n = Number(process.env['BENCH_SERVICE_N'] ?? 21);
+  const offN = Number(process.env['BENCH_SERVICE_OFF_N'] ?? 7);
+  run([NSNET, 'network', 'create', '--subnet', '10.99.0.0/16', 'bnet']);
+  waitFor(() => service() !== undefined, 'the service to start');
+  const floor = median(Array.from({ length: n }, () => run(['true'])));
+  const measure = (count: number, e: NodeJS.ProcessEnv, tag: string): Record<string, number> => {
+    const t: Record<string, number[]> = { ps: [], 'run -d': [], 'network inspect': [], 'network connect': [] };
+    for (let i = 0; i < count; i++) {
+      t['ps']!.push(run([NSNET, 'ps'], e));
+      t['run -d']!.push(run([NSNET, 'run', '-d', '--name', `${tag}${i}`, '--', 'sleep', '1000'], e));
+      t['network inspect']!.push(run([NSNET, 'network', 'inspect', 'bnet'], e));
+      t['network connect']!.push(run([NSNET, 'network', 'connect', 'bnet', `${tag}${i}`], e));
+    }
+    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+  };
+  const warm = measure(n, env, 'w');
+  const offFigures = measure(offN, off, 'o');
+  // The first call with no service: in-process, then it starts the service for the next one.
+  const nodeStart = median(Array.from({ length: 5 }, () => run([process.execPath, '-e', '0'])));
+  const first: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const s = service();
+    if (s !== undefined) {
+      process.kill(s.pid, 'SIGTERM');
+      waitFor(() => !fs.existsSync(`/proc/${s.pid}`) || fs.readFileSync(`/proc/${s.pid}/stat`, 'utf8').includes(') Z '), 'the service to stop');
+    }
+    first.push(run([NSNET, 'ps']));
+    waitFor(() => service() !== undefined, 'the service to start again');
+  }
+  // Peak memory: the client (GNU time's maximum resident set) and the service (VmHWM).
+  run([NSNET, 'ps']);
+  const t = spawnSync('/usr/bin/time', ['-f', '%M', NSNET, 'ps'], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const clientPeakKiB = Number(t.stderr.trim().split('\n').pop());
+  const status = fs.readFileSync(`/proc/${service()!.pid}/status`, 'utf8');
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  run([NSNET, 'system', 'reset', '--force']);
+  return { floor, warm, off: offFigures, nodeStart, firstCall: median(first), clientPeakKiB, servicePeakKiB: kib('VmHWM'), serviceRssKiB: kib('VmRSS'), n, offN };
+}
+
+function markdown(f: Figures): string {
+  const load = os.loadavg()[0]!.toFixed(1);
+  const rows = Object.keys(TARGETS).map((k) => {
+    const w = f.warm[k]!;
+    const o = f.off[k]!;
+    const verdict = w <= TARGETS[k]! ? 'met' : 'MISSED';
+    return `| \`nsnet ${k}\` | ${w.toFixed(1)} ms | ${o.toFixed(1)} ms | ${(o / w).toFixed(1)}× | ≤ ${TARGETS[k]} ms: ${verdict} |`;
+  });
+  const firstOver = f.firstCall - f.nodeStart;
+  return [
+    `# nsnet service benchmark`,
+    '',
+    `${new Date().toISOString()}, ${os.cpus().length} CPUs, load average ${load} at the end; medians of ${f.n} warm runs and ${f.offN} in-process runs per command, measured`,
+    `as a process's wall time from spawn to exit, from inside the sandbox's network namespace (spawning \`true\` takes ${f.floor.toFixed(1)} ms here and is included).`,
+    '',
+    '| command | warm service | NSNET_SERVICE=off | speed-up | target |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+    `First call with no service (in-process, then it starts the service): ${f.firstCall.toFixed(1)} ms; \`node -e 0\` ${f.nodeStart.toFixed(1)} ms: node start + ${firstOver.toFixed(1)} ms (target ≤ + 150 ms: ${firstOver <= 150 ? 'met' : 'MISSED'}).`,
+    '',
+    `Memory: client peak ${(f.clientPeakKiB / 1024).toFixed(2)} MB (target ≤ 2 MB: ${f.clientPeakKiB <= 2048 ? 'met' : 'MISSED'}); service peak ${(f.servicePeakKiB / 1024).toFixed(1)} MB, resident ${(f.serviceRssKiB / 1024).toFixed(1)} MB at the end (target ≤ 80 MB: ${f.servicePeakKiB <= 80 * 1024 ? 'met' : 'MISSED'}).`,
+    '',
+  ].join('\n');
+}
+
+function main(): void {
+  if (process.argv[2] === '--inner') {
+    process.stdout.write(JSON.stringify(inner(process.argv[3]!)) + '\n');
+    return;
+  }
+  const sandbox = createSandbox('nsbsvc');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-bench-service-'));
+  try {
+    const r = spawnSync('nsenter', [`--net=/run/netns/${sandbox.hostNs}`, process.execPath, fileURLToPath(import.meta.url), '--inner', root], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    if (r.status !== 0) throw new Error(`the measuring process failed (${r.status ?? r.signal}): ${r.stderr}`);
+    const figures = JSON.parse(r.stdout.trim().split('\n').pop()!) as Figures;
+    const md = markdown(figures);
+    const out = path.join(REPO, 'bench', 'results');
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'service.md'), md);
+    fs.writeFileSync(path.join(out, 'service.json'), JSON.stringify(figures, null, 2) + '\n');
+    process.stdout.write(md);
+  } finally {
+    // Whatever the reset left (a failed run): nsnet in-process, then the namespaces and the root.
+    spawnSync('nsenter', [`--net=/run/netns/${sandbox.hostNs}`, NSNET, '--root', root, 'system', 'reset', '--force'], { env: { ...process.env, NSNET_SERVICE: 'off' }, stdio: 'ignore' });
+    sandbox.destroy();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main();
