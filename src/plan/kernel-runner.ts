@@ -217,7 +217,9 @@ export class KernelRunner implements StepRunner {
       case 'sysctl':
         // ip_forward is host-wide: other networks (and other tools) may depend on it, so it is
         // never turned back off (Docker leaves it on as well). A per-bridge key (route_localnet,
-        // disable_ipv6) goes with the bridge when the bridge step before it is undone.
+        // disable_ipv6) goes with the bridge when the bridge step before it is undone. A step
+        // that says what was there before (the host's IPv6 settings) puts it back.
+        if (step.undoValue !== undefined) writeKnownSysctl({ ...step, value: step.undoValue });
         return;
       case 'link-del':
       case 'netns-del':

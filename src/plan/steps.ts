@@ -81,7 +81,18 @@ export type Step =
    * `ignoreUnknown` is sysctl's -e: a key the kernel does not have is no error (net.ipv6 keys on a
    * kernel booted with ipv6.disable=1, where there is no IPv6 to turn off).
    */
-  | { kind: 'sysctl'; key: string; value: string; ignoreUnknown?: boolean | undefined }
+  | {
+      kind: 'sysctl';
+      key: string;
+      value: string;
+      ignoreUnknown?: boolean | undefined;
+      /**
+       * The value undo writes back. Absent: undo leaves the key (ip_forward is host-wide and stays
+       * on, as Docker leaves it; a per-link key goes with its link). Present where nsnet changes
+       * the host's own settings: IPv6 forwarding and the uplink's accept_ra (see ops/host-ipv6.ts).
+       */
+      undoValue?: string | undefined;
+    }
   /**
    * A sysctl of one namespace (a lab router's net.ipv4.ip_forward, IPv6 off on a container's
    * interface); goes with the namespace (a per-interface key, with the interface).
