@@ -4,6 +4,7 @@
  */
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import type { Host } from '../host/port.js';
+import { raFinding } from './host-ipv6.js';
 
 export type Level = 'ok' | 'info' | 'warn' | 'error';
 
@@ -97,6 +98,7 @@ export function doctor(host: Host): Finding[] {
       ? { check: 'ip_forward', level: 'ok', detail: 'net.ipv4.ip_forward = 1' }
       : { check: 'ip_forward', level: 'info', detail: `net.ipv4.ip_forward = ${forward ?? '?'}; nsnet turns it on when it creates a network that is not internal` },
   );
+  findings.push({ check: 'IPv6 router advertisements', ...raFinding(host) });
   const brnf = host.sysctl('net.bridge.bridge-nf-call-iptables');
   findings.push({
     check: 'bridge netfilter',

@@ -207,8 +207,9 @@ describe('dual stack plans', () => {
 
   test('the bridge gets both gateways (IPv6 with nodad) and both forwarding switches', () => {
     const plan = renderPlan(planBridge(v6)).split('\n');
-    assert.deepEqual(plan.slice(0, 4), [
+    assert.deepEqual(plan.slice(0, 5), [
       'ip link add br-study address 02:aa:bb:cc:dd:ee type bridge',
+      'sysctl -w net.ipv6.conf.br-study.accept_ra=0',
       'ip addr add 10.0.0.254/24 brd + dev br-study',
       'ip -6 addr add 2001:db8:30::1/64 dev br-study nodad',
       'ip link set br-study up',
