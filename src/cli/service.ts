@@ -31,7 +31,7 @@ import { closeFd, dupHigh, dupOnto } from '../kernel/unix-fds.js';
 import { isAlive, readStartTime } from '../kernel/process.js';
 import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { answerCni, parseRequest, readRecord, recordPath, serviceDir, serviceLogPath, serviceTurnedOff, socketPath, type ServiceRecord } from '../ops/cni-service.js';
-import { DEFAULT_ROOT } from '../ops/context.js';
+import { DEFAULT_ROOT, keepStoresOpen } from '../ops/context.js';
 import { kernelContext } from './context.js';
 import { requireRoot, withCommon, type CommonOptions } from './common.js';
 
@@ -288,6 +288,8 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
     cni.close();
     return;
   }
+  // Commands open their store through a Context each time; here it stays open between them.
+  keepStoresOpen(true);
   const version = codeVersion();
   const idleMs = Number(process.env['NSNET_SERVICE_IDLE_MS'] ?? process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
   let stopped = false;
@@ -319,6 +321,7 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
       const exit = (): void => {
         if (listener?.busy === true) return void setTimeout(exit, 20);
         cni.close();
+        keepStoresOpen(false);
         lock.release();
         done();
       };

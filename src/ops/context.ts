@@ -3,6 +3,7 @@
  * lock), the step runner and the dry-run switch. Operations decide and commit through
  * src/ops/pipeline.ts.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
 import type { Host } from '../host/port.js';
@@ -10,12 +11,39 @@ import { applyPlan } from '../plan/executor.js';
 import { renderStep } from '../plan/render.js';
 import type { StepRunner } from '../plan/runner.js';
 import type { Step } from '../plan/steps.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, STORE_FILE, type Store } from '../store/index.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { chooseDriverName, driverFor } from './firewall-choice.js';
 import { recover } from './journal.js';
 
 export const DEFAULT_ROOT = '/var/lib/nsnet';
+
+/**
+ * Stores a long-lived process (the nsnet service, src/cli/service.ts) keeps open between
+ * commands, by state root: opening one (SQLite, pragmas, prepared statements) costs a few
+ * milliseconds, more than a whole `ps`. A Context's close() leaves such a store open. A store
+ * whose file was replaced or removed (a reset, a removed root) is opened again.
+ */
+const keptOpen = new Map<string, { store: Store; ino: number }>();
+let keepingOpen = false;
+
+export function keepStoresOpen(on: boolean): void {
+  keepingOpen = on;
+  if (on) return;
+  for (const kept of keptOpen.values()) kept.store.close();
+  keptOpen.clear();
+}
+
+function keptStore(root: string): Store {
+  const ino = fs.statSync(path.join(root, STORE_FILE), { throwIfNoEntry: false })?.ino ?? -1;
+  const kept = keptOpen.get(root);
+  if (kept !== undefined && kept.ino === ino && ino !== -1) return kept.store;
+  kept?.store.close();
+  keptOpen.delete(root);
+  const store = openStore(root);
+  keptOpen.set(root, { store, ino: fs.statSync(path.join(root, STORE_FILE)).ino });
+  return store;
+}
 
 export interface ContextOptions {
   /** The machine: KernelHost for real (src/host/kernel-host.ts), a FakeHost in unit tests. */
@@ -56,6 +84,8 @@ export class Context {
   /** Commands printed by --dry-run, in order. */
   readonly planned: string[] = [];
   private storeHandle: Store | undefined;
+  /** The store is one keepStoresOpen() keeps: close() leaves it open. */
+  private storeKept = false;
   private runnerHandle: StepRunner | undefined;
   private readonly openRunner: (() => StepRunner) | undefined;
   private readonly lockTimeoutMs: number;
@@ -101,7 +131,8 @@ export class Context {
 
   get store(): Store {
     if (this.storeHandle === undefined) {
-      this.storeHandle = openStore(this.root);
+      this.storeKept = keepingOpen;
+      this.storeHandle = keepingOpen ? keptStore(this.root) : openStore(this.root);
       // A command that reads without the lock (ps, inspect, ls) still shows recovered state.
       if (this.lockDepth === 0) this.recoverIfIdle();
     }
@@ -215,7 +246,7 @@ export class Context {
 
   close(): void {
     this.runnerHandle?.close();
-    this.storeHandle?.close();
+    if (!this.storeKept) this.storeHandle?.close();
     this.runnerHandle = undefined;
     this.storeHandle = undefined;
   }

@@ -56,6 +56,8 @@ export interface StoreOptions {
 }
 
 const DB_FILE = 'nsnet.db';
+/** The database file's name under the state root. */
+export const STORE_FILE = DB_FILE;
 
 /** Loaded on first use: commands that never open the store (--help, --version) skip its cost. */
 let sqlite: typeof Database | undefined;
