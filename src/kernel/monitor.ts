@@ -13,20 +13,16 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NsnetError } from '../core/errors.js';
 import type { Finished, LaunchSpec, MonitorOptions, Started } from './api.js';
+import { nsnetCli } from './daemon.js';
 import { commandFailure, execFailure, inContainerNamespaces, launchArgv, launcherNames, spawned, type FatalReport } from './process.js';
 
-/** bin/nsnet-monitor of this checkout (scripts/build-native.sh builds it). */
+/** bin/nsnet-monitor of this installation, beside the CLI (scripts/build-native.sh builds it). */
 export function monitorBinary(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const bin = path.join(dir, 'bin', 'nsnet-monitor');
-    if (fs.existsSync(bin)) return bin;
-    dir = path.dirname(dir);
-  }
-  throw new NsnetError('STATE', 'cannot find bin/nsnet-monitor, which runs detached containers', { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
+  const bin = path.join(path.dirname(nsnetCli()), 'nsnet-monitor');
+  if (fs.existsSync(bin)) return bin;
+  throw new NsnetError('STATE', `cannot find ${bin}, which runs detached containers`, { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
 }
 
 /** The monitor's command line: its options, then the launcher's argv. */

@@ -174,7 +174,8 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
       subject,
       problem: `the store says running, but process ${c.pid} has exited`,
       fix: 'record it as exited',
-      action: () => ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', finishedAt: new Date().toISOString() })),
+      // With the exit code and finish time its monitor recorded, when it did.
+      action: () => ctx.store.tx(() => ctx.store.containers.update(c.id, { status: 'exited', exitCode: live.exitCode, finishedAt: live.finishedAt ?? new Date().toISOString(), restartCount: live.restartCount ?? c.restartCount ?? 0 })),
     });
   }
   // --network host and container: have no namespace of their own to check (never one to delete).

@@ -35,10 +35,11 @@ function monitoredState(host: Host, c: ContainerRecord, monitorPid: number, moni
   const pid = report === undefined ? c.pid : report.pid;
   const pidStart = report === undefined ? c.pidStart : report.pidStart;
   if (pid !== null && pid > 0 && pidStart !== null && host.isAlive(pid, pidStart)) return { status: 'running', pid, pidStart, exitCode: null, monitorLost: !monitorAlive, ...times };
-  // A run between its start and its command (a restart), seen by a live monitor.
-  if (monitorAlive && pid === 0) return { status: 'running', pid: 0, exitCode: null, ...times };
-  // The process has ended. A live monitor records how in a moment; a dead one never will.
-  return { status: 'exited', pid: 0, exitCode: null, monitorLost: !monitorAlive, ...times, finishedAt: null };
+  // No process, but a live monitor: a run between its start and its command, or one that has just
+  // ended, whose end (and restart) the monitor records in a moment. Until then it runs, as in Docker.
+  if (monitorAlive) return { status: 'running', pid: 0, exitCode: null, ...times };
+  // The process has ended and its monitor is gone: nobody knows how it ended.
+  return { status: 'exited', pid: 0, exitCode: null, monitorLost: true, ...times, finishedAt: null };
 }
 
 /** What ps and inspect say on stderr about a container whose monitor is gone. */

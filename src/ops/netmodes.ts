@@ -189,7 +189,10 @@ export function refuseRemovingJoined(ctx: Context, c: ContainerRecord): void {
  */
 export function stopSharedProcess(ctx: Context, c: ContainerRecord): void {
   if (ownsNamespace(c) || ctx.dryRun) return;
-  if (c.pid !== null && c.pidStart !== null) ctx.host.stopProcess(c.pid, c.pidStart, 0);
+  // The process its monitor last started (a restart gives a new PID), else the one nsnet recorded.
+  const live = liveState(ctx.host, c);
+  if (live.pid > 0 && live.pidStart !== undefined) ctx.host.stopProcess(live.pid, live.pidStart, 0);
+  else if (c.pid !== null && c.pidStart !== null) ctx.host.stopProcess(c.pid, c.pidStart, 0);
 }
 
 /** How the start line runs by hand: `ip netns exec NAME` for a named namespace, nothing for the host's. */

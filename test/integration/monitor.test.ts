@@ -7,7 +7,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createSandbox, describeResult, pidAlive, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, pidAlive, pidState, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
@@ -20,6 +20,9 @@ interface View {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+
+/** A process that runs: a zombie has ended (an orphan waits for init, which may reap it late). */
+const running = (pid: number): boolean => pidAlive(pid) && pidState(pid) !== 'Z';
 
 requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, boot', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
@@ -154,8 +157,8 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     assert.ok(Number(rss) < 1024, `the monitor's resident memory is ${rss} kB`);
     process.kill(state.monitorPid, 'SIGKILL');
     const gone = Date.now() + 3000;
-    while (pidAlive(state.monitorPid) && Date.now() < gone) await sleep(10);
-    assert.ok(pidAlive(v.State.Pid), 'the container survives its monitor');
+    while (running(state.monitorPid) && Date.now() < gone) await sleep(10);
+    assert.ok(running(v.State.Pid), 'the container survives its monitor');
     const after = await sb.nsnet(['inspect', `${p}m`]);
     ok(after);
     const w = (JSON.parse(after.stdout) as View[])[0]!;
@@ -168,7 +171,7 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     // Its end is not guessed: exited, exit code unknown.
     process.kill(v.State.Pid, 'SIGKILL');
     const dead = Date.now() + 3000;
-    while (pidAlive(v.State.Pid) && Date.now() < dead) await sleep(10);
+    while (running(v.State.Pid) && Date.now() < dead) await sleep(10);
     const ps2 = ok(await sb.nsnet(['ps', '-a', '--format', '{{.Names}} {{.Status}}']));
     assert.match(ps2.stdout, new RegExp(`^${p}m Exited \\(unknown\\)`, 'm'), ps2.stdout);
     ok(await sb.nsnet(['rm', `${p}m`]));
@@ -176,12 +179,15 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
 
   it('--restart on-failure:3 gives exactly 3 restarts, then Exited with RestartCount 3', async () => {
     ok(await sb.nsnet(['run', '-d', '--restart', 'on-failure:3', '--name', `${p}f`, '--network', 'none', '--', 'sh', '-c', 'echo run; exit 2']));
-    const v = await until(`${p}f`, 'the end after 3 restarts', (x) => x.State.Status === 'exited');
-    assert.equal(v.RestartCount, 3);
-    assert.equal(v.State.ExitCode, 2);
-    assert.deepEqual(v.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
-    assert.equal(ok(await sb.nsnet(['logs', `${p}f`])).stdout, 'run\nrun\nrun\nrun\n');
-    ok(await sb.nsnet(['rm', `${p}f`]));
+    try {
+      const v = await until(`${p}f`, 'the end after 3 restarts', (x) => x.State.Status === 'exited');
+      assert.equal(v.RestartCount, 3);
+      assert.equal(v.State.ExitCode, 2);
+      assert.deepEqual(v.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
+      assert.equal(ok(await sb.nsnet(['logs', `${p}f`])).stdout, 'run\nrun\nrun\nrun\n');
+    } finally {
+      ok(await sb.nsnet(['rm', '-f', `${p}f`]));
+    }
   });
 
   it('--restart always restarts after kill -9 of the container; stop ends the loop', async () => {
@@ -189,14 +195,14 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     const first = await inspect(`${p}a`);
     process.kill(first.State.Pid, 'SIGKILL');
     const again = await until(`${p}a`, 'a restart', (x) => x.RestartCount === 1 && x.State.Status === 'running' && x.State.Pid > 0 && x.State.Pid !== first.State.Pid);
-    assert.ok(pidAlive(again.State.Pid));
+    assert.ok(running(again.State.Pid));
     ok(await sb.nsnet(['exec', `${p}a`, 'true']));
     ok(await sb.nsnet(['stop', '-t', '0', `${p}a`]));
     await sleep(400); // longer than the first back-off: nothing comes back
     const stopped = await inspect(`${p}a`);
     assert.equal(stopped.State.Status, 'exited');
     assert.equal(stopped.State.ExitCode, 137);
-    assert.ok(!pidAlive(again.State.Pid));
+    assert.ok(!running(again.State.Pid));
     ok(await sb.nsnet(['rm', `${p}a`]));
   });
 
@@ -227,15 +233,26 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     process.kill(state.monitorPid, 'SIGKILL');
     process.kill(v.State.Pid, 'SIGKILL');
     const dead = Date.now() + 3000;
-    while ((pidAlive(v.State.Pid) || pidAlive(state.monitorPid)) && Date.now() < dead) await sleep(10);
+    while ((running(v.State.Pid) || running(state.monitorPid)) && Date.now() < dead) await sleep(10);
     ok(runSync(['ip', 'netns', 'del', up]));
     const boot = ok(await sb.nsnet(['system', 'boot']));
-    assert.equal(boot.stdout.trim(), up);
+    assert.deepEqual(boot.stdout.trim().split('\n').filter((n) => n.startsWith(p)), [up]);
     const back = await inspect(up);
     assert.equal(back.State.Status, 'running');
-    assert.ok(pidAlive(back.State.Pid));
+    assert.ok(running(back.State.Pid));
     ok(await sb.nsnet(['exec', up, 'ip', 'addr', 'show', 'eth0']));
     assert.equal((await inspect(down)).State.Status, 'exited');
     ok(await sb.nsnet(['rm', '-f', up, down]));
+  });
+
+  it('system reset ends the monitors first: nothing is started again, nothing is left', async () => {
+    ok(await sb.nsnet(['run', '-d', '--restart', 'always', '--name', `${p}r`, '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['run', '-d', '--restart', 'always', '--name', `${p}h`, '--network', 'host', '--', 'sleep', '1000']));
+    const views = await Promise.all([`${p}r`, `${p}h`].map(inspect));
+    const monitors = views.map((v) => monitorOf(v).monitorPid);
+    ok(await sb.nsnet(['system', 'reset', '--force']));
+    await sleep(300); // longer than the first back-off: a monitor left alive would have started its container again
+    for (const pid of [...monitors, ...views.map((v) => v.State.Pid)]) assert.ok(!running(pid), `process ${pid} is gone`);
+    assert.equal(ok(await sb.nsnet(['ps', '-a', '-q'])).stdout, '');
   });
 });
