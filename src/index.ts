@@ -14,6 +14,8 @@ export { liveState } from './ops/liveness.js';
 export { exec, logs, remove, run, start, stop, type RunInput, type RunResult } from './ops/containers.js';
 export { connect, createNetwork, disconnect, pruneNetworks, removeNetwork, type NetworkInput } from './ops/networks.js';
 export { prune, reset } from './ops/system.js';
+export { clearNetem, listImpairments, setLinkState, setNetem, type ImpairmentRow } from './ops/impairments.js';
+export { parseNetem, type Netem, type NetemInput } from './core/netem.js';
 export { NsnetError, type ErrorCode } from './core/errors.js';
 export { renderPlan, renderStep } from './plan/render.js';
 export type { Step } from './plan/steps.js';

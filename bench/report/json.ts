@@ -49,6 +49,7 @@ function summarizeExtras(e: Extras): unknown {
     })),
     dns: e.dns,
     nftCtx: s(e.nftCtx?.samples),
+    netem: e.netem === undefined ? undefined : { n: e.netem.n, reps: e.netem.reps, samples: s(e.netem.samples), steps: s(e.netem.steps) },
     cni: e.cni === undefined ? undefined : summarizeCni(e.cni),
   };
 }

@@ -15,6 +15,7 @@ export function otherMeasurements(e: Extras, targets: Target[]): string[] {
     ...(e.ports ?? []).flatMap(portsMarkdown),
     ...(e.dns === undefined ? [] : dnsMarkdown(e.dns)),
     ...(e.nftCtx === undefined ? [] : nftCtxMarkdown(e.nftCtx)),
+    ...(e.netem === undefined ? [] : netemMarkdown(e.netem)),
     ...(e.vethDel === undefined ? [] : vethDelMarkdown(e.vethDel)),
     ...(e.iperf === undefined ? [`Throughput: ${e.iperfSkipped ?? 'not measured'}.`, ''] : iperfMarkdown(e.iperf)),
     ...(e.cni === undefined ? [] : cniMarkdown(e.cni)),
@@ -88,6 +89,16 @@ function nftCtxMarkdown(nftCtx: NonNullable<Extras['nftCtx']>): string[] {
   out.push('nftables transactions that delete a set element, libnftables in-process, on a table of the benchmark\'s own (ms): a fresh context per call (what nsnet does) closes its netlink socket after every transaction, and that close waits for the kernel to free the deleted element after an RCU grace period; with one context kept open the delete itself is as cheap as the add, and the wait moves to the close:', '');
   out.push(mdTable([['what', 'n', 'median', 'p95', 'min', 'max'], ...Object.entries(nftCtx.samples).map(([k, v]) => { const st = stats(v); return [k, String(st?.n ?? 0), f(st?.median, 3), f(st?.p95, 3), f(st?.min, 3), f(st?.max, 3)]; })]), '');
   return out;
+}
+
+function netemMarkdown(netem: NonNullable<Extras['netem']>): string[] {
+  const rows = [...Object.entries(netem.samples), ...Object.entries(netem.steps).map(([k, v]): [string, number[]] => [`${k}(kernel runner only)`, v])];
+  return [
+    `\`nsnet netem set\` through the library (lock, decision, journal, records, the qdisc over rtnetlink), a rate alternating between two values on one container's eth0, with 1 container on the host and with ${netem.n} (ms):`,
+    '',
+    mdTable([['what', 'n', 'median', 'p95', 'min', 'max'], ...rows.map(([k, v]) => { const st = stats(v); return [k, String(st?.n ?? 0), f(st?.median, 3), f(st?.p95, 3), f(st?.min, 3), f(st?.max, 3)]; })]),
+    '',
+  ];
 }
 
 function vethDelMarkdown(vethDel: NonNullable<Extras['vethDel']>): string[] {

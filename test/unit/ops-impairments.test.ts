@@ -12,6 +12,7 @@ import { clearNetem, interfaceStateSteps, listImpairments, recordedStates, setLi
 import { renderDot, renderMermaid, renderText, topologyFrom } from '../../src/engine/graph.js';
 import { containerView } from '../../src/engine/inspect.js';
 import { planCapture } from '../../src/ops/capture.js';
+import { addP2pLink, removeP2pLink } from '../../src/ops/p2p-links.js';
 import { assertRecoveredAsBefore, assertUndone, codeOf, crashEachStep, failEachStep, fixture, runInput, stateOf, type Fixture } from '../helpers/ops-fixture.js';
 
 async function base(): Promise<Fixture> {
@@ -153,6 +154,22 @@ describe('capture', () => {
     assert.throws(() => planCapture(fx.ctx, { target: 'ut-red:eth3', filter: [] }), /has no interface eth3/);
     fx.host.facts.path.delete('tcpdump');
     assert.throws(() => planCapture(fx.ctx, { target: 'ut-red', filter: [] }), (e: Error & { hint?: string }) => /tcpdump, which is not installed/.test(e.message) && e.hint === 'apt-get install -y tcpdump');
+    fx.close();
+  });
+});
+
+describe('point-to-point interfaces', () => {
+  test('netem on a link end; link down sets the peer end down; both go with link rm', async () => {
+    const fx = await base();
+    addP2pLink(fx.ctx, { endpoints: ['ut-red:eth1', 'ut-blue:eth1'], ips: ['10.0.12.1/30', '10.0.12.2/30'] });
+    setNetem(fx.ctx, 'ut-red:eth1', { delayUs: 5_000 });
+    assert.deepEqual(fx.host.net.link('ut-red', 'eth1')?.netem, { delayUs: 5_000 });
+    setLinkState(fx.ctx, 'ut-red:eth1', false);
+    assert.equal(fx.host.net.link('ut-blue', 'eth1')?.up, false, 'the other end is down');
+    assert.equal(fx.host.net.link('ut-red', 'eth1')?.up, true, 'this end keeps its routes');
+    assert.deepEqual(listImpairments(fx.ctx, 'ut-red'), [{ container: 'ut-red', ifName: 'eth1', netem: { delayUs: 5_000 }, linkDown: true }]);
+    removeP2pLink(fx.ctx, 'ut-red:eth1');
+    assert.deepEqual(fx.store.interfaces.list(), [], 'the row went with the link');
     fx.close();
   });
 });
