@@ -118,12 +118,13 @@ async function asTheClient<T>(call: CliCall, fds: readonly [number, number, numb
   const saved = [dupHigh(0), dupHigh(1), dupHigh(2)];
   const env = { ...process.env };
   const cwd = process.cwd();
+  let umask: number | undefined;
   const streams: Streams[] = ['stdout', 'stderr'];
   try {
     fds.forEach((fd, i) => dupOnto(fd, i));
     setEnv(call.env);
     process.chdir(call.cwd);
-    process.umask(call.umask);
+    umask = process.umask(call.umask);
     streams.forEach((s, i) => {
       const stream = process[s] as unknown as { isTTY?: boolean; columns?: number };
       if (call.tty[i + 1]) {
@@ -140,7 +141,7 @@ async function asTheClient<T>(call: CliCall, fds: readonly [number, number, numb
       delete stream.isTTY;
       delete stream.columns;
     }
-    process.umask(0o022);
+    if (umask !== undefined) process.umask(umask);
     process.chdir(cwd);
     setEnv(env);
     saved.forEach((fd, i) => {

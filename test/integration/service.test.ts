@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createSandbox, describeResult, NSNET_BIN, pidStartTime, pidState, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { cmdline, createSandbox, describeResult, NSNET_BIN, pidStartTime, pidState, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
@@ -216,6 +216,21 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     assert.equal(new Set(addrs).size, 32, `distinct addresses: ${addrs.join(' ')}`);
     ok(await sb!.nsnet(['rm', '-f', ...names], { timeoutMs: 120_000 }));
     ok(await sb!.nsnet(['network', 'rm', `${p}many`]));
+  });
+
+  test('exec and a foreground run from a terminal run in the caller\'s process: the terminal is theirs, so is the exit code', async () => {
+    const p = sb!.prefix;
+    await serviceUp();
+    ok(await sb!.nsnet(['run', '-d', '--name', `${p}tty`, '--', 'sleep', '1000']));
+    const inTerminal = (args: string[]): RunResult => sb!.inHost(['script', '-qec', cmdline([NSNET_BIN, '--root', sb!.root, ...args]), '/dev/null']);
+    const e = inTerminal(['exec', `${p}tty`, 'sh', '-c', 'test -t 0 && test -t 1 && echo exec-on-a-terminal; exit 3']);
+    assert.equal(e.code, 3, describeResult(e));
+    assert.match(e.stdout, /exec-on-a-terminal/);
+    const f = inTerminal(['run', '--rm', '--name', `${p}fg`, '--', 'sh', '-c', 'test -t 1 && echo run-on-a-terminal; exit 4']);
+    assert.equal(f.code, 4, describeResult(f));
+    assert.match(f.stdout, /run-on-a-terminal/);
+    assert.doesNotMatch(log(), /(exec|run --rm).*→/, 'the service served neither');
+    ok(await sb!.nsnet(['rm', '-f', `${p}tty`]));
   });
 
   test('the service killed in the middle of a command: the client says so, the next command recovers, nothing half-made', async () => {
