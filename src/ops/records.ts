@@ -72,6 +72,9 @@ export function applyWrite(store: Store, w: RecordWrite): void {
     case 'set-cursor':
       return store.networks.setCursor(w.networkId, w.cursor);
     case 'set-cursor6':
+      // As set-cursor's UPDATE: a no-op for a network the same rollback forgot (a CNI ADD makes the
+      // network and allocates from it in one decision; its restore runs after the forget).
+      if (store.networks.get(w.networkId) === undefined) return undefined;
       return store.networks.update(w.networkId, { ipamCursor6: w.cursor });
     case 'set-setting':
       return store.settings.set(w.key, w.value);
