@@ -1,4 +1,9 @@
-/** iperf: container-to-container TCP throughput, nsnet containers (anti-spoofing on and off) vs by-hand namespaces on a by-hand bridge. */
+/**
+ * iperf: container-to-container TCP throughput, nsnet containers (anti-spoofing on and off) vs
+ * by-hand namespaces on a by-hand bridge; and over IPv6, nsnet containers of a dual-stack network
+ * (anti-spoofing on: IPv6 frames take the bridge table's from_port6 chain) vs the same by-hand
+ * bridge with IPv6 addresses.
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { createNetwork, remove, removeNetwork, run } from '../../src/index.js';
@@ -44,10 +49,14 @@ export async function iperfJob(job: Job): Promise<Record<string, unknown>> {
   const netOn = netFor(job.prefix, job.octet, 'i');
   const netOff = netFor(job.prefix, job.octet + 1, 'o');
   const netB = netFor(job.prefix, job.octet + 2, 'h');
+  const net6 = netFor(job.prefix, job.octet + 3, 's');
+  // ULA /64s for the IPv6 rows, one per network, from the job's octet.
+  const ula = (octet: number, host: number): string => `fd00:${octet.toString(16)}::${host.toString(16)}`;
   const ctx = benchContext(job);
   const onNames = [`${job.prefix}i0`, `${job.prefix}i1`];
   const offNames = [`${job.prefix}o0`, `${job.prefix}o1`];
   const handNames = [`${job.prefix}h0`, `${job.prefix}h1`];
+  const v6Names = [`${job.prefix}s0`, `${job.prefix}s1`];
   const handHost = `${job.prefix}hb`;
   const result: Record<string, number[]> = {};
   const made: string[] = [];
@@ -62,13 +71,23 @@ export async function iperfJob(job: Job): Promise<Record<string, unknown>> {
       ['nsnet, anti-spoofing on', onNames, netOn.name],
       ['nsnet, anti-spoofing off', offNames, netOff.name],
     ];
+    createNetwork(ctx, {
+      name: net6.name,
+      subnet: [net6.subnet, `${ula(job.octet + 3, 0)}/64`],
+      gateway: [net6.gateway, ula(job.octet + 3, 1)],
+      ipv6: true,
+      options: { 'com.docker.network.bridge.name': net6.bridge },
+    });
+    nets.push(net6.name);
+    pairs.push(['nsnet IPv6, anti-spoofing on', v6Names, net6.name]);
     const ips: Record<string, string> = {};
     for (const [label, names, netName] of pairs) {
       for (const name of names) {
         await run(ctx, { name, networks: [netName], env: {}, detach: true, remove: false, argv: ['sleep', '1000'] });
         made.push(name);
       }
-      ips[label] = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!.ip!;
+      const ep = ctx.store.endpoints.forContainer(ctx.store.containers.resolve(names[0]!).id)[0]!;
+      ips[label] = (label.includes('IPv6') ? ep.ip6 : ep.ip)!;
     }
     // The by-hand bridge gets a "host" namespace of its own, as on a machine without nsnet: here,
     // nsnet's tables (and the conntrack their NAT chains turn on) would see its traffic too, since
@@ -79,12 +98,13 @@ export async function iperfJob(job: Job): Promise<Record<string, unknown>> {
       const hostIf = `${job.prefix}v${i}`;
       sh(['ip', 'netns', 'add', name]);
       sh(['ip', '-n', handHost, 'link', 'add', hostIf, 'master', netB.bridge, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
-      sh(['ip', '-n', name, '-batch', '-'], `link set lo up\naddr add ${netB.ip(i)}/16 dev eth0\nlink set eth0 up\nroute add default via ${netB.gateway}\n`);
+      sh(['ip', '-n', name, '-batch', '-'], `link set lo up\naddr add ${netB.ip(i)}/16 dev eth0\naddr add ${ula(job.octet + 2, 10 + i)}/64 dev eth0 nodad\nlink set eth0 up\nroute add default via ${netB.gateway}\n`);
     });
     // Every round measures each configuration once; the order rotates so none always goes first.
     const configs: Array<[string, string, string, string]> = [
       ...pairs.map(([label, names]): [string, string, string, string] => [label, names[0]!, names[1]!, ips[label]!]),
       ['by-hand bridge', handNames[0]!, handNames[1]!, netB.ip(0)],
+      ['by-hand bridge IPv6', handNames[0]!, handNames[1]!, ula(job.octet + 2, 10)],
     ];
     for (let round = 0; round < (job.rounds ?? 3); round++) {
       for (let j = 0; j < configs.length; j++) {
