@@ -16,6 +16,7 @@ export function otherMeasurements(e: Extras, targets: Target[]): string[] {
     ...(e.dns === undefined ? [] : dnsMarkdown(e.dns)),
     ...(e.nftCtx === undefined ? [] : nftCtxMarkdown(e.nftCtx)),
     ...(e.netem === undefined ? [] : netemMarkdown(e.netem)),
+    ...(e.monitor === undefined ? [] : monitorMarkdown(e.monitor)),
     ...(e.vethDel === undefined ? [] : vethDelMarkdown(e.vethDel)),
     ...(e.iperf === undefined ? [`Throughput: ${e.iperfSkipped ?? 'not measured'}.`, ''] : iperfMarkdown(e.iperf)),
     ...(e.cni === undefined ? [] : cniMarkdown(e.cni)),
@@ -89,6 +90,21 @@ function nftCtxMarkdown(nftCtx: NonNullable<Extras['nftCtx']>): string[] {
   out.push('nftables transactions that delete a set element, libnftables in-process, on a table of the benchmark\'s own (ms): a fresh context per call (what nsnet does) closes its netlink socket after every transaction, and that close waits for the kernel to free the deleted element after an RCU grace period; with one context kept open the delete itself is as cheap as the add, and the wait moves to the close:', '');
   out.push(mdTable([['what', 'n', 'median', 'p95', 'min', 'max'], ...Object.entries(nftCtx.samples).map(([k, v]) => { const st = stats(v); return [k, String(st?.n ?? 0), f(st?.median, 3), f(st?.p95, 3), f(st?.min, 3), f(st?.max, 3)]; })]), '');
   return out;
+}
+
+function monitorMarkdown(m: NonNullable<Extras['monitor']>): string[] {
+  const rows = ['VmRSS', 'VmHWM', 'Pss', 'Private_Dirty'].map((k) => {
+    const st = stats(m.monitors.map((x) => x[k] ?? NaN).filter((v) => !Number.isNaN(v)));
+    return [k, String(st?.n ?? 0), f(st?.median, 0), f(st?.min, 0), f(st?.max, 0)];
+  });
+  const pss = stats(m.monitors.map((x) => x['Pss'] ?? NaN).filter((v) => !Number.isNaN(v)))?.median;
+  return [
+    `Per-container monitors (\`bin/nsnet-monitor\`, static, ${Math.round(m.binaryBytes / 1024)} KiB on disk), one per detached container, after \`nsnet run -d --network none -- sleep 1000\` of ${m.n} containers (KiB per monitor; Pss shares the pages the monitors have in common):`,
+    '',
+    mdTable([['what', 'n', 'median', 'min', 'max'], ...rows]),
+    '',
+    ...(pss === undefined ? [] : [`1000 monitors at the median Pss: ${f((pss * 1000) / 1024, 0)} MiB.`, '']),
+  ];
 }
 
 function netemMarkdown(netem: NonNullable<Extras['netem']>): string[] {

@@ -81,6 +81,8 @@ export interface Extras {
   netem?: { n: number; reps: number; samples: Record<string, number[]>; steps: Record<string, number[]> };
   /** nsnet-cni vs the reference CNI bridge plugin, ADD and DEL (the worker's cni job). */
   cni?: CniBench;
+  /** The per-container monitors' memory (KiB per monitor: VmRSS, VmHWM, Pss, Private_*), after run -d of n containers (the worker's monitor job). */
+  monitor?: { n: number; monitors: Array<Record<string, number>>; binaryBytes: number };
 }
 
 export interface CniBench {
