@@ -276,6 +276,12 @@ requiredSuite('after a reboot (kernel state gone, records kept)', { needs: [need
       const { pid, start } = JSON.parse(fs.readFileSync(dns, 'utf8')) as { pid: number; start: string };
       if (pidStartTime(pid) === start) process.kill(pid, 'SIGKILL');
     }
+    // And the nsnet service (bin/nsnet's), which runs in the host namespace too.
+    const services = path.join(sb.root, 'service');
+    for (const f of fs.existsSync(services) ? fs.readdirSync(services).filter((n) => n.endsWith('.pid')) : []) {
+      const { pid, start } = JSON.parse(fs.readFileSync(path.join(services, f), 'utf8')) as { pid: number; start: string };
+      if (pidStartTime(pid) === start) process.kill(pid, 'SIGKILL');
+    }
     for (const v of views) {
       const deadline = Date.now() + 3000;
       while (pidAlive(v.State.Pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
