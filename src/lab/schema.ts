@@ -6,6 +6,19 @@ const NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$';
 const IPV4 = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$';
 const CIDR = '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$';
 const scalar = { type: ['string', 'number', 'boolean'] };
+/** IPv6 in any RFC 4291 spelling: the pattern only tells it from IPv4; nsnet parses it after. */
+const IPV6 = '[0-9a-fA-F.]*:[0-9a-fA-F:.]*';
+const IP = `^(${IPV4.slice(1, -1)}|${IPV6})$`;
+const IP_CIDR = `^(${CIDR.slice(1, -1)}|${IPV6}/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$`;
+/** A value per family: one, or a list of one IPv4 and one IPv6 (in either order). */
+const perFamily = (pattern: string, description: string) => ({
+  type: ['string', 'array'],
+  pattern,
+  minItems: 1,
+  maxItems: 2,
+  items: { type: 'string', pattern },
+  description,
+});
 /** CONTAINER:IFACE: a container of the file, and an interface name as the kernel takes one. */
 const ENDPOINT = '^[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^/:\\s]{1,15}$';
 
@@ -74,9 +87,11 @@ export const LAB_SCHEMA = {
       type: ['object', 'null'],
       additionalProperties: false,
       properties: {
-        subnet: { type: 'string', pattern: CIDR, description: 'e.g. 10.0.0.0/24 (default: the first free one of the pool)' },
-        gateway: { type: 'string', pattern: IPV4, description: 'set on the bridge (default: the first host of the subnet)' },
-        ip_range: { type: 'string', pattern: CIDR, description: 'allocate container addresses from this sub-range only' },
+        subnet: perFamily(IP_CIDR, 'e.g. 10.0.0.0/24, or one per family: [10.40.1.0/24, 2001:db8:41::/64] (default: the first free one of the pool, and a unique local /64 with ipv6: true)'),
+        gateway: perFamily(IP, 'set on the bridge (default: the first host of the subnet); one per family for two subnets'),
+        ip_range: perFamily(IP_CIDR, 'allocate container addresses from this sub-range only; one per family for two subnets'),
+        ipv6: { type: 'boolean', description: 'IPv6 too (implied by an IPv6 subnet): a unique local /64 (fdXX::/64) when no IPv6 subnet is given' },
+        ipv4: { type: 'boolean', description: 'false: IPv6 only (needs IPv6); default true' },
         internal: { type: 'boolean', description: 'no route or NAT to the outside world' },
         options: {
           type: 'object',
@@ -96,6 +111,7 @@ export const LAB_SCHEMA = {
       additionalProperties: false,
       properties: {
         ip: { type: 'string', pattern: IPV4, description: 'static address on this network' },
+        ip6: { type: 'string', pattern: `^${IPV6}$`, description: 'static IPv6 address on this network (it needs an IPv6 subnet)' },
         aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'more DNS names of the container (run --network-alias); its name in the file is always one' },
         netem: { $ref: '#/definitions/netem' },
       },
@@ -121,7 +137,7 @@ export const LAB_SCHEMA = {
       properties: {
         command: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'argv of the process, e.g. [sleep, infinity]' },
         networks: {
-          description: 'networks of the lab, in interface order (eth0, eth1, ...): a list of names, or a map of name to {ip, aliases}',
+          description: 'networks of the lab, in interface order (eth0, eth1, ...): a list of names, or a map of name to {ip, ip6, aliases}',
           type: ['array', 'object'],
           minItems: 1,
           uniqueItems: true,
@@ -148,14 +164,14 @@ export const LAB_SCHEMA = {
         },
         routes: {
           type: 'array',
-          description: 'routes added in the container after its networks: to a CIDR (or default) via a gateway on one of them',
+          description: 'routes added in the container after its networks: to a CIDR (or default) via a gateway on one of them, IPv4 or IPv6',
           items: {
             type: 'object',
             additionalProperties: false,
             required: ['to', 'via'],
             properties: {
-              to: { type: 'string', anyOf: [{ pattern: CIDR }, { const: 'default' }] },
-              via: { type: 'string', pattern: IPV4 },
+              to: { type: 'string', anyOf: [{ pattern: IP_CIDR }, { const: 'default' }] },
+              via: { type: 'string', pattern: IP },
             },
           },
         },

@@ -10,6 +10,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { capabilityOptions, parseCapability } from '../core/capabilities.js';
 import { NsnetError } from '../core/errors.js';
 import { addressProblems } from './addresses.js';
+import { declaresIPv4, declaresIPv6, type OneOrPerFamily } from './address-families.js';
 import { carriesVia, labLinkProblems, normaliseLinks, type LabLink, type RawLink } from './links.js';
 import { LAB_SCHEMA } from './schema.js';
 import { labImpairments, netemProblems, type LabImpairment } from './impairments.js';
@@ -25,9 +26,13 @@ export interface LabNetwork {
   key: string;
   /** The network's name: LAB-KEY. */
   name: string;
-  subnet?: string | undefined;
-  gateway?: string | undefined;
-  ipRange?: string | undefined;
+  /** One value, or one per family (IPv4 and IPv6). */
+  subnet?: OneOrPerFamily;
+  gateway?: OneOrPerFamily;
+  ipRange?: OneOrPerFamily;
+  /** Its families: IPv4 unless `ipv4: false`; IPv6 with `ipv6: true` or an IPv6 subnet. */
+  ipv4: boolean;
+  ipv6: boolean;
   internal: boolean;
   options: Record<string, string>;
   labels: Record<string, string>;
@@ -39,6 +44,7 @@ export interface LabAttachment {
   key: string;
   name: string;
   ip?: string | undefined;
+  ip6?: string | undefined;
   aliases: string[];
 }
 
@@ -221,8 +227,10 @@ function describe(doc: Document, err: ErrorObject): { offset: number | undefined
     case 'required':
       return { offset, message: `${here}: missing "${String(params['missingProperty'])}"` };
     case 'pattern': {
-      const what = /\/(subnet|ip_range|to)\//.test(err.schemaPath) || /(subnet|ip_range)$/.test(here) ? 'a CIDR such as 10.0.0.0/24'
-        : /(gateway|ip|via)$/.test(here) ? 'an IPv4 address such as 10.0.0.1'
+      const what = /\/(subnet|ip_range|to)\//.test(err.schemaPath) || /(subnet|ip_range)$/.test(here) ? 'a CIDR such as 10.0.0.0/24 or 2001:db8:41::/64'
+        : /ip6$/.test(here) ? 'an IPv6 address such as 2001:db8:41::10'
+        : /ip$/.test(here) ? 'an IPv4 address such as 10.0.0.1 (an IPv6 address goes in ip6)'
+        : /(gateway|via)(\[\d\])?$/.test(here) ? 'an IPv4 address such as 10.0.0.1 or an IPv6 address such as 2001:db8:41::1'
         : 'a name of [a-zA-Z0-9][a-zA-Z0-9_.-]*';
       return { offset, message: `${here}: invalid value ${JSON.stringify(nodeValue(node))}: expected ${what}` };
     }
@@ -249,9 +257,11 @@ interface RawLab {
 }
 
 interface RawNetwork {
-  subnet?: string;
-  gateway?: string;
-  ip_range?: string;
+  subnet?: string | string[];
+  gateway?: string | string[];
+  ip_range?: string | string[];
+  ipv4?: boolean;
+  ipv6?: boolean;
   internal?: boolean;
   options?: Record<string, Scalar>;
   labels?: Record<string, Scalar>;
@@ -259,7 +269,7 @@ interface RawNetwork {
 
 interface RawContainer {
   command: string[];
-  networks: string[] | Record<string, { ip?: string; aliases?: string[] } | null>;
+  networks: string[] | Record<string, { ip?: string; ip6?: string; aliases?: string[] } | null>;
   hostname?: string;
   env?: Record<string, Scalar>;
   ports?: Array<string | number>;
@@ -317,7 +327,15 @@ function semanticChecks(
       });
     }
   }
-  for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
+  // A route via a link's peer is checked against the link (links.ts), not the networks.
+  const onLink = (key: string, via: string): boolean => {
+    try {
+      return normaliseLinks(raw.links ?? [], lab, hashOf).some((l) => carriesVia(l, key, via));
+    } catch {
+      return true; // a bad link is reported by labLinkProblems: no second error for its routes
+    }
+  };
+  for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {}, onLink)) at(nodeAt(doc, p.path)?.range?.[0], p.message);
   for (const p of labLinkProblems(raw.links ?? [], raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
   for (const p of netemProblems(raw.containers ?? {}, raw.links ?? [])) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
@@ -336,16 +354,20 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       internal: n?.internal === true,
       options: strings(n?.options),
       labels: strings(n?.labels),
+      // Only when declared: a file without them keeps its networks' hashes.
+      ipv4: n?.ipv4,
+      ipv6: n?.ipv6,
     };
-    return { key, name: objectName(lab, key), ...decl, hash: hashOf(decl) };
+    return { key, name: objectName(lab, key), ...decl, ipv4: declaresIPv4(n ?? null), ipv6: declaresIPv6(n ?? null), hash: hashOf(decl) };
   });
   const containers = Object.entries(raw.containers ?? {}).map(([key, c]): LabContainer => {
     const attachments = Array.isArray(c.networks)
-      ? c.networks.map((k) => ({ key: k, name: objectName(lab, k), ip: undefined, aliases: [] }))
-      : Object.entries(c.networks).map(([k, a]) => ({ key: k, name: objectName(lab, k), ip: a?.ip, aliases: a?.aliases ?? [] }));
+      ? c.networks.map((k) => ({ key: k, name: objectName(lab, k), ip: undefined, ip6: undefined, aliases: [] }))
+      : Object.entries(c.networks).map(([k, a]) => ({ key: k, name: objectName(lab, k), ip: a?.ip, ip6: a?.ip6, aliases: a?.aliases ?? [] }));
     const decl = {
       command: c.command,
-      networks: attachments.map((a) => ({ name: a.name, ip: a.ip, aliases: a.aliases })),
+      // A changed ip6, like a changed ip, makes the container again (ip6 enters only when declared).
+      networks: attachments.map((a) => ({ name: a.name, ip: a.ip, ip6: a.ip6, aliases: a.aliases })),
       hostname: c.hostname ?? key.slice(0, 63),
       env: strings(c.env),
       ports: (c.ports ?? []).map(String),
@@ -370,6 +392,7 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       name: objectName(lab, key),
       ...decl,
       networks: attachments,
+      sysctls: routerSysctls(decl.sysctls, attachments.some((a) => declaresIPv6(raw.networks?.[a.key] ?? null))),
       routes: decl.routes.filter((r) => !viaLink(r)),
       linkRoutes: decl.routes.filter(viaLink),
       capAdd: [...caps.capAdd],
@@ -379,4 +402,17 @@ function normalise(raw: RawLab, lab: string): LabSpec {
     };
   });
   return { name: lab, networks, containers, links, impairments: labImpairments(lab, raw.containers ?? {}, raw.links ?? []) };
+}
+
+/**
+ * A router of a lab with IPv6 forwards IPv6 too: `net.ipv4.ip_forward: 1` in a container on a
+ * network with IPv6 brings `net.ipv6.conf.all.forwarding=1` (unless the file sets it). Forwarding
+ * also makes the router's interfaces ignore router advertisements, which is right for a router
+ * whose routes the file gives. Not in the container's hash: it follows from its networks, and a
+ * network that changes its families is made again with its containers anyway.
+ */
+function routerSysctls(sysctls: Record<string, string>, onIPv6: boolean): Record<string, string> {
+  const key = 'net.ipv6.conf.all.forwarding';
+  if (!onIPv6 || sysctls['net.ipv4.ip_forward'] !== '1' || key in sysctls) return sysctls;
+  return { ...sysctls, [key]: '1' };
 }

@@ -234,6 +234,8 @@ function networkInput(lab: string, n: LabNetwork): Parameters<typeof createNetwo
     subnet: n.subnet,
     gateway: n.gateway,
     ipRange: n.ipRange,
+    ipv4: n.ipv4,
+    ipv6: n.ipv6,
     internal: n.internal,
     options: n.options,
     labels: { ...n.labels, [LAB_LABEL]: lab, [HASH_LABEL]: n.hash },
@@ -241,18 +243,19 @@ function networkInput(lab: string, n: LabNetwork): Parameters<typeof createNetwo
 }
 
 /**
- * run (the first network, or all of them when only the first has a static address: `run --ip`
- * belongs to the first network), connect the rest, then the container's own sysctls and routes.
+ * run (the first network, or all of them when only the first has static addresses: `run --ip`
+ * and `--ip6` belong to the first network), connect the rest, then the container's own sysctls and routes.
  */
 async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
   const [first, ...rest] = c.networks;
   if (first === undefined) throw new NsnetError('INVALID_VALUE', `container ${c.name} has no networks`);
-  const laterStatic = rest.some((a) => a.ip !== undefined);
+  const laterStatic = rest.some((a) => a.ip !== undefined || a.ip6 !== undefined);
   const atRun = laterStatic ? [first] : c.networks;
   await run(ctx, {
     name: c.name,
     networks: atRun.map((a) => a.name),
     ip: first.ip,
+    ip6: first.ip6,
     hostname: c.hostname,
     env: c.env,
     rootfs: c.rootfs,
@@ -267,7 +270,7 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
     dns: dnsInput({ alias: [...new Set([c.key, ...c.networks.flatMap((a) => a.aliases)])] }),
   });
   try {
-    for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip });
+    for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip, ip6: a.ip6 });
     const steps = containerSteps(c);
     if (steps.length > 0) commit(ctx, decide(ctx, () => ({ op: `lab ${c.name} routes`, mode: 'rollback', steps, result: undefined })));
   } catch (err) {

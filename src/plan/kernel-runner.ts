@@ -352,10 +352,10 @@ function writeKnownSysctl(step: { key: string; value: string; ignoreUnknown?: bo
   else writeSysctl(step.key, step.value);
 }
 
-/** `10.2.0.0/24 via 10.1.0.254` (or default) as netlink route options. */
+/** `10.2.0.0/24 via 10.1.0.254` (or default, or IPv6: the family is the gateway's) as netlink route options. */
 function routeTo(step: Extract<Step, { kind: 'route-to' }>): { dst?: string; dstLen?: number; gateway: string } {
   if (step.dst === 'default') return { gateway: step.via };
-  const [dst = '', len = '32'] = step.dst.split('/');
+  const [dst = '', len = step.via.includes(':') ? '128' : '32'] = step.dst.split('/');
   return { dst, dstLen: Number(len), gateway: step.via };
 }
 

@@ -68,7 +68,7 @@ export function renderStep(step: Step): string {
     case 'netns-sysctl':
       return `${netnsExec(step.ns)} ${sysctl(step)}`;
     case 'route-to':
-      return `${ip(step.ns)} route add ${step.dst} via ${step.via}`;
+      return `${ip(step.ns)}${step.via.includes(':') ? ' -6' : ''} route add ${step.dst} via ${step.via}`;
     case 'nft':
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
     case 'xtables-restore':

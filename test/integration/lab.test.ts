@@ -14,6 +14,7 @@ import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
 const WORLD = '203.0.113.8';
+const WORLD6 = '2001:db8:8::8';
 
 type Lab = Record<string, unknown> & { containers: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> };
 
@@ -84,12 +85,14 @@ class LabRun {
       host(['ip', '-br', 'link']),
       host(['ip', '-br', 'addr']),
       host(['ip', 'route']),
+      host(['ip', '-6', 'route']),
       host(['nft', 'list', 'ruleset']),
     ];
     for (const c of containers) {
       const ns = this.ns(c);
       parts.push(`== ${c}`, ok(this.sb.inHost(['ip', '-n', ns, '-br', 'addr'])).stdout, ok(this.sb.inHost(['ip', '-n', ns, 'route'])).stdout);
-      parts.push(ok(this.sb.inHost(['ip', 'netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.ip_forward'])).stdout);
+      parts.push(ok(this.sb.inHost(['ip', '-n', ns, '-6', 'route'])).stdout);
+      parts.push(ok(this.sb.inHost(['ip', 'netns', 'exec', ns, 'sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])).stdout);
     }
     return parts.join('\n');
   }
@@ -100,7 +103,7 @@ class LabRun {
 
 /** The sandbox host as it was before any lab: the residue check compares against it. */
 function hostBaseline(sb: Sandbox): string {
-  return [['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['ip', 'route'], ['nft', 'list', 'ruleset']]
+  return [['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['ip', 'route'], ['ip', '-6', 'route'], ['nft', 'list', 'ruleset']]
     .map((argv) => ok(sb.inHost(argv)).stdout)
     .join('\n');
 }
@@ -166,6 +169,26 @@ const cases: Case[] = [
       return { kept: ['alice'], remade: ['router', 'bob'], gone: [], matrix: [['alice', 'bob', true], ['bob', 'alice', true]] };
     },
   },
+  {
+    example: 'dual-stack',
+    tag: 'ds',
+    containers: ['router', 'alice', 'bob'],
+    matrix: [
+      ['alice', 'bob', true],
+      ['bob', 'alice', true],
+      ['alice', '2001:db8:42::10', true],
+      ['bob', '2001:db8:41::10', true],
+      ['alice', '2001:db8:41::254', true],
+      ['alice', WORLD, false],
+      ['bob', WORLD6, false],
+    ],
+    change: (doc) => {
+      // A changed ip6 makes its container again, as a changed ip does; the others stay.
+      const bob = doc.containers['bob']!['networks'] as Record<string, Record<string, string>>;
+      bob['b']!['ip6'] = '2001:db8:42::20';
+      return { kept: ['router', 'alice'], remade: ['bob'], gone: [], matrix: [['alice', '2001:db8:42::20', true], ['alice', '2001:db8:42::10', false]] };
+    },
+  },
 ];
 
 requiredSuite('nsnet up / down: the example labs', { needs: [needs.integration], concurrency: false }, () => {
@@ -215,6 +238,20 @@ requiredSuite('nsnet up / down: the example labs', { needs: [needs.integration],
           assert.doesNotMatch(seen, /10\.20\.1\.10/, 'alice is reached through the router, not on the link');
           assert.equal(ok(sb.inHost(['ip', 'netns', 'exec', run.ns('router'), 'nft', 'list', 'ruleset'])).stdout.trim(), '');
           assert.doesNotMatch(ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout, new RegExp(`masquerade comment "nsnet network ${run.lab}-`));
+        }
+        if (c.example === 'dual-stack') {
+          // IPv6 routed one hop as IPv4 is: the reply's hop limit lowered by the router, which
+          // forwards IPv6 because its ip_forward brought IPv6 forwarding with it.
+          const r = await runAsync(['ip', 'netns', 'exec', run.ns('alice'), 'ping', '-6', '-c', '1', '-W', '1', '2001:db8:42::10']);
+          assert.match(r.stdout, /ttl=63/, describeResult(r));
+          const inRouter = (argv: string[]): string => ok(sb.inHost(['ip', 'netns', 'exec', run.ns('router'), ...argv])).stdout;
+          assert.equal(inRouter(['sysctl', '-n', 'net.ipv6.conf.all.forwarding']).trim(), '1');
+          assert.match(inRouter(['ip', '-6', '-br', 'addr']), /2001:db8:41::254\/64.*\n.*2001:db8:42::254\/64/);
+          const routes = ok(sb.inHost(['ip', '-n', run.ns('alice'), '-6', 'route'])).stdout;
+          assert.match(routes, /^2001:db8:42::\/64 via 2001:db8:41::254 /m, 'the file\'s IPv6 route');
+          assert.doesNotMatch(routes, /^default/m, 'an internal network gives no IPv6 default route, as it gives no IPv4 one');
+          const seen = ok(sb.inHost(['ip', 'netns', 'exec', run.ns('bob'), 'ip', '-6', 'neigh'])).stdout;
+          assert.doesNotMatch(seen, /2001:db8:41::10/, 'alice is reached through the router, not on the link');
         }
 
         // up again: nothing changes, down to the PIDs and the kernel state.
@@ -274,7 +311,9 @@ requiredSuite('nsnet up --dry-run: the script builds the same lab', { needs: [ne
       ['links', host(['ip', '-br', 'link']).replace(/@\S+/g, '')],
       ['addresses', host(['ip', '-br', 'addr'])],
       ['routes', host(['ip', 'route'])],
-      ['forwarding', host(['sysctl', '-n', 'net.ipv4.ip_forward'])],
+      // `ip -br addr` lists IPv6 addresses too (link-local ones normalised below).
+      ['IPv6 routes', host(['ip', '-6', 'route'])],
+      ['forwarding', host(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])],
       ['firewall', host(['nft', 'list', 'ruleset'])],
     ];
     for (const c of containers) {
@@ -283,7 +322,8 @@ requiredSuite('nsnet up --dry-run: the script builds the same lab', { needs: [ne
       sections.push([`${c} links`, inNs(['ip', '-br', 'link']).replace(/@\S+/g, '')]);
       sections.push([`${c} addresses`, inNs(['ip', '-br', 'addr'])]);
       sections.push([`${c} routes`, inNs(['ip', 'route'])]);
-      sections.push([`${c} forwarding`, inNs(['sysctl', '-n', 'net.ipv4.ip_forward'])]);
+      sections.push([`${c} IPv6 routes`, inNs(['ip', '-6', 'route'])]);
+      sections.push([`${c} forwarding`, inNs(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])]);
     }
     // Bridges by order of creation (ifindex order in `ip -br link`), veths and ids generated.
     const bridges = [...new Set([...(sections[0]![1].matchAll(/nsnet-[0-9a-f]{8}/g))].map((m) => m[0]))];
@@ -304,7 +344,7 @@ requiredSuite('nsnet up --dry-run: the script builds the same lab', { needs: [ne
     return sections.map(([name, text]) => `== ${name}\n${normalise(text)}`).join('\n');
   }
 
-  for (const name of ['red-blue', 'three-tier', 'routed']) {
+  for (const name of ['red-blue', 'three-tier', 'routed', 'dual-stack']) {
     test(`${name}: nsnet up and its --dry-run script give the same state`, async () => {
       const doc = example(name);
       const containers = Object.keys(doc.containers);

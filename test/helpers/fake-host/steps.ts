@@ -189,7 +189,7 @@ function unknownKind(step: never): never {
 
 function routeTo(step: Of<'route-to'>): { dst?: string; dstLen?: number } {
   if (step.dst === 'default') return {};
-  const [dst = '', len = '32'] = step.dst.split('/');
+  const [dst = '', len = step.via.includes(':') ? '128' : '32'] = step.dst.split('/');
   return { dst, dstLen: Number(len) };
 }
 
