@@ -42,8 +42,8 @@ export function publish(ctx: Context, draft: Draft, container: ContainerRecord, 
   const option = network?.options[HOST_BINDING_OPTION];
   const binding = option === '0.0.0.0' ? undefined : option;
   const requests = specs.flatMap(parsePortSpec).map((r) => (r.hostIp === undefined && binding !== undefined ? { ...r, hostIp: binding } : r));
-  refuseForeignAddresses(ctx, requests);
   refuseUnreachable(container, endpoint, network?.name, requests);
+  refuseForeignAddresses(ctx, requests);
   const taken = ctx.store.ports.list();
   const listeners = ctx.dryRun ? [] : ctx.host.listeners();
   for (const r of requests) {

@@ -1,5 +1,6 @@
 /** Records → the specs the planners and the firewall take. */
 import { bridgeMacFor } from '../engine/ids.js';
+import { forwardTargets } from '../engine/ports.js';
 import { ANTI_SPOOFING_OPTION, ICC_OPTION, MASQUERADE_OPTION } from '../engine/inspect.js';
 import type { EndpointSpec, NetworkSpec } from '../engine/plans.js';
 import { linkDriverOf } from '../engine/vlan-drivers.js';
@@ -83,8 +84,7 @@ export function iptablesCompat(host: Host): IptablesCompat {
 function mappingOf(store: Store, p: PortRecord, ep: EndpointRecord | undefined): FirewallMapping[] {
   if (ep === undefined) return [];
   const container = store.containers.get(p.containerId)?.name;
-  const hostFamily = p.hostIp === null ? undefined : p.hostIp.includes(':') ? 6 : 4;
-  const targets = [ep.ip, ep.ip6 ?? null].filter((ip): ip is string => ip !== null && (hostFamily === undefined || (ip.includes(':') ? 6 : 4) === hostFamily));
+  const targets = forwardTargets(p.hostIp ?? undefined, ep.ip, ep.ip6 ?? null);
   return targets.map((containerIp) => ({ hostIp: p.hostIp ?? undefined, hostPort: p.hostPort, proto: p.proto, containerIp, containerPort: p.containerPort, container }));
 }
 

@@ -11,7 +11,11 @@ import { dnatRules, filterRules, filterRules6, guardRules, iptablesDriver, mappi
 import type { FirewallMapping, FirewallNetwork, FirewallPort, FirewallState } from '../../src/firewall/model.js';
 import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from '../../src/firewall/nftables.js';
+import { run } from '../../src/ops/containers.js';
+import { createNetwork } from '../../src/ops/networks.js';
+import { containerPorts } from '../../src/ops/ports.js';
 import { FakeHost } from '../helpers/fake-host.js';
+import { codeOf, fixture, runInput, stateOf, type Op } from '../helpers/ops-fixture.js';
 
 const network = (name: string, subnet: string | null, subnet6: string | null, over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
   id: name.padEnd(64, '0'),
@@ -307,5 +311,43 @@ describe('published ports: Docker syntax and families', () => {
     const v6 = { ...v4, hostIp: '::' };
     assert.deepEqual([v4, v6].map(formatMapping), ['80/tcp -> 0.0.0.0:8080', '80/tcp -> [::]:8080']);
     assert.deepEqual(hostBindings([v4, v6, { ...v4, hostIp: '::1', hostPort: 8081 }], { port: 80, proto: 'tcp' }), ['0.0.0.0:8080', '[::]:8080', '[::1]:8081']);
+  });
+});
+
+describe('publishing on the fake machine: both families, and the refusals that change nothing', () => {
+  const dualNet: Op = (ctx) => createNetwork(ctx, { name: 'ut-d6', subnet: ['10.30.0.0/24', '2001:db8:30::/64'], ipv6: true });
+  const v4Net: Op = (ctx) => createNetwork(ctx, { name: 'ut-v4', subnet: '10.40.0.0/24' });
+
+  test('-p 8080:80 on a dual-stack container: one map element per family, and port shows 0.0.0.0 and [::]', async () => {
+    const fx = await fixture().setUp(dualNet);
+    const { container } = await run(fx.ctx, runInput({ name: 'ut-web6', networks: ['ut-d6'], publish: ['8080:80', '0.0.0.0:8081:81', '[::]:8082:82'] }));
+    const ep = fx.store.endpoints.forContainer(container.id)[0]!;
+    const inet = fx.host.nftTable('inet', 'nsnet') ?? '';
+    for (const element of [`tcp . 8080 : ${ep.ip} . 80`, `tcp . 8081 : ${ep.ip} . 81`, `tcp . 8080 : ${ep.ip6} . 80`, `tcp . 8082 : ${ep.ip6} . 82`]) {
+      assert.ok(inet.includes(element), `${element} in\n${inet}`);
+    }
+    assert.ok(!inet.includes(`tcp . 8082 : ${ep.ip} .`), '[::] is IPv6 only');
+    assert.ok(!inet.includes(`tcp . 8081 : ${ep.ip6}`), '0.0.0.0 is IPv4 only');
+    assert.deepEqual(containerPorts(fx.ctx, container.id).map(formatMapping), [
+      '80/tcp -> 0.0.0.0:8080',
+      '80/tcp -> [::]:8080',
+      '81/tcp -> 0.0.0.0:8081',
+      '82/tcp -> [::]:8082',
+    ]);
+  });
+
+  test('[::1], [::] for a container without IPv6 and a foreign IPv6 address are refused, naming why; nothing changes', async () => {
+    const base = await fixture().setUp(dualNet, v4Net);
+    const cases: Array<[string, string, RegExp]> = [
+      ['ut-d6', '[::1]:8081:80', /cannot publish on \[::1\]: IPv6 has no route_localnet/],
+      ['ut-v4', '[::]:8083:80', /cannot publish on \[::\] for ut-p6: it has no IPv6 address on network ut-v4, so there is no address to forward to/],
+      ['ut-d6', '[2001:db8:ffff::9]:8084:80', /cannot publish on 2001:db8:ffff::9: it is not an address of this host/],
+    ];
+    for (const [net, spec, message] of cases) {
+      const fx = await base.twin();
+      const before = stateOf(fx);
+      await assert.rejects(run(fx.ctx, runInput({ name: 'ut-p6', networks: [net], publish: [spec] })), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && message.test((e as Error).message));
+      assert.deepEqual(stateOf(fx), before, spec);
+    }
   });
 });
