@@ -85,6 +85,9 @@ function notesOf(input: TopologyInput, containerId: string, ifName: string): { n
 /** An interface's label with its notes: `eth0 10.0.0.2/24 [netem delay 40ms]`. */
 const noted = (text: string, i: Pick<GraphInterface, 'notes'>): string => (i.notes === undefined || i.notes.length === 0 ? text : `${text} [${i.notes.join(', ')}]`);
 
+/** IPv4 lines before IPv6 ones (as Docker lists 0.0.0.0 before [::]). */
+const familyRank = (hostIp: string | null): number => (hostIp?.includes(':') === true ? 1 : 0);
+
 /** A dual-stack value as one label: "10.30.0.0/24, 2001:db8:30::/64". */
 const joined = (v4: string | null | undefined, v6: string | null | undefined): string => [v4, v6].filter((x) => x != null).join(', ');
 
@@ -107,15 +110,20 @@ export function topologyFrom(input: TopologyInput): Topology {
         .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName) || (a.ifName < b.ifName ? -1 : a.ifName > b.ifName ? 1 : 0));
       const ports = input.ports
         .filter((p) => p.containerId === c.id && netOf.has(p.endpointId))
-        .map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }))
-        .sort((a, b) => a.hostPort - b.hostPort || a.proto.localeCompare(b.proto) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));
+        // A port on every host address is published per family the container has, as Docker
+        // lists 0.0.0.0 and [::]: one line each.
+        .flatMap((p) => {
+          const dual = p.hostIp === null && eps.some((e) => e.id === p.endpointId && e.ip6 != null && e.ip !== null);
+          return (dual ? ['0.0.0.0', '::'] : [p.hostIp]).map((hostIp) => ({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }));
+        })
+        .sort((a, b) => a.hostPort - b.hostPort || a.proto.localeCompare(b.proto) || familyRank(a.hostIp) - familyRank(b.hostIp) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));
       return { name: c.name, status: c.status, interfaces, ports };
     })
     .sort(byName);
   return { networks, containers };
 }
 
-export const portText = (p: GraphPort): string => `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.proto}`;
+export const portText = (p: GraphPort): string => `${p.hostIp === null ? '0.0.0.0' : p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort}->${p.containerPort}/${p.proto}`;
 
 /** The way out, as the article's figure draws it: the bridge, NAT, the host's uplink, the world. */
 const UPLINK_TEXT: Record<Uplink, string> = {

@@ -13,6 +13,7 @@ import { connect, createNetwork, disconnect } from '../../src/ops/networks.js';
 import { remove, run } from '../../src/ops/containers.js';
 import { reset } from '../../src/ops/system.js';
 import { rewriteBools } from '../../src/cli/docker-bools.js';
+import { portText, renderText, topologyFrom } from '../../src/engine/graph.js';
 import { assertFinishedAs, assertRecoveredAsBefore, assertUndone, codeOf, crashEachStep, failEachStep, fixture, runInput, stateAfter, type Op } from '../helpers/ops-fixture.js';
 
 type Ctx = Parameters<Op>[0];
@@ -182,6 +183,24 @@ describe('containers on IPv6 networks', () => {
     disconnect(base.ctx, 'ut-dual', 'ut-e');
     assert.deepEqual(v6default(), []);
     await remove(base.ctx, ['ut-e'], { force: true });
+  });
+});
+
+describe('graph of a dual-stack network', () => {
+  test('both subnets, gateways and addresses; a port on every address drawn per family', async () => {
+    const fx = await fixture().setUp(dual, (ctx) => run(ctx, runInput({ name: 'ut-w', networks: ['ut-dual'], publish: ['8080:80'] })));
+    const s = fx.store;
+    const t = topologyFrom({
+      networks: s.networks.list(),
+      containers: s.containers.list().map((c) => ({ id: c.id, name: c.name, status: 'running' })),
+      endpoints: s.containers.list().flatMap((c) => s.endpoints.forContainer(c.id)),
+      ports: s.ports.list(),
+      interfaceStates: [],
+    });
+    assert.equal(t.networks[0]!.subnet, '10.30.0.0/24, 2001:db8:30::/64');
+    assert.equal(t.containers[0]!.interfaces[0]!.address, '10.30.0.2/24, 2001:db8:30::2/64');
+    assert.deepEqual(t.containers[0]!.ports.map(portText), ['0.0.0.0:8080->80/tcp', '[::]:8080->80/tcp']);
+    assert.match(renderText(t), /gateway 10\.30\.0\.1, 2001:db8:30::1/);
   });
 });
 
