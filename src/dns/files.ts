@@ -55,6 +55,11 @@ export function responderAddress(net: { gateway: string | null; gateway6?: strin
   return addr;
 }
 
+/** Whether a container keeps IPv6 (Docker's test: ::1 on its loopback), from its --sysctl settings. */
+export function hasIPv6Loopback(sysctls: Readonly<Record<string, string>> | undefined): boolean {
+  return !['net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.lo.disable_ipv6'].some((k) => sysctls?.[k] === '1');
+}
+
 /** First line of a container's resolv.conf: says who wrote it, for which state root, so reset finds its own. */
 export function resolvHeader(name: string, root: string): string {
   return `# written by nsnet (state ${root}) for container ${name}`;
@@ -71,20 +76,24 @@ export function renderResolvConf(name: string, conf: ResolvConf, root: string): 
 /**
  * Docker's /etc/hosts: localhost for both families and the IPv6 names glibc-based images expect
  * (netbase's), then --add-host, then the container's own addresses (IPv4 and IPv6, each with its
- * names), in Docker's order. The IPv6 lines are written for every container: its loopback has ::1 whatever its
- * networks are, as in Docker when IPv6 is not disabled in the container.
+ * names), in Docker's order. As Docker (26+) decides by whether the container's loopback has ::1,
+ * the IPv6 lines are left out only for a container whose IPv6 is off (`ipv6: false`, from
+ * --sysctl net.ipv6.conf.all|lo.disable_ipv6=1); its loopback has ::1 whatever its networks are.
  */
-export function renderHosts(own: { names: string[]; ips: string[] }, extra: ReadonlyArray<readonly [string, string]>): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-  ];
+export function renderHosts(own: { names: string[]; ips: string[] }, extra: ReadonlyArray<readonly [string, string]>, opts: { ipv6?: boolean } = {}): string {
+  const ipv6 = opts.ipv6 ?? true;
+  const lines = ['127.0.0.1\tlocalhost'];
+  if (ipv6) {
+    lines.push(
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      'fe00::0\tip6-localnet',
+      'ff00::0\tip6-mcastprefix',
+      'ff02::1\tip6-allnodes',
+      'ff02::2\tip6-allrouters',
+    );
+  }
   for (const [host, ip] of extra) lines.push(`${ip}\t${host}`);
   const names = [...new Set(own.names)].join(' ');
-  for (const ip of own.ips) lines.push(`${ip}\t${names}`);
+  for (const ip of own.ips) if (ipv6 || !ip.includes(':')) lines.push(`${ip}\t${names}`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as validate from '../core/validate.js';
-import { isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE, responderAddress, upstreamServers } from '../dns/files.js';
+import { hasIPv6Loopback, isLoopback, parseResolvConf, renderHosts, renderResolvConf, resolvHeader, RESOLVED_STUB, RESOLVED_UPSTREAM_FILE, responderAddress, upstreamServers } from '../dns/files.js';
 import { dnsEnabled, networkServers } from '../engine/dns-options.js';
 import type { ContainerRecord, Store } from '../store/index.js';
 import type { Context } from './context.js';
@@ -62,7 +62,7 @@ export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
   const dir = etcDir(c.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const resolv = renderResolvConf(c.name, { nameservers, search: cfg?.search ?? [], options: cfg?.options ?? [] }, path.dirname(store.path));
-  const hosts = renderHosts({ names: [c.hostname, c.name], ips: eps.flatMap((e) => [e.ip, e.ip6 ?? null].filter((ip): ip is string => ip !== null)) }, cfg?.extraHosts ?? []);
+  const hosts = renderHosts({ names: [c.hostname, c.name], ips: eps.flatMap((e) => [e.ip, e.ip6 ?? null].filter((ip): ip is string => ip !== null)) }, cfg?.extraHosts ?? [], { ipv6: hasIPv6Loopback(c.sysctls) });
   fs.writeFileSync(path.join(dir, 'resolv.conf'), resolv, { mode: 0o644 });
   fs.writeFileSync(path.join(dir, 'hosts'), hosts, { mode: 0o644 });
   return true;

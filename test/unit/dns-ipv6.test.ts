@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import dnsPacket, { type Packet } from 'dns-packet';
 import { access } from '../../src/dns/access.js';
 import { decide } from '../../src/dns/answer.js';
-import { parseResolvConf, renderHosts, responderAddress, upstreamServers } from '../../src/dns/files.js';
+import { hasIPv6Loopback, parseResolvConf, renderHosts, responderAddress, upstreamServers } from '../../src/dns/files.js';
 import { loadView, neededAddresses } from '../../src/dns/load.js';
 import { buildView, clientAddress, ip6ArpaName, ptrAddress } from '../../src/dns/view.js';
 import { dnsInput, networkServers, validateNetworkDnsOptions } from '../../src/engine/dns-options.js';
@@ -162,7 +162,7 @@ test('resolv.conf: the IPv4 gateway on a dual-stack network, the IPv6 one on an 
   assert.deepEqual(upstreamServers(conf), ['192.0.2.53', '2001:db8:8::8', 'fe80::1%eth0']);
 });
 
-test('hosts: Docker\'s IPv6 lines, --add-host, then the container\'s IPv4 and IPv6 addresses', () => {
+test('hosts: Docker\'s IPv6 lines (unless IPv6 is off in the container), --add-host, then the container\'s IPv4 and IPv6 addresses', () => {
   const hosts = renderHosts({ names: ['box', 'web'], ips: ['10.1.0.2', '2001:db8:1::2'] }, [['db.example', '2001:db8::7']]);
   // Docker's text, byte for byte (tabs between address and names).
   const docker = `127.0.0.1 localhost
@@ -176,6 +176,12 @@ ff02::2 ip6-allrouters
 2001:db8:1::2 box web
 `;
   assert.equal(hosts, docker.replace(/^(\S+) /gm, '$1\t'));
+  // A container with IPv6 off (Docker looks for ::1 on its loopback): no IPv6 lines.
+  assert.equal(hasIPv6Loopback({ 'net.ipv6.conf.all.disable_ipv6': '1' }), false);
+  assert.equal(hasIPv6Loopback({ 'net.ipv6.conf.lo.disable_ipv6': '1' }), false);
+  assert.equal(hasIPv6Loopback({ 'net.ipv6.conf.eth0.disable_ipv6': '1' }), true);
+  assert.equal(hasIPv6Loopback(undefined), true);
+  assert.equal(renderHosts({ names: ['box'], ips: ['10.1.0.2', '2001:db8:1::2'] }, [], { ipv6: false }), '127.0.0.1\tlocalhost\n10.1.0.2\tbox\n');
 });
 
 test('--dns, --add-host and nsnet.dns.servers take IPv6 addresses (canonical), and refuse what is neither family', () => {
