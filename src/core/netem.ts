@@ -245,3 +245,23 @@ export function qdiscArgs(part: QdiscPart, n: Netem): string {
   for (const k of ['loss', 'duplicate', 'corrupt', 'reorder'] as const) if (w[k] !== undefined) parts.push(`${k} ${w[k]}`);
   return parts.join(' ');
 }
+
+/**
+ * Whether an impairment read back from the kernel is the recorded one, as far as the kernel can
+ * hold it: times within a microsecond (ticks of 64 ns), probabilities within a millionth of a
+ * percent (2^32 steps), a rate to the byte per second (tbf counts bytes).
+ */
+export function sameAsKernel(recorded: Netem, kernel: Netem): boolean {
+  const r = normalizeNetem(recorded);
+  const k = normalizeNetem(kernel);
+  const near = (a: number | undefined, b: number | undefined, tolerance: number): boolean => Math.abs((a ?? 0) - (b ?? 0)) <= tolerance;
+  return (
+    near(r.delayUs, k.delayUs, 1) &&
+    near(r.jitterUs, k.jitterUs, 1) &&
+    near(r.lossPct, k.lossPct, 1e-5) &&
+    near(r.duplicatePct, k.duplicatePct, 1e-5) &&
+    near(r.corruptPct, k.corruptPct, 1e-5) &&
+    near(r.reorderPct, k.reorderPct, 1e-5) &&
+    Math.round((r.rateBit ?? 0) / 8) === Math.round((k.rateBit ?? 0) / 8)
+  );
+}

@@ -53,6 +53,11 @@ export class KernelHost implements Host {
   isMountedNetns = (name: string) => isMountedNetns(name);
   netnsIdentity = (ns?: string) => netnsIdentity(ns);
   sysctl = (key: string, ns?: string) => readSysctlIn(key, ns);
+  impairment = (dev: string, ns?: string) =>
+    withRtnl(ns, (r) => {
+      const link = r.getLink(dev);
+      return link === undefined ? undefined : r.getImpairment(link.index);
+    });
 
   startTime = (pid: number) => readStartTime(pid);
   isAlive = (pid: number, startTime: string) => isAlive(pid, startTime);

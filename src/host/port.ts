@@ -11,9 +11,9 @@
  * runtime's namespace, for CNI); absent means the host's own network namespace.
  */
 import type { Confinement } from '../core/unshare.js';
-import type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, RouteInfo, Started } from '../kernel/api.js';
+import type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, QdiscFacts, RouteInfo, Started } from '../kernel/api.js';
 
-export type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, RouteInfo, Started };
+export type { AddrInfo, Finished, LaunchSpec, LinkInfo, MonitorOptions, QdiscFacts, RouteInfo, Started };
 
 /** A socket bound on the host: what can hold a port nsnet is asked to publish. */
 export interface Listener {
@@ -48,6 +48,8 @@ export interface NetworkFacts {
   netnsIdentity(ns?: string): NetnsIdentity | undefined;
   /** A sysctl's value in the host (or `ns`); undefined when the key does not exist there. */
   sysctl(key: string, ns?: string): string | undefined;
+  /** The impairment a link's root qdiscs make (netem set), read back; undefined when the link is not there. */
+  impairment(dev: string, ns?: string): QdiscFacts | undefined;
 }
 
 /** Processes: containers' init processes, nsnet's own background processes. */

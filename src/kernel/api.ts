@@ -119,6 +119,14 @@ export interface Rtnl {
    * errors. Equivalent: tc qdisc del dev DEV root; tc qdisc add dev DEV root netem ... (or tbf ...)
    */
   setImpairment(index: number, netem: Netem, dev: string): void;
+  /** The impairment a link's qdiscs make, read back (see QdiscFacts). Equivalent: tc qdisc show dev DEV */
+  getImpairment(index: number): QdiscFacts;
+}
+
+/** A link's root qdiscs as nsnet reads them back: their kinds, root first (none: the default), and the impairment they make. */
+export interface QdiscFacts {
+  kinds: string[];
+  netem: Netem;
 }
 
 /** What starts a container's process (kernel/process.ts). */

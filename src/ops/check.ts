@@ -10,6 +10,8 @@
  * - containers: a running one's process is alive; a container with a namespace has, per network,
  *   its host veth enslaved to the right bridge, its interface up with its address inside, and the
  *   default route via the first network that leads outside;
+ * - impairments and link state (netem set, link down): the qdiscs read back against the recorded
+ *   impairment, the end of the veth facing each interface down exactly when link down says so;
  * - orphans: links with nsnet's generated names that no record owns; namespaces nsnet made for a
  *   container the store no longer has;
  * - the firewall: nsnet's tables as the kernel holds them against the ruleset regenerated from
@@ -34,6 +36,7 @@ import type { Context } from './context.js';
 import { liveState } from './liveness.js';
 import { containerEndpoints, firewallState, isCniContainer, namespaceOf, networkSpec } from './specs.js';
 import { releaseAll } from './cni.js';
+import { impairmentDifferences } from './impairments.js';
 import { etcDir, ownedContainerFiles, removeContainerFiles } from './dns-files.js';
 
 /** What a difference is about, so callers select differences by kind, never by message text. */
@@ -184,7 +187,12 @@ function checkContainer(ctx: Context, c: ContainerRecord, host: NsView, rebuilt:
     if (live.status === 'running') out.push({ object, subject, problem: `its process runs but /run/netns/${c.name} is not mounted` });
     return out; // stopped without a namespace: what a reboot leaves; start rebuilds it
   }
-  return [...out, ...checkWiring(ctx, c, host, rebuilt), ...checkSysctls(ctx, c)];
+  return [...out, ...checkWiring(ctx, c, host, rebuilt), ...checkSysctls(ctx, c), ...checkImpairments(ctx, c)];
+}
+
+/** netem set and link down: what the records say against the qdiscs and link states (set again with --fix). */
+function checkImpairments(ctx: Context, c: ContainerRecord): Found[] {
+  return impairmentDifferences(ctx, c).map((d) => ({ object: `container ${c.name}`, subject: { kind: 'container', container: c.name }, problem: d.problem, fix: d.fix, steps: d.steps }));
 }
 
 /** run --sysctl: each key still has its value in the container's namespace (set again with --fix). */

@@ -12,7 +12,7 @@
  * and `link up` would not bring them back.
  */
 import { NsnetError, invalid, usage } from '../core/errors.js';
-import { isNoImpairment, normalizeNetem, sameNetem, type Netem } from '../core/netem.js';
+import { isNoImpairment, netemSummary, normalizeNetem, sameAsKernel, sameNetem, type Netem } from '../core/netem.js';
 import * as validate from '../core/validate.js';
 import { isParentDriver } from '../engine/vlan-drivers.js';
 import { ownsNamespace } from '../engine/netmode.js';
@@ -184,3 +184,51 @@ export function interfaceStateSteps(ctx: Context, c: ContainerRecord): Step[] {
 
 /** Whether two impairments differ (a lab's converge changes only those that do). */
 export const impairmentChanged = (a: Netem | null | undefined, b: Netem | null | undefined): boolean => !sameNetem(a ?? undefined, b ?? undefined);
+
+/** What `system check` finds about a container's recorded impairments and held-down links, and the steps that fix it. */
+export interface ImpairmentDifference {
+  ifName: string;
+  problem: string;
+  fix: string;
+  steps: Step[];
+}
+
+/**
+ * The kernel against the records, for a container whose namespace is there: each recorded
+ * impairment is what the interface's qdiscs make (read back), and each link is down exactly when
+ * `link down` recorded it (the end facing the interface).
+ */
+export function impairmentDifferences(ctx: Context, c: ContainerRecord): ImpairmentDifference[] {
+  const ns = namespaceOf(c);
+  const known = interfacesOf(ctx, c);
+  const states = new Map(recordedStates(ctx, c).map((s) => [s.ifName, s]));
+  const out: ImpairmentDifference[] = [];
+  for (const [ifName, facing] of known) {
+    const s = states.get(ifName);
+    const facts = ctx.host.impairment(ifName, ns);
+    if (facts === undefined) continue; // a missing interface is the wiring's difference
+    const wanted = s?.netem ?? null;
+    if (wanted !== null && !sameAsKernel(wanted, facts.netem)) {
+      const has = facts.kinds.length === 0 ? 'none' : `${facts.kinds.join(' + ')}${isNoImpairment(facts.netem) ? '' : ` (${netemSummary(facts.netem)})`}`;
+      out.push({
+        ifName,
+        problem: `${ifName}'s impairment is ${has}, not ${netemSummary(wanted)} (netem set)`,
+        fix: 'set it',
+        steps: [{ kind: 'qdisc-netem', ns, dev: ifName, netem: wanted, ...(isNoImpairment(facts.netem) ? {} : { previous: facts.netem }) }],
+      });
+    }
+    if (facing === undefined) continue;
+    const end = ctx.host.link(facing.dev, facing.ns);
+    if (end === undefined) continue;
+    const down = s?.linkDown === true;
+    if (end.up === down) {
+      out.push({
+        ifName,
+        problem: down ? `${ifName} is held down (link down), but ${facing.dev} facing it is up` : `${facing.dev} facing ${ifName} is down, and no link down says so`,
+        fix: down ? 'set it down' : 'set it up',
+        steps: [{ kind: 'link-state', ...(facing.ns === undefined ? {} : { ns: facing.ns }), dev: facing.dev, up: !down }],
+      });
+    }
+  }
+  return out;
+}

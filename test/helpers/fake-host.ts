@@ -24,6 +24,7 @@ import { renderStep } from '../../src/plan/render.js';
 import type { StepRunner } from '../../src/plan/runner.js';
 import type { Step } from '../../src/plan/steps.js';
 import { kernelError, SimulatedCrash } from './fake-host/errors.js';
+import { qdiscParts } from '../../src/core/netem.js';
 import { HOST, NetworkModel } from './fake-host/network.js';
 import { NftModel } from './fake-host/nft.js';
 import { ProcessModel } from './fake-host/processes.js';
@@ -244,6 +245,10 @@ export class FakeHost implements Host, StepRunner {
     return { dev: this.net.ns(key).mounted ? 4 : 23, ino: fakeInode(key) };
   };
   sysctl = (key: string, ns?: string) => this.net.sysctl(key, ns);
+  impairment = (dev: string, ns?: string) => {
+    const l = this.net.link(ns, dev);
+    return l === undefined ? undefined : { kinds: qdiscParts(l.netem ?? {}).map((p) => p.kind), netem: l.netem ?? {} };
+  };
 
   // ---------------------------------------------------------------------------------------------
   // Host: processes and sockets

@@ -76,6 +76,15 @@ requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs
       assert.ok(bps > 8e6 && bps < 12e6, `throughput ${(bps / 1e6).toFixed(2)} Mbit/s, expected 10 ±20%`);
       const shown = JSON.parse(ok(await sb.nsnet(['netem', 'show', '--format', 'json'])).stdout) as unknown[];
       assert.deepEqual(shown, [{ container: a, iface: 'eth0', rate: '10mbit', link: 'up' }]);
+      // system check reads the qdiscs back: nothing to report; a qdisc deleted by hand is found and put back.
+      ok(await sb.nsnet(['system', 'check']));
+      ok(sb.inHost(['ip', 'netns', 'exec', a, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root']));
+      const found = await sb.nsnet(['system', 'check']);
+      assert.notEqual(found.code, 0, describeResult(found));
+      assert.match(found.stdout + found.stderr, /eth0's impairment is none, not rate 10mbit \(netem set\)/, describeResult(found));
+      ok(await sb.nsnet(['system', 'check', '--fix']));
+      assert.match(qdiscs(a), /qdisc tbf 1: root .*rate 10Mbit/, 'put back by --fix');
+      ok(await sb.nsnet(['system', 'check']));
       ok(await sb.nsnet(['netem', 'clear', a]));
       assert.doesNotMatch(qdiscs(a), /tbf/);
       assert.deepEqual(JSON.parse(ok(await sb.nsnet(['netem', 'show', '--format', 'json'])).stdout), []);
@@ -168,6 +177,8 @@ requiredSuite('impairments, link state and captures (issue 19)', { needs: [needs
     assert.match(ok(await sb.nsnet(['exec', a, 'ip', 'link', 'show', 'eth0'])).stdout, /NO-CARRIER/);
     assert.equal(ok(await sb.nsnet(['exec', a, 'ip', 'route'])).stdout.replace(/ linkdown/g, ''), routes, 'routes kept');
     assert.deepEqual(JSON.parse(ok(await sb.nsnet(['netem', 'show', '--format', 'json'])).stdout), [{ container: a, iface: 'eth0', link: 'down' }]);
+    const held = await sb.nsnet(['system', 'check']);
+    assert.equal(held.code, 0, `a link held down is no difference\n${describeResult(held)}`);
     ok(await sb.nsnet(['link', 'up', `${a}:eth0`]));
     ok(await ping(['-c', '1', '-W', '3']));
     const check = await sb.nsnet(['system', 'check']);

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { netemSummary, parseNetem, parsePercent, parseRate, parseTime, qdiscParts, tbfParams } from '../../src/core/netem.js';
-import { addQdiscMessage, delRootQdiscMessage, netemOptions, parsePsched, tcHandle } from '../../src/kernel/netlink/qdisc.js';
+import { netemSummary, parseNetem, parsePercent, parseRate, parseTime, qdiscParts, sameAsKernel, tbfParams } from '../../src/core/netem.js';
+import { addQdiscMessage, delRootQdiscMessage, impairmentOf, netemOptions, parsePsched, parseQdisc, tcHandle } from '../../src/kernel/netlink/qdisc.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../src/kernel/netlink/constants.js';
 import { renderStep } from '../../src/plan/render.js';
 
@@ -145,5 +145,22 @@ describe('steps rendered for --dry-run', () => {
     assert.equal(renderStep({ kind: 'qdisc-clear', ns: 'red', dev: 'eth1', previous: { lossPct: 1 } }), 'ip netns exec red tc qdisc del dev eth1 root');
     assert.equal(renderStep({ kind: 'link-state', dev: 'nsv0123', up: false }), 'ip link set nsv0123 down');
     assert.equal(renderStep({ kind: 'link-state', ns: 'r2', dev: 'eth1', up: true }), 'ip -n r2 link set eth1 up');
+  });
+});
+
+describe('reading the qdiscs back (system check)', () => {
+  /** A qdisc of a dump as the kernel sends it: tcmsg, TCA_KIND, TCA_OPTIONS, as the request had them. */
+  const entry = (part: Parameters<typeof addQdiscMessage>[2], n: Parameters<typeof addQdiscMessage>[3]) =>
+    parseQdisc(addQdiscMessage(0, 3, part, n, clock).finish(1).subarray(16));
+
+  test('tbf with netem as its child: the rate and the netem values come back', () => {
+    const netem = { delayUs: 40_000, jitterUs: 5_000, lossPct: 2, corruptPct: 0.1, reorderPct: 25, rateBit: 10_000_000 };
+    const [root, child] = qdiscParts(netem).map((p) => entry(p, netem));
+    // The kernel names the handles it was given (1: and 10:); the default root has handle 0.
+    const facts = impairmentOf([{ ...root!, handle: 0x10000 }, { ...child!, handle: 0x100000 }, { ifindex: 4, handle: 0, parent: 0xffffffff, kind: 'noqueue', options: undefined }], 3, clock);
+    assert.deepEqual(facts.kinds, ['tbf', 'netem']);
+    assert.ok(sameAsKernel(netem, facts.netem), JSON.stringify(facts.netem));
+    assert.ok(!sameAsKernel({ ...netem, lossPct: 3 }, facts.netem));
+    assert.deepEqual(impairmentOf([{ ifindex: 3, handle: 0, parent: 0xffffffff, kind: 'noqueue', options: undefined }], 3, clock), { kinds: [], netem: {} });
   });
 });

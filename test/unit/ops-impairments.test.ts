@@ -12,6 +12,7 @@ import { clearNetem, interfaceStateSteps, listImpairments, recordedStates, setLi
 import { renderDot, renderMermaid, renderText, topologyFrom } from '../../src/engine/graph.js';
 import { containerView } from '../../src/engine/inspect.js';
 import { planCapture } from '../../src/ops/capture.js';
+import { check } from '../../src/ops/check.js';
 import { addP2pLink, removeP2pLink } from '../../src/ops/p2p-links.js';
 import { assertRecoveredAsBefore, assertUndone, codeOf, crashEachStep, failEachStep, fixture, runInput, stateOf, type Fixture } from '../helpers/ops-fixture.js';
 
@@ -170,6 +171,27 @@ describe('point-to-point interfaces', () => {
     assert.deepEqual(listImpairments(fx.ctx, 'ut-red'), [{ container: 'ut-red', ifName: 'eth1', netem: { delayUs: 5_000 }, linkDown: true }]);
     removeP2pLink(fx.ctx, 'ut-red:eth1');
     assert.deepEqual(fx.store.interfaces.list(), [], 'the row went with the link');
+    fx.close();
+  });
+});
+
+describe('system check', () => {
+  test('a qdisc or a link state changed behind nsnet\'s back is found and --fix puts it back', async () => {
+    const fx = await base();
+    setNetem(fx.ctx, 'ut-red', { delayUs: 40_000 });
+    setLinkState(fx.ctx, 'ut-blue:eth0', false);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, [], 'nothing to report');
+    fx.host.net.setImpairment('ut-red', 'eth0', {}); // tc qdisc del by hand
+    fx.host.net.setUp(undefined, hostEnd(fx, 'ut-blue'), true); // ip link set ... up by hand
+    const found = check(fx.ctx, { fix: false }).differences.map((d) => `${d.object}: ${d.problem}`);
+    assert.deepEqual(found.sort(), [
+      `container ut-blue: eth0 is held down (link down), but ${hostEnd(fx, 'ut-blue')} facing it is up`,
+      "container ut-red: eth0's impairment is none, not delay 40ms (netem set)",
+    ]);
+    check(fx.ctx, { fix: true });
+    assert.deepEqual(eth0(fx)?.netem, { delayUs: 40_000 });
+    assert.equal(fx.host.net.link(undefined, hostEnd(fx, 'ut-blue'))?.up, false);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
     fx.close();
   });
 });

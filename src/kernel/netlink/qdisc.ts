@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import { normalizeNetem, tbfParams, type Netem, type QdiscPart } from '../../core/netem.js';
 import { MessageBuilder } from './message.js';
+import { parseAttrs } from './parse.js';
 
 export const RTM_NEWQDISC = 36;
 export const RTM_DELQDISC = 37;
@@ -143,4 +144,75 @@ export function addQdiscMessage(flags: number, ifindex: number, part: QdiscPart,
 /** RTM_DELQDISC of the root qdisc: the interface goes back to its default (noqueue on a veth). */
 export function delRootQdiscMessage(flags: number, ifindex: number): MessageBuilder {
   return new MessageBuilder(RTM_DELQDISC, flags).raw(tcmsgBytes({ ifindex, handle: 0, parent: TC_H_ROOT }));
+}
+
+// -------------------------------------------------------------------------------------------------
+// reading back (system check)
+
+/** One qdisc of a dump: its link, handle, parent, kind and TCA_OPTIONS. */
+export interface QdiscEntry {
+  ifindex: number;
+  handle: number;
+  parent: number;
+  kind: string;
+  options: Buffer | undefined;
+}
+
+/** A RTM_NEWQDISC message of a dump (after the nlmsghdr). */
+export function parseQdisc(payload: Buffer): QdiscEntry {
+  const attrs = parseAttrs(payload, TCMSG_LEN);
+  const kind = attrs.get(TCA_KIND);
+  return {
+    ifindex: payload.readInt32LE(4),
+    handle: payload.readUInt32LE(8),
+    parent: payload.readUInt32LE(12),
+    kind: kind === undefined ? '' : kind.toString('utf8').replace(/\0.*$/s, ''),
+    options: attrs.get(TCA_OPTIONS),
+  };
+}
+
+/** RTM_GETQDISC dump of every qdisc in the socket's namespace. */
+export function dumpQdiscsMessage(flags: number): MessageBuilder {
+  return new MessageBuilder(RTM_GETQDISC, flags).raw(tcmsgBytes({ ifindex: 0, handle: 0, parent: 0 }));
+}
+
+/** A probability back to percent, to the millionth (what a user can write is far coarser). */
+const percent = (p: number): number => Math.round((p / 0xffffffff) * 100 * 1e6) / 1e6;
+
+/**
+ * The impairment a link's qdiscs make, read back in nsnet's terms (core/netem.ts Netem), and the
+ * kinds they are (root first): `{kinds: ['tbf', 'netem'], netem: {...}}`; no kinds for the
+ * default. A root qdisc nsnet does not make (fq_codel, htb) is named in `kinds` and adds nothing.
+ */
+export function impairmentOf(qdiscs: readonly QdiscEntry[], ifindex: number, c: PschedClock): { kinds: string[]; netem: Netem } {
+  const own = qdiscs.filter((q) => q.ifindex === ifindex);
+  const root = own.find((q) => q.parent === TC_H_ROOT && q.handle !== 0);
+  if (root === undefined) return { kinds: [], netem: {} };
+  const netem: Netem = {};
+  const kinds = [root.kind];
+  const readNetem = (q: QdiscEntry): void => {
+    if (q.options === undefined || q.options.length < NETEM_QOPT_LEN) return;
+    const o = q.options;
+    const us = (ticks: number): number => Math.round(ticks / c.tickInUsec);
+    Object.assign(netem, { delayUs: us(o.readUInt32LE(0)), lossPct: percent(o.readUInt32LE(8)), duplicatePct: percent(o.readUInt32LE(16)), jitterUs: us(o.readUInt32LE(20)) });
+    const attrs = parseAttrs(o, NETEM_QOPT_LEN);
+    const reorder = attrs.get(TCA_NETEM_REORDER);
+    const corrupt = attrs.get(TCA_NETEM_CORRUPT);
+    if (reorder !== undefined && o.readUInt32LE(12) !== 0) netem.reorderPct = percent(reorder.readUInt32LE(0));
+    if (corrupt !== undefined) netem.corruptPct = percent(corrupt.readUInt32LE(0));
+  };
+  if (root.kind === 'netem') readNetem(root);
+  if (root.kind === 'tbf' && root.options !== undefined) {
+    const attrs = parseAttrs(root.options);
+    const parms = attrs.get(TCA_TBF_PARMS);
+    const rate64 = attrs.get(TCA_TBF_RATE64);
+    const bytes = rate64 !== undefined ? Number(rate64.readBigUInt64LE(0)) : parms === undefined ? 0 : parms.readUInt32LE(8);
+    if (bytes > 0) netem.rateBit = bytes * 8;
+    const child = own.find((q) => q.parent === ((root.handle | 1) >>> 0) && q.kind === 'netem');
+    if (child !== undefined) {
+      kinds.push('netem');
+      readNetem(child);
+    }
+  }
+  return { kinds, netem: normalizeNetem(netem) };
 }

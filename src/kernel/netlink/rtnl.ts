@@ -2,7 +2,7 @@
  * The Rtnl interface of ../api.ts over a raw NETLINK_ROUTE socket: the same requests iproute2's
  * `ip link`, `ip addr` and `ip route` send, one round trip each.
  */
-import type { AddrInfo, LinkInfo, LowerLinkOpts, RouteInfo, Rtnl, VethOpts } from '../api.js';
+import type { AddrInfo, LinkInfo, LowerLinkOpts, QdiscFacts, RouteInfo, Rtnl, VethOpts } from '../api.js';
 import { invalid, KernelError, NsnetError } from '../../core/errors.js';
 import { qdiscArgs, qdiscParts, type Netem } from '../../core/netem.js';
 import { ENODEV, ENOENT } from '../libc.js';
@@ -63,7 +63,7 @@ import {
 import { ifinfomsgBytes, MessageBuilder } from './message.js';
 import { parseAddr, parseLink, parseRoute } from './parse.js';
 import { NetlinkSocket, type RequestContext } from './socket.js';
-import { addQdiscMessage, delRootQdiscMessage, pschedClock } from './qdisc.js';
+import { addQdiscMessage, delRootQdiscMessage, dumpQdiscsMessage, impairmentOf, parseQdisc, pschedClock, RTM_NEWQDISC } from './qdisc.js';
 
 const CHANGE = NLM_F_REQUEST | NLM_F_ACK;
 const CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
@@ -441,6 +441,11 @@ export class RtnlSocket implements Rtnl {
         throw err;
       }
     }
+  }
+
+  getImpairment(index: number): QdiscFacts {
+    const replies = this.req(dumpQdiscsMessage(DUMP), 'list qdiscs', `${this.ip === 'ip' ? '' : `ip netns exec ${this.ip.slice('ip -n '.length)} `}tc qdisc show`);
+    return impairmentOf(replies.filter((m) => m.type === RTM_NEWQDISC).map((m) => parseQdisc(m.payload)), index, pschedClock());
   }
 
   delRoute(opts: RouteOpts): void {
