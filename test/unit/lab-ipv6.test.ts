@@ -12,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { NsnetError } from '../../src/core/errors.js';
 import { diffLab, type LabState } from '../../src/lab/diff.js';
 import { hashOf, parseLab, type LabSpec } from '../../src/lab/spec.js';
-import { containerSteps } from '../../src/lab/up.js';
+import { containerSteps, down, up } from '../../src/lab/up.js';
+import { check } from '../../src/ops/check.js';
+import type { Context } from '../../src/ops/context.js';
 import { renderStep } from '../../src/plan/render.js';
+import { assertSameState, crashEachStep, failEachStep, fixture, ROOTFS, type Fixture, type MachineState } from '../helpers/ops-fixture.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const readExample = (name: string): string => fs.readFileSync(path.join(repo, 'examples', name, 'lab.yaml'), 'utf8');
@@ -194,5 +197,59 @@ describe('IPv6 mistakes in a lab file: refused at their line, naming the value',
       '  r2:\n    command: [sleep, "1"]\n    networks: [a]\nlinks:\n  - { endpoints: [r1:eth1, r2:eth1], ips: ["2001:db8:12::1/64", "2001:db8:12::2/64"] }\n';
     const spec = parseLab(linked, 'f', 'x');
     assert.deepEqual(spec.containers[0]!.linkRoutes, [{ to: '2001:db8:99::/64', via: '2001:db8:12::2' }]);
+  });
+});
+
+/**
+ * A dual-stack lab on the in-memory machine: `up` wires both families as declared (the router's
+ * second network with both static addresses by connect), and failure or crash at any step leaves
+ * store and machine agreeing, `up` again completes the lab, `down` leaves the machine as before.
+ */
+describe('a dual-stack lab on the fake machine', () => {
+  const YAML = readExample('dual-stack').replace(/command: \[sleep, infinity\]/g, `command: [sleep, infinity]\n    rootfs: ${ROOTFS}`);
+  const SPEC = parseLab(YAML, 'lab.yaml', 'uds', 'uds');
+  const upLab = (ctx: Context): Promise<unknown> => up(ctx, SPEC, { parallel: 1 });
+  const consistent = (ctx: Context, what: string): void =>
+    assert.deepEqual(check(ctx, { fix: false }).differences.map((d) => `${d.object}: ${d.problem}`), [], what);
+
+  test('up: both addresses on every interface, IPv6 routes, the router forwarding IPv6; down leaves nothing', async () => {
+    const fx = fixture();
+    const before = fx.state();
+    await upLab(fx.ctx);
+    const router = fx.store.containers.byIdOrName('uds-router')!;
+    assert.deepEqual(fx.store.endpoints.forContainer(router.id).map((e) => `${e.ifName} ${e.ip} ${e.ip6}`), ['eth0 10.40.1.254 2001:db8:41::254', 'eth1 10.40.2.254 2001:db8:42::254']);
+    assert.equal(fx.host.sysctl('net.ipv6.conf.all.forwarding', 'uds-router'), '1');
+    const alice = (fx.host.snapshot().network['uds-alice'] as { routes: string[] }).routes;
+    assert.ok(alice.includes('2001:db8:42::/64 via 2001:db8:41::254 dev eth0'), alice.join('\n'));
+    consistent(fx.ctx, 'after up');
+    assert.equal((await up(fx.ctx, SPEC)).noop, true);
+    down(fx.ctx, 'uds');
+    assertSameState(fx.state(), before, 'after up and down');
+  });
+
+  const converges = async (fx: Fixture, before: MachineState, i: number, what: string): Promise<void> => {
+    consistent(fx.ctx, `${what}: what is left`);
+    if (i % 4 === 0) {
+      await up(fx.ctx, SPEC);
+      consistent(fx.ctx, `${what}, then up`);
+      assert.equal((await up(fx.ctx, SPEC)).noop, true, `${what}: up again has nothing to do`);
+    }
+    down(fx.ctx, 'uds');
+    assertSameState(fx.state(), before, `${what}, then down`);
+  };
+
+  test('failure at every step of up: the records agree; up again completes the lab; down leaves the machine as before', async () => {
+    const n = await failEachStep(fixture(), upLab, async ({ fx, before, error, i }) => {
+      assert.ok(error instanceof NsnetError && /injected failure/.test(error.message), `step ${i}: ${String(error)}`);
+      await converges(fx, before, i, `failure at step ${i}`);
+    });
+    assert.ok(n >= 20, `${n} steps`);
+  });
+
+  test('crash at every step of up: recovery undoes the operation under way; up again completes the lab', async () => {
+    await crashEachStep(fixture(), upLab, async ({ fx, before, i }) => {
+      assert.equal(fx.recovered.length, 1, `crash after step ${i}: ${fx.recovered.join('\n')}`);
+      await converges(fx, before, i, `crash after step ${i}`);
+    });
   });
 });
