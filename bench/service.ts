@@ -102,8 +102,16 @@ function inner(root: string): Figures {
   return { floor, warm, off: offFigures, nodeStart, firstCall: median(first), clientPeakKiB, servicePeakKiB: kib('VmHWM'), serviceRssKiB: kib('VmRSS'), n, offN };
 }
 
+/** SCHED_FIFO or SCHED_RR (chrt), which a loaded machine's run may use to shield the measured processes: said in the results. */
+function realtime(): boolean {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  return policy === 1 || policy === 2;
+}
+
 function markdown(f: Figures): string {
   const load = os.loadavg()[0]!.toFixed(1);
+  const rt = realtime() ? ' Run under a real-time scheduling policy (`chrt -f`), which every measured process inherited, to shield it from the machine\'s other load.' : '';
   const rows = Object.keys(TARGETS).map((k) => {
     const w = f.warm[k]!;
     const o = f.off[k]!;
@@ -115,7 +123,7 @@ function markdown(f: Figures): string {
     `# nsnet service benchmark`,
     '',
     `${new Date().toISOString()}, ${os.cpus().length} CPUs, load average ${load} at the end; medians of ${f.n} warm runs and ${f.offN} in-process runs per command, measured`,
-    `as a process's wall time from spawn to exit, from inside the sandbox's network namespace (spawning \`true\` takes ${f.floor.toFixed(1)} ms here and is included).`,
+    `as a process's wall time from spawn to exit, from inside the sandbox's network namespace (spawning \`true\` takes ${f.floor.toFixed(1)} ms here and is included).${rt}`,
     '',
     '| command | warm service | NSNET_SERVICE=off | speed-up | target |',
     '|---|---|---|---|---|',
