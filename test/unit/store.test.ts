@@ -79,6 +79,12 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     links: [],
     networkMode: null,
     publishSpecs: ['8080:80'],
+    monitorPid: null,
+    monitorStart: null,
+    restartPolicy: 'no',
+    restartMax: 0,
+    restartCount: 0,
+    manuallyStopped: false,
     ...over,
   };
 }
