@@ -21,6 +21,7 @@ const JOBS: Record<JobName, (job: Job) => Promise<unknown>> = {
   cni: async (j) => (await import('./jobs/cni.js')).cniJob(j),
   netem: async (j) => (await import('./jobs/netem.js')).netemJob(j),
   monitor: async (j) => (await import('./jobs/monitor.js')).monitorJob(j),
+  'attach-dual': async (j) => (await import('./jobs/attach-dual.js')).attachDualJob(j),
 };
 
 const USAGE = `usage: node dist/bench/worker.js JOB_JSON   (started by bench/run.ts inside its sandbox namespace)

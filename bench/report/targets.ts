@@ -22,6 +22,7 @@ export function buildTargets(matrix: Matrix, extras: Extras): Target[] {
     ...throughputTarget(extras),
     ...dnsTarget(extras),
     ...netemTarget(extras),
+    ...dualStackTarget(extras),
     ...cniTargets(extras),
   ];
 }
@@ -230,6 +231,22 @@ function throughputTarget(extras: Extras): Target[] {
     );
   }
   return targets;
+}
+
+/** IPv6 (issue 15): a dual-stack attach costs ≤ 0.5 ms more than an IPv4-only one; rules do not grow with containers. */
+function dualStackTarget(extras: Extras): Target[] {
+  const target = 'A dual-stack attach costs ≤ 0.5 ms more than an IPv4-only attach (library path), and the nft rule count does not grow with dual-stack containers';
+  const e = extras.attachDual;
+  if (e === undefined) return [{ id: 'attach-dual', target, measured: 'not measured in this run', status: 'not measured' }];
+  const v4 = medianOf(e.samples['IPv4-only attach'] ?? []);
+  const dual = medianOf(e.samples['dual-stack attach'] ?? []);
+  const flat = e.nftRulesAfter1 !== null && e.nftRulesAfter1 === e.nftRulesAfterN;
+  return [{
+    id: 'attach-dual',
+    target,
+    measured: `median ${f(dual, 3)} vs ${f(v4, 3)} ms (${e.reps} interleaved pairs): ${dual >= v4 ? '+' : '−'}${f(Math.abs(dual - v4), 3)} ms; nft rules with 1 / ${e.n} dual-stack containers: ${e.nftRulesAfter1 ?? '—'} / ${e.nftRulesAfterN ?? '—'}`,
+    status: dual - v4 <= 0.5 && flat ? 'pass' : 'miss',
+  }];
 }
 
 /**

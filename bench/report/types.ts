@@ -77,6 +77,8 @@ export interface Extras {
   dns?: DnsResult;
   /** libnftables: element delete with a fresh context per call vs one kept open. */
   nftCtx?: { samples: Record<string, number[]> };
+  /** The library's attach on an IPv4-only and on a dual-stack network, interleaved; nft rules with 1 and n dual-stack containers (the worker's attach-dual job). */
+  attachDual?: { reps: number; n: number; samples: Record<string, number[]>; nftRulesAfter1: number | null; nftRulesAfterN: number | null; steps: Record<string, number[]> };
   /** nsnet netem set/clear through the library, with one container on the host and with n (the worker's netem job). */
   netem?: { n: number; reps: number; samples: Record<string, number[]>; steps: Record<string, number[]> };
   /** nsnet-cni vs the reference CNI bridge plugin, ADD and DEL (the worker's cni job). */
