@@ -304,13 +304,13 @@ requiredSuite('nsnet firewall, iptables driver (real kernel)', { needs: [needs.i
     let t = Date.now();
     await nsnet(['network', 'connect', `${p}b`, `${p}a2`]);
     costs.push(`network connect (one port) ${Date.now() - t} ms`);
-    assert.equal(count(), n0 + 4, 'four anti-spoofing rules for the new port');
+    assert.equal(count(), n0 + 7, 'seven anti-spoofing rules for the new port: MAC, IPv4, two ARP, and IPv6 (link-local, ::, the rest dropped)');
     t = Date.now();
     await nsnet(['network', 'disconnect', `${p}b`, `${p}a2`]);
     costs.push(`network disconnect ${Date.now() - t} ms`);
     assert.equal(count(), n0);
     await nsnet(['rm', '-f', `${p}ax`, `${p}ox`]);
-    assert.equal(count(), n0 - 4, 'the attacker port rules are gone (the control network has none)');
+    assert.equal(count(), n0 - 7, 'the attacker port rules are gone (the control network has none)');
   });
 
   it('a full cycle ending in system reset --force leaves iptables-save and ebtables-save as they were', async () => {
