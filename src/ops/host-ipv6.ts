@@ -60,7 +60,10 @@ export function raFinding(host: Host): { level: 'ok' | 'warn'; detail: string; f
 export function keepHostRa(ctx: Context, draft: Draft, steps: readonly Step[]): Step[] {
   const forwarding = ctx.host.sysctl(IP6_FORWARD);
   if (forwarding === undefined || forwarding === '1') return [...steps];
-  const links = raDependentLinks(ctx.host);
+  // A bridge named by its user (-o com.docker.network.bridge.name, CNI's "bridge") is nsnet's too,
+  // though the generated-name pattern misses it: reset deletes it before it would restore it.
+  const own = new Set(ctx.store.networks.list().map((n) => n.bridge));
+  const links = raDependentLinks(ctx.host).filter((name) => !own.has(name));
   if (ctx.store.settings.get(HOST_IPV6_SETTING) === undefined) {
     const before: HostIPv6Before = { forwarding, acceptRa: Object.fromEntries(links.map((l) => [l, '1'])) };
     draft.write({ kind: 'set-setting', key: HOST_IPV6_SETTING, value: JSON.stringify(before) });

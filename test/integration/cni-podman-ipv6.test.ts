@@ -6,10 +6,9 @@
  * podman rm leaves nothing behind.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { ok } from '../helpers/assert.js';
-import { createPodmanHarness, type PodmanHarness } from '../helpers/podman.js';
-import { createSandbox, REPO, WORLD_IP, WORLD_IP6, type Sandbox } from '../helpers/sandbox.js';
+import { withNsnetPodman } from '../helpers/nsnet-podman.js';
+import { WORLD_IP, WORLD_IP6, type Sandbox } from '../helpers/sandbox.js';
 import { needs, requiredTest } from '../helpers/requirements.js';
 
 const SUBNET = '10.67.0.0/24';
@@ -17,31 +16,23 @@ const SUBNET6 = 'fd00:67::/64';
 const GATEWAY6 = 'fd00:67::1';
 
 requiredTest('podman run on a dual-stack nsnet-cni network: both addresses, the IPv6 gateway, a sibling and the world over IPv6, --ip6', { needs: [needs.podman], timeout: 180_000 }, async () => {
-  let sb: Sandbox | undefined;
-  let h: PodmanHarness | undefined;
-  const problems: string[] = [];
-  try {
-    sb = await createSandbox('pcn6');
-    const net = `${sb.prefix}pnet6`;
-    h = await createPodmanHarness(sb, {
-      pluginDirs: [path.join(REPO, 'bin')],
-      conflists: [
+  const conflists = (sb: Sandbox): object[] => [
+    {
+      cniVersion: '1.0.0',
+      name: `${sb.prefix}pnet6`,
+      plugins: [
         {
-          cniVersion: '1.0.0',
-          name: net,
-          plugins: [
-            {
-              type: 'nsnet-cni',
-              bridge: `${sb.prefix}p6`,
-              ipam: { type: 'host-local', routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }], ranges: [[{ subnet: SUBNET }], [{ subnet: SUBNET6 }]] },
-              capabilities: { aliases: true },
-            },
-          ],
+          type: 'nsnet-cni',
+          bridge: `${sb.prefix}p6`,
+          ipam: { type: 'host-local', routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }], ranges: [[{ subnet: SUBNET }], [{ subnet: SUBNET6 }]] },
+          capabilities: { aliases: true },
         },
       ],
-      env: { NSNET_ROOT: sb.root },
-    });
-    const podman = async (args: string[], what: string): Promise<string> => ok(await h!.podman(args), what).stdout.trim();
+    },
+  ];
+  const problems = await withNsnetPodman('pcn6', conflists, async (sb, h) => {
+    const net = `${sb.prefix}pnet6`;
+    const podman = async (args: string[], what: string): Promise<string> => ok(await h.podman(args), what).stdout.trim();
 
     const a = `${sb.prefix}a`;
     await podman(['run', '-d', '--name', a, h.image, 'sleep', '1000'], 'podman run -d');
@@ -69,9 +60,6 @@ requiredTest('podman run on a dual-stack nsnet-cni network: both addresses, the 
     const inspect = JSON.parse(ok(await sb.nsnet(['network', 'inspect', net])).stdout) as Array<{ Containers: Record<string, unknown>; IPAM: { Config: Array<{ Subnet: string }> } }>;
     assert.deepEqual(inspect[0]!.Containers, {});
     assert.deepEqual(inspect[0]!.IPAM.Config.map((c) => c.Subnet), [SUBNET, SUBNET6]);
-  } finally {
-    if (h !== undefined) problems.push(...(await h.destroy()));
-    if (sb !== undefined) problems.push(...(await sb.destroy()).problems);
-  }
+  });
   assert.deepEqual(problems, [], 'harness and sandbox cleanup');
 });
