@@ -110,7 +110,7 @@ export function buildView(
   const subnets6 = networks.flatMap((n) => (n.subnet6 == null ? [] : [parseCidr6(n.subnet6)]));
   for (const n of networks) {
     if (n.dns === false) continue;
-    const gateways = [n.gateway, n.gateway6 == null ? null : parseIPv6(n.gateway6)].filter((g): g is string => g != null);
+    const gateways = [n.gateway, n.gateway6 == null ? null : canonical6(n.gateway6)].filter((g): g is string => g != null);
     const v: NetworkView = {
       id: n.id,
       name: n.name,
@@ -139,7 +139,7 @@ export function buildView(
       const v = byId.get(e.networkId);
       if (v === undefined) continue;
       const own = (e.aliases ?? []).map(norm).filter((n) => n !== '' && !names.includes(n));
-      const ip6 = e.ip6 == null ? null : parseIPv6(e.ip6);
+      const ip6 = e.ip6 == null ? null : canonical6(e.ip6);
       for (const n of [...names, ...new Set(own)]) {
         // Addresses are unique per network, so no duplicate check is needed.
         if (e.ip !== null) append(v.names, n, e.ip);
@@ -172,8 +172,24 @@ function append(map: Map<string, string[]>, key: string, value: string): void {
 function addressesOf(e: ViewContainer['endpoints'][number]): string[] {
   const out: string[] = [];
   if (e.ip !== null) out.push(e.ip);
-  if (e.ip6 != null) out.push(parseIPv6(e.ip6));
+  if (e.ip6 != null) out.push(canonical6(e.ip6));
   return out;
+}
+
+/**
+ * Canonical text of the IPv6 addresses in records, remembered across rebuilds: a parse takes
+ * ipaddr.js tens of microseconds, and the view of 1000 dual-stack containers is rebuilt on every
+ * store change. Bounded: cleared when it holds more addresses than any host will have.
+ */
+const canonicalCache = new Map<string, string>();
+function canonical6(ip: string): string {
+  let c = canonicalCache.get(ip);
+  if (c === undefined) {
+    if (canonicalCache.size >= 65536) canonicalCache.clear();
+    c = parseIPv6(ip);
+    canonicalCache.set(ip, c);
+  }
+  return c;
 }
 
 /**

@@ -63,7 +63,10 @@ function decideNetwork(ctx: Context, input: NetworkInput, isDefault: boolean): N
     });
   }
   if (ctx.store.networks.byName(name) !== undefined) {
-    throw new NsnetError('NAME_IN_USE', `network with name ${name} already exists`, { hint: 'pick another name, or see nsnet network ls' });
+    const hint = isDefault
+      ? 'the default network is made on first use: create it with the options you want (e.g. --ipv6) before the first container, or after nsnet system reset'
+      : 'pick another name, or see nsnet network ls';
+    throw new NsnetError('NAME_IN_USE', `network with name ${name} already exists`, { hint });
   }
   const options = { ...(input.options ?? {}) };
   const known = optionsOf(driver);
@@ -151,7 +154,9 @@ export function createNetwork(ctx: Context, input: NetworkInput): NetworkRecord 
     commit(
       ctx,
       decide(ctx, (draft) => {
-        const { network, steps } = addNetwork(ctx, draft, input, false);
+        // The default network is made on first use, as Docker's; made ahead by name it takes the
+        // options given (the documented way to give it IPv6: network create bridge --ipv6 ...).
+        const { network, steps } = addNetwork(ctx, draft, input, input.name === DEFAULT_NETWORK);
         return { op: 'network create', mode: 'rollback', steps, result: network };
       }),
     ),

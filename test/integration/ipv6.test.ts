@@ -184,4 +184,20 @@ requiredSuite('IPv6: dual-stack and IPv6-only networks', { needs: [needs.integra
     assert.equal(hostSysctl('net.ipv6.conf.all.forwarding'), '0');
     assert.equal(hostSysctl(`net.ipv6.conf.${UPLINK_IF}.accept_ra`), '1');
   });
+
+  test('the default network stays IPv4-only unless made ahead with --ipv6', async () => {
+    ok(await run(['run', '-d', '--name', name('g'), '--', 'sleep', '1000']));
+    assert.equal((await netInspect('bridge')).EnableIPv6, false);
+    ok(await run(['system', 'reset', '--force']));
+    ok(await run(['network', 'create', 'bridge', '--ipv6', '--subnet', '2001:db8:77::/64']));
+    ok(await run(['run', '-d', '--name', name('h'), '--', 'sleep', '1000']));
+    const h = (await inspect(name('h'))).NetworkSettings.Networks['bridge']!;
+    assert.equal(h.GlobalIPv6Address, '2001:db8:77::2');
+    assert.match(ok(await run(['inspect', '-f', '{{.NetworkSettings.GlobalIPv6Address}}', name('h')])).stdout, /^2001:db8:77::2$/m, 'the top-level fields describe the default network');
+    const again = await run(['network', 'create', 'bridge', '--ipv6']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /network with name bridge already exists/);
+    assert.match(again.stderr, /made on first use/);
+    ok(await run(['system', 'reset', '--force']));
+  });
 });

@@ -176,7 +176,7 @@ requiredSuite('robustness', { needs: [needs.integration], concurrency: false }, 
       [['stop', '-t', 'soon', 'x'], 2, /invalid --time "soon"/],
       // Hardening (issue 14): accepted before, each broke something or changed nothing useful.
       [['--root', '', 'network', 'ls'], 1, /invalid state root "": expected a directory/],
-      [['network', 'create', 'bridge'], 1, /network name bridge is reserved/],
+      [['network', 'create', 'host'], 1, /network name host is reserved/],
       [['network', 'create', `${sb.prefix}q`, '--subnet', '198.51.100.0/24'], 1, /overlaps the host's address 198\.51\.100\.2\/24 on uplink/],
       [['network', 'create', `${sb.prefix}q`, '--subnet', '198.51.100.128/25'], 1, /overlaps the host's address 198\.51\.100\.2\/24/],
       [['network', 'create', `${sb.prefix}q`, '--subnet', '127.0.0.0/16'], 1, /overlaps 127\.0\.0\.0\/8, loopback/],
