@@ -207,6 +207,9 @@ export function ptrAddress(name: string): string | undefined {
   }
   if (!/^([0-9a-f]\.){32}ip6\.arpa$/.test(n)) return undefined;
   const hex = n.slice(0, 64).split('.').reverse().join('');
+  // An IPv4-mapped address (::ffff:10.1.0.2) is the IPv4 address: its PTR is answered (or refused
+  // upstream) as the IPv4 one's, never forwarded as a stranger's.
+  if (hex.startsWith('00000000000000000000ffff')) return [24, 26, 28, 30].map((i) => parseInt(hex.slice(i, i + 2), 16)).join('.');
   return parseIPv6(hex.match(/.{4}/g)!.join(':'));
 }
 

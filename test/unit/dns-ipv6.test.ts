@@ -105,6 +105,8 @@ test('PTR in ip6.arpa: nibble names, the container\'s name; other nsnet IPv6 add
   assert.equal(ptrAddress(name.toUpperCase() + '.'), '2001:db8:1::2');
   assert.equal(ptrAddress('0.0.8.b.d.0.1.0.0.2.ip6.arpa'), undefined, 'a zone, not an address');
   assert.equal(ptrAddress(name.replace(/^2/, 'g')), undefined);
+  assert.equal(ptrAddress(ip6ArpaName('::ffff:10.1.0.2')), '10.1.0.2', 'an IPv4-mapped address is the IPv4 address');
+  assert.deepEqual(records(ask('2001:db8:1::1', '2001:db8:1::3', ip6ArpaName('::ffff:10.1.0.2'), 'PTR')), ['PTR web']);
   assert.deepEqual(records(ask('2001:db8:1::1', '2001:db8:1::3', name, 'PTR')), ['PTR web']);
   assert.deepEqual(records(ask('10.1.0.1', '10.1.0.3', name, 'PTR')), ['PTR web'], 'asked over IPv4 too');
   assert.deepEqual(records(ask('2001:db8:1::1', '2001:db8:1::3', '2.0.1.10.in-addr.arpa', 'PTR')), ['PTR web'], 'in-addr.arpa over IPv6');
