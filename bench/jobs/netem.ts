@@ -6,10 +6,10 @@
  * from the timing runner.
  */
 import { now } from '../common.js';
-import { clearNetem, remove, removeNetwork, run, setNetem } from '../../src/index.js';
+import { clearNetem, run, setNetem } from '../../src/index.js';
 import { KernelRunner } from '../../src/plan/kernel-runner.js';
 import type { Job } from './job.js';
-import { benchContext } from './library.js';
+import { benchContext, removeJobObjects } from './library.js';
 import { netFor, nsnetNetwork } from './net.js';
 import { TimingRunner } from './timing-runner.js';
 
@@ -55,19 +55,7 @@ export async function netemJob(job: Job): Promise<Record<string, unknown>> {
     measure(n);
     clearNetem(ctx, `${base}0`);
   } finally {
-    for (const name of made) {
-      try {
-        remove(ctx, [name], { force: true });
-      } catch {
-        /* keep going */
-      }
-    }
-    try {
-      removeNetwork(ctx, net.name);
-    } catch {
-      /* not made */
-    }
-    ctx.close();
+    removeJobObjects(ctx, made, net.name);
   }
   return { job: 'netem', n, reps, samples, steps };
 }

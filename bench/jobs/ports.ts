@@ -1,13 +1,13 @@
 /** ports {driver}: one published port — the mapping steps alone, 1000 mappings, and run()/remove() with vs without. */
 import fs from 'node:fs';
 import { now, type RuleCounts } from '../common.js';
-import { remove, removeNetwork, run } from '../../src/index.js';
+import { remove, run } from '../../src/index.js';
 import type { FirewallMapping } from '../../src/firewall/model.js';
 import { applyPlan } from '../../src/plan/executor.js';
 import { KernelRunner } from '../../src/plan/kernel-runner.js';
 import { ruleCounts } from './counts.js';
 import type { Job } from './job.js';
-import { benchContext } from './library.js';
+import { benchContext, removeJobObjects } from './library.js';
 import { netFor, nsnetNetwork } from './net.js';
 import { TimingRunner } from './timing-runner.js';
 
@@ -101,19 +101,7 @@ export async function portsJob(job: Job): Promise<Record<string, unknown>> {
       }
     }
     runner.close();
-    for (const name of made) {
-      try {
-        remove(ctx, [name], { force: true });
-      } catch {
-        /* keep going */
-      }
-    }
-    try {
-      removeNetwork(ctx, net.name);
-    } catch {
-      /* not made */
-    }
-    ctx.close();
+    removeJobObjects(ctx, made, net.name);
   }
   return { ...out, reps, many, steps, manyMs, lib };
 }

@@ -265,3 +265,29 @@ export function sameAsKernel(recorded: Netem, kernel: Netem): boolean {
     Math.round((r.rateBit ?? 0) / 8) === Math.round((k.rateBit ?? 0) / 8)
   );
 }
+
+/** Whether two impairments are made of the same qdiscs (then the second is a change of the first's parameters). */
+export function sameQdiscs(a: Netem | undefined, b: Netem | undefined): boolean {
+  const x = qdiscParts(a ?? {}).map((p) => p.kind);
+  const y = qdiscParts(b ?? {}).map((p) => p.kind);
+  return x.length > 0 && x.join() === y.join();
+}
+
+/**
+ * The tc commands that make `netem` an interface's impairment when it has `previous` (after
+ * `tc qdisc`, without the namespace): a change of the parameters in place when both are made of
+ * the same qdiscs (no moment without an impairment, no RCU grace period for a graft); else the
+ * old root deleted (when there was one) and the new qdiscs added.
+ */
+export function impairmentCommands(dev: string, netem: Netem, previous: Netem | undefined): string[] {
+  const verb = sameQdiscs(previous, netem) ? 'change' : 'add';
+  const lines = verb === 'add' && !isNoImpairment(previous) ? [`del dev ${dev} root`] : [];
+  for (const part of qdiscParts(netem)) lines.push(qdiscCommand(verb, dev, part, netem));
+  return lines;
+}
+
+/** `add dev eth0 root handle 1: tbf rate 10mbit ...` (after `tc qdisc`). */
+export function qdiscCommand(verb: 'add' | 'change', dev: string, part: QdiscPart, netem: Netem): string {
+  const where = part.parent === 'root' ? 'root' : `parent ${part.parent}`;
+  return `${verb} dev ${dev} ${where}${part.handle === undefined ? '' : ` handle ${part.handle}`} ${part.kind} ${qdiscArgs(part, netem)}`;
+}

@@ -1,4 +1,4 @@
-import { isNoImpairment, qdiscArgs, qdiscParts, type Netem } from '../core/netem.js';
+import { impairmentCommands, type Netem } from '../core/netem.js';
 import { shellQuote } from '../core/quote.js';
 import type { Step, XtablesJump, XtablesTool } from './steps.js';
 
@@ -138,18 +138,12 @@ const sysctl = (step: { key: string; value: string; ignoreUnknown?: boolean | un
 const netnsExec = (ns: string): string => (ns.startsWith('/') ? `nsenter --net=${shellQuote(ns)}` : `ip netns exec ${ns}`);
 
 /**
- * An impairment as tc commands: the root qdisc (and tbf's netem child), after deleting the one
- * there was — what the kernel runner sends; on an interface that had none there is nothing to delete.
+ * An impairment as tc commands: the parameters changed in place when the qdiscs stay the same
+ * kinds, else the root qdisc (and tbf's netem child) added after deleting the one there was —
+ * what the kernel runner sends (on an interface that had none there is nothing to delete).
  */
 function renderImpairment(ns: string, dev: string, netem: Netem, previous: Netem | undefined): string {
-  const tc = `${netnsExec(ns)} tc qdisc`;
-  const lines = isNoImpairment(previous) ? [] : [`${tc} del dev ${dev} root`];
-  for (const part of qdiscParts(netem)) {
-    const where = part.parent === 'root' ? 'root' : `parent ${part.parent}`;
-    const handle = part.handle === undefined ? '' : ` handle ${part.handle}`;
-    lines.push(`${tc} add dev ${dev} ${where}${handle} ${part.kind} ${qdiscArgs(part, netem)}`);
-  }
-  return lines.join('\n');
+  return impairmentCommands(dev, netem, previous).map((c) => `${netnsExec(ns)} tc qdisc ${c}`).join('\n');
 }
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);

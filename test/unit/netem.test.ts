@@ -90,14 +90,16 @@ describe('netlink encoding (against tc 6.1, captured with strace)', () => {
     assert.equal(mine.toString('hex'), tc.toString('hex'));
   });
 
-  test('the whole RTM_NEWQDISC of a netem root: tcmsg, TCA_KIND "netem", TCA_OPTIONS', () => {
+  test('the whole RTM_NEWQDISC of a netem root: tcmsg, TCA_KIND "netem", TCA_OPTIONS (reorder and corrupt always there)', () => {
     const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
     const bytes = addQdiscMessage(flags, 3, { kind: 'netem', parent: 'root', handle: undefined }, { delayUs: 40_000 }, clock).finish(7);
     const expected = Buffer.concat([
-      hex('4c000000' + '2400' + '0506' + '07000000' + '00000000'), // nlmsghdr: len 76, RTM_NEWQDISC, flags, seq 7
+      hex('64000000' + '2400' + '0506' + '07000000' + '00000000'), // nlmsghdr: len 100, RTM_NEWQDISC, flags, seq 7
       hex('00000000' + '03000000' + '00000000' + 'ffffffff' + '00000000'), // tcmsg: ifindex 3, handle 0, parent root
       hex('0a000100' + '6e6574656d000000'), // TCA_KIND "netem\0" padded
-      hex('1c000200' + '68890900' + 'e8030000' + '00000000' + '00000000' + '00000000' + '00000000'), // TCA_OPTIONS: latency 625000, limit 1000
+      hex('34000200' + '68890900' + 'e8030000' + '00000000' + '00000000' + '00000000' + '00000000'), // TCA_OPTIONS: latency 625000, limit 1000
+      // ... and REORDER and CORRUPT at zero, always (tc leaves them out; a change in place would keep old ones)
+      hex('0c000300' + '00000000' + '00000000' + '0c000400' + '00000000' + '00000000'),
     ]);
     assert.equal(bytes.toString('hex'), expected.toString('hex'));
   });
@@ -138,6 +140,17 @@ describe('steps rendered for --dry-run', () => {
         'ip netns exec red tc qdisc add dev eth0 root handle 1: tbf rate 10mbit burst 16384 limit 78884',
         'ip netns exec red tc qdisc add dev eth0 parent 1:1 handle 10: netem delay 40ms',
       ].join('\n'),
+    );
+  });
+
+  test('the same kinds of qdisc: their parameters changed in place', () => {
+    assert.equal(
+      renderStep({ kind: 'qdisc-netem', ns: 'red', dev: 'eth0', netem: { rateBit: 2e7 }, previous: { rateBit: 1e7 } }),
+      'ip netns exec red tc qdisc change dev eth0 root handle 1: tbf rate 20mbit burst 25000 limit 150000',
+    );
+    assert.equal(
+      renderStep({ kind: 'qdisc-netem', ns: 'red', dev: 'eth0', netem: { delayUs: 80_000 }, previous: { delayUs: 40_000, lossPct: 1 } }),
+      'ip netns exec red tc qdisc change dev eth0 root netem delay 80ms',
     );
   });
 

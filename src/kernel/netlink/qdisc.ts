@@ -7,7 +7,8 @@
  *   tcmsg      { u8 family; u8 pad; u16 pad; s32 ifindex; u32 handle; u32 parent; u32 info }
  *   netem      TCA_OPTIONS = struct tc_netem_qopt { u32 latency, limit, loss, gap, duplicate,
  *              jitter } (times in psched ticks, probabilities scaled to 0..2^32-1) followed by
- *              plain attributes: TCA_NETEM_REORDER / CORRUPT { u32 probability, correlation }.
+ *              plain attributes: TCA_NETEM_REORDER / CORRUPT { u32 probability, correlation }
+ *              (tc sends them only when given; nsnet always, see netemOptions).
  *              Not a nested attribute: the kernel reads the struct, then attributes after it.
  *   tbf        TCA_OPTIONS nested { TCA_TBF_PARMS struct tc_tbf_qopt { tc_ratespec rate, peakrate;
  *              u32 limit, buffer, mtu }, TCA_TBF_BURST u32, TCA_TBF_RATE64 u64 when the rate
@@ -79,7 +80,7 @@ export function tcmsgBytes(m: { ifindex: number; handle: number; parent: number 
   return b;
 }
 
-/** TCA_OPTIONS of netem: the qopt struct, then REORDER and CORRUPT when they are asked for. */
+/** TCA_OPTIONS of netem: the qopt struct, then REORDER and CORRUPT. */
 export function netemOptions(n: Netem, c: PschedClock): Buffer {
   const x = normalizeNetem(n);
   const qopt = Buffer.alloc(NETEM_QOPT_LEN);
@@ -99,8 +100,9 @@ export function netemOptions(n: Netem, c: PschedClock): Buffer {
     a.writeUInt32LE(probability(pct), 4);
     return a;
   };
-  if (x.reorderPct !== undefined) parts.push(pair(TCA_NETEM_REORDER, x.reorderPct));
-  if (x.corruptPct !== undefined) parts.push(pair(TCA_NETEM_CORRUPT, x.corruptPct));
+  // Always, zero when not asked for: a change in place keeps what a request leaves out (tc sends
+  // them only when given, so its `tc qdisc change` keeps an old reorder probability).
+  parts.push(pair(TCA_NETEM_REORDER, x.reorderPct ?? 0), pair(TCA_NETEM_CORRUPT, x.corruptPct ?? 0));
   return Buffer.concat(parts);
 }
 

@@ -4,7 +4,7 @@
  */
 import type { AddrInfo, LinkInfo, LowerLinkOpts, QdiscFacts, RouteInfo, Rtnl, VethOpts } from '../api.js';
 import { invalid, KernelError, NsnetError } from '../../core/errors.js';
-import { qdiscArgs, qdiscParts, type Netem } from '../../core/netem.js';
+import { qdiscCommand, qdiscParts, type Netem } from '../../core/netem.js';
 import { ENODEV, ENOENT } from '../libc.js';
 import { ipToBytes, ipv4Broadcast, isV6, macToBytes } from './addr.js';
 import {
@@ -409,26 +409,35 @@ export class RtnlSocket implements Rtnl {
   // traffic control
 
   /**
-   * An impairment on a link (see kernel/netlink/qdisc.ts for the messages): the root qdisc is
-   * deleted (nothing to delete is fine: a veth's default, noqueue, has no handle and answers
-   * ENOENT), then the parts are added, root first. Adding after deleting, rather than one
-   * NLM_F_REPLACE, makes every change exact: netem's change keeps settings a new request leaves out
-   * (a reorder probability stays when the next request has none), and a replace cannot turn a netem
-   * root into a tbf one under the same handle.
+   * An impairment on a link (see kernel/netlink/qdisc.ts for the messages). When the link's root
+   * qdiscs are already of the kinds the new impairment needs (a changed delay, a changed rate),
+   * their parameters are changed in place: one request each, no moment without an impairment, and
+   * no graft, which waits for an RCU grace period. Otherwise (and when a change is refused: qdiscs
+   * of the same kinds made by someone else, under other handles) the root qdisc is deleted
+   * (nothing to delete is fine: a veth's default, noqueue, has no handle and answers ENOENT) and
+   * the new ones are added, root first. netem's change keeps any setting a request leaves out, so
+   * its requests always carry every setting nsnet makes (reorder and corrupt too, as zeros).
    */
   setImpairment(index: number, netem: Netem, dev: string): void {
     const tc = `${this.ip === 'ip' ? '' : `ip netns exec ${this.ip.slice('ip -n '.length)} `}tc qdisc`;
+    const clock = pschedClock();
+    const parts = qdiscParts(netem);
+    if (parts.length > 0 && this.getImpairment(index).kinds.join() === parts.map((p) => p.kind).join()) {
+      try {
+        for (const part of parts) this.req(addQdiscMessage(CHANGE, index, part, netem, clock), `change the ${part.kind} qdisc of ${dev}`, `${tc} ${qdiscCommand('change', dev, part, netem)}`);
+        return;
+      } catch (err) {
+        if (!(err instanceof KernelError)) throw err;
+      }
+    }
     try {
       this.req(delRootQdiscMessage(CHANGE, index), `delete the root qdisc of ${dev}`, `${tc} del dev ${dev} root`);
     } catch (err) {
       if (!(err instanceof KernelError && err.errno === ENOENT)) throw err;
     }
-    const clock = pschedClock();
-    for (const part of qdiscParts(netem)) {
-      const where = part.parent === 'root' ? 'root' : `parent ${part.parent}`;
-      const command = `${tc} add dev ${dev} ${where}${part.handle === undefined ? '' : ` handle ${part.handle}`} ${part.kind} ${qdiscArgs(part, netem)}`;
+    for (const part of parts) {
       try {
-        this.req(addQdiscMessage(CREATE, index, part, netem, clock), `add a ${part.kind} qdisc to ${dev}`, command);
+        this.req(addQdiscMessage(CREATE, index, part, netem, clock), `add a ${part.kind} qdisc to ${dev}`, `${tc} ${qdiscCommand('add', dev, part, netem)}`);
       } catch (err) {
         // "Specified qdisc kind is unknown": the kernel was built without it (and has no module for it).
         if (err instanceof KernelError && err.errno === ENOENT) {
