@@ -5,10 +5,14 @@
  * and the view and gateways read from the store for dual-stack and IPv6-only networks.
  */
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { test } from 'node:test';
 import dnsPacket, { type Packet } from 'dns-packet';
 import { access } from '../../src/dns/access.js';
 import { decide } from '../../src/dns/answer.js';
+import { forward } from '../../src/dns/forward.js';
+import { DnsServer } from '../../src/dns/server.js';
 import { hasIPv6Loopback, parseResolvConf, renderHosts, responderAddress, upstreamServers } from '../../src/dns/files.js';
 import { loadView, neededAddresses } from '../../src/dns/load.js';
 import { buildView, clientAddress, ip6ArpaName, ptrAddress } from '../../src/dns/view.js';
@@ -246,4 +250,68 @@ test('from the store: dual-stack and IPv6-only networks are served on each gatew
   assert.deepEqual(six.servers, ['2001:db8:8::8']);
   assert.deepEqual(v.subnets6.map((s) => s.text), ['2001:db8:31::/64', '2001:db8:36::/64', '2001:db8:37::/64']);
   assert.deepEqual(networkServers(store.networks.get('six')!), ['2001:db8:8::8']);
+});
+
+test('the server answers over IPv6 (UDP and TCP, IPV6_V6ONLY) and forwards to an IPv6 upstream, on ::1 with an unprivileged port', async (t) => {
+  const port = 20000 + (process.pid % 20000);
+  // A "network" whose IPv6 gateway is ::1 and whose one container is ::1 too: the loopback stands in for a bridge.
+  const lo = buildView(
+    [{ id: 'lo', name: 'lo', gateway: null, subnet: null, gateway6: '::1', subnet6: '::/127', servers: ['::1'] }],
+    [{ id: 'x', name: 'x', hostname: 'x', aliases: ['ex'], servers: [], endpoints: [{ networkId: 'lo', ip: null, ip6: '::1' }] }],
+    [],
+  );
+  const logs: string[] = [];
+  const server = new DnsServer({ view: () => lo, log: (l) => logs.push(l), port });
+  // The upstream: answers every question with AAAA 2001:db8::55.
+  const upstream = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+  t.after(() => {
+    server.close();
+    upstream.close();
+  });
+  const failures = await server.listenOn(['::1']);
+  if (Object.keys(failures).length > 0) {
+    t.skip(`cannot listen on [::1]:${port}: ${JSON.stringify(failures)}`);
+    return;
+  }
+  assert.deepEqual(server.addresses(), ['::1']);
+  const c = dgram.createSocket('udp6');
+  t.after(() => c.close());
+  const udp = (raw: Buffer, to: number): Promise<Decoded> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no UDP reply over IPv6')), 3000);
+      c.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(dnsPacket.decode(m) as Decoded);
+      });
+      c.send(raw, to, '::1');
+    });
+  assert.deepEqual(records(await udp(query('ex', 'AAAA'), port)), ['AAAA ::1']);
+  const tcp = await new Promise<Decoded>((resolve, reject) => {
+    const q = query('x', 'AAAA');
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(q.length);
+    let buf = Buffer.alloc(0);
+    const sock = net.connect({ host: '::1', port }, () => sock.write(Buffer.concat([len, q])));
+    sock.on('error', reject);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        sock.destroy();
+        resolve(dnsPacket.decode(buf.subarray(2)) as Decoded);
+      }
+    });
+  });
+  assert.deepEqual(records(tcp), ['AAAA ::1']);
+  // Forwarding: the network's upstream is ::1 (the same port in this test): to itself it must never go.
+  assert.equal((await udp(query('example.org', 'AAAA'), port)).rcode, 'SERVFAIL');
+  // forward() itself over IPv6, to an upstream on another port.
+  await new Promise<void>((resolve) => upstream.bind(port + 1, '::1', resolve));
+  upstream.on('message', (m, r) => {
+    const q = dnsPacket.decode(m);
+    const answers = [{ type: 'AAAA' as const, name: q.questions![0]!.name, ttl: 5, data: '2001:db8::55' }];
+    upstream.send(dnsPacket.encode({ id: q.id, type: 'response', flags: 0x0180, questions: q.questions, answers }), r.port, r.address);
+  });
+  const got = await forward(['::1'], dnsPacket.decode(query('example.org', 'AAAA')), 'udp', 1000, port + 1);
+  assert.ok(got !== undefined, 'the IPv6 upstream answered');
+  assert.deepEqual(records(dnsPacket.decode(got)), ['AAAA 2001:db8::55']);
 });
