@@ -395,11 +395,19 @@ function stopContainer(ctx: Context, c: ContainerRecord, graceMs: number): void 
   if (c.status !== 'running') return;
   endRestarts(ctx, c);
   const live = liveState(ctx.host, c);
-  const how = live.pid > 0 && live.pidStart !== undefined ? ctx.host.stopProcess(live.pid, live.pidStart, graceMs) : 'gone';
-  const seen = monitorEnd(ctx, c);
-  const exitCode = seen?.exitCode ?? (how === 'kill' ? 137 : how === 'term' ? 143 : live.exitCode ?? c.exitCode);
+  let run = live.pid > 0 && live.pidStart !== undefined ? { pid: live.pid, pidStart: live.pidStart } : undefined;
+  let how: 'term' | 'kill' | 'gone' = 'gone';
+  let seen: ReturnType<typeof monitorEnd> = {};
+  // At most a second run: a restart the monitor was starting as it was told to stop.
+  for (let round = 0; round < 2; round++) {
+    if (run !== undefined) how = ctx.host.stopProcess(run.pid, run.pidStart, graceMs);
+    seen = monitorEnd(ctx, c, run?.pid ?? 0);
+    if (seen.started === undefined) break;
+    run = seen.started;
+  }
+  const exitCode = seen.ended?.exitCode ?? (how === 'kill' ? 137 : how === 'term' ? 143 : live.exitCode ?? c.exitCode);
   ctx.store.tx(() =>
-    ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), manuallyStopped: true, restartCount: seen?.restartCount ?? live.restartCount ?? 0 }),
+    ctx.store.containers.update(c.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), manuallyStopped: true, restartCount: seen.ended?.restartCount ?? live.restartCount ?? 0 }),
   );
 }
 

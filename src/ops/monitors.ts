@@ -28,17 +28,24 @@ export function killMonitor(ctx: Context, c: ContainerRecord): void {
 }
 
 /**
- * The monitor's record of the end of the container's last run, once it has written it (it does
- * as soon as it has reaped the process); undefined when the monitor is gone without writing it.
+ * What the monitor did after endRestarts: `ended`, its record of the end of the container's last
+ * run, once it has written it (it does as soon as it has reaped the process); or `started`, a run
+ * other than `stopped` — a restart it was already starting when the signal came, which goes on to
+ * its command and is the caller's to stop too; or nothing: the monitor is gone (or silent) without
+ * writing either.
  */
-export function monitorEnd(ctx: Context, c: ContainerRecord): MonitorReport | undefined {
+export function monitorEnd(ctx: Context, c: ContainerRecord, stopped: number): { ended?: MonitorReport; started?: { pid: number; pidStart: string } } {
   const m = monitorOf(c);
-  if (m === undefined) return undefined;
+  if (m === undefined) return {};
   const deadline = Date.now() + RECORD_WAIT_MS;
   for (;;) {
     const report = readMonitorReport(c);
-    if (report?.status === 'exited') return report;
-    if (!ctx.host.isAlive(m.pid, m.start) || Date.now() >= deadline) return readMonitorReport(c)?.status === 'exited' ? readMonitorReport(c) : undefined;
+    if (report?.status === 'exited') return { ended: report };
+    if (report?.status === 'running' && report.pid > 0 && report.pid !== stopped) return { started: { pid: report.pid, pidStart: report.pidStart } };
+    if (!ctx.host.isAlive(m.pid, m.start) || Date.now() >= deadline) {
+      const last = readMonitorReport(c);
+      return last?.status === 'exited' ? { ended: last } : {};
+    }
     ctx.host.sleep(5);
   }
 }

@@ -106,4 +106,20 @@ describe("a monitored container's state", () => {
     assert.equal(w.fx.host.procs.get(w.init.pid)?.alive, false);
     assert.deepEqual([w.c().status, w.c().exitCode, w.c().manuallyStopped], ['exited', 143, true]);
   });
+
+  test('stop while the monitor was already starting a restart: that run is stopped too', async () => {
+    const w = await watched();
+    w.fx.host.procs.exit(w.init.pid, 1);
+    w.report({ status: 'restarting', pid: 0, pidStart: '', exitCode: 1, restartCount: 1 });
+    // The monitor has forked the next run when SIGTERM comes: that run goes on to its command.
+    const next = w.fx.host.procs.start({ argv: ['sleep', '1000'], netns: 'ut-red' });
+    const signal = w.fx.host.sendSignal.bind(w.fx.host);
+    w.fx.host.sendSignal = (pid, startTime, sig) => {
+      if (pid === w.monitor.pid) return w.report({ status: 'running', pid: next.pid, pidStart: next.startTime, restartCount: 1 });
+      signal(pid, startTime, sig);
+    };
+    stop(w.fx.ctx, ['ut-red'], 10);
+    assert.equal(w.fx.host.procs.get(next.pid)?.alive, false, 'the run the monitor started is stopped');
+    assert.deepEqual([w.c().status, w.c().manuallyStopped], ['exited', true]);
+  });
 });
