@@ -1,8 +1,8 @@
 /**
  * What the responder serves, read from the state store: the view of every DNS-enabled network and
  * its containers (names of the running ones, addresses of all, both families, for access.ts),
- * every network's subnets, and the gateways it must listen on. Liveness and the host's upstreams are given by the
- * caller (src/ops knows how to ask the host), so this stays free of I/O.
+ * every network's subnets, and the gateways it must listen on. Liveness and the host's upstreams
+ * are given by the caller (src/ops knows how to ask the host), so this stays free of I/O.
  */
 import { dnsEnabled, networkServers } from '../engine/dns-options.js';
 import type { ContainerRecord, DnsConfig, Store } from '../store/index.js';

@@ -1,8 +1,9 @@
 /**
  * The responder's sockets: UDP and TCP on port 53 of each address it is given (the IPv4 and IPv6
- * gateways of nsnet's networks, never a wildcard address). Who is answered is access.ts's decision, what is
- * answered answer.ts's; here each query and each TCP connection is also held to its share of the
- * responder (limits.ts), so one container or one network cannot exhaust it for the others.
+ * gateways of nsnet's networks, never a wildcard address). Who is answered is access.ts's
+ * decision, what is answered answer.ts's; here each query and each TCP connection is also held to
+ * its share of the responder (limits.ts), so one container or one network cannot exhaust it for
+ * the others.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
