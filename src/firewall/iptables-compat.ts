@@ -23,6 +23,11 @@ export const COMPAT: XtablesChains = {
   chains: [COMPAT_CHAIN],
   jumps: [{ from: COMPAT_FROM, to: COMPAT_CHAIN }],
 };
+/** The same in ip6tables, for IPv6 networks on a host whose ip6tables FORWARD drops (Docker 27). */
+export const COMPAT6: XtablesChains = { ...COMPAT, tool: 'ip6tables' };
+
+/** Some network has an IPv6 subnet (then ip6tables' FORWARD matters). */
+export const hasIpv6 = (state: FirewallState): boolean => state.networks.some((n) => n.subnet6 !== null && n.subnet6 !== undefined);
 
 /** The chain's rules for these networks; null (no chain, no jump) when there are none. */
 export function compatRules(networks: readonly FirewallNetwork[]): string[] | null {
@@ -47,12 +52,14 @@ export function compatRules(networks: readonly FirewallNetwork[]): string[] | nu
  * its jump when there are none). Its undo restores the chain for `before` when the chain was
  * there, and removes it when nsnet made it now.
  */
-export function compatStep(before: FirewallState, after: FirewallState, compat: IptablesCompat, summary: string): Step {
+export function compatStep(before: FirewallState, after: FirewallState, compat: IptablesCompat, summary: string, family: 4 | 6 = 4): Step {
+  // ip6tables: only while a network has IPv6 (the chain goes with the last one).
+  const rules = (s: FirewallState): string[] | null => (family === 6 && !hasIpv6(s) ? null : compatRules(s.networks));
   return {
     kind: 'xtables-restore',
-    ...COMPAT,
-    rules: compatRules(after.networks),
-    undoRules: compat.existedBefore ? compatRules(before.networks) : null,
+    ...(family === 6 ? COMPAT6 : COMPAT),
+    rules: rules(after),
+    undoRules: compat.existedBefore ? rules(before) : null,
     summary,
   };
 }

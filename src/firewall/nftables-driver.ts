@@ -1,6 +1,6 @@
 import type { Step } from '../plan/steps.js';
 import type { FirewallDriver, IptablesCompat } from './driver.js';
-import { compatStep } from './iptables-compat.js';
+import { compatStep, hasIpv6 } from './iptables-compat.js';
 import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
 import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from './nftables.js';
 
@@ -10,13 +10,21 @@ import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScr
  * nsnet's NSNET-FORWARD chain there (firewall/iptables-compat.ts). `compat` is asked only when
  * the tables are replaced (it probes the host's iptables, which costs a process).
  */
-export function nftablesDriver(compat: () => IptablesCompat = () => ({ manage: false, existedBefore: false })): FirewallDriver {
+export function nftablesDriver(
+  compat: () => IptablesCompat = () => ({ manage: false, existedBefore: false }),
+  compat6: () => IptablesCompat = () => ({ manage: false, existedBefore: false }),
+): FirewallDriver {
   return {
     name: 'nftables',
     replace(before: FirewallState, after: FirewallState, summary: string): Step[] {
       const steps: Step[] = [{ kind: 'nft', script: replaceScript(after), undoScript: replaceScript(before), summary }];
       const c = compat();
       if (c.manage) steps.push(compatStep(before, after, c, summary));
+      // ip6tables' FORWARD (Docker 27 drops there too): asked only while a network has IPv6.
+      if (hasIpv6(before) || hasIpv6(after)) {
+        const c6 = compat6();
+        if (c6.manage) steps.push(compatStep(before, after, c6, summary, 6));
+      }
       return steps;
     },
     addPorts(ports: readonly FirewallPort[], summary: string): Step[] {

@@ -70,8 +70,8 @@ export class KernelHost implements Host {
   nftTable = (family: string, name: string) => listNftTable(family, name);
   nftOutput = (args: string[]) => nftOutput(args);
   iptablesAvailable = () => iptablesAvailable();
-  iptablesChainExists = (table: string, chain: string) => iptablesChainExists(table, chain);
-  iptablesForwardDrops = () => iptablesForwardDrops();
+  iptablesChainExists = (table: string, chain: string, family: 4 | 6 = 4) => iptablesChainExists(table, chain, family);
+  iptablesForwardDrops = (family: 4 | 6 = 4) => iptablesForwardDrops(family);
   ebtablesSupport = () => ebtablesSupport();
   onPath = (cmd: string) => onPath(cmd);
 

@@ -77,9 +77,10 @@ export interface FirewallFacts {
   nftOutput(args: string[]): string;
   /** The iptables tools (iptables-save/-restore) are there and answer. */
   iptablesAvailable(): boolean;
-  iptablesChainExists(table: string, chain: string): boolean;
-  /** The host's iptables FORWARD chain drops what nsnet forwards (policy DROP, as Docker leaves it). */
-  iptablesForwardDrops(): boolean;
+  /** Family 6: in ip6tables. */
+  iptablesChainExists(table: string, chain: string, family?: 4 | 6): boolean;
+  /** The host's iptables (family 6: ip6tables) FORWARD chain drops what nsnet forwards (policy DROP, as Docker leaves it). */
+  iptablesForwardDrops(family?: 4 | 6): boolean;
   ebtablesSupport(): EbtablesSupport;
   /** A command found on PATH. */
   onPath(cmd: string): boolean;

@@ -16,15 +16,19 @@ export function iptablesAvailable(): boolean {
   return onPath('iptables') && onPath('iptables-save') && onPath('iptables-restore');
 }
 
-/** `iptables -w -S ...` (-w: wait for the xtables lock instead of failing when another tool holds it). */
-const listRules = (table: string, chain: string): { status: number; stdout: string } => runTool('iptables', ['-w', '-t', table, '-S', chain]);
+/**
+ * `iptables -w -S ...` (-w: wait for the xtables lock instead of failing when another tool holds
+ * it); `ip6tables` for family 6 (Docker 27 sets ip6tables' FORWARD policy to DROP as well).
+ */
+const listRules = (table: string, chain: string, family: 4 | 6): { status: number; stdout: string } =>
+  runTool(family === 6 ? 'ip6tables' : 'iptables', ['-w', '-t', table, '-S', chain]);
 
-/** True when the filter table's FORWARD chain has policy DROP. */
-export function iptablesForwardDrops(): boolean {
-  const r = listRules('filter', 'FORWARD');
+/** True when the filter table's FORWARD chain has policy DROP (of ip6tables for family 6). */
+export function iptablesForwardDrops(family: 4 | 6 = 4): boolean {
+  const r = listRules('filter', 'FORWARD', family);
   return r.status === 0 && /^-P FORWARD DROP$/m.test(r.stdout);
 }
 
-export function iptablesChainExists(table: string, chain: string): boolean {
-  return listRules(table, chain).status === 0;
+export function iptablesChainExists(table: string, chain: string, family: 4 | 6 = 4): boolean {
+  return listRules(table, chain, family).status === 0;
 }

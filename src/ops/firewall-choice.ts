@@ -36,6 +36,6 @@ export function chooseDriverName(host: Host, store: Store, requested: string | u
 }
 
 export function driverFor(host: Host, name: DriverName): FirewallDriver {
-  if (name === 'nftables') return nftablesDriver(() => iptablesCompat(host));
+  if (name === 'nftables') return nftablesDriver(() => iptablesCompat(host), () => iptablesCompat(host, 6));
   return iptablesDriver(() => ({ iptables: host.iptablesAvailable(), ebtables: host.ebtablesSupport() }));
 }

@@ -69,11 +69,11 @@ export function firewallState(store: Store): FirewallState {
   return { networks: networks.map(firewallNetwork), ports, mappings };
 }
 
-/** Whether the host's iptables FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */
-export function iptablesCompat(host: Host): IptablesCompat {
+/** Whether the host's iptables (family 6: ip6tables) FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */
+export function iptablesCompat(host: Host, family: 4 | 6 = 4): IptablesCompat {
   if (!host.iptablesAvailable()) return { manage: false, existedBefore: false };
-  const existedBefore = host.iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN);
-  return { manage: existedBefore || host.iptablesForwardDrops(), existedBefore };
+  const existedBefore = host.iptablesChainExists(COMPAT_TABLE, COMPAT_CHAIN, family);
+  return { manage: existedBefore || host.iptablesForwardDrops(family), existedBefore };
 }
 
 /**

@@ -40,6 +40,8 @@ export interface FakeFacts {
   iptables: boolean;
   /** The host's iptables FORWARD chain has policy DROP (as Docker leaves it). */
   forwardDrops: boolean;
+  /** The same for ip6tables (Docker 27 and later). */
+  forwardDrops6?: boolean;
   ebtables: EbtablesSupport;
   /** Commands found on PATH. */
   path: Set<string>;
@@ -322,15 +324,15 @@ export class FakeHost implements Host, StepRunner {
   nftTable = (family: string, name: string) => this.nft.list(family, name);
   nftOutput = (args: string[]) => this.nft.output(args);
   iptablesAvailable = () => this.facts.iptables;
-  iptablesChainExists = (table: string, chain: string): boolean => {
+  iptablesChainExists = (table: string, chain: string, family: 4 | 6 = 4): boolean => {
     if (!this.facts.iptables) return false;
     try {
-      return this.xt.chainExists('iptables', table, chain);
+      return this.xt.chainExists(family === 6 ? 'ip6tables' : 'iptables', table, chain);
     } catch {
       return false; // no such table: `iptables -t TABLE -S CHAIN` fails too
     }
   };
-  iptablesForwardDrops = () => this.facts.iptables && this.facts.forwardDrops;
+  iptablesForwardDrops = (family: 4 | 6 = 4) => this.facts.iptables && (family === 6 ? this.facts.forwardDrops6 === true : this.facts.forwardDrops);
   ebtablesSupport = () => this.facts.ebtables;
   onPath = (cmd: string) => this.facts.path.has(cmd);
 

@@ -4,7 +4,8 @@
  * - a dual-stack container reaches the world's 2001:db8:8::8 through NAT66 (the world sees the
  *   host's uplink address), or routed with enable_ip_masquerade=false (the world sees the
  *   container's own address, and needs a route back);
- * - isolation between networks and --internal hold for IPv6;
+ * - isolation between networks and --internal hold for IPv6, and nsnet's IPv6 traffic flows on a
+ *   host whose ip6tables FORWARD policy is DROP (Docker 27's);
  * - `-p 8080:7000` is published on 0.0.0.0 and [::]: the world reaches it over IPv6 keeping its
  *   own address, and a container of the network reaches it through the host's address (hairpin);
  *   `-p [::1]:...` and `-p [::]:...` for a container without IPv6 are refused, saying why;
@@ -158,6 +159,28 @@ for (const dc of [NFTABLES, IPTABLES]) {
       }
       ok(await nsnet(['rm', '-f', r]));
       ok(await nsnet(['network', 'rm', name('rt')]));
+    });
+
+    test("a host whose ip6tables FORWARD drops (as Docker 27 leaves it): nsnet's IPv6 traffic still flows", async () => {
+      assert.ok(sb);
+      const [dn, dc6] = [name('dn'), name('dc')];
+      ok(sb.inHost(['ip6tables', '-w', '-P', 'FORWARD', 'DROP']));
+      try {
+        ok(await nsnet(['network', 'create', dn, '--ipv6', '--subnet', '10.98.0.0/24', '--subnet', '2001:db8:98::/64']));
+        ok(await nsnet(['run', '-d', '--name', dc6, '--network', dn, '--', 'sleep', '1000']));
+        assert.equal(ok(inNs(dc6, client('tcp', WORLD_IP6, 7000)), 'NAT66 through a FORWARD policy of DROP').stdout.trim(), `tcp 7000 ${HOST_UPLINK_IP6}`);
+        // Control: without nsnet's jump into NSNET-FORWARD the policy drops it.
+        ok(sb.inHost(['ip6tables', '-w', '-D', 'FORWARD', '-j', 'NSNET-FORWARD']));
+        try {
+          assert.notEqual(inNs(dc6, client('tcp', WORLD_IP6, 7000)).code, 0, 'control: the policy drops it without the jump');
+        } finally {
+          ok(sb.inHost(['ip6tables', '-w', '-I', 'FORWARD', '1', '-j', 'NSNET-FORWARD']));
+        }
+        ok(await nsnet(['rm', '-f', dc6]));
+        ok(await nsnet(['network', 'rm', dn]));
+      } finally {
+        ok(sb.inHost(['ip6tables', '-w', '-P', 'FORWARD', 'ACCEPT']));
+      }
     });
 
     test('isolation between networks and --internal hold for IPv6', async () => {

@@ -13,6 +13,7 @@ import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from '../../src/firewall/nftables.js';
 import { run } from '../../src/ops/containers.js';
 import { createNetwork } from '../../src/ops/networks.js';
+import { driverFor } from '../../src/ops/firewall-choice.js';
 import { containerPorts } from '../../src/ops/ports.js';
 import { FakeHost } from '../helpers/fake-host.js';
 import { codeOf, fixture, runInput, stateOf, type Op } from '../helpers/ops-fixture.js';
@@ -349,5 +350,26 @@ describe('publishing on the fake machine: both families, and the refusals that c
       await assert.rejects(run(fx.ctx, runInput({ name: 'ut-p6', networks: [net], publish: [spec] })), (e: unknown) => codeOf(e) === 'INVALID_VALUE' && message.test((e as Error).message));
       assert.deepEqual(stateOf(fx), before, spec);
     }
+  });
+});
+
+describe("a host whose ip6tables FORWARD drops (Docker 27): the nftables driver's NSNET-FORWARD in ip6tables too", () => {
+  test('made with the first IPv6 network, beside the iptables one; none for IPv4-only networks; gone with the last IPv6 network', () => {
+    const host = new FakeHost();
+    Object.assign(host.facts, { iptables: true, forwardDrops: true, forwardDrops6: true });
+    const fw = driverFor(host, 'nftables');
+    const empty: FirewallState = { networks: [], ports: [] };
+    const v4: FirewallState = { networks: [only4], ports: [] };
+    const both: FirewallState = { networks: [only4, dual], ports: [] };
+    for (const s of fw.replace(empty, v4, 'v4')) host.apply(s);
+    assert.equal(host.iptablesChainExists('filter', 'NSNET-FORWARD', 4), true);
+    assert.equal(host.iptablesChainExists('filter', 'NSNET-FORWARD', 6), false, 'no IPv6 network: ip6tables untouched');
+    for (const s of fw.replace(v4, both, 'dual')) host.apply(s);
+    assert.equal(host.iptablesChainExists('filter', 'NSNET-FORWARD', 6), true);
+    const rules = host.snapshot().xtables['ip6tables filter']?.['NSNET-FORWARD'] ?? [];
+    assert.ok(rules.some((r) => r.includes('-i br-dual')), rules.join('\n'));
+    for (const s of fw.replace(both, v4, 'rm dual')) host.apply(s);
+    assert.equal(host.iptablesChainExists('filter', 'NSNET-FORWARD', 6), false, 'the last IPv6 network takes the chain and its jump with it');
+    assert.equal(host.iptablesChainExists('filter', 'NSNET-FORWARD', 4), true);
   });
 });
