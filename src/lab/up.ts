@@ -44,6 +44,8 @@ export interface LabOptions {
 export interface UpResult {
   plan: LabPlan;
   noop: boolean;
+  /** Interfaces whose impairment was set or cleared (netem:). */
+  impaired?: number | undefined;
 }
 
 interface LabRecord {
@@ -154,9 +156,10 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
     makeLinks(ctx, spec, linking, progress, failures);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
-    applyImpairmentChanges(ctx, impairmentChanges(ctx, spec.containers.map((c) => c.name), spec.impairments), failures);
+    const impairments = impairmentChanges(ctx, spec.containers.map((c) => c.name), spec.impairments);
+    applyImpairmentChanges(ctx, impairments, failures);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
-    return { plan, noop: false };
+    return { plan, noop: false, impaired: impairments.length };
   } finally {
     release();
   }

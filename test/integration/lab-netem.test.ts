@@ -230,7 +230,8 @@ requiredSuite('a lab with netem (examples/wan): up, converge of the qdisc alone,
     assert.match(qdiscsOf(real, lab), /qdisc tbf 1: root .*rate 10Mbit/);
     const before = await pids();
     fs.writeFileSync(file, stringify(wanLab(lab, '20mbit')));
-    ok(await real.nsnet(['up', '-f', file], { timeoutMs: 120_000 }));
+    const changed = ok(await real.nsnet(['up', '-f', file], { timeoutMs: 120_000 }));
+    assert.match(changed.stdout, /created 0 networks and 0 containers, removed 0 networks and 0 containers, kept 1 networks and 2 containers; set the impairment of 2 interfaces/, describeResult(changed));
     assert.deepEqual(await pids(), before, 'the containers kept running');
     const shown = qdiscsOf(real, lab);
     assert.match(shown, /qdisc tbf 1: root .*rate 20Mbit/);

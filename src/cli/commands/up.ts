@@ -112,7 +112,8 @@ export function labCommands(): Command[] {
             `lab ${spec.name} up in ${seconds(start)}: ` +
               `created ${p.createNetworks.length} networks and ${p.createContainers.length} containers, ` +
               `removed ${p.removeNetworks.length} networks and ${p.removeContainers.length} containers, ` +
-              `kept ${p.keepNetworks.length} networks and ${p.keepContainers.length} containers`,
+              `kept ${p.keepNetworks.length} networks and ${p.keepContainers.length} containers` +
+              ((result.impaired ?? 0) > 0 ? `; set the impairment of ${result.impaired} interface${result.impaired === 1 ? '' : 's'}` : ''),
           ]);
         }
       } finally {
