@@ -27,6 +27,8 @@ export const MAX_REQUEST_BYTES = 1 << 20;
 export const REQUEST_TIMEOUT_MS = 5000;
 /** The client has this long to send its descriptors once asked. */
 const FDS_TIMEOUT_MS = 2000;
+/** ...of which this thread waits this long itself before handing the wait to a worker thread (see waitReadable). */
+const FDS_BLOCK_MS = 5;
 
 export type RequestKind = 'cli' | 'cni';
 
@@ -185,7 +187,7 @@ async function receiveStdio(socket: net.Socket, fd: number): Promise<[number, nu
   const deadline = Date.now() + FDS_TIMEOUT_MS;
   for (;;) {
     const left = deadline - Date.now();
-    if (left <= 0 || !(await waitReadable(fd, left))) throw new Error(`the client did not send its stdin, stdout and stderr within ${FDS_TIMEOUT_MS} ms`);
+    if (left <= 0 || !(await waitReadable(fd, left, FDS_BLOCK_MS))) throw new Error(`the client did not send its stdin, stdout and stderr within ${FDS_TIMEOUT_MS} ms`);
     let got;
     try {
       got = receiveWithFds(fd, 16, 3);

@@ -65,11 +65,18 @@ export function peerCredentials(fd: number): PeerCredentials {
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
 
-/** Resolves true once fd has something to read (or its peer hung up), false after timeoutMs. */
-export function waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
+/**
+ * Resolves true once fd has something to read (or its peer hung up), false after timeoutMs.
+ * It waits up to `blockMs` right here (a client answers in microseconds, and a hop through
+ * koffi's worker thread costs more), then on the worker thread, so a silent client never holds
+ * this thread for longer than that.
+ */
+export function waitReadable(fd: number, timeoutMs: number, blockMs = 0): Promise<boolean> {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
   pfd.writeInt16LE(POLLIN, 4);
+  const block = Math.min(blockMs, timeoutMs);
+  if (block > 0 && (libc().poll(pfd, 1, block) as number) > 0) return Promise.resolve(true);
   return new Promise((resolve) => {
     libc().poll.async(pfd, 1, timeoutMs, (err: unknown, n: number) => resolve(err == null && n > 0));
   });
