@@ -34,7 +34,8 @@ export function raDependentLinks(host: Host): string[] {
     .links()
     .map((l) => l.name)
     .filter((name) => name !== 'lo' && !GENERATED_LINK.test(name))
-    .filter((name) => host.sysctl(acceptRaKey(name)) === '1');
+    // A link with IPv6 off (nsnet's IPv4-only bridges, whatever their name) takes no RA at all.
+    .filter((name) => host.sysctl(acceptRaKey(name)) === '1' && host.sysctl(`net.ipv6.conf.${name.replace(/\./g, '/')}.disable_ipv6`) !== '1');
 }
 
 /** `system doctor`: router advertisements ignored because forwarding is on. */
