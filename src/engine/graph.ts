@@ -111,10 +111,11 @@ export function topologyFrom(input: TopologyInput): Topology {
       const ports = input.ports
         .filter((p) => p.containerId === c.id && netOf.has(p.endpointId))
         // A port on every host address is published per family the container has, as Docker
-        // lists 0.0.0.0 and [::]: one line each.
+        // lists 0.0.0.0 and [::]: one line each (only [::] for an IPv6-only container).
         .flatMap((p) => {
-          const dual = p.hostIp === null && eps.some((e) => e.id === p.endpointId && e.ip6 != null && e.ip !== null);
-          return (dual ? ['0.0.0.0', '::'] : [p.hostIp]).map((hostIp) => ({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }));
+          const ep = eps.find((e) => e.id === p.endpointId);
+          const families = [...(ep?.ip != null ? ['0.0.0.0'] : []), ...(ep?.ip6 != null ? ['::'] : [])];
+          return (p.hostIp === null && families.length > 0 ? families : [p.hostIp]).map((hostIp) => ({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }));
         })
         .sort((a, b) => a.hostPort - b.hostPort || a.proto.localeCompare(b.proto) || familyRank(a.hostIp) - familyRank(b.hostIp) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));
       return { name: c.name, status: c.status, interfaces, ports };

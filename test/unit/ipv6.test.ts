@@ -14,6 +14,7 @@ import { remove, run } from '../../src/ops/containers.js';
 import { reset } from '../../src/ops/system.js';
 import { rewriteBools } from '../../src/cli/docker-bools.js';
 import { portText, renderText, topologyFrom } from '../../src/engine/graph.js';
+import type { Store } from '../../src/store/index.js';
 import { assertFinishedAs, assertRecoveredAsBefore, assertUndone, codeOf, crashEachStep, failEachStep, fixture, runInput, stateAfter, type Op } from '../helpers/ops-fixture.js';
 
 type Ctx = Parameters<Op>[0];
@@ -187,20 +188,28 @@ describe('containers on IPv6 networks', () => {
 });
 
 describe('graph of a dual-stack network', () => {
-  test('both subnets, gateways and addresses; a port on every address drawn per family', async () => {
-    const fx = await fixture().setUp(dual, (ctx) => run(ctx, runInput({ name: 'ut-w', networks: ['ut-dual'], publish: ['8080:80'] })));
-    const s = fx.store;
-    const t = topologyFrom({
+  const topologyOf = (s: Store) =>
+    topologyFrom({
       networks: s.networks.list(),
       containers: s.containers.list().map((c) => ({ id: c.id, name: c.name, status: 'running' })),
       endpoints: s.containers.list().flatMap((c) => s.endpoints.forContainer(c.id)),
       ports: s.ports.list(),
       interfaceStates: [],
     });
+
+  test('both subnets, gateways and addresses; a port on every address drawn per family', async () => {
+    const fx = await fixture().setUp(dual, (ctx) => run(ctx, runInput({ name: 'ut-w', networks: ['ut-dual'], publish: ['8080:80'] })));
+    const t = topologyOf(fx.store);
     assert.equal(t.networks[0]!.subnet, '10.30.0.0/24, 2001:db8:30::/64');
     assert.equal(t.containers[0]!.interfaces[0]!.address, '10.30.0.2/24, 2001:db8:30::2/64');
     assert.deepEqual(t.containers[0]!.ports.map(portText), ['0.0.0.0:8080->80/tcp', '[::]:8080->80/tcp']);
     assert.match(renderText(t), /gateway 10\.30\.0\.1, 2001:db8:30::1/);
+  });
+
+  test('an IPv6-only container\'s port on every address is drawn as [::] alone (it has no 0.0.0.0 binding)', async () => {
+    const fx = await fixture().setUp(only6, (ctx) => run(ctx, runInput({ name: 'ut-o', networks: ['ut-only6'], publish: ['8082:80'] })));
+    const t = topologyOf(fx.store);
+    assert.deepEqual(t.containers[0]!.ports.map(portText), ['[::]:8082->80/tcp']);
   });
 });
 
