@@ -65,3 +65,28 @@ describe('lab netem', () => {
     fx.close();
   });
 });
+
+describe('lab netem on a point-to-point link', () => {
+  const linked = (netem: string): string => `
+name: utlnk
+networks:
+  lan: { subnet: 10.64.0.0/24 }
+containers:
+  r1: { command: [sleep, infinity], rootfs: ${ROOTFS}, networks: [lan] }
+  r2: { command: [sleep, infinity], rootfs: ${ROOTFS}, networks: [lan] }
+links:
+  - { endpoints: [r1:eth1, r2:eth1], ips: [10.0.12.1/30, 10.0.12.2/30]${netem === '' ? '' : `, netem: ${netem}`} }
+`;
+
+  test('one impairment for both ends, or one per end; a bad one is refused at its place', async () => {
+    const fx = fixture();
+    await up(fx.ctx, parseLab(linked('{ rate: 1mbit }'), 'lab.yaml', 'x'), { parallel: 1 });
+    assert.deepEqual(fx.host.net.link('utlnk-r1', 'eth1')?.netem, { rateBit: 1_000_000 });
+    assert.deepEqual(fx.host.net.link('utlnk-r2', 'eth1')?.netem, { rateBit: 1_000_000 });
+    await up(fx.ctx, parseLab(linked('[{ delay: 5ms }, null]'), 'lab.yaml', 'x'), { parallel: 1 });
+    assert.deepEqual(fx.host.net.link('utlnk-r1', 'eth1')?.netem, { delayUs: 5_000 });
+    assert.equal(fx.host.net.link('utlnk-r2', 'eth1')?.netem, undefined);
+    assert.throws(() => parseLab(linked('[null, { loss: 101% }]'), 'lab.yaml', 'x'), /links\.0\.netem\.1: invalid loss "101%"/);
+    fx.close();
+  });
+});
