@@ -10,6 +10,7 @@ import { commandPath, serviceCommand, startServiceAfterFallback, takeClientFallb
 import { labCommands } from './commands/up.js';
 import { graphCommand } from './commands/graph.js';
 import { linkCommand } from './commands/link.js';
+import { partitionCommand } from './commands/partition.js';
 import { linkStateCommands, netemCommand } from './commands/netem.js';
 import { captureCommand } from './commands/capture.js';
 import { formatOf, withCommon } from './common.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   program.addCommand(serviceCommand('cni-service', main), { hidden: true });
   for (const c of labCommands()) program.addCommand(c);
   program.addCommand(graphCommand());
+  program.addCommand(partitionCommand());
   program.addCommand(linkCommand(linkStateCommands));
   program.addCommand(netemCommand());
   program.addCommand(captureCommand());

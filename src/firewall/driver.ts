@@ -4,7 +4,7 @@
  * they need to know about the host comes in through `HostFirewallFacts`.
  */
 import type { Step } from '../plan/steps.js';
-import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
+import type { FirewallMapping, FirewallPartition, FirewallPort, FirewallState } from './model.js';
 
 export type DriverName = 'nftables' | 'iptables';
 export const DRIVER_NAMES: readonly DriverName[] = ['nftables', 'iptables'];
@@ -25,4 +25,6 @@ export interface FirewallDriver {
   /** Published ports (host port → container address). */
   addMappings(mappings: readonly FirewallMapping[], summary: string): Step[];
   removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[];
+  /** Partitions from `before` to `after` (all of them, each time): one transaction per tool. */
+  updatePartitions(before: readonly FirewallPartition[], after: readonly FirewallPartition[], summary: string): Step[];
 }

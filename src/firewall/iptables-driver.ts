@@ -70,6 +70,8 @@ import type { Step, XtablesChains, XtablesJump } from '../plan/steps.js';
 import type { FirewallDriver } from './driver.js';
 import { linkLocalFor } from '../core/ipv6.js';
 import { COMPAT, COMPAT_CHAIN } from './iptables-compat.js';
+import type { FirewallPartition } from './model.js';
+import { iptablesPartitionSteps } from './partitions.js';
 import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
 
 /** What the driver needs to know about the host (probed lazily by the caller). */
@@ -395,6 +397,13 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
         add(BRIDGED, iccTable(after), iccTable(before));
         add(IPV6_GUARD, ipv6GuardRules(after.networks), ipv6GuardRules(before.networks));
       }
+      if (f.iptables) {
+        // replace(state, state) is the firewall regenerated from the records (recovery, start
+        // after a reboot, check --fix): it also removes a partitions chain no record wants (one
+        // a crash left behind), as a reset does.
+        const mode = removing || before === after ? 'reset' : 'replace';
+        steps.push(...iptablesPartitionSteps(before.partitions ?? [], after.partitions ?? [], { bridged: f.ebtables === 'ok', mode, summary }));
+      }
       return steps;
     },
     addPorts(ports: readonly FirewallPort[], summary: string): Step[] {
@@ -423,6 +432,16 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       // Without iptables no mapping rule can have been made.
       if (mappings.length === 0 || !host().iptables) return [];
       return mappingSteps('remove', mappings, summary);
+    },
+    updatePartitions(before: readonly FirewallPartition[], after: readonly FirewallPartition[], summary: string): Step[] {
+      const f = host();
+      if (after.some((p) => p.pairs.length > 0) && (!f.iptables || f.ebtables !== 'ok')) {
+        throw new NsnetError('FIREWALL', `a partition with the iptables driver needs iptables and ebtables (nf_tables variant): ${!f.iptables ? 'iptables is not installed' : f.ebtables === 'legacy' ? 'the installed ebtables is the legacy one' : 'ebtables is not installed'}`, {
+          hint: "apt-get install -y iptables (Debian's package brings ebtables-nft), or use the nftables driver",
+        });
+      }
+      if (!f.iptables) return [];
+      return iptablesPartitionSteps(before, after, { bridged: f.ebtables === 'ok', mode: 'update', summary });
     },
   };
 }

@@ -46,6 +46,14 @@ export interface FirewallState {
   ports: readonly FirewallPort[];
   /** Published ports (absent = none). */
   mappings?: readonly FirewallMapping[] | undefined;
+  /** Partitions (absent = none): see firewall/partitions.ts. */
+  partitions?: readonly FirewallPartition[] | undefined;
+}
+
+/** A partition as the firewall sees it: the (source, destination) address pairs it drops. */
+export interface FirewallPartition {
+  name: string;
+  pairs: ReadonlyArray<readonly [string, string]>;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Step } from '../plan/steps.js';
 import type { FirewallDriver, IptablesCompat } from './driver.js';
 import { compatStep, hasIpv6 } from './iptables-compat.js';
-import type { FirewallMapping, FirewallPort, FirewallState } from './model.js';
+import type { FirewallMapping, FirewallPartition, FirewallPort, FirewallState } from './model.js';
+import { updatePartitionsScript } from './partitions.js';
 import { addMappingsScript, addPortsScript, removeMappingsScript, removePortsScript, replaceScript } from './nftables.js';
 
 /**
@@ -42,6 +43,10 @@ export function nftablesDriver(
     removeMappings(mappings: readonly FirewallMapping[], summary: string): Step[] {
       const script = removeMappingsScript(mappings);
       return script === '' ? [] : [{ kind: 'nft', script, undoScript: addMappingsScript(mappings), summary }];
+    },
+    updatePartitions(before: readonly FirewallPartition[], after: readonly FirewallPartition[], summary: string): Step[] {
+      const script = updatePartitionsScript(before, after);
+      return script === '' ? [] : [{ kind: 'nft', script, undoScript: updatePartitionsScript(after, before), summary }];
     },
   };
 }

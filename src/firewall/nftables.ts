@@ -19,6 +19,8 @@
  */
 import { ip6ToInt, linkLocalFor } from '../core/ipv6.js';
 import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
+import type { FirewallPartition } from './model.js';
+import { PARTITION_RULE, partitionSetBlock } from './partitions.js';
 
 export const TABLE_NAME = 'nsnet';
 const INET = `inet ${TABLE_NAME}`;
@@ -108,7 +110,7 @@ const hairpinMasquerade = (n: FirewallNetwork, subnet: string): string => `${sad
 const subnetsOf = (n: FirewallNetwork): string[] => [n.subnet, n.subnet6].filter((s): s is string => s !== null && s !== undefined);
 
 /** Rules for traffic the host routes: published ports, isolation between networks, internal networks, NAT. */
-function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[]): string {
+function inetTable(networks: readonly FirewallNetwork[], mappings: readonly FirewallMapping[], partitions: readonly FirewallPartition[] = []): string {
   // Internal networks are sealed first, so not even a published port is a way out of them.
   const sealed: string[] = [];
   // Then published ports: a connection DNATed to a container is wanted, whatever network the
@@ -148,7 +150,8 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     accepts.push(`iifname ${q(n.bridge)} accept ${c}`);
     accepts.push(`oifname ${q(n.bridge)} accept ${c}`);
   }
-  const forward = [...sealed, ...published, ...drops, ...accepts];
+  // Partitions first: a partitioned pair is dropped whatever else would let it through.
+  const forward = [PARTITION_RULE, ...sealed, ...published, ...drops, ...accepts];
   const bridges = networks.map((n) => q(n.bridge));
   const maps = mappingElements(mappings);
   // One rule per hook and map, whatever the number of published ports. A lookup in the other
@@ -163,6 +166,7 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
   return [
     `table ${INET} {`,
     set('bridges', 'ifname', bridges),
+    partitionSetBlock(partitions),
     ...Object.keys(MAP_TYPES).map((name) => map(name, MAP_TYPES[name]!, maps[name]!)),
     chain('guard', 'type filter hook prerouting priority raw; policy accept;', [LOOPBACK_GUARD, LOOPBACK_GUARD6]),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
@@ -252,7 +256,7 @@ const FROM_PORT6 = [
  * the host or the world can see it. IPv6 frames go through their own chain first (FROM_PORT6):
  * one comparison of the EtherType is all an IPv4 frame pays for IPv6.
  */
-function bridgeTable(ports: readonly FirewallPort[]): string {
+function bridgeTable(ports: readonly FirewallPort[], partitions: readonly FirewallPartition[] = []): string {
   const elements = portElements(ports);
   const prerouting = [
     'ether type ip6 jump from_port6',
@@ -264,11 +268,12 @@ function bridgeTable(ports: readonly FirewallPort[]): string {
   return [
     `table ${BRIDGE} {`,
     ...Object.keys(SET_TYPES).map((name) => set(name, SET_TYPES[name]!, elements[name]!)),
+    partitionSetBlock(partitions),
     chain('prerouting', 'type filter hook prerouting priority filter; policy accept;', prerouting),
     chain('from_port6', undefined, FROM_PORT6),
     // ICC off: nothing switched from such a port to another port; the host (the gateway) is
     // reached through the bridge's input path, not forwarded, so it stays reachable.
-    chain('forward', 'type filter hook forward priority filter; policy accept;', ['iifname @icc_off_ports drop']),
+    chain('forward', 'type filter hook forward priority filter; policy accept;', [PARTITION_RULE, 'iifname @icc_off_ports drop']),
     '}',
   ].join('\n');
 }
@@ -278,7 +283,7 @@ const RESET = [`add table ${INET}`, `delete table ${INET}`, `add table ${BRIDGE}
 /** The transaction that makes the kernel hold exactly this state; no networks removes the tables. */
 export function replaceScript(state: FirewallState): string {
   if (state.networks.length === 0) return RESET.join('\n') + '\n';
-  return [...RESET, inetTable(state.networks, state.mappings ?? []), bridgeTable(state.ports)].join('\n') + '\n';
+  return [...RESET, inetTable(state.networks, state.mappings ?? [], state.partitions ?? []), bridgeTable(state.ports, state.partitions ?? [])].join('\n') + '\n';
 }
 
 function elementCommands(verb: 'add' | 'delete', ports: readonly FirewallPort[]): string[] {

@@ -53,8 +53,29 @@ export const LAB_SCHEMA = {
       type: 'array',
       items: { $ref: '#/definitions/link' },
     },
+    partitions: {
+      description: 'Partitions: traffic between groups of containers dropped (nsnet partition create); made by up, healed by down',
+      type: 'array',
+      items: { $ref: '#/definitions/partition' },
+    },
   },
   definitions: {
+    partition: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'between', 'and'],
+      properties: {
+        name: { type: 'string', pattern: NAME, maxLength: 40, description: 'the partition is named LAB-NAME' },
+        between: { type: 'array', minItems: 1, items: { type: 'string', pattern: NAME }, description: 'the first group: containers of this file' },
+        and: {
+          type: 'array',
+          minItems: 1,
+          items: { anyOf: [{ type: 'string', pattern: NAME }, { type: 'array', minItems: 1, items: { type: 'string', pattern: NAME } }] },
+          description: 'the other group (a list of containers), or several groups (a list of lists)',
+        },
+        one_way: { type: 'boolean', description: 'drop only what the first group sends to the others (their packets still reach it; its answers do not get back)' },
+      },
+    },
     link: {
       type: 'object',
       additionalProperties: false,

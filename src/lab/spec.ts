@@ -12,6 +12,7 @@ import { NsnetError } from '../core/errors.js';
 import { addressProblems } from './addresses.js';
 import { declaresIPv4, declaresIPv6, type OneOrPerFamily } from './address-families.js';
 import { carriesVia, labLinkProblems, normaliseLinks, type LabLink, type RawLink } from './links.js';
+import { labPartitionProblems, normalisePartitions, type LabPartition, type RawPartition } from './partitions.js';
 import { LAB_SCHEMA } from './schema.js';
 import { labImpairments, netemProblems, type LabImpairment } from './impairments.js';
 
@@ -81,6 +82,8 @@ export interface LabSpec {
   containers: LabContainer[];
   /** Point-to-point links between its containers. */
   links: LabLink[];
+  /** Partitions between its containers. */
+  partitions: LabPartition[];
   /** Impairments of its containers' interfaces (`netem:`), converged apart from the containers. */
   impairments: LabImpairment[];
 }
@@ -254,6 +257,7 @@ interface RawLab {
   networks?: Record<string, RawNetwork | null>;
   containers?: Record<string, RawContainer>;
   links?: RawLink[];
+  partitions?: RawPartition[];
 }
 
 interface RawNetwork {
@@ -337,6 +341,7 @@ function semanticChecks(
   };
   for (const p of addressProblems(raw.networks ?? {}, raw.containers ?? {}, onLink)) at(nodeAt(doc, p.path)?.range?.[0], p.message);
   for (const p of labLinkProblems(raw.links ?? [], raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
+  for (const p of labPartitionProblems(raw.partitions ?? [], raw.containers ?? {})) at(nodeAt(doc, p.path)?.range?.[0], p.message);
   for (const p of netemProblems(raw.containers ?? {}, raw.links ?? [])) at(nodeAt(doc, p.path)?.range?.[0], p.message);
 }
 
@@ -401,7 +406,7 @@ function normalise(raw: RawLab, lab: string): LabSpec {
       hash: hashOf({ ...decl, ...declaredCaps }),
     };
   });
-  return { name: lab, networks, containers, links, impairments: labImpairments(lab, raw.containers ?? {}, raw.links ?? []) };
+  return { name: lab, networks, containers, links, impairments: labImpairments(lab, raw.containers ?? {}, raw.links ?? []), partitions: normalisePartitions(raw.partitions ?? [], lab) };
 }
 
 /**

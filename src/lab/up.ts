@@ -21,6 +21,7 @@ import { diffLab, dropsWholeLab, isNoop, type LabPlan, type LabState } from './d
 import { HASH_LABEL, LAB_LABEL, type LabContainer, type LabNetwork, type LabSpec } from './spec.js';
 import { linkLabel, makeLink, missingLinks, type LabLink } from './links.js';
 import { applyImpairmentChanges, impairmentChanges } from './impairments.js';
+import { applyPartitionChanges, healLabPartitions, partitionChanges } from './partitions.js';
 
 export interface LabProgress {
   action: 'create' | 'remove';
@@ -117,7 +118,9 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     const linking = spec.links.filter((l) => l.ends.some((e) => creating.has(e.name)) || missingLinks(ctx, [l]).length > 0);
     // Impairments apart: a changed one is set on the running container, which is kept.
     const impairing = impairmentChanges(ctx, spec.containers.map((c) => c.name).filter((n) => !creating.has(n)), spec.impairments);
-    if (isNoop(plan) && linking.length === 0 && impairing.length === 0) return { plan, noop: true };
+    const partitioning = partitionChanges(ctx, spec.name, spec.partitions);
+    const partitionsSame = partitioning.heal.length + partitioning.make.length === 0;
+    if (isNoop(plan) && linking.length === 0 && impairing.length === 0 && partitionsSame) return { plan, noop: true };
     if (opts.removeAll !== true && dropsWholeLab(spec, state)) throw wouldRemoveAll(spec.name, plan);
     const total = plan.removeContainers.length + plan.removeNetworks.length + plan.createNetworks.length + plan.createContainers.length + linking.length;
     const progress = new Progress(total, opts.onProgress);
@@ -159,6 +162,12 @@ export async function up(ctx: Context, spec: LabSpec, opts: LabOptions = {}): Pr
     const impairments = impairmentChanges(ctx, spec.containers.map((c) => c.name), spec.impairments);
     applyImpairmentChanges(ctx, impairments, failures);
     if (failures.length > 0) throw failed(spec.name, 'up', failures);
+    // Last: a partition's members are all there now (a remade member left its partition).
+    try {
+      applyPartitionChanges(ctx, partitionChanges(ctx, spec.name, spec.partitions));
+    } catch (err) {
+      throw failed(spec.name, 'up', [wrap('partitions', err)]);
+    }
     return { plan, noop: false, impaired: impairments.length };
   } finally {
     release();
@@ -179,6 +188,8 @@ export function down(ctx: Context, lab: string, opts: LabOptions = {}): DownResu
     const progress = new Progress(containers.length + networks.length, opts.onProgress);
     const failures: NsnetError[] = [];
     for (const name of containers) removeOwnedContainer(ctx, lab, name, progress, failures);
+    // Their members went with the containers (and their pairs with them): only the records are left.
+    if (failures.length === 0) healLabPartitions(ctx, lab);
     for (const name of networks) removeLabNetwork(ctx, name, progress, failures);
     // Claims of containers that no longer exist (an interrupted up) go too.
     if (failures.length === 0) ctx.store.tx(() => ctx.store.settings.delete(recordKey(lab)));

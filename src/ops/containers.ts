@@ -30,6 +30,7 @@ import type { DnsInput } from '../engine/dns-options.js';
 import { removeContainerFiles } from './dns-files.js';
 import { prepareContainerDns } from './dns-responder.js';
 import { p2pRestoreSteps } from './p2p-links.js';
+import { leavePartitionSteps } from './partitions.js';
 import { parseRestartPolicy, restarts, type RestartPolicy } from '../core/restart-policy.js';
 import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
 
@@ -501,6 +502,8 @@ export function removeEach(ctx: Context, refs: readonly string[], opts: { force:
 function decideRemove(ctx: Context, c: ContainerRecord): Omit<Decision<string>, 'writes'> & { writes: RecordWrite[] } {
   // The host's namespace and a joined one are never deleted: only a namespace of its own goes.
   const steps = ownsNamespace(c) ? planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)) : [];
+  // Its addresses out of the partitions it is in (they would hold the next container that gets them).
+  steps.push(...leavePartitionSteps(ctx, c));
   return {
     op: `rm ${c.name}`,
     mode: 'finish',

@@ -7,6 +7,7 @@ import { linkDriverOf } from '../engine/vlan-drivers.js';
 import type { IptablesCompat } from '../firewall/driver.js';
 import { COMPAT_CHAIN, COMPAT_TABLE } from '../firewall/iptables-compat.js';
 import type { Host } from '../host/port.js';
+import { firewallPartitions } from './partition-state.js';
 import type { FirewallMapping, FirewallNetwork, FirewallState } from '../firewall/model.js';
 import type { ContainerRecord, EndpointRecord, NetworkRecord, PortRecord, Store } from '../store/index.js';
 
@@ -66,7 +67,7 @@ export function firewallState(store: Store): FirewallState {
     return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, ip6: ep.ip6 ?? null, network: fw }));
   });
   const mappings = networks.flatMap((n) => store.endpoints.forNetwork(n.id).flatMap((ep) => endpointMappings(store, ep)));
-  return { networks: networks.map(firewallNetwork), ports, mappings };
+  return { networks: networks.map(firewallNetwork), ports, mappings, partitions: firewallPartitions(store) };
 }
 
 /** Whether the host's iptables (family 6: ip6tables) FORWARD chain needs nsnet's accept chain (see kernel/iptables.ts). */

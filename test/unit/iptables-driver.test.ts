@@ -229,6 +229,20 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         ':NSNET-IPV6-GUARD RETURN',
         '-X NSNET-IPV6-GUARD',
         'EOF',
+        // Partitions (firewall/partitions.ts): their chains go too, whatever the records say.
+        'while iptables -w -D FORWARD -j NSNET-PARTITIONS 2>/dev/null; do :; done',
+        "iptables-restore -w --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-PARTITIONS - [0:0]',
+        '-X NSNET-PARTITIONS',
+        'COMMIT',
+        'EOF',
+        'while ebtables -t filter -D FORWARD -j NSNET-PARTITIONS 2>/dev/null; do :; done',
+        "ebtables-restore --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-PARTITIONS RETURN',
+        '-X NSNET-PARTITIONS',
+        'EOF',
       ].join('\n'),
     );
     const forward = fw.replace(EMPTY_FIREWALL, state, 'fixture');
@@ -244,7 +258,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ip6tables filter null', 'ip6tables nat null', 'ip6tables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null'],
+      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ip6tables filter null', 'ip6tables nat null', 'ip6tables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null', 'iptables filter null', 'ebtables filter null'],
     );
   });
 
@@ -336,7 +350,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       // Networks that need no port rule work, and removal needs nothing.
       assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 3);
       assert.deepEqual(d.removePorts([{ ...red, network: red.network }], 'red'), []);
-      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 6, 'iptables and ip6tables: filter, nat, raw');
+      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 7, 'iptables and ip6tables: filter, nat, raw; the partitions chain');
     }
     assert.throws(
       () => iptablesDriver(facts({ iptables: false })).replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x'),

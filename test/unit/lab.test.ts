@@ -178,8 +178,8 @@ describe('an empty lab file is an error', () => {
   }
 
   test('control: a file that declares an empty lab parses; down (allowEmpty) reads a name from an empty file', () => {
-    assert.deepEqual(parseLab('networks: {}\n', 'f', 'dir'), { name: 'dir', networks: [], containers: [], links: [], impairments: [] });
-    assert.deepEqual(parseLab('# gone\n', 'f', 'dir', undefined, { allowEmpty: true }), { name: 'dir', networks: [], containers: [], links: [], impairments: [] });
+    assert.deepEqual(parseLab('networks: {}\n', 'f', 'dir'), { name: 'dir', networks: [], containers: [], links: [], impairments: [], partitions: [] });
+    assert.deepEqual(parseLab('# gone\n', 'f', 'dir', undefined, { allowEmpty: true }), { name: 'dir', networks: [], containers: [], links: [], impairments: [], partitions: [] });
   });
 });
 

@@ -64,6 +64,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\tiifname != "lo" ip6 daddr ::1 drop',
       ...dnat, // prerouting
       ...dnat, // output
+      '\t\tip saddr . ip daddr @partitioned drop', // partitions first (firewall/partitions.ts)
       '\t\tct status dnat accept',
       `\t\tiifname "br-study" oifname != "br-study" oifname @bridges drop ${c}`,
       `\t\toifname "br-study" iifname != "br-study" ct state != { established, related } drop ${c}`,
@@ -85,6 +86,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\tiifname . ether saddr . ip6 saddr != @port_addrs6 drop',
       '\t\ticmpv6 type nd-neighbor-advert iifname . ether saddr . @th,64,128 != @port_targets6 drop',
       '\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 != @port_targets6 drop',
+      '\t\tip saddr . ip daddr @partitioned drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
   });
