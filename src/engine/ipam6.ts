@@ -5,7 +5,7 @@
  * subnet-router anycast address (the network address itself) is never handed out.
  */
 import { NsnetError, invalid } from '../core/errors.js';
-import { cidr6Contains, cidr6Overlaps, cidr6Within, intToIp6, lastAddress6, makeCidr6, type Cidr6 } from '../core/ipv6.js';
+import { cidr6Contains, cidr6Overlaps, cidr6Within, intToIp6, lastAddress6, makeCidr6, parseCidr6, type Cidr6 } from '../core/ipv6.js';
 
 export interface Pool6 {
   subnet: Cidr6;
@@ -19,12 +19,31 @@ export interface Pool6 {
 export const MIN_PREFIX6 = 48;
 export const MAX_PREFIX6 = 120;
 
-/** The subnet rules of `network create`: a prefix between /48 and /120 (SLAAC needs /64, nsnet does not). */
+/**
+ * Blocks no bridge subnet can come from: the kernel refuses ::1 and multicast addresses on a
+ * bridge (only after the command has started changing things), gives every interface its own
+ * fe80::/64, and treats ::ffff:0:0/96 as IPv4 traffic.
+ */
+const RESERVED6: ReadonlyArray<{ block: Cidr6; what: string }> = [
+  { block: parseCidr6('::/8'), what: 'the unspecified, loopback, IPv4-mapped and IPv4-compatible addresses' },
+  { block: parseCidr6('fe80::/10'), what: 'the link-local addresses every interface already has' },
+  { block: parseCidr6('ff00::/8'), what: 'the multicast addresses' },
+];
+
+/** The subnet rules of `network create`: a prefix between /48 and /120 (SLAAC needs /64, nsnet does not), outside the reserved blocks. */
 export function validateSubnet6(subnet: Cidr6): Cidr6 {
   if (subnet.prefixLen < MIN_PREFIX6 || subnet.prefixLen > MAX_PREFIX6) {
     throw invalid(
       `invalid IPv6 subnet "${subnet.text}": prefix /${subnet.prefixLen} is outside /${MIN_PREFIX6}../${MAX_PREFIX6}`,
       'a container network is usually a /64 (e.g. 2001:db8:30::/64)',
+    );
+  }
+  // Prefixes are at least /48 here, so a subnet touching a reserved /8 or /10 lies inside it.
+  const reserved = RESERVED6.find((r) => cidr6Within(subnet, r.block));
+  if (reserved !== undefined) {
+    throw invalid(
+      `invalid IPv6 subnet "${subnet.text}": it is inside ${reserved.block.text}, ${reserved.what}`,
+      'use a global (2000::/3) or unique local (fd00::/8) subnet, or leave the IPv6 subnet out to get a unique local one',
     );
   }
   return subnet;

@@ -49,7 +49,7 @@ function byFamily(flag: string, values: PerFamily): { v4: string | undefined; v6
     const key = isV6(v) ? 'v6' : 'v4';
     const prior = out[key];
     if (prior !== undefined) {
-      throw invalid(`${flag} given twice for ${key === 'v6' ? 'IPv6' : 'IPv4'} ("${prior}" and "${v}"): a network has one subnet per family`, `give at most one IPv4 and one IPv6 ${flag}`);
+      throw invalid(`${flag} given twice for ${key === 'v6' ? 'IPv6' : 'IPv4'} ("${prior}" and "${v}"): a network has one ${flag.replace(/^--/, '').replace('-', ' ')} per family`, `give at most one IPv4 and one IPv6 ${flag}`);
     }
     out[key] = v;
   }

@@ -41,6 +41,11 @@ describe('IPv6 text and CIDR maths', () => {
     assert.throws(() => parseCidr6('2001:db8::/129'), /expected an IPv6 CIDR/);
     assert.throws(() => validateSubnet6(parseCidr6('2001:db8::/121')), /outside \/48\.\.\/120/);
     assert.throws(() => validateSubnet6(parseCidr6('2001::/47')), /outside \/48\.\.\/120/);
+    // Blocks the kernel refuses on a bridge or that mean something else: named, before anything is made.
+    for (const [subnet, block] of [['fe80::/64', 'fe80::/10'], ['ff00::/64', 'ff00::/8'], ['::/64', '::/8'], ['::ffff:0:0/96', '::/8']] as const) {
+      assert.throws(() => validateSubnet6(parseCidr6(subnet)), (err: Error) => err.message.includes(`"${subnet}"`) && err.message.includes(`inside ${block}`) && codeOf(err) === 'INVALID_VALUE');
+    }
+    assert.equal(validateSubnet6(parseCidr6('fd00:1::/64')).text, 'fd00:1::/64');
   });
 
   test('the link-local address the kernel derives from a MAC (EUI-64)', () => {
