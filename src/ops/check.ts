@@ -8,7 +8,8 @@
  * - networks: the bridge exists, is a bridge, is up, holds the gateway address, and the
  *   sysctls its recipe sets have those values (ip_forward, route_localnet, disable_ipv6);
  * - containers: a running one's process is alive; a container with a namespace has, per network,
- *   its host veth enslaved to the right bridge, its interface up with its address inside, and the
+ *   its host veth enslaved to the right bridge, its interface up with its addresses and IPv6 settings
+ *   (accept_ra, accept_dad, disable_ipv6) inside, and the
  *   default route via the first network that leads outside;
  * - impairments and link state (netem set, link down): the qdiscs read back against the recorded
  *   impairment, the end of the veth facing each interface down exactly when link down says so;
@@ -206,6 +207,24 @@ function checkSysctls(ctx: Context, c: ContainerRecord): Found[] {
   });
 }
 
+/**
+ * The interface's IPv6 settings from the same recipe: no router advertisements and no DAD on an
+ * IPv6 network, IPv6 off on one without (a container that takes RAs again can be given a SLAAC
+ * address and a default route by a neighbour the RA guard did not see, e.g. after a rewire by
+ * hand). A key the user set with --sysctl (or its `all` form, which the kernel copies to every
+ * interface) is theirs, compared by checkSysctls.
+ */
+function interfaceSysctlProblems(ctx: Context, c: ContainerRecord, ep: EndpointSpec, ns: string): Array<Pick<Found, 'problem' | 'fix' | 'steps'>> {
+  const userKeys = new Set(Object.keys(c.sysctls ?? {}));
+  return planAttach(ns, ep).flatMap((step) => {
+    if (step.kind !== 'netns-sysctl') return [];
+    if (userKeys.has(step.key) || userKeys.has(step.key.replace(`.${ep.ifName}.`, '.all.'))) return [];
+    const actual = ctx.host.sysctl(step.key, step.ns);
+    if ((actual === undefined && step.ignoreUnknown === true) || (actual !== undefined && sameSysctlValue(actual, step.value))) return [];
+    return [{ problem: `${ep.network.name}: sysctl ${step.key} is ${actual ?? 'missing'} in its namespace, not ${step.value}`, fix: 'set it', steps: [step] }];
+  });
+}
+
 /** Per network: the veth pair, the address, the link state; then the default route. */
 function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: ReadonlySet<string>): Found[] {
   const object = `container ${c.name}`;
@@ -252,6 +271,7 @@ function checkWiring(ctx: Context, c: ContainerRecord, host: NsView, rebuilt: Re
         steps: [step],
       });
     }
+    out.push(...interfaceSysctlProblems(ctx, c, ep, ns).map((d) => ({ object, subject: { ...subject, network: ep.network.name }, ...d })));
     if (peer !== undefined && !peer.up) {
       out.push({ object, subject: { ...subject, network: ep.network.name }, problem: `${ep.network.name}: ${ep.ifName} is down`, fix: 'bring it up', steps: [{ kind: 'link-up', ns, dev: ep.ifName }] });
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, it } from 'node:test';
-import { createSandbox, describeResult, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, runSync, WORLD_IP, WORLD_IP6, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
@@ -21,7 +21,7 @@ interface Difference {
 requiredSuite('system check compares the records with the kernel; --fix repairs', { needs: [needs.integration], concurrency: false }, () => {
   let sb: Sandbox;
   let p: string;
-  const names = () => ({ net: `${p}n`, bridge: `${p}b`, x: `${p}x`, y: `${p}y`, z: `${p}z` });
+  const names = () => ({ net: `${p}n`, bridge: `${p}b`, x: `${p}x`, y: `${p}y`, z: `${p}z`, net6: `${p}n6`, bridge6: `${p}b6`, w: `${p}w` });
 
   async function check(...extra: string[]): Promise<{ r: RunResult; diffs: Difference[] }> {
     const r = await sb.nsnet(['system', 'check', ...extra, '--format', 'json']);
@@ -138,5 +138,41 @@ requiredSuite('system check compares the records with the kernel; --fix repairs'
     // A restarted y works again.
     ok(await sb.nsnet(['start', y]));
     assert.equal((await ping(x, '10.95.0.11')).code, 0);
+  });
+
+  it('IPv6: a lost bridge gateway, accept_ra changed on the bridge and in a container, missing nft elements, a lost address and route: each reported and fixed', async () => {
+    const { net6, bridge6, w } = names();
+    ok(await sb.nsnet(['network', 'create', net6, '--ipv6', '--subnet', '10.97.0.0/24', '--subnet', '2001:db8:97::/64', '-o', `com.docker.network.bridge.name=${bridge6}`]));
+    ok(await sb.nsnet(['run', '-d', '--name', w, '--network', net6, '--ip6', '2001:db8:97::10', '-p', '8080:80', '--', 'sleep', '1000']));
+    assert.equal((await check()).r.code, 0);
+    const inW = (...argv: string[]): RunResult => ok(runSync(['nsenter', `--net=/run/netns/${w}`, ...argv]));
+    const mac = (JSON.parse(inW('ip', '-j', 'link', 'show', 'eth0').stdout) as Array<{ address: string }>)[0]!.address;
+    ok(sb.inHost(['ip', '-6', 'addr', 'del', '2001:db8:97::1/64', 'dev', bridge6]));
+    ok(sb.inHost(['sysctl', '-w', `net.ipv6.conf.${bridge6}.accept_ra=1`]));
+    ok(sb.inHost(['nft', 'delete', 'element', 'inet', 'nsnet', 'published6_any', '{ tcp . 8080 }']));
+    ok(sb.inHost(['nft', 'delete', 'element', 'bridge', 'nsnet', 'port_addrs6', `{ "${hostIfOf(w)}" . ${mac} . 2001:db8:97::10 }`]));
+    inW('sysctl', '-w', 'net.ipv6.conf.eth0.accept_ra=1');
+    inW('ip', '-6', 'route', 'del', 'default');
+    inW('ip', '-6', 'addr', 'del', '2001:db8:97::10/64', 'dev', 'eth0');
+    const { r, diffs } = await check();
+    assert.equal(r.code, 1, describeResult(r));
+    const about = (object: string, problem: RegExp): void =>
+      assert.ok(diffs.some((d) => d.object === object && problem.test(d.problem) && d.fix !== undefined), `no fixable difference for ${object} matching ${problem}:\n${JSON.stringify(diffs, null, 2)}`);
+    about(`network ${net6}`, /lacks the gateway address 2001:db8:97::1\/64/);
+    about(`network ${net6}`, new RegExp(`net\\.ipv6\\.conf\\.${bridge6}\\.accept_ra is 1, not 0`));
+    about(`container ${w}`, /eth0 lacks its address 2001:db8:97::10\/64/);
+    about(`container ${w}`, /net\.ipv6\.conf\.eth0\.accept_ra is 1 in its namespace, not 0/);
+    about(`container ${w}`, /default route via 2001:db8:97::1/);
+    about('firewall', /differ/);
+    const fixed = await check('--fix');
+    assert.equal(fixed.r.code, 0, JSON.stringify(fixed.diffs, null, 2));
+    assert.equal((await check()).r.code, 0);
+    assert.match(inW('sysctl', '-n', 'net.ipv6.conf.eth0.accept_ra').stdout, /^0/);
+    const nft = ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout;
+    assert.match(nft, /tcp \. 8080 : 2001:db8:97::10 \. 80/);
+    assert.match(nft, /\. 2001:db8:97::10 }|\. 2001:db8:97::10,/);
+    // The anti-spoofing element is back: w reaches its gateway and the world over IPv6.
+    const world = await sb.nsnet(['exec', w, 'ping', '-6', '-c', '1', '-W', '2', WORLD_IP6]);
+    assert.equal(world.code, 0, describeResult(world));
   });
 });
