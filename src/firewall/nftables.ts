@@ -237,16 +237,22 @@ const IPV6_GUARD = [`icmpv6 type { nd-router-advert, nd-redirect } drop`, `udp s
  * container could claim a neighbour's or the gateway's address: NDP spoofing, the IPv6 form of
  * ARP spoofing). A neighbour solicitation asks about someone else's address by design; only one
  * sent from :: (duplicate address detection) must name the port's own, or it would make a
- * neighbour give up the address it is bringing up. `return`, not `accept`: the MAC check in the
- * calling chain still applies to what comes back.
+ * neighbour give up the address it is bringing up.
+ *
+ * A port without anti-spoofing `return`s to the calling chain. An anti-spoofed port's frame that
+ * passed the source check is accepted here: port_addrs6's key holds the source MAC too, so the
+ * calling chain's MAC check would only repeat it (and its two lookups are most of an IPv6
+ * frame's cost); a frame that is not ICMPv6 (the bulk: TCP, UDP) has nothing more to be checked.
  */
 const FROM_PORT6 = [
   `iifname != "${PORT_NAME_PREFIX}*" return`,
   ...IPV6_GUARD,
   'iifname != @ports return',
   'iifname . ether saddr . ip6 saddr != @port_addrs6 drop',
+  'meta l4proto != ipv6-icmp accept',
   `icmpv6 type nd-neighbor-advert iifname . ether saddr . ${ND_TARGET} != @port_targets6 drop`,
   `ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . ${ND_TARGET} != @port_targets6 drop`,
+  'accept',
 ];
 
 /**

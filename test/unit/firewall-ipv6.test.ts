@@ -150,10 +150,14 @@ describe('nftables: the bridge table (IPv6 anti-spoofing, NDP, RA guard)', () =>
       'udp sport 547 udp dport 546 drop',
       'iifname != @ports return',
       'iifname . ether saddr . ip6 saddr != @port_addrs6 drop',
+      'meta l4proto != ipv6-icmp accept',
       'icmpv6 type nd-neighbor-advert iifname . ether saddr . @th,64,128 != @port_targets6 drop',
       'ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 != @port_targets6 drop',
+      'accept',
     ]);
-    assert.ok(!v6.includes('accept'), 'return, not accept: the MAC check still applies to IPv6 frames');
+    // Accepted only after port_addrs6, whose key holds the MAC: the calling chain's MAC check is not skipped for anything unchecked.
+    assert.ok(v6.indexOf('meta l4proto != ipv6-icmp accept') > v6.indexOf('iifname . ether saddr . ip6 saddr != @port_addrs6 drop'));
+    assert.ok(v6.indexOf('iifname != @ports return') < v6.indexOf('meta l4proto != ipv6-icmp accept'), 'a port without anti-spoofing returns before any accept');
   });
 
   test('a port may send from its global address, its link-local address (from its MAC) and ::', () => {

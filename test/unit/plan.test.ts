@@ -84,8 +84,10 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\tudp sport 547 udp dport 546 drop',
       '\t\tiifname != @ports return', // then IPv6 anti-spoofing
       '\t\tiifname . ether saddr . ip6 saddr != @port_addrs6 drop',
+      '\t\tmeta l4proto != ipv6-icmp accept', // the MAC is in port_addrs6's key: nothing more for TCP, UDP
       '\t\ticmpv6 type nd-neighbor-advert iifname . ether saddr . @th,64,128 != @port_targets6 drop',
       '\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 != @port_targets6 drop',
+      '\t\taccept',
       '\t\tip saddr . ip daddr @partitioned drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
