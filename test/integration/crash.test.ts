@@ -57,15 +57,31 @@ function netState(sb: Sandbox, ns?: string): string[] {
     const mac = ns === undefined && (kind === 'veth' || kind === 'bridge') ? '' : ` mac=${l.address}`;
     return `link ${l.ifname} kind=${kind} master=${l.master ?? '-'} mtu=${l.mtu} ${up}${mac}`;
   });
+  // IPv6 link-local addresses and their fe80::/64 routes derive from the (random) host veth MACs: left out.
+  const linkLocal = (a: string): boolean => /^fe80:/i.test(a);
   const addrs = ipJson(['addr', 'show'], sb, ns).flatMap((l) =>
-    (l.addr_info as Json[]).filter((a) => a.family === 'inet').map((a) => `addr ${l.ifname} ${a.local}/${a.prefixlen}`),
+    (l.addr_info as Json[])
+      .filter((a) => a.family === 'inet' || (a.family === 'inet6' && !linkLocal(a.local as string)))
+      .map((a) => `addr ${l.ifname} ${a.local}/${a.prefixlen}`),
   );
-  const routes = ipJson(['route', 'show'], sb, ns).map((r) => `route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}`);
+  const routes = [...ipJson(['route', 'show'], sb, ns), ...ipJson(['-6', 'route', 'show'], sb, ns).filter((r) => !linkLocal(r.dst as string))].map(
+    (r) => `route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}`,
+  );
   return [...links, ...addrs, ...routes].map(norm).sort();
+}
+
+/** The host's IPv6 settings nsnet changes: forwarding, and accept_ra of the uplink and of every bridge. */
+function ipv6Sysctls(sb: Sandbox): string[] {
+  const devs = ipJson(['link', 'show'], sb).map((l) => l.ifname as string).filter((d) => d !== 'lo');
+  return ['all/forwarding', ...devs.map((d) => `${d}/accept_ra`)].map((key) => {
+    const r = sb.inHost(['cat', `/proc/sys/net/ipv6/conf/${key}`]);
+    return norm(`${key}=${r.code === 0 ? r.stdout.trim() : '-'}`);
+  });
 }
 
 interface Snapshot {
   host: string[];
+  sysctls: string[];
   nft: string[];
   netns: string[];
   mounts: string[];
@@ -80,7 +96,7 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
   let p: string;
   // A sleep nobody else runs, to count the container processes.
   const sleepFor = String(200_000 + randomInt(100_000));
-  const names = () => ({ n1: `${p}n1`, n2: `${p}n2`, n3: `${p}n3`, a: `${p}a`, b: `${p}b` });
+  const names = () => ({ n1: `${p}n1`, n2: `${p}n2`, n3: `${p}n3`, a: `${p}a`, b: `${p}b`, v6: `${p}v6`, m6: `${p}m6`, w: `${p}w` });
 
   async function snapshot(): Promise<{ snap: Snapshot; recovered: string }> {
     // The first command after a crash recovers; it is also how the store is read.
@@ -91,6 +107,7 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
     for (const name of netns) containers[name] = netState(sb, name);
     const snap: Snapshot = {
       host: netState(sb),
+      sysctls: ipv6Sysctls(sb),
       nft: norm(ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout)
         .split('\n')
         .map((l) => l.trim())
@@ -103,7 +120,7 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
       ps: (JSON.parse(ps.stdout) as Json[])
         .map((c) => {
           const addrs = Object.entries(c.NetworkSettings.Networks as Record<string, Json>)
-            .map(([net, e]) => `${net}=${e.IPAddress}`)
+            .map(([net, e]) => `${net}=${e.IPAddress},${e.GlobalIPv6Address}`)
             .sort();
           return `${c.Name} ${c.State.Status} ${addrs.join(',')}`;
         })
@@ -147,6 +164,9 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
       // Recovery runs once: the next command finds nothing more to do.
       const again = ok(await sb.nsnet(['ps', '-a']));
       assert.equal(again.stderr, '', `recovered twice: ${again.stderr}`);
+      // And the records agree with the kernel: addresses, routes, rules, map elements.
+      const check = await sb.nsnet(['system', 'check']);
+      assert.equal(check.code, 0, `killed after step ${i} of ${args.join(' ')}: ${describeResult(check)}`);
       if (asAfter) {
         finished++;
         await revert();
@@ -172,8 +192,18 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
     ok(await sb.nsnet(['system', 'reset', '--force']));
   });
 
-  it('(setup: networks n1, n2 and container a on n1)', async () => {
-    const { n1, n2, a } = names();
+  it('network create --ipv6 with both subnets, the first IPv6 network (host forwarding and accept_ra)', async () => {
+    const { v6 } = names();
+    const args = ['network', 'create', v6, '--ipv6', '--subnet', '10.94.0.0/24', '--subnet', '2001:db8:94::/64', '-o', `com.docker.network.bridge.name=${p}b6`];
+    // system reset puts the host's IPv6 forwarding and accept_ra back as they were before it.
+    const r = await crashEveryStep(args, n(['system', 'reset', '--force']));
+    report.push(`network create --ipv6 ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 6, `only ${r.points} fault points`);
+  });
+
+  it('(setup: networks n1, n2 and container a on n1; dual-stack m6 beside v6)', async () => {
+    const { n1, n2, a, m6 } = names();
+    ok(await sb.nsnet(['network', 'create', m6, '--ipv6', '--subnet', '10.95.0.0/24', '--subnet', '2001:db8:95::/64', '-o', `com.docker.network.bridge.name=${p}m6`]));
     ok(await sb.nsnet(['network', 'create', n1, '--subnet', '10.91.0.0/24', '-o', `com.docker.network.bridge.name=${p}b1`]));
     ok(await sb.nsnet(['network', 'create', n2, '--subnet', '10.92.0.0/24', '-o', `com.docker.network.bridge.name=${p}b2`]));
     ok(await sb.nsnet(['run', '-d', '--name', a, '--network', n1, '--ip', '10.91.0.10', '--', 'sleep', sleepFor]));
@@ -234,6 +264,37 @@ requiredSuite('crash safety: SIGKILL after every step, then the next command rec
     const r = await crashEveryStep(['network', 'disconnect', n1, a], rebuild);
     report.push(`network disconnect ${JSON.stringify(r)}`);
     assert.ok(r.points >= 2);
+  });
+
+  const runW = () => ['run', '-d', '--name', names().w, '--network', names().v6, '--ip', '10.94.0.20', '--ip6', '2001:db8:94::20', '-p', '8080:80', '--', 'sleep', sleepFor];
+  const connectW = () => ['network', 'connect', '--ip', '10.95.0.20', '--ip6', '2001:db8:95::20', names().m6, names().w];
+
+  it('run on a dual-stack network with a published port (both families\' addresses, routes and map elements)', async () => {
+    const r = await crashEveryStep(runW(), n(['rm', '-f', names().w]));
+    report.push(`run dual-stack -p ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 8, `only ${r.points} fault points`);
+    const nft = ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout;
+    assert.match(nft, /2001:db8:94::20/, 'the IPv6 port elements are there after the run');
+  });
+
+  it('network connect --ip6', async () => {
+    const r = await crashEveryStep(connectW(), n(['network', 'disconnect', names().m6, names().w]));
+    report.push(`network connect --ip6 ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 3);
+  });
+
+  it('rm of a dual-stack container on two networks with a published port', async () => {
+    const rebuild = async (): Promise<void> => {
+      ok(await sb.nsnet(runW()));
+      ok(await sb.nsnet(connectW()));
+    };
+    const r = await crashEveryStep(['rm', '-f', names().w], rebuild);
+    report.push(`rm dual-stack ${JSON.stringify(r)}`);
+    assert.ok(r.points >= 2);
+    const nft = ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout;
+    assert.doesNotMatch(nft, /2001:db8:9[45]::20/, 'no IPv6 element of the removed container is left');
+    const check = await sb.nsnet(['system', 'check']);
+    assert.equal(check.code, 0, describeResult(check));
   });
 
   it('the survivors still work: A reaches the gateway of the network it kept', async () => {
