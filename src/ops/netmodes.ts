@@ -37,6 +37,7 @@ import { liveState } from './liveness.js';
 export interface ModeFlags {
   networks: readonly string[];
   ip?: string | undefined;
+  ip6?: string | undefined;
   mac?: string | undefined;
   hostname?: string | undefined;
   publish?: readonly string[] | undefined;
@@ -85,7 +86,8 @@ function refuseFlags(request: NetworkRequest, flags: ModeFlags): void {
   if (isContainer && (request as { ref: string }).ref === '') {
     throw conflict('Invalid network mode: invalid container format container:<name|id>', 'nsnet run --network container:web ...');
   }
-  if (flags.ip !== undefined) throw conflict('user specified IP address is supported on user defined networks only', hint);
+  // --ip6 too, as Docker's daemon checks both IPAMConfig addresses (it was dropped unseen).
+  if (flags.ip !== undefined || flags.ip6 !== undefined) throw conflict('user specified IP address is supported on user defined networks only', hint);
   if ((flags.dns?.aliases ?? []).length > 0) throw conflict('network-scoped alias is supported only for containers in user defined networks', hint);
   // Docker refuses a MAC with host and container:; with none it would be dropped unseen, so nsnet refuses it there too.
   if (flags.mac !== undefined) throw conflict('conflicting options: mac-address and the network mode', hint);

@@ -171,6 +171,9 @@ describe('refusals, with Docker\'s messages, change nothing', () => {
   const cases: Array<[string, Op, string]> = [
     ['--ip with host', runAs('ut-x', 'host', { ip: '10.0.0.5' }), 'user specified IP address is supported on user defined networks only'],
     ['--ip with none', runAs('ut-x', 'none', { ip: '10.0.0.5' }), 'user specified IP address is supported on user defined networks only'],
+    ['--ip6 with host', runAs('ut-x', 'host', { ip6: '2001:db8::5' }), 'user specified IP address is supported on user defined networks only'],
+    ['--ip6 with none', runAs('ut-x', 'none', { ip6: '2001:db8::5' }), 'user specified IP address is supported on user defined networks only'],
+    ['--ip6 with container:', runAs('ut-x', 'container:ut-web', { ip6: '2001:db8::5' }), 'user specified IP address is supported on user defined networks only'],
     ['--mac-address with host', runAs('ut-x', 'host', { mac: '02:42:ac:11:00:99' }), 'conflicting options: mac-address and the network mode'],
     ['-p with container:', runAs('ut-x', 'container:ut-web', { publish: ['8080:80'] }), 'conflicting options: port publishing and the container type network mode'],
     ['--hostname with container:', runAs('ut-x', 'container:ut-web', { hostname: 'x' }), 'conflicting options: hostname and the network mode'],
