@@ -6,7 +6,7 @@
  * Mermaid or Graphviz dot. Everything is sorted, so the same state always draws the same.
  */
 import { netemSummary } from '../core/netem.js';
-import type { ContainerRecord, EndpointRecord, InterfaceState, NetworkRecord, PortRecord } from '../store/index.js';
+import type { ContainerRecord, EndpointRecord, InterfaceState, NetworkRecord, P2pLinkRecord, PortRecord } from '../store/index.js';
 import { MASQUERADE_OPTION } from './inspect.js';
 
 /** How a network reaches the outside. */
@@ -47,9 +47,17 @@ export interface GraphContainer {
   ports: GraphPort[];
 }
 
+/** A point-to-point link (nsnet link add): a veth pair straight between two containers. */
+export interface GraphLink {
+  a: { container: string; ifName: string; address: string | null };
+  b: { container: string; ifName: string; address: string | null };
+}
+
 export interface Topology {
   networks: GraphNetwork[];
   containers: GraphContainer[];
+  /** Point-to-point links between containers of the topology (absent: none). */
+  links?: GraphLink[] | undefined;
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -67,6 +75,8 @@ export interface TopologyInput {
   ports: readonly PortRecord[];
   /** Impairments and held-down links of interfaces (netem set, link down). */
   interfaceStates?: readonly InterfaceState[] | undefined;
+  /** Point-to-point links (drawn when both ends are among `containers`). */
+  links?: readonly P2pLinkRecord[] | undefined;
 }
 
 /** An interface's impairment and link state as graph labels: `netem delay 40ms 5ms loss 2%`, `link down`. */
@@ -121,7 +131,21 @@ export function topologyFrom(input: TopologyInput): Topology {
       return { name: c.name, status: c.status, interfaces, ports };
     })
     .sort(byName);
-  return { networks, containers };
+  const names = new Map(input.containers.map((c) => [c.id, c.name]));
+  const links = (input.links ?? [])
+    .filter((l) => names.has(l.aContainer) && names.has(l.bContainer))
+    .map((l) => ({ a: { container: names.get(l.aContainer)!, ifName: l.aIf, address: l.aIp }, b: { container: names.get(l.bContainer)!, ifName: l.bIf, address: l.bIp } }));
+  return links.length === 0 ? { networks, containers } : { networks, containers, links };
+}
+
+/** One end of a link as a label: `r1:eth1 10.0.12.1/30`. */
+const endText = (e: GraphLink['a']): string => `${e.container}:${e.ifName}${e.address === null ? '' : ` ${e.address}`}`;
+
+/** A container's link ends, for its box: `eth1 10.0.12.1/30 (p2p to r2:eth1)`. */
+function linkLines(t: Topology, container: string): string[] {
+  return (t.links ?? []).flatMap((l) =>
+    [[l.a, l.b], [l.b, l.a]].filter(([own]) => own!.container === container).map(([own, peer]) => `${own!.ifName}${own!.address === null ? '' : ` ${own!.address}`} (p2p to ${peer!.container}:${peer!.ifName})`),
+  );
 }
 
 export const portText = (p: GraphPort): string => `${p.hostIp === null ? '0.0.0.0' : p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort}->${p.containerPort}/${p.proto}`;
@@ -195,6 +219,11 @@ export function renderText(t: Topology, width = 80): string {
     if (c.interfaces.length === 0) out.push('  (no interfaces)');
     for (const i of c.interfaces) out.push(...pack('  ', '        ', [i.ifName, i.address, `on ${i.network}`, `host side ${i.hostIf}`, ...(i.notes ?? [])], width));
     for (const p of c.ports) out.push(...pack('  ', '        ', ['port', portText(p), `on ${p.network}`], width));
+    for (const line of linkLines(t, c.name)) out.push(...pack('  ', '        ', [line], width));
+  }
+  if ((t.links ?? []).length > 0) {
+    out.push('', 'point-to-point links (veth pairs between containers, no bridge)');
+    for (const l of t.links!) out.push(...pack('  ', '      ', [endText(l.a), '<-veth->', endText(l.b)], width));
   }
   return out.join('\n') + '\n';
 }
@@ -215,7 +244,7 @@ export function renderMermaid(t: Topology): string {
     out.push(`  n${k}["${lines.map(mermaidText).join('<br/>')}"]`);
   });
   t.containers.forEach((c, k) => {
-    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i))];
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i)), ...linkLines(t, c.name)];
     out.push(`  c${k}["${lines.map(mermaidText).join('<br/>')}"]`);
   });
   t.networks.forEach((n, k) => {
@@ -226,6 +255,8 @@ export function renderMermaid(t: Topology): string {
     for (const i of c.interfaces) out.push(`  ${netId.get(i.network)!} ---|"${mermaidText(noted(`${i.hostIf} <-> ${i.ifName}`, i))}"| c${k}`);
     for (const p of c.ports) out.push(`  outside -.->|"${mermaidText(portText(p))}"| c${k}`);
   });
+  const ctrId = new Map(t.containers.map((c, k) => [c.name, `c${k}`]));
+  for (const l of t.links ?? []) out.push(`  ${ctrId.get(l.a.container)!} ===|"${mermaidText(`${endText(l.a)} <-> ${endText(l.b)}`)}"| ${ctrId.get(l.b.container)!}`);
   return out.join('\n') + '\n';
 }
 
@@ -245,7 +276,7 @@ export function renderDot(t: Topology): string {
     out.push(`  ${dotString(`net:${n.name}`)} [shape=box, style=rounded, label=${dotLabel(lines)}];`);
   }
   for (const c of t.containers) {
-    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i))];
+    const lines = [`container ${c.name}`, ...c.interfaces.map((i) => noted(`${i.ifName} ${i.address}`, i)), ...linkLines(t, c.name)];
     out.push(`  ${dotString(`ctr:${c.name}`)} [shape=box, label=${dotLabel(lines)}];`);
   }
   for (const n of t.networks) {
@@ -259,6 +290,7 @@ export function renderDot(t: Topology): string {
     }
     for (const p of c.ports) out.push(`  outside -- ${dotString(`ctr:${c.name}`)} [style=dotted, label=${dotLabel([`port ${portText(p)}`])}];`);
   }
+  for (const l of t.links ?? []) out.push(`  ${dotString(`ctr:${l.a.container}`)} -- ${dotString(`ctr:${l.b.container}`)} [style=bold, label=${dotLabel(['p2p', endText(l.a), endText(l.b)])}];`);
   out.push('}');
   return out.join('\n') + '\n';
 }

@@ -40,6 +40,7 @@ function topologyOf(ctx: Context, scope: { lab?: string | undefined; network?: s
     containers: containers.map((c) => ({ id: c.id, name: c.name, status: c.cniContainerId == null ? liveState(ctx.host, c).status : `${liveState(ctx.host, c).status}, ${c.runtime ?? 'cni'}'s, through CNI` })),
     endpoints,
     ports: s.ports.list(),
+    links: s.links.list(),
     interfaceStates: s.interfaces.list(),
   });
 }
