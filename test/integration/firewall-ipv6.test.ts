@@ -220,6 +220,24 @@ for (const dc of [NFTABLES, IPTABLES]) {
       ok(await nsnet(['rm', '-f', web, c]));
     });
 
+    // nftables: rules are the same whatever the number of containers and published ports (set and map elements).
+    if (dc.driver === 'nftables') test('the number of nft rules does not grow with dual-stack containers and their published ports', async () => {
+      assert.ok(sb);
+      /** Rule lines of nsnet's two tables: what `nft -a list` gives a handle to, less the sets and maps. */
+      const rules = (): number =>
+        ['inet', 'bridge']
+          .map((family) => ok(sb!.inHost(['nft', '-a', 'list', 'table', family, 'nsnet'])).stdout.split('\n').filter((l) => /# handle \d+$/.test(l) && !/^\s*(set|map|chain|table) /.test(l.trim())).length)
+          .reduce((a, b) => a + b, 0);
+      const before = rules();
+      assert.ok(before > 20, `nsnet's rules counted: ${before}`);
+      const many = [1, 2, 3].map((i) => name(`m${i}`));
+      for (const [i, m] of many.entries()) ok(await nsnet(['run', '-d', '--name', m, '--network', name('d'), '-p', `${9100 + i}:7000`, '-p', `[::]:${9200 + i}:7001`, '--', 'sleep', '1000']));
+      assert.equal(rules(), before, 'three more containers with IPv4 and IPv6 ports: not one more rule');
+      assert.match(ok(sb.inHost(['nft', 'list', 'map', 'inet', 'nsnet', 'published6_any'])).stdout, /tcp \. 9202 : 2001:db8:93::/);
+      ok(await nsnet(['rm', '-f', ...many]));
+      assert.equal(rules(), before);
+    });
+
     test('a second IPv6 address of its own making is not a source a container can send from (control: anti-spoofing off)', async () => {
       assert.ok(sb);
       const [v, e, vo, eo] = [name('v'), name('e'), name('vo'), name('eo')];
