@@ -32,6 +32,18 @@ export interface ContainerFacts {
   dns?: DnsConfig | undefined;
   /** Impairments and held-down links of its interfaces (netem set, link down). */
   interfaces?: readonly InterfaceState[] | undefined;
+  /** Its point-to-point links (nsnet link add), this container's end first. */
+  pointToPoint?: readonly PointToPointView[] | undefined;
+}
+
+/** nsnet's own `NetworkSettings.PointToPoint` entry: one link, as seen from this container. */
+export interface PointToPointView {
+  InterfaceName: string;
+  /** With its prefix (10.0.12.1/30); "" without an address. */
+  Address: string;
+  PeerContainer: string;
+  PeerInterface: string;
+  PeerAddress: string;
 }
 
 type Attached = { network: NetworkRecord; endpoint: EndpointRecord };
@@ -84,7 +96,8 @@ export function containerView(
     Platform: 'linux',
     Config: configView(c, ports),
     HostConfig: hostConfigView(c, endpoints, ports, facts.dns),
-    NetworkSettings: networkSettingsView(c, endpoints, ports, facts.dns, facts.interfaces ?? []),
+    // nsnet's own addition, only with links: NetworkSettings.PointToPoint.
+    NetworkSettings: { ...networkSettingsView(c, endpoints, ports, facts.dns, facts.interfaces ?? []), ...((facts.pointToPoint ?? []).length > 0 ? { PointToPoint: [...facts.pointToPoint!] } : {}) },
   };
 }
 

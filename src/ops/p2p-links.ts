@@ -7,6 +7,7 @@
  */
 import { NsnetError } from '../core/errors.js';
 import { newId } from '../engine/ids.js';
+import type { PointToPointView } from '../engine/inspect-container.js';
 import { isHostMode, joinedContainerId, ownsNamespace } from '../engine/netmode.js';
 import {
   formatLinkAddress,
@@ -203,4 +204,13 @@ function refuseOverlap(store: Store, c: ContainerRecord, ip: LinkAddress): void 
       });
     }
   }
+}
+
+/** inspect's NetworkSettings.PointToPoint of a container: each of its links from its own end. */
+export function pointToPointOf(store: Store, containerId: string): PointToPointView[] {
+  return store.links.forContainer(containerId).map((l) => {
+    const v = viewOf(store, l);
+    const [own, peer] = l.aContainer === containerId ? [v.a, v.b] : [v.b, v.a];
+    return { InterfaceName: own.ifName, Address: own.ip ?? '', PeerContainer: peer.container, PeerInterface: peer.ifName, PeerAddress: peer.ip ?? '' };
+  });
 }

@@ -139,6 +139,7 @@ const CONTAINER_EXTRAS: Record<string, string> = {
   'NetworkSettings.Networks.*.HostInterface': 'the host side of its veth',
   'NetworkSettings.Networks.*.Netem': "the interface's impairment (netem set), in tc's words; null for none",
   'NetworkSettings.Networks.*.LinkDown': 'the link held down (link down): its carrier off',
+  'NetworkSettings.PointToPoint': 'its point-to-point links (nsnet link add), only when it has some',
   Runtime: 'a container a runtime attached through CNI: which runtime, its container id',
   'Runtime.Kind': 'see Runtime',
   'Runtime.Name': 'see Runtime',
@@ -205,8 +206,10 @@ type View = Record<string, any>;
 
 describe('inspect key sets against Docker\'s (Engine API 1.41)', () => {
   test('container: every key of Docker\'s printed or listed as lacking, nothing else but the listed additions', () => {
-    const plain = containerView(web, live, attached, ports, { dns });
-    const cni = containerView({ ...web, cniContainerId: 'r'.repeat(64), runtime: 'podman' }, live, attached, ports, { dns });
+    // With a point-to-point link: NetworkSettings.PointToPoint is there only then.
+    const pointToPoint = [{ InterfaceName: 'p0', Address: '10.0.99.0/31', PeerContainer: 'db', PeerInterface: 'p0', PeerAddress: '10.0.99.1/31' }];
+    const plain = containerView(web, live, attached, ports, { dns, pointToPoint });
+    const cni = containerView({ ...web, cniContainerId: 'r'.repeat(64), runtime: 'podman' }, live, attached, ports, { dns, pointToPoint });
     compare(keyPaths(plain), DOCKER_CONTAINER_KEYS, CONTAINER_LACKS, Object.fromEntries(Object.entries(CONTAINER_EXTRAS).filter(([k]) => !k.startsWith('Runtime'))));
     compare(keyPaths(cni), DOCKER_CONTAINER_KEYS, CONTAINER_LACKS, CONTAINER_EXTRAS);
   });

@@ -5,6 +5,7 @@ import { containerView } from '../../engine/inspect.js';
 import { formatMapping, hostBindings, parseContainerPorts, portKey, portsView } from '../../engine/ports.js';
 import { containerPorts } from '../../ops/ports.js';
 import { recordedStates } from '../../ops/impairments.js';
+import { pointToPointOf } from '../../ops/p2p-links.js';
 import * as containers from '../../ops/containers.js';
 import type { Context } from '../../ops/context.js';
 import { liveState, monitorWarning } from '../../ops/liveness.js';
@@ -26,7 +27,7 @@ function inspectContainers(ctx: Context, refs: readonly string[]): Record<string
     const live = liveState(ctx.host, c);
     const warning = monitorWarning(c, live);
     if (warning !== undefined) ctx.warn(warning);
-    return containerView(c, live, eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c) });
+    return containerView(c, live, eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c), pointToPoint: pointToPointOf(ctx.store, c.id) });
   });
 }
 
