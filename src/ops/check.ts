@@ -38,6 +38,7 @@ import { liveState } from './liveness.js';
 import { containerEndpoints, firewallState, isCniContainer, namespaceOf, networkSpec } from './specs.js';
 import { releaseAll } from './cni.js';
 import { impairmentDifferences } from './impairments.js';
+import { linkDifferences } from './check-links.js';
 import { etcDir, ownedContainerFiles, removeContainerFiles } from './dns-files.js';
 
 /** What a difference is about, so callers select differences by kind, never by message text. */
@@ -404,6 +405,7 @@ export function check(ctx: Context, opts: { fix: boolean }): CheckResult {
     const found: Found[] = [];
     for (const n of ctx.store.networks.list()) found.push(...checkNetwork(ctx, n, host, rebuilt));
     for (const c of ctx.store.containers.list()) found.push(...checkContainer(ctx, c, host, rebuilt));
+    for (const d of linkDifferences(ctx)) found.push({ object: `container ${d.container}`, subject: { kind: 'container', container: d.container }, problem: d.problem, fix: d.fix, steps: d.steps });
     found.push(...orphanLinks(ctx, host));
     found.push(...orphanNamespaces(ctx));
     found.push(...orphanContainerFiles(ctx));

@@ -94,7 +94,7 @@ export function p2pRestoreSteps(ctx: Context, c: ContainerRecord): Step[] {
 }
 
 /** The steps that make a recorded link. */
-function linkSteps(store: Store, l: P2pLinkRecord): Step[] {
+export function linkSteps(store: Store, l: P2pLinkRecord): Step[] {
   const nameOf = (id: string): string => store.containers.get(id)!.name;
   const ip = (text: string | null): LinkAddress | undefined => (text === null ? undefined : parseLinkAddress(text, 'recorded address'));
   return planP2pLink({ ns: nameOf(l.aContainer), ifName: l.aIf, ip: ip(l.aIp) }, { ns: nameOf(l.bContainer), ifName: l.bIf, ip: ip(l.bIp) });

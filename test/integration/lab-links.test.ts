@@ -52,6 +52,9 @@ requiredSuite('point-to-point links: the ring lab and nsnet link', { needs: [nee
       assert.equal(hostLinks, hostLinksBefore.split('\n').length + 3 + 6);
       const ls = JSON.parse(ok(await sb.nsnet(['link', 'ls', '--format', 'json'])).stdout) as Array<{ a: { container: string; ifName: string; ip: string } }>;
       assert.deepEqual(ls.map((l) => `${l.a.container}:${l.a.ifName} ${l.a.ip}`).sort(), [`${lab}-r1:eth1 10.0.12.1/30`, `${lab}-r1:eth2 10.0.13.1/30`, `${lab}-r2:eth2 10.0.23.1/30`]);
+      // system check finds the links as recorded.
+      const checked = await sb.nsnet(['system', 'check']);
+      assert.equal(checked.code, 0, describeResult(checked));
       // graph draws the ring: each link between its two routers.
       const graph = ok(await sb.nsnet(['graph', '-f', file, '--name', lab])).stdout;
       for (const [x, y] of [['r1:eth1', 'r2:eth1'], ['r1:eth2', 'r3:eth1'], ['r2:eth2', 'r3:eth2']]) {

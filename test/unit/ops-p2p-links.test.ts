@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { linkAddresses, parseEndpoint, planP2pLink } from '../../src/engine/p2p.js';
 import { renderPlan } from '../../src/plan/render.js';
+import { check } from '../../src/ops/check.js';
 import { remove, run, start, stop } from '../../src/ops/containers.js';
 import { connect, createNetwork } from '../../src/ops/networks.js';
 import { addP2pLink, listP2pLinks, removeP2pLink } from '../../src/ops/p2p-links.js';
@@ -203,5 +204,22 @@ describe('link rm, rm of a container, start after a reboot', () => {
     stop(fx.ctx, ['ut-r1'], 0);
     await start(fx.ctx, ['ut-r1']);
     assert.equal(fx.store.links.list().length, 1);
+  });
+});
+
+describe('system check of point-to-point links', () => {
+  test('a link in the records and the kernel is no difference; a lost one is made again by --fix', async () => {
+    const fx = await (await base()).setUp(addR1R2);
+    const linkProblems = (): string[] => check(fx.ctx, { fix: false }).differences.map((d) => d.problem).filter((p) => p.includes('point-to-point'));
+    assert.deepEqual(linkProblems(), []);
+    fx.host.net.deleteLink('ut-r1', 'eth1');
+    assert.deepEqual(linkProblems(), ['point-to-point link ut-r1:eth1 <-> ut-r2:eth1 is missing']);
+    check(fx.ctx, { fix: true });
+    assert.deepEqual(linkProblems(), []);
+    assert.equal(fx.host.net.link('ut-r2', 'eth1')?.up, true);
+    fx.host.net.delAddr('ut-r2', 'eth1', '10.0.12.2', 30);
+    assert.deepEqual(linkProblems(), ['point-to-point link ut-r1:eth1 <-> ut-r2:eth1: eth1 in ut-r2 lacks 10.0.12.2/30']);
+    check(fx.ctx, { fix: true });
+    assert.deepEqual(linkProblems(), []);
   });
 });
