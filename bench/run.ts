@@ -431,6 +431,7 @@ async function main(): Promise<void> {
     await attempt('CLI start-up and RSS', async () => void (extras.connect = await runWorker(nextJob({ job: 'connect', reps: 20 }))));
     await attempt('detach: veth vs namespace', async () => void (extras.vethDel = await runWorker(nextJob({ job: 'veth-del', reps: 30 }))));
     await attempt('netem set: one container vs many', async () => void (extras.netem = await runWorker(nextJob({ job: 'netem', n: 200, reps: 200 }), { timeoutMs: 300_000 })));
+    await attempt('partition create/heal: two containers vs many', async () => void (extras.partition = await runWorker(nextJob({ job: 'partition', n: 200, reps: 200 }), { timeoutMs: 300_000 })));
     await attempt('dual-stack attach vs IPv4-only', async () => void (extras.attachDual = await runWorker(nextJob({ job: 'attach-dual', n: 50, reps: 100 }), { timeoutMs: 300_000 })));
     await attempt('per-container monitor memory', async () => void (extras.monitor = await runWorker(nextJob({ job: 'monitor', n: 20 }), { timeoutMs: 300_000 })));
     await attempt('nft element delete: fresh vs kept context', async () => void (extras.nftCtx = await runWorker(nextJob({ job: 'nft-ctx', reps: 40 }), { timeoutMs: 120_000 })));

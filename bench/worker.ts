@@ -20,6 +20,7 @@ const JOBS: Record<JobName, (job: Job) => Promise<unknown>> = {
   'nft-ctx': async (j) => (await import('./jobs/nft-ctx.js')).nftCtxJob(j),
   cni: async (j) => (await import('./jobs/cni.js')).cniJob(j),
   netem: async (j) => (await import('./jobs/netem.js')).netemJob(j),
+  partition: async (j) => (await import('./jobs/partition.js')).partitionJob(j),
   monitor: async (j) => (await import('./jobs/monitor.js')).monitorJob(j),
   'attach-dual': async (j) => (await import('./jobs/attach-dual.js')).attachDualJob(j),
 };

@@ -50,6 +50,7 @@ function summarizeExtras(e: Extras): unknown {
     dns: e.dns,
     nftCtx: s(e.nftCtx?.samples),
     netem: e.netem === undefined ? undefined : { n: e.netem.n, reps: e.netem.reps, samples: s(e.netem.samples), steps: s(e.netem.steps) },
+    partition: e.partition === undefined ? undefined : { n: e.partition.n, reps: e.partition.reps, samples: s(e.partition.samples), steps: s(e.partition.steps) },
     attachDual: e.attachDual === undefined ? undefined : { reps: e.attachDual.reps, n: e.attachDual.n, samples: s(e.attachDual.samples), nftRulesAfter1: e.attachDual.nftRulesAfter1, nftRulesAfterN: e.attachDual.nftRulesAfterN },
     cni: e.cni === undefined ? undefined : summarizeCni(e.cni),
   };

@@ -22,6 +22,7 @@ export function buildTargets(matrix: Matrix, extras: Extras): Target[] {
     ...throughputTarget(extras),
     ...dnsTarget(extras),
     ...netemTarget(extras),
+    ...partitionTarget(extras),
     ...dualStackTarget(extras),
     ...cniTargets(extras),
   ];
@@ -266,6 +267,25 @@ function netemTarget(extras: Extras): Target[] {
     target,
     measured: `${f(one, 3)} ms median with 1 container, ${f(many, 3)} ms with ${e.n} (${e.reps} sets each; the qdisc step itself ${f(kernel('1 container: '), 3)} / ${f(kernel(`${e.n} containers: `), 3)} ms)`,
     status: one <= 2 && many <= 2 && flat ? 'pass' : 'miss',
+  }];
+}
+
+/**
+ * `nsnet partition create` and `heal` through the library: ≤ 2 ms median each, with two containers
+ * and with many, and no slower with many (within 0.3 ms or 1.5×: set elements of one partition).
+ */
+function partitionTarget(extras: Extras): Target[] {
+  const target = 'nsnet partition create/heal (library path) ≤ 2 ms median, independent of how many containers the host has';
+  const e = extras.partition;
+  if (e === undefined) return [{ id: 'partition', target, measured: 'not measured in this run', status: 'not measured' }];
+  const m = (what: string, count: number): number => medianOf(e.samples[`partition ${what}, ${count} containers`] ?? []);
+  const [c2, cN, h2, hN] = [m('create', 2), m('create', e.n), m('heal', 2), m('heal', e.n)];
+  const flat = (one: number, many: number): boolean => many <= Math.max(one * 1.5, one + 0.3);
+  return [{
+    id: 'partition',
+    target,
+    measured: `create ${f(c2, 3)} ms with 2 containers, ${f(cN, 3)} ms with ${e.n}; heal ${f(h2, 3)} / ${f(hN, 3)} ms (${e.reps} of each)`,
+    status: Math.max(c2, cN, h2, hN) <= 2 && flat(c2, cN) && flat(h2, hN) ? 'pass' : 'miss',
   }];
 }
 

@@ -81,6 +81,8 @@ export interface Extras {
   attachDual?: { reps: number; n: number; samples: Record<string, number[]>; nftRulesAfter1: number | null; nftRulesAfterN: number | null; steps: Record<string, number[]> };
   /** nsnet netem set/clear through the library, with one container on the host and with n (the worker's netem job). */
   netem?: { n: number; reps: number; samples: Record<string, number[]>; steps: Record<string, number[]> };
+  /** nsnet partition create/heal through the library, with two containers on the host and with n (the worker's partition job). */
+  partition?: { n: number; reps: number; samples: Record<string, number[]>; steps: Record<string, number[]> };
   /** nsnet-cni vs the reference CNI bridge plugin, ADD and DEL (the worker's cni job). */
   cni?: CniBench;
   /** The per-container monitors' memory (KiB per monitor: VmRSS, VmHWM, Pss, Private_*), after run -d of n containers (the worker's monitor job). */
