@@ -358,9 +358,10 @@ export class RtnlSocket implements Rtnl {
   /** `nodad`: an IPv6 address is usable at once instead of "tentative" for a second (ip's nodad). */
   addAddr(index: number, address: string, prefixLen: number, opts: { nodad?: boolean } = {}): void {
     const msg = this.addrMsg(RTM_NEWADDR, CREATE, index, address, prefixLen, true, opts.nodad === true);
-    const extra = isV6(address) ? (opts.nodad === true ? ' nodad' : '') : ' broadcast +';
+    const brd = isV6(address) ? '' : ' broadcast +';
+    const nodad = isV6(address) && opts.nodad === true ? ' nodad' : '';
     this.req(msg, `add address ${address}/${prefixLen} to link ${index}`, () =>
-      `${this.ip} addr add ${address}/${prefixLen} dev ${this.nameOf(index)}${extra}`,
+      `${this.ip} addr add ${address}/${prefixLen}${brd} dev ${this.nameOf(index)}${nodad}`,
     );
   }
 
