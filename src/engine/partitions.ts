@@ -31,16 +31,20 @@ export function checkGroupCount(groups: readonly (readonly string[])[]): void {
   if (groups.length < 2) throw invalid(`a partition needs two or more groups (--between A,B --and C [--and D ...]), got ${groups.length}`, 'nsnet partition create NAME --between web1,web2 --and db1');
 }
 
+const isIpv6 = (address: string): boolean => address.includes(':');
+
 /**
  * The (source, destination) pairs to drop: `groups` holds, per group, per member, that
- * member's addresses. A member without an address (none) contributes nothing.
+ * member's addresses (IPv4 and IPv6 alike). Pairs are of one family (an IPv4 packet never has an
+ * IPv6 destination): a dual-stack member gives an IPv4 pair and an IPv6 pair with a dual-stack
+ * peer, an IPv6-only member only IPv6 pairs. A member without an address (none) gives nothing.
  */
 export function blockedPairs(groups: ReadonlyArray<ReadonlyArray<readonly string[]>>, oneWay: boolean): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   groups.forEach((from, i) => {
     groups.forEach((to, j) => {
       if (i === j || (oneWay && i !== 0)) return;
-      for (const a of from.flat()) for (const b of to.flat()) pairs.push([a, b]);
+      for (const a of from.flat()) for (const b of to.flat()) if (isIpv6(a) === isIpv6(b)) pairs.push([a, b]);
     });
   });
   return pairs;

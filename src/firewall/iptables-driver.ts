@@ -400,9 +400,11 @@ export function iptablesDriver(facts: () => IptablesHostFacts): FirewallDriver {
       if (f.iptables) {
         // replace(state, state) is the firewall regenerated from the records (recovery, start
         // after a reboot, check --fix): it also removes a partitions chain no record wants (one
-        // a crash left behind), as a reset does.
+        // a crash left behind), as a reset does; ip6tables' as ip6tables' other chains: while a
+        // network has IPv6, or when everything is removed.
         const mode = removing || before === after ? 'reset' : 'replace';
-        steps.push(...iptablesPartitionSteps(before.partitions ?? [], after.partitions ?? [], { bridged: f.ebtables === 'ok', mode, summary }));
+        const resetIp6 = removing || filterRules6(after.networks) !== null;
+        steps.push(...iptablesPartitionSteps(before.partitions ?? [], after.partitions ?? [], { bridged: f.ebtables === 'ok', mode, summary, resetIp6 }));
       }
       return steps;
     },

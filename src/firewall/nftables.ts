@@ -20,7 +20,7 @@
 import { ip6ToInt, linkLocalFor } from '../core/ipv6.js';
 import { PORT_NAME_PREFIX, type FirewallMapping, type FirewallNetwork, type FirewallPort, type FirewallState } from './model.js';
 import type { FirewallPartition } from './model.js';
-import { PARTITION_RULE, partitionSetBlock } from './partitions.js';
+import { PARTITION_RULES, partitionSetBlock } from './partitions.js';
 
 export const TABLE_NAME = 'nsnet';
 const INET = `inet ${TABLE_NAME}`;
@@ -151,7 +151,7 @@ function inetTable(networks: readonly FirewallNetwork[], mappings: readonly Fire
     accepts.push(`oifname ${q(n.bridge)} accept ${c}`);
   }
   // Partitions first: a partitioned pair is dropped whatever else would let it through.
-  const forward = [PARTITION_RULE, ...sealed, ...published, ...drops, ...accepts];
+  const forward = [...PARTITION_RULES, ...sealed, ...published, ...drops, ...accepts];
   const bridges = networks.map((n) => q(n.bridge));
   const maps = mappingElements(mappings);
   // One rule per hook and map, whatever the number of published ports. A lookup in the other
@@ -279,7 +279,7 @@ function bridgeTable(ports: readonly FirewallPort[], partitions: readonly Firewa
     chain('from_port6', undefined, FROM_PORT6),
     // ICC off: nothing switched from such a port to another port; the host (the gateway) is
     // reached through the bridge's input path, not forwarded, so it stays reachable.
-    chain('forward', 'type filter hook forward priority filter; policy accept;', [PARTITION_RULE, 'iifname @icc_off_ports drop']),
+    chain('forward', 'type filter hook forward priority filter; policy accept;', [...PARTITION_RULES, 'iifname @icc_off_ports drop']),
     '}',
   ].join('\n');
 }

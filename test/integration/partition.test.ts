@@ -3,7 +3,8 @@
  * network (switched: the bridge's forward hook; containers on two networks never reach each other
  * through the host, nsnet isolates them). a↔b works, a↔c and b↔c fail both ways, heal restores all; --one-way drops only what the first group sends (the other side's requests
  * still arrive: the receiver's ICMP counters show it); a removed member leaves the partition
- * (its pairs out of the firewall, its address free for the next container).
+ * (its pairs out of the firewall, its address free for the next container). On a dual-stack
+ * network the same over IPv6 (`ping -6`): the IPv6 pairs are partitioned too.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -12,6 +13,7 @@ import { ok } from '../helpers/assert.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
 const ping = (ns: string, ip: string): Promise<RunResult> => runAsync(['ip', 'netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', ip], { timeoutMs: 10_000 });
+const ping6 = (ns: string, ip: string): Promise<RunResult> => runAsync(['ip', 'netns', 'exec', ns, 'ping', '-6', '-c', '1', '-W', '2', ip], { timeoutMs: 10_000 });
 
 /** Echo requests a namespace has received (its own /proc/net/snmp: the counters are per namespace). */
 async function inEchos(ns: string): Promise<number> {
@@ -102,6 +104,38 @@ for (const driver of ['nftables', 'iptables'] as const) {
       ok(await nsnet(['partition', 'heal']));
       const r = await nsnet(['system', 'check']);
       assert.equal(r.code, 0, describeResult(r));
+    });
+
+    test('dual-stack {a6,b6} | {c6}: over IPv6 too, a6↔b6 works, a6↔c6 and b6↔c6 fail both ways; heal restores all', async () => {
+      const net = `${sb.prefix}n6`;
+      ok(await nsnet(['network', 'create', '--ipv6', '--subnet', '10.62.0.0/24', '--subnet', '2001:db8:62::/64', net]));
+      const six: Record<string, string> = {};
+      for (const [n, host] of [['a6', 10], ['b6', 12], ['c6', 11]] as const) {
+        const name = `${sb.prefix}${n}`;
+        ok(await nsnet(['run', '-d', '--name', name, '--network', net, '--ip', `10.62.0.${host}`, '--ip6', `2001:db8:62::${host}`, '--', 'sleep', '1000']));
+        six[n] = name;
+      }
+      const addr6 = (n: string): string => `2001:db8:62::${n === 'a6' ? 10 : n === 'b6' ? 12 : 11}`;
+      const matrix6 = async (): Promise<string[]> => {
+        const out: string[] = [];
+        for (const [from, to] of [['a6', 'b6'], ['b6', 'a6'], ['a6', 'c6'], ['c6', 'a6'], ['b6', 'c6'], ['c6', 'b6']] as const) {
+          if ((await ping6(six[from]!, addr6(to))).code === 0) out.push(`${from}->${to}`);
+        }
+        return out;
+      };
+      const all = ['a6->b6', 'b6->a6', 'a6->c6', 'c6->a6', 'b6->c6', 'c6->b6'];
+      assert.deepEqual(await matrix6(), all, 'all reach each other over IPv6 before');
+      const dry = ok(await nsnet(['partition', 'create', 'split6', '--between', `${six.a6},${six.b6}`, '--and', six.c6!, '--dry-run'])).stdout;
+      assert.match(dry, driver === 'nftables' ? /add element inet nsnet partitioned6 \{ / : /-A NSNET-PARTITIONS -s 2001:db8:62::10\/128 -d 2001:db8:62::11\/128/);
+      ok(await nsnet(['partition', 'create', 'split6', '--between', `${six.a6},${six.b6}`, '--and', six.c6!]));
+      assert.deepEqual(await matrix6(), ['a6->b6', 'b6->a6']);
+      assert.notEqual((await ping(six.a6!, '10.62.0.11')).code, 0, 'and over IPv4');
+      const check = await nsnet(['system', 'check']);
+      assert.equal(check.code, 0, describeResult(check));
+      ok(await nsnet(['partition', 'heal', 'split6']));
+      assert.deepEqual(await matrix6(), all, 'heal restores all');
+      ok(await nsnet(['rm', '-f', six.a6!, six.b6!, six.c6!]));
+      ok(await nsnet(['network', 'rm', net]));
     });
   });
 }

@@ -237,6 +237,13 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
         '-X NSNET-PARTITIONS',
         'COMMIT',
         'EOF',
+        'while ip6tables -w -D FORWARD -j NSNET-PARTITIONS 2>/dev/null; do :; done',
+        "ip6tables-restore -w --noflush <<'EOF'",
+        '*filter',
+        ':NSNET-PARTITIONS - [0:0]',
+        '-X NSNET-PARTITIONS',
+        'COMMIT',
+        'EOF',
         'while ebtables -t filter -D FORWARD -j NSNET-PARTITIONS 2>/dev/null; do :; done',
         "ebtables-restore --noflush <<'EOF'",
         '*filter',
@@ -258,7 +265,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
     const steps = fw.replace(EMPTY_FIREWALL, EMPTY_FIREWALL, 'reset');
     assert.deepEqual(
       steps.map((s) => (s.kind === 'xtables-restore' ? `${s.tool} ${s.table} ${String(s.rules)}` : s.kind)),
-      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ip6tables filter null', 'ip6tables nat null', 'ip6tables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null', 'iptables filter null', 'ebtables filter null'],
+      ['iptables filter null', 'iptables nat null', 'iptables raw null', 'ip6tables filter null', 'ip6tables nat null', 'ip6tables raw null', 'ebtables nat null', 'ebtables filter null', 'ebtables nat null', 'iptables filter null', 'ip6tables filter null', 'ebtables filter null'],
     );
   });
 
@@ -350,7 +357,7 @@ describe('iptables driver (golden: the restore scripts for a fixture)', () => {
       // Networks that need no port rule work, and removal needs nothing.
       assert.equal(d.replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x').length, 3);
       assert.deepEqual(d.removePorts([{ ...red, network: red.network }], 'red'), []);
-      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 7, 'iptables and ip6tables: filter, nat, raw; the partitions chain');
+      assert.equal(d.replace(state, EMPTY_FIREWALL, 'reset').length, 8, 'iptables and ip6tables: filter, nat, raw; the partitions chain of each');
     }
     assert.throws(
       () => iptablesDriver(facts({ iptables: false })).replace(EMPTY_FIREWALL, { networks: [routed], ports: [] }, 'x'),

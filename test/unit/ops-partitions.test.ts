@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { blockedPairs } from '../../src/engine/partitions.js';
-import { partitionRules, updatePartitionsScript } from '../../src/firewall/partitions.js';
+import { partitionBridgeRules, partitionRules, updatePartitionsScript } from '../../src/firewall/partitions.js';
 import { replaceScript } from '../../src/firewall/nftables.js';
 import { check } from '../../src/ops/check.js';
 import { remove, run } from '../../src/ops/containers.js';
@@ -35,11 +35,19 @@ const A = '10.51.0.10';
 const B = '10.51.0.11';
 const C = '10.52.0.10';
 
-/** a and b on one network, c on another; h in the host's namespace, n with none. */
-async function base(driver: 'nftables' | 'iptables' = 'nftables'): Promise<Fixture> {
+type Driver = 'nftables' | 'iptables';
+
+/** A fake machine with `driver` (iptables: with iptables and ebtables), set up by `ops`. */
+function onFakeHost(driver: Driver, ...ops: Op[]): Promise<Fixture> {
   const host = new FakeHost({ ipForward: '1' });
   if (driver === 'iptables') Object.assign(host.facts, { iptables: true, ebtables: 'ok' });
-  return fixture({ host, firewallDriver: driver }).setUp(
+  return fixture({ host, firewallDriver: driver }).setUp(...ops);
+}
+
+/** a and b on one network, c on another; h in the host's namespace, n with none. */
+function base(driver: Driver = 'nftables'): Promise<Fixture> {
+  return onFakeHost(
+    driver,
     (ctx) => createNetwork(ctx, { name: 'ut-pa', subnet: '10.51.0.0/24' }),
     (ctx) => createNetwork(ctx, { name: 'ut-pb', subnet: '10.52.0.0/24' }),
     (ctx) => run(ctx, runInput({ name: 'ut-a', networks: ['ut-pa'], ip: A })),
@@ -52,9 +60,20 @@ async function base(driver: 'nftables' | 'iptables' = 'nftables'): Promise<Fixtu
 
 const split: Op = (ctx) => createPartition(ctx, { name: 'split', groups: ['ut-a,ut-b', 'ut-c'] });
 
-/** The partitioned pairs of one nft table, as the fake lists them. */
-function elements(fx: Fixture, family: 'inet' | 'bridge'): string[] {
-  return (fx.host.nft.table(family, 'nsnet')?.collections.find((c) => c.name === 'partitioned')?.elements ?? []).slice().sort();
+/** The partitioned pairs of one nft table (IPv4's set, or IPv6's), as the fake lists them. */
+function elements(fx: Fixture, family: 'inet' | 'bridge', set: 'partitioned' | 'partitioned6' = 'partitioned'): string[] {
+  return (fx.host.nft.table(family, 'nsnet')?.collections.find((c) => c.name === set)?.elements ?? []).slice().sort();
+}
+
+/** The elements partitioning `from` and `to` both ways, sorted as `elements` lists them. */
+const crossed = (from: readonly string[], to: readonly string[]): string[] => [...from.flatMap((f) => to.map((t) => `${f} . ${t}`)), ...to.flatMap((t) => from.map((f) => `${t} . ${f}`))].sort();
+
+/** Heal of `name` on `fx` (which has it): a failure keeps it (heal again finishes), a crash is finished by recovery. */
+async function healFailsAndCrashes(fx: Fixture, name: string): Promise<void> {
+  const heal: Op = (ctx) => healPartitions(ctx, name);
+  const healed = await stateAfter(fx, heal);
+  await failEachStep(fx, heal, assertKept(`partition heal ${name}`, { op: heal, removed: healed }));
+  await crashEachStep(fx, heal, assertFinishedAs(`partition heal ${name}`, healed));
 }
 
 describe('partition pairs and scripts (pure)', () => {
@@ -86,10 +105,42 @@ describe('partition pairs and scripts (pure)', () => {
     assert.deepEqual(partitionRules([p]), ['-A NSNET-PARTITIONS -s 1.1.1.1/32 -d 2.2.2.2/32 -m comment --comment "nsnet partition p" -j DROP']);
   });
 
-  test('the tables always have the set and the first rule of each forward chain, whatever the number of containers', () => {
+  test('the tables always have the sets and the first rules of each forward chain, whatever the number of containers', () => {
     const script = replaceScript({ networks: [{ id: 'a'.repeat(64), name: 'n', bridge: 'br-n', subnet: '10.0.0.0/24', internal: false, icc: true, masquerade: true, antiSpoofing: true, subnet6: null }], ports: [] });
     assert.equal(script.match(/ip saddr \. ip daddr @partitioned drop/g)?.length, 2);
+    assert.equal(script.match(/ip6 saddr \. ip6 daddr @partitioned6 drop/g)?.length, 2);
     assert.equal(script.match(/set partitioned \{/g)?.length, 2);
+    assert.equal(script.match(/set partitioned6 \{\n\t\ttype ipv6_addr \. ipv6_addr/g)?.length, 2);
+  });
+
+  test('IPv6: pairs of one family only (dual-stack with dual-stack: both; with IPv6-only: IPv6; with IPv4-only: IPv4)', () => {
+    const dual = ['10.0.0.1', '2001:db8::1'];
+    assert.deepEqual(blockedPairs([[dual], [['10.0.0.2', '2001:db8::2']]], true), [['10.0.0.1', '10.0.0.2'], ['2001:db8::1', '2001:db8::2']]);
+    assert.deepEqual(blockedPairs([[dual], [['2001:db8::3']]], true), [['2001:db8::1', '2001:db8::3']]);
+    assert.deepEqual(blockedPairs([[dual], [['10.0.0.4']]], true), [['10.0.0.1', '10.0.0.4']]);
+    assert.deepEqual(blockedPairs([[['2001:db8::1']], [['10.0.0.4']]], false), [], 'no common family: nothing to drop (they cannot talk anyway)');
+  });
+
+  test('IPv6: the nft update touches partitioned6 only for IPv6 pairs; iptables and ebtables rules per family', () => {
+    const p = { name: 'p', pairs: [['1.1.1.1', '2.2.2.2'], ['2001:db8::1', '2001:db8::2']] as Array<[string, string]> };
+    const only6 = { name: 'q', pairs: [['2001:db8::1', '2001:db8::2']] as Array<[string, string]> };
+    assert.equal(
+      updatePartitionsScript([], [only6]),
+      [
+        'add table inet nsnet',
+        'add set inet nsnet partitioned6 { type ipv6_addr . ipv6_addr; }',
+        'add element inet nsnet partitioned6 { 2001:db8::1 . 2001:db8::2 }',
+        'add table bridge nsnet',
+        'add set bridge nsnet partitioned6 { type ipv6_addr . ipv6_addr; }',
+        'add element bridge nsnet partitioned6 { 2001:db8::1 . 2001:db8::2 }',
+        '',
+      ].join('\n'),
+    );
+    assert.match(updatePartitionsScript([p], []), /delete element bridge nsnet partitioned \{ 1\.1\.1\.1 \. 2\.2\.2\.2 \}\n.*\n.*\ndelete element bridge nsnet partitioned6 \{ 2001:db8::1 \. 2001:db8::2 \}/);
+    assert.deepEqual(partitionRules([p]), ['-A NSNET-PARTITIONS -s 1.1.1.1/32 -d 2.2.2.2/32 -m comment --comment "nsnet partition p" -j DROP']);
+    assert.deepEqual(partitionRules([p], 6), ['-A NSNET-PARTITIONS -s 2001:db8::1/128 -d 2001:db8::2/128 -m comment --comment "nsnet partition p" -j DROP']);
+    assert.equal(partitionRules([only6]), null, 'no IPv4 pair: no iptables chain');
+    assert.deepEqual(partitionBridgeRules([p]), ['-A NSNET-PARTITIONS -p IPv4 --ip-src 1.1.1.1 --ip-dst 2.2.2.2 -j DROP', '-A NSNET-PARTITIONS -p IPv6 --ip6-src 2001:db8::1 --ip6-dst 2001:db8::2 -j DROP']);
   });
 });
 
@@ -98,7 +149,7 @@ describe('partition create, ls, heal (nftables)', () => {
     const fx = await base();
     const before = stateOf(fx);
     split(fx.ctx);
-    const pairs = [`${A} . ${C}`, `${B} . ${C}`, `${C} . ${A}`, `${C} . ${B}`].sort();
+    const pairs = crossed([A, B], [C]);
     assert.deepEqual(elements(fx, 'inet'), pairs);
     assert.deepEqual(elements(fx, 'bridge'), pairs);
     assert.deepEqual(listPartitions(fx.ctx).map((p) => [p.name, p.groups, p.oneWay]), [['split', [['ut-a', 'ut-b'], ['ut-c']], false]]);
@@ -174,11 +225,7 @@ describe('partition create, ls, heal (nftables)', () => {
   });
 
   test('heal: a failure keeps the partition (heal again finishes); a crash is finished by recovery', async () => {
-    const fx = await (await base()).setUp(split);
-    const heal: Op = (ctx) => healPartitions(ctx, 'split');
-    const healed = await stateAfter(fx, heal);
-    await failEachStep(fx, heal, assertKept('partition heal split', { op: heal, removed: healed }));
-    await crashEachStep(fx, heal, assertFinishedAs('partition heal split', healed));
+    await healFailsAndCrashes(await (await base()).setUp(split), 'split');
   });
 });
 
@@ -212,5 +259,100 @@ describe('partitions with the iptables driver', () => {
     remove(fx.ctx, ['ut-c'], { force: true });
     const xt = fx.host.xt.snapshot();
     assert.equal(xt['iptables filter']?.['NSNET-PARTITIONS'], undefined, 'no pair left: the chain went');
+  });
+});
+
+const A6 = '2001:db8:53::10';
+const B6 = '2001:db8:53::11';
+const C6 = '2001:db8:54::10';
+const A4 = '10.53.0.10';
+const B4 = '10.53.0.11';
+const D4 = '10.55.0.10';
+
+/** a and b dual-stack on one network, c IPv6-only on another, d IPv4-only on a third. */
+function base6(driver: Driver = 'nftables'): Promise<Fixture> {
+  return onFakeHost(
+    driver,
+    (ctx) => createNetwork(ctx, { name: 'ut-p6d', subnet: ['10.53.0.0/24', '2001:db8:53::/64'], ipv6: true }),
+    (ctx) => createNetwork(ctx, { name: 'ut-p6o', subnet: '2001:db8:54::/64', ipv4: false, ipv6: true }),
+    (ctx) => createNetwork(ctx, { name: 'ut-p4', subnet: '10.55.0.0/24' }),
+    (ctx) => run(ctx, runInput({ name: 'ut-a', networks: ['ut-p6d'], ip: A4, ip6: A6 })),
+    (ctx) => run(ctx, runInput({ name: 'ut-b', networks: ['ut-p6d'], ip: B4, ip6: B6 })),
+    (ctx) => run(ctx, runInput({ name: 'ut-c', networks: ['ut-p6o'], ip6: C6 })),
+    (ctx) => run(ctx, runInput({ name: 'ut-d', networks: ['ut-p4'], ip: D4 })),
+  );
+}
+
+const split6: Op = (ctx) => createPartition(ctx, { name: 'split6', groups: ['ut-a,ut-b', 'ut-c,ut-d'] });
+
+describe('partitions over IPv6 (dual-stack and IPv6-only members)', () => {
+  test('nftables: IPv6 pairs in partitioned6, IPv4 pairs in partitioned, in both tables; rm and heal take them out', async () => {
+    const fx = await base6();
+    const before = stateOf(fx);
+    split6(fx.ctx);
+    const v6 = crossed([A6, B6], [C6]);
+    const v4 = crossed([A4, B4], [D4]);
+    for (const table of ['inet', 'bridge'] as const) {
+      assert.deepEqual(elements(fx, table, 'partitioned6'), v6, `${table} partitioned6`);
+      assert.deepEqual(elements(fx, table), v4, `${table} partitioned`);
+    }
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
+    remove(fx.ctx, ['ut-b'], { force: true });
+    assert.deepEqual(elements(fx, 'bridge', 'partitioned6'), [`${A6} . ${C6}`, `${C6} . ${A6}`]);
+    assert.deepEqual(elements(fx, 'inet'), [`${A4} . ${D4}`, `${D4} . ${A4}`]);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
+    healPartitions(fx.ctx);
+    assert.deepEqual(elements(fx, 'inet', 'partitioned6'), []);
+    assert.deepEqual(elements(fx, 'inet'), []);
+  });
+
+  test('an IPv6-only pair of groups is partitionable (nothing in the IPv4 set)', async () => {
+    const fx = await base6();
+    createPartition(fx.ctx, { name: 'only6', groups: ['ut-a', 'ut-c'], oneWay: true });
+    assert.deepEqual(elements(fx, 'inet', 'partitioned6'), [`${A6} . ${C6}`]);
+    assert.deepEqual(elements(fx, 'inet'), []);
+  });
+
+  test('nftables: create and heal, failure and crash at every step', async () => {
+    const fx = await base6();
+    assert.equal(await failEachStep(fx, split6, assertUndone), 1);
+    await crashEachStep(fx, split6, assertRecoveredAsBefore('partition create split6'));
+    const made = await fx.setUp(split6);
+    await healFailsAndCrashes(made, 'split6');
+  });
+
+  test('iptables: IPv4 pairs in iptables, IPv6 pairs in ip6tables, both in ebtables; heal removes the chains', async () => {
+    const fx = await base6('iptables');
+    const before = stateOf(fx);
+    split6(fx.ctx);
+    const xt = fx.host.xt.snapshot();
+    assert.equal(xt['iptables filter']?.['NSNET-PARTITIONS']?.length, 4);
+    assert.deepEqual(xt['ip6tables filter']?.['NSNET-PARTITIONS'], [
+      `-A NSNET-PARTITIONS -s ${A6}/128 -d ${C6}/128 -m comment --comment "nsnet partition split6" -j DROP`,
+      `-A NSNET-PARTITIONS -s ${B6}/128 -d ${C6}/128 -m comment --comment "nsnet partition split6" -j DROP`,
+      `-A NSNET-PARTITIONS -s ${C6}/128 -d ${A6}/128 -m comment --comment "nsnet partition split6" -j DROP`,
+      `-A NSNET-PARTITIONS -s ${C6}/128 -d ${B6}/128 -m comment --comment "nsnet partition split6" -j DROP`,
+    ]);
+    assert.ok(xt['ip6tables filter']?.['FORWARD']?.includes('-A FORWARD -j NSNET-PARTITIONS'), JSON.stringify(xt['ip6tables filter']?.['FORWARD']));
+    assert.deepEqual(xt['ebtables filter']?.['NSNET-PARTITIONS']?.filter((r) => r.includes('IPv6')), [
+      `-A NSNET-PARTITIONS -p IPv6 --ip6-src ${A6} --ip6-dst ${C6} -j DROP`,
+      `-A NSNET-PARTITIONS -p IPv6 --ip6-src ${B6} --ip6-dst ${C6} -j DROP`,
+      `-A NSNET-PARTITIONS -p IPv6 --ip6-src ${C6} --ip6-dst ${A6} -j DROP`,
+      `-A NSNET-PARTITIONS -p IPv6 --ip6-src ${C6} --ip6-dst ${B6} -j DROP`,
+    ]);
+    assert.equal(xt['ebtables filter']?.['NSNET-PARTITIONS']?.length, 8);
+    assert.deepEqual(check(fx.ctx, { fix: false }).differences, []);
+    healPartitions(fx.ctx);
+    assert.deepEqual(stateOf(fx), before);
+  });
+
+  test('iptables: create and heal, failure and crash at every step; rm of the IPv6-only member', async () => {
+    const fx = await base6('iptables');
+    assert.equal(await failEachStep(fx, split6, assertUndone), 3, 'iptables, ip6tables, ebtables');
+    await crashEachStep(fx, split6, assertRecoveredAsBefore('partition create split6'));
+    const made = await fx.setUp(split6);
+    await healFailsAndCrashes(made, 'split6');
+    remove(made.ctx, ['ut-c'], { force: true });
+    assert.equal(made.host.xt.snapshot()['ip6tables filter']?.['NSNET-PARTITIONS'], undefined, 'no IPv6 pair left: the chain went');
   });
 });

@@ -65,6 +65,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       ...dnat, // prerouting
       ...dnat, // output
       '\t\tip saddr . ip daddr @partitioned drop', // partitions first (firewall/partitions.ts)
+      '\t\tip6 saddr . ip6 daddr @partitioned6 drop',
       '\t\tct status dnat accept',
       `\t\tiifname "br-study" oifname != "br-study" oifname @bridges drop ${c}`,
       `\t\toifname "br-study" iifname != "br-study" ct state != { established, related } drop ${c}`,
@@ -89,6 +90,7 @@ describe('plan rendering (golden: the article, as nsnet does it)', () => {
       '\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 != @port_targets6 drop',
       '\t\taccept',
       '\t\tip saddr . ip daddr @partitioned drop',
+      '\t\tip6 saddr . ip6 daddr @partitioned6 drop',
       '\t\tiifname @icc_off_ports drop',
     ]);
   });
