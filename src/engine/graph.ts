@@ -8,6 +8,7 @@
 import { netemSummary } from '../core/netem.js';
 import type { ContainerRecord, EndpointRecord, InterfaceState, NetworkRecord, P2pLinkRecord, PortRecord } from '../store/index.js';
 import { MASQUERADE_OPTION } from './inspect.js';
+import { anyAddressBindings } from './ports.js';
 
 /** How a network reaches the outside. */
 export type Uplink = 'nat' | 'routed' | 'internal';
@@ -124,7 +125,7 @@ export function topologyFrom(input: TopologyInput): Topology {
         // lists 0.0.0.0 and [::]: one line each (only [::] for an IPv6-only container).
         .flatMap((p) => {
           const ep = eps.find((e) => e.id === p.endpointId);
-          const families = [...(ep?.ip != null ? ['0.0.0.0'] : []), ...(ep?.ip6 != null ? ['::'] : [])];
+          const families = ep === undefined ? [] : anyAddressBindings(ep.ip, ep.ip6 ?? null);
           return (p.hostIp === null && families.length > 0 ? families : [p.hostIp]).map((hostIp) => ({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto, network: netOf.get(p.endpointId)! }));
         })
         .sort((a, b) => a.hostPort - b.hostPort || a.proto.localeCompare(b.proto) || familyRank(a.hostIp) - familyRank(b.hostIp) || (a.hostIp ?? '').localeCompare(b.hostIp ?? ''));

@@ -13,6 +13,7 @@ import ipaddr from 'ipaddr.js';
 import { invalid } from '../core/errors.js';
 import * as validate from '../core/validate.js';
 import type { Step } from '../plan/steps.js';
+import { confKey } from './plans.js';
 
 /** CONTAINER:IFACE, as the user wrote it and as parsed. */
 export interface LinkEndpoint {
@@ -137,7 +138,7 @@ export const formatLinkAddress = (a: LinkAddress): string => `${a.address}/${a.p
 export function planP2pLink(a: LinkEnd, b: LinkEnd): Step[] {
   const steps: Step[] = [{ kind: 'veth-p2p', ns: a.ns, name: a.ifName, peerNs: b.ns, peerName: b.ifName }];
   for (const end of [a, b]) {
-    if (end.ip?.family !== 6) steps.push({ kind: 'netns-sysctl', ns: end.ns, key: `net.ipv6.conf.${end.ifName.replace(/\./g, '/')}.disable_ipv6`, value: '1', ignoreUnknown: true });
+    if (end.ip?.family !== 6) steps.push({ kind: 'netns-sysctl', ns: end.ns, key: confKey('ipv6', end.ifName, 'disable_ipv6'), value: '1', ignoreUnknown: true });
   }
   for (const end of [a, b]) {
     if (end.ip !== undefined) steps.push({ kind: 'addr-add', ns: end.ns, dev: end.ifName, address: end.ip.address, prefixLen: end.ip.prefixLen });

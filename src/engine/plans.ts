@@ -42,7 +42,7 @@ export function portOf(ep: EndpointSpec): FirewallPort {
 }
 
 /** A per-interface sysctl key; sysctl(8) writes a dot inside a name as '/'. */
-const confKey = (family: 'ipv4' | 'ipv6', dev: string, name: string): string => `net.${family}.conf.${dev.replace(/\./g, '/')}.${name}`;
+export const confKey = (family: 'ipv4' | 'ipv6', dev: string, name: string): string => `net.${family}.conf.${dev.replace(/\./g, '/')}.${name}`;
 
 /** Whether a network has IPv6 (Docker's EnableIPv6). */
 export const hasIPv6 = (net: Pick<NetworkSpec, 'subnet6'>): boolean => net.subnet6 !== null;

@@ -51,6 +51,14 @@ export function hostsOverlap(a: string | undefined, b: string | undefined): bool
  * The container addresses a port on `hostIp` forwards to: one per family the host address
  * covers and the container has (none: both families, as Docker publishes on 0.0.0.0 and [::]).
  */
+/**
+ * The host addresses a port published on every address is shown with: one per family the
+ * container has (Docker lists 0.0.0.0 and [::]), for `port`, `ps`, inspect and `graph`.
+ */
+export function anyAddressBindings(ip: string | null, ip6: string | null): Array<typeof ANY_IPV4 | typeof ANY_IPV6> {
+  return forwardTargets(undefined, ip, ip6).map((a) => (a.includes(':') ? ANY_IPV6 : ANY_IPV4));
+}
+
 export function forwardTargets(hostIp: string | undefined, ip: string | null, ip6: string | null): string[] {
   const family = hostFamily(hostIp);
   return [...(ip !== null && family !== 6 ? [ip] : []), ...(ip6 !== null && family !== 4 ? [ip6] : [])];

@@ -7,7 +7,7 @@
  * records what it changed, and `system reset` puts it back, forwarding included.
  */
 import { GENERATED_LINK } from '../engine/ids.js';
-import { IP6_FORWARD } from '../engine/plans.js';
+import { confKey, IP6_FORWARD } from '../engine/plans.js';
 import type { Step } from '../plan/steps.js';
 import type { Host } from '../host/port.js';
 import type { Store } from '../store/index.js';
@@ -22,7 +22,7 @@ export interface HostIPv6Before {
   acceptRa: Record<string, string>;
 }
 
-const acceptRaKey = (dev: string): string => `net.ipv6.conf.${dev.replace(/\./g, '/')}.accept_ra`;
+const acceptRaKey = (dev: string): string => confKey('ipv6', dev, 'accept_ra');
 
 /**
  * The host's interfaces that take router advertisements only while forwarding is off (accept_ra=1).
@@ -35,7 +35,7 @@ export function raDependentLinks(host: Host): string[] {
     .map((l) => l.name)
     .filter((name) => name !== 'lo' && !GENERATED_LINK.test(name))
     // A link with IPv6 off (nsnet's IPv4-only bridges, whatever their name) takes no RA at all.
-    .filter((name) => host.sysctl(acceptRaKey(name)) === '1' && host.sysctl(`net.ipv6.conf.${name.replace(/\./g, '/')}.disable_ipv6`) !== '1');
+    .filter((name) => host.sysctl(acceptRaKey(name)) === '1' && host.sysctl(confKey('ipv6', name, 'disable_ipv6')) !== '1');
 }
 
 /** `system doctor`: router advertisements ignored because forwarding is on. */

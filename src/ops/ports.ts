@@ -1,7 +1,7 @@
 /** Published ports: choose host ports, refuse conflicts (naming the holder), record them. */
 import { NsnetError } from '../core/errors.js';
 import { HOST_BINDING_OPTION } from '../engine/inspect.js';
-import { ANY_IPV6, assignHostPorts, collides, forwardTargets, hostFamily, hostsOverlap, parsePortSpec, type PortMapping } from '../engine/ports.js';
+import { ANY_IPV6, anyAddressBindings, assignHostPorts, collides, forwardTargets, hostFamily, hostsOverlap, parsePortSpec, type PortMapping } from '../engine/ports.js';
 import { isParentDriver } from '../engine/vlan-drivers.js';
 import type { FirewallMapping } from '../firewall/model.js';
 import type { Listener } from '../host/port.js';
@@ -131,6 +131,6 @@ export function containerPorts(ctx: Context, containerId: string): PortMapping[]
     const ep = endpoints.get(p.endpointId);
     const m = stored(p);
     if (ep === undefined || m.hostIp !== undefined) return [m];
-    return forwardTargets(undefined, ep.ip, ep.ip6 ?? null).map((ip) => (ip.includes(':') ? { ...m, hostIp: ANY_IPV6 } : m));
+    return anyAddressBindings(ep.ip, ep.ip6 ?? null).map((any) => (any === ANY_IPV6 ? { ...m, hostIp: ANY_IPV6 } : m));
   });
 }
