@@ -14,25 +14,10 @@ import { EADDRNOTAVAIL, EEXIST, ENETUNREACH, ENOBUFS, ENOENT } from '../../src/k
 import { applyPlan, PlanError, undoAll } from '../../src/plan/executor.js';
 import type { Step } from '../../src/plan/steps.js';
 import { FakeHost, FakeUnsupported, SimulatedCrash } from '../helpers/fake-host.js';
+import { redOn, STUDY } from '../helpers/plan-fixtures.js';
 
-const study: NetworkSpec = {
-  id: 'a'.repeat(64),
-  name: 'study',
-  bridge: 'br-study',
-  subnet: '10.0.0.0/24',
-  internal: false,
-  gateway: '10.0.0.254',
-  prefixLen: 24,
-  subnet6: null,
-  gateway6: null,
-  prefixLen6: null,
-  bridgeMac: '02:aa:bb:cc:dd:ee',
-  mtu: undefined,
-  icc: false,
-  masquerade: true,
-  antiSpoofing: true,
-};
-const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
+const study: NetworkSpec = { ...STUDY, icc: false };
+const red: EndpointSpec = redOn(study);
 const web: FirewallMapping = { hostIp: undefined, hostPort: 8080, proto: 'tcp', containerIp: '10.0.0.1', containerPort: 80, container: 'red' };
 const withStudy: FirewallState = { networks: [study], ports: [], mappings: [] };
 

@@ -25,25 +25,10 @@ import { run } from '../../src/ops/containers.js';
 import { createNetwork } from '../../src/ops/networks.js';
 import { FakeHost } from '../helpers/fake-host.js';
 import { fixture, runInput } from '../helpers/ops-fixture.js';
+import { redOn, STUDY } from '../helpers/plan-fixtures.js';
 
-const study: NetworkSpec = {
-  id: 'a'.repeat(64),
-  name: 'study',
-  bridge: 'br-study',
-  subnet: '10.0.0.0/24',
-  internal: false,
-  gateway: '10.0.0.254',
-  prefixLen: 24,
-  subnet6: null,
-  gateway6: null,
-  prefixLen6: null,
-  bridgeMac: '02:aa:bb:cc:dd:ee',
-  mtu: undefined,
-  icc: true,
-  masquerade: true,
-  antiSpoofing: true,
-};
-const red: EndpointSpec = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
+const study: NetworkSpec = STUDY;
+const red: EndpointSpec = redOn(study);
 const nft = nftablesDriver();
 const HAIRPIN: Step = { kind: 'port-hairpin', dev: red.hostIf, on: true };
 

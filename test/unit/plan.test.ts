@@ -9,28 +9,13 @@ import { nftablesDriver } from '../../src/firewall/nftables-driver.js';
 import { applyPlan, PlanError } from '../../src/plan/executor.js';
 import { renderPlan, renderStep } from '../../src/plan/render.js';
 import { RecordingRunner } from '../../src/plan/runner.js';
+import { redOn, STUDY } from '../helpers/plan-fixtures.js';
 
 const fw = nftablesDriver();
 
-const study: NetworkSpec = {
-  id: 'a'.repeat(64),
-  name: 'study',
-  bridge: 'br-study',
-  subnet: '10.0.0.0/24',
-  internal: false,
-  gateway: '10.0.0.254',
-  prefixLen: 24,
-  subnet6: null,
-  gateway6: null,
-  prefixLen6: null,
-  bridgeMac: '02:aa:bb:cc:dd:ee',
-  mtu: undefined,
-  icc: true,
-  masquerade: true,
-  antiSpoofing: true,
-};
+const study: NetworkSpec = STUDY;
 
-const red = { network: study, hostIf: 'nsv000000000001', ifName: 'eth0', ip: '10.0.0.1', ip6: null, mac: '02:42:0a:00:00:01' };
+const red = redOn(study);
 
 describe('plan rendering (golden: the article, as nsnet does it)', () => {
   test('network create renders as the article bridge steps, forwarding and one nft transaction', () => {
