@@ -26,11 +26,8 @@ import { address6Int, addressInt, inSubnet, isNsnetAddress, type DnsView, type N
 
 export type Access =
   | { kind: 'member'; net: NetworkView }
-  /**
-   * Answered with REFUSED. `recheck`: the address is inside the arrival network's subnet, so it
-   * may be a container whose record the view has not read yet; ask again with a fresh view.
-   */
-  | { kind: 'refuse'; why: string; recheck: boolean }
+  /** Answered with REFUSED. */
+  | { kind: 'refuse'; why: string }
   | { kind: 'ignore'; why: string };
 
 /** What to do with a client at `client` that asked the responder on `gateway`. */
@@ -40,12 +37,10 @@ export function access(view: DnsView, gateway: string, client: string): Access {
   if (net !== undefined && net.members.has(client)) return { kind: 'member', net };
   if (addressInt(client) === undefined && address6Int(client) === undefined) return { kind: 'ignore', why: `not an IP address: "${client}"` };
   if (!isNsnetAddress(view, client)) return { kind: 'ignore', why: `${client} is outside every nsnet network` };
-  if (net === undefined) return { kind: 'refuse', why: `no DNS-enabled network has the gateway ${gateway}`, recheck: false };
-  const inside = inSubnet(net, client);
+  if (net === undefined) return { kind: 'refuse', why: `no DNS-enabled network has the gateway ${gateway}` };
   return {
     kind: 'refuse',
-    why: inside ? `${client} is no container of network ${net.name}` : `${client} is not on network ${net.name} (${subnetsText(net)})`,
-    recheck: inside,
+    why: inSubnet(net, client) ? `${client} is no container of network ${net.name}` : `${client} is not on network ${net.name} (${subnetsText(net)})`,
   };
 }
 

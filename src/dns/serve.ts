@@ -32,8 +32,10 @@ export interface ResponderEnv {
   removeRecord(): void;
 }
 
-/** Re-read the store at most this often (and only when it changed, or the liveness check is due). */
-const CHECK_MS = 200;
+/**
+ * Re-read the whole store this often even when it did not change: liveness (a container that
+ * stopped) is asked of the host, not the store.
+ */
 const FULL_RELOAD_MS = 2000;
 /** With nothing to serve for this long, the responder exits by itself. */
 const IDLE_EXIT_MS = 30_000;
@@ -42,17 +44,15 @@ const IDLE_EXIT_MS = 30_000;
 export async function serve(env: ResponderEnv, log: (line: string) => void): Promise<void> {
   const { store, self } = env;
   let version = -1;
-  let lastCheck = 0;
   let lastFull = 0;
   let view: DnsView = buildView([], [], []);
   /**
-   * 'throttled': re-read when the store changed, looking at most every CHECK_MS (every query asks);
-   * 'changed': look now, re-read if it changed; 'always': re-read now.
+   * 'changed': re-read when the store changed or the liveness check is due; 'always': re-read now.
+   * Every query asks ('changed'): PRAGMA data_version costs microseconds, and a container started
+   * a moment ago must resolve at once — a throttled check answered NXDOMAIN for it.
    */
-  const refresh = (mode: 'throttled' | 'changed' | 'always'): void => {
+  const refresh = (mode: 'changed' | 'always'): void => {
     const now = Date.now();
-    if (mode === 'throttled' && now - lastCheck < CHECK_MS) return;
-    lastCheck = now;
     const v = store.dns.dataVersion();
     if (mode !== 'always' && v === version && now - lastFull < FULL_RELOAD_MS) return;
     try {
@@ -63,20 +63,33 @@ export async function serve(env: ResponderEnv, log: (line: string) => void): Pro
       log(`reload: ${(err as Error).message}`);
     }
   };
-  const server = new DnsServer({ view: () => (refresh('throttled'), view), freshView: () => (refresh('changed'), view), log });
+  const server = new DnsServer({ view: () => (refresh('changed'), view), log });
   let idleSince = Date.now();
   let syncing = false;
+  /**
+   * A SIGHUP that arrives while a sync runs must not be lost: that sync may have read the store
+   * before the network nsnet is waiting for was committed, and nsnet would wait in vain.
+   */
+  let again = false;
   const sync = async (): Promise<void> => {
-    if (syncing) return;
+    if (syncing) {
+      again = true;
+      return;
+    }
     syncing = true;
     try {
-      refresh('always');
-      const want = neededAddresses(store);
-      if (want.length > 0) idleSince = Date.now();
-      const failures = await server.listenOn(want);
-      env.writeRecord({ ...self, addresses: server.addresses(), failures });
-    } catch (err) {
-      log(`sync: ${(err as Error).message}`);
+      do {
+        again = false;
+        try {
+          refresh('always');
+          const want = neededAddresses(store);
+          if (want.length > 0) idleSince = Date.now();
+          const failures = await server.listenOn(want);
+          env.writeRecord({ ...self, addresses: server.addresses(), failures });
+        } catch (err) {
+          log(`sync: ${(err as Error).message}`);
+        }
+      } while (again);
     } finally {
       syncing = false;
     }

@@ -16,13 +16,8 @@ import { serveTcpSession } from './tcp-session.js';
 import { clientAddress, type DnsView } from './view.js';
 
 export interface ServerOptions {
-  /** The current view (may be a moment old). */
+  /** The current view: re-read when the store changed since the last query. */
   view: () => DnsView;
-  /**
-   * The view re-read now if the store changed: asked before refusing an address inside the
-   * network's subnet, which may be a container `run` has just recorded.
-   */
-  freshView?: () => DnsView;
   log: (line: string) => void;
   port?: number;
 }
@@ -121,16 +116,9 @@ export class DnsServer {
     return { udp, tcp };
   }
 
-  /** The view to judge `client` by: re-read first when it would be refused but may just be new. */
-  private viewFor(gateway: string, client: string): DnsView {
-    const view = this.opts.view();
-    const who = access(view, gateway, client);
-    return who.kind === 'refuse' && who.recheck && this.opts.freshView !== undefined ? this.opts.freshView() : view;
-  }
-
   /** One query in, at most one reply out, whatever the bytes were. */
   async answer(gateway: string, client: string, raw: Buffer, transport: Transport): Promise<Buffer | undefined> {
-    const d = decide(this.viewFor(gateway, client), gateway, client, raw, transport);
+    const d = decide(this.opts.view(), gateway, client, raw, transport);
     if (d.kind === 'drop') return undefined;
     if (d.kind === 'reply') return d.response;
     const id = this.nextId++;
@@ -161,7 +149,7 @@ export class DnsServer {
   private onTcp(sock: net.Socket, gateway: string): void {
     sock.on('error', () => {});
     const client = clientAddress(sock.remoteAddress ?? '');
-    const who = access(this.viewFor(gateway, client), gateway, client);
+    const who = access(this.opts.view(), gateway, client);
     if (who.kind !== 'member') {
       sock.destroy();
       return;

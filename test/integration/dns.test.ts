@@ -5,7 +5,7 @@
  * (203.0.113.8:53): containers always get --dns 203.0.113.8, so no real resolver is ever asked.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +63,22 @@ function one(i) {
 one(0);
 `;
 
+/** Inside a container: one A query per name read from stdin; prints "RCODE first-answer" per line. */
+const ASK_PER_LINE = `
+const dgram = require('node:dgram');
+const dns = require(${JSON.stringify(path.join(REPO, 'node_modules', 'dns-packet'))});
+const s = dgram.createSocket('udp4');
+let id = 0;
+const pending = new Map();
+s.on('message', (m) => { let p; try { p = dns.decode(m); } catch { return; } const done = pending.get(p.id); if (done) { pending.delete(p.id); done(p.rcode + (p.answers.length ? ' ' + p.answers[0].data : '')); } });
+require('node:readline').createInterface({ input: process.stdin }).on('line', (name) => {
+  const q = ++id;
+  const timer = setTimeout(() => { pending.delete(q); console.log('TIMEOUT'); }, 3000);
+  pending.set(q, (line) => { clearTimeout(timer); console.log(line); });
+  s.send(dns.encode({ id: q, type: 'query', flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), 53, process.argv[2]);
+}).on('close', () => setTimeout(() => process.exit(0), 100));
+`;
+
 interface Record_ {
   pid: number;
   start: string;
@@ -77,6 +93,8 @@ requiredSuite('dns', { needs: [needs.integration], concurrency: false }, () => {
   const clientJs = path.join(tmp, 'client.cjs');
   fs.writeFileSync(upstreamJs, UPSTREAM);
   fs.writeFileSync(clientJs, CLIENT);
+  const askJs = path.join(tmp, 'ask.cjs');
+  fs.writeFileSync(askJs, ASK_PER_LINE);
   const hostResolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
 
   before(async () => {
@@ -225,6 +243,40 @@ requiredSuite('dns', { needs: [needs.integration], concurrency: false }, () => {
     const d2 = (JSON.parse(ok(await sb.nsnet(['inspect', `${p}d2`])).stdout) as Array<{ NetworkSettings: { IPAddress: string } }>)[0]!.NetworkSettings.IPAddress;
     assert.equal(ok(await getent(`${p}d1`, `${p}d2`)).stdout.split(/\s+/)[0], d2);
     assert.equal((await getent(`${p}d1`, `${p}green`)).code, 2);
+  });
+
+  test('a container resolves the moment run -d returns, even right after another query', async () => {
+    assert.ok(sb, 'before() made the sandbox');
+    const p = sb.prefix;
+    const gateway = (JSON.parse(ok(await sb.nsnet(['network', 'inspect', 'bridge'])).stdout) as Array<{ IPAM: { Config: Array<{ Gateway: string }> } }>)[0]!.IPAM.Config[0]!.Gateway;
+    // One client inside d1 that asks for each name written to its stdin: the query just before
+    // the run makes the responder look at the store, the one right after (a few ms after run
+    // returns) must see the new container. A re-read throttled to 200 ms answered NXDOMAIN here.
+    const asker = spawn('nsenter', [`--net=/run/netns/${p}d1`, process.execPath, askJs, gateway], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    let wake: (() => void) | undefined;
+    asker.stdout.on('data', (d: Buffer) => {
+      lines.push(...d.toString().split('\n').filter((l) => l !== ''));
+      wake?.();
+    });
+    const ask = async (name: string): Promise<string> => {
+      const n = lines.length;
+      asker.stdin.write(`${name}\n`);
+      while (lines.length === n) await new Promise<void>((r) => (wake = r));
+      return lines[n]!;
+    };
+    try {
+      for (let i = 0; i < 4; i++) {
+        // Not known yet: forwarded to d1's --dns upstream, which is not running (SERVFAIL).
+        assert.equal(await ask(`${p}fresh${i}`), 'SERVFAIL');
+        ok(await sb.nsnet(['run', '-d', '--name', `${p}fresh${i}`, '--dns', WORLD_IP, '--', 'sleep', '1000']));
+        assert.match(await ask(`${p}fresh${i}`), /^NOERROR \d+\.\d+\.\d+\.\d+$/, `fresh${i}`);
+      }
+    } finally {
+      asker.stdin.end();
+      await new Promise((r) => asker.once('exit', r));
+      for (let i = 0; i < 4; i++) await sb.nsnet(['rm', '-f', `${p}fresh${i}`]);
+    }
   });
 
   test('internal and ICC-off networks: containers still reach the responder on their gateway', async () => {
