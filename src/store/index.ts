@@ -12,6 +12,7 @@ import { DnsConfigs } from './dns.js';
 import { P2pLinks } from './links.js';
 import { Partitions } from './partitions.js';
 import { InterfaceStates } from './interfaces.js';
+import { Images } from './images.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -21,6 +22,7 @@ export type { DnsConfig } from './dns.js';
 export type { P2pLinkRecord } from './links.js';
 export type { PartitionRecord } from './partitions.js';
 export type { InterfaceState } from './interfaces.js';
+export type { ImageUser, LayerRecord, StoredImage } from './images.js';
 
 export interface Store {
   /** Path of the database file. */
@@ -39,6 +41,8 @@ export interface Store {
   readonly partitions: Partitions;
   /** Impairments and held-down links of containers' interfaces (see src/store/interfaces.ts). */
   readonly interfaces: InterfaceStates;
+  /** Images, their layers and references (see src/store/images.ts). */
+  readonly images: Images;
   /**
    * Run fn inside BEGIN IMMEDIATE … COMMIT, rolling back if it throws. IMMEDIATE takes the
    * write lock up front, so read-then-write sequences (like address allocation) cannot
@@ -163,6 +167,7 @@ function makeStore(db: Database.Database, file: string): Store {
     links: new P2pLinks(db),
     partitions: new Partitions(db),
     interfaces: new InterfaceStates(db),
+    images: new Images(db),
     tx<T>(fn: () => T): T {
       try {
         return db.transaction(fn).immediate();

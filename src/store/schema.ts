@@ -265,6 +265,43 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM interface_state WHERE (container_id = OLD.a_container AND if_name = OLD.a_if) OR (container_id = OLD.b_container AND if_name = OLD.b_if);
   END;
   `,
+  // 17: images (issue 18). An image is its config blob (the id is the blob's sha256, as Docker's), its
+  // layers bottom first, and the references that name it (normalised: docker.io/library/busybox:latest,
+  // or NAME@sha256:... for a digest). A layer is stored once, extracted under ROOT/images/layers/<chain
+  // id hex>, and kept while an image_layers row names it (the refcount). A container made from an image
+  // records the image's id and the reference it was given (nothing references images from here, so an
+  // image in use is found by querying containers.image_id).
+  `
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    config BLOB NOT NULL,
+    created TEXT NULL,
+    size INTEGER NOT NULL,
+    loaded TEXT NOT NULL
+  );
+  CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,
+    diff_id TEXT NOT NULL,
+    parent TEXT NULL,
+    size INTEGER NOT NULL,
+    created TEXT NOT NULL
+  );
+  CREATE TABLE image_layers (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+    PRIMARY KEY (image_id, position)
+  );
+  CREATE INDEX image_layers_chain ON image_layers(chain_id);
+  CREATE TABLE image_refs (
+    ref TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created TEXT NOT NULL
+  );
+  CREATE INDEX image_refs_image ON image_refs(image_id);
+  ALTER TABLE containers ADD COLUMN image_id TEXT NULL;
+  ALTER TABLE containers ADD COLUMN image_ref TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
