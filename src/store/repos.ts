@@ -65,6 +65,14 @@ const CONTAINER: Fields<ContainerRecord> = {
   restartMax: ['restart_max', 'plain'],
   restartCount: ['restart_count', 'plain'],
   manuallyStopped: ['manually_stopped', 'bool'],
+  imageId: ['image_id', 'plain'],
+  imageRef: ['image_ref', 'plain'],
+  imageLayers: ['image_layers', 'json'],
+  entrypoint: ['entrypoint', 'json'],
+  workingDir: ['working_dir', 'plain'],
+  user: ['user_spec', 'plain'],
+  labels: ['labels', 'json'],
+  autoRemove: ['auto_remove', 'bool'],
 };
 
 const ENDPOINT: Fields<EndpointRecord> = {

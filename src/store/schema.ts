@@ -302,6 +302,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE containers ADD COLUMN image_id TEXT NULL;
   ALTER TABLE containers ADD COLUMN image_ref TEXT NULL;
   `,
+  // 18: a container made from an image (issue 18): the image's config as the container was given it
+  // (Docker's Config.Entrypoint, WorkingDir, User, Labels; the command stays in `command`), the
+  // layer directories its overlay root is made of (top first, as the overlay's lowerdir lists them:
+  // start mounts them again without asking the image store), and run/create --rm (AutoRemove).
+  `
+  ALTER TABLE containers ADD COLUMN entrypoint TEXT NULL;
+  ALTER TABLE containers ADD COLUMN working_dir TEXT NULL;
+  ALTER TABLE containers ADD COLUMN user_spec TEXT NULL;
+  ALTER TABLE containers ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE containers ADD COLUMN image_layers TEXT NULL;
+  ALTER TABLE containers ADD COLUMN auto_remove INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -98,6 +98,20 @@ export interface ContainerRecord {
   restartCount?: number;
   /** Stopped by `nsnet stop` (Docker's HasBeenManuallyStopped): system boot leaves an unless-stopped one stopped. */
   manuallyStopped?: boolean;
+  /** Made from an image (run/create --image): the image's id (sha256:...) and the reference as given (Docker's Config.Image). */
+  imageId?: string | null;
+  imageRef?: string | null;
+  /** The overlay's lower directories, top first (the image's layers); null without an image. */
+  imageLayers?: string[] | null;
+  /** Docker's Config.Entrypoint: run before `command` (which is Config.Cmd); null: none. */
+  entrypoint?: string[] | null;
+  /** Docker's Config.WorkingDir (absolute, inside the root filesystem); null: /. */
+  workingDir?: string | null;
+  /** Docker's Config.User: UID[:GID] (numeric); null: root. */
+  user?: string | null;
+  labels?: Record<string, string>;
+  /** --rm as Docker's HostConfig.AutoRemove. */
+  autoRemove?: boolean;
 }
 
 export interface ContainerLink {

@@ -85,6 +85,14 @@ function container(name: string, over: Partial<ContainerRecord> = {}): Container
     restartMax: 0,
     restartCount: 0,
     manuallyStopped: false,
+    imageId: null,
+    imageRef: null,
+    imageLayers: null,
+    entrypoint: null,
+    workingDir: null,
+    user: null,
+    labels: {},
+    autoRemove: false,
     ...over,
   };
 }
