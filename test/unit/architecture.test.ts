@@ -44,7 +44,7 @@ interface Rule {
   why: string;
 }
 
-const CLI = ['cli', 'cli/commands', 'cli/context', 'ops', 'lab', 'dns', 'engine', 'core', 'kernel'];
+const CLI = ['cli', 'cli/commands', 'cli/context', 'ops', 'lab', 'dns', 'engine', 'core', 'kernel', 'image'];
 
 /** Who may import whom, top to bottom: cli → lab → ops → engine/plan/firewall → kernel/store/core. */
 const LAYERS: Readonly<Record<string, Rule>> = {
@@ -53,7 +53,7 @@ const LAYERS: Readonly<Record<string, Rule>> = {
   'cli/commands': { may: [...CLI, 'host/kernel-host'], types: ['store'], why: 'one file per verb; `system doctor` reads the real host before any Context exists' },
   cli: { may: CLI, types: ['store'], why: 'argv → operation → terminal; src/kernel only for what is no operation (capability check, demo sandbox, graphviz)' },
   lab: { may: ['ops', 'engine', 'core'], types: ['store', 'plan'], why: 'a lab is made of operations: it sits above ops, never below' },
-  ops: { may: ['engine', 'plan', 'firewall', 'dns', 'cni', 'store', 'core', 'host/port'], why: 'operations decide over records and commit steps; they read the host through the Host port, never src/kernel' },
+  ops: { may: ['engine', 'plan', 'firewall', 'dns', 'cni', 'store', 'core', 'host/port', 'image'], why: 'operations decide over records and commit steps; they read the host through the Host port, never src/kernel' },
   'host/kernel-host': { may: ['kernel', 'host/port'], why: 'the Host port implemented on the real kernel' },
   'host/port': { may: [], types: ['kernel/api.ts', 'core'], why: 'the Host interface needs nothing at run time, so ops and the FakeHost of the tests need no kernel' },
   dns: { may: ['engine', 'core'], types: ['store'], why: 'the responder runs as its own process over store records; it must not reach ops or the kernel' },
@@ -64,6 +64,7 @@ const LAYERS: Readonly<Record<string, Rule>> = {
   plan: { may: ['core'], types: ['kernel'], why: 'steps are data (apply, undo, render); the kernel shows only in their types' },
   kernel: { may: ['core'], why: 'the only code that touches the OS; it decides nothing' },
   store: { may: ['core'], why: 'SQLite records and the journal; knows nothing of who uses them' },
+  image: { may: ['store', 'kernel', 'core'], why: 'the image store: archives read, layers extracted under ROOT/images (files, like the store\'s database), records in the store; device nodes and xattrs through src/kernel' },
   core: { may: [], why: 'errors, IPv4 maths, validation: the base of everything, importing nothing of nsnet' },
 };
 
@@ -75,8 +76,8 @@ const OS_ACCESS: Readonly<Record<string, { where: readonly string[]; why: string
   dgram: { where: ['dns'], why: 'UDP is the DNS responder\'s' },
   net: { where: ['kernel', 'dns', 'ops/cni-service.ts'], why: 'sockets: address parsing in kernel, the DNS responder, the CNI service\'s unix socket' },
   fs: {
-    where: ['kernel', 'store', 'plan/kernel-runner', 'ops', 'cli', 'cli/commands'],
-    why: 'files: the OS (kernel, runner), the database, state files under the root (ops), lab and CNI config files (cli)',
+    where: ['kernel', 'store', 'plan/kernel-runner', 'ops', 'cli', 'cli/commands', 'image'],
+    why: 'files: the OS (kernel, runner), the database, state files under the root (ops), lab and CNI config files (cli), image archives and layers (image)',
   },
 };
 
