@@ -154,7 +154,36 @@ function translateOpenError(err: unknown, file: string): NsnetError {
   return new NsnetError('STATE', `open state database ${file}: ${msg}`, { cause: err });
 }
 
+/** More distinct statements than nsnet's code has means SQL built from data: start the cache over. */
+const MAX_CACHED_STATEMENTS = 1000;
+
+/**
+ * better-sqlite3 compiles SQL at every prepare(), and the repositories prepare theirs at each call
+ * (a `ps` of 20 containers compiled ~100 statements, ~2 ms); the nsnet service keeps one store
+ * open for thousands of commands, so the store keeps them compiled, by their text. A statement's
+ * pluck mode is a setting of the statement: it is reset for each caller, who sets it again. A
+ * statement still running (iterate) is never handed out twice: that caller gets a fresh one.
+ */
+function cacheStatements(db: Database.Database): void {
+  const cache = new Map<string, Database.Statement>();
+  const compile = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    const cached = cache.get(sql);
+    if (cached !== undefined && !cached.busy) {
+      if (cached.reader) cached.pluck(false);
+      return cached;
+    }
+    const fresh = compile(sql);
+    if (cached === undefined) {
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+      cache.set(sql, fresh);
+    }
+    return fresh;
+  }) as typeof db.prepare;
+}
+
 function makeStore(db: Database.Database, file: string): Store {
+  cacheStatements(db);
   return {
     path: file,
     networks: new Networks(db),
