@@ -50,8 +50,13 @@ const CLI = ['cli', 'cli/commands', 'cli/context', 'ops', 'lab', 'dns', 'engine'
 const LAYERS: Readonly<Record<string, Rule>> = {
   index: { may: ['ops', 'core', 'plan', 'cli/context'], types: ['host/port'], why: 'the library entry re-exports operations, errors, plan rendering and the composition root' },
   'cli/context': { may: ['ops', 'host/kernel-host', 'plan/kernel-runner'], why: 'the composition root: the one place that gives a Context the real host and step runner' },
-  'cli/commands': { may: [...CLI, 'host/kernel-host'], types: ['store'], why: 'one file per verb; `system doctor` reads the real host before any Context exists' },
+  'cli/commands': { may: [...CLI, 'host/kernel-host', 'api'], types: ['store'], why: 'one file per verb; `system doctor` reads the real host before any Context exists' },
   cli: { may: CLI, types: ['store'], why: 'argv → operation → terminal; src/kernel only for what is no operation (capability check, demo sandbox, graphviz)' },
+  api: {
+    may: ['ops', 'engine', 'core', 'cli', 'image', 'kernel'],
+    types: ['store', 'host/port'],
+    why: 'the Docker Engine API: a second front end beside the CLI, over the same operations and the image store; it shares the CLI\'s pure listing filters (src/cli/listing), and exec/attach use src/kernel\'s terminals and process entry as the CLI\'s exec does',
+  },
   lab: { may: ['ops', 'engine', 'core'], types: ['store', 'plan'], why: 'a lab is made of operations: it sits above ops, never below' },
   ops: { may: ['engine', 'plan', 'firewall', 'dns', 'cni', 'store', 'core', 'host/port', 'image'], why: 'operations decide over records and commit steps; they read the host through the Host port, never src/kernel' },
   'host/kernel-host': { may: ['kernel', 'host/port'], why: 'the Host port implemented on the real kernel' },
@@ -74,10 +79,10 @@ const OS_ACCESS: Readonly<Record<string, { where: readonly string[]; why: string
   koffi: { where: ['kernel'], why: 'FFI (netlink sockets, setns, mount) is src/kernel\'s' },
   'better-sqlite3': { where: ['store'], why: 'SQLite is behind the store' },
   dgram: { where: ['dns'], why: 'UDP is the DNS responder\'s' },
-  net: { where: ['kernel', 'dns', 'ops/cni-service.ts'], why: 'sockets: address parsing in kernel, the DNS responder, the CNI service\'s unix socket' },
+  net: { where: ['kernel', 'dns', 'ops/cni-service.ts', 'api'], why: 'sockets: address parsing in kernel, the DNS responder, the CNI service\'s unix socket, the Docker API\'s unix socket' },
   fs: {
-    where: ['kernel', 'store', 'plan/kernel-runner', 'ops', 'cli', 'cli/commands', 'image'],
-    why: 'files: the OS (kernel, runner), the database, state files under the root (ops), lab and CNI config files (cli), image archives and layers (image)',
+    where: ['kernel', 'store', 'plan/kernel-runner', 'ops', 'cli', 'cli/commands', 'image', 'api'],
+    why: 'files: the OS (kernel, runner), the database, state files under the root (ops), lab and CNI config files (cli), image archives and layers (image), the Docker API\'s socket (api)',
   },
 };
 

@@ -1,0 +1,243 @@
+/**
+ * /containers: Docker's container endpoints over nsnet's container operations
+ * (src/ops/containers.ts) — create, start, stop, kill, restart, wait, delete, list, inspect,
+ * logs, prune. Attach and exec are routes-attach.ts's and routes-exec.ts's.
+ */
+import { containerView } from '../engine/inspect.js';
+import { parseLogTime } from '../engine/log-lines.js';
+import * as containers from '../ops/containers.js';
+import { containerLogs } from '../ops/container-logs.js';
+import type { Context } from '../ops/context.js';
+import { recordedStates } from '../ops/impairments.js';
+import { liveState } from '../ops/liveness.js';
+import { pointToPointOf } from '../ops/p2p-links.js';
+import { containerPorts } from '../ops/ports.js';
+import type { ContainerRecord } from '../store/index.js';
+import { psItems } from '../cli/listing/ps-items.js';
+import { selectContainers } from '../cli/listing/ps-select.js';
+import { commandText, statusText } from '../cli/listing/ps-rows.js';
+import { ApiError, badRequest } from './errors.js';
+import { imageOf, labelsOf, parseFilterParam } from './events.js';
+import { queryBool, queryInt } from './body.js';
+import { createInput, type CreateInput } from './container-config.js';
+import { frame, STDERR, STDOUT } from './framing.js';
+import type http from 'node:http';
+import type { ApiRequest, RouteTable } from './router.js';
+
+export function inspectContainer(ctx: Context, ref: string): Record<string, unknown> {
+  const c = ctx.store.containers.resolve(ref);
+  const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
+  return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c), pointToPoint: pointToPointOf(ctx.store, c.id) });
+}
+
+const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'];
+
+/** GET /containers/json: Docker's summaries, chosen as `nsnet ps` chooses (the same filters). */
+export function listContainers(ctx: Context, q: URLSearchParams): Record<string, unknown>[] {
+  const filters = parseFilterParam(q.get('filters'), PS_FILTERS);
+  const limit = queryInt(q, 'limit');
+  const filter = [...filters].flatMap(([name, values]) => values.map((v) => `${name}=${v}`));
+  const chosen = selectContainers(psItems(ctx), { all: queryBool(q, 'all'), filter, ...(limit !== undefined && limit > 0 ? { last: String(limit) } : {}) });
+  const now = Date.now();
+  return chosen.map((item) => {
+    const c = item.container;
+    const view = inspectContainer(ctx, c.id) as { NetworkSettings?: { Networks?: Record<string, unknown> }; HostConfig?: { NetworkMode?: string }; Image?: string };
+    return {
+      Id: c.id,
+      Names: [`/${c.name}`],
+      Image: imageOf(c) || 'nsnet-rootfs',
+      ImageID: (c as { imageId?: string | null }).imageId ?? '',
+      Command: commandText(c),
+      Created: Math.floor(Date.parse(c.created) / 1000),
+      Ports: item.ports.map((p) => ({ IP: p.hostIp ?? '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto })),
+      Labels: labelsOf(c),
+      State: item.live.status,
+      Status: statusText(item.live, c, now),
+      HostConfig: { NetworkMode: view.HostConfig?.NetworkMode ?? 'default' },
+      NetworkSettings: { Networks: view.NetworkSettings?.Networks ?? {} },
+      Mounts: [],
+    };
+  });
+}
+
+function isRunning(ctx: Context, c: ContainerRecord): boolean {
+  return liveState(ctx.host, c).status === 'running';
+}
+
+/** Docker's kill: a signal to the container's process (its monitor records the end, and restarts it by policy). */
+function kill(ctx: Context, ref: string, signal: string): void {
+  const c = ctx.store.containers.resolve(ref);
+  const live = liveState(ctx.host, c);
+  if (live.status !== 'running') throw new ApiError(409, `Cannot kill container: ${ref}: Container ${c.id} is not running`);
+  const name = signalName(signal);
+  if (live.pid > 0 && live.pidStart !== undefined) ctx.host.sendSignal(live.pid, live.pidStart, name);
+}
+
+const SIGNAL_NUMBERS: Readonly<Record<number, NodeJS.Signals>> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 9: 'SIGKILL', 10: 'SIGUSR1', 12: 'SIGUSR2', 15: 'SIGTERM', 19: 'SIGSTOP', 18: 'SIGCONT', 28: 'SIGWINCH' };
+const SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGSTOP', 'SIGCONT', 'SIGWINCH', 'SIGALRM', 'SIGPIPE', 'SIGTRAP', 'SIGABRT']);
+
+/** A signal as Docker takes it: a name with or without SIG, or a number. */
+export function signalName(text: string): NodeJS.Signals {
+  if (text === '') return 'SIGKILL';
+  if (/^\d+$/.test(text)) {
+    const s = SIGNAL_NUMBERS[Number(text)];
+    if (s === undefined) throw badRequest(`invalid signal: ${text}`);
+    return s;
+  }
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
+  if (!SIGNALS.has(name)) throw badRequest(`invalid signal: ${text}`);
+  return name;
+}
+
+const WAIT_POLL_MS = 50;
+
+/**
+ * POST /containers/{id}/wait: the head at once (so a client knows the wait is in place before it
+ * starts the container), the body {StatusCode} when the condition is met.
+ */
+async function waitFor(req: ApiRequest, ctx: Context, ref: string, condition: string): Promise<{ StatusCode: number; Error: null | { Message: string } }> {
+  const c = ctx.store.containers.resolve(ref);
+  const first = liveState(ctx.host, c);
+  let lastCode = first.exitCode ?? 0;
+  const firstFinish = first.finishedAt ?? c.finishedAt;
+  for (;;) {
+    const now = ctx.store.containers.get(c.id);
+    if (now === undefined) {
+      if (condition === 'removed' || condition === 'not-running' || condition === 'next-exit') return { StatusCode: lastCode, Error: null };
+    } else {
+      const live = liveState(ctx.host, now);
+      if (live.exitCode !== null) lastCode = live.exitCode;
+      const finish = live.finishedAt ?? now.finishedAt;
+      const ended = live.status !== 'running' || live.restarting === true;
+      const recording = live.exitCode === null && live.monitorLost !== true && now.monitorPid != null && live.status !== 'created';
+      if (condition === 'not-running' && ended && !recording) return { StatusCode: lastCode, Error: null };
+      if (condition === 'next-exit' && ended && !recording && finish !== firstFinish && now.status !== 'created') return { StatusCode: lastCode, Error: null };
+    }
+    if (req.signal.aborted) return { StatusCode: lastCode, Error: { Message: 'client went away' } };
+    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+  }
+}
+
+const isTty = (c: ContainerRecord): boolean => (c as { tty?: boolean | null }).tty === true;
+
+async function sendLogs(req: ApiRequest, ctx: Context, ref: string, raw: http.ServerResponse): Promise<void> {
+  const q = req.query;
+  const stdout = queryBool(q, 'stdout');
+  const stderr = queryBool(q, 'stderr');
+  if (!stdout && !stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+  const now = Date.now();
+  const timeOf = (name: string): string | undefined => {
+    const v = q.get(name);
+    return v === null || v === '' || v === '0' ? undefined : parseLogTime(v, name, now);
+  };
+  const tailText = q.get('tail');
+  const tail: number | 'all' | undefined = tailText === null || tailText === '' || tailText === 'all' ? 'all' : /^\d+$/.test(tailText) ? Number(tailText) : undefined;
+  if (tail === undefined) throw badRequest(`invalid value for tail: "${tailText}" (expected a number or all)`);
+  const c = ctx.store.containers.resolve(ref);
+  const timestamps = queryBool(q, 'timestamps');
+  const tty = isTty(c);
+  const opts = { follow: queryBool(q, 'follow'), since: timeOf('since'), until: timeOf('until'), tail };
+  const out = logWriter(raw, tty);
+  for await (const batch of containerLogs(ctx, c.id, opts)) {
+    for (const line of batch) {
+      if ((line.stream === 'stdout' && !stdout) || (line.stream === 'stderr' && !stderr)) continue;
+      const text = timestamps ? `${line.time ?? ''} ${line.text}` : line.text;
+      out(line.stream === 'stderr' ? STDERR : STDOUT, text);
+    }
+    if (req.signal.aborted) break;
+  }
+}
+
+/** The logs' writer: framed without a terminal, raw with one. */
+function logWriter(raw: http.ServerResponse, tty: boolean): (stream: typeof STDOUT | typeof STDERR, text: string) => void {
+  return (stream, text) => void raw.write(tty ? text : frame(stream, text));
+}
+
+/** nsnet's create, once src/ops/containers.ts has it (issue 18's containers-from-images part). */
+type CreateFn = (ctx: Context, input: CreateInput) => Promise<ContainerRecord>;
+function createOp(): CreateFn {
+  const op = (containers as unknown as { create?: CreateFn }).create;
+  if (op === undefined) throw new ApiError(501, 'container create from images is not supported by this nsnet build');
+  return op;
+}
+
+export function containerRoutes(r: RouteTable): void {
+  r.route('GET', '/containers/json', async (req, res) => res.json(200, listContainers(req.context(), req.query)));
+  r.route('GET', '/containers/{id}/json', async (req, res) => res.json(200, inspectContainer(req.context(), req.params['id']!)));
+
+  r.route('POST', '/containers/create', async (req, res) => {
+    const input = createInput(req.query.get('name'), await req.json());
+    const c = await createOp()(req.context(), input);
+    res.json(201, { Id: c.id, Warnings: [] });
+  });
+
+  r.route('POST', '/containers/{id}/start', async (req, res) => {
+    const ctx = req.context();
+    const c = ctx.store.containers.resolve(req.params['id']!);
+    if (isRunning(ctx, c)) return res.empty(304);
+    await containers.start(ctx, [c.id]);
+    res.empty(204);
+  });
+
+  r.route('POST', '/containers/{id}/stop', async (req, res) => {
+    const ctx = req.context();
+    const c = ctx.store.containers.resolve(req.params['id']!);
+    if (!isRunning(ctx, c)) return res.empty(304);
+    containers.stop(ctx, [c.id], queryInt(req.query, 't') ?? 10);
+    res.empty(204);
+  });
+
+  r.route('POST', '/containers/{id}/restart', async (req, res) => {
+    const ctx = req.context();
+    const c = ctx.store.containers.resolve(req.params['id']!);
+    if (isRunning(ctx, c)) containers.stop(ctx, [c.id], queryInt(req.query, 't') ?? 10);
+    await containers.start(ctx, [c.id]);
+    res.empty(204);
+  });
+
+  r.route('POST', '/containers/{id}/kill', async (req, res) => {
+    kill(req.context(), req.params['id']!, req.query.get('signal') ?? '');
+    res.empty(204);
+  });
+
+  r.route(
+    'POST',
+    '/containers/{id}/wait',
+    async (req, res) => {
+      const condition = req.query.get('condition') || 'not-running';
+      if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}" (expected not-running, next-exit or removed)`);
+      const ctx = req.context();
+      ctx.store.containers.resolve(req.params['id']!); // a missing container is a 404 before the head goes out
+      const raw = res.stream(200, 'application/json');
+      const result = await waitFor(req, ctx, req.params['id']!, condition);
+      raw.end(`${JSON.stringify(result)}\n`);
+    },
+    { concurrent: true },
+  );
+
+  r.route('DELETE', '/containers/{id}', async (req, res) => {
+    const force = queryBool(req.query, 'force');
+    if (queryBool(req.query, 'link')) throw new ApiError(501, 'removing a legacy link is not supported by nsnet');
+    containers.remove(req.context(), [req.params['id']!], { force });
+    res.empty(204);
+  });
+
+  r.route('GET', '/containers/{id}/logs', async (req, res) => {
+    const ctx = req.context();
+    const c = ctx.store.containers.resolve(req.params['id']!);
+    const raw = res.stream(200, isTty(c) ? 'text/plain; charset=utf-8' : 'application/vnd.docker.raw-stream');
+    await sendLogs(req, ctx, c.id, raw);
+    raw.end();
+  });
+
+  r.route('POST', '/containers/prune', async (req, res) => {
+    const ctx = req.context();
+    const filters = parseFilterParam(req.query.get('filters'), ['label', 'label!', 'until']);
+    if (filters.size > 0) throw new ApiError(501, 'container prune filters are not supported by nsnet');
+    const stopped = ctx.store.containers.list().filter((c) => !isRunning(ctx, c));
+    const outcome = containers.removeEach(ctx, stopped.map((c) => c.id), { force: false });
+    res.json(200, { ContainersDeleted: outcome.done, SpaceReclaimed: 0 });
+  });
+
+  r.unsupported('POST', '/containers/{id}/rename', 'container rename (a container\'s name is its network namespace\'s)');
+}
