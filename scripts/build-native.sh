@@ -14,6 +14,8 @@ ${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$no
 # life, so it is linked statically — its resident memory is then its own pages, under 1 MB.
 ${CC:-cc} -Os -static -Wall -Wextra -Werror -o bin/nsnet-monitor native/nsnet-monitor.c
 # bin/nsnet itself (native/nsnet-client.c): hands each command to the nsnet service, or runs
-# Node on bin/nsnet.mjs in-process. Built aside and renamed, so a running bin/nsnet is never half-written.
-${CC:-cc} -O2 -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$node\"" -o bin/nsnet.new native/nsnet-client.c
+# Node on bin/nsnet.mjs in-process. Static too: every command execs it, and the dynamic loader
+# (finding and mapping libc) was a third of its run. Built aside and renamed, so a running
+# bin/nsnet is never half-written.
+${CC:-cc} -O2 -static -Wall -Wextra -Werror -DNSNET_HOME="\"$home\"" -DNSNET_NODE="\"$node\"" -o bin/nsnet.new native/nsnet-client.c
 mv -f bin/nsnet.new bin/nsnet

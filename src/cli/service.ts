@@ -15,8 +15,9 @@
  * for another state root, a request whose process-wide test switches differ from the service's,
  * and any request after nsnet was rebuilt, after which the service exits.
  *
- * Conversation on the socket, after the request (src/kernel/service-socket.ts): the service
- * sends 'F' and receives the descriptors; 'S' when the command starts; then 'D<exit code>\n',
+ * Conversation on the socket, after the request and its descriptors (src/kernel/service-socket.ts;
+ * a client that did not attach them is sent 'F' and answers with them): the service sends 'S'
+ * when the command starts; then 'D<exit code>\n',
  * or 'R<why>\n' (run in-process: nothing was done), or 'E<message>\n' (refused). A connection
  * that closes after 'S' without 'D' or 'R' means the service died in the command: the client
  * says so; the next command recovers what it left unfinished (the journal).
@@ -46,7 +47,7 @@ export interface DispatchHooks {
 }
 
 /** Commands that use the caller's terminal, or wait for as long as a container likes. */
-const IN_PROCESS = new Set(['exec', 'demo', 'wait', 'attach', 'events', 'stats', 'top', 'cni-plugin', 'cni-service', 'dns-serve', 'service', 'system reset']);
+const IN_PROCESS = new Set(['exec', 'demo', 'wait', 'attach', 'events', 'stats', 'top', 'cni-plugin', 'cni-service', 'dns-serve', 'service', 'system reset', 'serve']);
 
 /** Read once per process (src/plan/faults.ts, src/kernel/nft.ts): a request that sets them otherwise runs in-process. */
 const PROCESS_SWITCHES = ['NSNET_TEST_FAULTS', 'NSNET_FAULT', 'NSNET_NFT_BINARY'];

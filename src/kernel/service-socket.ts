@@ -3,10 +3,15 @@
  * requests served one at a time in the order they arrived complete.
  *
  * - The CLI client (native/nsnet-client.c) starts with CLI_MAGIC, a 32-bit little-endian payload
- *   length and the payload (NUL-terminated key/value pairs, see src/cli/service.ts). Then it
- *   waits. When its turn comes the service sends 'F', and the client answers with one byte and
- *   its stdin, stdout and stderr as SCM_RIGHTS; the rest of the conversation is the service's
- *   (src/cli/service.ts).
+ *   length and the payload (NUL-terminated key/value pairs, see src/cli/service.ts), with its
+ *   stdin, stdout and stderr attached to the first bytes (SCM_RIGHTS). Then it waits; the rest
+ *   of the conversation is the service's (src/cli/service.ts). A client that sent no descriptors
+ *   (nsnet's before this one) gets an 'F' when its turn comes, and answers with one byte and
+ *   the descriptors.
+ *
+ * Node reads a stream socket with read(2), which drops passed descriptors; so connections are
+ * accepted paused, and the first bytes (at most the CLI header) are taken here with recvmsg(2),
+ * descriptors and all, before Node reads the rest.
  * - nsnet-cni (native/nsnet-cni.c) sends its request (see src/ops/cni-service.ts) and shuts its
  *   side down; its requests never start with CLI_MAGIC's first byte.
  *
@@ -17,7 +22,9 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { closeFd, peerCredentials, receiveWithFds, waitReadable, type PeerCredentials } from './unix-fds.js';
+import { closeFd, peerCredentials, receiveWithFds, waitReadable, type PeerCredentials, type Received } from './unix-fds.js';
+
+const EAGAIN = 11;
 
 export const CLI_MAGIC = Buffer.from('NSNETCL1');
 const HEADER = CLI_MAGIC.length + 4;
@@ -84,7 +91,7 @@ export async function listenServiceSocket(socketPath: string, handlers: ServiceS
       }
     })();
   };
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => accept(socket, handlers, (req) => {
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => accept(socket, handlers, (req) => {
     queue.push(req);
     pump();
   }));
@@ -118,11 +125,21 @@ function accept(socket: net.Socket, handlers: ServiceSocketHandlers, ready: (req
     socket.destroy();
     return;
   }
+  // The client's stdin, stdout and stderr when they came with the request; closed with the connection unless taken.
+  let passed: [number, number, number] | undefined;
   const conn: ServiceConnection = {
     peer,
     write: (data) => void (socket.destroyed || socket.write(data)),
-    end: (data) => void (socket.destroyed || (data === undefined ? socket.end() : socket.end(data))),
-    receiveStdio: () => receiveStdio(socket, handle!.fd),
+    end: (data) => {
+      if (passed !== undefined) closeAll(passed);
+      passed = undefined;
+      if (!socket.destroyed) data === undefined ? socket.end() : socket.end(data);
+    },
+    receiveStdio: () => {
+      const fds = passed;
+      passed = undefined;
+      return fds !== undefined ? Promise.resolve(fds) : receiveStdio(socket, handle!.fd);
+    },
   };
   let kind: RequestKind | undefined;
   let want = -1;
@@ -133,6 +150,8 @@ function accept(socket: net.Socket, handlers: ServiceSocketHandlers, ready: (req
     if (done) return;
     done = true;
     clearTimeout(timer);
+    if (passed !== undefined) closeAll(passed);
+    passed = undefined;
     handlers.refuse(kind ?? 'cli', conn, why);
     socket.end();
     socket.resume();
@@ -146,7 +165,7 @@ function accept(socket: net.Socket, handlers: ServiceSocketHandlers, ready: (req
   // A deadline checked after pending input is read: a service that was busy (a command under
   // the lock) must not refuse a client whose request is waiting in the socket.
   const timer = setTimeout(() => setImmediate(() => refuse(`the request did not arrive within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     if (done) return;
     chunks.push(chunk);
     size += chunk.length;
@@ -174,12 +193,43 @@ function accept(socket: net.Socket, handlers: ServiceSocketHandlers, ready: (req
     // drop: stop reading here, receiveStdio takes them with recvmsg(2).
     handle!.readStop();
     complete(all().subarray(HEADER));
-  });
+  };
+  socket.on('data', onData);
   socket.on('end', () => {
     if (done) return;
     if (kind === 'cni') complete(Buffer.concat(chunks));
     else refuse('truncated request: the client closed before the end of it');
   });
+  // The first bytes with recvmsg(2): up to the CLI header, so a CNI request or a short one is
+  // never read past; then Node reads the rest.
+  const first = (wait: number): void => {
+    if (done || socket.destroyed) return;
+    let got: Received;
+    try {
+      got = receiveWithFds(handle!.fd, HEADER, 3);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== EAGAIN) return refuse(`malformed request: ${(err as Error).message}`);
+      // Not here yet (the client was not scheduled since its connect): look again soon, without
+      // blocking this thread or a worker thread on a client that may never send anything.
+      setTimeout(() => first(Math.min(wait * 2, 16)), wait).unref();
+      return;
+    }
+    if (got.fds.length === 3 && got.bytes.length > 0 && got.bytes[0] === CLI_MAGIC[0]) passed = [got.fds[0]!, got.fds[1]!, got.fds[2]!];
+    else closeAll(got.fds);
+    if (got.bytes.length > 0) onData(got.bytes);
+    if (!done) socket.resume();
+  };
+  first(1);
+}
+
+function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeFd(fd);
+    } catch {
+      /* already closed */
+    }
+  }
 }
 
 async function receiveStdio(socket: net.Socket, fd: number): Promise<[number, number, number]> {
@@ -192,7 +242,7 @@ async function receiveStdio(socket: net.Socket, fd: number): Promise<[number, nu
     try {
       got = receiveWithFds(fd, 16, 3);
     } catch (err) {
-      if ((err as { errno?: number }).errno === 11) continue;
+      if ((err as { errno?: number }).errno === EAGAIN) continue;
       throw err;
     }
     if (got.bytes.length === 0) throw new Error('the client hung up before sending its stdin, stdout and stderr');
