@@ -13,6 +13,7 @@ import { linkCommand } from './commands/link.js';
 import { partitionCommand } from './commands/partition.js';
 import { linkStateCommands, netemCommand } from './commands/netem.js';
 import { captureCommand } from './commands/capture.js';
+import { imageCommand } from './commands/image.js';
 import { serveCommand } from './commands/serve.js';
 import { formatOf, withCommon } from './common.js';
 import { exitCodeFor, printError, RUN_FAILED, type Format } from './output.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(linkCommand(linkStateCommands));
   program.addCommand(netemCommand());
   program.addCommand(captureCommand());
+  program.addCommand(imageCommand());
   program.addCommand(serveCommand());
   // Subcommands inherit exit handling so usage errors come back here as CommanderError.
   const override = (c: Command): void => {
