@@ -11,8 +11,9 @@
  * ::1) and for registries the user names as insecure (`--insecure-registry HOST[:PORT]`).
  */
 import { invalid } from '../core/errors.js';
+import { DEFAULT_DOMAIN, formatReference, parseReference } from './reference.js';
 
-export const DEFAULT_REGISTRY = 'docker.io';
+export const DEFAULT_REGISTRY = DEFAULT_DOMAIN;
 /** docker.io is a name; the registry API of Docker Hub answers here (named, never contacted in tests). */
 export const DOCKER_HUB_HOST = 'registry-1.docker.io';
 
@@ -27,55 +28,20 @@ export interface RegistryRef {
   digest: string | undefined;
 }
 
-// distribution/reference's grammar, anchored pieces.
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+/** A manifest or blob digest: nsnet pulls sha256 content only. */
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const NAME_MAX = 255;
+/** A registry host with an optional port (an IPv6 literal in brackets). */
+const HOST_PORT = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
 
-const ALLOWED = 'a reference like busybox, busybox:1.36, localhost:5000/busybox or NAME@sha256:<64 hex digits>';
-
-/** Parse and normalise a reference as Docker does; bad input is refused naming the value. */
+/** Parse and normalise a reference as Docker does (reference.ts); bad input is refused naming the value. */
 export function parseRegistryRef(input: string): RegistryRef {
-  const bad = (why: string): Error => invalid(`invalid reference format: ${JSON.stringify(input)}: ${why}`, `use ${ALLOWED}`);
-  if (input === '') throw bad('empty');
-  let rest = input;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw bad(`digest ${JSON.stringify(digest)} is not sha256:<64 lower-case hex digits>`);
-  }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw bad(`tag ${JSON.stringify(tag)} must be 1-128 of letters, digits, _ . - (not starting with . or -)`);
-  }
-  const parts = rest.split('/');
-  let registry = DEFAULT_REGISTRY;
-  const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    if (!DOMAIN.test(first)) throw bad(`registry ${JSON.stringify(first)} is not a host name with an optional :port`);
-    registry = first === 'index.docker.io' ? DEFAULT_REGISTRY : first;
-    parts.shift();
-  }
-  for (const p of parts) {
-    if (!COMPONENT.test(p)) throw bad(`repository name component ${JSON.stringify(p)} must be lower-case letters and digits, separated by . _ __ or -`);
-  }
-  if (registry === DEFAULT_REGISTRY && parts.length === 1) parts.unshift('library');
-  const repository = parts.join('/');
-  if (repository.length > NAME_MAX) throw bad(`repository name longer than ${NAME_MAX} characters`);
-  if (tag === undefined && digest === undefined) tag = 'latest';
-  return { registry, repository, tag, digest };
+  const r = parseReference(input);
+  return { registry: r.domain, repository: r.path, tag: r.tag, digest: r.digest };
 }
 
 /** The normalised reference: docker.io/library/busybox:latest, localhost:5000/busybox@sha256:... */
 export function formatRegistryRef(r: RegistryRef): string {
-  return `${r.registry}/${r.repository}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
+  return formatReference({ domain: r.registry, path: r.repository, ...(r.tag !== undefined ? { tag: r.tag } : {}), ...(r.digest !== undefined ? { digest: r.digest } : {}) });
 }
 
 /** What the registry calls the manifest: the digest when given (it pins the content), else the tag. */
@@ -114,6 +80,6 @@ export function allowsPlainHttp(hostPort: string, insecure: readonly string[]): 
 /** `--insecure-registry` values: host[:port], nothing else (no path, no scheme other than http(s)://). */
 export function parseInsecureRegistry(value: string): string {
   const v = value.replace(/^https?:\/\//, '').replace(/\/+$/, '');
-  if (!DOMAIN.test(v) && !/^[0-9a-fA-F:]+$/.test(v)) throw invalid(`--insecure-registry ${JSON.stringify(value)}: not a registry host`, 'give HOST or HOST:PORT, e.g. --insecure-registry 10.0.0.5:5000');
+  if (!HOST_PORT.test(v) && !/^[0-9a-fA-F:]+$/.test(v)) throw invalid(`--insecure-registry ${JSON.stringify(value)}: not a registry host`, 'give HOST or HOST:PORT, e.g. --insecure-registry 10.0.0.5:5000');
   return v;
 }

@@ -34,7 +34,6 @@ describe('references', () => {
     ['localhost:5000/busybox', 'localhost:5000', 'busybox', 'latest', undefined],
     ['localhost/busybox', 'localhost', 'busybox', 'latest', undefined],
     ['127.0.0.1:5000/a/b:v1', '127.0.0.1:5000', 'a/b', 'v1', undefined],
-    ['[::1]:5000/busybox', '[::1]:5000', 'busybox', 'latest', undefined],
     [`example.com/a/b@${D}`, 'example.com', 'a/b', undefined, D],
     [`busybox:1@${D}`, 'docker.io', 'library/busybox', '1', D],
     ['my-reg.example:443/x_y/z.w', 'my-reg.example:443', 'x_y/z.w', 'latest', undefined],

@@ -1,0 +1,43 @@
+/**
+ * The image store (src/image/images.ts) as a pull's PullSink: verified downloads are handed to
+ * putLayer (which unpacks them and checks the diff ids) and the image is recorded by commitImage,
+ * or abort() drops every staged layer, so a failed pull leaves no layer, image or reference.
+ */
+import fs from 'node:fs';
+import { openImageStore, type ImageStore } from './images.js';
+import { chainIds } from './layer-store.js';
+import type { PullSink } from './pull.js';
+
+export interface OpenPullSink extends PullSink {
+  close(): void;
+}
+
+function diffIdsOf(config: Buffer): string[] {
+  return (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+}
+
+export function pullSinkOf(images: ImageStore): PullSink {
+  return {
+    makeStagingDir: () => images.files.stagingDir('pull'),
+    hasImage: (id) => images.find(id) !== undefined,
+    commit: async (config, layers, refs) => {
+      const diffIds = diffIdsOf(config);
+      const chain = chainIds(diffIds);
+      try {
+        for (const [i, layer] of layers.entries()) {
+          await images.putLayer(fs.createReadStream(layer.path), { diffId: diffIds[i]!, compressedDigest: layer.digest, parent: i === 0 ? null : chain[i - 1]! }, `${i + 1}/${layers.length} (${layer.digest.slice(0, 19)})`);
+        }
+        return images.commitImage(config, diffIds, refs).id;
+      } catch (err) {
+        images.abort();
+        throw err;
+      }
+    },
+  };
+}
+
+/** A PullSink over the image store of a state root; close() when the pull is done. */
+export function openPullSink(root: string): OpenPullSink {
+  const images = openImageStore(root);
+  return { ...pullSinkOf(images), close: () => images.close() };
+}
