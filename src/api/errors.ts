@@ -47,7 +47,10 @@ export function errorAnswer(err: unknown): { status: number; message: string } {
   if (err instanceof NsnetError) {
     // Docker's wording for a missing container, which clients (and scripts) look for.
     const message = err.message.replace(/^no such container: /, 'No such container: ');
-    return { status: STATUS[err.code] ?? 500, message: err.hint === undefined ? message : `${message} (hint: ${err.hint})` };
+    // A hint helps with what to do next; for a missing object Docker's words alone are clearer
+    // (nsnet's hint names its own CLI: "see nsnet ps -a").
+    const hinted = err.hint === undefined || err.code === 'NOT_FOUND' ? message : `${message} (hint: ${err.hint})`;
+    return { status: STATUS[err.code] ?? 500, message: hinted };
   }
   return { status: 500, message: err instanceof Error ? err.message : String(err) };
 }
