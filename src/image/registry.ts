@@ -60,15 +60,19 @@ export interface FetchedManifest {
 
 export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** The registry's error document, `{"errors": [{"code", "message"}]}`, as "CODE: message" (or a piece of the body). */
+/**
+ * The registry's error document, `{"errors": [{"code", "message"}]}`, as "manifest unknown" (the
+ * code in words, then the message when it says more), or a piece of the body when it is not one.
+ */
 function registryErrorText(body: Buffer): { code: string | undefined; text: string } {
   try {
     const doc = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     const first = Array.isArray(doc.errors) ? doc.errors[0] : undefined;
     if (first !== undefined) {
       const code = typeof first.code === 'string' ? first.code : undefined;
-      const message = typeof first.message === 'string' ? first.message : '';
-      return { code, text: [code?.toLowerCase().replace(/_/g, ' '), message].filter((s) => s !== undefined && s !== '').join(': ') };
+      const words = code?.toLowerCase().replace(/_/g, ' ');
+      const message = typeof first.message === 'string' && first.message !== '' && first.message !== words ? first.message : undefined;
+      return { code, text: [words, message].filter((s) => s !== undefined).join(': ') || 'no details' };
     }
   } catch {
     // not the registry's JSON: show a little of what it was
@@ -178,12 +182,12 @@ export class RegistryClient {
       throw this.fail(err.code, `get a token from ${url.origin}: ${err.message}`, { cause: err });
     });
     if (res.status === 401 || res.status === 403) {
-      throw this.fail('NOT_PERMITTED', `unauthorized: the token server ${url.origin} refused ${creds === undefined ? 'an anonymous token' : `the credentials of ${creds.username}`} (${res.status} ${registryErrorText(body).text})`, {
+      throw this.fail('NOT_PERMITTED', `unauthorized: the token server ${url.origin} refused ${creds === undefined ? 'an anonymous token' : `the credentials of ${creds.username}`} (HTTP ${res.status}: ${registryErrorText(body).text})`, {
         status: res.status,
         hint: creds === undefined ? 'log in (docker login writes ~/.docker/config.json, which nsnet reads)' : undefined,
       });
     }
-    if (res.status !== 200) throw this.fail('INVALID_VALUE', `get a token from ${url.origin}: it answered ${res.status} (${registryErrorText(body).text})`, { status: res.status });
+    if (res.status !== 200) throw this.fail('INVALID_VALUE', `get a token from ${url.origin}: it answered HTTP ${res.status} (${registryErrorText(body).text})`, { status: res.status });
     try {
       this.authorization = `Bearer ${tokenFromAnswer(body, url.origin)}`;
     } catch (err) {
@@ -227,14 +231,14 @@ export class RegistryClient {
     const status = res.status;
     const opts = { status, ...(code !== undefined ? { registryCode: code } : {}) };
     if (status === 401 || status === 403) {
-      return this.fail('NOT_PERMITTED', `${what}: unauthorized (${status} ${text})`, {
+      return this.fail('NOT_PERMITTED', `${what}: unauthorized (HTTP ${status}: ${text})`, {
         ...opts,
         hint: this.opts.credentials === undefined ? 'the repository may be private: log in (docker login writes ~/.docker/config.json, which nsnet reads)' : undefined,
       });
     }
-    if (status === 404) return this.fail('NOT_FOUND', `${what}: ${code === undefined ? 'not found' : code.toLowerCase().replace(/_/g, ' ')} (404 ${text})`, opts);
-    if (status === 429) return this.fail('STATE', `${what}: too many requests (429 ${text})`, { ...opts, hint: 'the registry rate-limits pulls; try again later' });
-    return this.fail('INVALID_VALUE', `${what}: the registry answered ${status} (${text})`, opts);
+    if (status === 404) return this.fail('NOT_FOUND', `${what}: ${code === undefined ? `not found (HTTP 404: ${text})` : `${text} (HTTP 404)`}`, opts);
+    if (status === 429) return this.fail('STATE', `${what}: too many requests (HTTP 429: ${text})`, { ...opts, hint: 'the registry rate-limits pulls; try again later' });
+    return this.fail('INVALID_VALUE', `${what}: the registry answered HTTP ${status} (${text})`, opts);
   }
 
   /**
