@@ -8,6 +8,7 @@ import { systemRoutes } from './routes-system.js';
 import { networkRoutes } from './routes-networks.js';
 import { containerRoutes } from './routes-containers.js';
 import { eventRoutes } from './events.js';
+import { execRoutes } from './routes-exec.js';
 import type { EventFeed } from './events.js';
 
 export interface RouteDeps {
@@ -20,6 +21,7 @@ export const ROUTE_MODULES: ReadonlyArray<(r: RouteTable, deps: RouteDeps) => vo
   networkRoutes,
   containerRoutes,
   eventRoutes,
+  execRoutes,
   unsupportedRoutes,
 ];
 
