@@ -2,7 +2,8 @@
  * POST /containers/create's body (Docker's Config, HostConfig and NetworkingConfig) as nsnet's
  * run/create input: the same options `nsnet run` takes, named as Docker names them. Fields nsnet
  * has no equivalent for are refused by name when they would change what the container does
- * (Binds, Mounts, Devices, resource limits), and ignored when they only describe (StopSignal).
+ * (Binds, Mounts, Devices, VolumesFrom), and ignored otherwise (StopSignal, resource limits: nsnet
+ * sets no cgroup limits, as README's Differences from Docker says).
  */
 import type { RunInput } from '../ops/containers.js';
 import { dnsInput } from '../engine/dns-options.js';
@@ -16,9 +17,9 @@ export type CreateInput = RunInput & {
   workdir?: string | undefined;
   autoRemove?: boolean | undefined;
   labels?: Record<string, string> | undefined;
+  user?: string | undefined;
   tty?: boolean | undefined;
   openStdin?: boolean | undefined;
-  binds?: string[] | undefined;
 };
 
 /** Docker's Env list ("K=V", or "K" alone: taken from nowhere, so empty) as a map. */
@@ -66,6 +67,7 @@ const REFUSED_HOST_CONFIG: ReadonlyArray<[string, string]> = [
   ['Mounts', 'mounts (HostConfig.Mounts)'],
   ['Devices', 'devices (HostConfig.Devices)'],
   ['VolumesFrom', 'volumes from other containers (HostConfig.VolumesFrom)'],
+  ['Binds', 'bind mounts and volumes (HostConfig.Binds)'],
 ];
 
 function refuseUnsupported(host: Record<string, unknown>): void {
@@ -99,7 +101,6 @@ export function createInput(name: string | null, body: unknown): CreateInput {
   const ipam = asRecord(firstEndpoint['IPAMConfig'], 'IPAMConfig');
   const aliases = Object.values(endpoints).flatMap((e, i) => stringList(asRecord(e, `EndpointsConfig[${i}]`)['Aliases'], 'Aliases') ?? []);
   const exposed = Object.keys(asRecord(config['ExposedPorts'], 'ExposedPorts'));
-  const binds = stringList(host['Binds'], 'HostConfig.Binds');
   return {
     ...(name === null || name === '' ? {} : { name: name.replace(/^\//, '') }),
     networks: nets,
@@ -114,6 +115,7 @@ export function createInput(name: string | null, body: unknown): CreateInput {
     image,
     entrypoint: stringList(config['Entrypoint'], 'Entrypoint'),
     workdir: optionalString(config['WorkingDir'], 'WorkingDir') || undefined,
+    user: optionalString(config['User'], 'User') || undefined,
     labels: stringMap(config['Labels'], 'Labels'),
     tty: bool(config['Tty'], 'Tty'),
     openStdin: bool(config['OpenStdin'], 'OpenStdin'),
@@ -134,6 +136,5 @@ export function createInput(name: string | null, body: unknown): CreateInput {
     sysctls: stringMap(host['Sysctls'], 'HostConfig.Sysctls'),
     links: stringList(host['Links'], 'HostConfig.Links')?.map((l) => l.replace(/^\//, '').replace(/:\/[^/]*\//, ':')),
     restart: restartOf(host['RestartPolicy']),
-    ...(binds === undefined || binds.length === 0 ? {} : { binds }),
   };
 }
