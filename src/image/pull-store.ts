@@ -4,13 +4,9 @@
  * or abort() drops every staged layer, so a failed pull leaves no layer, image or reference.
  */
 import fs from 'node:fs';
-import { openImageStore, type ImageStore } from './images.js';
+import type { ImageStore } from './images.js';
 import { chainIds } from './layer-store.js';
 import type { PullSink } from './pull.js';
-
-export interface OpenPullSink extends PullSink {
-  close(): void;
-}
 
 function diffIdsOf(config: Buffer): string[] {
   return (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
@@ -34,10 +30,4 @@ export function pullSinkOf(images: ImageStore): PullSink {
       }
     },
   };
-}
-
-/** A PullSink over the image store of a state root; close() when the pull is done. */
-export function openPullSink(root: string): OpenPullSink {
-  const images = openImageStore(root);
-  return { ...pullSinkOf(images), close: () => images.close() };
 }

@@ -34,10 +34,17 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export class TransportError extends NsnetError {
   readonly url: string;
   constructor(url: URL, cause: unknown) {
-    super('STATE', `GET ${url.href}: ${(cause as Error).message ?? String(cause)}`, { cause });
+    super('STATE', `GET ${url.href}: ${transportText(cause)}`, { cause });
     this.name = 'TransportError';
     this.url = url.href;
   }
+}
+
+/** OpenSSL's message without its file and line noise: "TLS handshake failed (wrong version number)". */
+function transportText(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(message);
+  return ssl !== null ? `TLS handshake failed (${ssl[1]})` : message;
 }
 
 /** Did a TLS handshake fail in a way that means the other end speaks plain HTTP (or no TLS at all)? */

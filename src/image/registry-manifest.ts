@@ -83,8 +83,8 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): M
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw invalid(`the manifest is not JSON (${(err as Error).message}; starts with ${JSON.stringify(bytes.subarray(0, 40).toString('utf8'))})`);
+  } catch {
+    throw invalid(`the manifest is not JSON (it starts with ${JSON.stringify(bytes.subarray(0, 40).toString('utf8'))})`);
   }
   if (!isObject(doc)) throw invalid('the manifest is not a JSON object');
   const declared = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : undefined;

@@ -143,7 +143,8 @@ export class RegistryClient {
         res = await tryBase('http');
         this.base = new URL(`http://${this.host}/`);
       } catch (err2) {
-        throw this.fail('STATE', `reach the registry (HTTPS: ${err.message}; HTTP: ${(err2 as Error).message})`, { cause: err2 });
+        const [a, b] = [err.message.replace(/^GET \S+: /, ''), (err2 as Error).message.replace(/^GET \S+: /, '')];
+        throw this.fail('STATE', `reach the registry: ${a === b ? `${a} (HTTPS and HTTP)` : `HTTPS: ${a}; HTTP: ${b}`}`, { cause: err2 });
       }
     }
     res.body.resume();

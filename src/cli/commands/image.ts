@@ -16,6 +16,7 @@ import { renderEach, renderListing, type ListingShape } from '../listing/render.
 import { contextFor, formatOf, templateOf, withCommon } from '../common.js';
 import { printJson, printLines } from '../output.js';
 import { printDoneThenFail } from '../run-command.js';
+import { imagePullCommand } from './image-pull.js';
 
 /** With the image store of the command's state root (the Context's database); closed after. */
 async function withImages<T>(cmd: Command, needsRoot: boolean, fn: (images: ImageStore, ctx: ReturnType<typeof contextFor>) => T | Promise<T>): Promise<T> {
@@ -113,6 +114,7 @@ export function imageCommand(): Command {
       });
     });
 
+  image.addCommand(imagePullCommand());
   return image;
 }
 

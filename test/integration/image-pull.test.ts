@@ -1,0 +1,226 @@
+/**
+ * `nsnet image pull` against real registries in a sandbox: Debian's docker-registry on 127.0.0.1
+ * in the sandbox's host namespace (images pushed there with skopeo from archives the test builds:
+ * a docker-archive busybox, and an OCI index of two platforms pushed with --all as a manifest
+ * list), a second one on the world's 203.0.113.8 (not loopback: plain HTTP refused unless named
+ * with --insecure-registry), and the fake registry of test/helpers/fake-registry.ts for what a real
+ * one never does: garbage for a manifest, a layer whose bytes do not match its digest, Bearer
+ * token auth through a token server and basic auth. Every failure must be a clear error naming
+ * registry and repository, with nothing left in the image store (no image, no layer directory, no
+ * staging directory).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { openImageStore } from '../../src/image/images.js';
+import { builtImage, busyboxSpec, dockerArchive, layeredSpec, writeArchive } from '../helpers/image-fixtures.js';
+import { registryImage } from '../helpers/fake-registry.js';
+import { multiPlatformOciArchive, platformImageId, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { needs, requiredSuite, tools } from '../helpers/requirements.js';
+import { createSandbox, describeResult, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+
+const ok = (r: RunResult): RunResult => {
+  assert.equal(r.code, 0, describeResult(r));
+  return r;
+};
+
+/** The pull failed (exit 1) and said each of `words`. */
+const refused = (r: RunResult, ...words: Array<string | RegExp>): void => {
+  assert.equal(r.code, 1, describeResult(r));
+  for (const w of words) {
+    if (typeof w === 'string') assert.ok(r.stderr.includes(w), `stderr lacks ${JSON.stringify(w)}: ${describeResult(r)}`);
+    else assert.match(r.stderr, w, describeResult(r));
+  }
+};
+
+const registryTools = tools('the registry pull tests', ['docker-registry', 'skopeo'], 'apt-get install docker-registry skopeo');
+
+requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs.integration, registryTools], concurrency: false, timeout: 240_000 }, () => {
+  let sb: Sandbox;
+  let dir: string;
+  let local: RunningRegistry;
+  let remote: RunningRegistry;
+  const servers: RunningRegistry[] = [];
+  const busybox = builtImage(busyboxSpec());
+  const remoteAddr = `${WORLD_IP}:5000`;
+
+  /** Every image in the sandbox's store: id → references (normalised, tags and digests). */
+  const stored = (): Map<string, string[]> => {
+    const images = openImageStore(sb.root);
+    try {
+      return new Map(images.list().map((i) => [i.id, [...i.repoTags, ...i.repoDigests]]));
+    } finally {
+      images.close();
+    }
+  };
+  const imagesDir = (sub: string): string[] => {
+    try {
+      return fs.readdirSync(path.join(sb.root, 'images', sub)).sort();
+    } catch {
+      return [];
+    }
+  };
+  /** What a failed pull must leave exactly as it was: images, layer directories, and no staging directory. */
+  const snapshot = (): string => JSON.stringify({ images: [...stored()].sort(), layers: imagesDir('layers'), tmp: imagesDir('tmp') });
+  const pull = (args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> => sb.nsnet(['image', 'pull', ...args], { timeoutMs: 60_000, ...(env !== undefined ? { env } : {}) });
+
+  before(async () => {
+    sb = await createSandbox('rpul');
+    dir = fs.mkdtempSync(path.join(sb.root, 'pull-'));
+    local = await startRegistry(sb, dir, '127.0.0.1:5000');
+    servers.push(local);
+    await skopeoPush(sb, `docker-archive:${writeArchive(dir, 'busybox.tar', dockerArchive([busyboxSpec()]))}`, '127.0.0.1:5000/busybox:latest');
+    await skopeoPush(sb, `docker-archive:${writeArchive(dir, 'layered.tar', dockerArchive([layeredSpec()]))}`, '127.0.0.1:5000/tools/layered:v1');
+    const multi = multiPlatformOciArchive(
+      [
+        { spec: busyboxSpec(), os: 'linux', architecture: 'amd64' },
+        { spec: busyboxSpec(), os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+      'latest',
+    );
+    await skopeoPush(sb, `oci-archive:${writeArchive(dir, 'multi.tar', multi)}:latest`, '127.0.0.1:5000/multi:latest', { all: true });
+    // Not loopback: in the world namespace on its "internet" address, reached over the uplink.
+    remote = await startRegistry(sb, dir, remoteAddr, 'world');
+    servers.push(remote);
+    await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${remoteAddr}/busybox:latest`, { where: 'world' });
+  });
+
+  after(async () => {
+    for (const s of servers) await s.stop();
+    const report = await sb?.destroy();
+    assert.deepEqual(report?.problems ?? [], []);
+  });
+
+  test('busybox from the local registry: listed with its id, tag, digest and layer files', async () => {
+    const r = ok(await pull(['127.0.0.1:5000/busybox']));
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.at(-1), '127.0.0.1:5000/busybox:latest', r.stdout);
+    assert.ok(lines.includes(`Status: Downloaded newer image for 127.0.0.1:5000/busybox:latest`), r.stdout);
+    assert.ok(lines.some((l) => /^[0-9a-f]{12}: Pull complete$/.test(l)), r.stdout);
+    const refs = stored().get(busybox.id);
+    assert.ok(refs !== undefined, `image ${busybox.id} is not stored: ${snapshot()}`);
+    assert.ok(refs.includes('127.0.0.1:5000/busybox:latest'), refs.join(' '));
+    assert.ok(refs.some((x) => /^127\.0\.0\.1:5000\/busybox@sha256:[0-9a-f]{64}$/.test(x)), refs.join(' '));
+    const images = openImageStore(sb.root);
+    try {
+      const img = images.resolve('127.0.0.1:5000/busybox');
+      assert.deepEqual(img.config.rootfs.diff_ids, busybox.diffIds);
+      const [layer] = images.layerDirs(img);
+      assert.ok(fs.statSync(path.join(layer!, 'bin', 'busybox')).size === fs.statSync('/bin/busybox').size, 'bin/busybox unpacked whole');
+      assert.equal(fs.readlinkSync(path.join(layer!, 'bin', 'sh')), 'busybox');
+    } finally {
+      images.close();
+    }
+    const ls = ok(await sb.nsnet(['image', 'ls']));
+    assert.match(ls.stdout, /127\.0\.0\.1:5000\/busybox\s+latest/, ls.stdout);
+    assert.deepEqual(imagesDir('tmp'), [], 'no staging directory left');
+  });
+
+  test('a second pull downloads nothing; by digest works too', async () => {
+    const again = ok(await pull(['127.0.0.1:5000/busybox:latest']));
+    assert.match(again.stdout, /Status: Image is up to date for 127\.0\.0\.1:5000\/busybox:latest/);
+    const digest = stored().get(busybox.id)!.find((x) => x.includes('@'))!.split('@')[1]!;
+    const byDigest = ok(await pull([`127.0.0.1:5000/busybox@${digest}`]));
+    assert.equal(byDigest.stdout.trim().split('\n').at(-1), `127.0.0.1:5000/busybox@${digest}`);
+  });
+
+  test('two layers with a whiteout and an opaque directory, a nested repository', async () => {
+    ok(await pull(['127.0.0.1:5000/tools/layered:v1']));
+    const layered = builtImage(layeredSpec());
+    const images = openImageStore(sb.root);
+    try {
+      const img = images.resolve('127.0.0.1:5000/tools/layered:v1');
+      assert.equal(img.id, layered.id);
+      const [top, bottom] = images.layerDirs(img);
+      assert.equal(images.layerDirs(img).length, 2);
+      assert.ok(fs.existsSync(path.join(bottom!, 'etc', 'motd')), 'the bottom layer has etc/motd');
+      assert.ok(fs.statSync(path.join(top!, 'etc', 'motd')).isCharacterDevice(), 'the top layer whites it out (char 0/0)');
+    } finally {
+      images.close();
+    }
+  });
+
+  test('a manifest list: linux/amd64 by default, --platform for another, an absent platform named', async () => {
+    const amd64 = platformImageId(busyboxSpec(), 'linux', 'amd64');
+    const arm64 = platformImageId(busyboxSpec(), 'linux', 'arm64', 'v8');
+    ok(await pull(['127.0.0.1:5000/multi']));
+    assert.ok(stored().get(amd64)?.includes('127.0.0.1:5000/multi:latest'), snapshot());
+    ok(await pull(['--platform', 'linux/arm64', '127.0.0.1:5000/multi']));
+    assert.ok(stored().get(arm64)?.includes('127.0.0.1:5000/multi:latest'), `the tag moved to the arm64 image: ${snapshot()}`);
+    const before = snapshot();
+    refused(await pull(['--platform', 'linux/s390x', '127.0.0.1:5000/multi']), 'registry 127.0.0.1:5000, repository multi', 'no image for platform linux/s390x in the manifest list (it has linux/amd64, linux/arm64/v8)');
+    assert.equal(snapshot(), before);
+  });
+
+  test('manifest unknown, a repository that does not exist, bad input: clear errors, nothing stored', async () => {
+    const before = snapshot();
+    refused(await pull(['127.0.0.1:5000/busybox:nope']), 'registry 127.0.0.1:5000, repository busybox: get manifest nope: manifest unknown');
+    refused(await pull(['localhost:5000/nothere']), 'registry localhost:5000, repository nothere: get manifest latest:');
+    const bad = await pull(['127.0.0.1:5000/Busy']);
+    assert.equal(bad.code, 1, describeResult(bad));
+    assert.match(bad.stderr, /invalid reference format: .*"127\.0\.0\.1:5000\/Busy"/);
+    const badPlatform = await pull(['--platform', 'amd64', '127.0.0.1:5000/busybox']);
+    assert.match(badPlatform.stderr, /--platform "amd64": not os\/arch/);
+    refused(await pull(['127.0.0.1:5999/busybox']), 'registry 127.0.0.1:5999, repository busybox: reach the registry', 'ECONNREFUSED');
+    assert.equal(snapshot(), before);
+  });
+
+  test('a registry that is not loopback: HTTPS only, plain HTTP with --insecure-registry', async () => {
+    const before = snapshot();
+    const r = await pull([`${remoteAddr}/busybox`]);
+    refused(r, `registry ${remoteAddr}, repository busybox: reach the registry over HTTPS`, `--insecure-registry ${remoteAddr}`);
+    assert.equal(snapshot(), before);
+    const done = ok(await pull(['--insecure-registry', remoteAddr, `${remoteAddr}/busybox`]));
+    assert.equal(done.stdout.trim().split('\n').at(-1), `${remoteAddr}/busybox:latest`);
+    assert.ok(stored().get(busybox.id)?.includes(`${remoteAddr}/busybox:latest`), snapshot());
+  });
+
+  test('a registry that answers garbage for the manifest', async () => {
+    const fake = await startFakeRegistry(sb, dir, { routes: {}, garbageManifest: '<html><body>Welcome to nginx!</body></html>' });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/busybox`]), `registry ${fake.addr}, repository busybox: get manifest latest: the manifest is not JSON`, 'Welcome to nginx');
+    assert.equal(snapshot(), before);
+    await fake.stop();
+  });
+
+  test('a layer whose bytes do not match its digest: bad digest, no image, no layer, no staging left', async () => {
+    const img = registryImage('evil', 'latest', { layers: [Buffer.from(busyboxSpec().layers[0]!)], repoTags: ['evil:latest'], cmd: ['evil'] }, { corruptLayer: true });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/evil`]), `registry ${fake.addr}, repository evil: get layer 0 sha256:`, 'bad digest: the content hashes to sha256:');
+    assert.equal(snapshot(), before);
+    assert.equal(stored().has(img.id), false);
+    await fake.stop();
+  });
+
+  test('token auth: anonymous refused by the token server; credentials from Docker\'s config.json get a token', async () => {
+    const img = registryImage('private/app', 'v2', { layers: [busyboxSpec().layers[0]!], repoTags: ['app:v2'], cmd: ['token'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes, auth: { kind: 'bearer', username: 'alice', password: 's3cret' } });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/private/app:v2`]), `registry ${fake.addr}, repository private/app: unauthorized: the token server http://${fake.addr} refused an anonymous token`);
+    const config = fs.mkdtempSync(path.join(dir, 'docker-config-'));
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('alice:wrong').toString('base64') } } }));
+    refused(await pull([`${fake.addr}/private/app:v2`], { ...process.env, DOCKER_CONFIG: config }), 'refused the credentials of alice');
+    assert.equal(snapshot(), before);
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+    ok(await pull([`${fake.addr}/private/app:v2`], { ...process.env, DOCKER_CONFIG: config }));
+    assert.ok(stored().get(img.id)?.includes(`${fake.addr}/private/app:v2`), snapshot());
+    await fake.stop();
+  });
+
+  test('basic auth: refused without credentials, pulled with them', async () => {
+    const img = registryImage('basic', 'latest', { layers: [busyboxSpec().layers[0]!], repoTags: ['basic:latest'], cmd: ['basic'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes, auth: { kind: 'basic', username: 'bob', password: 'pw' } });
+    servers.push(fake);
+    refused(await pull([`${fake.addr}/basic`]), `registry ${fake.addr}, repository basic: get manifest latest: unauthorized (HTTP 401`);
+    const config = fs.mkdtempSync(path.join(dir, 'docker-config-'));
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('bob:pw').toString('base64') } } }));
+    ok(await pull([`${fake.addr}/basic`], { ...process.env, DOCKER_CONFIG: config }));
+    assert.ok(stored().has(img.id), snapshot());
+    await fake.stop();
+  });
+});
