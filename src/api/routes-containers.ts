@@ -45,7 +45,8 @@ export function listContainers(ctx: Context, q: URLSearchParams): Record<string,
     return {
       Id: c.id,
       Names: [`/${c.name}`],
-      Image: imageOf(c) || 'nsnet-rootfs',
+      // As nsnet ps: the image, else the --rootfs directory, else nothing (a container on the host's root).
+      Image: imageOf(c) || (c.rootfs ?? ''),
       ImageID: (c as { imageId?: string | null }).imageId ?? '',
       Command: commandText(c),
       Created: Math.floor(Date.parse(c.created) / 1000),

@@ -164,6 +164,22 @@ requiredSuite(
       assert.deepEqual(events.map((e) => `${e.Type} ${e.Action} ${e.Actor.Attributes.name}`), [`network create ${name('ev')}`, `network destroy ${name('ev')}`]);
     });
 
+    it('container events from the CLI: create, start, die, destroy; since/until replays them and ends', async () => {
+      const blue = name('blue');
+      const since = (Date.now() / 1000).toFixed(3);
+      ok(await sb.nsnet(['run', '-d', '--name', blue, '--', 'sleep', '1000']), 'nsnet run -d');
+      await new Promise((r) => setTimeout(r, 1500)); // the server looks once a second when nobody listens
+      ok(await sb.nsnet(['rm', '-f', blue]), 'nsnet rm -f');
+      await new Promise((r) => setTimeout(r, 1500));
+      const until = (Date.now() / 1000).toFixed(3);
+      const filters = encodeURIComponent(JSON.stringify({ type: { container: true }, container: [blue] }));
+      const r = await api.request('GET', `/v1.41/events?since=${since}&until=${until}&filters=${filters}`);
+      assert.equal(r.status, 200);
+      const events = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { Action: string; status: string; Actor: { Attributes: { name: string } } });
+      assert.deepEqual(events.map((e) => e.Action), ['create', 'start', 'die', 'destroy'], r.body.toString());
+      assert.ok(events.every((e) => e.Actor.Attributes.name === blue && e.status === e.Action));
+    });
+
     it('fuzz: malformed requests, huge headers, bad JSON and random paths; the server keeps serving', async () => {
       const rawSend = (bytes: string | Buffer): Promise<string> =>
         new Promise((resolve) => {
