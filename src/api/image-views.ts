@@ -187,17 +187,18 @@ function globToRegExp(pattern: string): RegExp {
 }
 
 /**
- * dockerd's reference filter: the glob is matched against each familiar tag (`busybox:latest`),
- * and, when the pattern names no tag, against the name alone (`busybox`, `localhost:5000/*`).
+ * dockerd's reference filter for one reference: the glob is matched against the familiar form
+ * (`busybox:latest`) and, when that fails, against the name alone (`busybox`, `localhost:5000/*`).
  */
-export function referenceMatches(pattern: string, img: ImageFacts): boolean {
+export function refMatches(pattern: string, ref: string): boolean {
   const re = globToRegExp(pattern);
-  const refs = [...img.repoTags, ...img.repoDigests].map(familiar);
-  return refs.some((ref) => {
-    if (re.test(ref)) return true;
-    const name = ref.replace(/@sha256:[0-9a-f]+$/, '').replace(/:[^:/]+$/, '');
-    return re.test(name);
-  });
+  const shown = familiar(ref);
+  return re.test(shown) || re.test(shown.replace(/@sha256:[0-9a-f]+$/, '').replace(/:[^:/]+$/, ''));
+}
+
+/** Whether any of an image's references matches the pattern. */
+export function referenceMatches(pattern: string, img: ImageFacts): boolean {
+  return [...img.repoTags, ...img.repoDigests].some((ref) => refMatches(pattern, ref));
 }
 
 /**
@@ -214,11 +215,17 @@ export function filterImages<T extends ImageFacts>(images: readonly T[], filters
   }
   const before = filters.get('before')?.map(createdOf);
   const since = filters.get('since')?.map(createdOf);
-  return images.filter((img) => {
+  const patterns = filters.get('reference') ?? [];
+  // As dockerd: with a reference filter an image shows only the references that matched.
+  const narrowed = patterns.length === 0 ? images : images.flatMap((img) => {
+    const keep = (refs: readonly string[]): string[] => refs.filter((r) => patterns.some((p) => refMatches(p, r)));
+    const repoTags = keep(img.repoTags);
+    const repoDigests = keep(img.repoDigests);
+    return repoTags.length + repoDigests.length === 0 ? [] : [{ ...img, repoTags, repoDigests }];
+  });
+  return narrowed.filter((img) => {
     const created = unixSeconds(img.created ?? img.config.created);
     if (wantDangling !== undefined && isDangling(img) !== wantDangling) return false;
-    const refs = filters.get('reference');
-    if (refs !== undefined && refs.length > 0 && !refs.some((p) => referenceMatches(p, img))) return false;
     const labels = filters.get('label');
     if (labels !== undefined && !labels.every((l) => labelMatches(l, labelsOf(img)))) return false;
     if (before !== undefined && !before.every((t) => created < t)) return false;

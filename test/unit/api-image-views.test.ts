@@ -92,7 +92,8 @@ describe('image views (Docker API shapes)', () => {
 
   it('filters: reference, dangling, label (key and key=value), before/since', () => {
     const all = [busybox, dangling];
-    assert.deepEqual(filterImages(all, filters({ reference: ['busybox'] }), createdOf), [busybox]);
+    assert.deepEqual(filterImages(all, filters({ reference: ['busybox'] }), createdOf), [{ ...busybox, repoTags: ['docker.io/library/busybox:latest'], repoDigests: [] }]);
+    assert.deepEqual(filterImages(all, filters({ reference: ['localhost:5000/*'] }), createdOf), [{ ...busybox, repoTags: ['localhost:5000/busybox:latest'], repoDigests: [`localhost:5000/busybox@sha256:${'b'.repeat(64)}`] }], 'only the matching references are shown');
     assert.deepEqual(filterImages(all, filters({ dangling: ['true'] }), createdOf), [dangling]);
     assert.deepEqual(filterImages(all, filters({ dangling: { false: true } }), createdOf), [busybox]);
     assert.deepEqual(filterImages(all, filters({ label: ['tier'] }), createdOf), [busybox]);
