@@ -25,8 +25,12 @@ export function monitorBinary(): string {
   throw new NsnetError('STATE', `cannot find ${bin}, which runs detached containers`, { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
 }
 
-/** The monitor's command line: its options, then the launcher's argv. */
-export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions): string[] {
+/**
+ * The monitor's command line: its options, then the launcher's argv — after `before`, programs of
+ * the host that run first in the monitor's child and exec on (the Docker API's attachable
+ * containers put their stdin, or a terminal, in place there: src/kernel/attach-stdio.ts).
+ */
+export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, before: readonly string[] = []): string[] {
   return [
     '--dir', opts.stateDir,
     '--log', logPath,
@@ -34,7 +38,7 @@ export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOpti
     '--launchers', [...launcherNames(spec)].join(','),
     '--restart', opts.restart.name,
     '--max-retries', String(opts.restart.maximumRetryCount),
-    '--', ...launchArgv(spec),
+    '--', ...before, ...launchArgv(spec),
   ];
 }
 
@@ -81,10 +85,10 @@ function lastWords(logPath: string): string {
  * command runs; Finished when it ended before it was seen running (a command that cannot be
  * executed is the launcher's typed failure instead, as for a foreground run).
  */
-export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport): Promise<Started | Finished> {
+export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport, before: readonly string[] = []): Promise<Started | Finished> {
   const bin = monitorBinary();
   const child = inContainerNamespaces(spec, onFatal, () =>
-    spawn(bin, monitorArgv(spec, logPath, opts), { env: { ...spec.env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true, cwd: '/' }),
+    spawn(bin, monitorArgv(spec, logPath, opts, before), { env: { ...spec.env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true, cwd: '/' }),
   );
   child.on('error', () => {});
   await spawned(child);

@@ -1,0 +1,115 @@
+/**
+ * POST /containers/{id}/attach (hijacked) and POST /containers/{id}/resize. The docker CLI
+ * attaches before it starts a container it runs in the foreground (`docker run -it`, `docker run
+ * -i`, and a plain `docker run` for its output), so an attach to a created container waits for
+ * the start. Output comes from the container's terminal with Tty (attach-terminals.ts), else from
+ * its log as the monitor writes it (followed, as `docker logs -f`); the stream ends when the
+ * container stops. Input goes to the terminal or the stdin pipe of an OpenStdin container.
+ * Docker's detach keys (ctrl-p ctrl-q) are not interpreted: a client detaches by closing.
+ */
+import type net from 'node:net';
+import { containerLogs } from '../ops/container-logs.js';
+import type { Context } from '../ops/context.js';
+import { liveState } from '../ops/liveness.js';
+import type { ContainerRecord } from '../store/index.js';
+import { answerHijack, hijackBody, MULTIPLEXED_STREAM, pipeClientInput, RAW_STREAM, wantsUpgrade } from './attach-hijack.js';
+import { attachConfigOf, endInput, existingStdio, forgetStdio, resizeTerminal, stdioOf, writeInput, type AttachConfig, type AttachedClient } from './attach-terminals.js';
+import { queryBool } from './body.js';
+import { badRequest } from './errors.js';
+import { sizeFrom } from './routes-exec.js';
+import type { ApiRequest, RouteTable } from './router.js';
+import { frame, STDERR, STDOUT } from './stdcopy.js';
+
+const POLL_MS = 50;
+
+export function attachRoutes(r: RouteTable): void {
+  r.hijack('POST', '/containers/{id}/attach', (req, socket, head) => attach(req, socket, head), { concurrent: true });
+  r.route('POST', '/containers/{id}/resize', async (req, res) => {
+    const ctx = req.context();
+    const c = ctx.store.containers.resolve(req.params.id!);
+    const config = attachConfigOf(ctx.root, c);
+    const size = sizeFrom(req.query);
+    if (config.tty) resizeTerminal(existingStdio(c.id) ?? stdioOf(c.id, config), size);
+    res.empty(200);
+  }, { concurrent: true });
+}
+
+async function attach(req: ApiRequest, socket: net.Socket, head: Buffer): Promise<void> {
+  const ctx = req.context();
+  const c = ctx.store.containers.resolve(req.params.id!);
+  const q = req.query;
+  const want = { stream: queryBool(q, 'stream'), logs: queryBool(q, 'logs'), stdin: queryBool(q, 'stdin'), stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
+  if (!want.stdin && !want.stdout && !want.stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+  const { rest } = await hijackBody(req, socket, head);
+  const config = attachConfigOf(ctx.root, c);
+  const attachedAt = new Date().toISOString();
+  answerHijack(req, socket, config.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  const client: AttachedClient = { socket, stdout: want.stdout, stderr: want.stderr };
+  if (want.logs) await sendLog(ctx, c, config, client, { tail: 'all' }, req.signal);
+  if (!want.stream) return void socket.end();
+
+  if (want.stdin && config.openStdin && wantsUpgrade(req)) {
+    const entry = stdioOf(c.id, config);
+    pipeClientInput(socket, rest, (chunk) => writeInput(entry, chunk), () => endInput(entry));
+  }
+  if (config.tty) {
+    const entry = stdioOf(c.id, config);
+    entry.clients.add(client);
+    socket.once('close', () => entry.clients.delete(client));
+    // The terminal's close ends every client (attach-terminals.ts); a container that stops (or
+    // goes) without this server's terminal ends its clients here.
+    await untilEnded(ctx, c, req.signal, () => existingStdio(c.id) !== entry);
+    entry.clients.delete(client);
+    if (!socket.destroyed) socket.end();
+    return;
+  }
+  await untilStarted(ctx, c, req.signal);
+  await sendLog(ctx, c, config, client, { since: attachedAt, follow: true }, req.signal);
+  if (!isRunning(ctx, c)) forgetStdio(c.id);
+  if (!socket.destroyed) socket.end();
+}
+
+function status(ctx: Context, c: ContainerRecord): string | undefined {
+  const now = ctx.store.containers.get(c.id);
+  return now === undefined ? undefined : liveState(ctx.host, now).status;
+}
+
+const isRunning = (ctx: Context, c: ContainerRecord): boolean => status(ctx, c) === 'running';
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until the container has left 'created' (an attach comes before the start), is gone, or the client left. */
+async function untilStarted(ctx: Context, c: ContainerRecord, signal: AbortSignal): Promise<void> {
+  while (status(ctx, c) === 'created' && !signal.aborted) await sleep(POLL_MS);
+}
+
+/** Until the container has run and stopped (or is gone), `done` holds, or the client left. */
+async function untilEnded(ctx: Context, c: ContainerRecord, signal: AbortSignal, done: () => boolean): Promise<void> {
+  let seenRunning = false;
+  for (;;) {
+    if (signal.aborted || done()) return;
+    const s = status(ctx, c);
+    if (s === undefined) return;
+    if (s === 'running') seenRunning = true;
+    else if (s !== 'created' && seenRunning) return;
+    await sleep(POLL_MS);
+  }
+}
+
+/** The log's lines to the client, raw with a terminal, framed without; with follow until the container stops. */
+async function sendLog(
+  ctx: Context,
+  c: ContainerRecord,
+  config: AttachConfig,
+  client: AttachedClient,
+  sel: { tail?: 'all'; since?: string; follow?: boolean },
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const batch of containerLogs(ctx, c.id, { follow: sel.follow === true, since: sel.since, until: undefined, tail: sel.tail ?? 'all' })) {
+    for (const line of batch) {
+      const wanted = line.stream === 'stderr' ? client.stderr : client.stdout;
+      if (!wanted || !client.socket.writable) continue;
+      client.socket.write(config.tty ? line.text : frame(line.stream === 'stderr' ? STDERR : STDOUT, line.text));
+    }
+    if (signal.aborted) return;
+  }
+}
