@@ -11,6 +11,10 @@ export interface Confinement {
   privileges?: Privileges | undefined;
   /** Root filesystem directory (--rootfs); absent: the host's. */
   rootfs?: string | undefined;
+  /** The working directory inside the root filesystem (an image's WorkingDir, -w); absent: /. */
+  workdir?: string | undefined;
+  /** UID[:GID], numeric (an image's User, -u); absent: root. */
+  user?: string | undefined;
 }
 
 /**
@@ -21,9 +25,11 @@ export interface Confinement {
 export interface LaunchTools {
   setpriv: string;
   chroot: string;
+  /** For a working directory or a user (see enterRoot); absent: found by name. */
+  nsenter?: string | undefined;
 }
 
-const BY_NAME: LaunchTools = { setpriv: 'setpriv', chroot: 'chroot' };
+const BY_NAME: LaunchTools = { setpriv: 'setpriv', chroot: 'chroot', nsenter: 'nsenter' };
 
 export function unshareArgs(spec: Confinement & { argv: readonly string[] }, tools: LaunchTools = BY_NAME): string[] {
   // Slave, not private: the container's copy of /run/netns must go on receiving the host's
@@ -46,7 +52,7 @@ export function unshareArgs(spec: Confinement & { argv: readonly string[] }, too
  * need not have it). chroot then needs CAP_SYS_CHROOT, which validation keeps for --rootfs.
  */
 export function confinedArgv(spec: Confinement & { argv: readonly string[] }, tools: LaunchTools = BY_NAME): string[] {
-  const root = spec.rootfs === undefined ? [] : [tools.chroot, spec.rootfs];
+  const root = spec.rootfs === undefined ? [] : enterRoot(spec.rootfs, spec, tools);
   const privileges = spec.privileges ?? DEFAULT_PRIVILEGES;
   if (privileges.privileged) return [...root, ...spec.argv];
   return [tools.setpriv, ...setprivArgs(privileges.capabilities), '--', ...root, ...spec.argv];
@@ -61,4 +67,18 @@ export function confinedArgv(spec: Confinement & { argv: readonly string[] }, to
 export function setprivArgs(caps: readonly Capability[]): string[] {
   const bounding = ['-all', ...caps.map((c) => `+${c.slice('CAP_'.length).toLowerCase()}`)].join(',');
   return [`--bounding-set=${bounding}`, '--inh-caps=-all', '--no-new-privs'];
+}
+
+/**
+ * chroot(8) always changes to the new root's /. With a working directory or a user, nsenter(1)
+ * enters the root instead, still after setpriv: --root chroots, --wdns then changes to the
+ * directory as seen inside the new root (opened after the chroot, so a link in the container's
+ * path cannot lead out of it), -S/-G set the numeric user and group (clearing supplementary groups).
+ * It needs CAP_SYS_CHROOT, as chroot does, and CAP_SETUID/CAP_SETGID for a user (Docker's default set has them).
+ */
+function enterRoot(rootfs: string, spec: Confinement, tools: LaunchTools): string[] {
+  if (spec.workdir === undefined && spec.user === undefined) return [tools.chroot, rootfs];
+  const [uid, gid = '0'] = (spec.user ?? '').split(':');
+  const user = spec.user === undefined ? [] : ['-S', uid!, '-G', gid];
+  return [tools.nsenter ?? 'nsenter', `--root=${rootfs}`, ...(spec.workdir === undefined ? [] : [`--wdns=${spec.workdir}`]), ...user, '--'];
 }

@@ -72,8 +72,9 @@ export function containerView(
     Id: c.id,
     ...runtime,
     Created: c.created,
-    Path: c.command[0] ?? '',
-    Args: c.command.slice(1),
+    // Entrypoint then Cmd, as Docker's Path and Args.
+    Path: [...(c.entrypoint ?? []), ...c.command][0] ?? '',
+    Args: [...(c.entrypoint ?? []), ...c.command].slice(1),
     State: {
       Status: live.restarting === true ? 'restarting' : live.status,
       Running: live.status === 'running',
@@ -88,17 +89,28 @@ export function containerView(
       StartedAt: (live.startedAt === undefined ? c.startedAt : live.startedAt) || ZERO_TIME,
       FinishedAt: (live.finishedAt === undefined ? c.finishedAt : live.finishedAt) || ZERO_TIME,
     },
-    // nsnet runs programs of the host (or of --rootfs), never an image.
-    Image: '',
+    // The image's id (sha256:...); "" for a container of the host's programs or of --rootfs.
+    Image: c.imageId ?? '',
     Name: `/${c.name}`,
     LogPath: c.logPath,
     RestartCount: live.restartCount ?? c.restartCount ?? 0,
     Platform: 'linux',
+    ...graphDriverOf(c),
     Config: configView(c, ports),
     HostConfig: hostConfigView(c, endpoints, ports, facts.dns),
     // nsnet's own addition, only with links: NetworkSettings.PointToPoint.
     NetworkSettings: { ...networkSettingsView(c, endpoints, ports, facts.dns, facts.interfaces ?? []), ...((facts.pointToPoint ?? []).length > 0 ? { PointToPoint: [...facts.pointToPoint!] } : {}) },
   };
+}
+
+/**
+ * A container from an image: its overlay as Docker's overlay2 shows it (the lower directories top
+ * first, its own upper and work directories beside the merged one). Left out without an image.
+ */
+function graphDriverOf(c: ContainerRecord): Record<string, unknown> {
+  if (c.imageLayers == null || c.rootfs === null) return {};
+  const dir = c.rootfs.replace(/\/merged$/, '');
+  return { GraphDriver: { Name: 'overlay2', Data: { LowerDir: c.imageLayers.join(':'), MergedDir: c.rootfs, UpperDir: `${dir}/upper`, WorkDir: `${dir}/work` } } };
 }
 
 /** Docker's "PORT/PROTO" keys of every published and --expose'd port. */
@@ -111,8 +123,8 @@ function configView(c: ContainerRecord, ports: readonly PortMapping[]): Record<s
   return {
     Hostname: c.hostname,
     Domainname: '',
-    // Containers run as root, Docker's "" (the image's user, root by default).
-    User: '',
+    // -u or the image's User; "" is root, as Docker's.
+    User: c.user ?? '',
     // A foreground run has its output on the terminal, as `docker run` without -d attaches it.
     AttachStdin: false,
     AttachStdout: !c.detached,
@@ -122,15 +134,16 @@ function configView(c: ContainerRecord, ports: readonly PortMapping[]): Record<s
     Tty: false,
     OpenStdin: false,
     StdinOnce: false,
-    // What -e set (Docker lists the image's variables too; nsnet has no image).
+    // The image's variables with -e over them.
     Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
     Cmd: c.command,
-    Image: '',
+    // The reference as given to --image.
+    Image: c.imageRef ?? '',
     Volumes: null,
-    WorkingDir: '',
-    Entrypoint: null,
+    WorkingDir: c.workingDir ?? '',
+    Entrypoint: c.entrypoint ?? null,
     OnBuild: null,
-    Labels: {},
+    Labels: { ...(c.labels ?? {}) },
     // nsnet's own addition: the directory a container is chrooted into (--rootfs).
     Rootfs: c.rootfs,
   };
@@ -161,6 +174,7 @@ function hostConfigView(c: ContainerRecord, endpoints: readonly Attached[], port
     Links: nullIfEmpty((c.links ?? []).map((l) => `/${l.name}:/${c.name}/${l.alias}`)),
     Privileged: c.privileged,
     PublishAllPorts: c.publishAll ?? false,
+    AutoRemove: c.autoRemove ?? false,
     // Docker leaves Sysctls out when there are none (omitempty).
     ...(Object.keys(sysctls).length > 0 ? { Sysctls: { ...sysctls } } : {}),
   };

@@ -17,6 +17,7 @@ import { execInContainer, isAlive, launchForeground, readStartTime, sendSignal, 
 import { ephemeralPortRange, hostListeners, socketHolder } from '../kernel/sockets.js';
 import { readSysctl } from '../kernel/sysctl.js';
 import { onPath } from '../kernel/which.js';
+import { mountsUnder } from '../kernel/mounts.js';
 import { ebtablesSupport } from '../kernel/xtables.js';
 import type { Host, LaunchSpec, MonitorOptions } from './port.js';
 
@@ -53,6 +54,7 @@ export class KernelHost implements Host {
   isMountedNetns = (name: string) => isMountedNetns(name);
   netnsIdentity = (ns?: string) => netnsIdentity(ns);
   sysctl = (key: string, ns?: string) => readSysctlIn(key, ns);
+  mountsUnder = (dir: string) => mountsUnder(dir);
   impairment = (dev: string, ns?: string) =>
     withRtnl(ns, (r) => {
       const link = r.getLink(dev);

@@ -50,6 +50,8 @@ export interface NetworkFacts {
   sysctl(key: string, ns?: string): string | undefined;
   /** The impairment a link's root qdiscs make (netem set), read back; undefined when the link is not there. */
   impairment(dev: string, ns?: string): QdiscFacts | undefined;
+  /** Mount points at or under `dir` in nsnet's mount namespace, deepest first (a container's root from an image). */
+  mountsUnder(dir: string): string[];
 }
 
 /** Processes: containers' init processes, nsnet's own background processes. */

@@ -137,6 +137,9 @@ export interface LaunchSpec {
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
   rootfs?: string | undefined;
+  /** Inside rootfs: the working directory and the numeric UID[:GID] (see core/unshare.ts). */
+  workdir?: string | undefined;
+  user?: string | undefined;
   /** Its capabilities (and no_new_privs), or --privileged; absent: Docker's default set. */
   privileges?: Privileges | undefined;
   /**

@@ -171,6 +171,8 @@ export const MS_BIND = 4096;
 export const MS_REC = 16384;
 export const MS_SHARED = 1 << 20;
 export const MNT_DETACH = 2;
+/** umount2: do not follow a symbolic link at the target (a container's own file may be one). */
+export const UMOUNT_NOFOLLOW = 8;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
@@ -235,8 +237,11 @@ export function mount(
   fstype: string | null,
   flags: number,
   command?: string,
+  /** The filesystem's options (overlay's lowerdir=...), NUL-terminated for the kernel. */
+  data?: string,
 ): void {
-  check(libc().mount(source, target, fstype, flags, null), `mount ${target}`, command);
+  const options = data === undefined ? null : Buffer.from(`${data}\0`, 'utf8');
+  check(libc().mount(source, target, fstype, flags, options), `mount ${target}`, command);
 }
 
 export function umount2(target: string, flags: number, command?: string): void {

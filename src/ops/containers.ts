@@ -36,6 +36,7 @@ import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
 
 export { logs } from './container-logs.js';
 import { interfaceStateSteps } from './impairments.js';
+import { decideImageConfig, hostnameFileOf, processArgv, resolveImage, rootfsDirs, rootfsSteps, unmountSteps, type ResolvedImage } from './container-image.js';
 
 export interface RunInput {
   name?: string | undefined;
@@ -65,6 +66,17 @@ export interface RunInput {
   links?: string[] | undefined;
   /** --restart no|on-failure[:N]|always|unless-stopped (Docker's syntax). */
   restart?: string | undefined;
+  /** --image REF: the root filesystem, environment and command from an image of the image store. */
+  image?: string | undefined;
+  /** --entrypoint (replaces the image's Entrypoint and drops its Cmd; [""] clears it). */
+  entrypoint?: string[] | undefined;
+  /** -w/--workdir: the working directory inside the root filesystem. */
+  workdir?: string | undefined;
+  /** -u/--user: numeric UID[:GID]. */
+  user?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  /** Docker's HostConfig.AutoRemove (run's --rm sets it too). */
+  autoRemove?: boolean | undefined;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -76,31 +88,35 @@ function containerEnv(c: ContainerRecord): Record<string, string> {
 
 /** What the container's processes (its own and exec's) are confined to. */
 function confinementOf(c: ContainerRecord): Confinement {
-  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined };
+  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined, workdir: c.workingDir ?? undefined, user: c.user ?? undefined };
 }
 
 function launchSpec(c: ContainerRecord): LaunchSpec {
-  return { netns: launchNetnsOf(c), hostname: c.hostname, argv: c.command, env: containerEnv(c), ...confinementOf(c) };
+  return { netns: launchNetnsOf(c), hostname: c.hostname, argv: processArgv(c), env: containerEnv(c), ...confinementOf(c) };
 }
 
 /** The process start as a by-hand command, for --dry-run. */
 function renderLaunch(c: ContainerRecord): string {
   // The hostname is set first: that needs CAP_SYS_ADMIN, which the command does not keep.
   const hostname = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, 'unshare'];
-  const line = `${netnsExecPrefix(c)}unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: c.command })])}`;
+  const line = `${netnsExecPrefix(c)}unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: processArgv(c) })])}`;
   // A detached container in a script: in the background, its output away from the terminal.
   return c.detached ? `${line} </dev/null >/dev/null 2>&1 &` : line;
 }
 
 function validateRun(input: RunInput): RunInput {
-  if (input.argv.length === 0) throw new NsnetError('USAGE', 'run needs a command', { hint: 'nsnet run -d --name red -- sleep 1000' });
-  if (input.argv[0]!.trim() === '') throw new NsnetError('USAGE', 'invalid command "": the program to run is empty', { hint: 'nsnet run -d --name red -- sleep 1000' });
+  if (input.image !== undefined && input.rootfs !== undefined) {
+    throw new NsnetError('USAGE', `--rootfs ${input.rootfs} and --image ${input.image} both give the root filesystem`, { hint: 'give one of them' });
+  }
+  if (input.image === undefined) refuseImageOptions(input);
+  if (input.argv.length === 0 && input.image === undefined) throw new NsnetError('USAGE', 'run needs a command, or an image (--image) that has one', { hint: 'nsnet run -d --name red -- sleep 1000' });
+  if (input.argv.length > 0 && input.argv[0]!.trim() === '') throw new NsnetError('USAGE', 'invalid command "": the program to run is empty', { hint: 'nsnet run -d --name red -- sleep 1000' });
   if (input.rootfs !== undefined && !fs.existsSync(path.join(input.rootfs, 'bin'))) {
     throw new NsnetError('INVALID_VALUE', `invalid --rootfs "${input.rootfs}": not a directory holding a root filesystem (no bin/)`);
   }
   if (input.mac !== undefined) validate.mac(input.mac);
   const caps = capabilityOptions(input.capAdd ?? [], input.capDrop ?? [], input.privileged === true);
-  refuseRootfsWithoutChroot(input.rootfs, caps);
+  refuseRootfsWithoutChroot(input.rootfs ?? input.image, caps);
   const sysctls = validateSysctls(input.sysctls ?? {});
   validateRestart(input);
   return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged, sysctls, expose: exposedPorts(input) };
@@ -115,6 +131,13 @@ function validateRestart(input: RunInput): RestartPolicy {
     throw new NsnetError('USAGE', `--restart ${input.restart} needs -d: nsnet restarts detached containers (their monitor does), a foreground run ends with its command`, { hint: 'add -d, and read its output with nsnet logs' });
   }
   return policy;
+}
+
+/** --entrypoint, -w and -u change what an image gives; without one there is nothing to change. */
+function refuseImageOptions(input: RunInput): void {
+  const given = [input.entrypoint !== undefined && '--entrypoint', input.workdir !== undefined && '--workdir', input.user !== undefined && '--user'].filter((f): f is string => f !== false);
+  if (given.length === 0) return;
+  throw new NsnetError('USAGE', `${given.join(', ')} needs --image: nsnet runs host programs otherwise, as root in /`, { hint: 'nsnet run --image busybox -w /tmp -- pwd' });
 }
 
 /** The container's restart policy as its record keeps it. */
@@ -189,8 +212,11 @@ function parseLink(text: string): { name: string; alias: string } {
 }
 
 /** Deciding: the container's records, its addresses and ports, and the steps that wire it. */
-function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<ContainerRecord>, 'writes'> {
+function decideRun(ctx: Context, draft: Draft, input: RunInput, image: ResolvedImage | undefined, verb: 'run' | 'create'): Omit<Decision<ContainerRecord>, 'writes'> {
   const id = newId();
+  const fromImage = image === undefined ? undefined : decideImageConfig(image, { argv: input.argv, env: input.env, entrypoint: input.entrypoint, workdir: input.workdir, user: input.user, labels: input.labels, expose: input.expose ?? [] });
+  // Ports the image exposes are published by -P as --expose'd ones are.
+  input = { ...input, expose: fromImage?.expose ?? input.expose };
   const name = validate.containerName(input.name ?? containerNameFor(id));
   const special = decideRunMode(ctx, input, name);
   const hostname = validate.hostname(input.hostname ?? special?.hostname ?? name.slice(0, 63));
@@ -204,10 +230,11 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     id,
     name,
     hostname,
-    command: input.argv,
-    env: input.env,
-    rootfs: input.rootfs ?? null,
-    detached: input.detach,
+    command: fromImage?.command ?? input.argv,
+    env: fromImage?.env ?? input.env,
+    rootfs: image === undefined ? (input.rootfs ?? null) : rootfsDirs(ctx.root, id).merged,
+    // A created container is started later, in the background (Docker's start without -a).
+    detached: input.detach || verb === 'create',
     status: 'created',
     pid: null,
     pidStart: null,
@@ -233,6 +260,14 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     restartMax: parseRestartPolicy(input.restart ?? '').maximumRetryCount,
     restartCount: 0,
     manuallyStopped: false,
+    imageId: image?.id ?? null,
+    imageRef: image === undefined ? null : input.image!,
+    imageLayers: image === undefined ? null : [...image.layers],
+    entrypoint: fromImage?.entrypoint ?? null,
+    workingDir: fromImage?.workingDir ?? null,
+    user: fromImage?.user ?? null,
+    labels: { ...(fromImage?.labels ?? input.labels ?? {}) },
+    autoRemove: input.remove || input.autoRemove === true,
     ...(special === undefined ? {} : { networkMode: special.mode }),
   };
   draft.write({ kind: 'insert-container', record: container });
@@ -240,7 +275,8 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
   if (special !== undefined) {
     discardedPorts(ctx, special.mode, input.publish ?? [], input.publishAll === true);
     refuseSysctlsWithout(special.mode, input.sysctls ?? {});
-    return { op: 'run', mode: 'rollback', steps: [...special.steps, ...sysctlSteps(name, input.sysctls ?? {})], result: container, killIn: killInOf(container), dirs: [logDir] };
+    if (verb === 'create') return { op: 'create', mode: 'rollback', steps: [], result: container, dirs: [logDir] };
+    return { op: 'run', mode: 'rollback', steps: [...special.steps, ...sysctlSteps(name, input.sysctls ?? {}), ...rootfsSteps(container)], result: container, killIn: killInOf(container), dirs: [logDir] };
   }
   const steps: Step[] = [];
   const specs: EndpointSpec[] = [];
@@ -268,7 +304,10 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput): Omit<Decision<C
     });
   }
   const mappings = carrier === undefined ? [] : publish(ctx, draft, container, carrier.endpoint, publishing);
-  steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings), ...sysctlSteps(name, input.sysctls ?? {}));
+  // Docker's create: the records (addresses and host ports taken), nothing of the container in the
+  // kernel; start wires it from them. A network made on first use is made now, for everyone.
+  if (verb === 'create') return { op: 'create', mode: 'rollback', steps, result: container, dirs: [logDir] };
+  steps.push(...planCreateContainer(name, specs, ctx.firewall, mappings), ...sysctlSteps(name, input.sysctls ?? {}), ...rootfsSteps(container));
   return { op: 'run', mode: 'rollback', steps, result: container, killIn: [name], dirs: [logDir] };
 }
 
@@ -300,7 +339,8 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
   let container: ContainerRecord;
   let exit: Promise<number> | undefined;
   try {
-    const decision = decide(ctx, (draft) => decideRun(ctx, draft, input));
+    const image = imageOf(ctx, input);
+    const decision = decide(ctx, (draft) => decideRun(ctx, draft, input, image, 'run'));
     container = decision.result;
     if (ctx.dryRun) {
       commit(ctx, decision);
@@ -315,9 +355,35 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
   const exitCode = await exit;
   ctx.locked(() => {
     ctx.store.tx(() => ctx.store.containers.update(container.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() }));
+    // An image's root is unmounted when its foreground process ends (rm below unmounts it anyway).
+    if (!input.remove) unmountRoot(ctx, container);
   });
   if (input.remove) remove(ctx, [container.id], { force: true });
   return { container, exitCode };
+}
+
+/**
+ * Docker's create: the container recorded with its endpoints (addresses allocated) and ports, in
+ * the 'created' state, nothing made in the kernel for it; `start` wires and starts it. Takes run's
+ * input (detach is implied; remove is recorded as AutoRemove).
+ */
+export async function create(ctx: Context, raw: RunInput): Promise<ContainerRecord> {
+  // Started later in the background: --restart needs nothing more; --rm is recorded (AutoRemove).
+  const input = validateRun({ ...raw, detach: true, remove: false, autoRemove: raw.remove || raw.autoRemove === true });
+  return ctx.locked(() => {
+    const image = imageOf(ctx, input);
+    return commit(ctx, decide(ctx, (draft) => decideRun(ctx, draft, input, image, 'create')));
+  });
+}
+
+/** Under the lock: the image run/create names, from the image store (removing it waits for the lock too). */
+const imageOf = (ctx: Context, input: RunInput): ResolvedImage | undefined => (input.image === undefined ? undefined : resolveImage(ctx.root, ctx.store, input.image));
+
+/** After its process ended: an image's root unmounted (a typed teardown, journalled as every one). */
+function unmountRoot(ctx: Context, c: ContainerRecord): void {
+  const steps = unmountSteps(c);
+  if (steps.length === 0) return;
+  commit(ctx, decide(ctx, () => ({ op: `unmount ${c.name}`, mode: 'finish', steps, result: undefined })));
 }
 
 /**
@@ -333,6 +399,8 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
     let started: Started | Finished | undefined;
     try {
       fs.mkdirSync(path.dirname(container.logPath), { recursive: true, mode: 0o700 });
+      // Docker's /etc/hostname (bind-mounted into an image's root by a step), written in place.
+      if (container.imageLayers != null) fs.writeFileSync(hostnameFileOf(container), `${container.hostname}\n`, { mode: 0o644 });
       const spec = { ...launchSpec(container), etcNetns: sharesNamespace(container) ? joinedEtcNetns(container) : prepareContainerDns(ctx, container) };
       if (detach) {
         started = await ctx.host.launchDetached(spec, container.logPath, { stateDir: path.dirname(container.logPath), restart: restartPolicyOf(container) });
@@ -379,9 +447,11 @@ export function stopEach(ctx: Context, refs: readonly string[], graceSeconds: nu
       refuseCni(c, 'stop');
       if (ctx.dryRun) {
         if (c.pid !== null) ctx.note(`kill -TERM ${c.pid}; sleep ${graceSeconds}; kill -KILL ${c.pid}`);
+        unmountRoot(ctx, c);
         return c.name;
       }
       stopContainer(ctx, c, graceSeconds * 1000);
+      unmountRoot(ctx, c);
       return c.name;
     }),
   );
@@ -448,7 +518,7 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
   // host and container: have no namespace of their own to rebuild (a joiner needs the joined one running).
   refuseStartShared(ctx, c);
   const rewire = ownsNamespace(c) && (ctx.dryRun || !ctx.host.netnsExists(c.name));
-  const steps = rewire
+  const steps: Step[] = rewire
     ? [
         ...restoreSteps(ctx, c),
         ...planCreateContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)),
@@ -457,6 +527,8 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
         ...interfaceStateSteps(ctx, c),
       ]
     : [];
+  // An image's root is mounted at every start (stop and rm unmount it; a stale one is replaced).
+  steps.push(...rootfsSteps(c));
   const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
   return { op: 'start', mode: 'rollback', steps, result: c, killIn: killInOf(c), onFailure };
 }
@@ -501,7 +573,9 @@ export function removeEach(ctx: Context, refs: readonly string[], opts: { force:
 /** Deciding an rm: its processes killed, the namespace deleted, the records and the state directory gone. */
 function decideRemove(ctx: Context, c: ContainerRecord): Omit<Decision<string>, 'writes'> & { writes: RecordWrite[] } {
   // The host's namespace and a joined one are never deleted: only a namespace of its own goes.
-  const steps = ownsNamespace(c) ? planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)) : [];
+  // A created container has nothing in the kernel; an image's root is unmounted first.
+  const wired = ownsNamespace(c) && c.status !== 'created';
+  const steps = [...unmountSteps(c), ...(wired ? planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall, containerMappings(ctx.store, c.id)) : [])];
   // Its addresses out of the partitions it is in (they would hold the next container that gets them).
   steps.push(...leavePartitionSteps(ctx, c));
   return {

@@ -1,6 +1,7 @@
 /**
  * Each container's /etc/resolv.conf and /etc/hosts, kept under /etc/netns/NAME (where `ip netns
- * exec` finds them and bind-mounts them over /etc): written when it starts, rewritten on network
+ * exec` finds them and bind-mounts them over /etc; a container from an image has them bind-mounted
+ * into its root): written when it starts, rewritten on network
  * connect/disconnect, removed with the container. Also the host's own upstream resolvers, which
  * containers off the responder's networks are given directly.
  */
@@ -45,7 +46,8 @@ export function etcDir(name: string): string {
  * --rootfs gets none: its /etc is the root filesystem's own. Returns whether the files were written.
  */
 export function writeContainerFiles(store: Store, c: ContainerRecord): boolean {
-  if (c.rootfs !== null) return false;
+  // A container from an image gets them too: they are bind-mounted into its root (container-image.ts).
+  if (c.rootfs !== null && c.imageLayers == null) return false;
   const eps = store.endpoints.forContainer(c.id);
   const first = eps[0] === undefined ? undefined : store.networks.get(eps[0].networkId);
   const cfg = store.dns.get(c.id);

@@ -119,7 +119,11 @@ export function killProcessesIn(ctx: Context, namespaces: readonly string[]): Ns
 export function removeDirs(ctx: Context, dirs: readonly string[]): void {
   for (const dir of dirs) {
     const resolved = path.resolve(dir);
-    if (resolved.startsWith(ctx.root + path.sep)) fs.rmSync(resolved, { recursive: true, force: true });
+    if (!resolved.startsWith(ctx.root + path.sep)) continue;
+    // A container's root from an image still mounted there (its unmount failed, or never ran) is
+    // detached first: removing through it would delete the files bind-mounted into it.
+    for (const target of ctx.host.mountsUnder(resolved)) ctx.runner.apply({ kind: 'unmount', target });
+    fs.rmSync(resolved, { recursive: true, force: true });
   }
 }
 
@@ -173,7 +177,7 @@ export function recover(ctx: Context): string[] {
   return report;
 }
 
-/** Links, addresses, routes, namespaces: replayed one by one. Every other kind is the firewall's. */
+/** Links, addresses, routes, namespaces, mounts: replayed one by one. Every other kind is the firewall's. */
 const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'netns-add',
   'netns-del',
@@ -193,6 +197,10 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   'route-add',
   'route-dev',
   'sysctl',
+  // A container's root filesystem mounts (containers from images): replayed like links.
+  'overlay-mount',
+  'bind-mount',
+  'unmount',
 ]);
 
 const networkSteps = (steps: readonly Step[]): Step[] => steps.filter((s) => NETWORK_KINDS.has(s.kind));

@@ -348,7 +348,8 @@ export function connect(ctx: Context, networkRef: string, containerRef: string, 
       refuseShadowingAliases(ctx, network, container, aliases);
       const existing = ctx.store.endpoints.forContainer(container.id);
       const { endpoint, spec } = addEndpoint(ctx, draft, network, container, nextIfName(existing, linkIfNames(ctx.store, container.id)), { ip: opts.ip, ip6: opts.ip6, aliases });
-      const steps = [...networkSteps, ...connectSteps(ctx, container.name, existing, spec).steps];
+      // A created container has nothing in the kernel yet: the endpoint is recorded, start wires it.
+      const steps = [...networkSteps, ...(container.status === 'created' ? [] : connectSteps(ctx, container.name, existing, spec).steps)];
       return { op: 'network connect', mode: 'rollback', steps, result: endpoint };
     });
     const endpoint = commit(ctx, decision);
@@ -376,6 +377,9 @@ export function disconnect(ctx: Context, networkRef: string, containerRef: strin
       const endpoint = ctx.store.endpoints.get(network.id, container.id);
       if (endpoint === undefined) {
         throw new NsnetError('NOT_FOUND', `container ${container.name} is not connected to network ${network.name}`);
+      }
+      if (container.status === 'created') {
+        return { op: 'network disconnect', mode: 'finish', steps: [], writes: [{ kind: 'delete-endpoint', id: endpoint.id }], result: endpoint };
       }
       const steps = planDetach(container.name, endpointSpec(network, endpoint), ctx.firewall, endpointMappings(ctx.store, endpoint));
       // The default route leaves with the interface that carried it; hand it to the next

@@ -73,6 +73,8 @@ export function reset(ctx: Context): string[] {
         steps.push(planRemoveContainer(c.name, containerEndpoints(ctx.store, c.id), ctx.firewall)[0]!);
       }
     }
+    // Containers' roots from images, and any such mount a crash left (records or not): detached first.
+    steps.unshift(...ctx.host.mountsUnder(path.join(ctx.root, 'containers')).map((target): Step => ({ kind: 'unmount', target })));
     const bridges = new Set(networks.map((n) => n.bridge));
     for (const b of bridges) steps.push({ kind: 'link-del', dev: b });
     // Host veth ends of known containers go with their namespaces; what else matches nsnet's

@@ -106,6 +106,12 @@ export function describe(step: Step): string {
       return `set ${step.key}${where(step.ns)}`;
     case 'route-to':
       return `add route to ${step.dst} via ${step.via}${where(step.ns)}`;
+    case 'overlay-mount':
+      return `mount the root filesystem ${step.target}`;
+    case 'bind-mount':
+      return `bind-mount ${step.source} on /${step.path} in ${step.root}`;
+    case 'unmount':
+      return `unmount ${step.target}`;
     case 'nft':
       return `update firewall: ${step.summary}`;
     case 'xtables-restore':

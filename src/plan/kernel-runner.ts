@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { KernelError, NsnetError } from '../core/errors.js';
 import type { Netem } from '../core/netem.js';
 import type { Rtnl } from '../kernel/api.js';
@@ -8,6 +9,8 @@ import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
 import { EADDRNOTAVAIL, ENOENT, EOPNOTSUPP, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
+import { bindFileIn, mountOverlay, unmountTree } from '../kernel/mounts.js';
+import { renderStep } from './render.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
 
@@ -110,6 +113,15 @@ export class KernelRunner implements StepRunner {
       case 'route-to':
         this.rtnl(step.ns).addRoute(routeTo(step));
         return;
+      case 'overlay-mount':
+        mountOverlay(step.target, step.lower, step.upper, step.work, renderStep(step));
+        return;
+      case 'bind-mount':
+        bindFileIn(step.source, step.root, step.path, renderStep(step));
+        return;
+      case 'unmount':
+        unmountTree(step.target, renderStep(step));
+        return;
       case 'nft':
         runNft(step.script);
         return;
@@ -195,6 +207,14 @@ export class KernelRunner implements StepRunner {
         if (link !== undefined) this.rtnl(step.ns).setImpairment(link.index, step.previous ?? {}, step.dev);
         return;
       }
+      case 'overlay-mount':
+        unmountTree(step.target);
+        return;
+      case 'bind-mount':
+        unmountTree(path.join(step.root, step.path));
+        return;
+      case 'unmount':
+        return; // a teardown step: nothing to restore
       case 'nft':
         runNft(step.undoScript);
         return;

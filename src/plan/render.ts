@@ -69,6 +69,14 @@ export function renderStep(step: Step): string {
       return `${netnsExec(step.ns)} ${sysctl(step)}`;
     case 'route-to':
       return `${ip(step.ns)}${step.via.includes(':') ? ' -6' : ''} route add ${step.dst} via ${step.via}`;
+    case 'overlay-mount':
+      return renderOverlayMount(step);
+    case 'bind-mount': {
+      const target = shellQuote(`${step.root.replace(/\/+$/, '')}/${step.path}`);
+      return `touch ${target} && mount --bind ${shellQuote(step.source)} ${target}`;
+    }
+    case 'unmount':
+      return `umount --lazy ${shellQuote(step.target)}`;
     case 'nft':
       return `nft -f - <<'EOF'\n${step.script.trimEnd()}\nEOF`;
     case 'xtables-restore':
@@ -144,6 +152,17 @@ const netnsExec = (ns: string): string => (ns.startsWith('/') ? `nsenter --net=$
  */
 function renderImpairment(ns: string, dev: string, netem: Netem, previous: Netem | undefined): string {
   return impairmentCommands(dev, netem, previous).map((c) => `${netnsExec(ns)} tc qdisc ${c}`).join('\n');
+}
+
+/** The overlay's directories made first; the mount points /proc, /dev and /etc inside it after. */
+function renderOverlayMount(step: Extract<Step, { kind: 'overlay-mount' }>): string {
+  const options = `lowerdir=${step.lower.join(':')},upperdir=${step.upper},workdir=${step.work}`;
+  const t = shellQuote(step.target);
+  return [
+    `mkdir -p ${shellQuote(step.upper)} ${shellQuote(step.work)} ${t}`,
+    `mount -t overlay overlay -o ${shellQuote(options)} ${t}`,
+    `mkdir -p ${t}/proc ${t}/dev ${t}/etc`,
+  ].join(' && ');
 }
 
 const mtu = (value: number | undefined): string => (value === undefined ? '' : ` mtu ${value}`);

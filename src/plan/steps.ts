@@ -100,6 +100,23 @@ export type Step =
   | { kind: 'netns-sysctl'; ns: string; key: string; value: string; ignoreUnknown?: boolean | undefined }
   /** A route to a destination (a CIDR, or default) via a gateway: a lab's routes through a router. */
   | { kind: 'route-to'; ns: string; dst: string; via: string }
+  /**
+   * A container's root filesystem from an image: an overlay of the image's layer directories
+   * (`lower`, top first) under the container's own `upper` (with overlayfs' `work` directory),
+   * mounted on `target` in the host's mount namespace, so the container's mount namespace (made
+   * later, a copy) has it. A stale mount on `target` (a container that ended on its own) is
+   * detached first. Undo: detached, with whatever is mounted beneath it.
+   */
+  | { kind: 'overlay-mount'; target: string; lower: readonly string[]; upper: string; work: string }
+  /**
+   * A host file bind-mounted over `path` (relative) inside the root filesystem `root`: /etc/hosts,
+   * /etc/resolv.conf and /etc/hostname as Docker presents them, /dev/null and the like. The file in
+   * the container is made a plain file first: a symbolic link there (the container's to make) would
+   * otherwise be followed on the host. Undo: unmounted.
+   */
+  | { kind: 'bind-mount'; source: string; root: string; path: string }
+  /** A teardown: `target` and everything mounted beneath it detached (what is not mounted is fine). */
+  | { kind: 'unmount'; target: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */
   | { kind: 'nft'; script: string; undoScript: string; summary: string }
   /**

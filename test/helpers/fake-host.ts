@@ -12,7 +12,8 @@
  *     (`crashAtNextLaunch()`): nothing more runs until `revive()`; then recovery must converge.
  *
  * The models live in test/helpers/fake-host/: network.ts (namespaces, links, addresses, routes,
- * sysctls), nft.ts and xtables.ts (the firewall), processes.ts (processes, sockets), steps.ts
+ * sysctls), nft.ts and xtables.ts (the firewall), processes.ts (processes, sockets), mounts.ts
+ * (a container's root filesystem from an image), steps.ts
  * (each step kind's apply and undo, as src/plan/kernel-runner.ts does them). Tests reach the
  * models through `net`, `nft`, `xt` and `procs` to set up a machine (an uplink, a foreign table,
  * a socket holder) and to look inside.
@@ -30,6 +31,7 @@ import { NftModel } from './fake-host/nft.js';
 import { ProcessModel } from './fake-host/processes.js';
 import { applyStep, undoStep } from './fake-host/steps.js';
 import { XtablesModel } from './fake-host/xtables.js';
+import { MountModel } from './fake-host/mounts.js';
 
 export { FakeUnsupported, SimulatedCrash } from './fake-host/errors.js';
 
@@ -71,6 +73,7 @@ export class FakeHost implements Host, StepRunner {
   readonly nft = new NftModel();
   readonly xt = new XtablesModel();
   readonly procs = new ProcessModel();
+  readonly mounts = new MountModel();
   readonly facts: FakeFacts = {
     nftUsable: true,
     nftBackend: 'libnftables',
@@ -247,6 +250,7 @@ export class FakeHost implements Host, StepRunner {
     return { dev: this.net.ns(key).mounted ? 4 : 23, ino: fakeInode(key) };
   };
   sysctl = (key: string, ns?: string) => this.net.sysctl(key, ns);
+  mountsUnder = (dir: string) => this.mounts.mountsUnder(dir);
   impairment = (dev: string, ns?: string) => {
     const l = this.net.link(ns, dev);
     return l === undefined ? undefined : { kinds: qdiscParts(l.netem ?? {}).map((p) => p.kind), netem: l.netem ?? {} };
@@ -381,7 +385,7 @@ export class FakeHost implements Host, StepRunner {
 
   /** Deterministic and JSON-able: compare two with deepEqual. */
   snapshot(): FakeSnapshot {
-    return { network: this.net.snapshot(), nft: this.nft.snapshot(), xtables: this.xt.snapshot(), processes: this.procs.snapshot() };
+    return { network: this.net.snapshot(), nft: this.nft.snapshot(), xtables: this.xt.snapshot(), processes: this.procs.snapshot(), mounts: this.mounts.snapshot() };
   }
 
   /** An independent copy of the machine (state and facts; not fault settings, logs or waiters). */
@@ -391,6 +395,7 @@ export class FakeHost implements Host, StepRunner {
     copy.nft.state = structuredClone(this.nft.state);
     copy.xt.state = structuredClone(this.xt.state);
     copy.procs.state = structuredClone(this.procs.state);
+    copy.mounts.state = structuredClone(this.mounts.state);
     Object.assign(copy.facts, { ...this.facts, path: new Set(this.facts.path), ephemeralPorts: [...this.facts.ephemeralPorts] });
     return copy;
   }
@@ -405,4 +410,6 @@ export interface FakeSnapshot {
   nft: Record<string, string>;
   xtables: Record<string, Record<string, string[]>>;
   processes: string[];
+  /** Mount points under which a container's root is, with what is mounted there. */
+  mounts: string[];
 }

@@ -134,7 +134,7 @@ describe("run's usage errors exit 125 as Docker's; other commands' still 2", () 
 
   const table: Array<[string[], number, RegExp]> = [
     [['run', '--bogus', '--', 'true'], 125, /unknown option '--bogus'/],
-    [['run'], 125, /missing required argument/],
+    [['run'], 125, /run needs a command, or an image/],
     [['run', '--help'], 0, /Usage: nsnet run/],
     [['network', 'create'], 2, /missing required argument/],
     [['ps', '--bogus'], 2, /unknown option '--bogus'/],

@@ -31,9 +31,9 @@ function inspectContainers(ctx: Context, refs: readonly string[]): Record<string
   });
 }
 
-export function runCommand(): Command {
-  return withCommon(new Command('run'))
-    .description('create a container (namespace, veth into the bridge, address, route) and start COMMAND in it')
+/** run's options, which create takes too (Docker's create is run without the start). */
+function withRunOptions(cmd: Command): Command {
+  return withCommon(cmd)
     .usage('[options] [--] COMMAND [ARG...]')
     .option('-d, --detach', 'run in the background; output goes to nsnet logs NAME')
     .option('--rm', 'remove the container when it exits')
@@ -45,6 +45,11 @@ export function runCommand(): Command {
     .option('--mac-address <mac>', 'MAC address on the first network')
     .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
     .option('--rootfs <dir>', 'root filesystem directory to chroot into')
+    .option('--image <ref>', "run an image of the image store: its layers as an overlay root, its Env, Entrypoint, Cmd, WorkingDir and ExposedPorts (COMMAND replaces its Cmd)")
+    .option('--entrypoint <command>', "with --image: replace the image's entrypoint (\"\" clears it)")
+    .option('-w, --workdir <dir>', 'with --image: working directory inside the container')
+    .option('-u, --user <uid[:gid]>', 'with --image: numeric user and group to run as')
+    .option('-l, --label <key=value>', 'container label (repeatable)', collect)
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a container port on the host (repeatable; CONTAINER_PORT alone picks a free host port)', collect)
     .option('--dns <ip>', 'upstream DNS server for names that are not containers (repeatable)', collect)
     .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect)
@@ -59,43 +64,71 @@ export function runCommand(): Command {
     .option('--sysctl <key=value>', "set a net.* sysctl in the container's network namespace (repeatable)", collect)
     .option('--link <name[:alias]>', 'legacy: ALIAS (default NAME) resolves to container NAME on the default network (repeatable)', collect)
     .option('--restart <policy>', 'with -d: no, on-failure[:MAX-RETRIES], always or unless-stopped (its monitor restarts it)')
-    .argument('<command...>', 'command and arguments to run')
-    .passThroughOptions()
+    .argument('[command...]', 'command and arguments to run (with --image: replaces its Cmd)')
+    .passThroughOptions();
+}
+
+function runInputOf(argv: string[], o: Record<string, unknown>): containers.RunInput {
+  return {
+    name: o['name'] as string | undefined,
+    networks: (o['network'] as string[] | undefined) ?? [],
+    ip: o['ip'] as string | undefined,
+    ip6: o['ip6'] as string | undefined,
+    mac: o['macAddress'] as string | undefined,
+    hostname: o['hostname'] as string | undefined,
+    env: keyValues(o['env'] as string[] | undefined, 'environment variable', validate.keyValue),
+    rootfs: o['rootfs'] as string | undefined,
+    detach: o['detach'] === true,
+    remove: o['rm'] === true,
+    argv,
+    publish: o['publish'] as string[] | undefined,
+    dns: dnsInput({
+      dns: o['dns'] as string[] | undefined,
+      dnsSearch: o['dnsSearch'] as string[] | undefined,
+      dnsOption: o['dnsOption'] as string[] | undefined,
+      addHost: o['addHost'] as string[] | undefined,
+      alias: o['networkAlias'] as string[] | undefined,
+    }),
+    capAdd: o['capAdd'] as string[] | undefined,
+    capDrop: o['capDrop'] as string[] | undefined,
+    privileged: o['privileged'] === true,
+    expose: o['expose'] as string[] | undefined,
+    publishAll: o['publishAll'] === true,
+    sysctls: keyValues(o['sysctl'] as string[] | undefined, '--sysctl', validate.keyValue),
+    links: o['link'] as string[] | undefined,
+    restart: o['restart'] as string | undefined,
+    image: o['image'] as string | undefined,
+    // Docker takes --entrypoint as one word (a program), not a command line.
+    entrypoint: o['entrypoint'] === undefined ? undefined : [o['entrypoint'] as string],
+    workdir: o['workdir'] as string | undefined,
+    user: o['user'] as string | undefined,
+    labels: keyValues(o['label'] as string[] | undefined, '--label', validate.keyValue),
+  };
+}
+
+export function runCommand(): Command {
+  return withRunOptions(new Command('run'))
+    .description('create a container (namespace, veth into the bridge, address, route) and start COMMAND in it')
     .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
       const ctx = contextFor(cmd);
       await finish(ctx, cmd, async () => {
-        const result = await containers.run(ctx, {
-          name: o['name'] as string | undefined,
-          networks: (o['network'] as string[] | undefined) ?? [],
-          ip: o['ip'] as string | undefined,
-          ip6: o['ip6'] as string | undefined,
-          mac: o['macAddress'] as string | undefined,
-          hostname: o['hostname'] as string | undefined,
-          env: keyValues(o['env'] as string[] | undefined, 'environment variable', validate.keyValue),
-          rootfs: o['rootfs'] as string | undefined,
-          detach: o['detach'] === true,
-          remove: o['rm'] === true,
-          argv,
-          publish: o['publish'] as string[] | undefined,
-          dns: dnsInput({
-            dns: o['dns'] as string[] | undefined,
-            dnsSearch: o['dnsSearch'] as string[] | undefined,
-            dnsOption: o['dnsOption'] as string[] | undefined,
-            addHost: o['addHost'] as string[] | undefined,
-            alias: o['networkAlias'] as string[] | undefined,
-          }),
-          capAdd: o['capAdd'] as string[] | undefined,
-          capDrop: o['capDrop'] as string[] | undefined,
-          privileged: o['privileged'] === true,
-          expose: o['expose'] as string[] | undefined,
-          publishAll: o['publishAll'] === true,
-          sysctls: keyValues(o['sysctl'] as string[] | undefined, '--sysctl', validate.keyValue),
-          links: o['link'] as string[] | undefined,
-          restart: o['restart'] as string | undefined,
-        });
+        const result = await containers.run(ctx, runInputOf(argv, o));
         if (ctx.dryRun) return;
         if (result.exitCode === undefined) printLines([result.container.id]);
         else process.exitCode = result.exitCode;
+      });
+    });
+}
+
+/** Docker's create: the container and its addresses recorded, nothing started (nsnet start NAME). */
+function createCommand(): Command {
+  return withRunOptions(new Command('create'))
+    .description("record a container as run would make it, without starting it (Docker's Created state); start it with nsnet start")
+    .action(async (argv: string[], o: Record<string, unknown>, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      await finish(ctx, cmd, async () => {
+        const c = await containers.create(ctx, runInputOf(argv, o));
+        if (!ctx.dryRun) printLines([c.id]);
       });
     });
 }
@@ -202,5 +235,5 @@ export function containerCommands(): Command[] {
       });
     });
 
-  return [exec, ps, inspect, logsCommand(), stop, start, rm, port, waitCommand()];
+  return [createCommand(), exec, ps, inspect, logsCommand(), stop, start, rm, port, waitCommand()];
 }

@@ -6,6 +6,7 @@
  * The xtables kinds ask src/kernel/xtables.ts's pure script builders for the script, as the kernel
  * runner does, and run it on the fake tables.
  */
+import path from 'node:path';
 import { ignoring } from '../../../src/plan/kernel-runner.js';
 import { NsnetError } from '../../../src/core/errors.js';
 import { keyedScript, portScript, restoreScript, ruleComment, type XtablesChains, type XtablesTool } from '../../../src/kernel/xtables.js';
@@ -15,11 +16,13 @@ import type { Step } from '../../../src/plan/steps.js';
 import type { NetworkModel } from './network.js';
 import type { NftModel } from './nft.js';
 import type { XtablesModel } from './xtables.js';
+import type { MountModel } from './mounts.js';
 
 export interface Machine {
   net: NetworkModel;
   nft: NftModel;
   xt: XtablesModel;
+  mounts: MountModel;
   /** Whether the tool behind a firewall step is there (else the step fails as the real run does). */
   toolUsable(tool: 'nft' | XtablesTool): boolean;
 }
@@ -93,6 +96,15 @@ export function applyStep(m: Machine, step: Step): void {
     case 'route-to':
       m.net.addRoute(step.ns, { ...routeTo(step), gateway: step.via }, command);
       return;
+    case 'overlay-mount':
+      m.mounts.overlay(step.target, step.lower, step.upper, step.work);
+      return;
+    case 'bind-mount':
+      m.mounts.bind(step.source, path.join(step.root, step.path));
+      return;
+    case 'unmount':
+      m.mounts.unmountTree(step.target);
+      return;
     case 'nft':
       runNft(m, step.script);
       return;
@@ -153,6 +165,14 @@ export function undoStep(m: Machine, step: Step): void {
     case 'qdisc-netem':
     case 'qdisc-clear': // a link that is gone took its qdiscs with it
       if (m.net.link(step.ns, step.dev) !== undefined) m.net.setImpairment(step.ns, step.dev, step.previous ?? {});
+      return;
+    case 'overlay-mount':
+      m.mounts.unmountTree(step.target);
+      return;
+    case 'bind-mount':
+      m.mounts.unmountTree(path.join(step.root, step.path));
+      return;
+    case 'unmount': // a teardown step: nothing to restore
       return;
     case 'nft':
       runNft(m, step.undoScript);

@@ -1,0 +1,235 @@
+/**
+ * Containers from images and Docker's created state (issue 18), on the fake machine: create records
+ * a container with its addresses and nothing in the kernel; connect/disconnect of a created one only
+ * record; start wires it; an image's container gets its overlay root and bind mounts as steps (and
+ * loses them at stop and rm); the image config is honoured as Docker does; a failure at any step and
+ * a crash after any step leave the records, the machine and its mounts as before. No root.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { confinedArgv, unshareArgs } from '../../src/core/unshare.js';
+import { containerView } from '../../src/engine/inspect-container.js';
+import { decideImageConfig, rootfsDirs, useImageResolver, type ResolvedImage } from '../../src/ops/container-image.js';
+import { create, remove, run, start, stop } from '../../src/ops/containers.js';
+import { liveState } from '../../src/ops/liveness.js';
+import { connect, createNetwork, disconnect } from '../../src/ops/networks.js';
+import { reset } from '../../src/ops/system.js';
+import { renderStep } from '../../src/plan/render.js';
+import {
+  assertRecoveredAsBefore,
+  assertSameState,
+  assertUndone,
+  contextOn,
+  crashEachStep,
+  failEachStep,
+  fixture,
+  runInput,
+  type Fixture,
+  type Op,
+} from '../helpers/ops-fixture.js';
+
+const layersDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-unit-layers-'));
+after(() => fs.rmSync(layersDir, { recursive: true, force: true }));
+
+const BUSYBOX: ResolvedImage = {
+  id: `sha256:${'b'.repeat(64)}`,
+  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'COLOR=blue'], Cmd: ['sh'], WorkingDir: '/srv', ExposedPorts: { '80/tcp': {} }, Labels: { from: 'image' } },
+  layers: [path.join(layersDir, 'top'), path.join(layersDir, 'bottom')],
+};
+useImageResolver((_root, _store, ref) => {
+  if (ref === 'busybox') return BUSYBOX;
+  throw Object.assign(new Error(`No such image: ${ref}`), { code: 'NOT_FOUND' });
+});
+after(() => useImageResolver(undefined));
+
+const study = (ctx: Parameters<Op>[0]) => createNetwork(ctx, { name: 'ut-study', subnet: '10.0.0.0/24' });
+const lab = (ctx: Parameters<Op>[0]) => createNetwork(ctx, { name: 'ut-lab', subnet: '10.1.0.0/24' });
+/** An image's container: no --rootfs (the image gives the root). */
+const imageInput = (over: Parameters<typeof runInput>[0]) => runInput({ rootfs: undefined, image: 'busybox', argv: ['sleep', '1000'], ...over });
+const runImage = (over: Partial<Parameters<typeof runInput>[0]> = {}): Op => (ctx) => run(ctx, imageInput({ name: 'ut-img', networks: ['ut-study'], ...over }));
+
+const mountsOf = (fx: Fixture): string[] => fx.host.snapshot().mounts.map((m) => m.split(':')[0]!);
+
+describe('create: the created state', () => {
+  test('records the container and its address; nothing in the kernel; ps says created', async () => {
+    const fx = await fixture().setUp(study);
+    const before = fx.host.snapshot();
+    const c = await create(fx.ctx, runInput({ name: 'ut-new', networks: ['ut-study'], detach: false }));
+    assert.deepEqual(fx.host.snapshot(), before, 'create changes nothing on the machine');
+    assert.equal(c.status, 'created');
+    assert.equal(liveState(fx.host, c).status, 'created');
+    const eps = fx.store.endpoints.forContainer(c.id);
+    assert.equal(eps.length, 1);
+    assert.equal(eps[0]!.ip, '10.0.0.2', 'the address is allocated at create');
+    assert.equal(fx.store.journal.list().length, 0);
+    const view = containerView(c, liveState(fx.host, c), []) as { State: { Status: string } };
+    assert.equal(view.State.Status, 'created');
+    fx.close();
+  });
+
+  test('create --rm is recorded as AutoRemove; a create of a taken name is refused', async () => {
+    const fx = await fixture().setUp(study);
+    const c = await create(fx.ctx, runInput({ name: 'ut-auto', remove: true, detach: false }));
+    assert.equal(fx.store.containers.get(c.id)!.autoRemove, true);
+    assert.equal(((containerView(c, liveState(fx.host, c), []) as { HostConfig: { AutoRemove: boolean } }).HostConfig.AutoRemove), true);
+    await assert.rejects(() => create(fx.ctx, runInput({ name: 'ut-auto' })), /ut-auto/);
+    fx.close();
+  });
+
+  test('connect and disconnect of a created container only record; start wires both networks', async () => {
+    const fx = await fixture().setUp(study, lab);
+    await create(fx.ctx, runInput({ name: 'ut-two', networks: ['ut-study'] }));
+    const before = fx.host.snapshot();
+    connect(fx.ctx, 'ut-lab', 'ut-two', {});
+    assert.deepEqual(fx.host.snapshot(), before, 'connect of a created container changes nothing on the machine');
+    assert.deepEqual(fx.store.endpoints.forContainer(fx.store.containers.resolve('ut-two').id).map((e) => e.ifName).sort(), ['eth0', 'eth1']);
+    await start(fx.ctx, ['ut-two']);
+    assert.ok(fx.host.netnsExists('ut-two'));
+    assert.deepEqual(fx.host.links('ut-two').map((l) => l.name).filter((n) => n.startsWith('eth')).sort(), ['eth0', 'eth1']);
+    assert.equal(liveState(fx.host, fx.store.containers.resolve('ut-two')).status, 'running');
+    fx.close();
+  });
+
+  test('disconnect of a created container forgets the endpoint; rm of a created one removes only records', async () => {
+    const fx = await fixture().setUp(study, lab);
+    await create(fx.ctx, runInput({ name: 'ut-gone', networks: ['ut-study', 'ut-lab'] }));
+    const before = fx.host.snapshot();
+    disconnect(fx.ctx, 'ut-lab', 'ut-gone');
+    assert.equal(fx.store.endpoints.forContainer(fx.store.containers.resolve('ut-gone').id).length, 1);
+    assert.deepEqual(stop(fx.ctx, ['ut-gone'], 10), ['ut-gone'], 'stop of a created container is a no-op, as Docker\'s');
+    remove(fx.ctx, ['ut-gone'], { force: false });
+    assert.equal(fx.store.containers.byIdOrName('ut-gone'), undefined);
+    assert.deepEqual(fx.host.snapshot(), before);
+    fx.close();
+  });
+});
+
+describe('run --image: the root filesystem as steps', () => {
+  test('the overlay and the bind mounts are steps; --dry-run prints them', async () => {
+    const fx = await fixture().setUp(study);
+    const plan = contextOn(fx.host, fx.store, fx.root, { dryRun: true });
+    await run(plan, imageInput({ name: 'ut-img', networks: ['ut-study'] }));
+    const text = plan.planned.join('\n');
+    assert.match(text, /mount -t overlay overlay -o '?lowerdir=[^ ]*top:[^ ]*bottom,upperdir=[^ ]*\/upper,workdir=[^ ]*\/work'? [^ ]*\/merged/);
+    assert.match(text, /mount --bind \/etc\/netns\/ut-img\/hosts [^ ]*\/merged\/etc\/hosts/);
+    assert.match(text, /mount --bind [^ ]*\/hostname [^ ]*\/merged\/etc\/hostname/);
+    assert.match(text, /mount --bind \/dev\/null [^ ]*\/merged\/dev\/null/);
+    // The process: setpriv, then nsenter enters the root and the image's WorkingDir.
+    assert.match(text, /setpriv [^\n]* -- nsenter --root=\S*\/merged --wdns=\/srv -- sleep 1000/);
+    fx.close();
+  });
+
+  test('run mounts, stop unmounts, start mounts again, rm unmounts', async () => {
+    const fx = await fixture().setUp(study);
+    const c = (await run(fx.ctx, imageInput({ name: 'ut-img', networks: ['ut-study'] }))).container;
+    const merged = rootfsDirs(fx.root, c.id).merged;
+    assert.ok(mountsOf(fx).includes(merged));
+    assert.ok(mountsOf(fx).includes(`${merged}/etc/resolv.conf`));
+    assert.equal(fs.readFileSync(path.join(path.dirname(merged), 'hostname'), 'utf8'), 'ut-img\n');
+    stop(fx.ctx, ['ut-img'], 0);
+    assert.deepEqual(mountsOf(fx), []);
+    await start(fx.ctx, ['ut-img']);
+    assert.ok(mountsOf(fx).includes(merged));
+    remove(fx.ctx, ['ut-img'], { force: true });
+    assert.deepEqual(mountsOf(fx), []);
+    assert.equal(fs.existsSync(path.dirname(merged)), false, 'the container directory goes');
+    fx.close();
+  });
+
+  test('the image config: Env under -e, Cmd replaced, WorkingDir, ExposedPorts published by -P, inspect', async () => {
+    const fx = await fixture().setUp(study);
+    const { container: c } = await run(fx.ctx, imageInput({ name: 'ut-img', networks: ['ut-study'], env: { COLOR: 'red' }, publishAll: true, labels: { mine: '1' } }));
+    const saved = fx.store.containers.get(c.id)!;
+    assert.equal(saved.env['COLOR'], 'red');
+    assert.equal(saved.env['PATH'], '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    assert.deepEqual(saved.command, ['sleep', '1000']);
+    assert.equal(fx.store.ports.list().filter((p) => p.containerPort === 80).length > 0, true, '-P publishes the image\'s 80/tcp');
+    const view = containerView(saved, liveState(fx.host, saved), []) as Record<string, any>;
+    assert.equal(view['Image'], BUSYBOX.id);
+    assert.equal(view['Config'].Image, 'busybox');
+    assert.equal(view['Config'].WorkingDir, '/srv');
+    assert.deepEqual(view['Config'].ExposedPorts, { '80/tcp': {} });
+    assert.deepEqual(view['Config'].Labels, { from: 'image', mine: '1' });
+    assert.equal(view['GraphDriver'].Name, 'overlay2');
+    assert.equal(view['GraphDriver'].Data.LowerDir, BUSYBOX.layers.join(':'));
+    assert.equal(view['Path'], 'sleep');
+    fx.close();
+  });
+
+  test('a missing image, --rootfs with --image, -w without --image: refused, nothing changed', async () => {
+    const fx = await fixture().setUp(study);
+    const before = fx.state();
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', image: 'nosuch' })), /No such image: nosuch/);
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', rootfs: '/srv/root' })), /--rootfs \/srv\/root and --image busybox/);
+    await assert.rejects(() => run(fx.ctx, runInput({ name: 'ut-x', workdir: '/tmp' })), /--workdir needs --image/);
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', user: 'nobody' })), /invalid user "nobody"/);
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', workdir: 'rel' })), /needs to be an absolute path/);
+    assertSameState(fx.state(), before, 'after the refusals');
+    fx.close();
+  });
+
+  test('a failure at every step of run --image is undone, mounts included', async () => {
+    const n = await failEachStep(await fixture().setUp(study), runImage(), assertUndone);
+    assert.ok(n >= 10, `${n} steps`);
+  });
+
+  test('a crash after every step of run --image is undone by the next process, mounts included', async () => {
+    await crashEachStep(await fixture().setUp(study), runImage(), assertRecoveredAsBefore('run'));
+  });
+
+  test('a failure at every step of start of a created image container leaves it unmounted and unwired', async () => {
+    const base = await fixture().setUp(study, (ctx) => create(ctx, imageInput({ name: 'ut-img', networks: ['ut-study'] })));
+    await failEachStep(base, (ctx) => start(ctx, ['ut-img']), ({ fx, i }) => {
+      assert.deepEqual(mountsOf(fx), [], `failure at step ${i}`);
+      assert.equal(fx.host.netnsExists('ut-img'), false);
+    });
+  });
+
+  test('system reset detaches every mount under the state root, a crash\'s leftovers too', async () => {
+    const fx = await fixture().setUp(study, runImage());
+    fx.host.mounts.overlay(path.join(fx.root, 'containers', 'orphan', 'merged'), ['/x'], '/u', '/w');
+    reset(fx.ctx);
+    assert.deepEqual(mountsOf(fx), []);
+    fx.close();
+  });
+});
+
+describe('the image config, as Docker applies it', () => {
+  const image: ResolvedImage = { id: 'sha256:x', layers: ['/l'], config: { Entrypoint: ['/entry'], Cmd: ['serve'], Env: ['A=1', 'B=2'], User: '1000:1000' } };
+  const base = { argv: [] as string[], env: {}, expose: [] as string[] };
+
+  test('Entrypoint + Cmd; a command replaces Cmd; --entrypoint drops Cmd; "" clears it', () => {
+    assert.deepEqual([decideImageConfig(image, base).entrypoint, decideImageConfig(image, base).command], [['/entry'], ['serve']]);
+    assert.deepEqual(decideImageConfig(image, { ...base, argv: ['other'] }).command, ['other']);
+    const replaced = decideImageConfig(image, { ...base, entrypoint: ['/bin/true'] });
+    assert.deepEqual([replaced.entrypoint, replaced.command], [['/bin/true'], []]);
+    const cleared = decideImageConfig(image, { ...base, entrypoint: [''], argv: ['ls'] });
+    assert.deepEqual([cleared.entrypoint, cleared.command], [null, ['ls']]);
+    assert.throws(() => decideImageConfig(image, { ...base, entrypoint: [''] }), /No command specified/);
+  });
+
+  test('Env under -e; User, -u over it', () => {
+    const d = decideImageConfig(image, { ...base, env: { B: 'mine' }, user: '7' });
+    assert.deepEqual(d.env, { A: '1', B: 'mine' });
+    assert.equal(d.user, '7');
+    assert.equal(decideImageConfig(image, base).user, '1000:1000');
+  });
+
+  test('the launch: chroot without a working directory or user, nsenter with them', () => {
+    assert.deepEqual(confinedArgv({ rootfs: '/r', privileges: { privileged: true }, argv: ['ls'] }), ['chroot', '/r', 'ls']);
+    assert.deepEqual(confinedArgv({ rootfs: '/r', workdir: '/w', user: '7', privileges: { privileged: true }, argv: ['ls'] }), ['nsenter', '--root=/r', '--wdns=/w', '-S', '7', '-G', '0', '--', 'ls']);
+    assert.ok(unshareArgs({ rootfs: '/r/', argv: ['ls'] }).includes('--mount-proc=/r/proc'));
+  });
+
+  test('the by-hand commands of the mount steps', () => {
+    assert.equal(renderStep({ kind: 'unmount', target: '/s/m' }), 'umount --lazy /s/m');
+    assert.equal(renderStep({ kind: 'bind-mount', source: '/dev/null', root: '/s/m', path: 'dev/null' }), 'touch /s/m/dev/null && mount --bind /dev/null /s/m/dev/null');
+    assert.equal(
+      renderStep({ kind: 'overlay-mount', target: '/s/m', lower: ['/l2', '/l1'], upper: '/s/u', work: '/s/w' }),
+      'mkdir -p /s/u /s/w /s/m && mount -t overlay overlay -o lowerdir=/l2:/l1,upperdir=/s/u,workdir=/s/w /s/m && mkdir -p /s/m/proc /s/m/dev /s/m/etc',
+    );
+  });
+});
