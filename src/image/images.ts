@@ -290,8 +290,12 @@ export class ImageStore {
           throw new NsnetError('IN_USE', `conflict: unable to delete ${byId ? shortId(img.id) : ref} (cannot be forced) - image is being used by running container ${shortId(running.id)}`, { hint: `stop and remove container ${running.name} first` });
         }
         if (users.length > 0 && !force) {
-          const what = byId ? shortId(img.id) : `repository reference "${ref}"`;
-          throw new NsnetError('IN_USE', `conflict: unable to ${byId ? 'delete' : 'remove'} ${what} (must be forced) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(img.id)}`, { hint: `remove container ${users[0]!.name} first, or use -f` });
+          const user = shortId(users[0]!.id);
+          // Docker's two wordings, by id and by reference.
+          const message = byId
+            ? `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is being used by stopped container ${user}`
+            : `conflict: unable to remove repository reference "${ref}" (must force) - container ${user} is using its referenced image ${shortId(img.id)}`;
+          throw new NsnetError('IN_USE', message, { hint: `remove container ${users[0]!.name} first, or use -f` });
         }
         for (const r of stored.refs) {
           this.store.images.deleteRef(r);

@@ -142,9 +142,9 @@ const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
  * An OCI image layout tar (oci-layout, index.json, blobs/sha256/...) as `skopeo copy ...
  * oci-archive:` writes it: gzip'd layers, one manifest per image, named by
  * org.opencontainers.image.ref.name (the tag) and io.containerd.image.name (the full reference).
- * compressedDigest replaces the layers' blob digests in the manifest (the wrong-digest case).
+ * layerBlobBytes are stored under the layers' blob names instead of their bytes (the wrong-digest case).
  */
-export function ociArchive(specs: readonly ImageSpec[], opts: { compressedDigests?: string[] } = {}): Buffer {
+export function ociArchive(specs: readonly ImageSpec[], opts: { layerBlobBytes?: Buffer[] } = {}): Buffer {
   const blobs = new Map<string, Buffer>();
   const put = (data: Buffer): { digest: string; size: number } => {
     const digest = sha256(data);
@@ -155,7 +155,9 @@ export function ociArchive(specs: readonly ImageSpec[], opts: { compressedDigest
     const img = builtImage(spec);
     const layers = spec.layers.map((layer, i) => {
       const blob = put(zlib.gzipSync(layer));
-      return { mediaType: OCI_LAYER_GZIP, ...blob, ...(opts.compressedDigests?.[i] !== undefined ? { digest: opts.compressedDigests[i] } : {}) };
+      const swapped = opts.layerBlobBytes?.[i];
+      if (swapped !== undefined) blobs.set(blob.digest, swapped);
+      return { mediaType: OCI_LAYER_GZIP, ...blob, ...(swapped !== undefined ? { size: swapped.length } : {}) };
     });
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, ...put(img.config) }, layers }));
     const ref = spec.repoTags[0];
