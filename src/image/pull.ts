@@ -35,6 +35,8 @@ export interface PullEvent {
 }
 
 export interface PulledLayer {
+  /** Its place in the manifest, bottom first (the config's diff_ids[index] is its diff id). */
+  index: number;
   /** The verified download. */
   path: string;
   compression: 'gzip' | 'tar';
@@ -49,9 +51,11 @@ export interface PullSink {
   makeStagingDir(): string;
   /** Is an image with this id (config digest) stored, layers and all? */
   hasImage(id: string): boolean;
+  /** Which of the image's layers (by the config's diff ids, bottom first) are stored already: those are not downloaded. */
+  storedLayers(diffIds: readonly string[]): boolean[];
   /**
-   * Unpack the layers (each checked against the config's rootfs.diff_ids; none when the image is
-   * already stored) and record the image with `refs`, all or nothing; returns the image id.
+   * Unpack the downloaded layers (each checked against the config's rootfs.diff_ids; the others
+   * are stored already) and record the image with `refs`, all or nothing; returns the image id.
    */
   commit(config: Buffer, layers: readonly PulledLayer[], refs: readonly string[]): Promise<string>;
 }
@@ -168,19 +172,23 @@ export async function pullImage(input: string, sink: PullSink, opts: PullOptions
     return { ...result, downloaded: false };
   }
 
+  const present = sink.storedLayers(facts.diffIds);
+  const wanted = manifest.layers.map((layer, index) => ({ layer, index })).filter(({ index }) => present[index] !== true);
+  for (const [i, l] of manifest.layers.entries()) if (present[i] === true) emit({ id: short(l.digest), status: 'Already exists' });
   const staging = sink.makeStagingDir();
   try {
     const pulled: PulledLayer[] = [];
-    await limited(manifest.layers, opts.concurrency ?? 3, async (layer, i) => {
+    await limited(wanted, opts.concurrency ?? 3, async ({ layer, index }) => {
       emit({ id: short(layer.digest), status: 'Pulling fs layer' });
-      const file = path.join(staging, `${i}-${layer.digest.replace(/^sha256:/, '')}`);
-      await client.blobTo(layer, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }), `layer ${i}`);
+      const file = path.join(staging, `${index}-${layer.digest.replace(/^sha256:/, '')}`);
+      await client.blobTo(layer, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }), `layer ${index}`);
       emit({ id: short(layer.digest), status: 'Download complete' });
-      pulled[i] = { path: file, compression: layerCompression(layer, i), digest: layer.digest, size: layer.size };
+      pulled.push({ index, path: file, compression: layerCompression(layer, index), digest: layer.digest, size: layer.size });
     });
+    pulled.sort((a, b) => a.index - b.index);
     const stored = await commitTo(sink, ref, config, pulled, refs);
     if (stored !== id) throw new NsnetError('INTERNAL', `the image store recorded ${stored} for a config whose digest is ${id}`);
-    for (const l of manifest.layers) emit({ id: short(l.digest), status: 'Pull complete' });
+    for (const l of pulled) emit({ id: short(l.digest), status: 'Pull complete' });
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

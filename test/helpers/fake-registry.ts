@@ -23,6 +23,14 @@ export interface FakeRegistrySpec {
   auth?: { kind: 'bearer' | 'basic'; username: string; password: string };
   /** Answer every manifest with this text (garbage), as application/vnd.docker.distribution.manifest.v2+json. */
   garbageManifest?: string;
+  /** Answer every manifest with this many bytes of JSON padding (more than a client should take). */
+  hugeManifest?: number;
+  /**
+   * Blobs answer 307 to http://localhost:PORT/storage/<digest> (another host name, as a registry
+   * sends clients to its object storage), which refuses a request that carries Authorization (as
+   * S3 does when a signed URL comes with a second credential).
+   */
+  redirectBlobs?: boolean;
 }
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -76,6 +84,15 @@ function serve(spec: FakeRegistrySpec): void {
       res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
+    if (url.pathname.startsWith('/storage/')) {
+      if (req.headers.authorization !== undefined) return json(400, { errors: [{ code: 'DENIED', message: 'credentials sent to storage' }] });
+      const blob = Object.entries(spec.routes).find(([k]) => k.endsWith(`/blobs/${url.pathname.slice('/storage/'.length)}`))?.[1];
+      if (blob === undefined) return json(404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] });
+      const body = Buffer.from(blob.base64, 'base64');
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) });
+      res.end(body);
+      return;
+    }
     if (url.pathname === '/token') {
       if (spec.auth?.kind !== 'bearer' || req.headers.authorization !== basic) return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] });
       return json(200, { token: TOKEN, expires_in: 300 });
@@ -97,7 +114,17 @@ function serve(spec: FakeRegistrySpec): void {
       res.end(spec.garbageManifest);
       return;
     }
+    if (spec.hugeManifest !== undefined && path.includes('/manifests/')) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' });
+      res.end(`{"schemaVersion":2,"padding":"${'x'.repeat(spec.hugeManifest)}"}`);
+      return;
+    }
     const route = spec.routes[path];
+    if (route !== undefined && spec.redirectBlobs === true && path.includes('/blobs/')) {
+      res.writeHead(307, { Location: `http://localhost:${(server.address() as { port: number }).port}/storage/${path.slice(path.lastIndexOf('/') + 1)}` });
+      res.end();
+      return;
+    }
     if (route === undefined) {
       const code = path.includes('/manifests/') ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN';
       return json(404, { errors: [{ code, message: code === 'MANIFEST_UNKNOWN' ? 'manifest unknown' : 'blob unknown to registry' }] });

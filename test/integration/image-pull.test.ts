@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openImageStore } from '../../src/image/images.js';
+import { tarArchive } from '../../src/image/tar-write.js';
 import { builtImage, busyboxSpec, dockerArchive, layeredSpec, writeArchive } from '../helpers/image-fixtures.js';
 import { registryImage } from '../helpers/fake-registry.js';
 import { multiPlatformOciArchive, platformImageId, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
@@ -125,8 +126,11 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     assert.equal(byDigest.stdout.trim().split('\n').at(-1), `127.0.0.1:5000/busybox@${digest}`);
   });
 
-  test('two layers with a whiteout and an opaque directory, a nested repository', async () => {
-    ok(await pull(['127.0.0.1:5000/tools/layered:v1']));
+  test('two layers with a whiteout and an opaque directory, a nested repository; the shared bottom layer is not downloaded again', async () => {
+    const r = ok(await pull(['127.0.0.1:5000/tools/layered:v1']));
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.filter((l) => l.endsWith(': Already exists')).length, 1, `busybox's layer is not downloaded again: ${r.stdout}`);
+    assert.equal(lines.filter((l) => l.endsWith(': Pull complete')).length, 1, r.stdout);
     const layered = builtImage(layeredSpec());
     const images = openImageStore(sb.root);
     try {
@@ -186,7 +190,9 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
   });
 
   test('a layer whose bytes do not match its digest: bad digest, no image, no layer, no staging left', async () => {
-    const img = registryImage('evil', 'latest', { layers: [Buffer.from(busyboxSpec().layers[0]!)], repoTags: ['evil:latest'], cmd: ['evil'] }, { corruptLayer: true });
+    // A layer of its own: one the store has already would not be downloaded at all.
+    const layer = tarArchive([{ name: 'evil', type: 'file', data: 'x'.repeat(100_000) }]);
+    const img = registryImage('evil', 'latest', { layers: [layer], repoTags: ['evil:latest'], cmd: ['evil'] }, { corruptLayer: true });
     const fake = await startFakeRegistry(sb, dir, { routes: img.routes });
     servers.push(fake);
     const before = snapshot();
@@ -209,6 +215,26 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
     ok(await pull([`${fake.addr}/private/app:v2`], { ...process.env, DOCKER_CONFIG: config }));
     assert.ok(stored().get(img.id)?.includes(`${fake.addr}/private/app:v2`), snapshot());
+    await fake.stop();
+  });
+
+  test('a manifest larger than 4 MiB is refused, nothing stored', async () => {
+    const fake = await startFakeRegistry(sb, dir, { routes: {}, hugeManifest: 5 * 1024 * 1024 });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/big`]), `registry ${fake.addr}, repository big: get manifest latest: the manifest is more than the 4194304 bytes nsnet accepts`);
+    assert.equal(snapshot(), before);
+    await fake.stop();
+  });
+
+  test('blobs redirected to storage on another host: followed, without the registry token', async () => {
+    const img = registryImage('redirected', 'latest', { layers: [busyboxSpec().layers[0]!], repoTags: ['r:latest'], cmd: ['redirected'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes, redirectBlobs: true, auth: { kind: 'bearer', username: 'u', password: 'p' } });
+    servers.push(fake);
+    const config = fs.mkdtempSync(path.join(dir, 'docker-config-'));
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('u:p').toString('base64') } } }));
+    ok(await pull([`${fake.addr}/redirected`], { ...process.env, DOCKER_CONFIG: config }));
+    assert.ok(stored().has(img.id), snapshot());
     await fake.stop();
   });
 

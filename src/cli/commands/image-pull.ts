@@ -49,7 +49,7 @@ export function imagePullCommand(): Command {
           insecureRegistries,
           ...(credentials !== undefined ? { credentials } : {}),
           onProgress: (e) => {
-            if (o.quiet !== true && !json && (e.id === undefined || e.status === 'Pull complete')) printLines([e.id === undefined ? e.status : `${e.id}: ${e.status}`]);
+            if (o.quiet !== true && !json && (e.id === undefined || e.status === 'Pull complete' || e.status === 'Already exists')) printLines([e.id === undefined ? e.status : `${e.id}: ${e.status}`]);
           },
         });
         if (json) printJson(result);
