@@ -10,6 +10,7 @@ import { containerLogs } from '../ops/container-logs.js';
 import type { Context } from '../ops/context.js';
 import { recordedStates } from '../ops/impairments.js';
 import { liveState } from '../ops/liveness.js';
+import { endRestarts } from '../ops/monitors.js';
 import { pointToPointOf } from '../ops/p2p-links.js';
 import { containerPorts } from '../ops/ports.js';
 import type { ContainerRecord } from '../store/index.js';
@@ -20,6 +21,7 @@ import { ApiError, badRequest } from './errors.js';
 import { imageOf, labelsOf, parseFilterParam } from './events.js';
 import { queryBool, queryInt } from './body.js';
 import { createInput, type CreateInput } from './container-config.js';
+import { rememberAttachConfig, startContainer } from './attach-terminals.js';
 import { frame, STDERR, STDOUT } from './framing.js';
 import type http from 'node:http';
 import type { ApiRequest, RouteTable } from './router.js';
@@ -61,6 +63,12 @@ export function listContainers(ctx: Context, q: URLSearchParams): Record<string,
   });
 }
 
+/** ?t= (Docker's seconds before SIGKILL; -1 or absent: 10, nsnet's and Docker's default). */
+function graceOf(q: URLSearchParams): number {
+  const t = queryInt(q, 't');
+  return t === undefined || t < 0 ? 10 : t;
+}
+
 function isRunning(ctx: Context, c: ContainerRecord): boolean {
   return liveState(ctx.host, c).status === 'running';
 }
@@ -91,6 +99,25 @@ export function signalName(text: string): NodeJS.Signals {
 }
 
 const WAIT_POLL_MS = 50;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Docker's stop, with the grace period waited out asynchronously: nsnet's stop waits for it
+ * synchronously, which would hold every request of the server (pings, logs, reads) for up to
+ * `t` seconds — and a PID 1 that ignores SIGTERM (sleep) takes all of it. So: the monitor told to
+ * restart no more, SIGTERM, wait here; then nsnet's stop with no grace records the end (and
+ * SIGKILLs what is left), exactly as `nsnet stop` records it.
+ */
+async function stopContainer(ctx: Context, c: ContainerRecord, seconds: number): Promise<void> {
+  const live = liveState(ctx.host, c);
+  if (seconds > 0 && live.pid > 0 && live.pidStart !== undefined) {
+    endRestarts(ctx, c);
+    ctx.host.sendSignal(live.pid, live.pidStart, 'SIGTERM');
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline && ctx.host.isAlive(live.pid, live.pidStart)) await sleep(WAIT_POLL_MS);
+  }
+  containers.stop(ctx, [c.id], 0);
+}
 
 /**
  * POST /containers/{id}/wait: the head at once (so a client knows the wait is in place before it
@@ -169,6 +196,7 @@ export function containerRoutes(r: RouteTable): void {
   r.route('POST', '/containers/create', async (req, res) => {
     const input = createInput(req.query.get('name'), await req.json());
     const c = await createOp()(req.context(), input);
+    rememberAttachConfig(req.context().root, c, await req.json());
     res.json(201, { Id: c.id, Warnings: [] });
   });
 
@@ -176,7 +204,7 @@ export function containerRoutes(r: RouteTable): void {
     const ctx = req.context();
     const c = ctx.store.containers.resolve(req.params['id']!);
     if (isRunning(ctx, c)) return res.empty(304);
-    await containers.start(ctx, [c.id]);
+    await startContainer(ctx, c);
     res.empty(204);
   });
 
@@ -184,15 +212,15 @@ export function containerRoutes(r: RouteTable): void {
     const ctx = req.context();
     const c = ctx.store.containers.resolve(req.params['id']!);
     if (!isRunning(ctx, c)) return res.empty(304);
-    containers.stop(ctx, [c.id], queryInt(req.query, 't') ?? 10);
+    await stopContainer(ctx, c, graceOf(req.query));
     res.empty(204);
   });
 
   r.route('POST', '/containers/{id}/restart', async (req, res) => {
     const ctx = req.context();
     const c = ctx.store.containers.resolve(req.params['id']!);
-    if (isRunning(ctx, c)) containers.stop(ctx, [c.id], queryInt(req.query, 't') ?? 10);
-    await containers.start(ctx, [c.id]);
+    if (isRunning(ctx, c)) await stopContainer(ctx, c, graceOf(req.query));
+    await startContainer(ctx, c);
     res.empty(204);
   });
 
