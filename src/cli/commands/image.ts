@@ -8,7 +8,8 @@ import tty from 'node:tty';
 import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { openImageStore, type ImageRecord, type ImageStore } from '../../image/images.js';
-import { inspectImage, imageSummary } from '../../image/inspect.js';
+import { imageInspect, imageSummary } from '../../api/image-views.js';
+import { API_VERSION } from '../../api/router.js';
 import { familiarName, parseReference } from '../../image/reference.js';
 import { eachRef, eachRefAsync } from '../../ops/each.js';
 import { since } from '../listing/docker-time.js';
@@ -64,7 +65,7 @@ export function imageCommand(): Command {
         const rows = imageRows(images.list(), reference, o.trunc !== false, Date.now());
         if (o.quiet === true) return printLines([...new Set(rows.map((r) => r.ID))]);
         const template = templateOf(cmd);
-        if (formatOf(cmd) === 'json') return printJson(images.list().filter((img) => rows.some((r) => r.full === img.id)).map(imageSummary));
+        if (formatOf(cmd) === 'json') return printJson(images.list().filter((img) => rows.some((r) => r.full === img.id)).map((img) => imageSummary(img, API_VERSION)));
         printLines(renderListing(template ?? 'table', rows, IMAGE_LISTING));
       });
     });
@@ -75,7 +76,7 @@ export function imageCommand(): Command {
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       await withImages(cmd, false, (images) => {
         const outcome = eachRef(refs, 'inspect image', (ref) => images.resolve(ref));
-        const objects = outcome.done.map((img) => inspectImage(img, images.layerDirs(img)));
+        const objects = outcome.done.map((img) => imageInspect(img, images.layerDirs(img)));
         const template = templateOf(cmd);
         if (template !== undefined) printLines(renderEach(template, objects));
         else printJson(objects);
