@@ -15,7 +15,11 @@ function diffIdsOf(config: Buffer): string[] {
 
 export function pullSinkOf(images: ImageStore): PullSink {
   return {
-    makeStagingDir: () => images.files.stagingDir('pull'),
+    makeStagingDir: () => {
+      // What a pull or load killed half-way left (its process is gone) goes first.
+      images.files.removeStale();
+      return images.files.stagingDir('pull');
+    },
     hasImage: (id) => images.find(id) !== undefined,
     storedLayers: (diffIds) => chainIds(diffIds).map((c) => images.layerExists(c)),
     commit: async (config, layers, refs) => {
