@@ -58,18 +58,40 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** One parse's view of the command it runs, filled in by the program's preAction hook. */
+interface Parsing {
+  format: Format;
+  command: string | undefined;
+  hooks: DispatchHooks;
+}
+
+function hooked(program: Command, parsing: () => Parsing): Command {
+  return program.hook('preAction', (_program, action) => {
+    const p = parsing();
+    p.format = formatOf(action);
+    p.command = action.name();
+    p.hooks.beforeAction?.(action);
+  });
+}
+
+/**
+ * The program the service parses every command with (DispatchHooks.keepProgram): building it,
+ * every command and option, takes ~0.5 ms, and commander restores option values and arguments
+ * before each parse. `parsing` is the parse under way; a second one meanwhile gets its own program.
+ */
+let kept: { program: Command; parsing: Parsing | undefined } | undefined;
+
 export async function main(argv: readonly string[], hooks: DispatchHooks = {}): Promise<number> {
-  const program = buildProgram();
   // Errors are printed in the format the command was given, as commander parsed it
   // (--format json, --format=json, on the program or the command); an error before any action
   // runs is commander's own and printed by it.
-  let format: Format = 'table';
-  let command: string | undefined;
-  program.hook('preAction', (_program, action) => {
-    format = formatOf(action);
-    command = action.name();
-    hooks.beforeAction?.(action);
-  });
+  const parsing: Parsing = { format: 'table', command: undefined, hooks };
+  let program: Command;
+  if (hooks.keepProgram === true && kept?.parsing === undefined) {
+    kept ??= { program: hooked(buildProgram(), () => kept!.parsing!), parsing: undefined };
+    kept.parsing = parsing;
+    program = kept.program;
+  } else program = hooked(buildProgram(), () => parsing);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -79,8 +101,10 @@ export async function main(argv: readonly string[], hooks: DispatchHooks = {}): 
       // Help and version are "errors" to commander; everything else it reports is a usage error.
       return err.exitCode === 0 ? 0 : err.exitCode === RUN_FAILED ? RUN_FAILED : 2;
     }
-    printError(err, format);
-    return exitCodeFor(err, command);
+    printError(err, parsing.format);
+    return exitCodeFor(err, parsing.command);
+  } finally {
+    if (kept?.parsing === parsing) kept.parsing = undefined;
   }
 }
 
