@@ -57,7 +57,10 @@ export function mountOverlay(target: string, lower: readonly string[], upper: st
 
 /** Bind-mount `source` (a host file, made empty when missing) over `rel` inside `root`. */
 export function bindFileIn(source: string, root: string, rel: string, command?: string): void {
-  if (!fs.existsSync(source)) fs.writeFileSync(source, '', { mode: 0o644, flag: 'a' });
+  if (!fs.existsSync(source)) {
+    fs.mkdirSync(path.dirname(source), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(source, '', { mode: 0o644, flag: 'a' });
+  }
   const target = ensureFileIn(root, rel);
   mount(source, target, null, MS_BIND, command);
 }

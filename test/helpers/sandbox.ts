@@ -695,6 +695,13 @@ class SandboxImpl implements Sandbox {
       fs.rmSync(path.join(ETC_NETNS_DIR, name), { recursive: true, force: true });
       if (report.reset?.code === 0) report.problems.push(`/etc/netns/${name} was left after system reset`);
     }
+    // A container's root from an image (an overlay and the files bind-mounted into it): reset
+    // detaches them; removing the state directory through a mount would delete what is mounted.
+    for (const m of mountPoints().filter((p) => p.startsWith(this.root + path.sep)).sort((x, y) => y.length - x.length)) {
+      const r = runSync(['umount', '--lazy', m]);
+      if (report.reset?.code === 0) report.problems.push(`mount ${m} was left after system reset`);
+      if (r.code !== 0 && mountPoints().includes(m)) report.problems.push(`umount --lazy ${m} failed:\n${describeResult(r)}`);
+    }
     for (const p of [this.root, this.registryFile]) {
       try {
         fs.rmSync(p, { recursive: true, force: true });

@@ -72,6 +72,16 @@ requiredTest('no /run/netns mounts from the suite', { needs: [needs.integration]
   assert.deepEqual(mounts, []);
 });
 
+requiredTest('no mounts under a test state directory (a container\'s root from an image)', { needs: [needs.integration] }, () => {
+  const stateDirs = path.join(os.tmpdir(), STATE_DIR_PREFIX);
+  const mounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(stateDirs) && !foreignRoot(m));
+  assert.deepEqual(mounts, []);
+});
+
 requiredTest('no processes referencing a test state directory', { needs: [needs.integration] }, () => {
   const needle = path.join(os.tmpdir(), STATE_DIR_PREFIX);
   const found: string[] = [];

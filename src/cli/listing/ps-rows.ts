@@ -2,8 +2,8 @@
  * `nsnet ps` rows with docker/cli's placeholders (.ID, .Image, .Command, .CreatedAt, .RunningFor,
  * .Ports, .Status, .Size, .Names, .Labels, .Mounts, .Networks, .State) and its filters.
  *
- * IMAGE: nsnet has no images; a container runs from its --rootfs directory or from the host's
- * own root, so .Image is the --rootfs path, and empty for a container without one.
+ * IMAGE: the image reference a container was made from (run --image, as given); else its --rootfs
+ * directory, and empty for a container on the host's own root.
  */
 import type { PortMapping } from '../../engine/ports.js';
 import type { LiveState } from '../../engine/inspect.js';
@@ -83,7 +83,7 @@ export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Reco
   const command = commandText(c);
   return {
     ID: opts.trunc ? c.id.slice(0, 12) : c.id,
-    Image: c.rootfs ?? '',
+    Image: c.imageRef ?? c.rootfs ?? '',
     Command: goQuote(opts.trunc ? ellipsis(command, 20) : command),
     CreatedAt: goTime(c.created),
     RunningFor: `${since(c.created, opts.now)} ago`,
@@ -91,12 +91,12 @@ export function psRow(item: PsItem, opts: { trunc: boolean; now: number }): Reco
     Status: statusText(item.live, c, opts.now),
     Size: '0B',
     Names: c.name,
-    Labels: labelsText({}),
+    Labels: labelsText(c.labels ?? {}),
     Mounts: '',
     Networks: networksText(item),
     State: stateOf(item.live),
-    // nsnet's containers have no labels (run has no --label): every label is empty.
-    Label: labelMethod({}),
+    // Labels come from the Docker API's create (Config.Labels) and from images.
+    Label: labelMethod(c.labels ?? {}),
   };
 }
 
@@ -136,8 +136,8 @@ export function psMatcher(filters: Filters, all: readonly PsItem[]): (item: PsIt
       anyOf(filters, 'status', (v) => v === stateOf(item.live)) &&
       anyOf(filters, 'exited', (v) => item.live.status === 'exited' && item.live.exitCode === Number(v)) &&
       anyOf(filters, 'network', (v) => item.networks.some((n) => n.name === v || n.id.startsWith(v)) || c.networkMode === v) &&
-      anyOf(filters, 'label', (v) => labelMatches(v, {})) &&
-      anyOf(filters, 'ancestor', (v) => c.rootfs === v) &&
+      anyOf(filters, 'label', (v) => labelMatches(v, c.labels ?? {})) &&
+      anyOf(filters, 'ancestor', (v) => c.rootfs === v || (c.imageRef != null && c.imageRef === v)) &&
       (publish.length === 0 || publish.some((t) => published.some(t))) &&
       (expose.length === 0 || expose.some((t) => exposed.some(t))) &&
       before.every((t) => c.created < t) &&
