@@ -22,7 +22,7 @@ import type net from 'node:net';
 import type tty from 'node:tty';
 import { fixedNano } from '../engine/log-lines.js';
 import { openStdinFifo, pipedStdin, terminalStdio } from '../kernel/attach-stdio.js';
-import { launchMonitored } from '../kernel/monitor.js';
+import { launchMonitored, type LaunchWrap } from '../kernel/monitor.js';
 import { masterStream, openPty, resizePty, type WindowSize } from '../kernel/pty.js';
 import * as containers from '../ops/containers.js';
 import { stateDirOf } from '../ops/container-state.js';
@@ -135,9 +135,9 @@ export async function startContainer(ctx: Context, c: ContainerRecord): Promise<
   if (!config.tty) fs.mkdirSync(path.dirname(fifo), { recursive: true, mode: 0o700 });
   const pty = config.tty ? openPty(entry.size) : undefined;
   const fifoFd = config.tty ? undefined : openStdinFifo(fifo);
-  const before = pty !== undefined ? terminalStdio(pty.slavePath) : pipedStdin(fifo);
+  const wrap = pty !== undefined ? terminalStdio(pty.slavePath) : pipedStdin(fifo);
   try {
-    await withLaunch(ctx.host, before, () => containers.start(ctx, [c.id]));
+    await withLaunch(ctx.host, wrap, () => containers.start(ctx, [c.id]));
   } catch (err) {
     if (pty !== undefined) [pty.master, pty.slave].forEach((fd) => fs.closeSync(fd));
     if (fifoFd !== undefined) fs.closeSync(fifoFd);
@@ -162,14 +162,14 @@ export async function startContainer(ctx: Context, c: ContainerRecord): Promise<
 const logPathOf = (ctx: Context, c: ContainerRecord): string => ctx.store.containers.get(c.id)?.logPath ?? c.logPath;
 
 /**
- * Run fn (the start) with the host's detached launch given `before`. The start runs alone (the
- * API's changes take turns), so the host's own launch is put back before anything else uses it.
+ * Run fn (the start) with the host's detached launch wrapped. The start runs alone (the API's
+ * changes take turns), so the host's own launch is put back before anything else uses it.
  */
-async function withLaunch(host: Host, before: readonly string[], fn: () => Promise<unknown>): Promise<void> {
+async function withLaunch(host: Host, wrap: LaunchWrap, fn: () => Promise<unknown>): Promise<void> {
   const mutable = host as { launchDetached: Host['launchDetached'] };
   const own = Object.getOwnPropertyDescriptor(host, 'launchDetached');
   // The fatal reporter: the process exits (70) right after it, if it could not leave a container's namespaces.
-  mutable.launchDetached = (spec, logPath, monitor) => launchMonitored(spec, logPath, monitor, () => {}, before);
+  mutable.launchDetached = (spec, logPath, monitor) => launchMonitored(spec, logPath, monitor, () => {}, wrap);
   try {
     await fn();
   } finally {

@@ -9,6 +9,7 @@ import { networkRoutes } from './routes-networks.js';
 import { containerRoutes } from './routes-containers.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './routes-exec.js';
+import { attachRoutes } from './routes-attach.js';
 import { imageRoutes } from './routes-images.js';
 import type { EventFeed } from './events.js';
 
@@ -23,6 +24,7 @@ export const ROUTE_MODULES: ReadonlyArray<(r: RouteTable, deps: RouteDeps) => vo
   containerRoutes,
   eventRoutes,
   execRoutes,
+  attachRoutes,
   imageRoutes,
   unsupportedRoutes,
 ];

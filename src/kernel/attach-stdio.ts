@@ -5,9 +5,13 @@
  * stderr. Programs of the host run first in the monitor's child, before the launcher, and exec on
  * (kernel/monitor.ts `before`), and they put the stdio in place:
  *
- *   a terminal:  sh -c 'exec 0<>"$0" 1>&0 2>&0 && exec "$@"' /dev/pts/N  setsid --ctty  LAUNCHER...
- *                the pty's slave (its master stays with nsnet serve) as stdin, stdout and stderr,
- *                and as the controlling terminal of a new session (a shell gets job control);
+ *   a terminal:  sh -c 'exec 0<>"$0" 1>&0 2>&0 && exec "$@"' /dev/pts/N  LAUNCHER...
+ *                the pty's slave (its master stays with nsnet serve) as stdin, stdout and stderr;
+ *                and in the launcher, right after unshare has made the PID namespace,
+ *                `setsid --ctty`: the container's init leads a new session whose controlling
+ *                terminal that is. Inside the namespace, not before it: a shell gives the terminal
+ *                back to the process group it started in when it exits, and a group outside the
+ *                namespace is one it cannot name (dash then fails its `exit N` with status 2);
  *   stdin only:  sh -c 'exec 0<"$0" && exec "$@"' FIFO  LAUNCHER...
  *                a named pipe in the container's state directory, which nsnet serve writes;
  *                stdout and stderr stay the monitor's pipes (the log).
@@ -15,20 +19,30 @@
  * launcher the monitor watches for its init.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { KernelError } from '../core/errors.js';
 import { errnoName, koffi } from './libc.js';
+import type { LaunchWrap } from './monitor.js';
 import { whichPath } from './which.js';
 
 const tool = (name: string): string => whichPath(name) ?? name;
 
-/** The programs before the launcher for a terminal (its slave's path in the host's /dev/pts). */
-export function terminalStdio(slavePath: string): string[] {
-  return [tool('sh'), '-c', 'exec 0<>"$0" 1>&0 2>&0 && exec "$@"', slavePath, tool('setsid'), '--ctty'];
+/** The launch argv with a terminal (its slave's path in the host's /dev/pts). */
+export function terminalStdio(slavePath: string): LaunchWrap {
+  return (launch) => [tool('sh'), '-c', 'exec 0<>"$0" 1>&0 2>&0 && exec "$@"', slavePath, ...sessionInside(launch)];
 }
 
-/** The programs before the launcher for stdin from a named pipe. */
-export function pipedStdin(fifoPath: string): string[] {
-  return [tool('sh'), '-c', 'exec 0<"$0" && exec "$@"', fifoPath];
+/** The launch argv with stdin from a named pipe. */
+export function pipedStdin(fifoPath: string): LaunchWrap {
+  return (launch) => [tool('sh'), '-c', 'exec 0<"$0" && exec "$@"', fifoPath, ...launch];
+}
+
+/** `setsid --ctty` as the first program unshare runs (after the `--` that ends its options). */
+export function sessionInside(launch: readonly string[]): string[] {
+  const unshare = launch.findIndex((a) => path.basename(a) === 'unshare');
+  const end = unshare < 0 ? -1 : launch.indexOf('--', unshare);
+  if (end < 0) throw new Error(`cannot find unshare's -- in the launch command ${launch.join(' ')}`);
+  return [...launch.slice(0, end + 1), tool('setsid'), '--ctty', ...launch.slice(end + 1)];
 }
 
 let mkfifoFn: ((path: string, mode: number) => number) | undefined;

@@ -25,12 +25,15 @@ export function monitorBinary(): string {
   throw new NsnetError('STATE', `cannot find ${bin}, which runs detached containers`, { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
 }
 
+/** The launch argv as it is, or with host programs around it that exec on (see monitorArgv). */
+export type LaunchWrap = (launch: readonly string[]) => string[];
+
 /**
- * The monitor's command line: its options, then the launcher's argv — after `before`, programs of
- * the host that run first in the monitor's child and exec on (the Docker API's attachable
- * containers put their stdin, or a terminal, in place there: src/kernel/attach-stdio.ts).
+ * The monitor's command line: its options, then the launcher's argv — as `wrap` makes it: the
+ * Docker API's attachable containers get their stdin, or a terminal, put in place there by host
+ * programs that exec on (src/kernel/attach-stdio.ts).
  */
-export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, before: readonly string[] = []): string[] {
+export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, wrap: LaunchWrap = (launch) => [...launch]): string[] {
   return [
     '--dir', opts.stateDir,
     '--log', logPath,
@@ -38,7 +41,7 @@ export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOpti
     '--launchers', [...launcherNames(spec)].join(','),
     '--restart', opts.restart.name,
     '--max-retries', String(opts.restart.maximumRetryCount),
-    '--', ...before, ...launchArgv(spec),
+    '--', ...wrap(launchArgv(spec)),
   ];
 }
 
@@ -85,10 +88,10 @@ function lastWords(logPath: string): string {
  * command runs; Finished when it ended before it was seen running (a command that cannot be
  * executed is the launcher's typed failure instead, as for a foreground run).
  */
-export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport, before: readonly string[] = []): Promise<Started | Finished> {
+export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport, wrap?: LaunchWrap): Promise<Started | Finished> {
   const bin = monitorBinary();
   const child = inContainerNamespaces(spec, onFatal, () =>
-    spawn(bin, monitorArgv(spec, logPath, opts, before), { env: { ...spec.env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true, cwd: '/' }),
+    spawn(bin, monitorArgv(spec, logPath, opts, wrap), { env: { ...spec.env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true, cwd: '/' }),
   );
   child.on('error', () => {});
   await spawned(child);
