@@ -17,6 +17,8 @@ import { needs, requiredSuite } from '../helpers/requirements.js';
 import { HOST_UPLINK_IP, WORLD_IP, describeResult, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
+/** An HTTP GET printing the body, exit 1 on any failure (busybox wget segfaults on a refused connection). */
+const HTTP_GET = "require('http').get(process.argv[1], { timeout: 2000 }, (r) => { r.pipe(process.stdout); r.on('end', () => process.exit(r.statusCode === 200 ? 0 : 1)); }).on('error', (e) => { console.error(e.message); process.exit(1); }).on('timeout', function () { this.destroy(new Error('timeout')); });";
 const DOCKER = DOCKER_CLIS[0]!.path; // Debian's docker 20.10, installed with compose
 
 /** The project: web publishes 8080:80 (httpd serves a page it writes at start), api joins front and back, db only back (internal). */
@@ -61,7 +63,7 @@ requiredSuite(
     let dir: string;
     let project: string;
     const compose = (args: readonly string[], timeoutMs = 60_000): Promise<RunResult> =>
-      runAsync([COMPOSE, '--no-ansi', '-p', project, '-f', path.join(dir, 'docker-compose.yml'), ...args], { env: { ...api.env, COMPOSE_INTERACTIVE_NO_CLI: '1' }, timeoutMs });
+      runAsync([COMPOSE, '--ansi', 'never', '-p', project, '-f', path.join(dir, 'docker-compose.yml'), ...args], { env: { ...api.env, COMPOSE_INTERACTIVE_NO_CLI: '1' }, timeoutMs });
     const docker = (args: readonly string[]): Promise<RunResult> => runAsync([DOCKER, ...args], { env: api.env });
     const must = async (r: Promise<RunResult>, what: string): Promise<RunResult> => {
       const done = await r;
@@ -97,7 +99,7 @@ requiredSuite(
       // httpd needs a moment after its container starts: ask a few times (a bounded loop, not a timing assertion).
       let last: RunResult | undefined;
       for (let i = 0; i < 20; i++) {
-        last = sb.inWorld(['/bin/busybox', 'wget', '-q', '-T', '2', '-O', '-', `http://${HOST_UPLINK_IP}:8080/`]);
+        last = sb.inWorld([process.execPath, '-e', HTTP_GET, `http://${HOST_UPLINK_IP}:8080/`]);
         if (last.code === 0) break;
         await new Promise((r) => setTimeout(r, 250));
       }

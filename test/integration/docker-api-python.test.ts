@@ -94,6 +94,7 @@ requiredSuite(
       fs.writeFileSync(path.join(dir, 'busybox.tar'), dockerArchive([busyboxSpec()]));
       fs.writeFileSync(path.join(dir, 'steps.py'), SCRIPT);
       const r = await runAsync([PYTHON, path.join(dir, 'steps.py'), sb.prefix, path.join(dir, 'busybox.tar')], { env: api.env, timeoutMs: 150_000 });
+      if (process.env["NSNET_TEST_DEBUG"]) console.error(r.stdout);
       const last = r.stdout.trim().split('\n').pop() ?? '';
       try {
         steps = JSON.parse(last) as typeof steps;
