@@ -20,7 +20,7 @@ import { commandText, statusText } from '../cli/listing/ps-rows.js';
 import { ApiError, badRequest } from './errors.js';
 import { imageOf, labelsOf, parseFilterParam } from './events.js';
 import { queryBool, queryInt } from './body.js';
-import { createInput, type CreateInput } from './container-config.js';
+import { createInput } from './container-config.js';
 import { rememberAttachConfig, startContainer } from './attach-terminals.js';
 import { frame, STDERR, STDOUT } from './framing.js';
 import type http from 'node:http';
@@ -181,21 +181,13 @@ function logWriter(raw: http.ServerResponse, tty: boolean): (stream: typeof STDO
   return (stream, text) => void raw.write(tty ? text : frame(stream, text));
 }
 
-/** nsnet's create, once src/ops/containers.ts has it (issue 18's containers-from-images part). */
-type CreateFn = (ctx: Context, input: CreateInput) => Promise<ContainerRecord>;
-function createOp(): CreateFn {
-  const op = (containers as unknown as { create?: CreateFn }).create;
-  if (op === undefined) throw new ApiError(501, 'container create from images is not supported by this nsnet build');
-  return op;
-}
-
 export function containerRoutes(r: RouteTable): void {
   r.route('GET', '/containers/json', async (req, res) => res.json(200, listContainers(req.context(), req.query)));
   r.route('GET', '/containers/{id}/json', async (req, res) => res.json(200, inspectContainer(req.context(), req.params['id']!)));
 
   r.route('POST', '/containers/create', async (req, res) => {
     const input = createInput(req.query.get('name'), await req.json());
-    const c = await createOp()(req.context(), input);
+    const c = await containers.create(req.context(), input);
     rememberAttachConfig(req.context().root, c, await req.json());
     res.json(201, { Id: c.id, Warnings: [] });
   });

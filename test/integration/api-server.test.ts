@@ -8,9 +8,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { executable, startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { ok } from '../helpers/assert.js';
+import { busyboxSpec, dockerArchive } from '../helpers/image-fixtures.js';
+import { unframe } from '../../src/api/framing.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 import { createSandbox, describeResult, NSNET_BIN, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
@@ -185,6 +189,53 @@ requiredSuite(
       const events = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { Action: string; status: string; Actor: { Attributes: { name: string } } });
       assert.deepEqual(events.map((e) => e.Action), ['create', 'start', 'die', 'destroy'], r.body.toString());
       assert.ok(events.every((e) => e.Actor.Attributes.name === blue && e.status === e.Action));
+    });
+
+    it('POST /containers/create from an image with Config, HostConfig and NetworkingConfig; start, wait, logs, events, delete', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-api-img-'));
+      try {
+        const archive = path.join(dir, 'busybox.tar');
+        fs.writeFileSync(archive, dockerArchive([busyboxSpec()]));
+        await must(['load', '-i', archive]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      const net2 = name('cn');
+      await must(['network', 'create', '--subnet', '10.232.0.0/24', net2]);
+      const web = name('web');
+      const since = (Date.now() / 1000).toFixed(3);
+      const created = await api.request('POST', `/v1.41/containers/create?name=${web}`, {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', 'echo "hello $GREETING"; echo oops >&2; exit 3'],
+        Env: ['GREETING=api'],
+        Labels: { 'com.example.role': 'web' },
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: { NetworkMode: net2, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '18080' }] }, Dns: ['192.0.2.53'], ExtraHosts: ['db:10.232.0.50'], CapAdd: ['NET_ADMIN'], RestartPolicy: { Name: 'no' } },
+        NetworkingConfig: { EndpointsConfig: { [net2]: { Aliases: ['www'], IPAMConfig: { IPv4Address: '10.232.0.10' } } } },
+      });
+      assert.equal(created.status, 201, created.body.toString());
+      const id = created.json<{ Id: string; Warnings: unknown[] }>().Id;
+      assert.match(id, /^[0-9a-f]{64}$/);
+      const view = (await api.request('GET', `/v1.41/containers/${web}/json`)).json<Record<string, any>>();
+      assert.equal(view['State'].Status, 'created');
+      assert.equal(view['NetworkSettings'].Networks[net2].IPAMConfig.IPv4Address, '10.232.0.10');
+      assert.deepEqual(view['HostConfig'].Dns, ['192.0.2.53']);
+      assert.deepEqual(view['HostConfig'].CapAdd, ['CAP_NET_ADMIN']);
+      const listed = (await api.request('GET', `/v1.41/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ['com.example.role=web'] }))}`)).json<Array<{ Names: string[]; State: string; Image: string }>>();
+      assert.deepEqual(listed.map((c) => [c.Names[0], c.State, c.Image]), [[`/${web}`, 'created', 'busybox']]);
+      const waiting = api.request('POST', `/v1.41/containers/${id}/wait?condition=next-exit`);
+      assert.equal((await api.request('POST', `/v1.41/containers/${id}/start`)).status, 204);
+      const waited = await waiting;
+      assert.deepEqual(waited.json(), { StatusCode: 3, Error: null });
+      const logs = await api.request('GET', `/v1.41/containers/${id}/logs?stdout=1&stderr=1`);
+      const { frames } = unframe(logs.body);
+      assert.deepEqual(frames.map((f) => [f.stream, f.payload.toString()]), [[1, 'hello api\n'], [2, 'oops\n']]);
+      assert.equal((await api.request('DELETE', `/v1.41/containers/${id}`)).status, 204);
+      await must(['network', 'rm', net2]);
+      const filters = encodeURIComponent(JSON.stringify({ container: [web] }));
+      const ev = await api.request('GET', `/v1.41/events?since=${since}&until=${(Date.now() / 1000).toFixed(3)}&filters=${filters}`);
+      const actions = ev.body.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { Type: string; Action: string }).Type + ' ' + (JSON.parse(l) as { Action: string }).Action);
+      assert.deepEqual(actions.filter((a) => a.startsWith('container')), ['container create', 'container start', 'container die', 'container destroy']);
     });
 
     it('fuzz: malformed requests, huge headers, bad JSON and random paths; the server keeps serving', async () => {
