@@ -26,6 +26,8 @@ export interface Response {
   /** Where the answer came from, after redirects. */
   url: URL;
   body: http.IncomingMessage;
+  /** Why the exchange was cut by nsnet (the idle timeout), when it was: the body's own error only says "aborted". */
+  cutBecause: () => string | undefined;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -59,6 +61,7 @@ export const hostPortOf = (u: URL): string => u.host;
 
 function getOnce(url: URL, opts: GetOptions): Promise<Response> {
   return new Promise((resolve, reject) => {
+    let cut: string | undefined;
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(
       url,
@@ -67,11 +70,14 @@ function getOnce(url: URL, opts: GetOptions): Promise<Response> {
         headers: { 'User-Agent': 'nsnet', ...(opts.headers ?? {}) },
         ...(url.protocol === 'https:' ? { rejectUnauthorized: opts.insecureTls !== true } : {}),
       },
-      (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res }),
+      (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res, cutBecause: () => cut }),
     );
     // One idle timer for the whole exchange: it fires whenever the socket is silent that long,
     // before the answer or in the middle of a body; destroying the request errors the body stream.
-    req.setTimeout(opts.idleTimeoutMs, () => req.destroy(new Error(`no data for ${Math.round(opts.idleTimeoutMs / 1000)} s (timed out)`)));
+    req.setTimeout(opts.idleTimeoutMs, () => {
+      cut = `no data for ${Math.round(opts.idleTimeoutMs / 1000)} s (timed out)`;
+      req.destroy(new Error(cut));
+    });
     req.on('error', (err) => reject(new TransportError(url, err)));
     req.end();
   });
@@ -127,8 +133,8 @@ export function readBody(res: Response, limit: number, deadlineMs: number, what:
       if (length > limit) fail(new NsnetError('INVALID_VALUE', `${what} is more than the ${limit} bytes nsnet accepts`));
       else chunks.push(chunk);
     });
-    res.body.on('error', (err) => fail(new TransportError(res.url, err)));
-    res.body.on('aborted', () => fail(new TransportError(res.url, new Error('the connection closed in the middle of the body'))));
+    res.body.on('error', (err) => fail(new TransportError(res.url, new Error(res.cutBecause() ?? err.message))));
+    res.body.on('aborted', () => fail(new TransportError(res.url, new Error(res.cutBecause() ?? 'the connection closed in the middle of the body'))));
     res.body.on('end', () => {
       if (done) return;
       done = true;

@@ -321,8 +321,9 @@ export class RegistryClient {
           out.once('drain', () => res.body.resume());
         }
       });
-      res.body.on('error', (err) => fail(this.fail('STATE', `get ${what} ${desc.digest}: ${err.message}`, { cause: err })));
-      res.body.on('aborted', () => fail(this.fail('STATE', `get ${what} ${desc.digest}: the connection closed after ${length} of ${desc.size} bytes`)));
+      const cut = (): string => `${res.cutBecause() ?? 'the connection closed'} after ${length} of ${desc.size} bytes`;
+      res.body.on('error', (err) => fail(this.fail('STATE', `get ${what} ${desc.digest}: ${res.cutBecause() !== undefined ? cut() : err.message}`, { cause: err })));
+      res.body.on('aborted', () => fail(this.fail('STATE', `get ${what} ${desc.digest}: ${cut()}`)));
       out.on('error', (err) => fail(this.fail('KERNEL', `get ${what} ${desc.digest}: write: ${err.message}`, { cause: err })));
       res.body.on('end', () => {
         if (settled) return;

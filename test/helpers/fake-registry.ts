@@ -31,6 +31,8 @@ export interface FakeRegistrySpec {
    * S3 does when a signed URL comes with a second credential).
    */
   redirectBlobs?: boolean;
+  /** Blobs send their headers and half their bytes, then nothing more (the connection stays open). */
+  stallBlobs?: boolean;
 }
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -130,6 +132,11 @@ function serve(spec: FakeRegistrySpec): void {
       return json(404, { errors: [{ code, message: code === 'MANIFEST_UNKNOWN' ? 'manifest unknown' : 'blob unknown to registry' }] });
     }
     const body = Buffer.from(route.base64, 'base64');
+    if (spec.stallBlobs === true && path.includes('/blobs/') && route.contentType === 'application/octet-stream' && body.length > 1000) {
+      res.writeHead(200, { 'Content-Type': route.contentType, 'Content-Length': String(body.length) });
+      res.write(body.subarray(0, body.length >> 1));
+      return;
+    }
     res.writeHead(200, { 'Content-Type': route.contentType, 'Content-Length': String(body.length), ...(route.digestHeader !== undefined ? { 'Docker-Content-Digest': route.digestHeader } : {}) });
     res.end(body);
   });

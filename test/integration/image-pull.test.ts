@@ -10,6 +10,7 @@
  * staging directory).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -223,6 +224,18 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     servers.push(fake);
     const before = snapshot();
     refused(await pull([`${fake.addr}/big`]), `registry ${fake.addr}, repository big: get manifest latest: the manifest is more than the 4194304 bytes nsnet accepts`);
+    assert.equal(snapshot(), before);
+    await fake.stop();
+  });
+
+  test('a registry that stops sending in the middle of a layer: timed out, nothing stored', async () => {
+    // Random bytes: gzip leaves them big enough for half a layer to be a real download.
+    const layer = tarArchive([{ name: 'slow', type: 'file', data: randomBytes(200_000) }]);
+    const img = registryImage('slow', 'latest', { layers: [layer], repoTags: ['slow:latest'], cmd: ['slow'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes, stallBlobs: true });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/slow`], { ...process.env, NSNET_REGISTRY_TIMEOUT: '1' }), `registry ${fake.addr}, repository slow: get layer 0 sha256:`, 'no data for 1 s (timed out)');
     assert.equal(snapshot(), before);
     await fake.stop();
   });

@@ -3,12 +3,13 @@
  * an image from a registry into nsnet's image store (src/image/pull.ts), printing Docker's progress
  * lines and, last, the normalised reference, as `docker pull` does. Credentials come from Docker's
  * client configuration ($DOCKER_CONFIG/config.json or ~/.docker/config.json, as `docker login`
- * writes it).
+ * writes it). NSNET_REGISTRY_TIMEOUT sets how many seconds a registry may stay silent (30).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
+import { invalid } from '../../core/errors.js';
 import { dockerConfigCredentials } from '../../image/registry-auth.js';
 import { parsePlatform } from '../../image/registry-manifest.js';
 import { parseInsecureRegistry, parseRegistryRef } from '../../image/registry-ref.js';
@@ -25,6 +26,15 @@ function dockerConfigText(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** NSNET_REGISTRY_TIMEOUT: seconds a registry may stay silent (default 30). */
+function idleTimeoutMs(): number | undefined {
+  const v = process.env['NSNET_REGISTRY_TIMEOUT'];
+  if (v === undefined || v === '') return undefined;
+  const seconds = Number(v);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw invalid(`NSNET_REGISTRY_TIMEOUT=${JSON.stringify(v)}: not a number of seconds`, 'give 1 to 3600, e.g. NSNET_REGISTRY_TIMEOUT=60');
+  return seconds * 1000;
 }
 
 export function imagePullCommand(): Command {
@@ -47,6 +57,7 @@ export function imagePullCommand(): Command {
         const result = await pullImage(input, pullSinkOf(images), {
           ...(platform !== undefined ? { platform, platformExplicit: true } : {}),
           insecureRegistries,
+          idleTimeoutMs: idleTimeoutMs(),
           ...(credentials !== undefined ? { credentials } : {}),
           onProgress: (e) => {
             if (o.quiet !== true && !json && (e.id === undefined || e.status === 'Pull complete' || e.status === 'Already exists')) printLines([e.id === undefined ? e.status : `${e.id}: ${e.status}`]);
