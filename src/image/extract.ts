@@ -58,9 +58,50 @@ export function symlinkStaysInside(linkParts: readonly string[], target: string)
   return resolved !== '..' && !resolved.startsWith('../');
 }
 
+/**
+ * What extraction does to the disk, path by path (absolute paths under the layer's directory):
+ * diskWriter on the real file system, a recording fake in the unit tests.
+ */
+export interface LayerWriter {
+  mkdir(file: string): void;
+  /** A new regular file (never an existing name, never through a link). */
+  writeFile(file: string, body: AsyncIterable<Buffer>): Promise<void>;
+  symlink(target: string, file: string): void;
+  link(existing: string, file: string): void;
+  mknod(file: string, kind: 'char' | 'block' | 'fifo', major: number, minor: number): void;
+  setxattr(file: string, name: string, value: Buffer): void;
+  /** Removes the name (a directory with everything in it). */
+  remove(file: string): void;
+  chown(file: string, uid: number, gid: number): void;
+  chmod(file: string, mode: number): void;
+  /** Access and modification time, of the link itself. */
+  utimes(file: string, mtime: number): void;
+}
+
+export const diskWriter: LayerWriter = {
+  mkdir: (file) => fs.mkdirSync(file, { mode: 0o700 }),
+  async writeFile(file, body) {
+    // O_EXCL|O_NOFOLLOW: the name was cleared just before; never open something that appeared there.
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      for await (const piece of body) fs.writeSync(fd, piece);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+  symlink: (target, file) => fs.symlinkSync(target, file),
+  link: (existing, file) => fs.linkSync(existing, file),
+  mknod: (file, kind, major, minor) => mknod(file, kind === 'char' ? S_IFCHR : kind === 'block' ? S_IFBLK : S_IFIFO, 0, major, minor),
+  setxattr: (file, name, value) => lsetxattr(file, name, value),
+  remove: (file) => fs.rmSync(file, { recursive: true, force: true }),
+  chown: (file, uid, gid) => fs.lchownSync(file, uid, gid),
+  chmod: (file, mode) => fs.chmodSync(file, mode),
+  utimes: (file, mtime) => fs.lutimesSync(file, mtime, mtime),
+};
+
 /** Extracts the tar the reader yields into dest (an empty directory). */
-export async function extractLayer(reader: ChunkReader, dest: string, layer: string): Promise<ExtractedLayer> {
-  const x = new Extractor(dest, layer);
+export async function extractLayer(reader: ChunkReader, dest: string, layer: string, writer: LayerWriter = diskWriter): Promise<ExtractedLayer> {
+  const x = new Extractor(dest, layer, writer);
   await readTar(reader, `layer ${layer}`, (h, body) => x.entry(h, body));
   x.finish();
   return { size: x.size, entries: x.entries };
@@ -77,6 +118,7 @@ class Extractor {
   constructor(
     private readonly dest: string,
     private readonly layer: string,
+    private readonly w: LayerWriter,
   ) {}
 
   private abs(rel: string): string {
@@ -89,9 +131,11 @@ class Extractor {
     if (parts.length === 0) return; // the layer's root: its metadata is the image's business, not a layer's
     const base = parts[parts.length - 1]!;
     const parent = parts.slice(0, -1);
+    // AUFS's own metadata (.wh..wh.plnk, its hard-link directory, and what is in it) is not content.
+    if (parent.some((p) => p.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))) return;
     this.ensureParents(parent, h.name);
     if (base === OPAQUE_MARKER) {
-      lsetxattr(this.abs(parent.join('/')), OPAQUE_XATTR, Buffer.from('y'));
+      this.w.setxattr(this.abs(parent.join('/')), OPAQUE_XATTR, Buffer.from('y'));
       return;
     }
     if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // other AUFS metadata (.wh..wh.plnk): not content
@@ -100,9 +144,9 @@ class Extractor {
       if (hidden === '' || hidden === '.' || hidden === '..') throw refuse(this.layer, h.name, 'whiteout of nothing');
       const rel = [...parent, hidden].join('/');
       this.clear(rel, false);
-      mknod(this.abs(rel), S_IFCHR, 0, 0, 0);
+      this.w.mknod(this.abs(rel), 'char', 0, 0);
       this.made.set(rel, 'other');
-      fs.lchownSync(this.abs(rel), h.uid, h.gid);
+      this.w.chown(this.abs(rel), h.uid, h.gid);
       return;
     }
     const rel = parts.join('/');
@@ -110,18 +154,18 @@ class Extractor {
     this.clear(rel, h.type === 'dir');
     switch (h.type) {
       case 'dir':
-        if (this.made.get(rel) !== 'dir') fs.mkdirSync(file, { mode: 0o700 });
+        if (this.made.get(rel) !== 'dir') this.w.mkdir(file);
         this.made.set(rel, 'dir');
         this.dirTimes.set(rel, h.mtime);
         break;
       case 'file':
-        await this.writeFile(file, body);
+        await this.w.writeFile(file, body);
         this.made.set(rel, 'file');
         this.size += h.size;
         break;
       case 'symlink':
         if (!symlinkStaysInside(parts, h.linkname)) throw refuse(this.layer, h.name, `symlink to "${h.linkname}" leads outside the layer`);
-        fs.symlinkSync(h.linkname, file);
+        this.w.symlink(h.linkname, file);
         this.made.set(rel, 'symlink');
         break;
       case 'hardlink': {
@@ -130,14 +174,14 @@ class Extractor {
         if (target.includes('..')) throw refuse(this.layer, h.name, `hard link to "${h.linkname}" leads outside the layer ("..")`);
         const kind = this.made.get(target.join('/'));
         if (kind === undefined || kind === 'dir') throw refuse(this.layer, h.name, `hard link to "${h.linkname}", which is not a file extracted before it in this layer`);
-        fs.linkSync(this.abs(target.join('/')), file);
+        this.w.link(this.abs(target.join('/')), file);
         this.made.set(rel, kind);
         return; // the inode's metadata is its first name's
       }
       case 'char':
       case 'block':
       case 'fifo':
-        mknod(file, h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO, 0, h.devmajor, h.devminor);
+        this.w.mknod(file, h.type, h.devmajor, h.devminor);
         this.made.set(rel, 'other');
         break;
     }
@@ -152,7 +196,8 @@ class Extractor {
       if (kind === 'dir') continue;
       if (kind === 'symlink') throw refuse(this.layer, member, `path goes through the symlink "${rel}" (a write through a link could land outside the layer)`);
       if (kind !== undefined) throw refuse(this.layer, member, `path goes through "${rel}", which is not a directory`);
-      fs.mkdirSync(this.abs(rel), { mode: 0o755 });
+      this.w.mkdir(this.abs(rel));
+      this.w.chmod(this.abs(rel), 0o755);
       this.made.set(rel, 'dir');
     }
   }
@@ -161,7 +206,7 @@ class Extractor {
   private clear(rel: string, keepDir: boolean): void {
     const kind = this.made.get(rel);
     if (kind === undefined || (keepDir && kind === 'dir')) return;
-    fs.rmSync(this.abs(rel), { recursive: true, force: true });
+    this.w.remove(this.abs(rel));
     this.made.delete(rel);
     if (kind === 'dir') {
       for (const k of [...this.made.keys()]) if (k.startsWith(`${rel}/`)) this.made.delete(k);
@@ -169,27 +214,17 @@ class Extractor {
     }
   }
 
-  private async writeFile(file: string, body: AsyncIterable<Buffer>): Promise<void> {
-    // O_EXCL|O_NOFOLLOW: the name was cleared just before; never open something that appeared there.
-    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      for await (const piece of body) fs.writeSync(fd, piece);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-
   private metadata(file: string, h: TarHeader): void {
-    fs.lchownSync(file, h.uid, h.gid);
+    this.w.chown(file, h.uid, h.gid);
     // After chown, which clears setuid/setgid bits; a symlink's mode means nothing on Linux.
-    if (h.type !== 'symlink') fs.chmodSync(file, h.mode);
-    for (const [name, value] of h.xattrs) if (ALLOWED_XATTR.test(name)) lsetxattr(file, name, value);
-    if (h.type !== 'dir') fs.lutimesSync(file, h.mtime, h.mtime);
+    if (h.type !== 'symlink') this.w.chmod(file, h.mode);
+    for (const [name, value] of h.xattrs) if (ALLOWED_XATTR.test(name)) this.w.setxattr(file, name, value);
+    if (h.type !== 'dir') this.w.utimes(file, h.mtime);
   }
 
   finish(): void {
     // Deepest first: a directory's time is set after everything inside it is made.
     const dirs = [...this.dirTimes].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
-    for (const [rel, mtime] of dirs) fs.lutimesSync(this.abs(rel), mtime, mtime);
+    for (const [rel, mtime] of dirs) this.w.utimes(this.abs(rel), mtime);
   }
 }

@@ -209,6 +209,10 @@ export class ImageStore {
     const lock = this.files.lock();
     const installed: string[] = [];
     try {
+      // Under the lock no other load is between installing a layer and recording it, so a layer
+      // directory without a record is what a crash left there: removed.
+      const recorded = new Set(this.store.images.layers().map((l) => l.chainId));
+      for (const orphan of this.files.orphans(recorded)) this.files.removeLayer(orphan);
       const now = new Date().toISOString();
       const plans = images.map((img) => {
         const config = parseConfig(img.config, `config ${sha256Digest(img.config)}`);

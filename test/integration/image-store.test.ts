@@ -194,11 +194,14 @@ requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the ima
     assertNothingLoaded();
   });
 
-  it('a crashed load\'s staging directory is removed by the next load', async () => {
+  it('what a crashed load left (a staging dir, a layer dir without its record) is removed by the next load', async () => {
     const stale = path.join(root, 'images', 'tmp', '999999999-layer-x');
     fs.mkdirSync(stale, { recursive: true });
+    const orphan = path.join(root, 'images', 'layers', 'f'.repeat(64));
+    fs.mkdirSync(path.join(orphan, 'bin'), { recursive: true });
     await images.load(writeArchive(dir, 'busybox.tar', dockerArchive([busyboxSpec()])));
     assert.ok(!fs.existsSync(stale));
+    assert.ok(!fs.existsSync(orphan));
     const store = openStore(root);
     try {
       assert.equal(store.images.list().length, 1);
