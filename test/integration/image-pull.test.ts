@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openImageStore } from '../../src/image/images.js';
 import { tarArchive } from '../../src/image/tar-write.js';
-import { builtImage, busyboxSpec, dockerArchive, layeredSpec, writeArchive } from '../helpers/image-fixtures.js';
+import { builtImage, busyboxSpec, dockerArchive, hostileLayers, layeredSpec, writeArchive } from '../helpers/image-fixtures.js';
 import { registryImage } from '../helpers/fake-registry.js';
 import { multiPlatformOciArchive, platformImageId, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
@@ -200,6 +200,23 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     refused(await pull([`${fake.addr}/evil`]), `registry ${fake.addr}, repository evil: get layer 0 sha256:`, 'bad digest: the content hashes to sha256:');
     assert.equal(snapshot(), before);
     assert.equal(stored().has(img.id), false);
+    await fake.stop();
+  });
+
+  test('layers that try to write outside their directory (right digests): refused naming the member, nothing written, nothing stored', async () => {
+    const hostile = hostileLayers();
+    const routes: Record<string, { contentType: string; base64: string; digestHeader?: string }> = {};
+    const cases = ['dot-dot', 'absolute', 'symlink-then-file', 'hardlink-out'] as const;
+    for (const name of cases) Object.assign(routes, registryImage(`hostile/${name}`, 'latest', { layers: [hostile[name]!.layer], repoTags: [`${name}:latest`], cmd: [name] }).routes);
+    const fake = await startFakeRegistry(sb, dir, { routes });
+    servers.push(fake);
+    const before = snapshot();
+    const passwd = fs.readFileSync('/etc/passwd', 'utf8');
+    for (const name of cases) {
+      refused(await pull([`${fake.addr}/hostile/${name}`]), `registry ${fake.addr}, repository hostile/${name}: store the image:`, hostile[name]!.member);
+      assert.equal(snapshot(), before, name);
+    }
+    assert.equal(fs.readFileSync('/etc/passwd', 'utf8'), passwd, 'the host\'s /etc/passwd is untouched');
     await fake.stop();
   });
 
