@@ -53,24 +53,26 @@ function bad(file: string, why: string): NsnetError {
 export class ImageArchive {
   private constructor(
     readonly file: string,
+    /** How errors name the archive: its path, or `stdin` for one spooled from a stream. */
+    readonly name: string,
     private readonly members: Map<string, ArchiveMember>,
   ) {}
 
-  static async open(file: string): Promise<ImageArchive> {
+  static async open(file: string, name = file): Promise<ImageArchive> {
     const members = new Map<string, ArchiveMember>();
     const reader = new ChunkReader(fs.createReadStream(file));
-    await readTar(reader, `archive ${file}`, async (h) => {
+    await readTar(reader, `archive ${name}`, async (h) => {
       const name = h.name.split('/').filter((p) => p !== '' && p !== '.').join('/');
       members.set(name, { name, type: h.type, offset: reader.offset, size: h.type === 'file' ? h.size : 0, linkname: h.linkname });
     });
-    if (members.size === 0) throw bad(file, 'the archive is empty');
-    return new ImageArchive(file, members);
+    if (members.size === 0) throw bad(name, 'the archive is empty');
+    return new ImageArchive(file, name, members);
   }
 
   get format(): ArchiveFormat {
     if (this.members.has('manifest.json')) return 'docker-archive';
     if (this.members.has('index.json')) return 'oci-layout';
-    throw bad(this.file, this.members.has('repositories') ? 'only the legacy "repositories" format (Docker < 1.10), which nsnet does not read' : 'neither manifest.json (docker save) nor index.json (OCI layout) in the archive');
+    throw bad(this.name, this.members.has('repositories') ? 'only the legacy "repositories" format (Docker < 1.10), which nsnet does not read' : 'neither manifest.json (docker save) nor index.json (OCI layout) in the archive');
   }
 
   /** A member by name, following symlinks inside the archive (old docker save links shared layers). */
@@ -78,14 +80,14 @@ export class ImageArchive {
     let cur = name.split('/').filter((p) => p !== '' && p !== '.').join('/');
     for (let hops = 0; hops < 16; hops++) {
       const m = this.members.get(cur);
-      if (m === undefined) throw bad(this.file, `the archive has no member "${name}"`);
+      if (m === undefined) throw bad(this.name, `the archive has no member "${name}"`);
       if (m.type === 'file') return m;
-      if (m.type !== 'symlink' && m.type !== 'hardlink') throw bad(this.file, `member "${name}" is not a file`);
+      if (m.type !== 'symlink' && m.type !== 'hardlink') throw bad(this.name, `member "${name}" is not a file`);
       const base = m.type === 'symlink' ? path.posix.dirname(cur) : '';
       const next = path.posix.normalize(path.posix.join('/', base, m.linkname)).slice(1);
       cur = next;
     }
-    throw bad(this.file, `member "${name}": too many links`);
+    throw bad(this.name, `member "${name}": too many links`);
   }
 
   has(name: string): boolean {
@@ -93,14 +95,14 @@ export class ImageArchive {
   }
 
   read(m: ArchiveMember, max = MAX_JSON): Buffer {
-    if (m.size > max) throw bad(this.file, `member "${m.name}" is ${m.size} bytes, more than the ${max} a manifest or config may have`);
+    if (m.size > max) throw bad(this.name, `member "${m.name}" is ${m.size} bytes, more than the ${max} a manifest or config may have`);
     const buf = Buffer.alloc(m.size);
     const fd = fs.openSync(this.file, 'r');
     try {
       let off = 0;
       while (off < m.size) {
         const n = fs.readSync(fd, buf, off, m.size - off, m.offset + off);
-        if (n === 0) throw bad(this.file, `member "${m.name}" is truncated`);
+        if (n === 0) throw bad(this.name, `member "${m.name}" is truncated`);
         off += n;
       }
     } finally {
@@ -115,7 +117,7 @@ export class ImageArchive {
       return JSON.parse(this.read(m).toString('utf8'));
     } catch (err) {
       if (err instanceof NsnetError) throw err;
-      throw bad(this.file, `${name} is not valid JSON: ${(err as Error).message}`);
+      throw bad(this.name, `${name} is not valid JSON: ${(err as Error).message}`);
     }
   }
 
@@ -131,16 +133,16 @@ export class ImageArchive {
 
   private dockerImages(): ArchiveImage[] {
     const manifest = this.json('manifest.json');
-    if (!Array.isArray(manifest)) throw bad(this.file, 'manifest.json is not a list of images');
+    if (!Array.isArray(manifest)) throw bad(this.name, 'manifest.json is not a list of images');
     return manifest.map((entry: unknown, i) => {
       const e = entry as { Config?: unknown; RepoTags?: unknown; Layers?: unknown };
       if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) {
-        throw bad(this.file, `manifest.json entry ${i} lacks Config or Layers`);
+        throw bad(this.name, `manifest.json entry ${i} lacks Config or Layers`);
       }
       const config = this.read(this.member(e.Config));
-      const diffIds = diffIdsOf(config, this.file, e.Config);
+      const diffIds = diffIdsOf(config, this.name, e.Config);
       const layers = e.Layers as string[];
-      if (diffIds.length !== layers.length) throw bad(this.file, `${e.Config} lists ${diffIds.length} layers (rootfs.diff_ids), manifest.json ${layers.length}`);
+      if (diffIds.length !== layers.length) throw bad(this.name, `${e.Config} lists ${diffIds.length} layers (rootfs.diff_ids), manifest.json ${layers.length}`);
       const tags = Array.isArray(e.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === 'string') : [];
       return {
         config,
@@ -152,29 +154,29 @@ export class ImageArchive {
   }
 
   private blob(digest: unknown, size: unknown, what: string): Buffer {
-    if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) throw bad(this.file, `${what}: digest ${String(digest)} is not sha256:<64 hex>`);
+    if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) throw bad(this.name, `${what}: digest ${String(digest)} is not sha256:<64 hex>`);
     const data = this.read(this.member(`blobs/sha256/${hexOf(digest)}`));
-    if (sha256Digest(data) !== digest) throw bad(this.file, `${what}: blob ${digest} has digest ${sha256Digest(data)}`);
-    if (typeof size === 'number' && size !== data.length) throw bad(this.file, `${what}: blob ${digest} is ${data.length} bytes, the descriptor says ${size}`);
+    if (sha256Digest(data) !== digest) throw bad(this.name, `${what}: blob ${digest} has digest ${sha256Digest(data)}`);
+    if (typeof size === 'number' && size !== data.length) throw bad(this.name, `${what}: blob ${digest} is ${data.length} bytes, the descriptor says ${size}`);
     return data;
   }
 
   private ociImages(): ArchiveImage[] {
     const index = this.json('index.json') as { manifests?: unknown };
-    if (!Array.isArray(index?.manifests)) throw bad(this.file, 'index.json has no manifests');
+    if (!Array.isArray(index?.manifests)) throw bad(this.name, 'index.json has no manifests');
     const out: ArchiveImage[] = [];
     for (const d of index.manifests as Descriptor[]) {
       const manifest = this.pickManifest(d, 'index.json');
       const refs = refsOf(d.annotations);
       const m = JSON.parse(manifest.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-      if (m.config === undefined || !Array.isArray(m.layers)) throw bad(this.file, `manifest ${d.digest} lacks config or layers`);
+      if (m.config === undefined || !Array.isArray(m.layers)) throw bad(this.name, `manifest ${d.digest} lacks config or layers`);
       const config = this.blob(m.config.digest, m.config.size, `config of ${d.digest}`);
-      const diffIds = diffIdsOf(config, this.file, `config ${m.config.digest}`);
-      if (diffIds.length !== m.layers.length) throw bad(this.file, `config ${m.config.digest} lists ${diffIds.length} layers, manifest ${d.digest} ${m.layers.length}`);
+      const diffIds = diffIdsOf(config, this.name, `config ${m.config.digest}`);
+      if (diffIds.length !== m.layers.length) throw bad(this.name, `config ${m.config.digest} lists ${diffIds.length} layers, manifest ${d.digest} ${m.layers.length}`);
       const layers = m.layers.map((l, j) => {
-        if (typeof l.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(l.digest)) throw bad(this.file, `manifest ${d.digest}: layer ${j} has no sha256 digest`);
+        if (typeof l.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(l.digest)) throw bad(this.name, `manifest ${d.digest}: layer ${j} has no sha256 digest`);
         const member = this.member(`blobs/sha256/${hexOf(l.digest)}`);
-        if (typeof l.size === 'number' && l.size !== member.size) throw bad(this.file, `layer blob ${l.digest} is ${member.size} bytes, the manifest says ${l.size}`);
+        if (typeof l.size === 'number' && l.size !== member.size) throw bad(this.name, `layer blob ${l.digest} is ${member.size} bytes, the manifest says ${l.size}`);
         return { member, diffId: diffIds[j]!, compressedDigest: l.digest };
       });
       out.push({ config, id: sha256Digest(config), layers, refs });
@@ -189,7 +191,7 @@ export class ImageArchive {
     if (!Array.isArray(parsed.manifests)) return data;
     const arch = goArch();
     const pick = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === arch);
-    if (pick === undefined) throw bad(this.file, `index ${d.digest} has no image for linux/${arch}`);
+    if (pick === undefined) throw bad(this.name, `index ${d.digest} has no image for linux/${arch}`);
     return this.pickManifest(pick, `index ${d.digest}`);
   }
 }
@@ -240,10 +242,10 @@ function diffIdsOf(config: Buffer, file: string, what: string): string[] {
  * The input as an archive file: a path is used as it is (gunzipped to a spool file when gzip'd);
  * a stream is spooled. Returns the file and a cleanup for what was spooled.
  */
-export async function archiveFile(input: string | Readable, spoolDir: string): Promise<{ file: string; cleanup: () => void }> {
+export async function archiveFile(input: string | Readable, spoolDir: string): Promise<{ file: string; name: string; cleanup: () => void }> {
   let source: Readable;
   if (typeof input === 'string') {
-    if (!isGzipFile(input)) return { file: input, cleanup: () => undefined };
+    if (!isGzipFile(input)) return { file: input, name: input, cleanup: () => undefined };
     source = fs.createReadStream(input);
   } else {
     source = input;
@@ -271,7 +273,7 @@ export async function archiveFile(input: string | Readable, spoolDir: string): P
     if (typeof zcode === 'string' && zcode.startsWith('Z_')) throw new NsnetError('INVALID_VALUE', `load: the input is not valid gzip: ${(err as Error).message}`, { cause: err });
     throw err;
   }
-  return { file, cleanup };
+  return { file, name: typeof input === 'string' ? input : 'stdin', cleanup };
 }
 
 function isGzipFile(file: string): boolean {
@@ -283,6 +285,7 @@ function isGzipFile(file: string): boolean {
     throw new NsnetError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_VALUE', `load ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) throw new NsnetError('INVALID_VALUE', `load ${file}: not a file`, { hint: 'give the archive file with -i, or the archive on stdin' });
     const b = Buffer.alloc(2);
     fs.readSync(fd, b, 0, 2, 0);
     return b[0] === 0x1f && b[1] === 0x8b;

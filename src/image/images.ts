@@ -151,8 +151,8 @@ export class ImageStore {
     const spool = this.files.stagingDir('load');
     const pending = new Pending(this.files);
     try {
-      const { file } = await archiveFile(input, spool);
-      const archive = await ImageArchive.open(file);
+      const { file, name } = await archiveFile(input, spool);
+      const archive = await ImageArchive.open(file, name);
       const images = archive.images();
       for (const img of images) {
         const chain = chainIds(img.layers.map((l) => l.diffId));

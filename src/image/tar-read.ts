@@ -187,7 +187,12 @@ function header(block: Buffer, flag: string, pax: Map<string, string>, longName:
 }
 
 function checkSum(block: Buffer, what: string, at: number): void {
-  const stored = numeric(block, 148, 8, what, at);
+  let stored: number;
+  try {
+    stored = numeric(block, 148, 8, what, at);
+  } catch {
+    throw malformed(what, `not a tar header at offset ${at} (its checksum field is not a number)`);
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
