@@ -31,8 +31,19 @@ export interface DockerEvent {
 const MAX_HISTORY = 1000;
 
 /** What one look at the store saw; compared with the next one. */
+interface ContainerLook {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  running: boolean;
+  startedAt: string | null;
+  exitCode: number | null;
+  /** Stopped by nsnet stop / the API (Docker then sends stop after die). */
+  manual: boolean;
+}
+
 interface Snapshot {
-  containers: Map<string, { name: string; image: string; labels: Record<string, string>; running: boolean; startedAt: string | null; exitCode: number | null; manual: boolean }>;
+  containers: Map<string, ContainerLook>;
   networks: Map<string, { name: string; driver: string; labels: Record<string, string> }>;
   /** "networkId containerId" */
   endpoints: Set<string>;
@@ -74,13 +85,21 @@ export function diffSnapshots(before: Snapshot, after: Snapshot, now: number): D
     out.push({ Type: 'network', Action: action, Actor: { ID: id, Attributes: { name: n.name, type: n.driver, ...extra } }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 });
   };
   for (const [id, n] of after.networks) if (!before.networks.has(id)) network(id, 'create', n);
+  // A run that began since the last look (its start time changed), even one that has ended again
+  // by now (a command that exits at once): its start and its end are both events.
+  const newRun = (id: string): boolean => {
+    const c = after.containers.get(id)!;
+    return c.startedAt !== null && c.startedAt !== (before.containers.get(id)?.startedAt ?? null);
+  };
+  const ended = (id: string, c: ContainerLook): void => {
+    container(id, 'die', c, { exitCode: String(c.exitCode ?? 0) });
+    if (c.manual) container(id, 'stop', c);
+  };
   for (const [id, c] of after.containers) {
     const was = before.containers.get(id);
     if (was === undefined) container(id, 'create', c);
-    else if (was.running && (!c.running || c.startedAt !== was.startedAt)) {
-      container(id, 'die', was, { exitCode: String(c.exitCode ?? 0) });
-      if (!c.running && c.manual) container(id, 'stop', c);
-    }
+    else if (was.running && newRun(id)) container(id, 'die', was, { exitCode: String(c.exitCode ?? 0) });
+    else if (was.running && !c.running) ended(id, c);
   }
   for (const key of after.endpoints) {
     if (before.endpoints.has(key)) continue;
@@ -89,7 +108,10 @@ export function diffSnapshots(before: Snapshot, after: Snapshot, now: number): D
   }
   for (const [id, c] of after.containers) {
     const was = before.containers.get(id);
-    if (c.running && (was === undefined || !was.running || c.startedAt !== was.startedAt)) container(id, 'start', c);
+    if (newRun(id) || (c.running && (was === undefined || !was.running))) {
+      container(id, 'start', c);
+      if (!c.running) ended(id, c);
+    }
   }
   for (const key of before.endpoints) {
     if (after.endpoints.has(key)) continue;

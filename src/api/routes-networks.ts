@@ -8,23 +8,15 @@ import * as networks from '../ops/networks.js';
 import { inspectPredefined, predefinedNetworkRows } from '../ops/netmodes.js';
 import { NsnetError } from '../core/errors.js';
 import { listed, listedPredefined } from '../cli/listing/network-list.js';
+import { inspectNetworks } from '../cli/commands/network.js';
 import { networkMatcher, NETWORK_FILTERS } from '../cli/listing/network-rows.js';
 import { badRequest } from './errors.js';
 import { parseFilterParam } from './events.js';
 import { asRecord, bool, optionalString, stringList, stringMap } from './body.js';
 import type { RouteTable } from './router.js';
 
-/** A network as GET /networks/{id} shows it (predefined host and none included). */
-export function inspectNetwork(ctx: Context, ref: string): Record<string, unknown> {
-  const predefined = inspectPredefined(ctx, ref);
-  if (predefined !== undefined) return predefined;
-  const net = ctx.store.networks.resolve(ref);
-  const attached = ctx.store.endpoints.forNetwork(net.id).flatMap((endpoint) => {
-    const container = ctx.store.containers.get(endpoint.containerId);
-    return container === undefined ? [] : [{ container, endpoint }];
-  });
-  return networkView(net, attached);
-}
+/** A network as GET /networks/{id} shows it: `nsnet network inspect`'s view. */
+export const inspectNetwork = (ctx: Context, ref: string): Record<string, unknown> => inspectNetworks(ctx, [ref])[0]!;
 
 /** GET /networks: every network in inspect's shape (Containers left empty, as dockerd lists them). */
 export function listNetworks(ctx: Context, filtersParam: string | null): Record<string, unknown>[] {

@@ -220,6 +220,21 @@ describe('events', () => {
     assert.equal(diffSnapshots(s1, s2, 1_000)[0]!.Actor.Attributes['exitCode'], '143');
   });
 
+  test('a run that started and ended between two looks still gives start and die', () => {
+    const before = empty();
+    before.containers.set('c1', c(false, null));
+    const after = empty();
+    after.containers.set('c1', c(false, 't1', { exitCode: 3 }));
+    const events = diffSnapshots(before, after, 1_000);
+    assert.deepEqual(events.map((e) => e.Action), ['start', 'die']);
+    assert.equal(events[1]!.Actor.Attributes['exitCode'], '3');
+    const restarted = empty();
+    restarted.containers.set('c1', c(true, 't2'));
+    const running = empty();
+    running.containers.set('c1', c(true, 't1'));
+    assert.deepEqual(diffSnapshots(running, restarted, 1_000).map((e) => e.Action), ['die', 'start'], 'a restart between looks');
+  });
+
   test('filters in both of Docker\'s forms, and matching', () => {
     assert.deepEqual([...parseFilterParam('{"type":["container"]}', ['type'])], [['type', ['container']]]);
     assert.deepEqual([...parseFilterParam('{"type":{"network":true}}', ['type'])], [['type', ['network']]]);

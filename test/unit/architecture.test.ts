@@ -53,9 +53,9 @@ const LAYERS: Readonly<Record<string, Rule>> = {
   'cli/commands': { may: [...CLI, 'host/kernel-host', 'api'], types: ['store'], why: 'one file per verb; `system doctor` reads the real host before any Context exists' },
   cli: { may: CLI, types: ['store'], why: 'argv → operation → terminal; src/kernel only for what is no operation (capability check, demo sandbox, graphviz)' },
   api: {
-    may: ['ops', 'engine', 'core', 'cli', 'image', 'kernel'],
+    may: ['ops', 'engine', 'core', 'cli', 'cli/commands', 'image', 'kernel'],
     types: ['store', 'host/port'],
-    why: 'the Docker Engine API: a second front end beside the CLI, over the same operations and the image store; it shares the CLI\'s pure listing filters (src/cli/listing), and exec/attach use src/kernel\'s terminals and process entry as the CLI\'s exec does',
+    why: 'the Docker Engine API: a second front end beside the CLI, over the same operations and the image store; it shares the CLI\'s listing filters (src/cli/listing) and views (network inspect), and exec/attach use src/kernel\'s terminals and process entry as the CLI\'s exec does',
   },
   lab: { may: ['ops', 'engine', 'core'], types: ['store', 'plan'], why: 'a lab is made of operations: it sits above ops, never below' },
   ops: { may: ['engine', 'plan', 'firewall', 'dns', 'cni', 'store', 'core', 'host/port', 'image'], why: 'operations decide over records and commit steps; they read the host through the Host port, never src/kernel' },

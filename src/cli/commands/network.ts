@@ -15,7 +15,8 @@ import { printJson, printLines, printTable } from '../output.js';
 import { finish, printDoneThenFail } from '../run-command.js';
 import { eachRef } from '../../ops/each.js';
 
-function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
+/** Docker's shape of each network (predefined host and none included); the API's GET /networks/{id} too. */
+export function inspectNetworks(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
     const predefined = inspectPredefined(ctx, ref);
     if (predefined !== undefined) return predefined;
