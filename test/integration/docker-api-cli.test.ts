@@ -15,17 +15,19 @@ import path from 'node:path';
 import { closeApiSandbox, DOCKER_CLIS, executable, openApiSandbox, type ApiSandbox, type ApiServer, type DockerCli } from '../helpers/api-server.js';
 import { ok } from '../helpers/assert.js';
 import { builtImage, busyboxSpec, dockerArchive } from '../helpers/image-fixtures.js';
-import { needs, requiredSuite } from '../helpers/requirements.js';
+import { skopeoPush, startRegistry } from '../helpers/registry.js';
+import { needs, requiredSuite, tools } from '../helpers/requirements.js';
 import { WORLD_IP, describeResult, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
 const ARTICLE = ['blue', 'green', 'red'] as const;
+const registryTools = tools('the docker pull step', ['docker-registry', 'skopeo'], 'bash scripts/setup.sh installs docker-registry and skopeo');
 
 for (const cli of DOCKER_CLIS) transcript(cli);
 
 function transcript(cli: DockerCli): void {
   requiredSuite(
     `Docker API: the article's transcript with ${cli.label}`,
-    { needs: [needs.integration, needs.busybox, executable(cli.path, 'the docker CLI transcript', cli.install)], concurrency: false, timeout: 240_000 },
+    { needs: [needs.integration, needs.busybox, registryTools, executable(cli.path, 'the docker CLI transcript', cli.install)], concurrency: false, timeout: 240_000 },
     () => {
       let box: ApiSandbox | undefined;
       let sb: Sandbox;
@@ -59,6 +61,20 @@ function transcript(cli: DockerCli): void {
         assert.match(r.stdout, /Loaded image: busybox:latest/);
         const images = await must(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
         assert.equal(images.stdout.trim(), `busybox:latest ${builtImage(busyboxSpec()).id}`);
+      });
+
+      it('docker pull localhost:5000/busybox from a docker-registry in the sandbox: the same image; a missing one fails in the stream', async () => {
+        // The registry listens on the sandbox host's loopback, where nsnet serve pulls from; the CLI only talks to the socket.
+        await startRegistry(sb, tmp, '127.0.0.1:5000');
+        await skopeoPush(sb, `docker-archive:${path.join(tmp, 'busybox.tar')}`, '127.0.0.1:5000/busybox:latest');
+        const r = await must(['pull', 'localhost:5000/busybox']);
+        // The layers and config are those docker load stored: dockerd says 'Downloaded newer image' for a new tag, nsnet may say 'up to date'.
+        assert.match(r.stdout, /Digest: sha256:[0-9a-f]{64}\nStatus: (Downloaded newer image|Image is up to date) for localhost:5000\/busybox:latest/);
+        const images = await must(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+        assert.ok(images.stdout.includes(`localhost:5000/busybox:latest ${builtImage(busyboxSpec()).id}`), images.stdout);
+        const missing = await docker(['pull', 'localhost:5000/nothing']);
+        assert.equal(missing.code, 1, describeResult(missing));
+        assert.match(missing.stderr, /manifest unknown|not found/i);
       });
 
       it('for cont in blue green red: docker run -d --name $cont busybox sleep 1000 prints the container id', async () => {
@@ -129,10 +145,10 @@ function transcript(cli: DockerCli): void {
         assert.deepEqual(JSON.parse(r.stdout || '[]'), [], 'no veth left on nsnet0');
       });
 
-      it('docker rmi busybox untags and deletes it', async () => {
-        const r = await must(['rmi', 'busybox']);
-        assert.match(r.stdout, /Untagged: busybox:latest/);
-        assert.match(r.stdout, /Deleted: sha256:[0-9a-f]{64}/);
+      it('docker rmi busybox localhost:5000/busybox: the first only untags, the second (with the pull\'s digest reference, as dockerd) deletes the image', async () => {
+        const r = await must(['rmi', 'busybox', 'localhost:5000/busybox']);
+        assert.match(r.stdout, /^Untagged: busybox:latest\nUntagged: localhost:5000\/busybox:latest\n/);
+        assert.match(r.stdout, new RegExp(`Deleted: ${builtImage(busyboxSpec()).id}`));
         const images = await must(['images', '-q']);
         assert.equal(images.stdout.trim(), '');
       });
