@@ -88,7 +88,8 @@ function containerEnv(c: ContainerRecord): Record<string, string> {
 
 /** What the container's processes (its own and exec's) are confined to. */
 function confinementOf(c: ContainerRecord): Confinement {
-  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined, workdir: c.workingDir ?? undefined, user: c.user ?? undefined };
+  // An image's WorkingDir and User only when it has them (the launch enters them with nsenter).
+  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined, ...(c.workingDir == null ? {} : { workdir: c.workingDir }), ...(c.user == null ? {} : { user: c.user }) };
 }
 
 function launchSpec(c: ContainerRecord): LaunchSpec {

@@ -19,7 +19,11 @@ import { connect, createNetwork, disconnect } from '../../src/ops/networks.js';
 import { reset } from '../../src/ops/system.js';
 import { renderStep } from '../../src/plan/render.js';
 import {
+  assertFinishedAs,
+  assertKept,
   assertRecoveredAsBefore,
+  crashAndRecover,
+  stateAfter,
   assertSameState,
   assertUndone,
   contextOn,
@@ -178,6 +182,26 @@ describe('run --image: the root filesystem as steps', () => {
 
   test('a crash after every step of run --image is undone by the next process, mounts included', async () => {
     await crashEachStep(await fixture().setUp(study), runImage(), assertRecoveredAsBefore('run'));
+  });
+
+  test('a crash right after the process started: the next process kills it and unmounts its root', async () => {
+    const r = await crashAndRecover(await fixture().setUp(study), runImage(), (host, atCrash) => host.crashAtNextLaunch(atCrash));
+    assertRecoveredAsBefore('run')(r);
+    r.crashed.close();
+    r.fx.close();
+  });
+
+  test('a failure at every step of rm of an image container is reported; rm again finishes it', async () => {
+    const base = await fixture().setUp(study, runImage());
+    const removed = await stateAfter(base, (ctx) => remove(ctx, ['ut-img'], { force: true }));
+    assert.deepEqual(removed.host.mounts, []);
+    await failEachStep(base, (ctx) => remove(ctx, ['ut-img'], { force: true }), assertKept('rm ut-img', { op: (ctx) => remove(ctx, ['ut-img'], { force: true }), removed }));
+  });
+
+  test('a crash after every step of rm of an image container is finished by the next process', async () => {
+    const base = await fixture().setUp(study, runImage());
+    const removed = await stateAfter(base, (ctx) => remove(ctx, ['ut-img'], { force: true }));
+    await crashEachStep(base, (ctx) => remove(ctx, ['ut-img'], { force: true }), assertFinishedAs('rm ut-img', removed));
   });
 
   test('a failure at every step of start of a created image container leaves it unmounted and unwired', async () => {
