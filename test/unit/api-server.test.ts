@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApiServer } from '../../src/api/server.js';
 import { buildRouter } from '../../src/api/routes.js';
 import { EventFeed } from '../../src/api/events.js';
-import { clearSocketPath, closeServer, listenUnix } from '../../src/api/socket.js';
+import { clearSocketPath, closeServer, groupId, listenUnix } from '../../src/api/socket.js';
 import type { Context } from '../../src/ops/context.js';
 
 interface Answer {
@@ -174,5 +174,11 @@ describe('API server on a Unix socket', () => {
     assert.equal(fs.existsSync(stale), false);
     fs.writeFileSync(path.join(dir, 'file'), 'x');
     await assert.rejects(clearSocketPath(path.join(dir, 'file')), /is not a socket/);
+  });
+
+  test('--group: a name from /etc/group or a number; an unknown name is refused naming it', () => {
+    assert.equal(groupId('root'), 0);
+    assert.equal(groupId('1234'), 1234);
+    assert.throws(() => groupId('nsnet-no-such-group'), /invalid --group "nsnet-no-such-group": no such group in \/etc\/group/);
   });
 });
