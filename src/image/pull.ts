@@ -22,7 +22,9 @@ export interface PullOptions {
   platformExplicit?: boolean;
   insecureRegistries?: readonly string[];
   credentials?: Credentials;
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
+  /** Extra certificate authorities per registry host (RegistryOptions.registryCa). */
+  registryCa?: (hostPort: string) => string[];
   /** Layers downloaded at once (Docker: 3). */
   concurrency?: number;
   /** Progress, in Docker's words: {id: short layer digest, status: 'Pull complete'}, or a line without id. */
@@ -143,7 +145,7 @@ export async function pullImage(input: string, sink: PullSink, opts: PullOptions
   const ref: RegistryRef = parseRegistryRef(input);
   const platform = opts.platform ?? DEFAULT_PLATFORM;
   const emit = opts.onProgress ?? ((): void => {});
-  const client = new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs });
+  const client = new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs, registryCa: opts.registryCa });
   const fail = (m: string): RegistryError => new RegistryError('INVALID_VALUE', ref, m);
 
   const reference = manifestReference(ref);

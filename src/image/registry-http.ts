@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { NsnetError } from '../core/errors.js';
 
 export interface GetOptions {
@@ -16,6 +17,8 @@ export interface GetOptions {
   allowsHttp: (hostPort: string) => boolean;
   /** Skip certificate checks: only for registries named insecure (Docker's behaviour for them). */
   insecureTls?: boolean;
+  /** Certificate authorities trusted for this host besides Node's bundled ones (PEM): Docker's certs.d/HOST/ca.crt. */
+  extraCa?: readonly string[];
   /** Redirects followed before giving up (default 5). */
   maxRedirects?: number;
 }
@@ -56,6 +59,13 @@ export function looksLikePlainHttp(err: unknown): boolean {
   return code === 'EPROTO' || code.startsWith('ERR_SSL') || /wrong version number|packet length too long|http request/i.test(cause?.message ?? '');
 }
 
+/** Did the TLS handshake fail on the certificate (self-signed, unknown CA, wrong name, expired)? */
+export function isCertificateError(err: unknown): boolean {
+  const cause = err instanceof TransportError ? (err.cause as NodeJS.ErrnoException | undefined) : (err as NodeJS.ErrnoException);
+  const code = cause?.code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID/.test(code);
+}
+
 /** hostname:port as the URL names it (an IPv6 literal in brackets). */
 export const hostPortOf = (u: URL): string => u.host;
 
@@ -68,7 +78,7 @@ function getOnce(url: URL, opts: GetOptions): Promise<Response> {
       {
         method: 'GET',
         headers: { 'User-Agent': 'nsnet', ...(opts.headers ?? {}) },
-        ...(url.protocol === 'https:' ? { rejectUnauthorized: opts.insecureTls !== true } : {}),
+        ...(url.protocol === 'https:' ? { rejectUnauthorized: opts.insecureTls !== true, ...(opts.extraCa !== undefined && opts.extraCa.length > 0 ? { ca: [...tls.rootCertificates, ...opts.extraCa] } : {}) } : {}),
       },
       (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res, cutBecause: () => cut }),
     );

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { NsnetError } from '../core/errors.js';
 import { basicAuthorization, parseChallenges, pickChallenge, tokenFromAnswer, tokenUrl, type Challenge, type Credentials } from './registry-auth.js';
-import { get, looksLikePlainHttp, readBody, TransportError, type Response } from './registry-http.js';
+import { get, isCertificateError, looksLikePlainHttp, readBody, TransportError, type Response } from './registry-http.js';
 import { MANIFEST_ACCEPT, parseManifest, type Descriptor, type Manifest } from './registry-manifest.js';
 import { allowsPlainHttp, registryHost, type RegistryRef } from './registry-ref.js';
 
@@ -27,6 +27,8 @@ export interface RegistryOptions {
   idleTimeoutMs?: number;
   /** Deadline for small documents (manifests, configs, tokens), ms (default 60 s). */
   documentDeadlineMs?: number;
+  /** host[:port] → PEM certificate authorities it is verified with (besides Node's), as Docker's /etc/docker/certs.d/HOST/ca.crt. */
+  registryCa?: (hostPort: string) => string[];
 }
 
 /** Docker's own limit for a manifest is 4 MiB; a config or token answer is far smaller in practice. */
@@ -83,7 +85,7 @@ function registryErrorText(body: Buffer): { code: string | undefined; text: stri
 
 export class RegistryClient {
   readonly ref: RegistryRef;
-  private readonly opts: Required<Omit<RegistryOptions, 'credentials'>> & { credentials: Credentials | undefined };
+  private readonly opts: Required<Omit<RegistryOptions, 'credentials' | 'registryCa'>> & { credentials: Credentials | undefined; registryCa: (hostPort: string) => string[] };
   private base: URL | undefined;
   private insecureTls = false;
   private challenge: Challenge | undefined;
@@ -96,6 +98,7 @@ export class RegistryClient {
       credentials: opts.credentials,
       idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
       documentDeadlineMs: opts.documentDeadlineMs ?? 60_000,
+      registryCa: opts.registryCa ?? ((): string[] => []),
     };
   }
 
@@ -111,7 +114,7 @@ export class RegistryClient {
   private allowsHttp = (hostPort: string): boolean => allowsPlainHttp(hostPort, this.opts.insecureRegistries);
 
   private async rawGet(url: URL, headers: Record<string, string>): Promise<Response> {
-    return get(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs, allowsHttp: this.allowsHttp, insecureTls: this.insecureTls && url.host === this.host });
+    return get(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs, allowsHttp: this.allowsHttp, insecureTls: this.insecureTls && url.host === this.host, extraCa: this.opts.registryCa(url.host) });
   }
 
   /**
@@ -136,7 +139,9 @@ export class RegistryClient {
           cause: err,
           hint: looksLikePlainHttp(err)
             ? `${this.host} seems to speak plain HTTP, which nsnet uses only for localhost, 127.0.0.0/8, ::1 and registries named with --insecure-registry ${this.host}`
-            : undefined,
+            : isCertificateError(err)
+              ? `put the CA that signed ${this.host}'s certificate in /etc/docker/certs.d/${this.host}/ca.crt (as for Docker), or name the registry with --insecure-registry ${this.host} to skip the check`
+              : undefined,
         });
       }
       try {
@@ -175,6 +180,7 @@ export class RegistryClient {
         idleTimeoutMs: this.opts.idleTimeoutMs,
         allowsHttp: this.allowsHttp,
         insecureTls: allowsPlainHttp(url.host, this.opts.insecureRegistries),
+        extraCa: this.opts.registryCa(url.host),
       });
     } catch (err) {
       throw this.fail((err as NsnetError).code ?? 'STATE', `get a token from ${url.origin}: ${(err as Error).message}`, { cause: err });

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeResult, REPO, type Sandbox } from './sandbox.js';
+import { describeResult, REPO, runSync, type Sandbox } from './sandbox.js';
 import zlib from 'node:zlib';
 import { tarArchive, type TarEntry } from '../../src/image/tar-write.js';
 import type { FakeRegistrySpec } from './fake-registry.js';
@@ -82,8 +82,9 @@ function collect(child: ChildProcess): () => string {
  * docker-registry listening on `listen` (e.g. 127.0.0.1:5000) in the sandbox's host or world
  * namespace, storing under a fresh directory in `dir`. Plain HTTP, no auth.
  */
-export async function startRegistry(sb: Sandbox, dir: string, listen: string, where: 'host' | 'world' = 'host'): Promise<RunningRegistry> {
+export async function startRegistry(sb: Sandbox, dir: string, listen: string, where: 'host' | 'world' = 'host', opts: { tls?: SelfSigned } = {}): Promise<RunningRegistry> {
   const base = fs.mkdtempSync(path.join(dir, 'registry-'));
+  const tls = opts.tls === undefined ? [] : ['  tls:', `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`];
   const config = path.join(base, 'config.yml');
   fs.writeFileSync(
     config,
@@ -100,6 +101,7 @@ export async function startRegistry(sb: Sandbox, dir: string, listen: string, wh
       '    enabled: true',
       'http:',
       `  addr: ${listen}`,
+      ...tls,
       '',
     ].join('\n'),
   );
@@ -108,6 +110,21 @@ export async function startRegistry(sb: Sandbox, dir: string, listen: string, wh
   const output = collect(child);
   await waitFor(child, /listening on/, output);
   return running(child, listen, output);
+}
+
+export interface SelfSigned {
+  cert: string;
+  key: string;
+}
+
+/** A self-signed certificate (its own CA) for an IP address, made with openssl in `dir`. */
+export function selfSignedCert(dir: string, ip: string): SelfSigned {
+  const base = fs.mkdtempSync(path.join(dir, 'tls-'));
+  const cert = path.join(base, 'cert.pem');
+  const key = path.join(base, 'key.pem');
+  const r = runSync(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=nsnet test registry', '-addext', `subjectAltName=IP:${ip}`, '-keyout', key, '-out', cert]);
+  if (r.code !== 0) throw new Error(`openssl failed: ${describeResult(r)}`);
+  return { cert, key };
 }
 
 /** The fake registry of fake-registry.ts with this spec, in the sandbox's host namespace on 127.0.0.1 (a free port). */

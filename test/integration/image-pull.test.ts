@@ -18,7 +18,7 @@ import { openImageStore } from '../../src/image/images.js';
 import { tarArchive } from '../../src/image/tar-write.js';
 import { builtImage, busyboxSpec, dockerArchive, hostileLayers, layeredSpec, writeArchive } from '../helpers/image-fixtures.js';
 import { registryImage } from '../helpers/fake-registry.js';
-import { multiPlatformOciArchive, platformImageId, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { multiPlatformOciArchive, platformImageId, selfSignedCert, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry, type SelfSigned } from '../helpers/registry.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
 import { createSandbox, describeResult, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
@@ -46,6 +46,8 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
   const servers: RunningRegistry[] = [];
   const busybox = builtImage(busyboxSpec());
   const remoteAddr = `${WORLD_IP}:5000`;
+  const tlsAddr = `${WORLD_IP}:5443`;
+  let tlsCert: SelfSigned;
 
   /** Every image in the sandbox's store: id → references (normalised, tags and digests). */
   const stored = (): Map<string, string[]> => {
@@ -86,6 +88,11 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     remote = await startRegistry(sb, dir, remoteAddr, 'world');
     servers.push(remote);
     await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${remoteAddr}/busybox:latest`, { where: 'world' });
+    // And an HTTPS one there, with a self-signed certificate.
+    tlsCert = selfSignedCert(dir, WORLD_IP);
+    const secure = await startRegistry(sb, dir, tlsAddr, 'world', { tls: tlsCert });
+    servers.push(secure);
+    await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${tlsAddr}/busybox:latest`, { where: 'world' });
   });
 
   after(async () => {
@@ -179,6 +186,20 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     const done = ok(await pull(['--insecure-registry', remoteAddr, `${remoteAddr}/busybox`]));
     assert.equal(done.stdout.trim().split('\n').at(-1), `${remoteAddr}/busybox:latest`);
     assert.ok(stored().get(busybox.id)?.includes(`${remoteAddr}/busybox:latest`), snapshot());
+  });
+
+  test('HTTPS: an unknown CA refused with a hint; trusted through certs.d/HOST/ca.crt; unchecked with --insecure-registry', async () => {
+    const before = snapshot();
+    refused(await pull([`${tlsAddr}/busybox`]), `registry ${tlsAddr}, repository busybox: reach the registry over HTTPS`, 'self-signed certificate', `/etc/docker/certs.d/${tlsAddr}/ca.crt`);
+    assert.equal(snapshot(), before);
+    const certs = fs.mkdtempSync(path.join(dir, 'certs.d-'));
+    fs.mkdirSync(path.join(certs, tlsAddr));
+    fs.copyFileSync(tlsCert.cert, path.join(certs, tlsAddr, 'ca.crt'));
+    ok(await pull([`${tlsAddr}/busybox`], { ...process.env, NSNET_REGISTRY_CERTS_DIR: certs }));
+    assert.ok(stored().get(busybox.id)?.includes(`${tlsAddr}/busybox:latest`), snapshot());
+    ok(await sb.nsnet(['image', 'rm', `${tlsAddr}/busybox:latest`]));
+    ok(await pull(['--insecure-registry', tlsAddr, `${tlsAddr}/busybox`]));
+    assert.ok(stored().get(busybox.id)?.includes(`${tlsAddr}/busybox:latest`), snapshot());
   });
 
   test('a registry that answers garbage for the manifest', async () => {

@@ -28,6 +28,21 @@ function dockerConfigText(): string | undefined {
   }
 }
 
+/**
+ * Docker's per-registry certificate authorities: /etc/docker/certs.d/HOST[:PORT]/*.crt
+ * (NSNET_REGISTRY_CERTS_DIR for another directory).
+ */
+export function registryCaFiles(hostPort: string): string[] {
+  const dir = path.join(process.env['NSNET_REGISTRY_CERTS_DIR'] ?? '/etc/docker/certs.d', hostPort);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith('.crt')).sort();
+  } catch {
+    return [];
+  }
+  return names.map((n) => fs.readFileSync(path.join(dir, n), 'utf8'));
+}
+
 /** NSNET_REGISTRY_TIMEOUT: seconds a registry may stay silent (default 30). */
 function idleTimeoutMs(): number | undefined {
   const v = process.env['NSNET_REGISTRY_TIMEOUT'];
@@ -58,6 +73,7 @@ export function imagePullCommand(): Command {
           ...(platform !== undefined ? { platform, platformExplicit: true } : {}),
           insecureRegistries,
           idleTimeoutMs: idleTimeoutMs(),
+          registryCa: registryCaFiles,
           ...(credentials !== undefined ? { credentials } : {}),
           onProgress: (e) => {
             if (o.quiet !== true && !json && (e.id === undefined || e.status === 'Pull complete' || e.status === 'Already exists')) printLines([e.id === undefined ? e.status : `${e.id}: ${e.status}`]);
