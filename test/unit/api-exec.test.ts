@@ -12,6 +12,7 @@ import { NsnetError } from '../../src/core/errors.js';
 import { execEnv, resolveUser, validateExecOptions } from '../../src/ops/container-exec.js';
 import { execInspect, ExecInstances } from '../../src/api/exec-instances.js';
 import { sizeFrom } from '../../src/api/routes-exec.js';
+import { pipedStdin, sessionInside, terminalStdio } from '../../src/kernel/attach-stdio.js';
 
 describe('stdcopy', () => {
   test('frames written and read back, however the bytes are cut', () => {
@@ -122,5 +123,27 @@ describe('exec instances', () => {
     assert.deepEqual(sizeFrom(new URLSearchParams('h=40&w=120')), { rows: 40, cols: 120 });
     assert.throws(() => sizeFrom(new URLSearchParams('h=40')), /invalid terminal size h=40 w=null/);
     assert.throws(() => sizeFrom(new URLSearchParams('h=-1&w=5')), /whole numbers from 0 to 65535/);
+  });
+});
+
+describe('attachable containers: the launch argv', () => {
+  const launch = ['/usr/sbin/ip', 'netns', 'exec', 'red', '/usr/bin/unshare', '--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'slave', '--', '/usr/bin/setpriv', '--no-new-privs', '--', 'sh'];
+
+  test("a terminal: the slave as stdio, and the session made inside the PID namespace (right after unshare's --)", () => {
+    const argv = terminalStdio('/dev/pts/7')(launch);
+    assert.deepEqual(argv.slice(1, 4), ['-c', 'exec 0<>"$0" 1>&0 2>&0 && exec "$@"', '/dev/pts/7']);
+    const rest = argv.slice(4);
+    const at = rest.indexOf('--');
+    assert.deepEqual(rest.slice(0, at + 1), launch.slice(0, launch.indexOf('--') + 1));
+    assert.match(rest[at + 1]!, /(^|\/)setsid$/);
+    assert.deepEqual(rest.slice(at + 2), ['--ctty', ...launch.slice(launch.indexOf('--') + 1)]);
+  });
+
+  test('stdin from a named pipe, the launch as it was', () => {
+    assert.deepEqual(pipedStdin('/r/c/stdin')(launch).slice(1), ['-c', 'exec 0<"$0" && exec "$@"', '/r/c/stdin', ...launch]);
+  });
+
+  test('a launch without unshare is a programming error, said with the argv', () => {
+    assert.throws(() => sessionInside(['sleep', '1']), /cannot find unshare's -- in the launch command sleep 1/);
   });
 });
