@@ -123,8 +123,10 @@ async function removeImage(req: ApiRequest, res: ApiResponse): Promise<void> {
 }
 
 export function imageRoutes(r: RouteTable): void {
-  r.route('POST', '/images/load', load);
-  r.route('POST', '/images/create', create);
+  // A load or a pull may take minutes (a slow client, a slow registry): they run beside other
+  // changes. The image store commits each under its own lock in one synchronous step.
+  r.route('POST', '/images/load', load, { concurrent: true });
+  r.route('POST', '/images/create', create, { concurrent: true });
   r.route('GET', '/images/json', async (req, res) => list(req, res));
   r.route('GET', '/images/{name*}', getImage);
   r.route('POST', '/images/{name*}', postImage);
