@@ -10,14 +10,8 @@ import { dnsInput } from '../engine/dns-options.js';
 import { badRequest, ApiError } from './errors.js';
 import { asRecord, bool, int, optionalString, stringList, stringMap } from './body.js';
 
-/** RunInput and what nsnet's create adds for images (src/ops/containers.ts). */
+/** create's input, and the terminal settings the attach part reads from the same body. */
 export type CreateInput = RunInput & {
-  image?: string | undefined;
-  entrypoint?: string[] | undefined;
-  workdir?: string | undefined;
-  autoRemove?: boolean | undefined;
-  labels?: Record<string, string> | undefined;
-  user?: string | undefined;
   tty?: boolean | undefined;
   openStdin?: boolean | undefined;
 };
