@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { humanSize, imageRows } from '../../src/cli/commands/image.js';
+import { humanSize, imageRows, parseImageFilters } from '../../src/cli/commands/image.js';
 import { memberPath, symlinkStaysInside } from '../../src/image/extract.js';
 import { ImageArchive } from '../../src/image/archive.js';
 import type { ImageRecord } from '../../src/image/images.js';
@@ -185,6 +185,12 @@ describe('image ls rows', () => {
     assert.deepEqual(imageRows(all, 'busybox', true, now).map((r) => r.Repository), ['busybox']);
     assert.deepEqual(imageRows(all, 'localhost:5000/busybox', true, now).map((r) => r.Tag), ['v1']);
     assert.deepEqual(imageRows(all, 'busybox:v1', true, now), []);
+  });
+
+  test('-f KEY=VALUE filters: dockerd\'s names, repeatable, an unknown one refused naming the known ones', () => {
+    assert.deepEqual([...parseImageFilters(['dangling=true', 'reference=bus*', 'reference=x'])], [['dangling', ['true']], ['reference', ['bus*', 'x']]]);
+    assert.throws(() => parseImageFilters(['nope=1']), (err: Error & { code?: string; hint?: string }) => err.code === 'USAGE' && err.message === "invalid filter 'nope=1'" && /reference, dangling, label, before, since/.test(err.hint ?? ''));
+    assert.throws(() => parseImageFilters(['dangling']), /invalid filter 'dangling'/);
   });
 
   test('sizes as go-units prints them', () => {

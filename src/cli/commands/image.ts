@@ -8,13 +8,14 @@ import tty from 'node:tty';
 import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { openImageStore, type ImageRecord, type ImageStore } from '../../image/images.js';
-import { imageInspect, imageSummary } from '../../api/image-views.js';
+import { ApiError } from '../../api/errors.js';
+import { filterImages, IMAGE_FILTERS, imageInspect, imageSummary, unixSeconds } from '../../api/image-views.js';
 import { API_VERSION } from '../../api/router.js';
 import { familiarName, parseReference } from '../../image/reference.js';
 import { eachRef, eachRefAsync } from '../../ops/each.js';
 import { since } from '../listing/docker-time.js';
 import { renderEach, renderListing, type ListingShape } from '../listing/render.js';
-import { contextFor, formatOf, templateOf, withCommon } from '../common.js';
+import { collect, contextFor, formatOf, templateOf, withCommon } from '../common.js';
 import { printJson, printLines } from '../output.js';
 import { printDoneThenFail } from '../run-command.js';
 import { imagePullCommand } from './image-pull.js';
@@ -60,9 +61,12 @@ export function imageCommand(): Command {
     .option('-a, --all', 'accepted for Docker\'s sake (nsnet keeps no intermediate images)')
     .option('-q, --quiet', 'only the image ids')
     .option('--no-trunc', 'full image ids')
-    .action(async (reference: string | undefined, o: { quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+    .option('-f, --filter <key=value>', `filter, repeatable: reference=GLOB, dangling=true|false, label=KEY[=VALUE], before=IMAGE, since=IMAGE`, collect)
+    .action(async (reference: string | undefined, o: { quiet?: boolean; trunc?: boolean; filter?: string[] }, cmd: Command) => {
       await withImages(cmd, false, (images) => {
-        const rows = imageRows(images.list(), reference, o.trunc !== false, Date.now());
+        const filters = parseImageFilters(o.filter ?? []);
+        const shown = filtered(() => filterImages(images.list(), filters, (ref) => unixSeconds(images.resolve(ref).created)));
+        const rows = imageRows(shown, reference, o.trunc !== false, Date.now());
         if (o.quiet === true) return printLines([...new Set(rows.map((r) => r.ID))]);
         const template = templateOf(cmd);
         if (formatOf(cmd) === 'json') return printJson(images.list().filter((img) => rows.some((r) => r.full === img.id)).map((img) => imageSummary(img, API_VERSION)));
@@ -117,6 +121,30 @@ export function imageCommand(): Command {
 
   image.addCommand(imagePullCommand());
   return image;
+}
+
+/** `-f KEY=VALUE` flags as the API's filters (dockerd's names; an unknown one refused naming the known ones). */
+export function parseImageFilters(flags: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    const key = eq < 0 ? flag : flag.slice(0, eq);
+    if (eq < 0 || !IMAGE_FILTERS.includes(key)) {
+      throw new NsnetError('USAGE', `invalid filter '${flag}'`, { hint: `filters are KEY=VALUE with KEY one of ${IMAGE_FILTERS.join(', ')}` });
+    }
+    out.set(key, [...(out.get(key) ?? []), flag.slice(eq + 1)]);
+  }
+  return out;
+}
+
+/** The API's filter errors (a 400 there) are the user's bad value here. */
+function filtered<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ApiError) throw new NsnetError('INVALID_VALUE', err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** stdin as docker load takes it; a terminal is refused as Docker does. */
