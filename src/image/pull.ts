@@ -12,6 +12,7 @@ import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
 import type { Credentials } from './registry-auth.js';
 import { choosePlatform, DEFAULT_PLATFORM, formatPlatform, layerCompression, platformMatches, type Descriptor, type ImageManifest, type Platform } from './registry-manifest.js';
+import { registryCaFiles } from './registry-files.js';
 import { CONFIG_LIMIT, RegistryClient, RegistryError, sha256, type FetchedManifest } from './registry.js';
 import { formatRegistryRef, manifestReference, parseRegistryRef, type RegistryRef } from './registry-ref.js';
 
@@ -23,7 +24,7 @@ export interface PullOptions {
   insecureRegistries?: readonly string[];
   credentials?: Credentials;
   idleTimeoutMs?: number | undefined;
-  /** Extra certificate authorities per registry host (RegistryOptions.registryCa). */
+  /** Extra certificate authorities per registry host (default: Docker's /etc/docker/certs.d/HOST/*.crt). */
   registryCa?: (hostPort: string) => string[];
   /** Layers downloaded at once (Docker: 3). */
   concurrency?: number;
@@ -145,7 +146,7 @@ export async function pullImage(input: string, sink: PullSink, opts: PullOptions
   const ref: RegistryRef = parseRegistryRef(input);
   const platform = opts.platform ?? DEFAULT_PLATFORM;
   const emit = opts.onProgress ?? ((): void => {});
-  const client = new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs, registryCa: opts.registryCa });
+  const client = new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs, registryCa: opts.registryCa ?? registryCaFiles });
   const fail = (m: string): RegistryError => new RegistryError('INVALID_VALUE', ref, m);
 
   const reference = manifestReference(ref);

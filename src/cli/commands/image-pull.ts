@@ -5,12 +5,10 @@
  * client configuration ($DOCKER_CONFIG/config.json or ~/.docker/config.json, as `docker login`
  * writes it). NSNET_REGISTRY_TIMEOUT sets how many seconds a registry may stay silent (30).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Command } from 'commander';
 import { invalid } from '../../core/errors.js';
 import { dockerConfigCredentials } from '../../image/registry-auth.js';
+import { dockerConfigText } from '../../image/registry-files.js';
 import { parsePlatform } from '../../image/registry-manifest.js';
 import { parseInsecureRegistry, parseRegistryRef } from '../../image/registry-ref.js';
 import { pullImage } from '../../image/pull.js';
@@ -18,30 +16,6 @@ import { openImageStore } from '../../image/images.js';
 import { pullSinkOf } from '../../image/pull-store.js';
 import { collect, contextFor, formatOf, withCommon } from '../common.js';
 import { printJson, printLines } from '../output.js';
-
-function dockerConfigText(): string | undefined {
-  const dir = process.env['DOCKER_CONFIG'] ?? path.join(process.env['HOME'] ?? os.homedir(), '.docker');
-  try {
-    return fs.readFileSync(path.join(dir, 'config.json'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Docker's per-registry certificate authorities: /etc/docker/certs.d/HOST[:PORT]/*.crt
- * (NSNET_REGISTRY_CERTS_DIR for another directory).
- */
-export function registryCaFiles(hostPort: string): string[] {
-  const dir = path.join(process.env['NSNET_REGISTRY_CERTS_DIR'] ?? '/etc/docker/certs.d', hostPort);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith('.crt')).sort();
-  } catch {
-    return [];
-  }
-  return names.map((n) => fs.readFileSync(path.join(dir, n), 'utf8'));
-}
 
 /** NSNET_REGISTRY_TIMEOUT: seconds a registry may stay silent (default 30). */
 function idleTimeoutMs(): number | undefined {
@@ -73,7 +47,6 @@ export function imagePullCommand(): Command {
           ...(platform !== undefined ? { platform, platformExplicit: true } : {}),
           insecureRegistries,
           idleTimeoutMs: idleTimeoutMs(),
-          registryCa: registryCaFiles,
           ...(credentials !== undefined ? { credentials } : {}),
           onProgress: (e) => {
             if (o.quiet !== true && !json && (e.id === undefined || e.status === 'Pull complete' || e.status === 'Already exists')) printLines([e.id === undefined ? e.status : `${e.id}: ${e.status}`]);
