@@ -76,6 +76,9 @@ export interface PullResult {
   layers: number;
 }
 
+/** Docker's layer store refuses deeper chains (maxLayerDepth); an overlay mount of more would not fit either. */
+export const MAX_LAYERS = 125;
+
 const short = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
 
 interface ImageConfigFacts {
@@ -153,6 +156,7 @@ export async function pullImage(input: string, sink: PullSink, opts: PullOptions
   emit({ status: ref.digest !== undefined ? `${ref.digest}: Pulling from ${ref.repository}` : `${reference}: Pulling from ${ref.repository}` });
   const top = await client.manifest(reference);
   const manifest = await imageManifest(client, top, platform);
+  if (manifest.layers.length > MAX_LAYERS) throw fail(`the image has ${manifest.layers.length} layers, more than the ${MAX_LAYERS} nsnet (as Docker's layer store) stacks`);
   manifest.layers.forEach((l, i) => layerCompression(l, i));
   const config = await client.blobBytes(manifest.config, CONFIG_LIMIT, 'config');
   const facts = configFacts(config, fail);

@@ -257,6 +257,17 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     await fake.stop();
   });
 
+  test('an image of 126 layers is refused before any download', async () => {
+    const layers = Array.from({ length: 126 }, (_, i) => tarArchive([{ name: `f${i}`, type: 'file', data: `${i}\n` }]));
+    const img = registryImage('deep', 'latest', { layers, repoTags: ['deep:latest'], cmd: ['deep'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/deep`]), `registry ${fake.addr}, repository deep: the image has 126 layers, more than the 125`);
+    assert.equal(snapshot(), before);
+    await fake.stop();
+  });
+
   test('a manifest larger than 4 MiB is refused, nothing stored', async () => {
     const fake = await startFakeRegistry(sb, dir, { routes: {}, hugeManifest: 5 * 1024 * 1024 });
     servers.push(fake);
