@@ -43,7 +43,9 @@ export function listContainers(ctx: Context, q: URLSearchParams): Record<string,
   const now = Date.now();
   return chosen.map((item) => {
     const c = item.container;
-    const view = inspectContainer(ctx, c.id) as { NetworkSettings?: { Networks?: Record<string, unknown> }; HostConfig?: { NetworkMode?: string }; Image?: string };
+    // inspect's view from what ps has read already (live state, ports): the summary's networks are inspect's.
+    const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
+    const view = containerView(c, item.live, eps, item.ports, { dns: ctx.store.dns.get(c.id) }) as { NetworkSettings?: { Networks?: Record<string, unknown> }; HostConfig?: { NetworkMode?: string } };
     return {
       Id: c.id,
       Names: [`/${c.name}`],
