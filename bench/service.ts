@@ -148,19 +148,21 @@ function ownStat(field: number): number {
 }
 
 /** SCHED_FIFO or SCHED_RR (chrt), which a loaded machine's run may use to shield the measured processes: said in the results. */
-function realtime(): boolean {
+function realtime(): string | undefined {
   const policy = ownStat(38);
-  return policy === 1 || policy === 2;
+  return policy === 1 ? 'SCHED_FIFO, `chrt -f`' : policy === 2 ? 'SCHED_RR, `chrt -r`' : undefined;
 }
 
 function markdown(f: Figures, loadBefore: number): string {
   const load = os.loadavg()[0]!.toFixed(1);
   const nice = ownStat(16);
-  const rt = realtime()
-    ? ' Run under a real-time scheduling policy (`chrt -f`), which every measured process inherited, to shield it from the machine\'s other load.'
-    : nice < 0
-      ? ` Run at nice ${nice} (\`nice -n ${nice}\`), which every measured process inherited, for a larger share of the loaded machine\'s CPUs (not \`chrt -f\`: Node's threads at one real-time priority can starve each other).`
-      : '';
+  const policy = realtime();
+  const rt =
+    policy !== undefined
+      ? ` Run under a real-time scheduling policy (${policy}), which every measured process inherited, to shield it from the machine\'s other load (with SCHED_FIFO, Node's threads at one priority can starve each other: SCHED_RR).`
+      : nice < 0
+        ? ` Run at nice ${nice} (\`nice -n ${nice}\`), which every measured process inherited, for a larger share of the loaded machine\'s CPUs.`
+        : '';
   const verdict = (ms: number, k: string): string => (ms <= TARGETS[k]! ? 'met' : 'MISSED');
   const rows = Object.keys(TARGETS).map((k) => {
     const sh = f.shell[k]!;
