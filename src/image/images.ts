@@ -318,6 +318,22 @@ export class ImageStore {
     }
   }
 
+  /**
+   * Docker's image prune: removes the images no container uses that have no reference (with all,
+   * every image no container uses). Returns the rmi events and the bytes of the layers deleted.
+   */
+  prune(opts: { all?: boolean } = {}): { events: RemoveEvent[]; reclaimed: number } {
+    const sizes = new Map(this.store.images.layers().map((l) => [l.chainId, l.size]));
+    const events: RemoveEvent[] = [];
+    for (const img of this.list()) {
+      if (opts.all !== true && img.repoTags.length + img.repoDigests.length > 0) continue;
+      if (this.store.images.usedBy(img.id).length > 0) continue;
+      events.push(...this.remove(img.id, { force: true }));
+    }
+    const reclaimed = events.reduce((sum, e) => sum + ('Deleted' in e ? (sizes.get(e.Deleted) ?? 0) : 0), 0);
+    return { events, reclaimed };
+  }
+
   close(): void {
     this.pending.discard();
     if (this.ownsStore) this.store.close();

@@ -194,6 +194,21 @@ requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the ima
     assertNothingLoaded();
   });
 
+  it('prune removes dangling images (a moved tag leaves one), -a every image no container uses', async () => {
+    await images.load(writeArchive(dir, 'two.tar', dockerArchive([busyboxSpec(), layeredSpec()])));
+    const old = images.resolve('busybox').id;
+    images.tag('layered', 'busybox');
+    assert.deepEqual(images.find(old)?.repoTags, []);
+    const first = images.prune();
+    assert.deepEqual(first.events, [{ Deleted: old }]); // its layer is layered's bottom one: kept
+    assert.equal(first.reclaimed, 0);
+    assert.deepEqual(images.prune().events, []);
+    const all = images.prune({ all: true });
+    assert.deepEqual(all.events.filter((e) => 'Untagged' in e), [{ Untagged: 'layered:latest' }, { Untagged: 'busybox:latest' }]);
+    assert.ok(all.reclaimed > fs.statSync('/bin/busybox').size);
+    assertNothingLoaded();
+  });
+
   it('what a crashed load left (a staging dir, a layer dir without its record) is removed by the next load', async () => {
     const stale = path.join(root, 'images', 'tmp', '999999999-layer-x');
     fs.mkdirSync(stale, { recursive: true });

@@ -120,6 +120,24 @@ export function imageCommand(): Command {
     });
 
   image.addCommand(imagePullCommand());
+  withCommon(image.command('prune'), { dryRun: false })
+    .description('remove images no container uses: untagged ones (docker image prune), or all of them with -a')
+    .option('-a, --all', 'also images with references')
+    .option('-f, --force', 'accepted for Docker\'s sake (nsnet does not ask)')
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      await withImages(cmd, true, (images, ctx) => {
+        const release = ctx.lock();
+        try {
+          const { events, reclaimed } = images.prune({ all: o.all === true });
+          if (formatOf(cmd) === 'json') return printJson({ ImagesDeleted: events, SpaceReclaimed: reclaimed });
+          const lines = events.length === 0 ? [] : ['Deleted Images:', ...events.map((e) => ('Untagged' in e ? `untagged: ${e.Untagged}` : `deleted: ${e.Deleted}`)), ''];
+          printLines([...lines, `Total reclaimed space: ${humanSize(reclaimed)}`]);
+        } finally {
+          release();
+        }
+      });
+    });
+
   return image;
 }
 
