@@ -58,6 +58,25 @@ requiredSuite('Docker API: dockerode creates a network, runs, execs, reads logs,
     assert.equal(busybox?.Id, builtImage(busyboxSpec()).id, JSON.stringify(images));
   });
 
+  it('image inspect, history, tag, list filters and info count the loaded image', async () => {
+    const id = builtImage(busyboxSpec()).id;
+    const img = await docker.getImage('busybox').inspect();
+    assert.equal(img.Id, id);
+    assert.deepEqual(img.RepoTags, ['busybox:latest']);
+    assert.deepEqual(img.Config.Cmd, ['sh']);
+    assert.equal(img.Architecture, 'amd64');
+    assert.equal(img.Os, 'linux');
+    assert.equal(img.RootFS.Layers?.length, 1);
+    const history = await docker.getImage('busybox').history();
+    assert.equal(history[0]?.Id, id);
+    await docker.getImage('busybox').tag({ repo: 'localhost:5000/tools/box', tag: 'v1' });
+    const filtered = await docker.listImages({ filters: JSON.stringify({ reference: ['localhost:5000/*/*'] }) });
+    assert.deepEqual(filtered.map((i) => i.RepoTags), [['localhost:5000/tools/box:v1']]);
+    assert.deepEqual(await docker.getImage('localhost:5000/tools/box:v1').remove(), [{ Untagged: 'localhost:5000/tools/box:v1' }]);
+    assert.equal((await docker.info()).Images, 1);
+    await assert.rejects(docker.getImage('nothing').inspect(), (err: { statusCode?: number }) => err.statusCode === 404);
+  });
+
   it('createNetwork, createContainer on it and start: running with an address on the network', async () => {
     await docker.createNetwork({ Name: net(), Driver: 'bridge', Labels: { suite: 'dockerode' } });
     const c = await docker.createContainer({ Image: 'busybox', name: name(), Cmd: ['sh', '-c', 'echo hello-from-node; echo to-stderr >&2; exec sleep 1000'], HostConfig: { NetworkMode: net() } });
