@@ -238,6 +238,20 @@ requiredSuite(
       assert.deepEqual(actions.filter((a) => a.startsWith('container')), ['container create', 'container start', 'container die', 'container destroy']);
     });
 
+    it('docker network create --ipv6 with an IPv6 subnet and --internal; docker events --since --until replays it', async () => {
+      const since = (Date.now() / 1000).toFixed(3);
+      const v6 = name('v6');
+      await must(['network', 'create', '--ipv6', '--subnet', '10.233.0.0/24', '--subnet', '2001:db8:233::/64', '--internal', v6]);
+      const view = JSON.parse((await must(['network', 'inspect', v6])).stdout) as Array<{ EnableIPv6: boolean; Internal: boolean; IPAM: { Config: Array<{ Subnet: string }> } }>;
+      assert.equal(view[0]!.EnableIPv6, true);
+      assert.equal(view[0]!.Internal, true);
+      assert.deepEqual(view[0]!.IPAM.Config.map((c) => c.Subnet), ['10.233.0.0/24', '2001:db8:233::/64']);
+      await must(['network', 'rm', v6]);
+      const until = (Date.now() / 1000 + 1).toFixed(3);
+      const ev = await must(['events', '--since', since, '--until', until, '--filter', 'type=network', '--filter', `network=${v6}`, '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+      assert.deepEqual(ev.stdout.trim().split('\n'), [`network create ${v6}`, `network destroy ${v6}`]);
+    });
+
     it('fuzz: malformed requests, huge headers, bad JSON and random paths; the server keeps serving', async () => {
       const rawSend = (bytes: string | Buffer): Promise<string> =>
         new Promise((resolve) => {
