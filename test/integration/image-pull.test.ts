@@ -257,6 +257,21 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     await fake.stop();
   });
 
+  test('a manifest that is not what its digest says: by tag (Docker-Content-Digest) and by digest', async () => {
+    const img = registryImage('liar', 'latest', { layers: [busyboxSpec().layers[0]!], repoTags: ['liar:latest'], cmd: ['liar'] });
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const routes = { ...img.routes };
+    routes['v2/liar/manifests/latest'] = { ...routes['v2/liar/manifests/latest']!, digestHeader: wrong };
+    routes[`v2/liar/manifests/${wrong}`] = { ...routes['v2/liar/manifests/latest']!, digestHeader: undefined };
+    const fake = await startFakeRegistry(sb, dir, { routes });
+    servers.push(fake);
+    const before = snapshot();
+    refused(await pull([`${fake.addr}/liar`]), `registry ${fake.addr}, repository liar: get manifest latest: bad digest: the registry announced ${wrong}, the content hashes to ${img.manifestDigest}`);
+    refused(await pull([`${fake.addr}/liar@${wrong}`]), `get manifest ${wrong}: bad digest: the manifest's content hashes to ${img.manifestDigest}`);
+    assert.equal(snapshot(), before);
+    await fake.stop();
+  });
+
   test('an image of 126 layers is refused before any download', async () => {
     const layers = Array.from({ length: 126 }, (_, i) => tarArchive([{ name: `f${i}`, type: 'file', data: `${i}\n` }]));
     const img = registryImage('deep', 'latest', { layers, repoTags: ['deep:latest'], cmd: ['deep'] });
