@@ -6,6 +6,7 @@
  * host's mount namespace (typed steps: applied, undone, printed by --dry-run) and unmounted at
  * stop and rm. The process then runs exactly as with --rootfs merged.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { NsnetError } from '../core/errors.js';
 import type { Step } from '../plan/steps.js';
@@ -153,11 +154,21 @@ export function rootfsSteps(c: ContainerRecord): Step[] {
   const d = dirsOf(c);
   return [
     { kind: 'overlay-mount', target: d.merged, lower: [...c.imageLayers], upper: d.upper, work: d.work },
-    { kind: 'bind-mount', source: path.join(etcDir(c.name), 'hosts'), root: d.merged, path: 'etc/hosts' },
-    { kind: 'bind-mount', source: path.join(etcDir(c.name), 'resolv.conf'), root: d.merged, path: 'etc/resolv.conf' },
+    ...resolverFilesOf(c).map((source): Step => ({ kind: 'bind-mount', source, root: d.merged, path: `etc/${path.basename(source)}` })),
     { kind: 'bind-mount', source: hostnameFileOf(c), root: d.merged, path: 'etc/hostname' },
     ...DEVICES.map((dev): Step => ({ kind: 'bind-mount', source: `/dev/${dev}`, root: d.merged, path: `dev/${dev}` })),
   ];
+}
+
+/**
+ * Where its /etc/hosts and /etc/resolv.conf come from, as Docker shares them: the host's own with
+ * --network host (those that exist: nsnet never makes a host file), the joined container's with
+ * --network container:NAME, its own /etc/netns/NAME files otherwise.
+ */
+function resolverFilesOf(c: ContainerRecord): string[] {
+  if (c.networkMode === 'host') return ['/etc/hosts', '/etc/resolv.conf'].filter((f) => fs.existsSync(f));
+  const owner = c.networkMode?.startsWith('container:') === true && c.netns !== '' ? path.basename(c.netns) : c.name;
+  return [path.join(etcDir(owner), 'hosts'), path.join(etcDir(owner), 'resolv.conf')];
 }
 
 /** The teardown of an image's container root (its bind mounts go with it); empty without an image. */

@@ -67,6 +67,14 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     ok(await sb.nsnet(['start', a]));
     assert.equal(ok(await sb.nsnet(['exec', a, 'cat', '/tmp/only-in-a'])).stdout, 'mine\n');
 
+    // Docker's sharing: a joiner has the joined container's files, a host container the host's.
+    const joiner = ok(await sb.nsnet(['run', '--rm', '--name', `${sb.prefix}j`, '--network', `container:${a}`, '--image', 'busybox', '--', 'cat', '/etc/hosts'])).stdout;
+    assert.match(joiner, new RegExp(`^10\\.93\\.0\\.2\\s.*${a}`, 'm'));
+    if (fs.existsSync('/etc/resolv.conf')) {
+      const host = ok(await sb.nsnet(['run', '--rm', '--name', `${sb.prefix}h`, '--network', 'host', '--image', 'busybox', '--', 'cat', '/etc/resolv.conf'])).stdout;
+      assert.equal(host, fs.readFileSync('/etc/resolv.conf', 'utf8'));
+    }
+
     ok(await sb.nsnet(['rm', '-f', a, b]));
     assert.deepEqual(mountsUnderRoot(), []);
     assert.equal(fs.existsSync(path.join(sb.root, 'containers', idA)), false, 'the container directory goes');
@@ -77,13 +85,20 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     assert.ok(sb, 'before() made the sandbox');
     const [w, x] = [`${sb.prefix}web`, `${sb.prefix}x`];
     ok(await sb.nsnet(['run', '-d', '--name', w, '-P', '--image', 'web:1']));
-    assert.equal(ok(await sb.nsnet(['logs', w])).stdout, 'hello from the image in /tmp\n');
+    // The command's first line is written once it runs: read the log until it is there.
+    let logs = '';
+    for (let i = 0; i < 100 && logs === ''; i++) {
+      logs = ok(await sb.nsnet(['logs', w])).stdout;
+      if (logs === '') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(logs, 'hello from the image in /tmp\n');
     assert.equal(ok(await sb.nsnet(['exec', w, 'sh', '-c', 'pwd'])).stdout, '/tmp\n', 'exec starts in the WorkingDir too');
     assert.match(ok(await sb.nsnet(['port', w])).stdout, /^80\/tcp -> 0\.0\.0\.0:\d+/m);
     ok(await sb.nsnet(['rm', '-f', w]));
 
     const r = ok(await sb.nsnet(['run', '--rm', '--name', x, '-e', 'GREETING=from -e', '-w', '/etc', '--entrypoint', 'sh', '--image', 'web:1', '--', '-c', 'echo "$GREETING in $(pwd)"']));
     assert.equal(r.stdout, 'from -e in /etc\n');
+    assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', '1000:1000', '--image', 'busybox', '--', 'id'])).stdout, /^uid=1000 gid=1000\b/);
     const layered = ok(await sb.nsnet(['run', '--rm', '--name', x, '--image', 'layered', '--', 'sh', '-c', 'cat /etc/added; ls /opt/old; test -e /etc/motd || echo no motd']));
     assert.equal(layered.stdout, 'from the second layer\nb\nno motd\n');
     assert.deepEqual(mountsUnderRoot(), []);
