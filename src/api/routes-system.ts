@@ -15,6 +15,8 @@ export const goArch = (): string => ARCH[process.arch] ?? process.arch;
 function ping(res: ApiResponse, head: boolean): void {
   res.raw.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
   res.raw.setHeader('Pragma', 'no-cache');
+  // dockerd's ping says whether this node is in a swarm; clients read it to offer swarm commands.
+  res.raw.setHeader('Swarm', 'inactive');
   if (head) {
     res.raw.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 0 });
     res.raw.end();
