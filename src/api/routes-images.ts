@@ -122,6 +122,19 @@ async function removeImage(req: ApiRequest, res: ApiResponse): Promise<void> {
   res.json(200, report);
 }
 
+/** docker image prune: dangling images (filters dangling=true, the default), or with dangling=false every unused one. */
+async function prune(req: ApiRequest, res: ApiResponse): Promise<void> {
+  const filters = parseFilterParam(req.query.get('filters'), ['dangling', 'label', 'until']);
+  for (const name of ['label', 'until']) {
+    if ((filters.get(name) ?? []).length > 0) throw new ApiError(501, `docker image prune --filter ${name}=... is not supported by nsnet`);
+  }
+  const dangling = filters.get('dangling')?.at(-1)?.toLowerCase() ?? 'true';
+  if (!['true', 'false', '1', '0'].includes(dangling)) throw badRequest(`invalid filter 'dangling=${dangling}': expected true or false`);
+  const { events, reclaimed } = store(req).prune({ all: dangling === 'false' || dangling === '0' });
+  // dockerd's report: null, not [], when nothing was deleted.
+  res.json(200, { ImagesDeleted: events.length === 0 ? null : events, SpaceReclaimed: reclaimed });
+}
+
 export function imageRoutes(r: RouteTable): void {
   // A load or a pull may take minutes (a slow client, a slow registry): they run beside other
   // changes. The image store commits each under its own lock in one synchronous step.
@@ -133,6 +146,6 @@ export function imageRoutes(r: RouteTable): void {
   r.route('DELETE', '/images/{name*}', removeImage);
   r.unsupported('GET', '/images/get', 'docker save');
   r.unsupported('GET', '/images/search', 'docker search');
-  r.unsupported('POST', '/images/prune', 'docker image prune');
+  r.route('POST', '/images/prune', prune);
   countImagesWith((ctx) => openImageStore(ctx.root, { store: ctx.store }).list().length);
 }

@@ -128,4 +128,12 @@ requiredSuite('Docker API: dockerode creates a network, runs, execs, reads logs,
     assert.ok(!nets.some((n) => n.Name === net()));
     await assert.rejects(docker.getContainer(name()).remove(), (err: { statusCode?: number }) => err.statusCode === 404);
   });
+
+  it('pruneImages: nothing dangling by default; with dangling=false the unused busybox goes', async () => {
+    assert.deepEqual(await docker.pruneImages(), { ImagesDeleted: null, SpaceReclaimed: 0 });
+    const all = await docker.pruneImages({ filters: { dangling: ['false'] } });
+    assert.deepEqual(all.ImagesDeleted?.slice(0, 2), [{ Untagged: 'busybox:latest' }, { Deleted: builtImage(busyboxSpec()).id }]);
+    assert.ok(all.SpaceReclaimed > 0);
+    assert.deepEqual(await docker.listImages(), []);
+  });
 });
