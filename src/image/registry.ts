@@ -203,8 +203,9 @@ export class RegistryClient {
   }
 
   /**
-   * GET a path of this repository with authorization; a 401 with a new challenge (another scope,
-   * or the first one for a registry whose /v2/ was open) is answered once, then it is the caller's.
+   * GET a path of this repository with authorization; a 401 with a challenge (another scope, an
+   * expired token, or the first one for a registry whose /v2/ was open) is answered once, then it
+   * is the caller's.
    */
   private async request(path: string, headers: Record<string, string>, what: string): Promise<Response> {
     await this.ping();
@@ -220,7 +221,9 @@ export class RegistryClient {
     let res = await attempt();
     if (res.status === 401) {
       const again = pickChallenge(parseChallenges(res.headers['www-authenticate']));
-      const worthRetry = again !== undefined && (this.authorization === undefined || (again.scheme === 'bearer' && again.params['scope'] !== this.challenge?.params['scope']));
+      // Once: a Bearer challenge means a token for another scope or a fresh one (tokens expire,
+      // often after 5 minutes, well within a long pull); Basic only when nothing was sent yet.
+      const worthRetry = again !== undefined && (again.scheme === 'bearer' || this.authorization === undefined);
       if (worthRetry) {
         res.body.resume();
         this.challenge = again;

@@ -31,6 +31,8 @@ export interface FakeRegistrySpec {
    * S3 does when a signed URL comes with a second credential).
    */
   redirectBlobs?: boolean;
+  /** With Bearer auth: each token is good for this many requests, then 401 (an expired token); /token hands out a new one. */
+  tokenUses?: number;
   /** Blobs send their headers and half their bytes, then nothing more (the connection stays open). */
   stallBlobs?: boolean;
 }
@@ -76,10 +78,12 @@ export function registryImage(repo: string, tag: string, spec: ImageSpec, opts: 
   return { id: img.id, manifest, manifestDigest, config: img.config, layers, routes };
 }
 
-const TOKEN = 'fake-registry-token-1';
 
 function serve(spec: FakeRegistrySpec): void {
   const basic = spec.auth === undefined ? undefined : `Basic ${Buffer.from(`${spec.auth.username}:${spec.auth.password}`).toString('base64')}`;
+  let token = 'fake-registry-token-0';
+  let issued = 0;
+  let uses = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'x'}`);
     const json = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -97,11 +101,14 @@ function serve(spec: FakeRegistrySpec): void {
     }
     if (url.pathname === '/token') {
       if (spec.auth?.kind !== 'bearer' || req.headers.authorization !== basic) return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] });
-      return json(200, { token: TOKEN, expires_in: 300 });
+      token = `fake-registry-token-${++issued}`;
+      uses = 0;
+      return json(200, { token, expires_in: 300 });
     }
     if (spec.auth !== undefined) {
-      const want = spec.auth.kind === 'bearer' ? `Bearer ${TOKEN}` : basic;
-      if (req.headers.authorization !== want) {
+      const want = spec.auth.kind === 'bearer' ? `Bearer ${token}` : basic;
+      const expired = spec.auth.kind === 'bearer' && spec.tokenUses !== undefined && req.headers.authorization === want && ++uses > spec.tokenUses;
+      if (req.headers.authorization !== want || expired || (spec.auth.kind === 'bearer' && issued === 0)) {
         const challenge =
           spec.auth.kind === 'bearer'
             ? `Bearer realm="http://${spec.host}:${(server.address() as { port: number }).port}/token",service="fake-registry"`

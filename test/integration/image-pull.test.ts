@@ -315,6 +315,17 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     await fake.stop();
   });
 
+  test('a token that expires in the middle of a pull is renewed once', async () => {
+    const img = registryImage('expiring', 'latest', { layers: [tarArchive([{ name: 'e', type: 'file', data: 'expiring\n' }])], repoTags: ['e:latest'], cmd: ['e'] });
+    const fake = await startFakeRegistry(sb, dir, { routes: img.routes, auth: { kind: 'bearer', username: 'u', password: 'p' }, tokenUses: 2 });
+    servers.push(fake);
+    const config = fs.mkdtempSync(path.join(dir, 'docker-config-'));
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [fake.addr]: { auth: Buffer.from('u:p').toString('base64') } } }));
+    ok(await pull([`${fake.addr}/expiring`], { ...process.env, DOCKER_CONFIG: config }));
+    assert.ok(stored().has(img.id), snapshot());
+    await fake.stop();
+  });
+
   test('basic auth: refused without credentials, pulled with them', async () => {
     const img = registryImage('basic', 'latest', { layers: [busyboxSpec().layers[0]!], repoTags: ['basic:latest'], cmd: ['basic'] });
     const fake = await startFakeRegistry(sb, dir, { routes: img.routes, auth: { kind: 'basic', username: 'bob', password: 'pw' } });
