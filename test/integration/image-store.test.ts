@@ -32,6 +32,7 @@ import {
   writeArchive,
 } from '../helpers/image-fixtures.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
+import { NSNET_BIN } from '../helpers/sandbox.js';
 
 requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the image store tests', ['unshare', 'mount', 'chroot'], 'apt-get install util-linux coreutils')], concurrency: false }, () => {
   let dir: string;
@@ -223,5 +224,48 @@ requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the ima
     } finally {
       store.close();
     }
+  });
+});
+
+requiredSuite('nsnet image commands', { needs: [needs.root, needs.busybox, (): string | undefined => (fs.existsSync(NSNET_BIN) ? undefined : `${NSNET_BIN} does not exist (build the CLI first)`)], concurrency: false }, () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-image-cli-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** bin/nsnet in-process (no service for a throwaway root), with the archive on stdin if given. */
+  const nsnet = (args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(NSNET_BIN, ['--root', path.join(dir, 'root'), ...args], { input, encoding: 'utf8', env: { ...process.env, NSNET_SERVICE: 'off' } });
+
+  it('load from stdin and -i, ls, inspect, tag, rm: Docker\'s output and exit codes', () => {
+    const load = nsnet(['image', 'load'], dockerArchive([busyboxSpec()]));
+    assert.equal(load.status, 0, load.stderr);
+    assert.equal(load.stdout, 'Loaded image: busybox:latest\n');
+    assert.equal(nsnet(['image', 'load', '-i', writeArchive(dir, 'oci.tar', ociArchive([layeredSpec()]))]).stdout, 'Loaded image: layered:latest\n');
+    const id = sha256(imageConfig(busyboxSpec()));
+    const ls = nsnet(['image', 'ls']).stdout.split('\n');
+    assert.match(ls[0]!, /^REPOSITORY {3}TAG {7}IMAGE ID {7}CREATED {7}SIZE$/);
+    assert.ok(ls.some((l) => new RegExp(`^busybox {6}latest {4}${id.slice(7, 19)} {3}\\d+ years ago {3}1\\.98MB$`).test(l)), ls.join('\n'));
+    assert.equal(nsnet(['image', 'inspect', '-f', '{{.Id}} {{index .RepoTags 0}} {{.Config.Cmd}}', 'busybox']).stdout, `${id} busybox:latest [sh]\n`);
+    assert.equal(nsnet(['image', 'tag', 'busybox', 'localhost:5000/busybox:v1']).status, 0);
+    assert.equal(nsnet(['image', 'ls', '-q', 'localhost:5000/busybox']).stdout, `${id.slice(7, 19)}\n`);
+    const missing = nsnet(['image', 'rm', 'nope']);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^nsnet: No such image: nope$/m);
+    assert.equal(nsnet(['image', 'inspect', 'nope']).status, 1);
+    const rm = nsnet(['image', 'rm', 'localhost:5000/busybox:v1', 'busybox']);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.equal(rm.stdout, `Untagged: localhost:5000/busybox:v1\nUntagged: busybox:latest\nDeleted: ${id}\n`);
+  });
+
+  it('a hostile or broken archive: exit 1, the member named, nothing loaded', () => {
+    const hostile = nsnet(['image', 'load'], singleLayerArchive(hostileLayers()['symlink-then-file']!.layer));
+    assert.equal(hostile.status, 1);
+    assert.match(hostile.stderr, /member "etc\/passwd": path goes through the symlink "etc"/);
+    const junk = nsnet(['image', 'load'], Buffer.from('not a tar at all'.repeat(64)));
+    assert.equal(junk.status, 1);
+    assert.match(junk.stderr, /archive stdin: not a tar header at offset 0/);
+    assert.equal(nsnet(['image', 'ls', '-q']).stdout, '');
   });
 });

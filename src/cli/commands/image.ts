@@ -170,9 +170,15 @@ function stdinArchive(): fs.ReadStream {
   if (tty.isatty(0)) {
     throw new NsnetError('USAGE', 'requested load from stdin, but stdin is empty', { hint: 'nsnet image load -i FILE, or nsnet image load < FILE' });
   }
-  // /dev/stdin opens what descriptor 0 is (a file or a pipe), also inside the nsnet service, which
-  // puts the client's stdin on its descriptor 0 for the length of the command.
-  return fs.createReadStream('/dev/stdin', { highWaterMark: 1 << 20 });
+  // /dev/stdin opens what descriptor 0 is (a file or a pipe) afresh, also inside the nsnet service,
+  // which puts the client's stdin on its descriptor 0 for the length of the command. A socket
+  // cannot be opened that way (ENXIO: what Node's child_process gives as stdin): read fd 0 itself.
+  try {
+    return fs.createReadStream('', { fd: fs.openSync('/dev/stdin', 'r'), highWaterMark: 1 << 20 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+    return fs.createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1 << 20 });
+  }
 }
 
 interface ImageRow extends Record<string, unknown> {
