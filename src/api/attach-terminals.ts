@@ -60,6 +60,17 @@ export function attachConfigOf(root: string, c: ContainerRecord): AttachConfig {
   return { tty: own.tty ?? kept.tty === true, openStdin: own.openStdin ?? kept.openStdin === true, stdinOnce: own.stdinOnce ?? kept.stdinOnce === true };
 }
 
+/**
+ * Inspect's Config with the container's Tty, OpenStdin and StdinOnce: `docker attach` sends
+ * input only to a container whose Config.OpenStdin is true, and resizes only a Tty one.
+ */
+export function withAttachConfig(view: Record<string, unknown>, root: string, c: ContainerRecord): Record<string, unknown> {
+  const cfg = attachConfigOf(root, c);
+  if (!cfg.tty && !cfg.openStdin) return view;
+  const config = (typeof view['Config'] === 'object' && view['Config'] !== null ? view['Config'] : {}) as Record<string, unknown>;
+  return { ...view, Config: { ...config, Tty: cfg.tty, OpenStdin: cfg.openStdin, StdinOnce: cfg.stdinOnce } };
+}
+
 /** One attached client: its connection and the streams it asked for. */
 export interface AttachedClient {
   socket: net.Socket;

@@ -44,9 +44,29 @@ async function attach(req: ApiRequest, socket: net.Socket, head: Buffer): Promis
   const config = attachConfigOf(ctx.root, c);
   const attachedAt = new Date().toISOString();
   answerHijack(req, socket, config.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  // From here the connection is a raw stream: a failure (the container removed under a follow)
+  // can only end it — an HTTP error answer would arrive as output.
+  try {
+    await relay(req, ctx, c, config, want, socket, rest, attachedAt);
+  } catch {
+    // ended below
+  }
+  if (!socket.destroyed) socket.end();
+}
+
+async function relay(
+  req: ApiRequest,
+  ctx: Context,
+  c: ContainerRecord,
+  config: AttachConfig,
+  want: { stream: boolean; logs: boolean; stdin: boolean; stdout: boolean; stderr: boolean },
+  socket: net.Socket,
+  rest: Buffer,
+  attachedAt: string,
+): Promise<void> {
   const client: AttachedClient = { socket, stdout: want.stdout, stderr: want.stderr };
   if (want.logs) await sendLog(ctx, c, config, client, { tail: 'all' }, req.signal);
-  if (!want.stream) return void socket.end();
+  if (!want.stream) return;
 
   if (want.stdin && config.openStdin && wantsUpgrade(req)) {
     const entry = stdioOf(c.id, config);
@@ -60,13 +80,11 @@ async function attach(req: ApiRequest, socket: net.Socket, head: Buffer): Promis
     // goes) without this server's terminal ends its clients here.
     await untilEnded(ctx, c, req.signal, () => existingStdio(c.id) !== entry);
     entry.clients.delete(client);
-    if (!socket.destroyed) socket.end();
     return;
   }
   await untilStarted(ctx, c, req.signal);
-  await sendLog(ctx, c, config, client, { since: attachedAt, follow: true }, req.signal);
+  if (status(ctx, c) !== undefined) await sendLog(ctx, c, config, client, { since: attachedAt, follow: true }, req.signal);
   if (!isRunning(ctx, c)) forgetStdio(c.id);
-  if (!socket.destroyed) socket.end();
 }
 
 function status(ctx: Context, c: ContainerRecord): string | undefined {

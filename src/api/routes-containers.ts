@@ -21,7 +21,7 @@ import { ApiError, badRequest } from './errors.js';
 import { imageOf, labelsOf, parseFilterParam } from './events.js';
 import { queryBool, queryInt } from './body.js';
 import { createInput } from './container-config.js';
-import { rememberAttachConfig, startContainer } from './attach-terminals.js';
+import { attachConfigOf, rememberAttachConfig, startContainer, withAttachConfig } from './attach-terminals.js';
 import { frame, STDERR, STDOUT } from './framing.js';
 import type http from 'node:http';
 import type { ApiRequest, RouteTable } from './router.js';
@@ -29,7 +29,8 @@ import type { ApiRequest, RouteTable } from './router.js';
 export function inspectContainer(ctx: Context, ref: string): Record<string, unknown> {
   const c = ctx.store.containers.resolve(ref);
   const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
-  return containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c), pointToPoint: pointToPointOf(ctx.store, c.id) });
+  const view = containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c), pointToPoint: pointToPointOf(ctx.store, c.id) });
+  return withAttachConfig(view, ctx.root, c);
 }
 
 const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'];
@@ -148,7 +149,8 @@ async function waitFor(req: ApiRequest, ctx: Context, ref: string, condition: st
   }
 }
 
-const isTty = (c: ContainerRecord): boolean => (c as { tty?: boolean | null }).tty === true;
+/** Created with Tty (attach-terminals.ts keeps it): its log is the terminal's output, sent raw. */
+const isTty = (ctx: Context, c: ContainerRecord): boolean => attachConfigOf(ctx.root, c).tty;
 
 async function sendLogs(req: ApiRequest, ctx: Context, ref: string, raw: http.ServerResponse): Promise<void> {
   const q = req.query;
@@ -165,7 +167,7 @@ async function sendLogs(req: ApiRequest, ctx: Context, ref: string, raw: http.Se
   if (tail === undefined) throw badRequest(`invalid value for tail: "${tailText}" (expected a number or all)`);
   const c = ctx.store.containers.resolve(ref);
   const timestamps = queryBool(q, 'timestamps');
-  const tty = isTty(c);
+  const tty = isTty(ctx, c);
   const opts = { follow: queryBool(q, 'follow'), since: timeOf('since'), until: timeOf('until'), tail };
   const out = logWriter(raw, tty);
   for await (const batch of containerLogs(ctx, c.id, opts)) {
@@ -248,7 +250,7 @@ export function containerRoutes(r: RouteTable): void {
   r.route('GET', '/containers/{id}/logs', async (req, res) => {
     const ctx = req.context();
     const c = ctx.store.containers.resolve(req.params['id']!);
-    const raw = res.stream(200, isTty(c) ? 'text/plain; charset=utf-8' : 'application/vnd.docker.raw-stream');
+    const raw = res.stream(200, isTty(ctx, c) ? 'text/plain; charset=utf-8' : 'application/vnd.docker.raw-stream');
     await sendLogs(req, ctx, c.id, raw);
     raw.end();
   });

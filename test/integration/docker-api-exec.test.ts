@@ -47,7 +47,7 @@ def until(marker, timeout=15):
             if marker.encode() in out:
                 return True
     return False
-seen = [until(script['prompt'])]
+seen = [until(script['prompt']) if script['prompt'] else True]
 for line, marker in script['steps']:
     os.write(fd, line.encode() + b'\r')
     seen.append(until(marker) if marker else True)
@@ -133,6 +133,21 @@ function suite(cli: DockerCli): void {
       it('docker run -i: piped stdin reaches the container and its end ends cat', async () => {
         const r = await docker(['run', '-i', 'busybox', 'cat'], 'piped\nlines\n');
         assert.deepEqual([r.code, r.stdout], [0, 'piped\nlines\n'], why(r));
+      });
+
+      it('docker attach to a run -dit shell: input reaches it, exit 7 ends both with 7; docker logs has the terminal raw', async () => {
+        const name = `${sb.prefix}tt`;
+        const run = await docker(['run', '-dit', '--name', name, 'busybox', 'sh']);
+        assert.equal(run.code, 0, why(run));
+        const seen = await docker(['inspect', '-f', '{{.Config.Tty}} {{.Config.OpenStdin}}', name]);
+        assert.equal(seen.stdout, 'true true\n', why(seen));
+        // The prompt was printed before the attach: the first marker is the typed line's echo.
+        const t = await onTerminal(['attach', name], '', [['echo attached', 'attached\r\n'], ['exit 7', '']]);
+        assert.equal(t.code, 7, t.out);
+        const state = await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]);
+        assert.equal(state.stdout, 'exited 7\n', why(state));
+        const logs = await docker(['logs', name]);
+        assert.match(logs.stdout, /echo attached\r\nattached\r\n/, 'raw, no stream headers');
       });
 
       it('docker run -it busybox sh on a terminal: a prompt, echo hi, the size, exit 5', async () => {
