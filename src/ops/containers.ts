@@ -530,7 +530,8 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
     : [];
   // An image's root is mounted at every start (stop and rm unmount it; a stale one is replaced).
   steps.push(...rootfsSteps(c));
-  const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: { status: 'exited', finishedAt: new Date().toISOString() } }];
+  // A created container that fails to start stays created (as Docker's); a stopped one stays exited.
+  const onFailure: RecordWrite[] = [{ kind: 'update-container', id: c.id, patch: c.status === 'created' ? { status: 'created' } : { status: 'exited', finishedAt: new Date().toISOString() } }];
   return { op: 'start', mode: 'rollback', steps, result: c, killIn: killInOf(c), onFailure };
 }
 

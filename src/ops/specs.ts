@@ -62,11 +62,14 @@ export function containerEndpoints(store: Store, containerId: string): EndpointS
 export function firewallState(store: Store): FirewallState {
   // macvlan/ipvlan networks have no bridge and nothing in nsnet's firewall (see vlan-drivers.ts).
   const networks = store.networks.list().filter((n) => linkDriverOf(n).kind === 'bridge');
+  // A created container (Docker's create) has nothing in the kernel, its firewall entries included, until it starts.
+  const created = new Set(store.containers.list().filter((c) => c.status === 'created').map((c) => c.id));
+  const wired = (n: NetworkRecord): EndpointRecord[] => store.endpoints.forNetwork(n.id).filter((ep) => !created.has(ep.containerId));
   const ports = networks.flatMap((n) => {
     const fw = firewallNetwork(n);
-    return store.endpoints.forNetwork(n.id).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, ip6: ep.ip6 ?? null, network: fw }));
+    return wired(n).map((ep) => ({ hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, ip6: ep.ip6 ?? null, network: fw }));
   });
-  const mappings = networks.flatMap((n) => store.endpoints.forNetwork(n.id).flatMap((ep) => endpointMappings(store, ep)));
+  const mappings = networks.flatMap((n) => wired(n).flatMap((ep) => endpointMappings(store, ep)));
   return { networks: networks.map(firewallNetwork), ports, mappings, partitions: firewallPartitions(store) };
 }
 

@@ -109,7 +109,8 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     const [n1, n2, c] = [`${sb.prefix}one`, `${sb.prefix}two`, `${sb.prefix}made`];
     ok(await sb.nsnet(['network', 'create', n1, '--subnet', '10.94.0.0/24']));
     ok(await sb.nsnet(['network', 'create', n2, '--subnet', '10.95.0.0/24']));
-    ok(await sb.nsnet(['create', '--name', c, '--network', n1, '--image', 'busybox', '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['create', '--name', c, '--network', n1, '-p', '8089:80', '--image', 'busybox', '--', 'sleep', '1000']));
+    ok(await sb.nsnet(['system', 'check']), 'a created container has nothing in the kernel, and nothing is missing there');
     assert.match(ok(await sb.nsnet(['ps', '-a', '--filter', `name=${c}`])).stdout, /\bCreated\b/);
     assert.equal(JSON.parse(ok(await sb.nsnet(['inspect', c])).stdout)[0].State.Status, 'created');
     assert.equal(sb.inHost(['ip', 'netns', 'list']).stdout.includes(c), false, 'create makes no namespace');

@@ -17,6 +17,7 @@ import { create, remove, run, start, stop } from '../../src/ops/containers.js';
 import { liveState } from '../../src/ops/liveness.js';
 import { connect, createNetwork, disconnect } from '../../src/ops/networks.js';
 import { reset } from '../../src/ops/system.js';
+import { firewallState } from '../../src/ops/specs.js';
 import { renderStep } from '../../src/plan/render.js';
 import {
   assertFinishedAs,
@@ -71,6 +72,17 @@ describe('create: the created state', () => {
     assert.equal(fx.store.journal.list().length, 0);
     const view = containerView(c, liveState(fx.host, c), []) as { State: { Status: string } };
     assert.equal(view.State.Status, 'created');
+    fx.close();
+  });
+
+  test('a created container\'s published port is in no firewall regeneration until it starts', async () => {
+    const fx = await fixture().setUp(study);
+    await create(fx.ctx, runInput({ name: 'ut-port', networks: ['ut-study'], publish: ['8080:80'] }));
+    assert.equal(fx.store.ports.list().length, 1, 'the host port is taken at create');
+    assert.deepEqual(firewallState(fx.store).mappings, []);
+    assert.deepEqual(firewallState(fx.store).ports, []);
+    await start(fx.ctx, ['ut-port']);
+    assert.equal((firewallState(fx.store).mappings ?? []).length, 1);
     fx.close();
   });
 
@@ -209,6 +221,7 @@ describe('run --image: the root filesystem as steps', () => {
     await failEachStep(base, (ctx) => start(ctx, ['ut-img']), ({ fx, i }) => {
       assert.deepEqual(mountsOf(fx), [], `failure at step ${i}`);
       assert.equal(fx.host.netnsExists('ut-img'), false);
+      assert.equal(fx.store.containers.resolve('ut-img').status, 'created', 'a created container that fails to start stays created');
     });
   });
 
