@@ -24,7 +24,7 @@ import type { LaunchSpec, Started } from './api.js';
  * bare name up on the child's PATH, which is the container's environment (-e PATH=...).
  */
 const tool = (name: string): string => whichPath(name) ?? name;
-const launchTools = (): LaunchTools => ({ setpriv: tool('setpriv'), chroot: tool('chroot') });
+const launchTools = (): LaunchTools => ({ setpriv: tool('setpriv'), chroot: tool('chroot'), nsenter: tool('nsenter') });
 
 const CLONE_NEWIPC = 0x08000000;
 
@@ -80,7 +80,7 @@ function spawnInContainer(spec: LaunchSpec, onFatal: FatalReport): ChildProcess 
  * same name as one of them is taken as started when it is seen under that name.
  */
 export function launcherNames(spec: LaunchSpec): Set<string> {
-  const names = new Set(['unshare', ...confinedArgv({ ...spec, argv: [] }).filter((a) => a === 'setpriv' || a === 'chroot')]);
+  const names = new Set(['unshare', ...confinedArgv({ ...spec, argv: [] }).filter((a) => a === 'setpriv' || a === 'chroot' || a === 'nsenter')]);
   // /proc/PID/comm: the base name of the file exec'd, cut to 15 bytes.
   names.delete((spec.argv[0] ?? '').split('/').pop()!.slice(0, 15));
   return names;
