@@ -18,6 +18,7 @@ import { NsnetError } from '../../src/core/errors.js';
 import { lgetxattr } from '../../src/kernel/fs-nodes.js';
 import { openImageStore, type ImageStore } from '../../src/image/images.js';
 import { openStore } from '../../src/store/index.js';
+import { tarArchive } from '../../src/image/tar-write.js';
 import {
   busyboxSpec,
   dockerArchive,
@@ -134,6 +135,23 @@ requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the ima
     assert.ok(fs.existsSync(path.join(images.layerDirs('busybox')[0]!, 'bin/busybox')));
     images.remove('busybox');
     assertNothingLoaded();
+  });
+
+  it('keeps device nodes and FIFOs a layer holds', async () => {
+    const layer = tarArchive([
+      { name: 'dev', type: 'dir' },
+      { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/loop0', type: 'block', devmajor: 7, devminor: 0, mode: 0o660, gid: 6 },
+      { name: 'run/fifo', type: 'fifo', mode: 0o620 },
+    ]);
+    const [img] = await images.load(writeArchive(dir, 'dev.tar', singleLayerArchive(layer, 'devices:latest')));
+    const [top] = images.layerDirs(img!);
+    const nul = fs.lstatSync(path.join(top!, 'dev/null'));
+    assert.ok(nul.isCharacterDevice() && nul.rdev === fs.statSync('/dev/null').rdev && (nul.mode & 0o777) === 0o666);
+    const loop = fs.lstatSync(path.join(top!, 'dev/loop0'));
+    assert.ok(loop.isBlockDevice() && loop.gid === 6 && (loop.mode & 0o777) === 0o660);
+    const fifo = fs.lstatSync(path.join(top!, 'run/fifo'));
+    assert.ok(fifo.isFIFO() && (fifo.mode & 0o777) === 0o620);
   });
 
   for (const [name, { layer, member }] of Object.entries(hostileLayers())) {
@@ -267,5 +285,30 @@ requiredSuite('nsnet image commands', { needs: [needs.root, needs.busybox, (): s
     assert.equal(junk.status, 1);
     assert.match(junk.stderr, /archive stdin: not a tar header at offset 0/);
     assert.equal(nsnet(['image', 'ls', '-q']).stdout, '');
+  });
+});
+
+requiredSuite('image archives written by skopeo', { needs: [needs.root, needs.busybox, tools('the skopeo archive test', ['skopeo'], 'apt-get install skopeo')], concurrency: false }, () => {
+  it('loads skopeo\'s docker-archive (legacy layer symlinks, repositories file) and OCI archives (gzip\'d blobs)', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-skopeo-'));
+    const images = openImageStore(path.join(dir, 'root'));
+    t.after(() => {
+      images.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const source = writeArchive(dir, 'busybox.tar', dockerArchive([busyboxSpec()]));
+    const skopeo = (dest: string): void => {
+      const r = spawnSync('skopeo', ['copy', '--quiet', '--insecure-policy', `docker-archive:${source}`, dest], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    skopeo(`docker-archive:${path.join(dir, 'sk-docker.tar')}:sk/bb:v3`);
+    skopeo(`oci-archive:${path.join(dir, 'sk-oci.tar')}:localhost:5000/sk/bb:v2`);
+    const [fromDocker] = await images.load(path.join(dir, 'sk-docker.tar'));
+    assert.deepEqual(fromDocker!.loadedRefs, ['sk/bb:v3']);
+    assert.equal(fromDocker!.id, sha256(imageConfig(busyboxSpec()))); // skopeo kept the config byte for byte
+    const [fromOci] = await images.load(path.join(dir, 'sk-oci.tar'));
+    assert.deepEqual(fromOci!.loadedRefs, ['localhost:5000/sk/bb:v2']);
+    assert.deepEqual(fromOci!.config.rootfs.diff_ids, fromDocker!.config.rootfs.diff_ids);
+    assert.equal(images.layerDirs(fromOci!)[0], images.layerDirs(fromDocker!)[0]); // the same layer, stored once
   });
 });
