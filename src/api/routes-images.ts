@@ -12,6 +12,7 @@ import { pullSinkOf } from '../image/pull-store.js';
 import { openImageStore, type ImageStore } from '../image/images.js';
 import { normaliseReference } from '../image/reference.js';
 import { ApiError, badRequest, errorAnswer } from './errors.js';
+import { importImage } from './image-import.js';
 import { parseFilterParam } from './events.js';
 import { errorLine, filterImages, registryCredentials, IMAGE_FILTERS, imageHistory, imageInspect, imageSummary, loadedLines, statusLine, unixSeconds } from './image-views.js';
 import type { ApiRequest, ApiResponse, RouteTable } from './router.js';
@@ -62,8 +63,26 @@ async function load(req: ApiRequest, res: ApiResponse): Promise<void> {
   });
 }
 
+/** docker import: fromSrc=- with the tar as the body; answers the new image's id as a status line. */
+async function importFrom(req: ApiRequest, res: ApiResponse): Promise<void> {
+  if (req.query.get('fromSrc') !== '-') throw new ApiError(501, 'docker import from a URL is not supported by nsnet: give the archive as a file or on stdin');
+  const repo = req.query.get('repo') ?? '';
+  const tag = req.query.get('tag') ?? '';
+  const ref = repo === '' ? undefined : tag === '' ? repo : `${repo}:${tag}`;
+  if (ref !== undefined) normaliseReference(ref); // a bad reference is a 400 before the body is read
+  const platformText = req.query.get('platform');
+  const platform = platformText === null || platformText === '' ? undefined : parsePlatform(platformText);
+  const id = await importImage(store(req), req.raw, {
+    ref,
+    message: req.query.get('message') ?? undefined,
+    changes: req.query.getAll('changes'),
+    ...(platform !== undefined ? { os: platform.os, architecture: platform.architecture } : {}),
+  });
+  await progressStream(res, async (write) => write(statusLine(id)));
+}
+
 async function create(req: ApiRequest, res: ApiResponse): Promise<void> {
-  if (req.query.get('fromSrc') !== null) throw new ApiError(501, 'image import (docker import) is not supported by nsnet');
+  if (req.query.get('fromSrc') !== null) return importFrom(req, res);
   const from = req.query.get('fromImage');
   if (from === null || from === '') throw badRequest('missing fromImage: POST /images/create needs ?fromImage=NAME[&tag=TAG]');
   const tag = req.query.get('tag');

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { closeApiSandbox, DOCKER_CLIS, executable, openApiSandbox, type ApiSandbox, type ApiServer, type DockerCli } from '../helpers/api-server.js';
 import { ok } from '../helpers/assert.js';
-import { builtImage, busyboxSpec, dockerArchive } from '../helpers/image-fixtures.js';
+import { builtImage, busyboxLayer, busyboxSpec, dockerArchive } from '../helpers/image-fixtures.js';
 import { skopeoPush, startRegistry } from '../helpers/registry.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
 import { WORLD_IP, describeResult, runAsync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
@@ -61,6 +61,16 @@ function transcript(cli: DockerCli): void {
         assert.match(r.stdout, /Loaded image: busybox:latest/);
         const images = await must(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
         assert.equal(images.stdout.trim(), `busybox:latest ${builtImage(busyboxSpec()).id}`);
+      });
+
+      it('docker import -c CMD of a root filesystem tar: a one-layer image with that Cmd', async () => {
+        const rootfs = path.join(tmp, 'rootfs.tar');
+        fs.writeFileSync(rootfs, busyboxLayer());
+        const r = await must(['import', '-c', 'CMD ["sh"]', '-m', 'from a tar', rootfs, 'imported:1']);
+        assert.match(r.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+        const inspect = await must(['image', 'inspect', '-f', '{{json .Config.Cmd}} {{len .RootFS.Layers}}', 'imported:1']);
+        assert.equal(inspect.stdout.trim(), '["sh"] 1');
+        await must(['rmi', 'imported:1']);
       });
 
       it('docker pull localhost:5000/busybox from a docker-registry in the sandbox: the same image; a missing one fails in the stream', async () => {
