@@ -28,9 +28,14 @@ export interface PullOptions {
   registryCa?: (hostPort: string) => string[];
   /** Layers downloaded at once (Docker: 3). */
   concurrency?: number;
+  /** The registry to pull from (default: a RegistryClient with the options above). */
+  source?: (ref: RegistryRef) => RegistrySource;
   /** Progress, in Docker's words: {id: short layer digest, status: 'Pull complete'}, or a line without id. */
   onProgress?: (event: PullEvent) => void;
 }
+
+/** What a pull asks of a registry (RegistryClient; the unit tests give a fake). */
+export type RegistrySource = Pick<RegistryClient, 'ref' | 'manifest' | 'blobBytes' | 'blobTo'>;
 
 export interface PullEvent {
   id?: string;
@@ -104,7 +109,7 @@ function configFacts(bytes: Buffer, fail: (m: string) => Error): ImageConfigFact
 }
 
 /** The image manifest for the platform: the fetched one, or the list's entry fetched by digest. */
-async function imageManifest(client: RegistryClient, top: FetchedManifest, platform: Platform): Promise<ImageManifest> {
+async function imageManifest(client: RegistrySource, top: FetchedManifest, platform: Platform): Promise<ImageManifest> {
   if (top.manifest.kind === 'manifest') return top.manifest;
   let entry: Descriptor;
   try {
@@ -149,7 +154,8 @@ export async function pullImage(input: string, sink: PullSink, opts: PullOptions
   const ref: RegistryRef = parseRegistryRef(input);
   const platform = opts.platform ?? DEFAULT_PLATFORM;
   const emit = opts.onProgress ?? ((): void => {});
-  const client = new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs, registryCa: opts.registryCa ?? registryCaFiles });
+  const client: RegistrySource =
+    opts.source?.(ref) ?? new RegistryClient(ref, { insecureRegistries: opts.insecureRegistries, credentials: opts.credentials, idleTimeoutMs: opts.idleTimeoutMs, registryCa: opts.registryCa ?? registryCaFiles });
   const fail = (m: string): RegistryError => new RegistryError('INVALID_VALUE', ref, m);
 
   const reference = manifestReference(ref);
