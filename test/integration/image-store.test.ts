@@ -137,6 +137,20 @@ requiredSuite('image store', { needs: [needs.root, needs.busybox, tools('the ima
     assertNothingLoaded();
   });
 
+  it('two loads of the same archive at once: both succeed, the layer is stored once', async () => {
+    const other = openImageStore(root);
+    try {
+      const file = writeArchive(dir, 'busybox.tar', dockerArchive([busyboxSpec()]));
+      const [a, b] = await Promise.all([images.load(file), other.load(file)]);
+      assert.equal(a![0]!.id, b![0]!.id);
+      assert.equal(images.list().length, 1);
+      assert.deepEqual(leftovers().filter((l) => l.startsWith('tmp/')), []);
+      assert.equal(leftovers().length, 1);
+    } finally {
+      other.close();
+    }
+  });
+
   it('keeps device nodes and FIFOs a layer holds', async () => {
     const layer = tarArchive([
       { name: 'dev', type: 'dir' },
