@@ -8,6 +8,7 @@
  * Docker's detach keys (ctrl-p ctrl-q) are not interpreted: a client detaches by closing.
  */
 import type net from 'node:net';
+import * as containers from '../ops/containers.js';
 import { containerLogs } from '../ops/container-logs.js';
 import type { Context } from '../ops/context.js';
 import { liveState } from '../ops/liveness.js';
@@ -51,7 +52,35 @@ async function attach(req: ApiRequest, socket: net.Socket, head: Buffer): Promis
   } catch {
     // ended below
   }
+  if (want.stream && !req.signal.aborted) await autoRemove(req, ctx, c);
   if (!socket.destroyed) socket.end();
+}
+
+/** How long an ended terminal waits for the monitor to record the container's exit before AutoRemove. */
+const RECORD_WAIT_MS = 5000;
+
+/**
+ * Docker's AutoRemove (`docker run --rm`), for a container whose end an attached client saw: the
+ * CLI waits for condition=removed. Only once the monitor has recorded the exit (the wait's exit
+ * code comes from it). A detached `run -d --rm` container has no attached client: it stays
+ * (README: a limit).
+ */
+async function autoRemove(req: ApiRequest, ctx: Context, c: ContainerRecord): Promise<void> {
+  if (ctx.store.containers.get(c.id)?.autoRemove !== true) return;
+  const deadline = Date.now() + RECORD_WAIT_MS;
+  while (isRunning(ctx, c) && Date.now() < deadline) await sleep(POLL_MS);
+  if (isRunning(ctx, c)) return;
+  // POST /containers/{id}/wait polls every 50 ms and takes the exit code while the container is
+  // there: it must see the exited container once before it goes.
+  await sleep(3 * POLL_MS);
+  try {
+    await req.exclusive(() => {
+      if (ctx.store.containers.get(c.id) !== undefined) containers.remove(ctx, [c.id], { force: true });
+    });
+  } catch {
+    // another client removed it first, or it cannot go: docker rm says why
+  }
+  forgetStdio(c.id);
 }
 
 async function relay(

@@ -3,9 +3,9 @@
  * Debian's 20.10 when installed) against `nsnet serve` in a sandbox — never dockerd. exec: output,
  * exit codes, stdout and stderr apart, stdin piped to its end, -w and -e, and `docker exec -it`
  * on a real terminal (python3's pty module plays the user: a prompt, `echo hi`, the terminal's
- * size, `exit 5` gives 5). attach: a foreground `docker run` prints its output and exits with its
- * code, `docker run -i` takes piped stdin, and `docker run --rm -it busybox sh` is a shell on a
- * real terminal. Each exec is one request sequence through the hijacked connection; the CLI
+ * size, `exit 5` gives 5). attach: a foreground `docker run --rm` prints its output and exits with
+ * its code, `docker run --rm -i` takes piped stdin, `docker attach` reaches a `run -dit` shell, and
+ * `docker run --rm -it busybox sh` is a shell on a real terminal; --rm leaves nothing. Each exec is one request sequence through the hijacked connection; the CLI
  * reads the exit code from GET /exec/{id}/json after the stream ends.
  */
 import { after, before, it } from 'node:test';
@@ -126,12 +126,12 @@ function suite(cli: DockerCli): void {
       });
 
       it('docker run (foreground): the output on the terminal, stdout and stderr apart, the exit code', async () => {
-        const r = await docker(['run', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+        const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
         assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n'], why(r));
       });
 
       it('docker run -i: piped stdin reaches the container and its end ends cat', async () => {
-        const r = await docker(['run', '-i', 'busybox', 'cat'], 'piped\nlines\n');
+        const r = await docker(['run', '--rm', '-i', 'busybox', 'cat'], 'piped\nlines\n');
         assert.deepEqual([r.code, r.stdout], [0, 'piped\nlines\n'], why(r));
       });
 
@@ -150,11 +150,13 @@ function suite(cli: DockerCli): void {
         assert.match(logs.stdout, /echo attached\r\nattached\r\n/, 'raw, no stream headers');
       });
 
-      it('docker run -it busybox sh on a terminal: a prompt, echo hi, the size, exit 5', async () => {
-        const t = await onTerminal(['run', '-it', 'busybox', 'sh'], '# ', [['echo hi; stty size', '90'], ['exit 5', '']]);
+      it('docker run --rm -it busybox sh on a terminal: a prompt, echo hi, the size, exit 5; --rm removed them all', async () => {
+        const t = await onTerminal(['run', '--rm', '-it', 'busybox', 'sh'], '# ', [['echo hi; stty size', '90'], ['exit 5', '']]);
         assert.deepEqual(t.seen, [true, true, true], t.out);
         assert.match(t.out, /hi\r\n30 90\r\n/);
         assert.equal(t.code, 5, t.out);
+        const left = await docker(['ps', '-a', '--filter', 'ancestor=busybox', '--format', '{{.Names}} {{.Status}}']);
+        assert.equal(left.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(`${sb.prefix}tt `)).join('\n'), '', why(left));
       });
     },
   );
