@@ -11,6 +11,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v dot >/dev/null || need+=(graphviz)           # nsnet graph --format svg
 command -v tcpdump >/dev/null || need+=(tcpdump)        # nsnet capture
+command -v openssl >/dev/null || need+=(openssl)        # image pull tests: a self-signed certificate for an HTTPS registry
 # The iptables firewall driver: iptables-restore for its chains, ebtables(-nft) for container
 # ports; Debian's iptables package brings both (its ebtables package is the legacy one).
 { command -v iptables-restore && command -v ebtables-restore; } >/dev/null || need+=(iptables)

@@ -36,7 +36,7 @@ const refused = (r: RunResult, ...words: Array<string | RegExp>): void => {
   }
 };
 
-const registryTools = tools('the registry pull tests', ['docker-registry', 'skopeo'], 'apt-get install docker-registry skopeo');
+const registryTools = tools('the registry pull tests', ['docker-registry', 'skopeo', 'openssl'], 'apt-get install docker-registry skopeo openssl');
 
 requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs.integration, registryTools], concurrency: false, timeout: 240_000 }, () => {
   let sb: Sandbox;
