@@ -31,6 +31,9 @@ import { findRepo, METHODS, now, type Method, type WorkerResult } from './common
 import { buildReport, type Extras, type Machine } from './report.js';
 import { createSandbox, type Sandbox } from '../src/kernel/sandbox.js';
 import type { Job } from './jobs/job.js';
+import type { DockerApiResult } from './jobs/docker-api.js';
+import { cgroupParentFor, dockerdNetnsFor, killLeftovers, machineSnapshot, removeCgroups, snapshotChanges } from './jobs/dockerd.js';
+import { dockerApiJson, dockerApiReport } from './report/docker-api.js';
 
 const REPO = findRepo();
 const RESULTS = path.join(REPO, 'bench', 'results');
@@ -52,6 +55,8 @@ let tmp: string | undefined;
 let sandbox: Sandbox | undefined;
 const workers = new Set<ChildProcess>();
 let cleaned = false;
+/** The Docker-API section's dockerd sandboxes (namespace, cgroup parent): whatever a killed worker left there goes too. */
+const dockerdSandboxes: Array<{ netns: string; cgroupParent: string }> = [];
 
 function ourNamespaces(): string[] {
   try {
@@ -107,6 +112,11 @@ function cleanup(): void {
     }
   }
   for (let i = 0; i < 3 && killOurProcesses() > 0; i++) spawnSync('sleep', ['0.2']);
+  for (const d of dockerdSandboxes) {
+    killLeftovers(d.netns, d.cgroupParent);
+    const left = removeCgroups(d.cgroupParent);
+    if (left.length > 0) log(`WARNING: dockerd's cgroups left: ${left.join(', ')}`);
+  }
   const sandboxNames = sandbox === undefined ? [] : [sandbox.hostNs, sandbox.worldNs];
   for (const n of ourNamespaces()) if (!sandboxNames.includes(n)) spawnSync('ip', ['netns', 'del', n]);
   sandbox?.destroy();
@@ -478,6 +488,31 @@ async function main(): Promise<void> {
       extras.cni = r;
       for (const p of r.leftRunning ?? []) killInSandbox(p.pid);
       if (r.available !== true) throw new Unmeasurable('cni-add', `${r.reason ?? 'not measured'}; run scripts/setup.sh`);
+    });
+    await attempt('Docker API: nsnet serve vs dockerd', async () => {
+      // dockerd runs in a sandbox of its own (bench/jobs/dockerd.ts); the machine's namespace is compared before and after.
+      const before = machineSnapshot();
+      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 15) });
+      octet += 2; // docker0's 10.(octet+1).0.0/24
+      const sandboxOf = { netns: dockerdNetnsFor(j.prefix), cgroupParent: cgroupParentFor(j.prefix) };
+      dockerdSandboxes.push(sandboxOf);
+      let r: DockerApiResult | undefined;
+      try {
+        r = await runWorker<DockerApiResult>(j, { timeoutMs: 900_000 });
+      } finally {
+        killLeftovers(sandboxOf.netns, sandboxOf.cgroupParent);
+        removeCgroups(sandboxOf.cgroupParent);
+        if (fs.existsSync(`/run/netns/${sandboxOf.netns}`)) spawnSync('ip', ['netns', 'del', sandboxOf.netns]);
+        const changes = snapshotChanges(before, machineSnapshot());
+        if (r !== undefined) r.machineNamespace = { checked: Object.keys(before), changes };
+        if (changes.length > 0) errors.push(`docker-api: the machine's own namespace changed during the section: ${changes.join('; ')}`);
+      }
+      extras.dockerApi = r;
+      fs.mkdirSync(RESULTS, { recursive: true });
+      fs.writeFileSync(path.join(RESULTS, 'docker-api.md'), dockerApiReport(r, machine));
+      fs.writeFileSync(path.join(RESULTS, 'docker-api.json'), JSON.stringify(dockerApiJson(r), null, 2) + '\n');
+      if (!r.dockerd.available) throw new Unmeasurable('docker-run', r.dockerd.reason ?? 'dockerd did not run');
+      if (!r.nsnet.available) throw new Unmeasurable('docker-run', r.nsnet.reason ?? 'nsnet serve did not run');
     });
   }
 

@@ -23,6 +23,7 @@ const JOBS: Record<JobName, (job: Job) => Promise<unknown>> = {
   partition: async (j) => (await import('./jobs/partition.js')).partitionJob(j),
   monitor: async (j) => (await import('./jobs/monitor.js')).monitorJob(j),
   'attach-dual': async (j) => (await import('./jobs/attach-dual.js')).attachDualJob(j),
+  'docker-api': async (j) => (await import('./jobs/docker-api.js')).dockerApiJob(j),
 };
 
 const USAGE = `usage: node dist/bench/worker.js JOB_JSON   (started by bench/run.ts inside its sandbox namespace)

@@ -1,5 +1,6 @@
 /** latest.json: the machine, the configuration, rows, targets, statistics of every sample and the raw matrix samples. */
 import { growth, METHOD_SCOPE, stats } from '../common.js';
+import { dockerApiJson } from './docker-api.js';
 import { cniFigures, portDeltas } from './figures.js';
 import { quantile, round } from './format.js';
 import type { CniBench, Extras, ReportInput, Row, Target } from './types.js';
@@ -53,6 +54,7 @@ function summarizeExtras(e: Extras): unknown {
     partition: e.partition === undefined ? undefined : { n: e.partition.n, reps: e.partition.reps, samples: s(e.partition.samples), steps: s(e.partition.steps) },
     attachDual: e.attachDual === undefined ? undefined : { reps: e.attachDual.reps, n: e.attachDual.n, samples: s(e.attachDual.samples), nftRulesAfter1: e.attachDual.nftRulesAfter1, nftRulesAfterN: e.attachDual.nftRulesAfterN },
     cni: e.cni === undefined ? undefined : summarizeCni(e.cni),
+    dockerApi: e.dockerApi === undefined ? undefined : dockerApiJson(e.dockerApi),
   };
 }
 

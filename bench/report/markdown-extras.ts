@@ -1,6 +1,7 @@
 /** latest.md's "Other measurements": one paragraph (and table) per section of the extras. */
 import { growth, medianOf, stats } from '../common.js';
 import { cniMarkdown } from './cni-markdown.js';
+import { dockerApiMarkdown } from './docker-api.js';
 import { portDeltas } from './figures.js';
 import { f, mdTable, ratio } from './format.js';
 import type { Extras, PortsResult, Target } from './types.js';
@@ -20,6 +21,7 @@ export function otherMeasurements(e: Extras, targets: Target[]): string[] {
     ...(e.vethDel === undefined ? [] : vethDelMarkdown(e.vethDel)),
     ...(e.iperf === undefined ? [`Throughput: ${e.iperfSkipped ?? 'not measured'}.`, ''] : iperfMarkdown(e.iperf)),
     ...(e.cni === undefined ? [] : cniMarkdown(e.cni)),
+    ...(e.dockerApi === undefined ? [] : dockerApiMarkdown(e.dockerApi)),
     ...(e.noChild === undefined ? [] : noChildMarkdown(e.noChild)),
     notBuilt.length === 0 ? 'Everything the issue asks to measure exists in the measured build.' : `Not built yet in the measured build (reported, not faked): ${notBuilt.map((t) => t.target).join('; ')}.`,
     '',

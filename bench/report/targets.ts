@@ -4,6 +4,7 @@
  * no threshold), not built yet or not measured, with what was measured.
  */
 import { growth, medianOf, type RuleCounts } from '../common.js';
+import { dockerApiTargets } from './docker-api.js';
 import { cniFigures, portDeltas } from './figures.js';
 import { f, ratio } from './format.js';
 import type { Matrix } from './rows.js';
@@ -25,6 +26,7 @@ export function buildTargets(matrix: Matrix, extras: Extras): Target[] {
     ...partitionTarget(extras),
     ...dualStackTarget(extras),
     ...cniTargets(extras),
+    ...dockerApiTargets(extras.dockerApi),
   ];
 }
 

@@ -1,6 +1,7 @@
 /** What the report is built from (the orchestrator's facts, the workers' results) and what it derives (rows, targets). */
 import type { Method, RuleCounts, Stats, WorkerResult } from '../common.js';
 import type { ProfileSummary } from '../jobs/cpu-profile.js';
+import type { DockerApiResult } from '../jobs/docker-api.js';
 
 export interface Machine {
   kernel: string;
@@ -85,6 +86,8 @@ export interface Extras {
   partition?: { n: number; reps: number; samples: Record<string, number[]>; steps: Record<string, number[]> };
   /** nsnet-cni vs the reference CNI bridge plugin, ADD and DEL (the worker's cni job). */
   cni?: CniBench;
+  /** The docker CLI against nsnet serve and against dockerd (the worker's docker-api job). */
+  dockerApi?: DockerApiResult;
   /** The per-container monitors' memory (KiB per monitor: VmRSS, VmHWM, Pss, Private_*), after run -d of n containers (the worker's monitor job). */
   monitor?: { n: number; monitors: Array<Record<string, number>>; binaryBytes: number };
 }
