@@ -104,6 +104,31 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     assert.deepEqual(mountsUnderRoot(), []);
   });
 
+  test('killed after any step of run -d --image: the next command unmounts and forgets it', async () => {
+    assert.ok(sb, 'before() made the sandbox');
+    const c = `${sb.prefix}crash`;
+    const args = ['run', '-d', '--name', c, '--image', 'busybox', '--', 'sleep', '1000'];
+    let killed = 0;
+    for (let i = 0; ; i++) {
+      assert.ok(i < 60, 'run never ran to the end');
+      const r = await sb.nsnet(args, { env: { ...process.env, NSNET_TEST_FAULTS: '1', NSNET_FAULT: `${i}:kill` } });
+      if (r.signal !== 'SIGKILL') {
+        ok(r);
+        break;
+      }
+      killed++;
+      const ps = ok(await sb.nsnet(['ps', '-a', '-q']));
+      assert.match(ps.stderr, /recovered an interrupted "run"/, `killed after point ${i}`);
+      assert.equal(ps.stdout, '', `killed after point ${i}: the container is forgotten`);
+      assert.deepEqual(mountsUnderRoot(), [], `killed after point ${i}: its mounts are gone`);
+      assert.deepEqual(fs.existsSync(path.join(sb.root, 'containers')) ? fs.readdirSync(path.join(sb.root, 'containers')) : [], [], `killed after point ${i}: its directory is gone`);
+      ok(await sb.nsnet(['system', 'check']));
+    }
+    assert.ok(killed >= 10, `${killed} kill points`);
+    ok(await sb.nsnet(['rm', '-f', c]));
+    assert.deepEqual(mountsUnderRoot(), []);
+  });
+
   test('create → network connect → start: the container has both networks', async () => {
     assert.ok(sb, 'before() made the sandbox');
     const [n1, n2, c] = [`${sb.prefix}one`, `${sb.prefix}two`, `${sb.prefix}made`];
