@@ -133,9 +133,9 @@ requiredSuite('exec in a running container: terminal and pipes', { needs: [needs
     const q = await startExec(r(['pwd'], { workdir: '/nope' }), ENV, { tty: false, stdin: false });
     const [said, failed] = await Promise.all([collect(q.stderr), q.exit]);
     assert.notEqual(failed, 0);
-    assert.match(said, /\/nope/);
+    assert.match(said, /working directory|\/nope/);
     const root = await startExec(r(['id'], {}), ENV, { tty: false, stdin: false });
-    assert.equal(await collect(root.stdout), 'uid=0(root) gid=0(root) groups=0(root)\n');
+    assert.match(await collect(root.stdout), /^uid=0\(root\) gid=0\(root\)/);
   });
 
   it('--rootfs with a terminal: the program has it although the root filesystem has no /dev/pts', async () => {
