@@ -18,10 +18,10 @@ export interface ExecConfigBody {
   Tty?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | string | null;
-  WorkingDir?: string;
-  User?: string;
+  WorkingDir?: string | null;
+  User?: string | null;
   Privileged?: boolean;
-  DetachKeys?: string;
+  DetachKeys?: string | null;
   /** [height, width] (API 1.42+; older clients resize after start). */
   ConsoleSize?: [number, number] | null;
 }

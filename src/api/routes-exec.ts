@@ -11,6 +11,7 @@ import type { WindowSize } from '../kernel/pty.js';
 import { planExec, runningContainer, validateExecOptions, type ExecOptions } from '../ops/container-exec.js';
 import { answerHijack, answerPlain, hijackBody, MULTIPLEXED_STREAM, pipeClientInput, RAW_STREAM, wantsUpgrade } from './attach-hijack.js';
 import { atMost, inputTo, relayOutput } from './attach-relay.js';
+import { asRecord } from './body.js';
 import { badRequest, conflict } from './errors.js';
 import { execInspect, ExecInstances, type ExecConfigBody } from './exec-instances.js';
 import type { ApiRequest, RouteTable } from './router.js';
@@ -23,7 +24,7 @@ export const execInstances = new ExecInstances();
 
 export function execRoutes(r: RouteTable): void {
   r.route('POST', '/containers/{id}/exec', async (req, res) => {
-    const body = await req.json<ExecConfigBody>();
+    const body = asRecord(await req.json(), 'request body') as ExecConfigBody;
     const options = execOptions(body);
     validateExecOptions(options);
     const { container } = runningContainer(req.context(), req.params.id!);
@@ -52,7 +53,10 @@ function execOptions(body: ExecConfigBody): ExecOptions {
   const cmd = typeof body.Cmd === 'string' ? [body.Cmd] : (body.Cmd ?? []);
   if (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')) throw badRequest('invalid Cmd: a list of strings');
   if (body.Env != null && (!Array.isArray(body.Env) || body.Env.some((e) => typeof e !== 'string'))) throw badRequest('invalid Env: a list of KEY=VALUE strings');
-  return { cmd, env: body.Env ?? undefined, user: body.User, workdir: body.WorkingDir, tty: body.Tty === true, privileged: body.Privileged === true };
+  for (const key of ['User', 'WorkingDir', 'DetachKeys'] as const) {
+    if (body[key] != null && typeof body[key] !== 'string') throw badRequest(`invalid ${key}: a string`);
+  }
+  return { cmd, env: body.Env ?? undefined, user: body.User ?? undefined, workdir: body.WorkingDir ?? undefined, tty: body.Tty === true, privileged: body.Privileged === true };
 }
 
 /** ?h=ROWS&w=COLS, as dockerd reads them (both required, whole numbers). */
@@ -75,7 +79,8 @@ interface StartBody {
 
 async function startHandler(req: ApiRequest, socket: net.Socket, head: Buffer): Promise<void> {
   const inst = execInstances.get(req.params.id!);
-  const { body, rest } = await hijackBody<StartBody>(req, socket, head);
+  const { body: raw, rest } = await hijackBody<unknown>(req, socket, head);
+  const body = asRecord(raw, 'request body') as StartBody;
   if (inst.state === 'running') throw conflict(`Exec command ${inst.id} is already running`);
   if (inst.state === 'exited') throw conflict(`Exec command ${inst.id} has already run`);
   const size = Array.isArray(body.ConsoleSize) && body.ConsoleSize[0]! > 0 ? { rows: body.ConsoleSize[0]!, cols: body.ConsoleSize[1]! } : inst.size;

@@ -118,6 +118,32 @@ function suite(cli: DockerCli): void {
         assert.equal(r.stdout, `/tmp 1 ${red}\n`, why(r));
       });
 
+      it("refusals in Docker's shape: bad exec bodies, an unknown exec, a second start, a bad size, attach without a stream", async () => {
+        const create = (body: unknown) => api.request('POST', `/v1.41/containers/${red}/exec`, body as object);
+        for (const [body, message] of [
+          [{ Cmd: [] }, /No exec command specified/],
+          [{ Cmd: ['ls'], User: 5 }, /invalid User: a string/],
+          [{ Cmd: ['ls'], Env: 'A=1' }, /invalid Env/],
+          [{ Cmd: [1] }, /invalid Cmd/],
+          [{ Cmd: ['ls'], WorkingDir: 'tmp' }, /needs to be an absolute path/],
+          [[1], /expected a JSON object/],
+        ] as const) {
+          const r = await create(body);
+          assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.body.toString()}`);
+          assert.match(r.json<{ message: string }>().message, message);
+        }
+        assert.equal((await api.request('POST', '/v1.41/exec/nope/start', {}, { Connection: 'Upgrade', Upgrade: 'tcp' })).status, 404);
+        assert.equal((await api.request('GET', '/v1.41/exec/nope/json')).json<{ message: string }>().message, 'No such exec instance: nope');
+        const id = (await create({ Cmd: ['true'], AttachStdout: true })).json<{ Id: string }>().Id;
+        assert.equal((await api.request('POST', `/v1.41/exec/${id}/start`, { Detach: false })).status, 200);
+        const again = await api.request('POST', `/v1.41/exec/${id}/start`, { Detach: false });
+        assert.deepEqual([again.status, again.json<{ message: string }>().message], [409, `Exec command ${id} has already run`]);
+        assert.equal((await api.request('GET', `/v1.41/exec/${id}/json`)).json<{ ExitCode: number; Running: boolean }>().ExitCode, 0);
+        assert.equal((await api.request('POST', `/v1.41/exec/${id}/resize?h=x&w=1`)).status, 400);
+        assert.equal((await api.request('POST', `/v1.41/containers/${red}/attach?stream=1`)).status, 400);
+        assert.equal((await api.request('GET', '/_ping')).status, 200, 'the server still serves');
+      });
+
       it('docker exec -it red sh on a terminal: a prompt, echo hi, the terminal size, exit 5', async () => {
         const t = await onTerminal(['exec', '-it', red, 'sh'], '# ', [['echo hi; stty size; tty', 'pts/'], ['exit 5', '']]);
         assert.deepEqual(t.seen, [true, true, true], t.out);
