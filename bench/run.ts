@@ -13,7 +13,9 @@
  *      whose label contains one of these words), for trying parts of the benchmark,
  *      BENCH_FROM=head (default: measure a private build of the committed HEAD, so concurrent edits
  *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/),
- *      BENCH_CNI_N=40 (containers per plugin in the CNI section).
+ *      BENCH_CNI_N=40 (containers per plugin in the CNI section),
+ *      BENCH_DOCKER_N=20 (docker run -d per daemon in the Docker-API section; docker ps lists one more),
+ *      BENCH_DOCKER_REPS=21 (docker load and docker ps per daemon there).
  * Args: `--only cni` (or any words, comma-separated: only the extras whose label contains one;
  *      "matrix" keeps the attach/detach matrix) is shorthand for BENCH_ONLY/BENCH_EXTRAS.
  * A partial run (--only, BENCH_ONLY, BENCH_EXTRAS, BENCH_QUICK) writes bench/results/partial.*
@@ -353,7 +355,7 @@ const USAGE = `usage: node dist/bench/run.js [--only WORD[,WORD...]]   (as root;
                  "matrix" keeps the attach/detach matrix. A partial run writes bench/results/partial.*
   env: BENCH_N, BENCH_METHODS, BENCH_CLI_MAX_N, BENCH_BYHAND_MAX_N, BENCH_QUICK=1, BENCH_ONLY=extras,
        BENCH_EXTRAS, BENCH_FROM=head|worktree, BENCH_IPERF_SECONDS, BENCH_IPERF_ROUNDS,
-       BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N (see the head of bench/run.ts)
+       BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N, BENCH_DOCKER_N, BENCH_DOCKER_REPS (see the head of bench/run.ts)
   exit 1 when a section failed or a target could not be measured (each named with the reason)`;
 
 async function main(): Promise<void> {
@@ -492,7 +494,7 @@ async function main(): Promise<void> {
     await attempt('Docker API: nsnet serve vs dockerd', async () => {
       // dockerd runs in a sandbox of its own (bench/jobs/dockerd.ts); the machine's namespace is compared before and after.
       const before = machineSnapshot();
-      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 15) });
+      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 21) });
       octet += 2; // docker0's 10.(octet+1).0.0/24
       const sandboxOf = { netns: dockerdNetnsFor(j.prefix), cgroupParent: cgroupParentFor(j.prefix) };
       dockerdSandboxes.push(sandboxOf);

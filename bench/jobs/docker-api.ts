@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { now } from '../common.js';
@@ -35,11 +36,29 @@ export interface DockerApiResult {
   /** Filled in by the orchestrator: what it compared in the machine's own namespace before and after, and what changed. */
   machineNamespace?: { checked: string[]; changes: string[] };
   notes: string[];
+  /** The worker's nice value and scheduling policy, which both daemons and every CLI call inherit. */
+  scheduling: string;
 }
 
 interface Target {
   daemon: Daemon;
   env: NodeJS.ProcessEnv;
+  socket: string;
+}
+
+/** One GET over the daemon's socket from this process, first byte to last: the daemon's share of a command, without the CLI. */
+function apiGet(t: Target, urlPath: string): Promise<{ ms: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const req = http.request({ socketPath: t.socket, path: urlPath, method: 'GET', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve({ ms: now() - t0, body }) : reject(new Error(`GET ${urlPath} on ${t.daemon} → ${res.statusCode}: ${body.slice(0, 300)}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The CLI's environment for one daemon: its socket, an empty config dir, no proxies, no context. */
@@ -61,11 +80,19 @@ function docker(t: Target, args: readonly string[]): { ms: number; stdout: strin
 /** The pairs of one round, the order alternating with the round so neither daemon always goes first. */
 const ordered = <T>(pair: readonly T[], round: number): T[] => (round % 2 === 0 ? [...pair] : [...pair].reverse());
 
+/** nice and policy of this process (/proc/self/stat fields 19 and 41): inherited by both daemons and every call. */
+function scheduling(): string {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const policy = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', '', 'SCHED_IDLE'][Number(fields[38])] ?? `policy ${fields[38]}`;
+  return `nice ${fields[16]}, ${policy}`;
+}
+
 const load1 = (): number => Math.round(os.loadavg()[0]! * 100) / 100;
 
 export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
   const n = job.n ?? 20;
-  const reps = job.reps ?? 15;
+  const reps = job.reps ?? 21;
   const work = `${job.root}-docker`;
   fs.mkdirSync(work, { recursive: true });
   const archive = path.join(work, 'busybox.tar');
@@ -83,6 +110,7 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
     load: { start: load1() },
     cleanup: {},
     notes: [],
+    scheduling: scheduling(),
   };
   if (version.status !== 0) {
     out.nsnet.reason = out.dockerd.reason = `the docker CLI ${DOCKER_CLI} is ${out.cli.version}`;
@@ -102,7 +130,7 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
     fs.closeSync(serveLog);
     if (await waitForPing(nsnetSocket, serve, 30_000)) {
       out.nsnet = { available: true, startMs: now() - t0 };
-      targets.push({ daemon: 'nsnet', env: cliEnv(nsnetSocket, fs.mkdtempSync(path.join(work, 'cfg-nsnet-'))) });
+      targets.push({ daemon: 'nsnet', socket: nsnetSocket, env: cliEnv(nsnetSocket, fs.mkdtempSync(path.join(work, 'cfg-nsnet-'))) });
     } else {
       out.nsnet.reason = `nsnet serve did not answer /_ping: ${fs.readFileSync(path.join(work, 'nsnet-serve.log'), 'utf8').slice(-600)}`;
     }
@@ -113,17 +141,19 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
     if (dockerd !== undefined) {
       const env = cliEnv(dockerd.socket, fs.mkdtempSync(path.join(work, 'cfg-dockerd-')));
       out.dockerd = { available: true, storageDriver: dockerd.storageDriver, flags: dockerd.flags, startMs: dockerd.startMs, failures: started.failures };
-      targets.push({ daemon: 'dockerd', env });
+      targets.push({ daemon: 'dockerd', socket: dockerd.socket, env });
       out.dockerd.version = docker(targets.at(-1)!, ['version', '--format', 'server {{.Server.Version}}, API {{.Server.APIVersion}}']).stdout.trim();
     } else {
       out.dockerd = { available: false, reason: `dockerd could not run on this machine: ${started.failures.join('; ')}`, failures: started.failures };
     }
     if (targets.length === 0) return out;
 
-    // Floors: the CLI's own start (no daemon), and a round trip to each daemon (/_ping + /version).
+    // Floors: a round trip to each daemon (/_ping + /version); the CLI's own start (no daemon) is
+    // timed once in every round of every phase, so it sees the same load as the calls around it.
+    const cliAlone = (): void => push('docker --version (the CLI alone)', docker(targets[0]!, ['--version']).ms);
     out.load['floors'] = load1();
     for (let i = 0; i < reps; i++) {
-      push('docker --version (the CLI alone)', docker(targets[0]!, ['--version']).ms);
+      cliAlone();
       for (const t of ordered(targets, i)) push(`${t.daemon} version`, docker(t, ['version']).ms);
     }
 
@@ -136,6 +166,7 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
         if (!r.stdout.includes('Loaded image: busybox:latest')) throw new Error(`docker load against ${t.daemon} said: ${r.stdout.slice(0, 300)}`);
         push(`${t.daemon} load`, r.ms);
       }
+      cliAlone();
     }
 
     // docker run -d busybox sleep 1000: one cold call each, then n interleaved.
@@ -146,7 +177,10 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
       return r.ms;
     };
     for (const t of targets) out.cold[`${t.daemon} run -d, first (the default network's bridge is made)`] = run(t);
-    for (let i = 0; i < n; i++) for (const t of ordered(targets, i)) push(`${t.daemon} run -d`, run(t));
+    for (let i = 0; i < n; i++) {
+      for (const t of ordered(targets, i)) push(`${t.daemon} run -d`, run(t));
+      cliAlone();
+    }
 
     // docker ps with n + 1 containers running on each.
     out.load['ps'] = load1();
@@ -157,6 +191,12 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
         if (rows !== n + 1) throw new Error(`docker ps against ${t.daemon} listed ${rows} containers, not ${n + 1}`);
         push(`${t.daemon} ps`, r.ms);
       }
+      for (const t of ordered(targets, i + 1)) {
+        const r = await apiGet(t, '/v1.41/containers/json');
+        if ((JSON.parse(r.body) as unknown[]).length !== n + 1) throw new Error(`GET /containers/json on ${t.daemon} listed ${r.body.slice(0, 200)}`);
+        push(`${t.daemon} GET /containers/json (no CLI)`, r.ms);
+      }
+      cliAlone();
     }
     out.load['end'] = load1();
   } finally {
