@@ -8,8 +8,8 @@
  * The child gets what Node's spawn(file, argv, { env, cwd, detached: true, stdio: ['ignore',
  * 'pipe', 'ignore'] }) gives it: every signal at its default and none blocked (Node itself
  * ignores SIGPIPE), its own session, the working directory, exactly the environment given, stdin
- * and stderr on /dev/null, stdout a pipe to this process; this process's own descriptors are
- * close-on-exec, as with Node's spawn. The calling thread starts it, so it is born in that
+ * and stderr on /dev/null, stdout a pipe to this process, and no other descriptor (closefrom 3:
+ * Node's spawn would pass on any descriptor opened without close-on-exec). The calling thread starts it, so it is born in that
  * thread's namespaces (setns, unshare), which is how nsnet places a container's monitor.
  *
  * Node does not know the child, so it does not reap it: reap() does, for a child that exits soon
@@ -29,6 +29,7 @@ interface Fns {
   faOpen: Fn;
   faDup2: Fn;
   faChdir: Fn;
+  faCloseFrom: Fn;
   attrInit: Fn;
   attrDestroy: Fn;
   attrFlags: Fn;
@@ -53,6 +54,7 @@ function libc(): Fns {
     faOpen: f('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, uint32_t mode)'),
     faDup2: f('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
     faChdir: f('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
+    faCloseFrom: f('int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)'),
     attrInit: f('int posix_spawnattr_init(void *attr)'),
     attrDestroy: f('int posix_spawnattr_destroy(void *attr)'),
     attrFlags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
@@ -103,6 +105,9 @@ export function spawnDetachedWithStdout(file: string, argv: readonly string[], e
     rc ||= c.faDup2(fa, writeEnd, 1);
     rc ||= c.faOpen(fa, 2, '/dev/null', O_WRONLY, 0);
     rc ||= c.faChdir(fa, cwd);
+    // Nothing but 0-2 reaches the monitor and so the container: a descriptor someone in this
+    // process opened without close-on-exec (a library's, Node's own) must not leak into it.
+    rc ||= c.faCloseFrom(fa, 3);
     // Every signal 1-64 by hand: sigfillset leaves out glibc's internal 32 and 33, which the child
     // would then keep ignored across exec (Node's spawn leaves a container nothing ignored).
     all.fill(0xff, 0, 8);

@@ -144,6 +144,22 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     same(await sb!.nsnet(['network', 'rm', `${p}ns`]), await sb!.nsnet(['network', 'rm', `${p}no`], { env: OFF }), names);
   });
 
+  test('a container started through the service or in-process holds no descriptor of nsnet\'s', async () => {
+    const p = sb!.prefix;
+    await serviceUp();
+    for (const [name, env] of [[`${p}fds`, undefined], [`${p}fdo`, OFF]] as const) {
+      // ls's own: 0-2 and the directory it reads (3); anything more came from the service or the monitor.
+      ok(await sb!.nsnet(['run', '-d', '--name', name, '--', 'sh', '-c', 'ls /proc/self/fd; sleep 1000'], env === undefined ? {} : { env }));
+      let out = '';
+      for (let i = 0; i < 50 && out === ''; i++) {
+        out = ok(await sb!.nsnet(['logs', name])).stdout;
+        if (out === '') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(out.split('\n').filter((l) => l !== ''), ['0', '1', '2', '3'], name);
+      ok(await sb!.nsnet(['rm', '-f', name]));
+    }
+  });
+
   test('a client that is not root is refused by the service, with the reason', async () => {
     const r = await serviceUp();
     // nobody, with CAP_DAC_OVERRIDE so that the 0600 socket does not stop it first: SO_PEERCRED does.
