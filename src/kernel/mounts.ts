@@ -1,7 +1,7 @@
 /**
  * A container's root filesystem from an image, in the host's mount namespace: the overlay of the
  * image's layers under the container's own upper directory, the host files bind-mounted into it
- * (/etc/hosts, /etc/resolv.conf, /etc/hostname, /dev/null...), and their unmounting. mount(2) and
+ * (/etc/hosts, /etc/resolv.conf, /etc/hostname), the device files of its /dev, and their unmounting. mount(2) and
  * umount2(2) through koffi, no mount(8) per step.
  *
  * The files and directories inside the overlay belong to the container, which may have replaced
@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KernelError, NsnetError } from '../core/errors.js';
+import { mknod, S_IFCHR } from './fs-nodes.js';
 import { EINVAL, ENOENT, MNT_DETACH, MS_BIND, UMOUNT_NOFOLLOW, mount, umount2 } from './libc.js';
 
 /** The mount points a container's root needs: unshare mounts its /proc there; /dev and /etc get bind mounts. */
@@ -49,10 +50,36 @@ export function mountOverlay(target: string, lower: readonly string[], upper: st
   mount('overlay', target, 'overlay', 0, command, options);
   try {
     for (const p of ROOTFS_MOUNT_POINTS) ensureDirIn(target, p);
+    for (const d of DEVICES) ensureDeviceIn(target, d);
   } catch (err) {
     unmountTree(target);
     throw err;
   }
+}
+
+/**
+ * Docker's basic device files in a container's /dev, made in the container's upper directory (no
+ * mounts: each mount would be copied into every mount namespace made after it). The same numbers as
+ * the host's, mode 0666; a container's own file of that name (not the device) is replaced.
+ */
+export const DEVICES: ReadonlyArray<{ name: string; major: number; minor: number }> = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+function ensureDeviceIn(root: string, d: { name: string; major: number; minor: number }): void {
+  const file = path.join(ensureDirIn(root, 'dev'), d.name);
+  const st = lstatOrUndefined(file);
+  // Linux's dev_t for numbers this small: major << 8 | minor.
+  if (st?.isCharacterDevice() === true && st.rdev === d.major * 256 + d.minor) return;
+  if (st?.isDirectory() === true) fs.rmSync(file, { recursive: true, force: true });
+  else if (st !== undefined) fs.rmSync(file, { force: true });
+  mknod(file, S_IFCHR, 0o666, d.major, d.minor);
+  fs.chmodSync(file, 0o666); // mknod's mode went through the umask
 }
 
 /** Bind-mount `source` (a host file, made empty when missing) over `rel` inside `root`. */

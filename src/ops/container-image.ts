@@ -141,13 +141,11 @@ const dirsOf = (c: ContainerRecord): ReturnType<typeof dirsAround> => dirsAround
 /** Docker's /etc/hostname: a file of the container's, bind-mounted into its root. */
 export const hostnameFileOf = (c: ContainerRecord): string => path.join(dirsOf(c).dir, 'hostname');
 
-/** Host device files a container's /dev needs (Docker gives these in its /dev). */
-const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
-
 /**
  * The steps that give an image's container its root: the overlay, then the files bind-mounted into
  * it (nsnet writes /etc/netns/NAME/{hosts,resolv.conf} and the hostname file in place, so the
- * mounts see every rewrite). Empty for a container without an image.
+ * mounts see every rewrite); /dev's device files are made by the overlay step. Empty for a
+ * container without an image.
  */
 export function rootfsSteps(c: ContainerRecord): Step[] {
   if (c.imageLayers == null || c.rootfs === null) return [];
@@ -156,7 +154,6 @@ export function rootfsSteps(c: ContainerRecord): Step[] {
     { kind: 'overlay-mount', target: d.merged, lower: [...c.imageLayers], upper: d.upper, work: d.work },
     ...resolverFilesOf(c).map((source): Step => ({ kind: 'bind-mount', source, root: d.merged, path: `etc/${path.basename(source)}` })),
     { kind: 'bind-mount', source: hostnameFileOf(c), root: d.merged, path: 'etc/hostname' },
-    ...DEVICES.map((dev): Step => ({ kind: 'bind-mount', source: `/dev/${dev}`, root: d.merged, path: `dev/${dev}` })),
   ];
 }
 

@@ -154,7 +154,10 @@ function renderImpairment(ns: string, dev: string, netem: Netem, previous: Netem
   return impairmentCommands(dev, netem, previous).map((c) => `${netnsExec(ns)} tc qdisc ${c}`).join('\n');
 }
 
-/** The overlay's directories made first; the mount points /proc, /dev and /etc inside it after. */
+/** The device files the overlay-mount step makes in a container's /dev (kernel/mounts.ts DEVICES). */
+const ROOTFS_DEVICES = ['null c 1 3', 'zero c 1 5', 'full c 1 7', 'random c 1 8', 'urandom c 1 9', 'tty c 5 0'];
+
+/** The overlay's directories made first; the mount points /proc, /dev and /etc inside it after, and /dev's device files. */
 function renderOverlayMount(step: Extract<Step, { kind: 'overlay-mount' }>): string {
   const options = `lowerdir=${step.lower.join(':')},upperdir=${step.upper},workdir=${step.work}`;
   const t = shellQuote(step.target);
@@ -162,6 +165,7 @@ function renderOverlayMount(step: Extract<Step, { kind: 'overlay-mount' }>): str
     `mkdir -p ${shellQuote(step.upper)} ${shellQuote(step.work)} ${t}`,
     `mount -t overlay overlay -o ${shellQuote(options)} ${t}`,
     `mkdir -p ${t}/proc ${t}/dev ${t}/etc`,
+    ...ROOTFS_DEVICES.map((d) => `mknod -m 666 ${t}/dev/${d}`),
   ].join(' && ');
 }
 

@@ -49,7 +49,7 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     // The image's own files, and busybox's ping by name through nsnet's DNS.
     assert.equal(ok(await sb.nsnet(['exec', a, 'cat', '/etc/motd'])).stdout, 'busybox fixture\n');
     ok(await sb.nsnet(['exec', a, 'ping', '-c', '1', '-W', '2', b]));
-    ok(await sb.nsnet(['exec', a, 'sh', '-c', 'echo mine > /tmp/only-in-a && echo > /dev/null']));
+    ok(await sb.nsnet(['exec', a, 'sh', '-c', 'echo mine > /tmp/only-in-a && test -c /dev/null && echo > /dev/null && test -c /dev/urandom']));
     assert.equal(ok(await sb.nsnet(['exec', a, 'cat', '/tmp/only-in-a'])).stdout, 'mine\n');
     assert.notEqual((await sb.nsnet(['exec', b, 'cat', '/tmp/only-in-a'])).code, 0, 'b does not see a\'s file');
 
