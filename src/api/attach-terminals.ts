@@ -111,6 +111,20 @@ export function existingStdio(id: string): ContainerStdio | undefined {
   return live.get(id);
 }
 
+/**
+ * The stdin pipe of a container's earlier run that nobody followed to its end (`run -di` without
+ * an attach, then a start): closed, so input for the next run is held for it instead of going to
+ * the old pipe. Clients waiting and input held stay. (A terminal goes by itself: its close ends
+ * its entry.)
+ */
+export function dropStaleStdio(id: string): void {
+  const entry = live.get(id);
+  if (entry?.stdin === undefined) return;
+  entry.stdin.destroy();
+  entry.stdin = undefined;
+  entry.inputEnded = false;
+}
+
 /** A client's input: to the terminal or the stdin pipe, held until the container starts. */
 export function writeInput(entry: ContainerStdio, chunk: Buffer): void {
   const target = entry.terminal ?? entry.stdin;
@@ -141,6 +155,7 @@ export async function startContainer(ctx: Context, c: ContainerRecord): Promise<
     await containers.start(ctx, [c.id]);
     return;
   }
+  dropStaleStdio(c.id);
   const entry = stdioOf(c.id, config);
   const fifo = path.join(stateDirOf(ctx.root, c.id), 'stdin');
   if (!config.tty) fs.mkdirSync(path.dirname(fifo), { recursive: true, mode: 0o700 });

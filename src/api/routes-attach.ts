@@ -14,7 +14,7 @@ import type { Context } from '../ops/context.js';
 import { liveState } from '../ops/liveness.js';
 import type { ContainerRecord } from '../store/index.js';
 import { answerHijack, hijackBody, MULTIPLEXED_STREAM, pipeClientInput, RAW_STREAM, wantsUpgrade } from './attach-hijack.js';
-import { attachConfigOf, endInput, existingStdio, forgetStdio, resizeTerminal, stdioOf, writeInput, type AttachConfig, type AttachedClient } from './attach-terminals.js';
+import { attachConfigOf, dropStaleStdio, endInput, existingStdio, forgetStdio, resizeTerminal, stdioOf, writeInput, type AttachConfig, type AttachedClient } from './attach-terminals.js';
 import { queryBool } from './body.js';
 import { badRequest } from './errors.js';
 import { sizeFrom } from './routes-exec.js';
@@ -94,6 +94,7 @@ async function relay(
   attachedAt: string,
 ): Promise<void> {
   const client: AttachedClient = { socket, stdout: want.stdout, stderr: want.stderr };
+  if (!isRunning(ctx, c)) dropStaleStdio(c.id);
   if (want.logs) await sendLog(ctx, c, config, client, { tail: 'all' }, req.signal);
   if (!want.stream) return;
 
@@ -124,9 +125,18 @@ function status(ctx: Context, c: ContainerRecord): string | undefined {
 const isRunning = (ctx: Context, c: ContainerRecord): boolean => status(ctx, c) === 'running';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Until the container has left 'created' (an attach comes before the start), is gone, or the client left. */
+/**
+ * Until the container runs or has started since the attach (an attach comes before the start: a
+ * created container, or a stopped one `docker start -a` starts again; a short command may have
+ * ended between two looks), is gone, or the client left.
+ */
 async function untilStarted(ctx: Context, c: ContainerRecord, signal: AbortSignal): Promise<void> {
-  while (status(ctx, c) === 'created' && !signal.aborted) await sleep(POLL_MS);
+  const startedBefore = ctx.store.containers.get(c.id)?.startedAt ?? null;
+  while (!signal.aborted) {
+    const now = ctx.store.containers.get(c.id);
+    if (now === undefined || (now.startedAt ?? null) !== startedBefore || liveState(ctx.host, now).status === 'running') return;
+    await sleep(POLL_MS);
+  }
 }
 
 /** Until the container has run and stopped (or is gone), `done` holds, or the client left. */

@@ -161,6 +161,14 @@ function suite(cli: DockerCli): void {
         assert.deepEqual([r.code, r.stdout], [0, 'piped\nlines\n'], why(r));
       });
 
+      it('docker start -ai of a stopped run -di container: the attach waits for the new run, which reads the new input', async () => {
+        const name = `${sb.prefix}di`;
+        assert.equal((await docker(['run', '-di', '--name', name, 'busybox', 'sh', '-c', 'head -n1; echo done'])).code, 0);
+        assert.equal((await docker(['stop', '-t', '1', name])).code, 0);
+        const r = await docker(['start', '-ai', name], 'again\n');
+        assert.deepEqual([r.code, r.stdout], [0, 'again\ndone\n'], why(r));
+      });
+
       it('docker attach to a run -dit shell: input reaches it, exit 7 ends both with 7; docker logs has the terminal raw', async () => {
         const name = `${sb.prefix}tt`;
         const run = await docker(['run', '-dit', '--name', name, 'busybox', 'sh']);
