@@ -31,7 +31,7 @@ const runD = async (sb: Sandbox, name: string, ...extra: string[]): Promise<void
 const CASES: Case[] = [
   // run: the container cannot be made → 125, and nothing is left.
   { what: 'run with an unknown flag', args: (p) => ['run', '--bogus', '--name', `${p}a`, '--', 'true'], code: 125, stderr: /unknown option '--bogus'/, gone: ['a'] },
-  { what: 'run without a command', args: () => ['run', '-d'], code: 125, stderr: /missing required argument/ },
+  { what: 'run without a command', args: () => ['run', '-d'], code: 125, stderr: /run needs a command, or an image/ },
   { what: 'run on a missing network', args: (p) => ['run', '-d', '--name', `${p}b`, '--network', `${p}nosuch`, '--', 'true'], code: 125, stderr: /network .*nosuch not found/, gone: ['b'] },
   { what: 'run with a bad --ip', args: (p) => ['run', '-d', '--name', `${p}c`, '--network', `${p}n`, '--ip', '999.1.1.1', '--', 'true'], code: 125, stderr: /999\.1\.1\.1/, gone: ['c'] },
   // run: the command cannot be invoked (126) or found (127), detached and in the foreground.
