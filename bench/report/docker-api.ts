@@ -53,10 +53,12 @@ export function dockerApiTargets(r: DockerApiResult | undefined): Target[] {
     if (p.dockerd === null) {
       return { id, target, measured: `${nsnetPart}; dockerd not measured: ${r.dockerd.reason ?? 'no figures'}; floor: the CLI alone ${f(fl.cli?.median)} ms, a round trip to nsnet (docker version) ${f(fl.nsnet?.median)} ms`, status: 'not measured' };
     }
+    const api = command === 'ps' ? pair(r, 'GET /containers/json (no CLI)') : undefined;
+    const apiPart = api?.ratio === null || api === undefined ? '' : `; the request alone (GET /containers/json, no CLI) ${f(api.nsnet?.median)} vs ${f(api.dockerd?.median)} ms = ${f(api.ratio)}× (p90 ${f(api.nsnet?.p90)} vs ${f(api.dockerd?.p90)})`;
     return {
       id,
       target,
-      measured: `${nsnetPart} vs dockerd ${f(p.dockerd.median)} ms (p90 ${f(p.dockerd.p90)}): **${f(p.ratio)}×** (p90 ${f(p.ratioP90)}×); ${r.cli.path}; ${loadNote(r)}`,
+      measured: `${nsnetPart} vs dockerd ${f(p.dockerd.median)} ms (p90 ${f(p.dockerd.p90)}): **${f(p.ratio)}×** (p90 ${f(p.ratioP90)}×)${apiPart}; ${r.cli.path}; ${loadNote(r)}`,
       status: p.ratio !== null && p.ratio <= max ? 'pass' : 'miss',
     };
   });
