@@ -7,6 +7,7 @@
  */
 import type { RunInput } from '../ops/containers.js';
 import { dnsInput } from '../engine/dns-options.js';
+import { DEFAULT_NETWORK } from '../ops/networks.js';
 import { badRequest, ApiError } from './errors.js';
 import { asRecord, bool, int, optionalString, stringList, stringMap } from './body.js';
 
@@ -73,12 +74,34 @@ function refuseUnsupported(host: Record<string, unknown>): void {
   if (volumeDriver !== undefined && volumeDriver !== '' && volumeDriver !== 'local') throw new ApiError(400, `volume driver ${volumeDriver} is not supported by nsnet`);
 }
 
-/** The container's networks: NetworkMode first (Docker's "default" is the bridge), then EndpointsConfig's others. */
+/** Docker's "default" network mode: the default bridge network (dockerd's, and nsnet's `bridge`). */
+const networkName = (name: string): string => (name === 'default' ? DEFAULT_NETWORK : name);
+
+/** EndpointsConfig keyed by network name, "default" as the bridge (docker CLI 28 sends {"default": {...}}). */
+function endpointsByNetwork(endpoints: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, ep] of Object.entries(endpoints)) out[networkName(name)] = ep;
+  return out;
+}
+
+/** The container's networks: NetworkMode first (no mode: the bridge, as Docker's), then EndpointsConfig's others. */
 function networksOf(mode: string | undefined, endpoints: Record<string, unknown>): string[] {
-  const first = mode === undefined || mode === '' || mode === 'default' ? undefined : mode;
+  const first = mode === undefined || mode === '' ? undefined : networkName(mode);
   const names = Object.keys(endpoints);
-  const list = first !== undefined ? [first, ...names.filter((n) => n !== first)] : names;
-  return list.length === 0 ? [] : list;
+  return first !== undefined ? [first, ...names.filter((n) => n !== first)] : names;
+}
+
+/**
+ * The hostname of a container created with no Config.Hostname. dockerd uses the id's first 12
+ * characters; nsnet's run uses the name (README), and the id is made inside create, so the API
+ * keeps the name, made a valid hostname: compose's names (project_web_1) have underscores,
+ * which a hostname cannot (letters, digits and '-', at most 63). undefined: the name as it is.
+ */
+export function hostnameOfName(name: string | null): string | undefined {
+  const plain = (name ?? '').replace(/^\//, '');
+  if (plain === '' || /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(plain)) return undefined;
+  const cleaned = plain.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  return cleaned === '' ? undefined : cleaned;
 }
 
 export function createInput(name: string | null, body: unknown): CreateInput {
@@ -86,7 +109,7 @@ export function createInput(name: string | null, body: unknown): CreateInput {
   const config = b;
   const host = asRecord(b['HostConfig'], 'HostConfig');
   const networking = asRecord(b['NetworkingConfig'], 'NetworkingConfig');
-  const endpoints = asRecord(networking['EndpointsConfig'], 'NetworkingConfig.EndpointsConfig');
+  const endpoints = endpointsByNetwork(asRecord(networking['EndpointsConfig'], 'NetworkingConfig.EndpointsConfig'));
   refuseUnsupported(host);
   const image = optionalString(config['Image'], 'Image');
   if (image === undefined || image === '') throw badRequest('no image given (Config.Image): nsnet makes containers from images');
@@ -101,7 +124,7 @@ export function createInput(name: string | null, body: unknown): CreateInput {
     ip: optionalString(ipam['IPv4Address'], 'IPAMConfig.IPv4Address') || undefined,
     ip6: optionalString(ipam['IPv6Address'], 'IPAMConfig.IPv6Address') || undefined,
     mac: optionalString(config['MacAddress'], 'MacAddress') || undefined,
-    hostname: optionalString(config['Hostname'], 'Hostname') || undefined,
+    hostname: optionalString(config['Hostname'], 'Hostname') || hostnameOfName(name),
     env: envOf(stringList(config['Env'], 'Env')),
     detach: true,
     remove: false,

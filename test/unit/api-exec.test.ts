@@ -13,6 +13,7 @@ import { execEnv, resolveUser, validateExecOptions } from '../../src/ops/contain
 import { execInspect, ExecInstances } from '../../src/api/exec-instances.js';
 import { sizeFrom } from '../../src/api/routes-exec.js';
 import { pipedStdin, sessionInside, terminalStdio } from '../../src/kernel/attach-stdio.js';
+import { createInput } from '../../src/api/container-config.js';
 
 describe('stdcopy', () => {
   test('frames written and read back, however the bytes are cut', () => {
@@ -145,5 +146,12 @@ describe('attachable containers: the launch argv', () => {
 
   test('a launch without unshare is a programming error, said with the argv', () => {
     assert.throws(() => sessionInside(['sleep', '1']), /cannot find unshare's -- in the launch command sleep 1/);
+  });
+});
+
+describe("docker 28's create body", () => {
+  test('EndpointsConfig keyed "default" with NetworkMode "default" is the default network, not a network named default', () => {
+    const input = createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } });
+    assert.deepEqual(input.networks, []);
   });
 });
