@@ -30,7 +30,16 @@ export function inspectContainer(ctx: Context, ref: string): Record<string, unkn
   const c = ctx.store.containers.resolve(ref);
   const eps = ctx.store.endpoints.forContainer(c.id).map((endpoint) => ({ endpoint, network: ctx.store.networks.get(endpoint.networkId)! }));
   const view = containerView(c, liveState(ctx.host, c), eps, containerPorts(ctx, c.id), { dns: ctx.store.dns.get(c.id), interfaces: recordedStates(ctx, c), pointToPoint: pointToPointOf(ctx.store, c.id) });
-  return withAttachConfig(view, ctx.root, c);
+  return withAttachConfig(withLogConfig(view), ctx.root, c);
+}
+
+/**
+ * HostConfig.LogConfig as dockerd shows it: nsnet's logs are json-file logs (ROOT/containers/ID).
+ * Clients read it: docker-compose 1.29 shows no logs of a container whose Type is not one it can read.
+ */
+function withLogConfig(view: Record<string, unknown>): Record<string, unknown> {
+  const host = (typeof view['HostConfig'] === 'object' && view['HostConfig'] !== null ? view['HostConfig'] : {}) as Record<string, unknown>;
+  return { ...view, HostConfig: { ...host, LogConfig: { Type: 'json-file', Config: {} } } };
 }
 
 const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'];

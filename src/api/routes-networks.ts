@@ -33,6 +33,17 @@ export function listNetworks(ctx: Context, filtersParam: string | null): Record<
     .map((n) => n.view());
 }
 
+/**
+ * dockerd makes its default bridge network when it starts, so `docker network ls` and `docker
+ * network inspect bridge` show it before any container; `nsnet serve` does the same (the CLI
+ * makes it on first use). Returns whether it was made now.
+ */
+export function ensureDefaultNetwork(ctx: Context): boolean {
+  if (ctx.store.networks.byName(networks.DEFAULT_NETWORK) !== undefined) return false;
+  networks.createNetwork(ctx, { name: networks.DEFAULT_NETWORK });
+  return true;
+}
+
 /** POST /networks/create's body as nsnet's NetworkInput. */
 export function networkInput(body: unknown): networks.NetworkInput {
   const b = asRecord(body, 'request body');

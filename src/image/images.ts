@@ -283,9 +283,14 @@ export class ImageStore {
         const users = this.store.images.usedBy(img.id);
         const running = users.find((u) => u.status === 'running');
         const out: RemoveEvent[] = [];
-        if (!byId && stored.refs.length > 1) {
-          this.store.images.deleteRef(tryNormalise(ref)!);
-          return [{ Untagged: familiarReference(ref) }];
+        if (!byId) {
+          const untagged = untagRefs(stored.refs, tryNormalise(ref)!);
+          const remaining = stored.refs.filter((r) => !untagged.includes(r));
+          if (remaining.length > 0) {
+            if (users.length > 0 && !force && isSingleReference(stored.refs)) throw usedByContainer(ref, img.id, users[0]!);
+            for (const r of untagged) this.store.images.deleteRef(r);
+            return untagged.map((r) => ({ Untagged: familiarReference(r) }));
+          }
         }
         if (byId && stored.refs.length > 1 && !force) {
           throw new NsnetError('IN_USE', `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is referenced in multiple repositories`, { hint: 'use -f, or remove the references one by one' });
@@ -294,11 +299,8 @@ export class ImageStore {
           throw new NsnetError('IN_USE', `conflict: unable to delete ${byId ? shortId(img.id) : ref} (cannot be forced) - image is being used by running container ${shortId(running.id)}`, { hint: `stop and remove container ${running.name} first` });
         }
         if (users.length > 0 && !force) {
-          const user = shortId(users[0]!.id);
-          // Docker's two wordings, by id and by reference.
-          const message = byId
-            ? `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is being used by stopped container ${user}`
-            : `conflict: unable to remove repository reference "${ref}" (must force) - container ${user} is using its referenced image ${shortId(img.id)}`;
+          if (!byId) throw usedByContainer(ref, img.id, users[0]!);
+          const message = `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.id)}`;
           throw new NsnetError('IN_USE', message, { hint: `remove container ${users[0]!.name} first, or use -f` });
         }
         for (const r of stored.refs) {
@@ -376,4 +378,35 @@ export function recordOf(s: StoredImage): ImageRecord {
     chainIds: s.chainIds,
     loaded: s.loaded,
   };
+}
+
+/** A reference's repository: `localhost:5000/busybox` of `localhost:5000/busybox:latest` and of `...@sha256:...`. */
+const repositoryOf = (normalised: string): string => {
+  const r = parseReference(normalised);
+  return `${r.domain}/${r.path}`;
+};
+const isDigestRef = (normalised: string): boolean => normalised.includes('@');
+
+/**
+ * The references `rmi REF` removes (dockerd's image_delete.go): REF itself and, when REF was its
+ * repository's last tag, that repository's digest references too (a pull's NAME@sha256:...) —
+ * otherwise an image pulled by tag would outlive the removal of its only tag.
+ */
+export function untagRefs(refs: readonly string[], ref: string): string[] {
+  if (isDigestRef(ref)) return [ref];
+  const repo = repositoryOf(ref);
+  const otherTag = refs.some((r) => r !== ref && !isDigestRef(r) && repositoryOf(r) === repo);
+  return otherTag ? [ref] : [ref, ...refs.filter((r) => isDigestRef(r) && repositoryOf(r) === repo)];
+}
+
+/** dockerd's isSingleReference: every reference in one repository, with at most one tag. */
+function isSingleReference(refs: readonly string[]): boolean {
+  return new Set(refs.map(repositoryOf)).size <= 1 && refs.filter((r) => !isDigestRef(r)).length <= 1;
+}
+
+/** Docker's refusal to untag the reference a stopped container's image is known by. */
+function usedByContainer(ref: string, imageId: string, user: { id: string; name: string }): NsnetError {
+  return new NsnetError('IN_USE', `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(user.id)} is using its referenced image ${shortId(imageId)}`, {
+    hint: `remove container ${user.name} first, or use -f`,
+  });
 }

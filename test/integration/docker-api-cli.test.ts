@@ -54,6 +54,13 @@ function transcript(cli: DockerCli): void {
         assert.equal(r.stdout.trim(), '1.41 linux');
       });
 
+      it('before any container, as dockerd: docker network ls lists bridge, host and none; docker network inspect bridge works', async () => {
+        const ls = await must(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+        assert.deepEqual(ls.stdout.trim().split('\n').sort(), ['bridge bridge', 'host host', 'none null']);
+        const inspect = await must(['network', 'inspect', 'bridge', '--format', '{{.Name}} {{.Driver}} {{len .Containers}}']);
+        assert.equal(inspect.stdout.trim(), 'bridge bridge 0');
+      });
+
       it('docker load -i busybox.tar: "Loaded image: busybox:latest", and the image is listed with its id', async () => {
         const archive = path.join(tmp, 'busybox.tar');
         fs.writeFileSync(archive, dockerArchive([busyboxSpec()]));

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { compareVersions, negotiate, Router, splitVersion, type Handler } from '../../src/api/router.js';
 import { ApiError, errorAnswer } from '../../src/api/errors.js';
 import { frame, unframe, STDERR, STDOUT } from '../../src/api/framing.js';
-import { createInput, publishSpecs } from '../../src/api/container-config.js';
+import { createInput, hostnameOfName, publishSpecs } from '../../src/api/container-config.js';
 import { networkInput } from '../../src/api/routes-networks.js';
 import { buildRouter } from '../../src/api/routes.js';
 import { diffSnapshots, eventMatches, parseEventTime, parseFilterParam, type DockerEvent } from '../../src/api/events.js';
@@ -184,6 +184,23 @@ describe('request bodies', () => {
     assert.deepEqual(input.dns?.aliases, ['www']);
     assert.throws(() => createInput(null, { Cmd: ['x'] }), /no image given/);
     assert.throws(() => createInput(null, { Image: 'b', HostConfig: { Mounts: [{ Type: 'volume' }] } }), (e: unknown) => e instanceof ApiError && e.status === 400 && /not supported by nsnet/.test(e.message));
+  });
+
+  test('container create: docker 28\'s NetworkMode "default" and EndpointsConfig {"default": ...} are the bridge', () => {
+    const input = createInput('/web', { Image: 'busybox', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: { IPAMConfig: { IPv4Address: '172.17.0.9' } } } } });
+    assert.deepEqual(input.networks, ['bridge']);
+    assert.equal(input.ip, '172.17.0.9');
+    assert.deepEqual(createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'default' } }).networks, ['bridge']);
+    assert.deepEqual(createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'study' }, NetworkingConfig: { EndpointsConfig: { study: {}, default: {} } } }).networks, ['study', 'bridge']);
+  });
+
+  test('container create with no Config.Hostname: a name that is no hostname (compose\'s project_web_1) made one', () => {
+    assert.equal(hostnameOfName('/proj_web_1'), 'proj-web-1');
+    assert.equal(hostnameOfName('/web'), undefined);
+    assert.equal(hostnameOfName(null), undefined);
+    assert.equal(hostnameOfName(`_${'a'.repeat(70)}`), 'a'.repeat(62));
+    assert.equal(createInput('/proj_web_1', { Image: 'busybox' }).hostname, 'proj-web-1');
+    assert.equal(createInput('/proj_web_1', { Image: 'busybox', Hostname: 'h' }).hostname, 'h');
   });
 
   test('port bindings: -p 80 and [::1]:8080:80', () => {

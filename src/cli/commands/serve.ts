@@ -11,6 +11,8 @@ import { createApiServer } from '../../api/server.js';
 import { buildRouter } from '../../api/routes.js';
 import { EventFeed } from '../../api/events.js';
 import { ENGINE_VERSION } from '../../api/routes-system.js';
+import { ensureDefaultNetwork } from '../../api/routes-networks.js';
+import { DEFAULT_NETWORK } from '../../ops/networks.js';
 import { API_SOCKET, closeServer, groupId, listenUnix } from '../../api/socket.js';
 import { kernelContext } from '../context.js';
 import { requireRoot, withCommon, type CommonOptions } from '../common.js';
@@ -38,6 +40,12 @@ export function serveCommand(): Command {
           throw new NsnetError('IN_USE', `another nsnet serve is running for state root ${root}`, { hint: 'stop it first (it serves that root\'s docker.sock), or give another --root' });
         }
         throw err;
+      }
+      try {
+        if (ensureDefaultNetwork(holder)) log(`nsnet serve: made the default network ${DEFAULT_NETWORK}`);
+      } catch (err) {
+        // dockerd refuses to start without its bridge; nsnet serves anyway (images, other networks) and says why.
+        log(`warning: the default network ${DEFAULT_NETWORK} could not be made: ${err instanceof Error ? err.message : String(err)}`);
       }
       const socket = path.join(root, API_SOCKET);
       const events = new EventFeed(contextFor, (err) => log(`events: ${err instanceof Error ? err.message : String(err)}`));
