@@ -150,8 +150,8 @@ describe('attachable containers: the launch argv', () => {
 });
 
 describe("docker 28's create body", () => {
-  test('EndpointsConfig keyed "default" with NetworkMode "default" is the default network, not a network named default', () => {
+  test('EndpointsConfig keyed "default" with NetworkMode "default" is the default bridge, not a network named default', () => {
     const input = createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } });
-    assert.deepEqual(input.networks, []);
+    assert.deepEqual(input.networks, ['bridge']);
   });
 });
