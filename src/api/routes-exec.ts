@@ -88,12 +88,19 @@ async function startHandler(req: ApiRequest, socket: net.Socket, head: Buffer): 
   const plan = planExec(req.context(), inst.containerId, inst.options);
   const tty = inst.options.tty;
   inst.state = 'running';
+  // The answer's head goes out before the process starts, as dockerd's does: a client that reads
+  // the head through a buffered reader (docker-py's http.client) and then the raw socket loses
+  // whatever output arrived in the same read.
+  if (!detach) answerHijack(req, socket, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
   let proc;
   try {
     proc = await startProcess(plan.spec, plan.env, tty ? { tty: true, size } : { tty: false, stdin: inst.attachStdin && !detach && wantsUpgrade(req) });
   } catch (err) {
     inst.state = 'created';
-    throw err;
+    if (detach) throw err;
+    // Too late for an HTTP error: dockerd, too, writes it into the stream.
+    socket.end(`${(err as Error).message}\r\n`);
+    return;
   }
   inst.process = proc;
   inst.pid = proc.pid;
@@ -107,7 +114,6 @@ async function startHandler(req: ApiRequest, socket: net.Socket, head: Buffer): 
     void proc.exit.then((code) => execInstances.finished(inst, code));
     return;
   }
-  answerHijack(req, socket, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
   const output = relayOutput(socket, proc.terminal !== undefined ? { terminal: proc.terminal } : { stdout: proc.stdout, stderr: proc.stderr }, {
     stdout: inst.attachStdout,
     stderr: inst.attachStderr,
