@@ -213,6 +213,20 @@ function killResponders(root: string): void {
   }
 }
 
+/** PIDs of the processes (not this one) with `arg` as one of their arguments. */
+function processesWithArg(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(arg)) pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
 /** After a worker: namespaces with its prefix still there mean it failed half-way; remove them. */
 function killStrays(jobPrefix: string): void {
   const left = ourNamespaces().filter((n) => n.startsWith(jobPrefix) && !n.endsWith('-host') && !n.endsWith('-world'));
@@ -504,11 +518,17 @@ async function main(): Promise<void> {
       } finally {
         killLeftovers(sandboxOf.netns, sandboxOf.cgroupParent);
         removeCgroups(sandboxOf.cgroupParent);
+        if (r === undefined) {
+          // A worker that died left nsnet serve and its containers (named by docker, not by the job): stop the server by PID, then reset the job's root.
+          for (const p of processesWithArg(j.root)) killInSandbox(p);
+          spawnSync('nsenter', [`--net=/run/netns/${sandbox!.hostNs}`, path.join(CODE, 'bin', 'nsnet'), '--root', j.root, 'system', 'reset', '--force'], { env: { ...process.env, NSNET_SERVICE: 'off' }, stdio: 'ignore' });
+        }
         if (fs.existsSync(`/run/netns/${sandboxOf.netns}`)) spawnSync('ip', ['netns', 'del', sandboxOf.netns]);
         const changes = snapshotChanges(before, machineSnapshot());
         if (r !== undefined) r.machineNamespace = { checked: Object.keys(before), changes };
         if (changes.length > 0) errors.push(`docker-api: the machine's own namespace changed during the section: ${changes.join('; ')}`);
       }
+      if (r === undefined) throw new Error('the docker-api worker returned nothing');
       extras.dockerApi = r;
       fs.mkdirSync(RESULTS, { recursive: true });
       fs.writeFileSync(path.join(RESULTS, 'docker-api.md'), dockerApiReport(r, machine));
