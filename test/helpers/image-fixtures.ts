@@ -32,7 +32,8 @@ export function busyboxLayer(): Buffer {
     { name: 'bin', type: 'dir', mtime: MTIME },
     { name: 'bin/busybox', type: 'file', mode: 0o755, data: fs.readFileSync(BUSYBOX_BINARY), mtime: MTIME },
     ...BUSYBOX_APPLETS.map((a): TarEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mtime: MTIME })),
-    { name: 'bin/cat', type: 'hardlink', linkname: 'bin/busybox', mtime: MTIME },
+    // With its target's mode, as docker save and GNU tar write a hard link (tar applies a link's mode to the shared inode).
+    { name: 'bin/cat', type: 'hardlink', linkname: 'bin/busybox', mode: 0o755, mtime: MTIME },
     { name: 'dev', type: 'dir', mtime: MTIME },
     { name: 'etc', type: 'dir', mtime: MTIME },
     { name: 'etc/passwd', type: 'file', data: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n', mtime: MTIME },
