@@ -48,6 +48,11 @@ export function anyOf(filters: Filters, name: string, test: (value: string) => b
   return values === undefined || values.some(test);
 }
 
+/** Docker's label filters: every one given must match (MatchKVList), unlike the other filters' any. */
+export function allOf(filters: Filters, name: string, test: (value: string) => boolean): boolean {
+  return (filters.get(name) ?? []).every(test);
+}
+
 export function labelsText(labels: Readonly<Record<string, string>>): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }

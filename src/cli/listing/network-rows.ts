@@ -3,7 +3,7 @@
  * .Internal, .Labels, .CreatedAt) and its filters (name, id, driver, label, type, scope).
  */
 import { goTime } from './docker-time.js';
-import { anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
+import { allOf, anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
 import { labelHeader, labelMethod, type ListingShape } from './render.js';
 
 export const NETWORK_FILTERS = ['name', 'id', 'driver', 'label', 'type', 'scope'] as const;
@@ -46,7 +46,7 @@ export function networkMatcher(filters: Filters): (net: ListedNetwork) => boolea
     anyOf(filters, 'name', (v) => textMatches(v, net.name)) &&
     anyOf(filters, 'id', (v) => textMatches(v, net.id)) &&
     anyOf(filters, 'driver', (v) => net.driver === v) &&
-    anyOf(filters, 'label', (v) => labelMatches(v, net.labels)) &&
+    allOf(filters, 'label', (v) => labelMatches(v, net.labels)) &&
     anyOf(filters, 'scope', (v) => v === 'local') &&
     anyOf(filters, 'type', (v) => (v === 'builtin') === net.builtin);
 }

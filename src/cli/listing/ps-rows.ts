@@ -9,7 +9,7 @@ import type { PortMapping } from '../../engine/ports.js';
 import type { LiveState } from '../../engine/inspect.js';
 import type { ContainerRecord } from '../../store/index.js';
 import { goTime, since } from './docker-time.js';
-import { anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
+import { allOf, anyOf, invalidValue, labelMatches, labelsText, textMatches, type Filters } from './filters.js';
 import { labelHeader, labelMethod, type ListingShape } from './render.js';
 
 export const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'] as const;
@@ -136,7 +136,7 @@ export function psMatcher(filters: Filters, all: readonly PsItem[]): (item: PsIt
       anyOf(filters, 'status', (v) => v === stateOf(item.live)) &&
       anyOf(filters, 'exited', (v) => item.live.status === 'exited' && item.live.exitCode === Number(v)) &&
       anyOf(filters, 'network', (v) => item.networks.some((n) => n.name === v || n.id.startsWith(v)) || c.networkMode === v) &&
-      anyOf(filters, 'label', (v) => labelMatches(v, c.labels ?? {})) &&
+      allOf(filters, 'label', (v) => labelMatches(v, c.labels ?? {})) &&
       anyOf(filters, 'ancestor', (v) => c.rootfs === v || (c.imageRef != null && c.imageRef === v)) &&
       (publish.length === 0 || publish.some((t) => published.some(t))) &&
       (expose.length === 0 || expose.some((t) => exposed.some(t))) &&
