@@ -93,6 +93,9 @@ requiredSuite(
       const r = await must(compose(['ps']), 'docker-compose ps');
       for (const s of ['web', 'api', 'db']) assert.match(r.stdout, new RegExp(`${project}_${s}_1\\s.*\\sUp`), `${s} is Up:\n${r.stdout}`);
       assert.match(r.stdout, /0\.0\.0\.0:8080->80\/tcp/);
+      // compose shows the logs only of containers whose log driver it can read (dockerd's json-file).
+      const log = await must(docker(['inspect', '--format', '{{json .HostConfig.LogConfig}}', `${project}_web_1`]), 'docker inspect web');
+      assert.deepEqual(JSON.parse(log.stdout), { Type: 'json-file', Config: {} });
     });
 
     it('the world reaches web on the host\'s published port 8080', async () => {
@@ -105,6 +108,13 @@ requiredSuite(
       }
       assert.equal(last?.code, 0, `wget from the world\n${describeResult(last!)}`);
       assert.equal(last!.stdout.trim(), 'hello-from-web');
+    });
+
+    it('docker-compose exec SERVICE runs in that service\'s container (its hostname: the name with - for _)', async () => {
+      for (const s of ['web', 'api', 'db']) {
+        const r = await must(compose(['exec', '-T', s, 'hostname']), `exec ${s} hostname`);
+        assert.equal(r.stdout.trim(), `${project}-${s}-1`);
+      }
     });
 
     it('api resolves db by its alias on back (database) and by its service name, and web by front\'s', async () => {
