@@ -99,7 +99,8 @@ export interface Accounts {
   group: string;
 }
 
-function readAccounts(root: string): Accounts {
+/** The account files of a root filesystem (also read at a container's start: its User by name). */
+export function readAccounts(root: string): Accounts {
   const read = (file: string): string => {
     try {
       return fs.readFileSync(path.join(root, 'etc', file), 'utf8');

@@ -12,6 +12,7 @@ import { NsnetError } from '../core/errors.js';
 import type { Step } from '../plan/steps.js';
 import { openImageStore } from '../image/images.js';
 import type { ContainerRecord, Store } from '../store/index.js';
+import { readAccounts, resolveUser } from './container-exec.js';
 import { stateDirOf } from './container-state.js';
 import { etcDir } from './dns-files.js';
 
@@ -117,13 +118,15 @@ export function decideImageConfig(image: ResolvedImage, o: ImageOverrides): Imag
   };
 }
 
-/** nsnet enters the user with nsenter's --setuid/--setgid: numbers only (no passwd lookup in the image). */
-export function validateUser(user: string): { uid: number; gid: number } {
-  const m = /^(\d+)(?::(\d+))?$/.exec(user);
-  if (m === null) {
-    throw new NsnetError('INVALID_VALUE', `invalid user "${user}": nsnet takes a numeric UID[:GID] (it does not look names up in the image's /etc/passwd)`, { hint: '-u 1000:1000' });
+/**
+ * Docker's User forms: NAME, UID, NAME:GROUP, UID:GID (and mixes). Only the shape is checked here;
+ * names are looked up in the image's own /etc/passwd and /etc/group when the container starts
+ * (its root is mounted then), as Docker does (a name the image lacks fails the start, not create).
+ */
+export function validateUser(user: string): void {
+  if (!/^[^:\s]+(?::[^:\s]+)?$/.test(user)) {
+    throw new NsnetError('INVALID_VALUE', `invalid user "${user}": give USER, UID, USER:GROUP or UID:GID`, { hint: '-u 1000:1000 or -u www-data' });
   }
-  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
 }
 
 /** The container's own directories: its overlay's upper and work directories and the mount point. */
@@ -171,6 +174,16 @@ function resolverFilesOf(c: ContainerRecord): string[] {
 /** The teardown of an image's container root (its bind mounts go with it); empty without an image. */
 export function unmountSteps(c: ContainerRecord): Step[] {
   return c.imageLayers == null || c.rootfs === null ? [] : [{ kind: 'unmount', target: c.rootfs }];
+}
+
+/**
+ * The numeric UID:GID its process runs as: its User (an image's, -u) looked up in the account
+ * files of its mounted root, as exec looks up its -u (a number the files lack stays as it is,
+ * group 0). undefined: root, as Docker's default.
+ */
+export function containerUser(c: Pick<ContainerRecord, 'user' | 'rootfs'>): string | undefined {
+  if (c.user == null) return undefined;
+  return resolveUser(c.user, readAccounts(c.rootfs ?? '/nonexistent'));
 }
 
 /** The program the container runs: its Entrypoint, then its Cmd. */

@@ -36,7 +36,7 @@ import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
 
 export { logs } from './container-logs.js';
 import { interfaceStateSteps } from './impairments.js';
-import { decideImageConfig, hostnameFileOf, processArgv, resolveImage, rootfsDirs, rootfsSteps, unmountSteps, type ResolvedImage } from './container-image.js';
+import { containerUser, decideImageConfig, hostnameFileOf, processArgv, resolveImage, rootfsDirs, rootfsSteps, unmountSteps, type ResolvedImage } from './container-image.js';
 
 export interface RunInput {
   name?: string | undefined;
@@ -86,10 +86,15 @@ function containerEnv(c: ContainerRecord): Record<string, string> {
   return { PATH: DEFAULT_PATH, HOSTNAME: c.hostname, HOME: '/root', ...c.env };
 }
 
-/** What the container's processes (its own and exec's) are confined to. */
-function confinementOf(c: ContainerRecord): Confinement {
+/**
+ * What the container's processes (its own and exec's) are confined to. Its User is looked up in
+ * its mounted root's /etc/passwd and /etc/group ('resolved'); --dry-run, which mounts nothing,
+ * prints it as given.
+ */
+function confinementOf(c: ContainerRecord, user: 'resolved' | 'as given' = 'resolved'): Confinement {
+  const entered = c.user == null ? undefined : user === 'resolved' ? containerUser(c) : c.user;
   // An image's WorkingDir and User only when it has them (the launch enters them with nsenter).
-  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined, ...(c.workingDir == null ? {} : { workdir: c.workingDir }), ...(c.user == null ? {} : { user: c.user }) };
+  return { privileges: privilegesOf(c), rootfs: c.rootfs ?? undefined, ...(c.workingDir == null ? {} : { workdir: c.workingDir }), ...(entered === undefined ? {} : { user: entered }) };
 }
 
 function launchSpec(c: ContainerRecord): LaunchSpec {
@@ -100,7 +105,7 @@ function launchSpec(c: ContainerRecord): LaunchSpec {
 function renderLaunch(c: ContainerRecord): string {
   // The hostname is set first: that needs CAP_SYS_ADMIN, which the command does not keep.
   const hostname = ['sh', '-c', 'hostname "$0" && exec "$@"', c.hostname, 'unshare'];
-  const line = `${netnsExecPrefix(c)}unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c), argv: processArgv(c) })])}`;
+  const line = `${netnsExecPrefix(c)}unshare --uts --ipc ${shellJoin([...hostname, ...unshareArgs({ ...confinementOf(c, 'as given'), argv: processArgv(c) })])}`;
   // A detached container in a script: in the background, its output away from the terminal.
   return c.detached ? `${line} </dev/null >/dev/null 2>&1 &` : line;
 }

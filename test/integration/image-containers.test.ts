@@ -99,6 +99,13 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     const r = ok(await sb.nsnet(['run', '--rm', '--name', x, '-e', 'GREETING=from -e', '-w', '/etc', '--entrypoint', 'sh', '--image', 'web:1', '--', '-c', 'echo "$GREETING in $(pwd)"']));
     assert.equal(r.stdout, 'from -e in /etc\n');
     assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', '1000:1000', '--image', 'busybox', '--', 'id'])).stdout, /^uid=1000 gid=1000\b/);
+    // -u by name: looked up in the image's /etc/passwd and /etc/group at start, as Docker does.
+    assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nobody', '--image', 'busybox', '--', 'id'])).stdout, /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
+    assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nobody:root', '--image', 'busybox', '--', 'id'])).stdout, /^uid=65534\(nobody\) gid=0\(root\)/);
+    const unknown = await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nosuch', '--image', 'busybox', '--', 'id']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /unable to find user nosuch: no matching entries in passwd file/);
+    assert.equal(ok(await sb.nsnet(['ps', '-a', '-q', '--filter', `name=${x}`])).stdout, '', 'a failed start of run --rm leaves no container');
     const layered = ok(await sb.nsnet(['run', '--rm', '--name', x, '--image', 'layered', '--', 'sh', '-c', 'cat /etc/added; ls /opt/old; test -e /etc/motd || echo no motd']));
     assert.equal(layered.stdout, 'from the second layer\nb\nno motd\n');
     assert.deepEqual(mountsUnderRoot(), []);

@@ -181,7 +181,9 @@ describe('run --image: the root filesystem as steps', () => {
     await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', image: 'nosuch' })), /No such image: nosuch/);
     await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', rootfs: '/srv/root' })), /--rootfs \/srv\/root and --image busybox/);
     await assert.rejects(() => run(fx.ctx, runInput({ name: 'ut-x', workdir: '/tmp' })), /--workdir needs --image/);
-    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', user: 'nobody' })), /invalid user "nobody"/);
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', user: 'a:b:c' })), /invalid user "a:b:c": give USER, UID, USER:GROUP or UID:GID/);
+    // A name is looked up in the image's /etc/passwd at start (this image has none): the start fails and is undone.
+    await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', user: 'nobody' })), /unable to find user nobody: no matching entries in passwd file/);
     await assert.rejects(() => run(fx.ctx, imageInput({ name: 'ut-x', workdir: 'rel' })), /needs to be an absolute path/);
     assertSameState(fx.state(), before, 'after the refusals');
     fx.close();

@@ -48,7 +48,7 @@ function withRunOptions(cmd: Command): Command {
     .option('--image <ref>', "run an image of the image store: its layers as an overlay root, its Env, Entrypoint, Cmd, WorkingDir and ExposedPorts (COMMAND replaces its Cmd)")
     .option('--entrypoint <command>', "with --image: replace the image's entrypoint (\"\" clears it)")
     .option('-w, --workdir <dir>', 'with --image: working directory inside the container')
-    .option('-u, --user <uid[:gid]>', 'with --image: numeric user and group to run as')
+    .option('-u, --user <user[:group]>', 'with --image: user (name or id of the image\'s /etc/passwd) and group to run as')
     .option('-l, --label <key=value>', 'container label (repeatable)', collect)
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a container port on the host (repeatable; CONTAINER_PORT alone picks a free host port)', collect)
     .option('--dns <ip>', 'upstream DNS server for names that are not containers (repeatable)', collect)
