@@ -21,6 +21,23 @@ export interface ApiServices {
   afterChange?(): void;
   /** The engine version /version reports and the Server header carries. */
   engineVersion: string;
+  /** Runs changes one at a time; given when work outside requests (auto-remove) changes things too. */
+  exclusive?: Exclusive;
+}
+
+export type Exclusive = <T>(fn: () => Promise<T> | T) => Promise<T>;
+
+/**
+ * A queue of changes, each started when the one before has ended: nsnet takes the host lock
+ * synchronously, so two changes of one process overlapping across an await would wait on each other.
+ */
+export function oneAtATime(): Exclusive {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T> | T): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
 }
 
 export interface Limits {
@@ -39,12 +56,7 @@ export function dockerHeaders(engineVersion: string): Record<string, string> {
 
 export function createApiServer(router: Router, services: ApiServices, limits: Limits = DEFAULT_LIMITS): http.Server {
   const headers = dockerHeaders(services.engineVersion);
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T> | T): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  const exclusive = services.exclusive ?? oneAtATime();
 
   const server = http.createServer({ maxHeaderSize: limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => {
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
