@@ -161,6 +161,21 @@ function suite(cli: DockerCli): void {
         assert.deepEqual([r.code, r.stdout], [0, 'piped\nlines\n'], why(r));
       });
 
+      it('docker run -d --rm: no client is attached, and still the container goes when it ends or is stopped', async () => {
+        const ended = `${sb.prefix}rmend`;
+        const stopped = `${sb.prefix}rmstop`;
+        assert.equal((await docker(['run', '-d', '--rm', '--name', ended, 'busybox', 'sh', '-c', 'sleep 1'])).code, 0);
+        assert.equal((await docker(['run', '-d', '--rm', '--name', stopped, 'busybox', 'sleep', '1000'])).code, 0);
+        assert.equal((await docker(['stop', '-t', '1', stopped])).code, 0);
+        const names = async (): Promise<string> => (await docker(['ps', '-a', '--filter', `name=${sb.prefix}rm`, '--format', '{{.Names}}'])).stdout;
+        let left = await names();
+        for (let i = 0; i < 100 && left !== ''; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          left = await names();
+        }
+        assert.equal(left, '', 'both removed by nsnet serve');
+      });
+
       it('docker start -ai of a stopped run -di container: the attach waits for the new run, which reads the new input', async () => {
         const name = `${sb.prefix}di`;
         assert.equal((await docker(['run', '-di', '--name', name, 'busybox', 'sh', '-c', 'head -n1; echo done'])).code, 0);

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { DEFAULT_ROOT, keepStoresOpen } from '../../ops/context.js';
-import { createApiServer } from '../../api/server.js';
+import { createApiServer, oneAtATime } from '../../api/server.js';
+import { removeOnExit } from '../../api/auto-remove.js';
 import { buildRouter } from '../../api/routes.js';
 import { EventFeed } from '../../api/events.js';
 import { ENGINE_VERSION } from '../../api/routes-system.js';
@@ -49,8 +50,11 @@ export function serveCommand(): Command {
       }
       const socket = path.join(root, API_SOCKET);
       const events = new EventFeed(contextFor, (err) => log(`events: ${err instanceof Error ? err.message : String(err)}`));
+      const exclusive = oneAtATime();
+      const stopRemoving = removeOnExit(events, contextFor, exclusive, log);
       const server = createApiServer(buildRouter({ events }), {
         context: contextFor,
+        exclusive,
         log,
         ...(o.debug === true ? { logRequest: log } : {}),
         afterChange: () => events.sync(),
@@ -66,6 +70,7 @@ export function serveCommand(): Command {
         });
         log(`nsnet serve: ${signal}: closing ${socket}`);
       } finally {
+        stopRemoving();
         events.stop();
         await closeServer(server, socket).catch((err: unknown) => log(`closing: ${String(err)}`));
         lock.release();

@@ -1,0 +1,46 @@
+/**
+ * Docker's HostConfig.AutoRemove for a container nobody is attached to (`docker run -d --rm`):
+ * dockerd removes it when it ends, and so does `nsnet serve`. It follows the event feed: a
+ * container's die is looked at a moment later — a client waiting on it (POST
+ * /containers/{id}/wait polls) sees it exited first, and one attached to it removes it itself
+ * (routes-attach.ts) — and removed when it is still there, still ended and still AutoRemove.
+ */
+import type { Context } from '../ops/context.js';
+import * as containers from '../ops/containers.js';
+import { liveState } from '../ops/liveness.js';
+import type { EventFeed } from './events.js';
+import type { Exclusive } from './server.js';
+
+const GRACE_MS = 1000;
+
+/** Remove AutoRemove containers as they end; gives the function that stops it. */
+export function removeOnExit(events: EventFeed, context: () => Context, exclusive: Exclusive, log: (line: string) => void): () => void {
+  const timers = new Set<NodeJS.Timeout>();
+  const unsubscribe = events.subscribe((e) => {
+    if (e.Type !== 'container' || e.Action !== 'die') return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void exclusive(() => removeIfEnded(context, e.Actor.ID, log));
+    }, GRACE_MS);
+    timers.add(timer);
+  });
+  return () => {
+    unsubscribe();
+    for (const t of timers) clearTimeout(t);
+  };
+}
+
+function removeIfEnded(context: () => Context, id: string, log: (line: string) => void): void {
+  const ctx = context();
+  try {
+    const c = ctx.store.containers.get(id);
+    // Gone (removed by its attached client or by hand), restarted meanwhile, or not AutoRemove.
+    if (c === undefined || c.autoRemove !== true || liveState(ctx.host, c).status === 'running') return;
+    containers.remove(ctx, [id], { force: true });
+    log(`auto-remove: removed ${c.name} (HostConfig.AutoRemove)`);
+  } catch (err) {
+    log(`auto-remove ${id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    ctx.close();
+  }
+}
