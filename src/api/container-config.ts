@@ -91,19 +91,6 @@ function networksOf(mode: string | undefined, endpoints: Record<string, unknown>
   return first !== undefined ? [first, ...names.filter((n) => n !== first)] : names;
 }
 
-/**
- * The hostname of a container created with no Config.Hostname. dockerd uses the id's first 12
- * characters; nsnet's run uses the name (README), and the id is made inside create, so the API
- * keeps the name, made a valid hostname: compose's names (project_web_1) have underscores,
- * which a hostname cannot (letters, digits and '-', at most 63). undefined: the name as it is.
- */
-export function hostnameOfName(name: string | null): string | undefined {
-  const plain = (name ?? '').replace(/^\//, '');
-  if (plain === '' || /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(plain)) return undefined;
-  const cleaned = plain.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
-  return cleaned === '' ? undefined : cleaned;
-}
-
 export function createInput(name: string | null, body: unknown): CreateInput {
   const b = asRecord(body, 'request body');
   const config = b;
@@ -124,7 +111,9 @@ export function createInput(name: string | null, body: unknown): CreateInput {
     ip: optionalString(ipam['IPv4Address'], 'IPAMConfig.IPv4Address') || undefined,
     ip6: optionalString(ipam['IPv6Address'], 'IPAMConfig.IPv6Address') || undefined,
     mac: optionalString(config['MacAddress'], 'MacAddress') || undefined,
-    hostname: optionalString(config['Hostname'], 'Hostname') || hostnameOfName(name),
+    // No Config.Hostname: the id's first 12 characters, as dockerd (compose's names, project_web_1, are no hostnames).
+    hostname: optionalString(config['Hostname'], 'Hostname') || undefined,
+    hostnameFromId: true,
     env: envOf(stringList(config['Env'], 'Env')),
     detach: true,
     remove: false,

@@ -46,6 +46,8 @@ export interface RunInput {
   ip6?: string | undefined;
   mac?: string | undefined;
   hostname?: string | undefined;
+  /** Without hostname: the id's first 12 characters, as dockerd names a container's host (the API); else the name. */
+  hostnameFromId?: boolean | undefined;
   env: Record<string, string>;
   rootfs?: string | undefined;
   detach: boolean;
@@ -225,7 +227,7 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput, image: ResolvedI
   input = { ...input, expose: fromImage?.expose ?? input.expose };
   const name = validate.containerName(input.name ?? containerNameFor(id));
   const special = decideRunMode(ctx, input, name);
-  const hostname = validate.hostname(input.hostname ?? special?.hostname ?? name.slice(0, 63));
+  const hostname = validate.hostname(input.hostname ?? special?.hostname ?? (input.hostnameFromId === true ? id.slice(0, 12) : name.slice(0, 63)));
   if (!ctx.dryRun && (special === undefined || special.mode === 'none') && ctx.host.netnsExists(name) && ctx.store.containers.byIdOrName(name)?.name !== name) {
     throw new NsnetError('NAME_IN_USE', `a network namespace named ${name} already exists and nsnet did not create it`, {
       hint: `choose another --name (see ip netns list)`,

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { compareVersions, negotiate, Router, splitVersion, type Handler } from '../../src/api/router.js';
 import { ApiError, errorAnswer } from '../../src/api/errors.js';
 import { frame, unframe, STDERR, STDOUT } from '../../src/api/framing.js';
-import { createInput, hostnameOfName, publishSpecs } from '../../src/api/container-config.js';
+import { createInput, publishSpecs } from '../../src/api/container-config.js';
 import { networkInput } from '../../src/api/routes-networks.js';
 import { buildRouter } from '../../src/api/routes.js';
 import { diffSnapshots, eventMatches, parseEventTime, parseFilterParam, type DockerEvent } from '../../src/api/events.js';
@@ -194,13 +194,10 @@ describe('request bodies', () => {
     assert.deepEqual(createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'study' }, NetworkingConfig: { EndpointsConfig: { study: {}, default: {} } } }).networks, ['study', 'bridge']);
   });
 
-  test('container create with no Config.Hostname: a name that is no hostname (compose\'s project_web_1) made one', () => {
-    assert.equal(hostnameOfName('/proj_web_1'), 'proj-web-1');
-    assert.equal(hostnameOfName('/web'), undefined);
-    assert.equal(hostnameOfName(null), undefined);
-    assert.equal(hostnameOfName(`_${'a'.repeat(70)}`), 'a'.repeat(62));
-    assert.equal(createInput('/proj_web_1', { Image: 'busybox' }).hostname, 'proj-web-1');
-    assert.equal(createInput('/proj_web_1', { Image: 'busybox', Hostname: 'h' }).hostname, 'h');
+  test('container create with no Config.Hostname: the id\'s first 12 characters, as dockerd; a given one is kept', () => {
+    const none = createInput('/proj_web_1', { Image: 'busybox' });
+    assert.deepEqual([none.hostname, none.hostnameFromId], [undefined, true]);
+    assert.equal(createInput('/web', { Image: 'busybox', Hostname: 'www' }).hostname, 'www');
   });
 
   test('port bindings: -p 80 and [::1]:8080:80', () => {
