@@ -42,7 +42,7 @@ export function overlayOptions(lower: readonly string[], upper: string, work: st
  * its own keeps its root mounted until it is stopped, started or removed) is detached first: two
  * overlays cannot share one work directory.
  */
-export function mountOverlay(target: string, lower: readonly string[], upper: string, work: string, command?: string): void {
+export function mountOverlay(target: string, lower: readonly string[], upper: string, work: string, command?: string, workingDir?: string): void {
   if (lower.length === 0) throw new NsnetError('INVALID_VALUE', `mount ${target}: an image with no layers has no root filesystem`);
   const options = overlayOptions(lower, upper, work);
   for (const d of [upper, work, target]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -51,6 +51,7 @@ export function mountOverlay(target: string, lower: readonly string[], upper: st
   try {
     for (const p of ROOTFS_MOUNT_POINTS) ensureDirIn(target, p);
     for (const d of DEVICES) ensureDeviceIn(target, d);
+    if (workingDir !== undefined) ensureWorkingDir(target, workingDir);
   } catch (err) {
     unmountTree(target);
     throw err;
@@ -81,6 +82,45 @@ function ensureDeviceIn(root: string, d: { name: string; major: number; minor: n
   mknod(file, S_IFCHR, 0o666, d.major, d.minor);
   fs.chmodSync(file, 0o666); // mknod's mode went through the umask
 }
+
+/**
+ * Docker makes a WorkingDir the image lacks before the process starts (dockerd's
+ * SetupWorkingDirectory: mode 0755, owned by root, whatever the container's user), refusing one
+ * whose path holds a file. Made by the overlay step in the freshly mounted root (the container's
+ * own layer), while nothing runs in it. The path is resolved as the container will see it, as dockerd's scoped join does:
+ * a symbolic link is followed inside the root and `..` stops at it, so a link in the image
+ * (`/app -> /etc`, or `../../..`) cannot make nsnet create a directory on the host.
+ */
+export function ensureWorkingDir(rootfs: string, dir: string): void {
+  const root = path.resolve(rootfs);
+  const pending = partsOf(dir);
+  let at = root; // resolved: always root or a real directory beneath it
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      if (at !== root) at = path.dirname(at);
+      continue;
+    }
+    const next = path.join(at, part);
+    const st = lstatOrUndefined(next);
+    if (st === undefined) {
+      fs.mkdirSync(next, { mode: 0o755 });
+      fs.chmodSync(next, 0o755); // mkdir's mode went through the umask
+    } else if (st.isSymbolicLink()) {
+      if (++links > 40) throw new NsnetError('INVALID_VALUE', `working directory "${dir}": too many levels of symbolic links in the image`);
+      const target = fs.readlinkSync(next);
+      pending.unshift(...partsOf(target));
+      if (target.startsWith('/')) at = root;
+      continue;
+    } else if (!st.isDirectory()) {
+      throw new NsnetError('INVALID_VALUE', `Cannot mkdir: ${dir} is not a directory (${path.join('/', path.relative(root, next))} is a file in the image)`, { hint: 'give -w a directory' });
+    }
+    at = next;
+  }
+}
+
+const partsOf = (p: string): string[] => p.split('/').filter((x) => x !== '' && x !== '.');
 
 /** Bind-mount `source` (a host file, made empty when missing) over `rel` inside `root`. */
 export function bindFileIn(source: string, root: string, rel: string, command?: string): void {

@@ -147,14 +147,14 @@ export const hostnameFileOf = (c: ContainerRecord): string => path.join(dirsOf(c
 /**
  * The steps that give an image's container its root: the overlay, then the files bind-mounted into
  * it (nsnet writes /etc/netns/NAME/{hosts,resolv.conf} and the hostname file in place, so the
- * mounts see every rewrite); /dev's device files are made by the overlay step. Empty for a
+ * mounts see every rewrite); /dev's device files and a WorkingDir the image lacks are made by the overlay step. Empty for a
  * container without an image.
  */
 export function rootfsSteps(c: ContainerRecord): Step[] {
   if (c.imageLayers == null || c.rootfs === null) return [];
   const d = dirsOf(c);
   return [
-    { kind: 'overlay-mount', target: d.merged, lower: [...c.imageLayers], upper: d.upper, work: d.work },
+    { kind: 'overlay-mount', target: d.merged, lower: [...c.imageLayers], upper: d.upper, work: d.work, ...(c.workingDir == null ? {} : { workingDir: c.workingDir }) },
     ...resolverFilesOf(c).map((source): Step => ({ kind: 'bind-mount', source, root: d.merged, path: `etc/${path.basename(source)}` })),
     { kind: 'bind-mount', source: hostnameFileOf(c), root: d.merged, path: 'etc/hostname' },
   ];

@@ -114,7 +114,7 @@ export class KernelRunner implements StepRunner {
         this.rtnl(step.ns).addRoute(routeTo(step));
         return;
       case 'overlay-mount':
-        mountOverlay(step.target, step.lower, step.upper, step.work, renderStep(step));
+        mountOverlay(step.target, step.lower, step.upper, step.work, renderStep(step), step.workingDir);
         return;
       case 'bind-mount':
         bindFileIn(step.source, step.root, step.path, renderStep(step));

@@ -166,6 +166,8 @@ function renderOverlayMount(step: Extract<Step, { kind: 'overlay-mount' }>): str
     `mount -t overlay overlay -o ${shellQuote(options)} ${t}`,
     `mkdir -p ${t}/proc ${t}/dev ${t}/etc`,
     ...ROOTFS_DEVICES.map((d) => `mknod -m 666 ${t}/dev/${d}`),
+    // The WorkingDir as the container sees it: nsnet follows a link in it inside the root only.
+    ...(step.workingDir === undefined ? [] : [`mkdir -p -m 755 ${shellQuote(`${step.target.replace(/\/+$/, '')}${step.workingDir}`)}`]),
   ].join(' && ');
 }
 

@@ -105,9 +105,11 @@ export type Step =
    * (`lower`, top first) under the container's own `upper` (with overlayfs' `work` directory),
    * mounted on `target` in the host's mount namespace, so the container's mount namespace (made
    * later, a copy) has it. A stale mount on `target` (a container that ended on its own) is
-   * detached first. Undo: detached, with whatever is mounted beneath it.
+   * detached first. Then the mount points, /dev's device files and `workingDir` (the container's
+   * WorkingDir, made when the image lacks it, as dockerd does) are made inside it, in the
+   * container's own layer. Undo: detached, with whatever is mounted beneath it.
    */
-  | { kind: 'overlay-mount'; target: string; lower: readonly string[]; upper: string; work: string }
+  | { kind: 'overlay-mount'; target: string; lower: readonly string[]; upper: string; work: string; workingDir?: string | undefined }
   /**
    * A host file bind-mounted over `path` (relative) inside the root filesystem `root`: /etc/hosts,
    * /etc/resolv.conf and /etc/hostname as Docker presents them, /dev/null and the like. The file in

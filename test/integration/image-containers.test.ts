@@ -102,6 +102,9 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     // -u by name: looked up in the image's /etc/passwd and /etc/group at start, as Docker does.
     assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nobody', '--image', 'busybox', '--', 'id'])).stdout, /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
     assert.match(ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nobody:root', '--image', 'busybox', '--', 'id'])).stdout, /^uid=65534\(nobody\) gid=0\(root\)/);
+    // A WorkingDir the image lacks is made before the process starts (0755, root's, as dockerd makes it).
+    const made = ok(await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nobody', '-w', '/made/here', '--image', 'busybox', '--', 'sh', '-c', 'pwd; stat -c "%u %a" .']));
+    assert.equal(made.stdout, '/made/here\n0 755\n');
     const unknown = await sb.nsnet(['run', '--rm', '--name', x, '-u', 'nosuch', '--image', 'busybox', '--', 'id']);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unable to find user nosuch: no matching entries in passwd file/);

@@ -272,5 +272,7 @@ describe('the image config, as Docker applies it', () => {
         ' && mknod -m 666 /s/m/dev/null c 1 3 && mknod -m 666 /s/m/dev/zero c 1 5 && mknod -m 666 /s/m/dev/full c 1 7 && mknod -m 666 /s/m/dev/random c 1 8' +
         ' && mknod -m 666 /s/m/dev/urandom c 1 9 && mknod -m 666 /s/m/dev/tty c 5 0',
     );
+    // A WorkingDir: made inside the root (the kernel follows a link in it inside the root only).
+    assert.match(renderStep({ kind: 'overlay-mount', target: '/s/m', lower: ['/l'], upper: '/s/u', work: '/s/w', workingDir: '/srv/app' }), / && mkdir -p -m 755 \/s\/m\/srv\/app$/);
   });
 });
