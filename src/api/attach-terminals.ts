@@ -23,7 +23,7 @@ import type tty from 'node:tty';
 import { fixedNano } from '../engine/log-lines.js';
 import { openStdinFifo, pipedStdin, terminalStdio } from '../kernel/attach-stdio.js';
 import { launchMonitored, type LaunchWrap } from '../kernel/monitor.js';
-import { masterStream, openPty, resizePty, type WindowSize } from '../kernel/pty.js';
+import { masterStream, openPty, openPtyIn, resizePty, type WindowSize } from '../kernel/pty.js';
 import * as containers from '../ops/containers.js';
 import { stateDirOf } from '../ops/container-state.js';
 import type { Context } from '../ops/context.js';
@@ -159,13 +159,22 @@ export async function startContainer(ctx: Context, c: ContainerRecord): Promise<
   const entry = stdioOf(c.id, config);
   const fifo = path.join(stateDirOf(ctx.root, c.id), 'stdin');
   if (!config.tty) fs.mkdirSync(path.dirname(fifo), { recursive: true, mode: 0o700 });
-  const pty = config.tty ? openPty(entry.size) : undefined;
+  // An image's container has a devpts of its own, mounted by the start's steps: its terminal is
+  // made there, as Docker's is, once the launch is built (after the mounts), so `tty` in the
+  // container names it. Any other container's comes from the host's devpts, made now.
+  const ownDevpts = config.tty && c.imageLayers != null && c.rootfs !== null;
+  let pty = config.tty && !ownDevpts ? openPty(entry.size) : undefined;
   const fifoFd = config.tty ? undefined : openStdinFifo(fifo);
-  const wrap = pty !== undefined ? terminalStdio(pty.slavePath) : pipedStdin(fifo);
+  const wrap: LaunchWrap = !config.tty
+    ? pipedStdin(fifo)
+    : (launch) => {
+        pty ??= openPtyIn(c.rootfs!, entry.size);
+        return terminalStdio(pty.slavePath)(launch);
+      };
   try {
     await withLaunch(ctx.host, wrap, () => containers.start(ctx, [c.id]));
   } catch (err) {
-    if (pty !== undefined) [pty.master, pty.slave].forEach((fd) => fs.closeSync(fd));
+    if (pty !== undefined) fs.closeSync(pty.master); // the slave: below
     if (fifoFd !== undefined) fs.closeSync(fifoFd);
     throw err;
   } finally {

@@ -28,6 +28,11 @@ export interface ExecSpec extends Confinement {
   argv: readonly string[];
   /** The process's stdio is a terminal: it gets it as its controlling terminal. */
   tty: boolean;
+  /**
+   * The container has a devpts instance of its own on ROOTFS/dev/pts (an image's container): the
+   * terminal comes from it, as Docker's exec terminal does, so the program finds it as /dev/pts/N.
+   */
+  ownDevpts?: boolean | undefined;
 }
 
 export interface ExecTools extends LaunchTools {

@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import type tty from 'node:tty';
 import { NsnetError } from '../core/errors.js';
 import { execArgs, type ExecSpec } from '../core/exec-spec.js';
-import { masterStream, openPty, resizePty, type WindowSize } from './pty.js';
+import { masterStream, openPty, openPtyIn, resizePty, type WindowSize } from './pty.js';
 import { whichPath } from './which.js';
 
 const tool = (name: string): string => whichPath(name) ?? name;
@@ -37,7 +37,7 @@ export interface ExecProcess {
 /** Start it; rejects when nsenter itself cannot be started (a command the container lacks is exit 126/127 instead). */
 export async function startExec(spec: ExecSpec, env: Readonly<Record<string, string>>, stdio: ExecStdio): Promise<ExecProcess> {
   const args = execArgs(spec, { setpriv: tool('setpriv'), chroot: tool('chroot'), nsenter: tool('nsenter'), setsid: tool('setsid') });
-  const pty = stdio.tty ? openPty(stdio.size) : undefined;
+  const pty = !stdio.tty ? undefined : spec.ownDevpts === true && spec.rootfs !== undefined ? openPtyIn(spec.rootfs, stdio.size) : openPty(stdio.size);
   let child;
   try {
     const fds = pty === undefined ? [stdio.tty === false && stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] : [pty.slave, pty.slave, pty.slave];

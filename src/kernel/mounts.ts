@@ -51,6 +51,7 @@ export function mountOverlay(target: string, lower: readonly string[], upper: st
   try {
     for (const p of ROOTFS_MOUNT_POINTS) ensureDirIn(target, p);
     for (const d of DEVICES) ensureDeviceIn(target, d);
+    ensureLinkIn(target, 'dev/ptmx', 'pts/ptmx');
     if (workingDir !== undefined) ensureWorkingDir(target, workingDir);
   } catch (err) {
     unmountTree(target);
@@ -121,6 +122,29 @@ export function ensureWorkingDir(rootfs: string, dir: string): void {
 }
 
 const partsOf = (p: string): string[] => p.split('/').filter((x) => x !== '' && x !== '.');
+
+/** mount(2)'s flags by mount(8)'s names (plan/steps.ts MountFlag). */
+const MOUNT_FLAGS: Readonly<Record<'nosuid' | 'nodev' | 'noexec', number>> = { nosuid: 2, nodev: 4, noexec: 8 };
+
+/**
+ * Mount a kernel filesystem (a devpts instance, a tmpfs) on `rel` inside `root`, the mount point
+ * made a real directory first (a link there replaced, never followed on the host). The source
+ * is the name Docker's mounts show in /proc/mounts.
+ */
+export function mountFilesystemIn(fstype: 'devpts' | 'tmpfs', root: string, rel: string, flags: ReadonlyArray<keyof typeof MOUNT_FLAGS>, options: string, command?: string): void {
+  const target = ensureDirIn(root, rel);
+  const bits = flags.reduce((all, f) => all | MOUNT_FLAGS[f], 0);
+  mount(fstype === 'tmpfs' ? 'shm' : 'devpts', target, fstype, bits, command, options);
+}
+
+/** The symbolic link `rel` inside `root` pointing at `to` (whatever the container had there is replaced). */
+function ensureLinkIn(root: string, rel: string, to: string): void {
+  const file = path.join(ensureDirIn(root, path.dirname(rel)), path.basename(rel));
+  const st = lstatOrUndefined(file);
+  if (st?.isSymbolicLink() === true && fs.readlinkSync(file) === to) return;
+  if (st !== undefined) fs.rmSync(file, { recursive: true, force: true });
+  fs.symlinkSync(to, file);
+}
 
 /** Bind-mount `source` (a host file, made empty when missing) over `rel` inside `root`. */
 export function bindFileIn(source: string, root: string, rel: string, command?: string): void {

@@ -11,6 +11,7 @@
  * terminal's foreground process group, as a real terminal does.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import tty from 'node:tty';
 import { KernelError } from '../core/errors.js';
 import { errnoName, koffi } from './libc.js';
@@ -23,6 +24,10 @@ interface PtyFns {
   unlockpt: Fn;
   ptsnameR: Fn;
   ioctl: Fn;
+  /** ioctl with an integer argument (TIOCGPTPEER's open flags). */
+  ioctlInt: Fn;
+  /** syscall(2), variadic: openat2 has no glibc wrapper. */
+  syscall: Fn;
 }
 
 let fns: PtyFns | undefined;
@@ -38,6 +43,8 @@ function libc(): PtyFns {
     // Declared with the winsize argument as a pointer: ioctl is variadic in C, and on x86-64
     // and arm64 a pointer is passed the same way either way.
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    ioctlInt: lib.func('ioctl', 'int', ['int', 'unsigned long', 'long']),
+    syscall: lib.func('long syscall(long number, ...)'),
   };
   return fns;
 }
@@ -45,7 +52,15 @@ function libc(): PtyFns {
 const O_RDWR = 0o2;
 const O_NOCTTY = 0o400;
 const O_CLOEXEC = 0o2000000;
+const O_DIRECTORY = 0o200000;
 const TIOCGWINSZ = 0x5413;
+const TIOCGPTN = 0x80045430;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+/** openat2(2): the same number on every architecture (new system calls share one table). */
+const SYS_OPENAT2 = 437;
+const RESOLVE_NO_SYMLINKS = 0x04;
+const RESOLVE_BENEATH = 0x08;
 const TIOCSWINSZ = 0x5414;
 
 /** A terminal's size in character cells (Docker's h and w). */
@@ -58,7 +73,7 @@ export interface WindowSize {
 export interface Pty {
   master: number;
   slave: number;
-  /** /dev/pts/N in the host's devpts. */
+  /** /dev/pts/N in the host's devpts (openPty), or ROOTFS/dev/pts/N (openPtyIn). */
   slavePath: string;
 }
 
@@ -86,6 +101,44 @@ export function openPty(size?: WindowSize): Pty {
     const slave = fs.openSync(slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
     if (size !== undefined) resizePty(master, size);
     return { master, slave, slavePath };
+  } catch (err) {
+    fs.closeSync(master);
+    throw err;
+  }
+}
+
+/**
+ * A new pseudo-terminal of a container's own devpts instance (mounted on ROOTFS/dev/pts in the
+ * host's mount namespace), as Docker's exec gets its terminal inside the container: the program
+ * there sees /dev/pts/N of its own /dev, so `tty` names it and ttyname(3) finds it. `slavePath` is
+ * that entry as the host reaches it.
+ *
+ * The container owns everything under ROOTFS and may have replaced dev or dev/pts with a
+ * symbolic link to a host path: ptmx is opened with openat2 beneath ROOTFS, refusing any link on
+ * the way, and the slave is reached through the master (TIOCGPTPEER), never by its path.
+ */
+export function openPtyIn(rootfs: string, size?: WindowSize): Pty {
+  const f = libc();
+  const dir = fs.openSync(rootfs, fs.constants.O_RDONLY | O_DIRECTORY);
+  let master: number;
+  try {
+    // struct open_how { u64 flags; u64 mode; u64 resolve; }
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0);
+    how.writeBigUInt64LE(BigInt(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH), 16);
+    master = Number(f.syscall(SYS_OPENAT2, 'int', dir, 'str', 'dev/pts/ptmx', 'void *', how, 'size_t', how.length));
+    if (master < 0) fail(`openat2 ${path.join(rootfs, 'dev/pts/ptmx')}`);
+  } finally {
+    fs.closeSync(dir);
+  }
+  try {
+    if ((f.ioctl(master, TIOCSPTLCK, Buffer.alloc(4)) as number) !== 0) fail('ioctl TIOCSPTLCK');
+    const n = Buffer.alloc(4);
+    if ((f.ioctl(master, TIOCGPTN, n) as number) !== 0) fail('ioctl TIOCGPTN');
+    const slave = f.ioctlInt(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) as number;
+    if (slave < 0) fail('ioctl TIOCGPTPEER');
+    if (size !== undefined) resizePty(master, size);
+    return { master, slave, slavePath: path.join(rootfs, 'dev/pts', String(n.readUInt32LE(0))) };
   } catch (err) {
     fs.closeSync(master);
     throw err;

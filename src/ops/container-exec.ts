@@ -74,7 +74,7 @@ export function planExec(ctx: Context, ref: string, opts: ExecOptions): ExecPlan
   const privileges = opts.privileged === true ? { privileged: true as const } : privilegesOf({ capAdd: c.capAdd, capDrop: c.capDrop, privileged: c.privileged });
   return {
     container: c,
-    spec: { pid, argv: opts.cmd, rootfs, privileges, user, workdir, tty: opts.tty },
+    spec: { pid, argv: opts.cmd, rootfs, privileges, user, workdir, tty: opts.tty, ownDevpts: c.imageLayers != null && rootfs !== undefined },
     env: execEnv(c, opts),
   };
 }

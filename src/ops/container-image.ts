@@ -145,16 +145,20 @@ const dirsOf = (c: ContainerRecord): ReturnType<typeof dirsAround> => dirsAround
 export const hostnameFileOf = (c: ContainerRecord): string => path.join(dirsOf(c).dir, 'hostname');
 
 /**
- * The steps that give an image's container its root: the overlay, then the files bind-mounted into
- * it (nsnet writes /etc/netns/NAME/{hosts,resolv.conf} and the hostname file in place, so the
- * mounts see every rewrite); /dev's device files and a WorkingDir the image lacks are made by the overlay step. Empty for a
- * container without an image.
+ * The steps that give an image's container its root: the overlay (which also makes /dev's device
+ * files, its ptmx link and a WorkingDir the image lacks), /dev/pts and /dev/shm, then the files
+ * bind-mounted into it (nsnet writes /etc/netns/NAME/{hosts,resolv.conf} and the hostname file in
+ * place, so the mounts see every rewrite). Empty for a container without an image.
  */
 export function rootfsSteps(c: ContainerRecord): Step[] {
   if (c.imageLayers == null || c.rootfs === null) return [];
   const d = dirsOf(c);
   return [
     { kind: 'overlay-mount', target: d.merged, lower: [...c.imageLayers], upper: d.upper, work: d.work, ...(c.workingDir == null ? {} : { workingDir: c.workingDir }) },
+    // Docker's: a devpts instance of the container's own (its terminals, /dev/ptmx -> pts/ptmx made
+    // by the overlay step) and a 64 MB tmpfs for POSIX shared memory.
+    { kind: 'fs-mount', fstype: 'devpts', root: d.merged, path: 'dev/pts', flags: ['nosuid', 'noexec'], options: 'newinstance,ptmxmode=0666,mode=0620,gid=5' },
+    { kind: 'fs-mount', fstype: 'tmpfs', root: d.merged, path: 'dev/shm', flags: ['nosuid', 'nodev', 'noexec'], options: 'mode=1777,size=65536k' },
     ...resolverFilesOf(c).map((source): Step => ({ kind: 'bind-mount', source, root: d.merged, path: `etc/${path.basename(source)}` })),
     { kind: 'bind-mount', source: hostnameFileOf(c), root: d.merged, path: 'etc/hostname' },
   ];

@@ -200,6 +200,7 @@ const NETWORK_KINDS: ReadonlySet<Step['kind']> = new Set([
   // A container's root filesystem mounts (containers from images): replayed like links.
   'overlay-mount',
   'bind-mount',
+  'fs-mount',
   'unmount',
 ]);
 

@@ -110,6 +110,8 @@ export function describe(step: Step): string {
       return `mount the root filesystem ${step.target}`;
     case 'bind-mount':
       return `bind-mount ${step.source} on /${step.path} in ${step.root}`;
+    case 'fs-mount':
+      return `mount ${step.fstype} on /${step.path} in ${step.root}`;
     case 'unmount':
       return `unmount ${step.target}`;
     case 'nft':

@@ -9,7 +9,7 @@ import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
 import { EADDRNOTAVAIL, ENOENT, EOPNOTSUPP, ESRCH, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
-import { bindFileIn, mountOverlay, unmountTree } from '../kernel/mounts.js';
+import { bindFileIn, mountFilesystemIn, mountOverlay, unmountTree } from '../kernel/mounts.js';
 import { renderStep } from './render.js';
 import type { StepRunner } from './runner.js';
 import type { Step } from './steps.js';
@@ -119,6 +119,9 @@ export class KernelRunner implements StepRunner {
       case 'bind-mount':
         bindFileIn(step.source, step.root, step.path, renderStep(step));
         return;
+      case 'fs-mount':
+        mountFilesystemIn(step.fstype, step.root, step.path, step.flags, step.options, renderStep(step));
+        return;
       case 'unmount':
         unmountTree(step.target, renderStep(step));
         return;
@@ -211,6 +214,9 @@ export class KernelRunner implements StepRunner {
         unmountTree(step.target);
         return;
       case 'bind-mount':
+        unmountTree(path.join(step.root, step.path));
+        return;
+      case 'fs-mount':
         unmountTree(path.join(step.root, step.path));
         return;
       case 'unmount':

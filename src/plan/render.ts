@@ -75,6 +75,11 @@ export function renderStep(step: Step): string {
       const target = shellQuote(`${step.root.replace(/\/+$/, '')}/${step.path}`);
       return `touch ${target} && mount --bind ${shellQuote(step.source)} ${target}`;
     }
+    case 'fs-mount': {
+      const target = shellQuote(`${step.root.replace(/\/+$/, '')}/${step.path}`);
+      // mount(8)'s source names what Docker's mounts show in /proc/mounts.
+      return `mkdir -p ${target} && mount -t ${step.fstype} -o ${shellQuote([...step.flags, step.options].join(','))} ${step.fstype === 'tmpfs' ? 'shm' : 'devpts'} ${target}`;
+    }
     case 'unmount':
       return `umount --lazy ${shellQuote(step.target)}`;
     case 'nft':
@@ -166,6 +171,7 @@ function renderOverlayMount(step: Extract<Step, { kind: 'overlay-mount' }>): str
     `mount -t overlay overlay -o ${shellQuote(options)} ${t}`,
     `mkdir -p ${t}/proc ${t}/dev ${t}/etc`,
     ...ROOTFS_DEVICES.map((d) => `mknod -m 666 ${t}/dev/${d}`),
+    `ln -sfn pts/ptmx ${t}/dev/ptmx`,
     // The WorkingDir as the container sees it: nsnet follows a link in it inside the root only.
     ...(step.workingDir === undefined ? [] : [`mkdir -p -m 755 ${shellQuote(`${step.target.replace(/\/+$/, '')}${step.workingDir}`)}`]),
   ].join(' && ');

@@ -13,6 +13,9 @@ export type { XtablesChains, XtablesJump, XtablesTool };
 /** ipvlan's modes nsnet offers: l2 (the parent switches frames) and l3 (the parent routes). */
 export type IpvlanMode = 'l2' | 'l3';
 
+/** mount(2) flags a step may ask for, by their mount(8) names. */
+export type MountFlag = 'nosuid' | 'nodev' | 'noexec';
+
 export type Step =
   | { kind: 'netns-add'; name: string }
   /**
@@ -117,6 +120,16 @@ export type Step =
    * otherwise be followed on the host. Undo: unmounted.
    */
   | { kind: 'bind-mount'; source: string; root: string; path: string }
+  /**
+   * A kernel filesystem mounted on `path` (relative) inside an image container's root `root`, as
+   * Docker gives every container: its own devpts instance on dev/pts (`newinstance`: the
+   * container's terminals are numbered and listed apart from the host's, with their own ptmx,
+   * which the container's /dev/ptmx links to) and a tmpfs on dev/shm (POSIX shared memory).
+   * Mounted in the host's mount namespace after the overlay, as the bind mounts are; the mount
+   * point is made a real directory first (a link there is replaced, never followed on the host).
+   * Undo: detached.
+   */
+  | { kind: 'fs-mount'; fstype: 'devpts' | 'tmpfs'; root: string; path: string; flags: readonly MountFlag[]; options: string }
   /** A teardown: `target` and everything mounted beneath it detached (what is not mounted is fine). */
   | { kind: 'unmount'; target: string }
   /** One atomic nftables transaction; `undoScript` restores what was there before. */

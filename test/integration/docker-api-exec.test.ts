@@ -151,6 +151,26 @@ function suite(cli: DockerCli): void {
         assert.equal(t.code, 5, t.out);
       });
 
+      it("docker exec -it in an image's container: the terminal is one of its own /dev/pts, with job control", async () => {
+        const name = `${sb.prefix}pts`;
+        assert.equal((await docker(['run', '-d', '--name', name, 'busybox', 'sleep', '1000'])).code, 0);
+        try {
+          const t = await onTerminal(['exec', '-it', name, 'sh'], '# ', [
+            ['tty; ls -1 /dev/pts; readlink /dev/ptmx', 'ptmx\r\npts/ptmx'],
+            ['sleep 100 & jobs', 'Running'],
+            ['kill %1; exit 4', ''],
+          ]);
+          assert.deepEqual(t.seen, [true, true, true, true], t.out);
+          // The container's own devpts (newinstance): its first terminal, and only its own listed.
+          assert.match(t.out, /\/dev\/pts\/0\r\n0\r\nptmx\r\npts\/ptmx\r\n/);
+          assert.match(t.out, /\[1\]\+ +Running +sleep 100/);
+          assert.doesNotMatch(t.out, /job control turned off|not a tty/);
+          assert.equal(t.code, 4, t.out);
+        } finally {
+          await docker(['rm', '-f', name]);
+        }
+      });
+
       it('docker run (foreground): the output on the terminal, stdout and stderr apart, the exit code', async () => {
         const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
         assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n'], why(r));
@@ -200,9 +220,11 @@ function suite(cli: DockerCli): void {
       });
 
       it('docker run --rm -it busybox sh on a terminal: a prompt, echo hi, the size, exit 5; --rm removed them all', async () => {
-        const t = await onTerminal(['run', '--rm', '-it', 'busybox', 'sh'], '# ', [['echo hi; stty size', '90'], ['exit 5', '']]);
-        assert.deepEqual(t.seen, [true, true, true], t.out);
+        const t = await onTerminal(['run', '--rm', '-it', 'busybox', 'sh'], '# ', [['echo hi; stty size', '90'], ['tty; ls -1 /dev/pts', 'ptmx'], ['exit 5', '']]);
+        assert.deepEqual(t.seen, [true, true, true, true], t.out);
         assert.match(t.out, /hi\r\n30 90\r\n/);
+        // The terminal is the container's own (its devpts), as Docker's: `tty` names it.
+        assert.match(t.out, /\/dev\/pts\/0\r\n0\r\nptmx\r\n/);
         assert.equal(t.code, 5, t.out);
         const left = await docker(['ps', '-a', '--filter', 'ancestor=busybox', '--format', '{{.Names}} {{.Status}}']);
         // The run -di and run -dit containers of the tests above were made without --rm.

@@ -51,6 +51,11 @@ requiredSuite('containers from images', { needs: [needs.integration], concurrenc
     ok(await sb.nsnet(['exec', a, 'ping', '-c', '1', '-W', '2', b]));
     ok(await sb.nsnet(['exec', a, 'sh', '-c', 'echo mine > /tmp/only-in-a && test -c /dev/null && echo > /dev/null && test -c /dev/urandom']));
     assert.equal(ok(await sb.nsnet(['exec', a, 'cat', '/tmp/only-in-a'])).stdout, 'mine\n');
+    // Docker's /dev/pts (a devpts instance of its own, /dev/ptmx -> pts/ptmx) and a 64 MB /dev/shm.
+    const mounts = ok(await sb.nsnet(['exec', a, 'cat', '/proc/mounts'])).stdout;
+    assert.match(mounts, /^devpts \/dev\/pts devpts rw,nosuid,noexec,\S*gid=5,mode=620,ptmxmode=666\b/m);
+    assert.match(mounts, /^shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec,\S*size=65536k\b/m);
+    assert.equal(ok(await sb.nsnet(['exec', a, 'sh', '-c', 'readlink /dev/ptmx; echo x > /dev/shm/f && cat /dev/shm/f; ls /dev/pts'])).stdout, 'pts/ptmx\nx\nptmx\n');
     assert.notEqual((await sb.nsnet(['exec', b, 'cat', '/tmp/only-in-a'])).code, 0, 'b does not see a\'s file');
 
     // The records and the kernel agree (nothing about the mounts confuses system check).

@@ -270,7 +270,15 @@ describe('the image config, as Docker applies it', () => {
       renderStep({ kind: 'overlay-mount', target: '/s/m', lower: ['/l2', '/l1'], upper: '/s/u', work: '/s/w' }),
       'mkdir -p /s/u /s/w /s/m && mount -t overlay overlay -o lowerdir=/l2:/l1,upperdir=/s/u,workdir=/s/w /s/m && mkdir -p /s/m/proc /s/m/dev /s/m/etc' +
         ' && mknod -m 666 /s/m/dev/null c 1 3 && mknod -m 666 /s/m/dev/zero c 1 5 && mknod -m 666 /s/m/dev/full c 1 7 && mknod -m 666 /s/m/dev/random c 1 8' +
-        ' && mknod -m 666 /s/m/dev/urandom c 1 9 && mknod -m 666 /s/m/dev/tty c 5 0',
+        ' && mknod -m 666 /s/m/dev/urandom c 1 9 && mknod -m 666 /s/m/dev/tty c 5 0 && ln -sfn pts/ptmx /s/m/dev/ptmx',
+    );
+    assert.equal(
+      renderStep({ kind: 'fs-mount', fstype: 'devpts', root: '/s/m', path: 'dev/pts', flags: ['nosuid', 'noexec'], options: 'newinstance,ptmxmode=0666,mode=0620,gid=5' }),
+      'mkdir -p /s/m/dev/pts && mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /s/m/dev/pts',
+    );
+    assert.equal(
+      renderStep({ kind: 'fs-mount', fstype: 'tmpfs', root: '/s/m', path: 'dev/shm', flags: ['nosuid', 'nodev', 'noexec'], options: 'mode=1777,size=65536k' }),
+      'mkdir -p /s/m/dev/shm && mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm /s/m/dev/shm',
     );
     // A WorkingDir: made inside the root (the kernel follows a link in it inside the root only).
     assert.match(renderStep({ kind: 'overlay-mount', target: '/s/m', lower: ['/l'], upper: '/s/u', work: '/s/w', workingDir: '/srv/app' }), / && mkdir -p -m 755 \/s\/m\/srv\/app$/);

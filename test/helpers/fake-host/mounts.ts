@@ -7,7 +7,7 @@ import path from 'node:path';
 
 export interface FakeMount {
   target: string;
-  /** "overlay lowerdir=...,upperdir=...,workdir=..." or "bind SOURCE". */
+  /** "overlay lowerdir=...,upperdir=...,workdir=...", "bind SOURCE" or "FSTYPE OPTIONS". */
   what: string;
 }
 
@@ -21,6 +21,11 @@ export class MountModel {
 
   bind(source: string, target: string): void {
     this.state.mounts.push({ target, what: `bind ${source}` });
+  }
+
+  /** A kernel filesystem (devpts, tmpfs) with its options. */
+  filesystem(fstype: string, target: string, options: string): void {
+    this.state.mounts.push({ target, what: `${fstype} ${options}` });
   }
 
   /** `target` and every mount beneath it. */

@@ -102,6 +102,9 @@ export function applyStep(m: Machine, step: Step): void {
     case 'bind-mount':
       m.mounts.bind(step.source, path.join(step.root, step.path));
       return;
+    case 'fs-mount':
+      m.mounts.filesystem(step.fstype, path.join(step.root, step.path), [...step.flags, step.options].join(','));
+      return;
     case 'unmount':
       m.mounts.unmountTree(step.target);
       return;
@@ -170,6 +173,9 @@ export function undoStep(m: Machine, step: Step): void {
       m.mounts.unmountTree(step.target);
       return;
     case 'bind-mount':
+      m.mounts.unmountTree(path.join(step.root, step.path));
+      return;
+    case 'fs-mount':
       m.mounts.unmountTree(path.join(step.root, step.path));
       return;
     case 'unmount': // a teardown step: nothing to restore
