@@ -352,6 +352,9 @@ export async function run(ctx: Context, raw: RunInput): Promise<RunResult> {
     container = decision.result;
     if (ctx.dryRun) {
       commit(ctx, decision);
+      // What the launch records: later decisions of the same dry run (a lab's connect of a second
+      // network) must see a started container, not a created one (whose connect only records).
+      if (ctx.keepsDryRunDecisions) ctx.store.tx(() => ctx.store.containers.update(container.id, { status: 'running' }));
       ctx.note(renderLaunch(container));
       return { container };
     }
