@@ -127,7 +127,9 @@ export function createApiServer(router: Router, services: ApiServices, limits: L
     } catch (err) {
       const { status: code, message } = errorAnswer(err);
       status = code;
-      if (code >= 500) services.log(`${method} ${url.pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      // 501 is an expected answer (an endpoint nsnet does not serve): one line; a real failure keeps its stack.
+      if (code === 501) services.log(`${method} ${url.pathname}: ${message}`);
+      else if (code >= 500) services.log(`${method} ${url.pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       if (res !== undefined) sendError(res, code, message);
       else if (upgrade !== undefined) {
         const body = `${JSON.stringify({ message })}\n`;

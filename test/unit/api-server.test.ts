@@ -119,6 +119,18 @@ describe('API server on a Unix socket', () => {
     assert.match(JSON.parse(v.body).message, /volumes is not supported by nsnet/);
   });
 
+  test('a 501 is logged as one line (method, path, message); a real 500 keeps its stack', async () => {
+    logged.length = 0;
+    await request(sock, 'POST', '/v1.41/swarm/init', { body: '{}' });
+    assert.deepEqual(logged, ['POST /v1.41/swarm/init: swarm mode is not supported by nsnet']);
+    logged.length = 0;
+    // This server has no state root: a route that needs one fails inside, a 500 with the stack.
+    const a = await request(sock, 'GET', '/v1.41/containers/json');
+    assert.equal(a.status, 500);
+    assert.equal(logged.length, 1);
+    assert.match(logged[0] ?? '', /^GET \/v1\.41\/containers\/json: Error: no state root in this test\n\s+at /);
+  });
+
   test('malformed JSON is a 400 before anything is done; a body past the limit a 413', async () => {
     const a = await request(sock, 'POST', '/v1.41/networks/create', { body: '{"Name": "x",', headers: { 'Content-Type': 'application/json' } });
     assert.equal(a.status, 400);
