@@ -1,10 +1,12 @@
 /**
  * Image references as Docker reads them (distribution/reference): `busybox` is
  * `docker.io/library/busybox:latest`, `me/app` is `docker.io/me/app:latest`, `localhost:5000/busybox`
- * keeps its registry, and `NAME@sha256:<hex>` names a manifest by digest. The store keeps the
- * normalised form; `docker images` and inspect's RepoTags show the familiar one.
+ * keeps its registry (an IPv6 one in brackets: `[fd00::1]:5000/busybox`), and `NAME@sha256:<hex>`
+ * names a manifest by digest. The store keeps the normalised form; `docker images` and inspect's
+ * RepoTags show the familiar one.
  */
 import { NsnetError } from '../core/errors.js';
+import { isIPv6Text } from '../core/ipv6.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DOMAIN = 'index.docker.io';
@@ -12,7 +14,7 @@ const OFFICIAL_PREFIX = 'library/';
 export const DEFAULT_TAG = 'latest';
 
 export interface ImageReference {
-  /** Registry host (and port): `docker.io`, `localhost:5000`. */
+  /** Registry host (and port): `docker.io`, `localhost:5000`, `[fd00::1]:5000`. */
   domain: string;
   /** Repository path inside the registry: `library/busybox`. */
   path: string;
@@ -69,20 +71,44 @@ function splitDomain(name: string, ref: string): { domain: string; path: string 
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
   // Docker's rule: the first component is a registry when it has a dot or a port, is localhost,
-  // or has an upper-case letter (which a repository name cannot).
-  const isDomain = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
+  // or has an upper-case letter (which a repository name cannot); brackets mean an IPv6 registry
+  // (so that `[]/x` is refused as a registry, not as a repository name).
+  const isDomain = slash >= 0 && (first.includes('.') || first.includes(':') || first.startsWith('[') || first === 'localhost' || first !== first.toLowerCase());
   if (!isDomain) {
     if (name === '') throw invalidReference(ref, 'repository name is empty');
     return { domain: DEFAULT_DOMAIN, path: name.includes('/') ? name : `${OFFICIAL_PREFIX}${name}` };
   }
-  const [host, port, ...more] = first.split(':');
-  if (host === undefined || more.length > 0 || !host.split('.').every((p) => DOMAIN_COMPONENT.test(p)) || (port !== undefined && !/^[0-9]+$/.test(port))) {
-    throw invalidReference(ref, `registry "${first}" is not a host name with an optional :port`);
-  }
+  checkRegistry(first, ref);
   const domain = first === LEGACY_DOMAIN ? DEFAULT_DOMAIN : first;
   const path = name.slice(slash + 1);
   if (path === '') throw invalidReference(ref, 'repository name is empty');
   return { domain, path: domain === DEFAULT_DOMAIN && !path.includes('/') ? `${OFFICIAL_PREFIX}${path}` : path };
+}
+
+/**
+ * A registry is a host name or an IPv6 literal in brackets, with an optional :port (the grammar of
+ * distribution/reference since v0.6, Docker 25: `[fd00::1]:5000/busybox`). The literal is kept as
+ * written, as Docker keeps it; it must be an IPv6 address of hex digits and colons (Docker's grammar
+ * has no dotted IPv4 tail and no zone).
+ */
+function checkRegistry(first: string, ref: string): void {
+  const v6 = /^\[([^\]]*)\](?::([^:]*))?$/.exec(first);
+  if (v6 !== null) {
+    const [, address = '', port] = v6;
+    if (!/^[0-9a-fA-F:]+$/.test(address) || !isIPv6Text(address)) throw invalidReference(ref, `registry "${first}": "${address}" is not an IPv6 address (hex digits and colons, e.g. [fd00::1]:5000)`);
+    if (port !== undefined && !/^[0-9]+$/.test(port)) throw invalidReference(ref, `registry "${first}": port "${port}" is not a number`);
+    return;
+  }
+  // Without brackets the colons of an IPv6 address cannot be told from the port's.
+  if (first.split(':').length > 2 && !first.includes('[')) {
+    throw new NsnetError('INVALID_VALUE', `invalid reference format: registry "${first}" looks like an IPv6 address without brackets: "${ref}"`, {
+      hint: 'write an IPv6 registry in brackets, with the port after them: [fd00::1]:5000/busybox',
+    });
+  }
+  const [host, port, ...more] = first.split(':');
+  if (host === undefined || more.length > 0 || !host.split('.').every((p) => DOMAIN_COMPONENT.test(p)) || (port !== undefined && !/^[0-9]+$/.test(port))) {
+    throw invalidReference(ref, `registry "${first}" is not a host name or a bracketed IPv6 address, with an optional :port`);
+  }
 }
 
 /** `docker.io/library/busybox` */

@@ -20,7 +20,7 @@ import { builtImage, busyboxSpec, dockerArchive, hostileLayers, layeredSpec, wri
 import { registryImage } from '../helpers/fake-registry.js';
 import { multiPlatformOciArchive, platformImageId, selfSignedCert, skopeoPush, startFakeRegistry, startRegistry, type RunningRegistry, type SelfSigned } from '../helpers/registry.js';
 import { needs, requiredSuite, tools } from '../helpers/requirements.js';
-import { createSandbox, describeResult, WORLD_IP, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, describeResult, WORLD_IP, WORLD_IP6, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 
 const ok = (r: RunResult): RunResult => {
   assert.equal(r.code, 0, describeResult(r));
@@ -186,6 +186,32 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     const done = ok(await pull(['--insecure-registry', remoteAddr, `${remoteAddr}/busybox`]));
     assert.equal(done.stdout.trim().split('\n').at(-1), `${remoteAddr}/busybox:latest`);
     assert.ok(stored().get(busybox.id)?.includes(`${remoteAddr}/busybox:latest`), snapshot());
+  });
+
+  test('IPv6 registries in brackets: [::1] is loopback (plain HTTP), another address needs --insecure-registry', async () => {
+    // Each registry listens on every address of its namespace (Go's dual-stack ":PORT"); skopeo pushes
+    // over IPv4, nsnet pulls over IPv6 from the same storage.
+    const v6 = await startRegistry(sb, dir, ':5006');
+    const world6 = await startRegistry(sb, dir, ':5007', 'world');
+    try {
+      await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, '127.0.0.1:5006/busybox:latest');
+      await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${WORLD_IP}:5007/busybox:latest`, { where: 'world' });
+      const loop = ok(await pull(['[::1]:5006/busybox']));
+      assert.equal(loop.stdout.trim().split('\n').at(-1), '[::1]:5006/busybox:latest', loop.stdout);
+      assert.ok(stored().get(busybox.id)?.includes('[::1]:5006/busybox:latest'), snapshot());
+      assert.match(ok(await sb.nsnet(['image', 'ls'])).stdout, /\[::1\]:5006\/busybox\s+latest/);
+      const remote6 = `[${WORLD_IP6}]:5007`;
+      const before = snapshot();
+      refused(await pull([`${remote6}/busybox`]), `registry ${remote6}, repository busybox: reach the registry over HTTPS`, `--insecure-registry ${remote6}`);
+      refused(await pull([`${WORLD_IP6}:5007/busybox`]), /looks like an IPv6 address without brackets/, /\[fd00::1\]:5000\/busybox/);
+      assert.equal(snapshot(), before);
+      ok(await pull(['--insecure-registry', remote6, `${remote6}/busybox:latest`]));
+      assert.ok(stored().get(busybox.id)?.includes(`${remote6}/busybox:latest`), snapshot());
+      for (const ref of ['[::1]:5006/busybox:latest', `${remote6}/busybox:latest`]) ok(await sb.nsnet(['image', 'rm', ref]));
+    } finally {
+      await v6.stop();
+      await world6.stop();
+    }
   });
 
   test('HTTPS: an unknown CA refused with a hint; trusted through certs.d/HOST/ca.crt; unchecked with --insecure-registry', async () => {

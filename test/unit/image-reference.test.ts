@@ -23,6 +23,12 @@ describe('image references', () => {
       [`busybox@${DIGEST}`, `docker.io/library/busybox@${DIGEST}`],
       [`busybox:1@${DIGEST}`, `docker.io/library/busybox:1@${DIGEST}`],
       ['me/a-b__c.d', 'docker.io/me/a-b__c.d:latest'],
+      // IPv6 registries in brackets (distribution/reference v0.6, Docker 25), kept as written.
+      ['[fd00::1]:5000/busybox:latest', '[fd00::1]:5000/busybox:latest'],
+      ['[fd00::1]:5000/busybox', '[fd00::1]:5000/busybox:latest'],
+      ['[::1]/team/app:v1', '[::1]/team/app:v1'],
+      ['[2001:DB8::10]:443/x', '[2001:DB8::10]:443/x:latest'],
+      [`[fd00::1]:5000/busybox@${DIGEST}`, `[fd00::1]:5000/busybox@${DIGEST}`],
     ];
     for (const [input, want] of cases) assert.equal(normaliseReference(input), want, input);
   });
@@ -33,6 +39,7 @@ describe('image references', () => {
       ['busybox', 'busybox:latest'],
       ['docker.io/me/app:v1', 'me/app:v1'],
       ['localhost:5000/busybox:latest', 'localhost:5000/busybox:latest'],
+      ['[fd00::1]:5000/busybox:latest', '[fd00::1]:5000/busybox:latest'],
       [`docker.io/library/busybox@${DIGEST}`, `busybox@${DIGEST}`],
     ];
     for (const [input, want] of cases) assert.equal(familiarReference(input), want, input);
@@ -41,6 +48,8 @@ describe('image references', () => {
   test('the parts', () => {
     assert.deepEqual(parseReference('localhost:5000/a/b:t'), { domain: 'localhost:5000', path: 'a/b', tag: 't' });
     assert.deepEqual(parseReference(`x@${DIGEST}`), { domain: 'docker.io', path: 'library/x', digest: DIGEST });
+    assert.deepEqual(parseReference('[fd00::1]:5000/a/b:t'), { domain: '[fd00::1]:5000', path: 'a/b', tag: 't' });
+    assert.deepEqual(parseReference('[fd00::1]/b'), { domain: '[fd00::1]', path: 'b', tag: 'latest' });
   });
 
   test('bad references are refused, naming the value and what is allowed', () => {
@@ -56,6 +65,14 @@ describe('image references', () => {
       ['localhost:port/x', /registry "localhost:port"/],
       ['-x', /component "-x"/],
       [`a/${'b'.repeat(260)}`, /longer than 255/],
+      ['fd00::1/busybox', /"fd00::1" looks like an IPv6 address without brackets/],
+      ['fd00::1:5000/busybox:latest', /"fd00::1:5000" looks like an IPv6 address without brackets/],
+      ['[fd00::g]:5000/x', /"fd00::g" is not an IPv6 address/],
+      ['[fd00:::1]/x', /"fd00:::1" is not an IPv6 address/],
+      ['[::ffff:10.0.0.1]/x', /"::ffff:10\.0\.0\.1" is not an IPv6 address/],
+      ['[fe80::1%eth0]/x', /is not an IPv6 address/],
+      ['[fd00::1]:port/x', /port "port" is not a number/],
+      ['[]/x', /"" is not an IPv6 address/],
     ];
     for (const [input, why] of bad) {
       assert.throws(
