@@ -20,8 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { KernelError } from '../core/errors.js';
-import { errnoName, koffi } from './libc.js';
+import { lazyLibcFunctions, throwErrno } from './libc.js';
 import type { LaunchWrap } from './monitor.js';
 import { whichPath } from './which.js';
 
@@ -45,7 +44,7 @@ export function sessionInside(launch: readonly string[]): string[] {
   return [...launch.slice(0, end + 1), tool('setsid'), '--ctty', ...launch.slice(end + 1)];
 }
 
-let mkfifoFn: ((path: string, mode: number) => number) | undefined;
+const libc = lazyLibcFunctions((lib) => ({ mkfifo: lib.func('int mkfifo(const char *path, uint32_t mode)') as (path: string, mode: number) => number }));
 
 /**
  * A named pipe (mode 0600: only root writes a container's stdin), opened here for reading and
@@ -54,10 +53,6 @@ let mkfifoFn: ((path: string, mode: number) => number) | undefined;
  */
 export function openStdinFifo(path: string): number {
   fs.rmSync(path, { force: true });
-  mkfifoFn ??= koffi().load('libc.so.6').func('int mkfifo(const char *path, uint32_t mode)') as (path: string, mode: number) => number;
-  if (mkfifoFn(path, 0o600) !== 0) {
-    const errno = koffi().errno();
-    throw new KernelError(`mkfifo ${path}`, errno, errnoName(errno), `mkfifo -m 600 ${path}`);
-  }
+  if (libc().mkfifo(path, 0o600) !== 0) throwErrno(`mkfifo ${path}`, `mkfifo -m 600 ${path}`);
   return fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
 }

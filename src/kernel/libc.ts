@@ -1,35 +1,27 @@
 /**
- * Thin koffi bindings to the few libc calls Node does not expose: raw sockets (for netlink),
- * namespace switching, mounts, hostname, flock. Loaded on first use so that importing this module
- * (e.g. from unit tests or `--help`) never needs the native library.
+ * The one place nsnet loads libc (through koffi), and the few libc calls Node does not expose:
+ * raw sockets (for netlink), namespace switching, mounts, hostname, flock. Other modules of
+ * src/kernel that need calls of their own (pty.ts, posix-spawn.ts, fs-nodes.ts ...) declare them
+ * with lazyLibcFunctions, and take errno handling (lastErrno, throwErrno, errnoName) and the
+ * shared constants (O_*, E*) from here. Nothing is loaded at import time: koffi and libc load on
+ * the first call that needs them, so importing this module (e.g. from unit tests or `--help`)
+ * never needs the native library.
  *
  * Every wrapper returns the raw result on success and throws KernelError on failure. errno is
  * thread-local in libc; koffi captures it right after the foreign call returns, so reading
- * koffi.errno() immediately after the call (no other foreign call in between) is reliable.
+ * lastErrno() immediately after the call (no other foreign call in between) is reliable.
  */
 import { createRequire } from 'node:module';
 import { KernelError } from '../core/errors.js';
 
 type KoffiModule = typeof import('koffi');
-type Fn = (...args: unknown[]) => unknown;
-
-interface LibcFns {
-  socket: Fn;
-  bind: Fn;
-  sendto: Fn;
-  recv: Fn;
-  close: Fn;
-  setsockopt: Fn;
-  setns: Fn;
-  unshare: Fn;
-  mount: Fn;
-  umount2: Fn;
-  sethostname: Fn;
-  flock: Fn;
-}
+/** The loaded libc.so.6, on which a module declares the functions it calls (`lib.func('int close(int fd)')`). */
+export type LibcHandle = ReturnType<KoffiModule['load']>;
+/** A bound libc function as the modules type it: arguments and result checked where it is called. */
+export type ForeignFn = (...args: unknown[]) => unknown;
 
 let koffiMod: KoffiModule | undefined;
-let fns: LibcFns | undefined;
+let libcHandle: LibcHandle | undefined;
 
 /** The koffi module, loaded on demand (shared with nft.ts for libnftables). */
 export function koffi(): KoffiModule {
@@ -40,25 +32,33 @@ export function koffi(): KoffiModule {
   return koffiMod;
 }
 
-function libc(): LibcFns {
-  if (fns !== undefined) return fns;
-  const lib = koffi().load('libc.so.6');
-  fns = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
-    sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
-    recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
-    close: lib.func('int close(int fd)'),
-    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
-    unshare: lib.func('int unshare(int flags)'),
-    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
-    umount2: lib.func('int umount2(const char *target, int flags)'),
-    sethostname: lib.func('int sethostname(const char *name, size_t len)'),
-    flock: lib.func('int flock(int fd, int operation)'),
-  };
-  return fns;
+/**
+ * A getter for libc functions bound on first use: `declare` runs once, at the getter's first
+ * call, on the one libc handle every module shares (loaded then if nobody has yet). A module's
+ * declarations cost nothing until the module is used.
+ */
+export function lazyLibcFunctions<T>(declare: (lib: LibcHandle) => T): () => T {
+  let bound: T | undefined;
+  return () => (bound ??= declare((libcHandle ??= koffi().load('libc.so.6'))));
 }
+
+const libc = lazyLibcFunctions((lib) => {
+  const f = (declaration: string): ForeignFn => lib.func(declaration) as ForeignFn;
+  return {
+    socket: f('int socket(int domain, int type, int protocol)'),
+    bind: f('int bind(int fd, const void *addr, uint32_t addrlen)'),
+    sendto: f('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    recv: f('long recv(int fd, void *buf, size_t len, int flags)'),
+    close: f('int close(int fd)'),
+    setsockopt: f('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    setns: f('int setns(int fd, int nstype)'),
+    unshare: f('int unshare(int flags)'),
+    mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+    umount2: f('int umount2(const char *target, int flags)'),
+    sethostname: f('int sethostname(const char *name, size_t len)'),
+    flock: f('int flock(int fd, int operation)'),
+  };
+});
 
 // ---------------------------------------------------------------------------------------------
 // errno names
@@ -122,6 +122,7 @@ export const EWOULDBLOCK = 11;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
+export const ENODATA = 61;
 export const EOPNOTSUPP = 95;
 export const EADDRNOTAVAIL = 99;
 export const ENETUNREACH = 101;
@@ -145,23 +146,37 @@ export function fromNodeError(message: string, err: unknown, command?: string): 
   return new KernelError(message, num, name, command);
 }
 
-function fail(message: string, command?: string): never {
-  const errno = koffi().errno();
+/** The errno the last foreign call on this thread left: read it right after that call, before any other. */
+export function lastErrno(): number {
+  return koffi().errno();
+}
+
+/** Throws KernelError for the errno the last foreign call left (`command`: the same by hand, for the message). */
+export function throwErrno(message: string, command?: string): never {
+  const errno = lastErrno();
   throw new KernelError(message, errno, errnoName(errno), command);
 }
 
 function check(result: unknown, message: string, command?: string): number {
   const n = typeof result === 'bigint' ? Number(result) : (result as number);
-  if (n < 0) fail(message, command);
+  if (n < 0) throwErrno(message, command);
   return n;
 }
 
 // ---------------------------------------------------------------------------------------------
-// constants
+// constants (glibc's values on x86-64 and aarch64)
+
+/** open(2) flags Node's fs.constants lacks (O_CLOEXEC) or that a foreign call takes as a number. */
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 0o2;
+export const O_NOCTTY = 0o400;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
 
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
-export const SOCK_CLOEXEC = 0o2000000;
+export const SOCK_CLOEXEC = O_CLOEXEC;
 export const MSG_TRUNC = 0x20;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20; // struct timeval on 64-bit
@@ -203,7 +218,7 @@ export function sendto(fd: number, buf: Buffer, flags: number, addr: Buffer | nu
   for (;;) {
     const r = Number(libc().sendto(fd, buf, buf.length, flags, addr, addr === null ? 0 : addr.length));
     if (r >= 0) return r;
-    if (koffi().errno() !== EINTR) fail('sendto', command);
+    if (lastErrno() !== EINTR) throwErrno('sendto', command);
   }
 }
 
@@ -215,7 +230,7 @@ export function recv(fd: number, buf: Buffer, flags: number, command?: string): 
   for (;;) {
     const r = Number(libc().recv(fd, buf, buf.length, flags));
     if (r >= 0) return r;
-    if (koffi().errno() !== EINTR) fail('recv', command);
+    if (lastErrno() !== EINTR) throwErrno('recv', command);
   }
 }
 
@@ -258,7 +273,7 @@ export function flock(fd: number, operation: number): boolean {
   for (;;) {
     const r = libc().flock(fd, operation) as number;
     if (r === 0) return true;
-    const errno = koffi().errno();
+    const errno = lastErrno();
     if (errno === EINTR) continue;
     if (errno === EWOULDBLOCK && (operation & LOCK_NB) !== 0) return false;
     throw new KernelError('flock', errno, errnoName(errno));

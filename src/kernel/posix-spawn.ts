@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { NsnetError } from '../core/errors.js';
-import { koffi } from './libc.js';
+import { O_CLOEXEC, O_RDONLY, O_WRONLY, lastErrno, lazyLibcFunctions } from './libc.js';
 
 type Fn = (...args: unknown[]) => number;
 
@@ -41,13 +41,9 @@ interface Fns {
   strerror: (errno: number) => string;
 }
 
-let fns: Fns | undefined;
-
-function libc(): Fns {
-  if (fns !== undefined) return fns;
-  const lib = koffi().load('libc.so.6');
+const libc = lazyLibcFunctions((lib): Fns => {
   const f = (decl: string): Fn => lib.func(decl) as Fn;
-  fns = {
+  return {
     pipe2: f('int pipe2(void *fds, int flags)'),
     faInit: f('int posix_spawn_file_actions_init(void *fa)'),
     faDestroy: f('int posix_spawn_file_actions_destroy(void *fa)'),
@@ -65,13 +61,9 @@ function libc(): Fns {
     waitpid: f('int waitpid(int pid, void *status, int options)'),
     strerror: lib.func('const char *strerror(int errnum)') as (errno: number) => string,
   };
-  return fns;
-}
+});
 
 // glibc's values (x86-64 and aarch64).
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CLOEXEC = 0o2000000;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
@@ -91,7 +83,7 @@ export interface PipedChild {
 export function spawnDetachedWithStdout(file: string, argv: readonly string[], env: Readonly<Record<string, string>>, cwd: string): PipedChild {
   const c = libc();
   const fds = Buffer.alloc(8);
-  if (c.pipe2(fds, O_CLOEXEC) !== 0) throw new NsnetError('PROCESS', `start ${file}: pipe2: errno ${koffi().errno()}`);
+  if (c.pipe2(fds, O_CLOEXEC) !== 0) throw new NsnetError('PROCESS', `start ${file}: pipe2: errno ${lastErrno()}`);
   const [readEnd, writeEnd] = [fds.readInt32LE(0), fds.readInt32LE(4)];
   const fa = Buffer.alloc(FILE_ACTIONS_BYTES);
   const attr = Buffer.alloc(ATTR_BYTES);

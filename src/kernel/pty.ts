@@ -2,7 +2,7 @@
  * Pseudo-terminals, for `docker exec -it` and `docker run -it`: the master end stays with nsnet
  * (it reads what the container's program prints and writes what the user types), the slave end
  * becomes the program's stdin, stdout and stderr. Node has no openpty, so the four libc calls
- * go through koffi, as libc.ts's do.
+ * are declared on libc.ts's shared handle.
  *
  * The program gets the slave as its controlling terminal through util-linux `setsid --ctty`
  * (setsid, then ioctl TIOCSCTTY on stdin): a shell then has job control, ^C reaches the program
@@ -14,9 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tty from 'node:tty';
 import { KernelError } from '../core/errors.js';
-import { errnoName, koffi } from './libc.js';
-
-type Fn = (...args: unknown[]) => unknown;
+import { O_CLOEXEC, O_DIRECTORY, O_NOCTTY, O_RDWR, errnoName, lazyLibcFunctions, throwErrno, type ForeignFn as Fn } from './libc.js';
 
 interface PtyFns {
   posixOpenpt: Fn;
@@ -30,12 +28,8 @@ interface PtyFns {
   syscall: Fn;
 }
 
-let fns: PtyFns | undefined;
-
-function libc(): PtyFns {
-  if (fns !== undefined) return fns;
-  const lib = koffi().load('libc.so.6');
-  fns = {
+const libc = lazyLibcFunctions(
+  (lib): PtyFns => ({
     posixOpenpt: lib.func('int posix_openpt(int flags)'),
     grantpt: lib.func('int grantpt(int fd)'),
     unlockpt: lib.func('int unlockpt(int fd)'),
@@ -45,14 +39,9 @@ function libc(): PtyFns {
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
     ioctlInt: lib.func('ioctl', 'int', ['int', 'unsigned long', 'long']),
     syscall: lib.func('long syscall(long number, ...)'),
-  };
-  return fns;
-}
+  }),
+);
 
-const O_RDWR = 0o2;
-const O_NOCTTY = 0o400;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECTORY = 0o200000;
 const TIOCGWINSZ = 0x5413;
 const TIOCGPTN = 0x80045430;
 const TIOCSPTLCK = 0x40045431;
@@ -77,11 +66,6 @@ export interface Pty {
   slavePath: string;
 }
 
-function fail(what: string): never {
-  const errno = koffi().errno();
-  throw new KernelError(what, errno, errnoName(errno));
-}
-
 /**
  * A new pseudo-terminal with the given size. Both ends are close-on-exec (the slave reaches a
  * child only as its stdio, which spawn dup2s into place) and O_NOCTTY: nsnet itself never gets a
@@ -90,10 +74,10 @@ function fail(what: string): never {
 export function openPty(size?: WindowSize): Pty {
   const f = libc();
   const master = f.posixOpenpt(O_RDWR | O_NOCTTY | O_CLOEXEC) as number;
-  if (master < 0) fail('posix_openpt');
+  if (master < 0) throwErrno('posix_openpt');
   try {
-    if ((f.grantpt(master) as number) !== 0) fail('grantpt');
-    if ((f.unlockpt(master) as number) !== 0) fail('unlockpt');
+    if ((f.grantpt(master) as number) !== 0) throwErrno('grantpt');
+    if ((f.unlockpt(master) as number) !== 0) throwErrno('unlockpt');
     const buf = Buffer.alloc(128);
     const r = f.ptsnameR(master, buf, buf.length) as number;
     if (r !== 0) throw new KernelError('ptsname_r', r, errnoName(r));
@@ -127,16 +111,16 @@ export function openPtyIn(rootfs: string, size?: WindowSize): Pty {
     how.writeBigUInt64LE(BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0);
     how.writeBigUInt64LE(BigInt(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH), 16);
     master = Number(f.syscall(SYS_OPENAT2, 'int', dir, 'str', 'dev/pts/ptmx', 'void *', how, 'size_t', how.length));
-    if (master < 0) fail(`openat2 ${path.join(rootfs, 'dev/pts/ptmx')}`);
+    if (master < 0) throwErrno(`openat2 ${path.join(rootfs, 'dev/pts/ptmx')}`);
   } finally {
     fs.closeSync(dir);
   }
   try {
-    if ((f.ioctl(master, TIOCSPTLCK, Buffer.alloc(4)) as number) !== 0) fail('ioctl TIOCSPTLCK');
+    if ((f.ioctl(master, TIOCSPTLCK, Buffer.alloc(4)) as number) !== 0) throwErrno('ioctl TIOCSPTLCK');
     const n = Buffer.alloc(4);
-    if ((f.ioctl(master, TIOCGPTN, n) as number) !== 0) fail('ioctl TIOCGPTN');
+    if ((f.ioctl(master, TIOCGPTN, n) as number) !== 0) throwErrno('ioctl TIOCGPTN');
     const slave = f.ioctlInt(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) as number;
-    if (slave < 0) fail('ioctl TIOCGPTPEER');
+    if (slave < 0) throwErrno('ioctl TIOCGPTPEER');
     if (size !== undefined) resizePty(master, size);
     return { master, slave, slavePath: path.join(rootfs, 'dev/pts', String(n.readUInt32LE(0))) };
   } catch (err) {
@@ -159,13 +143,13 @@ export function resizePty(fd: number, size: WindowSize): void {
   const ws = Buffer.alloc(8);
   ws.writeUInt16LE(rows, 0);
   ws.writeUInt16LE(cols, 2);
-  if ((libc().ioctl(fd, TIOCSWINSZ, ws) as number) !== 0) fail(`ioctl TIOCSWINSZ ${rows}x${cols}`);
+  if ((libc().ioctl(fd, TIOCSWINSZ, ws) as number) !== 0) throwErrno(`ioctl TIOCSWINSZ ${rows}x${cols}`);
 }
 
 /** TIOCGWINSZ: the terminal's size as the program sees it (`stty size`). */
 export function ptySize(fd: number): WindowSize {
   const ws = Buffer.alloc(8);
-  if ((libc().ioctl(fd, TIOCGWINSZ, ws) as number) !== 0) fail('ioctl TIOCGWINSZ');
+  if ((libc().ioctl(fd, TIOCGWINSZ, ws) as number) !== 0) throwErrno('ioctl TIOCGWINSZ');
   return { rows: ws.readUInt16LE(0), cols: ws.readUInt16LE(2) };
 }
 

@@ -76,7 +76,7 @@ const LAYERS: Readonly<Record<string, Rule>> = {
 /** Where the modules that reach the OS may be imported (units or single files), and why there. */
 const OS_ACCESS: Readonly<Record<string, { where: readonly string[]; why: string }>> = {
   child_process: { where: ['kernel'], why: 'processes are started by src/kernel only' },
-  koffi: { where: ['kernel'], why: 'FFI (netlink sockets, setns, mount) is src/kernel\'s' },
+  koffi: { where: ['kernel/libc.ts'], why: 'FFI is src/kernel\'s, and koffi is loaded in one place: src/kernel/libc.ts (its koffi() for another library, as nft.ts does; lazyLibcFunctions for libc calls)' },
   'better-sqlite3': { where: ['store'], why: 'SQLite is behind the store' },
   dgram: { where: ['dns'], why: 'UDP is the DNS responder\'s' },
   net: { where: ['kernel', 'dns', 'ops/cni-service.ts', 'api'], why: 'sockets: address parsing in kernel, the DNS responder, the CNI service\'s unix socket, the Docker API\'s unix socket' },
@@ -85,6 +85,12 @@ const OS_ACCESS: Readonly<Record<string, { where: readonly string[]; why: string
     why: 'files: the OS (kernel, runner), the database, state files under the root (ops), lab and CNI config files (cli), image archives and layers (image), the Docker API\'s socket (api)',
   },
 };
+
+/**
+ * Where libc.so.6 may be loaded: once, by src/kernel/libc.ts, on whose handle every other module
+ * declares its calls (lazyLibcFunctions). unix-fds.ts still loads its own: to move over.
+ */
+const LIBC_LOADERS = ['kernel/libc.ts', 'kernel/unix-fds.ts'];
 
 /** Terminal output (stdout, stderr, console) only from these units. */
 const TERMINAL = ['cli', 'cli/commands', 'cli/context'];
@@ -158,6 +164,9 @@ function check(sources: ReadonlyMap<string, string>): string[] {
       }
     }
     const code = stripComments(text);
+    if (/\.load\(\s*['"`]libc\.so/.test(code) && !LIBC_LOADERS.includes(file)) {
+      problems.push(`src/${file}: loads libc itself; declare its calls with lazyLibcFunctions from src/kernel/libc.ts, which loads libc once for every module`);
+    }
     const output = /\bprocess\.(stdout|stderr)\b|\bconsole\.\w+\s*\(/.exec(code);
     if (output !== null && !TERMINAL.includes(unit)) {
       problems.push(`src/${file}: writes to the terminal (${output[0]}); only ${TERMINAL.join(', ')} may — return the text or take a callback the CLI gives`);
@@ -249,6 +258,8 @@ describe('architecture', () => {
       ['engine/runtime-store.ts', "import { openStore } from '../store/index.js';\n"],
       ['engine/typed.ts', "import { type Store } from '../store/index.js';\n// process.stderr in a comment is no output\n"],
       ['kernel/noisy.ts', "export const f = (): void => void process.stderr.write('x');\n"],
+      ['kernel/own-libc.ts', "import { koffi } from './libc.js';\nconst lib = koffi().load('libc.so.6');\n"],
+      ['kernel/own-koffi.ts', "const k = require('koffi');\n"],
       ['dns/spawns.ts', "import { spawn } from 'node:child_process';\n"],
       ['dns/lazy.ts', "export const load = () => import('../ops/context.js');\n"],
       ['host/port.ts', "import { openRtnl } from '../kernel/api.js';\n"],
@@ -264,6 +275,8 @@ describe('architecture', () => {
     expect('ops/bad-host.ts', "'../host/kernel-host.js'", 'reaches host/kernel-host');
     expect('engine/loud.ts', 'console.log(', 'writes to the terminal');
     expect('kernel/noisy.ts', 'process.stderr', 'writes to the terminal');
+    expect('kernel/own-libc.ts', 'loads libc itself', 'lazyLibcFunctions');
+    expect('kernel/own-koffi.ts', "'koffi'", 'allowed only in kernel/libc.ts');
     expect('engine/runtime-store.ts', 'reaches store', 'except with `import type`');
     expect('dns/spawns.ts', "'node:child_process'", 'allowed only in kernel');
     expect('dns/lazy.ts', "'../ops/context.js'", 'reaches ops');
