@@ -15,7 +15,9 @@
  *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/),
  *      BENCH_CNI_N=40 (containers per plugin in the CNI section),
  *      BENCH_DOCKER_N=20 (docker run -d per daemon in the Docker-API section; docker ps lists one more),
- *      BENCH_DOCKER_REPS=21 (docker load and docker ps per daemon there).
+ *      BENCH_DOCKER_REPS=21 (docker load and docker ps per daemon there),
+ *      BENCH_SCALE_N="1,100,500,1000" (the scale section's checkpoints; the largest is how many
+ *      detached containers it starts), BENCH_SCALE_PAST=1030 (how far past them it tries; 0: not).
  * Args: `--only cni` (or any words, comma-separated: only the extras whose label contains one;
  *      "matrix" keeps the attach/detach matrix) is shorthand for BENCH_ONLY/BENCH_EXTRAS.
  * A partial run (--only, BENCH_ONLY, BENCH_EXTRAS, BENCH_QUICK) writes bench/results/partial.*
@@ -36,6 +38,8 @@ import type { Job } from './jobs/job.js';
 import type { DockerApiResult } from './jobs/docker-api.js';
 import { cgroupParentFor, dockerdNetnsFor, killLeftovers, machineSnapshot, removeCgroups, snapshotChanges } from './jobs/dockerd.js';
 import { dockerApiJson, dockerApiReport } from './report/docker-api.js';
+import type { ScaleResult } from './jobs/scale.js';
+import { scaleJson, scaleReport } from './report/scale-memory.js';
 
 const REPO = findRepo();
 const RESULTS = path.join(REPO, 'bench', 'results');
@@ -369,7 +373,8 @@ const USAGE = `usage: node dist/bench/run.js [--only WORD[,WORD...]]   (as root;
                  "matrix" keeps the attach/detach matrix. A partial run writes bench/results/partial.*
   env: BENCH_N, BENCH_METHODS, BENCH_CLI_MAX_N, BENCH_BYHAND_MAX_N, BENCH_QUICK=1, BENCH_ONLY=extras,
        BENCH_EXTRAS, BENCH_FROM=head|worktree, BENCH_IPERF_SECONDS, BENCH_IPERF_ROUNDS,
-       BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N, BENCH_DOCKER_N, BENCH_DOCKER_REPS (see the head of bench/run.ts)
+       BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N, BENCH_DOCKER_N, BENCH_DOCKER_REPS,
+       BENCH_SCALE_N, BENCH_SCALE_PAST (see the head of bench/run.ts)
   exit 1 when a section failed or a target could not be measured (each named with the reason)`;
 
 async function main(): Promise<void> {
@@ -460,6 +465,17 @@ async function main(): Promise<void> {
     await attempt('partition create/heal: two containers vs many', async () => void (extras.partition = await runWorker(nextJob({ job: 'partition', n: 200, reps: 200 }), { timeoutMs: 300_000 })));
     await attempt('dual-stack attach vs IPv4-only', async () => void (extras.attachDual = await runWorker(nextJob({ job: 'attach-dual', n: 50, reps: 100 }), { timeoutMs: 300_000 })));
     await attempt('per-container monitor memory', async () => void (extras.monitor = await runWorker(nextJob({ job: 'monitor', n: 20 }), { timeoutMs: 300_000 })));
+    await attempt('scale: 1000 detached containers, memory and limits', async () => {
+      const n = Math.max(...envList('BENCH_SCALE_N', '1,100,500,1000').map(Number).filter((x) => x > 0));
+      const r = await runWorker<ScaleResult>(nextJob({ job: 'scale', n }), { timeoutMs: 1_800_000 });
+      fs.mkdirSync(RESULTS, { recursive: true });
+      fs.writeFileSync(path.join(RESULTS, 'scale-memory.md'), scaleReport(r, machine));
+      fs.writeFileSync(path.join(RESULTS, 'scale-memory.json'), JSON.stringify(scaleJson(r), null, 2) + '\n');
+      const left = r.residue;
+      if (left.namespaces.length + left.links.length + left.nftTables.length + left.processes.length > 0 || !left.rootRemoved) {
+        throw new Error(`scale: left behind: ${JSON.stringify(left)}`);
+      }
+    });
     await attempt('nft element delete: fresh vs kept context', async () => void (extras.nftCtx = await runWorker(nextJob({ job: 'nft-ctx', reps: 40 }), { timeoutMs: 120_000 })));
     const drivers = extras.features?.iptables ? ['nftables', 'iptables'] : ['nftables'];
     // One published port (and 1000 mappings) per driver; a driver without port mappings says so.

@@ -24,6 +24,7 @@ const JOBS: Record<JobName, (job: Job) => Promise<unknown>> = {
   monitor: async (j) => (await import('./jobs/monitor.js')).monitorJob(j),
   'attach-dual': async (j) => (await import('./jobs/attach-dual.js')).attachDualJob(j),
   'docker-api': async (j) => (await import('./jobs/docker-api.js')).dockerApiJob(j),
+  scale: async (j) => (await import('./jobs/scale.js')).scaleJob(j),
 };
 
 const USAGE = `usage: node dist/bench/worker.js JOB_JSON   (started by bench/run.ts inside its sandbox namespace)

@@ -1,7 +1,7 @@
 /** What the orchestrator (bench/run.ts) hands a worker: one job, as JSON on its command line. */
 import type { Method } from '../common.js';
 
-export const JOB_NAMES = ['attach', 'connect', 'iperf', 'veth-del', 'firewall', 'ports', 'dns', 'nft-ctx', 'cni', 'netem', 'monitor', 'attach-dual', 'partition', 'docker-api'] as const;
+export const JOB_NAMES = ['attach', 'connect', 'iperf', 'veth-del', 'firewall', 'ports', 'dns', 'nft-ctx', 'cni', 'netem', 'monitor', 'attach-dual', 'partition', 'docker-api', 'scale'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export interface Job {
