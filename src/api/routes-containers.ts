@@ -13,10 +13,10 @@ import { liveState } from '../ops/liveness.js';
 import { endRestarts } from '../ops/monitors.js';
 import { pointToPointOf } from '../ops/p2p-links.js';
 import { containerPorts } from '../ops/ports.js';
-import type { ContainerRecord } from '../store/index.js';
-import { listingReads, psItems } from '../cli/listing/ps-items.js';
+import type { ContainerListing, ContainerRecord } from '../store/index.js';
+import { psItems } from '../cli/listing/ps-items.js';
 import { selectContainers } from '../cli/listing/ps-select.js';
-import { commandText, statusText } from '../cli/listing/ps-rows.js';
+import { commandText, statusText, type PsItem } from '../cli/listing/ps-rows.js';
 import { ApiError, badRequest } from './errors.js';
 import { imageOf, labelsOf, parseFilterParam } from './events.js';
 import { queryBool, queryInt } from './body.js';
@@ -49,33 +49,69 @@ export function listContainers(ctx: Context, q: URLSearchParams): Record<string,
   const filters = parseFilterParam(q.get('filters'), PS_FILTERS);
   const limit = queryInt(q, 'limit');
   const filter = [...filters].flatMap(([name, values]) => values.map((v) => `${name}=${v}`));
-  // The store read once for every container (ps's reads reused): a query per container cost more than the rest.
-  const reads = listingReads(ctx);
-  const chosen = selectContainers(psItems(ctx, reads), { all: queryBool(q, 'all'), filter, ...(limit !== undefined && limit > 0 ? { last: String(limit) } : {}) });
-  const dns = new Map(ctx.store.dns.list().map((d) => [d.containerId, d]));
+  // The store's listing (kept while the store is unchanged), shared with ps.
+  const listing = ctx.store.listing();
+  const chosen = selectContainers(psItems(ctx, listing), { all: queryBool(q, 'all'), filter, ...(limit !== undefined && limit > 0 ? { last: String(limit) } : {}) });
   const now = Date.now();
   return chosen.map((item) => {
-    const c = item.container;
-    // inspect's view from what ps has read already (live state, ports): the summary's networks are inspect's.
-    const eps = (reads.endpoints.get(c.id) ?? []).map((endpoint) => ({ endpoint, network: reads.networks.get(endpoint.networkId)! }));
-    const view = containerView(c, item.live, eps, item.ports, { dns: dns.get(c.id) }) as { NetworkSettings?: { Networks?: Record<string, unknown> }; HostConfig?: { NetworkMode?: string } };
-    return {
-      Id: c.id,
-      Names: [`/${c.name}`],
-      // As nsnet ps: the image, else the --rootfs directory, else nothing (a container on the host's root).
-      Image: imageOf(c) || (c.rootfs ?? ''),
-      ImageID: (c as { imageId?: string | null }).imageId ?? '',
-      Command: commandText(c),
-      Created: Math.floor(Date.parse(c.created) / 1000),
-      Ports: item.ports.map((p) => ({ IP: p.hostIp ?? '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto })),
-      Labels: labelsOf(c),
-      State: item.live.status,
-      Status: statusText(item.live, c, now),
-      HostConfig: { NetworkMode: view.HostConfig?.NetworkMode ?? 'default' },
-      NetworkSettings: { Networks: view.NetworkSettings?.Networks ?? {} },
-      Mounts: [],
-    };
+    const s = recordedSummary(listing, item);
+    // Docker's order of keys.
+    return { Id: s.Id, Names: s.Names, Image: s.Image, ImageID: s.ImageID, Command: s.Command, Created: s.Created, Ports: s.Ports, Labels: s.Labels, State: item.live.status, Status: statusText(item.live, item.container, now), HostConfig: s.HostConfig, NetworkSettings: s.NetworkSettings, Mounts: s.Mounts };
   });
+}
+
+interface RecordedSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: Array<{ IP: string; PrivatePort: number; PublicPort: number; Type: string }>;
+  Labels: unknown;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, Record<string, unknown>> };
+  Mounts: never[];
+}
+
+/** Each container's summary but its state, worked out once per store listing (it depends on the records alone). */
+const summariesOf = new WeakMap<ContainerListing, Map<string, RecordedSummary>>();
+
+function recordedSummary(listing: ContainerListing, item: PsItem): RecordedSummary {
+  let summaries = summariesOf.get(listing);
+  if (summaries === undefined) summariesOf.set(listing, (summaries = new Map()));
+  const c = item.container;
+  const known = summaries.get(c.id);
+  if (known !== undefined) return known;
+  const eps = (listing.endpoints.get(c.id) ?? []).map((endpoint) => ({ endpoint, network: listing.networks.get(endpoint.networkId)! }));
+  // inspect's view of the networks (live state plays no part in them).
+  const view = containerView(c, { status: 'created', pid: 0, exitCode: null }, eps, item.ports, { dns: listing.dns.get(c.id) }) as {
+    NetworkSettings?: { Networks?: Record<string, Record<string, unknown>> };
+    HostConfig?: { NetworkMode?: string };
+  };
+  const summary: RecordedSummary = {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    // As nsnet ps: the image, else the --rootfs directory, else nothing (a container on the host's root).
+    Image: imageOf(c) || (c.rootfs ?? ''),
+    ImageID: (c as { imageId?: string | null }).imageId ?? '',
+    Command: commandText(c),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Ports: item.ports.map((p) => ({ IP: p.hostIp ?? '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto })),
+    Labels: labelsOf(c),
+    HostConfig: { NetworkMode: view.HostConfig?.NetworkMode ?? 'default' },
+    NetworkSettings: { Networks: dockerEndpoints(view.NetworkSettings?.Networks ?? {}) },
+    Mounts: [],
+  };
+  summaries.set(c.id, summary);
+  return summary;
+}
+
+/** Docker's EndpointSettings keys: a summary carries these only (inspect adds nsnet's interface names, impairment and link state). */
+const ENDPOINT_KEYS = ['IPAMConfig', 'Links', 'Aliases', 'NetworkID', 'EndpointID', 'Gateway', 'IPAddress', 'IPPrefixLen', 'IPv6Gateway', 'GlobalIPv6Address', 'GlobalIPv6PrefixLen', 'MacAddress', 'DriverOpts'];
+
+function dockerEndpoints(networks: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(networks).map(([name, e]) => [name, Object.fromEntries(ENDPOINT_KEYS.filter((k) => k in e).map((k) => [k, e[k]]))]));
 }
 
 /** ?t= (Docker's seconds before SIGKILL; -1 or absent: 10, nsnet's and Docker's default). */

@@ -215,19 +215,75 @@ function readProcStat(pid: number): string {
 /** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined when there is no such process. */
 export function readStartTime(pid: number): string | undefined {
   try {
-    const stat = readProcStat(pid);
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // exited, not yet reaped
-    return fields[19];
+    return startTimeOf(readProcStat(pid));
   } catch {
     return undefined;
   }
 }
 
+/**
+ * /proc/PID/stat files, held open, of processes isAlive found alive. Such a file stays bound to the
+ * process it was opened for: once that process is gone, reading it fails (ESRCH) even when its PID
+ * has been given to another process since, so a read of the held file asks about the same process a
+ * fresh open would, at half the cost (the path lookup, open and close are the larger part, and ps
+ * and GET /containers/json ask twice per container). Opened close-on-exec, as every fs.openSync;
+ * at most MAX_HELD (the oldest is closed first), so a long-lived nsnet serve holds a bounded number.
+ */
+const held = new Map<number, { fd: number; startTime: string }>();
+const MAX_HELD = 256;
+
+/** Field 22 of a stat line, undefined for a process that has exited but is not yet reaped. */
+function startTimeOf(stat: string): string | undefined {
+  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
+
+function releaseHeld(pid: number): void {
+  const h = held.get(pid);
+  if (h === undefined) return;
+  held.delete(pid);
+  try {
+    fs.closeSync(h.fd);
+  } catch {
+    // already closed: nothing is held
+  }
+}
+
 /** True when the process still runs and is the one we started (not a reused PID). */
 export function isAlive(pid: number, startTime: string): boolean {
-  return readStartTime(pid) === startTime;
+  const h = held.get(pid);
+  if (h !== undefined && h.startTime === startTime) {
+    try {
+      if (startTimeOf(statBuffer.toString('latin1', 0, fs.readSync(h.fd, statBuffer, 0, statBuffer.length, 0))) === startTime) return true;
+    } catch {
+      // ESRCH: the process it was opened for has ended
+    }
+    releaseHeld(pid);
+    return false;
+  }
+  // Another process of that PID is held (a caller asking about an older one): a plain look.
+  if (h !== undefined) return readStartTime(pid) === startTime;
+  let fd: number;
+  try {
+    fd = fs.openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return false;
+  }
+  let alive = false;
+  try {
+    alive = startTimeOf(statBuffer.toString('latin1', 0, fs.readSync(fd, statBuffer, 0, statBuffer.length, 0))) === startTime;
+  } catch {
+    alive = false;
+  }
+  if (!alive) {
+    fs.closeSync(fd);
+    return false;
+  }
+  if (held.size >= MAX_HELD) releaseHeld(held.keys().next().value!);
+  held.set(pid, { fd, startTime });
+  return true;
 }
 
 export function sendSignal(pid: number, startTime: string, signal: NodeJS.Signals): void {

@@ -13,6 +13,7 @@ import { P2pLinks } from './links.js';
 import { Partitions } from './partitions.js';
 import { InterfaceStates } from './interfaces.js';
 import { Images } from './images.js';
+import { containerListing, type ContainerListing } from './containers-listing.js';
 import { isSqliteError } from './rows.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -23,6 +24,7 @@ export type { P2pLinkRecord } from './links.js';
 export type { PartitionRecord } from './partitions.js';
 export type { InterfaceState } from './interfaces.js';
 export type { ImageUser, LayerRecord, StoredImage } from './images.js';
+export type { ContainerListing } from './containers-listing.js';
 
 export interface Store {
   /** Path of the database file. */
@@ -49,6 +51,15 @@ export interface Store {
    * interleave with another process. fn must be synchronous. Nested calls become savepoints.
    */
   tx<T>(fn: () => T): T;
+  /** Every container with its endpoints, networks, ports and DNS settings, kept while nothing changes (store/containers-listing.ts). */
+  listing(): ContainerListing;
+  /**
+   * A value that changes whenever the data may have changed: this connection's own writes
+   * (SQLite's total_changes) or a commit of another connection or process (PRAGMA data_version).
+   * What a read kept across requests is checked against (store/containers-listing.ts).
+   * Undefined inside a transaction: its writes may yet be rolled back, which no counter shows.
+   */
+  version(): string | undefined;
   /** The whole database as bytes (a test copies the state at a simulated crash). */
   serialize(): Buffer;
   close(): void;
@@ -184,7 +195,7 @@ function cacheStatements(db: Database.Database): void {
 
 function makeStore(db: Database.Database, file: string): Store {
   cacheStatements(db);
-  return {
+  const store: Store = {
     path: file,
     networks: new Networks(db),
     containers: new Containers(db),
@@ -210,6 +221,12 @@ function makeStore(db: Database.Database, file: string): Store {
         throw err;
       }
     },
+    listing: () => containerListing(store),
+    version(): string | undefined {
+      if (db.inTransaction) return undefined;
+      const [own, others] = db.prepare('SELECT total_changes(), data_version FROM pragma_data_version').raw().get() as [number, number];
+      return `${own}:${others}`;
+    },
     serialize(): Buffer {
       return db.serialize();
     },
@@ -217,4 +234,5 @@ function makeStore(db: Database.Database, file: string): Store {
       db.close();
     },
   };
+  return store;
 }
