@@ -6,7 +6,18 @@ const NEEDED: ReadonlyArray<[string, number]> = [
   ['CAP_SYS_ADMIN', 21], // setns, unshare, mounting /run/netns
 ];
 
+/**
+ * Read once per process: nsnet never changes its own capabilities, and the service asks before
+ * every command (/proc/self/status of a 60 MB, eleven-thread Node process is not a cheap read).
+ */
+let missing: string[] | undefined;
+
 export function missingCapabilities(): string[] {
+  missing ??= readMissingCapabilities();
+  return [...missing];
+}
+
+function readMissingCapabilities(): string[] {
   let effective = 0n;
   try {
     const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));

@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ALL_CAPABILITIES, DEFAULT_PRIVILEGES, type Capability } from '../core/capabilities.js';
 import { NsnetError } from '../core/errors.js';
 import type { Finished, LaunchSpec, MonitorOptions, Started } from './api.js';
 import { nsnetCli } from './daemon.js';
@@ -29,26 +30,39 @@ export function monitorBinary(): string {
 export type LaunchWrap = (launch: readonly string[]) => string[];
 
 /**
- * The monitor's command line: its options, then the launcher's argv — as `wrap` makes it: the
- * Docker API's attachable containers get their stdin, or a terminal, put in place there by host
- * programs that exec on (src/kernel/attach-stdio.ts).
+ * The monitor's command line: its options, then what it runs. Without a wrap the monitor starts
+ * the command confined itself (--pid-ns ...: what unshare, setpriv and chroot/nsenter would do,
+ * native/nsnet-monitor.c confined_exec), three program starts less on every run -d; --dry-run
+ * still prints those programs, the by-hand way. With a wrap — the Docker API's attachable
+ * containers get their stdin, or a terminal, put in place by host programs that exec on
+ * (src/kernel/attach-stdio.ts) — it runs the launch argv, wrapped, as nsnet would.
  */
 export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, wrap?: LaunchWrap): string[] {
-  const launch = launchArgv(spec);
-  // `ip netns exec NS` first (a container with /etc/netns files): the monitor does its steps
-  // itself rather than exec ip, a ~1.5 ms start on every run -d (native/nsnet-monitor.c). Not
-  // under a wrap, whose host programs must keep running before the switch.
-  const viaIp = wrap === undefined && path.basename(launch[0] ?? '') === 'ip' && launch[1] === 'netns' && launch[2] === 'exec' && launch[3] !== undefined;
+  const common = ['--dir', opts.stateDir, '--log', logPath, '--hostname', spec.hostname, '--restart', opts.restart.name, '--max-retries', String(opts.restart.maximumRetryCount)];
+  // `ip netns exec NS` first (a container with /etc/netns files): the monitor does its steps itself.
+  const netnsExec = spec.etcNetns === true && spec.netns !== undefined ? ['--netns-exec', spec.netns] : [];
+  if (wrap === undefined) return [...common, ...netnsExec, ...confinementOptions(spec), '--', ...spec.argv];
+  return [...common, '--launchers', [...launcherNames(spec)].join(','), '--', ...wrap(launchArgv(spec))];
+}
+
+/** The monitor's options for unshare's, setpriv's and chroot's parts of the launch (core/unshare.ts). */
+function confinementOptions(spec: LaunchSpec): string[] {
+  const rootfs = spec.rootfs?.replace(/\/+$/, '');
+  const privileges = spec.privileges ?? DEFAULT_PRIVILEGES;
   return [
-    '--dir', opts.stateDir,
-    '--log', logPath,
-    '--hostname', spec.hostname,
-    '--launchers', [...launcherNames(spec)].join(','),
-    '--restart', opts.restart.name,
-    '--max-retries', String(opts.restart.maximumRetryCount),
-    ...(viaIp ? ['--netns-exec', launch[3]!] : []),
-    '--', ...(viaIp ? launch.slice(4) : wrap === undefined ? launch : wrap(launch)),
+    '--pid-ns', rootfs === undefined ? '/proc' : `${rootfs}/proc`,
+    ...(privileges.privileged ? [] : ['--bounding-set', capabilityMask(privileges.capabilities)]),
+    ...(rootfs === undefined ? [] : ['--rootfs', rootfs]),
+    ...(rootfs !== undefined && spec.workdir !== undefined ? ['--workdir', spec.workdir] : []),
+    ...(rootfs !== undefined && spec.user !== undefined ? ['--user', spec.user.includes(':') ? spec.user : `${spec.user}:0`] : []),
   ];
+}
+
+/** The capabilities as a bit mask (bit n: capability n), in hex. */
+export function capabilityMask(caps: readonly Capability[]): string {
+  let mask = 0n;
+  for (const c of caps) mask |= 1n << BigInt(ALL_CAPABILITIES.indexOf(c));
+  return mask.toString(16);
 }
 
 /** The monitor's first line: up to its newline, or all it wrote before closing. */

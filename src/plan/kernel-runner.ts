@@ -32,8 +32,16 @@ function applyIptablesRules(step: Extract<Step, { kind: 'iptables-rules' }>, op:
  */
 export class KernelRunner implements StepRunner {
   private readonly sockets = new Map<string, Rtnl>();
+  /**
+   * Link indexes by namespace and name, as looked up for this runner's steps: a container's eth0
+   * is named by its link-up, address and route steps alike, and each lookup is a netlink round
+   * trip. Dropped whenever a step deletes links (and for every undo), so a name is never taken
+   * for a link that has gone.
+   */
+  private readonly indexes = new Map<string, number>();
 
   apply(step: Step): void {
+    if (step.kind === 'link-del' || step.kind === 'netns-del') this.indexes.clear();
     switch (step.kind) {
       case 'netns-add':
         createNetns(step.name);
@@ -146,6 +154,7 @@ export class KernelRunner implements StepRunner {
    * interrupted operation without knowing how far it got.
    */
   undo(step: Step): void {
+    this.indexes.clear();
     const ns = 'ns' in step ? step.ns : undefined;
     if (ns !== undefined && !netnsExists(ns)) {
       this.forget(ns);
@@ -344,10 +353,14 @@ export class KernelRunner implements StepRunner {
   }
 
   private index(ns: string | undefined, dev: string): number {
+    const key = `${ns ?? HOST}\0${dev}`;
+    const known = this.indexes.get(key);
+    if (known !== undefined) return known;
     const link = this.rtnl(ns).getLink(dev);
     if (link === undefined) {
       throw new NsnetError('KERNEL', `link ${dev} not found${ns === undefined ? '' : ` in ${ns}`}`);
     }
+    this.indexes.set(key, link.index);
     return link.index;
   }
 
@@ -367,6 +380,7 @@ export class KernelRunner implements StepRunner {
   }
 
   private forget(ns: string): void {
+    this.indexes.clear();
     this.sockets.get(ns)?.close();
     this.sockets.delete(ns);
   }
