@@ -472,7 +472,7 @@ async function main(): Promise<void> {
       fs.writeFileSync(path.join(RESULTS, 'scale-memory.md'), scaleReport(r, machine));
       fs.writeFileSync(path.join(RESULTS, 'scale-memory.json'), JSON.stringify(scaleJson(r), null, 2) + '\n');
       const left = r.residue;
-      if (left.namespaces.length + left.links.length + left.nftTables.length + left.processes.length > 0 || !left.rootRemoved) {
+      if (left.namespaces.length + left.links.length + left.nftTables.length + left.processes.length + left.mountsLeft.length > 0 || !left.rootRemoved) {
         throw new Error(`scale: left behind: ${JSON.stringify(left)}`);
       }
     });

@@ -34,6 +34,20 @@ export function meminfo(): Meminfo {
   return Object.fromEntries(MEMINFO_KEYS.map((k) => [k, Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN)])) as Meminfo;
 }
 
+/** Bytes in each slab cache (active objects × object size), from /proc/slabinfo: which kernel objects containers grow. */
+export function slabBytes(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of fs.readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
+      const [name, active, , size] = line.trim().split(/\s+/);
+      if (name !== undefined && name !== '' && size !== undefined) out[name] = Number(active) * Number(size);
+    }
+  } catch {
+    /* no slabinfo: the meminfo figures still say how much */
+  }
+  return out;
+}
+
 /** The children of a process (its main thread's), as the kernel lists them. */
 export function childrenOf(pid: number): number[] {
   try {

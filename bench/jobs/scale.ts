@@ -30,6 +30,7 @@ import {
   mountsOf,
   neighbourEntries,
   processesWith,
+  slabBytes,
   systemLimits,
   type Meminfo,
   type ProcMemory,
@@ -51,10 +52,17 @@ export interface Checkpoint {
   /** The DNS responders of the state root (nsnet starts one for the default network). */
   responders: ProcMemory[];
   meminfo: Meminfo;
+  /** The slab caches that grew most since the baseline: [cache, bytes], largest first. */
+  slabGrowth: Array<[string, number]>;
   /** `nsnet ps` wall times (ms) and the rows it printed (without the head). */
   psMs: number[];
   psRows: number;
-  mounts: { machine: number; firstMonitor: number; lastMonitor: number; lastInit: number };
+  /**
+   * Mounts in the machine's mount namespace and in the two each container adds: its launcher's
+   * (the monitor's child: ip netns exec's unshare of the mount namespace, then unshare(1)) and its
+   * init's (unshare --mount), for the first container and the last.
+   */
+  mounts: { machine: number; firstLauncher: number; lastLauncher: number; firstInit: number; lastInit: number };
   bridgePorts: Record<string, number>;
   neighbours: { ipv4: number; ipv6: number };
   limits: Record<string, number>;
@@ -74,7 +82,8 @@ export interface ScaleResult {
   afterCleanup: Meminfo[];
   past: { tried: number; made: number; failure?: { index: number; exitCode: number | null; message: string; leftBehind: string[] } };
   removal: { batch: number; batchMs: number[]; resetMs: number };
-  residue: { namespaces: string[]; links: string[]; nftTables: string[]; processes: number[]; mountsBefore: number; mountsAfter: number; rootEntries: string[]; rootRemoved: boolean };
+  /** mountsLeft: mounts of the machine's namespace that name the job's prefix or state root (mountsBefore/After count all, other sessions' included). */
+  residue: { namespaces: string[]; links: string[]; nftTables: string[]; processes: number[]; mountsLeft: string[]; mountsBefore: number; mountsAfter: number; rootEntries: string[]; rootRemoved: boolean };
   monitorBinaryBytes: number;
   loadAvg: { start: number[]; end: number[] };
   durationS: number;
@@ -148,6 +157,8 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
     }
   };
 
+  /** Slab bytes per cache at the baseline. */
+  let baseSlab: Record<string, number> = {};
   const checkpoint = (): Checkpoint => {
     const monitors = ids.map(monitorOf).filter((p): p is number => p !== undefined);
     const monMem = monitors.map((p) => memoryOf(p)).filter((m): m is ProcMemory => m !== undefined);
@@ -163,8 +174,10 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
     }
     const monFds = monitors.map((p) => descriptorsOf(p));
     const ps = Array.from({ length: 5 }, () => must(['ps']));
-    const lastMonitor = monitors[monitors.length - 1];
-    const lastInit = lastMonitor === undefined ? undefined : descendants(lastMonitor).pop();
+    const chain = (monitor: number | undefined): number[] => (monitor === undefined ? [] : descendants(monitor));
+    const [firstLauncher, firstInit] = chain(monitors[0]);
+    const [lastLauncher, lastInit] = chain(monitors[monitors.length - 1]);
+    const mountsIn = (pid: number | undefined): number => (pid === undefined ? NaN : mountsOf(pid));
     return {
       containers: ids.length,
       monitors: {
@@ -179,14 +192,13 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
       service: svcMem === undefined || svcFds === undefined ? null : { ...svcMem, fds: svcFds.fds, inotify: svcFds.inotify, fdLimit: svcFds.softLimit, fdKinds: svcFds.kinds },
       responders: responders.map((p) => memoryOf(p)).filter((m): m is ProcMemory => m !== undefined),
       meminfo: meminfo(),
+      slabGrowth: Object.entries(slabBytes())
+        .map(([cache, bytes]): [string, number] => [cache, bytes - (baseSlab[cache] ?? 0)])
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8),
       psMs: ps.map((r) => r.ms),
       psRows: Math.max(0, ps[0]!.stdout.trim().split('\n').length - 1),
-      mounts: {
-        machine: mountsOf('self'),
-        firstMonitor: monitors[0] === undefined ? NaN : mountsOf(monitors[0]),
-        lastMonitor: lastMonitor === undefined ? NaN : mountsOf(lastMonitor),
-        lastInit: lastInit === undefined ? NaN : mountsOf(lastInit),
-      },
+      mounts: { machine: mountsOf('self'), firstLauncher: mountsIn(firstLauncher), lastLauncher: mountsIn(lastLauncher), firstInit: mountsIn(firstInit), lastInit: mountsIn(lastInit) },
       bridgePorts: bridgePorts(),
       neighbours: neighbourEntries(),
       limits: systemLimits(),
@@ -216,6 +228,7 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
       if (i > 0) sleep(1);
       baseline.push(meminfo());
     }
+    baseSlab = slabBytes();
     checkpoints.push(checkpoint());
     for (let i = 0; i < target; i++) {
       const r = must(['run', '-d', '--name', name(i), '--', 'sleep', '1000']);
@@ -263,6 +276,7 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
       links: linkNames().filter((l) => l !== 'lo' && l !== 'uplink0'),
       nftTables: (nft.stdout ?? '').split('\n').filter((l) => l.trim() !== ''),
       processes: [...seen].filter(([pid, start]) => startOf(pid) === start).map(([pid]) => pid),
+      mountsLeft: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/run/netns/${job.prefix}`) || l.includes(job.root)),
       mountsBefore,
       mountsAfter: mountsOf('self'),
       rootEntries,

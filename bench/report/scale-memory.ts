@@ -92,7 +92,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
   const last10 = r.runMs.slice(-10);
   const psAt = (c: Checkpoint): string => `${f(median(c.psMs), 1)} ms`;
   const res = r.residue;
-  const clean = res.namespaces.length === 0 && res.links.length === 0 && res.nftTables.length === 0 && res.processes.length === 0 && res.mountsAfter === res.mountsBefore && res.rootRemoved;
+  const clean = res.namespaces.length === 0 && res.links.length === 0 && res.nftTables.length === 0 && res.processes.length === 0 && res.mountsLeft.length === 0 && res.rootRemoved;
   const l = last.limits;
   const ports = Object.entries(last.bridgePorts).map(([b, p]) => `${b} ${p}`).join(', ') || 'none';
   return [
@@ -125,7 +125,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
     '## Scaling',
     '',
     mdTable([
-      ['containers', '`ps` (median of 5)', 'monitors Pss Σ', 'inits Pss Σ', 'service Rss', 'service fds', 'kernel Δ', 'MemAvailable Δ', 'total', 'mounts in a monitor\'s namespace (first / last)'],
+      ['containers', '`ps` (median of 5)', 'monitors Pss Σ', 'inits Pss Σ', 'service Rss', 'service fds', 'kernel Δ', 'MemAvailable Δ', 'total', 'mounts per container namespace: launcher, init (first / last container)'],
       ...r.checkpoints.map((c, i) => {
         const k = costs[i]!;
         return [
@@ -138,18 +138,24 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
           `${f(mib(k.kernel), 1)} MiB`,
           `${f(mib(k.memAvailableDrop), 1)} MiB`,
           `${f(mib(k.total), 1)} MiB`,
-          `${f(c.mounts.firstMonitor, 0)} / ${f(c.mounts.lastMonitor, 0)}`,
+          `${f(c.mounts.firstLauncher, 0)}, ${f(c.mounts.firstInit, 0)} / ${f(c.mounts.lastLauncher, 0)}, ${f(c.mounts.lastInit, 0)}`,
         ];
       }),
     ]),
     '',
     `Per container (the ${n}-container checkpoint over the empty one, ÷ ${n - zero.containers}): monitor ${f(perContainer('monitorsPss'), 0)} KiB, inits ${f(perContainer('initsPss'), 0)} KiB, service ${f(perContainer('serviceRss'), 1)} KiB, kernel ${f(perContainer('kernel'), 0)} KiB (${Object.entries(lastCost.kernelByKey).map(([key, v]) => `${key} ${f((v - zero.kernelByKey[key]!) / Math.max(1, n - zero.containers), 0)}`).join(', ')}), in all ${f(perContainer('total'), 0)} KiB; MemAvailable ${f(perContainer('memAvailableDrop'), 0)} KiB.`,
+    `The slab caches that grew most (/proc/slabinfo, active objects × size, over the baseline): ${r.checkpoints
+      .slice(1)
+      .map((c) => `at ${c.containers}: ${(c.slabGrowth ?? []).slice(0, 6).map(([cache, bytes]) => `${cache} ${f(bytes / 2 ** 20, 1)}`).join(', ')} MiB`)
+      .join('; ')}.`,
     `The inits: ${last.inits.count} processes, Pss median ${f(last.inits.pss.median, 0)} KiB (Rss ${f(last.inits.rss.median, 0)}, which counts the libc they share with every process on the machine).`,
     `The service: Rss ${f(mib(last.service?.rss ?? NaN), 1)} MiB (VmHWM ${f(mib(last.service?.hwm ?? NaN), 1)}), ${last.service?.fds ?? '—'} descriptors (${Object.entries(last.service?.fdKinds ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) of a soft limit of ${last.service?.fdLimit ?? '—'}.`,
     '',
+    'MemAvailable is no measure on this machine: other sessions allocate and free hundreds of MiB meanwhile (the noise below); the kernel\'s own counters and the processes\' Pss are.',
     `Noise: the baseline's three samples (1 s apart, nothing of ours changing) varied by ${Object.entries(noise).map(([k, v]) => `${k} ${f(v, 0)}`).join(', ')} KiB;`,
     `after everything was removed (and 3 s to let the kernel free namespaces) the counters stood at ${Object.entries(residual).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${f(v, 0)}`).join(', ')} KiB from the baseline — what the machine's other processes did meanwhile, plus what the kernel had not freed yet.`,
     '',
+    ...mountNote(r),
     '## `run -d` and `ps` as containers accumulate',
     '',
     `\`run -d\`: the first 10 ${f(median(first10), 1)} ms (median), the last 10 ${f(median(last10), 1)} ms (median) — ${f(median(last10) / median(first10), 2)}×. \`ps\` with ${costs[0]!.containers} rows ${psAt(r.checkpoints[0]!)}, with ${last.psRows} rows ${psAt(last)}.`,
@@ -167,7 +173,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
         '—',
         r.past.failure === undefined ? 'no failure' : `container ${r.past.failure.index} failed (exit ${r.past.failure.exitCode}): ${r.past.failure.message.replace(/\n/g, ' ').replace(/\|/g, '\\|')}${r.past.failure.leftBehind.length > 0 ? ` — left behind: ${r.past.failure.leftBehind.join(', ')}` : ''}`,
       ],
-      ['mounts per mount namespace', `${f(last.mounts.lastMonitor, 0)} (a monitor's), ${f(last.mounts.lastInit, 0)} (a container's), ${f(last.mounts.machine, 0)} (the machine's)`, `${l['mountMax']} (fs.mount-max)`, 'every /run/netns/NAME mount propagates into every monitor\'s and container\'s mount namespace (slave mounts)'],
+      ['mounts per mount namespace', `${f(last.mounts.firstLauncher, 0)} / ${f(last.mounts.firstInit, 0)} (the first container's launcher / init), ${f(last.mounts.machine, 0)} (the machine's)`, `${l['mountMax']} (fs.mount-max)`, 'each container\'s two mount namespaces are slaves of the machine\'s: every later /run/netns/NAME mount propagates into all of them'],
       ['/run/netns entries', String(l['runNetnsEntries']), '—', 'the whole machine\'s'],
       ['service descriptors', String(last.service?.fds ?? '—'), String(last.service?.fdLimit ?? '—'), ''],
       ['monitor descriptors', `${f(last.monitors.fds.median, 0)} each`, '—', ''],
@@ -183,11 +189,27 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
     '## Removal and residue',
     '',
     `\`nsnet rm -f\` in batches of ${r.removal.batch}: ${r.removal.batchMs.map((ms) => f(ms, 0)).join(', ')} ms (${f(r.removal.batchMs.reduce((a, b) => a + b, 0) / Math.max(1, r.runMs.length + r.past.made), 1)} ms per container), then \`system reset --force\` ${f(r.removal.resetMs, 0)} ms.`,
-    `Left afterwards: ${clean ? 'nothing' : 'SOMETHING'} — namespaces ${res.namespaces.length}, links ${res.links.length}${res.links.length > 0 ? ` (${res.links.slice(0, 5).join(', ')})` : ''}, nftables tables ${res.nftTables.length}, processes ${res.processes.length}, mounts ${res.mountsAfter} (${res.mountsBefore} before), state root ${res.rootRemoved ? 'removed' : 'still there'} (it held ${res.rootEntries.join(', ') || 'nothing'} after the reset).`,
+    `Left afterwards: ${clean ? 'nothing' : 'SOMETHING'} — namespaces ${res.namespaces.length}, links ${res.links.length}${res.links.length > 0 ? ` (${res.links.slice(0, 5).join(', ')})` : ''}, nftables tables ${res.nftTables.length}, processes ${res.processes.length}, mounts ${res.mountsLeft.length} (the machine's mount namespace holds ${res.mountsAfter}, ${res.mountsBefore} before: other sessions' namespaces come and go), state root ${res.rootRemoved ? 'removed' : 'still there'} (it held ${res.rootEntries.join(', ') || 'nothing'} after the reset).`,
     '',
     `Section time ${f(r.durationS, 0)} s.`,
     '',
   ].join('\n');
+}
+
+/** What the mounts cost: the mount objects the kernel holds, and why they grow with the square of the containers. */
+function mountNote(r: ScaleResult): string[] {
+  const first = r.checkpoints[1];
+  const last = r.checkpoints[r.checkpoints.length - 1]!;
+  const mnt = last.slabGrowth?.find(([cache]) => cache === 'mnt_cache')?.[1];
+  if (first === undefined || mnt === undefined) return [];
+  const n = last.containers;
+  return [
+    `Mounts: the first container's two mount namespaces held ${f(first.mounts.firstLauncher, 0)} and ${f(first.mounts.firstInit, 0)} mounts when it started and ${f(last.mounts.firstLauncher, 0)} and ${f(last.mounts.firstInit, 0)} at ${n} containers, `,
+    `since both are slaves of the machine's /run/netns (shared): every later \`/run/netns/NAME\` mount propagates into every existing container's two namespaces, so n containers hold about 2n × (base + n) mounts, `,
+    `O(n²): the mount objects (mnt_cache) alone grew ${f(mnt / 2 ** 20, 0)} MiB at ${n} containers, with per-CPU counters besides (Percpu). Each \`run -d\` (one netns mount) and each \`rm\` (its unmount) also visits all of them, `,
+    'so both grow slower with every container (below). Detaching /run/netns in the launcher\'s namespace, right after `ip netns exec` makes it a slave (native/nsnet-monitor.c), would stop it: the container needs no other namespace\'s handle.',
+    '',
+  ];
 }
 
 export function scaleJson(r: ScaleResult): Record<string, unknown> {
