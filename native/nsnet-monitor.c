@@ -11,7 +11,9 @@
  *     Docker) and the finish time to DIR/state.json, atomically (a temporary file renamed);
  *   - with a restart policy it starts the command again after Docker's back-off (100 ms,
  *     doubling up to a minute, back to 100 ms after 10 s of running), counting restarts.
- *     SIGTERM (nsnet stop) ends the loop: the current run is recorded and nothing restarts.
+ *     SIGTERM (nsnet stop) ends the loop: the current run is recorded and nothing restarts;
+ *   - with --remove-on-exit (run -d --rm, Docker's AutoRemove) it has the container removed
+ *     once its run has ended, by stop or by itself (see remove_container below).
  *
  * How nsnet hears about the start: the monitor's stdout is a pipe to nsnet, and it writes one
  * line there and closes it: "started MONPID MONSTART INITPID INITSTART" once the container's
@@ -31,7 +33,9 @@
  *
  * Usage: nsnet-monitor --dir DIR --log FILE --hostname NAME [--launchers a,b,c] [--netns-exec NS]
  *                      [--pid-ns PROCDIR [--bounding-set HEX] [--rootfs DIR [--workdir W] [--user UID:GID]]]
- *                      [--restart no|always|unless-stopped|on-failure] [--max-retries N] -- ARGV...
+ *                      [--restart no|always|unless-stopped|on-failure] [--max-retries N]
+ *                      [--remove-on-exit ID --nsnet BIN --root ROOT --host-ns NET,UTS,IPC
+ *                       --remove-log FILE [--remove-env K=V]...] -- ARGV...
  * With --pid-ns the monitor starts the command confined itself (confined_exec below) and ARGV is
  * the container's command; without it ARGV is a launcher chain (unshare ... setpriv ... CMD),
  * which --launchers names so the monitor can tell when the command itself runs.
@@ -62,6 +66,15 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 60000
 #define RESET_AFTER_MS 10000
+/*
+ * How long an ended --rm container stays before it is removed: a client of the Docker API that
+ * waits for it (POST /containers/{id}/wait polls every 50 ms; docker run --rm waits for
+ * condition=removed) or follows the events must see it exited, with its exit code, first —
+ * dockerd hands its waiters the code before it removes. nsnet serve's own AutoRemove waits as long.
+ */
+#define REMOVE_GRACE_MS 1000
+#define REMOVE_ERR_MAX 4096
+#define REMOVE_ENV_MAX 64
 
 enum policy { POLICY_NO, POLICY_ALWAYS, POLICY_UNLESS_STOPPED, POLICY_ON_FAILURE };
 
@@ -87,6 +100,14 @@ static char **cmd;
 static enum policy policy = POLICY_NO;
 static long max_retries;
 static int log_fd = -1, devnull = -1;
+
+/* --remove-on-exit: what removes the container, and from where (see remove_container). */
+static struct {
+    const char *id, *nsnet, *root, *host_ns, *log;
+    const char *env[REMOVE_ENV_MAX + 2];
+    int nenv;
+    int ns_fd[3]; /* the host's net, uts and ipc namespaces, opened at the start */
+} rm_on_exit = { NULL, NULL, NULL, NULL, NULL, { NULL }, 0, { -1, -1, -1 } };
 static pid_t self_pid;
 static char self_start[32];
 
@@ -99,7 +120,8 @@ static struct {
     char finished_at[40];
     int exit_code; /* -1: none yet */
     long restart_count;
-} st = { "running", 0, "", "", "", -1, 0 };
+    int removing; /* the run has ended and the monitor has the container removed (--remove-on-exit) */
+} st = { "running", 0, "", "", "", -1, 0, 0 };
 
 static void now_rfc3339(char *out, size_t size) {
     struct timespec ts;
@@ -158,9 +180,9 @@ static void write_state(void) {
     else snprintf(code, sizeof code, "%d", st.exit_code);
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"%s\",\"pid\":%d,\"pidStart\":\"%s\",\"startedAt\":\"%s\",\"finishedAt\":\"%s\","
-                     "\"exitCode\":%s,\"restartCount\":%ld,\"monitorPid\":%d,\"monitorStart\":\"%s\"}\n",
+                     "\"exitCode\":%s,\"restartCount\":%ld,\"monitorPid\":%d,\"monitorStart\":\"%s\",\"removing\":%s}\n",
                      st.status, (int)st.pid, st.pid_start, st.started_at, st.finished_at, code, st.restart_count,
-                     (int)self_pid, self_start);
+                     (int)self_pid, self_start, st.removing ? "true" : "false");
     snprintf(path, sizeof path, "%s/state.json", dir);
     snprintf(tmp, sizeof tmp, "%s/.state.json.%d", dir, (int)self_pid);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -438,6 +460,18 @@ static void confined_exec(char **argv) {
     _exit(128 + sig);
 }
 
+/* In a child about to exec: no signal blocked or ignored (the monitor blocks and ignores some), and its stdio. */
+static void child_setup(int in, int out, int err) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+}
+
 static pid_t start_child(struct stream *out, struct stream *err) {
     int po[2], pe[2], ready[2] = { -1, -1 };
     if (proc_dir != NULL && pipe2(ready, O_CLOEXEC) != 0) return -1;
@@ -451,14 +485,7 @@ static pid_t start_child(struct stream *out, struct stream *err) {
     }
     pid_t pid = fork();
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        dup2(devnull, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
+        child_setup(devnull, po[1], pe[1]);
         /* A fresh UTS and IPC namespace for each start, named as the container. */
         if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) != 0 || sethostname(hostname, strlen(hostname)) != 0) {
             dprintf(2, "nsnet-monitor: new UTS/IPC namespace for %s: %s\n", hostname, strerror(errno));
@@ -608,8 +635,164 @@ static void handshake(const char *line) {
     dup2(devnull, 1);
 }
 
+/* The run has ended for good: recorded, with whether the monitor now has the container removed. */
+static void record_end(void) {
+    struct stat d;
+    st.status = "exited";
+    /* A directory already gone: rm got there first, nothing is left to remove. */
+    st.removing = rm_on_exit.id != NULL && stat(dir, &d) == 0;
+    write_state();
+}
+
+/* One line in the log a user reads for what happens in the background (the service's). */
+static void removal_note(const char *what) {
+    char when[40], parent[4096], line[REMOVE_ERR_MAX + 512];
+    now_rfc3339(when, sizeof when);
+    snprintf(parent, sizeof parent, "%s", rm_on_exit.log);
+    char *slash = strrchr(parent, '/');
+    if (slash != NULL && slash != parent) {
+        *slash = 0;
+        mkdir(parent, 0700);
+    }
+    int fd = open(rm_on_exit.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    int n = snprintf(line, sizeof line, "%s nsnet-monitor: removing container %s (--rm): %s\n", when, rm_on_exit.id, what);
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    write_all(fd, line, (size_t)n);
+    close(fd);
+}
+
+/* What a non-blocking pipe has now, kept up to cap bytes (the rest read and dropped); *eof at its end. */
+static size_t drain(int fd, char *buf, size_t len, size_t cap, int *eof) {
+    char scratch[512];
+    for (;;) {
+        int keep = len < cap;
+        ssize_t n = read(fd, keep ? buf + len : scratch, keep ? cap - len : sizeof scratch);
+        if (n > 0) {
+            if (keep) len += (size_t)n;
+            continue;
+        }
+        if (n == 0) *eof = 1;
+        else if (errno == EINTR) continue;
+        else if (errno != EAGAIN) *eof = 1;
+        return len;
+    }
+}
+
+/*
+ * Run `NSNET --root ROOT rm -f --auto-remove MONPID:MONSTART ID` and wait for it, keeping what it
+ * says on stderr; a failure (or a warning) becomes one line of the log. Returns nothing: this
+ * process has no one to tell.
+ */
+static void run_rm(void) {
+    char monitor[64], err[REMOVE_ERR_MAX], what[REMOVE_ERR_MAX + 64];
+    snprintf(monitor, sizeof monitor, "%d:%s", (int)self_pid, self_start);
+    char *argv[] = { (char *)rm_on_exit.nsnet, "--root", (char *)rm_on_exit.root, "rm", "-f", "--auto-remove", monitor, (char *)rm_on_exit.id, NULL };
+    int pe[2];
+    if (pipe2(pe, O_CLOEXEC) != 0) {
+        snprintf(what, sizeof what, "pipe: %s", strerror(errno));
+        removal_note(what);
+        return;
+    }
+    pid_t rm = fork();
+    if (rm == 0) {
+        child_setup(devnull, devnull, pe[1]);
+        execve(rm_on_exit.nsnet, argv, (char **)rm_on_exit.env);
+        dprintf(2, "cannot execute %s: %s\n", rm_on_exit.nsnet, strerror(errno));
+        _exit(127);
+    }
+    close(pe[1]);
+    if (rm < 0) {
+        close(pe[0]);
+        snprintf(what, sizeof what, "fork: %s", strerror(errno));
+        removal_note(what);
+        return;
+    }
+    /* Read until rm has ended, not until the pipe's end: a service it starts could hold it for hours. */
+    fcntl(pe[0], F_SETFL, O_NONBLOCK);
+    size_t len = 0;
+    int status = 0, eof = 0;
+    for (;;) {
+        struct pollfd pfd = { pe[0], POLLIN, 0 };
+        if (!eof) poll(&pfd, 1, 100);
+        len = drain(pe[0], err, len, sizeof err - 1, &eof);
+        if (eof) {
+            waitpid(rm, &status, 0);
+            break;
+        }
+        if (waitpid(rm, &status, WNOHANG) == rm) {
+            len = drain(pe[0], err, len, sizeof err - 1, &eof);
+            break;
+        }
+    }
+    close(pe[0]);
+    err[len] = 0;
+    while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' ')) err[--len] = 0;
+    for (size_t k = 0; k < len; k++)
+        if (err[k] == '\n') err[k] = ' ';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && len == 0) return;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) snprintf(what, sizeof what, "removed, with: %s", err);
+    else snprintf(what, sizeof what, "%s rm failed (%s %d): %s", rm_on_exit.nsnet, WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len > 0 ? err : "it said nothing");
+    removal_note(what);
+}
+
+/*
+ * --remove-on-exit: the container's run has ended for good (Docker refuses --rm with --restart,
+ * and so does nsnet), so it goes, as dockerd removes an AutoRemove container. Removing is nsnet's
+ * work (records, namespace, veths, firewall, under the host lock), so the monitor has the nsnet
+ * that started it do it, never through a shell, with only the environment nsnet gave for it:
+ *   - from a process of its own, forked here, while the monitor exits at once: rm finds the
+ *     monitor gone, its report saying exited, rather than killing the process that removes; and
+ *     nothing waits on anything that waits on it (rm takes the host lock, the monitor holds none);
+ *   - back in the host's network, UTS and IPC namespaces (nsnet's, opened at the start): rm kills
+ *     every process of the container's namespace, and the client finds the service of nsnet's;
+ *   - after REMOVE_GRACE_MS, for whoever waits on it;
+ *   - with --auto-remove MONITOR: rm removes it only while its last run is still this monitor's
+ *     and has ended (a `start` in the meantime gets a new monitor, which removes it in its turn),
+ *     and an rm that finds it gone already (removed by hand, by nsnet serve) succeeds quietly.
+ */
+static void remove_container(void) {
+    pid_t remover = fork();
+    if (remover < 0) {
+        char what[128];
+        snprintf(what, sizeof what, "fork: %s", strerror(errno));
+        removal_note(what);
+    }
+    if (remover != 0) return;
+    setsid();
+    static const int types[3] = { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC };
+    for (int k = 0; k < 3; k++) {
+        if (setns(rm_on_exit.ns_fd[k], types[k]) != 0) {
+            char what[256];
+            snprintf(what, sizeof what, "cannot return to nsnet's namespaces: setns: %s", strerror(errno));
+            removal_note(what);
+            _exit(1);
+        }
+        close(rm_on_exit.ns_fd[k]);
+    }
+    struct timespec grace = { REMOVE_GRACE_MS / 1000, (REMOVE_GRACE_MS % 1000) * 1000000L };
+    while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {
+    }
+    run_rm();
+    _exit(0);
+}
+
+/* --host-ns NET,UTS,IPC: paths nsnet gives while it waits for the handshake (its own descriptors, /proc/PID/fd/N). */
+static int open_host_namespaces(void) {
+    char paths[3 * 128];
+    snprintf(paths, sizeof paths, "%s", rm_on_exit.host_ns);
+    char *save = NULL, *p = strtok_r(paths, ",", &save);
+    for (int k = 0; k < 3; k++, p = strtok_r(NULL, ",", &save)) {
+        if (p == NULL || (rm_on_exit.ns_fd[k] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+            dprintf(1, "failed open the host namespace %s: %s\n", p == NULL ? "(missing in --host-ns)" : p, p == NULL ? "expected NET,UTS,IPC" : strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int usage(const char *why) {
-    dprintf(2, "nsnet-monitor: %s\nusage: nsnet-monitor --dir DIR --log FILE --hostname NAME [--launchers a,b] [--netns-exec NS] [--pid-ns PROCDIR [--bounding-set HEX] [--rootfs DIR [--workdir W] [--user UID:GID]]] [--restart POLICY] [--max-retries N] -- ARGV...\n", why);
+    dprintf(2, "nsnet-monitor: %s\nusage: nsnet-monitor --dir DIR --log FILE --hostname NAME [--launchers a,b] [--netns-exec NS] [--pid-ns PROCDIR [--bounding-set HEX] [--rootfs DIR [--workdir W] [--user UID:GID]]] [--restart POLICY] [--max-retries N] [--remove-on-exit ID --nsnet BIN --root ROOT --host-ns NET,UTS,IPC --remove-log FILE [--remove-env K=V]...] -- ARGV...\n", why);
     return 2;
 }
 
@@ -634,6 +817,15 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--workdir") == 0) work_dir = v;
         else if (strcmp(a, "--user") == 0) user_ids = v;
         else if (strcmp(a, "--max-retries") == 0) max_retries = atol(v);
+        else if (strcmp(a, "--remove-on-exit") == 0) rm_on_exit.id = v;
+        else if (strcmp(a, "--nsnet") == 0) rm_on_exit.nsnet = v;
+        else if (strcmp(a, "--root") == 0) rm_on_exit.root = v;
+        else if (strcmp(a, "--host-ns") == 0) rm_on_exit.host_ns = v;
+        else if (strcmp(a, "--remove-log") == 0) rm_on_exit.log = v;
+        else if (strcmp(a, "--remove-env") == 0) {
+            if (rm_on_exit.nenv >= REMOVE_ENV_MAX) return usage("too many --remove-env");
+            rm_on_exit.env[rm_on_exit.nenv++] = v;
+        }
         else if (strcmp(a, "--restart") == 0) {
             if (strcmp(v, "no") == 0) policy = POLICY_NO;
             else if (strcmp(v, "always") == 0) policy = POLICY_ALWAYS;
@@ -646,6 +838,10 @@ int main(int argc, char **argv) {
     if (proc_dir == NULL && (bounding_hex != NULL || root_dir != NULL)) return usage("--bounding-set and --rootfs confine a --pid-ns start");
     if (root_dir == NULL && (work_dir != NULL || user_ids != NULL)) return usage("--workdir and --user need --rootfs");
     cmd = argv + i;
+    if (rm_on_exit.id != NULL && (rm_on_exit.nsnet == NULL || rm_on_exit.root == NULL || rm_on_exit.host_ns == NULL || rm_on_exit.log == NULL))
+        return usage("--remove-on-exit needs --nsnet, --root, --host-ns and --remove-log");
+    /* Before the double fork: nsnet keeps the descriptors open until it has the handshake. */
+    if (rm_on_exit.id != NULL && open_host_namespaces() != 0) return 1;
 
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
@@ -759,8 +955,7 @@ int main(int argc, char **argv) {
         now_rfc3339(st.finished_at, sizeof st.finished_at);
         struct stat dst;
         if (!should_restart(code, stopping, reached) || stat(dir, &dst) != 0) {
-            st.status = "exited";
-            write_state();
+            record_end();
             break;
         }
         /* Docker's back-off: reset after 10 s of running, else 100 ms doubling up to a minute. */
@@ -785,13 +980,13 @@ int main(int argc, char **argv) {
             }
         }
         if (stopping || stat(dir, &dst) != 0) {
-            st.status = "exited";
-            write_state();
+            record_end();
             break;
         }
     }
     /* Whatever the container left behind is ours to reap. */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
+    if (st.removing) remove_container();
     return 0;
 }

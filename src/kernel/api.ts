@@ -167,6 +167,12 @@ export interface MonitorOptions {
   stateDir: string;
   /** run --restart: the policy the monitor applies when the command ends. */
   restart: RestartPolicy;
+  /**
+   * run --rm (Docker's AutoRemove) of a detached container: once its run has ended, by itself or
+   * by stop, the monitor has this nsnet remove it (`rm -f` of the container with this id, in this
+   * state root); what a failed removal says goes to logPath.
+   */
+  removeOnExit?: { containerId: string; root: string; logPath: string } | undefined;
 }
 
 /** A process that finished before nsnet saw it running (`run -d true`). */

@@ -26,6 +26,22 @@ export function monitorBinary(): string {
   throw new NsnetError('STATE', `cannot find ${bin}, which runs detached containers`, { hint: 'build it: sh scripts/build-native.sh (npm run build does it)' });
 }
 
+/** bin/nsnet of this installation (the compiled client): what a --rm container's monitor removes it with. */
+export const nsnetClient = (): string => path.join(path.dirname(nsnetCli()), 'nsnet');
+
+/**
+ * The environment of the monitor's `nsnet rm`: this nsnet's PATH and NSNET_* switches
+ * (NSNET_SERVICE=off, a firewall driver, test switches), so it runs as the nsnet that started the
+ * container; the state root is given as --root, and a fault injected for this command is not
+ * injected again there.
+ */
+export function removalEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const skip = new Set(['NSNET_ROOT', 'NSNET_FAULT', 'NSNET_CLIENT_FALLBACK']);
+  return Object.entries(env)
+    .filter(([k, v]) => v !== undefined && (k === 'PATH' || (k.startsWith('NSNET_') && !skip.has(k))))
+    .map(([k, v]) => `${k}=${v!}`);
+}
+
 /** The launch argv as it is, or with host programs around it that exec on (see monitorArgv). */
 export type LaunchWrap = (launch: readonly string[]) => string[];
 
@@ -37,8 +53,12 @@ export type LaunchWrap = (launch: readonly string[]) => string[];
  * containers get their stdin, or a terminal, put in place by host programs that exec on
  * (src/kernel/attach-stdio.ts) — it runs the launch argv, wrapped, as nsnet would.
  */
-export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, wrap?: LaunchWrap): string[] {
-  const common = ['--dir', opts.stateDir, '--log', logPath, '--hostname', spec.hostname, '--restart', opts.restart.name, '--max-retries', String(opts.restart.maximumRetryCount)];
+export function monitorArgv(spec: LaunchSpec, logPath: string, opts: MonitorOptions, wrap?: LaunchWrap, hostNs?: readonly string[]): string[] {
+  const common = [
+    '--dir', opts.stateDir, '--log', logPath, '--hostname', spec.hostname,
+    '--restart', opts.restart.name, '--max-retries', String(opts.restart.maximumRetryCount),
+    ...removalArgv(opts, hostNs),
+  ];
   // `ip netns exec NS` first (a container with /etc/netns files): the monitor does its steps itself.
   const netnsExec = spec.etcNetns === true && spec.netns !== undefined ? ['--netns-exec', spec.netns] : [];
   if (wrap === undefined) return [...common, ...netnsExec, ...confinementOptions(spec), '--', ...spec.argv];
@@ -63,6 +83,31 @@ export function capabilityMask(caps: readonly Capability[]): string {
   let mask = 0n;
   for (const c of caps) mask |= 1n << BigInt(ALL_CAPABILITIES.indexOf(c));
   return mask.toString(16);
+}
+
+/** --rm: how the monitor has the container removed (native/nsnet-monitor.c, remove_container). */
+function removalArgv(opts: MonitorOptions, hostNs: readonly string[] | undefined): string[] {
+  const r = opts.removeOnExit;
+  if (r === undefined) return [];
+  if (hostNs === undefined) throw new NsnetError('PROCESS', 'a --rm container\'s monitor needs the host namespaces to remove it from');
+  return [
+    '--remove-on-exit', r.containerId,
+    '--nsnet', nsnetClient(),
+    '--root', r.root,
+    '--host-ns', hostNs.join(','),
+    '--remove-log', r.logPath,
+    ...removalEnv().flatMap((e) => ['--remove-env', e]),
+  ];
+}
+
+/**
+ * This thread's network, UTS and IPC namespaces — the host's, before it enters the container's —
+ * held open while the monitor starts, which opens them by their /proc/PID/fd path (its spawn
+ * passes no descriptor but 0-2) to go back to them for the removal.
+ */
+function holdHostNamespaces(): { paths: string[]; close: () => void } {
+  const fds = ['net', 'uts', 'ipc'].map((ns) => fs.openSync(`/proc/thread-self/ns/${ns}`, 'r'));
+  return { paths: fds.map((fd) => `/proc/${process.pid}/fd/${fd}`), close: () => fds.forEach((fd) => fs.closeSync(fd)) };
 }
 
 /** The monitor's first line: up to its newline, or all it wrote before closing. */
@@ -110,9 +155,18 @@ function lastWords(logPath: string): string {
  */
 export async function launchMonitored(spec: LaunchSpec, logPath: string, opts: MonitorOptions, onFatal: FatalReport, wrap?: LaunchWrap): Promise<Started | Finished> {
   const bin = monitorBinary();
-  // posix_spawn, not Node's spawn: a fork of the nsnet service cost 2.5 ms of each run -d (posix-spawn.ts).
-  const child = inContainerNamespaces(spec, onFatal, () => spawnDetachedWithStdout(bin, [bin, ...monitorArgv(spec, logPath, opts, wrap)], { ...spec.env }, '/'));
-  const line = await handshake(child.stdout);
+  const host = opts.removeOnExit === undefined ? undefined : holdHostNamespaces();
+  let line: string;
+  let child: ReturnType<typeof spawnDetachedWithStdout>;
+  try {
+    const argv = [bin, ...monitorArgv(spec, logPath, opts, wrap, host?.paths)];
+    // posix_spawn, not Node's spawn: a fork of the nsnet service cost 2.5 ms of each run -d (posix-spawn.ts).
+    child = inContainerNamespaces(spec, onFatal, () => spawnDetachedWithStdout(bin, argv, { ...spec.env }, '/'));
+    // The monitor has opened the host's namespaces before it says anything.
+    line = await handshake(child.stdout);
+  } finally {
+    host?.close();
+  }
   child.stdout.destroy();
   // The process started forks the monitor and exits (double fork).
   reap(child.pid);

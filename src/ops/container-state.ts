@@ -37,6 +37,8 @@ export interface MonitorReport {
   restartCount: number;
   monitorPid: number;
   monitorStart: string;
+  /** The run has ended and the monitor has the container removed (run -d --rm); absent from older monitors. */
+  removing?: boolean;
 }
 
 export const MONITOR_STATE_FILE = 'state.json';

@@ -8,7 +8,7 @@ import { unshareArgs, type Confinement } from '../core/unshare.js';
 import * as validate from '../core/validate.js';
 import { containerNameFor, newId } from '../engine/ids.js';
 import { planCreateContainer, planRemoveContainer, type EndpointSpec } from '../engine/plans.js';
-import { netnsPath, type Finished, type LaunchSpec, type Started } from '../host/port.js';
+import { netnsPath, type Finished, type LaunchSpec, type MonitorOptions, type Started } from '../host/port.js';
 import type { Step } from '../plan/steps.js';
 import type { ContainerLink, ContainerRecord, EndpointRecord, NetworkRecord } from '../store/index.js';
 import { markNamespace, stateDirOf } from './container-state.js';
@@ -33,6 +33,7 @@ import { p2pRestoreSteps } from './p2p-links.js';
 import { leavePartitionSteps } from './partitions.js';
 import { parseRestartPolicy, restarts, type RestartPolicy } from '../core/restart-policy.js';
 import { endRestarts, killMonitor, monitorEnd } from './monitors.js';
+import { serviceLogPath } from './cni-service.js';
 
 export { logs } from './container-logs.js';
 import { interfaceStateSteps } from './impairments.js';
@@ -134,7 +135,8 @@ function validateRun(input: RunInput): RunInput {
 function validateRestart(input: RunInput): RestartPolicy {
   const policy = parseRestartPolicy(input.restart ?? '');
   if (!restarts(policy)) return policy;
-  if (input.remove) throw new NsnetError('USAGE', 'Conflicting options: --restart and --rm', { hint: 'leave one of them out' });
+  // create records --rm as AutoRemove (and so does the API's HostConfig.AutoRemove).
+  if (input.remove || input.autoRemove === true) throw new NsnetError('USAGE', 'Conflicting options: --restart and --rm', { hint: 'leave one of them out' });
   if (!input.detach) {
     throw new NsnetError('USAGE', `--restart ${input.restart} needs -d: nsnet restarts detached containers (their monitor does), a foreground run ends with its command`, { hint: 'add -d, and read its output with nsnet logs' });
   }
@@ -414,7 +416,7 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
       if (container.imageLayers != null) fs.writeFileSync(hostnameFileOf(container), `${container.hostname}\n`, { mode: 0o644 });
       const spec = { ...launchSpec(container), etcNetns: sharesNamespace(container) ? joinedEtcNetns(container) : prepareContainerDns(ctx, container) };
       if (detach) {
-        started = await ctx.host.launchDetached(spec, container.logPath, { stateDir: path.dirname(container.logPath), restart: restartPolicyOf(container) });
+        started = await ctx.host.launchDetached(spec, container.logPath, { stateDir: path.dirname(container.logPath), restart: restartPolicyOf(container), ...removalOf(ctx, container) });
       } else {
         const fg = await ctx.host.launchForeground(spec);
         started = fg.started;
@@ -444,6 +446,14 @@ async function wireAndLaunch(ctx: Context, decision: Decision<ContainerRecord>, 
   });
   // Wrapped: an async function returning a bare promise would wait for it.
   return { exit };
+}
+
+/**
+ * --rm (AutoRemove) of a detached container: its monitor has it removed when its run ends, as
+ * dockerd does (a foreground run removes its own); a failed removal is told in the service log.
+ */
+function removalOf(ctx: Context, c: ContainerRecord): Pick<MonitorOptions, 'removeOnExit'> {
+  return c.autoRemove === true ? { removeOnExit: { containerId: c.id, root: ctx.root, logPath: serviceLogPath(ctx.root) } } : {};
 }
 
 export function stop(ctx: Context, refs: readonly string[], graceSeconds: number): string[] {
@@ -550,7 +560,33 @@ function decideStart(ctx: Context, c: ContainerRecord): Omit<Decision<ContainerR
  * forget the records. Keeps going past failures and reports them all at the end, each with its
  * own code.
  */
-export function remove(ctx: Context, refs: readonly string[], opts: { force: boolean }): string[] {
+export interface RemoveOptions {
+  force: boolean;
+  /**
+   * A --rm container's monitor removing it (rm --auto-remove): only while its last run is still
+   * that monitor's and has ended. A container started again meanwhile has a new monitor, which
+   * removes it in its turn; one removed meanwhile is no failure.
+   */
+  endedUnder?: MonitorRef | undefined;
+}
+
+/** A monitor process: its PID and start time (field 22 of /proc/PID/stat), as the record keeps them. */
+export interface MonitorRef {
+  pid: number;
+  start: string;
+}
+
+/** rm --auto-remove PID:START */
+export function parseMonitorRef(text: string): MonitorRef {
+  const m = /^([1-9]\d*):(\d+)$/.exec(text);
+  if (m === null) throw new NsnetError('INVALID_VALUE', `invalid --auto-remove "${text}": expected a monitor as PID:START (its start time in clock ticks)`);
+  return { pid: Number(m[1]), start: m[2]! };
+}
+
+const endedUnder = (ctx: Context, c: ContainerRecord, m: MonitorRef): boolean =>
+  c.monitorPid === m.pid && c.monitorStart === m.start && liveState(ctx.host, c).status !== 'running';
+
+export function remove(ctx: Context, refs: readonly string[], opts: RemoveOptions): string[] {
   return doneOrThrow('rm', removeEach(ctx, refs, opts));
 }
 
@@ -558,11 +594,12 @@ export function remove(ctx: Context, refs: readonly string[], opts: { force: boo
  * rm's outcome name by name. With -f a container that does not exist is not a failure (Docker
  * 20.10's `rm -f` ignores missing containers, so scripts can clean up without checking first).
  */
-export function removeEach(ctx: Context, refs: readonly string[], opts: { force: boolean }): EachOutcome<string> {
+export function removeEach(ctx: Context, refs: readonly string[], opts: RemoveOptions): EachOutcome<string> {
   return eachRef(refs, 'remove', (ref) =>
     ctx.locked(() => {
       const c = opts.force ? ctx.store.containers.byIdOrName(ref) : ctx.store.containers.resolve(ref);
       if (c === undefined) return undefined;
+      if (opts.endedUnder !== undefined && !endedUnder(ctx, c, opts.endedUnder)) return undefined;
       if (isCniContainer(c)) {
         removeCniContainer(ctx, c, opts.force);
         return c.name;

@@ -1,14 +1,18 @@
 /**
  * The per-container monitor (native/nsnet-monitor.c) against the real kernel, in a sandbox: exit
  * codes of detached containers, wait, logs with times, restart policies, system boot after a
- * simulated reboot, and a monitor killed with -9.
+ * simulated reboot, a monitor killed with -9, and run -d --rm (the monitor has the container
+ * removed), through the service, in-process, and for the Docker API with nsnet serve gone.
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createSandbox, describeResult, pidAlive, pidState, runSync, type RunResult, type Sandbox } from '../helpers/sandbox.js';
+import path from 'node:path';
+import { createSandbox, describeResult, pidAlive, pidState, runAsync, runSync, type RunOptions, type RunResult, type Sandbox } from '../helpers/sandbox.js';
 import { ok } from '../helpers/assert.js';
+import { closeApiSandbox, DOCKER_CLIS, executable, openApiSandbox, type ApiSandbox } from '../helpers/api-server.js';
+import { busyboxSpec, dockerArchive } from '../helpers/image-fixtures.js';
 import { needs, requiredSuite } from '../helpers/requirements.js';
 
 interface View {
@@ -41,6 +45,25 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     }
     return v;
   }
+  /** Poll ps -a until no container is named `name` (its monitor removes it on its own time). */
+  async function untilGone(name: string, o: RunOptions = {}, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const listed = async (): Promise<string> => ok(await sb.nsnet(['ps', '-a', '--format', '{{.Names}} {{.Status}}', '-f', `name=^${name}$`], o)).stdout;
+    let left = await listed();
+    while (left !== '') {
+      if (Date.now() > deadline) assert.fail(`${name} was not removed: ps -a says ${left}`);
+      await sleep(50);
+      left = await listed();
+    }
+  }
+  const serviceLog = (): string => fs.readFileSync(path.join(sb.root, 'service', 'service.log'), { encoding: 'utf8', flag: 'a+' });
+  /** What a container leaves in the sandbox's host: links, addresses, firewall rules. */
+  const hostFacts = (): { links: string; addresses: string; ruleset: string } => ({
+    // Names only: a bridge's carrier follows its last port with the kernel's linkwatch delay.
+    links: ok(sb.inHost(['ip', '-o', 'link', 'show'])).stdout.replace(/^\d+: (\S+): .*$/gm, '$1'),
+    addresses: ok(sb.inHost(['ip', '-o', '-4', 'addr', 'show'])).stdout,
+    ruleset: ok(sb.inHost(['nft', 'list', 'ruleset'])).stdout,
+  });
   /** What the container's monitor last wrote (its own PID among it). */
   const monitorOf = (v: View): { monitorPid: number } => JSON.parse(fs.readFileSync(v.LogPath.replace(/[^/]+$/, 'state.json'), 'utf8')) as { monitorPid: number };
 
@@ -212,13 +235,76 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
       [['--restart', 'always:3'], /maximum retry count cannot be used with restart policy 'always'/],
       [['--restart', 'on-failure:x'], /maximum retry count must be an integer/],
       [['--restart', 'always', '--rm'], /Conflicting options: --restart and --rm/],
+      [['--rm', '--restart', 'on-failure:2'], /Conflicting options: --restart and --rm/],
     ];
     for (const [flags, message] of cases) {
       const r = await sb.nsnet(['run', '-d', ...flags, '--name', `${p}x`, '--network', 'none', '--', 'true']);
       assert.equal(r.code, 125, describeResult(r));
       assert.match(r.stderr, message);
     }
+    // create records --rm as AutoRemove: the same conflict (Docker's create refuses it too).
+    const created = await sb.nsnet(['create', '--rm', '--restart', 'always', '--name', `${p}x`, '--network', 'none', '--', 'true']);
+    assert.notEqual(created.code, 0, describeResult(created));
+    assert.match(created.stderr, /Conflicting options: --restart and --rm/);
     assert.equal(ok(await sb.nsnet(['ps', '-a', '-q', '-f', `name=${p}x`])).stdout, '', 'nothing was made');
+  });
+
+  for (const [mode, tag, env] of [
+    ['through the service', 's', {}],
+    ['NSNET_SERVICE=off', 'i', { NSNET_SERVICE: 'off' }],
+  ] as const) {
+    it(`run -d --rm (${mode}): an ended container is removed by its monitor and leaves nothing; a stopped one goes too`, async () => {
+      const o: RunOptions = { env: { ...process.env, ...env } };
+      const net = `${p}rn${tag}`;
+      const ip = tag === 's' ? '10.231.1.5' : '10.231.2.5';
+      const port = tag === 's' ? '18431' : '18432';
+      ok(await sb.nsnet(['network', 'create', '--subnet', tag === 's' ? '10.231.1.0/24' : '10.231.2.0/24', net], o));
+      try {
+        const before = hostFacts();
+        const ended = `${p}re${tag}`;
+        ok(await sb.nsnet(['run', '-d', '--rm', '--name', ended, '--network', net, '--ip', ip, '-p', `${port}:80`, '--', 'sh', '-c', 'sleep 0.3; exit 3'], o));
+        assert.ok(sb.netnsInode(ended) !== undefined);
+        assert.ok(hostFacts().ruleset.includes(`tcp . ${port} : ${ip} . 80`), 'published while it runs');
+        await untilGone(ended, o);
+        assert.equal(sb.netnsInode(ended), undefined, 'its namespace is gone');
+        assert.deepEqual(hostFacts(), before, 'its veth, addresses and firewall rules are gone');
+        // Its address and host port are free again: a new container gets them; stop removes that one.
+        const stopped = `${p}rs${tag}`;
+        ok(await sb.nsnet(['run', '-d', '--rm', '--name', stopped, '--network', net, '--ip', ip, '-p', `${port}:80`, '--', 'sleep', '1000'], o));
+        const pid = (await inspect(stopped)).State.Pid;
+        assert.equal(ok(await sb.nsnet(['stop', '-t', '0', stopped], o)).stdout, `${stopped}\n`);
+        assert.ok(!running(pid));
+        await untilGone(stopped, o);
+        assert.equal(sb.netnsInode(stopped), undefined);
+        assert.deepEqual(hostFacts(), before);
+        assert.doesNotMatch(serviceLog(), /removing container/, 'no removal failed or warned');
+      } finally {
+        await sb.nsnet(['rm', '-f', `${p}re${tag}`, `${p}rs${tag}`]);
+        ok(await sb.nsnet(['network', 'rm', net]));
+      }
+    });
+  }
+
+  it('run -d --rm: a removal that fails is told in the service log, and the container stays for rm', async () => {
+    const name = `${p}rl`;
+    // In-process, with a short lock wait: the test holds the host lock while the monitor's rm runs.
+    const o: RunOptions = { env: { ...process.env, NSNET_SERVICE: 'off', NSNET_LOCK_TIMEOUT_MS: '200' } };
+    ok(await sb.nsnet(['run', '-d', '--rm', '--name', name, '--network', 'none', '--', 'sh', '-c', 'sleep 0.5; exit 4'], o));
+    const id = (await inspect(name)).Id;
+    // -o: flock holds the lock itself, not its sleep, so killing it releases the lock.
+    const holder = spawn('flock', ['-o', path.join(sb.root, 'lock'), 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!serviceLog().includes(id) && Date.now() < deadline) await sleep(50);
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => (holder.exitCode === null ? holder.once('exit', resolve) : resolve(undefined)));
+    }
+    const line = serviceLog().split('\n').find((l) => l.includes(id)) ?? '';
+    assert.match(line, new RegExp(`^\\d{4}-.*Z nsnet-monitor: removing container ${id} \\(--rm\\): .*/bin/nsnet rm failed \\(exit code 1\\): .*another nsnet command holds the lock`), serviceLog());
+    const ps = ok(await sb.nsnet(['ps', '-a', '--format', '{{.Names}} {{.Status}}', '-f', `name=^${name}$`]));
+    assert.match(ps.stdout, new RegExp(`^${name} Exited \\(4\\) `), 'still there, its exit recorded');
+    ok(await sb.nsnet(['rm', name]));
   });
 
   it('unless-stopped after a simulated reboot: system boot brings it back, not the one the user stopped', async () => {
@@ -256,3 +342,49 @@ requiredSuite('per-container monitor: exit codes, wait, logs, restart policies, 
     assert.equal(ok(await sb.nsnet(['ps', '-a', '-q'])).stdout, '');
   });
 });
+
+// Docker's AutoRemove through the API: nsnet serve starts the container, its monitor removes it —
+// also when it ends after nsnet serve has gone, which then removes nothing itself.
+const DOCKER = DOCKER_CLIS[0]!;
+requiredSuite(
+  'per-container monitor: docker run -d --rm through nsnet serve',
+  { needs: [needs.integration, needs.busybox, executable(DOCKER.path, 'the docker run -d --rm test', DOCKER.install)], concurrency: false, timeout: 120_000 },
+  () => {
+    let box: ApiSandbox | undefined;
+    const docker = (args: readonly string[]): Promise<RunResult> => runAsync([DOCKER.path, ...args], { env: box!.api.env, timeoutMs: 30_000 });
+    const names = async (prefix: string): Promise<string> => ok(await box!.sb.nsnet(['ps', '-a', '--format', '{{.Names}}', '-f', `name=^${prefix}`])).stdout;
+    async function untilNone(prefix: string): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      let left = await names(prefix);
+      while (left !== '' && Date.now() < deadline) {
+        await sleep(50);
+        left = await names(prefix);
+      }
+      assert.equal(left, '', `removed by their monitors; nsnet serve said:\n${box!.api.log().slice(-2000)}`);
+    }
+
+    before(async () => {
+      box = await openApiSandbox('mr');
+      const archive = path.join(box.dir, 'busybox.tar');
+      fs.writeFileSync(archive, dockerArchive([busyboxSpec()]));
+      ok(await box.sb.nsnet(['image', 'load', '-i', archive]));
+    });
+    after(() => closeApiSandbox(box));
+
+    it('docker run -d --rm busybox true disappears; one that ends after nsnet serve has stopped goes too', async () => {
+      const p = `${box!.sb.prefix}d`;
+      const r = await docker(['run', '-d', '--rm', '--name', `${p}t`, 'busybox', 'true']);
+      assert.equal(r.code, 0, describeResult(r));
+      const later = await docker(['run', '-d', '--rm', '--name', `${p}l`, 'busybox', 'sleep', '1000']);
+      assert.equal(later.code, 0, describeResult(later));
+      await untilNone(`${p}t`);
+      const pid = (JSON.parse(ok(await box!.sb.nsnet(['inspect', `${p}l`])).stdout) as View[])[0]!.State.Pid;
+      await box!.api.stop();
+      process.kill(pid, 'SIGKILL');
+      await untilNone(`${p}l`);
+      // The monitors removed both: nsnet serve's own AutoRemove left them alone, and nothing failed.
+      assert.doesNotMatch(box!.api.log(), /auto-remove/);
+      assert.equal(box!.sb.netnsInode(`${p}l`), undefined);
+    });
+  },
+);

@@ -206,11 +206,14 @@ export function containerCommands(): Command[] {
   const rm = withCommon(new Command('rm'))
     .description('remove containers: process, namespace, veths, address and records')
     .option('-f, --force', 'kill running containers first')
+    // What a --rm container's monitor runs when its run has ended (native/nsnet-monitor.c).
+    .addOption(new Option('--auto-remove <monitor>', 'only a container whose last run, under monitor PID:START, has ended').hideHelp())
     .argument('<container...>')
-    .action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
+    .action(async (refs: string[], o: { force?: boolean; autoRemove?: string }, cmd: Command) => {
       const ctx = contextFor(cmd);
+      const endedUnder = o.autoRemove === undefined ? undefined : containers.parseMonitorRef(o.autoRemove);
       await finish(ctx, cmd, () => {
-        printDoneThenFail(ctx, 'rm', containers.removeEach(ctx, refs, { force: o.force === true }));
+        printDoneThenFail(ctx, 'rm', containers.removeEach(ctx, refs, { force: o.force === true, endedUnder }));
       });
     });
 

@@ -1,0 +1,88 @@
+/**
+ * run -d --rm (Docker's AutoRemove) at the operations' level, on a fake machine: the monitor is
+ * told to have the container removed (native/nsnet-monitor.c does it; test/integration/monitor.test.ts
+ * on the real kernel), the removal it runs (rm -f --auto-remove MONITOR) removes only a container
+ * whose last run under that monitor has ended, and --rm with a restart policy is refused.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { create, parseMonitorRef, removeEach, run } from '../../src/ops/containers.js';
+import type { Host, MonitorOptions } from '../../src/host/port.js';
+import { codeOf, fixture, runInput, type Fixture } from '../helpers/ops-fixture.js';
+
+/** The monitor options each detached launch was given. */
+function watchLaunches(fx: Fixture): MonitorOptions[] {
+  const seen: MonitorOptions[] = [];
+  const host = fx.host as unknown as Pick<Host, 'launchDetached'>;
+  const launch = host.launchDetached.bind(fx.host);
+  host.launchDetached = async (spec, logPath, monitor) => {
+    seen.push(monitor);
+    return launch(spec, logPath, monitor);
+  };
+  return seen;
+}
+
+describe('run -d --rm', () => {
+  test('the monitor is told to have the container removed, in this state root, failures to the service log; without --rm it is not', async () => {
+    const fx = fixture();
+    const seen = watchLaunches(fx);
+    await run(fx.ctx, runInput({ name: 'ut-rm', remove: true }));
+    await run(fx.ctx, runInput({ name: 'ut-keep' }));
+    const c = fx.store.containers.resolve('ut-rm');
+    assert.equal(c.autoRemove, true);
+    assert.deepEqual(seen[0]?.removeOnExit, { containerId: c.id, root: fx.root, logPath: path.join(fx.root, 'service', 'service.log') });
+    assert.equal('removeOnExit' in seen[1]!, false);
+  });
+
+  test('--rm with a restart policy is refused (run and create), nothing made', async () => {
+    const fx = fixture();
+    const before = fx.state();
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-rm', remove: true, restart: 'always' })), (e: unknown) => codeOf(e) === 'USAGE');
+    await assert.rejects(create(fx.ctx, runInput({ name: 'ut-rm', remove: true, restart: 'on-failure' })), (e: unknown) => codeOf(e) === 'USAGE');
+    await assert.rejects(create(fx.ctx, runInput({ name: 'ut-rm', autoRemove: true, restart: 'unless-stopped' })), /Conflicting options: --restart and --rm/);
+    assert.deepEqual(fx.state(), before);
+  });
+});
+
+describe('rm --auto-remove MONITOR (what the monitor runs)', () => {
+  const monitor = { pid: 4242, start: '777' };
+  const ended = async (fx: Fixture, name: string, m: { pid: number; start: string }): Promise<string> => {
+    await run(fx.ctx, runInput({ name, remove: true }));
+    const c = fx.store.containers.resolve(name);
+    fx.store.tx(() => fx.store.containers.update(c.id, { status: 'exited', exitCode: 3, monitorPid: m.pid, monitorStart: m.start }));
+    return c.id;
+  };
+
+  test('removes a container whose last run, under that monitor, has ended', async () => {
+    const fx = fixture();
+    const id = await ended(fx, 'ut-rm', monitor);
+    const out = removeEach(fx.ctx, [id], { force: true, endedUnder: monitor });
+    assert.deepEqual(out.done, ['ut-rm']);
+    assert.equal(fx.store.containers.get(id), undefined);
+  });
+
+  test('leaves one started again under another monitor, and finds nothing wrong with one already gone', async () => {
+    const fx = fixture();
+    const id = await ended(fx, 'ut-again', { pid: 5151, start: '888' });
+    const out = removeEach(fx.ctx, [id, 'f'.repeat(64)], { force: true, endedUnder: monitor });
+    assert.deepEqual([out.done, out.failures], [[], []]);
+    assert.notEqual(fx.store.containers.get(id), undefined);
+  });
+
+  test('leaves one still running under that monitor', async () => {
+    const fx = fixture();
+    await run(fx.ctx, runInput({ name: 'ut-live', remove: true }));
+    const c = fx.store.containers.resolve('ut-live');
+    fx.store.tx(() => fx.store.containers.update(c.id, { monitorPid: monitor.pid, monitorStart: monitor.start }));
+    // A live process and no report from the (fake) monitor: it runs.
+    const out = removeEach(fx.ctx, [c.id], { force: true, endedUnder: monitor });
+    assert.deepEqual(out.done, []);
+    assert.notEqual(fx.store.containers.get(c.id), undefined);
+  });
+
+  test('PID:START, or a clear error', () => {
+    assert.deepEqual(parseMonitorRef('4242:777'), monitor);
+    for (const bad of ['4242', '0:1', 'x:1', '1:', '1:2:3']) assert.throws(() => parseMonitorRef(bad), new RegExp(`invalid --auto-remove "${bad}": expected a monitor as PID:START`));
+  });
+});
