@@ -4,11 +4,13 @@
  * nsnet-cni, so neither pays for starting Node.js and loading nsnet at every command.
  *
  * A CLI request runs the very program the in-process CLI runs (main.ts), with the client's
- * stdin, stdout and stderr put on this process's descriptors 0, 1 and 2 for its length (the
- * service's own stdout and stderr are files, so Node writes them synchronously and nothing is
- * left to flush afterwards), with the client's argv, environment, working directory, umask and
- * terminal facts; so output and exit codes are the in-process CLI's byte for byte. Requests run
- * one at a time, and every command takes the host lock as any nsnet process does.
+ * stdin on this process's descriptor 0 for its length and a memory file on 1 and 2 (Node writes
+ * both synchronously, as the service's own stdout and stderr are files), with the client's argv,
+ * environment, working directory, umask and terminal facts; so output and exit codes are the
+ * in-process CLI's byte for byte. What the command writes is copied to the client's stdout and
+ * stderr asynchronously (client-output.ts), so a client that does not read its output blocks
+ * nobody else. Commands run one at a time, and every command takes the host lock as any nsnet
+ * process does; the next one may start while an earlier client's output is still being written.
  *
  * What the service does not serve, the client runs in-process (answer 'R'): commands that use
  * the terminal or wait on a container (IN_PROCESS below, foreground `run`, `logs -f`), a request
@@ -17,7 +19,8 @@
  *
  * Conversation on the socket, after the request and its descriptors (src/kernel/service-socket.ts;
  * a client that did not attach them is sent 'F' and answers with them): the service sends 'S'
- * when the command starts; then 'D<exit code>\n',
+ * when the command starts; then, once the command's output is all written to the client,
+ * 'D<exit code>\n',
  * or 'R<why>\n' (run in-process: nothing was done), or 'E<message>\n' (refused). A connection
  * that closes after 'S' without 'D' or 'R' means the service died in the command: the client
  * says so; the next command recovers what it left unfinished (the journal).
@@ -29,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { listenServiceSocket, type ServiceConnection, type ServiceRequest } from '../kernel/service-socket.js';
 import { closeFd, dupHigh, dupOnto } from '../kernel/unix-fds.js';
+import { ClientOutput, unsettledCopies } from './client-output.js';
 import { isAlive, readStartTime } from '../kernel/process.js';
 import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { answerCni, parseRequest, readRecord, recordPath, serviceDir, serviceLogPath, serviceTurnedOff, socketPath, type ServiceRecord } from '../ops/cni-service.js';
@@ -55,6 +59,23 @@ const IN_PROCESS = new Set(['exec', 'demo', 'wait', 'attach', 'events', 'stats',
 const PROCESS_SWITCHES = ['NSNET_TEST_FAULTS', 'NSNET_FAULT', 'NSNET_NFT_BINARY'];
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
+
+/**
+ * libuv's thread pool in the service (UV_THREADPOOL_SIZE when it is started: libuv reads it once,
+ * before any of nsnet's code runs, so it is set for the process the in-process CLI starts). Each
+ * client whose output is still being written may hold a pool thread in a write to a full pipe.
+ */
+const SERVICE_POOL_SIZE = 36;
+/** Pool threads never given to client output: commands' own asynchronous fs calls and koffi's. */
+const POOL_RESERVED = 2;
+/** How often a running command's output is copied to the client (progress shows this promptly). */
+const OUTPUT_TICK_MS = 10;
+
+/** The pool size this process runs with (libuv's default is 4). */
+function poolSize(): number {
+  const n = Number(process.env['UV_THREADPOOL_SIZE']);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : 4;
+}
 
 /** `network create` for the create subcommand of network. */
 export function commandPath(action: Command): string {
@@ -171,6 +192,10 @@ interface Running {
   switches: Record<string, string | undefined>;
   stop: (why: string) => void;
   dispatch: Dispatch;
+  /** How many client descriptors may have output pending at once (each may hold a pool thread). */
+  maxCopies: number;
+  /** Clients whose command ended and whose output is still being written; settled when it is. */
+  flushing: Set<Promise<void>>;
 }
 
 async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
@@ -202,11 +227,29 @@ async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
     conn.write(`E${(err as Error).message}\n`);
     return;
   }
+  // Clients that do not read their output hold pool threads: past the bound, new clients run
+  // in their own process rather than wait for a thread (slower, never blocked by them).
+  let output: ClientOutput | undefined;
+  if (unsettledCopies() + 2 <= s.maxCopies) {
+    try {
+      output = new ClientOutput(fds[1], fds[2], OUTPUT_TICK_MS);
+    } catch (err) {
+      s.log(`cannot make a memory file for a client's output: ${(err as Error).message}`);
+    }
+  }
+  if (output === undefined) {
+    for (const fd of fds) closeFd(fd);
+    const why = unsettledCopies() + 2 > s.maxCopies ? `${unsettledCopies()} client descriptors still have output being written` : 'no memory file for the output';
+    conn.write(`R${why}\n`);
+    s.log(`${described(call.argv)} → R${why}`);
+    return;
+  }
   const started = process.hrtime.bigint();
   conn.write('S');
-  let answer: string;
+  let answer: string | undefined;
+  let failure: unknown;
   try {
-    const code = await asTheClient(call, fds, () =>
+    const code = await asTheClient(call, [fds[0], ...output.targets], () =>
       s.dispatch(call.argv, {
         beforeAction: (action) => {
           const why = inProcessReason(action, s.root);
@@ -218,14 +261,23 @@ async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
     );
     answer = `D${code}\n`;
   } catch (err) {
-    if (!(err instanceof RunInProcess)) throw err;
-    answer = `R${err.message}\n`;
+    if (err instanceof RunInProcess) answer = `R${err.message}\n`;
+    else failure = err;
   } finally {
-    for (const fd of fds) closeFd(fd);
+    closeFd(fds[0]);
   }
-  conn.write(answer);
+  // The answer goes after the output (the client exits on it), and the next request is served
+  // meanwhile: this one's output may wait on a reader for as long as the reader likes.
+  const close = conn.keepOpen();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  s.log(`${described(call.argv)} → ${answer.trim()} in ${ms.toFixed(1)} ms`);
+  const flushed = output.finish().then(() => {
+    close(answer);
+    if (failure !== undefined) s.log(`request failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}`);
+    const waited = Number(process.hrtime.bigint() - started) / 1e6 - ms;
+    s.log(`${described(call.argv)} → ${answer?.trim() ?? 'no answer'} in ${ms.toFixed(1)} ms${waited >= 1 ? ` (its output written ${waited.toFixed(0)} ms later)` : ''}`);
+  });
+  s.flushing.add(flushed);
+  void flushed.finally(() => s.flushing.delete(flushed));
 }
 
 /** The command for the log: its first words, without --root. */
@@ -309,6 +361,8 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
     socket,
     log,
     dispatch,
+    maxCopies: poolSize() - POOL_RESERVED,
+    flushing: new Set(),
     switches: Object.fromEntries(PROCESS_SWITCHES.map((k) => [k, process.env[k]])),
     outdated: () => (codeVersion() === version ? undefined : 'nsnet was rebuilt or upgraded since the service started'),
     stop: (why) => {
@@ -366,6 +420,9 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
   process.once('SIGTERM', () => running.stop('SIGTERM'));
   process.once('SIGINT', () => running.stop('SIGINT'));
   await finished;
+  // Clients still reading their output get all of it (the caller exits the process after this).
+  if (running.flushing.size > 0) log(`waiting for the output of ${running.flushing.size} clients to be written`);
+  while (running.flushing.size > 0) await Promise.all([...running.flushing]);
 }
 
 function serveCniCall(s: Running, ctx: ReturnType<typeof kernelContext>, req: ServiceRequest): void {
@@ -413,6 +470,8 @@ export function startServiceAfterFallback(root: string, command: string | undefi
     const r = readRecord(recordPath(socket));
     if (r !== undefined && isAlive(r.pid, r.start)) return;
     fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
+    // This process exits next: its environment is the service's to take.
+    process.env['UV_THREADPOOL_SIZE'] ??= String(SERVICE_POOL_SIZE);
     spawnNodeDaemon(nsnetCli(), ['service', '--root', root], serviceLogPath(root));
   } catch {
     /* the next command runs in-process again: slower, never wrong */

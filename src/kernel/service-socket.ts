@@ -47,6 +47,11 @@ export interface ServiceConnection {
   end(data?: string | Buffer): void;
   /** CLI: ask for the client's stdin, stdout and stderr; rejects on timeout, hang-up or a malformed answer. */
   receiveStdio(): Promise<[number, number, number]>;
+  /**
+   * Keep the connection open after serve() settles, while the next request is served: it is
+   * closed (with `data` last) when the returned function is called.
+   */
+  keepOpen(): (data?: string | Buffer) => void;
 }
 
 export interface ServiceRequest {
@@ -56,7 +61,7 @@ export interface ServiceRequest {
 }
 
 export interface ServiceSocketHandlers {
-  /** One request at a time; the connection is closed after it settles, whatever it did. */
+  /** One request at a time; the connection is closed after it settles, whatever it did (unless it called conn.keepOpen()). */
   serve(req: ServiceRequest): Promise<void>;
   /** A connection refused before it was served (not root, malformed, too large, too slow). */
   refuse(kind: RequestKind, conn: ServiceConnection, why: string): void;
@@ -127,18 +132,30 @@ function accept(socket: net.Socket, handlers: ServiceSocketHandlers, ready: (req
   }
   // The client's stdin, stdout and stderr when they came with the request; closed with the connection unless taken.
   let passed: [number, number, number] | undefined;
+  let kept = false;
   const conn: ServiceConnection = {
     peer,
     write: (data) => void (socket.destroyed || socket.write(data)),
     end: (data) => {
+      if (kept) return;
       if (passed !== undefined) closeAll(passed);
       passed = undefined;
-      if (!socket.destroyed) data === undefined ? socket.end() : socket.end(data);
+      // Then close it: reading stopped at the descriptors (readStop), so Node would never see the
+      // client's end of it and kept the socket, one descriptor per request, for ever.
+      const close = (): void => void socket.destroy();
+      if (!socket.destroyed) data === undefined ? socket.end(close) : socket.end(data, close);
     },
     receiveStdio: () => {
       const fds = passed;
       passed = undefined;
       return fds !== undefined ? Promise.resolve(fds) : receiveStdio(socket, handle!.fd);
+    },
+    keepOpen: () => {
+      kept = true;
+      return (data) => {
+        kept = false;
+        conn.end(data);
+      };
     },
   };
   let kind: RequestKind | undefined;

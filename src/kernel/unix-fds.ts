@@ -1,7 +1,9 @@
 /**
  * What the nsnet service needs from a Unix socket that Node does not give: the peer's
  * credentials (SO_PEERCRED), file descriptors passed with SCM_RIGHTS (a client's stdin, stdout
- * and stderr), and dup/dup2 to bind them to 0, 1 and 2 for the length of one command.
+ * and stderr), dup/dup2 to bind them to 0, 1 and 2 for the length of one command, and the
+ * memory file a command's output goes to before it is copied to the client (memfd_create,
+ * fallocate to give back what was copied, send(2) that never waits on a client's socket).
  *
  * Node reads a stream socket with read(2), which discards passed descriptors; so the service
  * stops Node reading a connection (readStop) before it asks the client for its descriptors, and
@@ -20,6 +22,9 @@ interface Fns {
   poll: Fn;
   fcntl: Fn;
   dup2: Fn;
+  memfd_create: Fn;
+  fallocate: Fn;
+  send: Fn;
 }
 
 let fns: Fns | undefined;
@@ -33,6 +38,9 @@ function libc(): Fns {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Fn,
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as Fn,
     dup2: lib.func('int dup2(int oldfd, int newfd)') as Fn,
+    memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
+    fallocate: lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)') as Fn,
+    send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)') as Fn,
   };
   return fns;
 }
@@ -41,10 +49,14 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 const MSG_CTRUNC = 0x8;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const POLLIN = 0x1;
 const F_DUPFD_CLOEXEC = 1030;
+const MFD_CLOEXEC = 1;
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
 
 function fail(what: string): never {
   const errno = koffi().errno();
@@ -154,4 +166,33 @@ export function dupOnto(fd: number, target: number): void {
 
 export function closeFd(fd: number): void {
   fs.closeSync(fd);
+}
+
+/** A new anonymous file in memory (memfd_create(2)), close-on-exec; `name` shows in /proc/PID/fd. */
+export function memoryFile(name: string): number {
+  const fd = libc().memfd_create(name, MFD_CLOEXEC) as number;
+  if (fd < 0) fail(`memfd_create(${name})`);
+  return fd;
+}
+
+/**
+ * Give back the memory of bytes [offset, offset + len) of a memory file without changing its
+ * size (fallocate(2) PUNCH_HOLE): they read as zeros afterwards. Best effort: false when the
+ * kernel refused.
+ */
+export function releaseRange(fd: number, offset: number, len: number): boolean {
+  return len <= 0 || (libc().fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len) as number) === 0;
+}
+
+/**
+ * send(2) on a stream socket without waiting (MSG_DONTWAIT, whatever the socket's own flags,
+ * which other processes share) and without SIGPIPE: the bytes sent, or 'again' when its buffer
+ * is full. Throws a KernelError on any other failure (EPIPE: the peer is gone).
+ */
+export function sendNow(fd: number, data: Buffer, length: number): number | 'again' {
+  const n = Number(libc().send(fd, data, Math.min(length, data.length), MSG_DONTWAIT | MSG_NOSIGNAL) as bigint | number);
+  if (n >= 0) return n;
+  const errno = koffi().errno();
+  if (errno === 11) return 'again';
+  throw new KernelError('send', errno, `E${errno}`);
 }

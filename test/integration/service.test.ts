@@ -1,12 +1,15 @@
 /**
  * The nsnet service behind bin/nsnet (src/cli/service.ts, native/nsnet-client.c) against the
  * real kernel in a sandbox: the same output and exit codes as the in-process CLI
- * (NSNET_SERVICE=off), the root-only socket, malformed requests, 32 clients at once, the service
- * killed in the middle of a command, and its restart after a rebuild, idle exit and `system reset`.
+ * (NSNET_SERVICE=off), the root-only socket, malformed requests, 32 clients at once, clients
+ * that do not read their output (they block nobody else), the service killed in the middle of a
+ * command, and its restart after a rebuild, idle exit and `system reset`.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { cmdline, createSandbox, describeResult, NSNET_BIN, pidStartTime, pidState, REPO, type RunResult, type Sandbox } from '../helpers/sandbox.js';
@@ -232,6 +235,155 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     assert.equal(new Set(addrs).size, 32, `distinct addresses: ${addrs.join(' ')}`);
     ok(await sb!.nsnet(['rm', '-f', ...names], { timeoutMs: 120_000 }));
     ok(await sb!.nsnet(['network', 'rm', `${p}many`]));
+  });
+
+  /**
+   * A client whose stdout is a FIFO that nobody reads until drain() (the test holds its read
+   * end, non-blocking): `nsnet ... | sleep 100` with a reader that wakes up later.
+   */
+  const unreadClient = (args: readonly string[]): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string; drain: () => Promise<string>; closeReader: () => void; cleanup: () => void } => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsnet-unread-'));
+    const fifo = path.join(dir, 'stdout');
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0, `mkfifo: ${String(made.stderr)}`);
+    let reader: number | undefined = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const writer = fs.openSync(fifo, 'w');
+    const [file, ...rest] = sb!.nsnetArgv(args);
+    const child = spawn(file!, rest, { stdio: ['ignore', writer, 'pipe'] });
+    fs.closeSync(writer);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const closeReader = (): void => {
+      if (reader !== undefined) fs.closeSync(reader);
+      reader = undefined;
+    };
+    return {
+      child,
+      exited,
+      stderr: () => stderr,
+      /** Read everything, until every writer (the client, the service) closed it. */
+      drain: async () => {
+        const chunks: Buffer[] = [];
+        const buf = Buffer.alloc(1 << 16);
+        for (let i = 0; i < 3000; i++) {
+          let n: number;
+          try {
+            n = fs.readSync(reader!, buf);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+            await sleep(10);
+            continue;
+          }
+          if (n === 0) return Buffer.concat(chunks).toString('utf8');
+          chunks.push(Buffer.from(buf.subarray(0, n)));
+        }
+        assert.fail('the FIFO was not closed by its writers within 30 s');
+      },
+      closeReader,
+      cleanup: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        closeReader();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+  /** Some thread of the process is blocked writing into a full pipe. */
+  const writingIntoFullPipe = (pid: number): boolean => {
+    try {
+      return fs.readdirSync(`/proc/${pid}/task`).some((t) => /pipe_write/.test(fs.readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8')));
+    } catch {
+      return false;
+    }
+  };
+  const waitFor = async (what: string, cond: () => boolean): Promise<void> => {
+    for (let i = 0; i < 300 && !cond(); i++) await sleep(50);
+    assert.ok(cond(), `timed out waiting: ${what}\n${log().slice(-2000)}`);
+  };
+  /** More output than a pipe holds (64 KiB): two rows (host, none) of 100 kB each. */
+  const BIG = ['network', 'ls', '--format', `${'x'.repeat(100_000)} {{.Name}}`];
+
+  test('a client that does not read its output blocks nobody: another is served meanwhile, and it gets all of its output later', async () => {
+    const svc = await serviceUp();
+    const stuck = unreadClient(BIG);
+    try {
+      await waitFor('the service writes into the unread pipe', () => writingIntoFullPipe(svc.pid));
+      const before = log();
+      // Generous: served at all while the other client reads nothing (the old service waited forever).
+      const other = await sb!.nsnet(['network', 'ls'], { timeoutMs: 20_000 });
+      assert.equal(other.timedOut, undefined, `another client was blocked by the one that does not read\n${describeResult(other)}`);
+      ok(other);
+      assert.match(log().slice(before.length), /network ls → D0/, 'the service served it');
+      assert.equal(record()?.pid, svc.pid, 'the same service');
+      assert.equal(stuck.child.exitCode, null, 'the client that does not read is still waiting for its output');
+      const out = await stuck.drain();
+      const code = await stuck.exited;
+      const inProcess = await sb!.nsnet(BIG, { env: OFF });
+      assert.equal(code, inProcess.code, stuck.stderr());
+      assert.equal(out.length, inProcess.stdout.length, 'all of its output');
+      assert.ok(out === inProcess.stdout, 'byte for byte the in-process output');
+      assert.equal(stuck.stderr(), inProcess.stderr);
+      assert.match(log(), /network ls --format → D0/);
+    } finally {
+      // On failure the service may still wait on the pipe: read it, so it can go on.
+      if (stuck.child.exitCode === null) await stuck.drain().catch(() => '');
+      stuck.cleanup();
+    }
+  });
+
+  test('stdout and stderr on one pipe keep the order the command wrote them in', async () => {
+    const p = sb!.prefix;
+    await serviceUp();
+    const combined = (args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> =>
+      sb!.inHostAsync(['sh', '-c', `${cmdline([NSNET_BIN, '--root', sb!.root, ...args])} 2>&1`], env === undefined ? {} : { env });
+    const before = log();
+    const names = { [`${p}ords`]: 'C', [`${p}ordo`]: 'C' };
+    // A warning (stderr) then the id (stdout); then a name (stdout) then an error (stderr).
+    const run = (x: string): string[] => ['run', '-d', '--network', 'none', '-p', '8080:80', '--name', `${p}ord${x}`, '--', 'sleep', '1000'];
+    const s1 = await combined(run('s'));
+    const o1 = await combined(run('o'), OFF);
+    assert.match(o1.stdout, /warning[^\n]*\n[0-9a-f]{64}\n$/, `in-process: the warning first, then the id\n${describeResult(o1)}`);
+    same(s1, o1, names);
+    const stop = (x: string): string[] => ['stop', '-t', '0', `${p}ord${x}`, `${p}nosuch`];
+    const s2 = await combined(stop('s'));
+    const o2 = await combined(stop('o'), OFF);
+    assert.match(o2.stdout, new RegExp(`^${p}ordo\n[^\n]*nosuch`), `in-process: the name first, then the error\n${describeResult(o2)}`);
+    same(s2, o2, names);
+    assert.match(log().slice(before.length), /run -d --network → D0[\s\S]*stop -t 0 → D1/, 'the service served both');
+    for (const x of ['s', 'o']) await sb!.nsnet(['rm', '-f', `${p}ord${x}`]);
+  });
+
+  test('a client killed while its output is pending: the service goes on serving and keeps no descriptor of it', async () => {
+    const svc = await serviceUp();
+    ok(await sb!.nsnet(['network', 'ls']));
+    const fds = (): string[] =>
+      fs.readdirSync(`/proc/${svc.pid}/fd`).map((fd) => {
+        try {
+          return `${fd}:${fs.readlinkSync(`/proc/${svc.pid}/fd/${fd}`)}`;
+        } catch {
+          return `${fd}:gone`;
+        }
+      });
+    const before = fds();
+    const stuck = unreadClient(BIG);
+    try {
+      await waitFor('the service writes into the unread pipe', () => writingIntoFullPipe(svc.pid));
+      assert.ok(fds().length > before.length, 'the service holds the client\'s descriptors meanwhile');
+      stuck.child.kill('SIGKILL');
+      await stuck.exited;
+      const mark = log();
+      ok(await sb!.nsnet(['network', 'ls'], { timeoutMs: 20_000 }), 'served while the dead client\'s pipe is full');
+      assert.match(log().slice(mark.length), /network ls → D0/);
+      // Its reader goes away too: the write fails (EPIPE), quietly, and everything of it is closed.
+      stuck.closeReader();
+      const leftOver = (): string[] => fds().filter((fd) => !before.includes(fd));
+      await waitFor('the service closes the dead client\'s descriptors', () => leftOver().length === 0);
+      assert.deepEqual(leftOver(), []);
+      assert.equal(record()?.pid, svc.pid, 'the same service, never crashed');
+      ok(await sb!.nsnet(['ps']), 'still serving');
+    } finally {
+      stuck.cleanup();
+    }
   });
 
   test('exec and a foreground run from a terminal run in the caller\'s process: the terminal is theirs, so is the exit code', async () => {

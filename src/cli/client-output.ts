@@ -1,0 +1,250 @@
+/**
+ * Where a command served by the nsnet service writes, so that a client that does not read its
+ * output (`nsnet ps | sleep 100`, a terminal stopped with ^S) blocks nobody but itself.
+ *
+ * The command writes to a memory file (memfd) put on descriptors 1 and 2, which never blocks;
+ * what it wrote is copied to the client's own stdout and stderr while the command runs (so
+ * progress shows as it happens) and after it ended: by writes that cannot wait as long as the
+ * client takes it in (WriteNow below), and once it does not, by a write in libuv's pool, where
+ * a full pipe blocks one pool thread, not the service's event loop. The service goes on with
+ * other clients meanwhile, and answers this one when its output is all written.
+ *
+ * When the client's stdout and stderr are the same file (a terminal, `2>&1`), one memory file
+ * takes both, so the order in which the command interleaved them is kept byte for byte; else
+ * each has its own. Copied bytes are given back to the kernel as they go (a long `logs` to a
+ * slow reader holds only what is not yet written). A client whose descriptor fails (EPIPE: its
+ * reader went away) is not written to any more, quietly, as the in-process CLI ignores EPIPE.
+ */
+import fs from 'node:fs';
+import { closeFd, memoryFile, releaseRange, sendNow } from '../kernel/unix-fds.js';
+
+/** Bytes per write to the client: a pipe takes 64 KiB, so larger writes only block longer. */
+const CHUNK = 128 << 10;
+/** Bytes one pump writes without waiting before it lets the event loop run (a fast reader of a large output). */
+const PUMP_BUDGET = 4 << 20;
+const PAGE = 4096;
+/** How long to wait before writing again to a client descriptor that is non-blocking and full (EAGAIN). */
+const RETRY_MS = 10;
+
+/**
+ * How bytes reach the client without waiting, when they can: most writes go this way, on this
+ * thread (a hop to a pool thread costs milliseconds on a loaded machine). 'again' means it would
+ * block: then a write waits in libuv's pool.
+ *  - a regular file: write(2) itself (a disk file does not make a writer wait on a reader);
+ *  - a socket: send(2) with MSG_DONTWAIT;
+ *  - a pipe, FIFO or terminal: write(2) on a second, non-blocking open file description of it
+ *    (opened through /proc/self/fd): setting O_NONBLOCK on the client's own would change it for
+ *    every process that shares it (the user's shell, on a terminal);
+ *  - anything else, or when that open fails: never (every write goes to the pool).
+ */
+type WriteNow = (data: Buffer, length: number) => number | 'again';
+
+function writerFor(client: number): { now: WriteNow; close(): void } {
+  const never = { now: (): 'again' => 'again', close: () => {} };
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(client);
+  } catch {
+    return never;
+  }
+  if (st.isFile()) return { now: (data, length) => fs.writeSync(client, data, 0, length), close: () => {} };
+  if (st.isSocket()) return { now: (data, length) => sendNow(client, data, length), close: () => {} };
+  if (!st.isFIFO() && !st.isCharacterDevice()) return never;
+  let own: number;
+  try {
+    const { O_WRONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
+    own = fs.openSync(`/proc/self/fd/${client}`, O_WRONLY | O_NONBLOCK | O_NOCTTY);
+  } catch {
+    return never; // a FIFO without a reader (ENXIO), a terminal opened exclusively: the pool's write says what
+  }
+  return {
+    now: (data, length) => {
+      try {
+        return fs.writeSync(own, data, 0, length);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return 'again';
+        throw err;
+      }
+    },
+    close: () => fs.closeSync(own),
+  };
+}
+
+/** One memory file copied to one client descriptor. */
+class Copy {
+  /** Bytes of the memory file written to the client so far. */
+  private written = 0;
+  /** Bytes given back to the kernel (a multiple of PAGE). */
+  private released = 0;
+  private waiting = false;
+  private failed = false;
+  private ended = false;
+  private settled: (() => void) | undefined;
+  private readonly writer: ReturnType<typeof writerFor>;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly memory: number,
+    readonly client: number,
+  ) {
+    this.writer = writerFor(client);
+    this.done = new Promise((resolve) => (this.settled = resolve));
+  }
+
+  /** Write what the command added since the last call; at most one write waits in the pool. */
+  pump(): void {
+    if (this.waiting || this.settled === undefined) return;
+    for (let budget = PUMP_BUDGET; ; ) {
+      const chunk = this.next();
+      if (chunk === undefined) {
+        if (this.ended) this.settle();
+        return;
+      }
+      if (budget <= 0) return void setImmediate(() => this.pump());
+      let wrote: number | 'again';
+      try {
+        wrote = this.writer.now(chunk, chunk.length);
+      } catch {
+        this.failed = true; // EPIPE and the like: the client's reader is gone
+        continue;
+      }
+      if (wrote === 'again') return this.wait(chunk);
+      this.advance(wrote);
+      budget -= wrote;
+    }
+  }
+
+  /** The command ended: settle once everything it wrote is with the client. */
+  end(): void {
+    this.ended = true;
+    this.pump();
+  }
+
+  /** The next bytes to write, or undefined when there are none (or they cannot be had). */
+  private next(): Buffer | undefined {
+    if (this.failed) return undefined;
+    try {
+      const size = fs.fstatSync(this.memory).size;
+      if (this.written >= size) return undefined;
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - this.written));
+      const n = fs.readSync(this.memory, chunk, 0, chunk.length, this.written);
+      return n === 0 ? undefined : chunk.subarray(0, n);
+    } catch {
+      this.failed = true; // the memory file itself failed: nothing more can be read from it
+      return undefined;
+    }
+  }
+
+  /** The client is not reading: write on the client's own descriptor in libuv's pool, where blocking holds one pool thread. */
+  private wait(chunk: Buffer): void {
+    this.waiting = true;
+    fs.write(this.client, chunk, 0, chunk.length, null, (err, wrote) => {
+      this.waiting = false;
+      if (err?.code === 'EAGAIN') return void setTimeout(() => this.pump(), RETRY_MS);
+      if (err !== null) this.failed = true;
+      else this.advance(wrote);
+      this.pump();
+    });
+  }
+
+  private advance(wrote: number): void {
+    this.written += wrote;
+    const upTo = Math.floor(this.written / PAGE) * PAGE;
+    if (upTo > this.released && releaseRange(this.memory, this.released, upTo - this.released)) this.released = upTo;
+  }
+
+  private settle(): void {
+    const settled = this.settled;
+    this.settled = undefined;
+    try {
+      this.writer.close();
+    } catch {
+      /* already closed */
+    }
+    settled?.();
+  }
+}
+
+/** Copies not yet settled, in this process: each may hold a thread of libuv's pool in a blocked write. */
+let unsettled = 0;
+
+/** How many client descriptors have output still being written (some possibly into a full pipe). */
+export function unsettledCopies(): number {
+  return unsettled;
+}
+
+/** Whether two descriptors are one file: same device and inode (a terminal, `2>&1`, one pipe). */
+function sameFile(a: number, b: number): boolean {
+  try {
+    const x = fs.fstatSync(a);
+    const y = fs.fstatSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+export class ClientOutput {
+  /** The descriptors the command writes its stdout and stderr to (one memory file or two). */
+  readonly targets: readonly [number, number];
+  private readonly copies: Copy[];
+  private readonly owned: number[];
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Takes over `stdout` and `stderr` (the client's): they are closed once written. */
+  constructor(stdout: number, stderr: number, tickMs: number) {
+    this.owned = [stdout, stderr];
+    const out = memoryFile('nsnet-client-stdout');
+    if (sameFile(stdout, stderr)) {
+      this.copies = [new Copy(out, stdout)];
+      this.targets = [out, out];
+    } else {
+      let err: number;
+      try {
+        err = memoryFile('nsnet-client-stderr');
+      } catch (e) {
+        closeFd(out);
+        throw e;
+      }
+      this.copies = [new Copy(out, stdout), new Copy(err, stderr)];
+      this.targets = [out, err];
+    }
+    unsettled += this.copies.length;
+    // While the command runs: what it wrote reaches the client within a tick, or as fast as the
+    // client reads. (The command's own synchronous stretches delay it; they are short.)
+    this.timer = setInterval(() => this.pump(), tickMs);
+  }
+
+  /** How many copies this output holds (1 when stdout and stderr are one file, else 2). */
+  get size(): number {
+    return this.copies.length;
+  }
+
+  pump(): void {
+    for (const c of this.copies) c.pump();
+  }
+
+  /**
+   * The command ended (nothing writes to the memory files any more): resolves when its output
+   * is with the client (or the client's descriptor failed), after closing the memory files and
+   * the client's descriptors. Never rejects.
+   */
+  async finish(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all(
+      this.copies.map(async (c) => {
+        c.end();
+        await c.done;
+        unsettled--;
+      }),
+    );
+    for (const fd of [...new Set(this.targets), ...this.owned]) {
+      try {
+        closeFd(fd);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
