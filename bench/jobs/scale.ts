@@ -46,8 +46,12 @@ export interface Spread {
 export interface Checkpoint {
   containers: number;
   monitors: { count: number; rss: Spread; pss: Spread; priv: Spread; hwm: Spread; fds: Spread };
-  /** Every process below the monitors (unshare --fork and the container's pid 1, `sleep`). */
-  inits: { count: number; rss: Spread; pss: Spread; priv: Spread };
+  /**
+   * Every process below the monitors: the one that waits for the container's pid 1 (unshare
+   * --fork, or a fork of the monitor since it confines the container itself) and pid 1, `sleep`;
+   * comms: how many of each program; mountNamespaces: the distinct mount namespaces they are in.
+   */
+  inits: { count: number; rss: Spread; pss: Spread; priv: Spread; comms: Record<string, number>; mountNamespaces: number };
   service: (ProcMemory & { fds: number; inotify: number; fdLimit: number; fdKinds: Record<string, number> }) | null;
   /** The DNS responders of the state root (nsnet starts one for the default network). */
   responders: ProcMemory[];
@@ -103,6 +107,23 @@ function descendants(pid: number): number[] {
   for (const c of childrenOf(pid)) out.push(c, ...descendants(c));
   return out;
 }
+
+/** How many of each value f gives. */
+function countBy<T>(xs: readonly T[], f: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[f(x)] = (out[f(x)] ?? 0) + 1;
+  return out;
+}
+
+const readOr = (read: () => string): string => {
+  try {
+    return read();
+  } catch {
+    return ''; // gone
+  }
+};
+const commOf = (pid: number): string => readOr(() => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+const mountNamespaceOf = (pid: number): string => readOr(() => fs.readlinkSync(`/proc/${pid}/ns/mnt`));
 
 /** The start time of a process (field 22 of its stat), to tell it from a later one with the same PID. */
 function startOf(pid: number): string | undefined {
@@ -188,7 +209,14 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
         hwm: spread(monMem.map((m) => m.hwm)),
         fds: spread(monFds.map((d) => d.fds)),
       },
-      inits: { count: initMem.length, rss: spread(initMem.map((m) => m.rss)), pss: spread(initMem.map((m) => m.pss)), priv: spread(initMem.map((m) => m.priv)) },
+      inits: {
+        count: initMem.length,
+        rss: spread(initMem.map((m) => m.rss)),
+        pss: spread(initMem.map((m) => m.pss)),
+        priv: spread(initMem.map((m) => m.priv)),
+        comms: countBy(below, commOf),
+        mountNamespaces: new Set(below.map(mountNamespaceOf).filter((ns) => ns !== '')).size,
+      },
       service: svcMem === undefined || svcFds === undefined ? null : { ...svcMem, fds: svcFds.fds, inotify: svcFds.inotify, fdLimit: svcFds.softLimit, fdKinds: svcFds.kinds },
       responders: responders.map((p) => memoryOf(p)).filter((m): m is ProcMemory => m !== undefined),
       meminfo: meminfo(),

@@ -103,7 +103,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
     '',
     `In the bench's sandbox network namespace, with a fresh state root and a warm nsnet service, \`nsnet run -d --name NAME -- sleep 1000\` ${n} times through bin/nsnet`,
     '(the default bridge network; each timed from the worker, spawn to exit), measured at each checkpoint. A monitor is `bin/nsnet-monitor` (static,',
-    `${Math.round(r.monitorBinaryBytes / 1024)} KiB on disk); below it stay \`unshare --fork\` (the container's launcher, the parent of its pid 1) and \`sleep\` (pid 1 of the container).`,
+    `${Math.round(r.monitorBinaryBytes / 1024)} KiB on disk); below it stay the process that waits for the container's pid 1 and \`sleep\` (pid 1): the "inits", at ${n} containers ${Object.entries(last.inits.comms ?? {}).map(([comm, k]) => `${k} × ${comm}`).join(', ')}.`,
     'Pss (smaps_rollup) divides each shared page among the processes that map it, so a sum of Pss is what those processes really take; Rss counts shared pages in full.',
     '',
     '## Targets (issue 16)',
@@ -173,7 +173,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
         '—',
         r.past.failure === undefined ? 'no failure' : `container ${r.past.failure.index} failed (exit ${r.past.failure.exitCode}): ${r.past.failure.message.replace(/\n/g, ' ').replace(/\|/g, '\\|')}${r.past.failure.leftBehind.length > 0 ? ` — left behind: ${r.past.failure.leftBehind.join(', ')}` : ''}`,
       ],
-      ['mounts per mount namespace', `${f(last.mounts.firstLauncher, 0)} / ${f(last.mounts.firstInit, 0)} (the first container's launcher / init), ${f(last.mounts.machine, 0)} (the machine's)`, `${l['mountMax']} (fs.mount-max)`, 'each container\'s two mount namespaces are slaves of the machine\'s: every later /run/netns/NAME mount propagates into all of them'],
+      ['mounts per mount namespace', `${f(last.mounts.firstLauncher, 0)} / ${f(last.mounts.firstInit, 0)} (the first container's launcher / init), ${f(last.mounts.machine, 0)} (the machine's)`, `${l['mountMax']} (fs.mount-max)`, 'each container\'s mount namespace is a slave of the machine\'s: every later /run/netns/NAME mount propagates into all of them'],
       ['/run/netns entries', String(l['runNetnsEntries']), '—', 'the whole machine\'s'],
       ['service descriptors', String(last.service?.fds ?? '—'), String(last.service?.fdLimit ?? '—'), ''],
       ['monitor descriptors', `${f(last.monitors.fds.median, 0)} each`, '—', ''],
@@ -181,7 +181,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
       ['processes (machine)', String(l['processes']), `pid_max ${l['pidMax']}, threads-max ${l['threadsMax']}`, `${n} containers are ${last.monitors.count + last.inits.count} processes`],
       ['open files (machine)', String(l['openFiles']), String(l['fileMax']), ''],
       ['neighbour entries (sandbox host namespace)', `IPv4 ${last.neighbours.ipv4}, IPv6 ${last.neighbours.ipv6}`, `gc_thresh1/2/3 ${l['neighGcThresh1']}/${l['neighGcThresh2']}/${l['neighGcThresh3']}`, 'one table counted across all namespaces; idle `sleep` containers resolve nothing (see below)'],
-      ['network / mount / pid namespaces', `${n} / ${2 * n} / ${n}`, `${l['maxNetNamespaces']} / ${l['maxMntNamespaces']} / ${l['maxPidNamespaces']} (user.max_*_namespaces)`, ''],
+      ['network / mount / pid namespaces', `${n} / ${last.inits.mountNamespaces ?? '—'} / ${n}`, `${l['maxNetNamespaces']} / ${l['maxMntNamespaces']} / ${l['maxPidNamespaces']} (user.max_*_namespaces)`, ''],
     ]),
     '',
     `Neighbour entries: the kernel has one ARP table for all network namespaces, and gc_thresh3 (${l['neighGcThresh3']}) caps the entries it holds across all of them. These \`sleep\` containers send nothing, so none were made; ${n} containers that all talk to their gateway make at least ${2 * n} (one in each container, one on the host's bridge per container): past gc_thresh3, new neighbour entries are refused once forced garbage collection frees none (\`neighbour: arp_cache: neighbor table overflow!\`) on the whole machine. Not exercised here, since that would disturb the machine's own network; a host that runs ${n} busy containers raises net.ipv4.neigh.default.gc_thresh1/2/3 (Docker and Kubernetes hosts do).`,
@@ -204,8 +204,8 @@ function mountNote(r: ScaleResult): string[] {
   if (first === undefined || mnt === undefined) return [];
   const n = last.containers;
   return [
-    `Mounts: the first container's two mount namespaces held ${f(first.mounts.firstLauncher, 0)} and ${f(first.mounts.firstInit, 0)} mounts when it started and ${f(last.mounts.firstLauncher, 0)} and ${f(last.mounts.firstInit, 0)} at ${n} containers, `,
-    `since both are slaves of the machine's /run/netns (shared): every later \`/run/netns/NAME\` mount propagates into every existing container's two namespaces, so n containers hold about 2n × (base + n) mounts, `,
+    `Mounts: ${n} containers have ${last.inits.mountNamespaces ?? '—'} mount namespaces of their own; the first container's held ${f(first.mounts.firstInit, 0)} mounts when it started and ${f(last.mounts.firstInit, 0)} at ${n} containers `,
+    `(the machine's: ${f(first.mounts.machine, 0)} and ${f(last.mounts.machine, 0)}). Each is a slave of the machine's /run/netns (shared), so every later \`/run/netns/NAME\` mount propagates into every existing container's namespace and n containers hold about n × (base + n) mounts, `,
     `O(n²): the mount objects (mnt_cache) alone grew ${f(mnt / 2 ** 20, 0)} MiB at ${n} containers, with per-CPU counters besides (Percpu). Each \`run -d\` (one netns mount) and each \`rm\` (its unmount) also visits all of them, `,
     'so both grow slower with every container (below). Detaching /run/netns in the launcher\'s namespace, right after `ip netns exec` makes it a slave (native/nsnet-monitor.c), would stop it: the container needs no other namespace\'s handle.',
     '',
