@@ -44,16 +44,19 @@ function fifo(): { reader: number; writer: number; readAll: () => Promise<Buffer
   };
 }
 
+/** Writes as a command would, to its descriptor 1 or 2 in turn; then the command ends. */
+async function command(o: ClientOutput, writes: ReadonlyArray<[0 | 1, string]>): Promise<void> {
+  for (const [i, text] of writes) fs.writeSync(o.targets[i], text);
+  await o.finish();
+}
+
 test('stdout and stderr to two files: each gets what was written to it', async () => {
   const out = fs.openSync(path.join(dir, 'out'), 'w');
   const err = fs.openSync(path.join(dir, 'err'), 'w');
   const o = new ClientOutput(out, err, 10);
   assert.equal(o.size, 2);
   assert.notEqual(o.targets[0], o.targets[1]);
-  fs.writeSync(o.targets[0], 'one\n');
-  fs.writeSync(o.targets[1], 'oops\n');
-  fs.writeSync(o.targets[0], 'two\n');
-  await o.finish();
+  await command(o, [[0, 'one\n'], [1, 'oops\n'], [0, 'two\n']]);
   assert.equal(fs.readFileSync(path.join(dir, 'out'), 'utf8'), 'one\ntwo\n');
   assert.equal(fs.readFileSync(path.join(dir, 'err'), 'utf8'), 'oops\n');
   assert.throws(() => fs.fstatSync(out), /EBADF/, 'the client\'s descriptors are closed once written');
@@ -67,10 +70,7 @@ test('stdout and stderr that are one file share one memory file: their interleav
   const o = new ClientOutput(out, err, 10);
   assert.equal(o.size, 1);
   assert.equal(o.targets[0], o.targets[1]);
-  fs.writeSync(o.targets[1], 'warning\n');
-  fs.writeSync(o.targets[0], 'id\n');
-  fs.writeSync(o.targets[1], 'error\n');
-  await o.finish();
+  await command(o, [[1, 'warning\n'], [0, 'id\n'], [1, 'error\n']]);
   assert.equal(fs.readFileSync(file, 'utf8'), 'warning\nid\nerror\n');
 });
 
