@@ -746,7 +746,7 @@ static void run_rm(void) {
  *     nothing waits on anything that waits on it (rm takes the host lock, the monitor holds none);
  *   - back in the host's network, UTS and IPC namespaces (nsnet's, opened at the start): rm kills
  *     every process of the container's namespace, and the client finds the service of nsnet's;
- *   - after REMOVE_GRACE_MS, for whoever waits on it;
+ *   - after REMOVE_GRACE_MS, for whoever waits on it, and only if its directory is still there;
  *   - with --auto-remove MONITOR: rm removes it only while its last run is still this monitor's
  *     and has ended (a `start` in the meantime gets a new monitor, which removes it in its turn),
  *     and an rm that finds it gone already (removed by hand, by nsnet serve) succeeds quietly.
@@ -773,7 +773,10 @@ static void remove_container(void) {
     struct timespec grace = { REMOVE_GRACE_MS / 1000, (REMOVE_GRACE_MS % 1000) * 1000000L };
     while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {
     }
-    run_rm();
+    /* Removed meanwhile (by an attached API client, by hand, by system reset, which may have taken
+     * the whole state root): nothing to do, and no nsnet to start on a root that is gone. */
+    struct stat d;
+    if (stat(dir, &d) == 0) run_rm();
     _exit(0);
 }
 
