@@ -91,6 +91,16 @@ function networksOf(mode: string | undefined, endpoints: Record<string, unknown>
   return first !== undefined ? [first, ...names.filter((n) => n !== first)] : names;
 }
 
+/** Each network's EndpointsConfig[NET].Aliases, for that network only (as dockerd records them on the endpoint). */
+function aliasesByNetwork(endpoints: Record<string, unknown>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [net, ep] of Object.entries(endpoints)) {
+    const aliases = stringList(asRecord(ep, `EndpointsConfig["${net}"]`)['Aliases'], `EndpointsConfig["${net}"].Aliases`) ?? [];
+    if (aliases.length > 0) out[net] = aliases;
+  }
+  return out;
+}
+
 export function createInput(name: string | null, body: unknown): CreateInput {
   const b = asRecord(body, 'request body');
   const config = b;
@@ -103,7 +113,6 @@ export function createInput(name: string | null, body: unknown): CreateInput {
   const nets = networksOf(optionalString(host['NetworkMode'], 'HostConfig.NetworkMode'), endpoints);
   const firstEndpoint = nets[0] === undefined ? {} : asRecord(endpoints[nets[0]], `EndpointsConfig["${nets[0]}"]`);
   const ipam = asRecord(firstEndpoint['IPAMConfig'], 'IPAMConfig');
-  const aliases = Object.values(endpoints).flatMap((e, i) => stringList(asRecord(e, `EndpointsConfig[${i}]`)['Aliases'], 'Aliases') ?? []);
   const exposed = Object.keys(asRecord(config['ExposedPorts'], 'ExposedPorts'));
   return {
     ...(name === null || name === '' ? {} : { name: name.replace(/^\//, '') }),
@@ -134,8 +143,8 @@ export function createInput(name: string | null, body: unknown): CreateInput {
       dnsSearch: stringList(host['DnsSearch'], 'HostConfig.DnsSearch'),
       dnsOption: stringList(host['DnsOptions'], 'HostConfig.DnsOptions'),
       addHost: stringList(host['ExtraHosts'], 'HostConfig.ExtraHosts'),
-      alias: aliases,
     }),
+    networkAliases: aliasesByNetwork(endpoints),
     capAdd: stringList(host['CapAdd'], 'HostConfig.CapAdd'),
     capDrop: stringList(host['CapDrop'], 'HostConfig.CapDrop'),
     privileged: bool(host['Privileged'], 'HostConfig.Privileged'),

@@ -26,7 +26,7 @@ import { sysctlSteps, validateSysctls } from '../engine/sysctls.js';
 import { containerEndpoints, containerMappings, isCniContainer } from './specs.js';
 import { releaseAll } from './cni.js';
 import { publish } from './ports.js';
-import type { DnsInput } from '../engine/dns-options.js';
+import { dnsInput, type DnsInput } from '../engine/dns-options.js';
 import { removeContainerFiles } from './dns-files.js';
 import { prepareContainerDns } from './dns-responder.js';
 import { p2pRestoreSteps } from './p2p-links.js';
@@ -56,8 +56,14 @@ export interface RunInput {
   argv: string[];
   /** -p specs, Docker syntax. */
   publish?: string[] | undefined;
-  /** --dns, --dns-search, --dns-option, --add-host, --network-alias. */
+  /** --dns, --dns-search, --dns-option, --add-host; `aliases`: names on every network (a lab's). */
   dns?: DnsInput | undefined;
+  /**
+   * Names the container has on one network only, keyed by the entry of `networks` (or the default
+   * network when none is given): run's --network-alias (the first network's, as Docker's) and the
+   * API's NetworkingConfig.EndpointsConfig[NET].Aliases. Recorded on that endpoint, as connect --alias.
+   */
+  networkAliases?: Readonly<Record<string, readonly string[]>> | undefined;
   /** --cap-add, --cap-drop (names as given), --privileged. */
   capAdd?: string[] | undefined;
   capDrop?: string[] | undefined;
@@ -128,7 +134,17 @@ function validateRun(input: RunInput): RunInput {
   refuseRootfsWithoutChroot(input.rootfs ?? input.image, caps);
   const sysctls = validateSysctls(input.sysctls ?? {});
   validateRestart(input);
+  refuseStrayAliases(input);
   return { ...input, capAdd: [...caps.capAdd], capDrop: [...caps.capDrop], privileged: caps.privileged, sysctls, expose: exposedPorts(input) };
+}
+
+/** Aliases are per network: for a network the container does not join they would be dropped unseen. */
+function refuseStrayAliases(input: RunInput): void {
+  const refs = input.networks.length > 0 ? input.networks : [DEFAULT_NETWORK];
+  const stray = Object.keys(input.networkAliases ?? {}).find((ref) => !refs.includes(ref));
+  if (stray !== undefined) {
+    throw new NsnetError('INVALID_VALUE', `network aliases for ${stray}, which is not one of the container's networks (${refs.join(', ')})`, { hint: `add --network ${stray}, or give the aliases for one of its networks` });
+  }
 }
 
 /** --restart as Docker checks it; a foreground container has no monitor to restart it (nsnet's difference). */
@@ -297,11 +313,12 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput, image: ResolvedI
     const { network, steps: networkSteps } = resolveNetworkForUse(ctx, draft, ref);
     if (joined.has(network.id)) throw new NsnetError('INVALID_VALUE', `network ${network.name} is given twice (--network ${ref})`, { hint: 'give each network once' });
     joined.add(network.id);
-    refuseShadowing(ctx, network, input);
+    const aliases = dnsInput({ alias: [...(input.networkAliases?.[ref] ?? [])] }).aliases;
+    refuseShadowing(ctx, network, input, aliases);
     steps.push(...networkSteps);
     // Like Docker, --ip and --mac-address belong to the first network; the others allocate.
     const first = i === 0;
-    const { spec, endpoint } = addEndpoint(ctx, draft, network, container, `eth${i}`, { ip: first ? input.ip : undefined, ip6: first ? input.ip6 : undefined, mac: first ? input.mac : undefined });
+    const { spec, endpoint } = addEndpoint(ctx, draft, network, container, `eth${i}`, { ip: first ? input.ip : undefined, ip6: first ? input.ip6 : undefined, mac: first ? input.mac : undefined, aliases });
     specs.push(spec);
     endpoints.push({ endpoint, internal: network.internal });
   });
@@ -325,8 +342,9 @@ function decideRun(ctx: Context, draft: Draft, input: RunInput, image: ResolvedI
  * On a network, a container's name resolves to it; another container's --hostname or
  * --network-alias equal to that name would shadow it in DNS.
  */
-function refuseShadowing(ctx: Context, network: NetworkRecord, input: RunInput): void {
-  const claimed = [...(input.hostname === undefined ? [] : [{ flag: '--hostname', name: input.hostname }]), ...(input.dns?.aliases ?? []).map((a) => ({ flag: '--network-alias', name: a }))];
+function refuseShadowing(ctx: Context, network: NetworkRecord, input: RunInput, networkAliases: readonly string[]): void {
+  const aliases = [...(input.dns?.aliases ?? []), ...networkAliases];
+  const claimed = [...(input.hostname === undefined ? [] : [{ flag: '--hostname', name: input.hostname }]), ...aliases.map((a) => ({ flag: '--network-alias', name: a }))];
   if (claimed.length === 0) return;
   const names = new Set(ctx.store.endpoints.forNetwork(network.id).map((ep) => ctx.store.containers.get(ep.containerId)?.name));
   const clash = claimed.find((c) => names.has(c.name));

@@ -42,6 +42,7 @@ export interface ModeFlags {
   hostname?: string | undefined;
   publish?: readonly string[] | undefined;
   dns?: DnsInput | undefined;
+  networkAliases?: Readonly<Record<string, readonly string[]>> | undefined;
   exposedPorts?: readonly string[] | undefined;
   publishAll?: boolean | undefined;
   sysctls?: Readonly<Record<string, string>> | undefined;
@@ -88,7 +89,7 @@ function refuseFlags(request: NetworkRequest, flags: ModeFlags): void {
   }
   // --ip6 too, as Docker's daemon checks both IPAMConfig addresses (it was dropped unseen).
   if (flags.ip !== undefined || flags.ip6 !== undefined) throw conflict('user specified IP address is supported on user defined networks only', hint);
-  if ((flags.dns?.aliases ?? []).length > 0) throw conflict('network-scoped alias is supported only for containers in user defined networks', hint);
+  if ([...(flags.dns?.aliases ?? []), ...Object.values(flags.networkAliases ?? {}).flat()].length > 0) throw conflict('network-scoped alias is supported only for containers in user defined networks', hint);
   // Docker refuses a MAC with host and container:; with none it would be dropped unseen, so nsnet refuses it there too.
   if (flags.mac !== undefined) throw conflict('conflicting options: mac-address and the network mode', hint);
   if (isContainer) {

@@ -1,7 +1,8 @@
 /**
  * docker-compose 1.29 (Debian's, on python3-docker) against `nsnet serve` in a sandbox: a
  * three-service project — web (busybox httpd) publishing 8080:80, api on two networks with an alias
- * on each, db on an internal network with an alias — brought up, used and taken down.
+ * on each (each resolving only on its own network), db on an internal network with an alias —
+ * brought up, used and taken down.
  *
  * The project name carries the sandbox's prefix, so every container (and its /run/netns/NAME) is
  * the sandbox's: PREFIX_web_1 and so on.
@@ -123,6 +124,26 @@ requiredSuite(
         const r = await must(compose(['exec', '-T', 'api', 'ping', '-c', '1', '-W', '2', target]), `exec api ping ${target}`);
         assert.match(r.stdout, /1 packets received/);
       }
+    });
+
+    it('api\'s aliases are per network: api-front only on front (web sees it), api-back only on back (db sees it); inspect shows each network\'s own', async () => {
+      const seen = async (from: string, name: string): Promise<boolean> => {
+        const r = await compose(['exec', '-T', from, 'ping', '-c', '1', '-W', '2', name]);
+        if (r.code === 0) return true;
+        assert.match(r.stdout + r.stderr, /bad address/, `${from} -> ${name}: resolved but not reached, or exec failed\n${describeResult(r)}`);
+        return false;
+      };
+      assert.deepEqual(
+        { webFront: await seen('web', 'api-front'), webBack: await seen('web', 'api-back'), dbBack: await seen('db', 'api-back'), dbFront: await seen('db', 'api-front') },
+        { webFront: true, webBack: false, dbBack: true, dbFront: false },
+      );
+      const r = await must(docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', `${project}_api_1`]), 'docker inspect api');
+      const nets = JSON.parse(r.stdout) as Record<string, { Aliases: string[] | null }>;
+      const front = nets[`${project}_front`]?.Aliases ?? [];
+      const back = nets[`${project}_back`]?.Aliases ?? [];
+      assert.ok(front.includes('api-front') && !front.includes('api-back'), `front: ${front.join(' ')}`);
+      assert.ok(back.includes('api-back') && !back.includes('api-front'), `back: ${back.join(' ')}`);
+      assert.ok(front.includes('api') && back.includes('api'), 'the service name is an alias on both (compose gives it on each)');
     });
 
     it('db, on the internal network only, cannot reach the world nor web', async () => {

@@ -54,6 +54,23 @@ requiredSuite('inspect carries what the user set (issue 17 item 5)', { needs: [n
     assert.equal(ns.SandboxKey, `/run/netns/${p}s`);
   });
 
+  test('--network-alias is the first --network\'s only, as Docker\'s CLI gives it; it resolves there and not on the second', async () => {
+    const box = sb!;
+    ok(await box.nsnet(['run', '-d', '--name', `${p}two`, '--network', `${p}n`, '--network', 'bridge', '--network-alias', `${p}first`, '--', 'sleep', '1000']));
+    try {
+      const nets = (await inspect(['inspect', `${p}two`]))['NetworkSettings'].Networks;
+      assert.ok(nets[`${p}n`].Aliases.includes(`${p}first`), JSON.stringify(nets[`${p}n`].Aliases));
+      assert.ok(!(nets['bridge'].Aliases ?? []).includes(`${p}first`), JSON.stringify(nets['bridge'].Aliases));
+      // s is on n: it resolves the alias. A container on the bridge only resolves the name, not the alias.
+      ok(await box.nsnet(['exec', `${p}s`, 'getent', 'hosts', `${p}first`]));
+      ok(await box.nsnet(['run', '--rm', '--', 'getent', 'hosts', `${p}two`]));
+      const other = await box.nsnet(['run', '--rm', '--', 'getent', 'hosts', `${p}first`]);
+      assert.equal(other.code, 2, `on the bridge only, the alias must not resolve: ${other.stdout}${other.stderr}`);
+    } finally {
+      await box.nsnet(['rm', '-f', `${p}two`]);
+    }
+  });
+
   test('-p → PortBindings as given and Ports as bound, ExposedPorts; --dns, --dns-search, --add-host → HostConfig', async () => {
     const v = await inspect(['inspect', `${p}s`]);
     const h = v['HostConfig'];

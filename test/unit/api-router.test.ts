@@ -181,7 +181,8 @@ describe('request bodies', () => {
     assert.equal(input.restart, 'on-failure:3');
     assert.deepEqual(input.expose, ['80/tcp']);
     assert.equal(input.autoRemove, true);
-    assert.deepEqual(input.dns?.aliases, ['www']);
+    assert.deepEqual(input.networkAliases, { study: ['www'] });
+    assert.deepEqual(input.dns?.aliases, [], 'an endpoint\'s aliases are not names on every network');
     assert.throws(() => createInput(null, { Cmd: ['x'] }), /no image given/);
     assert.throws(() => createInput(null, { Image: 'b', HostConfig: { Mounts: [{ Type: 'volume' }] } }), (e: unknown) => e instanceof ApiError && e.status === 400 && /not supported by nsnet/.test(e.message));
   });
@@ -192,6 +193,18 @@ describe('request bodies', () => {
     assert.equal(input.ip, '172.17.0.9');
     assert.deepEqual(createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'default' } }).networks, ['bridge']);
     assert.deepEqual(createInput(null, { Image: 'busybox', HostConfig: { NetworkMode: 'study' }, NetworkingConfig: { EndpointsConfig: { study: {}, default: {} } } }).networks, ['study', 'bridge']);
+  });
+
+  test('container create: each network\'s EndpointsConfig Aliases are for that network only', () => {
+    const input = createInput('/api', {
+      Image: 'busybox',
+      HostConfig: { NetworkMode: 'front' },
+      NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['api', 'api-front'] }, back: { Aliases: ['api-back'] }, default: {} } },
+    });
+    assert.deepEqual(input.networks, ['front', 'back', 'bridge']);
+    assert.deepEqual(input.networkAliases, { front: ['api', 'api-front'], back: ['api-back'] });
+    assert.deepEqual(input.dns?.aliases, []);
+    assert.throws(() => createInput(null, { Image: 'b', NetworkingConfig: { EndpointsConfig: { front: { Aliases: [5] } } } }), /EndpointsConfig\["front"\]\.Aliases/);
   });
 
   test('container create with no Config.Hostname: the id\'s first 12 characters, as dockerd; a given one is kept', () => {

@@ -14,6 +14,7 @@ import { confinedArgv, unshareArgs } from '../../src/core/unshare.js';
 import { containerView } from '../../src/engine/inspect-container.js';
 import { decideImageConfig, rootfsDirs, useImageResolver, type ResolvedImage } from '../../src/ops/container-image.js';
 import { create, remove, run, start, stop } from '../../src/ops/containers.js';
+import { loadView } from '../../src/dns/load.js';
 import { liveState } from '../../src/ops/liveness.js';
 import { connect, createNetwork, disconnect } from '../../src/ops/networks.js';
 import { reset } from '../../src/ops/system.js';
@@ -118,6 +119,41 @@ describe('create: the created state', () => {
     assert.deepEqual(stop(fx.ctx, ['ut-gone'], 10), ['ut-gone'], 'stop of a created container is a no-op, as Docker\'s');
     remove(fx.ctx, ['ut-gone'], { force: false });
     assert.equal(fx.store.containers.byIdOrName('ut-gone'), undefined);
+    assert.deepEqual(fx.host.snapshot(), before);
+    fx.close();
+  });
+});
+
+describe('aliases per network (run --network-alias, the API\'s EndpointsConfig Aliases, connect --alias)', () => {
+  /** The names each network's DNS answers with the container's address there. */
+  const namesOn = (fx: Fixture, gateway: string): string[] => [...(loadView(fx.store, () => true, []).byGateway.get(gateway)?.names.keys() ?? [])].sort();
+  const aliasesOf = (fx: Fixture, name: string): Record<string, string[]> => {
+    const c = fx.store.containers.resolve(name);
+    return Object.fromEntries(fx.store.endpoints.forContainer(c.id).map((e) => [fx.store.networks.get(e.networkId)!.name, e.aliases ?? []]));
+  };
+
+  test('created with one network\'s aliases, connected to another with its own (compose): each only on its network', async () => {
+    const fx = await fixture().setUp(study, lab);
+    await create(fx.ctx, runInput({ name: 'ut-api', networks: ['ut-study'], networkAliases: { 'ut-study': ['api-front'] } }));
+    connect(fx.ctx, 'ut-lab', 'ut-api', { aliases: ['api-back'] });
+    assert.deepEqual(aliasesOf(fx, 'ut-api'), { 'ut-study': ['api-front'], 'ut-lab': ['api-back'] });
+    await start(fx.ctx, ['ut-api']);
+    const front = namesOn(fx, '10.0.0.1');
+    const back = namesOn(fx, '10.1.0.1');
+    assert.ok(front.includes('api-front') && !front.includes('api-back'), front.join(' '));
+    assert.ok(back.includes('api-back') && !back.includes('api-front'), back.join(' '));
+    assert.ok(front.includes('ut-api') && back.includes('ut-api'), 'the name is on both');
+    fx.close();
+  });
+
+  test('run on two networks: each gets its own; an alias for a network it does not join is refused, nothing changed', async () => {
+    const fx = await fixture().setUp(study, lab);
+    await run(fx.ctx, runInput({ name: 'ut-two', networks: ['ut-study', 'ut-lab'], networkAliases: { 'ut-study': ['x'], 'ut-lab': ['y'] } }));
+    assert.deepEqual(aliasesOf(fx, 'ut-two'), { 'ut-study': ['x'], 'ut-lab': ['y'] });
+    const before = fx.host.snapshot();
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-stray', networks: ['ut-study'], networkAliases: { 'ut-lab': ['z'] } })), /network aliases for ut-lab, which is not one of the container's networks \(ut-study\)/);
+    await assert.rejects(run(fx.ctx, runInput({ name: 'ut-bad', networks: ['ut-study'], networkAliases: { 'ut-study': ['-x'] } })), /invalid --network-alias "-x"/);
+    assert.equal(fx.store.containers.byIdOrName('ut-stray') ?? fx.store.containers.byIdOrName('ut-bad'), undefined);
     assert.deepEqual(fx.host.snapshot(), before);
     fx.close();
   });

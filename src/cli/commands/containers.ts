@@ -19,6 +19,7 @@ import { compile } from '../template/index.js';
 import { printJson, printLines } from '../output.js';
 import { finish, printDoneThenFail } from '../run-command.js';
 import { dnsInput } from '../../engine/dns-options.js';
+import { DEFAULT_NETWORK } from '../../ops/networks.js';
 
 function inspectContainers(ctx: Context, refs: readonly string[]): Record<string, unknown>[] {
   return refs.map((ref) => {
@@ -55,7 +56,7 @@ function withRunOptions(cmd: Command): Command {
     .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect)
     .option('--dns-option <option>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect)
     .option('--add-host <name:ip>', 'add a line to the container\'s /etc/hosts (repeatable)', collect)
-    .option('--network-alias <name>', 'another name the container resolves as on its networks (repeatable)', collect)
+    .option('--network-alias <name>', 'another name the container resolves as on its first network (repeatable)', collect)
     .option('--cap-add <cap>', "add a Linux capability to Docker's default set, e.g. NET_ADMIN, or ALL (repeatable)", collect)
     .option('--cap-drop <cap>', "drop a Linux capability from Docker's default set, e.g. NET_RAW, or ALL (repeatable)", collect)
     .option('--privileged', 'give the container every capability and no no_new_privs (root on the host)')
@@ -69,9 +70,13 @@ function withRunOptions(cmd: Command): Command {
 }
 
 function runInputOf(argv: string[], o: Record<string, unknown>): containers.RunInput {
+  const networks = (o['network'] as string[] | undefined) ?? [];
+  const aliases = o['networkAlias'] as string[] | undefined;
   return {
     name: o['name'] as string | undefined,
-    networks: (o['network'] as string[] | undefined) ?? [],
+    networks,
+    // As Docker's CLI: --network-alias (like --ip) is the first network's; connect --alias adds others'.
+    networkAliases: aliases === undefined ? undefined : { [networks[0] ?? DEFAULT_NETWORK]: aliases },
     ip: o['ip'] as string | undefined,
     ip6: o['ip6'] as string | undefined,
     mac: o['macAddress'] as string | undefined,
@@ -87,7 +92,6 @@ function runInputOf(argv: string[], o: Record<string, unknown>): containers.RunI
       dnsSearch: o['dnsSearch'] as string[] | undefined,
       dnsOption: o['dnsOption'] as string[] | undefined,
       addHost: o['addHost'] as string[] | undefined,
-      alias: o['networkAlias'] as string[] | undefined,
     }),
     capAdd: o['capAdd'] as string[] | undefined,
     capDrop: o['capDrop'] as string[] | undefined,
