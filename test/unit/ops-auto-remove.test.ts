@@ -2,13 +2,15 @@
  * run -d --rm (Docker's AutoRemove) at the operations' level, on a fake machine: the monitor is
  * told to have the container removed (native/nsnet-monitor.c does it; test/integration/monitor.test.ts
  * on the real kernel), the removal it runs (rm -f --auto-remove MONITOR) removes only a container
- * whose last run under that monitor has ended, and --rm with a restart policy is refused.
+ * whose last run under that monitor has ended, and --rm with a restart policy is refused; the
+ * monitor's command line for it.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { create, parseMonitorRef, removeEach, run } from '../../src/ops/containers.js';
 import type { Host, MonitorOptions } from '../../src/host/port.js';
+import { monitorArgv, removalEnv } from '../../src/kernel/monitor.js';
 import { codeOf, fixture, runInput, type Fixture } from '../helpers/ops-fixture.js';
 
 /** The monitor options each detached launch was given. */
@@ -84,5 +86,26 @@ describe('rm --auto-remove MONITOR (what the monitor runs)', () => {
   test('PID:START, or a clear error', () => {
     assert.deepEqual(parseMonitorRef('4242:777'), monitor);
     for (const bad of ['4242', '0:1', 'x:1', '1:', '1:2:3']) assert.throws(() => parseMonitorRef(bad), new RegExp(`invalid --auto-remove "${bad}": expected a monitor as PID:START`));
+  });
+});
+
+describe("the monitor's command line for --rm", () => {
+  const spec = { netns: '/run/netns/ut-rm', hostname: 'ut-rm', argv: ['sleep', '1000'], env: { PATH: '/bin' } };
+  const opts = { stateDir: '/r/containers/abc', restart: { name: 'no' as const, maximumRetryCount: 0 }, removeOnExit: { containerId: 'abc', root: '/r', logPath: '/r/service/service.log' } };
+
+  test('this nsnet (bin/nsnet beside the bundle), the state root, the host namespaces and the log, before the command', () => {
+    const argv = monitorArgv(spec, '/r/containers/abc/abc-json.log', opts, undefined, ['/proc/1/fd/40', '/proc/1/fd/41', '/proc/1/fd/42']);
+    const at = (flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
+    assert.equal(at('--remove-on-exit'), 'abc');
+    assert.match(at('--nsnet')!, /\/bin\/nsnet$/);
+    assert.ok(path.isAbsolute(at('--nsnet')!));
+    assert.deepEqual([at('--root'), at('--host-ns'), at('--remove-log')], ['/r', '/proc/1/fd/40,/proc/1/fd/41,/proc/1/fd/42', '/r/service/service.log']);
+    assert.ok(argv.indexOf('--remove-on-exit') < argv.indexOf('--'), 'options come before the command');
+    assert.equal(monitorArgv(spec, '/l', { ...opts, removeOnExit: undefined }).includes('--remove-on-exit'), false);
+  });
+
+  test("the removal's environment: PATH and NSNET_* switches, not the root (given as --root), an injected fault or the container's", () => {
+    const env = removalEnv({ PATH: '/usr/bin', NSNET_SERVICE: 'off', NSNET_ROOT: '/r', NSNET_FAULT: 'x', NSNET_LOCK_TIMEOUT_MS: '200', HOME: '/root', HOSTNAME: 'ut-rm' });
+    assert.deepEqual(env.sort(), ['NSNET_LOCK_TIMEOUT_MS=200', 'NSNET_SERVICE=off', 'PATH=/usr/bin']);
   });
 });
