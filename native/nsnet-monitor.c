@@ -681,8 +681,8 @@ static size_t drain(int fd, char *buf, size_t len, size_t cap, int *eof) {
 
 /*
  * Run `NSNET --root ROOT rm -f --auto-remove MONPID:MONSTART ID` and wait for it, keeping what it
- * says on stderr; a failure (or a warning) becomes one line of the log. Returns nothing: this
- * process has no one to tell.
+ * says on stderr; a failure becomes one line of the log, with it. Returns nothing: this process
+ * has no one to tell.
  */
 static void run_rm(void) {
     char monitor[64], err[REMOVE_ERR_MAX], what[REMOVE_ERR_MAX + 64];
@@ -730,9 +730,9 @@ static void run_rm(void) {
     while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' ')) err[--len] = 0;
     for (size_t k = 0; k < len; k++)
         if (err[k] == '\n') err[k] = ' ';
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && len == 0) return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) snprintf(what, sizeof what, "removed, with: %s", err);
-    else snprintf(what, sizeof what, "%s rm failed (%s %d): %s", rm_on_exit.nsnet, WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len > 0 ? err : "it said nothing");
+    /* Removed (or found removed already): what it said on the way, e.g. that it waited for the lock, is no news. */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    snprintf(what, sizeof what, "%s rm failed (%s %d): %s", rm_on_exit.nsnet, WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len > 0 ? err : "it said nothing");
     removal_note(what);
 }
 
