@@ -83,7 +83,7 @@ export function descriptorsOf(pid: number): { fds: number; inotify: number; soft
       try {
         const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
         if (target === 'anon_inode:inotify') inotify++;
-        const kind = target.startsWith('/') ? 'file' : target.replace(/:\[\d+\]$/, '');
+        const kind = target.startsWith('/memfd:') ? 'memfd' : target.startsWith('/') ? 'file' : target.replace(/:\[\d+\]$/, '');
         kinds[kind] = (kinds[kind] ?? 0) + 1;
       } catch {
         /* closed meanwhile */

@@ -80,6 +80,8 @@ export interface ScaleResult {
   checkpoints: Checkpoint[];
   /** Wall time of each `run -d` (ms), in order. */
   runMs: number[];
+  /** The service's own time for each `run -d`, `rm -f` and `ps` it served (its log), in order: the work without the client's process. */
+  serviceMs: Record<string, number[]>;
   /** Meminfo samples with the service warm and no container, 1 s apart. */
   baseline: Meminfo[];
   /** After the removal and a 3 s settle (the kernel frees namespaces in the background). */
@@ -124,6 +126,14 @@ const readOr = (read: () => string): string => {
 };
 const commOf = (pid: number): string => readOr(() => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
 const mountNamespaceOf = (pid: number): string => readOr(() => fs.readlinkSync(`/proc/${pid}/ns/mnt`));
+
+/** From the service's log (`... run -d --name → D0 in 15.1 ms`): its own time per command, by command. */
+function serviceTimes(log: string): Record<string, number[]> {
+  const out: Record<string, number[]> = { 'run -d': [], 'rm -f': [], ps: [] };
+  const text = readOr(() => fs.readFileSync(log, 'utf8'));
+  for (const m of text.matchAll(/ (run -d|rm -f|ps)\b[^\n→]*→ D\d+ in ([\d.]+) ms/g)) out[m[1]!]!.push(Number(m[2]));
+  return out;
+}
 
 /** The start time of a process (field 22 of its stat), to tell it from a later one with the same PID. */
 function startOf(pid: number): string | undefined {
@@ -241,6 +251,7 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
   const past: ScaleResult['past'] = { tried: 0, made: 0 };
   const removal: ScaleResult['removal'] = { batch: 100, batchMs: [], resetMs: NaN };
   let residue: ScaleResult['residue'] | undefined;
+  let serviceMs: Record<string, number[]> = {};
   try {
     // A warm service: the first command runs in-process and starts it; wait until it answers.
     must(['network', 'ls']);
@@ -288,6 +299,7 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
       const r = cmd(['rm', '-f', ...names.slice(i, i + removal.batch)]);
       removal.batchMs.push(r.ms);
     }
+    serviceMs = serviceTimes(path.join(job.root, 'service', 'service.log'));
     const reset = cmd(['system', 'reset', '--force']);
     removal.resetMs = reset.ms;
     if (reset.code !== 0) process.stderr.write(`scale: system reset → ${reset.code}: ${reset.stderr}\n`);
@@ -316,6 +328,7 @@ export async function scaleJob(job: Job): Promise<ScaleResult> {
     target,
     checkpoints,
     runMs,
+    serviceMs,
     baseline,
     afterCleanup,
     past,

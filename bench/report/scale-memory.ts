@@ -56,12 +56,15 @@ export function costOf(c: Checkpoint, base: Meminfo): Cost {
 }
 
 /** The `run -d` times per 100 containers (or per tenth of the run when it is shorter). */
-function runBuckets(runMs: readonly number[]): string[][] {
+function runBuckets(runMs: readonly number[], serviceMs: readonly number[]): string[][] {
   const size = runMs.length >= 500 ? 100 : Math.max(1, Math.ceil(runMs.length / 10));
+  // The service's log also holds the warm-up run -d before the first timed one, and the ones past the target.
+  const own = serviceMs.slice(serviceMs.length > runMs.length ? 1 : 0);
   const rows: string[][] = [];
   for (let i = 0; i < runMs.length; i += size) {
     const xs = runMs.slice(i, i + size);
-    rows.push([`${i + 1}-${i + xs.length}`, f(median(xs), 1), f(quantile(xs, 0.9), 1), f(Math.max(...xs), 1)]);
+    const ys = own.slice(i, i + size);
+    rows.push([`${i + 1}-${i + xs.length}`, f(median(xs), 1), f(quantile(xs, 0.9), 1), f(Math.max(...xs), 1), ys.length === 0 ? '—' : f(median(ys), 1)]);
   }
   return rows;
 }
@@ -158,9 +161,9 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
     ...mountNote(r),
     '## `run -d` and `ps` as containers accumulate',
     '',
-    `\`run -d\`: the first 10 ${f(median(first10), 1)} ms (median), the last 10 ${f(median(last10), 1)} ms (median) — ${f(median(last10) / median(first10), 2)}×. \`ps\` with ${costs[0]!.containers} rows ${psAt(r.checkpoints[0]!)}, with ${last.psRows} rows ${psAt(last)}.`,
+    `\`run -d\`: the first 10 ${f(median(first10), 1)} ms (median), the last 10 ${f(median(last10), 1)} ms (median) — ${f(median(last10) / median(first10), 2)}×. \`ps\` with ${costs[0]!.containers} rows ${psAt(r.checkpoints[0]!)}, with ${last.psRows} rows ${psAt(last)} (the service's own time: ${f(median((r.serviceMs?.['ps'] ?? []).slice(0, 5)), 1)} and ${f(median((r.serviceMs?.['ps'] ?? []).slice(5 * (r.checkpoints.length - 1), 5 * r.checkpoints.length)), 1)} ms).`,
     '',
-    mdTable([['containers', 'run -d median (ms)', 'p90', 'max'], ...runBuckets(r.runMs)]),
+    mdTable([['containers', 'run -d median (ms)', 'p90', 'max', 'the service\'s own time, median (ms)'], ...runBuckets(r.runMs, r.serviceMs?.['run -d'] ?? [])]),
     '',
     '## Limits at 1000',
     '',
@@ -188,7 +191,7 @@ export function scaleReport(r: ScaleResult, machine: Machine): string {
     '',
     '## Removal and residue',
     '',
-    `\`nsnet rm -f\` in batches of ${r.removal.batch}: ${r.removal.batchMs.map((ms) => f(ms, 0)).join(', ')} ms (${f(r.removal.batchMs.reduce((a, b) => a + b, 0) / Math.max(1, r.runMs.length + r.past.made), 1)} ms per container), then \`system reset --force\` ${f(r.removal.resetMs, 0)} ms.`,
+    `\`nsnet rm -f\` in batches of ${r.removal.batch}: ${r.removal.batchMs.map((ms) => f(ms, 0)).join(', ')} ms (the service's own time: ${(r.serviceMs?.['rm -f'] ?? []).slice(-r.removal.batchMs.length).map((ms) => f(ms, 0)).join(', ')} ms) (${f(r.removal.batchMs.reduce((a, b) => a + b, 0) / Math.max(1, r.runMs.length + r.past.made), 1)} ms per container), then \`system reset --force\` ${f(r.removal.resetMs, 0)} ms.`,
     `Left afterwards: ${clean ? 'nothing' : 'SOMETHING'} — namespaces ${res.namespaces.length}, links ${res.links.length}${res.links.length > 0 ? ` (${res.links.slice(0, 5).join(', ')})` : ''}, nftables tables ${res.nftTables.length}, processes ${res.processes.length}, mounts ${res.mountsLeft.length} (the machine's mount namespace holds ${res.mountsAfter}, ${res.mountsBefore} before: other sessions' namespaces come and go), state root ${res.rootRemoved ? 'removed' : 'still there'} (it held ${res.rootEntries.join(', ') || 'nothing'} after the reset).`,
     '',
     `Section time ${f(r.durationS, 0)} s.`,
