@@ -133,7 +133,7 @@ export const LAB_SCHEMA = {
       properties: {
         ip: { type: 'string', pattern: IPV4, description: 'static address on this network' },
         ip6: { type: 'string', pattern: `^${IPV6}$`, description: 'static IPv6 address on this network (it needs an IPv6 subnet)' },
-        aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'more DNS names of the container (run --network-alias); its name in the file is always one' },
+        aliases: { type: 'array', items: { type: 'string', pattern: NAME }, description: 'more DNS names of the container on this network only (as network connect --alias); its name in the file is one on every network' },
         netem: { $ref: '#/definitions/netem' },
       },
     },

@@ -280,11 +280,13 @@ async function createContainer(ctx: Context, c: LabContainer): Promise<void> {
     remove: false,
     argv: c.command,
     publish: c.ports.length > 0 ? c.ports : undefined,
-    // Reachable by its name in the file (web, db) as well as LAB-NAME, as in Compose.
-    dns: dnsInput({ alias: [...new Set([c.key, ...c.networks.flatMap((a) => a.aliases)])] }),
+    // Reachable by its name in the file (web, db) on every network, as well as LAB-NAME, as a
+    // Compose service is; a network's `aliases` on that network only, as Compose's are.
+    dns: dnsInput({ alias: [c.key] }),
+    networkAliases: Object.fromEntries(atRun.filter((a) => a.aliases.length > 0).map((a) => [a.name, a.aliases])),
   });
   try {
-    for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip, ip6: a.ip6 });
+    for (const a of c.networks.slice(atRun.length)) connect(ctx, a.name, c.name, { ip: a.ip, ip6: a.ip6, aliases: a.aliases });
     const steps = containerSteps(c);
     if (steps.length > 0) commit(ctx, decide(ctx, () => ({ op: `lab ${c.name} routes`, mode: 'rollback', steps, result: undefined })));
   } catch (err) {

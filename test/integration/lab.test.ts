@@ -113,8 +113,17 @@ interface Case {
   tag: string;
   containers: string[];
   matrix: Matrix;
+  /** Additions to the example's file before the first up. */
+  extend?: (doc: Lab) => void;
   /** Change the file; says which containers keep running untouched and which are new or made again. */
   change: (doc: Lab) => { kept: string[]; remade: string[]; gone: string[]; matrix: Matrix };
+}
+
+/** api gets a name on each of its networks (as Compose's `networks: {NET: {aliases}}`): api-front on api, api-back on db. */
+function perNetworkAliases(doc: Lab): void {
+  const api = doc.containers['api']!['networks'] as Record<string, Record<string, unknown>>;
+  api['api']!['aliases'] = ['api-front'];
+  api['db']!['aliases'] = ['api-back'];
 }
 
 const cases: Case[] = [
@@ -138,6 +147,7 @@ const cases: Case[] = [
     example: 'three-tier',
     tag: 'tt',
     containers: ['web', 'api', 'db'],
+    extend: perNetworkAliases,
     matrix: [
       ['web', 'api', true],
       ['api', 'db', true],
@@ -210,6 +220,7 @@ requiredSuite('nsnet up / down: the example labs', { needs: [needs.integration],
       const run = new LabRun(sb, `${sb.prefix}${c.tag}`);
       try {
         const doc = example(c.example);
+        c.extend?.(doc);
         run.write(doc);
         const first = await run.up();
         assert.match(first.r.stdout, /created \d+ networks and \d+ containers/);
@@ -226,6 +237,14 @@ requiredSuite('nsnet up / down: the example labs', { needs: [needs.integration],
           // Containers find each other by their names in the file (DNS aliases).
           const r = await runAsync(['ip', 'netns', 'exec', run.ns('web'), 'ping', '-c', '1', '-W', '1', 'api']);
           assert.match(r.stdout, /10\.30\.2\.20/, describeResult(r));
+          // A network's aliases answer on that network only: web shares the api network with
+          // api, db the db network; neither gets the other network's alias (NXDOMAIN).
+          const lookup = (from: string, name: string): Promise<RunResult> => runAsync(['ip', 'netns', 'exec', run.ns(from), 'getent', 'hosts', name]);
+          const [webFront, webBack, dbBack, dbFront] = await Promise.all([lookup('web', 'api-front'), lookup('web', 'api-back'), lookup('db', 'api-back'), lookup('db', 'api-front')]);
+          assert.match(webFront.stdout, /^10\.30\.2\.20\s+api-front/, describeResult(webFront));
+          assert.match(dbBack.stdout, /^10\.30\.3\.20\s+api-back/, describeResult(dbBack));
+          assert.equal(webBack.code, 2, `web must not resolve db's alias api-back\n${describeResult(webBack)}`);
+          assert.equal(dbFront.code, 2, `db must not resolve the api network's alias api-front\n${describeResult(dbFront)}`);
         }
         if (c.example === 'routed') {
           // Routed, one hop: the reply comes back with its TTL lowered by the router; alice is
@@ -350,6 +369,8 @@ requiredSuite('nsnet up --dry-run: the script builds the same lab', { needs: [ne
       const doc = example(name);
       // The ring's point-to-point links, and a partition (set elements in both nsnet tables).
       if (name === 'ring') doc['partitions'] = [{ name: 'cut', between: ['h1'], and: ['h3'] }];
+      // Aliases on networks joined at run and by connect (api's second address is static).
+      if (name === 'three-tier') perNetworkAliases(doc);
       const containers = Object.keys(doc.containers);
       const real = await createSandbox('ldr');
       const byHand = await createSandbox('ldh');

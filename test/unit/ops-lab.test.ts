@@ -13,8 +13,11 @@ import { NsnetError, NsnetErrors } from '../../src/core/errors.js';
 import { down, labState, up } from '../../src/lab/up.js';
 import { parseLab, type LabSpec } from '../../src/lab/spec.js';
 import { check } from '../../src/ops/check.js';
+import { loadView } from '../../src/dns/load.js';
+import { PlanningContext } from '../../src/lab/planning.js';
 import type { Context } from '../../src/ops/context.js';
 import { assertSameState, codeOf, crashEachStep, failEachStep, fixture, ROOTFS, stateAfter, type Fixture, type MachineState } from '../helpers/ops-fixture.js';
+import type { Store } from '../../src/store/index.js';
 
 /**
  * Two networks (one internal); a router on both (its second address given: run, then connect),
@@ -128,6 +131,68 @@ describe('lab up', () => {
       assert.equal(fx.recovered.length, 1, `crash after step ${i}: ${fx.recovered.join('\n')}`);
       await assertConverges(fx, before, i, `crash after step ${i}`);
     });
+  });
+});
+
+/**
+ * A network's `aliases` name the container on that network only, as Compose's do; its name in
+ * the file is one on every network. `api` joins both networks at run; `db` has a static address
+ * on its second network, so it is run on the first and connected to the second.
+ */
+const ALIASES_YAML = `
+name: utal
+networks:
+  front: { subnet: 10.63.0.0/24 }
+  back: { subnet: 10.64.0.0/24, internal: true }
+containers:
+  api:
+    command: [sleep, infinity]
+    rootfs: ${ROOTFS}
+    networks:
+      front: { aliases: [api-front] }
+      back: { aliases: [api-back] }
+  db:
+    command: [sleep, infinity]
+    rootfs: ${ROOTFS}
+    networks:
+      front: { aliases: [db-front] }
+      back: { ip: 10.64.0.10, aliases: [db-back] }
+`;
+
+describe('lab aliases per network', () => {
+  /** The names each network's DNS answers, by network (its gateway). */
+  const names = (store: Store): Record<string, string[]> => {
+    const view = loadView(store, () => true, []);
+    return Object.fromEntries(['10.63.0.1', '10.64.0.1'].map((g) => [g, [...(view.byGateway.get(g)?.names.keys() ?? [])].filter((n) => !/^[0-9a-f]{12}$/.test(n)).sort()]));
+  };
+  const expected = {
+    '10.63.0.1': ['api', 'api-front', 'db', 'db-front', 'utal-api', 'utal-db'],
+    '10.64.0.1': ['api', 'api-back', 'db', 'db-back', 'utal-api', 'utal-db'],
+  };
+
+  test('up: each network\'s aliases on its endpoint only, so each network\'s DNS answers its own; the name in the file on both', async () => {
+    const fx = fixture();
+    await up(fx.ctx, parseLab(ALIASES_YAML, 'lab.yaml', 'x'), { parallel: 1 });
+    const aliasesOf = (name: string): Record<string, readonly string[]> => {
+      const c = fx.store.containers.resolve(name);
+      return Object.fromEntries(fx.store.endpoints.forContainer(c.id).map((e) => [fx.store.networks.get(e.networkId)!.name, e.aliases ?? []]));
+    };
+    assert.deepEqual(aliasesOf('utal-api'), { 'utal-front': ['api-front'], 'utal-back': ['api-back'] });
+    assert.deepEqual(aliasesOf('utal-db'), { 'utal-front': ['db-front'], 'utal-back': ['db-back'] });
+    assert.deepEqual(names(fx.store), expected);
+    fx.close();
+  });
+
+  test('up --dry-run decides the same records (its scratch store answers the same names) and changes nothing', async () => {
+    const fx = fixture();
+    const before = fx.state();
+    const dry = new PlanningContext({ host: fx.host, runner: fx.host, store: fx.store, root: fx.root, lockTimeoutMs: 30_000 });
+    await up(dry, parseLab(ALIASES_YAML, 'lab.yaml', 'x'), { parallel: 1 });
+    assert.ok(dry.planned.some((l) => /^ip netns add utal-db$/.test(l)), dry.planned.join('\n'));
+    // The planning context kept its decisions in the store it was given (the CLI gives it a scratch copy).
+    assert.deepEqual(names(fx.store), expected);
+    assert.deepEqual(fx.host.snapshot(), before.host);
+    fx.close();
   });
 });
 
