@@ -28,7 +28,11 @@ export interface LiveState {
 
 /** What the store keeps about a container besides its record, endpoints and ports. */
 export interface ContainerFacts {
-  /** --dns, --dns-search, --dns-option, --add-host, --network-alias; undefined when none given. */
+  /**
+   * --dns, --dns-search, --dns-option, --add-host, and names on every network (a lab container's
+   * name in the file; the --network-alias of a container made before aliases were per network);
+   * undefined when none given.
+   */
   dns?: DnsConfig | undefined;
   /** Impairments and held-down links of its interfaces (netem set, link down). */
   interfaces?: readonly InterfaceState[] | undefined;
@@ -190,9 +194,11 @@ function ipamConfigOf(endpoint: EndpointRecord): Record<string, string> | null {
 }
 
 function endpointView(c: ContainerRecord, { network, endpoint }: Attached, dns: DnsConfig | undefined, state: InterfaceState | undefined): Record<string, unknown> {
-  // The names it answers to there besides its own, in Docker 20.10's order: --network-alias (every
-  // network) and connect --alias (this one), then its short id and a --hostname other than its
-  // name. Docker lists them on user networks only; nsnet resolves them on the default one too.
+  // The names it answers to there besides its own, in Docker 20.10's order: its aliases (the names
+  // it has on every network — a lab container's name in the file — then this network's own: run
+  // --network-alias on its first network, the API's EndpointsConfig[NET].Aliases, connect --alias),
+  // then its short id and a --hostname other than its name. Docker lists them on user networks
+  // only; nsnet resolves them on the default one too.
   const shortId = /^[0-9a-f]{12}/.test(c.id) ? [c.id.slice(0, 12)] : [];
   const hostname = c.hostname !== c.name ? [c.hostname] : [];
   const aliases = [...new Set([...(dns?.aliases ?? []), ...(endpoint.aliases ?? []), ...shortId, ...hostname])];
