@@ -39,15 +39,18 @@ const RETRY_MS = 10;
  */
 type WriteNow = (data: Buffer, length: number) => number | 'again';
 
-function writerFor(client: number): { now: WriteNow; close(): void } {
+/** Character devices of major 1 (null, zero, full, random...): a write never waits on them. */
+const MEMORY_DEVICES = 1;
+
+/** A regular file or /dev/null: a write to it never waits on a reader. */
+function neverWaits(st: fs.Stats | undefined): boolean {
+  return st !== undefined && (st.isFile() || (st.isCharacterDevice() && st.rdev >> 8 === MEMORY_DEVICES));
+}
+
+function writerFor(client: number, st: fs.Stats | undefined): { now: WriteNow; close(): void } {
   const never = { now: (): 'again' => 'again', close: () => {} };
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(client);
-  } catch {
-    return never;
-  }
-  if (st.isFile()) return { now: (data, length) => fs.writeSync(client, data, 0, length), close: () => {} };
+  if (st === undefined) return never;
+  if (neverWaits(st)) return { now: (data, length) => fs.writeSync(client, data, 0, length), close: () => {} };
   if (st.isSocket()) return { now: (data, length) => sendNow(client, data, length), close: () => {} };
   if (!st.isFIFO() && !st.isCharacterDevice()) return never;
   let own: number;
@@ -80,14 +83,15 @@ class Copy {
   private failed = false;
   private ended = false;
   private settled: (() => void) | undefined;
-  private readonly writer: ReturnType<typeof writerFor>;
+  /** Made at the first write: most commands write nothing to stderr. */
+  private writer: ReturnType<typeof writerFor> | undefined;
   readonly done: Promise<void>;
 
   constructor(
     readonly memory: number,
     readonly client: number,
+    private readonly stat: fs.Stats | undefined,
   ) {
-    this.writer = writerFor(client);
     this.done = new Promise((resolve) => (this.settled = resolve));
   }
 
@@ -103,6 +107,7 @@ class Copy {
       if (budget <= 0) return void setImmediate(() => this.pump());
       let wrote: number | 'again';
       try {
+        this.writer ??= writerFor(this.client, this.stat);
         wrote = this.writer.now(chunk, chunk.length);
       } catch {
         this.failed = true; // EPIPE and the like: the client's reader is gone
@@ -157,7 +162,7 @@ class Copy {
     const settled = this.settled;
     this.settled = undefined;
     try {
-      this.writer.close();
+      this.writer?.close();
     } catch {
       /* already closed */
     }
@@ -173,49 +178,71 @@ export function unsettledCopies(): number {
   return unsettled;
 }
 
-/** Whether two descriptors are one file: same device and inode (a terminal, `2>&1`, one pipe). */
-function sameFile(a: number, b: number): boolean {
+/**
+ * Memory files made ahead, never used: a command takes them instead of making its own, so the
+ * memfd_create(2) calls (the dearest part of this) fall after the previous client's answer, not
+ * before this one's. Never reused after a command: a process the command started could still
+ * hold one and write to it.
+ */
+const ahead: number[] = [];
+
+function takeMemoryFile(): number {
+  return ahead.pop() ?? memoryFile('nsnet-client-output');
+}
+
+/** Make the memory files the next command takes (call it when no client waits on this process). */
+export function prepareMemoryFiles(): void {
   try {
-    const x = fs.fstatSync(a);
-    const y = fs.fstatSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
+    while (ahead.length < 2) ahead.push(memoryFile('nsnet-client-output'));
   } catch {
-    return false;
+    /* the next command makes its own, and says why if it cannot */
+  }
+}
+
+function statOf(fd: number): fs.Stats | undefined {
+  try {
+    return fs.fstatSync(fd);
+  } catch {
+    return undefined;
   }
 }
 
 export class ClientOutput {
-  /** The descriptors the command writes its stdout and stderr to (one memory file or two). */
+  /**
+   * The descriptors the command writes its stdout and stderr to: a memory file each, one for both
+   * when they are one file (a terminal, `2>&1`, one pipe: same device and inode), or the client's
+   * own descriptor when a write to it never waits (a regular file, /dev/null: as `ps >/dev/null`).
+   */
   readonly targets: readonly [number, number];
-  private readonly copies: Copy[];
+  private readonly copies: Copy[] = [];
   private readonly owned: number[];
   private timer: NodeJS.Timeout | undefined;
 
   /** Takes over `stdout` and `stderr` (the client's): they are closed once written. */
   constructor(stdout: number, stderr: number, tickMs: number) {
     this.owned = [stdout, stderr];
-    const out = memoryFile('nsnet-client-stdout');
-    if (sameFile(stdout, stderr)) {
-      this.copies = [new Copy(out, stdout)];
-      this.targets = [out, out];
-    } else {
-      let err: number;
-      try {
-        err = memoryFile('nsnet-client-stderr');
-      } catch (e) {
-        closeFd(out);
-        throw e;
-      }
-      this.copies = [new Copy(out, stdout), new Copy(err, stderr)];
-      this.targets = [out, err];
+    const [so, se] = [statOf(stdout), statOf(stderr)];
+    const target = (client: number, st: fs.Stats | undefined): number => {
+      if (neverWaits(st)) return client;
+      const memory = takeMemoryFile();
+      this.copies.push(new Copy(memory, client, st));
+      return memory;
+    };
+    try {
+      const out = target(stdout, so);
+      const oneFile = so !== undefined && se !== undefined && so.dev === se.dev && so.ino === se.ino;
+      this.targets = [out, oneFile ? out : target(stderr, se)];
+    } catch (err) {
+      for (const c of this.copies) closeFd(c.memory);
+      throw err;
     }
     unsettled += this.copies.length;
     // While the command runs: what it wrote reaches the client within a tick, or as fast as the
     // client reads. (The command's own synchronous stretches delay it; they are short.)
-    this.timer = setInterval(() => this.pump(), tickMs);
+    if (this.copies.length > 0) this.timer = setInterval(() => this.pump(), tickMs);
   }
 
-  /** How many copies this output holds (1 when stdout and stderr are one file, else 2). */
+  /** How many memory files this output copies from (0 to 2). */
   get size(): number {
     return this.copies.length;
   }
@@ -239,7 +266,7 @@ export class ClientOutput {
         unsettled--;
       }),
     );
-    for (const fd of [...new Set(this.targets), ...this.owned]) {
+    for (const fd of new Set([...this.targets, ...this.owned])) {
       try {
         closeFd(fd);
       } catch {

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { listenServiceSocket, type ServiceConnection, type ServiceRequest } from '../kernel/service-socket.js';
 import { closeFd, dupHigh, dupOnto } from '../kernel/unix-fds.js';
-import { ClientOutput, unsettledCopies } from './client-output.js';
+import { ClientOutput, prepareMemoryFiles, unsettledCopies } from './client-output.js';
 import { isAlive, readStartTime } from '../kernel/process.js';
 import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { answerCni, parseRequest, readRecord, recordPath, serviceDir, serviceLogPath, serviceTurnedOff, socketPath, type ServiceRecord } from '../ops/cni-service.js';
@@ -272,6 +272,7 @@ async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const flushed = output.finish().then(() => {
     close(answer);
+    prepareMemoryFiles();
     if (failure !== undefined) s.log(`request failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}`);
     const waited = Number(process.hrtime.bigint() - started) / 1e6 - ms;
     s.log(`${described(call.argv)} → ${answer?.trim() ?? 'no answer'} in ${ms.toFixed(1)} ms${waited >= 1 ? ` (its output written ${waited.toFixed(0)} ms later)` : ''}`);
@@ -411,6 +412,7 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
   const record: ServiceRecord = { pid: process.pid, start: readStartTime(process.pid) ?? '', socket };
   fs.writeFileSync(recordPath(socket), JSON.stringify(record), { mode: 0o600 });
   log(`serving ${socket} (pid ${process.pid}; exits after ${idleMs} ms idle)`);
+  prepareMemoryFiles();
   touch();
   // The state root removed under it (rm -rf, a test's sandbox): nobody can reach it any more.
   watch = setInterval(() => {

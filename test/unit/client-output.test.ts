@@ -50,28 +50,38 @@ async function command(o: ClientOutput, writes: ReadonlyArray<[0 | 1, string]>):
   await o.finish();
 }
 
-test('stdout and stderr to two files: each gets what was written to it', async () => {
-  const out = fs.openSync(path.join(dir, 'out'), 'w');
-  const err = fs.openSync(path.join(dir, 'err'), 'w');
-  const o = new ClientOutput(out, err, 10);
+test('stdout and stderr to two pipes: a memory file each, and each pipe gets what was written to it', async () => {
+  const [out, err] = [fifo(), fifo()];
+  const o = new ClientOutput(out.writer, err.writer, 10);
   assert.equal(o.size, 2);
   assert.notEqual(o.targets[0], o.targets[1]);
+  const read = [out.readAll(), err.readAll()];
   await command(o, [[0, 'one\n'], [1, 'oops\n'], [0, 'two\n']]);
-  assert.equal(fs.readFileSync(path.join(dir, 'out'), 'utf8'), 'one\ntwo\n');
-  assert.equal(fs.readFileSync(path.join(dir, 'err'), 'utf8'), 'oops\n');
-  assert.throws(() => fs.fstatSync(out), /EBADF/, 'the client\'s descriptors are closed once written');
+  assert.deepEqual((await Promise.all(read)).map(String), ['one\ntwo\n', 'oops\n']);
+  assert.throws(() => fs.fstatSync(out.writer), /EBADF/, 'the client\'s descriptors are closed once written');
   assert.equal(unsettledCopies(), 0);
 });
 
-test('stdout and stderr that are one file share one memory file: their interleaving is kept', async () => {
-  const file = path.join(dir, 'both');
-  const out = fs.openSync(file, 'w');
-  const err = fs.openSync(`/proc/self/fd/${out}`, 'a'); // as 2>&1 after >file: the same file
-  const o = new ClientOutput(out, err, 10);
+test('stdout and stderr that are one pipe (2>&1) share one memory file: their interleaving is kept', async () => {
+  const f = fifo();
+  const o = new ClientOutput(f.writer, fs.openSync(`/proc/self/fd/${f.writer}`, 'w'), 10);
   assert.equal(o.size, 1);
   assert.equal(o.targets[0], o.targets[1]);
+  const read = f.readAll();
   await command(o, [[1, 'warning\n'], [0, 'id\n'], [1, 'error\n']]);
-  assert.equal(fs.readFileSync(file, 'utf8'), 'warning\nid\nerror\n');
+  assert.equal(String(await read), 'warning\nid\nerror\n');
+});
+
+test('a regular file and /dev/null are written directly: a write to them never waits', async () => {
+  const file = path.join(dir, 'direct');
+  const out = fs.openSync(file, 'w');
+  const nul = fs.openSync('/dev/null', 'w');
+  const o = new ClientOutput(out, nul, 10);
+  assert.equal(o.size, 0);
+  assert.deepEqual(o.targets, [out, nul]);
+  await command(o, [[0, 'one\n'], [1, 'gone\n'], [0, 'two\n']]);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'one\ntwo\n');
+  assert.throws(() => fs.fstatSync(out), /EBADF/);
 });
 
 test('a pipe nobody reads: the event loop goes on, and the output is all there once it is read', async () => {
@@ -91,7 +101,7 @@ test('a pipe nobody reads: the event loop goes on, and the output is all there o
   }
   assert.equal(ticks, 5);
   assert.equal(finished, false, 'not finished while the pipe is full');
-  assert.equal(unsettledCopies(), 1, 'the stdout copy still waits (stderr is settled)');
+  assert.equal(unsettledCopies(), 1, 'the stdout copy still waits (stderr, a file, is written directly)');
   const read = f.readAll();
   await done;
   const got = await read;
