@@ -209,8 +209,8 @@ function mountNote(r: ScaleResult): string[] {
   return [
     `Mounts: ${n} containers have ${last.inits.mountNamespaces ?? '—'} mount namespaces of their own; the first container's held ${f(first.mounts.firstInit, 0)} mounts when it started and ${f(last.mounts.firstInit, 0)} at ${n} containers `,
     `(the machine's: ${f(first.mounts.machine, 0)} and ${f(last.mounts.machine, 0)}). Each is a slave of the machine's /run/netns (shared), so every later \`/run/netns/NAME\` mount propagates into every existing container's namespace and n containers hold about n × (base + n) mounts, `,
-    `O(n²): the mount objects (mnt_cache) alone grew ${f(mnt / 2 ** 20, 0)} MiB at ${n} containers, with per-CPU counters besides (Percpu). Each \`run -d\` (one netns mount) and each \`rm\` (its unmount) also visits all of them, `,
-    'so both grow slower with every container (below). Detaching /run/netns in the launcher\'s namespace, right after `ip netns exec` makes it a slave (native/nsnet-monitor.c), would stop it: the container needs no other namespace\'s handle.',
+    `O(n²): the mount objects (mnt_cache) alone grew ${f(mnt / 2 ** 20, 0)} MiB at ${n} containers, with per-CPU counters besides (Percpu). Each \`run -d\` (one netns mount) and each \`rm\` (its unmount) also visits all of them. `,
+    'Detaching /run/netns in the launcher\'s namespace, right after `ip netns exec` makes it a slave (native/nsnet-monitor.c), would stop it: the container needs no other namespace\'s handle.',
     '',
   ];
 }
@@ -225,6 +225,7 @@ export function scaleJson(r: ScaleResult): Record<string, unknown> {
     residualAfterCleanup: residual,
     checkpoints: r.checkpoints.map((c, i) => ({ ...c, cost: costs[i] })),
     runMs: r.runMs.map((x) => Math.round(x * 100) / 100),
+    serviceMs: r.serviceMs,
     past: r.past,
     removal: r.removal,
     residue: r.residue,
