@@ -11,6 +11,8 @@
  * ::1) and for registries the user names as insecure (`--insecure-registry HOST[:PORT]`).
  */
 import { invalid } from '../core/errors.js';
+import { ipToInt } from '../core/ipv4.js';
+import { ip6ToInt, isIPv6Text, parseIPv6 } from '../core/ipv6.js';
 import { DEFAULT_DOMAIN, formatReference, parseReference } from './reference.js';
 
 export const DEFAULT_REGISTRY = DEFAULT_DOMAIN;
@@ -50,18 +52,60 @@ export const manifestReference = (r: RegistryRef): string => r.digest ?? r.tag ?
 /** The host[:port] the registry API answers on (docker.io's is registry-1.docker.io). */
 export const registryHost = (registry: string): string => (registry === DEFAULT_REGISTRY ? DOCKER_HUB_HOST : registry);
 
-/** host without the port, brackets off an IPv6 literal: [::1]:5000 → ::1. */
-export function hostnameOf(hostPort: string): string {
-  if (hostPort.startsWith('[')) return hostPort.slice(1, hostPort.indexOf(']'));
+/** host[:port] as host and port: brackets off an IPv6 literal ([::1]:5000 → ::1, 5000); a bare IPv6 address has no port. */
+export function splitHostPort(hostPort: string): { host: string; port: string | undefined } {
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    const rest = hostPort.slice(close + 1);
+    return { host: hostPort.slice(1, close), port: rest.startsWith(':') ? rest.slice(1) : undefined };
+  }
   const colons = hostPort.split(':').length - 1;
-  if (colons > 1) return hostPort; // a bare IPv6 address
-  return colons === 1 ? hostPort.slice(0, hostPort.indexOf(':')) : hostPort;
+  if (colons !== 1) return { host: hostPort, port: undefined }; // a name, or a bare IPv6 address
+  const i = hostPort.indexOf(':');
+  return { host: hostPort.slice(0, i), port: hostPort.slice(i + 1) };
 }
 
-/** Docker's registries that need no configuration for plain HTTP: localhost, 127.0.0.0/8, ::1. */
+/** host without the port, brackets off an IPv6 literal: [::1]:5000 → ::1. */
+export const hostnameOf = (hostPort: string): string => splitHostPort(hostPort).host;
+
+/**
+ * An IPv6 address in RFC 5952 form. A dotted IPv4 tail is turned into its two hex groups first:
+ * ipaddr.js (under core/ipv6) reads the IPv4-compatible "::1.2.3.4" as the IPv4-mapped
+ * ::ffff:1.2.3.4, which Go's netip (Docker) does not, and only the mapped form is loopback there.
+ */
+function canonical6(address: string): string {
+  const tail = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (tail === null) return parseIPv6(address);
+  const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+  return parseIPv6(`${address.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`);
+}
+
+/**
+ * Docker's registries that need no configuration for plain HTTP: its daemon adds "::1/128" and
+ * "127.0.0.0/8" to the insecure registries and matches an address after unmapping it (Go's
+ * netip.Addr.Unmap, as net.IP.IsLoopback does), so every spelling of ::1 ([0:0::1], [0000::1]) and
+ * the IPv4-mapped [::ffff:127.0.0.1] ([::ffff:7f00:1]) count, and any 127.x.y.z; "::127.0.0.1"
+ * (IPv4-compatible, not mapped) does not. Docker also resolves a name and matches its addresses;
+ * nsnet resolves none and takes the name localhost only.
+ */
 export function isLoopbackHost(hostPort: string): boolean {
   const h = hostnameOf(hostPort).toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  if (h === 'localhost') return true;
+  if (isIPv6Text(h)) {
+    const n = ip6ToInt(canonical6(h));
+    const mappedV4 = n >> 32n === 0xffffn ? Number(n & 0xffff_ffffn) : undefined;
+    return n === 1n || (mappedV4 !== undefined && mappedV4 >>> 24 === 127);
+  }
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) && isDottedQuad(h);
+}
+
+function isDottedQuad(h: string): boolean {
+  try {
+    ipToInt(h);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

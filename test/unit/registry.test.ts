@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { NsnetError } from '../../src/core/errors.js';
 import { basicAuthorization, dockerConfigCredentials, parseChallenges, pickChallenge, tokenFromAnswer, tokenUrl } from '../../src/image/registry-auth.js';
 import { choosePlatform, MANIFEST_ACCEPT, MEDIA, layerCompression, parseManifest, parsePlatform, platformMatches, type ManifestList } from '../../src/image/registry-manifest.js';
-import { allowsPlainHttp, formatRegistryRef, manifestReference, parseInsecureRegistry, parseRegistryRef, registryHost } from '../../src/image/registry-ref.js';
+import { allowsPlainHttp, formatRegistryRef, isLoopbackHost, manifestReference, parseInsecureRegistry, parseRegistryRef, registryHost } from '../../src/image/registry-ref.js';
 
 const HEX = 'a'.repeat(64);
 const D = `sha256:${HEX}`;
@@ -72,6 +72,18 @@ describe('plain HTTP only for loopback and insecure registries', () => {
     assert.equal(allowsPlainHttp('203.0.113.8:5000', ['203.0.113.8:5001']), false);
     assert.equal(allowsPlainHttp('reg.example:5000', ['http://reg.example:5000/']), true);
   });
+  test('loopback in every spelling Docker takes (::1/128 and 127.0.0.0/8, IPv4-mapped addresses unmapped)', () => {
+    for (const h of ['[0:0::1]:5000', '[0000::1]:5000', '[0:0:0:0:0:0:0:1]', '0::1', '[::ffff:127.0.0.1]:5000', '[::ffff:7f00:1]:5000', '[::FFFF:7F01:203]', '127.255.255.254:5000', 'LOCALHOST:5000']) {
+      assert.equal(isLoopbackHost(h), true, h);
+      assert.equal(allowsPlainHttp(h, []), true, h);
+    }
+    // IPv4-compatible (not mapped), another IPv6 address, a mapped non-loopback, not dotted quads, names.
+    for (const h of ['[::127.0.0.1]:5000', '[::2]:5000', '[::ffff:10.0.0.1]', '[::1:0:0:1]', '[1::1]', '128.0.0.1', '127.1:5000', '0127.0.0.1', '127.0.0.256', 'localhost.example', '127.0.0.1.nip.io']) {
+      assert.equal(isLoopbackHost(h), false, h);
+      assert.equal(allowsPlainHttp(h, []), false, h);
+    }
+  });
+
   test('--insecure-registry values', () => {
     assert.equal(parseInsecureRegistry('http://10.0.0.5:5000/'), '10.0.0.5:5000');
     assert.match(code(() => parseInsecureRegistry('reg.example/path')), /INVALID_VALUE: --insecure-registry "reg.example\/path": not a registry host/);
