@@ -81,6 +81,19 @@ function canonical6(address: string): string {
 }
 
 /**
+ * One spelling of a host[:port], to compare two: a name in lower case, an IPv6 literal in RFC 5952
+ * form in brackets ([FD00:0:0::1]:5000 → [fd00::1]:5000, as Node's URL writes it), a port without
+ * leading zeros. `defaultPort` is the port of a host written without
+ * one: a URL leaves out its scheme's (https://reg:443/ has the host "reg").
+ */
+export function canonicalHostPort(hostPort: string, defaultPort?: number): string {
+  const { host, port } = splitHostPort(hostPort);
+  const h = isIPv6Text(host) ? `[${canonical6(host)}]` : host.toLowerCase();
+  const p = port !== undefined && /^[0-9]+$/.test(port) ? String(Number(port)) : (port ?? (defaultPort === undefined ? undefined : String(defaultPort)));
+  return p === undefined ? h : `${h}:${p}`;
+}
+
+/**
  * Docker's registries that need no configuration for plain HTTP: its daemon adds "::1/128" and
  * "127.0.0.0/8" to the insecure registries and matches an address after unmapping it (Go's
  * netip.Addr.Unmap, as net.IP.IsLoopback does), so every spelling of ::1 ([0:0::1], [0000::1]) and
@@ -110,14 +123,18 @@ function isDottedQuad(h: string): boolean {
 
 /**
  * May plain HTTP be used for this host[:port]? Loopback always; otherwise only when it is named in
- * `insecure` (as HOST:PORT, or HOST for every port).
+ * `insecure` (as HOST:PORT, or HOST for every port). Both sides are compared in one spelling
+ * (canonicalHostPort): `--insecure-registry [fd00::1]:5000` covers the reference's
+ * [FD00:0:0::1]:5000, the same address. (Docker compares a HOST:PORT entry with the reference's
+ * registry string as written, so it would not; a CIDR entry it matches by address.) `defaultPort`:
+ * the port of a `hostPort` without one (a URL's host leaves out 80 and 443).
  */
-export function allowsPlainHttp(hostPort: string, insecure: readonly string[]): boolean {
+export function allowsPlainHttp(hostPort: string, insecure: readonly string[], defaultPort?: number): boolean {
   if (isLoopbackHost(hostPort)) return true;
-  const host = hostnameOf(hostPort).toLowerCase();
+  const target = splitHostPort(canonicalHostPort(hostPort, defaultPort));
   return insecure.some((i) => {
-    const entry = i.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
-    return entry === hostPort.toLowerCase() || entry === host || entry === `[${host}]`;
+    const entry = splitHostPort(canonicalHostPort(i.replace(/^https?:\/\//i, '').replace(/\/+$/, '')));
+    return entry.host === target.host && (entry.port === undefined || entry.port === target.port);
   });
 }
 

@@ -16,7 +16,7 @@ import { NsnetError } from '../core/errors.js';
 import { basicAuthorization, parseChallenges, pickChallenge, tokenFromAnswer, tokenUrl, type Challenge, type Credentials } from './registry-auth.js';
 import { get, isCertificateError, looksLikePlainHttp, readBody, TransportError, type Response } from './registry-http.js';
 import { MANIFEST_ACCEPT, parseManifest, type Descriptor, type Manifest } from './registry-manifest.js';
-import { allowsPlainHttp, registryHost, type RegistryRef } from './registry-ref.js';
+import { allowsPlainHttp, canonicalHostPort, registryHost, type RegistryRef } from './registry-ref.js';
 
 export interface RegistryOptions {
   /** host[:port] of registries that may be spoken to over plain HTTP (besides loopback). */
@@ -83,6 +83,29 @@ function registryErrorText(body: Buffer): { code: string | undefined; text: stri
   return { code: undefined, text: text === '' ? 'no details' : JSON.stringify(text) };
 }
 
+const defaultPortOf = (url: URL): number => (url.protocol === 'https:' ? 443 : 80);
+
+/**
+ * Is `url` on the registry named `registryHostPort` (as the reference writes it)? Node's URL writes
+ * its host in lower case, an IPv6 literal compressed ([FD00:0:0::1]:5000 → [fd00::1]:5000) and
+ * without the scheme's default port, so both are compared in one spelling.
+ */
+export function isRegistryUrl(url: URL, registryHostPort: string): boolean {
+  const port = defaultPortOf(url);
+  return canonicalHostPort(url.host, port) === canonicalHostPort(registryHostPort, port);
+}
+
+/**
+ * The directory under /etc/docker/certs.d whose CAs are trusted for `url`: for the registry, its
+ * host[:port] as the reference writes it, as Docker's daemon names it (newTLSConfig(ctx,
+ * hostname, ...) with the reference's domain: [FD00:0:0::1]:5000/busybox reads
+ * certs.d/[FD00:0:0::1]:5000, not certs.d/[fd00::1]:5000); for another host (a token server),
+ * the URL's host.
+ */
+export function certsDirName(url: URL, registryHostPort: string): string {
+  return isRegistryUrl(url, registryHostPort) ? registryHostPort : url.host;
+}
+
 export class RegistryClient {
   readonly ref: RegistryRef;
   private readonly opts: Required<Omit<RegistryOptions, 'credentials' | 'registryCa'>> & { credentials: Credentials | undefined; registryCa: (hostPort: string) => string[] };
@@ -111,10 +134,12 @@ export class RegistryClient {
     return new RegistryError(code, this.ref, message, opts);
   }
 
-  private allowsHttp = (hostPort: string): boolean => allowsPlainHttp(hostPort, this.opts.insecureRegistries);
+  /** For get(), which asks about http: URLs by their host (written without the default port 80). */
+  private allowsHttp = (urlHost: string): boolean => allowsPlainHttp(urlHost, this.opts.insecureRegistries, 80);
 
   private async rawGet(url: URL, headers: Record<string, string>): Promise<Response> {
-    return get(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs, allowsHttp: this.allowsHttp, insecureTls: this.insecureTls && url.host === this.host, extraCa: this.opts.registryCa(url.host) });
+    const insecureTls = this.insecureTls && isRegistryUrl(url, this.host);
+    return get(url, { headers, idleTimeoutMs: this.opts.idleTimeoutMs, allowsHttp: this.allowsHttp, insecureTls, extraCa: this.opts.registryCa(certsDirName(url, this.host)) });
   }
 
   /**
@@ -123,7 +148,8 @@ export class RegistryClient {
    */
   private async ping(): Promise<void> {
     if (this.base !== undefined) return;
-    const plainAllowed = this.allowsHttp(this.host);
+    // The registry as named (no port: Docker's own choice of 443, then 80).
+    const plainAllowed = allowsPlainHttp(this.host, this.opts.insecureRegistries);
     const tryBase = async (scheme: 'https' | 'http'): Promise<Response> => {
       this.insecureTls = scheme === 'https' && plainAllowed;
       return this.rawGet(new URL(`${scheme}://${this.host}/v2/`), {});
@@ -179,8 +205,8 @@ export class RegistryClient {
         headers: creds === undefined ? {} : { Authorization: basicAuthorization(creds) },
         idleTimeoutMs: this.opts.idleTimeoutMs,
         allowsHttp: this.allowsHttp,
-        insecureTls: allowsPlainHttp(url.host, this.opts.insecureRegistries),
-        extraCa: this.opts.registryCa(url.host),
+        insecureTls: allowsPlainHttp(url.host, this.opts.insecureRegistries, defaultPortOf(url)),
+        extraCa: this.opts.registryCa(certsDirName(url, this.host)),
       });
     } catch (err) {
       throw this.fail((err as NsnetError).code ?? 'STATE', `get a token from ${url.origin}: ${(err as Error).message}`, { cause: err });

@@ -214,6 +214,39 @@ requiredSuite('nsnet image pull from registries in the sandbox', { needs: [needs
     }
   });
 
+  test('an IPv6 registry spelt in capitals and uncompressed: --insecure-registry in the short form covers it (plain HTTP, HTTPS unchecked); certs.d/ named as the reference writes it', async () => {
+    const spelt = '2001:DB8:8:0:0:0:0:8';
+    assert.equal(new URL(`http://[${spelt}]/`).host, `[${WORLD_IP6}]`, 'the same address as WORLD_IP6');
+    const plain = await startRegistry(sb, dir, ':5008', 'world');
+    const cert = selfSignedCert(dir, WORLD_IP6);
+    const secure = await startRegistry(sb, dir, ':5444', 'world', { tls: cert });
+    try {
+      await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${WORLD_IP}:5008/busybox:latest`, { where: 'world' });
+      await skopeoPush(sb, `docker-archive:${path.join(dir, 'busybox.tar')}`, `${WORLD_IP}:5444/busybox:latest`, { where: 'world' });
+      /** Pulled (each time from the registry: the reference is removed after), as the reference writes it. */
+      const pullThenRm = async (args: string[], env?: NodeJS.ProcessEnv): Promise<void> => {
+        const ref = ok(await pull(args, env)).stdout.trim().split('\n').at(-1)!;
+        assert.equal(ref, `${args.at(-1)!}:latest`);
+        ok(await sb.nsnet(['image', 'rm', ref]));
+      };
+      await pullThenRm(['--insecure-registry', `[${WORLD_IP6}]:5008`, `[${spelt}]:5008/busybox`]);
+      const https = `[${spelt}]:5444`;
+      const before = snapshot();
+      refused(await pull([`${https}/busybox`]), 'self-signed certificate', `/etc/docker/certs.d/${https}/ca.crt`);
+      assert.equal(snapshot(), before);
+      // Node's URL writes the host [2001:db8:8::8]:5444: the certificate check is skipped all the same.
+      await pullThenRm(['--insecure-registry', `[${WORLD_IP6}]:5444`, `${https}/busybox`]);
+      // Docker's certs.d directory is the registry as the reference writes it.
+      const certs = fs.mkdtempSync(path.join(dir, 'certs.d-'));
+      fs.mkdirSync(path.join(certs, https));
+      fs.copyFileSync(cert.cert, path.join(certs, https, 'ca.crt'));
+      await pullThenRm([`${https}/busybox`], { ...process.env, NSNET_REGISTRY_CERTS_DIR: certs });
+    } finally {
+      await plain.stop();
+      await secure.stop();
+    }
+  });
+
   test('HTTPS: an unknown CA refused with a hint; trusted through certs.d/HOST/ca.crt; unchecked with --insecure-registry', async () => {
     const before = snapshot();
     refused(await pull([`${tlsAddr}/busybox`]), `registry ${tlsAddr}, repository busybox: reach the registry over HTTPS`, 'self-signed certificate', `/etc/docker/certs.d/${tlsAddr}/ca.crt`);

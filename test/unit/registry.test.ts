@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import { NsnetError } from '../../src/core/errors.js';
 import { basicAuthorization, dockerConfigCredentials, parseChallenges, pickChallenge, tokenFromAnswer, tokenUrl } from '../../src/image/registry-auth.js';
 import { choosePlatform, MANIFEST_ACCEPT, MEDIA, layerCompression, parseManifest, parsePlatform, platformMatches, type ManifestList } from '../../src/image/registry-manifest.js';
-import { allowsPlainHttp, formatRegistryRef, isLoopbackHost, manifestReference, parseInsecureRegistry, parseRegistryRef, registryHost } from '../../src/image/registry-ref.js';
+import { allowsPlainHttp, canonicalHostPort, formatRegistryRef, isLoopbackHost, manifestReference, parseInsecureRegistry, parseRegistryRef, registryHost } from '../../src/image/registry-ref.js';
+import { certsDirName, isRegistryUrl } from '../../src/image/registry.js';
 
 const HEX = 'a'.repeat(64);
 const D = `sha256:${HEX}`;
@@ -82,6 +83,35 @@ describe('plain HTTP only for loopback and insecure registries', () => {
       assert.equal(isLoopbackHost(h), false, h);
       assert.equal(allowsPlainHttp(h, []), false, h);
     }
+  });
+
+  test('a registry and its --insecure-registry entry compared in one spelling (case, IPv6 compression, default port)', () => {
+    assert.equal(canonicalHostPort('[FD00:0:0::1]:5000'), '[fd00::1]:5000');
+    assert.equal(canonicalHostPort('[FD00:0:0::1]:5000'), new URL('https://[FD00:0:0::1]:5000/').host, 'as Node\'s URL writes it');
+    assert.equal(canonicalHostPort('Reg.Example:05000'), 'reg.example:5000');
+    assert.equal(canonicalHostPort('[::127.0.0.1]'), new URL('http://[::127.0.0.1]/').host, 'IPv4-compatible stays so (not mapped)');
+    assert.equal(canonicalHostPort('reg.example', 443), 'reg.example:443');
+    assert.equal(allowsPlainHttp('[FD00:0:0::1]:5000', ['[fd00::1]:5000']), true);
+    assert.equal(allowsPlainHttp('[fd00::1]:5000', ['[FD00:0:0::1]:5000']), true);
+    assert.equal(allowsPlainHttp('[fd00::1]:5000', ['fd00:0::1']), true, 'a bare address without a port covers every port');
+    assert.equal(allowsPlainHttp('[FD00:0:0::1]:5000', ['[fd00::2]:5000']), false);
+    assert.equal(allowsPlainHttp('[fd00::1]:5000', ['[fd00::1]:5001']), false);
+    assert.equal(allowsPlainHttp('REG.example:5000', ['reg.EXAMPLE:5000']), true);
+    // A URL's host leaves out its default port: http://reg.example:80/ has the host reg.example.
+    assert.equal(allowsPlainHttp(new URL('http://reg.example:80/').host, ['reg.example:80'], 80), true);
+    assert.equal(allowsPlainHttp('reg.example', ['reg.example:80']), false, 'a registry named without a port is not the entry with one, as in Docker');
+  });
+
+  test('the registry\'s own URLs: certificate checks skipped for the insecure one; certs.d named as the reference writes the host, as Docker does', () => {
+    const written = '[FD00:0:0::1]:5000';
+    const url = new URL(`https://${written}/v2/`);
+    assert.equal(url.host, '[fd00::1]:5000', 'Node\'s URL rewrites the host');
+    assert.equal(isRegistryUrl(url, written), true);
+    assert.equal(isRegistryUrl(new URL('https://[fd00::1]:5001/v2/'), written), false);
+    assert.equal(isRegistryUrl(new URL('https://reg.example/v2/'), 'Reg.Example:443'), true, 'the default port left out by the URL');
+    assert.equal(isRegistryUrl(new URL('http://reg.example/v2/'), 'reg.example:443'), false);
+    assert.equal(certsDirName(url, written), written);
+    assert.equal(certsDirName(new URL('https://Auth.Example/token'), written), 'auth.example', 'another host (a token server): its own name');
   });
 
   test('--insecure-registry values', () => {
