@@ -125,6 +125,11 @@ class Copy {
     this.pump();
   }
 
+  /** Everything the command wrote is with the client (or cannot be: its reader went away). */
+  get isSettled(): boolean {
+    return this.settled === undefined;
+  }
+
   /** The next bytes to write, or undefined when there are none (or they cannot be had). */
   private next(): Buffer | undefined {
     if (this.failed) return undefined;
@@ -252,20 +257,36 @@ export class ClientOutput {
   }
 
   /**
-   * The command ended (nothing writes to the memory files any more): resolves when its output
-   * is with the client (or the client's descriptor failed), after closing the memory files and
-   * the client's descriptors. Never rejects.
+   * The command ended (nothing writes to the memory files any more): writes what it can right
+   * away. True when its output is all with the client then (the common case: the client's
+   * answer need not wait for a later turn of the event loop); else settled() resolves when it
+   * is. Then close() (after the answer: closing is not the client's wait).
    */
-  async finish(): Promise<void> {
+  end(): boolean {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    await Promise.all(
-      this.copies.map(async (c) => {
-        c.end();
-        await c.done;
-        unsettled--;
-      }),
-    );
+    for (const c of this.copies) c.end();
+    return this.copies.every((c) => c.isSettled);
+  }
+
+  /** After end(): resolves when the output is with the client (or its descriptor failed). Never rejects. */
+  async settled(): Promise<void> {
+    await Promise.all(this.copies.map((c) => c.done));
+  }
+
+  /** end(), settled() and close(). */
+  async finish(): Promise<void> {
+    if (!this.end()) await this.settled();
+    this.close();
+  }
+
+  private closed = false;
+
+  /** Close the memory files and the client's descriptors (once settled). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    unsettled -= this.copies.length;
     for (const fd of new Set([...this.targets, ...this.owned])) {
       try {
         closeFd(fd);

@@ -270,13 +270,16 @@ async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
   // meanwhile: this one's output may wait on a reader for as long as the reader likes.
   const close = conn.keepOpen();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const flushed = output.finish().then(() => {
+  const answered = (): void => {
     close(answer);
+    output.close();
     prepareMemoryFiles();
     if (failure !== undefined) s.log(`request failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}`);
     const waited = Number(process.hrtime.bigint() - started) / 1e6 - ms;
     s.log(`${described(call.argv)} → ${answer?.trim() ?? 'no answer'} in ${ms.toFixed(1)} ms${waited >= 1 ? ` (its output written ${waited.toFixed(0)} ms later)` : ''}`);
-  });
+  };
+  if (output.end()) return answered();
+  const flushed = output.settled().then(answered);
   s.flushing.add(flushed);
   void flushed.finally(() => s.flushing.delete(flushed));
 }
