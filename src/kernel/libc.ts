@@ -122,6 +122,7 @@ export const EWOULDBLOCK = 11;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
+export const EXFULL = 54;
 export const ENODATA = 61;
 export const EOPNOTSUPP = 95;
 export const EADDRNOTAVAIL = 99;

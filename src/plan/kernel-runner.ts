@@ -7,7 +7,7 @@ import { openRtnl } from '../kernel/netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsExists, openNetnsFd, openRtnlIn, withNetns } from '../kernel/netns.js';
 import { runNft } from '../kernel/nft.js';
 import { applyCommentedRules, applyPortRules, applyXtables } from '../kernel/xtables.js';
-import { EADDRNOTAVAIL, ENOENT, EOPNOTSUPP, ESRCH, sleepSync } from '../kernel/libc.js';
+import { EADDRNOTAVAIL, ENOENT, EOPNOTSUPP, ESRCH, EXFULL, sleepSync } from '../kernel/libc.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import { bindFileIn, mountFilesystemIn, mountOverlay, unmountTree } from '../kernel/mounts.js';
 import { renderStep } from './render.js';
@@ -67,7 +67,7 @@ export class KernelRunner implements StepRunner {
         const masterIndex = this.index(undefined, step.master);
         const fd = openNetnsFd(step.peerNs);
         try {
-          host.createVeth({
+          bridgeRoomFor(step.master, () => host.createVeth({
             hostName: step.hostIf,
             peerName: step.peerIf,
             peerNetnsFd: fd,
@@ -75,7 +75,7 @@ export class KernelRunner implements StepRunner {
             up: true,
             peerMac: step.peerMac,
             ...(step.mtu === undefined ? {} : { mtu: step.mtu }),
-          });
+          }));
         } finally {
           fs.closeSync(fd);
         }
@@ -410,6 +410,24 @@ function withDriverHint(kind: 'macvlan' | 'ipvlan' | 'dummy', fn: () => void): v
     if (err instanceof KernelError && err.errno === EOPNOTSUPP) {
       throw new NsnetError('KERNEL', `${err.message}: this kernel has no ${kind} links`, {
         hint: `load the ${kind} module (modprobe ${kind}) or use a kernel built with CONFIG_${kind.toUpperCase()}`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * A Linux bridge has at most 1023 ports (BR_MAX_PORTS 1024, port 0 reserved): the next port is
+ * refused with EXFULL, which says nothing to a user. Say that the network is full, and what to do.
+ */
+export function bridgeRoomFor(bridge: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof KernelError && err.errno === EXFULL) {
+      throw new NsnetError('KERNEL', `bridge ${bridge} has no free port: a Linux bridge takes at most 1023 ports, one per container on its network`, {
+        hint: 'put further containers on another network (nsnet network create), or remove containers from this one',
         cause: err,
       });
     }
