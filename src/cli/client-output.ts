@@ -4,10 +4,10 @@
  *
  * The command writes to a memory file (memfd) put on descriptors 1 and 2, which never blocks;
  * what it wrote is copied to the client's own stdout and stderr while the command runs (so
- * progress shows as it happens) and after it ended: by writes that cannot wait as long as the
- * client takes it in (WriteNow below), and once it does not, by a write in libuv's pool, where
- * a full pipe blocks one pool thread, not the service's event loop. The service goes on with
- * other clients meanwhile, and answers this one when its output is all written.
+ * progress shows as it happens) and after it ended, by writes that never wait (WriteNow below):
+ * when the client takes no more (a full pipe), the copy tries again a little later (1 ms, doubled
+ * up to 50 ms while it stays full). No thread ever waits on a client, so the service goes on
+ * with other clients meanwhile, and answers this one when its output is all written.
  *
  * When the client's stdout and stderr are the same file (a terminal, `2>&1`), one memory file
  * takes both, so the order in which the command interleaved them is kept byte for byte; else
@@ -23,21 +23,33 @@ const CHUNK = 128 << 10;
 /** Bytes one pump writes without waiting before it lets the event loop run (a fast reader of a large output). */
 const PUMP_BUDGET = 4 << 20;
 const PAGE = 4096;
-/** How long to wait before writing again to a client descriptor that is non-blocking and full (EAGAIN). */
-const RETRY_MS = 10;
+/** How long a copy waits before it writes again to a client that took no more; doubled up to the most while it takes nothing. */
+const RETRY_FIRST_MS = 1;
+const RETRY_MOST_MS = 50;
+/**
+ * Copies whose client has no descriptor that can be written without waiting (WriteNow 'never')
+ * write in libuv's pool, where a write may wait on the client: at most this many at once, so the
+ * rest of the pool's 4 threads stays for the commands' own asynchronous calls.
+ */
+const POOL_SLOTS = 2;
+let inPool = 0;
 
 /**
- * How bytes reach the client without waiting, when they can: most writes go this way, on this
- * thread (a hop to a pool thread costs milliseconds on a loaded machine). 'again' means it would
- * block: then a write waits in libuv's pool.
+ * How bytes reach the client without waiting, on this thread. 'again' means it would wait.
  *  - a regular file: write(2) itself (a disk file does not make a writer wait on a reader);
  *  - a socket: send(2) with MSG_DONTWAIT;
  *  - a pipe, FIFO or terminal: write(2) on a second, non-blocking open file description of it
  *    (opened through /proc/self/fd): setting O_NONBLOCK on the client's own would change it for
  *    every process that shares it (the user's shell, on a terminal);
- *  - anything else, or when that open fails: never (every write goes to the pool).
+ *  - anything else, or when that open fails: never (every write goes to libuv's pool).
  */
 type WriteNow = (data: Buffer, length: number) => number | 'again';
+interface Writer {
+  now: WriteNow;
+  /** Whether now() can write at all (false: always 'again'). */
+  canWrite: boolean;
+  close(): void;
+}
 
 /** Character devices of major 1 (null, zero, full, random...): a write never waits on them. */
 const MEMORY_DEVICES = 1;
@@ -47,11 +59,11 @@ function neverWaits(st: fs.Stats | undefined): boolean {
   return st !== undefined && (st.isFile() || (st.isCharacterDevice() && st.rdev >> 8 === MEMORY_DEVICES));
 }
 
-function writerFor(client: number, st: fs.Stats | undefined): { now: WriteNow; close(): void } {
-  const never = { now: (): 'again' => 'again', close: () => {} };
+function writerFor(client: number, st: fs.Stats | undefined): Writer {
+  const never: Writer = { now: () => 'again', canWrite: false, close: () => {} };
   if (st === undefined) return never;
-  if (neverWaits(st)) return { now: (data, length) => fs.writeSync(client, data, 0, length), close: () => {} };
-  if (st.isSocket()) return { now: (data, length) => sendNow(client, data, length), close: () => {} };
+  if (neverWaits(st)) return { now: (data, length) => fs.writeSync(client, data, 0, length), canWrite: true, close: () => {} };
+  if (st.isSocket()) return { now: (data, length) => sendNow(client, data, length), canWrite: true, close: () => {} };
   if (!st.isFIFO() && !st.isCharacterDevice()) return never;
   let own: number;
   try {
@@ -69,6 +81,7 @@ function writerFor(client: number, st: fs.Stats | undefined): { now: WriteNow; c
         throw err;
       }
     },
+    canWrite: true,
     close: () => fs.closeSync(own),
   };
 }
@@ -84,7 +97,8 @@ class Copy {
   private ended = false;
   private settled: (() => void) | undefined;
   /** Made at the first write: most commands write nothing to stderr. */
-  private writer: ReturnType<typeof writerFor> | undefined;
+  private writer: Writer | undefined;
+  private retryMs = RETRY_FIRST_MS;
   readonly done: Promise<void>;
 
   constructor(
@@ -95,7 +109,7 @@ class Copy {
     this.done = new Promise((resolve) => (this.settled = resolve));
   }
 
-  /** Write what the command added since the last call; at most one write waits in the pool. */
+  /** Write what the command added since the last call, as far as the client takes it now. */
   pump(): void {
     if (this.waiting || this.settled === undefined) return;
     for (let budget = PUMP_BUDGET; ; ) {
@@ -145,12 +159,25 @@ class Copy {
     }
   }
 
-  /** The client is not reading: write on the client's own descriptor in libuv's pool, where blocking holds one pool thread. */
+  /**
+   * The client takes no more now: try again later. A client descriptor that cannot be written
+   * without waiting gets the chunk in libuv's pool instead, while a slot there is free.
+   */
   private wait(chunk: Buffer): void {
     this.waiting = true;
+    if (this.writer?.canWrite !== false || inPool >= POOL_SLOTS) {
+      setTimeout(() => {
+        this.waiting = false;
+        this.pump();
+      }, this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MOST_MS);
+      return;
+    }
+    inPool++;
     fs.write(this.client, chunk, 0, chunk.length, null, (err, wrote) => {
+      inPool--;
+      if (err?.code === 'EAGAIN') return this.wait(chunk);
       this.waiting = false;
-      if (err?.code === 'EAGAIN') return void setTimeout(() => this.pump(), RETRY_MS);
       if (err !== null) this.failed = true;
       else this.advance(wrote);
       this.pump();
@@ -158,6 +185,7 @@ class Copy {
   }
 
   private advance(wrote: number): void {
+    this.retryMs = RETRY_FIRST_MS;
     this.written += wrote;
     const upTo = Math.floor(this.written / PAGE) * PAGE;
     if (upTo > this.released && releaseRange(this.memory, this.released, upTo - this.released)) this.released = upTo;
@@ -175,7 +203,7 @@ class Copy {
   }
 }
 
-/** Copies not yet settled, in this process: each may hold a thread of libuv's pool in a blocked write. */
+/** Copies not yet settled, in this process (clients whose output is still being written). */
 let unsettled = 0;
 
 /** How many client descriptors have output still being written (some possibly into a full pipe). */

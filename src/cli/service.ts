@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { listenServiceSocket, type ServiceConnection, type ServiceRequest } from '../kernel/service-socket.js';
 import { closeFd, dupHigh, dupOnto } from '../kernel/unix-fds.js';
-import { ClientOutput, prepareMemoryFiles, unsettledCopies } from './client-output.js';
+import { ClientOutput, prepareMemoryFiles } from './client-output.js';
 import { isAlive, readStartTime } from '../kernel/process.js';
 import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { answerCni, parseRequest, readRecord, recordPath, serviceDir, serviceLogPath, serviceTurnedOff, socketPath, type ServiceRecord } from '../ops/cni-service.js';
@@ -60,22 +60,8 @@ const PROCESS_SWITCHES = ['NSNET_TEST_FAULTS', 'NSNET_FAULT', 'NSNET_NFT_BINARY'
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
 
-/**
- * libuv's thread pool in the service (UV_THREADPOOL_SIZE when it is started: libuv reads it once,
- * before any of nsnet's code runs, so it is set for the process the in-process CLI starts). Each
- * client whose output is still being written may hold a pool thread in a write to a full pipe.
- */
-const SERVICE_POOL_SIZE = 36;
-/** Pool threads never given to client output: commands' own asynchronous fs calls and koffi's. */
-const POOL_RESERVED = 2;
 /** How often a running command's output is copied to the client (progress shows this promptly). */
 const OUTPUT_TICK_MS = 10;
-
-/** The pool size this process runs with (libuv's default is 4). */
-function poolSize(): number {
-  const n = Number(process.env['UV_THREADPOOL_SIZE']);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : 4;
-}
 
 /** `network create` for the create subcommand of network. */
 export function commandPath(action: Command): string {
@@ -192,8 +178,6 @@ interface Running {
   switches: Record<string, string | undefined>;
   stop: (why: string) => void;
   dispatch: Dispatch;
-  /** How many client descriptors may have output pending at once (each may hold a pool thread). */
-  maxCopies: number;
   /** Clients whose command ended and whose output is still being written; settled when it is. */
   flushing: Set<Promise<void>>;
 }
@@ -227,19 +211,12 @@ async function serveCli(s: Running, req: ServiceRequest): Promise<void> {
     conn.write(`E${(err as Error).message}\n`);
     return;
   }
-  // Clients that do not read their output hold pool threads: past the bound, new clients run
-  // in their own process rather than wait for a thread (slower, never blocked by them).
-  let output: ClientOutput | undefined;
-  if (unsettledCopies() + 2 <= s.maxCopies) {
-    try {
-      output = new ClientOutput(fds[1], fds[2], OUTPUT_TICK_MS);
-    } catch (err) {
-      s.log(`cannot make a memory file for a client's output: ${(err as Error).message}`);
-    }
-  }
-  if (output === undefined) {
+  let output: ClientOutput;
+  try {
+    output = new ClientOutput(fds[1], fds[2], OUTPUT_TICK_MS);
+  } catch (err) {
     for (const fd of fds) closeFd(fd);
-    const why = unsettledCopies() + 2 > s.maxCopies ? `${unsettledCopies()} client descriptors still have output being written` : 'no memory file for the output';
+    const why = `no memory file for the output: ${(err as Error).message}`;
     conn.write(`R${why}\n`);
     s.log(`${described(call.argv)} → R${why}`);
     return;
@@ -365,7 +342,6 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
     socket,
     log,
     dispatch,
-    maxCopies: poolSize() - POOL_RESERVED,
     flushing: new Set(),
     switches: Object.fromEntries(PROCESS_SWITCHES.map((k) => [k, process.env[k]])),
     outdated: () => (codeVersion() === version ? undefined : 'nsnet was rebuilt or upgraded since the service started'),
@@ -475,8 +451,6 @@ export function startServiceAfterFallback(root: string, command: string | undefi
     const r = readRecord(recordPath(socket));
     if (r !== undefined && isAlive(r.pid, r.start)) return;
     fs.mkdirSync(serviceDir(root), { recursive: true, mode: 0o700 });
-    // This process exits next: its environment is the service's to take.
-    process.env['UV_THREADPOOL_SIZE'] ??= String(SERVICE_POOL_SIZE);
     spawnNodeDaemon(nsnetCli(), ['service', '--root', root], serviceLogPath(root));
   } catch {
     /* the next command runs in-process again: slower, never wrong */

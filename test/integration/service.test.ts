@@ -288,10 +288,18 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
       },
     };
   };
-  /** Some thread of the process is blocked writing into a full pipe. */
-  const writingIntoFullPipe = (pid: number): boolean => {
+  /**
+   * The service has the unread client's output and the pipe is full: a thread of it blocked
+   * writing into a pipe (a service that writes to the client itself), or a memory file of a
+   * client's output of more than a pipe holds (one that copies from it).
+   */
+  const stuckOnPipe = (pid: number): boolean => {
     try {
-      return fs.readdirSync(`/proc/${pid}/task`).some((t) => /pipe_write/.test(fs.readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8')));
+      if (fs.readdirSync(`/proc/${pid}/task`).some((t) => /pipe_write/.test(fs.readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8')))) return true;
+      return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        const f = `/proc/${pid}/fd/${fd}`;
+        return fs.readlinkSync(f).startsWith('/memfd:nsnet-client-output') && fs.statSync(f).size > 150_000;
+      });
     } catch {
       return false;
     }
@@ -307,7 +315,7 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     const svc = await serviceUp();
     const stuck = unreadClient(BIG);
     try {
-      await waitFor('the service writes into the unread pipe', () => writingIntoFullPipe(svc.pid));
+      await waitFor('the service writes into the unread pipe', () => stuckOnPipe(svc.pid));
       const before = log();
       // Generous: served at all while the other client reads nothing (the old service waited forever).
       const other = await sb!.nsnet(['network', 'ls'], { timeoutMs: 20_000 });
@@ -373,7 +381,7 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     const before = fds();
     const stuck = unreadClient(BIG);
     try {
-      await waitFor('the service writes into the unread pipe', () => writingIntoFullPipe(svc.pid));
+      await waitFor('the service writes into the unread pipe', () => stuckOnPipe(svc.pid));
       assert.ok(fds().length > before.length, 'the service holds the client\'s descriptors meanwhile');
       stuck.child.kill('SIGKILL');
       await stuck.exited;
