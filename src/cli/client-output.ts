@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import { closeFd, memoryFile, releaseRange, sendNow } from '../kernel/unix-fds.js';
 
-/** Bytes per write to the client: a pipe takes 64 KiB, so larger writes only block longer. */
+/** Bytes read from the memory file and offered to the client at once (a pipe takes 64 KiB). */
 const CHUNK = 128 << 10;
 /** Bytes one pump writes without waiting before it lets the event loop run (a fast reader of a large output). */
 const PUMP_BUDGET = 4 << 20;

@@ -4,8 +4,9 @@
  * nsnet-cni, so neither pays for starting Node.js and loading nsnet at every command.
  *
  * A CLI request runs the very program the in-process CLI runs (main.ts), with the client's
- * stdin on this process's descriptor 0 for its length and a memory file on 1 and 2 (Node writes
- * both synchronously, as the service's own stdout and stderr are files), with the client's argv,
+ * stdin on this process's descriptor 0 for its length and a memory file on 1 and 2 (the client's
+ * own descriptor where a write never waits: a regular file, /dev/null; Node writes both
+ * synchronously, as the service's own stdout and stderr are files), with the client's argv,
  * environment, working directory, umask and terminal facts; so output and exit codes are the
  * in-process CLI's byte for byte. What the command writes is copied to the client's stdout and
  * stderr asynchronously (client-output.ts), so a client that does not read its output blocks
