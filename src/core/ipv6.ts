@@ -24,7 +24,18 @@ export function isIPv6Text(text: string): boolean {
 /** Strict IPv6 address, canonical; `what` names the value in the error ("--ip6", "gateway", ...). */
 export function parseIPv6(text: string, what = 'address'): string {
   if (!isIPv6Text(text)) throw invalid(`invalid ${what} "${String(text)}": expected an IPv6 address such as 2001:db8::10`);
-  return ipaddr.IPv6.parse(text).toRFC5952String();
+  return ipaddr.IPv6.parse(withHexTail(text)).toRFC5952String();
+}
+
+/**
+ * A dotted IPv4 tail as its two hex groups (::1.2.3.4 → ::102:304): ipaddr.js reads any address
+ * with one as IPv4-mapped (::1.2.3.4 as ::ffff:1.2.3.4), a different address.
+ */
+function withHexTail(text: string): string {
+  const tail = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (tail === null) return text;
+  const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+  return `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 export function ip6ToInt(text: string): bigint {

@@ -69,18 +69,6 @@ export function splitHostPort(hostPort: string): { host: string; port: string | 
 export const hostnameOf = (hostPort: string): string => splitHostPort(hostPort).host;
 
 /**
- * An IPv6 address in RFC 5952 form. A dotted IPv4 tail is turned into its two hex groups first:
- * ipaddr.js (under core/ipv6) reads the IPv4-compatible "::1.2.3.4" as the IPv4-mapped
- * ::ffff:1.2.3.4, which Go's netip (Docker) does not, and only the mapped form is loopback there.
- */
-function canonical6(address: string): string {
-  const tail = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  if (tail === null) return parseIPv6(address);
-  const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
-  return parseIPv6(`${address.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`);
-}
-
-/**
  * One spelling of a host[:port], to compare two: a name in lower case, an IPv6 literal in RFC 5952
  * form in brackets ([FD00:0:0::1]:5000 → [fd00::1]:5000, as Node's URL writes it), a port without
  * leading zeros. `defaultPort` is the port of a host written without
@@ -88,7 +76,7 @@ function canonical6(address: string): string {
  */
 export function canonicalHostPort(hostPort: string, defaultPort?: number): string {
   const { host, port } = splitHostPort(hostPort);
-  const h = isIPv6Text(host) ? `[${canonical6(host)}]` : host.toLowerCase();
+  const h = isIPv6Text(host) ? `[${parseIPv6(host)}]` : host.toLowerCase();
   const p = port !== undefined && /^[0-9]+$/.test(port) ? String(Number(port)) : (port ?? (defaultPort === undefined ? undefined : String(defaultPort)));
   return p === undefined ? h : `${h}:${p}`;
 }
@@ -105,7 +93,7 @@ export function isLoopbackHost(hostPort: string): boolean {
   const h = hostnameOf(hostPort).toLowerCase();
   if (h === 'localhost') return true;
   if (isIPv6Text(h)) {
-    const n = ip6ToInt(canonical6(h));
+    const n = ip6ToInt(parseIPv6(h));
     const mappedV4 = n >> 32n === 0xffffn ? Number(n & 0xffff_ffffn) : undefined;
     return n === 1n || (mappedV4 !== undefined && mappedV4 >>> 24 === 127);
   }

@@ -238,3 +238,10 @@ describe("the host's router advertisements", () => {
     assert.equal(fx.host.sysctl(`net.ipv6.conf.${uplink}.accept_ra`), '1');
   });
 });
+
+test('parseIPv6: a dotted IPv4 tail is read as written, IPv4-compatible or IPv4-mapped (ipaddr.js alone reads ::1.2.3.4 as mapped)', () => {
+  assert.equal(parseIPv6('::1.2.3.4'), '::102:304');
+  assert.equal(parseIPv6('::ffff:1.2.3.4'), '::ffff:102:304');
+  assert.equal(parseIPv6('64:ff9b::192.0.2.33'), '64:ff9b::c000:221');
+  assert.equal(ip6ToInt('::1.2.3.4'), 0x01020304n);
+});
