@@ -108,16 +108,33 @@ export async function main(argv: readonly string[], hooks: DispatchHooks = {}): 
   }
 }
 
+/**
+ * Exit once stdout and stderr have taken everything written to them. On a pipe Node writes
+ * asynchronously and process.exit drops what the reader has not taken yet: `network ls` of 200 kB
+ * into `| (sleep 1; wc -c)` counted 65536 bytes, one pipe's worth. A reader that went away (EPIPE)
+ * ends the wait too.
+ */
+function exitWhenWritten(code: number): void {
+  const streams = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
+  let waiting = streams.length;
+  if (waiting === 0) process.exit(code);
+  for (const s of streams) {
+    s.write('', () => {
+      if (--waiting === 0) process.exit(code);
+    });
+  }
+}
+
 // bin/nsnet ran this in-process because no service answered: start one for the next command.
 const fallbackRoot = takeClientFallback();
 let ran: string | undefined;
 main(process.argv.slice(2), { beforeAction: (action) => void (ran = commandPath(action)) }).then(
   (code) => {
     if (fallbackRoot !== undefined) startServiceAfterFallback(fallbackRoot, ran);
-    process.exit(code);
+    exitWhenWritten(code);
   },
   (err: unknown) => {
     printError(err, 'table');
-    process.exit(1);
+    exitWhenWritten(1);
   },
 );

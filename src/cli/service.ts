@@ -53,8 +53,12 @@ export interface DispatchHooks {
   keepProgram?: boolean;
 }
 
-/** Commands that use the caller's terminal, or wait for as long as a container likes. */
-const IN_PROCESS = new Set(['exec', 'demo', 'wait', 'attach', 'events', 'stats', 'top', 'cni-plugin', 'cni-service', 'dns-serve', 'service', 'system reset', 'serve']);
+/**
+ * Commands that use the caller's terminal, or run for as long as something else decides (a
+ * container, a capture until ^C): served, they would hold the service, which runs one command at
+ * a time, from every other client.
+ */
+const IN_PROCESS = new Set(['exec', 'demo', 'wait', 'attach', 'events', 'stats', 'top', 'capture', 'cni-plugin', 'cni-service', 'dns-serve', 'service', 'system reset', 'serve']);
 
 /** Read once per process (src/plan/faults.ts, src/kernel/nft.ts): a request that sets them otherwise runs in-process. */
 const PROCESS_SWITCHES = ['NSNET_TEST_FAULTS', 'NSNET_FAULT', 'NSNET_NFT_BINARY'];

@@ -344,6 +344,16 @@ requiredSuite('nsnet service (bin/nsnet client)', { needs: [needs.integration], 
     }
   });
 
+  test('the in-process CLI writes all of a large output into a pipe its reader empties late (it exited with the rest unwritten)', async () => {
+    const file = path.join(sb!.root, 'in-process.out');
+    spawnSync('sh', ['-c', `${cmdline(sb!.nsnetArgv(BIG))} > ${file}`], { env: OFF, encoding: 'utf8' });
+    const expected = fs.statSync(file).size;
+    fs.rmSync(file);
+    assert.ok(expected > 200_000, `a reference of more than three pipes' worth: ${expected} bytes`);
+    const late = await sb!.inHostAsync(['sh', '-c', `${cmdline(sb!.nsnetArgv(BIG))} | (sleep 1; wc -c)`], { env: OFF });
+    assert.equal(late.stdout.trim(), String(expected), `all of it, not one pipe's worth\n${describeResult(late)}`);
+  });
+
   test('stdout and stderr on one pipe keep the order the command wrote them in', async () => {
     const p = sb!.prefix;
     await serviceUp();
