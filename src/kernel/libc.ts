@@ -124,6 +124,7 @@ export const ENODEV = 19;
 export const EINVAL = 22;
 export const EXFULL = 54;
 export const ENODATA = 61;
+export const EMSGSIZE = 90;
 export const EOPNOTSUPP = 95;
 export const EADDRNOTAVAIL = 99;
 export const ENETUNREACH = 101;

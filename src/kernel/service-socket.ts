@@ -22,9 +22,8 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { EAGAIN } from './libc.js';
 import { closeFd, peerCredentials, receiveWithFds, waitReadable, type PeerCredentials, type Received } from './unix-fds.js';
-
-const EAGAIN = 11;
 
 export const CLI_MAGIC = Buffer.from('NSNETCL1');
 const HEADER = CLI_MAGIC.length + 4;

@@ -9,12 +9,15 @@
  * stops Node reading a connection (readStop) before it asks the client for its descriptors, and
  * receives them here with recvmsg(2). Waiting for them runs poll(2) on koffi's worker thread, so
  * a client that never sends them holds nothing but its own request.
+ *
+ * The libc calls are declared on libc.ts's shared handle, bound on first use.
  */
 import fs from 'node:fs';
-import { koffi } from './libc.js';
+import { EAGAIN, EMSGSIZE, SOL_SOCKET, errnoName, koffi, lastErrno, lazyLibcFunctions, throwErrno, type ForeignFn } from './libc.js';
 import { KernelError } from '../core/errors.js';
 
-type Fn = ((...args: unknown[]) => unknown) & { async: (...args: unknown[]) => void };
+/** poll also runs on koffi's worker thread (`.async`), so a silent client never holds this one. */
+type Fn = ForeignFn & { async: (...args: unknown[]) => void };
 
 interface Fns {
   getsockopt: Fn;
@@ -27,12 +30,8 @@ interface Fns {
   send: Fn;
 }
 
-let fns: Fns | undefined;
-
-function libc(): Fns {
-  if (fns !== undefined) return fns;
-  const lib = koffi().load('libc.so.6');
-  fns = {
+const libc = lazyLibcFunctions(
+  (lib): Fns => ({
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, _Inout_ uint32_t *optlen)') as Fn,
     recvmsg: lib.func('long recvmsg(int fd, void *msg, int flags)') as Fn,
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Fn,
@@ -41,11 +40,9 @@ function libc(): Fns {
     memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
     fallocate: lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)') as Fn,
     send: lib.func('long send(int fd, const void *buf, unsigned long len, int flags)') as Fn,
-  };
-  return fns;
-}
+  }),
+);
 
-const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
@@ -58,11 +55,6 @@ const MFD_CLOEXEC = 1;
 const FALLOC_FL_KEEP_SIZE = 1;
 const FALLOC_FL_PUNCH_HOLE = 2;
 
-function fail(what: string): never {
-  const errno = koffi().errno();
-  throw new KernelError(what, errno, `E${errno}`);
-}
-
 export interface PeerCredentials {
   pid: number;
   uid: number;
@@ -73,7 +65,7 @@ export interface PeerCredentials {
 export function peerCredentials(fd: number): PeerCredentials {
   const cred = Buffer.alloc(12);
   const len = [12];
-  if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number) < 0) fail('getsockopt(SO_PEERCRED)');
+  if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number) < 0) throwErrno('getsockopt(SO_PEERCRED)');
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
 
@@ -122,7 +114,7 @@ export function receiveWithFds(fd: number, size: number, maxFds: number): Receiv
   msg.writeBigUInt64LE(BigInt(k.address(control) as bigint), 32);
   msg.writeBigUInt64LE(BigInt(controlLen), 40);
   const n = Number(libc().recvmsg(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) as bigint | number);
-  if (n < 0) fail('recvmsg');
+  if (n < 0) throwErrno('recvmsg');
   const fds: number[] = [];
   const got = Number(msg.readBigUInt64LE(40));
   for (let off = 0; off + 16 <= got; ) {
@@ -135,7 +127,7 @@ export function receiveWithFds(fd: number, size: number, maxFds: number): Receiv
   }
   if ((msg.readInt32LE(48) & MSG_CTRUNC) !== 0) {
     closeAll(fds);
-    throw new KernelError(`recvmsg: more than ${maxFds} descriptors passed`, 90, 'EMSGSIZE');
+    throw new KernelError(`recvmsg: more than ${maxFds} descriptors passed`, EMSGSIZE, errnoName(EMSGSIZE));
   }
   // Keep the buffers alive across the call (their addresses were taken above).
   void iov.length;
@@ -155,13 +147,13 @@ function closeAll(fds: readonly number[]): void {
 /** A close-on-exec copy of fd, numbered 10 or above (out of the way of 0, 1 and 2). */
 export function dupHigh(fd: number): number {
   const n = libc().fcntl(fd, F_DUPFD_CLOEXEC, 10) as number;
-  if (n < 0) fail(`fcntl(${fd}, F_DUPFD_CLOEXEC)`);
+  if (n < 0) throwErrno(`fcntl(${fd}, F_DUPFD_CLOEXEC)`);
   return n;
 }
 
 /** Make `target` (0, 1 or 2) refer to what `fd` refers to. */
 export function dupOnto(fd: number, target: number): void {
-  if ((libc().dup2(fd, target) as number) < 0) fail(`dup2(${fd}, ${target})`);
+  if ((libc().dup2(fd, target) as number) < 0) throwErrno(`dup2(${fd}, ${target})`);
 }
 
 export function closeFd(fd: number): void {
@@ -171,7 +163,7 @@ export function closeFd(fd: number): void {
 /** A new anonymous file in memory (memfd_create(2)), close-on-exec; `name` shows in /proc/PID/fd. */
 export function memoryFile(name: string): number {
   const fd = libc().memfd_create(name, MFD_CLOEXEC) as number;
-  if (fd < 0) fail(`memfd_create(${name})`);
+  if (fd < 0) throwErrno(`memfd_create(${name})`);
   return fd;
 }
 
@@ -192,7 +184,6 @@ export function releaseRange(fd: number, offset: number, len: number): boolean {
 export function sendNow(fd: number, data: Buffer, length: number): number | 'again' {
   const n = Number(libc().send(fd, data, Math.min(length, data.length), MSG_DONTWAIT | MSG_NOSIGNAL) as bigint | number);
   if (n >= 0) return n;
-  const errno = koffi().errno();
-  if (errno === 11) return 'again';
-  throw new KernelError('send', errno, `E${errno}`);
+  if (lastErrno() === EAGAIN) return 'again';
+  return throwErrno('send');
 }

@@ -88,9 +88,9 @@ const OS_ACCESS: Readonly<Record<string, { where: readonly string[]; why: string
 
 /**
  * Where libc.so.6 may be loaded: once, by src/kernel/libc.ts, on whose handle every other module
- * declares its calls (lazyLibcFunctions). unix-fds.ts still loads its own: to move over.
+ * declares its calls (lazyLibcFunctions).
  */
-const LIBC_LOADERS = ['kernel/libc.ts', 'kernel/unix-fds.ts'];
+const LIBC_LOADERS = ['kernel/libc.ts'];
 
 /** Terminal output (stdout, stderr, console) only from these units. */
 const TERMINAL = ['cli', 'cli/commands', 'cli/context'];
