@@ -31,6 +31,7 @@ import { removeAllContainerFiles } from '../../src/ops/dns-files.js';
 /** store.path of an in-memory store; the /etc/netns files it makes say path.dirname of it. */
 const MEMORY_STORE_PATH = ':memory:';
 import { FakeHost, type FakeSnapshot } from './fake-host.js';
+import type { Host, MonitorOptions } from '../../src/host/port.js';
 
 /** An operation under test: whatever it returns (or throws) on this context. */
 export type Op = (ctx: Context) => unknown;
@@ -158,6 +159,21 @@ export function fixture(opts: FixtureOptions = {}): Fixture {
 }
 
 /** A context on this host (also the runner) and store. */
+/**
+ * The monitor options each detached launch of the fixture's FakeHost is given, recorded as they
+ * come (the FakeHost implements the Host port's launch without a monitor).
+ */
+export function watchLaunches(fx: Fixture): MonitorOptions[] {
+  const seen: MonitorOptions[] = [];
+  const host = fx.host as unknown as Pick<Host, 'launchDetached'>;
+  const launch = host.launchDetached.bind(fx.host);
+  host.launchDetached = async (spec, logPath, monitor) => {
+    seen.push(monitor);
+    return launch(spec, logPath, monitor);
+  };
+  return seen;
+}
+
 export function contextOn(host: FakeHost, store: Store, root: string, extra: Partial<ContextOptions> = {}): Context {
   return new Context({ lockTimeoutMs: 30_000, ...withoutUndefined(extra), host, runner: host, store, root });
 }

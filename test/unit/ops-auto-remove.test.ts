@@ -9,21 +9,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { create, parseMonitorRef, removeEach, run } from '../../src/ops/containers.js';
-import type { Host, MonitorOptions } from '../../src/host/port.js';
 import { monitorArgv, removalEnv } from '../../src/kernel/monitor.js';
-import { codeOf, fixture, runInput, type Fixture } from '../helpers/ops-fixture.js';
-
-/** The monitor options each detached launch was given. */
-function watchLaunches(fx: Fixture): MonitorOptions[] {
-  const seen: MonitorOptions[] = [];
-  const host = fx.host as unknown as Pick<Host, 'launchDetached'>;
-  const launch = host.launchDetached.bind(fx.host);
-  host.launchDetached = async (spec, logPath, monitor) => {
-    seen.push(monitor);
-    return launch(spec, logPath, monitor);
-  };
-  return seen;
-}
+import { codeOf, fixture, runInput, watchLaunches, type Fixture } from '../helpers/ops-fixture.js';
 
 describe('run -d --rm', () => {
   test('the monitor is told to have the container removed, in this state root, failures to the service log; without --rm it is not', async () => {

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { boot } from '../../src/ops/boot.js';
 import { run, stop } from '../../src/ops/containers.js';
-import type { Host } from '../../src/host/port.js';
 import { openMemoryStore } from '../../src/store/index.js';
 import { FakeHost } from '../helpers/fake-host.js';
-import { codeOf, contextOn, fixture, runInput, type Fixture } from '../helpers/ops-fixture.js';
+import { codeOf, contextOn, fixture, runInput, watchLaunches, type Fixture } from '../helpers/ops-fixture.js';
 
 /** A reboot: no namespaces, bridges, firewall or processes; the records stay. */
 const rebooted = (fx: Fixture): Fixture => fixture({ host: new FakeHost({ ipForward: '1' }), store: openMemoryStore(fx.store.serialize()), root: fx.root });
@@ -19,14 +18,7 @@ const rebooted = (fx: Fixture): Fixture => fixture({ host: new FakeHost({ ipForw
 describe('run --restart', () => {
   test('the policy is recorded and given to the monitor; stop marks the container stopped by the user', async () => {
     const fx = fixture();
-    const seen: unknown[] = [];
-    // The Host port's launch, which the FakeHost implements without a monitor.
-    const host = fx.host as unknown as Pick<Host, 'launchDetached'>;
-    const launch = host.launchDetached.bind(fx.host);
-    host.launchDetached = async (spec, logPath, monitor) => {
-      seen.push(monitor);
-      return launch(spec, logPath, monitor);
-    };
+    const seen = watchLaunches(fx);
     await run(fx.ctx, runInput({ name: 'ut-red', restart: 'on-failure:3' }));
     const c = fx.store.containers.resolve('ut-red');
     assert.deepEqual([c.restartPolicy, c.restartMax, c.manuallyStopped], ['on-failure', 3, false]);
