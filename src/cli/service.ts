@@ -34,7 +34,7 @@ import { Command } from 'commander';
 import { listenServiceSocket, type ServiceConnection, type ServiceRequest } from '../kernel/service-socket.js';
 import { closeFd, dupHigh, dupOnto } from '../kernel/unix-fds.js';
 import { ClientOutput, prepareMemoryFiles } from './client-output.js';
-import { isAlive, readStartTime } from '../kernel/process.js';
+import { holdLiveProcesses, isAlive, readStartTime } from '../kernel/process.js';
 import { nsnetCli, spawnNodeDaemon } from '../kernel/daemon.js';
 import { answerCni, parseRequest, readRecord, recordPath, serviceDir, serviceLogPath, serviceTurnedOff, socketPath, type ServiceRecord } from '../ops/cni-service.js';
 import { DEFAULT_ROOT, keepStoresOpen } from '../ops/context.js';
@@ -333,6 +333,7 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
   }
   // Commands open their store through a Context each time; here it stays open between them.
   keepStoresOpen(true);
+  holdLiveProcesses(true);
   const version = codeVersion();
   const idleMs = Number(process.env['NSNET_SERVICE_IDLE_MS'] ?? process.env['NSNET_CNI_IDLE_MS'] ?? DEFAULT_IDLE_MS);
   let stopped = false;
@@ -366,6 +367,7 @@ export async function serve(root: string, dispatch: Dispatch): Promise<void> {
         if (listener?.busy === true) return void setTimeout(exit, 20);
         cni.close();
         keepStoresOpen(false);
+        holdLiveProcesses(false);
         lock.release();
         done();
       };

@@ -17,6 +17,7 @@ import { confinedArgv, unshareArgs, type Confinement, type LaunchTools } from '.
 import { whichPath } from './which.js';
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
+import { closePidfd, openPidfd, pidfdExited } from './pidfd.js';
 import type { LaunchSpec, Started } from './api.js';
 
 /**
@@ -202,7 +203,7 @@ function commOf(pid: number): string | undefined {
 /** /proc/PID/stat is one line of a few hundred bytes; one buffer serves every read (this thread only). */
 const statBuffer = Buffer.alloc(4096);
 
-/** One read(2) into statBuffer: readFileSync costs an fstat and a second read for a /proc file (size 0), ~10 µs a call, and ps asks twice per container. */
+/** One read(2) into statBuffer: readFileSync costs an fstat and a second read for a /proc file (size 0). */
 function readProcStat(pid: number): string {
   const fd = fs.openSync(`/proc/${pid}/stat`, 'r');
   try {
@@ -221,17 +222,6 @@ export function readStartTime(pid: number): string | undefined {
   }
 }
 
-/**
- * /proc/PID/stat files, held open, of processes isAlive found alive. Such a file stays bound to the
- * process it was opened for: once that process is gone, reading it fails (ESRCH) even when its PID
- * has been given to another process since, so a read of the held file asks about the same process a
- * fresh open would, at half the cost (the path lookup, open and close are the larger part, and ps
- * and GET /containers/json ask twice per container). Opened close-on-exec, as every fs.openSync;
- * at most MAX_HELD (the oldest is closed first), so a long-lived nsnet serve holds a bounded number.
- */
-const held = new Map<number, { fd: number; startTime: string }>();
-const MAX_HELD = 256;
-
 /** Field 22 of a stat line, undefined for a process that has exited but is not yet reaped. */
 function startTimeOf(stat: string): string | undefined {
   // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
@@ -240,49 +230,63 @@ function startTimeOf(stat: string): string | undefined {
   return fields[19];
 }
 
+/**
+ * Processes isAlive found alive, each held by a pidfd (kernel/pidfd.ts) in a long-lived nsnet
+ * process that asked for it (holdLiveProcesses: nsnet serve, the service), so the next question
+ * about the same process is one poll instead of a look at /proc. A short-lived command asks about
+ * each process once or twice: it looks at /proc every time and does not load the FFI for it.
+ * At most maxHeld (the oldest is closed first), a quarter of the open-files limit, so a serve
+ * with thousands of containers keeps descriptors for everything else.
+ */
+const held = new Map<number, { pidfd: number; startTime: string }>();
+let maxHeld = 0;
+
+/** Hold the pidfds of processes found alive (on), or close them all and look at /proc each time (off). */
+export function holdLiveProcesses(on: boolean): void {
+  maxHeld = on ? Math.min(4096, Math.floor(openFilesLimit() / 4)) : 0;
+  if (!on) for (const pid of [...held.keys()]) releaseHeld(pid);
+}
+
+/** The soft limit of open files (/proc/self/limits), 1024 when it cannot be read. */
+function openFilesLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? 1024 : Number(m[1]);
+  } catch {
+    return 1024;
+  }
+}
+
 function releaseHeld(pid: number): void {
   const h = held.get(pid);
   if (h === undefined) return;
   held.delete(pid);
-  try {
-    fs.closeSync(h.fd);
-  } catch {
-    // already closed: nothing is held
-  }
+  closePidfd(h.pidfd);
 }
 
 /** True when the process still runs and is the one we started (not a reused PID). */
 export function isAlive(pid: number, startTime: string): boolean {
   const h = held.get(pid);
-  if (h !== undefined && h.startTime === startTime) {
-    try {
-      if (startTimeOf(statBuffer.toString('latin1', 0, fs.readSync(h.fd, statBuffer, 0, statBuffer.length, 0))) === startTime) return true;
-    } catch {
-      // ESRCH: the process it was opened for has ended
-    }
+  if (h !== undefined) {
+    // Another process of that PID is held (a caller asking about an older one): a plain look.
+    if (h.startTime !== startTime) return readStartTime(pid) === startTime;
+    const exited = pidfdExited(h.pidfd);
+    if (exited === false) return true;
     releaseHeld(pid);
-    return false;
+    if (exited === true) return false;
   }
-  // Another process of that PID is held (a caller asking about an older one): a plain look.
-  if (h !== undefined) return readStartTime(pid) === startTime;
-  let fd: number;
-  try {
-    fd = fs.openSync(`/proc/${pid}/stat`, 'r');
-  } catch {
-    return false;
-  }
-  let alive = false;
-  try {
-    alive = startTimeOf(statBuffer.toString('latin1', 0, fs.readSync(fd, statBuffer, 0, statBuffer.length, 0))) === startTime;
-  } catch {
-    alive = false;
-  }
+  if (maxHeld === 0) return readStartTime(pid) === startTime;
+  // The pidfd first, then the start time: a process that has this start time now was already
+  // running (and had this PID) when the pidfd was opened, so the pidfd is bound to it.
+  const pidfd = openPidfd(pid);
+  const alive = readStartTime(pid) === startTime;
+  if (pidfd === undefined) return alive;
   if (!alive) {
-    fs.closeSync(fd);
+    closePidfd(pidfd);
     return false;
   }
-  if (held.size >= MAX_HELD) releaseHeld(held.keys().next().value!);
-  held.set(pid, { fd, startTime });
+  if (held.size >= maxHeld) releaseHeld(held.keys().next().value!);
+  held.set(pid, { pidfd, startTime });
   return true;
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { NsnetError } from '../../core/errors.js';
 import { DEFAULT_ROOT, keepStoresOpen } from '../../ops/context.js';
+import { holdLiveProcesses } from '../../kernel/process.js';
 import { createApiServer, oneAtATime } from '../../api/server.js';
 import { removeOnExit } from '../../api/auto-remove.js';
 import { buildRouter } from '../../api/routes.js';
@@ -30,6 +31,7 @@ export function serveCommand(): Command {
       const gid = o.group === undefined ? 0 : groupId(o.group);
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       keepStoresOpen(true);
+      holdLiveProcesses(true);
       const contextFor = () => kernelContext({ root, onWarning: (line) => log(`warning: ${line}`), onRecover: (line) => log(line) });
       const holder = contextFor();
       holder.store; // makes the state directory the lock file lives in
@@ -76,6 +78,7 @@ export function serveCommand(): Command {
         lock.release();
         holder.close();
         keepStoresOpen(false);
+        holdLiveProcesses(false);
       }
     });
 }
