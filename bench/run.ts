@@ -15,7 +15,9 @@
  *      and rebuilds of the shared dist/ cannot change the code mid-run) or worktree (this dist/),
  *      BENCH_CNI_N=40 (containers per plugin in the CNI section),
  *      BENCH_DOCKER_N=20 (docker run -d per daemon in the Docker-API section; docker ps lists one more),
- *      BENCH_DOCKER_REPS=21 (docker load and docker ps per daemon there),
+ *      BENCH_DOCKER_REPS=21 (rounds of docker load there, one call per daemon each),
+ *      BENCH_DOCKER_PS_REPS=201 (rounds of docker ps there: cheap calls whose per-round ratio
+ *      needs many rounds for a tight confidence interval),
  *      BENCH_SCALE_N="1,100,500,1000" (the scale section's checkpoints; the largest is how many
  *      detached containers it starts), BENCH_SCALE_PAST=1030 (how far past them it tries; 0: not).
  * Args: `--only cni` (or any words, comma-separated: only the extras whose label contains one;
@@ -374,7 +376,7 @@ const USAGE = `usage: node dist/bench/run.js [--only WORD[,WORD...]]   (as root;
   env: BENCH_N, BENCH_METHODS, BENCH_CLI_MAX_N, BENCH_BYHAND_MAX_N, BENCH_QUICK=1, BENCH_ONLY=extras,
        BENCH_EXTRAS, BENCH_FROM=head|worktree, BENCH_IPERF_SECONDS, BENCH_IPERF_ROUNDS,
        BENCH_FIREWALL_N, BENCH_PORT_REPS, BENCH_CNI_N, BENCH_DOCKER_N, BENCH_DOCKER_REPS,
-       BENCH_SCALE_N, BENCH_SCALE_PAST (see the head of bench/run.ts)
+       BENCH_DOCKER_PS_REPS, BENCH_SCALE_N, BENCH_SCALE_PAST (see the head of bench/run.ts)
   exit 1 when a section failed or a target could not be measured (each named with the reason)`;
 
 async function main(): Promise<void> {
@@ -524,7 +526,7 @@ async function main(): Promise<void> {
     await attempt('Docker API: nsnet serve vs dockerd', async () => {
       // dockerd runs in a sandbox of its own (bench/jobs/dockerd.ts); the machine's namespace is compared before and after.
       const before = machineSnapshot();
-      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 21) });
+      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 21), psReps: Number(process.env['BENCH_DOCKER_PS_REPS'] ?? 201) });
       octet += 2; // docker0's 10.(octet+1).0.0/24
       const sandboxOf = { netns: dockerdNetnsFor(j.prefix), cgroupParent: cgroupParentFor(j.prefix) };
       dockerdSandboxes.push(sandboxOf);

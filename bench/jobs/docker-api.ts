@@ -1,8 +1,11 @@
 /**
- * docker-api {n, reps}: the same docker CLI (Debian's /usr/bin/docker 20.10) against `nsnet serve`
- * and against dockerd, in one run: `docker load -i busybox.tar`, `docker run -d busybox sleep
- * 1000`, `docker ps` with n containers. Each pair of calls is interleaved (the order alternating),
- * so both daemons share the machine's noise. nsnet serve runs in the sandbox host namespace (where
+ * docker-api {n, reps, psReps}: the same docker CLI (Debian's /usr/bin/docker 20.10) against
+ * `nsnet serve` and against dockerd, in one run: `docker load -i busybox.tar` (reps rounds),
+ * `docker run -d busybox sleep 1000` (n rounds), `docker ps` with n + 1 containers (psReps rounds).
+ * Each round times one call on each daemon back to back (the order alternating with the round),
+ * so both calls share the machine's noise at that moment; the report compares them round by round
+ * (bench/report/paired.ts), which needs `samples["nsnet X"][i]` and `samples["dockerd X"][i]` to be
+ * round i's two calls — see push() below. nsnet serve runs in the sandbox host namespace (where
  * this worker runs), dockerd in a namespace of its own (bench/jobs/dockerd.ts). No image is pulled:
  * both load the same archive, built here from the host's /bin/busybox.
  */
@@ -22,11 +25,17 @@ export interface DockerApiResult {
   job: 'docker-api';
   cli: { path: string; version: string };
   n: number;
+  /** Rounds of docker load (and of the floors). */
   reps: number;
+  /** Rounds of docker ps (and of the GET behind it). */
+  psReps: number;
   /** Why a daemon could not be measured (dockerd: every storage driver tried). */
   nsnet: { available: boolean; reason?: string; startMs?: number };
   dockerd: { available: boolean; reason?: string; storageDriver?: string; flags?: string[]; version?: string; startMs?: number; failures?: string[] };
-  /** Wall ms per call, spawn to exit: 'nsnet load', 'dockerd load', 'nsnet run -d', ..., 'nsnet ps', floors. */
+  /**
+   * Wall ms per call, spawn to exit: 'nsnet load', 'dockerd load', 'nsnet run -d', ..., 'nsnet ps', floors.
+   * Paired by round: index i of 'nsnet X' and of 'dockerd X' are the two calls of round i.
+   */
   samples: Record<string, number[]>;
   /** Outside the medians: each daemon's first `docker run -d` (makes the default network's bridge). */
   cold: Record<string, number>;
@@ -93,6 +102,7 @@ const load1 = (): number => Math.round(os.loadavg()[0]! * 100) / 100;
 export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
   const n = job.n ?? 20;
   const reps = job.reps ?? 21;
+  const psReps = job.psReps ?? 201;
   const work = `${job.root}-docker`;
   fs.mkdirSync(work, { recursive: true });
   const archive = path.join(work, 'busybox.tar');
@@ -103,6 +113,7 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
     cli: { path: DOCKER_CLI, version: version.status === 0 ? version.stdout.trim() : `missing (${version.error?.message ?? version.stderr}); scripts/setup.sh installs docker.io` },
     n,
     reps,
+    psReps,
     nsnet: { available: false },
     dockerd: { available: false },
     samples: {},
@@ -116,6 +127,9 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
     out.nsnet.reason = out.dockerd.reason = `the docker CLI ${DOCKER_CLI} is ${out.cli.version}`;
     return out;
   }
+  // Every phase below pushes exactly one sample per daemon per round, and a failed call throws
+  // (ending the job), so no round is skipped for one daemon only: each daemon's array for a
+  // command is in round order, index i being round i for both. The paired statistics rely on it.
   const push = (k: string, ms: number): void => void (out.samples[k] ??= []).push(ms);
 
   let serve: ChildProcess | undefined;
@@ -182,9 +196,10 @@ export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
       cliAlone();
     }
 
-    // docker ps with n + 1 containers running on each.
+    // docker ps with n + 1 containers running on each: psReps rounds (a call is ~30 ms, mostly the
+    // CLI's start, and the daemons differ by ~1 ms of it, so it takes many rounds to decide).
     out.load['ps'] = load1();
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < psReps; i++) {
       for (const t of ordered(targets, i)) {
         const r = docker(t, ['ps']);
         const rows = r.stdout.trim().split('\n').length - 1;

@@ -19,6 +19,8 @@ export interface Job {
   /** The tree under test: its bin/nsnet, bin/nsnet-cni. */
   repo: string;
   reps?: number;
+  /** docker-api: rounds of `docker ps` (cheap, so more of them than reps). */
+  psReps?: number;
   /** ports: run()/remove() pairs with and without a published port. */
   libReps?: number;
   seconds?: number;
