@@ -70,7 +70,9 @@ const pct = (x: number | null): string => (x === null ? '—' : `${f(x * 100, 1)
 
 /** One line of the paired figures: the verdict's statistic first. */
 function pairedText(p: PairedSummary): string {
-  return `per round nsnet / dockerd **${f(p.ratio.median, 3)}×** (95% ${ciText(p)}, distribution-free, coverage ${pct(p.coverage)}, ${p.rounds} rounds), nsnet − dockerd ${signed(p.diff.median)} ms (CI ${signed(p.diff.low ?? NaN)} to ${signed(p.diff.high ?? NaN)}), nsnet faster in ${p.aFaster} of ${p.rounds} rounds (sign test p ${pText(p.signTestP)})`;
+  const ci = p.coverage === null ? `no CI: ${p.rounds} rounds are too few` : `95% ${ciText(p)}, distribution-free, coverage ${pct(p.coverage)}, ${p.rounds} rounds`;
+  const diffCi = p.diff.low === null || p.diff.high === null ? '' : ` (CI ${signed(p.diff.low)} to ${signed(p.diff.high)})`;
+  return `per round nsnet / dockerd **${f(p.ratio.median, 3)}×** (${ci}), nsnet − dockerd ${signed(p.diff.median)} ms${diffCi}, nsnet faster in ${p.aFaster} of ${p.rounds} rounds (sign test p ${pText(p.signTestP)})`;
 }
 
 const pText = (p: number): string => (p < 0.001 ? '< 0.001' : `= ${f(p, 3)}`);
@@ -163,7 +165,7 @@ export function dockerApiMarkdown(r: DockerApiResult): string[] {
   out.push(
     mdTable(verdicts),
     '',
-    `The targets are judged on the median of the per-round ratios. In each round the two daemons' calls ran back to back (the order alternating), so they met the same machine (its load at that moment, other engineers' tests) and comparing them round by round takes that shared part of the noise out; what remains is each call's own variation, mostly the docker CLI's own start (~25 ms of every command), and the interval shows how much. The ratio of the two medians (the old verdict, shown beside it) keeps all of it: a ratio of medians near 1 wanders a few per cent from run to run. The 95% interval is distribution-free: the l-th and (n+1−l)-th of the n sorted per-round values, l from the binomial distribution (bench/report/paired.ts; at ${n} rounds the ${medianCiRanksText(n)}). A result whose interval contains the target is **within noise of the target**: that run does not decide it either way. The sign test asks whether one daemon was faster in more rounds than a coin would give: a small p says one was, consistently; a large p says this run cannot tell.`,
+    `The targets are judged on the median of the per-round ratios. In each round the two daemons' calls ran back to back (the order alternating), so they met the same machine (its load at that moment, other engineers' tests) and comparing them round by round takes that shared part of the noise out; what remains is each call's own variation, mostly the docker CLI's own start (${f(floors(r).cli?.median, 0)} ms of every command here), and the interval shows how much. The ratio of the two medians (the old verdict, shown beside it) keeps all of it: a ratio of medians near 1 wanders a few per cent from run to run. The 95% interval is distribution-free: the l-th and (n+1−l)-th of the n sorted per-round values, l from the binomial distribution (bench/report/paired.ts; at ${n} rounds, as for \`docker ps\` here, the ${medianCiRanksText(n)}). A result whose interval contains the target is **within noise of the target**: that run does not decide it either way. The sign test asks whether one daemon was faster in more rounds than a coin would give: a small p says one was, consistently; a large p says this run cannot tell.`,
     '',
   );
 
