@@ -121,6 +121,8 @@ export function negotiate(requested: string | undefined): string {
 
 export class Router implements RouteTable {
   private readonly routes: Route[] = [];
+  /** Routes without {params}, by "METHOD /pattern": such a route is the best match of its own path, found without the scan. */
+  private readonly literal = new Map<string, Route>();
 
   route(method: string, pattern: string, handler: Handler, opts: RouteOptions = {}): void {
     this.add(method, pattern, { kind: 'handler', handler }, opts);
@@ -140,7 +142,9 @@ export class Router implements RouteTable {
     if (clash !== undefined) throw new Error(`route ${method} ${pattern} is registered twice`);
     const last = segments.length - 1;
     if (segments.some((s, i) => s.endsWith('*}') && i !== last)) throw new Error(`route ${pattern}: a {name*} part must come last`);
-    this.routes.push({ method: method.toUpperCase(), pattern, segments, target, concurrent: opts.concurrent === true || method === 'GET' || method === 'HEAD' });
+    const route: Route = { method: method.toUpperCase(), pattern, segments, target, concurrent: opts.concurrent === true || method === 'GET' || method === 'HEAD' };
+    this.routes.push(route);
+    if (route.method !== '*' && !pattern.includes('{')) this.literal.set(`${route.method} ${pattern}`, route);
   }
 
   /**
@@ -149,11 +153,15 @@ export class Router implements RouteTable {
    * A path with routes for other methods only is a 404 as in dockerd.
    */
   match(method: string, path: string): Match | undefined {
+    const upper = method.toUpperCase();
+    // Every segment literal and the very method: no other route can score higher.
+    const exact = this.literal.get(`${upper} ${path}`);
+    if (exact !== undefined) return { target: exact.target, params: {}, concurrent: exact.concurrent, pattern: exact.pattern };
     const parts = path.split('/').slice(1);
     let best: { route: Route; params: Record<string, string>; score: number } | undefined;
     for (const route of this.routes) {
       const any = route.method === '*';
-      if (!any && route.method !== method.toUpperCase()) continue;
+      if (!any && route.method !== upper) continue;
       const got = matchSegments(route.segments, parts);
       if (got === undefined) continue;
       // A route of the very method wins over a catch-all of the same shape.

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Context } from '../ops/context.js';
 import { liveState } from '../ops/liveness.js';
-import { API_VERSION, MIN_API_VERSION, type ApiResponse, type RouteTable } from './router.js';
+import { API_VERSION, MIN_API_VERSION, type RouteTable } from './router.js';
+import { writePing } from './server.js';
 
 export const NSNET_VERSION = '0.1.0';
 /** The engine version clients see: Docker's whose API nsnet speaks (clients compare it for features). */
@@ -11,19 +12,6 @@ export const ENGINE_VERSION = '20.10.24';
 
 const ARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
 export const goArch = (): string => ARCH[process.arch] ?? process.arch;
-
-function ping(res: ApiResponse, head: boolean): void {
-  res.raw.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
-  res.raw.setHeader('Pragma', 'no-cache');
-  // dockerd's ping says whether this node is in a swarm; clients read it to offer swarm commands.
-  res.raw.setHeader('Swarm', 'inactive');
-  if (head) {
-    res.raw.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 0 });
-    res.raw.end();
-    return;
-  }
-  res.text(200, 'OK');
-}
 
 export function versionView(): Record<string, unknown> {
   const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Arch: goArch(), Os: 'linux', KernelVersion: os.release(), GitCommit: 'nsnet', GoVersion: `node${process.versions.node}` };
@@ -126,8 +114,9 @@ export function countImagesWith(fn: (ctx: Context) => number): void {
 }
 
 export function systemRoutes(r: RouteTable): void {
-  r.route('GET', '/_ping', async (_req, res) => ping(res, false));
-  r.route('HEAD', '/_ping', async (_req, res) => ping(res, true));
+  // Unversioned, the server answers these itself (server.ts); /v1.41/_ping and --debug come here.
+  r.route('GET', '/_ping', async (_req, res) => writePing(res.raw, false));
+  r.route('HEAD', '/_ping', async (_req, res) => writePing(res.raw, true));
   r.route('GET', '/version', async (_req, res) => res.json(200, versionView()));
   r.route('GET', '/info', async (req, res) => {
     const ctx = req.context();

@@ -54,12 +54,25 @@ export function dockerHeaders(engineVersion: string): Record<string, string> {
   return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', Server: `Docker/${engineVersion} (linux)` };
 }
 
+/** What dockerd's /_ping answer carries besides dockerHeaders; clients read Swarm to offer swarm commands. */
+const PING_HEADERS = { 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', Swarm: 'inactive', 'Content-Type': 'text/plain; charset=utf-8' };
+
+/** dockerd's answer to /_ping: "OK", or no body to HEAD. */
+export function writePing(res: http.ServerResponse, head: boolean, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { ...headers, ...PING_HEADERS, 'Content-Length': head ? 0 : 2 });
+  res.end(head ? undefined : 'OK');
+}
+
 export function createApiServer(router: Router, services: ApiServices, limits: Limits = DEFAULT_LIMITS): http.Server {
   const headers = dockerHeaders(services.engineVersion);
+  const headerEntries = Object.entries(headers);
   const exclusive = services.exclusive ?? oneAtATime();
 
   const server = http.createServer({ maxHeaderSize: limits.headerBytes, requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => {
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    // Every docker command asks /_ping first (the CLI negotiates its version from it): answered
+    // here, before the general path (URL, router, request object), unless --debug logs requests.
+    if (req.url === '/_ping' && services.logRequest === undefined && (req.method === 'HEAD' || req.method === 'GET')) return writePing(res, req.method === 'HEAD', headers);
+    for (const [k, v] of headerEntries) res.setHeader(k, v);
     void handle(req, res, undefined);
   });
   // Every connection, upgraded ones (attach, exec) included, so shutdown can end them all.
@@ -80,7 +93,9 @@ export function createApiServer(router: Router, services: ApiServices, limits: L
 
   async function handle(raw: http.IncomingMessage, res: http.ServerResponse | undefined, upgrade: { socket: net.Socket; head: Buffer } | undefined): Promise<void> {
     const started = process.hrtime.bigint();
-    const abort = new AbortController();
+    // Made when a handler first asks for the signal (a follow, a wait, a pull): most never do.
+    let abort: AbortController | undefined;
+    let clientGone = false;
     const method = raw.method ?? 'GET';
     let ctx: Context | undefined;
     let status = 0;
@@ -91,8 +106,12 @@ export function createApiServer(router: Router, services: ApiServices, limits: L
       // The client went away before the answer ended (a follow, a wait). An answer that has ended
       // needs no abort, and abort() makes a DOMException with its stack (~50 µs, on the way to the
       // next request of a keep-alive connection: docker ps sends /_ping, then /containers/json).
-      if (res !== undefined) res.on('close', () => void (res.writableFinished || abort.abort()));
-      else upgrade!.socket.on('close', () => abort.abort());
+      const gone = (): void => {
+        clientGone = true;
+        abort?.abort();
+      };
+      if (res !== undefined) res.on('close', () => void (res.writableFinished || gone()));
+      else upgrade!.socket.on('close', gone);
       const negotiated = negotiate(version);
       const match = router.match(method, path);
       if (match === undefined) throw new ApiError(404, 'page not found');
@@ -108,7 +127,13 @@ export function createApiServer(router: Router, services: ApiServices, limits: L
         json: async <T>() => parseJson<T>(await (body ??= readBody(raw, limits.bodyBytes))),
         context: () => (ctx ??= services.context()),
         exclusive,
-        signal: abort.signal,
+        get signal() {
+          if (abort === undefined) {
+            abort = new AbortController();
+            if (clientGone) abort.abort();
+          }
+          return abort.signal;
+        },
       };
       const run = async (): Promise<void> => {
         if (match.target.kind === 'hijack') {

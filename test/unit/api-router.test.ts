@@ -45,6 +45,18 @@ describe('router', () => {
     assert.throws(() => r.route('GET', '/a', h('again')), /registered twice/);
   });
 
+  test('a route without {params} answers its own path, lower-case method too, and nothing else', () => {
+    const r = new Router();
+    r.unsupported('*', '/info', 'info');
+    r.route('GET', '/{what}', h('any'));
+    r.route('GET', '/info', h('info'));
+    assert.equal(r.match('get', '/info')?.pattern, '/info');
+    assert.deepEqual(r.match('GET', '/info')?.params, {});
+    assert.equal(r.match('POST', '/info')?.pattern, '/info', "the '*' route for another method");
+    assert.equal(r.match('GET', '/info/')?.pattern, undefined, 'a trailing slash is another path');
+    assert.equal(r.match('GET', '/other')?.pattern, '/{what}');
+  });
+
   test("unsupported('*') matches any method, and a route of the very method wins over it", () => {
     const r = new Router();
     r.unsupported('*', '/volumes/{rest*}', 'volumes');
