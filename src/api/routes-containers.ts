@@ -44,15 +44,39 @@ function withLogConfig(view: Record<string, unknown>): Record<string, unknown> {
 
 const PS_FILTERS = ['id', 'name', 'status', 'exited', 'network', 'label', 'publish', 'expose', 'ancestor', 'before', 'since'];
 
-/** GET /containers/json: Docker's summaries, chosen as `nsnet ps` chooses (the same filters). */
-export function listContainers(ctx: Context, q: URLSearchParams): Record<string, unknown>[] {
+/**
+ * GET /containers/json's body: Docker's summaries, chosen as `nsnet ps` chooses (the same filters).
+ * The text is kept per store listing and query for as long as every container's state and status
+ * line are the ones it was made with: clients ask again and again of an unchanged set (docker ps,
+ * compose's polls), and choosing and serializing the summaries (~800 bytes a container) cost more
+ * than deciding the states, which is done at every call.
+ */
+export function containerListBody(ctx: Context, q: URLSearchParams): Buffer {
+  // The store's listing (kept while the store is unchanged), shared with ps.
+  const listing = ctx.store.listing();
+  const items = psItems(ctx, listing);
+  const now = Date.now();
+  const states = items.map((item) => `${item.live.status} ${statusText(item.live, item.container, now)}`).join('\n');
+  const query = q.toString();
+  let bodies = bodiesOf.get(listing);
+  const kept = bodies?.get(query);
+  if (kept !== undefined && kept.states === states) return kept.body;
+  const body = Buffer.from(`${JSON.stringify(chosenSummaries(listing, items, q, now))}\n`);
+  if (bodies === undefined) bodiesOf.set(listing, (bodies = new Map()));
+  if (bodies.size >= MAX_KEPT_QUERIES) bodies.clear();
+  bodies.set(query, { states, body });
+  return body;
+}
+
+/** The bodies of GET /containers/json by listing, then query string (a few: ps, ps -a, compose's filters). */
+const bodiesOf = new WeakMap<ContainerListing, Map<string, { states: string; body: Buffer }>>();
+const MAX_KEPT_QUERIES = 16;
+
+function chosenSummaries(listing: ContainerListing, items: PsItem[], q: URLSearchParams, now: number): Record<string, unknown>[] {
   const filters = parseFilterParam(q.get('filters'), PS_FILTERS);
   const limit = queryInt(q, 'limit');
   const filter = [...filters].flatMap(([name, values]) => values.map((v) => `${name}=${v}`));
-  // The store's listing (kept while the store is unchanged), shared with ps.
-  const listing = ctx.store.listing();
-  const chosen = selectContainers(psItems(ctx, listing), { all: queryBool(q, 'all'), filter, ...(limit !== undefined && limit > 0 ? { last: String(limit) } : {}) });
-  const now = Date.now();
+  const chosen = selectContainers(items, { all: queryBool(q, 'all'), filter, ...(limit !== undefined && limit > 0 ? { last: String(limit) } : {}) });
   return chosen.map((item) => {
     const s = recordedSummary(listing, item);
     // Docker's order of keys.
@@ -234,7 +258,7 @@ function logWriter(raw: http.ServerResponse, tty: boolean): (stream: typeof STDO
 }
 
 export function containerRoutes(r: RouteTable): void {
-  r.route('GET', '/containers/json', async (req, res) => res.json(200, listContainers(req.context(), req.query)));
+  r.route('GET', '/containers/json', async (req, res) => res.text(200, containerListBody(req.context(), req.query), 'application/json'));
   r.route('GET', '/containers/{id}/json', async (req, res) => res.json(200, inspectContainer(req.context(), req.params['id']!)));
 
   r.route('POST', '/containers/create', async (req, res) => {
