@@ -27,7 +27,8 @@ export function removeOnExit(events: EventFeed, context: () => Context, exclusiv
       void exclusive(() => removeIfEnded(context, e.Actor.ID, log));
     }, GRACE_MS);
     timers.add(timer);
-  });
+    // The feed's idle looks (a second apart) are soon enough: monitors remove most of these themselves.
+  }, { patient: true });
   return () => {
     unsubscribe();
     for (const t of timers) clearTimeout(t);

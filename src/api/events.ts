@@ -54,8 +54,10 @@ export const imageOf = (c: ContainerRecord): string => (c as { imageRef?: string
 export const labelsOf = (c: ContainerRecord): Record<string, string> => (c as { labels?: Record<string, string> }).labels ?? {};
 
 function snapshot(ctx: Context): Snapshot {
+  // The store's listing: kept while the store is unchanged, so a look reads no rows then, only the processes.
+  const listing = ctx.store.listing();
   const containers: Snapshot['containers'] = new Map();
-  for (const c of ctx.store.containers.list()) {
+  for (const c of listing.containers) {
     const live = liveState(ctx.host, c);
     containers.set(c.id, {
       name: c.name,
@@ -68,9 +70,9 @@ function snapshot(ctx: Context): Snapshot {
     });
   }
   const networks: Snapshot['networks'] = new Map();
-  for (const n of ctx.store.networks.list()) networks.set(n.id, { name: n.name, driver: n.driver ?? 'bridge', labels: n.labels });
+  for (const n of listing.networks.values()) networks.set(n.id, { name: n.name, driver: n.driver ?? 'bridge', labels: n.labels });
   const endpoints = new Set<string>();
-  for (const n of networks.keys()) for (const ep of ctx.store.endpoints.forNetwork(n)) endpoints.add(`${n} ${ep.containerId}`);
+  for (const eps of listing.endpoints.values()) for (const ep of eps) endpoints.add(`${ep.networkId} ${ep.containerId}`);
   return { containers, networks, endpoints };
 }
 
@@ -130,6 +132,8 @@ export function diffSnapshots(before: Snapshot, after: Snapshot, now: number): D
 export class EventFeed {
   private history: DockerEvent[] = [];
   private readonly listeners = new Set<(e: DockerEvent) => void>();
+  /** Listeners for whom a second is soon enough (nsnet serve's own auto-remove): they do not speed up the looks. */
+  private readonly patient = new Set<(e: DockerEvent) => void>();
   private last: Snapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -154,16 +158,21 @@ export class EventFeed {
     }
   }
 
-  /** Look every intervalMs (others' changes, containers that end); faster while someone listens. */
+  /** Look every idleMs (others' changes, containers that end); faster while a client listens. */
   start(idleMs = 1000, listenedMs = 200): void {
     this.sync();
     const tick = (): void => {
       this.sync();
-      this.timer = setTimeout(tick, this.listeners.size > 0 ? listenedMs : idleMs);
+      this.timer = setTimeout(tick, this.hurried ? listenedMs : idleMs);
       this.timer.unref();
     };
     this.timer = setTimeout(tick, idleMs);
     this.timer.unref();
+  }
+
+  /** Whether a listener other than the patient ones is there: then the feed looks every listenedMs. */
+  get hurried(): boolean {
+    return this.listeners.size > this.patient.size;
   }
 
   stop(): void {
@@ -181,9 +190,14 @@ export class EventFeed {
     return this.history;
   }
 
-  subscribe(fn: (e: DockerEvent) => void): () => void {
+  /** Send each event to fn from now on; patient: a second is soon enough for it (it does not make the feed look more often). */
+  subscribe(fn: (e: DockerEvent) => void, opts: { patient?: boolean } = {}): () => void {
     this.listeners.add(fn);
-    return () => void this.listeners.delete(fn);
+    if (opts.patient === true) this.patient.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+      this.patient.delete(fn);
+    };
   }
 }
 

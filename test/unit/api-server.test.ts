@@ -199,3 +199,15 @@ describe('API server on a Unix socket', () => {
     assert.throws(() => groupId('nsnet-no-such-group'), /invalid --group "nsnet-no-such-group": no such group in \/etc\/group/);
   });
 });
+
+test("the event feed looks faster only for a client: nsnet serve's own auto-remove is a patient listener", () => {
+  const feed = new EventFeed(() => ({}) as Context, () => undefined);
+  const ownRemover = feed.subscribe(() => undefined, { patient: true });
+  assert.equal(feed.hurried, false, 'auto-remove alone: the idle looks');
+  const client = feed.subscribe(() => undefined);
+  assert.equal(feed.hurried, true, 'a client of /events');
+  client();
+  assert.equal(feed.hurried, false);
+  ownRemover();
+  assert.equal(feed.hurried, false);
+});
