@@ -16,8 +16,9 @@
  *      BENCH_CNI_N=40 (containers per plugin in the CNI section),
  *      BENCH_DOCKER_N=20 (docker run -d per daemon in the Docker-API section; docker ps lists one more),
  *      BENCH_DOCKER_REPS=21 (rounds of docker load there, one call per daemon each),
- *      BENCH_DOCKER_PS_REPS=201 (rounds of docker ps there: cheap calls whose per-round ratio
- *      needs many rounds for a tight confidence interval),
+ *      BENCH_DOCKER_PS_REPS=401 (rounds of docker ps there: cheap calls; the daemons differ by
+ *      ~1 ms of a ~30 ms command whose own start varies by ±5 ms, and 401 rounds put the 95%
+ *      confidence interval of the per-round difference within about ±0.5 ms),
  *      BENCH_SCALE_N="1,100,500,1000" (the scale section's checkpoints; the largest is how many
  *      detached containers it starts), BENCH_SCALE_PAST=1030 (how far past them it tries; 0: not).
  * Args: `--only cni` (or any words, comma-separated: only the extras whose label contains one;
@@ -526,7 +527,7 @@ async function main(): Promise<void> {
     await attempt('Docker API: nsnet serve vs dockerd', async () => {
       // dockerd runs in a sandbox of its own (bench/jobs/dockerd.ts); the machine's namespace is compared before and after.
       const before = machineSnapshot();
-      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 21), psReps: Number(process.env['BENCH_DOCKER_PS_REPS'] ?? 201) });
+      const j = nextJob({ job: 'docker-api', n: Number(process.env['BENCH_DOCKER_N'] ?? 20), reps: Number(process.env['BENCH_DOCKER_REPS'] ?? 21), psReps: Number(process.env['BENCH_DOCKER_PS_REPS'] ?? 401) });
       octet += 2; // docker0's 10.(octet+1).0.0/24
       const sandboxOf = { netns: dockerdNetnsFor(j.prefix), cgroupParent: cgroupParentFor(j.prefix) };
       dockerdSandboxes.push(sandboxOf);

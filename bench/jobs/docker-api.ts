@@ -102,7 +102,7 @@ const load1 = (): number => Math.round(os.loadavg()[0]! * 100) / 100;
 export async function dockerApiJob(job: Job): Promise<DockerApiResult> {
   const n = job.n ?? 20;
   const reps = job.reps ?? 21;
-  const psReps = job.psReps ?? 201;
+  const psReps = job.psReps ?? 401;
   const work = `${job.root}-docker`;
   fs.mkdirSync(work, { recursive: true });
   const archive = path.join(work, 'busybox.tar');
