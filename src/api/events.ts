@@ -57,8 +57,9 @@ function snapshot(ctx: Context): Snapshot {
   // The store's listing: kept while the store is unchanged, so a look reads no rows then, only the processes.
   const listing = ctx.store.listing();
   const containers: Snapshot['containers'] = new Map();
-  for (const c of listing.containers) {
-    const live = liveState(ctx.host, c);
+  const lives = ctx.host.livenessSnapshot(() => listing.containers.map((c) => liveState(ctx.host, c)));
+  listing.containers.forEach((c, i) => {
+    const live = lives[i]!;
     containers.set(c.id, {
       name: c.name,
       image: imageOf(c),
@@ -68,7 +69,7 @@ function snapshot(ctx: Context): Snapshot {
       exitCode: live.exitCode,
       manual: c.manuallyStopped === true,
     });
-  }
+  });
   const networks: Snapshot['networks'] = new Map();
   for (const n of listing.networks.values()) networks.set(n.id, { name: n.name, driver: n.driver ?? 'bridge', labels: n.labels });
   const endpoints = new Set<string>();

@@ -13,7 +13,7 @@ import { createNetns, deleteNetns, isMountedNetns, netnsExists, netnsIdentity, o
 import { killNetnsProcesses } from '../kernel/netns-procs.js';
 import { listNftTable, nftBackend, nftOutput, nftUsable, runNft } from '../kernel/nft.js';
 import { launchMonitored } from '../kernel/monitor.js';
-import { execInContainer, isAlive, launchForeground, readStartTime, sendSignal, stopProcess, type FatalReport } from '../kernel/process.js';
+import { execInContainer, isAlive, launchForeground, readStartTime, sendSignal, stopProcess, withLivenessSnapshot, type FatalReport } from '../kernel/process.js';
 import { ephemeralPortRange, hostListeners, socketHolder } from '../kernel/sockets.js';
 import { readSysctl } from '../kernel/sysctl.js';
 import { onPath } from '../kernel/which.js';
@@ -63,6 +63,7 @@ export class KernelHost implements Host {
 
   startTime = (pid: number) => readStartTime(pid);
   isAlive = (pid: number, startTime: string) => isAlive(pid, startTime);
+  livenessSnapshot = <T>(fn: () => T): T => withLivenessSnapshot(fn);
   listeners = () => hostListeners();
   socketHolder = (inode: number) => socketHolder(inode);
   ephemeralPortRange = () => ephemeralPortRange();

@@ -60,6 +60,8 @@ export interface ProcessFacts {
   startTime(pid: number): string | undefined;
   /** Whether the process that had this start time still runs (a reused PID does not count). */
   isAlive(pid: number, startTime: string): boolean;
+  /** fn, with isAlive answered from one look at every process known alive, taken now (a listing's many questions). */
+  livenessSnapshot<T>(fn: () => T): T;
   /** Sockets bound on the host, from /proc/net. */
   listeners(): Listener[];
   /** The process holding a socket, when visible. */

@@ -52,6 +52,25 @@ export function pidfdExited(fd: number): boolean | undefined {
   return n === 1 && (pollfd.readInt16LE(6) & POLLIN) !== 0 ? true : undefined;
 }
 
+/**
+ * pidfdExited for many pidfds with one poll(2): a listing asks about every container's processes
+ * at once, and one system call for all of them costs less than one foreign call each.
+ */
+export function pidfdsExited(fds: readonly number[]): Array<boolean | undefined> {
+  if (fds.length === 0) return [];
+  const set = Buffer.alloc(8 * fds.length);
+  fds.forEach((fd, i) => {
+    set.writeInt32LE(fd, 8 * i);
+    set.writeInt16LE(POLLIN, 8 * i + 4);
+  });
+  const n = Number(libc().poll(set, fds.length, 0));
+  if (n < 0) return fds.map(() => undefined);
+  return fds.map((_, i) => {
+    const revents = set.readInt16LE(8 * i + 6);
+    return revents === 0 ? false : (revents & POLLIN) !== 0 ? true : undefined;
+  });
+}
+
 export function closePidfd(fd: number): void {
   libc().close(fd);
 }

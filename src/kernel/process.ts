@@ -17,7 +17,7 @@ import { confinedArgv, unshareArgs, type Confinement, type LaunchTools } from '.
 import { whichPath } from './which.js';
 import { CLONE_NEWNET, CLONE_NEWUTS, setns, sethostname, sleepSync, unshare } from './libc.js';
 import { openNetnsFd } from './netns.js';
-import { closePidfd, openPidfd, pidfdExited } from './pidfd.js';
+import { closePidfd, openPidfd, pidfdExited, pidfdsExited } from './pidfd.js';
 import type { LaunchSpec, Started } from './api.js';
 
 /**
@@ -238,7 +238,11 @@ function startTimeOf(stat: string): string | undefined {
  * At most maxHeld (the oldest is closed first), a quarter of the open-files limit, so a serve
  * with thousands of containers keeps descriptors for everything else.
  */
-const held = new Map<number, { pidfd: number; startTime: string }>();
+interface Held {
+  pidfd: number;
+  startTime: string;
+}
+const held = new Map<number, Held>();
 let maxHeld = 0;
 
 /** Hold the pidfds of processes found alive (on), or close them all and look at /proc each time (off). */
@@ -264,13 +268,38 @@ function releaseHeld(pid: number): void {
   closePidfd(h.pidfd);
 }
 
+/**
+ * While a snapshot is taken (withLivenessSnapshot): what one poll(2) said of each process held at
+ * that moment (by its held entry: one held since is not in it), exited or not (undefined: its
+ * pidfd could not tell).
+ */
+let snapshot: Map<Held, boolean | undefined> | undefined;
+
+/**
+ * Runs fn with isAlive answering for every held process from one poll(2) of all their pidfds,
+ * taken now: a listing asks about each container's processes in turn, within microseconds, and
+ * one system call serves them all (at 21 containers, one instead of 42 foreign calls). Processes
+ * not held yet are looked at as always.
+ */
+export function withLivenessSnapshot<T>(fn: () => T): T {
+  if (snapshot !== undefined || held.size === 0) return fn();
+  const entries = [...held.values()];
+  const exited = pidfdsExited(entries.map((h) => h.pidfd));
+  snapshot = new Map(entries.map((h, i) => [h, exited[i]]));
+  try {
+    return fn();
+  } finally {
+    snapshot = undefined;
+  }
+}
+
 /** True when the process still runs and is the one we started (not a reused PID). */
 export function isAlive(pid: number, startTime: string): boolean {
   const h = held.get(pid);
   if (h !== undefined) {
     // Another process of that PID is held (a caller asking about an older one): a plain look.
     if (h.startTime !== startTime) return readStartTime(pid) === startTime;
-    const exited = pidfdExited(h.pidfd);
+    const exited = snapshot?.has(h) === true ? snapshot.get(h) : pidfdExited(h.pidfd);
     if (exited === false) return true;
     releaseHeld(pid);
     if (exited === true) return false;

@@ -261,6 +261,7 @@ export class FakeHost implements Host, StepRunner {
 
   startTime = (pid: number) => this.procs.startTime(pid);
   isAlive = (pid: number, startTime: string) => this.procs.isAlive(pid, startTime);
+  livenessSnapshot = <T>(fn: () => T): T => fn();
   listeners = () => this.procs.listeners();
   socketHolder = (inode: number) => this.procs.socketHolder(inode);
   ephemeralPortRange = (): [number, number] => [...this.facts.ephemeralPorts];

@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { holdLiveProcesses, isAlive, readStartTime } from '../../src/kernel/process.js';
-import { openPidfd } from '../../src/kernel/pidfd.js';
+import { holdLiveProcesses, isAlive, readStartTime, withLivenessSnapshot } from '../../src/kernel/process.js';
+import { closePidfd, openPidfd, pidfdsExited } from '../../src/kernel/pidfd.js';
 
 /** Descriptors of this process that are pidfds (their link reads anon_inode:[pidfd]). */
 function pidfdsHeld(): number {
@@ -89,4 +89,36 @@ test('holding off closes every pidfd held', async () => {
 test('openPidfd of a PID nobody has is undefined', () => {
   // pid_max is at most 2^22: this PID cannot exist.
   assert.equal(openPidfd(4_194_305), undefined);
+});
+
+test('a liveness snapshot answers for every held process from one poll: the ended one ended, the others alive, new ones looked at', async () => {
+  holdLiveProcesses(true);
+  const [a, b, c] = [0, 1, 2].map(() => spawn('sleep', ['60'], { stdio: 'ignore' }));
+  try {
+    const start = (p: typeof a): string => readStartTime(p!.pid!)!;
+    const [sa, sb, sc] = [start(a), start(b), start(c)];
+    assert.equal(isAlive(a!.pid!, sa), true);
+    assert.equal(isAlive(b!.pid!, sb), true);
+    b!.kill('SIGKILL');
+    await once(b!, 'exit');
+    const seen = withLivenessSnapshot(() => [isAlive(a!.pid!, sa), isAlive(b!.pid!, sb), isAlive(c!.pid!, sc), isAlive(c!.pid!, sc), isAlive(a!.pid!, `${sa}0`)]);
+    assert.deepEqual(seen, [true, false, true, true, false], 'a alive, b ended, c (not held before) alive twice, another start time not');
+    assert.equal(pidfdsHeld(), 2, 'a and c held, b released');
+    a!.kill('SIGKILL');
+    await once(a!, 'exit');
+    assert.equal(withLivenessSnapshot(() => isAlive(a!.pid!, sa)), false, 'each snapshot is taken anew');
+  } finally {
+    for (const p of [a, b, c]) p!.kill('SIGKILL');
+    holdLiveProcesses(false);
+  }
+});
+
+test('pidfdsExited: nothing for no descriptor, undefined for one that is not a pidfd', () => {
+  assert.deepEqual(pidfdsExited([]), []);
+  const fd = openPidfd(process.pid)!;
+  assert.deepEqual(pidfdsExited([fd]), [false]);
+  closePidfd(fd);
+  const notOpen = fs.openSync('/dev/null', 'r');
+  fs.closeSync(notOpen);
+  assert.deepEqual(pidfdsExited([notOpen]), [undefined], 'a closed descriptor (POLLNVAL) cannot tell');
 });

@@ -26,7 +26,8 @@ function recorded(ctx: Context, listing: ContainerListing): readonly Recorded[] 
 }
 
 export function psItems(ctx: Context, listing: ContainerListing = ctx.store.listing()): PsItem[] {
-  return recorded(ctx, listing).map((r) => ({ ...r, live: warnedLiveState(ctx, r.container) }));
+  const items = recorded(ctx, listing);
+  return ctx.host.livenessSnapshot(() => items.map((r) => ({ ...r, live: warnedLiveState(ctx, r.container) })));
 }
 
 /** The live state, with a warning on stderr when the container's monitor is gone. */
