@@ -113,6 +113,7 @@ const ERRNO_NAMES: Record<number, string> = {
   122: 'EDQUOT',
 };
 
+export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
 export const EINTR = 4;
@@ -122,6 +123,7 @@ export const EWOULDBLOCK = 11;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
+export const ENOSYS = 38;
 export const EXFULL = 54;
 export const ENODATA = 61;
 export const EMSGSIZE = 90;
@@ -129,6 +131,9 @@ export const EOPNOTSUPP = 95;
 export const EADDRNOTAVAIL = 99;
 export const ENETUNREACH = 101;
 export const ENOBUFS = 105;
+
+/** poll(2): the descriptor is readable (struct pollfd's events and revents). */
+export const POLLIN = 0x1;
 
 /** 'EEXIST' for 17; falls back to koffi's table, then to 'E<number>'. */
 export function errnoName(errno: number): string {

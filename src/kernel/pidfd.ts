@@ -5,22 +5,18 @@
  * still running?" twice per container per listing; a held pidfd answers with one poll(2), where
  * /proc/PID/stat costs a path lookup, an open and the formatting of 52 fields.
  */
-import { lastErrno, lazyLibcFunctions, type ForeignFn } from './libc.js';
+import { ENOSYS, EPERM, POLLIN, close, lastErrno, lazyLibcFunctions, type ForeignFn } from './libc.js';
 
 const SYS_PIDFD_OPEN = 434; // the same number on every architecture (asm-generic and x86 tables)
-const POLLIN = 0x1;
-const EPERM = 1;
-const ENOSYS = 38;
 
 const libc = lazyLibcFunctions((lib) => ({
   // glibc has pidfd_open only since 2.36; the system call itself is older.
   syscall: lib.func('long syscall(long number, ...)') as ForeignFn,
   poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as ForeignFn,
-  close: lib.func('int close(int fd)') as ForeignFn,
 }));
 
-/** One struct pollfd {int fd; short events; short revents;}, reused: callers are on one thread. */
-const pollfd = Buffer.alloc(8);
+/** struct pollfd {int fd; short events; short revents;} for each descriptor polled, reused (callers are on one thread); grown as needed. */
+let pollSet = Buffer.alloc(8);
 
 let unsupported = false;
 
@@ -44,12 +40,7 @@ export function openPidfd(pid: number): number | undefined {
  * the caller looks at /proc instead of guessing.
  */
 export function pidfdExited(fd: number): boolean | undefined {
-  pollfd.writeInt32LE(fd, 0);
-  pollfd.writeInt16LE(POLLIN, 4);
-  pollfd.writeInt16LE(0, 6);
-  const n = Number(libc().poll(pollfd, 1, 0));
-  if (n === 0) return false;
-  return n === 1 && (pollfd.readInt16LE(6) & POLLIN) !== 0 ? true : undefined;
+  return pidfdsExited([fd])[0];
 }
 
 /**
@@ -58,19 +49,20 @@ export function pidfdExited(fd: number): boolean | undefined {
  */
 export function pidfdsExited(fds: readonly number[]): Array<boolean | undefined> {
   if (fds.length === 0) return [];
-  const set = Buffer.alloc(8 * fds.length);
+  if (pollSet.length < 8 * fds.length) pollSet = Buffer.alloc(8 * fds.length);
   fds.forEach((fd, i) => {
-    set.writeInt32LE(fd, 8 * i);
-    set.writeInt16LE(POLLIN, 8 * i + 4);
+    pollSet.writeInt32LE(fd, 8 * i);
+    pollSet.writeInt16LE(POLLIN, 8 * i + 4);
+    pollSet.writeInt16LE(0, 8 * i + 6);
   });
-  const n = Number(libc().poll(set, fds.length, 0));
+  const n = Number(libc().poll(pollSet, fds.length, 0));
   if (n < 0) return fds.map(() => undefined);
   return fds.map((_, i) => {
-    const revents = set.readInt16LE(8 * i + 6);
+    const revents = pollSet.readInt16LE(8 * i + 6);
     return revents === 0 ? false : (revents & POLLIN) !== 0 ? true : undefined;
   });
 }
 
 export function closePidfd(fd: number): void {
-  libc().close(fd);
+  close(fd);
 }

@@ -13,7 +13,7 @@
  * The libc calls are declared on libc.ts's shared handle, bound on first use.
  */
 import fs from 'node:fs';
-import { EAGAIN, EMSGSIZE, SOL_SOCKET, errnoName, koffi, lastErrno, lazyLibcFunctions, throwErrno, type ForeignFn } from './libc.js';
+import { EAGAIN, EMSGSIZE, POLLIN, SOL_SOCKET, errnoName, koffi, lastErrno, lazyLibcFunctions, throwErrno, type ForeignFn } from './libc.js';
 import { KernelError } from '../core/errors.js';
 
 /** poll also runs on koffi's worker thread (`.async`), so a silent client never holds this one. */
@@ -49,7 +49,6 @@ const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_CTRUNC = 0x8;
 const MSG_CMSG_CLOEXEC = 0x40000000;
-const POLLIN = 0x1;
 const F_DUPFD_CLOEXEC = 1030;
 const MFD_CLOEXEC = 1;
 const FALLOC_FL_KEEP_SIZE = 1;
